@@ -1,0 +1,90 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { StagepushError, exitStatusFor, formatError, EXIT } from '../errors.js';
+import { addGlobalOptions } from './globals.js';
+import { registerCommands } from './commands.js';
+
+function packageVersion(): string {
+  const url = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('stagepush')
+    .description('Push staged release content into yum and file repositories held by an embedded repository engine.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .allowExcessArguments(false)
+    .exitOverride();
+  addGlobalOptions(program);
+  registerCommands(program);
+  // Every sub-command shares the error/exit behaviour.
+  const walk = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(walk);
+  };
+  walk(program);
+  return program;
+}
+
+let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
+const interruptController = new AbortController();
+
+/**
+ * Aborted on the first SIGINT/SIGTERM. Long-running commands pass it to the engine (which calls
+ * the plugin's cancel hook and rolls back); a second signal exits at once.
+ */
+export const interruptSignal: AbortSignal = interruptController.signal;
+
+export function interruptedBy(): 'SIGINT' | 'SIGTERM' | null {
+  return interrupted;
+}
+
+/** The error a command throws when it stopped because of a signal. */
+export function interruptError(): StagepushError {
+  const sig = interrupted ?? 'SIGINT';
+  return new StagepushError(sig === 'SIGTERM' ? 'INTERRUPTED_SIGTERM' : 'INTERRUPTED_SIGINT', `interrupted by ${sig}`, { kind: 'interrupted' });
+}
+
+function installSignalHandlers(): void {
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+    const status = sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    if (interrupted) process.exit(status);
+    interrupted = sig;
+    interruptController.abort(interruptError());
+    // Nothing is listening (a short command): leave now with the signal's status.
+    setImmediate(() => {
+      if (!interruptListened) process.exit(status);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+let interruptListened = false;
+/** Commands that handle interruption themselves call this before their long work. */
+export function handleInterrupts(): AbortSignal {
+  interruptListened = true;
+  return interruptSignal;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  installSignalHandlers();
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    if (process.exitCode === undefined) process.exitCode = EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help / --version exit with 0; usage errors with 2.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+      return;
+    }
+    const json = process.argv.includes('--json');
+    if (json) process.stdout.write(JSON.stringify({ error: err instanceof StagepushError ? err.toJSON() : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) } }, null, 2) + '\n');
+    process.stderr.write(formatError(err) + '\n');
+    process.exitCode = exitStatusFor(err);
+  }
+}

@@ -1,0 +1,94 @@
+import type { EventSink, ProgressEvent } from '../events.js';
+import type { GlobalOptions } from './globals.js';
+
+/** Write machine-readable output. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Write human output unless --quiet. */
+export function say(g: Pick<GlobalOptions, 'quiet'>, text: string): void {
+  if (!g.quiet) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+/** Print a simple table (columns padded) to stdout. */
+export function table(rows: string[][], header?: string[]): string {
+  const all = header ? [header, ...rows] : rows;
+  const widths: number[] = [];
+  for (const r of all) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export type ProgressMode = 'tty' | 'plain' | 'ndjson' | 'none';
+
+export function progressModeFor(g: GlobalOptions, requested?: string): ProgressMode {
+  if (requested === 'ndjson' || requested === 'plain' || requested === 'none' || requested === 'tty') return requested;
+  if (g.quiet) return 'none';
+  if (g.json) return 'none';
+  return process.stderr.isTTY ? 'tty' : 'plain';
+}
+
+function describe(e: ProgressEvent): string | null {
+  switch (e.type) {
+    case 'phase-start':
+      return `${e.phase}${e.repo ? ` ${e.repo}` : ''}: started${e.total !== undefined ? ` (${e.total})` : ''}${e.label ? ` ${e.label}` : ''}`;
+    case 'phase-progress':
+      return null;
+    case 'phase-end':
+      return `${e.phase}${e.repo ? ` ${e.repo}` : ''}: ${e.ok === false ? 'failed' : 'done'}${e.done !== undefined ? ` (${e.done}${e.total !== undefined ? `/${e.total}` : ''})` : ''}${e.label ? ` ${e.label}` : ''}`;
+    case 'task':
+      return `task ${e.taskId} ${e.kind}${e.repo ? ` ${e.repo}` : ''}: ${e.state}`;
+    case 'progress':
+      return null;
+    case 'waiting':
+      return `waiting for ${e.resource}${e.owner ? ` (held by ${e.owner})` : ''}${e.label ? `: ${e.label}` : ''}`;
+    case 'warning':
+      return `warning${e.code ? ` [${e.code}]` : ''}: ${e.file ? `${e.file}: ` : ''}${e.message}`;
+    case 'info':
+      return e.message;
+  }
+}
+
+/**
+ * An event sink rendering to stderr: ora spinner on a TTY (loaded lazily), plain lines off a TTY,
+ * NDJSON with --progress ndjson, nothing with -q/--json (warnings still shown unless -q).
+ */
+export async function createRenderer(mode: ProgressMode, quiet = false): Promise<{ sink: EventSink; stop(): void }> {
+  if (mode === 'ndjson') {
+    return { sink: (e) => process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), ...e }) + '\n'), stop() {} };
+  }
+  if (mode === 'none') {
+    return {
+      sink: (e) => {
+        if (e.type === 'warning' && !quiet) process.stderr.write(describe(e) + '\n');
+      },
+      stop() {},
+    };
+  }
+  if (mode === 'plain') {
+    return {
+      sink: (e) => {
+        const line = describe(e);
+        if (line) process.stderr.write(line + '\n');
+      },
+      stop() {},
+    };
+  }
+  const { default: ora } = await import('ora');
+  const spinner = ora({ stream: process.stderr });
+  return {
+    sink: (e) => {
+      if (e.type === 'phase-start') spinner.start(describe(e) ?? '');
+      else if (e.type === 'phase-progress') spinner.text = `${e.phase}${e.repo ? ` ${e.repo}` : ''}: ${e.done}${e.total !== undefined ? `/${e.total}` : ''}${e.label ? ` ${e.label}` : ''}`;
+      else if (e.type === 'phase-end') {
+        if (e.ok === false) spinner.fail(describe(e) ?? '');
+        else spinner.succeed(describe(e) ?? '');
+      }
+      else if (e.type === 'warning') spinner.warn(describe(e) ?? '');
+      else if (e.type === 'waiting' || e.type === 'info' || e.type === 'task') spinner.info(describe(e) ?? '');
+    },
+    stop() {
+      if (spinner.isSpinning) spinner.stop();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/main.js';
+import { BIN, tempDir } from '../helpers/cli.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+function allCommands(c: Command, prefix: string[] = []): string[][] {
+  const out: string[][] = [];
+  for (const sub of c.commands) {
+    const p = [...prefix, sub.name()];
+    out.push(p);
+    out.push(...allCommands(sub, p));
+  }
+  return out;
+}
+
+test('every command answers --help with exit 0 and a usage line', () => {
+  const paths = allCommands(buildProgram());
+  for (const p of [[], ...paths]) {
+    const r = spawnSync(process.execPath, [BIN, ...p, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${p.join(' ')} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: stagepush/, `${p.join(' ')} --help prints usage`);
+  }
+});
+
+test('--version prints the package version and loads neither better-sqlite3 nor piscina', () => {
+  const dir = tempDir();
+  const trace = path.join(dir, 'trace.txt');
+  const hooks = `import { appendFileSync } from 'node:fs';
+export async function resolve(spec, ctx, next) { const r = await next(spec, ctx); appendFileSync(${JSON.stringify(trace)}, r.url + '\\n'); return r; }`;
+  const hooksFile = path.join(dir, 'hooks.mjs');
+  writeFileSync(hooksFile, hooks);
+  const registerFile = path.join(dir, 'register.mjs');
+  writeFileSync(registerFile, `import { register } from 'node:module'; register(${JSON.stringify('file://' + hooksFile)});`);
+  const r = spawnSync(process.execPath, ['--import', 'file://' + registerFile, BIN, '--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+  assert.ok(loaded.some((u) => u.includes('commander')), 'the trace saw the CLI load');
+  for (const heavy of ['better-sqlite3', 'piscina', 'fast-xml-parser', 'undici', 'ajv']) {
+    assert.ok(!loaded.some((u) => u.includes(`/node_modules/${heavy}/`)), `--version loaded ${heavy}`);
+  }
+});
+
+test('unknown command exits with the usage status 2', () => {
+  const r = spawnSync(process.execPath, [BIN, 'no-such-command'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+});
