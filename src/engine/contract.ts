@@ -83,6 +83,11 @@ export interface Unit {
   /** sha256 and size of the stored file (set by saveUnit). */
   sha256?: string | null;
   size?: number | null;
+  /**
+   * Extra stored files this unit references, by sha256 (e.g. every file of a RAW directory tree),
+   * stored with `storeBlob`. Orphan clean-up and fsck treat them like the unit's own file.
+   */
+  blobs?: string[];
 }
 
 /**
@@ -119,7 +124,7 @@ export interface BaseConduit {
   readonly signal: AbortSignal;
 }
 
-export interface UnitReader {
+export interface UnitReader extends BlobReader {
   /** Units currently in the repository (for an import: the destination repository). */
   getUnits(criteria?: UnitCriteria): Unit[];
   /** The same, streamed in pages so memory stays flat on large repositories. */
@@ -149,6 +154,12 @@ export interface ImporterConduit extends BaseConduit, UnitReader {
   saveUnit(unit: Unit): Unit;
   /** Save a unit whose file already exists somewhere (hard-linked or copied into the store). */
   saveUnitFromFile(unit: Unit, filePath: string): Unit;
+  /**
+   * Store a file content-addressed without making it a unit (hard link when possible, else copy;
+   * hashed, synced, renamed into place). Returns its sha256; reference it in `unit.blobs` and find
+   * it again with `blobPath(sha256)`.
+   */
+  storeBlob(filePath: string): { sha256: string; size: number; linked: boolean };
   /** Link two saved units. */
   linkUnit(from: Unit, to: Unit, bidirectional?: boolean): void;
   /** Remove the unit's association with the repository (the stored file stays until orphan clean-up). */
@@ -173,6 +184,11 @@ export interface PublishConduit extends BaseConduit, UnitReader {
   otherRelativeUrls(): Record<string, string>;
   /** The engine's content store root (read-only), for checking symlink targets. */
   readonly contentRoot: string;
+}
+
+/** Both conduits can find a stored blob's path. */
+export interface BlobReader {
+  blobPath(sha256: string): string;
 }
 
 export interface SyncReport {
