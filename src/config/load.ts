@@ -70,7 +70,7 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const problems: Problem[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       return {
         code: 'CONFIG_YAML',
         file,
