@@ -78,6 +78,8 @@ export class RpmHandler extends ContentHandler {
       `--setopt=cachedir=${path.join(root, 'var', 'cache', 'stagepush-dnf')}`,
       '--setopt=install_weak_deps=False',
       '--noplugins',
+      // Always read the repositories' current metadata: a push may have changed them.
+      '--refresh',
     ];
     const releasever = this.setting(options, 'releasever');
     if (releasever) args.push(`--releasever=${releasever}`);
@@ -105,7 +107,7 @@ export class RpmHandler extends ContentHandler {
     if (conduit.signal.aborted) return report.setFailed({ ...details, message: 'canceled', command: r.command.join(' ') });
     if (r.code !== 0) {
       conduit.log.error(`dnf ${op} failed (exit ${r.code}): ${tail(r.stderr, 10)}`);
-      return report.setFailed({ ...details, message: `dnf ${op} failed (exit ${r.code ?? r.signal})`, exitCode: r.code, output: tail(`${r.stdout}\n${r.stderr}`, 30), command: r.command.join(' ') });
+      return report.setFailed({ ...details, message: `dnf ${op} failed (exit ${r.code ?? r.signal})`, exitCode: r.code, output: tail(`${r.stdout}\n${r.stderr.split('\n').filter((l) => !/^[a-z_]+: /.test(l)).join('\n')}`, 30), command: r.command.join(' ') });
     }
     const changes = installed.length + erased.length;
     report.setSucceeded(details, changes);
