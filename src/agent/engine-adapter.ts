@@ -23,12 +23,10 @@ export interface EngineLike {
     get(name: string): { name: string; root: string; notes: Record<string, unknown>; created: string } | null;
     list(): Array<{ name: string; root: string; notes: Record<string, unknown>; created: string }>;
     unregister(name: string): void;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    setBinding(name: string, repoId: string, distId: string, payload: any): void;
+    setBinding(name: string, repoId: string, distId: string, payload: unknown): void;
     removeBinding(name: string, repoId: string): void;
     bindings(name: string): Array<{ repoId: string; distributorId: string; payload: J }>;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    setProfile(name: string, typeId: string, profile: any): void;
+    setProfile(name: string, typeId: string, profile: unknown): void;
     getProfile(name: string, typeId: string): J;
   };
 }

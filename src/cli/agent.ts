@@ -67,7 +67,7 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
     const api = fromEngine(engine);
     const { agent, registry } = await openAgent(agentSettings, { contentTypes: new Set(api.contentTypeIds()), distributorTypes: new Set(api.distributorTypeIds()) }, { debug: g.verbose > 0 });
     if (opts.showProblems !== false && !g.quiet) {
-      for (const p of registry.problems) sink({ type: 'warning', code: p.code, file: p.file, message: `${p.entry ? `[${p.entry}]${p.field ? ` ${p.field}` : ''}: ` : ''}${p.message}` });
+      for (const p of registry.problems) sink({ type: 'warning', code: p.code, file: p.file, message: `handler descriptor refused: ${p.message}` });
     }
     const service = new ConsumerService(api, agent, sink, signal);
     return {
@@ -122,7 +122,7 @@ export function register(program: Command): void {
         say(g, handlers.length ? table(handlers.map((h) => [h.capability, h.typeId, h.class, h.source]), ['CAPABILITY', 'TYPE', 'CLASS', 'SOURCE']) : 'no handlers loaded');
         say(g, '\n' + table(registry.descriptors.map((d) => [d.state, d.file + (d.replacedBy ? ` (replaced by ${d.replacedBy})` : '')]), ['DESCRIPTOR', 'FILE']));
         for (const p of registry.problems) {
-          process.stderr.write(`error [${p.code}]: ${p.file ?? ''}${p.entry ? ` [${p.entry}]` : ''}${p.field ? ` ${p.field}` : ''}: ${p.message}\n`);
+          process.stderr.write(`error [${p.code}]: ${p.file ? `${p.file}: ` : ''}${p.message}\n`);
         }
       }
       if (registry.problems.length) process.exitCode = EXIT.invalid;
