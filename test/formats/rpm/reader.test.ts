@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readRpmFile, parseRpm, parseHeaders, RPMSENSE } from '../../../src/formats/rpm/index.js';
+import { readRpmFile, readRpmFileSync, parseRpm, parseHeaders, RPMSENSE } from '../../../src/formats/rpm/index.js';
 import { tempDir } from '../../helpers/cli.js';
 import { assertRecordMatchesRpm, queryRpm, rpmFixtures } from '../../helpers/rpm.js';
 
@@ -25,6 +25,7 @@ test('every RpmRecord field equals rpm -qp --qf on every matrix RPM', async () =
     assert.equal(record.packageSize, statSync(p.file).size, `${p.name}: packageSize`);
     assert.equal(checksums.sha256, createHash('sha256').update(data).digest('hex'), `${p.name}: sha256`);
     assert.equal(checksums.md5, createHash('md5').update(data).digest('hex'), `${p.name}: md5`);
+    assert.deepEqual(readRpmFileSync(p.file, { checksums: ['md5', 'sha256'] }), { record, checksums }, `${p.name}: readRpmFileSync`);
     // In-memory parse gives the same record.
     assert.deepEqual(parseRpm(data), record, `${p.name}: parseRpm equals readRpmFile`);
     // Signing key: the key the fixture script signed with.

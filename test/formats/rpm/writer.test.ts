@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -72,4 +72,19 @@ test('packages written by buildRpm are read by rpm, rpm2cpio and createrepo_c li
     const size = /<size package="(\d+)" installed="(\d+)" archive="(\d+)"\/>/.exec(xml)!;
     assert.deepEqual([record.packageSize, record.installedSize, record.archiveSize], size.slice(1).map(Number), loc);
   }
+});
+
+test('a header larger than the first read and the first hash chunk (> 1 MiB) reads whole', async () => {
+  const dir = tempDir('stagepush-rpm-bighdr-');
+  const files = Array.from({ length: 25_000 }, (_, i) => ({ path: `/usr/share/big/dir-${i % 500}/a-rather-long-file-name-number-${i}.txt`, data: Buffer.from([i & 0xff]) }));
+  const pkg = buildRpm({ name: 'big-header', version: '1', release: '1', files });
+  const f = path.join(dir, 'big-header.rpm');
+  writeFileSync(f, pkg);
+  const { record, checksums } = await readRpmFile(f, { checksums: ['sha256', 'md5'] });
+  assert.ok(record.headerEnd > 1024 * 1024, `header end ${record.headerEnd}`);
+  assert.equal(record.files.basenames.length, 25_000);
+  assert.equal(checksums.sha256, createHash('sha256').update(pkg).digest('hex'));
+  assert.equal(checksums.md5, createHash('md5').update(pkg).digest('hex'));
+  assert.deepEqual((await readRpmFile(f)).record, record);
+  assertRecordMatchesRpm(record, queryRpm(f), 'big-header');
 });
