@@ -42,7 +42,7 @@ export function register(program: Command): void {
   program
     .command('ls')
     .description('List the push items of staging areas (pushsource-ls shape); every problem is reported')
-    .argument('<url...>', 'staged:DIR[,DIR…][?threads=N&timeout=S&poll_timeout=S&poll_rate=S], or a directory')
+    .argument('[url...]', 'staged:DIR[,DIR…][?threads=N&timeout=S&poll_timeout=S&poll_rate=S], or a directory')
     .option('--format <format>', 'output format: yaml, json or ndjson', (v: string) => {
       if (v !== 'yaml' && v !== 'json' && v !== 'ndjson') throw new InvalidArgumentError('must be yaml, json or ndjson');
       return v;
@@ -61,6 +61,12 @@ Examples:
     )
     .action(async (urls: string[], o: { format: Format; withChecksums?: string | boolean }, cmd: Command) => {
       const g = resolveGlobals(cmd.optsWithGlobals());
+      // `--with-checksums URL`: the optional value took the URL; give it back.
+      if (typeof o.withChecksums === 'string' && !/^\s*(md5|sha256)\s*(,\s*(md5|sha256)\s*)*$/.test(o.withChecksums) && !/^[a-z0-9]+(,[a-z0-9]+)*$/.test(o.withChecksums)) {
+        urls = [o.withChecksums, ...urls];
+        o.withChecksums = true;
+      }
+      if (!urls.length) throw new StagepushError('LS_NO_SOURCE', "missing required argument 'url' (staged:DIR or a directory)", { kind: 'usage' });
       const checksums = parseChecksums(o.withChecksums);
       const [{ loadStaged }, { toPushsourceShape }, output, main] = await Promise.all([
         import('../source/staged/index.js'),

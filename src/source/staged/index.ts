@@ -126,6 +126,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   // Jobs: RPM headers always; hashing of other files when checksums are asked for.
   const jobs: WorkerJob[] = [];
   const owners: WalkedItem[] = [];
+  const cachedSums: Array<{ md5?: string; sha256?: string } | undefined> = [];
   for (const w of walked) {
     const item = w.item;
     if (!item.src) continue;
@@ -136,13 +137,14 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       if (item.sha256sum && !want.includes('sha256')) want.push('sha256');
       const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
       if (cached) {
-        applySums(w, cached, out.problems);
+        applySums(w, cached, checksums, out.problems);
         want = want.filter((a) => cached[a] === undefined);
       }
     }
     if (w.rpm || want.length) {
       jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want });
       owners.push(w);
+      cachedSums.push(w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined);
     }
   }
   const phase = checksums.length ? 'checksum' : 'load';
@@ -169,8 +171,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
         opts.onRpmRecord?.(w.item, r.record);
       }
       if (job.checksums.length) {
-        applySums(w, r.sums, out.problems);
-        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, r.sums);
+        applySums(w, r.sums, checksums, out.problems);
+        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...cachedSums[i], ...r.sums });
       }
     },
   });
@@ -193,7 +195,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   return { items, metadataFile };
 }
 
-function applySums(w: WalkedItem, sums: { md5?: string; sha256?: string }, problems: Problem[]): void {
+/** Verify a known sha256sum against computed sums, and fill the asked-for sums that are missing. */
+function applySums(w: WalkedItem, sums: { md5?: string; sha256?: string }, fill: ChecksumAlgo[], problems: Problem[]): void {
   const item = w.item;
   if (!item) return;
   if (sums.sha256 !== undefined && item.sha256sum && item.sha256sum !== sums.sha256) {
@@ -207,8 +210,8 @@ function applySums(w: WalkedItem, sums: { md5?: string; sha256?: string }, probl
     w.item = null as unknown as PushItem;
     return;
   }
-  if (sums.md5 !== undefined && item.md5sum === null) item.md5sum = sums.md5;
-  if (sums.sha256 !== undefined && item.sha256sum === null) item.sha256sum = sums.sha256;
+  if (fill.includes('md5') && sums.md5 !== undefined && item.md5sum === null) item.md5sum = sums.md5;
+  if (fill.includes('sha256') && sums.sha256 !== undefined && item.sha256sum === null) item.sha256sum = sums.sha256;
 }
 
 /** Load every URL (each `staged:DIR[,DIR…][?…]` or a bare directory). URL errors throw at once. */

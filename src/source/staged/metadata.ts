@@ -86,6 +86,7 @@ export function validateMetadata(data: unknown, file: string, basename: string):
     const firstSame = seenContent.get(key);
     if (firstSame !== undefined) {
       md.problems.push(problem('STAGED_METADATA_DUPLICATE_ENTRY', `identical to payload.files[${firstSame}] (entries must be unique)`, { file, entry: entryLabel }));
+      if (typeof rel === 'string') md.entries.delete(rel);
       continue;
     }
     seenContent.set(key, i);
