@@ -1,0 +1,187 @@
+import path from 'node:path';
+import { StagepushError } from '../errors.js';
+import type { LoadedConfig, RepoKind, RepoShape, StagepushConfig, DuplicateNevra, PushMode } from './types.js';
+
+export * from './types.js';
+export { loadConfig, loadConfigFile, parseConfigText, defaultConfig, configCandidates } from './load.js';
+export { CONFIG_SCHEMA } from './schema.js';
+
+/** Global settings after precedence: flag > environment > config file > default. */
+export interface Settings {
+  dataDir: string;
+  configDir: string;
+  publishRoot: string;
+  baseUrls: { http?: string; https?: string };
+  pluginsDirs: string[];
+  pluginPackages: string[];
+  pluginConfig: Record<string, Record<string, unknown>>;
+  lock: { wait: boolean; timeoutSec?: number; staleAfterSec: number };
+  logRetentionDays: number;
+}
+
+export interface SettingFlags {
+  dataDir?: string;
+  publishRoot?: string;
+  wait?: boolean;
+  waitTimeout?: number;
+}
+
+/** Default data dir: $XDG_DATA_HOME/stagepush, or /var/lib/stagepush when run as root. */
+function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  if (typeof process.getuid === 'function' && process.getuid() === 0) return '/var/lib/stagepush';
+  const xdg = env.XDG_DATA_HOME && env.XDG_DATA_HOME.trim() ? env.XDG_DATA_HOME : path.join(env.HOME || '/root', '.local', 'share');
+  return path.join(xdg, 'stagepush');
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v && v.trim() ? v : undefined;
+}
+
+/**
+ * Resolve the settings. `flags.dataDir` is the --data-dir flag only (not already merged with the
+ * environment); environment variables: STAGEPUSH_DATA_DIR, STAGEPUSH_PUBLISH_ROOT,
+ * STAGEPUSH_BASE_URL_HTTP, STAGEPUSH_BASE_URL_HTTPS. Relative paths in the file are relative to it.
+ */
+export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+  const c = loaded.config;
+  const base = loaded.file ? path.dirname(loaded.file) : process.cwd();
+  const fromFile = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
+  const dataDir = path.resolve(flags.dataDir ?? nonEmpty(env.STAGEPUSH_DATA_DIR) ?? fromFile(c.data_dir) ?? defaultDataDir(env));
+  const publishRoot = path.resolve(flags.publishRoot ?? nonEmpty(env.STAGEPUSH_PUBLISH_ROOT) ?? fromFile(c.publish.root) ?? path.join(dataDir, 'published'));
+  const configDir = fromFile(c.config_dir) ?? (loaded.file ? path.dirname(loaded.file) : '/etc/stagepush');
+  return {
+    dataDir,
+    configDir,
+    publishRoot,
+    baseUrls: {
+      http: nonEmpty(env.STAGEPUSH_BASE_URL_HTTP) ?? c.publish.base_url_http,
+      https: nonEmpty(env.STAGEPUSH_BASE_URL_HTTPS) ?? c.publish.base_url_https,
+    },
+    pluginsDirs: c.plugins.dirs.map((d) => path.resolve(base, d)),
+    pluginPackages: c.plugins.packages,
+    pluginConfig: c.plugins.config,
+    lock: {
+      wait: flags.wait === false ? false : c.lock.wait,
+      timeoutSec: flags.waitTimeout ?? c.lock.timeout,
+      staleAfterSec: c.lock.stale_after,
+    },
+    logRetentionDays: c.log_retention_days,
+  };
+}
+
+/** A repository as the push sees it: config entry + template, fully resolved. */
+export interface RepoSpec {
+  id: string;
+  kind: RepoKind;
+  displayName: string;
+  description: string;
+  notes: Record<string, string>;
+  importer: { typeId: string; config: Record<string, unknown> };
+  distributors: Array<{ id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean }>;
+  pushMode: PushMode;
+  retainOldCount?: number;
+  duplicateNevra: DuplicateNevra;
+  retainRepoVersions: number;
+  destinations: string[];
+  /** 'config' (declared), or how it was made for an unknown destination. */
+  origin: 'config' | 'auto_create' | `template:${string}`;
+}
+
+/** Built-in templates: yum, file, directory (relative_url = destination, http on, https off). */
+export const BUILTIN_TEMPLATES: Record<RepoKind, RepoShape> = {
+  yum: {
+    type: 'yum',
+    importer: { type_id: 'yum_importer', config: {} },
+    distributors: [{ id: 'yum_distributor', type_id: 'yum_distributor', config: { http: true, https: false } }],
+  },
+  file: {
+    type: 'file',
+    importer: { type_id: 'iso_importer', config: {} },
+    distributors: [{ id: 'iso_distributor', type_id: 'iso_distributor', config: { http: true, https: false } }],
+  },
+  directory: {
+    type: 'directory',
+    importer: { type_id: 'generic_importer', config: {} },
+    distributors: [{ id: 'directory_distributor', type_id: 'directory_distributor', config: { http: true, https: false } }],
+  },
+};
+
+const EXPORT_DISTRIBUTOR = { id: 'export_distributor', type_id: 'export_distributor', config: { mode: 'manifest' } };
+
+function templateChain(config: StagepushConfig, name: string, seen: string[] = []): RepoShape {
+  if (seen.includes(name)) throw new StagepushError('CONFIG_INVALID', `template cycle: ${[...seen, name].join(' -> ')}`, { kind: 'invalid', field: `templates.${name}.template` });
+  const t = config.templates[name] ?? (BUILTIN_TEMPLATES as Record<string, RepoShape>)[name];
+  if (!t) throw new StagepushError('CONFIG_INVALID', `unknown template ${JSON.stringify(name)}`, { kind: 'invalid', field: 'template' });
+  if (t.template && t.template !== name) return mergeShape(templateChain(config, t.template, [...seen, name]), t);
+  // A user template named like a built-in extends the built-in one.
+  if (config.templates[name] && (BUILTIN_TEMPLATES as Record<string, RepoShape>)[name]) return mergeShape((BUILTIN_TEMPLATES as Record<string, RepoShape>)[name]!, t);
+  return t;
+}
+
+function mergeShape(base: RepoShape, over: RepoShape): RepoShape {
+  const out: RepoShape = { ...base };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined && k !== 'template') (out as Record<string, unknown>)[k] = v;
+  if (base.importer && over.importer && base.importer.type_id === over.importer.type_id) {
+    out.importer = { type_id: over.importer.type_id, config: { ...(base.importer.config ?? {}), ...(over.importer.config ?? {}) } };
+  }
+  return out;
+}
+
+function toSpec(id: string, shape: RepoShape, destinations: string[], origin: RepoSpec['origin'], defaultRelativeUrl: string): RepoSpec {
+  const kind: RepoKind = shape.type ?? (shape.importer?.type_id === 'iso_importer' ? 'file' : shape.importer?.type_id === 'generic_importer' ? 'directory' : 'yum');
+  const tmpl = BUILTIN_TEMPLATES[kind];
+  const importer = shape.importer ?? tmpl.importer!;
+  const dists = (shape.distributors ?? tmpl.distributors!).map((d) => {
+    const cfg = { ...(d.config ?? {}) };
+    if (d.type_id !== 'export_distributor' && cfg.relative_url === undefined) cfg.relative_url = defaultRelativeUrl;
+    return { id: d.id ?? d.type_id, typeId: d.type_id, config: cfg, autoPublish: d.auto_publish ?? false };
+  });
+  return {
+    id,
+    kind,
+    displayName: shape.display_name ?? id,
+    description: shape.description ?? '',
+    notes: shape.notes ?? {},
+    importer: { typeId: importer.type_id, config: { ...(importer.config ?? {}) } },
+    distributors: dists,
+    pushMode: shape.push_mode ?? 'additive',
+    retainOldCount: shape.retain_old_count,
+    duplicateNevra: shape.duplicate_nevra ?? 'replace',
+    retainRepoVersions: shape.retain_repo_versions ?? 0,
+    destinations,
+    origin,
+  };
+}
+
+/** The repositories declared in the configuration (destinations default to the repository id). */
+export function declaredRepos(config: StagepushConfig): RepoSpec[] {
+  return Object.entries(config.repositories)
+    .map(([id, r]) => {
+      const shape = r.template ? mergeShape(templateChain(config, r.template), r) : r.type ? mergeShape(BUILTIN_TEMPLATES[r.type], r) : r;
+      return toSpec(id, shape, r.destinations ?? [id], 'config', id);
+    })
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * The repository made for an unknown destination: from the built-in template chosen by its
+ * items (`kind`), or from a named template. `withExport` adds the export distributor (CGW, cloud images).
+ */
+export function autoRepo(config: StagepushConfig, dest: string, kind: RepoKind, withExport: boolean): RepoSpec {
+  const mode = config.unknown_destination;
+  let shape: RepoShape;
+  let origin: RepoSpec['origin'];
+  if (mode.startsWith('template:')) {
+    const name = mode.slice('template:'.length);
+    shape = templateChain(config, name);
+    origin = `template:${name}`;
+  } else {
+    shape = config.templates[kind] ? templateChain(config, kind) : BUILTIN_TEMPLATES[kind];
+    origin = 'auto_create';
+  }
+  const spec = toSpec(dest, shape, [dest], origin, dest);
+  if (withExport && !spec.distributors.some((d) => d.typeId === 'export_distributor')) {
+    spec.distributors.push({ id: EXPORT_DISTRIBUTOR.id, typeId: EXPORT_DISTRIBUTOR.type_id, config: { ...EXPORT_DISTRIBUTOR.config }, autoPublish: false });
+  }
+  return spec;
+}

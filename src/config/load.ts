@@ -1,0 +1,221 @@
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { StagepushError, type Problem } from '../errors.js';
+import { CONFIG_SCHEMA } from './schema.js';
+import type { LoadedConfig, StagepushConfig } from './types.js';
+
+const require = createRequire(import.meta.url);
+
+let validator: ValidateFunction | undefined;
+function getValidator(): ValidateFunction {
+  if (!validator) {
+    const AjvMod = require('ajv') as { default: new (opts: Record<string, unknown>) => { compile(s: unknown): ValidateFunction } };
+    const ajv = new AjvMod.default({ allErrors: true, useDefaults: true, strict: false });
+    validator = ajv.compile(CONFIG_SCHEMA);
+  }
+  return validator;
+}
+
+/** Where the config file is looked for: --config, $STAGEPUSH_CONFIG, $XDG_CONFIG_HOME/stagepush/config.yaml, /etc/stagepush/config.yaml. */
+export function configCandidates(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): { explicit: string | null; candidates: string[] } {
+  if (explicit) return { explicit: path.resolve(explicit), candidates: [path.resolve(explicit)] };
+  if (env.STAGEPUSH_CONFIG && env.STAGEPUSH_CONFIG.trim()) {
+    const p = path.resolve(env.STAGEPUSH_CONFIG);
+    return { explicit: p, candidates: [p] };
+  }
+  const xdg = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.trim() ? env.XDG_CONFIG_HOME : path.join(os.homedir(), '.config');
+  return { explicit: null, candidates: [path.join(xdg, 'stagepush', 'config.yaml'), '/etc/stagepush/config.yaml'] };
+}
+
+/** The embedded default configuration (no file): every default of the schema. */
+export function defaultConfig(): StagepushConfig {
+  return validateConfigObject({}, null, null).config;
+}
+
+/**
+ * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist;
+ * otherwise the first existing candidate is used, or the embedded default when none exists.
+ */
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { explicit: ex, candidates } = configCandidates(explicit, env);
+  if (ex) {
+    if (!existsSync(ex)) {
+      throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check --config' : 'check $STAGEPUSH_CONFIG' });
+    }
+    return { ...loadConfigFile(ex), searched: candidates };
+  }
+  for (const c of candidates) {
+    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates };
+  }
+  return { config: defaultConfig(), file: null, searched: candidates };
+}
+
+export function loadConfigFile(file: string): { config: StagepushConfig; file: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new StagepushError('CONFIG_UNREADABLE', `cannot read configuration file ${file}: ${(err as Error).message}`, { kind: 'invalid', file, cause: err });
+  }
+  return { config: parseConfigText(text, file), file };
+}
+
+/** Parse and validate YAML text; errors name the key and the line. */
+export function parseConfigText(text: string, file: string): StagepushConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const problems: Problem[] = doc.errors.map((e) => {
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      return {
+        code: 'CONFIG_YAML',
+        file,
+        field: pos ? `line ${pos.line}` : undefined,
+        message: `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`,
+      };
+    });
+    throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${problems[0]!.message})`, { kind: 'invalid', file, problems });
+  }
+  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const data = value === null || value === undefined ? {} : value;
+  return validateConfigObject(data, file, (p) => lineOf(doc.contents as YamlNode | null, p, lineCounter)).config;
+}
+
+/** Line of the node at a JSON-pointer path (1-based), or of its closest existing parent. */
+function lineOf(root: YamlNode | null, segments: string[], lc: LineCounter): number | undefined {
+  let node: unknown = root;
+  let keyNode: unknown = undefined;
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === seg);
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const it = node.items[Number(seg)];
+      if (it === undefined) break;
+      keyNode = it;
+      node = it;
+    } else break;
+  }
+  const n = (keyNode ?? node) as { range?: [number, number, number] } | null;
+  if (n && n.range) return lc.linePos(n.range[0]).line;
+  return undefined;
+}
+
+function pointerToSegments(p: string): string[] {
+  if (!p) return [];
+  return p
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function describeError(e: ErrorObject): { key: string; message: string; segments: string[] } {
+  const segments = pointerToSegments(e.instancePath);
+  let key = segments.join('.');
+  let message = e.message ?? 'invalid';
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = String(params.additionalProperty);
+      segments.push(extra);
+      key = segments.join('.');
+      message = 'unknown key';
+      break;
+    }
+    case 'required': {
+      const missing = String(params.missingProperty);
+      key = [...segments, missing].join('.');
+      message = 'required key missing';
+      break;
+    }
+    case 'enum':
+      message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'propertyNames': {
+      message = `invalid name ${JSON.stringify(params.propertyName)}`;
+      break;
+    }
+    default:
+      break;
+  }
+  return { key: key || '(top level)', message, segments };
+}
+
+/** Validate a plain object against the schema (defaults filled). `line` maps a path to a line. */
+export function validateConfigObject(
+  data: unknown,
+  file: string | null,
+  line: ((segments: string[]) => number | undefined) | null,
+): { config: StagepushConfig } {
+  const v = getValidator();
+  const copy = JSON.parse(JSON.stringify(data ?? {})) as unknown;
+  if (typeof copy !== 'object' || copy === null || Array.isArray(copy)) {
+    throw new StagepushError('CONFIG_INVALID', `${file ?? 'configuration'}: the top level must be a mapping of keys`, { kind: 'invalid', file: file ?? undefined, field: 'line 1' });
+  }
+  if (!v(copy)) {
+    const seen = new Set<string>();
+    const problems: Problem[] = [];
+    const summary: string[] = [];
+    const errors = v.errors ?? [];
+    const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+    for (const e of errors) {
+      // if/then wrappers repeat the real error; anyOf branches are summed up by the anyOf error.
+      if (e.keyword === 'if') continue;
+      if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath)) continue;
+      const d = describeError(e);
+      if (e.keyword === 'anyOf') d.message = 'must be a command string or a list of argv strings';
+      const ln = line ? line(d.segments) : undefined;
+      const text = `${d.key}${ln !== undefined ? ` (line ${ln})` : ''}: ${d.message}`;
+      if (seen.has(text)) continue;
+      seen.add(text);
+      problems.push({ code: 'CONFIG_INVALID', file: file ?? undefined, entry: ln !== undefined ? `line ${ln}` : undefined, field: d.key, message: d.message });
+      summary.push(text);
+    }
+    throw new StagepushError('CONFIG_INVALID', `${file ?? 'configuration'}: ${problems.length} problem(s): ${summary.join('; ')}`, {
+      kind: 'invalid',
+      file: file ?? undefined,
+      field: problems[0]?.field,
+      problems,
+    });
+  }
+  const config = copy as StagepushConfig;
+  checkCrossReferences(config, file, line);
+  return { config };
+}
+
+/** Checks a schema cannot express: templates exist, destinations are not split ambiguously, ids unique. */
+function checkCrossReferences(config: StagepushConfig, file: string | null, line: ((segments: string[]) => number | undefined) | null): void {
+  const problems: Problem[] = [];
+  const summary: string[] = [];
+  const at = (segments: string[], message: string) => {
+    const ln = line ? line(segments) : undefined;
+    const key = segments.join('.');
+    problems.push({ code: 'CONFIG_INVALID', file: file ?? undefined, entry: ln !== undefined ? `line ${ln}` : undefined, field: key, message });
+    summary.push(`${key}${ln !== undefined ? ` (line ${ln})` : ''}: ${message}`);
+  };
+  const known = new Set(['yum', 'file', 'directory', ...Object.keys(config.templates)]);
+  const m = /^template:(.+)$/.exec(config.unknown_destination);
+  if (m && !known.has(m[1]!)) at(['unknown_destination'], `unknown template ${JSON.stringify(m[1])} (known: ${[...known].join(', ')})`);
+  for (const [id, t] of Object.entries(config.templates)) {
+    if (t.template && !known.has(t.template)) at(['templates', id, 'template'], `unknown template ${JSON.stringify(t.template)} (known: ${[...known].join(', ')})`);
+    if (t.template === id) at(['templates', id, 'template'], 'a template cannot extend itself');
+  }
+  for (const [id, r] of Object.entries(config.repositories)) {
+    if (r.template && !known.has(r.template)) at(['repositories', id, 'template'], `unknown template ${JSON.stringify(r.template)} (known: ${[...known].join(', ')})`);
+    const dids = new Set<string>();
+    (r.distributors ?? []).forEach((d, i) => {
+      const did = d.id ?? d.type_id;
+      if (dids.has(did)) at(['repositories', id, 'distributors', String(i), 'id'], `distributor id ${JSON.stringify(did)} is used twice in repository ${id}`);
+      dids.add(did);
+    });
+  }
+  if (problems.length) {
+    throw new StagepushError('CONFIG_INVALID', `${file ?? 'configuration'}: ${summary.join('; ')}`, { kind: 'invalid', file: file ?? undefined, field: problems[0]!.field, problems });
+  }
+}

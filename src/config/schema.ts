@@ -1,0 +1,291 @@
+/**
+ * The JSON schema of the configuration file (`stagepush config schema` prints it, defaults
+ * included). Every path and key of the engine, the built-in plugins, the agent and the push is
+ * declared here; unknown keys are refused (with the key and line named) so that a typo never
+ * silently falls back to a default.
+ */
+
+const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) });
+const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
+
+/** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
+const yumDistributorConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    relative_url: strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' }),
+    http: boolKey('publish under <publish root>/http', true),
+    https: boolKey('publish under <publish root>/https', false),
+    checksum_type: { enum: ['sha256', 'sha1', 'sha512'], default: 'sha256', description: 'repodata checksum type' },
+    gpgkey: strKey('ASCII-armored GPG public key published as the repository key (content or path)'),
+    skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, package_group, modulemd, ...)' },
+    remove_old_repodata: boolKey('delete repodata files older than the threshold', true),
+    remove_old_repodata_threshold: { type: 'integer', minimum: 0, default: 1209600, description: 'seconds an older repomd.xml keeps its files published' },
+    gpg_sign_metadata: boolKey('write a detached armored repomd.xml.asc with gpg', false),
+    gpg_key_id: strKey('key id gpg signs repomd.xml with'),
+    gpg_home: strKey('GNUPGHOME for metadata signing'),
+    package_link: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how Packages/<l>/<file> points at the stored file' },
+    generate_sqlite: boolKey('also write sqlite repodata', false),
+    changelog_limit: { type: 'integer', minimum: 0, default: 10, description: 'changelog entries per package in other.xml' },
+  },
+};
+
+const fileDistributorConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    relative_url: yumDistributorConfig.properties.relative_url,
+    http: boolKey('publish under <publish root>/http', true),
+    https: boolKey('publish under <publish root>/https', false),
+    file_link: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' },
+  },
+};
+
+const directoryDistributorConfig = fileDistributorConfig;
+
+const exportDistributorConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { enum: ['tree', 'manifest'], default: 'manifest', description: 'tree: realised copies of the content; manifest: a JSON manifest of every unit plus its files' },
+    export_dir: strKey('directory receiving the export (default <publish root>/export/<relative_url>)'),
+    relative_url: yumDistributorConfig.properties.relative_url,
+    tar: boolKey('write the export as a tar archive', false),
+    http: boolKey('publish the export under <publish root>/http', false),
+    https: boolKey('publish the export under <publish root>/https', false),
+  },
+};
+
+const yumImporterConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    feed: strKey('remote yum repository to sync from (http://, https://, file://)', { pattern: '^(https?|file)://' }),
+    max_downloads: { type: 'integer', minimum: 1, default: 5 },
+    retries: { type: 'integer', minimum: 0, default: 3 },
+    ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
+    ssl_client_cert: strKey('client certificate (path or PEM)'),
+    ssl_client_key: strKey('client key (path or PEM)'),
+    ssl_validation: boolKey('verify the feed TLS certificate', true),
+    proxy_url: strKey('proxy for the feed'),
+    proxy_username: strKey('proxy user'),
+    proxy_password: strKey('proxy password'),
+    remove_missing: boolKey('remove units no longer in the feed', false),
+    skip: { type: 'array', items: { type: 'string' }, description: 'content types not to sync' },
+    require_signature: boolKey('refuse unsigned packages on sync', false),
+    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{8}$' }, description: 'short key ids accepted on sync' },
+    timeout: { type: 'integer', minimum: 1, description: 'seconds per request' },
+  },
+};
+
+const isoImporterConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    feed: strKey('URL of a PULP_MANIFEST to sync from', { pattern: '^(https?|file)://' }),
+    max_downloads: { type: 'integer', minimum: 1, default: 5 },
+    ssl_ca_cert: strKey('CA certificate'),
+    ssl_client_cert: strKey('client certificate'),
+    ssl_client_key: strKey('client key'),
+    ssl_validation: boolKey('verify TLS', true),
+    proxy_url: strKey('proxy'),
+    remove_missing: boolKey('remove units no longer in the manifest', false),
+  },
+};
+
+const genericImporterConfig = { type: 'object', additionalProperties: false, properties: {} };
+
+const IMPORTER_TYPES = ['yum_importer', 'iso_importer', 'generic_importer'];
+const DISTRIBUTOR_TYPES = ['yum_distributor', 'iso_distributor', 'directory_distributor', 'export_distributor'];
+
+/** A distributor attached to a repository. Third-party type ids are accepted with any config. */
+const distributorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type_id'],
+  properties: {
+    id: strKey('distributor id, unique in the repository (default: the type id)', { pattern: '^[A-Za-z0-9_.-]+$' }),
+    type_id: strKey(`distributor type: ${DISTRIBUTOR_TYPES.join(', ')} or a plugin's`, { pattern: '^[A-Za-z0-9_.-]+$' }),
+    auto_publish: boolKey('publish after each change made outside a push (sync, upload, copy)', false),
+    config: { type: 'object', default: {}, description: 'repository-level distributor config' },
+  },
+  allOf: [
+    { if: { properties: { type_id: { const: 'yum_distributor' } } }, then: { properties: { config: yumDistributorConfig } } },
+    { if: { properties: { type_id: { const: 'iso_distributor' } } }, then: { properties: { config: fileDistributorConfig } } },
+    { if: { properties: { type_id: { const: 'directory_distributor' } } }, then: { properties: { config: directoryDistributorConfig } } },
+    { if: { properties: { type_id: { const: 'export_distributor' } } }, then: { properties: { config: exportDistributorConfig } } },
+  ],
+};
+
+const importerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type_id'],
+  properties: {
+    type_id: strKey(`importer type: ${IMPORTER_TYPES.join(', ')} or a plugin's`, { pattern: '^[A-Za-z0-9_.-]+$' }),
+    config: { type: 'object', default: {}, description: 'repository-level importer config' },
+  },
+  allOf: [
+    { if: { properties: { type_id: { const: 'yum_importer' } } }, then: { properties: { config: yumImporterConfig } } },
+    { if: { properties: { type_id: { const: 'iso_importer' } } }, then: { properties: { config: isoImporterConfig } } },
+    { if: { properties: { type_id: { const: 'generic_importer' } } }, then: { properties: { config: genericImporterConfig } } },
+  ],
+};
+
+/** The push behaviour of a repository (shared by repositories and templates). */
+const pushBehaviour = {
+  push_mode: { enum: ['additive', 'mirror'], default: 'additive', description: 'mirror: content absent from the staging area is removed' },
+  retain_old_count: { type: 'integer', minimum: 0, description: 'older versions kept per package name (and arch) besides the newest; unset = keep all' },
+  duplicate_nevra: { enum: ['replace', 'refuse'], default: 'replace', description: 'the same NEVRA with a new sha256: replace the old unit, or refuse the push' },
+  retain_repo_versions: { type: 'integer', minimum: 0, default: 0, description: 'repository versions kept (0 = all)' },
+};
+
+const repoShape = {
+  type: { enum: ['yum', 'file', 'directory'], description: 'repository kind: yum (RPMs, errata, comps, modules, productid, RAW trees), file (FILES, PULP_MANIFEST), directory (RAW only)' },
+  display_name: strKey('display name'),
+  description: strKey('description'),
+  notes: { type: 'object', additionalProperties: { type: 'string' }, description: 'free notes' },
+  importer: importerSchema,
+  distributors: { type: 'array', items: distributorSchema, description: 'distributors (published in this order; export last)' },
+  ...pushBehaviour,
+};
+
+const repositorySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...repoShape,
+    template: strKey('start from this template (built-in yum, file, directory, or one under templates:)'),
+    destinations: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      minItems: 1,
+      description: 'staging destinations routed here (default: the repository id); a destination may feed several repositories',
+    },
+  },
+};
+
+const templateSchema = { type: 'object', additionalProperties: false, properties: { ...repoShape, template: strKey('base template') } };
+
+const hookCommand = {
+  anyOf: [
+    { type: 'string', minLength: 1, description: 'shell command (sh -c)' },
+    { type: 'array', items: { type: 'string' }, minItems: 1, description: 'argv' },
+  ],
+};
+
+export const CONFIG_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://stagepush.invalid/config.schema.json',
+  title: 'stagepush configuration',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    data_dir: strKey('engine data directory (database, content store, logs); flag --data-dir and env STAGEPUSH_DATA_DIR win'),
+    config_dir: strKey('directory holding plugins.conf.d/<plugin id>.json (plugin-level configs); default: the directory of this file, else /etc/stagepush'),
+    log_retention_days: { type: 'integer', minimum: 0, default: 30, description: 'push logs older than this are deleted by push and gc (0 = keep all)' },
+    unknown_destination: {
+      type: 'string',
+      pattern: '^(auto_create|error|template:[A-Za-z0-9_.-]+)$',
+      default: 'auto_create',
+      description: 'what a destination with no configured repository gets: auto_create (built-in template chosen by its items), template:<name>, or error',
+    },
+    allowed_signing_keys: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[0-9A-Fa-f]{8}$' },
+      default: [],
+      description: 'short (8 hex) key ids RPMs may be signed with; empty = any key',
+    },
+    allow_unsigned: boolKey('accept unsigned RPMs', false),
+    destinations: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        include: { type: 'array', items: { type: 'string' }, description: 'push only these destinations (--dest adds)' },
+        exclude: { type: 'array', items: { type: 'string' }, default: [], description: 'never push these destinations (--exclude-dest adds)' },
+      },
+    },
+    repositories: { type: 'object', default: {}, additionalProperties: repositorySchema, propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' }, description: 'repositories by id' },
+    templates: { type: 'object', default: {}, additionalProperties: templateSchema, propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' }, description: 'named repository templates (unknown_destination: template:<name>)' },
+    hooks: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        post_publish: {
+          type: 'array',
+          items: hookCommand,
+          default: [],
+          description: 'run after each repository is published; env REPO_ID, PUBLISHED_PATH, VERSION; the report JSON on stdin',
+        },
+        timeout: { type: 'integer', minimum: 1, default: 600, description: 'seconds a hook may run' },
+      },
+    },
+    publish: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        root: strKey('publish root (default <data dir>/published); trees at <root>/{http,https}/<relative_url>'),
+        base_url_http: strKey('public http base URL of <root>/http', { pattern: '^http://' }),
+        base_url_https: strKey('public https base URL of <root>/https', { pattern: '^https://' }),
+      },
+    },
+    plugins: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        dirs: { type: 'array', items: { type: 'string' }, default: [], description: 'directory-plugin roots (<name>/importer.js, distributor.js, *.conf)' },
+        packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field' },
+        config: { type: 'object', additionalProperties: { type: 'object' }, default: {}, description: 'plugin-level config by plugin id (merged over plugins.conf.d/<id>.json)' },
+      },
+    },
+    lock: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        wait: boolKey('wait for a repository lock held by another run (--no-wait overrides)', true),
+        timeout: { type: 'number', minimum: 0, description: 'seconds to wait for a lock (--wait-timeout overrides); unset = forever' },
+        stale_after: { type: 'number', minimum: 1, default: 30, description: 'seconds without heartbeat after which a live lock is considered stale' },
+      },
+    },
+    push: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        threads: { type: 'integer', minimum: 1, default: 4, description: 'staged source worker threads (URL ?threads= wins)' },
+        timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
+        free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },
+        bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),
+      },
+    },
+    gc: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        task_retention_days: { type: 'integer', minimum: 0, default: 30, description: 'finished task rows kept' },
+        pin_hours: { type: 'number', minimum: 0, default: 72, description: 'hours content stored by --pre-push stays pinned against orphan clean-up' },
+      },
+    },
+    agent: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        conf_d: strKey('handler descriptor directory', { default: '/etc/stagepush/agent/conf.d' }),
+        handlers_dir: strKey('handler modules directory', { default: '/usr/lib/stagepush/agent/handlers' }),
+        log: strKey('handler log: syslog, file:PATH or stderr', { default: 'syslog', pattern: '^(syslog|stderr|file:.+)$' }),
+        reboot_command: strKey('Linux system handler reboot command', { default: 'shutdown -r +{delay}' }),
+        reboot_delay: { type: 'integer', minimum: 0, default: 1, description: 'minutes before reboot' },
+      },
+    },
+  },
+} as const;
+
+export const KNOWN_DISTRIBUTOR_TYPES = DISTRIBUTOR_TYPES;
+export const KNOWN_IMPORTER_TYPES = IMPORTER_TYPES;

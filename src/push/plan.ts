@@ -1,0 +1,260 @@
+/**
+ * Planning (pure): given what a repository holds and what the staging area wants in it, decide
+ * per item pushed / unchanged / replaced / failed and which units are removed (replaced NEVRAs,
+ * mirror mode, retain_old_count). The dry run and the real push use this same function, so the
+ * dry run's (repository, unit, action) set is the one the push then reports.
+ */
+import type { Problem } from '../errors.js';
+import type { RepoSpec } from '../config/index.js';
+import type { Assignment } from './route.js';
+
+export type ItemAction = 'pushed' | 'unchanged' | 'replaced' | 'removed' | 'failed';
+
+/** A unit as the plan compares it. */
+export interface PlanUnit {
+  typeId: string;
+  unitKey: Record<string, unknown>;
+  /** Equal fingerprints = same content (sha256, canonical metadata...). */
+  fingerprint: string;
+  /** Units with the same replace key are versions of the same thing (same NEVRA, same file name...). */
+  replaceKey: string;
+  /** Human label: "rpm:foo-0:1.0-1.noarch", "iso:disk.iso". */
+  label: string;
+}
+
+export interface ExistingUnit extends PlanUnit {
+  id: string;
+  /** For erratum ordering: updated / version of the stored advisory. */
+  updated?: string | null;
+  version?: string | null;
+}
+
+export interface DesiredItem {
+  assignment: Assignment;
+  /** Label of the item in the report. */
+  label: string;
+  units: PlanUnit[];
+  /** Erratum ordering fields of the incoming advisory. */
+  erratum?: { updated: string | null; version: string };
+}
+
+export interface PlanEntry {
+  repository: string;
+  unit: string;
+  action: ItemAction;
+  type: string;
+  item?: string;
+  src?: string | null;
+  dest?: string;
+  reason?: string;
+  /** The existing unit id (removed / replaced). */
+  unitId?: string;
+}
+
+export interface Upload {
+  assignment: Assignment;
+  desired: DesiredItem;
+  /** New erratum version when --bump-errata moved it forward. */
+  bumpVersion?: string;
+}
+
+export interface RepoPlan {
+  repoId: string;
+  entries: PlanEntry[];
+  uploads: Upload[];
+  /** Existing units to remove from the repository. */
+  removals: ExistingUnit[];
+  problems: Problem[];
+  /** True when the new version differs from the current one. */
+  changed: boolean;
+}
+
+export interface PlanOptions {
+  bumpErrata: boolean;
+}
+
+const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }) => `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+
+/** JSON with sorted object keys (stable fingerprints). */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v ?? null);
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(',')}}`;
+}
+
+/** rpm's version comparison (rpmvercmp). */
+export function rpmvercmp(a: string, b: string): number {
+  if (a === b) return 0;
+  const re = /([0-9]+)|([A-Za-z]+)|(~)|(\^)/g;
+  const seg = (s: string) => {
+    const out: string[] = [];
+    let m: RegExpExecArray | null;
+    re.lastIndex = 0;
+    while ((m = re.exec(s))) out.push(m[0]);
+    return out;
+  };
+  const x = seg(a);
+  const y = seg(b);
+  for (let i = 0; ; i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === '~' || q === '~') {
+      if (p !== '~') return 1;
+      if (q !== '~') return -1;
+      continue;
+    }
+    if (p === '^' || q === '^') {
+      if (p === undefined) return -1;
+      if (q === undefined) return 1;
+      if (p !== '^') return 1;
+      if (q !== '^') return -1;
+      continue;
+    }
+    if (p === undefined && q === undefined) return 0;
+    if (p === undefined) return -1;
+    if (q === undefined) return 1;
+    const pn = /^[0-9]/.test(p);
+    const qn = /^[0-9]/.test(q);
+    if (pn && !qn) return 1;
+    if (!pn && qn) return -1;
+    if (pn) {
+      const pp = p.replace(/^0+/, '');
+      const qq = q.replace(/^0+/, '');
+      if (pp.length !== qq.length) return pp.length > qq.length ? 1 : -1;
+      if (pp !== qq) return pp > qq ? 1 : -1;
+    } else if (p !== q) return p > q ? 1 : -1;
+  }
+}
+
+export function evrCompare(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  const ea = Number(a.epoch ?? 0) || 0;
+  const eb = Number(b.epoch ?? 0) || 0;
+  if (ea !== eb) return ea > eb ? 1 : -1;
+  return rpmvercmp(String(a.version ?? ''), String(b.version ?? '')) || rpmvercmp(String(a.release ?? ''), String(b.release ?? ''));
+}
+
+/** Does an incoming advisory move forward over the stored one (the merge rule)? */
+export function erratumMovesForward(incoming: { updated: string | null; version: string }, stored: { updated?: string | null; version?: string | null }): boolean {
+  const iu = normDate(incoming.updated);
+  const su = normDate(stored.updated ?? null);
+  if (iu !== su) return iu > su;
+  return (Number(incoming.version) || 0) > (Number(stored.version ?? 0) || 0);
+}
+
+function normDate(d: string | null): string {
+  if (!d) return '';
+  return d.trim().replace('T', ' ').replace(/Z$/, '').replace(/ UTC$/, '');
+}
+
+function sortedEntries(e: PlanEntry[]): PlanEntry[] {
+  const rank: Record<ItemAction, number> = { failed: 0, removed: 1, replaced: 2, pushed: 3, unchanged: 4 };
+  return [...e].sort((a, b) => rank[a.action] - rank[b.action] || (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
+}
+
+export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: ExistingUnit[], opts: PlanOptions): RepoPlan {
+  const entries: PlanEntry[] = [];
+  const uploads: Upload[] = [];
+  const problems: Problem[] = [];
+  const removals = new Map<string, ExistingUnit>();
+  const byKey = new Map<string, ExistingUnit>();
+  const byReplace = new Map<string, ExistingUnit[]>();
+  for (const u of existing) {
+    byKey.set(keyOf(u), u);
+    byReplace.set(u.replaceKey, [...(byReplace.get(u.replaceKey) ?? []), u]);
+  }
+  const wantedKeys = new Set<string>();
+  const wantedReplace = new Set<string>();
+
+  // The same unit staged twice for one repository (e.g. a file under two destinations that both
+  // map here) is planned once.
+  const seenItems = new Set<string>();
+  for (const d of desired) {
+    const a = d.assignment;
+    const base = { repository: repo.id, unit: d.label, type: a.typeId, item: a.item.name, src: a.item.src, dest: a.dest };
+    const sig = `${d.label}\u0000${d.units.map((u) => `${keyOf(u)}=${u.fingerprint}`).join(',')}`;
+    if (seenItems.has(sig)) continue;
+    seenItems.add(sig);
+    for (const u of d.units) {
+      wantedKeys.add(keyOf(u));
+      wantedReplace.add(u.replaceKey);
+    }
+    let same = d.units.length > 0;
+    const replaced: ExistingUnit[] = [];
+    for (const u of d.units) {
+      const ex = byKey.get(keyOf(u));
+      if (ex && ex.fingerprint === u.fingerprint) continue;
+      same = false;
+      if (ex) replaced.push(ex);
+      for (const old of byReplace.get(u.replaceKey) ?? []) if (keyOf(old) !== keyOf(u)) replaced.push(old);
+    }
+    if (same) {
+      entries.push({ ...base, action: 'unchanged' });
+      continue;
+    }
+    let bumpVersion: string | undefined;
+    if (a.typeId === 'erratum' && d.erratum) {
+      const stored = replaced[0];
+      if (stored && !erratumMovesForward(d.erratum, stored)) {
+        if (opts.bumpErrata) {
+          bumpVersion = String((Number(stored.version ?? 0) || 0) + 1);
+        } else {
+          const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${stored.updated ?? 'unset'}, version ${stored.version ?? 'unset'}); the merge rule would drop it (or use --bump-errata)`;
+          entries.push({ ...base, action: 'failed', reason });
+          problems.push({ code: 'PUSH_ERRATUM_NOT_FORWARD', file: a.item.src ?? undefined, entry: a.item.name, field: 'version', message: reason });
+          continue;
+        }
+      }
+    }
+    if (replaced.length && (a.typeId === 'rpm' || a.typeId === 'srpm') && repo.duplicateNevra === 'refuse') {
+      const old = replaced[0]!;
+      const reason = `${old.label} is already in ${repo.id} with sha256 ${old.fingerprint}; the staged file has ${d.units[0]!.fingerprint} (duplicate_nevra: refuse)`;
+      entries.push({ ...base, action: 'failed', reason });
+      problems.push({ code: 'PUSH_DUPLICATE_NEVRA', file: a.item.src ?? undefined, entry: a.item.name, field: 'duplicate_nevra', message: reason });
+      continue;
+    }
+    for (const old of replaced) {
+      // A unit whose key is still wanted is updated in place, not removed.
+      if (!d.units.some((u) => keyOf(u) === keyOf(old))) removals.set(old.id, old);
+    }
+    entries.push({ ...base, action: replaced.length ? 'replaced' : 'pushed', ...(replaced.length ? { unitId: replaced[0]!.id } : {}) });
+    uploads.push({ assignment: a, desired: d, ...(bumpVersion ? { bumpVersion } : {}) });
+  }
+
+  if (repo.pushMode === 'mirror') {
+    for (const u of existing) {
+      if (wantedKeys.has(keyOf(u)) || removals.has(u.id)) continue;
+      // A unit replaced in place by an upload keeps its key; any other is absent from the area.
+      if (wantedReplace.has(u.replaceKey) && u.typeId !== 'rpm' && u.typeId !== 'srpm' && u.typeId !== 'iso') continue;
+      removals.set(u.id, u);
+    }
+  }
+
+  if (repo.retainOldCount !== undefined) {
+    // Newest (1 + retain_old_count) per name and arch, over what the repository will hold.
+    const groups = new Map<string, Array<{ key: Record<string, unknown>; existing?: ExistingUnit }>>();
+    const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit) => {
+      if (typeId !== 'rpm' && typeId !== 'srpm') return;
+      const g = `${typeId}\u0000${key.name}\u0000${key.arch}`;
+      groups.set(g, [...(groups.get(g) ?? []), { key, existing: ex }]);
+    };
+    for (const u of existing) if (!removals.has(u.id)) add(u.typeId, u.unitKey, u);
+    for (const up of uploads) for (const u of up.desired.units) if (!byKey.has(keyOf(u))) add(u.typeId, u.unitKey);
+    for (const list of groups.values()) {
+      list.sort((x, y) => -evrCompare(x.key, y.key));
+      for (const old of list.slice(1 + repo.retainOldCount)) if (old.existing) removals.set(old.existing.id, old.existing);
+    }
+  }
+
+  const replacedIds = new Set(entries.filter((e) => e.action === 'replaced').map((e) => e.unitId));
+  for (const r of removals.values()) {
+    if (replacedIds.has(r.id)) continue;
+    entries.push({ repository: repo.id, unit: r.label, action: 'removed', type: r.typeId, unitId: r.id });
+  }
+  const changed = problems.length === 0 && (uploads.length > 0 || removals.size > 0);
+  return { repoId: repo.id, entries: sortedEntries(entries), uploads, removals: [...removals.values()], problems, changed };
+}

@@ -1,0 +1,192 @@
+/**
+ * Routing: which repository each staged item goes to (pure; no I/O). Destinations map to the
+ * repositories that declare them; unknown destinations get a repository from a template (or are
+ * an error, per `unknown_destination`). Every problem is collected, never only the first.
+ */
+import type { Problem } from '../errors.js';
+import { autoRepo, declaredRepos, type RepoKind, type RepoSpec, type StagepushConfig } from '../config/index.js';
+import type { PushItemLike } from './items.js';
+
+/** What kind of repository an item needs. */
+export type ItemFamily = 'yum' | 'file' | 'raw' | 'export' | 'unsupported';
+
+export function itemFamily(item: PushItemLike): ItemFamily {
+  switch (item.kind) {
+    case 'RpmPushItem':
+    case 'ErratumPushItem':
+    case 'CompsXmlPushItem':
+    case 'ModuleMdPushItem':
+    case 'ProductIdPushItem':
+      return 'yum';
+    case 'FilePushItem':
+      return 'file';
+    case 'DirectoryPushItem':
+      return 'raw';
+    case 'CGWPushItem':
+    case 'AmiPushItem':
+    case 'VHDPushItem':
+      return 'export';
+    default:
+      return 'unsupported';
+  }
+}
+
+/** The content type id an item is uploaded as. */
+export function itemTypeId(item: PushItemLike): string {
+  switch (item.kind) {
+    case 'RpmPushItem':
+      return /\.src\.rpm$/.test(item.name) || /\.src\.rpm$/.test(item.src ?? '') ? 'srpm' : 'rpm';
+    case 'ErratumPushItem':
+      return 'erratum';
+    case 'CompsXmlPushItem':
+      return 'comps';
+    case 'ModuleMdPushItem':
+      return 'modulemd';
+    case 'ProductIdPushItem':
+      return 'yum_repo_metadata_file';
+    case 'FilePushItem':
+      return 'iso';
+    case 'DirectoryPushItem':
+      return 'directory';
+    case 'CGWPushItem':
+      return 'cgw';
+    case 'AmiPushItem':
+      return 'ami';
+    case 'VHDPushItem':
+      return 'vhd';
+    default:
+      return 'unknown';
+  }
+}
+
+/** The unit types a content type id stands for when checking what an importer supports. */
+export function storedTypes(typeId: string): string[] {
+  if (typeId === 'comps') return ['package_group'];
+  return [typeId];
+}
+
+/** Which item families a repository kind holds. */
+const KIND_HOLDS: Record<RepoKind, ItemFamily[]> = {
+  yum: ['yum', 'raw', 'export'],
+  file: ['file', 'raw', 'export'],
+  directory: ['raw', 'export'],
+};
+
+export interface Assignment {
+  /** Index into the items array. */
+  index: number;
+  item: PushItemLike;
+  repoId: string;
+  dest: string;
+  typeId: string;
+}
+
+export interface RouteResult {
+  repos: RepoSpec[];
+  assignments: Assignment[];
+  problems: Problem[];
+  /** Items left out by --dest / --exclude-dest (by index). */
+  filtered: number[];
+}
+
+export interface RouteOptions {
+  /** Only these destinations (config destinations.include plus --dest). */
+  include?: string[];
+  /** Never these (config destinations.exclude plus --exclude-dest). */
+  exclude?: string[];
+  /** importer type id → content types it supports (from the engine's plugins); unknown importers are not checked. */
+  importerTypes?: Record<string, string[]>;
+  /** Repositories that already exist in the engine (their kind is not re-derived). */
+  existing?: Set<string>;
+}
+
+function sorted<T>(a: T[], key: (x: T) => string): T[] {
+  return [...a].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+}
+
+export function routeItems(items: PushItemLike[], config: StagepushConfig, opts: RouteOptions = {}): RouteResult {
+  const problems: Problem[] = [];
+  const declared = declaredRepos(config);
+  const byDest = new Map<string, RepoSpec[]>();
+  for (const r of declared) for (const d of r.destinations) byDest.set(d, [...(byDest.get(d) ?? []), r]);
+
+  const include = opts.include && opts.include.length ? new Set(opts.include) : null;
+  const exclude = new Set(opts.exclude ?? []);
+  const filtered: number[] = [];
+
+  // Items per destination (an item may have several destinations).
+  const perDest = new Map<string, Array<{ index: number; item: PushItemLike }>>();
+  items.forEach((item, index) => {
+    const dests = item.dest.length ? item.dest : [];
+    let kept = false;
+    for (const d of dests) {
+      if ((include && !include.has(d)) || exclude.has(d)) continue;
+      kept = true;
+      perDest.set(d, [...(perDest.get(d) ?? []), { index, item }]);
+    }
+    if (!kept) filtered.push(index);
+    if (!dests.length) problems.push({ code: 'PUSH_NO_DESTINATION', file: item.src ?? undefined, entry: item.name, message: `item ${item.name} has no destination` });
+  });
+
+  const repos = new Map<string, RepoSpec>();
+  const assignments: Assignment[] = [];
+  for (const dest of sorted([...perDest.keys()], (x) => x)) {
+    const entries = perDest.get(dest)!;
+    const families = new Set(entries.map((e) => itemFamily(e.item)));
+    for (const e of entries) {
+      if (itemFamily(e.item) === 'unsupported') {
+        problems.push({ code: 'PUSH_UNSUPPORTED_CONTENT', file: e.item.src ?? undefined, entry: e.item.name, message: `unsupported content (${e.item.kind}) in destination ${dest}` });
+      }
+    }
+    let targets = byDest.get(dest);
+    if (!targets) {
+      if (config.unknown_destination === 'error') {
+        const known = sorted([...byDest.keys()], (x) => x);
+        problems.push({
+          code: 'PUSH_UNKNOWN_DESTINATION',
+          file: entries[0]?.item.src ?? undefined,
+          entry: dest,
+          field: 'unknown_destination',
+          message: `destination ${dest} has no repository (unknown_destination: error); known destinations: ${known.length ? known.join(', ') : '(none)'}`,
+        });
+        continue;
+      }
+      if (families.has('yum') && families.has('file')) {
+        const y = entries.find((e) => itemFamily(e.item) === 'yum')!.item;
+        const f = entries.find((e) => itemFamily(e.item) === 'file')!.item;
+        problems.push({
+          code: 'PUSH_MIXED_DESTINATION',
+          file: f.src ?? undefined,
+          entry: dest,
+          message: `destination ${dest} holds both yum content (${y.kind} ${y.name}) and file content (${f.kind} ${f.name}); declare its repositories in the configuration`,
+        });
+        continue;
+      }
+      const kind: RepoKind = families.has('yum') ? 'yum' : families.has('file') ? 'file' : 'directory';
+      targets = [autoRepo(config, dest, kind, families.has('export'))];
+    }
+    for (const repo of targets) {
+      if (!repos.has(repo.id)) repos.set(repo.id, repo);
+      const holds = KIND_HOLDS[repo.kind];
+      const supported = opts.importerTypes?.[repo.importer.typeId];
+      for (const e of entries) {
+        const fam = itemFamily(e.item);
+        if (fam === 'unsupported') continue;
+        const typeId = itemTypeId(e.item);
+        const okKind = holds.includes(fam);
+        const okImporter = !supported || storedTypes(typeId).every((t) => supported.includes(t));
+        if (!okKind || !okImporter) {
+          problems.push({
+            code: 'PUSH_TYPE_NOT_HELD',
+            file: e.item.src ?? undefined,
+            entry: e.item.name,
+            message: `item ${e.item.name} (${typeId}) cannot go to repository ${repo.id} (${repo.kind} repository, importer ${repo.importer.typeId}${supported ? ` holds ${supported.join(', ')}` : ''})`,
+          });
+          continue;
+        }
+        assignments.push({ index: e.index, item: e.item, repoId: repo.id, dest, typeId });
+      }
+    }
+  }
+  return { repos: sorted([...repos.values()], (r) => r.id), assignments, problems, filtered };
+}

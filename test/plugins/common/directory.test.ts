@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { PathClaims, ingestDirectory, layoutDirectoryUnit, manifestDigest, manifestOf, scanDirectory, symlinkEscapes, type DirectoryEntry } from '../../../src/plugins/common/directory.js';
+import { StagepushError } from '../../../src/errors.js';
+import { FakeStore, fileSha256, modeOf } from '../../helpers/fakeconduit.js';
+import { tempDir } from '../../helpers/cli.js';
+
+
+function makeTree(): string {
+  const d = tempDir();
+  mkdirSync(path.join(d, 'images/pxeboot'), { recursive: true });
+  mkdirSync(path.join(d, 'empty'));
+  writeFileSync(path.join(d, '.treeinfo'), '[general]\nname = x\n');
+  writeFileSync(path.join(d, 'images/pxeboot/vmlinuz'), Buffer.from([0, 1, 2, 255, 254]));
+  writeFileSync(path.join(d, 'images/install.img'), 'img');
+  chmodSync(path.join(d, 'images/install.img'), 0o755);
+  symlinkSync('pxeboot/vmlinuz', path.join(d, 'images/vmlinuz-link'));
+  symlinkSync('/etc/shadow', path.join(d, 'shadow'));
+  symlinkSync('../../outside', path.join(d, 'images/out'));
+  return d;
+}
+
+test('symlinkEscapes', () => {
+  assert.equal(symlinkEscapes('a/b', 'c'), false);
+  assert.equal(symlinkEscapes('a/b', '../c'), false);
+  assert.equal(symlinkEscapes('a/b', '../../c'), true);
+  assert.equal(symlinkEscapes('a', '/etc/shadow'), true);
+});
+
+test('ingestDirectory stores every file as a blob and the manifest as metadata; digest is canonical', async () => {
+  const tree = makeTree();
+  const store = new FakeStore();
+  const conduit = store.importer('r1');
+  const unit = await ingestDirectory(conduit, tree, 'ks');
+  assert.equal(unit.typeId, 'directory');
+  assert.equal(unit.unitKey.name, 'ks');
+  const manifest = manifestOf(unit);
+  const byPath = new Map(manifest.map((e) => [e.path, e]));
+  assert.deepEqual([...byPath.keys()].sort(), ['.treeinfo', 'empty', 'images', 'images/install.img', 'images/out', 'images/pxeboot', 'images/pxeboot/vmlinuz', 'images/vmlinuz-link', 'shadow']);
+  const vml = byPath.get('images/pxeboot/vmlinuz')!;
+  assert.equal(vml.sha256, fileSha256(path.join(tree, 'images/pxeboot/vmlinuz')));
+  assert.equal(vml.size, 5);
+  assert.equal(byPath.get('images/install.img')!.mode, 0o755);
+  assert.deepEqual(byPath.get('shadow'), { path: 'shadow', type: 'symlink', mode: 0o777, target: '/etc/shadow', escapes: true });
+  assert.equal(byPath.get('images/out')!.escapes, true);
+  assert.equal(byPath.get('images/vmlinuz-link')!.escapes, undefined);
+  assert.equal(unit.unitKey.digest, manifestDigest(manifest));
+  assert.equal(unit.metadata.file_count, 3);
+  assert.equal(unit.blobs!.length, 3);
+  for (const sha of unit.blobs!) assert.equal(fileSha256(store.blobPath(sha)), sha);
+
+  // Same tree → same digest; one byte changed → another digest.
+  const again = await ingestDirectory(conduit, tree, 'ks');
+  assert.equal(again.unitKey.digest, unit.unitKey.digest);
+  writeFileSync(path.join(tree, '.treeinfo'), '[general]\nname = y\n');
+  const changed = await ingestDirectory(conduit, tree, 'ks');
+  assert.notEqual(changed.unitKey.digest, unit.unitKey.digest);
+  // Entry order does not matter for the digest.
+  const e: DirectoryEntry[] = [{ path: 'b', type: 'dir', mode: 0o755 }, { path: 'a', type: 'dir', mode: 0o755 }];
+  assert.equal(manifestDigest(e), manifestDigest([...e].reverse()));
+
+  await assert.rejects(ingestDirectory(conduit, tree, 'ks', { refuseEscapingSymlinks: true }), (err: StagepushError) => err.code === 'FILE_DIRECTORY_ESCAPING_SYMLINK');
+  await assert.rejects(ingestDirectory(conduit, path.join(tree, 'nope'), 'x'), (err: StagepushError) => err.code === 'FILE_DIRECTORY_NOT_FOUND');
+  await assert.rejects(ingestDirectory(conduit, path.join(tree, '.treeinfo'), 'x'), (err: StagepushError) => err.code === 'FILE_NOT_A_DIRECTORY');
+  await assert.rejects(ingestDirectory(conduit, tree, 'a/b'), (err: StagepushError) => err.code === 'FILE_DIRECTORY_BAD_NAME');
+});
+
+test('scanDirectory refuses FIFOs', async () => {
+  const d = tempDir();
+  const r = spawnSync('mkfifo', [path.join(d, 'fifo')]);
+  if (r.status !== 0) return;
+  await assert.rejects(scanDirectory(d), (err: StagepushError) => err.code === 'FILE_DIRECTORY_UNSUPPORTED_ENTRY' && err.message.includes('fifo'));
+});
+
+test('layoutDirectoryUnit: symlinks to blobs, hard links or copies; RAW symlinks kept; byte for byte', async () => {
+  const tree = makeTree();
+  const store = new FakeStore();
+  const unit = await ingestDirectory(store.importer('r1'), tree, 'ks');
+  for (const mode of ['symlink', 'hardlink', 'copy'] as const) {
+    const out = tempDir();
+    const old = process.umask(0o077);
+    const counts = await layoutDirectoryUnit(unit, out, (s) => store.blobPath(s), { mode }).finally(() => process.umask(old));
+    assert.deepEqual(counts, { files: 3, dirs: 3, symlinks: 3 });
+    for (const rel of ['.treeinfo', 'images/pxeboot/vmlinuz', 'images/install.img']) {
+      assert.deepEqual(readFileSync(path.join(out, rel)), readFileSync(path.join(tree, rel)), `${mode}: ${rel}`);
+      const l = lstatSync(path.join(out, rel));
+      if (mode === 'symlink') assert.equal(readlinkSync(path.join(out, rel)), store.blobPath(fileSha256(path.join(tree, rel))));
+      else assert.ok(l.isFile());
+      if (mode === 'hardlink') assert.equal(l.ino, statSync(store.blobPath(fileSha256(path.join(tree, rel)))).ino);
+      if (mode === 'copy') assert.equal(modeOf(path.join(out, rel)), 0o644);
+    }
+    assert.equal(readlinkSync(path.join(out, 'shadow')), '/etc/shadow');
+    assert.equal(readlinkSync(path.join(out, 'images/vmlinuz-link')), 'pxeboot/vmlinuz');
+    assert.ok(statSync(path.join(out, 'empty')).isDirectory());
+    assert.equal(modeOf(path.join(out, 'images/pxeboot')), 0o755);
+  }
+});
+
+test('manifestOf refuses paths leaving the tree', () => {
+  for (const bad of ['../x', '/etc/passwd', 'a/../../b', 'a//b', '']) {
+    assert.throws(() => manifestOf({ unitKey: { name: 'n' }, metadata: { manifest: [{ path: bad, type: 'dir', mode: 493 }] } }), (e: StagepushError) => e.code === 'FILE_DIRECTORY_BAD_MANIFEST', bad);
+  }
+  assert.throws(() => manifestOf({ unitKey: { name: 'n' }, metadata: { manifest: [{ path: 'f', type: 'file', mode: 420, sha256: 'zz' }] } }), /bad manifest entry/);
+});
+
+test('PathClaims: collisions with reserved paths and other trees name both', async () => {
+  const tree = makeTree();
+  const store = new FakeStore();
+  const ks = await ingestDirectory(store.importer('r1'), tree, 'ks');
+  const c = new PathClaims();
+  c.reserve('repodata/', 'yum metadata');
+  c.reserve('Packages', 'yum packages');
+  c.claimUnit(ks);
+  // another tree sharing the directory "images" but not the files: fine
+  c.claimDir('images', 'directory unit "other"');
+  c.claimFile('images/other.img', 'directory unit "other"');
+  assert.throws(() => c.claimFile('images/install.img', 'directory unit "other"'), (e: StagepushError) => e.code === 'PUBLISH_PATH_COLLISION' && /directory unit "other"/.test(e.message) && /directory unit "ks"/.test(e.message));
+  assert.throws(() => c.claimFile('repodata/repomd.xml', 'directory unit "bad"'), (e: StagepushError) => /directory unit "bad"/.test(e.message) && /yum metadata/.test(e.message));
+  assert.throws(() => c.claimDir('Packages', 'directory unit "bad"'), /yum packages/);
+  assert.throws(() => c.claimFile('.treeinfo/x', 'directory unit "bad"'), /directory unit "ks"/);
+  assert.throws(() => c.reserve('images', 'yum'), /images/);
+  assert.throws(() => c.claimFile('../x', 'bad'), (e: StagepushError) => e.code === 'PUBLISH_BAD_PATH');
+});

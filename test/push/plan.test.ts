@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfigText, defaultConfig, declaredRepos } from '../../src/config/index.js';
+import { routeItems } from '../../src/push/route.js';
+import { planRepo, rpmvercmp, erratumMovesForward, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
+import type { PushItemLike } from '../../src/push/items.js';
+
+const item = (kind: string, name: string, dest: string, extra: Partial<PushItemLike> = {}): PushItemLike => ({
+  kind,
+  name,
+  src: `/stage/${dest}/${name}`,
+  dest: [dest],
+  sha256sum: null,
+  md5sum: null,
+  signing_key: null,
+  ...extra,
+});
+
+test('routing: auto-created repositories by item family; mixed destination is an error naming both', () => {
+  const items = [
+    item('RpmPushItem', 'a-1-1.noarch.rpm', 'd-yum'),
+    item('CGWPushItem', 'gw.yaml', 'd-yum'),
+    item('FilePushItem', 'f.iso', 'd-file'),
+    item('DirectoryPushItem', 'd-raw', 'd-raw'),
+    item('RpmPushItem', 'b-1-1.noarch.rpm', 'd-mixed'),
+    item('FilePushItem', 'g.iso', 'd-mixed'),
+  ];
+  const r = routeItems(items, defaultConfig());
+  assert.deepEqual(r.repos.map((x) => [x.id, x.kind, x.distributors.map((d) => d.typeId).join('+')]), [
+    ['d-file', 'file', 'iso_distributor'],
+    ['d-raw', 'directory', 'directory_distributor'],
+    ['d-yum', 'yum', 'yum_distributor+export_distributor'],
+  ]);
+  assert.equal(r.problems.length, 1);
+  assert.equal(r.problems[0]!.code, 'PUSH_MIXED_DESTINATION');
+  assert.match(r.problems[0]!.message, /b-1-1\.noarch\.rpm/);
+  assert.match(r.problems[0]!.message, /g\.iso/);
+});
+
+test('routing: one destination to several repositories, filters, unknown_destination error lists known', () => {
+  const c = parseConfigText('unknown_destination: error\nrepositories:\n  r1:\n    type: yum\n    destinations: [d1]\n  r2:\n    type: yum\n    destinations: [d1, d2]\n  files:\n    type: file\n    destinations: [d3]\n', '/c');
+  const items = [item('RpmPushItem', 'a.rpm', 'd1'), item('RpmPushItem', 'b.rpm', 'd2'), item('RpmPushItem', 'c.rpm', 'd3'), item('RpmPushItem', 'e.rpm', 'nowhere'), item('DockerPushItem', 'x', 'd1')];
+  const r = routeItems(items, c, { exclude: ['d2'] });
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['r1:a.rpm', 'r2:a.rpm']);
+  assert.deepEqual(r.filtered, [1]);
+  const codes = r.problems.map((p) => p.code).sort();
+  assert.deepEqual(codes, ['PUSH_TYPE_NOT_HELD', 'PUSH_UNKNOWN_DESTINATION', 'PUSH_UNSUPPORTED_CONTENT']);
+  const unknown = r.problems.find((p) => p.code === 'PUSH_UNKNOWN_DESTINATION')!;
+  assert.match(unknown.message, /known destinations: d1, d2, d3/);
+  const notHeld = r.problems.find((p) => p.code === 'PUSH_TYPE_NOT_HELD')!;
+  assert.match(notHeld.message, /c\.rpm/);
+  assert.match(notHeld.message, /files/);
+  const only = routeItems(items, c, { include: ['d2'] });
+  assert.deepEqual(only.assignments.map((a) => `${a.repoId}:${a.item.name}`), ['r2:b.rpm']);
+});
+
+const rpmUnit = (name: string, v: string, sha: string): PlanUnit => ({
+  typeId: 'rpm',
+  unitKey: { name, epoch: '0', version: v, release: '1', arch: 'noarch', checksum: sha },
+  fingerprint: sha,
+  replaceKey: `rpm:${name}-0:${v}-1.noarch`,
+  label: `rpm:${name}-0:${v}-1.noarch`,
+});
+const existingOf = (u: PlanUnit, id: string): ExistingUnit => ({ ...u, id });
+
+function desiredFor(repoId: string, units: PlanUnit[]): DesiredItem[] {
+  return units.map((u) => ({ assignment: { index: 0, item: item('RpmPushItem', `${u.unitKey.name}.rpm`, repoId), repoId, dest: repoId, typeId: 'rpm' }, label: u.label, units: [u] }));
+}
+
+test('plan: unchanged, pushed, replaced (same NEVRA new sha256), refuse, mirror, retain_old_count', () => {
+  const repo = declaredRepos(parseConfigText('repositories:\n  r:\n    type: yum\n', '/c'))[0]!;
+  const a1 = rpmUnit('a', '1.0', 'aa');
+  const b1 = rpmUnit('b', '1.0', 'bb');
+  const c1 = rpmUnit('c', '1.0', 'cc');
+  const existing = [existingOf(a1, 'u-a'), existingOf(b1, 'u-b'), existingOf(c1, 'u-c')];
+  const b1new = { ...rpmUnit('b', '1.0', 'b2'), replaceKey: b1.replaceKey };
+  const d1 = rpmUnit('d', '1.0', 'dd');
+
+  const p = planRepo(repo, desiredFor('r', [a1, b1new, d1]), existing, { bumpErrata: false });
+  assert.deepEqual(p.entries.map((e) => `${e.action} ${e.unit}`), ['replaced rpm:b-0:1.0-1.noarch', 'pushed rpm:d-0:1.0-1.noarch', 'unchanged rpm:a-0:1.0-1.noarch']);
+  assert.deepEqual(p.removals.map((r) => r.id), ['u-b']);
+  assert.equal(p.changed, true);
+
+  const same = planRepo(repo, desiredFor('r', [a1, b1, c1]), existing, { bumpErrata: false });
+  assert.equal(same.changed, false);
+  assert.ok(same.entries.every((e) => e.action === 'unchanged'));
+
+  const refuse = planRepo({ ...repo, duplicateNevra: 'refuse' }, desiredFor('r', [b1new]), existing, { bumpErrata: false });
+  assert.equal(refuse.problems[0]!.code, 'PUSH_DUPLICATE_NEVRA');
+  assert.equal(refuse.changed, false);
+
+  const mirror = planRepo({ ...repo, pushMode: 'mirror' }, desiredFor('r', [a1]), existing, { bumpErrata: false });
+  assert.deepEqual(mirror.entries.map((e) => `${e.action} ${e.unit}`).sort(), ['removed rpm:b-0:1.0-1.noarch', 'removed rpm:c-0:1.0-1.noarch', 'unchanged rpm:a-0:1.0-1.noarch']);
+
+  const olds = ['1.0', '1.2', '1.10'].map((v, i) => existingOf(rpmUnit('x', v, `x${i}`), `x${i}`));
+  const retain = planRepo({ ...repo, retainOldCount: 1 }, desiredFor('r', [rpmUnit('x', '2.0', 'x9')]), olds, { bumpErrata: false });
+  assert.deepEqual(retain.removals.map((r) => r.unitKey.version).sort(), ['1.0', '1.2']);
+});
+
+test('plan: errata merge rule and --bump-errata', () => {
+  const repo = declaredRepos(parseConfigText('repositories:\n  r:\n    type: yum\n', '/c'))[0]!;
+  const stored: ExistingUnit = { id: 'e1', typeId: 'erratum', unitKey: { id: 'RHSA-1' }, fingerprint: 'old', replaceKey: 'erratum:RHSA-1', label: 'erratum:RHSA-1', updated: '2024-01-01 00:00:00', version: '2' };
+  const d: DesiredItem = {
+    assignment: { index: 0, item: item('ErratumPushItem', 'RHSA-1', 'r'), repoId: 'r', dest: 'r', typeId: 'erratum' },
+    label: 'erratum:RHSA-1',
+    units: [{ typeId: 'erratum', unitKey: { id: 'RHSA-1' }, fingerprint: 'new', replaceKey: 'erratum:RHSA-1', label: 'erratum:RHSA-1' }],
+    erratum: { updated: '2024-01-01 00:00:00', version: '2' },
+  };
+  const p = planRepo(repo, [d], [stored], { bumpErrata: false });
+  assert.equal(p.entries[0]!.action, 'failed');
+  assert.match(p.entries[0]!.reason!, /bump version or updated/);
+  assert.equal(p.problems[0]!.code, 'PUSH_ERRATUM_NOT_FORWARD');
+  const b = planRepo(repo, [d], [stored], { bumpErrata: true });
+  assert.equal(b.entries[0]!.action, 'replaced');
+  assert.equal(b.uploads[0]!.bumpVersion, '3');
+  assert.equal(erratumMovesForward({ updated: '2024-01-02', version: '1' }, { updated: '2024-01-01', version: '5' }), true);
+});
+
+test('rpmvercmp', () => {
+  assert.equal(rpmvercmp('1.10', '1.9'), 1);
+  assert.equal(rpmvercmp('1.0~rc1', '1.0'), -1);
+  assert.equal(rpmvercmp('1.0a', '1.0'), 1);
+  assert.equal(rpmvercmp('2', '2'), 0);
+  assert.equal(rpmvercmp('1.0^1', '1.0'), 1);
+});
