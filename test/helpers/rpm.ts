@@ -132,6 +132,7 @@ export function assertRecordMatchesRpm(rec: RpmRecord, lines: QfLine[], label: s
   assert.equal(rec.group, none(one('GROUP')), `${label}: group`);
   assert.equal(rec.buildHost, none(one('BUILDHOST')), `${label}: buildHost`);
   assert.equal(rec.sourceRpm, none(one('SOURCERPM')), `${label}: sourceRpm`);
+  assert.equal(rec.modularityLabel, none(one('MODULARITYLABEL')), `${label}: modularityLabel`);
   assert.equal(rec.installedSize, Number(one('LONGSIZE')), `${label}: installedSize`);
   assert.equal(rec.archiveSize, Number(one('LONGARCHIVESIZE')), `${label}: archiveSize`);
 
@@ -174,6 +175,8 @@ export function assertRecordMatchesRpm(rec: RpmRecord, lines: QfLine[], label: s
   deps('SUGGESTS', rec.suggests);
   deps('SUPPLEMENTS', rec.supplements);
   deps('ENHANCES', rec.enhances);
+  deps('OLDSUGGESTS', rec.oldSuggests ?? []);
+  deps('OLDENHANCES', rec.oldEnhances ?? []);
 
   const files = lines.filter((l) => l.key === 'FILE');
   assert.deepEqual(rec.files.basenames, files.map((l) => l.fields[0]), `${label}: basenames`);

@@ -181,6 +181,11 @@ test('key ids from v3 packets, v4 Issuer subpackets and Issuer Fingerprint', () 
   assert.equal(rec.signatures[0].tag, 'PGP');
   assert.equal(rec.signatures[0].packetVersion, 3);
 
+  // rpm 6's OPENPGP tag: base64-encoded packets in a STRING_ARRAY.
+  const b64 = Buffer.from(v4Packet([time], [issuer]).toString('base64') + '\0');
+  const v6 = parseRpm(buildRpm({ name: 'openpgp', version: '1', release: '1', signature: [{ tag: SIGTAG.OPENPGP, type: 8, count: 1, data: b64 }] }));
+  assert.deepEqual([v6.signingKey, v6.signatures[0].tag], ['55667788', 'OPENPGP']);
+
   // Garbage in a signature tag is a coded error.
   const bad = buildRpm({ name: 'badsig', version: '1', release: '1', signature: [{ tag: SIGTAG.RSAHEADER, type: 7, count: 4, data: Buffer.from([0x89, 0x00, 0x10, 0x04]) }] });
   expectCode(() => parseRpm(bad), 'RPM_BAD_SIGNATURE', /RSAHEADER/);
