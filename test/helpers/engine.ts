@@ -189,7 +189,7 @@ export interface EngineEnv {
   pluginsDir: string;
   configDir: string;
   env: NodeJS.ProcessEnv;
-  cli(args: string[], extraEnv?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  cli(args: string[], extraEnv?: NodeJS.ProcessEnv, cwd?: string): SpawnSyncReturns<string>;
   /** Run with --json and parse stdout (asserting nothing about the status). */
   json<T = any>(args: string[], extraEnv?: NodeJS.ProcessEnv): { status: number | null; out: T; stderr: string };
   spawn(args: string[], extraEnv?: NodeJS.ProcessEnv): ReturnType<typeof spawnCli>;
@@ -205,7 +205,7 @@ export function engineEnv(opts: { plugin?: boolean } = {}): EngineEnv {
   mkdirSync(configDir, { recursive: true });
   if (opts.plugin !== false) writeTestPlugin(pluginsDir);
   const env: NodeJS.ProcessEnv = { STAGEPUSH_DATA_DIR: dataDir, STAGEPUSH_PLUGINS_DIR: pluginsDir, XDG_CONFIG_HOME: path.join(root, 'xdg'), STAGEPUSH_PLUGIN_PACKAGES: '', STAGEPUSH_CONFIG: '' };
-  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...env, ...extraEnv } });
+  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd?: string) => runCli(args, { env: { ...env, ...extraEnv }, cwd });
   return {
     root,
     dataDir,
