@@ -3,18 +3,16 @@
  * (never touching the system), a tiny static HTTP server (follows symlinks, like `serve`), and
  * generated comps / modulemd / erratum fixtures.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FIXTURES_BUILD, runCli, tempDir } from './cli.js';
 
 export const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
 export interface Matrix {
-  matrix: Record<string, { file: string; key: string | null }>;
+  packages: Record<string, { file: string; key: string | null }>;
   install: Record<string, { file: string; nevra: string; key: string | null }>;
   keys?: Record<string, unknown>;
 }
@@ -89,7 +87,9 @@ export class Dnf {
   }
   /** NEVRA → hex checksum of every package (repoquery, decoded from dnf's (type, bytes) tuple). */
   packages(): Map<string, string> {
-    const out = this.ok(['-q', 'repoquery', '--qf', '%{name}-%{epoch}:%{version}-%{release}.%{arch}\t%{chksum}']);
+    // module_hotfixes: list every package, modular filtering aside (a default stream hides the
+    // non-modular packages of the same name).
+    const out = this.ok(['-q', '--setopt=ours.module_hotfixes=true', 'repoquery', '--qf', '%{name}-%{epoch}:%{version}-%{release}.%{arch}\t%{chksum}']);
     const py = spawnSync('python3', ['-c', 'import ast,sys\nfor l in sys.stdin:\n  l=l.rstrip("\\n")\n  if not l: continue\n  n,c=l.split("\\t",1)\n  print(n, ast.literal_eval(c)[1].hex())'], { input: out, encoding: 'utf8' });
     if (py.status !== 0) throw new Error(`cannot decode repoquery output: ${py.stderr}\n${out}`);
     const m = new Map<string, string>();
@@ -101,24 +101,49 @@ export class Dnf {
   }
 }
 
-/** A static file server over a directory (symlinks followed), on 127.0.0.1. Counts requests. */
-export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void>; requests: string[] }> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    const u = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(u);
-    const p = path.join(root, path.normalize(u).replace(/^(\.\.[/\\])+/, ''));
-    if (!p.startsWith(root) || !existsSync(p) || !statSync(p).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-length': statSync(p).size });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(p).pipe(res);
+const SERVER_JS = `
+const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
+const root = process.argv[1], log = process.argv[2];
+const server = http.createServer((req, res) => {
+  let u;
+  try { u = decodeURIComponent(new URL(req.url || '/', 'http://x').pathname); } catch { res.writeHead(400).end(); return; }
+  fs.appendFileSync(log, u + '\\n');
+  const p = path.join(root, path.normalize(u));
+  let st;
+  try { st = fs.statSync(p); } catch { st = null; }
+  if (!p.startsWith(root) || !st || !st.isFile()) { res.writeHead(404).end(); return; }
+  res.writeHead(200, { 'content-length': st.size });
+  if (req.method === 'HEAD') res.end(); else fs.createReadStream(p).pipe(res);
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+`;
+
+/**
+ * A static file server over a directory (symlinks followed) on 127.0.0.1, in a child process (the
+ * tests block on spawnSync'd dnf). `requests()` lists the paths asked so far.
+ */
+export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void>; requests(): string[] }> {
+  const log = path.join(tempDir('stagepush-serve-'), 'requests.log');
+  writeFileSync(log, '');
+  const child = spawn(process.execPath, ['-e', SERVER_JS, path.resolve(root), log], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.on('exit', () => child.kill());
+  const port = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) resolve(buf.trim());
+    });
+    child.on('exit', (code) => reject(new Error(`test server exited ${code}`)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill();
+      }),
+  };
 }
 
 /** GET a URL: status code. */

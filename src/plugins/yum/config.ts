@@ -2,15 +2,17 @@
  * Configuration keys of yum_importer and yum_distributor, and their validation (validateConfig
  * refuses unknown keys and bad values, naming the key).
  */
+import { readFileSync } from 'node:fs';
 import type { PluginCallConfig, RelatedRepositories, Repository } from '../../engine/contract.js';
 import { checkBool, checkEnum, checkInt, checkKnownKeys, checkPublishKeys, checkString, firstProblem, getBool, getInt } from '../common/config.js';
+import { protocolsOf } from '../common/publish.js';
 import { parseSkip } from './units.js';
 
 export const IMPORTER_KEYS = [
   'feed',
   'max_downloads',
   'retries',
-  'download_timeout',
+  'timeout',
   'ssl_ca_cert',
   'ssl_client_cert',
   'ssl_client_key',
@@ -39,6 +41,9 @@ export const DISTRIBUTOR_KEYS = [
   'gpg_key_id',
   'gpg_home',
   'package_link',
+  'generate_sqlite',
+  'changelog_limit',
+  'https_ca',
   'repo_name',
 ] as const;
 
@@ -68,11 +73,36 @@ function checkUrl(config: PluginCallConfig, key: string, schemes: string[]): str
   return null;
 }
 
-function checkPem(config: PluginCallConfig, key: string): string | null {
+/** A PEM value given inline, or the path of a file holding it. */
+export function pemOrFile(v: string): string | null {
+  if (/-----BEGIN [A-Z0-9 ]+-----/.test(v)) return v;
+  try {
+    const text = readFileSync(v, 'utf8');
+    return /-----BEGIN [A-Z0-9 ]+-----/.test(text) ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+function checkPem(config: PluginCallConfig, key: string, what = 'CERTIFICATE'): string | null {
   if (!config.has(key)) return null;
   const v = config.get(key);
-  if (typeof v !== 'string' || !/-----BEGIN [A-Z ]+-----/.test(v)) return `config key "${key}" must be PEM text (-----BEGIN ...-----)`;
+  if (typeof v !== 'string' || !v.trim()) return `config key "${key}" must be PEM text or the path of a PEM file`;
+  const text = pemOrFile(v);
+  if (text === null) return `config key "${key}": ${JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v)} is neither PEM text (-----BEGIN ${what}-----) nor a readable PEM file`;
   return null;
+}
+
+/** An armored public key given inline, or the path of a file holding it. */
+export function armoredKeyOrFile(v: string): string | null {
+  const re = /-----BEGIN PGP PUBLIC KEY BLOCK-----/;
+  if (re.test(v)) return v;
+  try {
+    const text = readFileSync(v, 'utf8');
+    return re.test(text) ? text : null;
+  } catch {
+    return null;
+  }
 }
 
 function checkKeyList(config: PluginCallConfig, key: string): string | null {
@@ -90,10 +120,10 @@ export function checkImporterConfig(config: PluginCallConfig): string | null {
     () => checkUrl(config, 'feed', ['http', 'https', 'file']),
     () => checkInt(config, 'max_downloads', 1, 64),
     () => checkInt(config, 'retries', 0, 20),
-    () => checkInt(config, 'download_timeout', 1, 86_400),
+    () => checkInt(config, 'timeout', 1, 86_400),
     () => checkPem(config, 'ssl_ca_cert'),
     () => checkPem(config, 'ssl_client_cert'),
-    () => checkPem(config, 'ssl_client_key'),
+    () => checkPem(config, 'ssl_client_key', 'PRIVATE KEY'),
     () => (config.has('ssl_client_key') && !config.has('ssl_client_cert') ? 'config key "ssl_client_key" needs "ssl_client_cert"' : null),
     () => checkBool(config, 'ssl_validation'),
     () => checkUrl(config, 'proxy_url', ['http', 'https']),
@@ -111,12 +141,15 @@ export function checkDistributorConfig(repo: Repository, config: PluginCallConfi
   return firstProblem([
     () => checkKnownKeys(config, DISTRIBUTOR_KEYS),
     () => checkPublishKeys(repo, config, related),
-    () => (config.has('http') || config.has('https') ? (!getBool(config, 'http', true) && !getBool(config, 'https', true) ? 'config keys "http" and "https": at least one must be true' : null) : null),
+    () => {
+      const p = protocolsOf(config);
+      return !p.http && !p.https ? 'config keys "http" and "https": at least one must be true' : null;
+    },
     () => checkEnum(config, 'checksum_type', CHECKSUM_TYPES),
     () => {
       if (!config.has('gpgkey')) return null;
       const v = config.get('gpgkey');
-      if (typeof v !== 'string' || !v.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return 'config key "gpgkey" must be an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK-----)';
+      if (typeof v !== 'string' || armoredKeyOrFile(v) === null) return 'config key "gpgkey" must be an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK-----) or the path of a file holding one';
       return null;
     },
     () => checkSkip(config),
@@ -128,6 +161,10 @@ export function checkDistributorConfig(repo: Repository, config: PluginCallConfi
     () => checkString(config, 'gpg_home', { nonEmpty: true }),
     () => checkEnum(config, 'package_link', PACKAGE_LINKS),
     () => checkString(config, 'repo_name', { nonEmpty: true }),
+    () => checkInt(config, 'changelog_limit', 0, 1_000_000),
+    () => checkPem(config, 'https_ca'),
+    () => checkBool(config, 'generate_sqlite'),
+    () => (getBool(config, 'generate_sqlite', false) ? 'config key "generate_sqlite": stagepush publishes XML repodata only (what dnf reads); set it to false or leave it out' : null),
   ]);
 }
 
@@ -141,6 +178,7 @@ export interface DistributorSettings {
   gpgHome: string | null;
   gpgkey: string | null;
   packageLink: PackageLink;
+  changelogLimit: number;
 }
 
 export function distributorSettings(config: PluginCallConfig): DistributorSettings {
@@ -153,7 +191,8 @@ export function distributorSettings(config: PluginCallConfig): DistributorSettin
     gpgSign: getBool(config, 'gpg_sign_metadata', false),
     gpgKeyId: config.get<string>('gpg_key_id') ?? null,
     gpgHome: config.get<string>('gpg_home') ?? null,
-    gpgkey: config.get<string>('gpgkey') ?? null,
+    gpgkey: config.has('gpgkey') ? armoredKeyOrFile(config.get<string>('gpgkey')!) : null,
+    changelogLimit: getInt(config, 'changelog_limit', 10),
     packageLink: (config.get<string>('package_link') as PackageLink | undefined) ?? 'symlink',
   };
 }

@@ -27,7 +27,7 @@ import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
 import { copyFile0644, linkOrCopy, mkdirp } from '../common/fsutil.js';
 import { normalizeRelativeUrl, protocolsOf, publishWithConduit } from '../common/publish.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
-import { checkDistributorConfig, distributorSettings, type DistributorSettings } from './config.js';
+import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings } from './config.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
 import { openPackageMetadata, readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
 import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, str } from './units.js';
@@ -173,7 +173,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
   const present = new Set<string>();
   const total = pkgTypes.length ? conduit.countUnits({ typeIds: pkgTypes }) : 0;
-  const writers = await openPackageMetadata(repodata, s.checksumType, total);
+  const writers = await openPackageMetadata(repodata, s.checksumType, total, { timestamp: now, changelogLimit: s.changelogLimit });
   const madeDirs = new Set<string>();
   let done = 0;
   try {
@@ -283,7 +283,7 @@ export function consumerPayload(repo: Repository, config: PluginCallConfig, env:
       /* ignore */
     }
   }
-  const gpgkey = config.get<string>('gpgkey');
+  const gpgkey = config.has('gpgkey') ? armoredKeyOrFile(config.get<string>('gpgkey')!) : null;
   return {
     repo_id: repo.id,
     repo_name: str(config.get('repo_name'), '') || repo.displayName || repo.id,
@@ -292,7 +292,7 @@ export function consumerPayload(repo: Repository, config: PluginCallConfig, env:
     protocols: list,
     base_urls: baseUrls,
     gpg_keys: gpgkey ? { [`${repo.id}.gpg`]: gpgkey } : {},
-    ca_cert: config.get<string>('ssl_ca_cert') ?? null,
+    ca_cert: config.has('https_ca') ? pemOrFile(config.get<string>('https_ca')!) : null,
   };
 }
 

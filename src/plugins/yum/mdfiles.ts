@@ -25,10 +25,10 @@ export interface PackageMetadataWriter {
 }
 
 /** primary, filelists and other, written side by side (count announced up front). */
-export async function openPackageMetadata(dir: string, checksumType: RepodataChecksumType, count: number, timestamp?: number): Promise<PackageMetadataWriter> {
-  const w = new RepodataWriter({ dir, packageCount: count, checksumType, timestamp });
+export async function openPackageMetadata(dir: string, checksumType: RepodataChecksumType, count: number, opts: { timestamp?: number; changelogLimit?: number } = {}): Promise<PackageMetadataWriter> {
+  const w = new RepodataWriter({ dir, packageCount: count, checksumType, timestamp: opts.timestamp });
   return {
-    add: (record, file) => w.add(toRepodataPackage(record, file)),
+    add: (record, file) => w.add(toRepodataPackage(record, file, { changelogLimit: opts.changelogLimit })),
     finish: async () => {
       const r = await w.close();
       return [strip(r.primary), strip(r.filelists), strip(r.other)];

@@ -6,7 +6,7 @@
 import type { Json, Unit } from '../../engine/contract.js';
 import { parseComps, writeComps, type Comps, type CompsCategory, type CompsEnvironment, type CompsGroup, type CompsLangpack } from '../../formats/comps/index.js';
 import { dumpModulemdDocument, moduleDefaults, moduleStream, parseModulemd, type ModulemdDocument } from '../../formats/modulemd/index.js';
-import { readPrimary } from '../../formats/repodata/reader.js';
+import { readPrimary } from '../../formats/repodata/index.js';
 import { readUpdateinfo, updateinfoChunks, type Erratum as UpdateinfoErratum } from '../../formats/updateinfo/index.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
 

@@ -49,3 +49,27 @@ export function repoSnippet(repo: Pick<Repository, 'id' | 'displayName'>, view: 
   else lines.push('gpgcheck=0');
   return lines.join('\n') + '\n';
 }
+
+/** A read-only call config over a distributor's saved (repo-level) config, for `repo show`. */
+function savedConfig(config: Record<string, unknown>): PluginCallConfig {
+  const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(config, k) && config[k] !== undefined && config[k] !== null;
+  return {
+    get: <T>(k: string, def?: T) => (has(k) ? (config[k] as T) : def),
+    has,
+    flatten: () => ({ ...config }),
+    override: {},
+    repo: config,
+    plugin: {},
+  };
+}
+
+/**
+ * For `repo show`: the published view of every yum_distributor of a repository (null for other
+ * distributor types), in the order of `distributors`.
+ */
+export function yumShowExtras(
+  repo: { id: string; displayName: string; distributors: Array<{ typeId: string; config: Record<string, unknown> }> },
+  env: { publishRoot: string; baseUrls: { http?: string; https?: string } },
+): Array<PublishedView | null> {
+  return repo.distributors.map((d) => (d.typeId === 'yum_distributor' ? publishedView(repo, savedConfig(d.config), env) : null));
+}

@@ -11,6 +11,7 @@ import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, U
 import { StagepushError } from '../../errors.js';
 import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repomd/index.js';
 import { getBool, getInt } from '../common/config.js';
+import { pemOrFile } from './config.js';
 import { Downloader, canceledError, joinUrl, pool } from './download.js';
 import { erratumToJson, type Erratum } from './erratum.js';
 import { boolFrom, listFrom, saveErratum, saveMetaUnits, saveRpmFile } from './importer.js';
@@ -62,15 +63,15 @@ export class YumSync {
     const skip = 'types' in skipR ? skipR.types : new Set<string>();
     const removeMissing = getBool(this.config, 'remove_missing', false);
     const dl = new Downloader({
-      caCert: this.config.get<string>('ssl_ca_cert'),
-      clientCert: this.config.get<string>('ssl_client_cert'),
-      clientKey: this.config.get<string>('ssl_client_key'),
+      caCert: pem(this.config.get<string>('ssl_ca_cert')),
+      clientCert: pem(this.config.get<string>('ssl_client_cert')),
+      clientKey: pem(this.config.get<string>('ssl_client_key')),
       sslValidation: getBool(this.config, 'ssl_validation', true),
       proxyUrl: this.config.get<string>('proxy_url'),
       proxyUsername: this.config.get<string>('proxy_username'),
       proxyPassword: this.config.get<string>('proxy_password'),
       retries: getInt(this.config, 'retries', 3),
-      timeout: getInt(this.config, 'download_timeout', 300),
+      timeout: getInt(this.config, 'timeout', 300),
       signal: this.signal,
     });
     const work = path.join(this.repo.workingDir, `sync-${process.pid}-${Date.now()}`);
@@ -269,6 +270,10 @@ export class YumSync {
     }
     return { remote: units.length, removed };
   }
+}
+
+function pem(v: string | undefined): string | undefined {
+  return v ? (pemOrFile(v) ?? undefined) : undefined;
 }
 
 async function gunzipTo(file: string): Promise<string> {

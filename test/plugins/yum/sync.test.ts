@@ -78,7 +78,7 @@ describe('yum_importer sync from a createrepo_c repository over HTTP', () => {
     const types = new Set(list.map((u: any) => u.typeId ?? u.type_id ?? u.type));
     for (const t of ['erratum', 'package_group', 'package_category', 'package_environment', 'modulemd', 'modulemd_defaults']) assert.ok(types.has(t), `${t} synced`);
     eng.run(['repo', 'publish', 'mirror']);
-    const dnf = new Dnf(`file://${path.join(eng.publishRoot, 'https', 'mirror')}`);
+    const dnf = new Dnf(`file://${path.join(eng.publishRoot, 'http', 'mirror')}`);
     assert.equal(dnf.packages().size, files.length);
     assert.match(dnf.ok(['-q', 'repoquery', '--security']), /hello-0:1\.1-1\.noarch/);
     assert.match(dnf.ok(['group', 'info', 'greeters']), /hello/);
@@ -87,9 +87,9 @@ describe('yum_importer sync from a createrepo_c repository over HTTP', () => {
 
   test('second sync without a change does no work: only repomd.xml fetched, same version', () => {
     const v1 = eng.json<any>(['repo', 'show', 'mirror']);
-    const before = server.requests.length;
+    const before = server.requests().length;
     eng.run(['repo', 'sync', 'mirror']);
-    const fetched = server.requests.slice(before);
+    const fetched = server.requests().slice(before);
     assert.deepEqual(fetched, ['/repodata/repomd.xml']);
     const v2 = eng.json<any>(['repo', 'show', 'mirror']);
     assert.equal(JSON.stringify(v2.version ?? v2.repo?.version), JSON.stringify(v1.version ?? v1.repo?.version));

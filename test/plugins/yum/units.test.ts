@@ -100,7 +100,7 @@ test('distributor validateConfig: keys, values, relative_url uniqueness', () => 
     [{ gpg_sign_metadata: true }, 'gpg_sign_metadata'],
     [{ gpgkey: 'abc' }, 'gpgkey'],
     [{ relative_url: '../x' }, 'relative_url'],
-    [{ http: false, https: false }, 'http'],
+    [{ http: false }, 'http'],
   ] as const) {
     const r = v(cfg as Record<string, unknown>);
     assert.equal(r.valid, false, JSON.stringify(cfg));
