@@ -113,7 +113,7 @@ export interface GeneratedRpms {
  */
 export function generateRpms(cacheDir: string, opts: { count: number; size: number; prefix?: string }): GeneratedRpms {
   const prefix = opts.prefix ?? 'bench';
-  const dir = path.join(cacheDir, `rpms-${prefix}-${opts.count}-${opts.size}-v1`);
+  const dir = path.join(cacheDir, `rpms-${prefix}-${opts.count}-${opts.size}-v2`);
   const done = path.join(dir, '.complete');
   const name = (i: number) => `${prefix}-${String(i).padStart(6, '0')}`;
   const files = Array.from({ length: opts.count }, (_, i) => path.join(dir, `${name(i)}-1.0-1.noarch.rpm`));
@@ -121,12 +121,12 @@ export function generateRpms(cacheDir: string, opts: { count: number; size: numb
     const tmp = `${dir}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    const overhead = 2600; // lead + headers of a one-file package, about
-    for (let i = 0; i < opts.count; i++) {
-      const data = randomBytes(Math.max(0, opts.size - overhead));
-      const rpm = buildRpm({ name: name(i), version: '1.0', release: '1', files: [{ path: `/usr/share/${prefix}/${name(i)}.bin`, data }], compressionLevel: 0 });
-      writeFileSync(path.join(tmp, path.basename(files[i])), rpm);
-    }
+    // Measure the lead/header/cpio overhead once (names have a fixed width, so it is the same for all).
+    const make = (i: number, len: number) =>
+      buildRpm({ name: name(i), version: '1.0', release: '1', files: [{ path: `/usr/share/${prefix}/${name(i)}.bin`, data: randomBytes(Math.max(0, len)) }], compressionLevel: 0 });
+    const guess = Math.max(0, opts.size - 2048);
+    const dataLen = Math.max(0, guess + (opts.size - make(0, guess).length));
+    for (let i = 0; i < opts.count; i++) writeFileSync(path.join(tmp, path.basename(files[i])), make(i, dataLen));
     writeFileSync(path.join(tmp, '.complete'), '');
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);

@@ -1,60 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseComps, writeComps, type Comps } from '../../../src/formats/comps/index.js';
+import { parseComps, writeComps } from '../../../src/formats/comps/index.js';
 import { StagepushError } from '../../../src/errors.js';
+import { COMPS } from '../../helpers/repodata-samples.js';
 
-export const COMPS: Comps = {
-  groups: [
-    {
-      id: 'alpha-tools',
-      name: 'Alpha & tools',
-      nameTranslations: { de: 'Alpha-Werkzeuge', 'pt_BR': 'Ferramentas <alpha>' },
-      description: 'Tools for alpha',
-      descriptionTranslations: { de: 'Werkzeuge' },
-      default: true,
-      uservisible: true,
-      biarchonly: false,
-      displayOrder: 5,
-      langonly: null,
-      packages: [
-        { name: 'alpha', type: 'mandatory' },
-        { name: 'tiny', type: 'default', basearchonly: true },
-        { name: 'opt', type: 'optional' },
-        { name: 'cond', type: 'conditional', requires: 'alpha' },
-      ],
-    },
-    {
-      id: 'hidden',
-      name: 'Hidden',
-      nameTranslations: {},
-      description: null,
-      descriptionTranslations: {},
-      default: false,
-      uservisible: false,
-      biarchonly: null,
-      displayOrder: null,
-      langonly: 'fr',
-      packages: [],
-    },
-  ],
-  categories: [{ id: 'cat', name: 'Category', nameTranslations: { fr: 'Catégorie' }, description: 'c', descriptionTranslations: {}, displayOrder: 1, groups: ['alpha-tools', 'hidden'] }],
-  environments: [
-    {
-      id: 'env',
-      name: 'Environment',
-      nameTranslations: {},
-      description: 'e',
-      descriptionTranslations: { ja: '環境' },
-      displayOrder: 2,
-      groups: ['alpha-tools'],
-      options: [
-        { id: 'hidden', default: true },
-        { id: 'other', default: null },
-      ],
-    },
-  ],
-  langpacks: [{ name: 'alpha', install: 'alpha-langpack-%s' }],
-};
 
 test('comps round trip', () => {
   const xml = writeComps(COMPS);

@@ -4,58 +4,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { moduleDefaults, moduleStream, parseModulemd, writeModulemd } from '../../../src/formats/modulemd/index.js';
 import { StagepushError } from '../../../src/errors.js';
+import { MODULES_YAML } from '../../helpers/repodata-samples.js';
 import { tempDir } from '../../helpers/cli.js';
 import { run } from '../../helpers/repodata.js';
 
-export const MODULES_YAML = `---
-document: modulemd
-version: 2
-data:
-  name: alphamod
-  stream: "1.10"
-  version: 8040020210716161022
-  context: abcd1234
-  arch: x86_64
-  summary: Alpha module
-  description: >-
-    An alpha module: with "quotes" & a long description.
-  license:
-    module: [MIT]
-    content: [MIT, GPL]
-  dependencies:
-  - buildrequires:
-      platform: [el8]
-    requires:
-      platform: [el8]
-  profiles:
-    default:
-      description: Default profile
-      rpms: [alpha]
-    minimal:
-      rpms: [tiny]
-  api:
-    rpms: [alpha]
-  components:
-    rpms:
-      alpha:
-        rationale: main
-        ref: "1.2"
-        buildorder: 10
-  artifacts:
-    rpms:
-    - alpha-3:1.2-4.x86_64
-    - alpha-3:1.2-4.src
-...
----
-document: modulemd-defaults
-version: 1
-data:
-  module: alphamod
-  stream: "1.10"
-  profiles:
-    "1.10": [default]
-...
-`;
 
 test('modulemd parse keeps exact scalars and full data; typed views', () => {
   const docs = parseModulemd(MODULES_YAML);

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
-import { buildRpm, readRpmFile, TAG } from '../../../src/formats/rpm/index.js';
+import { buildRpm, readRpmFile, RPMSENSE, TAG } from '../../../src/formats/rpm/index.js';
 import { tempDir } from '../../helpers/cli.js';
 import { assertRecordMatchesRpm, queryRpm } from '../../helpers/rpm.js';
 
@@ -41,6 +41,21 @@ test('packages written by buildRpm are read by rpm, rpm2cpio and createrepo_c li
     buildRpm({ name: 'gen-a', version: '1.2', release: '3', files }),
     buildRpm({ name: 'gen-b', version: '0.1', release: '1.el9', epoch: 2, arch: 'x86_64', files: files.slice(0, 1), extra: [{ tag: TAG.URL, value: { type: 'STRING', value: 'https://gen.invalid/' } }] }),
     buildRpm({ name: 'gen-empty', version: '1', release: '1' }),
+    // Legacy weak deps (OLDSUGGESTS / OLDENHANCES with and without RPMSENSE_STRONG), a modularity label.
+    buildRpm({
+      name: 'gen-legacy',
+      version: '1',
+      release: '1.module+el8',
+      extra: [
+        { tag: TAG.OLDSUGGESTSNAME, value: { type: 'STRING_ARRAY', value: ['sug-weak', 'sug-strong'] } },
+        { tag: TAG.OLDSUGGESTSFLAGS, value: { type: 'INT32', value: [0, RPMSENSE.STRONG | RPMSENSE.GREATER | RPMSENSE.EQUAL] } },
+        { tag: TAG.OLDSUGGESTSVERSION, value: { type: 'STRING_ARRAY', value: ['', '2.0'] } },
+        { tag: TAG.OLDENHANCESNAME, value: { type: 'STRING_ARRAY', value: ['enh-strong'] } },
+        { tag: TAG.OLDENHANCESFLAGS, value: { type: 'INT32', value: [RPMSENSE.STRONG] } },
+        { tag: TAG.OLDENHANCESVERSION, value: { type: 'STRING_ARRAY', value: [''] } },
+        { tag: TAG.MODULARITYLABEL, value: { type: 'STRING', value: 'perl:5.30:8030020200608205155:466ea64f' } },
+      ],
+    }),
   ];
   const paths = pkgs.map((p, i) => {
     const f = path.join(repo, `gen-${i}.rpm`);
@@ -50,6 +65,11 @@ test('packages written by buildRpm are read by rpm, rpm2cpio and createrepo_c li
   for (const f of paths) {
     const { record } = await readRpmFile(f);
     assertRecordMatchesRpm(record, queryRpm(f), path.basename(f));
+    if (record.name === 'gen-legacy') {
+      assert.equal(record.oldSuggests?.length, 2);
+      assert.equal(record.oldEnhances?.[0].name, 'enh-strong');
+      assert.equal(record.modularityLabel, 'perl:5.30:8030020200608205155:466ea64f');
+    }
     // Digests verify (header SHA256/SHA1, header+payload MD5).
     const k = spawnSync('rpm', ['-Kv', '--nosignature', f], { encoding: 'utf8' });
     assert.equal(k.status, 0, k.stdout + k.stderr);
