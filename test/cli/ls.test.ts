@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { AMI_ATTRS, ERRATUM, stage, stagedYaml } from '../helpers/staged.js';
 
 const hash = (algo: string, p: string) => createHash(algo).update(readFileSync(p)).digest('hex');
@@ -148,4 +148,18 @@ test('usage errors: bad URL parameter, bad format', () => {
   const root = layout();
   assert.equal(runCli(['ls', `staged:${root}?threads=x`]).status, 2);
   assert.equal(runCli(['ls', '--format', 'xml', root]).status, 2);
+});
+
+test("the README's first command: ls of the bundled staging area", () => {
+  const r = runCli(['ls', '--format', 'json', 'staged:fixtures/staging/basic'], { cwd: ROOT });
+  assert.equal(r.status, 0, r.stderr);
+  const items = JSON.parse(r.stdout) as Array<Record<string, Record<string, unknown>>>;
+  assert.deepEqual(items.map((i) => Object.keys(i)[0]).sort(), [
+    'CGWPushItem', 'CompsXmlPushItem', 'DirectoryPushItem', 'ErratumPushItem', 'FilePushItem', 'FilePushItem', 'ModuleMdPushItem', 'ProductIdPushItem', 'RpmPushItem', 'RpmPushItem',
+  ]);
+  const hello = items.find((i) => i.RpmPushItem?.name === 'hello-1.0-1.noarch.rpm')!.RpmPushItem!;
+  assert.match(String(hello.signing_key), /^[0-9A-F]{8}$/);
+  const yaml = runCli(['ls', 'staged:fixtures/staging/basic'], { cwd: ROOT });
+  assert.equal(yaml.status, 0);
+  assert.equal((YAML.parse(yaml.stdout) as unknown[]).length, 10);
 });

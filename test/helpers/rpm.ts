@@ -4,9 +4,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { RPMSENSE, type RpmDep, type RpmRecord } from '../../src/formats/rpm/index.js';
+import {
+  assembleRpm,
+  encodeHeader,
+  parseHeaders,
+  rawEntriesFrom,
+  RPMSENSE,
+  SIGTAG,
+  TAG,
+  type RpmDep,
+  type RpmRecord,
+} from '../../src/formats/rpm/index.js';
 import { FIXTURES_BUILD, ROOT } from './cli.js';
 
 export const RPM_FIXTURES = path.join(FIXTURES_BUILD, 'rpms');
@@ -191,3 +201,34 @@ export function assertRecordMatchesRpm(rec: RpmRecord, lines: QfLine[], label: s
   );
 }
 
+
+/**
+ * Write a copy of the matrix's `signed-v4` package whose signature header also carries the
+ * `signed-ed25519` package's DSAHEADER: two different keys (the reader gives RPM_MULTIPLE_KEYS,
+ * pushsource raises "More than one key found"). Returns the two short key ids.
+ */
+export function writeTwoKeyRpm(outFile: string): { keyIds: [string, string] } {
+  const fx = rpmFixtures();
+  const file = (n: string) => fx.packages.find((p) => p.name === n)!.file;
+  const rsaData = readFileSync(file('signed-v4'));
+  const rsa = parseHeaders(rsaData);
+  const ed = parseHeaders(readFileSync(file('signed-ed25519')));
+  const sig = encodeHeader([...rawEntriesFrom(rsa.signature), rawEntriesFrom(ed.signature).find((e) => e.tag === SIGTAG.DSAHEADER)!], TAG.HEADERSIGNATURES);
+  const { headerStart, headerEnd } = rsa.layout;
+  writeFileSync(outFile, assembleRpm(rsaData.subarray(0, 96), sig, rsaData.subarray(headerStart, headerEnd), rsaData.subarray(headerEnd)));
+  return { keyIds: [fx.keys.rsa.keyId, fx.keys.ed25519.keyId] };
+}
+
+/** Broken packages for error-path tests: name → what the reader reports. */
+export function writeBrokenRpms(dir: string): Array<{ file: string; code: string }> {
+  const fx = rpmFixtures();
+  const data = readFileSync(fx.packages.find((p) => p.name === 'unsigned')!.file);
+  const { layout } = parseHeaders(data);
+  const out: Array<{ file: string; code: string; data: Buffer }> = [
+    { file: path.join(dir, 'truncated-1.0-1.noarch.rpm'), code: 'RPM_TRUNCATED', data: data.subarray(0, layout.headerEnd - 10) },
+    { file: path.join(dir, 'not-an-rpm-1.0-1.noarch.rpm'), code: 'RPM_BAD_MAGIC', data: Buffer.from('this is not an rpm\n'.repeat(10)) },
+    { file: path.join(dir, 'empty-1.0-1.noarch.rpm'), code: 'RPM_TRUNCATED', data: Buffer.alloc(0) },
+  ];
+  for (const o of out) writeFileSync(o.file, o.data);
+  return out.map(({ file, code }) => ({ file, code }));
+}

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import type { Problem } from '../../src/errors.js';
 import { tempDir } from './cli.js';
 
 export type Spec = string | Buffer | { symlink: string } | { fifo: true } | { dir: true };
@@ -97,3 +99,16 @@ export const AMI_ATTRS = {
   version_title: 'Fake-Version-Title',
   security_groups: [{ from_port: 0, ip_protocol: 'Fake-Protocol', ip_ranges: ['22.22.22.22'], to_port: 1 }],
 };
+
+/** Assert that `list` holds a problem matching every given property (message: exact or RegExp). */
+export function hasProblem(list: Problem[], want: { code?: string; file?: string; entry?: string; field?: string; message?: RegExp | string }) {
+  const ok = list.some(
+    (p) =>
+      (want.code === undefined || p.code === want.code) &&
+      (want.file === undefined || p.file === want.file) &&
+      (want.entry === undefined || p.entry === want.entry) &&
+      (want.field === undefined || p.field === want.field) &&
+      (want.message === undefined || (want.message instanceof RegExp ? want.message.test(p.message) : p.message === want.message)),
+  );
+  assert.ok(ok, `expected problem ${JSON.stringify({ ...want, message: String(want.message) })} in ${JSON.stringify(list, null, 1)}`);
+}

@@ -6,6 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { RpmRecord } from '../../formats/rpm/types.js';
+import { readRpmFileSync } from '../../formats/rpm/read.js';
 
 export type ChecksumAlgo = 'md5' | 'sha256';
 
@@ -18,14 +19,6 @@ export interface WorkerJob {
 export type WorkerResult =
   | { ok: true; record?: RpmRecord; sums: { md5?: string; sha256?: string } }
   | { ok: false; code: string; message: string };
-
-interface RpmModule {
-  readRpmFile(path: string, opts: { checksums?: ChecksumAlgo[] }): Promise<{ record: RpmRecord; checksums: { md5?: string; sha256?: string } }>;
-}
-
-// Held in a variable so this file type-checks on its own; the rpm reader lives in src/formats/rpm.
-const RPM_MODULE = '../../formats/rpm/index.js';
-let rpmModule: Promise<RpmModule> | undefined;
 
 const CHUNK = 1024 * 1024;
 let buffer: Buffer | undefined;
@@ -68,8 +61,8 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
   try {
     if (job.op === 'hash') return { ok: true, sums: hashFile(job.path, job.checksums) };
     closeSync(openRegular(job.path));
-    rpmModule ??= import(RPM_MODULE) as Promise<RpmModule>;
-    const { record, checksums } = await (await rpmModule).readRpmFile(job.path, { checksums: job.checksums });
+    // Synchronous reads: this is a worker thread (no event loop to keep responsive).
+    const { record, checksums } = readRpmFileSync(job.path, { checksums: job.checksums });
     return { ok: true, record, sums: checksums ?? {} };
   } catch (e) {
     const err = e as { code?: unknown; message?: string };

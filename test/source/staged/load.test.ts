@@ -5,7 +5,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStaged, type LoadResult } from '../../../src/source/staged/index.js';
 import { toPushsourceShape } from '../../../src/items/shape.js';
-import type { Problem } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/cli.js';
 import { AMI_ATTRS, ERRATUM, productCert, stage, stagedYaml } from '../../helpers/staged.js';
 
@@ -16,17 +15,6 @@ function shapes(r: LoadResult) {
   return r.items.map(toPushsourceShape);
 }
 
-export function hasProblem(list: Problem[], want: { code?: string; file?: string; entry?: string; field?: string; message?: RegExp | string }) {
-  const ok = list.some(
-    (p) =>
-      (want.code === undefined || p.code === want.code) &&
-      (want.file === undefined || p.file === want.file) &&
-      (want.entry === undefined || p.entry === want.entry) &&
-      (want.field === undefined || p.field === want.field) &&
-      (want.message === undefined || (want.message instanceof RegExp ? want.message.test(p.message) : p.message === want.message)),
-  );
-  assert.ok(ok, `expected problem ${JSON.stringify({ ...want, message: String(want.message) })} in ${JSON.stringify(list, null, 1)}`);
-}
 
 test('a full layout: every type, exact values, deterministic order, nothing written', async () => {
   const cwd = tempDir();

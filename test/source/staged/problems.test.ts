@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStaged } from '../../../src/source/staged/index.js';
 import { tempDir } from '../../helpers/cli.js';
-import { AMI_ATTRS, ERRATUM, stage, stagedYaml } from '../../helpers/staged.js';
-import { hasProblem } from './load.test.js';
+import { AMI_ATTRS, ERRATUM, hasProblem, stage, stagedYaml } from '../../helpers/staged.js';
+
 
 test('staging directory missing, a file, or without destinations', async () => {
   const d = tempDir();
