@@ -3,6 +3,11 @@
  * Each built-in plugin adds its factory to BUILTIN_PLUGINS (one line per plugin).
  */
 import type { PluginFactory, TypeDefinition } from '../engine/contract.js';
+import { isoImporterFactory } from './iso/importer.js';
+import { isoDistributorFactory } from './iso/distributor.js';
+import { directoryDistributorFactory } from './directory/distributor.js';
+import { genericImporterFactory } from './generic/importer.js';
+import { exportDistributorFactory } from './export/distributor.js';
 
 /** Built-in content types (third-party plugins declare their own). */
 export const BUILTIN_TYPES: TypeDefinition[] = [
@@ -27,4 +32,9 @@ export const BUILTIN_TYPES: TypeDefinition[] = [
 export const BUILTIN_PLUGINS: PluginFactory[] = [
   // yum_importer, yum_distributor, iso_importer, iso_distributor, directory_distributor,
   // generic_importer, export_distributor: added by the plugins that implement them.
+  isoImporterFactory,
+  isoDistributorFactory,
+  directoryDistributorFactory,
+  genericImporterFactory,
+  exportDistributorFactory,
 ];

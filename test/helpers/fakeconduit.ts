@@ -3,7 +3,7 @@
  * units in a Map keyed by type + unit key, files content-addressed under `<root>/content`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, existsSync } from 'node:fs';
+import { copyFileSync, rmSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type {
   ImportConduit,
@@ -105,6 +105,7 @@ export class FakeStore {
         const saved: Unit = { ...unit };
         if (unit.storagePath && !unit.storagePath.startsWith(path.join(self.contentRoot, 'sha256'))) {
           const s = self.store(unit.storagePath, false);
+          rmSync(unit.storagePath, { force: true }); // the engine renames it into the store
           saved.storagePath = self.blobPath(s.sha256);
           saved.sha256 = s.sha256;
           saved.size = s.size;

@@ -50,6 +50,8 @@ export interface RpmRecord {
   release: string;
   /** ARCH tag for binary packages; "src" for source packages (no SOURCERPM tag / SOURCEPACKAGE set). */
   arch: string;
+  /** The ARCH tag itself (for a source package: the arch it was built on, e.g. "noarch"). */
+  headerArch: string;
   isSource: boolean;
   summary: string;
   description: string;

@@ -136,3 +136,22 @@ export async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Copy src to dest (created, 0644) while hashing it: one read of the file. */
+export async function copyAndHash(src: string, dest: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const { createHash: ch } = await import('node:crypto');
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  const { Transform } = await import('node:stream');
+  const h = ch('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      h.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(src, { signal }), tap, createWriteStream(dest, { mode: FILE_MODE }));
+  return { sha256: h.digest('hex'), size };
+}

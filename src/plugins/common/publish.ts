@@ -134,6 +134,7 @@ export interface AtomicPublishOptions {
 }
 
 export interface AtomicPublishResult {
+  relativeUrl: string;
   /** Number of the new version directory. */
   version: number;
   versionDir: string;
@@ -380,7 +381,9 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
       await fsp.rm(d, { recursive: true, force: true });
       removedVersions.push(d);
     }
+    await recordLocation(repo.workingDir, { publishRoot: path.resolve(publishRoot), repoId: repo.id, key });
     return {
+      relativeUrl,
       version: n,
       versionDir,
       previousDir,
@@ -424,6 +427,30 @@ export async function unpublish(publishRoot: string, repo: Pick<Repository, 'id'
   return removed;
 }
 
+const LOCATION_FILE = '.published-location.json';
+
+async function recordLocation(workingDir: string, loc: { publishRoot: string; repoId: string; key: string }): Promise<void> {
+  const tmp = path.join(workingDir, `${LOCATION_FILE}.tmp-${process.pid}`);
+  await fsp.writeFile(tmp, JSON.stringify(loc) + '\n');
+  await fsp.rename(tmp, path.join(workingDir, LOCATION_FILE));
+}
+
+/**
+ * For `distributorRemoved` (which is not given the publish root): remove what the last publish
+ * from this working directory published (recorded there by atomicPublish). Returns what was removed.
+ */
+export async function unpublishRecorded(repo: Pick<Repository, 'id' | 'workingDir'>): Promise<string[]> {
+  let loc: { publishRoot: string; repoId: string; key: string };
+  try {
+    loc = JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8'));
+  } catch {
+    return [];
+  }
+  const removed = await unpublish(loc.publishRoot, { id: loc.repoId, workingDir: repo.workingDir }, loc.key);
+  await fsp.rm(path.join(repo.workingDir, LOCATION_FILE), { force: true });
+  return removed;
+}
+
 /** Protocols from the config: http and https both default to true. */
 export function protocolsOf(config: PluginCallConfig): Protocols {
   const b = (k: string): boolean => {
@@ -443,7 +470,7 @@ export async function publishWithConduit(
   conduit: PublishConduit,
   config: PluginCallConfig,
   build: (dir: string) => Promise<void>,
-  extra: Pick<AtomicPublishOptions, 'carryOver' | 'key' | 'keepPrevious'> = {},
+  extra: Pick<AtomicPublishOptions, 'carryOver' | 'key' | 'keepPrevious' | 'signal'> = {},
 ): Promise<AtomicPublishResult> {
   const raw = config.get<unknown>('relative_url');
   const relativeUrl = normalizeRelativeUrl(typeof raw === 'string' && raw.trim() ? raw : repo.id);
@@ -460,6 +487,6 @@ export async function publishWithConduit(
     build,
     carryOver: extra.carryOver,
     key: extra.key,
-    signal: conduit.signal,
+    signal: extra.signal ?? conduit.signal,
   });
 }

@@ -1,0 +1,318 @@
+/**
+ * export_distributor: the delivery of content whose services are not wired yet (CGW definitions,
+ * cloud images) and a portable copy of any repository. Two modes:
+ *
+ * - `tree` (default): realised copies (no symlinks) of the repository's files in `export_dir`:
+ *   each unit's file at its relative path (iso: its name; generic: `<type>/<file>`; rpm:
+ *   `Packages/<l>/<file>`), directory units laid out at the root with their internal symlinks
+ *   realised as copies (symlinks leaving the tree are skipped and reported);
+ * - `manifest`: the same files plus `manifest.json`, every unit with its type, unit key,
+ *   metadata and exported file path.
+ *
+ * `tar: true` writes one POSIX tar `<export_dir>/<repo id>.tar` instead of the tree. The export is
+ * built next to `export_dir` and swapped into place; `export_dir` (default
+ * `<publish root>/exports/<repo id>`) must be empty or a previous export of this distributor.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMetadata, PublishConduit, PublishReport, RelatedRepositories, Repository, Unit, ValidationResult } from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { checkBool, checkEnum, checkKnownKeys, firstProblem, getBool, result } from '../common/config.js';
+import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
+import { DIR_MODE, copyFile0644, isWithin, mkdirp } from '../common/fsutil.js';
+import { TarWriter } from './tar.js';
+
+/** Every built-in content type (an export takes whatever the repository holds). */
+export const EXPORT_TYPES = ['rpm', 'srpm', 'erratum', 'package_group', 'package_category', 'package_environment', 'package_langpacks', 'modulemd', 'modulemd_defaults', 'yum_repo_metadata_file', 'directory', 'iso', 'cgw', 'ami', 'vhd'];
+const METADATA: PluginMetadata = { id: 'export_distributor', displayName: 'Export distributor (tree, manifest, tar)', types: EXPORT_TYPES };
+export const EXPORT_KEYS = ['mode', 'export_dir', 'tar', 'skip'] as const;
+const MANIFEST_FILE = 'manifest.json';
+const LOCATION_FILE = '.export-location.json';
+
+/** One item of the export plan: a directory, or a file copied from `src`. */
+interface PlanItem {
+  path: string;
+  type: 'dir' | 'file';
+  src?: string;
+}
+
+function exportDirOf(repo: Repository, config: PluginCallConfig, publishRoot: string): string {
+  const d = config.get<string>('export_dir');
+  return d ? path.resolve(d) : path.join(publishRoot, 'exports', repo.id);
+}
+
+function skipOf(config: PluginCallConfig): string[] {
+  const s = config.get<unknown>('skip');
+  if (Array.isArray(s)) return s.map(String);
+  if (typeof s === 'string' && s.trim()) return s.split(',').map((x) => x.trim()).filter(Boolean);
+  return [];
+}
+
+/** The default file path of a unit in an export. */
+export function exportPathOf(u: Unit): string | null {
+  if (!u.storagePath) return null;
+  if (u.relativePath && checkEntryPath(u.relativePath)) return u.relativePath;
+  const name = typeof u.unitKey.name === 'string' && checkEntryPath(u.unitKey.name) ? u.unitKey.name : path.basename(u.storagePath);
+  return `${u.typeId}/${name}`;
+}
+
+/**
+ * Realise a directory unit's entries as plan items: files copied from blobs, symlinks inside the
+ * tree replaced by what they point to (files, or whole directories), those leaving it skipped.
+ */
+export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, blobPath: (sha: string) => string): { items: PlanItem[]; skipped: Array<{ path: string; target: string; reason: string }> } {
+  const entries = manifestOf(unit);
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const items: PlanItem[] = [];
+  const skipped: Array<{ path: string; target: string; reason: string }> = [];
+
+  const resolve = (p: string, depth: number): DirectoryEntry | null => {
+    const e = byPath.get(p);
+    if (!e) return null;
+    if (e.type !== 'symlink') return e;
+    if (depth > 32 || e.escapes) return null;
+    const t = path.posix.normalize(path.posix.join(path.posix.dirname(p), e.target!));
+    if (t === '..' || t.startsWith('../') || t.startsWith('/')) return null;
+    return resolve(t, depth + 1);
+  };
+  const emit = (src: DirectoryEntry, dest: string, depth: number): void => {
+    if (src.type === 'file') items.push({ path: dest, type: 'file', src: blobPath(src.sha256!) });
+    else if (src.type === 'dir') {
+      items.push({ path: dest, type: 'dir' });
+      if (dest !== src.path) {
+        // A symlink to a directory: copy what lies under the target.
+        if (depth > 8) return;
+        const prefix = src.path + '/';
+        for (const e of entries) {
+          if (!e.path.startsWith(prefix) || e.path.slice(prefix.length).includes('/')) continue;
+          const child = dest + '/' + e.path.slice(prefix.length);
+          if (e.type === 'symlink') link(e, child, depth + 1);
+          else emit(e, child, depth + 1);
+        }
+      }
+    }
+  };
+  const link = (e: DirectoryEntry, dest: string, depth: number): void => {
+    const r = e.escapes ? null : resolve(e.path, 0);
+    if (!r) {
+      skipped.push({ path: dest, target: e.target!, reason: e.escapes ? 'points outside the tree' : 'dangling or looping' });
+      return;
+    }
+    emit(r, dest, depth);
+  };
+  for (const e of entries) {
+    if (e.type === 'symlink') link(e, e.path, 0);
+    else emit(e, e.path, 0);
+  }
+  return { items, skipped };
+}
+
+export class ExportDistributor implements Distributor {
+  private readonly abort = new AbortController();
+
+  metadata(): PluginMetadata {
+    return METADATA;
+  }
+
+  validateConfig(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): ValidationResult {
+    return result(
+      firstProblem([
+        () => checkKnownKeys(config, EXPORT_KEYS),
+        () => checkEnum(config, 'mode', ['tree', 'manifest']),
+        () => checkBool(config, 'tar'),
+        () => {
+          if (!config.has('export_dir')) return null;
+          const d = config.get('export_dir');
+          if (typeof d !== 'string' || !path.isAbsolute(d)) return `config key "export_dir" must be an absolute directory path, got ${JSON.stringify(d)}`;
+          if (path.resolve(d) === '/') return 'config key "export_dir" must not be /';
+          for (const r of related.repos) {
+            if (r.id !== repo.id && typeof r.config.export_dir === 'string' && path.resolve(r.config.export_dir) === path.resolve(d)) return `config key "export_dir": ${d} is already the export directory of ${r.id}`;
+          }
+          return null;
+        },
+        () => {
+          if (!config.has('skip')) return null;
+          const s = config.get<unknown>('skip');
+          if (!(typeof s === 'string' || (Array.isArray(s) && s.every((x) => typeof x === 'string')))) return 'config key "skip" must be a list of type ids (or a comma-separated string)';
+          const unknown = skipOf(config).filter((t) => !EXPORT_TYPES.includes(t));
+          return unknown.length ? `config key "skip": unknown type ${unknown.join(', ')}` : null;
+        },
+      ]),
+    );
+  }
+
+  async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
+    const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
+    const mode = config.get<string>('mode') ?? 'tree';
+    const tar = getBool(config, 'tar', false);
+    const skip = new Set(skipOf(config));
+    const exportDir = exportDirOf(repo, config, conduit.publishRoot);
+    const check = () => {
+      if (signal.aborted) throw signal.reason;
+    };
+
+    // 1. Plan (and check collisions) before writing anything.
+    const claims = new PathClaims();
+    if (mode === 'manifest') claims.reserve(MANIFEST_FILE, 'the export manifest');
+    const plan: PlanItem[] = [];
+    const skipped: Array<{ path: string; target: string; reason: string }> = [];
+    let units = 0;
+    for (const u of conduit.iterUnits()) {
+      check();
+      if (skip.has(u.typeId)) continue;
+      units++;
+      if (u.typeId === DIRECTORY_TYPE) {
+        const owner = `directory unit "${String(u.unitKey.name)}"`;
+        const r = realiseDirectoryUnit(u, (s) => conduit.blobPath(s));
+        for (const it of r.items) {
+          if (it.type === 'dir') claims.claimDir(it.path, owner);
+          else claims.claimFile(it.path, owner);
+        }
+        plan.push(...r.items);
+        skipped.push(...r.skipped);
+      } else {
+        const p = exportPathOf(u);
+        if (p) {
+          claims.claimFile(p, `${u.typeId} unit ${JSON.stringify(u.unitKey)}`);
+          plan.push({ path: p, type: 'file', src: u.storagePath! });
+        }
+      }
+    }
+    // Parent directories of every file, then a stable order (parents first).
+    const dirs = new Set(plan.filter((i) => i.type === 'dir').map((i) => i.path));
+    for (const it of plan) {
+      const segs = it.path.split('/');
+      for (let i = 1; i < segs.length; i++) dirs.add(segs.slice(0, i).join('/'));
+    }
+    const files = plan.filter((i) => i.type === 'file').sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+    const dirList = [...dirs].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+    // 2. Build next to the export directory (same filesystem), then swap it into place.
+    await mkdirp(path.dirname(exportDir));
+    await this.checkExportDir(repo, exportDir);
+    const tmp = path.join(path.dirname(exportDir), `.${path.basename(exportDir)}.tmp-${randomBytes(4).toString('hex')}`);
+    await fsp.mkdir(tmp);
+    await fsp.chmod(tmp, DIR_MODE);
+    let bytes = 0;
+    try {
+      let manifestPath: string | null = null;
+      if (mode === 'manifest') {
+        manifestPath = path.join(tmp, tar ? `.${MANIFEST_FILE}` : MANIFEST_FILE);
+        await this.writeManifest(repo, conduit, skip, manifestPath, check);
+      }
+      if (tar) {
+        const tarFile = path.join(tmp, `${repo.id}.tar`);
+        const w = await TarWriter.create(tarFile);
+        try {
+          for (const d of dirList) await w.addDirectory(d);
+          if (manifestPath) {
+            await w.addFile(MANIFEST_FILE, manifestPath, 0o644, signal);
+            await fsp.rm(manifestPath);
+          }
+          let n = 0;
+          for (const f of files) {
+            check();
+            await w.addFile(f.path, f.src!, 0o644, signal);
+            bytes += (await fsp.stat(f.src!)).size;
+            if (++n % 100 === 0) conduit.setProgress({ step: 'tar', done: n, total: files.length });
+          }
+          await w.finish();
+        } catch (e) {
+          await w.abort();
+          throw e;
+        }
+      } else {
+        for (const d of dirList) await mkdirp(path.join(tmp, d));
+        let n = 0;
+        for (const f of files) {
+          check();
+          await copyFile0644(f.src!, path.join(tmp, f.path));
+          bytes += (await fsp.stat(f.src!)).size;
+          if (++n % 100 === 0) conduit.setProgress({ step: 'copy', done: n, total: files.length });
+        }
+      }
+      check();
+      // Swap: the previous export (ours) moves aside, the new one takes its place.
+      const old = path.join(path.dirname(exportDir), `.${path.basename(exportDir)}.old-${randomBytes(4).toString('hex')}`);
+      const hadOld = await fsp.lstat(exportDir).then(() => true, () => false);
+      if (hadOld) await fsp.rename(exportDir, old);
+      await fsp.rename(tmp, exportDir);
+      await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir }) + '\n').catch(async () => {
+        await mkdirp(repo.workingDir);
+        await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir }) + '\n');
+      });
+      if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
+    const out = tar ? path.join(exportDir, `${repo.id}.tar`) : exportDir;
+    const summary = { mode, tar, units, files: files.length, bytes, export_path: out, skipped_symlinks: skipped.length };
+    conduit.setProgress({ step: 'done', ...summary });
+    return { success: true, summary, details: { skipped } as unknown as Json, publishedPaths: [out] };
+  }
+
+  /** export_dir must be absent, empty, or this distributor's previous export. */
+  private async checkExportDir(repo: Repository, exportDir: string): Promise<void> {
+    let st;
+    try {
+      st = await fsp.lstat(exportDir);
+    } catch {
+      return;
+    }
+    if (!st.isDirectory()) throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} exists and is not a directory`, { file: exportDir, field: 'export_dir', kind: 'failed' });
+    if ((await fsp.readdir(exportDir)).length === 0) return;
+    let recorded: string | null = null;
+    try {
+      recorded = (JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string }).exportDir;
+    } catch {
+      /* none */
+    }
+    if (recorded !== exportDir) throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} is not empty and is not a previous export of this distributor: refusing to replace it`, { file: exportDir, field: 'export_dir', kind: 'failed' });
+  }
+
+  private async writeManifest(repo: Repository, conduit: PublishConduit, skip: Set<string>, file: string, check: () => void): Promise<void> {
+    const out = createWriteStream(file, { mode: 0o644 });
+    const write = (s: string) => new Promise<void>((resolve, reject) => (out.write(s, (e) => (e ? reject(e) : resolve()))));
+    try {
+      await write(`{\n  "repo": ${JSON.stringify({ id: repo.id, display_name: repo.displayName, description: repo.description, notes: repo.notes, version: conduit.repoVersion })},\n  "exported_at": ${JSON.stringify(new Date().toISOString())},\n  "units": [`);
+      let first = true;
+      for (const u of conduit.iterUnits()) {
+        check();
+        if (skip.has(u.typeId)) continue;
+        const entry: Record<string, unknown> = { type: u.typeId, unit_key: u.unitKey, metadata: u.metadata, file: exportPathOf(u), sha256: u.sha256 ?? null, size: u.size ?? null };
+        if (u.typeId === DIRECTORY_TYPE) entry.file = null;
+        await write(`${first ? '\n' : ',\n'}    ${JSON.stringify(entry)}`);
+        first = false;
+      }
+      await write(`${first ? '' : '\n  '}]\n}\n`);
+    } finally {
+      await new Promise<void>((resolve) => out.end(resolve));
+    }
+  }
+
+  cancelPublishRepo(): void {
+    this.abort.abort(new StagepushError('PUBLISH_CANCELED', 'export canceled', { kind: 'interrupted' }));
+  }
+
+  async distributorRemoved(repo: Repository): Promise<void> {
+    try {
+      const { exportDir } = JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string };
+      if (exportDir && path.isAbsolute(exportDir) && path.resolve(exportDir) !== '/' && !isWithin(exportDir, repo.workingDir)) await fsp.rm(exportDir, { recursive: true, force: true });
+      await fsp.rm(path.join(repo.workingDir, LOCATION_FILE), { force: true });
+    } catch {
+      /* nothing exported */
+    }
+  }
+
+  createConsumerPayload(repo: Repository, config: PluginCallConfig): Json {
+    return { repo_id: repo.id, mode: config.get<string>('mode') ?? 'tree', tar: getBool(config, 'tar', false) };
+  }
+}
+
+export const exportDistributorFactory: DistributorFactory = {
+  kind: 'distributor',
+  metadata: METADATA,
+  create: () => new ExportDistributor(),
+};

@@ -1,0 +1,133 @@
+/**
+ * generic_importer: content delivered as-is (until its services are wired): `cgw` (Content
+ * Gateway definitions), `ami` and `vhd` (cloud images), and `directory` (a RAW tree).
+ *
+ * cgw/ami/vhd: unit key {name, checksum}; the item's metadata is the unit's metadata; the file
+ * (image, definitions YAML) is stored when there is one and `checksum` is its sha256; a
+ * metadata-only unit's checksum is the sha256 of its canonical metadata JSON. An upload with the
+ * name of a unit of the same type already in the repository replaces it (`replace_same_name`,
+ * default true).
+ * directory: the upload's file path is a directory, stored with common/directory.ts (name: the
+ * unit key's name, else the directory's base name).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig, PluginMetadata, RelatedRepositories, Repository, Unit, UploadReport, UploadRequest, ValidationResult } from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { checkBool, checkKnownKeys, firstProblem, getBool, result } from '../common/config.js';
+import { DIRECTORY_TYPE, ingestDirectory } from '../common/directory.js';
+import { copyAndHash } from '../common/fsutil.js';
+
+export const GENERIC_TYPES = ['cgw', 'ami', 'vhd'] as const;
+const METADATA: PluginMetadata = { id: 'generic_importer', displayName: 'Generic importer (CGW, AMI, VHD, RAW directories)', types: [...GENERIC_TYPES, DIRECTORY_TYPE] };
+export const GENERIC_IMPORTER_KEYS = ['replace_same_name', 'refuse_escaping_symlinks'] as const;
+
+/** JSON with object keys sorted, recursively (a stable form for hashing). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function nameOf(upload: UploadRequest): string {
+  const n = upload.unitKey.name ?? upload.metadata.name;
+  if (typeof n === 'string' && n.trim()) return n.trim();
+  if (upload.filePath) return path.basename(upload.filePath);
+  throw new StagepushError('FILE_GENERIC_NO_NAME', `a ${upload.typeId} unit without a file needs a name (unit key or metadata field "name")`, { field: 'name' });
+}
+
+export class GenericImporter implements Importer {
+  metadata(): PluginMetadata {
+    return METADATA;
+  }
+
+  validateConfig(_repo: Repository, config: PluginCallConfig, _related: RelatedRepositories): ValidationResult {
+    return result(firstProblem([() => checkKnownKeys(config, GENERIC_IMPORTER_KEYS), () => checkBool(config, 'replace_same_name'), () => checkBool(config, 'refuse_escaping_symlinks')]));
+  }
+
+  async detectType(filePath: string): Promise<string | null> {
+    try {
+      if ((await fsp.stat(filePath)).isDirectory()) return DIRECTORY_TYPE;
+    } catch {
+      /* not there (yet): guess from the name */
+    }
+    const lower = filePath.toLowerCase();
+    if (lower.endsWith('.vhd') || lower.endsWith('.vhd.xz') || lower.endsWith('.vhd.gz')) return 'vhd';
+    if (lower.endsWith('.raw') || lower.endsWith('.raw.xz') || lower.endsWith('.ami')) return 'ami';
+    return null;
+  }
+
+  async uploadUnit(_repo: Repository, upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
+    if (upload.typeId === DIRECTORY_TYPE) return this.uploadDirectory(upload, conduit, config);
+    if (!(GENERIC_TYPES as readonly string[]).includes(upload.typeId)) {
+      throw new StagepushError('FILE_UNSUPPORTED_TYPE', `generic_importer does not handle type "${upload.typeId}" (only ${[...GENERIC_TYPES, DIRECTORY_TYPE].join(', ')})`, { field: 'type' });
+    }
+    const name = nameOf(upload);
+    const metadata: Record<string, Json> = { ...upload.metadata };
+    let saved: Unit;
+    if (upload.filePath) {
+      const st = await fsp.stat(upload.filePath).catch((e: NodeJS.ErrnoException) => {
+        throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
+      });
+      if (!st.isFile()) throw new StagepushError('FILE_UPLOAD_NOT_A_FILE', `${upload.filePath}: not a regular file (type ${upload.typeId})`, { file: upload.filePath });
+      const unit = conduit.initUnit(upload.typeId, { name, checksum: '' }, metadata, `${upload.typeId}/${path.basename(upload.filePath)}`);
+      try {
+        const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
+        const given = upload.unitKey.checksum;
+        if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
+          throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
+        }
+        unit.unitKey = { name, checksum: sha256 };
+        unit.metadata = { ...metadata, size, filename: path.basename(upload.filePath) };
+        saved = conduit.saveUnit(unit);
+      } catch (e) {
+        await fsp.rm(unit.storagePath!, { force: true });
+        throw e;
+      }
+    } else {
+      const checksum = createHash('sha256').update(canonicalJson(metadata)).digest('hex');
+      saved = conduit.saveUnit(conduit.initUnit(upload.typeId, { name, checksum }, metadata, null));
+    }
+    const replaced = this.replaceSameName(conduit, config, saved);
+    return { success: true, summary: { type: upload.typeId, name, checksum: saved.unitKey.checksum, replaced } };
+  }
+
+  private replaceSameName(conduit: ImporterConduit, config: PluginCallConfig, saved: Unit): string[] {
+    if (!getBool(config, 'replace_same_name', true)) return [];
+    const out: string[] = [];
+    for (const u of conduit.getUnits({ typeIds: [saved.typeId], filters: { name: saved.unitKey.name } })) {
+      const same = Object.keys(saved.unitKey).every((k) => u.unitKey[k] === saved.unitKey[k]);
+      if (!same) {
+        conduit.removeUnit(u);
+        out.push(String(u.unitKey.checksum ?? u.unitKey.digest));
+      }
+    }
+    return out;
+  }
+
+  private async uploadDirectory(upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
+    if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'a directory unit needs a directory path', { field: 'file' });
+    const n = upload.unitKey.name;
+    const name = typeof n === 'string' && n ? n : path.basename(path.resolve(upload.filePath));
+    const unit = await ingestDirectory(conduit, upload.filePath, name, {
+      refuseEscapingSymlinks: getBool(config, 'refuse_escaping_symlinks', false),
+      signal: conduit.signal,
+      metadata: upload.metadata,
+    });
+    const replaced = this.replaceSameName(conduit, config, unit);
+    return { success: true, summary: { type: DIRECTORY_TYPE, name, digest: unit.unitKey.digest, files: unit.metadata.file_count ?? 0, replaced } };
+  }
+}
+
+export const genericImporterFactory: ImporterFactory = {
+  kind: 'importer',
+  metadata: METADATA,
+  create: () => new GenericImporter(),
+};

@@ -1,0 +1,85 @@
+/**
+ * iso_distributor: publishes a file repository: every `iso` unit at its name, plus PULP_MANIFEST
+ * (`name,sha256,size` per line, sorted by name), atomically (see common/publish.ts).
+ * Config: relative_url (default the repo id), http, https (default true), keep_previous (1),
+ * link_mode (symlink to the stored file | hardlink | copy; default symlink).
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMetadata, PublishConduit, PublishReport, RelatedRepositories, Repository, ValidationResult } from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { COMMON_PUBLISH_KEYS, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, result } from '../common/config.js';
+import { publishPayload } from '../common/consumer.js';
+import { LINK_MODES, PathClaims, type LinkMode } from '../common/directory.js';
+import { copyFile0644, linkOrCopy, mkdirp } from '../common/fsutil.js';
+import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
+import { ISO_TYPE } from './importer.js';
+import { MANIFEST_NAME, checkIsoName, formatManifest, type ManifestEntry } from './manifest.js';
+
+const METADATA: PluginMetadata = { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: [ISO_TYPE] };
+export const ISO_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'link_mode'] as const;
+
+/** Place a stored file at dest per the link mode. */
+export async function placeFile(src: string, dest: string, mode: LinkMode): Promise<void> {
+  await mkdirp(path.dirname(dest));
+  if (mode === 'symlink') await fsp.symlink(src, dest);
+  else if (mode === 'hardlink') await linkOrCopy(src, dest);
+  else await copyFile0644(src, dest);
+}
+
+export class IsoDistributor implements Distributor {
+  private readonly abort = new AbortController();
+
+  metadata(): PluginMetadata {
+    return METADATA;
+  }
+
+  validateConfig(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): ValidationResult {
+    return result(firstProblem([() => checkKnownKeys(config, ISO_DISTRIBUTOR_KEYS), () => checkPublishKeys(repo, config, related), () => checkEnum(config, 'link_mode', LINK_MODES)]));
+  }
+
+  async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
+    const mode = (config.get<string>('link_mode') ?? 'symlink') as LinkMode;
+    const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
+    const entries: ManifestEntry[] = [];
+    const total = conduit.countUnits({ typeIds: [ISO_TYPE] });
+    const res = await publishWithConduit(repo, conduit, config, async (dir) => {
+      const claims = new PathClaims();
+      claims.reserve(MANIFEST_NAME, 'the manifest');
+      let done = 0;
+      for (const u of conduit.iterUnits({ typeIds: [ISO_TYPE] })) {
+        if (signal.aborted) throw signal.reason;
+        const name = String(u.unitKey.name);
+        const bad = checkIsoName(name);
+        if (bad) throw new StagepushError('FILE_BAD_NAME', `iso unit ${name}: ${bad}`, { entry: name, field: 'name' });
+        claims.claimFile(name, `iso unit "${name}" (${String(u.unitKey.checksum).slice(0, 12)})`);
+        if (!u.storagePath) throw new StagepushError('FILE_UNIT_NO_FILE', `iso unit "${name}" has no stored file`, { entry: name, kind: 'failed' });
+        await placeFile(u.storagePath, path.join(dir, ...name.split('/')), mode);
+        entries.push({ name, sha256: String(u.unitKey.checksum), size: Number(u.unitKey.size) });
+        if (++done % 100 === 0) conduit.setProgress({ step: 'files', done, total });
+      }
+      await fsp.writeFile(path.join(dir, MANIFEST_NAME), formatManifest(entries), { mode: 0o644 });
+    }, { signal });
+    const summary = { files: entries.length, published_version: res.version, relative_url: res.relativeUrl };
+    return { success: true, summary: summary as Json, details: { carried: res.carried, removed_versions: res.removedVersions } as Json, publishedPaths: res.publishedPaths, urls: res.urls };
+  }
+
+  cancelPublishRepo(): void {
+    this.abort.abort(new StagepushError('PUBLISH_CANCELED', 'publish canceled', { kind: 'interrupted' }));
+  }
+
+  async distributorRemoved(repo: Repository, _config: PluginCallConfig): Promise<void> {
+    await unpublishRecorded(repo);
+  }
+
+  createConsumerPayload(repo: Repository, config: PluginCallConfig): Json {
+    return publishPayload(repo, config);
+  }
+}
+
+export const isoDistributorFactory: DistributorFactory = {
+  kind: 'distributor',
+  metadata: METADATA,
+  create: () => new IsoDistributor(),
+};
+

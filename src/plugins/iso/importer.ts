@@ -1,0 +1,183 @@
+/**
+ * iso_importer: file repositories (Pulp's ISO importer). Units of type `iso` keyed by
+ * {name, checksum (sha256), size}. An upload of a name already in the repository replaces the
+ * older unit. Sync reads a PULP_MANIFEST (`feed`: the manifest URL, or the directory holding it;
+ * http://, https:// or file://), downloads what the repository lacks (checksum and size verified),
+ * and with `remove_missing` removes what the manifest no longer lists.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig, PluginMetadata, RelatedRepositories, Repository, SyncReport, Unit, UploadReport, UploadRequest, ValidationResult } from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
+import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
+import { copyAndHash } from '../common/fsutil.js';
+import { MANIFEST_NAME, checkIsoName, parseManifest, type ManifestEntry } from './manifest.js';
+
+export const ISO_TYPE = 'iso';
+const METADATA: PluginMetadata = { id: 'iso_importer', displayName: 'File (ISO) importer', types: [ISO_TYPE] };
+export const ISO_IMPORTER_KEYS = ['feed', 'remove_missing', 'max_downloads', 'retries', 'ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key', 'proxy_url'] as const;
+
+/** The manifest URL of a feed: the feed itself when it names PULP_MANIFEST, else `<feed>/PULP_MANIFEST`. */
+export function manifestUrlOf(feed: string): string {
+  const u = new URL(feed);
+  if (u.pathname.endsWith('/' + MANIFEST_NAME)) return u.toString();
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  u.pathname += MANIFEST_NAME;
+  return u.toString();
+}
+
+function sameKey(u: Unit, e: { sha256: string; size: number }): boolean {
+  return u.unitKey.checksum === e.sha256 && Number(u.unitKey.size) === e.size;
+}
+
+export class IsoImporter implements Importer {
+  private readonly abort = new AbortController();
+
+  metadata(): PluginMetadata {
+    return METADATA;
+  }
+
+  validateConfig(_repo: Repository, config: PluginCallConfig, _related: RelatedRepositories): ValidationResult {
+    return result(
+      firstProblem([
+        () => checkKnownKeys(config, ISO_IMPORTER_KEYS),
+        () => {
+          if (!config.has('feed')) return null;
+          const bad = checkFeedUrl(config.get('feed'));
+          return bad ? `config key "feed": ${bad}` : null;
+        },
+        () => checkBool(config, 'remove_missing'),
+        () => checkInt(config, 'max_downloads', 1, 64),
+        () => checkInt(config, 'retries', 0, 20),
+        () => checkString(config, 'ssl_ca_cert', { nonEmpty: true }),
+        () => checkString(config, 'ssl_client_cert', { nonEmpty: true }),
+        () => checkString(config, 'ssl_client_key', { nonEmpty: true }),
+        () => (config.has('ssl_client_cert') !== config.has('ssl_client_key') ? 'config keys "ssl_client_cert" and "ssl_client_key" must be given together' : null),
+        () => {
+          if (!config.has('proxy_url')) return null;
+          const p = config.get('proxy_url');
+          const bad = checkFeedUrl(p);
+          return bad || String(p).startsWith('file:') ? `config key "proxy_url": must be an http:// or https:// URL` : null;
+        },
+      ]),
+    );
+  }
+
+  detectType(filePath: string): string | null {
+    return path.basename(filePath) ? ISO_TYPE : null;
+  }
+
+  async uploadUnit(_repo: Repository, upload: UploadRequest, conduit: ImporterConduit, _config: PluginCallConfig): Promise<UploadReport> {
+    if (upload.typeId !== ISO_TYPE) throw new StagepushError('FILE_UNSUPPORTED_TYPE', `iso_importer does not handle type "${upload.typeId}" (only ${ISO_TYPE})`, { field: 'type' });
+    if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'an iso unit needs a file', { field: 'file' });
+    const st = await fsp.stat(upload.filePath).catch((e: NodeJS.ErrnoException) => {
+      throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
+    });
+    if (!st.isFile()) throw new StagepushError('FILE_UPLOAD_NOT_A_FILE', `${upload.filePath}: not a regular file`, { file: upload.filePath });
+    const name = typeof upload.unitKey.name === 'string' && upload.unitKey.name ? upload.unitKey.name : path.basename(upload.filePath);
+    const bad = checkIsoName(name);
+    if (bad) throw new StagepushError('FILE_BAD_NAME', `${upload.filePath}: name ${bad}`, { file: upload.filePath, field: 'name' });
+    // The stored copy is what we hash: a file changed while uploading cannot slip through.
+    const unit = conduit.initUnit(ISO_TYPE, { name, checksum: '', size: 0 }, { ...upload.metadata }, name);
+    let saved: Unit;
+    try {
+      const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
+      const given = upload.unitKey.checksum;
+      if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
+        throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
+      }
+      if (upload.unitKey.size !== undefined && upload.unitKey.size !== null && Number(upload.unitKey.size) !== size) {
+        throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath, field: 'size' });
+      }
+      unit.unitKey = { name, checksum: sha256, size };
+      saved = conduit.saveUnit(unit);
+    } catch (e) {
+      if (unit.storagePath) await fsp.rm(unit.storagePath, { force: true });
+      throw e;
+    }
+    const replaced: string[] = [];
+    for (const old of conduit.getUnits({ typeIds: [ISO_TYPE], filters: { name } })) {
+      if (!sameKey(old, { sha256: String(saved.unitKey.checksum), size: Number(saved.unitKey.size) })) {
+        conduit.removeUnit(old);
+        replaced.push(String(old.unitKey.checksum));
+      }
+    }
+    return { success: true, summary: { name, checksum: saved.unitKey.checksum, size: saved.unitKey.size, replaced } as Json };
+  }
+
+  async syncRepo(_repo: Repository, conduit: ImporterConduit, config: PluginCallConfig): Promise<SyncReport> {
+    const feed = config.get<string>('feed');
+    if (!feed) throw new StagepushError('FILE_SYNC_NO_FEED', 'iso_importer: config key "feed" is not set (the PULP_MANIFEST URL)', { field: 'feed' });
+    const bad = checkFeedUrl(feed);
+    if (bad) throw new StagepushError('FILE_SYNC_NO_FEED', `config key "feed": ${bad}`, { field: 'feed' });
+    const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
+    const fetcher = createFetcher({
+      caCert: config.get<string>('ssl_ca_cert'),
+      clientCert: config.get<string>('ssl_client_cert'),
+      clientKey: config.get<string>('ssl_client_key'),
+      proxyUrl: config.get<string>('proxy_url'),
+      retries: getInt(config, 'retries', 3),
+      signal,
+    });
+    try {
+      const murl = manifestUrlOf(feed);
+      conduit.setProgress({ step: 'manifest', url: murl });
+      const entries = parseManifest((await fetcher.getBuffer(murl)).toString('utf8'), murl);
+      const present = conduit.getUnits({ typeIds: [ISO_TYPE] });
+      const want = entries.filter((e) => !present.some((u) => u.unitKey.name === e.name && sameKey(u, e)));
+      let done = 0;
+      let bytes = 0;
+      const total = want.reduce((s, e) => s + e.size, 0);
+      conduit.setProgress({ step: 'download', done: 0, total: want.length, bytes: 0, total_bytes: total });
+      const saved = await mapLimit(
+        want,
+        getInt(config, 'max_downloads', 4),
+        async (e: ManifestEntry) => {
+          const url = new URL(e.name.split('/').map(encodeURIComponent).join('/'), murl).toString();
+          const unit = conduit.initUnit(ISO_TYPE, { name: e.name, checksum: e.sha256, size: e.size }, {}, e.name);
+          try {
+            await fetcher.download(url, unit.storagePath!, { sha256: e.sha256, size: e.size });
+            if (signal.aborted) throw signal.reason;
+            const s = conduit.saveUnit(unit);
+            done++;
+            bytes += e.size;
+            conduit.setProgress({ step: 'download', done, total: want.length, bytes, total_bytes: total });
+            return s;
+          } catch (err) {
+            await fsp.rm(unit.storagePath!, { force: true });
+            throw err;
+          }
+        },
+        signal,
+      );
+      if (signal.aborted) throw signal.reason;
+      // Same name, other content: the manifest's version replaces it. remove_missing: names gone.
+      const byName = new Map(entries.map((e) => [e.name, e]));
+      const removeMissing = getBool(config, 'remove_missing', false);
+      const removed: string[] = [];
+      for (const u of present) {
+        const e = byName.get(String(u.unitKey.name));
+        if ((e && !sameKey(u, e)) || (!e && removeMissing)) {
+          conduit.removeUnit(u);
+          removed.push(String(u.unitKey.name));
+        }
+      }
+      const summary = { manifest: murl, listed: entries.length, added: saved.length, removed: removed.length, bytes };
+      conduit.setProgress({ step: 'done', ...summary });
+      return { success: true, summary, details: { added: saved.map((u) => String(u.unitKey.name)), removed } };
+    } finally {
+      await fetcher.close();
+    }
+  }
+
+  cancelSyncRepo(): void {
+    this.abort.abort(new StagepushError('FILE_SYNC_CANCELED', 'sync canceled', { kind: 'interrupted' }));
+  }
+}
+
+export const isoImporterFactory: ImporterFactory = {
+  kind: 'importer',
+  metadata: METADATA,
+  create: () => new IsoImporter(),
+};

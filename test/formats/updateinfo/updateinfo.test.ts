@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import {
+  normalizeErratumDate,
+  parseUpdateinfo,
+  readUpdateinfo,
+  writeUpdateinfo,
+  type Erratum,
+} from '../../../src/formats/updateinfo/index.js';
+import { StagepushError } from '../../../src/errors.js';
+
+export const ERRATUM: Erratum = {
+  id: 'RHSA-2024:0001',
+  type: 'security',
+  status: 'final',
+  version: '2',
+  release: '0',
+  pushcount: '1',
+  issued: '2024-01-10T08:30:00Z',
+  updated: '2024-01-11',
+  title: 'Important: alpha security & <bug> update',
+  severity: 'Important',
+  summary: 'sum "q"',
+  description: 'line 1\nline 2 & <x>',
+  solution: 'apply',
+  rights: 'Copyright 2024',
+  from: 'release@example.com',
+  reboot_suggested: true,
+  references: [
+    { href: 'https://example.com/b?x=1&y=2', id: '123', title: 'bug "1"', type: 'bugzilla' },
+    { href: 'https://example.com/cve', id: 'CVE-2024-1', title: null, type: 'cve' },
+  ],
+  pkglist: [
+    {
+      name: 'col',
+      short: 'c1',
+      module: { name: 'mod', stream: 's1', version: '20240101', context: 'abcd', arch: 'x86_64' },
+      packages: [
+        { name: 'alpha', epoch: '3', version: '1.2', release: '4', arch: 'x86_64', src: 'alpha-1.2-4.src.rpm', filename: 'alpha-1.2-4.x86_64.rpm', sha256sum: 'a'.repeat(64), reboot_suggested: true },
+        { name: 'gone', epoch: '0', version: '1', release: '1', arch: 'noarch', src: 'gone-1-1.src.rpm', filename: 'gone-1-1.noarch.rpm', sum: ['md5', 'b'.repeat(32), 'sha256', 'c'.repeat(64)] },
+      ],
+    },
+    {
+      name: 'empty-after-filter',
+      short: '',
+      packages: [{ name: 'gone2', epoch: '0', version: '1', release: '1', arch: 'noarch', src: 'x.src.rpm', filename: 'gone2-1-1.noarch.rpm' }],
+    },
+  ],
+};
+
+test('dates are normalised to the one form dnf reads', () => {
+  assert.equal(normalizeErratumDate('2024-01-10 08:30:00'), '2024-01-10 08:30:00');
+  assert.equal(normalizeErratumDate('2024-01-10'), '2024-01-10 00:00:00');
+  assert.equal(normalizeErratumDate('2024-01-10T08:30:00Z'), '2024-01-10 08:30:00');
+  assert.equal(normalizeErratumDate('2024-01-10T08:30:00.123+02:00'), '2024-01-10 06:30:00');
+  assert.equal(normalizeErratumDate('2024-01-10 08:30:00 UTC'), '2024-01-10 08:30:00');
+  assert.equal(normalizeErratumDate('2024-01-10 08:30'), '2024-01-10 08:30:00');
+  assert.equal(normalizeErratumDate(1704875400), '2024-01-10 08:30:00');
+  for (const bad of ['yesterday', '2024-13-01', '2024-02-30 00:00:00', '']) {
+    assert.throws(() => normalizeErratumDate(bad, { entry: 'E', field: 'issued' }), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_BAD_DATE' && e.field === 'issued');
+  }
+});
+
+test('updateinfo round trip, with the package filter', async () => {
+  const keep = new Set(['alpha-1.2-4.x86_64.rpm']);
+  const xml = writeUpdateinfo([ERRATUM], { packageFilter: (p) => keep.has(p.filename) });
+  assert.match(xml, /<issued date="2024-01-10 08:30:00"\/>/);
+  assert.match(xml, /<updated date="2024-01-11 00:00:00"\/>/);
+  assert.doesNotMatch(xml, /gone/);
+  const back = parseUpdateinfo(xml);
+  assert.equal(back.length, 1);
+  const e = back[0]!;
+  assert.deepEqual(
+    { ...e },
+    {
+      ...ERRATUM,
+      issued: '2024-01-10 08:30:00',
+      updated: '2024-01-11 00:00:00',
+      pkglist: [{ ...ERRATUM.pkglist[0]!, packages: [ERRATUM.pkglist[0]!.packages[0]!] }],
+    },
+  );
+  // unfiltered: sums from the flat list, empty collection kept when it has packages
+  const all = parseUpdateinfo(writeUpdateinfo([ERRATUM]))[0]!;
+  assert.equal(all.pkglist.length, 2);
+  assert.equal(all.pkglist[0]!.packages[1]!.md5sum, 'b'.repeat(32));
+  assert.equal(all.pkglist[0]!.packages[1]!.sha256sum, 'c'.repeat(64));
+  assert.equal(all.pkglist[0]!.packages[1]!.reboot_suggested, false);
+  // streaming reader over gzip gives the same
+  const two = writeUpdateinfo([ERRATUM, { ...ERRATUM, id: 'RHBA-2024:0002', type: 'bugfix', reboot_suggested: false }]);
+  const streamed: Erratum[] = [];
+  for await (const x of readUpdateinfo(gzipSync(Buffer.from(two)))) streamed.push(x);
+  assert.deepEqual(streamed, parseUpdateinfo(two));
+  assert.deepEqual(streamed.map((x) => [x.id, x.type, x.reboot_suggested]), [['RHSA-2024:0001', 'security', true], ['RHBA-2024:0002', 'bugfix', false]]);
+});
+
+test('bad errata are refused with coded errors', () => {
+  assert.throws(() => writeUpdateinfo([{ ...ERRATUM, type: 'weird' }]), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_INVALID' && e.field === 'type');
+  assert.throws(() => writeUpdateinfo([{ ...ERRATUM, issued: 'soon' }]), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_BAD_DATE' && e.entry === 'RHSA-2024:0001');
+  assert.throws(() => parseUpdateinfo('<updates><update'), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_INVALID');
+});

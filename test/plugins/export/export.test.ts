@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { ExportDistributor } from '../../../src/plugins/export/distributor.js';
+import { TarWriter, splitUstarPath } from '../../../src/plugins/export/tar.js';
+import { GenericImporter } from '../../../src/plugins/generic/importer.js';
+import { IsoImporter } from '../../../src/plugins/iso/importer.js';
+import { StagepushError } from '../../../src/errors.js';
+import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
+import { tempDir } from '../../helpers/cli.js';
+
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function filled(): Promise<{ store: FakeStore; repo: ReturnType<FakeStore['repo']> }> {
+  const store = new FakeStore();
+  const repo = store.repo('deliver', 'export_distributor');
+  const c = store.importer('deliver');
+  const d = tempDir();
+  writeFileSync(path.join(d, 'disk.vhd'), 'VHD');
+  await new GenericImporter().uploadUnit(repo, { typeId: 'vhd', unitKey: {}, metadata: { name: 'disk', build: 'b1' }, filePath: path.join(d, 'disk.vhd') }, c, fakeConfig());
+  await new GenericImporter().uploadUnit(repo, { typeId: 'cgw', unitKey: {}, metadata: { name: 'defs', items: [1, 2] }, filePath: null }, c, fakeConfig());
+  writeFileSync(path.join(d, 'f.iso'), 'ISO');
+  await new IsoImporter().uploadUnit(repo, { typeId: 'iso', unitKey: { name: 'iso/f.iso' }, metadata: {}, filePath: path.join(d, 'f.iso') }, c, fakeConfig());
+  const t = path.join(d, 'tree');
+  mkdirSync(path.join(t, 'sub'), { recursive: true });
+  writeFileSync(path.join(t, 'sub/file.txt'), 'TXT');
+  symlinkSync('sub/file.txt', path.join(t, 'alias.txt'));
+  symlinkSync('sub', path.join(t, 'subalias'));
+  symlinkSync('/etc/shadow', path.join(t, 'shadow'));
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'tree' }, metadata: {}, filePath: t }, c, fakeConfig());
+  return { store, repo };
+}
+
+function walk(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const n of readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${n}` : n;
+    const st = lstatSync(path.join(dir, r));
+    assert.ok(!st.isSymbolicLink(), `no symlinks in an export: ${r}`);
+    if (st.isDirectory()) out.push(r + '/', ...walk(dir, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+test('export tree: realised copies, internal symlinks resolved, escaping ones skipped; replaced on re-export', async () => {
+  const { store, repo } = await filled();
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig());
+  const out = path.join(store.publishRoot, 'exports', 'deliver');
+  assert.deepEqual(rep.publishedPaths, [out]);
+  assert.deepEqual(walk(out), ['alias.txt', 'iso/', 'iso/f.iso', 'sub/', 'sub/file.txt', 'subalias/', 'subalias/file.txt', 'vhd/', 'vhd/disk.vhd']);
+  assert.equal(readFileSync(path.join(out, 'alias.txt'), 'utf8'), 'TXT');
+  assert.equal(readFileSync(path.join(out, 'vhd/disk.vhd'), 'utf8'), 'VHD');
+  const details = rep.details as { skipped: Array<{ path: string }> };
+  assert.deepEqual(details.skipped.map((s) => s.path), ['shadow']);
+  // Re-export into its own previous export: replaced whole.
+  await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ skip: 'directory' }));
+  assert.deepEqual(walk(out), ['iso/', 'iso/f.iso', 'vhd/', 'vhd/disk.vhd']);
+  assert.deepEqual(readdirSync(path.dirname(out)), ['deliver'], 'no temporary directories left');
+  // A non-empty directory that is not ours is never replaced.
+  const foreign = tempDir();
+  writeFileSync(path.join(foreign, 'precious'), 'p');
+  await assert.rejects(new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ export_dir: foreign })), (e: StagepushError) => e.code === 'FILE_EXPORT_DIR_TAKEN');
+  assert.equal(readFileSync(path.join(foreign, 'precious'), 'utf8'), 'p');
+});
+
+test('export manifest: every unit with its metadata and file path, plus the files', async () => {
+  const { store, repo } = await filled();
+  const dest = path.join(tempDir(), 'out');
+  await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'manifest', export_dir: dest }));
+  const m = JSON.parse(readFileSync(path.join(dest, 'manifest.json'), 'utf8'));
+  assert.equal(m.repo.id, 'deliver');
+  const byType = new Map<string, any>(m.units.map((u: any) => [u.type, u]));
+  assert.deepEqual([...byType.keys()].sort(), ['cgw', 'directory', 'iso', 'vhd']);
+  assert.deepEqual(byType.get('cgw').metadata, { name: 'defs', items: [1, 2] });
+  assert.equal(byType.get('cgw').file, null);
+  assert.equal(byType.get('vhd').file, 'vhd/disk.vhd');
+  assert.equal(byType.get('vhd').metadata.build, 'b1');
+  assert.equal(byType.get('iso').file, 'iso/f.iso');
+  assert.equal(byType.get('directory').metadata.manifest.length, 5);
+  for (const u of m.units) if (u.file) assert.equal(sha(readFileSync(path.join(dest, u.file))), u.sha256 ?? u.unit_key.checksum);
+});
+
+test('export tar: GNU tar lists and extracts it to the same tree; long paths via pax', async () => {
+  const { store, repo } = await filled();
+  const dest = path.join(tempDir(), 'tarred');
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ tar: 'true', mode: 'manifest', export_dir: dest }));
+  const tarFile = path.join(dest, 'deliver.tar');
+  assert.deepEqual(rep.publishedPaths, [tarFile]);
+  const x = tempDir();
+  const r = spawnSync('tar', ['-xf', tarFile, '-C', x], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(walk(x), ['alias.txt', 'iso/', 'iso/f.iso', 'manifest.json', 'sub/', 'sub/file.txt', 'subalias/', 'subalias/file.txt', 'vhd/', 'vhd/disk.vhd']);
+  assert.equal(readFileSync(path.join(x, 'subalias/file.txt'), 'utf8'), 'TXT');
+
+  // The writer alone: long names (ustar prefix and pax), binary content, sizes not multiple of 512.
+  const d = tempDir();
+  const long = 'd'.repeat(120) + '/' + 'f'.repeat(90) + '.bin';
+  const veryLong = Array.from({ length: 8 }, (_, i) => `segment-${i}-${'x'.repeat(40)}`).join('/') + '/end.txt';
+  assert.ok(splitUstarPath(long));
+  assert.equal(splitUstarPath(veryLong), null);
+  const bin = Buffer.from(Array.from({ length: 1500 }, (_, i) => i % 256));
+  writeFileSync(path.join(d, 'src.bin'), bin);
+  const tf = path.join(d, 't.tar');
+  const w = await TarWriter.create(tf);
+  await w.addDirectory('dir');
+  await w.addFile(long, path.join(d, 'src.bin'));
+  await w.addBuffer(veryLong, Buffer.from('deep'));
+  await w.addBuffer('dir/empty', Buffer.alloc(0));
+  await w.finish();
+  const list = spawnSync('tar', ['-tvf', tf], { encoding: 'utf8' });
+  assert.equal(list.status, 0, list.stderr);
+  const out = tempDir();
+  assert.equal(spawnSync('tar', ['-xf', tf, '-C', out]).status, 0);
+  assert.deepEqual(readFileSync(path.join(out, long)), bin);
+  assert.equal(readFileSync(path.join(out, veryLong), 'utf8'), 'deep');
+  assert.ok(existsSync(path.join(out, 'dir/empty')));
+  assert.equal(lstatSync(path.join(out, long)).mode & 0o777, 0o644);
+});
+
+test('export config validation names the key', () => {
+  const store = new FakeStore();
+  const repo = store.repo('r');
+  const d = new ExportDistributor();
+  const none = { repos: [] };
+  assert.deepEqual(d.validateConfig(repo, fakeConfig({ mode: 'manifest', tar: true, export_dir: '/srv/x', skip: ['rpm'] }), none), { valid: true });
+  for (const [cfg, re] of [
+    [{ mode: 'zip' }, /"mode"/],
+    [{ export_dir: 'relative/dir' }, /"export_dir" must be an absolute/],
+    [{ export_dir: '/' }, /"export_dir" must not be \//],
+    [{ skip: ['nope'] }, /"skip": unknown type nope/],
+    [{ tar: 'y' }, /"tar"/],
+    [{ relative_url: 'x' }, /unknown config key "relative_url"/],
+  ] as const) {
+    const r = d.validateConfig(repo, fakeConfig(cfg as Record<string, unknown>), none);
+    assert.match((r as { message: string }).message ?? '', re, JSON.stringify(cfg));
+  }
+  assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv/x' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x/' } }] }) as { message: string }).message, /already the export directory of o/);
+});
