@@ -334,7 +334,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
   const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
     case 'erratum': {
-      const md = { ...plain, id: item.name };
+      const md: Record<string, Json> = { ...plain, id: item.name };
       delete md.kind;
       if (bumpVersion) md.version = bumpVersion;
       return { filePath: null, typeId: 'erratum', unitKey: { id: item.name }, metadata: md };
@@ -353,7 +353,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
     case 'cgw':
     case 'ami':
     case 'vhd': {
-      const md = { ...plain };
+      const md: Record<string, Json> = { ...plain };
       delete md.kind;
       return { filePath: item.src && existsSync(item.src) ? item.src : null, typeId: a.typeId, unitKey: { name: item.name, checksum: item.sha256sum ?? '' }, metadata: md };
     }

@@ -82,7 +82,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
         assignment: a,
         label: `erratum:${item.name}`,
         units: [{ typeId: 'erratum', unitKey: key, fingerprint: erratumFingerprintOfItem(item), replaceKey: `erratum:${item.name}`, label: `erratum:${item.name}` }],
-        erratum: { updated: (item.updated as string | null) ?? null, version: String(item.version ?? '1') },
+        erratum: { decision: 'new', updated: (item.updated as string | null) ?? null, version: String(item.version ?? '1') },
       };
     }
     case 'yum_repo_metadata_file': {
