@@ -93,7 +93,9 @@ export interface Unit {
 /**
  * Unit selection: by type, by field filters on unit key and metadata, loading only `fields`
  * (unit key fields are always loaded). Filter values: a plain value (equality), or an operator
- * object: {$in: [...]}, {$nin: [...]}, {$ne: v}, {$regex: "..."}, {$gt|$gte|$lt|$lte: v}.
+ * object: {$in: [...]}, {$nin: [...]}, {$ne: v}, {$regex: "..."}, {$gt|$gte|$lt|$lte: v}, {$exists: bool}.
+ * Fields of the unit itself are addressed with a leading underscore: `_id`, `_typeId`, `_sha256`,
+ * `_size`, `_relativePath`.
  */
 export interface UnitCriteria {
   typeIds?: string[];

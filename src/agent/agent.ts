@@ -1,0 +1,110 @@
+/**
+ * The dispatcher: finds the handler for a request (content by content type id, bind by
+ * distributor type id, system by OS name), calls it, and always returns a report. An exception
+ * escaping a handler method is logged and becomes that method's report with succeeded = false
+ * and details {message, trace}; a request with no handler for its type is a failed report that
+ * says so.
+ */
+import os from 'node:os';
+import type { AgentLogger, Binding, Capability, ContentUnitSpec, HandlerConduit, HandlerOptions } from './handler.js';
+import { AggregateReport, BindReport, CleanReport, ContentReport, HandlerReport, ProfileReport, RebootReport } from './reports.js';
+import type { HandlerRegistry, LoadedHandler } from './loader.js';
+
+type ReportClass<R extends HandlerReport> = new () => R;
+
+export type ContentOperation = 'install' | 'update' | 'uninstall';
+
+export class Agent {
+  readonly osType: string;
+
+  constructor(
+    readonly registry: HandlerRegistry,
+    readonly log: AgentLogger,
+    opts: { osType?: string } = {},
+  ) {
+    this.osType = opts.osType ?? os.type();
+  }
+
+  private noHandler<R extends HandlerReport>(Report: ReportClass<R>, capability: Capability, typeId: string): R {
+    const what = capability === 'system' ? `no system handler for OS "${typeId}"` : `no ${capability} handler for type "${typeId}"`;
+    const loaded = this.registry.list(capability).map((h) => h.typeId);
+    this.log.warn(what);
+    return new Report().setFailed({ code: 'AGENT_NO_HANDLER', message: what, capability, typeId, handled: loaded });
+  }
+
+  private async call<R extends HandlerReport>(h: LoadedHandler, method: string, Report: ReportClass<R>, conduit: HandlerConduit, args: unknown[]): Promise<R> {
+    const label = `${h.className} ${method} (${h.capability} ${h.typeId}, consumer ${conduit.consumerId})`;
+    if (conduit.signal.aborted) return new Report().setFailed({ message: 'canceled before it started' });
+    this.log.info(`${label}: started`);
+    try {
+      const fn = (h.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+      const result = await fn.call(h.instance, conduit, ...args);
+      if (!(result instanceof HandlerReport)) {
+        const message = `${h.className}.${method} returned ${result === null ? 'null' : typeof result} instead of a ${Report.name}`;
+        this.log.error(`${label}: ${message}`);
+        return new Report().setFailed({ message });
+      }
+      this.log.info(`${label}: ${result.succeeded ? 'succeeded' : 'failed'} (${result.numChanges} changes)`);
+      return result as R;
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const trace = e.stack ?? `${e.name}: ${e.message}`;
+      this.log.error(`${label}: exception: ${e.message}\n${trace}`);
+      return new Report().setFailed({ message: e.message, trace });
+    }
+  }
+
+  /** install / update / uninstall, then the reboot it asks for when permitted. */
+  async content(op: ContentOperation, conduit: HandlerConduit, typeId: string, units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
+    const h = this.registry.find('content', typeId);
+    if (!h) return this.noHandler(ContentReport, 'content', typeId);
+    const report = await this.call(h, op, ContentReport, conduit, [units, options]);
+    if (!(report instanceof ContentReport)) return report;
+    // `reboot` requested with the change: reboot when something changed.
+    if (truthy(options.reboot) && report.succeeded && report.numChanges > 0) {
+      report.reboot = { ...report.reboot, required: true, permitted: true };
+    }
+    if (report.succeeded && report.reboot.required && report.reboot.permitted && !report.reboot.scheduled) {
+      const r = await this.reboot(conduit, options);
+      report.reboot = { ...report.reboot, scheduled: r.succeeded, details: r.toJSON() };
+    }
+    return report;
+  }
+
+  profile(conduit: HandlerConduit, typeId: string, options: HandlerOptions): Promise<ProfileReport> {
+    const h = this.registry.find('content', typeId);
+    if (!h) return Promise.resolve(this.noHandler(ProfileReport, 'content', typeId));
+    return this.call(h, 'profile', ProfileReport, conduit, [options]);
+  }
+
+  bind(conduit: HandlerConduit, binding: Binding, options: HandlerOptions): Promise<BindReport> {
+    const h = this.registry.find('bind', binding.typeId);
+    if (!h) return Promise.resolve(this.noHandler(BindReport, 'bind', binding.typeId));
+    return this.call(h, 'bind', BindReport, conduit, [binding, options]);
+  }
+
+  unbind(conduit: HandlerConduit, typeId: string, repoId: string, options: HandlerOptions): Promise<BindReport> {
+    const h = this.registry.find('bind', typeId);
+    if (!h) return Promise.resolve(this.noHandler(BindReport, 'bind', typeId));
+    return this.call(h, 'unbind', BindReport, conduit, [repoId, options]);
+  }
+
+  /** clean on every bind handler (details keyed by distributor type id). */
+  async clean(conduit: HandlerConduit, options: HandlerOptions): Promise<AggregateReport> {
+    const all = new AggregateReport();
+    for (const h of this.registry.list('bind')) all.add(h.typeId, await this.call(h, 'clean', CleanReport, conduit, [options]));
+    return all;
+  }
+
+  reboot(conduit: HandlerConduit, options: HandlerOptions): Promise<RebootReport> {
+    const h = this.registry.find('system', this.osType);
+    if (!h) return Promise.resolve(this.noHandler(RebootReport, 'system', this.osType));
+    return this.call(h, 'reboot', RebootReport, conduit, [options]);
+  }
+}
+
+function truthy(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') return ['true', 'yes', '1', 'on'].includes(v.trim().toLowerCase());
+  return false;
+}

@@ -1,0 +1,124 @@
+/**
+ * Handler base classes and the conduit handed to every handler method (Pulp's agent handler
+ * API, in TypeScript). A handler class extends the base class of its capability and implements
+ * each of its methods; methods may be async. Every method takes the conduit and an options
+ * object and returns its report.
+ */
+import type { BindReport, CleanReport, ContentReport, ProfileReport, RebootReport } from './reports.js';
+import type { AgentEngineApi, BindingRecord, ConsumerRecord } from './engine-api.js';
+
+/** The three capabilities. */
+export type Capability = 'content' | 'bind' | 'system';
+
+/** Handler configuration: the properties of the type's descriptor section other than `class`. */
+export type HandlerConfig = Readonly<Record<string, string>>;
+
+/** Options of one request (`--option k=v`, `--reboot`, ...). */
+export type HandlerOptions = Readonly<Record<string, unknown>>;
+
+/** A content unit as requested: its unit key fields (e.g. name, epoch, version, release, arch). */
+export type ContentUnitSpec = Readonly<Record<string, string | undefined>>;
+
+/** What a bind handler is given: the binding and the distributor's consumer payload. */
+export interface Binding {
+  repoId: string;
+  distributorId: string;
+  /** The distributor type id (what the bind handler was chosen by). */
+  typeId: string;
+  /** The distributor's consumer payload (createConsumerPayload). */
+  details: unknown;
+}
+
+/** Progress reporting for long operations (shown by the CLI, latest value kept). */
+export interface ProgressReporter {
+  report(progress: Record<string, unknown>): void;
+  readonly last: Record<string, unknown> | undefined;
+}
+
+/** The agent log (syslog by default; see `agent.log`). */
+export interface AgentLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * What a handler sees of the agent: the consumer (id and configuration: its root, notes), the
+ * engine API, its bindings, a progress reporter, the log, and the cancel signal (aborted on
+ * SIGINT/SIGTERM; long operations stop and report failure).
+ */
+export interface HandlerConduit {
+  readonly consumerId: string;
+  readonly consumerConfig: Readonly<ConsumerRecord>;
+  /** The consumer's filesystem root (absolute; `/` for the host itself). */
+  readonly root: string;
+  readonly engine: AgentEngineApi;
+  readonly progress: ProgressReporter;
+  readonly log: AgentLogger;
+  readonly signal: AbortSignal;
+  /** The consumer's bindings as stored in the engine. */
+  bindings(): BindingRecord[];
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+/** What every handler class shares: its configuration and type id. */
+export abstract class Handler {
+  readonly config: HandlerConfig;
+  /** The type id (content type, distributor type or OS name) this instance serves. */
+  readonly typeId: string;
+
+  constructor(config: HandlerConfig = {}, typeId = '') {
+    this.config = Object.freeze({ ...config });
+    this.typeId = typeId;
+  }
+
+  /** A request option, else the handler configuration, else `def`. */
+  protected setting(options: HandlerOptions, key: string, def?: string): string | undefined {
+    const v = options[key];
+    if (v !== undefined && v !== null) return String(v);
+    return this.config[key] ?? def;
+  }
+
+  /** A boolean setting (true|yes|1 / false|no|0, any case). */
+  protected flag(options: HandlerOptions, key: string, def = false): boolean {
+    const v = this.setting(options, key);
+    if (v === undefined || v === '') return def;
+    return parseBoolean(v, key);
+  }
+}
+
+export function parseBoolean(value: string, key: string): boolean {
+  const s = value.trim().toLowerCase();
+  if (s === 'true' || s === 'yes' || s === '1' || s === 'on') return true;
+  if (s === 'false' || s === 'no' || s === '0' || s === 'off') return false;
+  throw new Error(`${key}: expected true|yes|1 or false|no|0, got "${value}"`);
+}
+
+/** The content capability, mapped by content type id. */
+export abstract class ContentHandler extends Handler {
+  abstract install(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Awaitable<ContentReport>;
+  abstract update(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Awaitable<ContentReport>;
+  abstract uninstall(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Awaitable<ContentReport>;
+  abstract profile(conduit: HandlerConduit, options: HandlerOptions): Awaitable<ProfileReport>;
+}
+
+/** The bind capability, mapped by distributor type id. */
+export abstract class BindHandler extends Handler {
+  abstract bind(conduit: HandlerConduit, binding: Binding, options: HandlerOptions): Awaitable<BindReport>;
+  abstract unbind(conduit: HandlerConduit, repoId: string, options: HandlerOptions): Awaitable<BindReport>;
+  abstract clean(conduit: HandlerConduit, options: HandlerOptions): Awaitable<CleanReport>;
+}
+
+/** The system capability, mapped by OS name (`os.type()`, e.g. Linux). */
+export abstract class SystemHandler extends Handler {
+  abstract reboot(conduit: HandlerConduit, options: HandlerOptions): Awaitable<RebootReport>;
+}
+
+/** Each capability's base class and the methods a handler class must implement. */
+export const CAPABILITIES: Record<Capability, { base: abstract new (...args: never[]) => Handler; baseName: string; methods: string[] }> = {
+  content: { base: ContentHandler, baseName: 'ContentHandler', methods: ['install', 'update', 'uninstall', 'profile'] },
+  bind: { base: BindHandler, baseName: 'BindHandler', methods: ['bind', 'unbind', 'clean'] },
+  system: { base: SystemHandler, baseName: 'SystemHandler', methods: ['reboot'] },
+};

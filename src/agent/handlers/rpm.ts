@@ -1,0 +1,139 @@
+/**
+ * RPM content handler (content type rpm). Runs the host's dnf with `--installroot=<root>` (the
+ * consumer's root; repositories from `<root>/etc/yum.repos.d`, as written by the yum bind
+ * handler) for install, update and uninstall; the profile is the installed NEVRA list from
+ * `rpm --root <root> -qa`.
+ *
+ * Configuration (descriptor section) and options (`--option k=v`, options win):
+ *   import_key     true: dnf imports the repositories' GPG keys it needs; false (default): the
+ *                  keys must already be in the consumer's rpm database
+ *   permit_reboot  true: a change to a package that needs a reboot (reboot_packages) asks the
+ *                  agent to reboot (the system handler then schedules it)
+ *   reboot_packages comma list (default kernel, kernel-core, glibc, systemd, linux-firmware,
+ *                  dbus, dbus-broker, dbus-daemon)
+ *   dnf            the dnf command (default dnf); releasever: passed as --releasever when set
+ */
+import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { ContentReport, ProfileReport } from '../reports.js';
+import { rpmSpecString } from '../units.js';
+import { run, tail } from '../exec.js';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+export interface InstalledRpm {
+  name: string;
+  epoch: number;
+  version: string;
+  release: string;
+  arch: string;
+}
+
+export function nevra(p: InstalledRpm): string {
+  return `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
+}
+
+const DEFAULT_REBOOT_PACKAGES = ['kernel', 'kernel-core', 'glibc', 'systemd', 'linux-firmware', 'dbus', 'dbus-broker', 'dbus-daemon'];
+
+/** `rpm --root <root> -qa` as records (gpg-pubkey entries left out), sorted by NEVRA. */
+export async function installedRpms(root: string, signal?: AbortSignal): Promise<InstalledRpm[]> {
+  const r = await run('rpm', ['--root', root, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], { signal });
+  if (r.code !== 0) throw new Error(`rpm --root ${root} -qa failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
+  const out: InstalledRpm[] = [];
+  for (const line of r.stdout.split('\n')) {
+    if (!line) continue;
+    const [name, epoch, version, release, arch] = line.split('\t');
+    if (!name || name === 'gpg-pubkey') continue;
+    out.push({ name, epoch: Number(epoch) || 0, version: version ?? '', release: release ?? '', arch: arch ?? '' });
+  }
+  return out.sort((a, b) => nevra(a).localeCompare(nevra(b)));
+}
+
+/** Section ids of the consumer's yum repo files (for import_key = false). */
+function repoIds(root: string): string[] {
+  const dir = path.join(root, 'etc', 'yum.repos.d');
+  if (!existsSync(dir)) return [];
+  const ids: string[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.repo')) continue;
+    for (const m of readFileSync(path.join(dir, f), 'utf8').matchAll(/^\s*\[([^\]]+)\]\s*$/gm)) ids.push(m[1]!.trim());
+  }
+  return ids;
+}
+
+export class RpmHandler extends ContentHandler {
+  private async dnf(conduit: HandlerConduit, op: 'install' | 'upgrade' | 'remove', units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
+    const report = new ContentReport();
+    const root = conduit.root;
+    const specs = units.map(rpmSpecString);
+    const importKey = this.flag(options, 'import_key', false);
+    const permitReboot = this.flag(options, 'permit_reboot', false);
+    const rebootPackages = (this.setting(options, 'reboot_packages') ?? DEFAULT_REBOOT_PACKAGES.join(','))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const args = [
+      '-y',
+      `--installroot=${root}`,
+      `--setopt=reposdir=${path.join(root, 'etc', 'yum.repos.d')}`,
+      `--setopt=cachedir=${path.join(root, 'var', 'cache', 'stagepush-dnf')}`,
+      '--setopt=install_weak_deps=False',
+      '--noplugins',
+      // Always read the repositories' current metadata: a push may have changed them.
+      '--refresh',
+    ];
+    const releasever = this.setting(options, 'releasever');
+    if (releasever) args.push(`--releasever=${releasever}`);
+    // Without import_key, dnf gets no key URLs: a package whose key is not yet in the
+    // consumer's rpm database is refused.
+    if (!importKey) for (const id of repoIds(root)) args.push(`--setopt=${id}.gpgkey=`);
+    args.push(op, ...specs);
+    const before = await installedRpms(root, conduit.signal);
+    conduit.progress.report({ step: op, packages: specs });
+    const dnfCmd = this.setting(options, 'dnf', 'dnf')!;
+    conduit.log.debug(`running ${dnfCmd} ${args.join(' ')}`);
+    const r = await run(dnfCmd, args, { signal: conduit.signal });
+    const after = await installedRpms(root, conduit.signal);
+    const beforeSet = new Set(before.map(nevra));
+    const afterSet = new Set(after.map(nevra));
+    const installed = after.filter((p) => !beforeSet.has(nevra(p)));
+    const erased = before.filter((p) => !afterSet.has(nevra(p)));
+    const details = {
+      operation: op,
+      requested: specs,
+      installed: installed.map(nevra),
+      erased: erased.map(nevra),
+      importKey,
+    };
+    if (conduit.signal.aborted) return report.setFailed({ ...details, message: 'canceled', command: r.command.join(' ') });
+    if (r.code !== 0) {
+      conduit.log.error(`dnf ${op} failed (exit ${r.code}): ${tail(r.stderr, 10)}`);
+      return report.setFailed({ ...details, message: `dnf ${op} failed (exit ${r.code ?? r.signal})`, exitCode: r.code, output: tail(`${r.stdout}\n${r.stderr.split('\n').filter((l) => !/^[a-z_]+: /.test(l)).join('\n')}`, 30), command: r.command.join(' ') });
+    }
+    const changes = installed.length + erased.length;
+    report.setSucceeded(details, changes);
+    const changedNames = new Set([...installed, ...erased].map((p) => p.name));
+    const needs = rebootPackages.filter((n) => changedNames.has(n));
+    if (needs.length) report.reboot = { required: true, permitted: permitReboot, scheduled: false, details: { packages: needs } };
+    return report;
+  }
+
+  install(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
+    if (!units.length) throw new Error('install: no package given');
+    return this.dnf(conduit, 'install', units, options);
+  }
+
+  /** Update the given packages, or every installed package when none is given. */
+  update(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
+    return this.dnf(conduit, 'upgrade', units, options);
+  }
+
+  uninstall(conduit: HandlerConduit, units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
+    if (!units.length) throw new Error('uninstall: no package given');
+    return this.dnf(conduit, 'remove', units, options);
+  }
+
+  async profile(conduit: HandlerConduit, _options: HandlerOptions): Promise<ProfileReport> {
+    const pkgs = await installedRpms(conduit.root, conduit.signal);
+    return new ProfileReport().setSucceeded({ packages: pkgs.map((p) => ({ ...p, nevra: nevra(p) })), count: pkgs.length }, 0);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Yum bind handler (distributor type yum_distributor). From the distributor's consumer payload
+ * it writes one section per bound repository into `<root>/etc/yum.repos.d/stagepush.repo`
+ * (configurable: `repo_file`, relative to the consumer root):
+ *
+ *   [<repo_id>]
+ *   name=<repo_name>
+ *   baseurl=<one URL per protocol, https first>
+ *   enabled=1
+ *   gpgcheck=1 with gpgkey=file://… when the payload has GPG keys (written beside the repo file
+ *            as stagepush-keys/<repo_id>/<key>.gpg), else gpgcheck=0
+ *   sslcacert=<path>  when the payload has a CA certificate (stagepush-keys/<repo_id>/ca.pem);
+ *   sslverify=<0|1>   from the handler configuration `ssl_verify` (default 1)
+ *
+ * Paths in the file are host paths (`<root>/…`), as dnf --installroot reads them. unbind
+ * removes the section and its files (the file too when no section is left); clean removes the
+ * file and the stagepush-keys directory beside it.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { BindReport, CleanReport } from '../reports.js';
+
+/** The yum distributor's consumer payload. */
+export interface YumConsumerPayload {
+  repo_id: string;
+  repo_name?: string;
+  server_name?: string;
+  relative_path: string;
+  protocols: string[];
+  base_urls: { http?: string; https?: string };
+  gpg_keys?: Record<string, string>;
+  ca_cert?: string | null;
+}
+
+const SAFE = /[^A-Za-z0-9._-]/g;
+/** Directory beside the repo file holding each bound repository's key and CA files. */
+const FILES_DIR = 'stagepush-keys';
+
+function checkPayload(p: unknown): YumConsumerPayload {
+  const fail = (what: string): never => {
+    throw new Error(`consumer payload from the distributor: ${what}`);
+  };
+  if (!p || typeof p !== 'object') return fail('not an object');
+  const o = p as Record<string, unknown>;
+  if (typeof o.repo_id !== 'string' || !o.repo_id) fail('repo_id missing');
+  if (typeof o.relative_path !== 'string') fail('relative_path missing');
+  if (!Array.isArray(o.protocols) || !o.protocols.every((x) => typeof x === 'string')) fail('protocols must be a list of strings');
+  if (!o.base_urls || typeof o.base_urls !== 'object') fail('base_urls missing');
+  if (o.gpg_keys !== undefined && o.gpg_keys !== null && typeof o.gpg_keys !== 'object') fail('gpg_keys must be an object');
+  if (o.ca_cert !== undefined && o.ca_cert !== null && typeof o.ca_cert !== 'string') fail('ca_cert must be a string');
+  return o as unknown as YumConsumerPayload;
+}
+
+/** The repo file as ordered sections (other tools' sections in the same file are kept). */
+interface RepoFile {
+  header: string[];
+  sections: Array<{ id: string; lines: string[] }>;
+}
+
+function readRepoFile(file: string): RepoFile {
+  const out: RepoFile = { header: [], sections: [] };
+  if (!existsSync(file)) return out;
+  let cur: { id: string; lines: string[] } | null = null;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (m) {
+      cur = { id: m[1]!.trim(), lines: [] };
+      out.sections.push(cur);
+    } else if (cur) cur.lines.push(line);
+    else out.header.push(line);
+  }
+  return out;
+}
+
+function writeAtomic(file: string, text: string, mode = 0o644): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+function writeRepoFile(file: string, rf: RepoFile): void {
+  if (!rf.sections.length) {
+    rmSync(file, { force: true });
+    return;
+  }
+  const parts: string[] = ['# Written by stagepush (consumer bind). Sections are replaced on bind and removed on unbind.'];
+  for (const s of rf.sections) {
+    const body = [...s.lines];
+    while (body.length && body[body.length - 1]!.trim() === '') body.pop();
+    parts.push('', `[${s.id}]`, ...body);
+  }
+  writeAtomic(file, parts.join('\n') + '\n');
+}
+
+export class YumBindHandler extends BindHandler {
+  /** Absolute host path of the repo file for this consumer. */
+  repoFile(conduit: HandlerConduit): string {
+    const rel = this.config.repo_file ?? '/etc/yum.repos.d/stagepush.repo';
+    return path.join(conduit.root, rel);
+  }
+
+  /** The directory of one repository's key and CA files (or of every repository). */
+  private filesDir(conduit: HandlerConduit, repoId?: string): string {
+    const base = path.join(path.dirname(this.repoFile(conduit)), FILES_DIR);
+    return repoId === undefined ? base : path.join(base, repoId.replace(SAFE, '_'));
+  }
+
+  bind(conduit: HandlerConduit, binding: Binding, options: HandlerOptions): BindReport {
+    const payload = checkPayload(binding.details);
+    const file = this.repoFile(conduit);
+    const id = payload.repo_id;
+    const dir = this.filesDir(conduit, id);
+    const urls: string[] = [];
+    for (const proto of ['https', 'http'] as const) {
+      const base = payload.base_urls[proto];
+      if (!payload.protocols.includes(proto) || !base) continue;
+      urls.push(`${base.replace(/\/+$/, '')}/${payload.relative_path.replace(/^\/+/, '')}`.replace(/\/?$/, '/'));
+    }
+    for (const proto of payload.protocols) {
+      const base = (payload.base_urls as Record<string, string | undefined>)[proto];
+      if (proto !== 'https' && proto !== 'http' && base) urls.push(`${base.replace(/\/+$/, '')}/${payload.relative_path.replace(/^\/+/, '')}/`);
+    }
+    if (!urls.length) throw new Error(`consumer payload for ${id}: no base URL for any of the protocols ${JSON.stringify(payload.protocols)}`);
+
+    // Key and CA files of an earlier bind of this repository are replaced.
+    rmSync(dir, { recursive: true, force: true });
+    const keyFiles: string[] = [];
+    for (const [name, armored] of Object.entries(payload.gpg_keys ?? {})) {
+      const f = path.join(dir, `${name.replace(SAFE, '_')}.gpg`);
+      writeAtomic(f, armored.endsWith('\n') ? armored : armored + '\n');
+      keyFiles.push(f);
+    }
+    const lines = [`name=${payload.repo_name || id}`, `baseurl=${urls.join(' ')}`, 'enabled=1'];
+    if (keyFiles.length) lines.push('gpgcheck=1', `gpgkey=${keyFiles.map((f) => `file://${f}`).join(' ')}`);
+    else lines.push('gpgcheck=0');
+    let caFile: string | null = null;
+    if (payload.ca_cert) {
+      caFile = path.join(dir, 'ca.pem');
+      writeAtomic(caFile, payload.ca_cert.endsWith('\n') ? payload.ca_cert : payload.ca_cert + '\n');
+      lines.push(`sslcacert=${caFile}`);
+    }
+    if (urls.some((u) => u.startsWith('https:'))) lines.push(`sslverify=${this.flag(options, 'ssl_verify', true) ? 1 : 0}`);
+    const rf = readRepoFile(file);
+    const existing = rf.sections.find((s) => s.id === id);
+    if (existing) existing.lines = lines;
+    else rf.sections.push({ id, lines });
+    writeRepoFile(file, rf);
+    conduit.log.info(`bound ${id}: ${file} [${id}] baseurl ${urls.join(' ')}`);
+    return new BindReport().setSucceeded({ repoId: id, repoFile: file, section: id, baseurl: urls, gpgkeys: keyFiles, sslcacert: caFile }, 1);
+  }
+
+  unbind(conduit: HandlerConduit, repoId: string, _options: HandlerOptions): BindReport {
+    const file = this.repoFile(conduit);
+    const rf = readRepoFile(file);
+    const before = rf.sections.length;
+    rf.sections = rf.sections.filter((s) => s.id !== repoId);
+    const keys = this.filesDir(conduit, repoId);
+    const removedFiles = existsSync(keys) ? readdirSync(keys).map((n) => path.join(keys, n)) : [];
+    rmSync(keys, { recursive: true, force: true });
+    const removed = rf.sections.length !== before;
+    if (removed) writeRepoFile(file, rf);
+    conduit.log.info(`unbound ${repoId}: ${removed ? `section removed from ${file}` : `no section in ${file}`}`);
+    return new BindReport().setSucceeded({ repoId, repoFile: file, sectionRemoved: removed, repoFileRemoved: removed && !rf.sections.length, filesRemoved: removedFiles }, removed ? 1 : 0);
+  }
+
+  clean(conduit: HandlerConduit, _options: HandlerOptions): CleanReport {
+    const file = this.repoFile(conduit);
+    const removed: string[] = [];
+    if (existsSync(file)) {
+      rmSync(file, { force: true });
+      removed.push(file);
+    }
+    const keys = this.filesDir(conduit);
+    if (existsSync(keys)) {
+      rmSync(keys, { recursive: true, force: true });
+      removed.push(keys);
+    }
+    conduit.log.info(`clean: removed ${removed.length ? removed.join(', ') : 'nothing'}`);
+    return new CleanReport().setSucceeded({ repoFile: file, removed }, removed.length);
+  }
+}

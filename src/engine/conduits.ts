@@ -1,0 +1,512 @@
+/**
+ * Conduits and the staging area behind them. Importer operations never write the repository's
+ * content directly: saveUnit/removeUnit/linkUnit/scratchpad writes are staged here (files are
+ * already in the content store) and the engine commits them as one new repository version in one
+ * transaction when the operation succeeds. Every conduit expires when its operation returns.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { StagepushError } from '../errors.js';
+import { assertJson } from './config.js';
+import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
+import type {
+  ImportConduit,
+  ImporterConduit,
+  Json,
+  PublishConduit,
+  TypeDefinition,
+  Unit,
+  UnitCriteria,
+} from './contract.js';
+import type { ContentStore } from './store.js';
+import type { Storage, UnitRow } from './storage.js';
+import type { UnitOutcome, UnitOutcomeKind } from './types.js';
+
+export interface ConduitHost {
+  st: Storage;
+  store: ContentStore;
+  typeDef(typeId: string): TypeDefinition;
+}
+
+export interface StagedUnit {
+  ukey: string;
+  existingId: number | null;
+  tempId: string;
+  typeId: string;
+  keyCanon: string;
+  unitKey: Record<string, Json>;
+  metadata: Record<string, Json>;
+  sha256: string | null;
+  size: number | null;
+  relativePath: string | null;
+  blobs: string[];
+  /** Needs an insert or update at commit. */
+  dirty: boolean;
+}
+
+export class RepoStage {
+  readonly adds = new Set<string>();
+  readonly removes = new Set<string>();
+  private committed: Set<number> | null = null;
+  constructor(readonly repoId: string) {}
+  committedIds(st: Storage): Set<number> {
+    if (!this.committed) this.committed = st.contentIds(this.repoId);
+    return this.committed;
+  }
+  get empty(): boolean {
+    return this.adds.size === 0 && this.removes.size === 0;
+  }
+}
+
+/** Units loaded with `fields`: saving one merges its metadata into the stored one. */
+export const partialUnits = new WeakSet<Unit>();
+
+export function keyCanon(def: TypeDefinition, unitKey: Record<string, unknown>, where = 'unit key'): string {
+  if (!unitKey || typeof unitKey !== 'object' || Array.isArray(unitKey)) throw new StagepushError('ENGINE_BAD_UNIT_KEY', `${where} of a ${def.id} unit must be an object with ${def.unitKey.join(', ')}`, { kind: 'invalid', field: 'unitKey' });
+  for (const f of def.unitKey) {
+    if (unitKey[f] === undefined) throw new StagepushError('ENGINE_BAD_UNIT_KEY', `${where} of a ${def.id} unit lacks the field ${f} (the unit key of ${def.id} is ${def.unitKey.join(', ')})`, { kind: 'invalid', field: `unitKey.${f}` });
+  }
+  for (const f of Object.keys(unitKey)) {
+    if (!def.unitKey.includes(f)) throw new StagepushError('ENGINE_BAD_UNIT_KEY', `${where} of a ${def.id} unit has the field ${f}, which is not part of the unit key (${def.unitKey.join(', ')}); put it in the metadata`, { kind: 'invalid', field: `unitKey.${f}` });
+  }
+  return JSON.stringify(def.unitKey.map((f) => unitKey[f]));
+}
+
+export function rowToUnit(store: ContentStore, r: UnitRow, partial = false): Unit {
+  const u: Unit = {
+    id: String(r.id),
+    typeId: r.type_id,
+    unitKey: JSON.parse(r.unit_key) as Record<string, Json>,
+    metadata: JSON.parse(r.metadata) as Record<string, Json>,
+    storagePath: r.sha256 ? store.pathFor(r.sha256) : null,
+    relativePath: r.relative_path,
+    sha256: r.sha256,
+    size: r.size,
+    blobs: r.blobs ? (JSON.parse(r.blobs) as string[]) : [],
+  };
+  if (partial) partialUnits.add(u);
+  return u;
+}
+
+/** Every staged change of one engine transaction (one operation, or a push batch). */
+export class Staging {
+  readonly units = new Map<string, StagedUnit>();
+  readonly repos = new Map<string, RepoStage>();
+  readonly links: Array<[string, string]> = [];
+  readonly scratchpads = new Map<string, { repoId: string; owner: string; value: string }>();
+  /** Unit objects handed out for staged units, to get their real id after commit. */
+  readonly handed = new Map<string, Unit[]>();
+  private nextTemp = 1;
+
+  constructor(private host: ConduitHost) {}
+
+  repo(repoId: string): RepoStage {
+    let s = this.repos.get(repoId);
+    if (!s) {
+      s = new RepoStage(repoId);
+      this.repos.set(repoId, s);
+    }
+    return s;
+  }
+
+  ukeyOf(u: { typeId: string; unitKey: Record<string, unknown> }): string {
+    const def = this.host.typeDef(u.typeId);
+    return `${u.typeId}\0${keyCanon(def, u.unitKey)}`;
+  }
+
+  /** The current (staged or stored) state of a unit, or undefined when it does not exist. */
+  lookup(ukey: string): { staged?: StagedUnit; row?: UnitRow } {
+    const staged = this.units.get(ukey);
+    if (staged) return { staged };
+    const i = ukey.indexOf('\0');
+    const row = this.host.st.findUnit(ukey.slice(0, i), ukey.slice(i + 1));
+    return row ? { row } : {};
+  }
+
+  inRepo(repoId: string, ukey: string): boolean {
+    const rs = this.repo(repoId);
+    if (rs.removes.has(ukey)) return false;
+    if (rs.adds.has(ukey)) return true;
+    const { staged, row } = this.lookup(ukey);
+    const id = staged ? staged.existingId : row ? row.id : null;
+    return id !== null && rs.committedIds(this.host.st).has(id);
+  }
+
+  stagedToUnit(s: StagedUnit): Unit {
+    const u: Unit = {
+      id: s.existingId !== null ? String(s.existingId) : s.tempId,
+      typeId: s.typeId,
+      unitKey: structuredClone(s.unitKey),
+      metadata: structuredClone(s.metadata),
+      storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
+      relativePath: s.relativePath,
+      sha256: s.sha256,
+      size: s.size,
+      blobs: [...s.blobs],
+    };
+    if (s.existingId === null) {
+      const l = this.handed.get(s.ukey) ?? [];
+      l.push(u);
+      this.handed.set(s.ukey, l);
+    }
+    return u;
+  }
+
+  /** Stage a unit (new or updated) and associate it with the repository. */
+  save(repoId: string, u: { typeId: string; unitKey: Record<string, Json>; metadata: Record<string, Json>; relativePath: string | null; sha256: string | null; size: number | null; blobs: string[] }, merge: boolean): { unit: Unit; outcome: UnitOutcomeKind } {
+    const def = this.host.typeDef(u.typeId);
+    const kc = keyCanon(def, u.unitKey);
+    const ukey = `${u.typeId}\0${kc}`;
+    const before = this.inRepo(repoId, ukey);
+    const { staged, row } = this.lookup(ukey);
+    const cur = staged
+      ? { metadata: staged.metadata, sha256: staged.sha256, size: staged.size, relativePath: staged.relativePath, blobs: staged.blobs }
+      : row
+        ? { metadata: JSON.parse(row.metadata) as Record<string, Json>, sha256: row.sha256, size: row.size, relativePath: row.relative_path, blobs: row.blobs ? (JSON.parse(row.blobs) as string[]) : [] }
+        : null;
+    const metadata = merge && cur ? { ...cur.metadata, ...u.metadata } : u.metadata;
+    const next = { metadata, sha256: u.sha256, size: u.size, relativePath: u.relativePath, blobs: [...u.blobs].sort() };
+    const changed = !cur || JSON.stringify(cur.metadata) !== JSON.stringify(next.metadata) || cur.sha256 !== next.sha256 || cur.relativePath !== next.relativePath || JSON.stringify([...cur.blobs].sort()) !== JSON.stringify(next.blobs);
+    let s: StagedUnit;
+    if (staged) {
+      s = staged;
+      if (changed) Object.assign(s, next, { dirty: true });
+    } else {
+      s = {
+        ukey,
+        existingId: row ? row.id : null,
+        tempId: `staged:${this.nextTemp++}`,
+        typeId: u.typeId,
+        keyCanon: kc,
+        unitKey: structuredClone(u.unitKey),
+        ...structuredClone(next),
+        dirty: changed,
+      };
+      this.units.set(ukey, s);
+    }
+    const rs = this.repo(repoId);
+    rs.removes.delete(ukey);
+    rs.adds.add(ukey);
+    const outcome: UnitOutcomeKind = !before ? 'added' : changed ? 'replaced' : 'unchanged';
+    return { unit: this.stagedToUnit(s), outcome };
+  }
+
+  remove(repoId: string, u: { typeId: string; unitKey: Record<string, unknown> }): boolean {
+    const ukey = this.ukeyOf(u);
+    if (!this.inRepo(repoId, ukey)) return false;
+    const rs = this.repo(repoId);
+    rs.adds.delete(ukey);
+    rs.removes.add(ukey);
+    return true;
+  }
+
+  link(from: { typeId: string; unitKey: Record<string, unknown> }, to: { typeId: string; unitKey: Record<string, unknown> }): void {
+    const a = this.ukeyOf(from);
+    const b = this.ukeyOf(to);
+    for (const k of [a, b]) {
+      const { staged, row } = this.lookup(k);
+      if (!staged && !row) throw new StagepushError('ENGINE_UNIT_NOT_SAVED', `linkUnit: save the unit ${k.replace('\0', ' ')} first`, { kind: 'failed' });
+    }
+    this.links.push([a, b]);
+  }
+
+  /** Units of the repository as the operation sees them (committed content plus staged changes). */
+  query(repoId: string, criteria: UnitCriteria | undefined, version?: number): Unit[] {
+    validateCriteria(criteria);
+    const st = this.host.st;
+    const rs = this.repos.get(repoId);
+    const partial = !!criteria?.fields;
+    const stagedExisting = [...this.units.values()].filter((s) => s.existingId !== null);
+    if (version !== undefined || ((!rs || rs.empty) && stagedExisting.length === 0)) {
+      return st.queryUnits({ repoId, version, criteria }).map((r) => rowToUnit(this.host.store, r, partial));
+    }
+    const exclude = stagedExisting.map((s) => s.existingId!) as number[];
+    const committed = st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true }).map((r) => ({ sort: `${r.type_id}\0${r.key_canon}`, unit: rowToUnit(this.host.store, r, partial) }));
+    const extra: Array<{ sort: string; unit: Unit }> = [];
+    for (const s of this.units.values()) {
+      if (!this.inRepo(repoId, s.ukey)) continue;
+      if (criteria?.typeIds && !criteria.typeIds.includes(s.typeId)) continue;
+      const u = this.stagedToUnit(s);
+      if (!matchesFilters(u, criteria?.filters)) continue;
+      const p = projectUnit(u, criteria?.fields);
+      if (partial) partialUnits.add(p);
+      extra.push({ sort: s.ukey, unit: p });
+    }
+    const all = [...committed, ...extra].sort((x, y) => (x.sort < y.sort ? -1 : x.sort > y.sort ? 1 : 0)).map((x) => x.unit);
+    const skip = criteria?.skip ?? 0;
+    return criteria?.limit !== undefined ? all.slice(skip, skip + criteria.limit) : all.slice(skip);
+  }
+
+  linked(unit: Unit, criteria: UnitCriteria | undefined): Unit[] {
+    const ukey = this.ukeyOf(unit);
+    const targets = new Set<string>();
+    const { staged, row } = this.lookup(ukey);
+    const id = staged ? staged.existingId : row ? row.id : null;
+    const out: Unit[] = [];
+    const seen = new Set<string>();
+    if (id !== null) {
+      const ids = this.host.st.linkedIds(id);
+      if (ids.length) {
+        for (const r of this.host.st.queryUnits({ unitIds: ids, criteria })) {
+          seen.add(`${r.type_id}\0${r.key_canon}`);
+          out.push(rowToUnit(this.host.store, r, !!criteria?.fields));
+        }
+      }
+    }
+    for (const [a, b] of this.links) if (a === ukey) targets.add(b);
+    for (const t of targets) {
+      if (seen.has(t)) continue;
+      const { staged: s2, row: r2 } = this.lookup(t);
+      const u = s2 ? this.stagedToUnit(s2) : r2 ? rowToUnit(this.host.store, r2) : null;
+      if (!u) continue;
+      if (criteria?.typeIds && !criteria.typeIds.includes(u.typeId)) continue;
+      if (!matchesFilters(u, criteria?.filters)) continue;
+      out.push(projectUnit(u, criteria?.fields));
+    }
+    return out;
+  }
+
+  getScratch(repoId: string, owner: string): Json | undefined {
+    const s = this.scratchpads.get(`${repoId}\0${owner}`);
+    const v = s ? s.value : this.host.st.getScratchpad(repoId, owner);
+    return v === undefined ? undefined : (JSON.parse(v) as Json);
+  }
+
+  setScratch(repoId: string, owner: string, value: unknown): void {
+    const what = owner === 'repo' ? 'the repository scratchpad' : 'the scratchpad';
+    if (value === undefined) throw new StagepushError('ENGINE_NOT_JSON', `${what} must be JSON-serialisable: undefined is not JSON`, { kind: 'failed' });
+    assertJson(value, what);
+    this.scratchpads.set(`${repoId}\0${owner}`, { repoId, owner, value: JSON.stringify(value) });
+  }
+}
+
+/** Operation context shared by the conduit of one plugin call. */
+export interface OpContext {
+  repoId: string;
+  pluginId: string;
+  /** Types the plugin declared it handles. */
+  pluginTypes: string[];
+  owner: string;
+  signal: AbortSignal;
+  setProgress(p: Json): void;
+}
+
+class ConduitBase {
+  protected expired = false;
+  readonly outcomes: UnitOutcome[] = [];
+  protected readonly temps = new Set<string>();
+  private outcomeIndex = new Map<string, number>();
+
+  constructor(
+    protected host: ConduitHost,
+    protected staging: Staging,
+    protected ctx: OpContext,
+  ) {}
+
+  protected live(): void {
+    if (this.expired)
+      throw new StagepushError('ENGINE_CONDUIT_EXPIRED', `this conduit of ${this.ctx.pluginId} on repository ${this.ctx.repoId} expired when its operation returned; conduits must not be kept between operations`, { kind: 'failed', hint: 'keep state in scratchpads, not in conduits' });
+  }
+
+  /** Called by the engine when the operation returned: the conduit stops working; unsaved temp files are deleted. */
+  expire(): void {
+    this.expired = true;
+    for (const t of this.temps) fs.rmSync(t, { force: true });
+    this.temps.clear();
+  }
+
+  get signal(): AbortSignal {
+    return this.ctx.signal;
+  }
+
+  setProgress(progress: Json): void {
+    this.live();
+    assertJson(progress, 'progress');
+    this.ctx.setProgress(progress);
+  }
+  getScratchpad(): Json | undefined {
+    this.live();
+    return this.staging.getScratch(this.ctx.repoId, this.ctx.owner);
+  }
+  setScratchpad(value: Json): void {
+    this.live();
+    this.staging.setScratch(this.ctx.repoId, this.ctx.owner, value);
+  }
+  getRepoScratchpad(): Json | undefined {
+    this.live();
+    return this.staging.getScratch(this.ctx.repoId, 'repo');
+  }
+  setRepoScratchpad(value: Json): void {
+    this.live();
+    this.staging.setScratch(this.ctx.repoId, 'repo', value);
+  }
+  blobPath(sha256: string): string {
+    this.live();
+    return this.host.store.pathFor(sha256);
+  }
+  getUnits(criteria?: UnitCriteria): Unit[] {
+    this.live();
+    return this.staging.query(this.ctx.repoId, criteria);
+  }
+  *iterUnits(criteria?: UnitCriteria): Iterable<Unit> {
+    this.live();
+    const page = 500;
+    const base = criteria?.skip ?? 0;
+    let done = 0;
+    for (;;) {
+      const want = criteria?.limit !== undefined ? Math.min(page, criteria.limit - done) : page;
+      if (want <= 0) return;
+      const batch = this.staging.query(this.ctx.repoId, { ...criteria, skip: base + done, limit: want });
+      for (const u of batch) yield u;
+      done += batch.length;
+      if (batch.length < want) return;
+      this.live();
+    }
+  }
+  countUnits(criteria?: UnitCriteria): number {
+    this.live();
+    const rs = this.staging.repos.get(this.ctx.repoId);
+    if ((!rs || rs.empty) && this.staging.units.size === 0) return this.host.st.countUnits({ repoId: this.ctx.repoId, criteria });
+    return this.staging.query(this.ctx.repoId, { ...criteria, limit: undefined, skip: undefined }).length;
+  }
+  getLinkedUnits(unit: Unit, criteria?: UnitCriteria): Unit[] {
+    this.live();
+    return this.staging.linked(unit, criteria);
+  }
+
+  protected record(unit: Unit, outcome: UnitOutcomeKind): void {
+    const k = `${unit.typeId}\0${JSON.stringify(unit.unitKey)}`;
+    const i = this.outcomeIndex.get(k);
+    if (i === undefined) {
+      this.outcomeIndex.set(k, this.outcomes.length);
+      this.outcomes.push({ outcome, unit });
+    } else {
+      const prev = this.outcomes[i]!;
+      // added then saved again stays "added"; anything then removed is "removed".
+      const kind: UnitOutcomeKind = outcome === 'removed' ? (prev.outcome === 'added' ? 'unchanged' : 'removed') : prev.outcome === 'added' ? 'added' : prev.outcome === 'removed' ? 'replaced' : outcome === 'unchanged' ? prev.outcome : outcome;
+      this.outcomes[i] = { outcome: kind, unit };
+    }
+  }
+}
+
+export class ImporterConduitImpl extends ConduitBase implements ImporterConduit {
+  private checkType(typeId: string): TypeDefinition {
+    const def = this.host.typeDef(typeId);
+    if (!this.ctx.pluginTypes.includes(typeId))
+      throw new StagepushError('ENGINE_TYPE_NOT_SUPPORTED', `plugin ${this.ctx.pluginId} does not handle content type ${typeId} (its types: ${this.ctx.pluginTypes.join(', ') || 'none'})`, { kind: 'invalid' });
+    return def;
+  }
+
+  initUnit(typeId: string, unitKey: Record<string, Json>, metadata: Record<string, Json>, relativePath: string | null): Unit {
+    this.live();
+    const def = this.checkType(typeId);
+    keyCanon(def, unitKey);
+    assertJson(unitKey, 'the unit key');
+    assertJson(metadata ?? {}, 'the unit metadata');
+    let storagePath: string | null = null;
+    if (relativePath !== null && relativePath !== undefined) {
+      if (typeof relativePath !== 'string' || !relativePath) throw new StagepushError('ENGINE_BAD_RELATIVE_PATH', `initUnit: relativePath must be a non-empty string or null`, { kind: 'failed' });
+      storagePath = this.host.store.tempPath(path.basename(relativePath));
+      this.temps.add(storagePath);
+    }
+    return { typeId, unitKey: structuredClone(unitKey), metadata: structuredClone(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
+  }
+
+  private checkBlobs(unit: Unit): string[] {
+    const blobs = unit.blobs ?? [];
+    if (!Array.isArray(blobs)) throw new StagepushError('ENGINE_BAD_UNIT', 'unit.blobs must be an array of sha256 digests', { kind: 'failed', field: 'blobs' });
+    for (const b of blobs) {
+      if (!this.host.store.has(b)) throw new StagepushError('ENGINE_BLOB_MISSING', `unit ${unit.typeId} ${JSON.stringify(unit.unitKey)} references blob ${b}, which is not in the content store (store it with storeBlob first)`, { kind: 'failed', field: 'blobs' });
+    }
+    return blobs;
+  }
+
+  saveUnit(unit: Unit): Unit {
+    this.live();
+    this.checkType(unit.typeId);
+    assertJson(unit.unitKey, 'the unit key');
+    assertJson(unit.metadata ?? {}, 'the unit metadata');
+    let sha256: string | null = null;
+    let size: number | null = null;
+    if (unit.storagePath && this.temps.has(unit.storagePath)) {
+      const r = this.host.store.commitTemp(unit.storagePath, unit.relativePath ?? unit.storagePath);
+      this.temps.delete(unit.storagePath);
+      sha256 = r.sha256;
+      size = r.size;
+    } else if (unit.storagePath) {
+      const sha = unit.sha256 ?? null;
+      if (!sha || this.host.store.pathFor(sha) !== unit.storagePath || !this.host.store.has(sha)) {
+        throw new StagepushError('ENGINE_BAD_STORAGE_PATH', `saveUnit: ${unit.storagePath} is neither a path from initUnit nor a stored file; use saveUnitFromFile for files outside the content store`, { kind: 'failed', file: unit.storagePath });
+      }
+      sha256 = sha;
+      size = unit.size ?? null;
+    }
+    const blobs = this.checkBlobs(unit);
+    const { unit: saved, outcome } = this.staging.save(
+      this.ctx.repoId,
+      { typeId: unit.typeId, unitKey: unit.unitKey, metadata: unit.metadata ?? {}, relativePath: unit.relativePath ?? null, sha256, size, blobs },
+      partialUnits.has(unit),
+    );
+    this.record(saved, outcome);
+    return saved;
+  }
+
+  saveUnitFromFile(unit: Unit, filePath: string): Unit {
+    this.live();
+    this.checkType(unit.typeId);
+    const r = this.host.store.ingestFile(filePath);
+    return this.saveUnit({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size });
+  }
+
+  storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {
+    this.live();
+    const r = this.host.store.ingestFile(filePath);
+    return { sha256: r.sha256, size: r.size, linked: r.linked };
+  }
+
+  linkUnit(from: Unit, to: Unit, bidirectional = false): void {
+    this.live();
+    this.staging.link(from, to);
+    if (bidirectional) this.staging.link(to, from);
+  }
+
+  removeUnit(unit: Unit): void {
+    this.live();
+    if (this.staging.remove(this.ctx.repoId, unit)) this.record(unit, 'removed');
+  }
+}
+
+export class ImportConduitImpl extends ImporterConduitImpl implements ImportConduit {
+  constructor(host: ConduitHost, staging: Staging, ctx: OpContext, private sourceRepoId: string) {
+    super(host, staging, ctx);
+  }
+  getSourceUnits(criteria?: UnitCriteria): Unit[] {
+    this.live();
+    return this.staging.query(this.sourceRepoId, criteria);
+  }
+  *iterSourceUnits(criteria?: UnitCriteria): Iterable<Unit> {
+    this.live();
+    for (const u of this.staging.query(this.sourceRepoId, criteria)) yield u;
+  }
+}
+
+export class PublishConduitImpl extends ConduitBase implements PublishConduit {
+  constructor(
+    host: ConduitHost,
+    staging: Staging,
+    ctx: OpContext,
+    readonly repoVersion: number,
+    readonly publishRoot: string,
+    readonly baseUrls: { http?: string; https?: string },
+    private others: () => Record<string, string>,
+  ) {
+    super(host, staging, ctx);
+  }
+  get contentRoot(): string {
+    return this.host.store.root;
+  }
+  otherRelativeUrls(): Record<string, string> {
+    this.live();
+    return this.others();
+  }
+}

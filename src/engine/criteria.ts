@@ -1,0 +1,208 @@
+/**
+ * Unit criteria: the same filter semantics in SQL (committed units) and in JavaScript (staged
+ * units). Filter fields are looked up in the unit key, then the metadata; `_id`, `_typeId`,
+ * `_sha256`, `_size` and `_relativePath` address the unit itself.
+ */
+import { StagepushError } from '../errors.js';
+import type { Unit, UnitCriteria } from './contract.js';
+
+const OPS = new Set(['$in', '$nin', '$ne', '$regex', '$gt', '$gte', '$lt', '$lte', '$eq', '$exists']);
+/** Fields of the unit itself (not of its key or metadata) start with an underscore. */
+const COLUMN_FIELDS: Record<string, string> = { _id: 'u.id', _typeId: 'u.type_id', _sha256: 'u.sha256', _size: 'u.size', _relativePath: 'u.relative_path' };
+
+function badCriteria(msg: string): StagepushError {
+  return new StagepushError('ENGINE_BAD_CRITERIA', msg, { kind: 'invalid', field: 'filters' });
+}
+
+function isOpObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && Object.keys(v).every((k) => k.startsWith('$'));
+}
+
+export function validateCriteria(c: UnitCriteria | undefined): void {
+  if (!c) return;
+  for (const [f, v] of Object.entries(c.filters ?? {})) {
+    if (isOpObject(v)) {
+      for (const op of Object.keys(v)) if (!OPS.has(op)) throw badCriteria(`unknown filter operator ${op} on field ${f} (known: ${[...OPS].join(', ')})`);
+      if ('$in' in v && !Array.isArray(v.$in)) throw badCriteria(`$in on field ${f} needs an array`);
+      if ('$nin' in v && !Array.isArray(v.$nin)) throw badCriteria(`$nin on field ${f} needs an array`);
+      if ('$regex' in v) {
+        try {
+          new RegExp(String(v.$regex));
+        } catch (e) {
+          throw badCriteria(`bad $regex on field ${f}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+  if (c.limit !== undefined && (!Number.isInteger(c.limit) || c.limit < 0)) throw badCriteria('limit must be a non-negative integer');
+  if (c.skip !== undefined && (!Number.isInteger(c.skip) || c.skip < 0)) throw badCriteria('skip must be a non-negative integer');
+}
+
+function jsonPath(field: string): string {
+  return `'$."${field.replace(/[\\"']/g, (c) => (c === "'" ? "''" : '\\' + c))}"'`;
+}
+
+/** SQL expression for a field's value. */
+function fieldExpr(field: string): string {
+  const col = COLUMN_FIELDS[field];
+  if (col) return col;
+  const p = jsonPath(field);
+  return `(CASE WHEN json_type(u.unit_key, ${p}) IS NOT NULL THEN json_extract(u.unit_key, ${p}) ELSE json_extract(u.metadata, ${p}) END)`;
+}
+
+function sqlValue(v: unknown): unknown {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v !== null && typeof v === 'object') return JSON.stringify(v);
+  return v;
+}
+
+/** SQL WHERE fragments (joined by AND) and parameters for the filters. Units table alias: u. */
+export function filtersToSql(filters: Record<string, unknown> | undefined): { sql: string[]; params: unknown[] } {
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  for (const [field, cond] of Object.entries(filters ?? {})) {
+    const x = fieldExpr(field);
+    const idField = field === '_id';
+    const norm = (v: unknown) => (idField ? Number(v) : sqlValue(v));
+    const ops: Record<string, unknown> = isOpObject(cond) ? cond : { $eq: cond };
+    for (const [op, v] of Object.entries(ops)) {
+      switch (op) {
+        case '$eq':
+          if (v === null) sql.push(`${x} IS NULL`);
+          else {
+            sql.push(`${x} = ?`);
+            params.push(norm(v));
+          }
+          break;
+        case '$ne':
+          if (v === null) sql.push(`${x} IS NOT NULL`);
+          else {
+            sql.push(`(${x} IS NULL OR ${x} != ?)`);
+            params.push(norm(v));
+          }
+          break;
+        case '$in':
+        case '$nin': {
+          const arr = (v as unknown[]).map(norm);
+          const hasNull = arr.includes(null);
+          const vals = arr.filter((a) => a !== null);
+          const list = vals.map(() => '?').join(',');
+          if (op === '$in') {
+            const parts = [vals.length ? `${x} IN (${list})` : '0'];
+            if (hasNull) parts.push(`${x} IS NULL`);
+            sql.push(`(${parts.join(' OR ')})`);
+          } else {
+            const notIn = vals.length ? `${x} NOT IN (${list})` : '1';
+            sql.push(hasNull ? `(${x} IS NOT NULL AND ${notIn})` : `(${x} IS NULL OR ${notIn})`);
+          }
+          params.push(...vals);
+          break;
+        }
+        case '$regex':
+          sql.push(`(${x} IS NOT NULL AND regexp(?, ${x}))`);
+          params.push(String(v));
+          break;
+        case '$gt':
+        case '$gte':
+        case '$lt':
+        case '$lte': {
+          const sym = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op];
+          sql.push(`${x} ${sym} ?`);
+          params.push(norm(v));
+          break;
+        }
+        case '$exists':
+          sql.push(v ? `${x} IS NOT NULL` : `${x} IS NULL`);
+          break;
+        default:
+          throw badCriteria(`unknown filter operator ${op} on field ${field}`);
+      }
+    }
+  }
+  return { sql, params };
+}
+
+export function unitField(u: Unit, field: string): unknown {
+  switch (field) {
+    case '_id':
+      return u.id;
+    case '_typeId':
+      return u.typeId;
+    case '_sha256':
+      return u.sha256 ?? null;
+    case '_size':
+      return u.size ?? null;
+    case '_relativePath':
+      return u.relativePath;
+  }
+  if (Object.prototype.hasOwnProperty.call(u.unitKey, field)) return u.unitKey[field];
+  if (Object.prototype.hasOwnProperty.call(u.metadata, field)) return u.metadata[field];
+  return undefined;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function cmp(a: unknown, b: unknown): number | null {
+  if (a === undefined || a === null || b === undefined || b === null) return null;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  return null;
+}
+
+/** The JavaScript twin of filtersToSql. */
+export function matchesFilters(u: Unit, filters: Record<string, unknown> | undefined): boolean {
+  for (const [field, cond] of Object.entries(filters ?? {})) {
+    let val = unitField(u, field);
+    if (field === '_id' && val !== undefined) val = String(val);
+    const ops: Record<string, unknown> = isOpObject(cond) ? cond : { $eq: cond };
+    const isNull = val === undefined || val === null;
+    for (const [op, raw] of Object.entries(ops)) {
+      const v = field === '_id' && raw !== null && typeof raw !== 'object' ? String(raw) : raw;
+      let ok: boolean;
+      switch (op) {
+        case '$eq':
+          ok = v === null ? isNull : same(val, v);
+          break;
+        case '$ne':
+          ok = v === null ? !isNull : isNull || !same(val, v);
+          break;
+        case '$in':
+          ok = (v as unknown[]).some((x) => (x === null ? isNull : same(val, field === '_id' ? String(x) : x)));
+          break;
+        case '$nin':
+          ok = !(v as unknown[]).some((x) => (x === null ? isNull : same(val, field === '_id' ? String(x) : x)));
+          break;
+        case '$regex':
+          ok = !isNull && new RegExp(String(v)).test(typeof val === 'string' ? val : JSON.stringify(val));
+          break;
+        case '$gt':
+        case '$gte':
+        case '$lt':
+        case '$lte': {
+          const c = cmp(val, v);
+          ok = c !== null && (op === '$gt' ? c > 0 : op === '$gte' ? c >= 0 : op === '$lt' ? c < 0 : c <= 0);
+          break;
+        }
+        case '$exists':
+          ok = v ? !isNull : isNull;
+          break;
+        default:
+          throw badCriteria(`unknown filter operator ${op} on field ${field}`);
+      }
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+/** Keep only the asked-for metadata fields (unit key fields are always kept). */
+export function projectUnit(u: Unit, fields: string[] | undefined): Unit {
+  if (!fields) return u;
+  const md: Record<string, Unit['metadata'][string]> = {};
+  for (const f of fields) if (Object.prototype.hasOwnProperty.call(u.metadata, f)) md[f] = u.metadata[f]!;
+  return { ...u, metadata: md };
+}

@@ -1,0 +1,1534 @@
+/**
+ * The embedded repository engine: repositories, content units, repository versions, importers and
+ * distributors (Pulp's plugin model), tasks, cross-process locks, orphans, gc and fsck, on SQLite
+ * with a content-addressed store. Entry point: `openEngine(options)`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { StagepushError } from '../errors.js';
+import { nullSink, type EventSink } from '../events.js';
+import { CallConfig, assertJson } from './config.js';
+import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, Staging, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
+import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
+import { checkpoint, setCrashOp } from './crash.js';
+import { validateCriteria } from './criteria.js';
+import { LockManager, lockOwnerDead } from './locks.js';
+import { PluginRegistry, type LoadedPlugin } from './registry.js';
+import { SqliteStorage } from './sqlite.js';
+import { ContentStore, SHA256_RE, hashFileSync, isPidAlive } from './store.js';
+import type { DistributorRow, PublishRow, RepoRow, Storage, TaskRow } from './storage.js';
+import type {
+  Batch,
+  BatchResult,
+  BindingInfo,
+  ConsumerInfo,
+  CopySpec,
+  DistributorInfo,
+  EngineOptions,
+  FsckProblem,
+  FsckReport,
+  GcReport,
+  ManifestEntry,
+  OrphanInfo,
+  OrphanReport,
+  PluginInfo,
+  PublishOutcome,
+  PublishRecord,
+  RepoInfo,
+  RepoPatch,
+  RepoSpec,
+  TaskFilter,
+  TaskInfo,
+  TaskResult,
+  TaskState,
+  UnitOutcome,
+  UploadSpec,
+  VersionInfo,
+} from './types.js';
+
+export * from './types.js';
+export type { Unit, UnitCriteria, TypeDefinition, Json } from './contract.js';
+export { parseConfigArgs, parseValue, CallConfig } from './config.js';
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const PROGRESS_FLUSH_MS = 400;
+const CANCEL_POLL_MS = 250;
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  return `{${Object.keys(v as object)
+    .sort()
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
+}
+
+function parseJson<T>(s: string | null | undefined, def: T): T {
+  if (s === null || s === undefined) return def;
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    return def;
+  }
+}
+
+function errJson(e: unknown): { code: string; message: string; trace?: string } {
+  if (e instanceof StagepushError) return { code: e.code, message: e.message, trace: e.stack };
+  const err = e as Error;
+  return { code: 'INTERNAL', message: err?.message ?? String(e), trace: err?.stack };
+}
+
+function checkId(id: unknown, what: string): string {
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw new StagepushError('ENGINE_BAD_ID', `${what} ${JSON.stringify(id)} is not valid: use letters, digits, _ . - (at most 128, starting with a letter or digit)`, { kind: 'invalid', field: what });
+  return id;
+}
+
+/** Merge a config patch: null values delete keys. */
+function mergeConfig(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+interface TaskCtx {
+  taskId: string;
+  signal: AbortSignal;
+  setProgress(p: Json): void;
+}
+
+interface ImporterOpState {
+  staging: Staging;
+  task: TaskCtx;
+}
+
+export interface Engine {
+  readonly dataDir: string;
+  readonly publishRoot: string;
+  readonly contentRoot: string;
+  close(): void;
+  listTypes(): TypeDefinition[];
+  listPlugins(): PluginInfo[];
+  pluginLoadErrors(): StagepushError[];
+  createRepo(spec: RepoSpec): Promise<RepoInfo>;
+  getRepo(id: string): RepoInfo | null;
+  listRepos(): RepoInfo[];
+  updateRepo(id: string, patch: RepoPatch): Promise<RepoInfo>;
+  deleteRepo(id: string): Promise<void>;
+  setImporter(repoId: string, typeId: string, config?: Record<string, unknown>): Promise<void>;
+  updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void>;
+  addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
+  updateDistributor(repoId: string, distId: string, d: { config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
+  removeDistributor(repoId: string, distId: string): Promise<void>;
+  listDistributors(repoId: string): DistributorInfo[];
+  sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
+  upload(repoId: string, req: UploadSpec): Promise<TaskResult>;
+  copy(fromRepo: string, toRepo: string, opts?: CopySpec): Promise<TaskResult>;
+  removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult>;
+  publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean }): Promise<PublishOutcome[]>;
+  listUnits(repoId: string, criteria?: UnitCriteria): Unit[];
+  iterUnits(repoId: string, criteria?: UnitCriteria): Iterable<Unit>;
+  countUnits(repoId: string, criteria?: UnitCriteria): number;
+  getUnits(unitIds: string[]): Unit[];
+  versions(repoId: string): VersionInfo[];
+  rollback(repoId: string, toVersion: number): Promise<TaskResult>;
+  lastPublish(repoId: string, distId: string): PublishRecord | null;
+  createConsumerPayload(repoId: string, distId: string, bindingConfig?: Record<string, unknown>): Promise<Json>;
+  transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T>;
+  pinUnits(unitIds: string[], untilMs: number): void;
+  tasks: { list(filter?: TaskFilter): TaskInfo[]; show(id: string): TaskInfo | null; cancel(id: string): void };
+  orphans: { list(): OrphanInfo[]; remove(opts?: { dryRun?: boolean }): OrphanReport };
+  gc(opts?: { dryRun?: boolean; taskRetentionDays?: number }): Promise<GcReport>;
+  fsck(): Promise<FsckReport>;
+  consumers: {
+    register(name: string, c: { root: string; notes?: Record<string, unknown> }): ConsumerInfo;
+    get(name: string): ConsumerInfo | null;
+    list(): ConsumerInfo[];
+    unregister(name: string): void;
+    setBinding(name: string, repoId: string, distId: string, payload: Json): void;
+    removeBinding(name: string, repoId: string): void;
+    bindings(name: string): BindingInfo[];
+    setProfile(name: string, typeId: string, profile: Json): void;
+    getProfile(name: string, typeId: string): Json | null;
+  };
+}
+
+export async function openEngine(opts: EngineOptions): Promise<Engine> {
+  const dataDir = path.resolve(opts.dataDir);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+  } catch (e) {
+    throw new StagepushError('ENGINE_DATA_DIR', `cannot create the data directory ${dataDir}: ${(e as Error).message}`, { kind: 'failed', file: dataDir });
+  }
+  const st = new SqliteStorage(path.join(dataDir, 'engine.db'));
+  try {
+    const store = new ContentStore(path.join(dataDir, 'content'));
+    const registry = await PluginRegistry.load({
+      configDir: opts.configDir,
+      pluginsDir: opts.pluginsDir ?? path.join(dataDir, 'plugins'),
+      pluginPackages: opts.pluginPackages,
+      pluginNodeModules: opts.pluginNodeModules,
+      extraPlugins: opts.extraPlugins,
+      extraTypes: opts.extraTypes,
+    });
+    const eng = new EngineImpl(dataDir, opts, st, store, registry);
+    eng.recover();
+    return eng;
+  } catch (e) {
+    st.close();
+    throw e;
+  }
+}
+
+class EngineImpl implements Engine, ConduitHost {
+  readonly publishRoot: string;
+  readonly contentRoot: string;
+  readonly events: EventSink;
+  readonly locks: LockManager;
+  private closed = false;
+
+  constructor(
+    readonly dataDir: string,
+    private opts: EngineOptions,
+    readonly st: Storage,
+    readonly store: ContentStore,
+    readonly registry: PluginRegistry,
+  ) {
+    this.publishRoot = path.resolve(opts.publishRoot ?? path.join(dataDir, 'published'));
+    this.contentRoot = store.root;
+    this.events = opts.events ?? nullSink;
+    this.locks = new LockManager(st);
+  }
+
+  // ------------------------------------------------------------------ housekeeping
+  /** After a crash: stray temp files, dead owners' locks, abandoned tasks and publishes. */
+  recover(): void {
+    this.store.cleanStrayTemps();
+    const host = this.locks.host;
+    this.st.tx(() => {
+      for (const l of this.st.listLocks()) if (lockOwnerDead(l, host)) this.st.deleteLock(l.resource, l.token);
+      for (const t of this.st.listTasks({ states: ['waiting', 'running'] })) {
+        if (t.host === host && t.pid !== null && !isPidAlive(t.pid)) {
+          this.st.updateTask(t.id, { state: 'error', finished: now(), error: JSON.stringify({ code: 'ENGINE_TASK_ABANDONED', message: `the process running this task (pid ${t.pid}) died; nothing it staged was committed` }) });
+        }
+      }
+      for (const p of this.st.listPublishes({ states: ['running'] })) {
+        if (p.host === host && p.pid !== null && !isPidAlive(p.pid)) this.st.updatePublish(p.seq, { state: 'interrupted', finished: now() });
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.locks.releaseAll();
+    this.st.close();
+  }
+
+  typeDef(typeId: string): TypeDefinition {
+    const t = this.registry.types.get(typeId);
+    if (!t) throw new StagepushError('ENGINE_UNKNOWN_TYPE', `unknown content type ${JSON.stringify(typeId)} (declared types: ${[...this.registry.types.keys()].join(', ')})`, { kind: 'invalid', field: 'type' });
+    return t.def;
+  }
+
+  listTypes(): TypeDefinition[] {
+    return [...this.registry.types.values()].map((t) => t.def);
+  }
+
+  listPlugins(): PluginInfo[] {
+    return [...this.registry.plugins.values()].map((p) => ({ id: p.id, kind: p.kind, displayName: p.metadata.displayName, types: [...p.metadata.types], source: p.source, config: p.config }));
+  }
+
+  pluginLoadErrors(): StagepushError[] {
+    return [...this.registry.errors];
+  }
+
+  private plugin(id: string, kind: 'importer' | 'distributor'): LoadedPlugin {
+    const p = this.registry.get(id);
+    if (!p || p.kind !== kind) {
+      const failed = this.registry.errors.find((e) => e.message.includes(id));
+      throw new StagepushError('ENGINE_UNKNOWN_PLUGIN', `no ${kind} plugin ${JSON.stringify(id)} is installed${failed ? ` (it failed to load: ${failed.message})` : ''}`, {
+        kind: 'invalid',
+        hint: `installed ${kind}s: ${[...this.registry.plugins.values()].filter((x) => x.kind === kind).map((x) => x.id).join(', ') || 'none'} (see stagepush plugins list)`,
+      });
+    }
+    return p;
+  }
+
+  private workingDir(repoId: string, kind: 'importer' | 'distributor', id: string): string {
+    return path.join(this.dataDir, 'working', repoId, kind, id);
+  }
+
+  private repoObject(row: RepoRow, workingDir: string): Repository {
+    fs.mkdirSync(workingDir, { recursive: true });
+    return { id: row.id, displayName: row.display_name, description: row.description, notes: parseJson(row.notes, {}), workingDir, version: row.version };
+  }
+
+  private requireRepo(id: string): RepoRow {
+    const r = this.st.getRepo(id);
+    if (!r) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${JSON.stringify(id)} does not exist`, { kind: 'invalid', hint: 'stagepush repo list' });
+    return r;
+  }
+
+  private requireDist(repoId: string, distId: string): DistributorRow {
+    const d = this.st.getDistributor(repoId, distId);
+    if (!d) {
+      const all = this.st.listDistributors(repoId).map((x) => x.id);
+      throw new StagepushError('ENGINE_DISTRIBUTOR_NOT_FOUND', `repository ${repoId} has no distributor ${JSON.stringify(distId)} (it has: ${all.join(', ') || 'none'})`, { kind: 'invalid' });
+    }
+    return d;
+  }
+
+  private related(typeId: string, repoId: string) {
+    return { repos: this.st.pluginConfigs(typeId).filter((r) => r.repoId !== repoId).map((r) => ({ id: r.repoId, pluginId: r.pluginId, config: parseJson<Record<string, unknown>>(r.config, {}) })) };
+  }
+
+  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string): Promise<void> {
+    assertJson(config, `the ${label} configuration`);
+    const inst = p.factory.create() as Importer | Distributor;
+    let res: ValidationResult | boolean | [boolean, string] | undefined;
+    try {
+      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id))) as typeof res;
+    } catch (e) {
+      throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e });
+    }
+    let valid: boolean;
+    let message: string | undefined;
+    if (res === true) valid = true;
+    else if (Array.isArray(res)) [valid, message] = [Boolean(res[0]), res[1]];
+    else if (res && typeof res === 'object') {
+      valid = (res as { valid: boolean }).valid === true;
+      message = (res as { message?: string }).message;
+    } else valid = false;
+    if (!valid) throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}`, { kind: 'invalid', details: { plugin: p.id, message: message ?? null } });
+  }
+
+  private async hook(p: LoadedPlugin, name: string, repo: Repository, config: Record<string, unknown>): Promise<void> {
+    const inst = p.factory.create() as unknown as Record<string, unknown>;
+    const fn = inst[name];
+    if (typeof fn !== 'function') return;
+    this.events({ type: 'phase-start', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
+    try {
+      await (fn as (r: Repository, c: PluginCallConfig) => Promise<void>).call(inst, repo, new CallConfig(p.config, config));
+    } catch (e) {
+      this.events({ type: 'phase-end', phase: 'hook', ok: false, label: `${p.id}.${name}`, repo: repo.id });
+      throw new StagepushError('PLUGIN_HOOK_FAILED', `${p.id}.${name} failed on repository ${repo.id}: ${(e as Error).message}`, { kind: 'failed', cause: e });
+    }
+    this.events({ type: 'phase-end', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
+  }
+
+  private async withLock<T>(repoIds: string[], fn: () => Promise<T>): Promise<T> {
+    const release = await this.locks.acquire(
+      repoIds.map((r) => `repo:${r}`),
+      { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, signal: this.opts.signal, events: this.events },
+    );
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  // ------------------------------------------------------------------ repositories
+  private distInfo(d: DistributorRow): DistributorInfo {
+    return { id: d.id, typeId: d.type_id, config: parseJson(d.config, {}), autoPublish: !!d.auto_publish, workingDir: this.workingDir(d.repo_id, 'distributor', d.id), lastPublish: this.lastPublish(d.repo_id, d.id) };
+  }
+
+  private repoInfo(r: RepoRow): RepoInfo {
+    const counts = this.st.unitCountsByType(r.id);
+    return {
+      id: r.id,
+      displayName: r.display_name,
+      description: r.description,
+      notes: parseJson(r.notes, {}),
+      importer: r.importer_type ? { typeId: r.importer_type, config: parseJson(r.importer_config, {}), workingDir: this.workingDir(r.id, 'importer', r.importer_type) } : null,
+      distributors: this.st.listDistributors(r.id).map((d) => this.distInfo(d)),
+      retainRepoVersions: r.retain_versions,
+      version: r.version,
+      unitCount: Object.values(counts).reduce((a, b) => a + b, 0),
+      unitCounts: counts,
+      created: r.created,
+      updated: r.updated,
+    };
+  }
+
+  getRepo(id: string): RepoInfo | null {
+    const r = this.st.getRepo(id);
+    return r ? this.repoInfo(r) : null;
+  }
+
+  listRepos(): RepoInfo[] {
+    return this.st.listRepos().map((r) => this.repoInfo(r));
+  }
+
+  private checkNotes(notes: unknown): Record<string, string> {
+    if (notes === undefined) return {};
+    if (!notes || typeof notes !== 'object' || Array.isArray(notes)) throw new StagepushError('ENGINE_BAD_NOTES', 'notes must be an object of string values', { kind: 'invalid', field: 'notes' });
+    for (const [k, v] of Object.entries(notes)) if (typeof v !== 'string' && v !== null) throw new StagepushError('ENGINE_BAD_NOTES', `note ${k} must be a string`, { kind: 'invalid', field: `notes.${k}` });
+    return notes as Record<string, string>;
+  }
+
+  private checkRetain(n: unknown): number {
+    if (n === undefined) return 0;
+    if (!Number.isInteger(n) || (n as number) < 0) throw new StagepushError('ENGINE_BAD_RETAIN', `retain_repo_versions must be a non-negative integer (0 = keep all), got ${JSON.stringify(n)}`, { kind: 'invalid', field: 'retain_repo_versions' });
+    return n as number;
+  }
+
+  async createRepo(spec: RepoSpec): Promise<RepoInfo> {
+    const id = checkId(spec.id, 'repository id');
+    if (this.st.getRepo(id)) throw new StagepushError('ENGINE_REPO_EXISTS', `repository ${id} already exists`, { kind: 'invalid' });
+    const notes = this.checkNotes(spec.notes);
+    const retain = this.checkRetain(spec.retainRepoVersions);
+    const t = now();
+    const row: RepoRow = {
+      id,
+      display_name: spec.displayName ?? id,
+      description: spec.description ?? '',
+      notes: JSON.stringify(notes),
+      importer_type: spec.importer?.typeId ?? null,
+      importer_config: spec.importer ? JSON.stringify(spec.importer.config ?? {}) : null,
+      retain_versions: retain,
+      version: 0,
+      created: t,
+      updated: t,
+    };
+    const imp = spec.importer ? this.plugin(spec.importer.typeId, 'importer') : null;
+    if (imp) await this.validate(imp, this.repoObject(row, this.workingDir(id, 'importer', imp.id)), spec.importer!.config ?? {}, 'importer');
+    const dists: Array<{ id: string; p: LoadedPlugin; config: Record<string, unknown>; autoPublish: boolean }> = [];
+    for (const d of spec.distributors ?? []) {
+      const p = this.plugin(d.typeId, 'distributor');
+      const did = checkId(d.id ?? this.defaultDistId(d.typeId, dists.map((x) => x.id)), 'distributor id');
+      if (dists.some((x) => x.id === did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `distributor id ${did} is given twice for repository ${id}`, { kind: 'invalid' });
+      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did)), d.config ?? {}, `distributor ${did}`);
+      dists.push({ id: did, p, config: d.config ?? {}, autoPublish: !!d.autoPublish });
+    }
+    this.st.tx(() => {
+      if (this.st.getRepo(id)) throw new StagepushError('ENGINE_REPO_EXISTS', `repository ${id} already exists`, { kind: 'invalid' });
+      this.st.insertRepo(row);
+      for (const d of dists) this.st.insertDistributor({ repo_id: id, id: d.id, type_id: d.p.id, config: JSON.stringify(d.config), auto_publish: d.autoPublish ? 1 : 0, created: t });
+      this.st.insertVersion({ repo_id: id, number: 0, created: t, task_id: null, kind: 'create', added: 0, removed: 0, unit_count: 0, based_on: null });
+    });
+    try {
+      if (imp) await this.hook(imp, 'importerAdded', this.repoObject(row, this.workingDir(id, 'importer', imp.id)), spec.importer!.config ?? {});
+      for (const d of dists) await this.hook(d.p, 'distributorAdded', this.repoObject(row, this.workingDir(id, 'distributor', d.id)), d.config);
+    } catch (e) {
+      this.st.deleteRepo(id);
+      fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
+      throw e;
+    }
+    return this.getRepo(id)!;
+  }
+
+  private defaultDistId(typeId: string, taken: string[]): string {
+    if (!taken.includes(typeId)) return typeId;
+    for (let i = 2; ; i++) if (!taken.includes(`${typeId}_${i}`)) return `${typeId}_${i}`;
+  }
+
+  async updateRepo(id: string, patch: RepoPatch): Promise<RepoInfo> {
+    return this.withLock([id], async () => {
+      const r = this.requireRepo(id);
+      const fields: Partial<RepoRow> = { updated: now() };
+      if (patch.displayName !== undefined) fields.display_name = String(patch.displayName);
+      if (patch.description !== undefined) fields.description = String(patch.description);
+      if (patch.notes !== undefined) {
+        const n = this.checkNotes(patch.notes);
+        fields.notes = JSON.stringify(mergeConfig(parseJson(r.notes, {}), n));
+      }
+      if (patch.retainRepoVersions !== undefined) fields.retain_versions = this.checkRetain(patch.retainRepoVersions);
+      this.st.tx(() => {
+        this.st.updateRepo(id, fields);
+        if (fields.retain_versions) this.st.pruneVersions(id, fields.retain_versions);
+      });
+      return this.getRepo(id)!;
+    });
+  }
+
+  async deleteRepo(id: string): Promise<void> {
+    await this.runTask('delete', id, [id], async () => {
+      const r = this.requireRepo(id);
+      if (r.importer_type) {
+        const p = this.registry.get(r.importer_type);
+        if (p) await this.hook(p, 'importerRemoved', this.repoObject(r, this.workingDir(id, 'importer', p.id)), parseJson(r.importer_config, {}));
+      }
+      for (const d of this.st.listDistributors(id)) {
+        const p = this.registry.get(d.type_id);
+        if (p) await this.hook(p, 'distributorRemoved', this.repoObject(r, this.workingDir(id, 'distributor', d.id)), parseJson(d.config, {}));
+      }
+      this.st.deleteRepo(id);
+      fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
+      return { deleted: id };
+    });
+  }
+
+  async setImporter(repoId: string, typeId: string, config: Record<string, unknown> = {}): Promise<void> {
+    await this.withLock([repoId], async () => {
+      const r = this.requireRepo(repoId);
+      const p = this.plugin(typeId, 'importer');
+      const wd = this.workingDir(repoId, 'importer', p.id);
+      await this.validate(p, this.repoObject(r, wd), config, 'importer');
+      const old = r.importer_type ? this.registry.get(r.importer_type) : undefined;
+      if (old && r.importer_type !== typeId) {
+        await this.hook(old, 'importerRemoved', this.repoObject(r, this.workingDir(repoId, 'importer', old.id)), parseJson(r.importer_config, {}));
+        fs.rmSync(this.workingDir(repoId, 'importer', old.id), { recursive: true, force: true });
+      }
+      this.st.tx(() => {
+        this.st.updateRepo(repoId, { importer_type: typeId, importer_config: JSON.stringify(config), updated: now() });
+        if (r.importer_type !== typeId) this.st.setScratchpad(repoId, 'importer', 'null');
+      });
+      if (r.importer_type !== typeId) await this.hook(p, 'importerAdded', this.repoObject(this.requireRepo(repoId), wd), config);
+    });
+  }
+
+  async updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void> {
+    await this.withLock([repoId], async () => {
+      const r = this.requireRepo(repoId);
+      if (!r.importer_type) throw this.noImporter(repoId, 'update the importer config');
+      const p = this.plugin(r.importer_type, 'importer');
+      const merged = mergeConfig(parseJson(r.importer_config, {}), config);
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'importer', p.id)), merged, 'importer');
+      this.st.updateRepo(repoId, { importer_config: JSON.stringify(merged), updated: now() });
+    });
+  }
+
+  async addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo> {
+    return this.withLock([repoId], async () => {
+      const r = this.requireRepo(repoId);
+      const p = this.plugin(d.typeId, 'distributor');
+      const existing = this.st.listDistributors(repoId).map((x) => x.id);
+      const did = checkId(d.id ?? this.defaultDistId(d.typeId, existing), 'distributor id');
+      if (existing.includes(did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `repository ${repoId} already has a distributor ${did}`, { kind: 'invalid', hint: 'give another --id' });
+      const config = d.config ?? {};
+      const wd = this.workingDir(repoId, 'distributor', did);
+      await this.validate(p, this.repoObject(r, wd), config, `distributor ${did}`);
+      this.st.insertDistributor({ repo_id: repoId, id: did, type_id: p.id, config: JSON.stringify(config), auto_publish: d.autoPublish ? 1 : 0, created: now() });
+      try {
+        await this.hook(p, 'distributorAdded', this.repoObject(r, wd), config);
+      } catch (e) {
+        this.st.deleteDistributor(repoId, did);
+        fs.rmSync(wd, { recursive: true, force: true });
+        throw e;
+      }
+      return this.distInfo(this.st.getDistributor(repoId, did)!);
+    });
+  }
+
+  async updateDistributor(repoId: string, distId: string, d: { config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo> {
+    return this.withLock([repoId], async () => {
+      const r = this.requireRepo(repoId);
+      const row = this.requireDist(repoId, distId);
+      const fields: Partial<DistributorRow> = {};
+      if (d.config !== undefined) {
+        const p = this.plugin(row.type_id, 'distributor');
+        const merged = mergeConfig(parseJson(row.config, {}), d.config);
+        await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', distId)), merged, `distributor ${distId}`);
+        fields.config = JSON.stringify(merged);
+      }
+      if (d.autoPublish !== undefined) fields.auto_publish = d.autoPublish ? 1 : 0;
+      this.st.updateDistributor(repoId, distId, fields);
+      return this.distInfo(this.st.getDistributor(repoId, distId)!);
+    });
+  }
+
+  async removeDistributor(repoId: string, distId: string): Promise<void> {
+    await this.withLock([repoId], async () => {
+      const r = this.requireRepo(repoId);
+      const row = this.requireDist(repoId, distId);
+      const p = this.registry.get(row.type_id);
+      const wd = this.workingDir(repoId, 'distributor', distId);
+      if (p) await this.hook(p, 'distributorRemoved', this.repoObject(r, wd), parseJson(row.config, {}));
+      this.st.deleteDistributor(repoId, distId);
+      fs.rmSync(wd, { recursive: true, force: true });
+    });
+  }
+
+  listDistributors(repoId: string): DistributorInfo[] {
+    this.requireRepo(repoId);
+    return this.st.listDistributors(repoId).map((d) => this.distInfo(d));
+  }
+
+  // ------------------------------------------------------------------ tasks
+  private taskInfo(t: TaskRow): TaskInfo {
+    return {
+      id: t.id,
+      kind: t.kind,
+      repoId: t.repo_id,
+      state: t.state as TaskState,
+      created: t.created,
+      started: t.started,
+      finished: t.finished,
+      progress: parseJson(t.progress, null),
+      result: parseJson(t.result, null),
+      error: parseJson(t.error, null),
+      pid: t.pid,
+      host: t.host,
+      cancelRequested: !!t.cancel_requested,
+    };
+  }
+
+  readonly tasks = {
+    list: (filter: TaskFilter = {}): TaskInfo[] => {
+      const states = filter.state === undefined ? undefined : Array.isArray(filter.state) ? filter.state : [filter.state];
+      return this.st.listTasks({ states, repoId: filter.repoId, kind: filter.kind, limit: filter.limit }).map((t) => this.taskInfo(t));
+    },
+    show: (id: string): TaskInfo | null => {
+      const t = this.st.getTask(id);
+      return t ? this.taskInfo(t) : null;
+    },
+    cancel: (id: string): void => {
+      this.st.tx(() => {
+        const t = this.st.getTask(id);
+        if (!t) throw new StagepushError('ENGINE_TASK_NOT_FOUND', `no task ${JSON.stringify(id)}`, { kind: 'invalid', hint: 'stagepush task list' });
+        if (t.state !== 'waiting' && t.state !== 'running') throw new StagepushError('ENGINE_TASK_NOT_RUNNING', `task ${id} is already ${t.state}`, { kind: 'invalid' });
+        if (t.host === this.locks.host && t.pid !== null && !isPidAlive(t.pid)) {
+          this.st.updateTask(id, { state: 'canceled', finished: now(), cancel_requested: 1, error: JSON.stringify({ code: 'ENGINE_TASK_CANCELED', message: `task ${id} was canceled (its process ${t.pid} was gone)` }) });
+          return;
+        }
+        this.st.updateTask(id, { cancel_requested: 1 });
+      });
+    },
+  };
+
+  private newTaskId(): string {
+    return randomBytes(6).toString('hex');
+  }
+
+  /**
+   * Run an operation as a recorded task: waiting (for the repositories' locks), running, then
+   * finished / error / canceled. Cancel comes from the engine's signal (SIGINT/SIGTERM) or from a
+   * cancel request row (`task cancel ID` in another process), polled here.
+   */
+  private async runTask<R>(kind: string, repoId: string | null, lockIds: string[], body: (t: TaskCtx) => Promise<R>, resultOf: (r: R) => Json = (r) => (r === undefined ? null : (JSON.parse(JSON.stringify(r)) as Json))): Promise<R> {
+    const taskId = this.newTaskId();
+    setCrashOp(kind);
+    this.st.insertTask({ id: taskId, kind, repo_id: repoId, state: 'waiting', created: now(), started: null, finished: null, progress: null, result: null, error: null, pid: process.pid, host: this.locks.host, cancel_requested: 0 });
+    this.events({ type: 'task', taskId, kind, repo: repoId, state: 'waiting' });
+    const ac = new AbortController();
+    const outer = this.opts.signal;
+    const onOuter = () => ac.abort(outer?.reason instanceof Error ? outer.reason : new StagepushError('INTERRUPTED_SIGINT', 'interrupted', { kind: 'interrupted' }));
+    if (outer) {
+      if (outer.aborted) onOuter();
+      else outer.addEventListener('abort', onOuter, { once: true });
+    }
+    const cancelErr = () => new StagepushError('ENGINE_TASK_CANCELED', `task ${taskId} (${kind}${repoId ? ` ${repoId}` : ''}) was canceled`, { kind: 'interrupted' });
+    const checkCancel = () => {
+      if (ac.signal.aborted) return;
+      try {
+        if (this.st.getTask(taskId)?.cancel_requested) ac.abort(cancelErr());
+      } catch {
+        /* busy: next poll */
+      }
+    };
+    const poll = setInterval(checkCancel, CANCEL_POLL_MS);
+    poll.unref();
+    let pending: Json | undefined;
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      if (pending === undefined) return;
+      const p = pending;
+      pending = undefined;
+      try {
+        this.st.updateTask(taskId, { progress: JSON.stringify(p) });
+      } catch {
+        pending = pending ?? p;
+      }
+    };
+    const setProgress = (p: Json) => {
+      pending = p;
+      this.events({ type: 'progress', taskId, repo: repoId, progress: p });
+      if (!flushTimer) {
+        flushTimer = setTimeout(flush, PROGRESS_FLUSH_MS);
+        flushTimer.unref();
+      }
+    };
+    let release: (() => void) | undefined;
+    const reason = () => (ac.signal.reason instanceof Error ? ac.signal.reason : cancelErr());
+    try {
+      release = await this.locks.acquire(
+        lockIds.map((r) => `repo:${r}`),
+        { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, taskId, signal: ac.signal, check: checkCancel, events: this.events },
+      );
+      if (ac.signal.aborted) throw reason();
+      this.st.updateTask(taskId, { state: 'running', started: now() });
+      this.events({ type: 'task', taskId, kind, repo: repoId, state: 'running' });
+      const r = await body({ taskId, signal: ac.signal, setProgress });
+      if (ac.signal.aborted) throw reason();
+      flush();
+      this.st.updateTask(taskId, { state: 'finished', finished: now(), result: JSON.stringify(resultOf(r) ?? null) });
+      this.events({ type: 'task', taskId, kind, repo: repoId, state: 'finished' });
+      return r;
+    } catch (e) {
+      const canceled = ac.signal.aborted;
+      const err = canceled ? reason() : e;
+      flush();
+      try {
+        this.st.updateTask(taskId, { state: canceled ? 'canceled' : 'error', finished: now(), error: JSON.stringify(errJson(err)) });
+      } catch {
+        /* database closed */
+      }
+      this.events({ type: 'task', taskId, kind, repo: repoId, state: canceled ? 'canceled' : 'error' });
+      throw err;
+    } finally {
+      clearInterval(poll);
+      if (flushTimer) clearTimeout(flushTimer);
+      outer?.removeEventListener('abort', onOuter);
+      release?.();
+    }
+  }
+
+  // ------------------------------------------------------------------ importer operations
+  private noImporter(repoId: string, what: string): StagepushError {
+    return new StagepushError('ENGINE_NO_IMPORTER', `repository ${repoId} has no importer: cannot ${what}`, { kind: 'invalid', hint: `stagepush repo importer set ${repoId} TYPE` });
+  }
+
+  private notSupported(p: LoadedPlugin, op: string): StagepushError {
+    return new StagepushError('ENGINE_NOT_SUPPORTED', `${op} is not supported by ${p.id}`, { kind: 'invalid', details: { plugin: p.id, operation: op } });
+  }
+
+  private importerOf(repoId: string, what: string): { row: RepoRow; p: LoadedPlugin; config: Record<string, unknown> } {
+    const row = this.requireRepo(repoId);
+    if (!row.importer_type) throw this.noImporter(repoId, what);
+    return { row, p: this.plugin(row.importer_type, 'importer'), config: parseJson(row.importer_config, {}) };
+  }
+
+  private opCtx(repoId: string, p: LoadedPlugin, owner: string, t: TaskCtx): OpContext {
+    return { repoId, pluginId: p.id, pluginTypes: p.metadata.types, owner, signal: t.signal, setProgress: t.setProgress };
+  }
+
+  private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec): Promise<BatchResult> {
+    const { row, p, config } = this.importerOf(repoId, 'upload');
+    const imp = p.factory.create() as Importer;
+    if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
+    if (req.filePath !== null && req.filePath !== undefined) {
+      let ok = false;
+      try {
+        ok = fs.statSync(req.filePath).isFile();
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new StagepushError('ENGINE_FILE_NOT_FOUND', `upload: no such file ${req.filePath}`, { kind: 'invalid', file: req.filePath });
+    }
+    let typeId = req.typeId;
+    if (!typeId) {
+      if (req.filePath && typeof imp.detectType === 'function') typeId = (await imp.detectType(req.filePath)) ?? undefined;
+      if (!typeId) throw new StagepushError('ENGINE_TYPE_UNKNOWN', `cannot tell the content type of ${req.filePath ?? 'the upload'} with importer ${p.id}; give it (--type, one of ${p.metadata.types.join(', ')})`, { kind: 'invalid', file: req.filePath ?? undefined });
+    }
+    this.typeDef(typeId);
+    if (!p.metadata.types.includes(typeId)) throw new StagepushError('ENGINE_TYPE_NOT_SUPPORTED', `importer ${p.id} of repository ${repoId} does not handle content type ${typeId} (its types: ${p.metadata.types.join(', ')})`, { kind: 'invalid' });
+    const unitKey = req.unitKey ?? {};
+    const metadata = req.metadata ?? {};
+    assertJson(unitKey, 'the unit key');
+    assertJson(metadata, 'the unit metadata');
+    const conduit = new ImporterConduitImpl(this, s.staging, this.opCtx(repoId, p, 'importer', s.task));
+    const label = req.filePath ? path.basename(req.filePath) : typeId;
+    this.events({ type: 'phase-start', phase: 'upload', repo: repoId, label });
+    let report;
+    try {
+      report = await imp.uploadUnit(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), { typeId, unitKey, metadata, filePath: req.filePath ?? null }, conduit, new CallConfig(p.config, config, req.override ?? {}));
+    } catch (e) {
+      this.events({ type: 'phase-end', phase: 'upload', repo: repoId, label, ok: false });
+      throw this.pluginError(e, p, 'upload', repoId, 'ENGINE_UPLOAD_FAILED');
+    } finally {
+      conduit.expire();
+    }
+    this.checkReport(report, p, 'upload', repoId, 'ENGINE_UPLOAD_FAILED');
+    this.events({ type: 'phase-end', phase: 'upload', repo: repoId, label, done: conduit.outcomes.length });
+    return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json };
+  }
+
+  private pluginError(e: unknown, p: LoadedPlugin, op: string, repoId: string, code: string): unknown {
+    if (e instanceof StagepushError) return e;
+    return new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}: ${(e as Error)?.message ?? String(e)}`, { kind: 'failed', cause: e });
+  }
+
+  private checkReport(report: unknown, p: LoadedPlugin, op: string, repoId: string, code: string): void {
+    const r = report as { success?: unknown; summary?: unknown } | undefined;
+    if (!r || typeof r !== 'object' || r.success !== true) {
+      const summary = r && typeof r === 'object' ? r.summary : undefined;
+      throw new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}${summary !== undefined ? `: ${typeof summary === 'string' ? summary : JSON.stringify(summary)}` : r ? '' : ': the plugin returned no report'}`, { kind: 'failed', details: { report: (r ?? null) as unknown } });
+    }
+  }
+
+  private async innerCopy(s: ImporterOpState, fromRepo: string, toRepo: string, opts: CopySpec): Promise<BatchResult> {
+    const src = this.requireRepo(fromRepo);
+    const { row, p, config } = this.importerOf(toRepo, 'copy units into it');
+    const imp = p.factory.create() as Importer;
+    if (typeof imp.importUnits !== 'function') throw this.notSupported(p, 'copy');
+    validateCriteria(opts.criteria);
+    const units = s.staging.query(fromRepo, opts.criteria);
+    const conduit = new ImportConduitImpl(this, s.staging, this.opCtx(toRepo, p, 'importer', s.task), fromRepo);
+    this.events({ type: 'phase-start', phase: 'copy', repo: toRepo, total: units.length, label: `from ${fromRepo}` });
+    let returned: Unit[] | undefined;
+    try {
+      returned = await imp.importUnits(
+        this.repoObject(src, this.workingDir(fromRepo, 'importer', src.importer_type ?? p.id)),
+        this.repoObject(row, this.workingDir(toRepo, 'importer', p.id)),
+        conduit,
+        new CallConfig(p.config, config, opts.override ?? {}),
+        units,
+      );
+      // Units returned but not saved through the conduit are associated (shared) as they are.
+      const done = new Set(conduit.outcomes.map((o) => `${o.unit.typeId}\0${JSON.stringify(o.unit.unitKey)}`));
+      for (const u of returned ?? []) {
+        if (!u || done.has(`${u.typeId}\0${JSON.stringify(u.unitKey)}`)) continue;
+        if (u.id === undefined) throw new StagepushError('ENGINE_UNIT_NOT_SAVED', `importUnits of ${p.id} returned an unsaved unit ${u.typeId} ${JSON.stringify(u.unitKey)}; save it with conduit.saveUnit`, { kind: 'failed' });
+        conduit.saveUnit(u);
+      }
+    } catch (e) {
+      this.events({ type: 'phase-end', phase: 'copy', repo: toRepo, ok: false });
+      throw this.pluginError(e, p, 'copy', toRepo, 'ENGINE_COPY_FAILED');
+    } finally {
+      conduit.expire();
+    }
+    this.events({ type: 'phase-end', phase: 'copy', repo: toRepo, done: conduit.outcomes.length, total: units.length });
+    return { repoId: toRepo, outcomes: conduit.outcomes, report: { selected: units.length, imported: conduit.outcomes.length } };
+  }
+
+  private async innerRemove(s: ImporterOpState, repoId: string, criteria: UnitCriteria | undefined): Promise<BatchResult> {
+    const row = this.requireRepo(repoId);
+    validateCriteria(criteria);
+    const units = s.staging.query(repoId, criteria ? { ...criteria, fields: criteria.fields ?? [] } : { fields: [] });
+    const outcomes: UnitOutcome[] = [];
+    for (const u of units) if (s.staging.remove(repoId, u)) outcomes.push({ outcome: 'removed', unit: u });
+    if (row.importer_type && outcomes.length) {
+      const p = this.registry.get(row.importer_type);
+      if (p && p.kind === 'importer') {
+        const imp = p.factory.create() as Importer;
+        if (typeof imp.removeUnits === 'function') {
+          try {
+            await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, parseJson(row.importer_config, {})));
+          } catch (e) {
+            throw this.pluginError(e, p, 'remove', repoId, 'ENGINE_REMOVE_FAILED');
+          }
+        }
+      }
+    }
+    return { repoId, outcomes, report: { removed: outcomes.length } };
+  }
+
+  /** Commit everything staged, in one transaction: units, links, scratchpads, one new version per changed repository. */
+  private commit(staging: Staging, taskId: string, kind: string): Map<string, { version: number; newVersion: boolean; added: number; removed: number; replaced: number }> {
+    const out = new Map<string, { version: number; newVersion: boolean; added: number; removed: number; replaced: number }>();
+    const ids = new Map<string, number>();
+    this.st.tx(() => {
+      for (const s of staging.units.values()) {
+        if (s.sha256 && !this.store.has(s.sha256)) throw new StagepushError('ENGINE_FILE_MISSING', `the stored file ${s.sha256} of unit ${s.typeId} ${JSON.stringify(s.unitKey)} disappeared before commit`, { kind: 'failed' });
+        for (const b of s.blobs) if (!this.store.has(b)) throw new StagepushError('ENGINE_BLOB_MISSING', `blob ${b} of unit ${s.typeId} ${JSON.stringify(s.unitKey)} disappeared before commit`, { kind: 'failed' });
+        if (s.existingId !== null && !s.dirty) {
+          ids.set(s.ukey, s.existingId);
+          continue;
+        }
+        ids.set(s.ukey, this.st.upsertUnit({ type_id: s.typeId, key_canon: s.keyCanon, unit_key: JSON.stringify(s.unitKey), metadata: JSON.stringify(s.metadata), sha256: s.sha256, size: s.size, relative_path: s.relativePath, blobs: s.blobs }));
+      }
+      const idOf = (ukey: string): number | undefined => {
+        const known = ids.get(ukey);
+        if (known !== undefined) return known;
+        const i = ukey.indexOf('\0');
+        return this.st.findUnit(ukey.slice(0, i), ukey.slice(i + 1))?.id;
+      };
+      for (const [a, b] of staging.links) {
+        const x = idOf(a);
+        const y = idOf(b);
+        if (x !== undefined && y !== undefined) this.st.insertLink(x, y);
+      }
+      for (const rs of staging.repos.values()) {
+        const repo = this.st.getRepo(rs.repoId);
+        if (!repo) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${rs.repoId} was deleted during the operation`, { kind: 'failed' });
+        const committed = this.st.contentIds(rs.repoId);
+        const addIds = [...rs.adds].map(idOf).filter((id): id is number => id !== undefined && !committed.has(id));
+        const remIds = [...rs.removes].map(idOf).filter((id): id is number => id !== undefined && committed.has(id));
+        let replaced = 0;
+        for (const k of rs.adds) {
+          const s = staging.units.get(k);
+          if (s && s.dirty && s.existingId !== null && committed.has(s.existingId)) replaced++;
+        }
+        if (!addIds.length && !remIds.length && !replaced) {
+          out.set(rs.repoId, { version: repo.version, newVersion: false, added: 0, removed: 0, replaced: 0 });
+          continue;
+        }
+        const v = repo.version + 1;
+        for (const id of addIds) this.st.addContent(rs.repoId, id, v);
+        for (const id of remIds) this.st.removeContent(rs.repoId, id, v);
+        const t = now();
+        this.st.insertVersion({ repo_id: rs.repoId, number: v, created: t, task_id: taskId, kind, added: addIds.length, removed: remIds.length, unit_count: committed.size + addIds.length - remIds.length, based_on: null });
+        this.st.updateRepo(rs.repoId, { version: v, updated: t });
+        if (repo.retain_versions > 0) this.st.pruneVersions(rs.repoId, repo.retain_versions);
+        out.set(rs.repoId, { version: v, newVersion: true, added: addIds.length, removed: remIds.length, replaced });
+      }
+      for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
+      checkpoint('in-transaction');
+    });
+    checkpoint('after-commit');
+    for (const [ukey, list] of staging.handed) {
+      const id = ids.get(ukey);
+      if (id !== undefined) for (const u of list) u.id = String(id);
+    }
+    return out;
+  }
+
+  private taskResult(taskId: string, kind: string, repoId: string, r: BatchResult, c: { version: number; newVersion: boolean; added: number; removed: number; replaced: number } | undefined, version: number): TaskResult {
+    const count = (k: string) => r.outcomes.filter((o) => o.outcome === k).length;
+    return {
+      taskId,
+      kind,
+      repoId,
+      state: 'finished',
+      version: c?.version ?? version,
+      newVersion: c?.newVersion ?? false,
+      added: count('added'),
+      removed: count('removed'),
+      replaced: count('replaced'),
+      unchanged: count('unchanged'),
+      outcomes: r.outcomes,
+      report: r.report,
+      publishes: [],
+    };
+  }
+
+  private taskResultJson(r: TaskResult): Json {
+    return {
+      repoId: r.repoId,
+      version: r.version,
+      newVersion: r.newVersion,
+      added: r.added,
+      removed: r.removed,
+      replaced: r.replaced,
+      unchanged: r.unchanged,
+      report: r.report,
+      units: r.outcomes.slice(0, 1000).map((o) => ({ outcome: o.outcome, typeId: o.unit.typeId, unitKey: o.unit.unitKey, id: o.unit.id ?? null })),
+    } as Json;
+  }
+
+  private async importerTask(kind: string, repoId: string, lockIds: string[], body: (s: ImporterOpState) => Promise<BatchResult>, autoPublish: boolean): Promise<TaskResult> {
+    const result = await this.runTask(
+      kind,
+      repoId,
+      lockIds,
+      async (t) => {
+        const staging = new Staging(this);
+        const r = await body({ staging, task: t });
+        if (t.signal.aborted) throw t.signal.reason;
+        const c = this.commit(staging, t.taskId, kind).get(repoId);
+        const res = this.taskResult(t.taskId, kind, repoId, r, c, this.requireRepo(repoId).version);
+        if (autoPublish) {
+          for (const d of this.st.listDistributors(repoId)) {
+            if (d.auto_publish) res.publishes.push(await this.publishOne(repoId, d, {}, false));
+          }
+        }
+        return res;
+      },
+      (r) => this.taskResultJson(r),
+    );
+    return result;
+  }
+
+  async sync(repoId: string, opts: { override?: Record<string, unknown> } = {}): Promise<TaskResult> {
+    const { p } = this.importerOf(repoId, 'sync');
+    const probe = p.factory.create() as Importer;
+    if (typeof probe.syncRepo !== 'function') throw this.notSupported(p, 'sync');
+    return this.importerTask(
+      'sync',
+      repoId,
+      [repoId],
+      async (s) => {
+        const { row, config } = this.importerOf(repoId, 'sync');
+        const imp = p.factory.create() as Importer;
+        const conduit = new ImporterConduitImpl(this, s.staging, this.opCtx(repoId, p, 'importer', s.task));
+        const onAbort = () => {
+          try {
+            void Promise.resolve(imp.cancelSyncRepo?.()).catch(() => undefined);
+          } catch {
+            /* the cancel hook failed: the operation is discarded anyway */
+          }
+        };
+        s.task.signal.addEventListener('abort', onAbort, { once: true });
+        this.events({ type: 'phase-start', phase: 'sync', repo: repoId });
+        let report;
+        try {
+          report = await imp.syncRepo!(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), conduit, new CallConfig(p.config, config, opts.override ?? {}));
+        } catch (e) {
+          this.events({ type: 'phase-end', phase: 'sync', repo: repoId, ok: false });
+          if (s.task.signal.aborted) throw s.task.signal.reason;
+          throw this.pluginError(e, p, 'sync', repoId, 'ENGINE_SYNC_FAILED');
+        } finally {
+          conduit.expire();
+          s.task.signal.removeEventListener('abort', onAbort);
+        }
+        if (s.task.signal.aborted) throw s.task.signal.reason;
+        this.checkReport(report, p, 'sync', repoId, 'ENGINE_SYNC_FAILED');
+        this.events({ type: 'phase-end', phase: 'sync', repo: repoId, done: conduit.outcomes.length });
+        return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json };
+      },
+      true,
+    );
+  }
+
+  async upload(repoId: string, req: UploadSpec): Promise<TaskResult> {
+    this.importerOf(repoId, 'upload');
+    return this.importerTask('upload', repoId, [repoId], (s) => this.innerUpload(s, repoId, req), true);
+  }
+
+  async copy(fromRepo: string, toRepo: string, opts: CopySpec = {}): Promise<TaskResult> {
+    this.requireRepo(fromRepo);
+    this.importerOf(toRepo, 'copy units into it');
+    return this.importerTask('copy', toRepo, [fromRepo, toRepo], (s) => this.innerCopy(s, fromRepo, toRepo, opts), true);
+  }
+
+  async removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult> {
+    this.requireRepo(repoId);
+    return this.importerTask('remove', repoId, [repoId], (s) => this.innerRemove(s, repoId, criteria), false);
+  }
+
+  async rollback(repoId: string, toVersion: number): Promise<TaskResult> {
+    this.requireRepo(repoId);
+    return this.runTask(
+      'rollback',
+      repoId,
+      [repoId],
+      async (t) => {
+        const repo = this.requireRepo(repoId);
+        if (!Number.isInteger(toVersion) || !this.st.getVersion(repoId, toVersion)) {
+          const kept = this.st.listVersions(repoId).map((v) => v.number);
+          throw new StagepushError('ENGINE_VERSION_NOT_FOUND', `repository ${repoId} has no version ${toVersion} (kept versions: ${kept.join(', ')})`, { kind: 'invalid' });
+        }
+        const target = this.st.contentIds(repoId, toVersion);
+        const current = this.st.contentIds(repoId);
+        const add = [...target].filter((id) => !current.has(id));
+        const rem = [...current].filter((id) => !target.has(id));
+        const v = repo.version + 1;
+        this.st.tx(() => {
+          for (const id of add) this.st.addContent(repoId, id, v);
+          for (const id of rem) this.st.removeContent(repoId, id, v);
+          const ts = now();
+          this.st.insertVersion({ repo_id: repoId, number: v, created: ts, task_id: t.taskId, kind: 'rollback', added: add.length, removed: rem.length, unit_count: target.size, based_on: toVersion });
+          this.st.updateRepo(repoId, { version: v, updated: ts });
+          if (repo.retain_versions > 0) this.st.pruneVersions(repoId, repo.retain_versions);
+          checkpoint('in-transaction');
+        });
+        checkpoint('after-commit');
+        const units = (ids: number[]) => (ids.length ? this.st.queryUnits({ unitIds: ids, criteria: { fields: [] } }).map((r) => rowToUnit(this.store, r, true)) : []);
+        const outcomes: UnitOutcome[] = [...units(add).map((u) => ({ outcome: 'added' as const, unit: u })), ...units(rem).map((u) => ({ outcome: 'removed' as const, unit: u }))];
+        return this.taskResult(t.taskId, 'rollback', repoId, { repoId, outcomes, report: { rolledBackTo: toVersion } }, { version: v, newVersion: true, added: add.length, removed: rem.length, replaced: 0 }, v);
+      },
+      (r) => this.taskResultJson(r),
+    );
+  }
+
+  // ------------------------------------------------------------------ reading
+  listUnits(repoId: string, criteria?: UnitCriteria): Unit[] {
+    this.requireRepo(repoId);
+    return new Staging(this).query(repoId, criteria);
+  }
+
+  *iterUnits(repoId: string, criteria?: UnitCriteria): Iterable<Unit> {
+    this.requireRepo(repoId);
+    const page = 1000;
+    const base = criteria?.skip ?? 0;
+    let done = 0;
+    for (;;) {
+      const want = criteria?.limit !== undefined ? Math.min(page, criteria.limit - done) : page;
+      if (want <= 0) return;
+      const batch = this.listUnits(repoId, { ...criteria, skip: base + done, limit: want });
+      for (const u of batch) yield u;
+      done += batch.length;
+      if (batch.length < want) return;
+    }
+  }
+
+  countUnits(repoId: string, criteria?: UnitCriteria): number {
+    this.requireRepo(repoId);
+    validateCriteria(criteria);
+    return this.st.countUnits({ repoId, criteria });
+  }
+
+  getUnits(unitIds: string[]): Unit[] {
+    const ids = unitIds.map(Number).filter((n) => Number.isInteger(n));
+    if (!ids.length) return [];
+    return this.st.queryUnits({ unitIds: ids }).map((r) => rowToUnit(this.store, r));
+  }
+
+  versions(repoId: string): VersionInfo[] {
+    const repo = this.requireRepo(repoId);
+    const published = new Map<number, string[]>();
+    for (const d of this.st.listDistributors(repoId)) {
+      const p = this.st.lastPublish(repoId, d.id, 'published');
+      if (p) published.set(p.version, [...(published.get(p.version) ?? []), d.id]);
+    }
+    return this.st.listVersions(repoId).map((v) => ({ number: v.number, created: v.created, kind: v.kind, taskId: v.task_id, added: v.added, removed: v.removed, unitCount: v.unit_count, basedOn: v.based_on, publishedBy: published.get(v.number) ?? [], current: v.number === repo.version }));
+  }
+
+  private publishRecord(p: PublishRow): PublishRecord {
+    return { repoId: p.repo_id, distributorId: p.dist_id, version: p.version, configHash: p.config_hash, publishedAt: p.finished ?? p.started, taskId: p.task_id, publishedPaths: parseJson(p.published_paths, []), urls: parseJson(p.urls, []), report: parseJson(p.report, null) };
+  }
+
+  lastPublish(repoId: string, distId: string): PublishRecord | null {
+    const p = this.st.lastPublish(repoId, distId, 'published');
+    return p ? this.publishRecord(p) : null;
+  }
+
+  // ------------------------------------------------------------------ publish
+  private configHash(p: LoadedPlugin, config: Record<string, unknown>): string {
+    return createHash('sha256').update(stableStringify({ plugin: p.config, repo: config })).digest('hex');
+  }
+
+  private otherRelativeUrls(repoId: string, distId: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const r of this.st.listRepos()) {
+      for (const d of this.st.listDistributors(r.id)) {
+        if (r.id === repoId && d.id === distId) continue;
+        const cfg = parseJson<Record<string, unknown>>(d.config, {});
+        const p = this.registry.get(d.type_id);
+        const rel = cfg.relative_url ?? p?.config.relative_url;
+        if (typeof rel === 'string') out[`${r.id}/${d.id}`] = rel;
+      }
+    }
+    return out;
+  }
+
+  async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean } = {}): Promise<PublishOutcome[]> {
+    this.requireRepo(repoId);
+    const dists = opts.distributorId ? [this.requireDist(repoId, opts.distributorId)] : this.st.listDistributors(repoId);
+    const out: PublishOutcome[] = [];
+    await this.withLock([repoId], async () => {
+      for (const d of dists) out.push(await this.publishOne(repoId, d, opts.override ?? {}, !!opts.force));
+    });
+    return out;
+  }
+
+  private async publishOne(repoId: string, d: DistributorRow, override: Record<string, unknown>, force: boolean): Promise<PublishOutcome> {
+    let outcome: PublishOutcome | undefined;
+    let taskId: string | undefined;
+    try {
+      await this.runTask('publish', repoId, [repoId], async (t) => {
+        taskId = t.taskId;
+        outcome = await this.publishBody(repoId, d.id, override, force, t);
+        return outcome;
+      });
+      return outcome!;
+    } catch (e) {
+      if (e instanceof StagepushError && e.kind === 'interrupted') throw e;
+      if (e instanceof StagepushError && e.kind === 'locked') throw e;
+      const repo = this.st.getRepo(repoId);
+      return { distributorId: d.id, status: 'failed', version: repo?.version ?? 0, publishedPaths: [], urls: [], taskId, error: { code: e instanceof StagepushError ? e.code : 'INTERNAL', message: (e as Error)?.message ?? String(e) } };
+    }
+  }
+
+  private async publishBody(repoId: string, distId: string, override: Record<string, unknown>, force: boolean, t: TaskCtx): Promise<PublishOutcome> {
+    const repo = this.requireRepo(repoId);
+    const d = this.requireDist(repoId, distId);
+    const p = this.plugin(d.type_id, 'distributor');
+    const inst = p.factory.create() as Distributor;
+    if (typeof inst.publishRepo !== 'function') throw this.notSupported(p, 'publish');
+    const config = parseJson<Record<string, unknown>>(d.config, {});
+    const hash = this.configHash(p, config);
+    const last = this.st.lastPublish(repoId, distId, 'published');
+    const lastAttempt = this.st.lastPublish(repoId, distId);
+    if (!force && !Object.keys(override).length && last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === hash) {
+      this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; --force to publish again)` });
+      return { distributorId: distId, status: 'skipped', version: repo.version, publishedPaths: parseJson(last.published_paths, []), urls: parseJson(last.urls, []), taskId: t.taskId };
+    }
+    const seq = this.st.insertPublish({ repo_id: repoId, dist_id: distId, version: repo.version, config_hash: hash, state: 'running', started: now(), finished: null, task_id: t.taskId, pid: process.pid, host: this.locks.host, published_paths: null, urls: null, manifest: null, report: null, error: null });
+    const staging = new Staging(this);
+    const conduit = new PublishConduitImpl(this, staging, this.opCtx(repoId, p, `distributor:${distId}`, t), repo.version, this.publishRoot, this.opts.baseUrls ?? {}, () => this.otherRelativeUrls(repoId, distId));
+    const onAbort = () => {
+      try {
+        void Promise.resolve(inst.cancelPublishRepo?.()).catch(() => undefined);
+      } catch {
+        /* discarded anyway */
+      }
+    };
+    t.signal.addEventListener('abort', onAbort, { once: true });
+    this.events({ type: 'phase-start', phase: 'publish', repo: repoId, label: distId });
+    let report: PublishReport | undefined;
+    try {
+      report = await inst.publishRepo(this.repoObject(repo, this.workingDir(repoId, 'distributor', distId)), conduit, new CallConfig(p.config, config, override));
+      if (t.signal.aborted) throw t.signal.reason;
+      this.checkReport(report, p, 'publish', repoId, 'ENGINE_PUBLISH_FAILED');
+    } catch (e) {
+      this.st.updatePublish(seq, { state: t.signal.aborted ? 'canceled' : 'failed', finished: now(), error: JSON.stringify(errJson(e)) });
+      this.events({ type: 'phase-end', phase: 'publish', repo: repoId, label: distId, ok: false });
+      if (t.signal.aborted) throw t.signal.reason;
+      throw this.pluginError(e, p, 'publish', repoId, 'ENGINE_PUBLISH_FAILED');
+    } finally {
+      conduit.expire();
+      t.signal.removeEventListener('abort', onAbort);
+    }
+    checkpoint('publish-written');
+    const publishedPaths = (report!.publishedPaths ?? []).map((x) => path.resolve(x));
+    const urls = report!.urls ?? [];
+    const manifest = Object.fromEntries(publishedPaths.map((pp) => [pp, buildManifest(pp)]));
+    this.st.tx(() => {
+      this.st.updatePublish(seq, { state: 'published', finished: now(), published_paths: JSON.stringify(publishedPaths), urls: JSON.stringify(urls), manifest: JSON.stringify(manifest), report: JSON.stringify(report!.summary ?? null) });
+      for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
+      checkpoint('in-transaction');
+    });
+    checkpoint('publish-recorded');
+    this.events({ type: 'phase-end', phase: 'publish', repo: repoId, label: distId });
+    return { distributorId: distId, status: 'published', version: repo.version, publishedPaths, urls, taskId: t.taskId, report: (report!.summary ?? null) as Json };
+  }
+
+  async createConsumerPayload(repoId: string, distId: string, bindingConfig: Record<string, unknown> = {}): Promise<Json> {
+    const repo = this.requireRepo(repoId);
+    const d = this.requireDist(repoId, distId);
+    const p = this.plugin(d.type_id, 'distributor');
+    const inst = p.factory.create() as Distributor;
+    if (typeof inst.createConsumerPayload !== 'function') throw this.notSupported(p, 'createConsumerPayload');
+    let payload: Json;
+    try {
+      payload = await inst.createConsumerPayload(this.repoObject(repo, this.workingDir(repoId, 'distributor', distId)), new CallConfig(p.config, parseJson(d.config, {})), bindingConfig);
+    } catch (e) {
+      throw this.pluginError(e, p, 'createConsumerPayload', repoId, 'ENGINE_PAYLOAD_FAILED');
+    }
+    return assertJson(payload, 'the consumer payload');
+  }
+
+  // ------------------------------------------------------------------ push batches
+  async transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T> {
+    const ids = [...new Set(repoIds)].sort();
+    for (const id of ids) this.requireRepo(id);
+    const results: BatchResult[] = [];
+    return this.runTask(
+      'transaction',
+      ids.join(','),
+      ids,
+      async (t) => {
+        const staging = new Staging(this);
+        const s: ImporterOpState = { staging, task: t };
+        const guard = (id: string) => {
+          if (!ids.includes(id)) throw new StagepushError('ENGINE_NOT_LOCKED', `repository ${id} is not part of this transaction (${ids.join(', ')})`, { kind: 'internal' });
+        };
+        let open = true;
+        const live = () => {
+          if (!open) throw new StagepushError('ENGINE_CONDUIT_EXPIRED', 'this batch was used after its transaction ended', { kind: 'failed' });
+          if (t.signal.aborted) throw t.signal.reason;
+        };
+        const keep = (r: BatchResult) => {
+          results.push(r);
+          return r;
+        };
+        const batch: Batch = {
+          signal: t.signal,
+          upload: async (repoId, req) => {
+            live();
+            guard(repoId);
+            return keep(await this.innerUpload(s, repoId, req));
+          },
+          copy: async (from, to, opts = {}) => {
+            live();
+            guard(from);
+            guard(to);
+            return keep(await this.innerCopy(s, from, to, opts));
+          },
+          removeUnits: async (repoId, criteria) => {
+            live();
+            guard(repoId);
+            return keep(await this.innerRemove(s, repoId, criteria));
+          },
+          listUnits: (repoId, criteria) => {
+            live();
+            guard(repoId);
+            return staging.query(repoId, criteria);
+          },
+        };
+        let r: T;
+        try {
+          r = await fn(batch);
+          if (t.signal.aborted) throw t.signal.reason;
+          this.commit(staging, t.taskId, 'transaction');
+        } finally {
+          open = false;
+        }
+        return r;
+      },
+      () => ({ repos: ids, operations: results.length, units: results.reduce((a, b) => a + b.outcomes.length, 0) }) as Json,
+    );
+  }
+
+  pinUnits(unitIds: string[], untilMs: number): void {
+    const ids = unitIds.map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    this.st.pinUnits(ids, untilMs);
+  }
+
+  // ------------------------------------------------------------------ orphans, gc, fsck
+  private orphanInfo(units: ReturnType<Storage['orphanUnits']>): OrphanInfo[] {
+    return units.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key), sha256: r.sha256, size: r.size, blobs: r.blobs ? (JSON.parse(r.blobs) as string[]) : [] }));
+  }
+
+  private removeOrphansLocked(dryRun: boolean): OrphanReport {
+    const orphans = this.st.orphanUnits(Date.now());
+    const info = this.orphanInfo(orphans);
+    const candidateFiles = new Set<string>();
+    for (const o of info) {
+      if (o.sha256) candidateFiles.add(o.sha256);
+      for (const b of o.blobs) candidateFiles.add(b);
+    }
+    if (!dryRun && orphans.length) this.st.deleteUnits(orphans.map((o) => o.id));
+    // Files no unit references (their units are gone, or a crash left them before a commit).
+    const orphanIds = new Set(orphans.map((o) => o.id));
+    const refs = new Map<string, number[]>();
+    for (const f of this.st.allReferencedFiles()) refs.set(f.sha256, [...(refs.get(f.sha256) ?? []), f.unitId]);
+    for (const sha of this.store.listAll()) if (!refs.has(sha)) candidateFiles.add(sha);
+    let files = 0;
+    let bytes = 0;
+    for (const sha of candidateFiles) {
+      const users = refs.get(sha) ?? [];
+      const stillUsed = dryRun ? users.some((u) => !orphanIds.has(u)) : this.st.fileReferenced(sha);
+      if (stillUsed) continue;
+      if (!SHA256_RE.test(sha)) continue;
+      let size = 0;
+      try {
+        size = fs.statSync(this.store.pathFor(sha)).size;
+      } catch {
+        continue;
+      }
+      files++;
+      bytes += size;
+      if (!dryRun) this.store.remove(sha);
+    }
+    return { dryRun, units: orphans.length, files, bytes, orphans: info };
+  }
+
+  private allRepoIds(): string[] {
+    return this.st.listRepos().map((r) => r.id);
+  }
+
+  readonly orphans = {
+    list: (): OrphanInfo[] => this.orphanInfo(this.st.orphanUnits(Date.now())),
+    remove: (opts: { dryRun?: boolean } = {}): OrphanReport => {
+      // Synchronous API: take every repository lock without waiting (an operation in flight may
+      // still commit units sharing these files).
+      const resources = [...this.allRepoIds().map((r) => `repo:${r}`), 'gc'];
+      let report: OrphanReport | undefined;
+      const tryLock = this.locksSync(resources);
+      try {
+        report = this.removeOrphansLocked(!!opts.dryRun);
+      } finally {
+        tryLock();
+      }
+      return report;
+    },
+  };
+
+  /** Take locks synchronously (no waiting): kind 'locked' when another run holds one. */
+  private locksSync(resources: string[]): () => void {
+    const taken: string[] = [];
+    const release = () => {
+      for (const r of taken) this.st.deleteLock(r, this.syncTokens.get(r));
+      taken.length = 0;
+    };
+    try {
+      for (const r of [...resources].sort()) {
+        if (this.locks.holds(r)) continue;
+        this.st.tx(() => {
+          const row = this.st.getLock(r);
+          if (row) {
+            if (!lockOwnerDead(row, this.locks.host)) throw new StagepushError('ENGINE_LOCKED', `${r} is locked by another run (pid ${row.pid} on ${row.host}${row.task_id ? `, task ${row.task_id}` : ''})`, { kind: 'locked', hint: 'run it again when that run is done' });
+            this.st.deleteLock(r, row.token);
+          }
+          const token = randomBytes(8).toString('hex');
+          this.syncTokens.set(r, token);
+          this.st.insertLock({ resource: r, pid: process.pid, host: this.locks.host, task_id: null, acquired: Date.now(), heartbeat: Date.now(), token });
+        });
+        taken.push(r);
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return release;
+  }
+  private syncTokens = new Map<string, string>();
+
+  async gc(opts: { dryRun?: boolean; taskRetentionDays?: number } = {}): Promise<GcReport> {
+    const dryRun = !!opts.dryRun;
+    const days = opts.taskRetentionDays ?? 30;
+    const ids = this.allRepoIds();
+    return this.runTask(
+      'gc',
+      null,
+      [...ids, '*gc'],
+      async () => {
+        let versionsPruned = 0;
+        for (const id of ids) {
+          const r = this.st.getRepo(id);
+          if (!r || r.retain_versions <= 0) continue;
+          const oldestKept = r.version - r.retain_versions + 1;
+          const n = this.st.listVersions(id).filter((v) => v.number < oldestKept).length;
+          versionsPruned += n;
+          if (!dryRun && n) this.st.pruneVersions(id, r.retain_versions);
+        }
+        const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
+        const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);
+        const orphans = this.removeOrphansLocked(dryRun);
+        const stray = this.store.strayTemps();
+        if (!dryRun) for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
+        let workingDirsRemoved = 0;
+        const wroot = path.join(this.dataDir, 'working');
+        if (fs.existsSync(wroot)) {
+          for (const n of fs.readdirSync(wroot)) {
+            if (this.st.getRepo(n)) continue;
+            workingDirsRemoved++;
+            if (!dryRun) fs.rmSync(path.join(wroot, n), { recursive: true, force: true });
+          }
+        }
+        return { dryRun, versionsPruned, tasksPruned, orphans, tempFilesRemoved: stray.length, workingDirsRemoved };
+      },
+      (r) => ({ ...r, orphans: { ...r.orphans, orphans: r.orphans.orphans.slice(0, 100) } }) as unknown as Json,
+    );
+  }
+
+  async fsck(): Promise<FsckReport> {
+    const problems: FsckProblem[] = [];
+    const notices: FsckProblem[] = [];
+    const integrity = this.st.integrityCheck();
+    if (!(integrity.length === 1 && integrity[0] === 'ok')) problems.push({ code: 'ENGINE_DB_CORRUPT', message: `database integrity check: ${integrity.join('; ')}`, file: this.st.path });
+    const refs = this.st.allReferencedFiles();
+    const bySha = new Map<string, { size: number | null; units: number[] }>();
+    for (const r of refs) {
+      const e = bySha.get(r.sha256) ?? { size: null, units: [] };
+      if (r.size !== null) e.size = r.size;
+      e.units.push(r.unitId);
+      bySha.set(r.sha256, e);
+    }
+    let filesChecked = 0;
+    for (const [sha, e] of bySha) {
+      filesChecked++;
+      let file: string;
+      try {
+        file = this.store.pathFor(sha);
+      } catch {
+        problems.push({ code: 'ENGINE_BAD_SHA256', message: `unit ${e.units.join(', ')} references a malformed digest ${sha}` });
+        continue;
+      }
+      if (!fs.existsSync(file)) {
+        problems.push({ code: 'ENGINE_FILE_MISSING', message: `stored file of unit ${e.units.join(', ')} is missing`, file });
+        continue;
+      }
+      const h = hashFileSync(file);
+      if (h.sha256 !== sha) problems.push({ code: 'ENGINE_FILE_CORRUPT', message: `stored file of unit ${e.units.join(', ')} has sha256 ${h.sha256}, expected ${sha}`, file });
+      else if (e.size !== null && h.size !== e.size) problems.push({ code: 'ENGINE_FILE_CORRUPT', message: `stored file of unit ${e.units.join(', ')} has ${h.size} bytes, expected ${e.size}`, file });
+    }
+    for (const sha of this.store.listAll()) {
+      if (!bySha.has(sha)) notices.push({ code: 'ENGINE_FILE_UNREFERENCED', message: 'stored file referenced by no unit (removed by `stagepush orphans remove` or `gc`)', file: path.join(this.store.shaDir, sha.slice(0, 2), sha.slice(2)) });
+    }
+    for (const f of this.store.strayTemps()) problems.push({ code: 'ENGINE_STRAY_TEMP', message: 'temporary file left by a process that is gone (removed by `stagepush gc`)', file: f });
+    let publishesChecked = 0;
+    for (const r of this.st.listRepos()) {
+      for (const d of this.st.listDistributors(r.id)) {
+        const last = this.st.lastPublish(r.id, d.id, 'published');
+        if (!last) continue;
+        publishesChecked++;
+        const latest = this.st.lastPublish(r.id, d.id)!;
+        const manifest = parseJson<Record<string, Record<string, ManifestEntry>>>(last.manifest, {});
+        const diffs: string[] = [];
+        for (const [root, entries] of Object.entries(manifest)) diffs.push(...compareManifest(root, entries));
+        if (!diffs.length) continue;
+        const interrupted = latest.seq !== last.seq && latest.state !== 'published';
+        const msg = `published tree of ${r.id}/${d.id} differs from its last publish (version ${last.version}, ${last.finished}): ${diffs.slice(0, 5).join('; ')}${diffs.length > 5 ? `; and ${diffs.length - 5} more` : ''}`;
+        if (interrupted) notices.push({ code: 'ENGINE_PUBLISH_INTERRUPTED', message: `${msg} — a later publish was ${latest.state}; run \`stagepush repo publish ${r.id} --distributor ${d.id}\``, file: Object.keys(manifest)[0] });
+        else problems.push({ code: 'ENGINE_PUBLISH_MISMATCH', message: msg, file: Object.keys(manifest)[0] });
+      }
+    }
+    return { ok: problems.length === 0, integrity: integrity.join('; '), unitsChecked: new Set(refs.map((r) => r.unitId)).size, filesChecked, publishesChecked, problems, notices };
+  }
+
+  // ------------------------------------------------------------------ consumers (plain storage for the agent)
+  private consumerInfo(r: Record<string, unknown>): ConsumerInfo {
+    return { name: String(r.name), root: String(r.root), notes: parseJson(r.notes as string, {}), created: String(r.created) };
+  }
+
+  private requireConsumer(name: string): void {
+    if (!this.st.kvGet('consumers', [name])) throw new StagepushError('ENGINE_CONSUMER_NOT_FOUND', `no consumer ${JSON.stringify(name)} is registered`, { kind: 'invalid' });
+  }
+
+  readonly consumers = {
+    register: (name: string, c: { root: string; notes?: Record<string, unknown> }): ConsumerInfo => {
+      checkId(name, 'consumer name');
+      if (this.st.kvGet('consumers', [name])) throw new StagepushError('ENGINE_CONSUMER_EXISTS', `consumer ${name} is already registered`, { kind: 'invalid' });
+      if (typeof c.root !== 'string' || !c.root) throw new StagepushError('ENGINE_BAD_CONSUMER', `consumer ${name}: root must be a directory path`, { kind: 'invalid', field: 'root' });
+      assertJson(c.notes ?? {}, 'consumer notes');
+      this.st.kvPut('consumers', { name, root: c.root, notes: JSON.stringify(c.notes ?? {}), created: now() });
+      return this.consumers.get(name)!;
+    },
+    get: (name: string): ConsumerInfo | null => {
+      const r = this.st.kvGet('consumers', [name]);
+      return r ? this.consumerInfo(r) : null;
+    },
+    list: (): ConsumerInfo[] => this.st.kvList('consumers', []).map((r) => this.consumerInfo(r)),
+    unregister: (name: string): void => {
+      this.requireConsumer(name);
+      this.st.tx(() => {
+        this.st.kvDelete('bindings', [name]);
+        this.st.kvDelete('profiles', [name]);
+        this.st.kvDelete('consumers', [name]);
+      });
+    },
+    setBinding: (name: string, repoId: string, distId: string, payload: Json): void => {
+      this.requireConsumer(name);
+      assertJson(payload, 'the binding payload');
+      this.st.kvPut('bindings', { consumer: name, repo_id: repoId, dist_id: distId, payload: JSON.stringify(payload), created: now() });
+    },
+    removeBinding: (name: string, repoId: string): void => {
+      this.requireConsumer(name);
+      if (!this.st.kvDelete('bindings', [name, repoId])) throw new StagepushError('ENGINE_BINDING_NOT_FOUND', `consumer ${name} is not bound to ${repoId}`, { kind: 'invalid' });
+    },
+    bindings: (name: string): BindingInfo[] =>
+      this.st.kvList('bindings', [name]).map((r) => ({ consumer: String(r.consumer), repoId: String(r.repo_id), distributorId: String(r.dist_id), payload: parseJson(r.payload as string, null), created: String(r.created) })),
+    setProfile: (name: string, typeId: string, profile: Json): void => {
+      this.requireConsumer(name);
+      assertJson(profile, 'the consumer profile');
+      this.st.kvPut('profiles', { consumer: name, type_id: typeId, profile: JSON.stringify(profile), updated: now() });
+    },
+    getProfile: (name: string, typeId: string): Json | null => {
+      const r = this.st.kvGet('profiles', [name, typeId]);
+      return r ? parseJson(r.profile as string, null) : null;
+    },
+  };
+}
+
+/** What a published tree holds: files with sha256 and size, symlinks with their target, directories. */
+export function buildManifest(root: string): Record<string, ManifestEntry> {
+  const out: Record<string, ManifestEntry> = {};
+  const walk = (abs: string, rel: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      return;
+    }
+    const key = rel || '.';
+    if (st.isSymbolicLink()) out[key] = { t: 'l', v: fs.readlinkSync(abs) };
+    else if (st.isDirectory()) {
+      out[key] = { t: 'd' };
+      for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), rel ? `${rel}/${n}` : n);
+    } else if (st.isFile()) {
+      const h = hashFileSync(abs);
+      out[key] = { t: 'f', v: h.sha256, size: h.size };
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+function compareManifest(root: string, expected: Record<string, ManifestEntry>): string[] {
+  const actual = buildManifest(root);
+  const diffs: string[] = [];
+  for (const [k, e] of Object.entries(expected)) {
+    const a = actual[k];
+    const name = path.join(root, k);
+    if (!a) diffs.push(`${name} is missing`);
+    else if (a.t !== e.t) diffs.push(`${name} is a ${a.t === 'f' ? 'file' : a.t === 'l' ? 'symlink' : 'directory'}, was a ${e.t === 'f' ? 'file' : e.t === 'l' ? 'symlink' : 'directory'}`);
+    else if (a.v !== e.v) diffs.push(a.t === 'l' ? `${name} points to ${a.v}, was ${e.v}` : `${name} changed (sha256 ${a.v}, was ${e.v})`);
+  }
+  for (const k of Object.keys(actual)) if (!expected[k]) diffs.push(`${path.join(root, k)} is new`);
+  return diffs;
+}

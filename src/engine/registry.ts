@@ -1,0 +1,404 @@
+/**
+ * The plugin registry: content types and plugins from four sources, in this order —
+ * built-ins (src/plugins/builtins.ts), extra factories given by the embedding code, npm packages
+ * declaring entry points in their package.json `stagepush` field, and directory plugins
+ * (`<pluginsDir>/<name>/importer.js|distributor.js`, `*.conf`, `types.json`).
+ *
+ * A plugin that fails to load gives a coded error naming its path; the others still load.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { StagepushError } from '../errors.js';
+import { BUILTIN_PLUGINS, BUILTIN_TYPES } from '../plugins/builtins.js';
+import type { Distributor, Importer, PluginFactory, PluginMetadata, TypeDefinition } from './contract.js';
+
+export interface LoadedPlugin {
+  id: string;
+  kind: 'importer' | 'distributor';
+  factory: PluginFactory;
+  metadata: PluginMetadata;
+  /** Where it came from, for messages and `plugins list`. */
+  source: string;
+  /** Plugin-level config (entry point / *.conf, then plugins.conf.d/<id>.json on top). */
+  config: Record<string, unknown>;
+}
+
+export interface RegistryOptions {
+  configDir?: string;
+  pluginsDir?: string;
+  pluginPackages?: string[];
+  pluginNodeModules?: string;
+  extraPlugins?: PluginFactory[];
+  extraTypes?: TypeDefinition[];
+}
+
+interface Candidate {
+  kind: 'importer' | 'distributor';
+  source: string;
+  /** File to name in errors. */
+  where: string;
+  create: () => Importer | Distributor;
+  config: Record<string, unknown>;
+  types: TypeDefinition[];
+  typesSource: string;
+  staticMetadata?: PluginMetadata;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function perr(code: string, message: string, file?: string, hint?: string): StagepushError {
+  return new StagepushError(code, message, { kind: 'invalid', file, hint });
+}
+
+function readJsonFile(file: string, code: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw perr(code, `cannot read ${what} ${file}: ${(e as Error).message}`, file);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw perr(code, `${what} ${file} is not valid JSON: ${(e as Error).message}`, file);
+  }
+}
+
+function checkTypes(value: unknown, where: string): TypeDefinition[] {
+  if (!Array.isArray(value)) throw perr('PLUGIN_BAD_TYPES', `content type declarations in ${where} must be a JSON array of {id, unitKey}`, where);
+  return value.map((t, i) => {
+    const o = t as Record<string, unknown>;
+    if (!o || typeof o !== 'object' || typeof o.id !== 'string' || !ID_RE.test(o.id)) throw perr('PLUGIN_BAD_TYPES', `content type #${i} in ${where}: "id" must be a string of letters, digits, _ . -`, where);
+    if (!Array.isArray(o.unitKey) || !o.unitKey.length || !o.unitKey.every((k) => typeof k === 'string' && k))
+      throw perr('PLUGIN_BAD_TYPES', `content type ${o.id} in ${where}: "unitKey" must be a non-empty array of field names`, where);
+    return { id: o.id, unitKey: o.unitKey as string[], displayName: typeof o.displayName === 'string' ? o.displayName : o.id, description: typeof o.description === 'string' ? o.description : undefined, searchIndexes: Array.isArray(o.searchIndexes) ? (o.searchIndexes as string[]) : undefined };
+  });
+}
+
+function isClassLike(fn: unknown): boolean {
+  if (typeof fn !== 'function') return false;
+  if (/^class[\s{]/.test(Function.prototype.toString.call(fn))) return true;
+  const proto = (fn as { prototype?: Record<string, unknown> }).prototype;
+  return !!proto && typeof proto.metadata === 'function';
+}
+
+function makeCreate(ctor: unknown, where: string): () => Importer | Distributor {
+  if (typeof ctor !== 'function') throw perr('PLUGIN_BAD_SHAPE', `${where}: the entry point must return a plugin class or factory function, got ${ctor === null ? 'null' : typeof ctor}`, where);
+  if (isClassLike(ctor)) return () => new (ctor as new () => Importer | Distributor)();
+  return () => (ctor as () => Importer | Distributor)();
+}
+
+/** Interpret an entry point's return value: [PluginClass, config] or {plugin, config}. */
+function fromEntryResult(res: unknown, where: string): { create: () => Importer | Distributor; config: Record<string, unknown> } {
+  let ctor: unknown;
+  let config: unknown = {};
+  if (Array.isArray(res)) {
+    [ctor, config = {}] = res;
+  } else if (res && typeof res === 'object' && 'plugin' in res) {
+    ctor = (res as { plugin: unknown }).plugin;
+    config = (res as { config?: unknown }).config ?? {};
+  } else {
+    throw perr('PLUGIN_BAD_SHAPE', `${where}: the entry point must return [PluginClass, config] or {plugin, config}`, where);
+  }
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw perr('PLUGIN_BAD_SHAPE', `${where}: the entry point's plugin-level config must be an object`, where);
+  return { create: makeCreate(ctor, where), config: config as Record<string, unknown> };
+}
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${file}: ${(e as Error).message}`, { kind: 'invalid', file, cause: e });
+  }
+}
+
+/** Call an entry point (or use a default-exported class) from a loaded module. */
+function entryFromModule(mod: Record<string, unknown>, exportName: string | undefined, where: string): { create: () => Importer | Distributor; config: Record<string, unknown> } {
+  const names = exportName ? [exportName] : ['entryPoint', 'default'];
+  for (const n of names) {
+    const ep = mod[n];
+    if (ep === undefined) continue;
+    if (n === 'default' && isClassLike(ep)) return { create: makeCreate(ep, where), config: {} };
+    if (typeof ep !== 'function') throw perr('PLUGIN_BAD_SHAPE', `${where}: export "${n}" must be a function (the entry point) or a plugin class`, where);
+    let res: unknown;
+    try {
+      res = (ep as () => unknown)();
+    } catch (e) {
+      throw new StagepushError('PLUGIN_LOAD_FAILED', `${where}: the entry point "${n}" threw: ${(e as Error).message}`, { kind: 'invalid', file: where, cause: e });
+    }
+    if (res && typeof (res as { then?: unknown }).then === 'function') throw perr('PLUGIN_BAD_SHAPE', `${where}: the entry point "${n}" must return synchronously, not a Promise`, where);
+    return fromEntryResult(res, where);
+  }
+  throw perr('PLUGIN_MISSING_EXPORT', `${where} exports no ${names.map((n) => `"${n}"`).join(' or ')} (the entry point returning [PluginClass, config])`, where, 'export function entryPoint() { return [MyImporter, {}]; }');
+}
+
+function probe(c: Candidate): PluginMetadata {
+  let inst: Importer | Distributor;
+  try {
+    inst = c.create();
+  } catch (e) {
+    throw new StagepushError('PLUGIN_LOAD_FAILED', `${c.where}: creating the plugin threw: ${(e as Error).message}`, { kind: 'invalid', file: c.where, cause: e });
+  }
+  if (!inst || typeof inst !== 'object') throw perr('PLUGIN_BAD_SHAPE', `${c.where}: the plugin factory returned ${inst === null ? 'null' : typeof inst}, not a plugin object`, c.where);
+  const o = inst as unknown as Record<string, unknown>;
+  for (const m of ['metadata', 'validateConfig']) {
+    if (typeof o[m] !== 'function') throw perr('PLUGIN_BAD_SHAPE', `${c.where}: the ${c.kind} has no ${m}() method`, c.where);
+  }
+  const importerOps = ['syncRepo', 'uploadUnit', 'importUnits', 'removeUnits', 'importerAdded', 'importerRemoved'];
+  const distOps = ['publishRepo', 'createConsumerPayload', 'distributorAdded', 'distributorRemoved'];
+  const has = (names: string[]) => names.filter((n) => typeof o[n] === 'function');
+  if (c.kind === 'importer' && has(distOps).length && !has(importerOps).length) throw perr('PLUGIN_BAD_SHAPE', `${c.where}: this is a distributor (it has ${has(distOps).join(', ')}), registered as an importer`, c.where);
+  if (c.kind === 'distributor' && has(importerOps).length && !has(distOps).length) throw perr('PLUGIN_BAD_SHAPE', `${c.where}: this is an importer (it has ${has(importerOps).join(', ')}), registered as a distributor`, c.where);
+  for (const [op, cancel] of [['syncRepo', 'cancelSyncRepo'], ['publishRepo', 'cancelPublishRepo']] as const) {
+    if (typeof o[op] === 'function' && typeof o[cancel] !== 'function') throw perr('PLUGIN_NO_CANCEL', `${c.where}: the ${c.kind} has ${op}() but no ${cancel}() (a plugin with one must have the other)`, c.where);
+    if (typeof o[cancel] === 'function' && typeof o[op] !== 'function') throw perr('PLUGIN_NO_CANCEL', `${c.where}: the ${c.kind} has ${cancel}() but no ${op}()`, c.where);
+  }
+  let md: unknown;
+  try {
+    md = (inst as Importer).metadata();
+  } catch (e) {
+    throw new StagepushError('PLUGIN_BAD_METADATA', `${c.where}: metadata() threw: ${(e as Error).message}`, { kind: 'invalid', file: c.where, cause: e });
+  }
+  const m = md as Record<string, unknown>;
+  if (!m || typeof m !== 'object') throw perr('PLUGIN_BAD_METADATA', `${c.where}: metadata() must return {id, displayName, types}`, c.where);
+  if (typeof m.id !== 'string' || !ID_RE.test(m.id)) throw perr('PLUGIN_BAD_METADATA', `${c.where}: metadata().id must be a string of letters, digits, _ . - (got ${JSON.stringify(m.id)})`, c.where);
+  if (!Array.isArray(m.types) || !m.types.every((t) => typeof t === 'string')) throw perr('PLUGIN_BAD_METADATA', `${c.where}: metadata().types of ${m.id} must be an array of content type ids`, c.where);
+  return { id: m.id, displayName: typeof m.displayName === 'string' ? m.displayName : m.id, types: m.types as string[] };
+}
+
+export class PluginRegistry {
+  readonly types = new Map<string, { def: TypeDefinition; source: string }>();
+  readonly plugins = new Map<string, LoadedPlugin>();
+  readonly errors: StagepushError[] = [];
+
+  static async load(opts: RegistryOptions): Promise<PluginRegistry> {
+    const reg = new PluginRegistry();
+    await reg.loadAll(opts);
+    return reg;
+  }
+
+  private fail(e: unknown, where: string): void {
+    if (e instanceof StagepushError) this.errors.push(e);
+    else this.errors.push(new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${where}: ${(e as Error)?.message ?? String(e)}`, { kind: 'invalid', file: where, cause: e }));
+  }
+
+  private addTypes(defs: TypeDefinition[], source: string): void {
+    for (const d of defs) {
+      const prev = this.types.get(d.id);
+      if (prev) {
+        if (JSON.stringify(prev.def.unitKey) !== JSON.stringify(d.unitKey))
+          throw perr('PLUGIN_TYPE_CLASH', `content type ${d.id} declared by ${source} with unit key [${d.unitKey.join(', ')}] clashes with its declaration by ${prev.source} (unit key [${prev.def.unitKey.join(', ')}])`, source);
+        continue;
+      }
+      this.types.set(d.id, { def: d, source });
+    }
+  }
+
+  private async loadAll(opts: RegistryOptions): Promise<void> {
+    this.addTypes(BUILTIN_TYPES, 'builtin');
+    const candidates: Candidate[] = [];
+    const fromFactory = (f: PluginFactory, source: string): Candidate => ({
+      kind: f.kind,
+      source,
+      where: `${source} plugin ${f.metadata?.id ?? '?'}`,
+      create: () => f.create(),
+      config: f.config ?? {},
+      types: f.types ?? [],
+      typesSource: source,
+      staticMetadata: f.metadata,
+    });
+    for (const f of BUILTIN_PLUGINS) candidates.push(fromFactory(f, 'builtin'));
+    if (opts.extraTypes) {
+      try {
+        this.addTypes(opts.extraTypes, 'extra');
+      } catch (e) {
+        this.fail(e, 'extra');
+      }
+    }
+    for (const f of opts.extraPlugins ?? []) candidates.push(fromFactory(f, 'extra'));
+    for (const c of await this.npmCandidates(opts)) candidates.push(c);
+    for (const c of await this.dirCandidates(opts.pluginsDir)) candidates.push(c);
+
+    // Types first (so plugins may use types declared by another package), then plugins.
+    const typeFailed = new Set<Candidate>();
+    const seenTypeSources = new Set<string>();
+    for (const c of candidates) {
+      if (!c.types.length || seenTypeSources.has(c.typesSource + '\0' + JSON.stringify(c.types))) continue;
+      seenTypeSources.add(c.typesSource + '\0' + JSON.stringify(c.types));
+      try {
+        this.addTypes(c.types, c.typesSource);
+      } catch (e) {
+        this.fail(e, c.where);
+        typeFailed.add(c);
+      }
+    }
+    for (const c of candidates) {
+      if (typeFailed.has(c)) continue;
+      try {
+        const md = probe(c);
+        const undeclared = md.types.filter((t) => !this.types.has(t));
+        if (undeclared.length)
+          throw perr('PLUGIN_UNDECLARED_TYPE', `plugin ${md.id} (${c.where}) handles content type${undeclared.length > 1 ? 's' : ''} ${undeclared.join(', ')} that no one declares; the plugin is refused`, c.where, 'declare the type in types.json beside the plugin (or in the package.json "stagepush" field)');
+        const prev = this.plugins.get(md.id);
+        if (prev) throw perr('PLUGIN_ID_CLASH', `plugin id ${md.id} of ${c.where} is already used by ${prev.source}; plugin ids must be unique`, c.where);
+        let config = { ...c.config };
+        if (opts.configDir) {
+          const f = path.join(opts.configDir, 'plugins.conf.d', `${md.id}.json`);
+          if (fs.existsSync(f)) {
+            const v = readJsonFile(f, 'PLUGIN_BAD_CONF', 'plugin config file');
+            if (!v || typeof v !== 'object' || Array.isArray(v)) throw perr('PLUGIN_BAD_CONF', `plugin config file ${f} must hold a JSON object`, f);
+            config = { ...config, ...(v as Record<string, unknown>) };
+          }
+        }
+        const factory: PluginFactory =
+          c.kind === 'importer'
+            ? { kind: 'importer', metadata: md, create: c.create as () => Importer, config, types: c.types }
+            : { kind: 'distributor', metadata: md, create: c.create as () => Distributor, config, types: c.types };
+        this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config });
+      } catch (e) {
+        this.fail(e, c.where);
+      }
+    }
+  }
+
+  private async npmCandidates(opts: RegistryOptions): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    const pkgDirs: string[] = [];
+    const seen = new Set<string>();
+    const nm = opts.pluginNodeModules ? path.resolve(opts.pluginNodeModules) : undefined;
+    for (const name of opts.pluginPackages ?? []) {
+      if (!name.trim()) continue;
+      let dir: string | undefined;
+      if (path.isAbsolute(name) || name.startsWith('.')) {
+        dir = path.resolve(name);
+        if (!fs.existsSync(path.join(dir, 'package.json'))) dir = undefined;
+      } else {
+        const bases = [nm ? path.join(nm, '..') : undefined, process.cwd()].filter((x): x is string => !!x);
+        for (const b of bases) {
+          try {
+            const req = createRequire(path.join(b, 'noop.js'));
+            dir = path.dirname(req.resolve(`${name}/package.json`, { paths: nm ? [nm, b] : [b] }));
+            break;
+          } catch {
+            if (nm && fs.existsSync(path.join(nm, name, 'package.json'))) {
+              dir = path.join(nm, name);
+              break;
+            }
+          }
+        }
+      }
+      if (!dir) {
+        this.errors.push(perr('PLUGIN_PACKAGE_NOT_FOUND', `plugin package ${name} not found${nm ? ` in ${nm}` : ''}`, name, 'install it with npm, or fix STAGEPUSH_PLUGIN_PACKAGES'));
+        continue;
+      }
+      if (!seen.has(dir)) {
+        seen.add(dir);
+        pkgDirs.push(dir);
+      }
+    }
+    if (nm && fs.existsSync(nm)) {
+      const names: string[] = [];
+      for (const n of fs.readdirSync(nm).sort()) {
+        if (n.startsWith('.')) continue;
+        if (n.startsWith('@')) for (const s of fs.readdirSync(path.join(nm, n)).sort()) names.push(`${n}/${s}`);
+        else names.push(n);
+      }
+      for (const n of names) {
+        const dir = path.join(nm, n);
+        const pj = path.join(dir, 'package.json');
+        if (seen.has(dir) || !fs.existsSync(pj)) continue;
+        try {
+          const v = JSON.parse(fs.readFileSync(pj, 'utf8')) as Record<string, unknown>;
+          if (v && typeof v === 'object' && 'stagepush' in v) {
+            seen.add(dir);
+            pkgDirs.push(dir);
+          }
+        } catch {
+          /* not ours to judge: only packages with a stagepush field matter */
+        }
+      }
+    }
+    for (const dir of pkgDirs) {
+      const pj = path.join(dir, 'package.json');
+      try {
+        const pkg = readJsonFile(pj, 'PLUGIN_BAD_PACKAGE', 'package.json') as Record<string, unknown>;
+        const sp = pkg.stagepush as Record<string, unknown> | undefined;
+        if (!sp || typeof sp !== 'object' || Array.isArray(sp)) throw perr('PLUGIN_BAD_PACKAGE', `${pj}: the "stagepush" field must be an object {importers, distributors, types}`, pj);
+        const pkgName = typeof pkg.name === 'string' ? pkg.name : path.basename(dir);
+        let types: TypeDefinition[] = [];
+        if (sp.types !== undefined) {
+          types = typeof sp.types === 'string' ? checkTypes(readJsonFile(path.resolve(dir, sp.types), 'PLUGIN_BAD_TYPES', 'types file'), path.resolve(dir, sp.types)) : checkTypes(sp.types, `${pj} "stagepush.types"`);
+        }
+        for (const kind of ['importer', 'distributor'] as const) {
+          const field = sp[`${kind}s`];
+          if (field === undefined) continue;
+          const entries: string[] = Array.isArray(field) ? (field as string[]) : field && typeof field === 'object' ? Object.values(field as Record<string, string>) : [];
+          if (!entries.length || !entries.every((e) => typeof e === 'string')) {
+            this.errors.push(perr('PLUGIN_BAD_PACKAGE', `${pj}: "stagepush.${kind}s" must list entry points like "./lib/${kind}.js#entryPoint"`, pj));
+            continue;
+          }
+          for (const spec of entries) {
+            const [rel, exp] = spec.split('#') as [string, string | undefined];
+            const file = path.resolve(dir, rel);
+            const where = file;
+            try {
+              if (!fs.existsSync(file)) throw perr('PLUGIN_LOAD_FAILED', `${pj}: entry point file ${file} does not exist`, file);
+              const mod = await importModule(file);
+              const { create, config } = entryFromModule(mod, exp, where);
+              out.push({ kind, source: `npm:${pkgName} (${file})`, where, create, config, types, typesSource: `npm:${pkgName}` });
+            } catch (e) {
+              this.fail(e, where);
+            }
+          }
+        }
+      } catch (e) {
+        this.fail(e, pj);
+      }
+    }
+    return out;
+  }
+
+  private async dirCandidates(pluginsDir: string | undefined): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    if (!pluginsDir || !fs.existsSync(pluginsDir)) return out;
+    for (const name of fs.readdirSync(pluginsDir).sort()) {
+      const dir = path.join(pluginsDir, name);
+      if (name.startsWith('.') || !fs.statSync(dir).isDirectory()) continue;
+      try {
+        let config: Record<string, unknown> = {};
+        for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.conf')).sort()) {
+          const file = path.join(dir, f);
+          const v = readJsonFile(file, 'PLUGIN_BAD_CONF', 'plugin config file');
+          if (!v || typeof v !== 'object' || Array.isArray(v)) throw perr('PLUGIN_BAD_CONF', `plugin config file ${file} must hold a JSON object`, file);
+          config = { ...config, ...(v as Record<string, unknown>) };
+        }
+        let types: TypeDefinition[] = [];
+        const tj = path.join(dir, 'types.json');
+        if (fs.existsSync(tj)) types = checkTypes(readJsonFile(tj, 'PLUGIN_BAD_TYPES', 'types file'), tj);
+        let found = 0;
+        for (const kind of ['importer', 'distributor'] as const) {
+          const file = ['.js', '.mjs', '.cjs'].map((ext) => path.join(dir, kind + ext)).find((f) => fs.existsSync(f));
+          if (!file) continue;
+          found++;
+          try {
+            const mod = await importModule(file);
+            const ep = entryFromModule(mod, undefined, file);
+            out.push({ kind, source: `dir:${dir}`, where: file, create: ep.create, config: { ...ep.config, ...config }, types, typesSource: `dir:${dir}` });
+          } catch (e) {
+            this.fail(e, file);
+          }
+        }
+        if (!found) this.errors.push(perr('PLUGIN_MISSING_EXPORT', `plugin directory ${dir} has neither importer.js nor distributor.js`, dir));
+      } catch (e) {
+        this.fail(e, dir);
+      }
+    }
+    return out;
+  }
+
+  get(id: string): LoadedPlugin | undefined {
+    return this.plugins.get(id);
+  }
+}

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { loadHandlers } from '../../src/agent/loader.js';
+import { Agent } from '../../src/agent/agent.js';
+import { ConsumerService } from '../../src/agent/consumers.js';
+import { ContentReport, HandlerReport } from '../../src/agent/reports.js';
+import { tempDir } from '../helpers/cli.js';
+import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles } from '../helpers/agent.js';
+import { createLogger, parseLogTarget } from '../../src/agent/log.js';
+
+const HANDLERS = `
+export default function (agent) {
+  class Boom extends agent.ContentHandler {
+    install() { throw new Error('kaboom: install exploded'); }
+    async update() { throw new TypeError('async kaboom'); }
+    uninstall() { return { succeeded: true }; }
+    profile() { return new agent.ProfileReport().setSucceeded({ items: ['a'] }); }
+  }
+  class Kernelish extends agent.ContentHandler {
+    install(conduit, units, options) {
+      conduit.progress.report({ step: 'install', units: units.length });
+      const r = new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name), consumer: conduit.consumerId, root: conduit.root }, units.length);
+      if (units.some((u) => u.name === 'kernel')) r.reboot = { required: true, permitted: this.config.permit_reboot === '1', scheduled: false };
+      return r;
+    }
+    update() { return new agent.ContentReport(); }
+    uninstall() { return new agent.ContentReport(); }
+    profile() { return new agent.ProfileReport().setSucceeded({ n: 1 }); }
+  }
+  class FakeLinux extends agent.SystemHandler {
+    reboot(conduit, options) { return new agent.RebootReport().setSucceeded({ scheduled: true, delay: options.reboot_delay ?? 'default' }); }
+  }
+  return { Boom, Kernelish, FakeLinux };
+}
+`;
+
+async function setup() {
+  const dir = tempDir('agent-dispatch-');
+  const conf = path.join(dir, 'conf.d');
+  const handlers = path.join(dir, 'handlers');
+  const root = path.join(dir, 'root');
+  mkdirSync(root, { recursive: true });
+  writeFiles(handlers, { 'test_handlers.mjs': HANDLERS });
+  writeFiles(conf, {
+    'test.conf': '[main]\nenabled=1\n[types]\ncontent=cgw,ami\nsystem=TestOS\n[cgw]\nclass=test_handlers:Boom\n[ami]\nclass=test_handlers:Kernelish\npermit_reboot=1\n[TestOS]\nclass=test_handlers:FakeLinux\n',
+  });
+  const registry = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.deepEqual(registry.problems, []);
+  const log = memoryLog();
+  const agent = new Agent(registry, log, { osType: 'TestOS' });
+  const engine = memoryEngine();
+  const events: unknown[] = [];
+  const svc = new ConsumerService(engine, agent, (e) => events.push(e));
+  svc.register('c1', root);
+  return { svc, log, events, root, engine };
+}
+
+test('an exception escaping a handler becomes a failed report with message and trace, and is logged', async () => {
+  const { svc, log } = await setup();
+  const r = await svc.content('install', 'c1', 'cgw', [{ name: 'x' }], {});
+  assert.ok(r instanceof ContentReport);
+  assert.equal(r.succeeded, false);
+  assert.equal(r.details.message, 'kaboom: install exploded');
+  assert.match(String(r.details.trace), /Error: kaboom: install exploded\n\s+at Boom\.install/);
+  assert.ok(log.lines.some((l) => l.startsWith('error ') && l.includes('kaboom: install exploded')), log.lines.join('\n'));
+  const u = await svc.content('update', 'c1', 'cgw', [], {});
+  assert.equal(u.succeeded, false);
+  assert.equal(u.details.message, 'async kaboom');
+  assert.match(String(u.details.trace), /TypeError: async kaboom/);
+});
+
+test('a handler returning something that is not a report gives a failed report', async () => {
+  const { svc } = await setup();
+  const r = await svc.content('uninstall', 'c1', 'cgw', [{ name: 'x' }], {});
+  assert.equal(r.succeeded, false);
+  assert.match(String(r.details.message), /Boom\.uninstall returned object instead of a ContentReport/);
+});
+
+test('a request with no handler for its type is a report that says so', async () => {
+  const { svc } = await setup();
+  const r = await svc.content('install', 'c1', 'vhd', [{ name: 'x' }], {});
+  assert.equal(r.succeeded, false);
+  assert.equal(r.details.code, 'AGENT_NO_HANDLER');
+  assert.match(String(r.details.message), /no content handler for type "vhd"/);
+  const p = await svc.profile('c1', 'rpm');
+  assert.equal(p.succeeded, false);
+});
+
+test('dispatch by type, conduit with consumer and progress; a change needing a reboot schedules it through the system handler', async () => {
+  const { svc, events, root, engine } = await setup();
+  const r = await svc.content('install', 'c1', 'ami', [{ name: 'img1' }], {});
+  assert.equal(r.succeeded, true);
+  assert.equal(r.numChanges, 1);
+  assert.deepEqual(r.details, { installed: ['img1'], consumer: 'c1', root });
+  assert.equal(r.reboot.scheduled, false);
+  assert.ok(events.some((e) => JSON.stringify(e).includes('"step":"install"')));
+  assert.deepEqual(engine.consumers.getProfile('c1', 'ami')?.profile, { n: 1 }, 'profile stored after a change');
+  const k = await svc.content('install', 'c1', 'ami', [{ name: 'kernel' }], { reboot_delay: '5' });
+  assert.equal(k.reboot.required, true);
+  assert.equal(k.reboot.scheduled, true);
+  assert.deepEqual((k.reboot.details as { details: unknown }).details, { scheduled: true, delay: '5' });
+  // --reboot asks for one after any change.
+  const e = await svc.content('install', 'c1', 'ami', [{ name: 'img2' }], { reboot: true });
+  assert.equal(e.reboot.scheduled, true);
+});
+
+test('reports: defaults, setSucceeded, setFailed', () => {
+  const r = new HandlerReport();
+  assert.equal(r.succeeded, true);
+  assert.deepEqual(r.details, {});
+  assert.equal(r.numChanges, 0);
+  r.setSucceeded({ a: 1 }, 3);
+  assert.deepEqual(r.toJSON(), { report: 'HandlerReport', succeeded: true, numChanges: 3, details: { a: 1 } });
+  r.setFailed({ message: 'no' });
+  assert.equal(r.succeeded, false);
+  assert.deepEqual(r.details, { a: 1, message: 'no' });
+});
+
+test('agent log to a file', () => {
+  const dir = tempDir('agent-log-');
+  const file = path.join(dir, 'sub', 'agent.log');
+  const log = createLogger(parseLogTarget(`file:${file}`));
+  log.info('hello log');
+  log.debug('hidden');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /stagepush-agent\[\d+\] INFO hello log\n$/);
+  assert.throws(() => parseLogTarget('journal'), /expected syslog, stderr or file:PATH/);
+});

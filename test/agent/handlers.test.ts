@@ -1,0 +1,206 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import { loadHandlers } from '../../src/agent/loader.js';
+import { Agent } from '../../src/agent/agent.js';
+import { ConsumerService } from '../../src/agent/consumers.js';
+import { parseRpmUnit } from '../../src/agent/units.js';
+import { FIXTURES_BUILD, tempDir } from '../helpers/cli.js';
+import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles } from '../helpers/agent.js';
+
+const RPMS = path.join(FIXTURES_BUILD, 'rpms');
+
+async function service(confFiles: Record<string, string> = {}) {
+  const dir = tempDir('agent-handlers-');
+  const conf = path.join(dir, 'conf.d');
+  mkdirSync(conf, { recursive: true });
+  writeFiles(conf, confFiles);
+  const registry = await loadHandlers({ confDir: conf, handlersDir: path.join(dir, 'handlers'), contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.deepEqual(registry.problems, []);
+  const engine = memoryEngine();
+  const log = memoryLog();
+  const svc = new ConsumerService(engine, new Agent(registry, log, { osType: 'Linux' }), () => {});
+  return { dir, engine, svc, log };
+}
+
+function rpmQa(root: string): string[] {
+  const r = spawnSync('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter((l) => l && !l.startsWith('gpg-pubkey'));
+}
+
+function createrepo(dir: string): void {
+  const r = spawnSync('createrepo_c', ['-q', '--update', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+test('rpm units: name[-[epoch:]version-release[.arch]]', () => {
+  assert.deepEqual(parseRpmUnit('hello'), { name: 'hello' });
+  assert.deepEqual(parseRpmUnit('hello-1.0-1'), { name: 'hello', version: '1.0', release: '1' });
+  assert.deepEqual(parseRpmUnit('my-pkg-2:1.0-1.el9.x86_64'), { name: 'my-pkg', epoch: '2', version: '1.0', release: '1.el9', arch: 'x86_64' });
+  assert.deepEqual(parseRpmUnit('python3-foo'), { name: 'python3-foo' });
+  assert.deepEqual(parseRpmUnit('hello-1.1-1.noarch'), { name: 'hello', version: '1.1', release: '1', arch: 'noarch' });
+  assert.throws(() => parseRpmUnit('bad name'), /expected name\[-\[epoch:\]version-release\[\.arch\]\]/);
+});
+
+test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, update, profile, uninstall, unbind, clean', async () => {
+  const { dir, engine, svc } = await service();
+  const publishRoot = path.join(dir, 'published');
+  const repoDir = path.join(publishRoot, 'http', 'repos', 'agent-test');
+  mkdirSync(repoDir, { recursive: true });
+  const matrix = JSON.parse(readFileSync(path.join(RPMS, 'matrix.json'), 'utf8')) as { install: Record<string, { file: string; key: string | null }> };
+  for (const k of ['hello-1.0', 'world-1.0']) copyFileSync(path.join(RPMS, matrix.install[k]!.file), path.join(repoDir, path.basename(matrix.install[k]!.file)));
+  createrepo(repoDir);
+  const key = readFileSync(path.join(RPMS, 'keys', `${matrix.install['hello-1.0']!.key}.asc`), 'utf8');
+  engine.repos.set('agent-test', {
+    distributors: [{ id: 'yum', typeId: 'yum_distributor' }],
+    payloads: {
+      yum: { repo_id: 'agent-test', repo_name: 'Agent test', server_name: 'localhost', relative_path: 'repos/agent-test', protocols: ['http'], base_urls: { http: `file://${publishRoot}/http` }, gpg_keys: { rsa: key }, ca_cert: null },
+    },
+    units: [],
+  });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('host1', root);
+
+  const b = await svc.bind('host1', 'agent-test');
+  assert.equal(b.succeeded, true, JSON.stringify(b.details));
+  const repoFile = path.join(root, 'etc/yum.repos.d/stagepush.repo');
+  const text = readFileSync(repoFile, 'utf8');
+  assert.match(text, /^\[agent-test\]$/m);
+  assert.match(text, new RegExp(`^baseurl=file://${publishRoot}/http/repos/agent-test/$`, 'm'));
+  assert.match(text, /^gpgcheck=1$/m);
+  const keyFile = path.join(root, 'etc/yum.repos.d/stagepush-keys/agent-test/rsa.gpg');
+  assert.match(text, new RegExp(`^gpgkey=file://${keyFile}$`, 'm'));
+  assert.equal(readFileSync(keyFile, 'utf8'), key.endsWith('\n') ? key : key + '\n');
+  assert.equal(engine.consumers.bindings('host1')[0]?.typeId, 'yum_distributor');
+
+  const i = await svc.content('install', 'host1', 'rpm', [parseRpmUnit('hello')], { releasever: '1' });
+  assert.equal(i.succeeded, true, JSON.stringify(i.details, null, 1));
+  assert.deepEqual(i.details.installed, ['hello-1.0-1.noarch']);
+  assert.equal(i.numChanges, 1);
+  assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+  const stored = engine.consumers.getProfile('host1', 'rpm')?.profile as { packages: Array<{ nevra: string }> };
+  assert.deepEqual(stored.packages.map((p) => p.nevra), ['hello-1.0-1.noarch'], 'profile stored after the install');
+
+  // world is unsigned and the repository checks signatures: refused, nothing installed.
+  const w = await svc.content('install', 'host1', 'rpm', [parseRpmUnit('world')], { releasever: '1' });
+  assert.equal(w.succeeded, false);
+  assert.match(String(w.details.message), /dnf install failed/);
+  assert.match(String(w.details.output), /not signed/);
+  assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+
+  // A newer version is published later.
+  copyFileSync(path.join(RPMS, matrix.install['hello-1.1']!.file), path.join(repoDir, 'hello-1.1-1.noarch.rpm'));
+  createrepo(repoDir);
+  const u = await svc.content('update', 'host1', 'rpm', [parseRpmUnit('hello')], { releasever: '1' });
+  assert.equal(u.succeeded, true, JSON.stringify(u.details, null, 1));
+  assert.deepEqual(u.details.installed, ['hello-1.1-1.noarch']);
+  assert.deepEqual(u.details.erased, ['hello-1.0-1.noarch']);
+  assert.deepEqual(rpmQa(root), ['hello-1.1-1.noarch']);
+
+  const p = await svc.profile('host1', 'rpm');
+  assert.equal(p.succeeded, true);
+  assert.deepEqual((p.details.packages as Array<{ nevra: string }>).map((x) => x.nevra), ['hello-1.1-1.noarch']);
+
+  const un = await svc.content('uninstall', 'host1', 'rpm', [parseRpmUnit('hello-1.1-1.noarch')], { releasever: '1' });
+  assert.equal(un.succeeded, true, JSON.stringify(un.details, null, 1));
+  assert.deepEqual(un.details.erased, ['hello-1.1-1.noarch']);
+  assert.deepEqual(rpmQa(root), []);
+
+  const ub = await svc.unbind('host1', 'agent-test');
+  assert.equal(ub.succeeded, true);
+  assert.equal(existsSync(repoFile), false, 'last section gone: the repo file is removed');
+  assert.equal(existsSync(keyFile), false);
+  assert.deepEqual(engine.consumers.bindings('host1'), []);
+
+  await svc.bind('host1', 'agent-test');
+  assert.ok(existsSync(repoFile));
+  const c = await svc.clean('host1');
+  assert.equal(c.succeeded, true);
+  assert.equal(existsSync(repoFile), false);
+  assert.equal(existsSync(path.dirname(keyFile)), false);
+  assert.deepEqual(engine.consumers.bindings('host1'), []);
+});
+
+test('rpm handler without import_key: a package whose key is not in the rpm database is refused', async () => {
+  const { dir, engine, svc } = await service({ 'rpm.conf': '[main]\nenabled=1\n[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=0\nreleasever=1\n' });
+  const publishRoot = path.join(dir, 'published');
+  const repoDir = path.join(publishRoot, 'http', 'r2');
+  mkdirSync(repoDir, { recursive: true });
+  copyFileSync(path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm'), path.join(repoDir, 'hello-1.0-1.noarch.rpm'));
+  createrepo(repoDir);
+  const key = readFileSync(path.join(RPMS, 'keys', 'rsa.asc'), 'utf8');
+  engine.repos.set('r2', {
+    distributors: [{ id: 'yum_distributor', typeId: 'yum_distributor' }],
+    payloads: { yum_distributor: { repo_id: 'r2', relative_path: 'r2', protocols: ['https', 'http'], base_urls: { http: `file://${publishRoot}/http` }, gpg_keys: { rsa: key }, ca_cert: null } },
+    units: [],
+  });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('h2', root);
+  assert.equal((await svc.bind('h2', 'r2')).succeeded, true);
+  const refused = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], {});
+  assert.equal(refused.succeeded, false);
+  assert.match(String(refused.details.output), /GPG public keys/);
+  assert.deepEqual(rpmQa(root), []);
+  const ok = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], { import_key: 'true' });
+  assert.equal(ok.succeeded, true, JSON.stringify(ok.details, null, 1));
+  assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+});
+
+test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {
+  const { dir, engine, svc } = await service();
+  const store = path.join(dir, 'store');
+  mkdirSync(store);
+  const a = path.join(store, 'a');
+  writeFileSync(a, 'file A\n');
+  const bad = path.join(store, 'bad');
+  writeFileSync(bad, 'tampered\n');
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  engine.repos.set('files', {
+    distributors: [{ id: 'iso', typeId: 'iso_distributor' }],
+    payloads: {},
+    units: [
+      { repoId: 'files', typeId: 'iso', unitKey: { name: 'a.iso', checksum: sha('file A\n'), size: 7 }, metadata: {}, storagePath: a, sha256: sha('file A\n'), size: 7 },
+      { repoId: 'files', typeId: 'iso', unitKey: { name: 'bad.iso', checksum: sha('original\n'), size: 9 }, metadata: {}, storagePath: bad, sha256: null, size: 9 },
+    ],
+  });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('f1', root);
+  const r = await svc.content('install', 'f1', 'iso', [{ name: 'a.iso' }], { repo: 'files' });
+  assert.equal(r.succeeded, true, JSON.stringify(r.details));
+  const target = path.join(root, 'var/lib/stagepush/files');
+  assert.equal(readFileSync(path.join(target, 'a.iso'), 'utf8'), 'file A\n');
+  const again = await svc.content('install', 'f1', 'iso', [{ name: 'a.iso' }], { repo: 'files' });
+  assert.equal(again.numChanges, 0);
+  const m = await svc.content('install', 'f1', 'iso', [{ name: 'bad.iso' }, { name: 'nope.iso' }], { repo: 'files' });
+  assert.equal(m.succeeded, false);
+  assert.match(String(m.details.message), /not found in files: nope\.iso; bad\.iso: sha256 mismatch/);
+  assert.equal(existsSync(path.join(target, 'bad.iso')), false, 'nothing installed on a mismatch');
+  const p = await svc.profile('f1', 'iso');
+  assert.deepEqual(p.details.files, [{ name: 'a.iso', sha256: sha('file A\n'), size: 7 }]);
+  const un = await svc.content('uninstall', 'f1', 'iso', [{ name: 'a.iso' }], {});
+  assert.equal(un.numChanges, 1);
+  assert.equal(existsSync(path.join(target, 'a.iso')), false);
+});
+
+test('Linux reboot runs reboot_command after reboot_delay and the report says what was scheduled', async () => {
+  const { dir, svc } = await service();
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('r1', root);
+  const marker = path.join(dir, 'rebooted');
+  const r = await svc.reboot('r1', { reboot_command: `touch '${marker}'`, reboot_delay: '1' });
+  assert.equal(r.succeeded, true);
+  assert.equal(r.details.scheduled, true);
+  assert.equal(r.details.command, `touch '${marker}'`);
+  assert.equal(r.details.delay, 1);
+  for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
+  assert.ok(existsSync(marker), 'the reboot command ran');
+});

@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { loadHandlers } from '../../src/agent/loader.js';
+import { ContentHandler } from '../../src/agent/handler.js';
+import { tempDir } from '../helpers/cli.js';
+import { CONTENT_TYPES, DISTRIBUTOR_TYPES, writeFiles } from '../helpers/agent.js';
+
+const TYPES = { contentTypes: new Set([...CONTENT_TYPES, 'tarball']), distributorTypes: DISTRIBUTOR_TYPES };
+
+/** A third-party handler module in plain JavaScript: base classes come from the factory argument. */
+const THIRD_PARTY = `
+export default function (agent) {
+  class TarHandler extends agent.ContentHandler {
+    install(conduit, units, options) { return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name), config: this.config }, units.length); }
+    update(conduit, units) { return new agent.ContentReport().setSucceeded({ updated: units.map((u) => u.name) }, units.length); }
+    uninstall(conduit, units) { return new agent.ContentReport().setSucceeded({ removed: units.map((u) => u.name) }, units.length); }
+    profile() { return new agent.ProfileReport().setSucceeded({ tarballs: [] }); }
+  }
+  class NotAHandler {
+    install() {} update() {} uninstall() {} profile() {}
+  }
+  class Partial extends agent.ContentHandler {
+    install() { return new agent.ContentReport(); }
+  }
+  return { TarHandler, NotAHandler, Partial };
+}
+`;
+
+/** The same in CommonJS. */
+const THIRD_PARTY_CJS = `
+module.exports = function (agent) {
+  class EchoBind extends agent.BindHandler {
+    bind(conduit, binding) { return new agent.BindReport().setSucceeded({ repo: binding.repoId }, 1); }
+    unbind(conduit, repoId) { return new agent.BindReport().setSucceeded({ repo: repoId }, 1); }
+    clean() { return new agent.CleanReport(); }
+  }
+  return { EchoBind };
+};
+`;
+
+const good = (body: string) => `[main]\nenabled=1\n\n${body}`;
+
+function setup(extra: Record<string, string> = {}) {
+  const dir = tempDir('agent-loader-');
+  const conf = path.join(dir, 'conf.d');
+  const handlers = path.join(dir, 'handlers');
+  mkdirSync(conf, { recursive: true });
+  writeFiles(handlers, { 'tar_handler.mjs': THIRD_PARTY, 'echo/index.cjs': THIRD_PARTY_CJS, 'broken.mjs': 'throw new Error("module init exploded");\n' });
+  writeFiles(conf, {
+    'tar.conf': good('[types]\ncontent=tarball\n\n[tarball]\nclass=tar_handler:TarHandler\npreserve_permissions=1\n'),
+    ...extra,
+  });
+  return { dir, conf, handlers };
+}
+
+test('a plain-JavaScript third-party handler loads from the handlers dir with its configuration', async () => {
+  const { conf, handlers } = setup({ 'echo.conf': good('[types]\nbind=test_distributor\n[test_distributor]\nclass=echo:EchoBind\n') });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+  assert.deepEqual(reg.problems, []);
+  const tar = reg.find('content', 'tarball');
+  assert.ok(tar, 'tarball handler loaded');
+  assert.ok(tar.instance instanceof ContentHandler);
+  assert.equal(tar.className, 'tar_handler:TarHandler');
+  assert.equal(tar.source, path.join(handlers, 'tar_handler.mjs'));
+  assert.equal(tar.descriptor, path.join(conf, 'tar.conf'));
+  assert.deepEqual(tar.config, { preserve_permissions: '1' });
+  const echo = reg.find('bind', 'test_distributor');
+  assert.equal(echo?.source, path.join(handlers, 'echo', 'index.cjs'));
+});
+
+test('a disabled descriptor is not loaded', async () => {
+  const { conf, handlers } = setup({ 'tar.conf': '[main]\nenabled=no\n' });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.handlers.length, 0);
+  assert.equal(reg.descriptors[0]?.state, 'disabled');
+});
+
+const MISTAKES: Array<{ name: string; text: string; code: string; entry?: string; field?: string; message: RegExp }> = [
+  { name: 'syntax', text: '[main]\nenabled=1\nthis line is not ini\n', code: 'AGENT_DESCRIPTOR_SYNTAX', message: /line 3: expected "key = value"/ },
+  { name: 'syntax-section', text: '[main]\nenabled=1\n[types\n', code: 'AGENT_DESCRIPTOR_SYNTAX', message: /line 3: malformed section header "\[types"/ },
+  { name: 'syntax-outside', text: 'enabled=1\n[main]\n', code: 'AGENT_DESCRIPTOR_SYNTAX', message: /line 1: key "enabled" outside any section/ },
+  { name: 'syntax-duplicate', text: '[main]\nenabled=1\nenabled=0\n', code: 'AGENT_DESCRIPTOR_SYNTAX', entry: 'main', message: /line 3: duplicate key "enabled"/ },
+  { name: 'no-main', text: '[types]\ncontent=rpm\n[rpm]\nclass=tar_handler:TarHandler\n', code: 'AGENT_DESCRIPTOR_NO_MAIN', entry: 'main', message: /missing section \[main\]/ },
+  { name: 'no-enabled', text: '[main]\nfoo=1\n[types]\ncontent=rpm\n', code: 'AGENT_DESCRIPTOR_NO_ENABLED', entry: 'main', field: 'enabled', message: /has no "enabled"/ },
+  { name: 'bad-enabled', text: '[main]\nenabled=maybe\n', code: 'AGENT_DESCRIPTOR_BAD_VALUE', entry: 'main', field: 'enabled', message: /got "maybe"/ },
+  { name: 'no-types', text: '[main]\nenabled=1\n', code: 'AGENT_DESCRIPTOR_NO_TYPES', entry: 'types', message: /missing section \[types\]/ },
+  { name: 'no-section', text: good('[types]\ncontent=iso\n'), code: 'AGENT_DESCRIPTOR_NO_SECTION', entry: 'iso', message: /"iso" is listed in \[types\] content but has no section \[iso\]/ },
+  { name: 'no-class', text: good('[types]\ncontent=iso\n[iso]\ntarget_dir=/x\n'), code: 'AGENT_DESCRIPTOR_NO_CLASS', entry: 'iso', field: 'class', message: /\[iso\] has no "class"/ },
+  { name: 'bad-class', text: good('[types]\ncontent=iso\n[iso]\nclass=just_a_module\n'), code: 'AGENT_DESCRIPTOR_BAD_CLASS', entry: 'iso', field: 'class', message: /expected <module>:<Export>/ },
+  { name: 'module-missing', text: good('[types]\ncontent=iso\n[iso]\nclass=no_such_module:Handler\n'), code: 'AGENT_HANDLER_MODULE_NOT_FOUND', entry: 'iso', field: 'class', message: /module "no_such_module" not found/ },
+  { name: 'module-broken', text: good('[types]\ncontent=iso\n[iso]\nclass=broken:Handler\n'), code: 'AGENT_HANDLER_MODULE_LOAD', entry: 'iso', field: 'class', message: /failed to load: module init exploded/ },
+  { name: 'export-missing', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:NoSuchExport\n'), code: 'AGENT_HANDLER_EXPORT_NOT_FOUND', entry: 'iso', field: 'class', message: /has no export "NoSuchExport" \(exports: NotAHandler, Partial, TarHandler\)/ },
+  { name: 'wrong-base', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:NotAHandler\n'), code: 'AGENT_HANDLER_WRONG_BASE', entry: 'iso', field: 'class', message: /class NotAHandler does not extend ContentHandler/ },
+  { name: 'wrong-capability', text: good('[types]\nbind=iso_distributor\n[iso_distributor]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_HANDLER_WRONG_BASE', entry: 'iso_distributor', field: 'class', message: /does not extend BindHandler/ },
+  { name: 'missing-method', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:Partial\n'), code: 'AGENT_HANDLER_MISSING_METHOD', entry: 'iso', field: 'class', message: /does not implement update, uninstall, profile/ },
+  { name: 'unknown-content-type', text: good('[types]\ncontent=no_such_type\n[no_such_type]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_TYPE', entry: 'types', field: 'content', message: /"no_such_type" is not a content type the engine declares/ },
+  { name: 'unknown-bind-type', text: good('[types]\nbind=nope_distributor\n[nope_distributor]\nclass=echo:EchoBind\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_TYPE', entry: 'types', field: 'bind', message: /"nope_distributor" is not an installed distributor type/ },
+  { name: 'unknown-types-key', text: good('[types]\ncontnet=iso\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'types', field: 'contnet', message: /unknown key "contnet"/ },
+  { name: 'duplicate-type', text: good('[types]\ncontent=tarball\n[tarball]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_DUPLICATE_TYPE', entry: 'types', field: 'content', message: /"tarball" already has a handler from .*tar\.conf/ },
+];
+
+for (const m of MISTAKES) {
+  test(`descriptor mistake "${m.name}" is refused with ${m.code}, naming the file; the others still load`, async () => {
+    const { conf, handlers } = setup({ [`zz-${m.name}.conf`]: m.text });
+    const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+    const file = path.join(conf, `zz-${m.name}.conf`);
+    const mine = reg.problems.filter((p) => p.file === file);
+    assert.equal(mine.length, 1, JSON.stringify(reg.problems));
+    const p = mine[0]!;
+    assert.equal(p.code, m.code);
+    assert.match(p.message, m.message);
+    if (m.entry !== undefined) assert.equal(p.entry, m.entry);
+    if (m.field !== undefined) assert.equal(p.field, m.field);
+    assert.equal(reg.descriptors.find((d) => d.file === file)?.state, 'refused');
+    assert.ok(reg.find('content', 'tarball'), 'the good descriptor still loaded');
+    assert.equal(reg.problems.length, 1);
+  });
+}
+
+test('the built-in descriptors load; a conf.d file of the same name replaces one', async () => {
+  const { conf, handlers } = setup({ 'linux.conf': '[main]\nenabled=0\n' });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, ...TYPES });
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.find('content', 'rpm')?.className, 'stagepush:RpmHandler');
+  assert.equal(reg.find('content', 'iso')?.className, 'stagepush:FileHandler');
+  assert.equal(reg.find('bind', 'yum_distributor')?.className, 'stagepush:YumBindHandler');
+  assert.equal(reg.find('system', 'Linux'), undefined, 'linux.conf in conf.d disabled the built-in one');
+  const replaced = reg.descriptors.find((d) => d.builtin && d.file.endsWith('linux.conf'));
+  assert.equal(replaced?.state, 'replaced');
+  assert.equal(replaced?.replacedBy, path.join(conf, 'linux.conf'));
+});
+
+test('a conf.d descriptor takes a type over from a built-in descriptor', async () => {
+  const { conf, handlers } = setup({ 'acme.conf': good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n') });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, ...TYPES });
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.find('content', 'iso')?.className, 'tar_handler:TarHandler');
+});
+
+test('an explicitly configured conf.d directory that does not exist is reported', async () => {
+  const dir = tempDir('agent-loader-');
+  const reg = await loadHandlers({ confDir: path.join(dir, 'nope'), handlersDir: dir, builtinConfDir: null, confDirRequired: true, ...TYPES });
+  assert.equal(reg.problems[0]?.code, 'AGENT_CONF_DIR_MISSING');
+});

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { openEngine, type Engine } from '../../src/engine/index.js';
+import { engineEnv } from '../helpers/engine.js';
+
+function sha(s: string | Buffer): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+async function open(e: ReturnType<typeof engineEnv>, extra: Partial<Parameters<typeof openEngine>[0]> = {}): Promise<Engine> {
+  return openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir, ...extra });
+}
+
+test('repos, upload through the conduit, versions, copy shares units, remove, rollback, publish', async () => {
+  const e = engineEnv();
+  const eng = await open(e, { baseUrls: { http: 'http://example.test/pub' } });
+  try {
+    assert.deepEqual(eng.pluginLoadErrors().map((x) => x.message), []);
+    const plugins = eng.listPlugins().map((p) => p.id);
+    assert.ok(plugins.includes('test_importer') && plugins.includes('test_distributor'), plugins.join(','));
+    await eng.createRepo({ id: 'a', importer: { typeId: 'test_importer' }, distributors: [{ typeId: 'test_distributor', config: { relative_url: 'a' } }] });
+    await eng.createRepo({ id: 'b', importer: { typeId: 'test_importer' } });
+    const f1 = path.join(e.root, 'one.txt');
+    fs.writeFileSync(f1, 'one\n');
+    const r1 = await eng.upload('a', { filePath: f1 });
+    assert.equal(r1.version, 1);
+    assert.equal(r1.added, 1);
+    assert.match(r1.outcomes[0]!.unit.id!, /^\d+$/);
+    const units = eng.listUnits('a');
+    assert.equal(units.length, 1);
+    assert.equal(units[0]!.sha256, sha('one\n'));
+    assert.equal(fs.readFileSync(units[0]!.storagePath!, 'utf8'), 'one\n');
+    assert.equal(units[0]!.storagePath, path.join(e.dataDir, 'content', 'sha256', sha('one\n').slice(0, 2), sha('one\n').slice(2)));
+    // same upload again: unchanged, no new version
+    const r2 = await eng.upload('a', { filePath: f1 });
+    assert.equal(r2.unchanged, 1);
+    assert.equal(r2.newVersion, false);
+    assert.equal(r2.version, 1);
+    // note (metadata only)
+    await eng.upload('a', { filePath: null, typeId: 'tnote', unitKey: { id: 'n1' }, metadata: { text: 'hello' } });
+    assert.equal(eng.getRepo('a')!.version, 2);
+    // copy shares units
+    const c = await eng.copy('a', 'b', { criteria: { typeIds: ['tfile'] } });
+    assert.equal(c.added, 1);
+    const bu = eng.listUnits('b');
+    assert.equal(bu.length, 1);
+    assert.equal(bu[0]!.id, units[0]!.id);
+    // publish
+    const pub = await eng.publish('a');
+    assert.equal(pub.length, 1);
+    assert.equal(pub[0]!.status, 'published', JSON.stringify(pub));
+    assert.equal(pub[0]!.version, 2);
+    assert.deepEqual(pub[0]!.urls, ['http://example.test/pub/a/']);
+    const index = JSON.parse(fs.readFileSync(path.join(e.dataDir, 'published', 'http', 'a', 'index.json'), 'utf8'));
+    assert.deepEqual(index.files, ['one.txt']);
+    assert.deepEqual(index.notes, [{ id: 'n1', text: 'hello' }]);
+    const again = await eng.publish('a');
+    assert.equal(again[0]!.status, 'skipped');
+    const forced = await eng.publish('a', { force: true });
+    assert.equal(forced[0]!.status, 'published');
+    // remove + rollback
+    const rm = await eng.removeUnits('a', { typeIds: ['tnote'] });
+    assert.equal(rm.removed, 1);
+    assert.equal(rm.version, 3);
+    const rb = await eng.rollback('a', 2);
+    assert.equal(rb.version, 4);
+    assert.equal(eng.listUnits('a').length, 2);
+    assert.deepEqual(eng.versions('a').map((v) => v.number), [0, 1, 2, 3, 4]);
+    // filters and fields
+    const n = eng.listUnits('a', { filters: { id: 'n1' }, fields: [] });
+    assert.equal(n.length, 1);
+    assert.deepEqual(n[0]!.metadata, {});
+    const rx = eng.listUnits('a', { filters: { name: { $regex: '^one' } } });
+    assert.equal(rx.length, 1);
+    // orphans: none (everything referenced)
+    assert.equal(eng.orphans.list().length, 0);
+    const fsck = await eng.fsck();
+    assert.equal(fsck.ok, true, JSON.stringify(fsck.problems));
+  } finally {
+    eng.close();
+  }
+});
+
+test('batch transaction commits every repository in one go and a throw commits nothing', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    await eng.createRepo({ id: 'x', importer: { typeId: 'test_importer' } });
+    await eng.createRepo({ id: 'y', importer: { typeId: 'test_importer' } });
+    const f = path.join(e.root, 'f.txt');
+    fs.writeFileSync(f, 'f');
+    await assert.rejects(
+      eng.transaction(['x', 'y'], async (b) => {
+        await b.upload('x', { filePath: f });
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.equal(eng.listUnits('x').length, 0);
+    const out = await eng.transaction(['x', 'y'], async (b) => {
+      const r = await b.upload('x', { filePath: f });
+      assert.equal(b.listUnits('x').length, 1);
+      await b.copy('x', 'y');
+      assert.equal(b.listUnits('y').length, 1);
+      return r;
+    });
+    assert.equal(out.outcomes[0]!.outcome, 'added');
+    assert.match(out.outcomes[0]!.unit.id!, /^\d+$/);
+    assert.equal(eng.getRepo('x')!.version, 1);
+    assert.equal(eng.getRepo('y')!.version, 1);
+  } finally {
+    eng.close();
+  }
+});
