@@ -451,10 +451,44 @@ export async function unpublishRecorded(repo: Pick<Repository, 'id' | 'workingDi
   return removed;
 }
 
-/** Protocols from the config: http and https both default to true. */
-export function protocolsOf(config: PluginCallConfig): Protocols {
-  const b = (k: string): boolean => {
-    if (!config.has(k)) return true;
+/**
+ * Serve an existing directory (e.g. an export) at `<root>/<protocol>/<relativeUrl>` for the enabled
+ * protocols: one atomic symlink switch each; links of ours (pointing at `target`, or at
+ * `previous.target` under `previous.relativeUrl`) are removed for disabled protocols or a changed URL.
+ */
+export async function exposeDirectory(opts: {
+  publishRoot: string;
+  relativeUrl: string;
+  protocols: Protocols;
+  target: string;
+  otherRelativeUrls?: Record<string, string>;
+  previous?: { relativeUrl: string; target: string } | null;
+}): Promise<string[]> {
+  const relativeUrl = normalizeRelativeUrl(opts.relativeUrl);
+  const bad = checkRelativeUrl(relativeUrl);
+  if (bad) throw publishError('PUBLISH_BAD_RELATIVE_URL', `config key "relative_url": ${bad}`, { field: 'relative_url', kind: 'invalid' });
+  const clash = relativeUrlConflict(relativeUrl, opts.otherRelativeUrls ?? {});
+  if (clash) throw publishError('PUBLISH_RELATIVE_URL_CONFLICT', `config key "relative_url": ${clash}`, { field: 'relative_url', kind: 'invalid' });
+  const out: string[] = [];
+  for (const p of PROTOCOLS) {
+    const protoRoot = path.join(opts.publishRoot, p);
+    if (opts.previous && (opts.previous.relativeUrl !== relativeUrl || !opts.protocols[p])) await removeLink(protoRoot, opts.previous.relativeUrl, opts.previous.target);
+    if (!opts.protocols[p]) {
+      await removeLink(protoRoot, relativeUrl, opts.target);
+      continue;
+    }
+    await checkLinkPath(protoRoot, relativeUrl, opts.target);
+    const link = await ensureLinkParent(protoRoot, relativeUrl);
+    await switchSymlink(link, opts.target);
+    out.push(link);
+  }
+  return out;
+}
+
+/** Protocols from the config: http defaults to true, https to false (as the config schema says). */
+export function protocolsOf(config: PluginCallConfig, defaults: Protocols = { http: true, https: false }): Protocols {
+  const b = (k: 'http' | 'https'): boolean => {
+    if (!config.has(k)) return defaults[k];
     const v = config.get(k);
     return v === true || v === 'true' || v === '1' || v === 'yes';
   };

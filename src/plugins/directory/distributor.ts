@@ -1,7 +1,7 @@
 /**
  * directory_distributor: publishes a RAW-only repository (directory units) as-is, atomically:
  * every directory unit laid out at the root of the published tree (files as symlinks to the
- * stored blobs by default, `link_mode` hardlink or copy; RAW symlinks kept). Two trees claiming the
+ * stored blobs by default, `file_link` hardlink or copy; RAW symlinks kept). Two trees claiming the
  * same file path are refused, naming both. A repository holding other content types is refused.
  */
 import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMetadata, PublishConduit, PublishReport, RelatedRepositories, Repository, ValidationResult } from '../../engine/contract.js';
@@ -12,7 +12,7 @@ import { DIRECTORY_TYPE, LINK_MODES, PathClaims, layoutDirectoryUnit, type LinkM
 import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
 
 const METADATA: PluginMetadata = { id: 'directory_distributor', displayName: 'Directory (RAW) distributor', types: [DIRECTORY_TYPE] };
-export const DIRECTORY_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'link_mode'] as const;
+export const DIRECTORY_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'file_link'] as const;
 
 export class DirectoryDistributor implements Distributor {
   private readonly abort = new AbortController();
@@ -22,11 +22,11 @@ export class DirectoryDistributor implements Distributor {
   }
 
   validateConfig(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): ValidationResult {
-    return result(firstProblem([() => checkKnownKeys(config, DIRECTORY_DISTRIBUTOR_KEYS), () => checkPublishKeys(repo, config, related), () => checkEnum(config, 'link_mode', LINK_MODES)]));
+    return result(firstProblem([() => checkKnownKeys(config, DIRECTORY_DISTRIBUTOR_KEYS), () => checkPublishKeys(repo, config, related), () => checkEnum(config, 'file_link', LINK_MODES)]));
   }
 
   async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
-    const mode = (config.get<string>('link_mode') ?? 'symlink') as LinkMode;
+    const mode = (config.get<string>('file_link') ?? 'symlink') as LinkMode;
     const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
     const all = conduit.countUnits();
     const raw = conduit.countUnits({ typeIds: [DIRECTORY_TYPE] });

@@ -2,11 +2,11 @@
  * export_distributor: the delivery of content whose services are not wired yet (CGW definitions,
  * cloud images) and a portable copy of any repository. Two modes:
  *
- * - `tree` (default): realised copies (no symlinks) of the repository's files in `export_dir`:
+ * - `tree`: realised copies (no symlinks) of the repository's files in `export_dir`:
  *   each unit's file at its relative path (iso: its name; generic: `<type>/<file>`; rpm:
  *   `Packages/<l>/<file>`), directory units laid out at the root with their internal symlinks
  *   realised as copies (symlinks leaving the tree are skipped and reported);
- * - `manifest`: the same files plus `manifest.json`, every unit with its type, unit key,
+ * - `manifest` (default): the same files plus `manifest.json`, every unit with its type, unit key,
  *   metadata and exported file path.
  *
  * `tar: true` writes one POSIX tar `<export_dir>/<repo id>.tar` instead of the tree. The export is
@@ -18,7 +18,8 @@ import { createWriteStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMetadata, PublishConduit, PublishReport, RelatedRepositories, Repository, Unit, ValidationResult } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
-import { checkBool, checkEnum, checkKnownKeys, firstProblem, getBool, result } from '../common/config.js';
+import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, getBool, relativeUrlOf, result } from '../common/config.js';
+import { exposeDirectory, protocolsOf } from '../common/publish.js';
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, isWithin, mkdirp } from '../common/fsutil.js';
 import { TarWriter } from './tar.js';
@@ -26,7 +27,7 @@ import { TarWriter } from './tar.js';
 /** Every built-in content type (an export takes whatever the repository holds). */
 export const EXPORT_TYPES = ['rpm', 'srpm', 'erratum', 'package_group', 'package_category', 'package_environment', 'package_langpacks', 'modulemd', 'modulemd_defaults', 'yum_repo_metadata_file', 'directory', 'iso', 'cgw', 'ami', 'vhd'];
 const METADATA: PluginMetadata = { id: 'export_distributor', displayName: 'Export distributor (tree, manifest, tar)', types: EXPORT_TYPES };
-export const EXPORT_KEYS = ['mode', 'export_dir', 'tar', 'skip'] as const;
+export const EXPORT_KEYS = ['mode', 'export_dir', 'tar', 'skip', 'relative_url', 'http', 'https'] as const;
 const MANIFEST_FILE = 'manifest.json';
 const LOCATION_FILE = '.export-location.json';
 
@@ -39,7 +40,7 @@ interface PlanItem {
 
 function exportDirOf(repo: Repository, config: PluginCallConfig, publishRoot: string): string {
   const d = config.get<string>('export_dir');
-  return d ? path.resolve(d) : path.join(publishRoot, 'exports', repo.id);
+  return d ? path.resolve(d) : path.join(publishRoot, 'export', ...relativeUrlOf(repo, config).split('/'));
 }
 
 function skipOf(config: PluginCallConfig): string[] {
@@ -120,6 +121,7 @@ export class ExportDistributor implements Distributor {
       firstProblem([
         () => checkKnownKeys(config, EXPORT_KEYS),
         () => checkEnum(config, 'mode', ['tree', 'manifest']),
+        () => (config.has('relative_url') || config.has('http') || config.has('https') ? checkPublishKeys(repo, config, related) : null),
         () => checkBool(config, 'tar'),
         () => {
           if (!config.has('export_dir')) return null;
@@ -144,7 +146,7 @@ export class ExportDistributor implements Distributor {
 
   async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
     const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
-    const mode = config.get<string>('mode') ?? 'tree';
+    const mode = config.get<string>('mode') ?? 'manifest';
     const tar = getBool(config, 'tar', false);
     const skip = new Set(skipOf(config));
     const exportDir = exportDirOf(repo, config, conduit.publishRoot);
@@ -238,19 +240,41 @@ export class ExportDistributor implements Distributor {
       const hadOld = await fsp.lstat(exportDir).then(() => true, () => false);
       if (hadOld) await fsp.rename(exportDir, old);
       await fsp.rename(tmp, exportDir);
-      await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir }) + '\n').catch(async () => {
-        await mkdirp(repo.workingDir);
-        await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir }) + '\n');
-      });
+      await mkdirp(repo.workingDir);
+      const prev = await this.readLocation(repo);
+      await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ ...(prev ?? {}), exportDir }) + '\n');
       if (hadOld) await fsp.rm(old, { recursive: true, force: true });
     } catch (e) {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       throw e;
     }
     const out = tar ? path.join(exportDir, `${repo.id}.tar`) : exportDir;
+    // Optionally served: <root>/{http,https}/<relative_url> -> the export directory.
+    const relativeUrl = relativeUrlOf(repo, config);
+    const protocols = protocolsOf(config, { http: false, https: false });
+    const previous = await this.readLocation(repo);
+    const links = await exposeDirectory({
+      publishRoot: conduit.publishRoot,
+      relativeUrl,
+      protocols,
+      target: exportDir,
+      otherRelativeUrls: protocols.http || protocols.https ? conduit.otherRelativeUrls() : {},
+      previous: previous?.relativeUrl ? { relativeUrl: previous.relativeUrl, target: previous.exportDir } : null,
+    });
+    await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir, relativeUrl, publishRoot: conduit.publishRoot }) + '\n');
     const summary = { mode, tar, units, files: files.length, bytes, export_path: out, skipped_symlinks: skipped.length };
     conduit.setProgress({ step: 'done', ...summary });
-    return { success: true, summary, details: { skipped } as unknown as Json, publishedPaths: [out] };
+    const base = conduit.baseUrls;
+    const urls = (['http', 'https'] as const).filter((p) => protocols[p] && base[p]).map((p) => `${base[p]!.replace(/\/+$/, '')}/${relativeUrl}/`);
+    return { success: true, summary, details: { skipped } as unknown as Json, publishedPaths: [out, ...links], urls };
+  }
+
+  private async readLocation(repo: Repository): Promise<{ exportDir: string; relativeUrl?: string; publishRoot?: string } | null> {
+    try {
+      return JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string; relativeUrl?: string };
+    } catch {
+      return null;
+    }
   }
 
   /** export_dir must be absent, empty, or this distributor's previous export. */
@@ -263,12 +287,7 @@ export class ExportDistributor implements Distributor {
     }
     if (!st.isDirectory()) throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} exists and is not a directory`, { file: exportDir, field: 'export_dir', kind: 'failed' });
     if ((await fsp.readdir(exportDir)).length === 0) return;
-    let recorded: string | null = null;
-    try {
-      recorded = (JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string }).exportDir;
-    } catch {
-      /* none */
-    }
+    const recorded = (await this.readLocation(repo))?.exportDir ?? null;
     if (recorded !== exportDir) throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} is not empty and is not a previous export of this distributor: refusing to replace it`, { file: exportDir, field: 'export_dir', kind: 'failed' });
   }
 
@@ -298,7 +317,8 @@ export class ExportDistributor implements Distributor {
 
   async distributorRemoved(repo: Repository): Promise<void> {
     try {
-      const { exportDir } = JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string };
+      const { exportDir, relativeUrl, publishRoot } = (await this.readLocation(repo)) ?? { exportDir: '' };
+      if (relativeUrl && publishRoot) await exposeDirectory({ publishRoot, relativeUrl, protocols: { http: false, https: false }, target: exportDir });
       if (exportDir && path.isAbsolute(exportDir) && path.resolve(exportDir) !== '/' && !isWithin(exportDir, repo.workingDir)) await fsp.rm(exportDir, { recursive: true, force: true });
       await fsp.rm(path.join(repo.workingDir, LOCATION_FILE), { force: true });
     } catch {
@@ -307,7 +327,7 @@ export class ExportDistributor implements Distributor {
   }
 
   createConsumerPayload(repo: Repository, config: PluginCallConfig): Json {
-    return { repo_id: repo.id, mode: config.get<string>('mode') ?? 'tree', tar: getBool(config, 'tar', false) };
+    return { repo_id: repo.id, mode: config.get<string>('mode') ?? 'manifest', tar: getBool(config, 'tar', false), relative_path: relativeUrlOf(repo, config) };
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * iso_distributor: publishes a file repository: every `iso` unit at its name, plus PULP_MANIFEST
  * (`name,sha256,size` per line, sorted by name), atomically (see common/publish.ts).
- * Config: relative_url (default the repo id), http, https (default true), keep_previous (1),
- * link_mode (symlink to the stored file | hardlink | copy; default symlink).
+ * Config: relative_url (default the repo id), http (default true), https (default false), keep_previous (1),
+ * file_link (symlink to the stored file | hardlink | copy; default symlink).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { ISO_TYPE } from './importer.js';
 import { MANIFEST_NAME, checkIsoName, formatManifest, type ManifestEntry } from './manifest.js';
 
 const METADATA: PluginMetadata = { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: [ISO_TYPE] };
-export const ISO_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'link_mode'] as const;
+export const ISO_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'file_link'] as const;
 
 /** Place a stored file at dest per the link mode. */
 export async function placeFile(src: string, dest: string, mode: LinkMode): Promise<void> {
@@ -35,11 +35,11 @@ export class IsoDistributor implements Distributor {
   }
 
   validateConfig(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): ValidationResult {
-    return result(firstProblem([() => checkKnownKeys(config, ISO_DISTRIBUTOR_KEYS), () => checkPublishKeys(repo, config, related), () => checkEnum(config, 'link_mode', LINK_MODES)]));
+    return result(firstProblem([() => checkKnownKeys(config, ISO_DISTRIBUTOR_KEYS), () => checkPublishKeys(repo, config, related), () => checkEnum(config, 'file_link', LINK_MODES)]));
   }
 
   async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
-    const mode = (config.get<string>('link_mode') ?? 'symlink') as LinkMode;
+    const mode = (config.get<string>('file_link') ?? 'symlink') as LinkMode;
     const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
     const entries: ManifestEntry[] = [];
     const total = conduit.countUnits({ typeIds: [ISO_TYPE] });

@@ -34,7 +34,7 @@ test('directory_distributor publishes RAW trees byte for byte, atomically, and r
   const t2 = tree({ 'images/other.img': 'OTHER', 'README': 'r' });
   await gen.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: t2 }, c, fakeConfig());
   const dist = new DirectoryDistributor();
-  const rep = await dist.publishRepo(repo, store.publisher('raw'), fakeConfig({ relative_url: 'raw/tree', link_mode: 'hardlink' }));
+  const rep = await dist.publishRepo(repo, store.publisher('raw'), fakeConfig({ relative_url: 'raw/tree', file_link: 'hardlink' }));
   assert.equal(rep.success, true);
   const root = path.join(store.publishRoot, 'http/raw/tree');
   for (const [p, t] of Object.entries({ '.treeinfo': 'ti', 'images/boot.iso': 'BOOT', 'EULA': 'eula', 'images/other.img': 'OTHER', 'README': 'r' })) assert.equal(readFileSync(path.join(root, p), 'utf8'), t, p);
@@ -63,7 +63,7 @@ test('published RAW tree equals the source (diff -r, symlinks compared as links)
   const src = tree({ 'a/b/c.txt': 'c', 'a/d.bin': '\u0000\u0001', 'top': 't' }, { 'a/link': 'b/c.txt' });
   mkdirSync(path.join(src, 'empty/dir'), { recursive: true });
   await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'x' }, metadata: {}, filePath: src }, store.importer('raw2'), fakeConfig());
-  await new DirectoryDistributor().publishRepo(repo, store.publisher('raw2'), fakeConfig({ link_mode: 'copy' }));
-  const r = spawnSync('diff', ['-r', '--no-dereference', src, realpathSync(path.join(store.publishRoot, 'https/raw2'))], { encoding: 'utf8' });
+  await new DirectoryDistributor().publishRepo(repo, store.publisher('raw2'), fakeConfig({ file_link: 'copy' }));
+  const r = spawnSync('diff', ['-r', '--no-dereference', src, realpathSync(path.join(store.publishRoot, 'http/raw2'))], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });

@@ -48,8 +48,8 @@ function walk(dir: string, rel = ''): string[] {
 
 test('export tree: realised copies, internal symlinks resolved, escaping ones skipped; replaced on re-export', async () => {
   const { store, repo } = await filled();
-  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig());
-  const out = path.join(store.publishRoot, 'exports', 'deliver');
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree' }));
+  const out = path.join(store.publishRoot, 'export', 'deliver');
   assert.deepEqual(rep.publishedPaths, [out]);
   assert.deepEqual(walk(out), ['alias.txt', 'iso/', 'iso/f.iso', 'sub/', 'sub/file.txt', 'subalias/', 'subalias/file.txt', 'vhd/', 'vhd/disk.vhd']);
   assert.equal(readFileSync(path.join(out, 'alias.txt'), 'utf8'), 'TXT');
@@ -57,13 +57,14 @@ test('export tree: realised copies, internal symlinks resolved, escaping ones sk
   const details = rep.details as { skipped: Array<{ path: string }> };
   assert.deepEqual(details.skipped.map((s) => s.path), ['shadow']);
   // Re-export into its own previous export: replaced whole.
-  await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ skip: 'directory' }));
+  await new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree', skip: 'directory', https: true }));
+  assert.equal(readFileSync(path.join(store.publishRoot, 'https/deliver/vhd/disk.vhd'), 'utf8'), 'VHD', 'served at the relative_url');
   assert.deepEqual(walk(out), ['iso/', 'iso/f.iso', 'vhd/', 'vhd/disk.vhd']);
   assert.deepEqual(readdirSync(path.dirname(out)), ['deliver'], 'no temporary directories left');
   // A non-empty directory that is not ours is never replaced.
   const foreign = tempDir();
   writeFileSync(path.join(foreign, 'precious'), 'p');
-  await assert.rejects(new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ export_dir: foreign })), (e: StagepushError) => e.code === 'FILE_EXPORT_DIR_TAKEN');
+  await assert.rejects(new ExportDistributor().publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree', export_dir: foreign })), (e: StagepushError) => e.code === 'FILE_EXPORT_DIR_TAKEN');
   assert.equal(readFileSync(path.join(foreign, 'precious'), 'utf8'), 'p');
 });
 
@@ -133,7 +134,8 @@ test('export config validation names the key', () => {
     [{ export_dir: '/' }, /"export_dir" must not be \//],
     [{ skip: ['nope'] }, /"skip": unknown type nope/],
     [{ tar: 'y' }, /"tar"/],
-    [{ relative_url: 'x' }, /unknown config key "relative_url"/],
+    [{ relative_url: '../x' }, /"relative_url"/],
+    [{ colour: 'x' }, /unknown config key "colour"/],
   ] as const) {
     const r = d.validateConfig(repo, fakeConfig(cfg as Record<string, unknown>), none);
     assert.match((r as { message: string }).message ?? '', re, JSON.stringify(cfg));

@@ -181,7 +181,7 @@ test('iso_distributor publishes files and PULP_MANIFEST atomically; link modes; 
   }
   store.baseUrls = { https: 'https://cdn.example/content' };
   const dist = new IsoDistributor();
-  const rep = await dist.publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'content/files', http: false }));
+  const rep = await dist.publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'content/files', http: false, https: true }));
   assert.deepEqual(rep.publishedPaths, [path.join(store.publishRoot, 'https/content/files')]);
   assert.deepEqual(rep.urls, ['https://cdn.example/content/content/files/']);
   const root = path.join(store.publishRoot, 'https/content/files');
@@ -191,13 +191,13 @@ test('iso_distributor publishes files and PULP_MANIFEST atomically; link modes; 
   assert.equal(readlinkSync(path.join(root, 'a.iso')), store.blobPath(sha('ay')));
   assert.ok(!existsSync(path.join(store.publishRoot, 'http/content/files')));
 
-  await new IsoDistributor().publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'content/files', link_mode: 'copy' }));
+  await new IsoDistributor().publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'content/files', file_link: 'copy', https: 'true' }));
   assert.ok(lstatSync(path.join(root, 'a.iso')).isFile());
   assert.equal(lstatSync(path.join(root, 'a.iso')).mode & 0o777, 0o644);
   assert.ok(existsSync(path.join(store.publishRoot, 'http/content/files/PULP_MANIFEST')));
 
   const none = { repos: [] };
-  assert.match((dist.validateConfig(repo, fakeConfig({ link_mode: 'teleport' }), none) as { message: string }).message, /"link_mode"/);
+  assert.match((dist.validateConfig(repo, fakeConfig({ file_link: 'teleport' }), none) as { message: string }).message, /"file_link"/);
   assert.match((dist.validateConfig(repo, fakeConfig({ relative_url: 'a/../b' }), none) as { message: string }).message, /"relative_url"/);
   assert.match((dist.validateConfig(repo, fakeConfig({ checksum_type: 'md5' }), none) as { message: string }).message, /unknown config key "checksum_type"/);
   assert.deepEqual(dist.createConsumerPayload(repo, fakeConfig({ relative_url: 'x', https: false })), { repo_name: 'files', repo_id: 'files', relative_path: 'x', protocols: ['http'] });
