@@ -42,7 +42,7 @@ const fileDistributorConfig = {
     http: boolKey('publish under <publish root>/http', true),
     https: boolKey('publish under <publish root>/https', false),
     keep_previous: keepPrevious,
-    ...linkMode('link_mode'),
+    ...linkMode('file_link'),
   },
 };
 
@@ -52,10 +52,13 @@ const exportDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    mode: { enum: ['tree', 'manifest'], default: 'tree', description: 'tree: realised copies of the content; manifest: a JSON manifest of every unit plus its files (auto-created repositories use manifest)' },
-    export_dir: strKey('absolute directory receiving the export (default under <publish root>/export)'),
+    mode: { enum: ['tree', 'manifest'], default: 'manifest', description: 'tree: realised copies of the content; manifest: a JSON manifest of every unit plus its files' },
+    export_dir: strKey('absolute directory receiving the export (default under the publish root)'),
     tar: boolKey('write the export as a tar archive', false),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to export' },
+    relative_url: relativeUrl,
+    http: boolKey('publish the export under <publish root>/http', false),
+    https: boolKey('publish the export under <publish root>/https', false),
   },
 };
 
