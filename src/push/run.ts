@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
+import path from 'node:path';
 import { StagepushError, EXIT, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
@@ -330,7 +331,7 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
 }
 
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
-  const item = a.item;
+  const item = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
   const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
     case 'erratum': {
@@ -357,6 +358,9 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
       delete md.kind;
       return { filePath: item.src && existsSync(item.src) ? item.src : null, typeId: a.typeId, unitKey: { name: item.name, checksum: item.sha256sum ?? '' }, metadata: md };
     }
+    case 'comps':
+      // The yum importer reads a comps.xml given as any of the comps types.
+      return { filePath: item.src, typeId: 'package_group' };
     default:
       return { filePath: item.src, typeId: a.typeId };
   }
