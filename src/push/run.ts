@@ -331,7 +331,7 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
 }
 
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
-  const item = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
+  const item: PushItemLike = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
   const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
     case 'erratum': {
