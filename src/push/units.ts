@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Unit } from '../engine/contract.js';
 import type { RpmRecord } from '../formats/rpm/types.js';
 import { scanDirectory, manifestDigest } from '../plugins/common/directory.js';
+import { hashFile } from '../plugins/common/fsutil.js';
 import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } from './plan.js';
 import type { Assignment } from './route.js';
 import type { PushItemLike } from './items.js';
@@ -90,7 +91,15 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       return one({ typeId: 'yum_repo_metadata_file', unitKey: key, fingerprint: sha, replaceKey: 'yum_repo_metadata_file:productid', label: 'yum_repo_metadata_file:productid' });
     }
     case 'directory': {
-      const { entries } = await scanDirectory(item.src!);
+      // The digest the importer will compute: the manifest with every file's sha256 and size.
+      const { entries, files } = await scanDirectory(item.src!);
+      const byRel = new Map(entries.map((e) => [e.path, e]));
+      for (const f of files) {
+        const h = await hashFile(f.abs);
+        const e = byRel.get(f.path)!;
+        e.sha256 = h.sha256;
+        e.size = h.size;
+      }
       const key = { name: item.name, digest: manifestDigest(entries) };
       return one({ typeId: 'directory', unitKey: key, fingerprint: key.digest, replaceKey: `directory:${item.name}`, label: `directory:${item.name}` });
     }
