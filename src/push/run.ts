@@ -192,7 +192,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       async (batch) => {
         plans = planAll((id) => batch.listUnits(id));
         const planProblems = plans.flatMap((p) => p.problems);
-        if (planProblems.length) throw planError(planProblems, report);
+        if (planProblems.length) {
+          applyPlans(report, repos, plans, engine!, false);
+          throw planError(planProblems, report);
+        }
         checkFreeSpace(settings, plans, engine!, cfg.push.free_space_margin_mb);
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
