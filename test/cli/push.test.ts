@@ -55,7 +55,7 @@ test('a staging area with every item type pushes, dnf reads it, a second push is
   const pub = path.join(dataDir, 'published', 'http');
   const el9 = path.join(pub, 'el9');
   // dnf: packages, advisories, groups, modules.
-  const nevras = dnf(el9, ['repoquery', '--showduplicates', '--qf', '%{name}-%{version}-%{release}.%{arch}']).split('\n').filter(Boolean).sort();
+  const nevras = dnf(el9, ['repoquery', '--showduplicates', '--disable-modular-filtering', '--qf', '%{name}-%{version}-%{release}.%{arch}']).split('\n').filter(Boolean).sort();
   assert.deepEqual(nevras, ['demo-hello-1.0-1.noarch', 'demo-hello-1.1-1.noarch', 'demo-tools-2.0-1.noarch']);
   assert.match(dnf(el9, ['updateinfo', 'list', '--all']), /DEMO-2026:0001/);
   assert.match(dnf(el9, ['group', 'list', '--hidden']), /Demo tools/);
@@ -283,7 +283,7 @@ test('killed mid-push (SIGKILL, SIGTERM): repositories stay at their previous ve
     assert.equal(rep.status, 0, rep.stderr);
     const pub = path.join(dataDir, 'published', 'http', 'el9');
     assert.ok(lstatSync(pub).isSymbolicLink());
-    const nevras = dnf(pub, ['repoquery', '--showduplicates', '--qf', '%{name}-%{version}']).split('\n').filter(Boolean).sort();
+    const nevras = dnf(pub, ['repoquery', '--showduplicates', '--disable-modular-filtering', '--qf', '%{name}-%{version}']).split('\n').filter(Boolean).sort();
     assert.deepEqual(nevras, ['demo-hello-1.0', 'demo-hello-1.1', 'demo-tools-2.0']);
   }
 });
