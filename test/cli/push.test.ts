@@ -57,7 +57,8 @@ test('a staging area with every item type pushes, dnf reads it, a second push is
   // dnf: packages, advisories, groups, modules.
   const nevras = dnf(el9, ['repoquery', '--showduplicates', '--disable-modular-filtering', '--qf', '%{name}-%{version}-%{release}.%{arch}']).split('\n').filter(Boolean).sort();
   assert.deepEqual(nevras, ['demo-hello-1.0-1.noarch', 'demo-hello-1.0-1.src', 'demo-hello-1.1-1.noarch', 'demo-tools-2.0-1.noarch']);
-  assert.match(dnf(el9, ['updateinfo', 'list', '--all']), /DEMO-2026:0001/);
+  assert.match(dnf(el9, ['repoquery', '--advisory=DEMO-2026:0001', '--disable-modular-filtering']), /demo-hello-0:1.1-1.noarch/);
+  assert.match(dnf(el9, ['repoquery', '--security', '--disable-modular-filtering']), /demo-hello-0:1.1-1.noarch/);
   assert.match(dnf(el9, ['group', 'list', '--hidden']), /Demo tools/);
   assert.match(dnf(el9, ['module', 'list']), /demo\s+1/);
   // RAW tree next to repodata.
