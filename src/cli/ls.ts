@@ -1,6 +1,118 @@
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { StagepushError, type Problem } from '../errors.js';
+import { resolveGlobals } from './globals.js';
 
-/** Registers the `ls` command group. Heavy modules are imported inside the actions only. */
-export function register(_program: Command): void {
-  // filled in by the issue that builds this command group
+type Format = 'yaml' | 'json' | 'ndjson';
+type Algo = 'md5' | 'sha256';
+
+function parseChecksums(v: string | boolean | undefined): Algo[] {
+  if (v === undefined || v === false) return [];
+  if (v === true) return ['md5', 'sha256'];
+  const out: Algo[] = [];
+  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (part !== 'md5' && part !== 'sha256') throw new StagepushError('LS_BAD_OPTION', `--with-checksums: unknown algorithm '${part}' (md5, sha256)`, { kind: 'usage', field: 'with-checksums' });
+    if (!out.includes(part)) out.push(part);
+  }
+  if (!out.length) throw new StagepushError('LS_BAD_OPTION', '--with-checksums: no algorithm given', { kind: 'usage', field: 'with-checksums' });
+  return out;
+}
+
+function where(p: Problem): string {
+  return [p.file, p.entry, p.field].filter((x) => x !== undefined && x !== '').join(': ');
+}
+
+/** A problem as one stderr line. */
+export function formatProblem(p: Problem): string {
+  const w = where(p);
+  return `[${p.code}] ${w ? w + ': ' : ''}${p.message}`;
+}
+
+/**
+ * YAML as pushsource-ls prints it (PyYAML-style block lists). YAML 1.1 rules decide the quoting,
+ * so strings like 'yes', 'on' or '0x1' stay strings for PyYAML readers; the VM release date
+ * prints as a plain date (YYYY-MM-DD), as pushsource's date object does.
+ */
+export function yamlItems(stringify: typeof import('yaml').stringify, shapes: unknown[]): string {
+  const text = stringify(shapes, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false, singleQuote: true });
+  return text.replace(/^( {4}release:\n(?: {6}.*\n)*?) {6}date: '(\d{4}-\d{2}-\d{2})'$/gm, (_m, head: string, d: string) => `${head}      date: ${d}`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('ls')
+    .description('List the push items of staging areas (pushsource-ls shape); every problem is reported')
+    .argument('[url...]', 'staged:DIR[,DIR…][?threads=N&timeout=S&poll_timeout=S&poll_rate=S], or a directory')
+    .option('--format <format>', 'output format: yaml, json or ndjson', (v: string) => {
+      if (v !== 'yaml' && v !== 'json' && v !== 'ndjson') throw new InvalidArgumentError('must be yaml, json or ndjson');
+      return v;
+    }, 'yaml')
+    .option('--with-checksums [algos]', 'compute md5sum and sha256sum (or only the listed ones: sha256, md5,sha256); a staged sha256sum is verified')
+    .addHelpText(
+      'after',
+      `
+Prints a list of single-key objects {ClassName: {fields}} (pushsource-ls's shape). Exit status 0 when
+every item loaded (warnings allowed), 3 when any problem was found (all are listed on stderr).
+
+Examples:
+  stagepush ls staged:fixtures/staging/basic
+  stagepush ls --format json --with-checksums=sha256 /srv/staging/rhel-9.4
+  stagepush ls 'staged:/a,/b?threads=8&timeout=600'`,
+    )
+    .action(async (urls: string[], o: { format: Format; withChecksums?: string | boolean }, cmd: Command) => {
+      const g = resolveGlobals(cmd.optsWithGlobals());
+      // `--with-checksums URL`: the optional value took the URL; give it back.
+      if (typeof o.withChecksums === 'string' && !/^\s*(md5|sha256)\s*(,\s*(md5|sha256)\s*)*$/.test(o.withChecksums) && !/^[a-z0-9]+(,[a-z0-9]+)*$/.test(o.withChecksums)) {
+        urls = [o.withChecksums, ...urls];
+        o.withChecksums = true;
+      }
+      if (!urls.length) throw new StagepushError('LS_NO_SOURCE', "missing required argument 'url' (staged:DIR or a directory)", { kind: 'usage' });
+      const checksums = parseChecksums(o.withChecksums);
+      const [{ loadStaged }, { toPushsourceShape }, output, main] = await Promise.all([
+        import('../source/staged/index.js'),
+        import('../items/shape.js'),
+        import('./output.js'),
+        import('./main.js'),
+      ]);
+      const signal = main.handleInterrupts();
+      const renderer = await output.createRenderer(output.progressModeFor(g), g.quiet);
+      let result;
+      try {
+        result = await loadStaged(urls, { checksums, events: renderer.sink, signal });
+      } finally {
+        renderer.stop();
+      }
+      if (signal.aborted) throw main.interruptError();
+      const { items, problems, warnings, sources, itemsBySource } = result;
+      if (g.json) {
+        output.printJson({
+          ok: problems.length === 0,
+          items: items.map(toPushsourceShape),
+          problems,
+          warnings,
+          sources,
+        });
+      } else if (!problems.length) {
+        let text = '';
+        if (o.format === 'json') text = JSON.stringify(items.map(toPushsourceShape), null, 2) + '\n';
+        else if (o.format === 'ndjson') text = items.map((i) => JSON.stringify(toPushsourceShape(i)) + '\n').join('');
+        else {
+          const YAML = await import('yaml');
+          sources.forEach((s, i) => {
+            const list = itemsBySource[i]!;
+            text += `# Loaded source ${s.url}\n`;
+            if (list.length) text += yamlItems(YAML.stringify, list.map(toPushsourceShape));
+            text += `# ${list.length} item(s) found in source\n`;
+          });
+        }
+        process.stdout.write(text);
+      }
+      if (problems.length) {
+        if (!g.json) for (const p of problems) process.stderr.write(`error ${formatProblem(p)}\n`);
+        process.stderr.write(`stagepush ls: ${problems.length} problem(s) found, ${items.length} item(s) loaded, ${warnings.length} warning(s)\n`);
+        process.exitCode = 3;
+        return;
+      }
+      if (!g.quiet) process.stderr.write(`stagepush ls: ${items.length} item(s) from ${sources.length} source(s), ${warnings.length} warning(s)\n`);
+    });
 }

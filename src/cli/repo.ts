@@ -1,6 +1,282 @@
 import type { Command } from 'commander';
+import { EXIT, StagepushError } from '../errors.js';
+import type { PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
+import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
+import { table } from './output.js';
 
-/** Registers the `repo` command group. Heavy modules are imported inside the actions only. */
-export function register(_program: Command): void {
-  // filled in by the issue that builds this command group
+async function parseCfg(args: string[] | undefined, option: string): Promise<Record<string, unknown>> {
+  const { parseConfigArgs } = await import('../engine/config.js');
+  return parseConfigArgs(args, option);
+}
+
+function notesFrom(args: string[] | undefined): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const a of args ?? []) {
+    const i = a.indexOf('=');
+    if (i <= 0) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(a)}: expected key=value (empty value removes the note)`, { kind: 'usage' });
+    const v = a.slice(i + 1);
+    out[a.slice(0, i)] = v === '' ? null : v;
+  }
+  return out;
+}
+
+export function repoHuman(r: RepoInfo): string {
+  const lines = [
+    `id:           ${r.id}`,
+    `display name: ${r.displayName}`,
+    `description:  ${r.description}`,
+    `version:      ${r.version}${r.retainRepoVersions ? ` (retain ${r.retainRepoVersions})` : ''}`,
+    `units:        ${r.unitCount}${Object.keys(r.unitCounts).length ? ` (${Object.entries(r.unitCounts).map(([t, n]) => `${t}: ${n}`).join(', ')})` : ''}`,
+    `importer:     ${r.importer ? `${r.importer.typeId} ${JSON.stringify(r.importer.config)}` : '-'}`,
+  ];
+  if (Object.keys(r.notes).length) lines.push(`notes:        ${Object.entries(r.notes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (r.distributors.length) {
+    lines.push('distributors:');
+    lines.push(
+      table(
+        r.distributors.map((d) => ['  ' + d.id, d.typeId, d.autoPublish ? 'yes' : 'no', d.lastPublish ? `v${d.lastPublish.version} ${d.lastPublish.publishedAt}` : '-', short(d.config, 50)]),
+        ['  ID', 'TYPE', 'AUTO', 'LAST PUBLISH', 'CONFIG'],
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+export function taskResultHuman(r: TaskResult): string {
+  const parts = [`task ${r.taskId}: ${r.kind} ${r.repoId}: ${r.newVersion ? `new version ${r.version}` : `no change (version ${r.version})`}`];
+  parts.push(`  added ${r.added}, replaced ${r.replaced}, unchanged ${r.unchanged}, removed ${r.removed}`);
+  for (const p of r.publishes) parts.push(publishLine(p));
+  return parts.join('\n');
+}
+
+export function publishLine(p: PublishOutcome): string {
+  return `  publish ${p.distributorId}: ${p.status} (version ${p.version})${p.urls.length ? ` ${p.urls.join(' ')}` : p.publishedPaths.length ? ` ${p.publishedPaths.join(' ')}` : ''}${p.error ? ` [${p.error.code}] ${p.error.message}` : ''}`;
+}
+
+/** Exit 6 when any publish failed (the output still lists every outcome). */
+export function failOnPublish(outcomes: PublishOutcome[]): void {
+  if (outcomes.some((o) => o.status === 'failed')) process.exitCode = EXIT.failed;
+}
+
+export function register(program: Command): void {
+  const repo = program.command('repo').description('repositories: create, configure importers and distributors, sync, publish, versions');
+
+  repo
+    .command('create <id>')
+    .description('create a repository (optionally with its importer)')
+    .option('--display-name <name>', 'display name')
+    .option('--description <text>', 'description')
+    .option('--note <key=value>', 'a note (repeatable)', collect, [])
+    .option('--importer <type>', 'importer plugin id')
+    .option('--importer-config <k=v|@file.json>', 'importer config (repeatable; values JSON-parsed when valid JSON)', collect, [])
+    .option('--retain-repo-versions <n>', 'keep at most N repository versions (0 = all)')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { displayName?: string; description?: string; note: string[]; importer?: string; importerConfig: string[]; retainRepoVersions?: string }, cmd: Command) => {
+      const importerConfig = await parseCfg(o.importerConfig, '--importer-config');
+      if (!o.importer && o.importerConfig.length) throw new StagepushError('CLI_USAGE', '--importer-config needs --importer TYPE', { kind: 'usage' });
+      await withEngine(cmd, {}, async (eng, g) => {
+        const notes = notesFrom(o.note);
+        const r = await eng.createRepo({
+          id,
+          displayName: o.displayName,
+          description: o.description,
+          notes: Object.fromEntries(Object.entries(notes).filter(([, v]) => v !== null)) as Record<string, string>,
+          importer: o.importer ? { typeId: o.importer, config: importerConfig } : undefined,
+          retainRepoVersions: o.retainRepoVersions !== undefined ? parseIntArg(o.retainRepoVersions, '--retain-repo-versions') : undefined,
+        });
+        output(g, r, () => `created repository ${r.id}`);
+      });
+    });
+
+  repo
+    .command('list')
+    .description('list repositories')
+    .option('--json', 'JSON output')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        const rs = eng.listRepos();
+        output(g, rs, () => (rs.length ? table(rs.map((r) => [r.id, String(r.version), String(r.unitCount), r.importer?.typeId ?? '-', r.distributors.map((d) => d.id).join(',') || '-', r.displayName]), ['ID', 'VERSION', 'UNITS', 'IMPORTER', 'DISTRIBUTORS', 'NAME']) : 'no repositories'));
+      });
+    });
+
+  repo
+    .command('show <id>')
+    .description('show a repository')
+    .option('--json', 'JSON output')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        const r = eng.getRepo(id);
+        if (!r) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${JSON.stringify(id)} does not exist`, { kind: 'invalid' });
+        output(g, r, () => repoHuman(r));
+      });
+    });
+
+  repo
+    .command('update <id>')
+    .description('update a repository (display name, description, notes, version retention)')
+    .option('--display-name <name>', 'display name')
+    .option('--description <text>', 'description')
+    .option('--note <key=value>', 'set a note; key= removes it (repeatable)', collect, [])
+    .option('--retain-repo-versions <n>', 'keep at most N repository versions (0 = all)')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { displayName?: string; description?: string; note: string[]; retainRepoVersions?: string }, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        const r = await eng.updateRepo(id, {
+          displayName: o.displayName,
+          description: o.description,
+          notes: o.note.length ? notesFrom(o.note) : undefined,
+          retainRepoVersions: o.retainRepoVersions !== undefined ? parseIntArg(o.retainRepoVersions, '--retain-repo-versions') : undefined,
+        });
+        output(g, r, () => `updated repository ${r.id}`);
+      });
+    });
+
+  repo
+    .command('delete <id>')
+    .description('delete a repository (its units stay until orphan clean-up)')
+    .option('--json', 'JSON output')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        await eng.deleteRepo(id);
+        output(g, { deleted: id }, () => `deleted repository ${id}`);
+      });
+    });
+
+  const imp = repo.command('importer').description("a repository's importer");
+  imp
+    .command('set <id> <type>')
+    .description('set (or replace) the importer of a repository; the config is validated by the plugin')
+    .option('--importer-config <k=v|@file.json>', 'importer config (repeatable)', collect, [])
+    .option('--json', 'JSON output')
+    .action(async (id: string, type: string, o: { importerConfig: string[] }, cmd: Command) => {
+      const config = await parseCfg(o.importerConfig, '--importer-config');
+      await withEngine(cmd, {}, async (eng, g) => {
+        await eng.setImporter(id, type, config);
+        const r = eng.getRepo(id)!;
+        output(g, r.importer, () => `importer of ${id}: ${type}`);
+      });
+    });
+  imp
+    .command('update <id>')
+    .description("update the importer's config (merged; key=null removes a key); validated by the plugin")
+    .option('--importer-config <k=v|@file.json>', 'importer config (repeatable)', collect, [])
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { importerConfig: string[] }, cmd: Command) => {
+      const config = await parseCfg(o.importerConfig, '--importer-config');
+      await withEngine(cmd, {}, async (eng, g) => {
+        await eng.updateImporterConfig(id, config);
+        const r = eng.getRepo(id)!;
+        output(g, r.importer, () => `importer config of ${id}: ${JSON.stringify(r.importer?.config)}`);
+      });
+    });
+
+  const dist = repo.command('distributor').description("a repository's distributors");
+  dist
+    .command('add <id> <type>')
+    .description('add a distributor; the config is validated by the plugin')
+    .option('--id <did>', 'distributor id (default: the type id)')
+    .option('--distributor-config <k=v|@file.json>', 'distributor config (repeatable)', collect, [])
+    .option('--auto-publish', 'publish after each sync, upload or copy')
+    .option('--json', 'JSON output')
+    .action(async (id: string, type: string, o: { id?: string; distributorConfig: string[]; autoPublish?: boolean }, cmd: Command) => {
+      const config = await parseCfg(o.distributorConfig, '--distributor-config');
+      await withEngine(cmd, {}, async (eng, g) => {
+        const d = await eng.addDistributor(id, { id: o.id, typeId: type, config, autoPublish: !!o.autoPublish });
+        output(g, d, () => `added distributor ${d.id} (${d.typeId}) to ${id}`);
+      });
+    });
+  dist
+    .command('update <id> <did>')
+    .description("update a distributor's config (merged; key=null removes a key) or auto-publish")
+    .option('--distributor-config <k=v|@file.json>', 'distributor config (repeatable)', collect, [])
+    .option('--auto-publish', 'publish after each sync, upload or copy')
+    .option('--no-auto-publish', 'do not publish automatically')
+    .option('--json', 'JSON output')
+    .action(async (id: string, did: string, o: { distributorConfig: string[]; autoPublish?: boolean }, cmd: Command) => {
+      const config = o.distributorConfig.length ? await parseCfg(o.distributorConfig, '--distributor-config') : undefined;
+      const explicitAuto = cmd.getOptionValueSource('autoPublish') === 'cli';
+      await withEngine(cmd, {}, async (eng, g) => {
+        const d = await eng.updateDistributor(id, did, { config, autoPublish: explicitAuto ? !!o.autoPublish : undefined });
+        output(g, d, () => `updated distributor ${d.id} of ${id}`);
+      });
+    });
+  dist
+    .command('remove <id> <did>')
+    .description('remove a distributor')
+    .option('--json', 'JSON output')
+    .action(async (id: string, did: string, _o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        await eng.removeDistributor(id, did);
+        output(g, { removed: did, repo: id }, () => `removed distributor ${did} from ${id}`);
+      });
+    });
+  dist
+    .command('list <id>')
+    .description("list a repository's distributors")
+    .option('--json', 'JSON output')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        const ds = eng.listDistributors(id);
+        output(g, ds, () => (ds.length ? table(ds.map((d) => [d.id, d.typeId, d.autoPublish ? 'yes' : 'no', d.lastPublish ? `v${d.lastPublish.version}` : '-', short(d.config, 70)]), ['ID', 'TYPE', 'AUTO', 'PUBLISHED', 'CONFIG']) : `repository ${id} has no distributors`));
+      });
+    });
+
+  repo
+    .command('sync <id>')
+    .description("run the importer's sync (a new repository version when the content changes)")
+    .option('--override <k=v>', 'override config for this run only (repeatable)', collect, [])
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { override: string[] }, cmd: Command) => {
+      const override = await parseCfg(o.override, '--override');
+      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        const r = await eng.sync(id, { override });
+        output(g, r, () => taskResultHuman(r));
+        failOnPublish(r.publishes);
+      });
+    });
+
+  repo
+    .command('publish <id>')
+    .description('publish with one distributor, or every distributor in the order added')
+    .option('--distributor <did>', 'only this distributor')
+    .option('--override <k=v>', 'override config for this run only (repeatable)', collect, [])
+    .option('--force', 'publish even when this version and config were already published')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { distributor?: string; override: string[]; force?: boolean }, cmd: Command) => {
+      const override = await parseCfg(o.override, '--override');
+      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        const outs = await eng.publish(id, { distributorId: o.distributor, override, force: !!o.force });
+        output(g, outs, () => (outs.length ? outs.map(publishLine).join('\n') : `repository ${id} has no distributors`));
+        failOnPublish(outs);
+      });
+    });
+
+  repo
+    .command('versions <id>')
+    .description("list a repository's versions")
+    .option('--json', 'JSON output')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await withEngine(cmd, {}, async (eng, g) => {
+        const vs = eng.versions(id);
+        output(g, vs, () =>
+          table(
+            vs.map((v) => [`${v.current ? '*' : ' '}${v.number}`, v.created, v.kind + (v.basedOn !== null ? ` of ${v.basedOn}` : ''), `+${v.added} -${v.removed}`, String(v.unitCount), v.publishedBy.join(',') || '-', v.taskId ?? '-']),
+            [' N', 'CREATED', 'KIND', 'CHANGE', 'UNITS', 'PUBLISHED BY', 'TASK'],
+          ),
+        );
+      });
+    });
+
+  repo
+    .command('rollback <id>')
+    .description('make a new version with the content of version N (nothing is lost)')
+    .requiredOption('--to <n>', 'version to restore')
+    .option('--json', 'JSON output')
+    .action(async (id: string, o: { to: string }, cmd: Command) => {
+      const to = parseIntArg(o.to, '--to');
+      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        const r = await eng.rollback(id, to);
+        output(g, r, () => `repository ${id}: version ${r.version} has the content of version ${to} (+${r.added} -${r.removed})`);
+      });
+    });
 }

@@ -131,6 +131,7 @@ export interface Engine {
   listDistributors(repoId: string): DistributorInfo[];
   sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
   upload(repoId: string, req: UploadSpec): Promise<TaskResult>;
+  uploadMany(repoId: string, reqs: UploadSpec[]): Promise<TaskResult>;
   copy(fromRepo: string, toRepo: string, opts?: CopySpec): Promise<TaskResult>;
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult>;
   publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean }): Promise<PublishOutcome[]>;
@@ -975,6 +976,30 @@ class EngineImpl implements Engine, ConduitHost {
   async upload(repoId: string, req: UploadSpec): Promise<TaskResult> {
     this.importerOf(repoId, 'upload');
     return this.importerTask('upload', repoId, [repoId], (s) => this.innerUpload(s, repoId, req), true);
+  }
+
+  /** Several uploads as one task and one new repository version (then auto-publish). */
+  async uploadMany(repoId: string, reqs: UploadSpec[]): Promise<TaskResult> {
+    this.importerOf(repoId, 'upload');
+    return this.importerTask(
+      'upload',
+      repoId,
+      [repoId],
+      async (s) => {
+        const outcomes: UnitOutcome[] = [];
+        const reports: Json[] = [];
+        let i = 0;
+        for (const req of reqs) {
+          if (s.task.signal.aborted) throw s.task.signal.reason;
+          const r = await this.innerUpload(s, repoId, req);
+          outcomes.push(...r.outcomes);
+          reports.push(r.report);
+          this.events({ type: 'phase-progress', phase: 'upload', repo: repoId, done: ++i, total: reqs.length });
+        }
+        return { repoId, outcomes, report: reports };
+      },
+      true,
+    );
   }
 
   async copy(fromRepo: string, toRepo: string, opts: CopySpec = {}): Promise<TaskResult> {

@@ -23,6 +23,8 @@ export interface LoadedPlugin {
   source: string;
   /** Plugin-level config (entry point / *.conf, then plugins.conf.d/<id>.json on top). */
   config: Record<string, unknown>;
+  /** The file it was loaded from (or "builtin plugin <id>"). */
+  where: string;
 }
 
 export interface RegistryOptions {
@@ -242,7 +244,7 @@ export class PluginRegistry {
         if (undeclared.length)
           throw perr('PLUGIN_UNDECLARED_TYPE', `plugin ${md.id} (${c.where}) handles content type${undeclared.length > 1 ? 's' : ''} ${undeclared.join(', ')} that no one declares; the plugin is refused`, c.where, 'declare the type in types.json beside the plugin (or in the package.json "stagepush" field)');
         const prev = this.plugins.get(md.id);
-        if (prev) throw perr('PLUGIN_ID_CLASH', `plugin id ${md.id} of ${c.where} is already used by ${prev.source}; plugin ids must be unique`, c.where);
+        if (prev) throw perr('PLUGIN_ID_CLASH', `plugin id ${md.id} of ${c.where} is already used by ${prev.where === prev.source ? prev.source : `${prev.where} (${prev.source})`}; plugin ids must be unique`, c.where);
         let config = { ...c.config };
         if (opts.configDir) {
           const f = path.join(opts.configDir, 'plugins.conf.d', `${md.id}.json`);
@@ -256,7 +258,7 @@ export class PluginRegistry {
           c.kind === 'importer'
             ? { kind: 'importer', metadata: md, create: c.create as () => Importer, config, types: c.types }
             : { kind: 'distributor', metadata: md, create: c.create as () => Distributor, config, types: c.types };
-        this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config });
+        this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config, where: c.where });
       } catch (e) {
         this.fail(e, c.where);
       }

@@ -55,7 +55,8 @@ class TestImporter {
     for (const u of conduit.getUnits({ typeIds: ['tfile'] })) if (!seen.has(u.unitKey.name)) conduit.removeUnit(u);
     const pad = conduit.getScratchpad() || { syncs: 0 };
     conduit.setScratchpad({ syncs: pad.syncs + 1 });
-    return { success: true, summary: { synced: names.length } };
+    conduit.setRepoScratchpad({ last_sync_files: names.length });
+    return { success: true, summary: { synced: names.length, syncs: pad.syncs + 1 } };
   }
   cancelSyncRepo() { this.canceled = true; }
   async uploadUnit(repo, upload, conduit, config) {
@@ -66,7 +67,17 @@ class TestImporter {
       return { success: true, summary: { notes: 1 } };
     }
     const name = upload.unitKey.name ?? path.basename(upload.filePath);
-    const unit = conduit.initUnit('tfile', { name, checksum: sha256(upload.filePath) }, { ...upload.metadata }, name);
+    const md = { ...upload.metadata };
+    if (config.get('record_level')) md.seen_level = config.get('level', 'default-level');
+    if (md.blob_file) { const b = conduit.storeBlob(md.blob_file); md.blob_linked = b.linked; delete md.blob_file; md.blob_sha = b.sha256; }
+    if (config.get('from_file')) {
+      const u = conduit.initUnit('tfile', { name, checksum: sha256(upload.filePath) }, md, null);
+      if (md.blob_sha) u.blobs = [md.blob_sha];
+      conduit.saveUnitFromFile({ ...u, relativePath: name }, upload.filePath);
+      return { success: true, summary: { uploaded: name, from_file: true } };
+    }
+    const unit = conduit.initUnit('tfile', { name, checksum: sha256(upload.filePath) }, md, name);
+    if (md.blob_sha) unit.blobs = [md.blob_sha];
     const fd = fs.openSync(unit.storagePath, 'w');
     const data = fs.readFileSync(upload.filePath);
     const half = Math.floor(data.length / 2);
@@ -86,6 +97,7 @@ class TestImporter {
     return { success: true, summary: { uploaded: name } };
   }
   async importUnits(source, dest, conduit, config, units) {
+    if (config.get('copy_via_source')) units = conduit.getSourceUnits({ typeIds: ['tfile'] });
     const out = [];
     for (const u of units) out.push(conduit.saveUnit(u));
     return out;
@@ -116,6 +128,7 @@ class TestDistributor {
   distributorAdded(repo, config) { fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id })); logHook(config, 'distributorAdded ' + repo.id + ' ' + repo.workingDir); }
   distributorRemoved(repo, config) { logHook(config, 'distributorRemoved ' + repo.id + ' ' + repo.workingDir); }
   async publishRepo(repo, conduit, config) {
+    if (config.get('fail_publish')) return { success: false, summary: 'failing on purpose' };
     const rel = config.get('relative_url');
     const target = path.join(conduit.publishRoot, 'http', rel);
     const tmp = target + '.tmp-' + process.pid;
@@ -132,9 +145,17 @@ class TestDistributor {
     }
     if (this.canceled) { fs.rmSync(tmp, { recursive: true, force: true }); throw new Error('publish canceled'); }
     const notes = conduit.getUnits({ typeIds: ['tnote'], fields: ['text'] });
-    fs.writeFileSync(path.join(tmp, 'index.json'), JSON.stringify({ version: conduit.repoVersion, files: units.map((u) => u.unitKey.name), notes: notes.map((n) => ({ id: n.unitKey.id, text: n.metadata.text })), others: conduit.otherRelativeUrls() }, null, 1));
+    const links = {};
+    for (const u of units) { const l = conduit.getLinkedUnits(u, { typeIds: ['tnote'] }); if (l.length) links[u.unitKey.name] = l.map((n) => n.unitKey.id); }
     const pad = conduit.getScratchpad() || { publishes: 0 };
     conduit.setScratchpad({ publishes: pad.publishes + 1 });
+    const iterated = [];
+    for (const u of conduit.iterUnits({ typeIds: ['tfile'] })) iterated.push(u.unitKey.name);
+    fs.writeFileSync(path.join(tmp, 'index.json'), JSON.stringify({
+      version: conduit.repoVersion, files: units.map((u) => u.unitKey.name), iterated, count: conduit.countUnits(), countFiles: conduit.countUnits({ typeIds: ['tfile'] }),
+      notes: notes.map((n) => ({ id: n.unitKey.id, text: n.metadata.text, keys: Object.keys(n.metadata) })), links, others: conduit.otherRelativeUrls(),
+      publishes: pad.publishes + 1, repoPad: conduit.getRepoScratchpad() ?? null, contentRoot: conduit.contentRoot, blobs: units.filter((u) => u.blobs && u.blobs.length).map((u) => conduit.blobPath(u.blobs[0])),
+    }, null, 1));
     const old = target + '.old-' + process.pid;
     if (fs.existsSync(target)) fs.renameSync(target, old);
     fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -168,7 +189,7 @@ export interface EngineEnv {
   pluginsDir: string;
   configDir: string;
   env: NodeJS.ProcessEnv;
-  cli(args: string[], extraEnv?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  cli(args: string[], extraEnv?: NodeJS.ProcessEnv, cwd?: string): SpawnSyncReturns<string>;
   /** Run with --json and parse stdout (asserting nothing about the status). */
   json<T = any>(args: string[], extraEnv?: NodeJS.ProcessEnv): { status: number | null; out: T; stderr: string };
   spawn(args: string[], extraEnv?: NodeJS.ProcessEnv): ReturnType<typeof spawnCli>;
@@ -184,7 +205,7 @@ export function engineEnv(opts: { plugin?: boolean } = {}): EngineEnv {
   mkdirSync(configDir, { recursive: true });
   if (opts.plugin !== false) writeTestPlugin(pluginsDir);
   const env: NodeJS.ProcessEnv = { STAGEPUSH_DATA_DIR: dataDir, STAGEPUSH_PLUGINS_DIR: pluginsDir, XDG_CONFIG_HOME: path.join(root, 'xdg'), STAGEPUSH_PLUGIN_PACKAGES: '', STAGEPUSH_CONFIG: '' };
-  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...env, ...extraEnv } });
+  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd?: string) => runCli(args, { env: { ...env, ...extraEnv }, cwd });
   return {
     root,
     dataDir,

@@ -3,6 +3,7 @@
  * the engine stores. Pure codec: no I/O beyond reading the given file.
  *
  *   readRpmFile(path, { checksums: ['md5', 'sha256'] }) → { record, checksums }
+ *   readRpmFileSync(path, opts)                 (same, never yields: for worker threads)
  *   parseRpm(buf, fileSize?) → RpmRecord        (in memory: tests, fuzzing)
  *   parseHeaders(buf) → { lead, layout, signature, header }  (typed tag access)
  *
@@ -16,7 +17,7 @@ import type { RpmRecord } from './types.js';
 
 export { parseHeaders, requiredLength, RpmHeader } from './header.js';
 export type { ParsedRpm, RpmLead, RpmLayout, RpmTagEntry } from './header.js';
-export { readRpmFile } from './read.js';
+export { readRpmFile, readRpmFileSync } from './read.js';
 export type { ReadRpmOptions, ReadRpmResult, RpmChecksumAlgo } from './read.js';
 export { buildRecord, readSignatures, signingKeyOf } from './record.js';
 export { parseSignatures, readPackets } from './pgp.js';

@@ -1,9 +1,15 @@
-/** Reading packages from disk: positioned reads for the headers, one sequential pass for digests. */
+/**
+ * Reading packages from disk: positioned reads for the headers, one sequential pass for digests.
+ *
+ * The reads are synchronous system calls (an async round-trip through libuv's thread pool per
+ * read costs several times more than the read itself on small files); `readRpmFile` yields to the
+ * event loop between 16 MiB of hashing so timers and signals stay responsive. For parallelism,
+ * call it from worker threads (the staged source does).
+ */
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { StagepushError } from '../../errors.js';
-import { parseHeaders, requiredLength, rpmError, type ParsedRpm, type RpmSource } from './header.js';
+import { parseHeaders, requiredLength, rpmError } from './header.js';
 import { buildRecord } from './record.js';
 import type { RpmRecord } from './types.js';
 
@@ -24,14 +30,16 @@ export interface ReadRpmResult {
 const FIRST_READ = 64 * 1024;
 /** Chunk size of the checksum pass. */
 const HASH_CHUNK = 1024 * 1024;
+/** The async reader yields to the event loop after this many bytes hashed. */
+const YIELD_EVERY = 16 * 1024 * 1024;
 
 function ioError(err: unknown, file: string, what: string): StagepushError {
   const e = err as NodeJS.ErrnoException;
   const code = e && e.code === 'ENOENT' ? 'RPM_NOT_FOUND' : 'RPM_READ';
-  return rpmError(code, `cannot ${what}: ${e && e.code ? e.code + ' ' : ''}${e && e.message ? e.message : String(err)}`, { file }, err);
+  return rpmError(code, `cannot ${what}: ${e && e.message ? e.message : String(err)}`, { file }, err);
 }
 
-function describeType(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+function describeType(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
@@ -41,12 +49,12 @@ function describeType(st: { isDirectory(): boolean; isFIFO(): boolean; isCharact
 }
 
 /** Read file bytes [pos, pos + len) into buf at bufOffset, completely. */
-async function readFull(fh: FileHandle, buf: Buffer, bufOffset: number, len: number, pos: number, file: string): Promise<void> {
+function readFull(fd: number, buf: Buffer, bufOffset: number, len: number, pos: number, file: string): void {
   let done = 0;
   while (done < len) {
     let n: number;
     try {
-      ({ bytesRead: n } = await fh.read(buf, bufOffset + done, len - done, pos + done));
+      n = readSync(fd, buf, bufOffset + done, len - done, pos + done);
     } catch (err) {
       throw ioError(err, file, `read at offset ${pos + done}`);
     }
@@ -56,49 +64,46 @@ async function readFull(fh: FileHandle, buf: Buffer, bufOffset: number, len: num
 }
 
 /** Grow `prefix` (holding bytes [0, have)) until the headers are complete; returns the buffer. */
-async function readHeaders(fh: FileHandle, prefix: Buffer, have: number, size: number, file: string): Promise<Buffer> {
-  const src: RpmSource = { file };
+function readHeaders(fd: number, prefix: Buffer, have: number, size: number, file: string): Buffer {
   let buf = prefix;
   let got = have;
   for (;;) {
-    const need = requiredLength(buf.subarray(0, got), size, src);
+    const need = requiredLength(buf.subarray(0, got), size, { file });
     if (need <= got) return buf.subarray(0, got);
     if (need > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, Math.min(size, buf.length * 2)));
+      const bigger = Buffer.allocUnsafe(Math.min(size, Math.max(need, buf.length * 2)));
       buf.copy(bigger, 0, 0, got);
       buf = bigger;
     }
     const to = Math.min(buf.length, size);
-    await readFull(fh, buf, got, to - got, got, file);
+    readFull(fd, buf, got, to - got, got, file);
     got = to;
   }
 }
 
 /**
- * Read a package's headers (and, when asked, digests of the whole file). The path is stat'ed
- * first: anything but a regular file (FIFO, device, directory) is refused with RPM_NOT_A_FILE
- * before it is opened, so a FIFO named x.rpm never blocks.
+ * The reader as a generator: it yields (nothing) between hashing chunks so the async wrapper can
+ * give the event loop a turn; the sync wrapper just runs it through.
  */
-export async function readRpmFile(path: string, opts: ReadRpmOptions = {}): Promise<ReadRpmResult> {
-  let st;
+function* readCore(path: string, opts: ReadRpmOptions): Generator<void, ReadRpmResult, void> {
+  let st: Stats;
   try {
-    st = await stat(path);
+    st = statSync(path);
   } catch (err) {
     throw ioError(err, path, 'stat the file');
   }
   if (!st.isFile()) throw rpmError('RPM_NOT_A_FILE', `not a regular file: it is ${describeType(st)}`, { file: path });
-
-  let fh: FileHandle;
+  let fd: number;
   try {
     // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open must not block.
-    fh = await open(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (err) {
     throw ioError(err, path, 'open the file');
   }
   try {
-    let fst;
+    let fst: Stats;
     try {
-      fst = await fh.stat();
+      fst = fstatSync(fd);
     } catch (err) {
       throw ioError(err, path, 'stat the open file');
     }
@@ -106,38 +111,68 @@ export async function readRpmFile(path: string, opts: ReadRpmOptions = {}): Prom
     const size = fst.size;
     const algos = [...new Set(opts.checksums ?? [])];
     const checksums: ReadRpmResult['checksums'] = {};
-
-    if (algos.length) {
-      // One sequential pass: the first chunk also serves the header parse, which runs before the
-      // rest is hashed so that a non-RPM fails fast.
-      const hashes: Array<[RpmChecksumAlgo, Hash]> = algos.map((a) => [a, createHash(a)]);
-      const chunkSize = Math.max(1, Math.min(HASH_CHUNK, size));
-      const first = Buffer.allocUnsafe(chunkSize);
-      const firstLen = Math.min(chunkSize, size);
-      await readFull(fh, first, 0, firstLen, 0, path);
-      for (const [, h] of hashes) h.update(first.subarray(0, firstLen));
-      const headerBuf = await readHeaders(fh, first, firstLen, size, path);
-      const record = buildRecord(parseHeaders(headerBuf, { fileSize: size, file: path }), { file: path });
-      if (size > firstLen) {
-        const chunk = first; // the record holds copies: the first chunk can be reused
-        let pos = firstLen;
-        while (pos < size) {
-          const len = Math.min(chunkSize, size - pos);
-          await readFull(fh, chunk, 0, len, pos, path);
-          for (const [, h] of hashes) h.update(chunk.subarray(0, len));
-          pos += len;
-        }
-      }
-      for (const [a, h] of hashes) checksums[a] = h.digest('hex');
-      return { record, checksums };
+    if (!algos.length) {
+      const first = Buffer.allocUnsafe(Math.max(1, Math.min(FIRST_READ, size)));
+      const firstLen = Math.min(first.length, size);
+      readFull(fd, first, 0, firstLen, 0, path);
+      const headerBuf = readHeaders(fd, first, firstLen, size, path);
+      return { record: buildRecord(parseHeaders(headerBuf, { fileSize: size, file: path }), { file: path }), checksums };
     }
-    const first = Buffer.allocUnsafe(Math.max(1, Math.min(FIRST_READ, size)));
-    const firstLen = Math.min(first.length, size);
-    await readFull(fh, first, 0, firstLen, 0, path);
-    const headerBuf = await readHeaders(fh, first, firstLen, size, path);
-    const parsed: ParsedRpm = parseHeaders(headerBuf, { fileSize: size, file: path });
-    return { record: buildRecord(parsed, { file: path }), checksums };
+    // One sequential pass: the first chunk also serves the header parse, which runs before the rest
+    // is hashed so that a non-RPM fails fast.
+    const hashes: Hash[] = algos.map((a) => createHash(a));
+    const chunkSize = Math.max(1, Math.min(HASH_CHUNK, size));
+    const chunk = Buffer.allocUnsafe(chunkSize);
+    const firstLen = Math.min(chunkSize, size);
+    readFull(fd, chunk, 0, firstLen, 0, path);
+    for (const h of hashes) h.update(chunk.subarray(0, firstLen));
+    const headerBuf = readHeaders(fd, chunk, firstLen, size, path);
+    // The record holds copies of everything: the chunk buffer can be reused.
+    const record = buildRecord(parseHeaders(headerBuf, { fileSize: size, file: path }), { file: path });
+    let pos = firstLen;
+    let sinceYield = firstLen;
+    while (pos < size) {
+      const len = Math.min(chunkSize, size - pos);
+      readFull(fd, chunk, 0, len, pos, path);
+      const view = chunk.subarray(0, len);
+      for (const h of hashes) h.update(view);
+      pos += len;
+      sinceYield += len;
+      if (sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        yield;
+      }
+    }
+    algos.forEach((a, i) => (checksums[a] = hashes[i].digest('hex')));
+    return { record, checksums };
   } finally {
-    await fh.close().catch(() => undefined);
+    try {
+      closeSync(fd);
+    } catch {
+      /* nothing to do */
+    }
+  }
+}
+
+/**
+ * Read a package's headers (and, when asked, md5/sha256 of the whole file in one pass). The path
+ * is stat'ed first: anything but a regular file (FIFO, device, directory) is refused with
+ * RPM_NOT_A_FILE before it is opened, so a FIFO named x.rpm never blocks.
+ */
+export async function readRpmFile(path: string, opts: ReadRpmOptions = {}): Promise<ReadRpmResult> {
+  const it = readCore(path, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** readRpmFile without yielding (for worker threads and scripts). */
+export function readRpmFileSync(path: string, opts: ReadRpmOptions = {}): ReadRpmResult {
+  const it = readCore(path, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
   }
 }

@@ -81,6 +81,16 @@ export interface RpmRecord {
   suggests: RpmDep[];
   supplements: RpmDep[];
   enhances: RpmDep[];
+  /**
+   * Legacy weak dependencies (SUSE-style OLDSUGGESTS* / OLDENHANCES* tags, before rpm 4.12): flags
+   * with RPMSENSE_STRONG (1 << 27) mean Recommends / Supplements, without it Suggests / Enhances
+   * (createrepo_c's LegacyWeakdeps feature maps them so). The reader always fills them (empty for
+   * modern packages); optional only so that records built by hand stay valid.
+   */
+  oldSuggests?: RpmDep[];
+  oldEnhances?: RpmDep[];
+  /** MODULARITYLABEL tag (modular packages), null when absent. */
+  modularityLabel?: string | null;
   /** File list, in header order: parallel arrays as in the header. */
   files: {
     basenames: string[];

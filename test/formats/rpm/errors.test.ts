@@ -5,20 +5,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StagepushError } from '../../../src/errors.js';
 import {
-  assembleRpm,
-  encodeHeader,
   parseHeaders,
   parseRpm,
   parseSignatures,
-  rawEntriesFrom,
   readRpmFile,
   buildRpm,
   SIGTAG,
-  TAG,
-  type RawEntry,
 } from '../../../src/formats/rpm/index.js';
 import { tempDir } from '../../helpers/cli.js';
-import { rpmFixtures } from '../../helpers/rpm.js';
+import { rpmFixtures, writeBrokenRpms, writeTwoKeyRpm } from '../../helpers/rpm.js';
 
 const fx = rpmFixtures();
 const pkg = (n: string) => fx.packages.find((p) => p.name === n)!;
@@ -121,17 +116,17 @@ test('non-regular files are refused before opening: a FIFO named x.rpm does not 
   await expectFileCode(path.join(dir, 'missing.rpm'), 'RPM_NOT_FOUND');
 });
 
-test('two different signing keys give RPM_MULTIPLE_KEYS', () => {
-  const rsa = parseHeaders(readFileSync(pkg('signed-v4').file));
-  const ed = parseHeaders(readFileSync(pkg('signed-ed25519').file));
-  const data = readFileSync(pkg('signed-v4').file);
-  const sigEntries: RawEntry[] = [...rawEntriesFrom(rsa.signature), rawEntriesFrom(ed.signature).find((e) => e.tag === SIGTAG.DSAHEADER)!];
-  const sig = encodeHeader(sigEntries, TAG.HEADERSIGNATURES);
-  const mixed = assembleRpm(data.subarray(0, 96), sig, data.subarray(rsa.layout.headerStart, rsa.layout.headerEnd), data.subarray(rsa.layout.headerEnd));
-  const err = expectCode(() => parseRpm(mixed), 'RPM_MULTIPLE_KEYS');
-  assert.ok(err.message.includes(fx.keys.rsa.keyId) && err.message.includes(fx.keys.ed25519.keyId), err.message);
+test('two different signing keys give RPM_MULTIPLE_KEYS', async () => {
+  const f = path.join(tempDir(), 'two-keys-1.0-1.noarch.rpm');
+  const { keyIds } = writeTwoKeyRpm(f);
+  const err = await expectFileCode(f, 'RPM_MULTIPLE_KEYS');
+  assert.ok(err.message.includes(keyIds[0]) && err.message.includes(keyIds[1]), err.message);
   // The same key twice (RSAHEADER + PGP from --rpmv3) is one key.
   assert.equal(parseRpm(readFileSync(pkg('signed-v3').file)).signingKey, fx.keys.rsa.keyId);
+});
+
+test('writeBrokenRpms gives the codes it promises', async () => {
+  for (const b of writeBrokenRpms(tempDir())) await expectFileCode(b.file, b.code);
 });
 
 /** A v3 signature packet (old format, 2-byte length), RSA/SHA1 like walrus-5.21-1.noarch.rpm. */
@@ -180,6 +175,11 @@ test('key ids from v3 packets, v4 Issuer subpackets and Issuer Fingerprint', () 
   assert.equal(rec.signingKey, 'F78FB195');
   assert.equal(rec.signatures[0].tag, 'PGP');
   assert.equal(rec.signatures[0].packetVersion, 3);
+
+  // rpm 6's OPENPGP tag: base64-encoded packets in a STRING_ARRAY.
+  const b64 = Buffer.from(v4Packet([time], [issuer]).toString('base64') + '\0');
+  const v6 = parseRpm(buildRpm({ name: 'openpgp', version: '1', release: '1', signature: [{ tag: SIGTAG.OPENPGP, type: 8, count: 1, data: b64 }] }));
+  assert.deepEqual([v6.signingKey, v6.signatures[0].tag], ['55667788', 'OPENPGP']);
 
   // Garbage in a signature tag is a coded error.
   const bad = buildRpm({ name: 'badsig', version: '1', release: '1', signature: [{ tag: SIGTAG.RSAHEADER, type: 7, count: 4, data: Buffer.from([0x89, 0x00, 0x10, 0x04]) }] });

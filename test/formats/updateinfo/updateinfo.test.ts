@@ -9,45 +9,8 @@ import {
   type Erratum,
 } from '../../../src/formats/updateinfo/index.js';
 import { StagepushError } from '../../../src/errors.js';
+import { ERRATUM } from '../../helpers/repodata-samples.js';
 
-export const ERRATUM: Erratum = {
-  id: 'RHSA-2024:0001',
-  type: 'security',
-  status: 'final',
-  version: '2',
-  release: '0',
-  pushcount: '1',
-  issued: '2024-01-10T08:30:00Z',
-  updated: '2024-01-11',
-  title: 'Important: alpha security & <bug> update',
-  severity: 'Important',
-  summary: 'sum "q"',
-  description: 'line 1\nline 2 & <x>',
-  solution: 'apply',
-  rights: 'Copyright 2024',
-  from: 'release@example.com',
-  reboot_suggested: true,
-  references: [
-    { href: 'https://example.com/b?x=1&y=2', id: '123', title: 'bug "1"', type: 'bugzilla' },
-    { href: 'https://example.com/cve', id: 'CVE-2024-1', title: null, type: 'cve' },
-  ],
-  pkglist: [
-    {
-      name: 'col',
-      short: 'c1',
-      module: { name: 'mod', stream: 's1', version: '20240101', context: 'abcd', arch: 'x86_64' },
-      packages: [
-        { name: 'alpha', epoch: '3', version: '1.2', release: '4', arch: 'x86_64', src: 'alpha-1.2-4.src.rpm', filename: 'alpha-1.2-4.x86_64.rpm', sha256sum: 'a'.repeat(64), reboot_suggested: true },
-        { name: 'gone', epoch: '0', version: '1', release: '1', arch: 'noarch', src: 'gone-1-1.src.rpm', filename: 'gone-1-1.noarch.rpm', sum: ['md5', 'b'.repeat(32), 'sha256', 'c'.repeat(64)] },
-      ],
-    },
-    {
-      name: 'empty-after-filter',
-      short: '',
-      packages: [{ name: 'gone2', epoch: '0', version: '1', release: '1', arch: 'noarch', src: 'x.src.rpm', filename: 'gone2-1-1.noarch.rpm' }],
-    },
-  ],
-};
 
 test('dates are normalised to the one form dnf reads', () => {
   assert.equal(normalizeErratumDate('2024-01-10 08:30:00'), '2024-01-10 08:30:00');

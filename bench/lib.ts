@@ -1,0 +1,143 @@
+/**
+ * Shared helpers of the benchmarks (`npm run bench`): the context handed to every
+ * `bench/*.bench.ts` module, median-of-N timing, peak RSS of a child process, and a fast generator
+ * of many real RPM packages (written by src/formats/rpm/writer.ts, cached between runs).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildRpm } from '../src/formats/rpm/writer.js';
+
+/** Repository root (bench runs from dist/bench). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin', 'stagepush');
+
+export interface BenchContext {
+  root: string;
+  /** Generated inputs kept between runs ($STAGEPUSH_BENCH_CACHE or <tmp>/stagepush-bench-cache). */
+  cacheDir: string;
+  /** A fresh directory for this run, removed at the end. */
+  tmpDir: string;
+  /** Multiplier for input sizes ($STAGEPUSH_BENCH_SCALE, default 1): 0.1 for a quick look. */
+  scale: number;
+  /** Start a section of figures. */
+  section(title: string): void;
+  /** One figure: label, value, optional note (target, comparison). */
+  row(label: string, value: string, note?: string): void;
+}
+
+export function createContext(): BenchContext & { cleanup(): void } {
+  const cacheDir = process.env.STAGEPUSH_BENCH_CACHE ?? path.join(os.tmpdir(), 'stagepush-bench-cache');
+  mkdirSync(cacheDir, { recursive: true });
+  const tmpDir = path.join(os.tmpdir(), `stagepush-bench-${process.pid}`);
+  mkdirSync(tmpDir, { recursive: true });
+  const scale = Number(process.env.STAGEPUSH_BENCH_SCALE ?? 1) || 1;
+  return {
+    root: ROOT,
+    cacheDir,
+    tmpDir,
+    scale,
+    section(title) {
+      console.log(`\n== ${title} ==`);
+    },
+    row(label, value, note) {
+      console.log(`  ${label.padEnd(52)} ${value.padStart(14)}${note ? '   ' + note : ''}`);
+    },
+    cleanup() {
+      rmSync(tmpDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Median of `runs` timings of fn (ms); fn may be async. */
+export async function timeMedian(fn: () => unknown, runs = 3): Promise<{ median: number; runs: number[] }> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], runs: times };
+}
+
+export interface MeasuredRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** Peak resident set size of the child in KiB (from /usr/bin/time -v), null if unavailable. */
+  maxRssKb: number | null;
+}
+
+/** Run a command, measuring wall time and peak RSS (via /usr/bin/time -v when installed). */
+export function runMeasured(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<MeasuredRun> {
+  const useTime = existsSync('/usr/bin/time');
+  const [c, a] = useTime ? ['/usr/bin/time', ['-v', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(c, a, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      let stderr = Buffer.concat(err).toString('utf8');
+      let maxRssKb: number | null = null;
+      if (useTime) {
+        const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+        if (m) maxRssKb = Number(m[1]);
+        const cut = stderr.lastIndexOf('\tCommand being timed:');
+        if (cut >= 0) stderr = stderr.slice(0, cut);
+      }
+      resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr, ms, maxRssKb });
+    });
+  });
+}
+
+export interface GeneratedRpms {
+  dir: string;
+  files: string[];
+  totalBytes: number;
+}
+
+/**
+ * `count` real binary RPMs of about `size` bytes each (random, incompressible payload stored in a
+ * gzip'd cpio archive), named `<prefix>-<i>-1.0-1.noarch.rpm`, cached under
+ * cacheDir/rpms-<prefix>-<count>-<size>. Generation runs at disk speed (no rpmbuild).
+ */
+export function generateRpms(cacheDir: string, opts: { count: number; size: number; prefix?: string }): GeneratedRpms {
+  const prefix = opts.prefix ?? 'bench';
+  const dir = path.join(cacheDir, `rpms-${prefix}-${opts.count}-${opts.size}-v2`);
+  const done = path.join(dir, '.complete');
+  const name = (i: number) => `${prefix}-${String(i).padStart(6, '0')}`;
+  const files = Array.from({ length: opts.count }, (_, i) => path.join(dir, `${name(i)}-1.0-1.noarch.rpm`));
+  if (!existsSync(done)) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    // Measure the lead/header/cpio overhead once (names have a fixed width, so it is the same for all).
+    const make = (i: number, len: number) =>
+      buildRpm({ name: name(i), version: '1.0', release: '1', files: [{ path: `/usr/share/${prefix}/${name(i)}.bin`, data: randomBytes(Math.max(0, len)) }], compressionLevel: 0 });
+    const guess = Math.max(0, opts.size - 2048);
+    const dataLen = Math.max(0, guess + (opts.size - make(0, guess).length));
+    for (let i = 0; i < opts.count; i++) writeFileSync(path.join(tmp, path.basename(files[i])), make(i, dataLen));
+    writeFileSync(path.join(tmp, '.complete'), '');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  const totalBytes = files.reduce((n, f) => n + statSync(f).size, 0);
+  return { dir, files, totalBytes };
+}
+
+export const fmt = {
+  ms: (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`),
+  rate: (n: number, ms: number, unit: string) => `${((n * 1000) / ms).toFixed(0)} ${unit}/s`,
+  mbps: (bytes: number, ms: number) => `${(bytes / 1048576 / (ms / 1000)).toFixed(0)} MiB/s`,
+  kb: (kb: number | null) => (kb === null ? 'n/a' : `${(kb / 1024).toFixed(0)} MiB`),
+};

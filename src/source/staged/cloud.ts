@@ -1,0 +1,173 @@
+/**
+ * AMI items from AWS_IMAGES metadata attributes, and AMI/VHD items from CLOUD_IMAGES
+ * `<sub>/resources.yaml` (pushsource's staged_ami / staged_cloud), with coded problems where
+ * pushsource would crash.
+ */
+import { promises as fsp } from 'node:fs';
+import type { Problem } from '../../errors.js';
+import { amiPushItem, vhdPushItem } from '../../items/model.js';
+import type { AmiPushItem, VHDPushItem } from '../../items/types.js';
+import { isPlainObject, ioReason, itemErrorProblem, parseData, problem, pyJoin } from './common.js';
+
+/** Keys copied verbatim from the attributes (AWS_IMAGES) or resources.yaml top level (CLOUD_IMAGES). */
+const AMI_RAW_KEYS = [
+  'type', 'region', 'virtualization', 'volume', 'root_device', 'description', 'sriov_net_support', 'ena_support', 'uefi_support',
+  'public_image', 'release_notes', 'usage_instructions', 'recommended_instance_type', 'marketplace_entity_type', 'image_id',
+  'scanning_port', 'user_name', 'version_title', 'security_groups', 'access_endpoint_url',
+  // accepted by pushsource's schema but dropped by its backend; we keep them (an added value, never a changed one)
+  'marketplace_title_template', 'marketplace_name',
+] as const;
+const RELEASE_KEYS = ['product', 'date', 'arch', 'respin', 'version', 'base_product', 'base_version', 'variant', 'type'] as const;
+
+type Loc = { file?: string; entry?: string };
+
+/** Checks where pushsource would raise on raw AMI attributes; returns problems (fields under `prefix`). */
+function amiRawProblems(attrs: Record<string, unknown>, loc: Loc, prefix: string): Problem[] {
+  const out: Problem[] = [];
+  if (typeof attrs.description !== 'string') {
+    out.push(problem('STAGED_AMI_MISSING_FIELD', attrs.description === undefined || attrs.description === null ? 'an AMI needs a description' : 'description must be a string', { ...loc, field: `${prefix}description` }));
+  }
+  if (attrs.access_endpoint_url !== undefined && attrs.access_endpoint_url !== null) {
+    out.push(problem('STAGED_AMI_UNSUPPORTED_FIELD', 'access_endpoint_url cannot be loaded from a staging area (pushsource fails on it too); remove it', { ...loc, field: `${prefix}access_endpoint_url` }));
+  }
+  if ('security_groups' in attrs && !Array.isArray(attrs.security_groups)) {
+    out.push(problem('STAGED_AMI_INVALID_FIELD', 'security_groups must be a list when given (null is not accepted)', { ...loc, field: `${prefix}security_groups` }));
+  }
+  if ('scanning_port' in attrs && attrs.scanning_port !== null && !Number.isInteger(attrs.scanning_port)) {
+    out.push(problem('STAGED_AMI_INVALID_FIELD', `scanning_port must be an integer (got ${JSON.stringify(attrs.scanning_port)})`, { ...loc, field: `${prefix}scanning_port` }));
+  }
+  return out;
+}
+
+function copyRaw(src: Record<string, unknown>, into: Record<string, unknown>): void {
+  for (const k of AMI_RAW_KEYS) if (k in src) into[k] = src[k];
+  if (src.billing_codes) into.billing_codes = src.billing_codes;
+  if (src.boot_mode) into.boot_mode = src.boot_mode;
+}
+
+/** AWS_IMAGES/<file> with its staged.yaml entry attributes. */
+export function amiFromAttributes(
+  attributes: Record<string, unknown>,
+  base: { name: string; src: string; origin: string; dest: string[] },
+  loc: Loc,
+): { item?: AmiPushItem; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const release = attributes.release;
+  if (!isPlainObject(release)) {
+    problems.push(problem('STAGED_AMI_MISSING_FIELD', 'an AMI needs attributes.release (product, date, arch, respin) and the other AMI attributes', { ...loc, field: 'attributes.release' }));
+  }
+  problems.push(...amiRawProblems(attributes, loc, 'attributes.'));
+  if (problems.length) return { problems };
+  const rel: Record<string, unknown> = {};
+  for (const k of RELEASE_KEYS) if (k in (release as object)) rel[k] = (release as Record<string, unknown>)[k];
+  const input: Record<string, unknown> = { ...base, state: 'PENDING', release: rel };
+  copyRaw(attributes, input);
+  try {
+    return { item: amiPushItem(input as { name: unknown }), problems };
+  } catch (e) {
+    return { problems: [itemErrorProblem(e, loc, (f) => `attributes.${f}`)] };
+  }
+}
+
+export interface CloudLoad {
+  items: Array<AmiPushItem | VHDPushItem>;
+  problems: Problem[];
+  warnings: Problem[];
+}
+
+/** One CLOUD_IMAGES/<sub>/ directory holding resources.yaml. */
+export async function loadCloudDir(subdir: string, dest: string): Promise<CloudLoad> {
+  const res: CloudLoad = { items: [], problems: [], warnings: [] };
+  const file = pyJoin(subdir, 'resources.yaml');
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    res.problems.push(problem('STAGED_FILE_UNREADABLE', `cannot read: ${ioReason(e)}`, { file }));
+    return res;
+  }
+  const parsed = await parseData(text, false);
+  if (parsed.error !== undefined) {
+    res.problems.push(problem('STAGED_CLOUD_PARSE', parsed.error, { file }));
+    return res;
+  }
+  const data = parsed.value;
+  if (!data) {
+    res.warnings.push(problem('STAGED_CLOUD_EMPTY', `Resources.yaml file at ${file} is empty (ignored)`, { file }));
+    return res;
+  }
+  if (!isPlainObject(data)) {
+    res.problems.push(problem('STAGED_CLOUD_INVALID', 'resources.yaml must be a mapping', { file }));
+    return res;
+  }
+  if (data.type !== 'AMI' && data.type !== 'VHD') return res; // pushsource yields nothing, silently
+  const loc = { file };
+  const need = (cond: boolean, field: string, msg: string) => {
+    if (!cond) res.problems.push(problem('STAGED_CLOUD_MISSING_FIELD', msg, { ...loc, field }));
+    return cond;
+  };
+  const images = data.images;
+  if (!need(Array.isArray(images), 'images', 'images must be a list of {path, architecture, sha256sum}')) return res;
+  for (const img of images as unknown[]) {
+    if (isPlainObject(img) && typeof img.path === 'string' && img.path.includes('/')) {
+      res.warnings.push(problem('STAGED_CLOUD_SLASH', `Unexpected '/' in ${img.path} (ignored)`, { file, entry: img.path }));
+      return res; // pushsource drops the whole directory
+    }
+  }
+  const build = data.build;
+  if (need(isPlainObject(build), 'build', 'build (name, version, respin) is required')) {
+    const b = build as Record<string, unknown>;
+    for (const k of ['name', 'version', 'respin']) need(typeof b[k] === 'string', `build.${k}`, `build.${k} must be a string`);
+    if (typeof b.respin === 'string' && !/^\s*[+-]?\d+\s*$/.test(b.respin)) res.problems.push(problem('STAGED_CLOUD_INVALID', `build.respin ${JSON.stringify(b.respin)} is not an integer`, { ...loc, field: 'build.respin' }));
+  }
+  const release = data.release;
+  if (need(isPlainObject(release), 'release', 'release (with date) is required')) need('date' in (release as object), 'release.date', 'release.date is required');
+  need(typeof data.description === 'string', 'description', 'description must be a string (every VM image needs one)');
+  if (data.type === 'AMI') res.problems.push(...amiRawProblems(data, loc, ''));
+  (images as unknown[]).forEach((img, i) => {
+    if (!isPlainObject(img)) {
+      res.problems.push(problem('STAGED_CLOUD_INVALID', 'image entry must be a mapping', { ...loc, field: `images[${i}]` }));
+      return;
+    }
+    need(typeof img.path === 'string' && img.path !== '', `images[${i}].path`, 'image path is required');
+  });
+  if (res.problems.length) return res;
+  const b = build as Record<string, string>;
+  const r = release as Record<string, unknown>;
+  const product = b.name!.includes('-') ? b.name!.slice(0, b.name!.lastIndexOf('-')) : b.name!;
+  const respin = parseInt(b.respin!, 10) || 0;
+  for (const [i, raw] of (images as Array<Record<string, unknown>>).entries()) {
+    const path = raw.path as string;
+    const rel: Record<string, unknown> = { product, date: r.date, arch: raw.architecture, respin, version: r.version || b.version };
+    const input: Record<string, unknown> = {
+      name: path,
+      state: 'PENDING',
+      src: pyJoin(subdir, path),
+      dest: [dest],
+      origin: subdir,
+      sha256sum: raw.sha256sum ?? null,
+      build_info: { name: b.name, version: b.version, release: b.respin, id: null },
+      description: data.description,
+    };
+    try {
+      if (data.type === 'AMI') {
+        for (const k of ['base_product', 'base_version', 'variant', 'type'] as const) if (k in r) rel[k] = r[k];
+        input.release = rel;
+        copyRaw(data, input);
+        input.description = data.description;
+        input.type = data.type;
+        res.items.push(amiPushItem(input as { name: unknown }));
+      } else {
+        input.release = rel;
+        res.items.push(vhdPushItem(input as { name: unknown }));
+      }
+    } catch (e) {
+      res.problems.push(
+        itemErrorProblem(e, { file, entry: path }, (f) =>
+          f === 'sha256sum' ? `images[${i}].sha256sum` : f === 'release.arch' ? `images[${i}].architecture` : f === 'build_info.release' ? 'build.respin' : f.replace(/^build_info\./, 'build.'),
+        ),
+      );
+    }
+  }
+  return res;
+}

@@ -1,0 +1,89 @@
+import { StagepushError, type Problem } from '../../errors.js';
+
+/** os.path.join for two parts: no normalisation, so `src`/`origin` keep the user's spelling. */
+export function pyJoin(a: string, b: string): string {
+  if (b.startsWith('/')) return b;
+  if (a === '' || a.endsWith('/')) return a + b;
+  return a + '/' + b;
+}
+
+export function problem(code: string, message: string, loc: { file?: string; entry?: string; field?: string } = {}): Problem {
+  const p: Problem = { code, message };
+  if (loc.file !== undefined) p.file = loc.file;
+  if (loc.entry !== undefined) p.entry = loc.entry;
+  if (loc.field !== undefined) p.field = loc.field;
+  return p;
+}
+
+/**
+ * A model error (ITEM_*) as a problem at `loc`; `fieldPrefix` maps the item field to where it
+ * came from in the input (e.g. `attributes.`).
+ */
+export function itemErrorProblem(err: unknown, loc: { file?: string; entry?: string }, fieldMap: (f: string) => string = (f) => f): Problem {
+  if (err instanceof StagepushError) {
+    const field = err.field;
+    const reason = field && err.message.startsWith(field + ': ') ? err.message.slice(field.length + 2) : err.message;
+    return problem(err.code, reason, { ...loc, ...(field ? { field: fieldMap(field) } : {}) });
+  }
+  return problem('STAGED_INTERNAL', String((err as Error)?.message ?? err), loc);
+}
+
+/** errno code → readable text for messages. */
+export function ioReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'ENOTDIR':
+      return 'not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    default:
+      return e?.message ?? String(err);
+  }
+}
+
+/**
+ * PyYAML's booleans: yes/no, true/false, on/off (not the single letters y/n of the YAML 1.1 spec,
+ * which PyYAML reads as strings).
+ */
+function pyyamlBools(tags: unknown[]): unknown[] {
+  return tags.map((t) => {
+    const tag = t as { tag?: string; test?: RegExp; identify?: (v: unknown) => boolean };
+    if (tag.tag !== 'tag:yaml.org,2002:bool' || !tag.test) return t;
+    const isTrue = tag.identify?.(true) === true;
+    return { ...tag, test: isTrue ? /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/ : /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/ };
+  });
+}
+
+/** Parse YAML (PyYAML safe_load semantics: YAML 1.1, duplicate keys allowed) or JSON. */
+export async function parseData(text: string, asJson: boolean): Promise<{ value?: unknown; error?: string }> {
+  if (asJson) {
+    try {
+      return { value: JSON.parse(text) as unknown };
+    } catch (e) {
+      return { error: `invalid JSON: ${(e as Error).message}` };
+    }
+  }
+  const YAML = await import('yaml');
+  try {
+    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlBools as never });
+    const list = Array.isArray(docs) ? docs : [docs];
+    if (list.length > 1) return { error: 'invalid YAML: expected a single document in the stream, found several' };
+    const doc = list[0];
+    if (!doc) return { value: null };
+    if (doc.errors.length) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
+    return { value: doc.toJS({ maxAliasCount: 1000 }) as unknown };
+  } catch (e) {
+    return { error: `invalid YAML: ${(e as Error).message}` };
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+}

@@ -1,0 +1,126 @@
+/**
+ * ERRATA/<file>: one advisory per file (`.json` → JSON, anything else → YAML). `cdn_repo` is dropped
+ * before validation; the item is built as pushsource's ErratumPushItem._from_data does, but every
+ * field it would crash on (KeyError, TypeError, ValueError) is reported as a coded problem naming
+ * the file, the advisory (or package filename) and the field.
+ */
+import { promises as fsp } from 'node:fs';
+import type { Problem } from '../../errors.js';
+import { erratumPushItem } from '../../items/model.js';
+import type { ErratumPushItem } from '../../items/types.js';
+import { ajvProblems, validators } from './schemas.js';
+import { isPlainObject, ioReason, itemErrorProblem, parseData, problem } from './common.js';
+
+/** Keys pushsource reads with data[key] (KeyError when absent). */
+const REQUIRED_BY_MODEL = ['type', 'release', 'status', 'pushcount', 'reboot_suggested', 'rights', 'title', 'from', 'description', 'version', 'updated', 'issued', 'severity', 'summary', 'solution'] as const;
+const PKG_REQUIRED = ['arch', 'epoch', 'filename', 'name', 'version', 'release', 'src'] as const;
+
+export interface ErratumLoad {
+  item?: ErratumPushItem;
+  problems: Problem[];
+}
+
+/** Build the item from parsed erratum data (exported for tests). */
+export function erratumFromData(raw: unknown, file: string, opts: { dest: string[]; src: string; origin: string }): ErratumLoad {
+  const problems: Problem[] = [];
+  if (!isPlainObject(raw)) {
+    return { problems: [problem('STAGED_ERRATUM_INVALID', `an erratum must be a mapping (got ${raw === null ? 'an empty document' : JSON.stringify(raw)})`, { file })] };
+  }
+  const data: Record<string, unknown> = { ...raw };
+  delete data.cdn_repo;
+  const id = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
+  const entry = id;
+  const v = validators();
+  if (!v.erratum(data as unknown)) {
+    // Entry label: the package filename for errors inside a package, else the advisory id.
+    for (const p of ajvProblems(v.erratum.errors, 'STAGED_ERRATUM_INVALID', { file, ...(entry ? { entry } : {}) }, '', data)) {
+      const m = p.field ? /^pkglist\[(\d+)\]\.packages\[(\d+)\]/.exec(p.field) : null;
+      if (m) {
+        const pkg = (((data as Record<string, unknown>).pkglist as Array<Record<string, unknown>>)[Number(m[1])]!.packages as Array<Record<string, unknown>>)[Number(m[2])];
+        if (isPlainObject(pkg) && typeof pkg.filename === 'string') p.entry = pkg.filename;
+      }
+      problems.push(p);
+    }
+  }
+  const loc = { file, ...(entry ? { entry } : {}) };
+  for (const k of REQUIRED_BY_MODEL) {
+    if (!(k in data) && !problems.some((p) => p.field === k)) {
+      problems.push(problem('STAGED_ERRATUM_MISSING_FIELD', `'${k}' is required (pushsource reads it unconditionally)`, { ...loc, field: k }));
+    }
+  }
+  const pkglist = Array.isArray(data.pkglist) ? data.pkglist : [];
+  const collections: Array<Record<string, unknown>> = [];
+  pkglist.forEach((c, ci) => {
+    if (!isPlainObject(c)) return;
+    const packages: Array<Record<string, unknown>> = [];
+    const rawPkgs = Array.isArray(c.packages) ? c.packages : [];
+    rawPkgs.forEach((pkg, pi) => {
+      if (!isPlainObject(pkg)) return;
+      const field = `pkglist[${ci}].packages[${pi}]`;
+      const pkgLoc = { file, entry: typeof pkg.filename === 'string' ? pkg.filename : (entry ?? field) };
+      for (const k of PKG_REQUIRED) {
+        if (!(k in pkg) && !problems.some((p) => p.field === `${field}.${k}`)) {
+          problems.push(problem('STAGED_ERRATUM_MISSING_FIELD', `package '${k}' is required`, { ...pkgLoc, field: `${field}.${k}` }));
+        }
+      }
+      const sums: Record<string, unknown> = {};
+      const rawSum = Array.isArray(pkg.sum) ? pkg.sum : [];
+      if (rawSum.length % 2) problems.push(problem('STAGED_ERRATUM_INVALID', `sum must be a list of algorithm, digest pairs (odd length ${rawSum.length})`, { ...pkgLoc, field: `${field}.sum` }));
+      for (let i = 0; i + 1 < rawSum.length; i += 2) sums[String(rawSum[i])] = rawSum[i + 1];
+      packages.push({
+        arch: pkg.arch,
+        filename: pkg.filename,
+        epoch: pkg.epoch,
+        name: pkg.name,
+        version: pkg.version,
+        release: pkg.release,
+        src: pkg.src,
+        reboot_suggested: pkg.reboot_suggested || false,
+        md5sum: sums.md5 ?? null,
+        sha1sum: sums.sha1 ?? null,
+        sha256sum: sums.sha256 ?? null,
+      });
+    });
+    collections.push({ name: c.name || '', short: c.short || '', packages, module: c.module || null, __index: ci });
+  });
+  if (problems.length) return { problems };
+  const pum = isPlainObject(data.pulp_user_metadata) ? data.pulp_user_metadata : {};
+  let containerList: unknown = data.container_list ?? [];
+  if (pum.container_list !== undefined && pum.container_list !== null) containerList = pum.container_list;
+  const input: Record<string, unknown> = {
+    name: data.id,
+    state: 'PENDING',
+    src: opts.src,
+    dest: opts.dest,
+    origin: opts.origin,
+    references: Array.isArray(data.references) ? data.references : [],
+    // Collections without packages are dropped (pushsource keeps only non-empty ones).
+    pkglist: collections.filter((c) => (c.packages as unknown[]).length > 0).map(({ __index: _i, ...c }) => c),
+    container_list: containerList,
+  };
+  for (const k of REQUIRED_BY_MODEL) input[k] = data[k];
+  if (pum.content_types) input.content_types = pum.content_types;
+  try {
+    return { item: erratumPushItem(input as { name: unknown }), problems };
+  } catch (e) {
+    // Map pkglist indexes of the filtered list back to the file's indexes.
+    const kept = collections.filter((c) => (c.packages as unknown[]).length > 0).map((c) => c.__index as number);
+    return {
+      problems: [
+        itemErrorProblem(e, loc, (f) => f.replace(/^pkglist\[(\d+)\]/, (_m, n: string) => `pkglist[${kept[Number(n)] ?? n}]`).replace(/^name$/, 'id')),
+      ],
+    };
+  }
+}
+
+export async function loadErratumFile(path: string, opts: { dest: string[]; origin: string }): Promise<ErratumLoad> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch (e) {
+    return { problems: [problem('STAGED_FILE_UNREADABLE', `cannot read: ${ioReason(e)}`, { file: path })] };
+  }
+  const parsed = await parseData(text, path.endsWith('.json'));
+  if (parsed.error !== undefined) return { problems: [problem('STAGED_ERRATUM_PARSE', parsed.error, { file: path })] };
+  return erratumFromData(parsed.value, path, { ...opts, src: path });
+}

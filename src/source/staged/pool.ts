@@ -1,0 +1,79 @@
+/**
+ * Runs worker jobs on a piscina pool of `threads` worker threads. `timeoutSec`: when no job
+ * completes for that long, the run stops, the pool is destroyed (workers terminated) and the
+ * unfinished jobs are returned, so the caller can name them; nothing is left running.
+ */
+import type { WorkerJob, WorkerResult } from './worker.js';
+
+export interface PoolRunOptions {
+  threads: number;
+  timeoutSec: number;
+  signal?: AbortSignal;
+  /** Worker module URL (tests pass their own). */
+  workerUrl?: string;
+  onResult(index: number, result: WorkerResult): void;
+}
+
+export interface PoolRunOutcome {
+  /** Indexes of jobs that had not finished when the timeout fired (empty when all finished). */
+  unfinished: number[];
+  aborted: boolean;
+}
+
+export const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url).href;
+
+export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
+  if (!jobs.length) return { unfinished: [], aborted: false };
+  const mod = (await import('piscina')) as unknown as { Piscina: typeof import('piscina').Piscina };
+  const Piscina = mod.Piscina;
+  const threads = Math.max(1, Math.min(opts.threads, jobs.length));
+  const pool = new Piscina({ filename: opts.workerUrl ?? DEFAULT_WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  const ctrl = new AbortController();
+  const done = new Uint8Array(jobs.length);
+  let remaining = jobs.length;
+  let last = Date.now();
+  let settle!: (o: PoolRunOutcome) => void;
+  const finished = new Promise<PoolRunOutcome>((resolve) => (settle = resolve));
+  let over = false;
+  const stop = (outcome: PoolRunOutcome) => {
+    if (over) return;
+    over = true;
+    clearInterval(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    ctrl.abort();
+    // Terminate the workers; do not wait for a worker stuck in a system call.
+    void pool.destroy().catch(() => undefined);
+    settle(outcome);
+  };
+  const onAbort = () => stop({ unfinished: unfinishedList(), aborted: true });
+  const unfinishedList = () => {
+    const out: number[] = [];
+    for (let i = 0; i < jobs.length; i++) if (!done[i]) out.push(i);
+    return out;
+  };
+  const timeoutMs = opts.timeoutSec * 1000;
+  const timer = setInterval(() => {
+    if (Date.now() - last >= timeoutMs) stop({ unfinished: unfinishedList(), aborted: false });
+  }, Math.max(20, Math.min(1000, timeoutMs / 10)));
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  jobs.forEach((job, i) => {
+    pool.run(job, { signal: ctrl.signal }).then(
+      (r: WorkerResult) => {
+        if (over) return;
+        done[i] = 1;
+        last = Date.now();
+        opts.onResult(i, r);
+        if (--remaining === 0) stop({ unfinished: [], aborted: false });
+      },
+      (e: unknown) => {
+        if (over) return;
+        done[i] = 1;
+        last = Date.now();
+        opts.onResult(i, { ok: false, code: 'STAGED_WORKER_FAILED', message: String((e as Error)?.message ?? e) });
+        if (--remaining === 0) stop({ unfinished: [], aborted: false });
+      },
+    );
+  });
+  return finished;
+}

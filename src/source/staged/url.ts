@@ -1,0 +1,95 @@
+import { statSync } from 'node:fs';
+import { StagepushError } from '../../errors.js';
+
+/** A parsed `staged:` URL. Directory strings are kept verbatim (not normalised or resolved). */
+export interface StagedUrl {
+  url: string;
+  dirs: string[];
+  threads: number;
+  /** Seconds without any job completing before the load fails. */
+  timeout: number;
+  /** Seconds to wait for staging directories and item files to appear (0 = no waiting). */
+  pollTimeout: number;
+  /** Seconds between two existence checks while polling. */
+  pollRate: number;
+}
+
+export const STAGED_DEFAULTS = { threads: 4, timeout: 3600, pollTimeout: 0, pollRate: 30 } as const;
+
+function usage(url: string, message: string, field?: string): StagepushError {
+  return new StagepushError('STAGED_URL_INVALID', `source URL '${url}': ${message}`, { kind: 'usage', entry: url, field });
+}
+
+function intParam(url: string, key: string, value: string, min: number): number {
+  // pushsource casts with int(): an optional sign and decimal digits (surrounding blanks allowed).
+  if (!/^\s*[+-]?\d+\s*$/.test(value)) throw usage(url, `${key}=${value} is not an integer`, key);
+  const n = Number(value);
+  if (n < min) throw usage(url, `${key}=${value} must be at least ${min}`, key);
+  return n;
+}
+
+function numParam(url: string, key: string, value: string, min: number): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n)) throw usage(url, `${key}=${value} is not a number`, key);
+  if (n < min) throw usage(url, `${key}=${value} must be at least ${min}`, key);
+  return n;
+}
+
+/**
+ * Parse one source argument: `staged:DIR[,DIR…][?threads=N&timeout=S&poll_timeout=S&poll_rate=S]`,
+ * or a bare existing directory (same as `staged:DIR`). Like pushsource: `#` starts a fragment
+ * (dropped); a path containing `=` without `?` is a query string (refused: no directory).
+ */
+export function parseStagedUrl(arg: string): StagedUrl {
+  let rest: string;
+  if (arg.startsWith('staged:')) rest = arg.slice('staged:'.length);
+  else {
+    let isDir = false;
+    try {
+      isDir = statSync(arg).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) {
+      const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(arg);
+      throw usage(arg, scheme ? `unsupported source type '${scheme[1]}' (only staged: is supported)` : 'not a staged: URL and not an existing directory');
+    }
+    return { url: 'staged:' + arg, dirs: [arg], ...STAGED_DEFAULTS };
+  }
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  let pathPart = rest;
+  let query = '';
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    pathPart = rest.slice(0, q);
+    query = rest.slice(q + 1);
+  } else if (rest.includes('=')) {
+    throw usage(arg, `'=' in a path is read as a query parameter; write the directory before a '?' (e.g. staged:DIR?threads=4)`);
+  }
+  const dirs = pathPart.split(',');
+  if (pathPart === '' || dirs.some((d) => d === '')) throw usage(arg, 'no staging directory given (staged:DIR[,DIR…])');
+  const out: StagedUrl = { url: arg, dirs, ...STAGED_DEFAULTS };
+  const seen = new Set<string>();
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (seen.has(key)) throw usage(arg, `parameter '${key}' given twice`, key);
+    seen.add(key);
+    switch (key) {
+      case 'threads':
+        out.threads = intParam(arg, key, value, 1);
+        break;
+      case 'timeout':
+        out.timeout = intParam(arg, key, value, 1);
+        break;
+      case 'poll_timeout':
+        out.pollTimeout = numParam(arg, key, value, 0);
+        break;
+      case 'poll_rate':
+        out.pollRate = numParam(arg, key, value, 0.001);
+        break;
+      default:
+        throw usage(arg, `unknown parameter '${key}' (known: threads, timeout, poll_timeout, poll_rate)`, key);
+    }
+  }
+  return out;
+}

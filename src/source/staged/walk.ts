@@ -1,0 +1,303 @@
+/**
+ * The directory walk of one staging directory (pushsource's _push_items_for_topdir), collecting
+ * every problem instead of stopping at the first. Items needing file content (RPM headers,
+ * checksums) are returned with jobs for the worker pool.
+ */
+import { promises as fsp, type Dirent, type Stats } from 'node:fs';
+import type { Problem } from '../../errors.js';
+import {
+  cgwPushItem,
+  compsXmlPushItem,
+  directoryPushItem,
+  filePushItem,
+  moduleMdPushItem,
+  productIdPushItem,
+  rpmPushItem,
+} from '../../items/model.js';
+import type { PushItem } from '../../items/types.js';
+import { parseProductCertificate, ProductIdError } from '../../formats/productid/index.js';
+import { ioReason, itemErrorProblem, problem, pyJoin } from './common.js';
+import { loadMetadata, type StagingMetadata } from './metadata.js';
+import { loadErratumFile } from './errata.js';
+import { amiFromAttributes, loadCloudDir } from './cloud.js';
+
+/** The leaf directory types of a destination, in pushsource's order (RAW + registered handlers). */
+export const TYPE_DIRS = ['RAW', 'AWS_IMAGES', 'CLOUD_IMAGES', 'ISOS', 'FILES', 'ERRATA', 'COMPS', 'MODULEMD', 'PRODUCTID', 'RPMS', 'SRPMS', 'DOCKER', 'CHANNEL_DUMPS', 'CGW'] as const;
+export type TypeDir = (typeof TYPE_DIRS)[number];
+
+export interface FileStat {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** An item found by the walk, with what the pool must still do for it. */
+export interface WalkedItem {
+  item: PushItem;
+  /** Read the RPM header (RpmPushItem). */
+  rpm: boolean;
+  /** Stat of src when known (regular files). */
+  stat?: FileStat;
+  /** Where problems about this item point (the metadata entry for FILES/AWS_IMAGES). */
+  entry?: string;
+  metadataFile?: string | null;
+}
+
+export interface WalkResult {
+  items: WalkedItem[];
+  problems: Problem[];
+  warnings: Problem[];
+  metadataFile: string | null;
+}
+
+async function statOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fsp.stat(p);
+  } catch {
+    return null;
+  }
+}
+
+function describeType(st: Stats): string {
+  return st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+}
+
+function toFileStat(st: Stats): FileStat {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** Sorted directory entries, or a problem. */
+async function listDir(dir: string): Promise<{ entries?: Dirent[]; error?: unknown }> {
+  try {
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { entries };
+  } catch (error) {
+    return { error };
+  }
+}
+
+interface Ctx {
+  topdir: string;
+  md: StagingMetadata;
+  res: WalkResult;
+  wantStat: boolean;
+}
+
+/**
+ * The regular files of a type dir (is_file(): follows symlinks; broken symlinks and
+ * subdirectories are skipped silently). Other file types (FIFO, socket, device) are problems:
+ * reading them could block.
+ */
+async function regularFiles(ctx: Ctx, typeDir: string, report: boolean): Promise<Array<{ name: string; path: string; stat?: FileStat }>> {
+  const out: Array<{ name: string; path: string; stat?: FileStat }> = [];
+  const { entries, error } = await listDir(typeDir);
+  if (!entries) {
+    ctx.res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
+    return out;
+  }
+  for (const d of entries) {
+    const path = pyJoin(typeDir, d.name);
+    let st: Stats | null = null;
+    if (d.isSymbolicLink() || ctx.wantStat || !(d.isFile() || d.isDirectory())) {
+      st = await statOrNull(path);
+      if (!st) continue; // broken symlink
+    }
+    const isFile = st ? st.isFile() : d.isFile();
+    const isDir = st ? st.isDirectory() : d.isDirectory();
+    if (isDir) continue;
+    if (!isFile) {
+      if (report) ctx.res.problems.push(problem('STAGED_NOT_REGULAR_FILE', `${path} is ${describeType(st!)}, not a regular file`, { file: path }));
+      continue;
+    }
+    out.push({ name: d.name, path, ...(st ? { stat: toFileStat(st) } : {}) });
+  }
+  return out;
+}
+
+function push(ctx: Ctx, w: WalkedItem): void {
+  ctx.res.items.push(w);
+}
+
+function build(ctx: Ctx, file: string, make: () => PushItem, extra: Omit<WalkedItem, 'item'> = { rpm: false }, loc?: { file?: string; entry?: string }, fieldMap?: (f: string) => string): void {
+  try {
+    push(ctx, { ...extra, item: make() });
+  } catch (e) {
+    ctx.res.problems.push(itemErrorProblem(e, loc ?? { file }, fieldMap));
+  }
+}
+
+async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir): Promise<void> {
+  const { topdir, md, res } = ctx;
+  const typeDir = pyJoin(destPath, type);
+  const st = await statOrNull(typeDir);
+  if (!st) return; // absent (or a broken symlink): nothing
+  if (type === 'RAW') {
+    // pushsource only checks existence: a RAW that is a file still gives a DirectoryPushItem.
+    build(ctx, typeDir, () => directoryPushItem({ name: dest, src: typeDir, dest: [dest], origin: null }));
+    return;
+  }
+  if (!st.isDirectory()) {
+    res.problems.push(problem('STAGED_NOT_A_DIRECTORY', `${typeDir} is not a directory (a ${type} type directory must be one)`, { file: typeDir }));
+    return;
+  }
+  const base = { state: 'PENDING', dest: [dest], origin: topdir };
+  if (type === 'CLOUD_IMAGES') {
+    const { entries, error } = await listDir(typeDir);
+    if (!entries) {
+      res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
+      return;
+    }
+    for (const d of entries) {
+      const sub = pyJoin(typeDir, d.name);
+      const sst = d.isDirectory() ? null : await statOrNull(sub);
+      if (!d.isDirectory() && !sst?.isDirectory()) continue;
+      if (!(await statOrNull(pyJoin(sub, 'resources.yaml')))) continue;
+      const cl = await loadCloudDir(sub, dest);
+      res.problems.push(...cl.problems);
+      res.warnings.push(...cl.warnings);
+      for (const item of cl.items) push(ctx, { item, rpm: false });
+    }
+    return;
+  }
+  const producesItems = type !== 'DOCKER' && type !== 'CHANNEL_DUMPS';
+  const files = await regularFiles(ctx, typeDir, producesItems);
+  for (const f of files) {
+    const extra = { rpm: false, ...(f.stat ? { stat: f.stat } : {}) };
+    switch (type) {
+      case 'DOCKER':
+      case 'CHANNEL_DUMPS':
+        res.warnings.push(problem('STAGED_UNSUPPORTED_CONTENT', `Unsupported content found: ${f.path}`, { file: f.path }));
+        break;
+      case 'RPMS':
+      case 'SRPMS':
+        if (!f.name.endsWith('.rpm')) {
+          res.warnings.push(problem('STAGED_NON_RPM', `Unexpected non-RPM ${f.path} (ignored)`, { file: f.path }));
+          break;
+        }
+        build(ctx, f.path, () => rpmPushItem({ name: f.name, src: f.path, ...base }), { ...extra, rpm: true });
+        break;
+      case 'COMPS':
+        build(ctx, f.path, () => compsXmlPushItem({ name: f.name, src: f.path, ...base }), extra);
+        break;
+      case 'MODULEMD':
+        build(ctx, f.path, () => moduleMdPushItem({ name: f.name, src: f.path, ...base }), extra);
+        break;
+      case 'CGW':
+        build(ctx, f.path, () => cgwPushItem({ name: f.name, src: f.path, ...base }), extra);
+        break;
+      case 'PRODUCTID': {
+        let content: Buffer;
+        try {
+          content = await fsp.readFile(f.path);
+        } catch (e) {
+          res.problems.push(problem('STAGED_FILE_UNREADABLE', `cannot read: ${ioReason(e)}`, { file: f.path }));
+          break;
+        }
+        try {
+          const products = parseProductCertificate(content, f.path);
+          build(ctx, f.path, () => productIdPushItem({ name: f.name, src: f.path, ...base, products }), extra);
+        } catch (e) {
+          if (e instanceof ProductIdError) res.problems.push(problem(e.code, e.message, { file: f.path }));
+          else throw e;
+        }
+        break;
+      }
+      case 'ERRATA': {
+        const r = await loadErratumFile(f.path, { dest: [dest], origin: topdir });
+        res.problems.push(...r.problems);
+        if (r.item) push(ctx, { ...extra, item: r.item });
+        break;
+      }
+      case 'FILES':
+      case 'ISOS':
+      case 'AWS_IMAGES': {
+        const rel = `${dest}/${type}/${f.name}`;
+        const entry = md.entries.get(rel);
+        if (!entry) {
+          if (!md.mentioned.has(rel)) {
+            res.problems.push(
+              problem('STAGED_METADATA_MISSING', `No metadata available for ${rel}${md.basename ? ` in ${md.basename}` : ' (no staged.yaml, staged.yml, staged.json or pub-mapfile.json in the staging directory)'}`, {
+                file: f.path,
+                entry: rel,
+              }),
+            );
+          }
+          break;
+        }
+        const loc = { file: md.file ?? f.path, entry: rel };
+        if (type === 'AWS_IMAGES') {
+          const r = amiFromAttributes(entry.attributes, { name: f.name, src: f.path, origin: topdir, dest: [dest] }, loc);
+          res.problems.push(...r.problems);
+          if (r.item) push(ctx, { ...extra, item: r.item, entry: rel, metadataFile: md.file });
+        } else {
+          const desc = entry.attributes.description;
+          build(
+            ctx,
+            f.path,
+            () =>
+              filePushItem({
+                name: entry.filename ?? f.name,
+                src: f.path,
+                ...base,
+                sha256sum: entry.sha256sum,
+                description: desc === undefined ? null : desc,
+                version: entry.version,
+                display_order: entry.order,
+              }),
+            { ...extra, entry: rel, metadataFile: md.file },
+            loc,
+            (fld) => (fld === 'display_order' ? 'order' : fld === 'name' ? 'filename' : fld === 'description' ? 'attributes.description' : fld),
+          );
+        }
+        break;
+      }
+    }
+  }
+}
+
+/** Walk one staging directory. `topdir` is used verbatim in src/origin. */
+export async function walkTopdir(topdir: string, opts: { wantStat: boolean }): Promise<WalkResult> {
+  const res: WalkResult = { items: [], problems: [], warnings: [], metadataFile: null };
+  const st = await statOrNull(topdir);
+  if (!st) {
+    let reason = 'no such file or directory';
+    try {
+      await fsp.stat(topdir);
+    } catch (e) {
+      reason = ioReason(e);
+    }
+    res.problems.push(problem('STAGED_DIR_NOT_FOUND', `staging directory ${topdir}: ${reason}`, { file: topdir }));
+    return res;
+  }
+  if (!st.isDirectory()) {
+    res.problems.push(problem('STAGED_NOT_A_DIRECTORY', `staging directory ${topdir} is not a directory`, { file: topdir }));
+    return res;
+  }
+  const md = await loadMetadata(topdir);
+  res.metadataFile = md.file;
+  res.problems.push(...md.problems);
+  const { entries, error } = await listDir(topdir);
+  if (!entries) {
+    res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: topdir }));
+    return res;
+  }
+  const dests: string[] = [];
+  for (const d of entries) {
+    if (d.name === 'logs') continue;
+    if (d.isDirectory()) dests.push(d.name);
+    else if (d.isSymbolicLink() && (await statOrNull(pyJoin(topdir, d.name)))?.isDirectory()) dests.push(d.name);
+  }
+  if (!dests.length) {
+    res.warnings.push(problem('STAGED_NO_DESTINATIONS', `${topdir} has no destination directories`, { file: topdir }));
+    if (!md.file) res.problems.push(problem('STAGED_NOT_STAGING_DIR', `${topdir} does not appear to be a staging directory (no destination directories and no staged.yaml)`, { file: topdir }));
+    return res;
+  }
+  const ctx: Ctx = { topdir, md, res, wantStat: opts.wantStat };
+  for (const dest of dests) {
+    const destPath = pyJoin(topdir, dest);
+    for (const type of TYPE_DIRS) await walkType(ctx, dest, destPath, type);
+  }
+  return res;
+}

@@ -1,0 +1,159 @@
+/**
+ * Plugin installation: npm packages with a "stagepush" field, directory plugins, and a fixture
+ * set of deliberately broken plugins (one test each, asserting the message; the others still load).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { TEST_DISTRIBUTOR_JS, TEST_IMPORTER_JS, TEST_TYPES, engineEnv } from '../helpers/engine.js';
+
+function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
+  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
+}
+
+function writeNpmPackage(nm: string, name = 'stagepush-plugin-demo'): string {
+  const dir = path.join(nm, name);
+  fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'lib', 'importer.js'), TEST_IMPORTER_JS);
+  fs.writeFileSync(path.join(dir, 'lib', 'distributor.js'), TEST_DISTRIBUTOR_JS.replace("export function entryPoint() { return [TestDistributor, {}]; }", "export function makeIt() { return { plugin: TestDistributor, config: { relative_url_prefix: 'npm' } }; }"));
+  fs.writeFileSync(path.join(dir, 'types.json'), JSON.stringify(TEST_TYPES));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', type: 'module', stagepush: { importers: ['./lib/importer.js'], distributors: { demo: './lib/distributor.js#makeIt' }, types: './types.json' } }),
+  );
+  return dir;
+}
+
+function endToEnd(e: ReturnType<typeof engineEnv>, env: NodeJS.ProcessEnv, cwd?: string): void {
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer'], env, cwd), 'create');
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=npm/r'], env, cwd), 'dist');
+  const f = path.join(e.root, 'a.txt');
+  fs.writeFileSync(f, 'a');
+  ok(e.cli(['content', 'upload', '--repo', 'r', f], env, cwd), 'upload');
+  ok(e.cli(['repo', 'publish', 'r'], env, cwd), 'publish');
+  assert.equal(fs.readFileSync(path.join(e.dataDir, 'published', 'http', 'npm', 'r', 'a.txt'), 'utf8'), 'a');
+}
+
+test('npm-package plugins: every package with a "stagepush" field in a node_modules dir', () => {
+  const e = engineEnv({ plugin: false });
+  const nm = path.join(e.root, 'nm', 'node_modules');
+  writeNpmPackage(nm);
+  fs.mkdirSync(path.join(nm, 'unrelated'), { recursive: true });
+  fs.writeFileSync(path.join(nm, 'unrelated', 'package.json'), JSON.stringify({ name: 'unrelated' }));
+  const env = { STAGEPUSH_PLUGIN_NODE_MODULES: nm };
+  const r = e.json(['plugins', 'list'], env);
+  ok(r, 'plugins list');
+  const mine = r.out.plugins.filter((p: any) => p.id.startsWith('test_'));
+  assert.deepEqual(
+    mine.map((p: any) => [p.id, p.kind, p.types.join(','), p.source.replace(nm, 'NM')]),
+    [
+      ['test_importer', 'importer', 'tfile,tnote', 'npm:stagepush-plugin-demo (NM/stagepush-plugin-demo/lib/importer.js)'],
+      ['test_distributor', 'distributor', 'tfile,tnote', 'npm:stagepush-plugin-demo (NM/stagepush-plugin-demo/lib/distributor.js)'],
+    ],
+  );
+  assert.deepEqual(mine[1].config, { relative_url_prefix: 'npm' }, 'entry point {plugin, config} form');
+  assert.ok(r.out.types.some((t: any) => t.id === 'tfile'));
+  endToEnd(e, env);
+});
+
+test('npm-package plugins: named in STAGEPUSH_PLUGIN_PACKAGES, resolved from the working directory', () => {
+  const e = engineEnv({ plugin: false });
+  writeNpmPackage(path.join(e.root, 'node_modules'));
+  const env = { STAGEPUSH_PLUGIN_PACKAGES: 'stagepush-plugin-demo' };
+  const r = e.json(['plugins', 'list'], env, );
+  // without the right cwd the package is not found: a coded error naming it
+  assert.equal(r.status, 3);
+  assert.ok(r.out.errors.some((x: any) => x.code === 'PLUGIN_PACKAGE_NOT_FOUND' && /stagepush-plugin-demo/.test(x.message)), JSON.stringify(r.out.errors));
+  const r2 = JSON.parse(e.cli(['plugins', 'list', '--json'], env, e.root).stdout);
+  assert.deepEqual(r2.errors, []);
+  assert.ok(r2.plugins.some((p: any) => p.id === 'test_importer' && p.source.startsWith('npm:stagepush-plugin-demo')));
+  endToEnd(e, env, e.root);
+});
+
+test('directory plugins: importer.js/distributor.js, *.conf merged as plugin-level config, types.json', () => {
+  const e = engineEnv();
+  fs.writeFileSync(path.join(e.pluginsDir, 'testplug', 'zz-more.conf'), JSON.stringify({ more: true, level: 'zz' }));
+  const r = e.json(['plugins', 'list']);
+  ok(r);
+  const imp = r.out.plugins.find((p: any) => p.id === 'test_importer');
+  assert.equal(imp.source, `dir:${path.join(e.pluginsDir, 'testplug')}`);
+  assert.deepEqual(imp.config, { level: 'zz', from_entry: true, more: true });
+  assert.deepEqual(r.out.types.filter((t: any) => t.id.startsWith('t')).map((t: any) => [t.id, t.unitKey.join(',')]), [['tfile', 'name,checksum'], ['tnote', 'id']]);
+  const human = e.cli(['plugins', 'list']);
+  ok(human);
+  assert.match(human.stdout, /test_distributor\s+distributor\s+Test distributor\s+tfile,tnote\s+dir:/);
+});
+
+// ---- broken plugins: one each; the good test plugin still loads and works.
+interface Broken {
+  name: string;
+  dirName?: string;
+  files: Record<string, string>;
+  code: string;
+  message: (dir: string) => RegExp;
+}
+
+const CLASS_OK = `class P { metadata() { return { id: 'broken_x', displayName: 'x', types: ['tfile'] }; } validateConfig() { return { valid: true }; } }`;
+
+const BROKEN: Broken[] = [
+  { name: 'missing export', files: { 'importer.js': 'export const notAnEntryPoint = 1;\n' }, code: 'PLUGIN_MISSING_EXPORT', message: (d) => new RegExp(`${esc(path.join(d, 'importer.js'))} exports no "entryPoint" or "default"`) },
+  { name: 'wrong shape (no validateConfig)', files: { 'importer.js': `class P { metadata() { return { id: 'broken_x', displayName: 'x', types: ['tfile'] }; } }\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_BAD_SHAPE', message: (d) => new RegExp(`${esc(path.join(d, 'importer.js'))}: the importer has no validateConfig\\(\\) method`) },
+  { name: 'wrong shape (entry point result)', files: { 'distributor.js': `export function entryPoint() { return 42; }\n` }, code: 'PLUGIN_BAD_SHAPE', message: (d) => new RegExp(`${esc(path.join(d, 'distributor.js'))}: the entry point must return \\[PluginClass, config\\] or \\{plugin, config\\}`) },
+  { name: 'importer registered as distributor', files: { 'distributor.js': `${CLASS_OK.replace('validateConfig()', 'async uploadUnit() {} validateConfig()')}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_BAD_SHAPE', message: (d) => new RegExp(`${esc(path.join(d, 'distributor.js'))}: this is an importer \\(it has uploadUnit\\), registered as a distributor`) },
+  { name: 'sync without cancel', files: { 'importer.js': `${CLASS_OK.replace('validateConfig()', 'async syncRepo() {} validateConfig()')}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_NO_CANCEL', message: (d) => new RegExp(`${esc(path.join(d, 'importer.js'))}: the importer has syncRepo\\(\\) but no cancelSyncRepo\\(\\)`) },
+  { name: 'publish without cancel', files: { 'distributor.js': `${CLASS_OK.replace('validateConfig()', 'async publishRepo() {} validateConfig()')}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_NO_CANCEL', message: () => /has publishRepo\(\) but no cancelPublishRepo\(\)/ },
+  { name: 'undeclared type', files: { 'importer.js': `${CLASS_OK.replace("types: ['tfile']", "types: ['nosuchtype']")}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_UNDECLARED_TYPE', message: () => /plugin broken_x \(.*importer\.js\) handles content type nosuchtype that no one declares; the plugin is refused/ },
+  { name: 'id clash', dirName: 'zz-dup', files: { 'importer.js': `${CLASS_OK.replace("id: 'broken_x'", "id: 'test_importer'")}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_ID_CLASH', message: (d) => new RegExp(`plugin id test_importer of ${esc(path.join(d, 'importer.js'))} is already used by ${esc(path.join(path.dirname(d), 'testplug', 'importer.js'))} \\(dir:`) },
+  { name: 'bad .conf JSON', files: { 'importer.js': `${CLASS_OK}\nexport function entryPoint() { return [P, {}]; }\n`, 'broken.conf': '{ "a": ' }, code: 'PLUGIN_BAD_CONF', message: (d) => new RegExp(`plugin config file ${esc(path.join(d, 'broken.conf'))} is not valid JSON`) },
+  { name: 'throwing entry point', files: { 'importer.js': `export function entryPoint() { throw new Error('kaboom in entry'); }\n` }, code: 'PLUGIN_LOAD_FAILED', message: (d) => new RegExp(`${esc(path.join(d, 'importer.js'))}: the entry point "entryPoint" threw: kaboom in entry`) },
+  { name: 'syntax error', files: { 'importer.js': `export function entryPoint( { \n` }, code: 'PLUGIN_LOAD_FAILED', message: (d) => new RegExp(`cannot load plugin ${esc(path.join(d, 'importer.js'))}: `) },
+  { name: 'bad types.json', files: { 'importer.js': `${CLASS_OK}\nexport function entryPoint() { return [P, {}]; }\n`, 'types.json': JSON.stringify([{ id: 'tt' }]) }, code: 'PLUGIN_BAD_TYPES', message: (d) => new RegExp(`content type tt in ${esc(path.join(d, 'types.json'))}: "unitKey" must be a non-empty array`) },
+  { name: 'bad metadata', files: { 'importer.js': `${CLASS_OK.replace("id: 'broken_x'", 'id: 42')}\nexport function entryPoint() { return [P, {}]; }\n` }, code: 'PLUGIN_BAD_METADATA', message: () => /metadata\(\)\.id must be a string/ },
+  { name: 'conflicting type declaration', files: { 'importer.js': `${CLASS_OK}\nexport function entryPoint() { return [P, {}]; }\n`, 'types.json': JSON.stringify([{ id: 'rpm', unitKey: ['name'] }]) }, code: 'PLUGIN_TYPE_CLASH', message: () => /content type rpm declared by dir:.* with unit key \[name\] clashes with its declaration by builtin/ },
+  { name: 'empty plugin directory', files: { 'README': 'nothing here' }, code: 'PLUGIN_MISSING_EXPORT', message: (d) => new RegExp(`plugin directory ${esc(d)} has neither importer.js nor distributor.js`) },
+];
+
+function esc(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+for (const b of BROKEN) {
+  test(`broken plugin: ${b.name} → ${b.code}, the others still load`, () => {
+    const e = engineEnv();
+    const dir = path.join(e.pluginsDir, b.dirName ?? 'broken');
+    fs.mkdirSync(dir);
+    for (const [n, c] of Object.entries(b.files)) fs.writeFileSync(path.join(dir, n), c);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const r = e.json(['plugins', 'list']);
+    assert.equal(r.status, 3, r.stderr);
+    const errs = r.out.errors as Array<{ code: string; message: string; file?: string }>;
+    assert.equal(errs.length, 1, JSON.stringify(errs));
+    assert.equal(errs[0]!.code, b.code);
+    assert.match(errs[0]!.message, b.message(dir));
+    assert.match(r.stderr, new RegExp(`error \\[${b.code}\\]`));
+    assert.ok(r.out.plugins.some((p: any) => p.id === 'test_importer'), 'the good plugin still loads');
+    assert.ok(!r.out.plugins.some((p: any) => p.id === 'broken_x'));
+    // other commands still work, with a warning naming the problem
+    const c = e.cli(['repo', 'create', 'r', '--importer', 'test_importer']);
+    ok(c, 'create with a broken plugin around');
+    assert.match(c.stderr, new RegExp(`warning \\[${b.code}\\]`));
+  });
+}
+
+test('broken plugins.conf.d file: coded error naming it; the plugin is refused, the others load', () => {
+  const e = engineEnv();
+  const confd = path.join(e.root, 'xdg', 'stagepush', 'plugins.conf.d');
+  fs.mkdirSync(confd, { recursive: true });
+  fs.writeFileSync(path.join(confd, 'test_distributor.json'), '[1,2');
+  const r = e.json(['plugins', 'list']);
+  assert.equal(r.status, 3);
+  assert.equal(r.out.errors[0].code, 'PLUGIN_BAD_CONF');
+  assert.match(r.out.errors[0].message, new RegExp(`plugin config file ${esc(path.join(confd, 'test_distributor.json'))} is not valid JSON`));
+  assert.ok(r.out.plugins.some((p: any) => p.id === 'test_importer'));
+  const d = e.cli(['repo', 'create', 'r', '--importer', 'test_importer']);
+  ok(d);
+  const add = e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=x']);
+  assert.equal(add.status, 3);
+  assert.match(add.stderr, /ENGINE_UNKNOWN_PLUGIN.*no distributor plugin "test_distributor" is installed \(it failed to load: plugin config file/);
+});

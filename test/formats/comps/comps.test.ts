@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseComps, writeComps } from '../../../src/formats/comps/index.js';
+import { StagepushError } from '../../../src/errors.js';
+import { COMPS } from '../../helpers/repodata-samples.js';
+
+
+test('comps round trip', () => {
+  const xml = writeComps(COMPS);
+  assert.deepEqual(parseComps(xml), COMPS);
+  assert.match(xml, /<name xml:lang="pt_BR">Ferramentas &lt;alpha&gt;<\/name>/);
+  assert.match(xml, /<packagereq type="conditional" requires="alpha">cond<\/packagereq>/);
+  assert.deepEqual(parseComps(writeComps({})), { groups: [], categories: [], environments: [], langpacks: [] });
+});
+
+test('bad comps are refused with coded errors', () => {
+  const bad = (xml: string, field: string) =>
+    assert.throws(() => parseComps(xml, 'c.xml'), (e: unknown) => e instanceof StagepushError && e.code === 'COMPS_INVALID' && e.file === 'c.xml' && (e.field ?? '') === field);
+  bad('<comps><group><name>x</name></group></comps>', 'group.id');
+  bad('<comps><group><id>g</id><default>maybe</default></group></comps>', 'default');
+  bad('<comps><group><id>g</id><packagelist><packagereq type="weird">p</packagereq></packagelist></group></comps>', 'packagereq.type');
+  bad('<comps><category><id>c</id><display_order>x</display_order></category></comps>', 'display_order');
+  bad('<notcomps/>', '');
+});

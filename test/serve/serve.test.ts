@@ -1,0 +1,214 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { GenericImporter } from '../../src/plugins/generic/importer.js';
+import { DirectoryDistributor } from '../../src/plugins/directory/distributor.js';
+import { startServer } from '../../src/serve/server.js';
+import { parseRange } from '../../src/serve/server.js';
+import { decodeRequestPath } from '../../src/serve/safepath.js';
+import { contentTypeOf } from '../../src/serve/mime.js';
+import { FakeStore, fakeConfig } from '../helpers/fakeconduit.js';
+import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { rawRequest, startServeCli } from '../helpers/serve.js';
+
+/** A published RAW tree (via the real plugins on a fake conduit) with traps pointing outside. */
+async function published(): Promise<{ store: FakeStore; secret: string }> {
+  const store = new FakeStore();
+  const outside = tempDir();
+  const secret = path.join(outside, 'secret.txt');
+  writeFileSync(secret, 'TOP SECRET');
+  mkdirSync(path.join(outside, 'dir'));
+  writeFileSync(path.join(outside, 'dir/x'), 'outside dir');
+  const t = tempDir();
+  mkdirSync(path.join(t, 'repodata'));
+  writeFileSync(path.join(t, 'repodata/repomd.xml'), '<repomd/>');
+  writeFileSync(path.join(t, 'PULP_MANIFEST'), 'a,b,c\n');
+  writeFileSync(path.join(t, 'big.iso'), Buffer.from('0123456789'));
+  writeFileSync(path.join(t, 'name with space.txt'), 'spaced');
+  symlinkSync('/etc/shadow', path.join(t, 'shadow'));
+  symlinkSync(secret, path.join(t, 'secret-link'));
+  symlinkSync(path.join(outside, 'dir'), path.join(t, 'dirlink'));
+  symlinkSync('big.iso', path.join(t, 'inside-link'));
+  const repo = store.repo('raw', 'directory_distributor');
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('raw'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(repo, store.publisher('raw'), fakeConfig({ relative_url: 'pub/raw', https: true }));
+  return { store, secret };
+}
+
+test('safe path decoding, ranges, content types', () => {
+  assert.deepEqual(decodeRequestPath('/a/b%20c/?x=1'), { segments: ['a', 'b c'], trailingSlash: true });
+  for (const bad of ['/a/../b', '/a/%2e%2e/b', '/a/%2E%2E', '/a/%252e%252e/b', '/a%00b', '/a/%5c..', '/a/./b', '/a//b', '/%E0%A4%A']) {
+    assert.ok('reason' in decodeRequestPath(bad), bad);
+  }
+  assert.deepEqual(parseRange('bytes=0-3', 10), { start: 0, end: 3 });
+  assert.deepEqual(parseRange('bytes=7-', 10), { start: 7, end: 9 });
+  assert.deepEqual(parseRange('bytes=-3', 10), { start: 7, end: 9 });
+  assert.deepEqual(parseRange('bytes=5-100', 10), { start: 5, end: 9 });
+  assert.equal(parseRange('bytes=10-', 10), 'unsatisfiable');
+  assert.equal(parseRange('bytes=0-1,3-4', 10), null);
+  assert.equal(parseRange('items=0-1', 10), null);
+  assert.equal(contentTypeOf('repodata/repomd.xml'), 'application/xml');
+  assert.equal(contentTypeOf('x-primary.xml.gz'), 'application/gzip');
+  assert.equal(contentTypeOf('PULP_MANIFEST'), 'text/plain; charset=utf-8');
+  assert.equal(contentTypeOf('a.rpm'), 'application/x-rpm');
+  assert.equal(contentTypeOf('modules.yaml'), 'application/yaml');
+  assert.equal(contentTypeOf('repomd.xml.asc'), 'text/plain; charset=utf-8');
+  assert.equal(contentTypeOf('noext'), 'application/octet-stream');
+});
+
+test('serve: files, HEAD, ranges, conditional requests, listings, and nothing outside the roots', async () => {
+  const { store } = await published();
+  const lines: string[] = [];
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0, log: (l) => lines.push(l) });
+  try {
+    const url = srv.listeners[0]!.url;
+    let r = await rawRequest(url, '/pub/raw/big.iso');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), '0123456789');
+    assert.equal(r.headers['content-type'], 'application/x-iso9660-image');
+    assert.equal(r.headers['accept-ranges'], 'bytes');
+    const etag = r.headers.etag!;
+    const lm = r.headers['last-modified']!;
+    assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
+    r = await rawRequest(url, '/pub/raw/big.iso', { method: 'HEAD' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], '10');
+    assert.equal(r.body.length, 0);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=2-4' } });
+    assert.equal(r.status, 206);
+    assert.equal(r.body.toString(), '234');
+    assert.equal(r.headers['content-range'], 'bytes 2-4/10');
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=-3' } });
+    assert.equal(r.body.toString(), '789');
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=20-' } });
+    assert.equal(r.status, 416);
+    assert.equal(r.headers['content-range'], 'bytes */10');
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=0-1,4-5' } });
+    assert.equal(r.status, 200);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=0-1', 'If-Range': '"other"' } });
+    assert.equal(r.status, 200, 'If-Range mismatch: whole file');
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=0-1', 'If-Range': etag } });
+    assert.equal(r.status, 206);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { 'If-None-Match': etag } });
+    assert.equal(r.status, 304);
+    assert.equal(r.body.length, 0);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { 'If-None-Match': '"nope"' } });
+    assert.equal(r.status, 200);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { 'If-Modified-Since': lm } });
+    assert.equal(r.status, 304);
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { 'If-Modified-Since': new Date(Date.parse(lm) - 3600_000).toUTCString() } });
+    assert.equal(r.status, 200);
+    r = await rawRequest(url, '/pub/raw/PULP_MANIFEST');
+    assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+    r = await rawRequest(url, '/pub/raw/repodata/repomd.xml');
+    assert.equal(r.headers['content-type'], 'application/xml');
+    assert.equal(r.body.toString(), '<repomd/>');
+    r = await rawRequest(url, '/pub/raw/name%20with%20space.txt');
+    assert.equal(r.body.toString(), 'spaced');
+    r = await rawRequest(url, '/pub/raw/inside-link');
+    assert.equal(r.body.toString(), '0123456789', 'a symlink inside the tree is followed');
+
+    r = await rawRequest(url, '/pub/raw');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, '/pub/raw/');
+    r = await rawRequest(url, '/pub/raw/');
+    assert.equal(r.status, 200);
+    assert.match(r.headers['content-type']!, /text\/html/);
+    const html = r.body.toString();
+    for (const n of ['big.iso', 'repodata/', 'PULP_MANIFEST', 'name%20with%20space.txt', 'inside-link']) assert.ok(html.includes(`href="${n}"`), n);
+    for (const n of ['shadow', 'secret-link', 'dirlink']) assert.ok(!html.includes(`href="${n}`), `${n} not listed`);
+
+    for (const bad of [
+      '/pub/raw/shadow',
+      '/pub/raw/secret-link',
+      '/pub/raw/dirlink/x',
+      '/pub/raw/../../content',
+      '/pub/raw/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/pub/raw/%2E%2E/',
+      '/pub/raw/%252e%252e/%252e%252e/etc/passwd',
+      '/pub/raw/big.iso%00.txt',
+      '/pub/raw/..%2f..%2f..%2fetc%2fpasswd',
+      '/pub/raw/..%5c..%5cetc',
+      '/..',
+      '/pub/raw/nothing',
+      '/.versions/',
+    ]) {
+      const b = await rawRequest(url, bad);
+      assert.equal(b.status, 404, `${bad} → ${b.status}`);
+      assert.ok(!b.body.toString().includes('TOP SECRET'));
+    }
+    r = await rawRequest(url, '/pub/raw/big.iso', { method: 'POST' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET, HEAD');
+    assert.ok(lines.some((l) => /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/pub\/raw\/big\.iso HTTP\/1\.1" 200 10 "-" "-" [\d.]+ms$/.test(l)), lines.slice(0, 3).join('\n'));
+    assert.ok(lines.some((l) => l.includes('"HEAD /pub/raw/big.iso HTTP/1.1" 200 -')));
+  } finally {
+    await srv.close();
+  }
+  const noList = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0, listing: false });
+  try {
+    assert.equal((await rawRequest(noList.listeners[0]!.url, '/pub/raw/')).status, 403);
+  } finally {
+    await noList.close();
+  }
+});
+
+test('stagepush serve (CLI): http + https, access log file, parseable lines, graceful SIGTERM', async () => {
+  const { store } = await published();
+  const d = tempDir();
+  const cert = path.join(d, 'cert.pem');
+  const key = path.join(d, 'key.pem');
+  const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(ssl.status, 0, ssl.stderr);
+  const log = path.join(d, 'access.log');
+  const s = await startServeCli(['--data-dir', store.root, '--publish-root', store.publishRoot, '--http', '0', '--https', '0', '--cert', cert, '--key', key, '--access-log', log], 2);
+  try {
+    assert.match(s.urls.http!, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(s.urls.https!, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const a = await rawRequest(s.urls.http!, '/pub/raw/big.iso');
+    assert.equal(a.body.toString(), '0123456789');
+    const b = await rawRequest(s.urls.https!, '/pub/raw/repodata/repomd.xml');
+    assert.equal(b.body.toString(), '<repomd/>');
+    // The https tree is <root>/https: a repo published for http only is not there.
+    writeFileSync(path.join(d, 'x'), 'x');
+    assert.equal((await rawRequest(s.urls.https!, '/pub/raw/shadow')).status, 404);
+  } finally {
+    const code = await s.stop('SIGTERM');
+    assert.equal(code, 0, s.stderr());
+  }
+  assert.match(s.stdout(), /stopped/);
+  const logText = readFileSync(log, 'utf8');
+  assert.match(logText, /"GET \/pub\/raw\/big\.iso HTTP\/1\.1" 200 10/);
+  assert.match(logText, /"GET \/pub\/raw\/repodata\/repomd\.xml HTTP\/1\.1" 200 9/);
+  assert.match(logText, /"GET \/pub\/raw\/shadow HTTP\/1\.1" 404/);
+});
+
+test('stagepush serve refuses bad flags (exit 2) and a busy port (exit 6)', async () => {
+  const d = tempDir();
+  for (const [args, re] of [
+    [['--https', '0'], /SERVE_TLS_FILE.*--https needs --cert/],
+    [['--http', 'eighty'], /SERVE_BAD_PORT.*--http eighty/],
+    [['--http', '0', '--cert', 'c.pem'], /--cert\/--key given without --https/],
+    [['--https', '0', '--cert', path.join(d, 'none.pem'), '--key', path.join(d, 'none.pem')], /SERVE_TLS_FILE.*none\.pem: ENOENT/],
+  ] as const) {
+    const r = runCli(['serve', '--data-dir', d, ...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const store = new FakeStore();
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const busy = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const c = spawnCli(['serve', '--data-dir', d, '--http', String(srv.listeners[0]!.port)]);
+      let err = '';
+      c.stderr.on('data', (x: Buffer) => (err += x.toString()));
+      c.on('exit', (status) => resolve({ status, stderr: err }));
+    });
+    assert.equal(busy.status, 6, busy.stderr);
+    assert.match(busy.stderr, /SERVE_LISTEN_FAILED.*EADDRINUSE/);
+  } finally {
+    await srv.close();
+  }
+});

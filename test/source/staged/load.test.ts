@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadStaged, type LoadResult } from '../../../src/source/staged/index.js';
+import { toPushsourceShape } from '../../../src/items/shape.js';
+import { tempDir } from '../../helpers/cli.js';
+import { AMI_ATTRS, ERRATUM, productCert, stage, stagedYaml } from '../../helpers/staged.js';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+function shapes(r: LoadResult) {
+  return r.items.map(toPushsourceShape);
+}
+
+
+test('a full layout: every type, exact values, deterministic order, nothing written', async () => {
+  const cwd = tempDir();
+  const root = stage({
+    'dest1/FILES/file1.txt': 'hello\n',
+    'dest1/ISOS/boot.iso': 'iso',
+    'dest1/COMPS/comps.xml': '<comps/>',
+    'dest1/MODULEMD/modules.yaml': '---\n',
+    'dest1/CGW/cgw.yaml': '- type: product\n',
+    'dest1/ERRATA/advisory.json': JSON.stringify(ERRATUM),
+    'dest1/AWS_IMAGES/fake-image.raw': 'snap',
+    'dest1/RAW/tree/a': 'a',
+    'dest1/UNKNOWN/x': 'ignored',
+    'dest1/files/y': 'ignored lowercase',
+    'dest1/loose.txt': 'ignored',
+    'dest1/DOCKER/x.tar': 'docker',
+    'dest1/CHANNEL_DUMPS/y.iso': 'dump',
+    'dest1/FILES/subdir/z': 'subdirs in type dirs are ignored',
+    'dest1/COMPS/broken.xml': { symlink: '/nonexistent/target' },
+    'logs/x.log': 'ignored',
+    'toplevel.txt': 'ignored',
+    'staged.yaml': stagedYaml([
+      { relative_path: 'dest1/FILES/file1.txt', filename: 'renamed.txt', sha256sum: sha256('hello\n').toUpperCase(), version: '1.0', order: 3.5, attributes: { description: 'My file' } },
+      { relative_path: 'dest1/ISOS/boot.iso', attributes: { description: '' } },
+      { relative_path: 'dest1/AWS_IMAGES/fake-image.raw', attributes: { ...AMI_ATTRS, marketplace_title_template: 'RHEL {version}' } },
+      { relative_path: 'dest1/FILES/not-there.txt', attributes: { description: 'metadata for a missing file is ignored' } },
+      { relative_path: 'dest1/DOCKER/x.tar', anything: ['goes'] },
+    ]),
+  });
+  const prodDir = path.join(root, 'dest1', 'PRODUCTID');
+  stage({ 'dest1/PRODUCTID': { dir: true } }, root);
+  const cert = productCert(cwd, { '1.3.6.1.4.1.2312.9.1.69.1': 'Red Hat Enterprise Linux Server', '1.3.6.1.4.1.2312.9.1.69.2': '6.10', '1.3.6.1.4.1.2312.9.1.69.3': 'x86_64', '1.3.6.1.4.1.2312.9.1.69.4': 'rhel-6,rhel-6-server' });
+  writeFileSync(path.join(prodDir, 'cert.pem'), readFileSync(cert));
+  const before = readdirSync(cwd).sort();
+  const prevCwd = process.cwd();
+  process.chdir(cwd);
+  let r: LoadResult;
+  try {
+    r = await loadStaged([`staged:${root}/`]);
+  } finally {
+    process.chdir(prevCwd);
+  }
+  assert.deepEqual(readdirSync(cwd).sort(), before, 'nothing written in the working directory (no artifacts/)');
+  assert.deepEqual(r.problems, []);
+  const top = `${root}/`;
+  assert.deepEqual(
+    r.warnings.map((w) => w.message),
+    [`Unsupported content found: ${top}dest1/DOCKER/x.tar`, `Unsupported content found: ${top}dest1/CHANNEL_DUMPS/y.iso`],
+  );
+  assert.deepEqual(
+    r.items.map((i) => [i.kind, i.name]),
+    [
+      ['ErratumPushItem', 'RHSA-2020:0509'],
+      ['FilePushItem', 'boot.iso'],
+      ['FilePushItem', 'renamed.txt'],
+      ['CompsXmlPushItem', 'comps.xml'],
+      ['ModuleMdPushItem', 'modules.yaml'],
+      ['ProductIdPushItem', 'cert.pem'],
+      ['CGWPushItem', 'cgw.yaml'],
+      ['AmiPushItem', 'fake-image.raw'],
+      ['DirectoryPushItem', 'dest1'],
+    ],
+  );
+  assert.deepEqual(r.sources, [{ url: `staged:${top}`, dirs: [top], metadataFile: `${top}staged.yaml` }]);
+  const byName = new Map(r.items.map((i) => [i.name, i]));
+  assert.deepEqual(toPushsourceShape(byName.get('renamed.txt')!), {
+    FilePushItem: {
+      name: 'renamed.txt',
+      state: 'PENDING',
+      src: `${top}dest1/FILES/file1.txt`,
+      dest: ['dest1'],
+      md5sum: null,
+      sha256sum: sha256('hello\n'),
+      origin: top,
+      build: null,
+      build_info: null,
+      signing_key: null,
+      description: 'My file',
+      version: '1.0',
+      display_order: 3.5,
+    },
+  });
+  assert.equal(byName.get('boot.iso')!.src, `${top}dest1/ISOS/boot.iso`);
+  assert.deepEqual(toPushsourceShape(byName.get('dest1')!).DirectoryPushItem, {
+    name: 'dest1', state: 'PENDING', src: `${top}dest1/RAW`, dest: ['dest1'], md5sum: null, sha256sum: null, origin: null, build: null, build_info: null, signing_key: null,
+  });
+  const e = byName.get('RHSA-2020:0509')!;
+  assert.equal(e.kind, 'ErratumPushItem');
+  if (e.kind === 'ErratumPushItem') {
+    assert.equal(e.type, 'security');
+    assert.equal(e.release, '0');
+    assert.equal(e.pushcount, '3');
+    assert.equal(e.version, '3');
+    assert.deepEqual(e.dest, ['dest1']);
+    assert.equal(e.src, `${top}dest1/ERRATA/advisory.json`);
+    assert.deepEqual(e.references[1], { href: 'https://bugzilla.redhat.com/show_bug.cgi?id=1796944', id: '1796944', title: 'CVE-2019-18634', type: 'bugzilla' });
+    assert.equal(e.pkglist.length, 1, 'the empty collection is dropped');
+    assert.equal(e.pkglist[0]!.packages[0]!.arch, 'SRPMS');
+    assert.equal(e.pkglist[0]!.packages[0]!.md5sum, 'f94ab3724b498e3feab643fe2a67c9c0');
+    assert.equal(e.pkglist[0]!.packages[0]!.sha256sum, '10d7724302a60d0d2ca890fc7834b8143df55ba1ce0176469ea634ac4ab7aa28');
+    assert.equal(e.pkglist[0]!.packages[0]!.epoch, '0');
+  }
+  const ami = byName.get('fake-image.raw')!;
+  if (ami.kind !== 'AmiPushItem') assert.fail('AMI');
+  assert.deepEqual(ami.release, { product: 'Fake-Product', date: '2020-05-11', arch: 'x86_64', respin: 1, version: 'Fake-Version', base_product: null, base_version: null, variant: 'Fake-Variant', type: 'ga' });
+  assert.deepEqual(ami.billing_codes, { name: 'FakeBcName', codes: ['bp-1234', 'bp-abcd'] });
+  assert.equal(ami.type, 'access');
+  assert.equal(ami.scanning_port, 1244);
+  assert.equal(ami.sriov_net_support, 'simple');
+  assert.equal(ami.marketplace_title_template, 'RHEL {version}');
+  assert.equal(ami.sha256sum, null);
+  assert.deepEqual(ami.security_groups, AMI_ATTRS.security_groups);
+  const pid = byName.get('cert.pem')!;
+  if (pid.kind !== 'ProductIdPushItem') assert.fail('productid');
+  assert.deepEqual(pid.products, [{ id: 69, name: 'Red Hat Enterprise Linux Server', version: '6.10', architecture: ['x86_64'], provided_tags: ['rhel-6', 'rhel-6-server'] }]);
+});
+
+test('checksums: md5 and sha256 in one pass, events, and the checksum cache keyed by stat', async () => {
+  const root = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/FILES/a', attributes: { description: 'a' } }]), 'd/FILES/a': 'aaa', 'd/COMPS/c.xml': 'ccc', 'd/RAW/x': 'x' });
+  const cache = new Map<string, { md5?: string; sha256?: string }>();
+  const stats: Array<{ dev: number; ino: number; size: number; mtimeMs: number }> = [];
+  const checksumCache = {
+    get: (p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }) => cache.get(`${p}:${st.ino}:${st.size}:${st.mtimeMs}`),
+    set: (p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }, sums: { md5?: string; sha256?: string }) => {
+      stats.push(st);
+      cache.set(`${p}:${st.ino}:${st.size}:${st.mtimeMs}`, sums);
+    },
+  };
+  const events: string[] = [];
+  const r1 = await loadStaged([`staged:${root}`], { checksums: ['md5', 'sha256'], checksumCache, events: (e) => events.push(`${e.type}:${'phase' in e ? e.phase : ''}`) });
+  assert.deepEqual(r1.problems, []);
+  assert.deepEqual(
+    shapes(r1).map((s) => Object.values(s)[0]).map((f) => [f.name, f.md5sum, f.sha256sum]),
+    [
+      ['a', md5('aaa'), sha256('aaa')],
+      ['c.xml', md5('ccc'), sha256('ccc')],
+      ['d', null, null],
+    ],
+  );
+  assert.equal(stats.length, 2);
+  assert.equal(stats[0]!.size, 3);
+  assert.ok(events.includes('phase-start:checksum') && events.includes('phase-end:checksum') && events.includes('phase-end:load'), events.join(' '));
+  // a second run takes the sums from the cache (here: altered, to prove they were used)
+  for (const [k, v] of cache) cache.set(k, { ...v, md5: 'f'.repeat(32) });
+  const r2 = await loadStaged([`staged:${root}`], { checksums: ['md5'], checksumCache });
+  assert.deepEqual(r2.items.map((i) => i.md5sum), ['f'.repeat(32), 'f'.repeat(32), null]);
+  // the item without a staged sha256sum gets only the asked md5
+  assert.equal(r2.items[1]!.sha256sum, null);
+});

@@ -1,0 +1,278 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadStaged } from '../../../src/source/staged/index.js';
+import { tempDir } from '../../helpers/cli.js';
+import { AMI_ATTRS, ERRATUM, hasProblem, stage, stagedYaml } from '../../helpers/staged.js';
+
+
+test('staging directory missing, a file, or without destinations', async () => {
+  const d = tempDir();
+  let r = await loadStaged([`staged:${d}/nope`]);
+  hasProblem(r.problems, { code: 'STAGED_DIR_NOT_FOUND', file: `${d}/nope`, message: /no such file or directory/ });
+  writeFileSync(path.join(d, 'afile'), 'x');
+  r = await loadStaged([`staged:${d}/afile`]);
+  hasProblem(r.problems, { code: 'STAGED_NOT_A_DIRECTORY', file: `${d}/afile` });
+  const empty = stage({ 'logs/x': 'y', 'top.txt': 'z' });
+  r = await loadStaged([`staged:${empty}`]);
+  hasProblem(r.warnings, { code: 'STAGED_NO_DESTINATIONS', message: `${empty} has no destination directories` });
+  hasProblem(r.problems, { code: 'STAGED_NOT_STAGING_DIR', message: /does not appear to be a staging directory/ });
+  const withMd = stage({ 'staged.yaml': stagedYaml([]) });
+  r = await loadStaged([`staged:${withMd}`]);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.items.length, 0);
+  assert.equal(r.warnings.length, 1);
+});
+
+test('metadata file problems: syntax, shape, schema, missing relative_path, duplicates — all in one run', async () => {
+  let root = stage({ 'staged.json': '{"header": ', 'd/FILES/a': 'a' });
+  let r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_PARSE', file: `${root}/staged.json`, message: /invalid JSON/ });
+  root = stage({ 'staged.yaml': 'header: [\n', 'd/RAW/x': '' });
+  r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_PARSE', file: `${root}/staged.yaml`, message: /invalid YAML/ });
+  root = stage({ 'staged.yaml': '', 'd/RAW/x': '' });
+  r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', message: /must be object/ });
+  root = stage({ 'staged.yaml': 'just a string\n', 'd/RAW/x': '' });
+  r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', message: /"just a string" must be object/ });
+
+  root = stage({
+    'staged.yaml': [
+      'header: {version: 0.2}',
+      'extra: 1',
+      'payload:',
+      '  files:',
+      '  - {filename: a, attributes: {description: x}}',
+      '  - {relative_path: d/FILES/b, version: 1.2, attributes: {description: x}}',
+      '  - {relative_path: d/FILES/c, attributes: {description: x}}',
+      '  - {relative_path: d/FILES/c, attributes: {description: x}}',
+      '  - {relative_path: d/FILES/e, attributes: {description: x}}',
+      '  - {relative_path: d/FILES/e, attributes: {description: y}}',
+      '  - {relative_path: d/FILES/f, sha256sum: abc, order: 100000, attributes: {}}',
+      '  - {relative_path: d/AWS_IMAGES/g, attributes: {description: x, region: r}}',
+      '',
+    ].join('\n'),
+    'd/FILES/b': 'b',
+    'd/FILES/c': 'c',
+    'd/FILES/e': 'e',
+    'd/FILES/f': 'f',
+    'd/FILES/.gitkeep': '',
+    'd/AWS_IMAGES/g': 'g',
+  });
+  r = await loadStaged([`staged:${root}`]);
+  const file = `${root}/staged.yaml`;
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', file, field: 'header.version', message: /0.2 must be "0.2"/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', file, field: 'extra', message: /not an allowed field/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_MISSING_FIELD', file, entry: 'payload.files[0]', field: 'relative_path' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', file, entry: 'd/FILES/b', field: 'version', message: /1.2 must be string/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_DUPLICATE_ENTRY', file, entry: 'd/FILES/c', message: /identical to payload.files\[2\]/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_DUPLICATE_PATH', file, entry: 'd/FILES/e', message: 'File d/FILES/e listed twice in staged.yaml (payload.files[4] and payload.files[5])' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/FILES/f', field: 'sha256sum' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/FILES/f', field: 'order' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/FILES/f', field: 'attributes.description', message: 'is required' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/AWS_IMAGES/g', field: 'attributes.release', message: 'is required' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_MISSING', file: `${root}/d/FILES/.gitkeep`, entry: 'd/FILES/.gitkeep', message: 'No metadata available for d/FILES/.gitkeep in staged.yaml' });
+  // files whose entry is invalid are not reported a second time as "no metadata"
+  assert.ok(!r.problems.some((p) => p.code === 'STAGED_METADATA_MISSING' && p.entry !== 'd/FILES/.gitkeep'), JSON.stringify(r.problems, null, 1));
+  assert.equal(r.items.length, 0);
+});
+
+test('files needing metadata without any metadata file; type dirs that are files; RAW as a file; non-RPMs', async () => {
+  const root = stage({ 'd/FILES/a.iso': 'a', 'd/AWS_IMAGES/x.raw': 'x', 'd/ERRATA': 'a file', 'd/RAW': 'raw file', 'd/RPMS/readme.txt': 'r', 'd/RPMS/UPPER.RPM': 'r' });
+  const r = await loadStaged([root]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_MISSING', entry: 'd/FILES/a.iso', message: /^No metadata available for d\/FILES\/a.iso \(no staged.yaml/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_MISSING', entry: 'd/AWS_IMAGES/x.raw' });
+  hasProblem(r.problems, { code: 'STAGED_NOT_A_DIRECTORY', file: `${root}/d/ERRATA` });
+  hasProblem(r.warnings, { code: 'STAGED_NON_RPM', message: `Unexpected non-RPM ${root}/d/RPMS/readme.txt (ignored)` });
+  hasProblem(r.warnings, { code: 'STAGED_NON_RPM', message: `Unexpected non-RPM ${root}/d/RPMS/UPPER.RPM (ignored)` });
+  assert.deepEqual(r.items.map((i) => [i.kind, i.name, i.src]), [['DirectoryPushItem', 'd', `${root}/d/RAW`]]);
+  assert.equal(r.problems.length, 3);
+});
+
+test('errata problems name the file, advisory or package, and field', async () => {
+  const { severity: _s, ...noSeverity } = ERRATUM;
+  const root = stage({
+    'd/ERRATA/nosev.yaml': JSON.stringify({ ...noSeverity, id: 'RHBA-1' }),
+    'd/ERRATA/badtype.json': JSON.stringify({ ...ERRATUM, id: 'RHBA-2', type: 'RHXA' }),
+    'd/ERRATA/schema.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-3', pushcount: 'x1', references: [{ href: 'h' }] }),
+    'd/ERRATA/pkg.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-4', pkglist: [{ name: 'c', short: '', packages: [{ name: 'n', filename: 'n-1-1.x86_64.rpm', bogus: 1 }] }] }),
+    'd/ERRATA/broken.yaml': 'id: [\n',
+    'd/ERRATA/scalar.txt': 'hello\n',
+    'd/ERRATA/badsum.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-5', pkglist: [{ name: 'c', short: '', packages: [{ ...ERRATUM.pkglist[1]!.packages[0]!, sum: ['md5', 'xyz'] }] }] }),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  const f = (n: string) => `${root}/d/ERRATA/${n}`;
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_MISSING_FIELD', file: f('nosev.yaml'), entry: 'RHBA-1', field: 'severity' });
+  hasProblem(r.problems, { code: 'ITEM_FIELD_INVALID', file: f('badtype.json'), entry: 'RHBA-2', field: 'type', message: /RHXA/ });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_INVALID', file: f('schema.yaml'), entry: 'RHBA-3', field: 'pushcount' });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_INVALID', file: f('schema.yaml'), entry: 'RHBA-3', field: 'references[0].id', message: 'is required' });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_INVALID', file: f('pkg.yaml'), entry: 'n-1-1.x86_64.rpm', field: 'pkglist[0].packages[0].bogus' });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_MISSING_FIELD', file: f('pkg.yaml'), entry: 'n-1-1.x86_64.rpm', field: 'pkglist[0].packages[0].epoch' });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: f('broken.yaml') });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_INVALID', file: f('scalar.txt'), message: /must be a mapping/ });
+  hasProblem(r.problems, { code: 'ITEM_FIELD_INVALID', file: f('badsum.yaml'), entry: 'RHBA-5', field: 'pkglist[0].packages[0].md5sum' });
+  assert.equal(r.items.length, 0);
+});
+
+test('AMI problems where pushsource crashes: no release, no description, access_endpoint_url, bad schema values', async () => {
+  const { description: _d, ...noDesc } = AMI_ATTRS;
+  const root = stage({
+    'staged.yaml': stagedYaml([
+      { relative_path: 'd/AWS_IMAGES/filelike.raw', attributes: { description: 'file-shaped' } },
+      { relative_path: 'd/AWS_IMAGES/nodesc.raw', attributes: noDesc },
+      { relative_path: 'd/AWS_IMAGES/endpoint.raw', attributes: { ...AMI_ATTRS, access_endpoint_url: { port: 443, protocol: 'https' } } },
+      { relative_path: 'd/AWS_IMAGES/volume.raw', attributes: { ...AMI_ATTRS, volume: 'gp9', release: { ...AMI_ATTRS.release, date: '2020-05-11' } } },
+      { relative_path: 'd/AWS_IMAGES/port.raw', attributes: { ...AMI_ATTRS, scanning_port: 22.5 } },
+    ]),
+    'd/AWS_IMAGES/filelike.raw': '',
+    'd/AWS_IMAGES/nodesc.raw': '',
+    'd/AWS_IMAGES/endpoint.raw': '',
+    'd/AWS_IMAGES/volume.raw': '',
+    'd/AWS_IMAGES/port.raw': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  const file = `${root}/staged.yaml`;
+  hasProblem(r.problems, { code: 'STAGED_AMI_MISSING_FIELD', file, entry: 'd/AWS_IMAGES/filelike.raw', field: 'attributes.release' });
+  hasProblem(r.problems, { code: 'STAGED_AMI_MISSING_FIELD', file, entry: 'd/AWS_IMAGES/nodesc.raw', field: 'attributes.description' });
+  hasProblem(r.problems, { code: 'STAGED_AMI_UNSUPPORTED_FIELD', file, entry: 'd/AWS_IMAGES/endpoint.raw', field: 'attributes.access_endpoint_url' });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', file, entry: 'd/AWS_IMAGES/volume.raw', field: 'attributes.volume', message: /"gp9" is not one of/ });
+  hasProblem(r.problems, { code: 'STAGED_METADATA_INVALID', file, entry: 'd/AWS_IMAGES/volume.raw', field: 'attributes.release.date' });
+  hasProblem(r.problems, { code: 'STAGED_AMI_INVALID_FIELD', file, entry: 'd/AWS_IMAGES/port.raw', field: 'attributes.scanning_port' });
+  assert.equal(r.items.length, 0);
+});
+
+test('PRODUCTID problems', async () => {
+  const root = stage({ 'd/PRODUCTID/garbage.pem': 'not a cert' });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'PRODUCTID_PEM_INVALID', file: `${root}/d/PRODUCTID/garbage.pem`, message: /Unable to load PEM file/ });
+});
+
+test('metadata precedence: staged.yaml, staged.yml, staged.json, pub-mapfile.json (first wins)', async () => {
+  const entry = (desc: string) => stagedYaml([{ relative_path: 'd/FILES/a', attributes: { description: desc } }]);
+  const files = { 'staged.yml': entry('yml'), 'staged.json': entry('json'), 'pub-mapfile.json': entry('pub'), 'd/FILES/a': 'a' };
+  let r = await loadStaged([`staged:${stage(files)}`]);
+  assert.equal((r.items[0] as { description: string }).description, 'yml');
+  r = await loadStaged([`staged:${stage({ ...files, 'staged.yaml': entry('yaml') })}`]);
+  assert.equal((r.items[0] as { description: string }).description, 'yaml');
+  const { 'staged.yml': _y, ...noYml } = files;
+  r = await loadStaged([`staged:${stage(noYml)}`]);
+  assert.equal((r.items[0] as { description: string }).description, 'json');
+  const { 'staged.json': _j, ...pubOnly } = noYml;
+  const root = stage(pubOnly);
+  r = await loadStaged([`staged:${root}`]);
+  assert.equal((r.items[0] as { description: string }).description, 'pub');
+  assert.equal(r.sources[0]!.metadataFile, `${root}/pub-mapfile.json`);
+  // an invalid lower-precedence file is ignored
+  r = await loadStaged([`staged:${stage({ ...files, 'staged.json': '{{{' })}`]);
+  assert.deepEqual(r.problems, []);
+});
+
+test('symlinked destinations give separate items, each with its own dest and src; several dirs and URLs', async () => {
+  const root = stage({ 'real/RPMS': { dir: true }, 'real/COMPS/c.xml': 'c', 'alias': { symlink: 'real' }, 'zz/MODULEMD/m.yaml': 'm' });
+  const other = stage({ 'o/CGW/g.yaml': 'g' });
+  const r = await loadStaged([`staged:${root},${other}`, other]);
+  assert.deepEqual(
+    r.items.map((i) => [i.kind, i.dest, i.src, i.origin]),
+    [
+      ['CompsXmlPushItem', ['alias'], `${root}/alias/COMPS/c.xml`, root],
+      ['CGWPushItem', ['o'], `${other}/o/CGW/g.yaml`, other],
+      ['CompsXmlPushItem', ['real'], `${root}/real/COMPS/c.xml`, root],
+      ['ModuleMdPushItem', ['zz'], `${root}/zz/MODULEMD/m.yaml`, root],
+      ['CGWPushItem', ['o'], `${other}/o/CGW/g.yaml`, other],
+    ],
+  );
+  assert.equal(r.sources.length, 2);
+  assert.deepEqual(r.itemsBySource.map((l) => l.length), [4, 1]);
+});
+
+test('relative staging paths stay relative in src and origin', async () => {
+  const root = stage({ 'd/COMPS/c.xml': 'c' });
+  const prev = process.cwd();
+  process.chdir(path.dirname(root));
+  try {
+    const rel = path.basename(root);
+    const r = await loadStaged([`staged:${rel}`]);
+    assert.equal(r.items[0]!.src, `${rel}/d/COMPS/c.xml`);
+    assert.equal(r.items[0]!.origin, rel);
+  } finally {
+    process.chdir(prev);
+  }
+});
+
+test('CLOUD_IMAGES: resources.yaml gives AMI and VHD items', async () => {
+  const res = (type: string, extra = '') => `api: v1
+resource: CloudImage
+description: ${type} sample
+type: ${type}
+boot_mode: hybrid
+build: {name: rhel-ec2, version: '9.4', respin: '1'}
+release: {date: '20200511', type: ga, variant: Fake-Variant, product: ignored}
+images:
+- {path: something1.raw.xz, architecture: x86_64, sha256sum: 04DB0C39EFB31518FF79BF98D1C27256D46CDC72B967A5B2094A6EFEC3166DF2}
+- {path: something2.raw.xz, architecture: arm64, sha256sum: 04db0c39efb31518ff79bf98d1c27256d46cdc72b967a5b2094a6efec3166df2}
+${extra}`;
+  const root = stage({
+    'starmap/CLOUD_IMAGES/build1/resources.yaml': res('VHD'),
+    'starmap/CLOUD_IMAGES/build3/resources.yaml': res('AMI', 'region: us-east-1\n'),
+    'starmap/CLOUD_IMAGES/empty/resources.yaml': '',
+    'starmap/CLOUD_IMAGES/slash/resources.yaml': res('AMI').replace('something1.raw.xz', 'sub/something1.raw.xz'),
+    'starmap/CLOUD_IMAGES/other/resources.yaml': res('OVA'),
+    'starmap/CLOUD_IMAGES/noresources/x': 'x',
+    'starmap/CLOUD_IMAGES/loose.yaml': 'x',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  hasProblem(r.warnings, { code: 'STAGED_CLOUD_EMPTY', message: `Resources.yaml file at ${root}/starmap/CLOUD_IMAGES/empty/resources.yaml is empty (ignored)` });
+  hasProblem(r.warnings, { code: 'STAGED_CLOUD_SLASH', message: `Unexpected '/' in sub/something1.raw.xz (ignored)` });
+  assert.deepEqual(r.items.map((i) => [i.kind, i.name]), [
+    ['AmiPushItem', 'something1.raw.xz'],
+    ['AmiPushItem', 'something2.raw.xz'],
+    ['VHDPushItem', 'something1.raw.xz'],
+    ['VHDPushItem', 'something2.raw.xz'],
+  ]);
+  const [ami1, , vhd1] = r.items;
+  if (ami1!.kind !== 'AmiPushItem' || vhd1!.kind !== 'VHDPushItem') assert.fail('kinds');
+  const origin = `${root}/starmap/CLOUD_IMAGES/build3`;
+  assert.equal(ami1.src, `${origin}/something1.raw.xz`);
+  assert.equal(ami1.origin, origin);
+  assert.equal(ami1.sha256sum, '04db0c39efb31518ff79bf98d1c27256d46cdc72b967a5b2094a6efec3166df2');
+  assert.deepEqual(ami1.build_info, { name: 'rhel-ec2', version: '9.4', release: '1', id: null });
+  assert.deepEqual(ami1.release, { product: 'rhel', date: '2020-05-11', arch: 'x86_64', respin: 1, version: '9.4', base_product: null, base_version: null, variant: 'Fake-Variant', type: 'ga' });
+  assert.equal(ami1.type, 'AMI');
+  assert.equal(ami1.boot_mode, 'hybrid');
+  assert.equal(ami1.region, 'us-east-1');
+  assert.equal(ami1.description, 'AMI sample');
+  assert.deepEqual(vhd1.release, { product: 'rhel', date: '2020-05-11', arch: 'x86_64', respin: 1, version: '9.4', base_product: null, base_version: null, variant: null, type: null });
+  assert.equal(vhd1.boot_mode, null);
+  assert.equal(vhd1.generation, 'V2');
+  assert.equal(vhd1.description, 'VHD sample');
+});
+
+test('CLOUD_IMAGES problems where pushsource crashes', async () => {
+  const root = stage({ 'd/CLOUD_IMAGES/b/resources.yaml': 'type: AMI\nimages: [{path: a.raw}]\nbuild: {name: x, version: 1}\n' });
+  const r = await loadStaged([`staged:${root}`]);
+  const file = `${root}/d/CLOUD_IMAGES/b/resources.yaml`;
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_MISSING_FIELD', file, field: 'build.version' });
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_MISSING_FIELD', file, field: 'build.respin' });
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_MISSING_FIELD', file, field: 'release' });
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_MISSING_FIELD', file, field: 'description' });
+});
+
+test('10,000 FILES entries load (linear validation, hashed duplicate checks)', async () => {
+  const n = 10_000;
+  const files: Record<string, string> = {};
+  const entries = [];
+  for (let i = 0; i < n; i++) {
+    entries.push({ relative_path: `d/FILES/f${i}`, filename: `file-${i}.bin`, version: '1', attributes: { description: `file ${i}` } });
+  }
+  const root = stage({ 'staged.yaml': stagedYaml(entries), 'd/FILES': { dir: true } });
+  for (let i = 0; i < n; i++) files[`f${i}`] = '';
+  for (const name of Object.keys(files)) writeFileSync(path.join(root, 'd', 'FILES', name), '');
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.items.length, n);
+  assert.equal(r.items[0]!.name, 'file-0.bin');
+});

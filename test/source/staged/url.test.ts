@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStagedUrl } from '../../../src/source/staged/url.js';
+import { StagepushError } from '../../../src/errors.js';
+import { tempDir } from '../../helpers/cli.js';
+
+function usageError(fn: () => unknown, re: RegExp) {
+  assert.throws(fn, (e: unknown) => e instanceof StagepushError && e.code === 'STAGED_URL_INVALID' && e.kind === 'usage' && re.test(e.message));
+}
+
+test('staged: URLs: dirs verbatim, defaults, parameters', () => {
+  assert.deepEqual(parseStagedUrl('staged:/a/b/'), { url: 'staged:/a/b/', dirs: ['/a/b/'], threads: 4, timeout: 3600, pollTimeout: 0, pollRate: 30 });
+  assert.deepEqual(parseStagedUrl('staged:rel/x,/abs/y?threads=2&timeout=10&poll_timeout=1.5&poll_rate=0.1').dirs, ['rel/x', '/abs/y']);
+  const u = parseStagedUrl('staged:/x?threads=2&timeout=10&poll_timeout=1.5&poll_rate=0.1');
+  assert.equal(u.threads, 2);
+  assert.equal(u.timeout, 10);
+  assert.equal(u.pollTimeout, 1.5);
+  assert.equal(u.pollRate, 0.1);
+  assert.deepEqual(parseStagedUrl('staged:/with space/dir').dirs, ['/with space/dir']);
+  assert.deepEqual(parseStagedUrl('staged:/x#frag').dirs, ['/x']);
+});
+
+test('a bare existing directory means staged:', () => {
+  const d = tempDir();
+  assert.deepEqual(parseStagedUrl(d).dirs, [d]);
+  usageError(() => parseStagedUrl(d + '/missing'), /not a staged: URL and not an existing directory/);
+  usageError(() => parseStagedUrl('koji:https://x'), /unsupported source type 'koji'/);
+});
+
+test('bad parameters are usage errors naming them', () => {
+  usageError(() => parseStagedUrl('staged:/x?threads=two'), /threads=two is not an integer/);
+  usageError(() => parseStagedUrl('staged:/x?threads=0'), /threads=0 must be at least 1/);
+  usageError(() => parseStagedUrl('staged:/x?timeout=1.5'), /timeout=1.5 is not an integer/);
+  usageError(() => parseStagedUrl('staged:/x?bogus=1'), /unknown parameter 'bogus'/);
+  usageError(() => parseStagedUrl('staged:/x/40_eq=1'), /'=' in a path/);
+  usageError(() => parseStagedUrl('staged:'), /no staging directory/);
+  usageError(() => parseStagedUrl('staged:/a,,/b'), /no staging directory/);
+});
