@@ -64,6 +64,7 @@ export function register(program: Command): void {
           excludeDest: flags.excludeDest,
           logFile: flags.logFile,
           events: renderer.sink,
+          verbose: g.verbose > 0 || mode === 'ndjson',
           signal,
         });
         renderer.stop();

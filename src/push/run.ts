@@ -35,6 +35,8 @@ export interface PushOptions {
   excludeDest?: string[];
   logFile?: string;
   events?: EventSink;
+  /** Forward every engine event (each upload, task) to `events`, not only the push's phases. */
+  verbose?: boolean;
   signal?: AbortSignal;
 }
 
@@ -47,8 +49,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   const dryRun = Boolean(opts.dryRun);
   const pushId = newPushId();
   const log = new PushLog(pushId, dryRun ? null : settings.dataDir, opts.logFile ?? null);
+  // The engine reports every upload and task; the console shows the push's phases (the log keeps all).
   const events: EventSink = (e: ProgressEvent) => {
     log.event(e);
+    if (!opts.verbose && (e.type === 'task' || ((e.type === 'phase-start' || e.type === 'phase-end') && (e.phase === 'upload' || (e.phase === 'publish' && e.repo !== undefined))))) return;
     opts.events?.(e);
   };
   const report: PushReport = {

@@ -288,3 +288,23 @@ test('killed mid-push (SIGKILL, SIGTERM): repositories stay at their previous ve
     assert.deepEqual(nevras, ['demo-hello-1.0', 'demo-hello-1.1', 'demo-tools-2.0']);
   }
 });
+
+test('--pre-push stores content and checksums only; the push after it finds them stored', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+  const pre = push(['--json', '--pre-push', area.root], { dataDir, config });
+  assert.equal(pre.status, 0, pre.stderr);
+  const rep = JSON.parse(pre.stdout);
+  assert.equal(rep.mode, 'pre-push');
+  assert.ok(rep.repositories.every((r: { status: string }) => r.status === 'skipped'));
+  assert.equal(existsSync(path.join(dataDir, 'published')), false);
+  assert.ok(existsSync(path.join(dataDir, 'push.sqlite')));
+  const stored = readdirSync(path.join(dataDir, 'content', 'sha256')).length;
+  assert.ok(stored > 0);
+  const r = push(['--json', area.root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const items = JSON.parse(r.stdout).items as Array<{ type: string; stored?: string }>;
+  assert.ok(items.filter((i) => i.type === 'rpm').every((i) => i.stored === 'existing'), JSON.stringify(items));
+});
