@@ -122,3 +122,15 @@ test('rpmvercmp', () => {
   assert.equal(rpmvercmp('2', '2'), 0);
   assert.equal(rpmvercmp('1.0^1', '1.0'), 1);
 });
+
+test('routing: CGW / cloud images next to RPMs go to a companion export repository when the yum importer cannot hold them', () => {
+  const items = [item('RpmPushItem', 'a.rpm', 'mix'), item('CGWPushItem', 'gw.yaml', 'mix'), item('AmiPushItem', 'img.raw', 'cloud')];
+  const r = routeItems(items, defaultConfig(), { importerTypes: { yum_importer: ['rpm', 'srpm', 'erratum'], generic_importer: ['cgw', 'ami', 'vhd', 'directory'] } });
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.repos.map((x) => `${x.id}:${x.importer.typeId}:${x.distributors.map((d) => d.typeId).join('+')}`), [
+    'cloud:generic_importer:export_distributor',
+    'mix:yum_importer:yum_distributor',
+    'mix-export:generic_importer:export_distributor',
+  ]);
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['cloud:img.raw', 'mix-export:gw.yaml', 'mix:a.rpm']);
+});
