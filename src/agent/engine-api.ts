@@ -40,7 +40,7 @@ export interface ConsumerStore {
   removeBinding(name: string, repoId: string): void;
   bindings(name: string): BindingRecord[];
   setProfile(name: string, typeId: string, profile: unknown): void;
-  getProfile(name: string, typeId: string): { profile: unknown; updated: string } | null;
+  getProfile(name: string, typeId: string): unknown;
 }
 
 export interface AgentEngineApi {

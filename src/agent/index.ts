@@ -32,6 +32,6 @@ export async function openAgent(
     distributorTypes: types.distributorTypes,
   });
   const log = createLogger(settings.log, { debug: opts.debug });
-  for (const p of registry.problems) log.error(`handler descriptor refused: ${p.file ?? ''}${p.entry ? ` [${p.entry}]` : ''}${p.field ? ` ${p.field}` : ''}: [${p.code}] ${p.message}`);
+  for (const p of registry.problems) log.error(`handler descriptor refused: ${p.file ? `${p.file}: ` : ''}[${p.code}] ${p.message}`);
   return { agent: new Agent(registry, log, { osType: opts.osType }), registry };
 }

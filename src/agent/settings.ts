@@ -1,7 +1,7 @@
 /**
  * Where the agent finds its descriptors and handler modules, and where it logs. Each setting:
  * command-line option > environment > config file (`agent:` section) > default.
- *   --agent-conf-dir      STAGEPUSH_AGENT_CONF_DIR      agent.conf_dir      /etc/stagepush/agent/conf.d
+ *   --agent-conf-dir      STAGEPUSH_AGENT_CONF_DIR      agent.conf_d        /etc/stagepush/agent/conf.d
  *   --agent-handlers-dir  STAGEPUSH_AGENT_HANDLERS_DIR  agent.handlers_dir  /usr/lib/stagepush/agent/handlers
  *   --agent-log           STAGEPUSH_AGENT_LOG           agent.log           syslog
  */
@@ -18,7 +18,7 @@ export interface AgentSettings {
 }
 
 export interface AgentConfigSection {
-  conf_dir?: string;
+  conf_d?: string;
   handlers_dir?: string;
   log?: string;
 }
@@ -31,7 +31,7 @@ function pick(flag: unknown, env: string | undefined, file: string | undefined):
 }
 
 export function resolveAgentSettings(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, fromConfig: AgentConfigSection = {}): AgentSettings {
-  const conf = pick(raw.agentConfDir, env.STAGEPUSH_AGENT_CONF_DIR, fromConfig.conf_dir);
+  const conf = pick(raw.agentConfDir, env.STAGEPUSH_AGENT_CONF_DIR, fromConfig.conf_d);
   const handlers = pick(raw.agentHandlersDir, env.STAGEPUSH_AGENT_HANDLERS_DIR, fromConfig.handlers_dir);
   const log = pick(raw.agentLog, env.STAGEPUSH_AGENT_LOG, fromConfig.log);
   return {

@@ -1,6 +1,130 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import { resolveGlobals, type GlobalOptions } from './globals.js';
+import { printJson, say, table } from './output.js';
+import { EXIT } from '../errors.js';
+import type { EventSink } from '../events.js';
+
+/** Options every agent/consumer command takes (besides the global ones). */
+export function addAgentOptions(cmd: Command): Command {
+  return cmd
+    .option('--agent-conf-dir <dir>', 'handler descriptor directory (env STAGEPUSH_AGENT_CONF_DIR; default /etc/stagepush/agent/conf.d)')
+    .option('--agent-handlers-dir <dir>', 'handler modules directory (env STAGEPUSH_AGENT_HANDLERS_DIR; default /usr/lib/stagepush/agent/handlers)')
+    .option('--agent-log <target>', 'handler log: syslog, stderr or file:PATH (env STAGEPUSH_AGENT_LOG; default syslog)')
+    .option('--json', 'print the result as JSON');
+}
+
+export interface AgentContext {
+  g: GlobalOptions;
+  engine: import('../engine/index.js').Engine;
+  api: import('../agent/engine-api.js').AgentEngineApi;
+  agent: import('../agent/agent.js').Agent;
+  registry: import('../agent/loader.js').HandlerRegistry;
+  service: import('../agent/consumers.js').ConsumerService;
+  close(): void;
+}
+
+/**
+ * Open the engine (data dir and plugins from flags, environment and the config file) and load
+ * the handlers. Descriptor problems are shown as warnings (every one names its file).
+ */
+export async function openAgentContext(cmd: Command, opts: { showProblems?: boolean } = {}): Promise<AgentContext> {
+  const raw = cmd.optsWithGlobals() as Record<string, unknown>;
+  const g = resolveGlobals(raw);
+  // The agent's own settings may come from the config file's `agent:` section.
+  const { loadConfig } = await import('../config/index.js');
+  const loaded = loadConfig(g.configFile);
+  const { resolveAgentSettings, DEFAULT_CONF_DIR, DEFAULT_HANDLERS_DIR } = await import('../agent/index.js');
+  const base = loaded.file ? path.dirname(loaded.file) : process.cwd();
+  const ac = loaded.config.agent;
+  const fromFile = (v: string | undefined, def: string) => (v && v !== def ? path.resolve(base, v) : undefined);
+  const agentSettings = resolveAgentSettings(raw, process.env, {
+    conf_d: fromFile(ac?.conf_d, DEFAULT_CONF_DIR),
+    handlers_dir: fromFile(ac?.handlers_dir, DEFAULT_HANDLERS_DIR),
+    log: ac?.log && ac.log !== 'syslog' ? ac.log : undefined,
+  });
+  const { handleInterrupts } = await import('./main.js');
+  const signal = handleInterrupts();
+  const { createRenderer, progressModeFor } = await import('./output.js');
+  const renderer = await createRenderer(progressModeFor(g), g.quiet);
+  const sink: EventSink = renderer.sink;
+  // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir).
+  const { engineOptionsFromEnv } = await import('./engine-common.js');
+  const { openEngine } = await import('../engine/index.js');
+  let engine: import('../engine/index.js').Engine;
+  try {
+    engine = await openEngine({ ...engineOptionsFromEnv(g), events: sink, signal });
+  } catch (e) {
+    renderer.stop();
+    throw e;
+  }
+  try {
+    const { fromEngine } = await import('../agent/engine-adapter.js');
+    const { openAgent, ConsumerService } = await import('../agent/index.js');
+    const api = fromEngine(engine);
+    const { agent, registry } = await openAgent(agentSettings, { contentTypes: new Set(api.contentTypeIds()), distributorTypes: new Set(api.distributorTypeIds()) }, { debug: g.verbose > 0 });
+    if (opts.showProblems !== false && !g.quiet) {
+      for (const p of registry.problems) sink({ type: 'warning', code: p.code, file: p.file, message: `handler descriptor refused: ${p.message}` });
+    }
+    const service = new ConsumerService(api, agent, sink, signal);
+    return {
+      g,
+      engine,
+      api,
+      agent,
+      registry,
+      service,
+      close() {
+        renderer.stop();
+        engine.close();
+      },
+    };
+  } catch (e) {
+    renderer.stop();
+    engine.close();
+    throw e;
+  }
+}
+
+/** Print a handler report (JSON with --json) and set a non-zero exit status when it failed. */
+export async function printReport(g: GlobalOptions, title: string, report: import('../agent/reports.js').HandlerReport, extra: Record<string, unknown> = {}): Promise<void> {
+  const json = { ...extra, ...report.toJSON() };
+  if (g.json) printJson(json);
+  else {
+    const { stringify } = await import('yaml');
+    const head = `${title}: ${report.succeeded ? 'succeeded' : 'FAILED'} (${report.numChanges} change${report.numChanges === 1 ? '' : 's'})`;
+    const body: Record<string, unknown> = { details: report.details };
+    if ('reboot' in json && (json.reboot as { required?: boolean }).required) body.reboot = json.reboot;
+    const text = `${head}\n${stringify(body, { lineWidth: 0 }).replace(/^/gm, '  ').trimEnd()}`;
+    if (report.succeeded) say(g, text);
+    else process.stdout.write(text + '\n');
+  }
+  if (!report.succeeded) process.exitCode = EXIT.failed;
+}
 
 /** Registers the `agent` command group. Heavy modules are imported inside the actions only. */
-export function register(_program: Command): void {
-  // filled in by the issue that builds this command group
+export function register(program: Command): void {
+  const agent = program.command('agent').description('the consumer agent: handler descriptors and handlers');
+  addAgentOptions(
+    agent
+      .command('handlers')
+      .description('list the loaded handlers (capability, type id, class, source file), the descriptors and every descriptor problem; exit 3 when a descriptor was refused'),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const ctx = await openAgentContext(cmd, { showProblems: false });
+    try {
+      const { registry, g } = ctx;
+      const handlers = registry.handlers.map((h) => ({ capability: h.capability, typeId: h.typeId, class: h.className, source: h.source, descriptor: h.descriptor, config: h.config }));
+      if (g.json) printJson({ handlers, descriptors: registry.descriptors, problems: registry.problems, osType: ctx.agent.osType });
+      else {
+        say(g, handlers.length ? table(handlers.map((h) => [h.capability, h.typeId, h.class, h.source]), ['CAPABILITY', 'TYPE', 'CLASS', 'SOURCE']) : 'no handlers loaded');
+        say(g, '\n' + table(registry.descriptors.map((d) => [d.state, d.file + (d.replacedBy ? ` (replaced by ${d.replacedBy})` : '')]), ['DESCRIPTOR', 'FILE']));
+        for (const p of registry.problems) {
+          process.stderr.write(`error [${p.code}]: ${p.file ? `${p.file}: ` : ''}${p.message}\n`);
+        }
+      }
+      if (registry.problems.length) process.exitCode = EXIT.invalid;
+    } finally {
+      ctx.close();
+    }
+  });
 }

@@ -96,7 +96,7 @@ test('dispatch by type, conduit with consumer and progress; a change needing a r
   assert.deepEqual(r.details, { installed: ['img1'], consumer: 'c1', root });
   assert.equal(r.reboot.scheduled, false);
   assert.ok(events.some((e) => JSON.stringify(e).includes('"step":"install"')));
-  assert.deepEqual(engine.consumers.getProfile('c1', 'ami')?.profile, { n: 1 }, 'profile stored after a change');
+  assert.deepEqual(engine.consumers.getProfile('c1', 'ami'), { n: 1 }, 'profile stored after a change');
   const k = await svc.content('install', 'c1', 'ami', [{ name: 'kernel' }], { reboot_delay: '5' });
   assert.equal(k.reboot.required, true);
   assert.equal(k.reboot.scheduled, true);

@@ -84,7 +84,7 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.deepEqual(i.details.installed, ['hello-1.0-1.noarch']);
   assert.equal(i.numChanges, 1);
   assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
-  const stored = engine.consumers.getProfile('host1', 'rpm')?.profile as { packages: Array<{ nevra: string }> };
+  const stored = engine.consumers.getProfile('host1', 'rpm') as { packages: Array<{ nevra: string }> };
   assert.deepEqual(stored.packages.map((p) => p.nevra), ['hello-1.0-1.noarch'], 'profile stored after the install');
 
   // world is unsigned and the repository checks signatures: refused, nothing installed.

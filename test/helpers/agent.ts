@@ -16,7 +16,7 @@ export interface MemoryEngine extends AgentEngineApi {
 export function memoryEngine(): MemoryEngine {
   const consumers = new Map<string, ConsumerRecord>();
   const bindings = new Map<string, BindingRecord[]>();
-  const profiles = new Map<string, { profile: unknown; updated: string }>();
+  const profiles = new Map<string, unknown>();
   const repos: MemoryEngine['repos'] = new Map();
   return {
     repos,
@@ -49,7 +49,7 @@ export function memoryEngine(): MemoryEngine {
       },
       bindings: (name) => bindings.get(name) ?? [],
       setProfile(name, typeId, profile) {
-        profiles.set(`${name}\0${typeId}`, { profile, updated: new Date().toISOString() });
+        profiles.set(`${name}\0${typeId}`, profile);
       },
       getProfile: (name, typeId) => profiles.get(`${name}\0${typeId}`) ?? null,
     },

@@ -245,7 +245,6 @@ export function toRepodataPackage(record: RpmRecord, file: RepodataFileInfo, opt
   // Files
   const f = record.files;
   const files: RepodataFile[] = [];
-  const fileSet = new Set<string>();
   const n = Math.min(f.basenames.length, f.dirindexes.length, f.modes.length, f.flags.length);
   for (let i = 0; i < n; i++) {
     const dir = f.dirnames.length ? f.dirnames[f.dirindexes[i]!] : '';
@@ -255,8 +254,17 @@ export function toRepodataPackage(record: RpmRecord, file: RepodataFileInfo, opt
     const path = dir + f.basenames[i]!;
     const type: RepodataFileType = (f.modes[i]! & S_IFMT) === S_IFDIR ? 'dir' : f.flags[i]! & RPMFILE_GHOST ? 'ghost' : 'file';
     files.push({ path, type });
-    fileSet.add(path);
   }
+  // The package's own primary files, built on the first absolute-path require that needs it.
+  let ownPrimary: Set<string> | null = null;
+  const ownsPrimary = (name: string): boolean => {
+    if (!isPrimaryFile(name)) return false;
+    if (!ownPrimary) {
+      ownPrimary = new Set();
+      for (const x of files) if (isPrimaryFile(x.path)) ownPrimary.add(x.path);
+    }
+    return ownPrimary.has(name);
+  };
 
   // Provides first (their name+flags+version feed the requires filter)
   const provided = new Set<string>();
@@ -272,7 +280,7 @@ export function toRepodataPackage(record: RpmRecord, file: RepodataFileInfo, opt
     const flags = flagsToString(d.flags);
     const version = d.version ?? '';
     if (name.startsWith('rpmlib(')) continue;
-    if (name.startsWith('/') && fileSet.has(name) && isPrimaryFile(name)) continue;
+    if (name.startsWith('/') && ownsPrimary(name)) continue;
     if (provided.has(name + (flags ?? '') + version)) continue;
     const pre = (d.flags & (RPMSENSE_PREREQ | RPMSENSE_SCRIPT_PRE | RPMSENSE_SCRIPT_POST)) !== 0;
     const prev = seen.get(name);

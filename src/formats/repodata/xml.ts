@@ -75,12 +75,11 @@ export function escapeAttr(s: string): string {
 }
 
 /** True when `s` holds a character below 0x20 other than tab, newline and carriage return. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
 export function hasControlChars(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 32 && c !== 9 && c !== 10 && c !== 13) return true;
-  }
-  return false;
+  return CONTROL_RE.test(s);
 }
 
 /**

@@ -111,7 +111,9 @@ export class IsoImporter implements Importer {
     if (!feed) throw new StagepushError('FILE_SYNC_NO_FEED', 'iso_importer: config key "feed" is not set (the PULP_MANIFEST URL)', { field: 'feed' });
     const bad = checkFeedUrl(feed);
     if (bad) throw new StagepushError('FILE_SYNC_NO_FEED', `config key "feed": ${bad}`, { field: 'feed' });
-    const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
+    // Aborted on cancel, and on the first failed download (the others stop at once).
+    const firstFailure = new AbortController();
+    const signal = AbortSignal.any([conduit.signal, this.abort.signal, firstFailure.signal]);
     const fetcher = createFetcher({
       caCert: config.get<string>('ssl_ca_cert'),
       clientCert: config.get<string>('ssl_client_cert'),
@@ -146,6 +148,7 @@ export class IsoImporter implements Importer {
             return s;
           } catch (err) {
             await fsp.rm(unit.storagePath!, { force: true });
+            if (!signal.aborted) firstFailure.abort(err);
             throw err;
           }
         },

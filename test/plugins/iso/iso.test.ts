@@ -205,3 +205,31 @@ test('iso_distributor publishes files and PULP_MANIFEST atomically; link modes; 
   await dist.distributorRemoved(repo, fakeConfig());
   assert.ok(!existsSync(root));
 });
+
+test('cancelSyncRepo stops the downloads; nothing is saved and no temp file stays', async () => {
+  const feed = feedDir({ 'a.iso': 'alpha', 'b.iso': 'bravo', 'c.iso': 'charlie' });
+  // A server that sends the manifest, then hangs on every file.
+  const server = http.createServer((req, res) => {
+    if (req.url === '/PULP_MANIFEST') res.end(readFileSync(path.join(feed, 'PULP_MANIFEST')));
+    else {
+      res.writeHead(200, { 'Content-Length': '5' });
+      res.write('al');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const store = new FakeStore();
+    const repo = store.repo('files');
+    const imp = new IsoImporter();
+    const conduit = store.importer('files');
+    const p = imp.syncRepo(repo, conduit, fakeConfig({ feed: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, max_downloads: 2 }));
+    setTimeout(() => imp.cancelSyncRepo(), 300);
+    await assert.rejects(p, (e: StagepushError) => e.code === 'FILE_SYNC_CANCELED');
+    assert.equal(store.units('files').length, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(readdirSync(path.join(store.contentRoot, 'tmp')), []);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

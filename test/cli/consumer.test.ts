@@ -1,0 +1,201 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openEngine } from '../../src/engine/index.js';
+import { FIXTURES_BUILD, runCli, tempDir } from '../helpers/cli.js';
+import { writeFiles } from '../helpers/agent.js';
+
+const RPMS = path.join(FIXTURES_BUILD, 'rpms');
+
+/**
+ * A distributor plugin from outside the repository (a directory plugin) whose consumer payload
+ * has the yum distributor's shape, pointing at a repository made by createrepo_c.
+ */
+const TEST_DISTRIBUTOR = `
+class TestDistributor {
+  metadata() { return { id: 'test_distributor', displayName: 'Test distributor', types: ['rpm'] }; }
+  validateConfig() { return { valid: true }; }
+  createConsumerPayload(repo, config) {
+    return {
+      repo_id: repo.id, repo_name: repo.displayName, server_name: null,
+      relative_path: config.get('relative_url'), protocols: ['http'],
+      base_urls: { http: config.get('base_url') }, gpg_keys: { rsa: config.get('gpg_key') }, ca_cert: null,
+    };
+  }
+}
+module.exports = TestDistributor;
+`;
+
+/** A third-party handler module in plain JavaScript, and one that throws. */
+const HANDLERS = `
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+export default function (agent) {
+  class GatewayHandler extends agent.ContentHandler {
+    install(conduit, units, options) {
+      const dir = path.join(conduit.root, this.config.dir);
+      mkdirSync(dir, { recursive: true });
+      for (const u of units) writeFileSync(path.join(dir, u.name), 'installed by ' + conduit.consumerId + '\\n');
+      return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name), option: options.flavour ?? null }, units.length);
+    }
+    update(conduit, units) { return new agent.ContentReport().setSucceeded({ updated: [] }, 0); }
+    uninstall(conduit, units) { return new agent.ContentReport().setSucceeded({ removed: [] }, 0); }
+    profile(conduit) { return new agent.ProfileReport().setSucceeded({ gateway: true }); }
+  }
+  class ThrowingHandler extends agent.ContentHandler {
+    install() { throw new Error('image service unreachable'); }
+    update() { throw new Error('no'); }
+    uninstall() { throw new Error('no'); }
+    profile() { throw new Error('no'); }
+  }
+  return { GatewayHandler, ThrowingHandler };
+}
+`;
+
+function rpmQa(root: string): string[] {
+  const r = spawnSync('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter((l) => l && !l.startsWith('gpg-pubkey'));
+}
+
+function createrepo(dir: string): void {
+  const r = spawnSync('createrepo_c', ['-q', '--update', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+test('consumer CLI end to end: register, bind, install/update/uninstall with dnf, profile, third-party handlers, reboot, unbind, clean, unregister', async () => {
+  const dir = tempDir('consumer-cli-');
+  const dataDir = path.join(dir, 'data');
+  const confDir = path.join(dir, 'conf.d');
+  const handlersDir = path.join(dir, 'handlers');
+  const logFile = path.join(dir, 'agent.log');
+  writeFiles(path.join(dataDir, 'plugins', 'testdist'), { 'distributor.js': TEST_DISTRIBUTOR });
+  writeFiles(handlersDir, { 'acme_handlers.mjs': HANDLERS });
+  writeFiles(confDir, {
+    'testbind.conf': '[main]\nenabled=1\n[types]\nbind=test_distributor\n[test_distributor]\nclass=stagepush:YumBindHandler\n',
+    'acme.conf': '[main]\nenabled=true\n[types]\ncontent=cgw,ami\n[cgw]\nclass=acme_handlers:GatewayHandler\ndir=/srv/gateway\n[ami]\nclass=acme_handlers:ThrowingHandler\n',
+    'rpm.conf': '[main]\nenabled=1\n[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=1\nreleasever=1\n',
+    'broken.conf': '[main]\nenabled=1\n[types]\ncontent=rpm2\n',
+  });
+  const env = {
+    STAGEPUSH_DATA_DIR: dataDir,
+    STAGEPUSH_AGENT_CONF_DIR: confDir,
+    STAGEPUSH_AGENT_HANDLERS_DIR: handlersDir,
+    STAGEPUSH_AGENT_LOG: `file:${logFile}`,
+    XDG_CONFIG_HOME: path.join(dir, 'config'),
+    STAGEPUSH_CONFIG: '',
+  };
+  const cli = (args: string[]) => runCli(args, { env });
+  const json = (args: string[], status = 0) => {
+    const r = cli([...args, '--json']);
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown> & { details: Record<string, unknown> };
+  };
+
+  // The repository: made by createrepo_c, served through the test distributor's payload.
+  const pub = path.join(dir, 'pub');
+  const repoDir = path.join(pub, 'cons');
+  mkdirSync(repoDir, { recursive: true });
+  copyFileSync(path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm'), path.join(repoDir, 'hello-1.0-1.noarch.rpm'));
+  copyFileSync(path.join(RPMS, 'install', 'world-1.0-1.noarch.rpm'), path.join(repoDir, 'world-1.0-1.noarch.rpm'));
+  createrepo(repoDir);
+  const engine = await openEngine({ dataDir });
+  try {
+    await engine.createRepo({
+      id: 'cons',
+      displayName: 'Consumer test',
+      distributors: [{ id: 'td', typeId: 'test_distributor', config: { base_url: `file://${pub}`, relative_url: 'cons', gpg_key: readFileSync(path.join(RPMS, 'keys', 'rsa.asc'), 'utf8') } }],
+    });
+  } finally {
+    engine.close();
+  }
+
+  // agent handlers: what loaded, and the broken descriptor named (exit 3).
+  const h = cli(['agent', 'handlers', '--json']);
+  assert.equal(h.status, 3, h.stderr);
+  const hj = JSON.parse(h.stdout) as { handlers: Array<{ capability: string; typeId: string; class: string; source: string }>; problems: Array<{ code: string; file: string }> };
+  assert.deepEqual(hj.problems.filter((p) => p.file.startsWith(confDir)).map((p) => [p.code, path.basename(p.file)]), [['AGENT_DESCRIPTOR_UNKNOWN_TYPE', 'broken.conf']]);
+  const cgw = hj.handlers.find((x) => x.typeId === 'cgw');
+  assert.equal(cgw?.class, 'acme_handlers:GatewayHandler');
+  assert.equal(cgw?.source, path.join(handlersDir, 'acme_handlers.mjs'));
+  assert.equal(hj.handlers.find((x) => x.capability === 'bind' && x.typeId === 'test_distributor')?.class, 'stagepush:YumBindHandler');
+  const human = cli(['agent', 'handlers']);
+  assert.match(human.stdout, /content\s+cgw\s+acme_handlers:GatewayHandler\s+\S+acme_handlers\.mjs/);
+  assert.match(human.stderr, /AGENT_DESCRIPTOR_UNKNOWN_TYPE.*broken\.conf/);
+
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  assert.equal(cli(['consumer', 'register', 'web1']).status, 2, 'the root / needs --yes');
+  const reg = json(['consumer', 'register', 'web1', '--root', root]);
+  assert.equal(reg.root, root);
+  assert.equal(cli(['consumer', 'register', 'web1', '--root', root]).status, 3, 'registered twice');
+
+  const bind = json(['consumer', 'bind', 'web1', 'cons']);
+  assert.equal(bind.succeeded, true);
+  const repoFile = path.join(root, 'etc/yum.repos.d/stagepush.repo');
+  assert.match(readFileSync(repoFile, 'utf8'), new RegExp(`^\\[cons\\]\\nname=Consumer test\\nbaseurl=file://${pub}/cons/\\nenabled=1\\ngpgcheck=1\\n`, 'm'));
+  assert.deepEqual((json(['consumer', 'show', 'web1']).bindings as Array<{ repoId: string }>).map((b) => b.repoId), ['cons']);
+
+  const inst = json(['consumer', 'install', 'web1', '--type', 'rpm', 'hello']);
+  assert.deepEqual(inst.details.installed, ['hello-1.0-1.noarch']);
+  assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+  const prof = json(['consumer', 'profile', 'web1', '--type', 'rpm']);
+  assert.deepEqual((prof.details.packages as Array<{ nevra: string }>).map((p) => p.nevra), ['hello-1.0-1.noarch']);
+
+  // A failed report: non-zero exit, report printed.
+  const unsigned = cli(['consumer', 'install', 'web1', '--type', 'rpm', 'world-1.0-1.noarch']);
+  assert.equal(unsigned.status, 6);
+  assert.match(unsigned.stdout, /install rpm on web1: FAILED/);
+
+  copyFileSync(path.join(RPMS, 'install', 'hello-1.1-1.noarch.rpm'), path.join(repoDir, 'hello-1.1-1.noarch.rpm'));
+  createrepo(repoDir);
+  const upd = json(['consumer', 'update', 'web1', '--type', 'rpm', 'hello']);
+  assert.deepEqual(upd.details.installed, ['hello-1.1-1.noarch']);
+  assert.deepEqual(rpmQa(root), ['hello-1.1-1.noarch']);
+  const shown = json(['consumer', 'show', 'web1']) as unknown as { profiles: { rpm: { packages: Array<{ nevra: string }> } } };
+  assert.deepEqual(shown.profiles.rpm.packages.map((p) => p.nevra), ['hello-1.1-1.noarch'], 'the stored profile follows the change');
+  const rm = json(['consumer', 'uninstall', 'web1', '--type', 'rpm', 'hello']);
+  assert.deepEqual(rm.details.erased, ['hello-1.1-1.noarch']);
+  assert.deepEqual(rpmQa(root), []);
+
+  // Third-party handlers: one works, one throws.
+  const gw = json(['consumer', 'install', 'web1', '--type', 'cgw', 'defs.yaml', '--option', 'flavour=mint']);
+  assert.deepEqual(gw.details, { installed: ['defs.yaml'], option: 'mint' });
+  assert.equal(readFileSync(path.join(root, 'srv/gateway/defs.yaml'), 'utf8'), 'installed by web1\n');
+  const boom = json(['consumer', 'install', 'web1', '--type', 'ami', 'img'], 6);
+  assert.equal(boom.succeeded, false);
+  assert.equal(boom.details.message, 'image service unreachable');
+  assert.match(String(boom.details.trace), /Error: image service unreachable\n\s+at ThrowingHandler\.install/);
+  assert.match(readFileSync(logFile, 'utf8'), /ERROR acme_handlers:ThrowingHandler install .*: exception: image service unreachable/);
+  const none = json(['consumer', 'install', 'web1', '--type', 'vhd', 'x'], 6);
+  assert.equal(none.details.code, 'AGENT_NO_HANDLER');
+
+  // Reboot through the Linux system handler.
+  const marker = path.join(dir, 'rebooted');
+  const rb = json(['consumer', 'reboot', 'web1', '--option', `reboot_command=touch ${marker}`, '--option', 'reboot_delay=1']);
+  assert.equal(rb.details.scheduled, true);
+  assert.equal(rb.details.command, `touch ${marker}`);
+  assert.equal(rb.details.delay, 1);
+  for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
+  assert.ok(existsSync(marker), 'the reboot command ran');
+
+  const ub = json(['consumer', 'unbind', 'web1', 'cons']);
+  assert.equal(ub.details.sectionRemoved, true);
+  assert.equal(existsSync(repoFile), false);
+  assert.equal(cli(['consumer', 'unbind', 'web1', 'cons']).status, 3, 'not bound any more');
+  json(['consumer', 'bind', 'web1', 'cons', '--distributor', 'td']);
+  assert.ok(existsSync(repoFile));
+  const cl = json(['consumer', 'clean', 'web1']);
+  assert.equal(cl.succeeded, true);
+  assert.equal(existsSync(repoFile), false);
+  assert.deepEqual(json(['consumer', 'show', 'web1']).bindings, []);
+
+  json(['consumer', 'bind', 'web1', 'cons']);
+  const unreg = json(['consumer', 'unregister', 'web1']);
+  assert.equal(unreg.succeeded, true);
+  assert.equal(existsSync(repoFile), false, 'unregister cleaned the bind configuration');
+  assert.deepEqual(json(['consumer', 'list']), []);
+});
