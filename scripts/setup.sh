@@ -8,10 +8,12 @@ need=()
 for cmd in rpm rpmbuild rpmsign createrepo_c modifyrepo_c dnf gpg modulemd-validator openssl; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
+# dnf repoclosure / repodiff (yum plugin tests) come with dnf-plugins-core.
+dnf repoclosure --help >/dev/null 2>&1 || need+=(dnf-plugins-core)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends rpm createrepo-c dnf gnupg libmodulemd-tools openssl ca-certificates >/dev/null
+  apt-get install -y -qq --no-install-recommends rpm createrepo-c dnf dnf-plugins-core gnupg libmodulemd-tools openssl ca-certificates >/dev/null
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

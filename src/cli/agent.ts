@@ -30,11 +30,10 @@ export interface AgentContext {
  */
 export async function openAgentContext(cmd: Command, opts: { showProblems?: boolean } = {}): Promise<AgentContext> {
   const raw = cmd.optsWithGlobals() as Record<string, unknown>;
-  const { loadConfig, resolveSettings } = await import('../config/index.js');
-  const g0 = resolveGlobals(raw);
-  const loaded = loadConfig(g0.configFile);
-  const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: g0.wait, waitTimeout: g0.waitTimeout });
-  const g: GlobalOptions = { ...g0, dataDir: settings.dataDir };
+  const g = resolveGlobals(raw);
+  // The agent's own settings may come from the config file's `agent:` section.
+  const { loadConfig } = await import('../config/index.js');
+  const loaded = loadConfig(g.configFile);
   const { resolveAgentSettings, DEFAULT_CONF_DIR, DEFAULT_HANDLERS_DIR } = await import('../agent/index.js');
   const base = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const ac = loaded.config.agent;
@@ -49,18 +48,16 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
   const { createRenderer, progressModeFor } = await import('./output.js');
   const renderer = await createRenderer(progressModeFor(g), g.quiet);
   const sink: EventSink = renderer.sink;
+  // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir).
+  const { engineOptionsFromEnv } = await import('./engine-common.js');
   const { openEngine } = await import('../engine/index.js');
-  const engine = await openEngine({
-    dataDir: settings.dataDir,
-    configDir: settings.configDir,
-    publishRoot: settings.publishRoot,
-    baseUrls: settings.baseUrls,
-    ...(settings.pluginsDirs[0] ? { pluginsDir: settings.pluginsDirs[0] } : {}),
-    pluginPackages: settings.pluginPackages,
-    lock: { wait: settings.lock.wait, timeoutSec: settings.lock.timeoutSec },
-    events: sink,
-    signal,
-  });
+  let engine: import('../engine/index.js').Engine;
+  try {
+    engine = await openEngine({ ...engineOptionsFromEnv(g), events: sink, signal });
+  } catch (e) {
+    renderer.stop();
+    throw e;
+  }
   try {
     const { fromEngine } = await import('../agent/engine-adapter.js');
     const { openAgent, ConsumerService } = await import('../agent/index.js');

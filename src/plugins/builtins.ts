@@ -8,6 +8,7 @@ import { isoDistributorFactory } from './iso/distributor.js';
 import { directoryDistributorFactory } from './directory/distributor.js';
 import { genericImporterFactory } from './generic/importer.js';
 import { exportDistributorFactory } from './export/distributor.js';
+import { yumDistributorFactory, yumImporterFactory } from './yum/index.js';
 
 /** Built-in content types (third-party plugins declare their own). */
 export const BUILTIN_TYPES: TypeDefinition[] = [
@@ -32,6 +33,8 @@ export const BUILTIN_TYPES: TypeDefinition[] = [
 export const BUILTIN_PLUGINS: PluginFactory[] = [
   // yum_importer, yum_distributor, iso_importer, iso_distributor, directory_distributor,
   // generic_importer, export_distributor: added by the plugins that implement them.
+  yumImporterFactory,
+  yumDistributorFactory,
   isoImporterFactory,
   isoDistributorFactory,
   directoryDistributorFactory,

@@ -3,3 +3,4 @@ export { YumBindHandler } from './yum-bind.js';
 export { RpmHandler } from './rpm.js';
 export { FileHandler } from './file.js';
 export { LinuxHandler } from './linux.js';
+export { FileBindHandler } from './file-bind.js';

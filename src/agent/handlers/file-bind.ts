@@ -1,0 +1,42 @@
+/**
+ * File bind handler (distributor type iso_distributor). A file repository needs no client
+ * configuration beyond knowing it is bound: bind records the distributor's consumer payload in
+ * `<root>/<bindings_dir>/<repo_id>.json` (default /etc/stagepush/file-repos), where the file
+ * content handler and operators can see it; unbind removes that file, clean the directory.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { BindReport, CleanReport } from '../reports.js';
+
+const SAFE = /[^A-Za-z0-9._-]/g;
+
+export class FileBindHandler extends BindHandler {
+  dir(conduit: HandlerConduit): string {
+    return path.join(conduit.root, this.config.bindings_dir ?? '/etc/stagepush/file-repos');
+  }
+
+  bind(conduit: HandlerConduit, binding: Binding, _options: HandlerOptions): BindReport {
+    const dir = this.dir(conduit);
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${binding.repoId.replace(SAFE, '_')}.json`);
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ repoId: binding.repoId, distributorId: binding.distributorId, typeId: binding.typeId, payload: binding.details }, null, 2) + '\n', { mode: 0o644 });
+    renameSync(tmp, file);
+    return new BindReport().setSucceeded({ repoId: binding.repoId, file }, 1);
+  }
+
+  unbind(conduit: HandlerConduit, repoId: string, _options: HandlerOptions): BindReport {
+    const file = path.join(this.dir(conduit), `${repoId.replace(SAFE, '_')}.json`);
+    const existed = existsSync(file);
+    rmSync(file, { force: true });
+    return new BindReport().setSucceeded({ repoId, file, removed: existed }, existed ? 1 : 0);
+  }
+
+  clean(conduit: HandlerConduit, _options: HandlerOptions): CleanReport {
+    const dir = this.dir(conduit);
+    const files = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : [];
+    rmSync(dir, { recursive: true, force: true });
+    return new CleanReport().setSucceeded({ dir, removed: files }, files.length);
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * yum_distributor: publishes a repository as a yum repository dnf reads:
+ *   Packages/<l>/<file>      symlinks to the stored files (hard links or copies by config)
+ *   <directory units>        RAW trees as-is (kickstart .treeinfo, images/ …)
+ *   repodata/                primary, filelists, other, updateinfo, comps, modules, productid,
+ *                            repomd.xml (+ repomd.xml.asc when gpg_sign_metadata)
+ * built in the working directory and switched in atomically by the common publish helper, which
+ * also carries over (hard links of) the repodata files earlier repomd.xml files named within
+ * remove_old_repodata_threshold.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type {
+  Distributor,
+  Json,
+  PluginCallConfig,
+  PluginMetadata,
+  PublishConduit,
+  PublishReport,
+  RelatedRepositories,
+  Repository,
+  Unit,
+  ValidationResult,
+} from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
+import { copyFile0644, linkOrCopy, mkdirp } from '../common/fsutil.js';
+import { normalizeRelativeUrl, protocolsOf, publishWithConduit } from '../common/publish.js';
+import type { RpmRecord } from '../../formats/rpm/types.js';
+import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings } from './config.js';
+import { normalizeErratum, type Erratum } from './erratum.js';
+import { openPackageMetadata, readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
+import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, str } from './units.js';
+import { fileChecksum, gpgSignDetached } from './util.js';
+
+export const DISTRIBUTOR_ID = 'yum_distributor';
+
+export const DISTRIBUTOR_METADATA: PluginMetadata = {
+  id: DISTRIBUTOR_ID,
+  displayName: 'Yum distributor',
+  types: [...YUM_TYPES],
+};
+
+const PAGE = 500;
+
+interface RepomdHistoryEntry {
+  /** Seconds since the epoch when that repomd.xml was replaced (or published, for the current one). */
+  time: number;
+  files: string[];
+}
+
+interface YumScratchpad {
+  publishedAt: number | null;
+  history: RepomdHistoryEntry[];
+}
+
+function readScratch(conduit: PublishConduit): YumScratchpad {
+  const s = conduit.getScratchpad();
+  const o = s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, Json>) : {};
+  return {
+    publishedAt: typeof o.publishedAt === 'number' ? o.publishedAt : null,
+    history: Array.isArray(o.history) ? (o.history as unknown as RepomdHistoryEntry[]).filter((h) => h && typeof h.time === 'number' && Array.isArray(h.files)) : [],
+  };
+}
+
+function canceled(signal: AbortSignal): void {
+  if (signal.aborted) throw new StagepushError('YUM_PUBLISH_CANCELED', 'publish canceled', { kind: 'interrupted' });
+}
+
+export class YumDistributor implements Distributor {
+  private readonly abort = new AbortController();
+
+  metadata(): PluginMetadata {
+    return DISTRIBUTOR_METADATA;
+  }
+
+  validateConfig(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): ValidationResult {
+    const problem = checkDistributorConfig(repo, config, related);
+    return problem ? { valid: false, message: problem } : { valid: true };
+  }
+
+  cancelPublishRepo(): void {
+    this.abort.abort();
+  }
+
+  async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {
+    const problem = checkDistributorConfig(repo, config, { repos: [] });
+    if (problem) throw new StagepushError('YUM_BAD_CONFIG', `${DISTRIBUTOR_ID} on ${repo.id}: ${problem}`, { kind: 'invalid' });
+    const signal = AbortSignal.any([this.abort.signal, conduit.signal]);
+    const settings = distributorSettings(config);
+    const scratch = readScratch(conduit);
+    // The engine skips a publish when neither the repository version nor this config changed since
+    // the last one (and forces it with --force): when called, always build a new tree.
+    const relativeUrl = normalizeRelativeUrl(str(config.get('relative_url'), '') || repo.id);
+    const now = Math.floor(Date.now() / 1000);
+    const summary: Record<string, Json> = {};
+    let previousFiles: string[] = [];
+    const result = await publishWithConduit(
+      repo,
+      conduit,
+      config,
+      async (dir) => {
+        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now));
+      },
+      {
+        carryOver: async (previousDir) => {
+          // The repodata the replaced repomd.xml names, and what earlier ones named within the threshold.
+          previousFiles = await readRepomdLocations(path.join(previousDir, 'repodata', 'repomd.xml')).catch(() => [] as string[]);
+          if (!settings.removeOldRepodata) {
+            const all = await fsp.readdir(path.join(previousDir, 'repodata')).catch(() => [] as string[]);
+            return all.filter((f) => !f.startsWith('repomd.xml')).map((f) => `repodata/${f}`);
+          }
+          const keep = new Set(previousFiles);
+          for (const h of scratch.history) if (now - h.time <= settings.oldRepodataThreshold) for (const f of h.files) keep.add(f);
+          return [...keep];
+        },
+      },
+    );
+
+    // Remember which repodata each replaced repomd.xml named, and when it was replaced.
+    const history = scratch.history.filter((h) => now - h.time <= settings.oldRepodataThreshold);
+    if (previousFiles.length) history.push({ time: now, files: previousFiles });
+    conduit.setScratchpad({
+      publishedAt: now,
+      history: history as unknown as Json,
+    } as unknown as Json);
+    await writePublishInfo(repo, { publishRoot: conduit.publishRoot, baseUrls: conduit.baseUrls, relativeUrl, publishedPaths: result.publishedPaths, urls: result.urls, repoVersion: conduit.repoVersion, publishedAt: now });
+    conduit.setProgress({ step: 'done', published: result.publishedPaths });
+    return {
+      success: true,
+      summary: { ...summary, repo_version: conduit.repoVersion, relative_url: relativeUrl, carried_repodata: result.carried.length },
+      publishedPaths: result.publishedPaths,
+      urls: result.urls,
+    };
+  }
+
+  async createConsumerPayload(repo: Repository, config: PluginCallConfig, bindingConfig: Record<string, unknown>): Promise<Json> {
+    const info = await readPublishInfo(repo);
+    const b = bindingConfig as { publish_root?: unknown; base_urls?: { http?: string; https?: string } };
+    return consumerPayload(repo, config, {
+      publishRoot: typeof b.publish_root === 'string' ? b.publish_root : info?.publishRoot,
+      baseUrls: b.base_urls ?? info?.baseUrls,
+    });
+  }
+}
+
+/** Build the complete tree into `dir`. */
+async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number): Promise<Record<string, Json>> {
+  const repodata = path.join(dir, 'repodata');
+  await mkdirp(repodata);
+  const entries: RepomdEntry[] = [];
+  const summary: Record<string, Json> = {};
+  const progress = (step: string, done: number, total: number): void => conduit.setProgress({ step, done, total });
+
+  // 1. Directory units first: their paths are checked against the reserved ones before anything is written.
+  const claims = new PathClaims();
+  claims.reserve('repodata', 'the yum repodata/ directory');
+  claims.reserve('Packages', 'the yum Packages/ directory');
+  const trees: Unit[] = [];
+  if (!s.skip.has('directory')) {
+    for (const u of conduit.iterUnits({ typeIds: ['directory'] })) {
+      claims.claimUnit(u);
+      trees.push(u);
+    }
+  }
+  for (const t of trees) {
+    canceled(signal);
+    await layoutDirectoryUnit(t, dir, (sha) => conduit.blobPath(sha), { mode: s.packageLink, signal });
+  }
+  summary.directory = trees.length;
+
+  // 2. Packages and primary/filelists/other, streamed page by page.
+  const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
+  const present = new Set<string>();
+  const total = pkgTypes.length ? conduit.countUnits({ typeIds: pkgTypes }) : 0;
+  const writers = await openPackageMetadata(repodata, s.checksumType, total, { timestamp: now, changelogLimit: s.changelogLimit });
+  const madeDirs = new Set<string>();
+  let done = 0;
+  try {
+    for (let skip = 0; skip < total; skip += PAGE) {
+      canceled(signal);
+      const page = conduit.getUnits({ typeIds: pkgTypes, limit: PAGE, skip });
+      if (!page.length) break;
+      for (const u of page) {
+        const record = u.metadata.record as unknown as RpmRecord;
+        if (!record || typeof record !== 'object' || !u.storagePath) {
+          throw new StagepushError('YUM_BAD_UNIT', `${u.typeId} unit ${nevraFull(u.unitKey as never)} has no stored RPM record or file`, { kind: 'failed', entry: String(u.id ?? '') });
+        }
+        const filename = str(u.metadata.filename) || path.basename(u.storagePath);
+        const location = packageLocation(filename);
+        const letterDir = path.dirname(location);
+        if (!madeDirs.has(letterDir)) {
+          await mkdirp(path.join(dir, letterDir));
+          madeDirs.add(letterDir);
+        }
+        const dest = path.join(dir, location);
+        if (s.packageLink === 'symlink') await fsp.symlink(u.storagePath, dest);
+        else if (s.packageLink === 'hardlink') await linkOrCopy(u.storagePath, dest);
+        else await copyFile0644(u.storagePath, dest);
+        const st = await fsp.stat(u.storagePath);
+        const pkgid = s.checksumType === 'sha256' ? str(u.unitKey.checksum) || u.sha256! : await fileChecksum(u.storagePath, s.checksumType);
+        await writers.add(record, { pkgid, checksumType: s.checksumType, mtime: Math.floor(st.mtimeMs / 1000), locationHref: location, size: u.size ?? st.size });
+        present.add(nevraFull(u.unitKey as never));
+        done++;
+      }
+      progress('packages', done, total);
+    }
+    entries.push(...(await writers.finish()));
+  } catch (e) {
+    await writers.abort();
+    throw e;
+  }
+  summary.packages = done;
+
+  // 3. updateinfo: only the packages present in the repository.
+  if (!s.skip.has('erratum')) {
+    const errata: Erratum[] = [];
+    for (const u of conduit.iterUnits({ typeIds: ['erratum'] })) {
+      canceled(signal);
+      const e = normalizeErratum(u.metadata);
+      const pkglist = e.pkglist.map((c) => ({ ...c, packages: c.packages.filter((p) => present.has(nevraFull(p))) })).filter((c) => c.packages.length);
+      errata.push({ ...e, pkglist });
+    }
+    if (errata.length) entries.push(await writeUpdateinfoFile(repodata, errata, s.checksumType, now));
+    summary.errata = errata.length;
+  }
+
+  // 4. comps.
+  const compsTypes = COMPS_TYPES.filter((t) => !s.skip.has(t));
+  if (compsTypes.length) {
+    const comps = conduit.getUnits({ typeIds: compsTypes });
+    if (comps.length) entries.push(await writeCompsFile(repodata, comps, s.checksumType, now));
+    summary.comps = comps.length;
+  }
+
+  // 5. modules.yaml.
+  const modTypes = (['modulemd', 'modulemd_defaults'] as const).filter((t) => !s.skip.has(t));
+  if (modTypes.length) {
+    const mods = conduit.getUnits({ typeIds: [...modTypes] });
+    if (mods.length) entries.push(await writeModulesFile(repodata, mods, s.checksumType, now));
+    summary.modules = mods.length;
+  }
+
+  // 6. productid and other repo metadata files.
+  if (!s.skip.has('yum_repo_metadata_file')) {
+    for (const u of conduit.iterUnits({ typeIds: ['yum_repo_metadata_file'] })) {
+      if (!u.storagePath) continue;
+      entries.push(await writeExtraFile(repodata, str(u.unitKey.data_type), u.storagePath, s.checksumType, now));
+    }
+  }
+
+  // 7. repomd.xml (+ signature, + public key).
+  canceled(signal);
+  await writeRepomd(repodata, entries, String(now));
+  if (s.gpgSign) {
+    await gpgSignDetached(path.join(repodata, 'repomd.xml'), path.join(repodata, 'repomd.xml.asc'), s.gpgKeyId!, s.gpgHome, signal);
+    summary.signed = true;
+  }
+  if (s.gpgkey) await fsp.writeFile(path.join(repodata, 'repomd.xml.key'), s.gpgkey.endsWith('\n') ? s.gpgkey : s.gpgkey + '\n');
+  return summary;
+}
+
+/** The consumer payload for binding (what the agent's yum bind handler writes into a .repo file). */
+export function consumerPayload(repo: Repository, config: PluginCallConfig, env: { publishRoot?: string; baseUrls?: { http?: string; https?: string }; serverName?: string }): Json {
+  const relativeUrl = normalizeRelativeUrl(str(config.get('relative_url'), '') || repo.id);
+  const protocols = protocolsOf(config);
+  const baseUrls: Record<string, string> = {};
+  const list: string[] = [];
+  for (const p of ['http', 'https'] as const) {
+    if (!protocols[p]) continue;
+    list.push(p);
+    const b = env.baseUrls?.[p] ?? config.get<string>(`base_url_${p}`);
+    if (b) baseUrls[p] = b.replace(/\/+$/, '');
+    else if (env.publishRoot) baseUrls[p] = `file://${path.join(env.publishRoot, p)}`;
+  }
+  let serverName = env.serverName ?? null;
+  for (const b of Object.values(baseUrls)) {
+    if (serverName) break;
+    try {
+      const u = new URL(b);
+      if (u.protocol !== 'file:') serverName = u.host;
+    } catch {
+      /* ignore */
+    }
+  }
+  const gpgkey = config.has('gpgkey') ? armoredKeyOrFile(config.get<string>('gpgkey')!) : null;
+  return {
+    repo_id: repo.id,
+    repo_name: str(config.get('repo_name'), '') || repo.displayName || repo.id,
+    server_name: serverName ?? 'localhost',
+    relative_path: relativeUrl,
+    protocols: list,
+    base_urls: baseUrls,
+    gpg_keys: gpgkey ? { [`${repo.id}.gpg`]: gpgkey } : {},
+    ca_cert: config.has('https_ca') ? pemOrFile(config.get<string>('https_ca')!) : null,
+  };
+}
+
+/** What the last publish recorded in the working directory (read by createConsumerPayload and `repo show`). */
+export interface PublishInfo {
+  publishRoot: string;
+  baseUrls: { http?: string; https?: string };
+  relativeUrl: string;
+  publishedPaths: string[];
+  urls: string[];
+  repoVersion: number;
+  publishedAt: number;
+}
+
+const PUBLISH_INFO = 'yum-publish.json';
+
+async function writePublishInfo(repo: Repository, info: PublishInfo): Promise<void> {
+  const tmp = path.join(repo.workingDir, `.${PUBLISH_INFO}.tmp-${process.pid}`);
+  await fsp.writeFile(tmp, JSON.stringify(info, null, 2) + '\n');
+  await fsp.rename(tmp, path.join(repo.workingDir, PUBLISH_INFO));
+}
+
+export async function readPublishInfo(repo: Pick<Repository, 'workingDir'>): Promise<PublishInfo | null> {
+  try {
+    return JSON.parse(await fsp.readFile(path.join(repo.workingDir, PUBLISH_INFO), 'utf8')) as PublishInfo;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Downloads for the yum sync: http(s) with undici (CA bundle, client certificate, proxy, timeouts,
+ * retries with exponential backoff) and file:// feeds; streamed to disk with checksums computed
+ * on the way; canceled through an AbortSignal.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { StagepushError } from '../../errors.js';
+
+export interface DownloadOptions {
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  sslValidation?: boolean;
+  proxyUrl?: string;
+  proxyUsername?: string;
+  proxyPassword?: string;
+  /** Attempts after the first (default 3). */
+  retries?: number;
+  /** Seconds without progress before giving up (default 300). */
+  timeout?: number;
+  signal: AbortSignal;
+}
+
+export interface Downloaded {
+  size: number;
+  /** Hex digests of the bytes written, per algorithm asked. */
+  digests: Record<string, string>;
+}
+
+export class Downloader {
+  private readonly dispatcher: Dispatcher | null;
+  readonly opts: DownloadOptions;
+  bytes = 0;
+  requests = 0;
+
+  constructor(opts: DownloadOptions) {
+    this.opts = opts;
+    const tls = {
+      ...(opts.caCert ? { ca: opts.caCert } : {}),
+      ...(opts.clientCert ? { cert: opts.clientCert } : {}),
+      ...(opts.clientKey ? { key: opts.clientKey } : {}),
+      rejectUnauthorized: opts.sslValidation !== false,
+    };
+    const timeout = (opts.timeout ?? 300) * 1000;
+    if (opts.proxyUrl) {
+      const token = opts.proxyUsername ? `Basic ${Buffer.from(`${opts.proxyUsername}:${opts.proxyPassword ?? ''}`).toString('base64')}` : undefined;
+      this.dispatcher = new ProxyAgent({ uri: opts.proxyUrl, token, requestTls: tls, headersTimeout: timeout, bodyTimeout: timeout });
+    } else {
+      this.dispatcher = new Agent({ connect: tls, headersTimeout: timeout, bodyTimeout: timeout });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher?.close().catch(() => undefined);
+  }
+
+  /** Fetch a URL into memory (small files: repomd.xml). */
+  async fetchBuffer(url: string): Promise<Buffer> {
+    return this.withRetries(url, async () => {
+      const u = new URL(url);
+      if (u.protocol === 'file:') return fsp.readFile(fileURLToPath(u));
+      const res = await this.get(url);
+      const chunks: Buffer[] = [];
+      for await (const c of res.body as AsyncIterable<Buffer>) chunks.push(c);
+      const buf = Buffer.concat(chunks);
+      this.bytes += buf.length;
+      return buf;
+    });
+  }
+
+  /** Fetch a URL to `dest` computing digests; a checksum/size mismatch is retried then fails. */
+  async fetchFile(url: string, dest: string, algos: string[], expect?: { algo: string; hex: string; size?: number }): Promise<Downloaded> {
+    return this.withRetries(url, async () => {
+      const hashes = new Map(algos.map((a) => [a, createHash(a)]));
+      if (expect && !hashes.has(expect.algo)) hashes.set(expect.algo, createHash(expect.algo));
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          size += chunk.length;
+          for (const h of hashes.values()) h.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      const u = new URL(url);
+      const src = u.protocol === 'file:' ? createReadStream(fileURLToPath(u), { signal: this.opts.signal }) : (await this.get(url)).body;
+      await pipeline(src as NodeJS.ReadableStream, tap, createWriteStream(dest), { signal: this.opts.signal });
+      this.bytes += size;
+      const digests: Record<string, string> = {};
+      for (const [a, h] of hashes) digests[a] = h.digest('hex');
+      if (expect) {
+        if (expect.size !== undefined && expect.size !== size) throw new RetryableError(`size ${size} differs from the expected ${expect.size}`);
+        if (digests[expect.algo] !== expect.hex.toLowerCase()) throw new RetryableError(`${expect.algo} ${digests[expect.algo]} differs from the expected ${expect.hex}`);
+      }
+      return { size, digests };
+    });
+  }
+
+  private async get(url: string): Promise<Dispatcher.ResponseData> {
+    this.requests++;
+    const res = await request(url, { method: 'GET', dispatcher: this.dispatcher ?? undefined, signal: this.opts.signal, maxRedirections: 5 });
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      const msg = `HTTP ${res.statusCode}`;
+      if (res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408) throw new RetryableError(msg);
+      throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: ${msg}`, { kind: 'failed', file: url });
+    }
+    return res;
+  }
+
+  private async withRetries<T>(url: string, fn: () => Promise<T>): Promise<T> {
+    const retries = this.opts.retries ?? 3;
+    let last: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (this.opts.signal.aborted) throw canceledError();
+      try {
+        return await fn();
+      } catch (e) {
+        if (this.opts.signal.aborted) throw canceledError();
+        if (e instanceof StagepushError) throw e;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: no such file`, { kind: 'failed', file: url, cause: e });
+        last = e;
+        if (attempt < retries) await sleep(Math.min(8000, 250 * 2 ** attempt), this.opts.signal);
+      }
+    }
+    throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: ${(last as Error)?.message ?? String(last)} (after ${retries + 1} attempts)`, { kind: 'failed', file: url, cause: last });
+  }
+}
+
+export class RetryableError extends Error {}
+
+export function canceledError(): StagepushError {
+  return new StagepushError('YUM_SYNC_CANCELED', 'sync canceled', { kind: 'interrupted' });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(canceledError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Join a feed URL and a relative location (`repodata/…`, `Packages/…`). */
+export function joinUrl(base: string, rel: string, xmlBase?: string | null): string {
+  const b = xmlBase ? xmlBase : base;
+  const withSlash = b.endsWith('/') ? b : b + '/';
+  return new URL(rel.split('/').map(encodeURIComponent).join('/'), withSlash).toString();
+}
+
+/** Run `fn` over items with at most `limit` at once; stops at the first error (the others finish). */
+export async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown = null;
+  const worker = async (): Promise<void> => {
+    while (failed === null && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i);
+      } catch (e) {
+        if (failed === null) failed = e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed !== null) throw failed;
+}

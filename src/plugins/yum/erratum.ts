@@ -1,0 +1,309 @@
+/**
+ * Erratum (advisory) units of the yum importer: pushsource's erratum shape (errata-schema.yaml,
+ * as Errata Tool dumps it) normalised into the metadata stored on `erratum` units, and the rule
+ * deciding what a re-upload of a known advisory does.
+ *
+ * The normalised shape is the unit's metadata; the updateinfo writer of src/formats/updateinfo
+ * is fed from it by publish.ts.
+ */
+import YAML from 'yaml';
+import { StagepushError } from '../../errors.js';
+import type { Json } from '../../engine/contract.js';
+
+export interface ErratumPackage {
+  name: string;
+  epoch: string;
+  version: string;
+  release: string;
+  arch: string;
+  filename: string;
+  src: string;
+  reboot_suggested: boolean;
+  md5sum: string | null;
+  sha1sum: string | null;
+  sha256sum: string | null;
+}
+
+export interface ErratumModule {
+  name: string;
+  stream: string;
+  version: string;
+  context: string;
+  arch: string;
+}
+
+export interface ErratumCollection {
+  name: string;
+  short: string;
+  module: ErratumModule | null;
+  packages: ErratumPackage[];
+}
+
+export interface ErratumReference {
+  href: string;
+  id: string | null;
+  title: string | null;
+  type: string;
+}
+
+export interface Erratum {
+  id: string;
+  type: string;
+  title: string | null;
+  description: string | null;
+  summary: string | null;
+  solution: string | null;
+  severity: string | null;
+  status: string;
+  release: string;
+  version: string;
+  pushcount: string;
+  from: string | null;
+  rights: string | null;
+  issued: string | null;
+  updated: string | null;
+  reboot_suggested: boolean;
+  references: ErratumReference[];
+  pkglist: ErratumCollection[];
+  content_types: string[];
+}
+
+const TYPE_MAP: Record<string, string> = { RHBA: 'bugfix', RHEA: 'enhancement', RHSA: 'security' };
+const TYPES = ['bugfix', 'security', 'enhancement', 'newpackage'];
+
+function bad(file: string | undefined, field: string, message: string, entry?: string): never {
+  throw new StagepushError('YUM_ERRATUM_INVALID', `${file ?? 'erratum'}${entry ? ` (${entry})` : ''}: field "${field}" ${message}`, { file, field, entry, kind: 'invalid' });
+}
+
+function optStr(raw: Record<string, unknown>, key: string, file: string | undefined, entry: string | undefined): string | null {
+  const v = raw[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  if (v instanceof Date) return v.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  return bad(file, key, `must be a string, got ${JSON.stringify(v)}`, entry);
+}
+
+function intStr(raw: Record<string, unknown>, key: string, def: string, file: string | undefined, entry: string | undefined): string {
+  const v = raw[key];
+  if (v === undefined || v === null || v === '') return def;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return String(v);
+  if (typeof v === 'string' && /^[0-9]*$/.test(v)) return v;
+  return bad(file, key, `must be a non-negative integer or a string of digits, got ${JSON.stringify(v)}`, entry);
+}
+
+function hex(v: unknown, file: string | undefined, field: string, entry: string): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v !== 'string' || !/^[0-9a-fA-F]+$/.test(v)) return bad(file, field, `must be a hex digest, got ${JSON.stringify(v)}`, entry);
+  return v.toLowerCase();
+}
+
+/** Normalise a raw erratum (parsed YAML/JSON, or upload metadata) into the stored shape. */
+export function normalizeErratum(raw: unknown, file?: string): Erratum {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) bad(file, '(document)', 'must be a mapping of advisory fields');
+  const r = raw as Record<string, unknown>;
+  const id = r.id;
+  if (typeof id !== 'string' || !id.trim()) bad(file, 'id', 'is required (the advisory id, e.g. RHSA-2024:0001)');
+  const entry = id;
+  const rawType = optStr(r, 'type', file, entry) ?? 'bugfix';
+  const type = TYPE_MAP[rawType] ?? rawType;
+  if (!TYPES.includes(type)) bad(file, 'type', `must be one of ${TYPES.join(', ')} (or RHBA/RHEA/RHSA), got ${JSON.stringify(rawType)}`, entry);
+  const rb = r.reboot_suggested;
+  if (rb !== undefined && rb !== null && typeof rb !== 'boolean') bad(file, 'reboot_suggested', 'must be true or false', entry);
+
+  const references: ErratumReference[] = [];
+  if (r.references !== undefined && r.references !== null) {
+    if (!Array.isArray(r.references)) bad(file, 'references', 'must be a list', entry);
+    r.references.forEach((ref: unknown, i: number) => {
+      if (!ref || typeof ref !== 'object') bad(file, `references[${i}]`, 'must be a mapping', entry);
+      const o = ref as Record<string, unknown>;
+      if (typeof o.href !== 'string') bad(file, `references[${i}].href`, 'is required (a string)', entry);
+      references.push({
+        href: o.href,
+        id: o.id === null || o.id === undefined ? null : String(o.id),
+        title: o.title === null || o.title === undefined ? null : String(o.title),
+        type: typeof o.type === 'string' && o.type ? o.type : 'other',
+      });
+    });
+  }
+
+  const pkglist: ErratumCollection[] = [];
+  if (r.pkglist !== undefined && r.pkglist !== null) {
+    if (!Array.isArray(r.pkglist)) bad(file, 'pkglist', 'must be a list of collections', entry);
+    r.pkglist.forEach((c: unknown, ci: number) => {
+      if (!c || typeof c !== 'object') bad(file, `pkglist[${ci}]`, 'must be a mapping', entry);
+      const co = c as Record<string, unknown>;
+      const packages: ErratumPackage[] = [];
+      const pk = co.packages ?? [];
+      if (!Array.isArray(pk)) bad(file, `pkglist[${ci}].packages`, 'must be a list', entry);
+      pk.forEach((p: unknown, pi: number) => {
+        const f = `pkglist[${ci}].packages[${pi}]`;
+        if (!p || typeof p !== 'object') bad(file, f, 'must be a mapping', entry);
+        const po = p as Record<string, unknown>;
+        for (const k of ['name', 'version', 'release', 'arch', 'filename']) {
+          if (typeof po[k] !== 'string' || !(po[k] as string)) bad(file, `${f}.${k}`, 'is required (a string)', entry);
+        }
+        const sums: Record<string, string | null> = { md5: null, sha1: null, sha256: null };
+        if (Array.isArray(po.sum)) {
+          for (let i = 0; i + 1 < po.sum.length; i += 2) {
+            const algo = String(po.sum[i]).toLowerCase();
+            if (algo in sums) sums[algo] = hex(po.sum[i + 1], file, `${f}.sum`, entry);
+          }
+        }
+        packages.push({
+          name: po.name as string,
+          epoch: po.epoch === undefined || po.epoch === null || po.epoch === '' ? '0' : String(po.epoch),
+          version: po.version as string,
+          release: po.release as string,
+          arch: po.arch as string,
+          filename: po.filename as string,
+          src: typeof po.src === 'string' ? po.src : '',
+          reboot_suggested: po.reboot_suggested === true,
+          md5sum: hex(po.md5sum, file, `${f}.md5sum`, entry) ?? sums.md5,
+          sha1sum: hex(po.sha1sum, file, `${f}.sha1sum`, entry) ?? sums.sha1,
+          sha256sum: hex(po.sha256sum, file, `${f}.sha256sum`, entry) ?? sums.sha256,
+        });
+      });
+      let module: ErratumModule | null = null;
+      if (co.module && typeof co.module === 'object') {
+        const m = co.module as Record<string, unknown>;
+        const mod: Record<string, string> = {};
+        for (const k of ['name', 'stream', 'version', 'context', 'arch']) {
+          if (m[k] === undefined || m[k] === null) bad(file, `pkglist[${ci}].module.${k}`, 'is required', entry);
+          mod[k] = String(m[k]);
+        }
+        module = mod as unknown as ErratumModule;
+      }
+      // pushsource drops collections without packages.
+      if (packages.length) pkglist.push({ name: typeof co.name === 'string' ? co.name : '', short: typeof co.short === 'string' ? co.short : '', module, packages });
+    });
+  }
+
+  let contentTypes: string[] = [];
+  const pum = r.pulp_user_metadata as Record<string, unknown> | undefined;
+  const ct = r.content_types ?? pum?.content_types;
+  if (Array.isArray(ct)) contentTypes = ct.map(String);
+
+  const updated = optStr(r, 'updated', file, entry);
+  const issued = optStr(r, 'issued', file, entry);
+  for (const [k, v] of [['updated', updated], ['issued', issued]] as const) {
+    if (v !== null && v !== '' && parseErratumDate(v) === null) bad(file, k, `is not a date (YYYY-MM-DD[ HH:MM:SS[ UTC]] or ISO 8601), got ${JSON.stringify(v)}`, entry);
+  }
+
+  return {
+    id,
+    type,
+    title: optStr(r, 'title', file, entry),
+    description: optStr(r, 'description', file, entry),
+    summary: optStr(r, 'summary', file, entry),
+    solution: optStr(r, 'solution', file, entry),
+    severity: optStr(r, 'severity', file, entry),
+    status: optStr(r, 'status', file, entry) ?? 'final',
+    release: intStr(r, 'release', '0', file, entry),
+    version: intStr(r, 'version', '1', file, entry),
+    pushcount: intStr(r, 'pushcount', '1', file, entry),
+    from: optStr(r, 'from', file, entry),
+    rights: optStr(r, 'rights', file, entry),
+    issued,
+    updated,
+    reboot_suggested: rb === true,
+    references,
+    pkglist,
+    content_types: contentTypes,
+  };
+}
+
+/** Parse an erratum file (YAML, or JSON when named *.json) into its normalised form. */
+export function parseErratumText(text: string, file: string): Erratum {
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file, kind: 'invalid', cause: err });
+  }
+  return normalizeErratum(raw, file);
+}
+
+/**
+ * Dates as Errata Tool and updateinfo.xml write them: "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS",
+ * with an optional " UTC", ISO 8601 with T/Z/offsets, or seconds since the epoch. Returns ms.
+ */
+export function parseErratumDate(s: string): number | null {
+  const t = s.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$/i.exec(t);
+  if (!m) return null;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', zone] = m;
+  let ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec);
+  if (Number.isNaN(ms)) return null;
+  if (zone && /^[+-]/.test(zone)) {
+    const z = zone.replace(':', '');
+    const off = (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5))) * 60_000;
+    ms += zone.startsWith('+') ? -off : off;
+  }
+  return ms;
+}
+
+/** The form dnf reads in updateinfo.xml: "YYYY-MM-DD HH:MM:SS" (UTC). */
+export function formatUpdateinfoDate(s: string | null): string | null {
+  if (s === null || s === '') return null;
+  const ms = parseErratumDate(s);
+  if (ms === null) return null;
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+}
+
+function pkgKey(p: ErratumPackage): string {
+  return `${p.name}-${p.epoch}:${p.version}-${p.release}.${p.arch}|${p.filename}`;
+}
+function collKey(c: ErratumCollection): string {
+  return `${c.name}\u0000${c.short}\u0000${c.module ? `${c.module.name}:${c.module.stream}:${c.module.version}:${c.module.context}:${c.module.arch}` : ''}`;
+}
+
+/** Union of two package lists: collections matched by name/short/module, packages by NEVRA + filename. */
+export function mergePkglists(base: ErratumCollection[], extra: ErratumCollection[]): ErratumCollection[] {
+  const out = base.map((c) => ({ ...c, packages: [...c.packages] }));
+  const byKey = new Map(out.map((c) => [collKey(c), c]));
+  for (const c of extra) {
+    const have = byKey.get(collKey(c));
+    if (!have) {
+      const copy = { ...c, packages: [...c.packages] };
+      out.push(copy);
+      byKey.set(collKey(copy), copy);
+      continue;
+    }
+    const seen = new Set(have.packages.map(pkgKey));
+    for (const p of c.packages) if (!seen.has(pkgKey(p))) have.packages.push(p);
+  }
+  return out;
+}
+
+/**
+ * Is `incoming` newer than `stored`: a later `updated` date, or the same date and a higher
+ * `version`. (An erratum without a date is never newer than a dated one.)
+ */
+export function isNewer(incoming: Erratum, stored: Erratum): boolean {
+  const a = incoming.updated ? parseErratumDate(incoming.updated) : null;
+  const b = stored.updated ? parseErratumDate(stored.updated) : null;
+  if (a !== null && b !== null && a !== b) return a > b;
+  if (a !== null && b === null) return true;
+  if (a === null && b !== null) return false;
+  return Number(incoming.version) > Number(stored.version);
+}
+
+/**
+ * What a re-upload stores: the incoming advisory when it is newer (with the package lists of
+ * both), else the stored one with the incoming packages merged in. `replaced` says which.
+ */
+export function resolveErratumUpload(incoming: Erratum, stored: Erratum | null): { erratum: Erratum; replaced: boolean; changed: boolean } {
+  if (!stored) return { erratum: incoming, replaced: true, changed: true };
+  if (isNewer(incoming, stored)) {
+    return { erratum: { ...incoming, pkglist: mergePkglists(incoming.pkglist, stored.pkglist) }, replaced: true, changed: true };
+  }
+  const merged = mergePkglists(stored.pkglist, incoming.pkglist);
+  const changed = JSON.stringify(merged) !== JSON.stringify(stored.pkglist);
+  return { erratum: { ...stored, pkglist: merged }, replaced: false, changed };
+}
+
+export function erratumToJson(e: Erratum): Record<string, Json> {
+  return JSON.parse(JSON.stringify(e)) as Record<string, Json>;
+}

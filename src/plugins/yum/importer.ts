@@ -1,0 +1,313 @@
+/**
+ * yum_importer: uploads (rpm, srpm, erratum, comps, modulemd, productid, directory trees), sync
+ * from a remote yum repository (sync.ts), copy between repositories (errata carrying their
+ * packages with `recursive`), remove.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type {
+  ImportConduit,
+  Importer,
+  ImporterConduit,
+  Json,
+  PluginCallConfig,
+  PluginMetadata,
+  RelatedRepositories,
+  Repository,
+  SyncReport,
+  Unit,
+  UploadReport,
+  UploadRequest,
+  ValidationResult,
+} from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { readRpmFile } from '../../formats/rpm/index.js';
+import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
+import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, str } from './units.js';
+import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
+import { storeDirectoryUpload } from './tree.js';
+import { checkImporterConfig } from './config.js';
+import { YumSync } from './sync.js';
+
+export const IMPORTER_ID = 'yum_importer';
+
+export const IMPORTER_METADATA: PluginMetadata = {
+  id: IMPORTER_ID,
+  displayName: 'Yum importer',
+  types: [...YUM_TYPES],
+};
+
+function uploadError(code: string, message: string, file?: string, field?: string): StagepushError {
+  return new StagepushError(code, message, { kind: 'invalid', file, field });
+}
+
+/** Guess the content type of an uploaded file (content upload without --type). */
+export async function detectYumType(filePath: string): Promise<string | null> {
+  let st;
+  try {
+    st = await fsp.stat(filePath);
+  } catch {
+    return null;
+  }
+  if (st.isDirectory()) return 'directory';
+  const name = path.basename(filePath).toLowerCase();
+  if (name.endsWith('.src.rpm') || name.endsWith('.nosrc.rpm')) return 'srpm';
+  if (name.endsWith('.rpm')) return 'rpm';
+  if (name.endsWith('.pem') || name === 'productid') return 'yum_repo_metadata_file';
+  const head = (await readHead(filePath, 4096)).trimStart();
+  if (name.endsWith('.xml') || head.startsWith('<')) return /<comps[\s>]|<!DOCTYPE comps/.test(head) ? 'package_group' : null;
+  if (/-----BEGIN CERTIFICATE-----/.test(head)) return 'yum_repo_metadata_file';
+  if (/^\s*document:\s*["']?modulemd(-defaults)?["']?\s*$/m.test(head)) return /^\s*document:\s*["']?modulemd-defaults/m.test(head) && !/^\s*document:\s*["']?modulemd["']?\s*$/m.test(head) ? 'modulemd_defaults' : 'modulemd';
+  if (/\.(ya?ml|json)$/.test(name) || /^(id|"id")\s*:/m.test(head)) return 'erratum';
+  return null;
+}
+
+async function readHead(file: string, n: number): Promise<string> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Upload (or sync) an RPM file: reads its header, stores the record on the unit. */
+export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; record: import('../../formats/rpm/types.js').RpmRecord }> {
+  const { record, checksums } = await readRpmFile(filePath, { checksums: ['sha256'] });
+  const sha256 = checksums.sha256!;
+  if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
+    throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
+  }
+  checkSignature(record.signingKey, filePath, opts);
+  const typeId = record.isSource ? 'srpm' : 'rpm';
+  const filename = rpmFilename(record);
+  const metadata: Record<string, Json> = {
+    filename,
+    location: packageLocation(filename),
+    checksumtype: 'sha256',
+    signing_key: record.signingKey,
+    record: record as unknown as Json,
+  };
+  const unit = conduit.initUnit(typeId, rpmUnitKey(record, sha256), metadata, filename);
+  return { unit: conduit.saveUnitFromFile(unit, filePath), record };
+}
+
+export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {
+  if (opts.requireSignature && !signingKey) {
+    throw new StagepushError('YUM_UNSIGNED', `${file}: the package is not signed and require_signature is on`, { kind: 'policy', file, field: 'require_signature' });
+  }
+  if (signingKey && opts.allowedKeys && opts.allowedKeys.length) {
+    const allowed = opts.allowedKeys.map((k) => k.toUpperCase().slice(-8));
+    if (!allowed.includes(signingKey.toUpperCase())) {
+      throw new StagepushError('YUM_KEY_NOT_ALLOWED', `${file}: signed with key ${signingKey}, not one of allowed_keys (${allowed.join(', ')})`, { kind: 'policy', file, field: 'allowed_keys' });
+    }
+  }
+}
+
+/** Save metadata-only units (comps, modules) into the repository. */
+export function saveMetaUnits(conduit: ImporterConduit, units: MetaUnit[]): Unit[] {
+  return units.map((u) => conduit.saveUnit(conduit.initUnit(u.typeId, u.unitKey, u.metadata, null)));
+}
+
+/** Store an erratum, applying the re-upload rule against the one in the repository. */
+export function saveErratum(conduit: ImporterConduit, incoming: Erratum): { unit: Unit | null; replaced: boolean; changed: boolean } {
+  const existing = conduit.getUnits({ typeIds: ['erratum'], filters: { id: incoming.id } })[0];
+  const stored = existing ? normalizeErratum(existing.metadata) : null;
+  const r = resolveErratumUpload(incoming, stored);
+  if (!r.changed && existing) return { unit: existing, replaced: false, changed: false };
+  const unit = conduit.saveUnit(conduit.initUnit('erratum', { id: incoming.id }, erratumToJson(r.erratum), null));
+  linkErratumPackages(conduit, unit, r.erratum);
+  return { unit, replaced: r.replaced, changed: true };
+}
+
+/** Link an erratum to the repository's packages it lists (by NEVRA). */
+function linkErratumPackages(conduit: ImporterConduit, unit: Unit, e: Erratum): void {
+  const wanted = new Set<string>();
+  const names = new Set<string>();
+  for (const c of e.pkglist) for (const p of c.packages) {
+    wanted.add(nevraFull(p));
+    names.add(p.name);
+  }
+  if (!names.size) return;
+  for (const u of conduit.iterUnits({ typeIds: [...RPM_TYPES], filters: { name: { $in: [...names] } } })) {
+    if (wanted.has(nevraFull(u.unitKey as Record<string, unknown> as { name: unknown; epoch: unknown; version: unknown; release: unknown; arch: unknown }))) conduit.linkUnit(unit, u);
+  }
+}
+
+export class YumImporter implements Importer {
+  private sync: YumSync | null = null;
+  private canceled = false;
+
+  metadata(): PluginMetadata {
+    return IMPORTER_METADATA;
+  }
+
+  validateConfig(_repo: Repository, config: PluginCallConfig, _related: RelatedRepositories): ValidationResult {
+    const problem = checkImporterConfig(config);
+    return problem ? { valid: false, message: problem } : { valid: true };
+  }
+
+  detectType(filePath: string): Promise<string | null> {
+    return detectYumType(filePath);
+  }
+
+  async uploadUnit(repo: Repository, upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
+    const file = upload.filePath ?? undefined;
+    const type = upload.typeId;
+    switch (type) {
+      case 'rpm':
+      case 'srpm': {
+        if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', `an ${type} upload needs a file`);
+        const { unit, record } = await saveRpmFile(conduit, upload.filePath, {
+          requireSignature: boolFrom(config.get('require_signature'), false),
+          allowedKeys: listFrom(config.get('allowed_keys')),
+        });
+        // The header decides rpm vs srpm (a source package is an srpm whatever --type said).
+        void record;
+        return { success: true, summary: { type: unit.typeId, unit_key: unit.unitKey, filename: str(unit.metadata.filename) } };
+      }
+      case 'erratum': {
+        let e: Erratum;
+        if (upload.filePath) e = parseErratumText(await fsp.readFile(upload.filePath, 'utf8'), upload.filePath);
+        else e = normalizeErratum({ ...upload.metadata, ...upload.unitKey }, undefined);
+        const r = saveErratum(conduit, e);
+        return { success: true, summary: { type: 'erratum', id: e.id, replaced: r.replaced, changed: r.changed } };
+      }
+      case 'package_group':
+      case 'package_category':
+      case 'package_environment':
+      case 'package_langpacks':
+      case 'comps': {
+        if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a comps upload needs the comps.xml file');
+        const units = compsUnitsFromXml(await fsp.readFile(upload.filePath, 'utf8'), repo.id, upload.filePath);
+        const saved = saveMetaUnits(conduit, units);
+        return { success: true, summary: { type: 'comps', units: countByType(saved) } };
+      }
+      case 'modulemd':
+      case 'modulemd_defaults': {
+        if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a modulemd upload needs the YAML file');
+        const units = modulemdUnitsFromYaml(await fsp.readFile(upload.filePath, 'utf8'), repo.id, upload.filePath);
+        const saved = saveMetaUnits(conduit, units);
+        return { success: true, summary: { type: 'modulemd', units: countByType(saved) } };
+      }
+      case 'yum_repo_metadata_file': {
+        if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a productid upload needs the file');
+        const dataType = str(upload.unitKey.data_type ?? upload.metadata.data_type, 'productid');
+        if (!/^[A-Za-z0-9_-]+$/.test(dataType)) throw uploadError('YUM_BAD_DATA_TYPE', `data_type ${JSON.stringify(dataType)} must be letters, digits, _ or -`, file, 'data_type');
+        if (dataType === 'productid') {
+          const text = await readHead(upload.filePath, 64 * 1024);
+          if (!text.includes('-----BEGIN CERTIFICATE-----')) throw uploadError('YUM_BAD_PRODUCTID', `${upload.filePath}: a productid must be a PEM certificate (no BEGIN CERTIFICATE line)`, file);
+        }
+        const unit = conduit.initUnit('yum_repo_metadata_file', { data_type: dataType, repo_id: repo.id }, { data_type: dataType, filename: path.basename(upload.filePath) }, dataType);
+        const saved = conduit.saveUnitFromFile(unit, upload.filePath);
+        return { success: true, summary: { type: 'yum_repo_metadata_file', data_type: dataType, sha256: saved.sha256 ?? null } };
+      }
+      case 'directory': {
+        if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a directory upload needs the directory');
+        const unit = await storeDirectoryUpload(conduit, upload);
+        return { success: true, summary: { type: 'directory', unit_key: unit.unitKey } };
+      }
+      default:
+        throw uploadError('YUM_UNSUPPORTED_TYPE', `${IMPORTER_ID} cannot upload content of type "${type}" (types: ${YUM_TYPES.join(', ')})`, file, 'type');
+    }
+  }
+
+  async syncRepo(repo: Repository, conduit: ImporterConduit, config: PluginCallConfig): Promise<SyncReport> {
+    this.sync = new YumSync(repo, conduit, config);
+    if (this.canceled) this.sync.cancel();
+    return this.sync.run();
+  }
+
+  cancelSyncRepo(): void {
+    this.canceled = true;
+    this.sync?.cancel();
+  }
+
+  async importUnits(source: Repository, dest: Repository, conduit: ImportConduit, config: PluginCallConfig, units: Unit[]): Promise<Unit[]> {
+    const recursive = boolFrom(config.get('recursive'), false);
+    const out: Unit[] = [];
+    const seen = new Set<string>();
+    const add = (u: Unit): void => {
+      const k = `${u.typeId}\u0000${JSON.stringify(u.unitKey)}`;
+      if (seen.has(k)) return;
+      seen.add(k);
+      out.push(u);
+    };
+    for (const u of units) {
+      if (conduit.signal.aborted) throw new StagepushError('YUM_CANCELED', 'copy canceled', { kind: 'interrupted' });
+      if (u.typeId === 'erratum') {
+        const e = normalizeErratum(u.metadata);
+        const r = saveErratum(conduit, e);
+        if (r.unit) add(r.unit);
+        if (recursive) for (const p of erratumPackagesIn(conduit, e)) add(conduit.saveUnit(p));
+      } else if (u.unitKey.repo_id !== undefined) {
+        // Units keyed by repository (comps, module defaults, productid) are made anew for the destination.
+        const key = { ...u.unitKey, repo_id: dest.id };
+        const metadata = { ...u.metadata };
+        if (u.storagePath) add(conduit.saveUnitFromFile(conduit.initUnit(u.typeId, key, metadata, u.relativePath ?? str(u.unitKey.data_type, 'file')), u.storagePath));
+        else add(conduit.saveUnit(conduit.initUnit(u.typeId, key, metadata, null)));
+      } else {
+        add(conduit.saveUnit(u));
+        if (recursive && u.typeId === 'modulemd') for (const p of moduleArtifactsIn(conduit, u)) add(conduit.saveUnit(p));
+      }
+    }
+    void source;
+    return out;
+  }
+
+  removeUnits(): void {
+    // Nothing kept per unit in the working directory: stored files go with orphan clean-up.
+  }
+}
+
+/** The source repository's packages an erratum lists (matched by NEVRA). */
+function erratumPackagesIn(conduit: ImportConduit, e: Erratum): Unit[] {
+  const wanted = new Set<string>();
+  const names = new Set<string>();
+  for (const c of e.pkglist) for (const p of c.packages) {
+    wanted.add(nevraFull(p));
+    names.add(p.name);
+  }
+  if (!names.size) return [];
+  const out: Unit[] = [];
+  for (const u of conduit.iterSourceUnits({ typeIds: [...RPM_TYPES], filters: { name: { $in: [...names] } } })) {
+    if (wanted.has(nevraFull(u.unitKey as never))) out.push(u);
+  }
+  return out;
+}
+
+/** The source repository's packages a module stream lists in its artifacts (name-epoch:version-release.arch). */
+function moduleArtifactsIn(conduit: ImportConduit, m: Unit): Unit[] {
+  const arts = Array.isArray(m.metadata.artifacts) ? (m.metadata.artifacts as string[]) : [];
+  if (!arts.length) return [];
+  const wanted = new Set(arts);
+  const names = new Set(arts.map((a) => a.replace(/-[^-]+-[^-]+$/, '')));
+  const out: Unit[] = [];
+  for (const u of conduit.iterSourceUnits({ typeIds: [...RPM_TYPES], filters: { name: { $in: [...names] } } })) {
+    if (wanted.has(nevraFull(u.unitKey as never))) out.push(u);
+  }
+  return out;
+}
+
+function countByType(units: Unit[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const u of units) out[u.typeId] = (out[u.typeId] ?? 0) + 1;
+  return out;
+}
+
+export function boolFrom(v: unknown, def: boolean): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  return def;
+}
+
+export function listFrom(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return [];
+}
+
+export { COMPS_TYPES, MODULE_TYPES, parseSkip };

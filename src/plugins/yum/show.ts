@@ -1,0 +1,75 @@
+/**
+ * What `repo show` prints about a yum distributor: its published paths and URLs (JSON) and a
+ * ready `.repo` snippet (human form). Called by the engine CLI with the distributor's repository
+ * view and config.
+ */
+import path from 'node:path';
+import type { PluginCallConfig, Repository } from '../../engine/contract.js';
+import { normalizeRelativeUrl, protocolsOf, publishedPaths, publishedUrls } from '../common/publish.js';
+import { str } from './units.js';
+
+export interface PublishedView {
+  relative_url: string;
+  protocols: string[];
+  published_paths: string[];
+  urls: string[];
+  /** baseurl= of the .repo snippet (configured base URL, else file://<publishRoot>/<proto>/<relative_url>/). */
+  baseurl: string | null;
+  gpgcheck: boolean;
+  repo_snippet: string;
+}
+
+/** The paths and URLs a yum distributor publishes to (whether or not it has published yet). */
+export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, config: PluginCallConfig, env: { publishRoot: string; baseUrls: { http?: string; https?: string } }): PublishedView {
+  const relativeUrl = normalizeRelativeUrl(str(config.get('relative_url'), '') || repo.id);
+  const protocols = protocolsOf(config);
+  const paths = publishedPaths(env.publishRoot, relativeUrl, protocols);
+  const urls = publishedUrls(env.baseUrls, relativeUrl, protocols);
+  const proto = protocols.https ? 'https' : 'http';
+  const baseurl = urls.find((u) => u.startsWith('https:')) ?? urls[0] ?? (paths.length ? `file://${path.join(env.publishRoot, proto, ...relativeUrl.split('/'))}/` : null);
+  const gpgcheck = Boolean(config.get('gpgkey'));
+  const view: PublishedView = {
+    relative_url: relativeUrl,
+    protocols: (['http', 'https'] as const).filter((p) => protocols[p]),
+    published_paths: paths,
+    urls,
+    baseurl,
+    gpgcheck,
+    repo_snippet: '',
+  };
+  view.repo_snippet = repoSnippet(repo, view);
+  return view;
+}
+
+/** A `.repo` file section for dnf/yum. */
+export function repoSnippet(repo: Pick<Repository, 'id' | 'displayName'>, view: Pick<PublishedView, 'baseurl' | 'gpgcheck'>): string {
+  const id = repo.id.replace(/[^A-Za-z0-9._:-]/g, '_');
+  const lines = [`[${id}]`, `name=${repo.displayName || repo.id}`, `baseurl=${view.baseurl ?? '<not published over http or https>'}`, 'enabled=1'];
+  if (view.gpgcheck && view.baseurl) lines.push('gpgcheck=1', `gpgkey=${view.baseurl}repodata/repomd.xml.key`);
+  else lines.push('gpgcheck=0');
+  return lines.join('\n') + '\n';
+}
+
+/** A read-only call config over a distributor's saved (repo-level) config, for `repo show`. */
+function savedConfig(config: Record<string, unknown>): PluginCallConfig {
+  const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(config, k) && config[k] !== undefined && config[k] !== null;
+  return {
+    get: <T>(k: string, def?: T) => (has(k) ? (config[k] as T) : def),
+    has,
+    flatten: () => ({ ...config }),
+    override: {},
+    repo: config,
+    plugin: {},
+  };
+}
+
+/**
+ * For `repo show`: the published view of every yum_distributor of a repository (null for other
+ * distributor types), in the order of `distributors`.
+ */
+export function yumShowExtras(
+  repo: { id: string; displayName: string; distributors: Array<{ typeId: string; config: Record<string, unknown> }> },
+  env: { publishRoot: string; baseUrls: { http?: string; https?: string } },
+): Array<PublishedView | null> {
+  return repo.distributors.map((d) => (d.typeId === 'yum_distributor' ? publishedView(repo, savedConfig(d.config), env) : null));
+}

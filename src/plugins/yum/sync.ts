@@ -1,0 +1,303 @@
+/**
+ * Sync of a yum repository from its `feed` (http://, https://, file://): repomd.xml, then primary
+ * (packages downloaded concurrently, checksums verified), updateinfo, comps, modules, productid.
+ * An unchanged repomd.xml (same revision and record checksums as the last successful sync,
+ * remembered in the scratchpad) does no work. Cancel aborts every download; the engine then
+ * drops the staged changes, so the repository stays as it was.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, Unit } from '../../engine/contract.js';
+import { StagepushError } from '../../errors.js';
+import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repomd/index.js';
+import { getBool, getInt } from '../common/config.js';
+import { pemOrFile } from './config.js';
+import { Downloader, canceledError, joinUrl, pool } from './download.js';
+import { erratumToJson, type Erratum } from './erratum.js';
+import { boolFrom, listFrom, saveErratum, saveMetaUnits, saveRpmFile } from './importer.js';
+import { compsUnitsFromXml, errataFromUpdateinfoXml, iteratePrimary, modulemdUnitsFromYaml, type MetaUnit, type RemotePackage } from './metadata.js';
+import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, nevraFull, parseSkip, str } from './units.js';
+
+interface SyncScratch {
+  feed: string;
+  repomdChecksum: string;
+  revision: string;
+  records: Record<string, string>;
+  skip: string[];
+  removeMissing: boolean;
+}
+
+function identity(u: { typeId: string; unitKey: Record<string, unknown> }): string {
+  return `${u.typeId}\u0000${JSON.stringify(Object.keys(u.unitKey).sort().map((k) => [k, u.unitKey[k]]))}`;
+}
+
+export class YumSync {
+  private readonly abort = new AbortController();
+  private readonly signal: AbortSignal;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly conduit: ImporterConduit,
+    private readonly config: PluginCallConfig,
+  ) {
+    this.signal = AbortSignal.any([this.abort.signal, conduit.signal]);
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  private check(): void {
+    if (this.signal.aborted) throw canceledError();
+  }
+
+  private progress(step: string, extra: Record<string, Json> = {}): void {
+    this.conduit.setProgress({ step, ...extra });
+  }
+
+  async run(): Promise<SyncReport> {
+    const feedRaw = this.config.get<string>('feed');
+    if (!feedRaw) throw new StagepushError('YUM_NO_FEED', `repository ${this.repo.id}: the importer has no "feed" to sync from`, { kind: 'invalid', field: 'feed', hint: 'stagepush repo importer set ID yum_importer --importer-config feed=https://…' });
+    const feed = feedRaw.endsWith('/') ? feedRaw : feedRaw + '/';
+    const skipR = parseSkip(this.config.get('skip'));
+    const skip = 'types' in skipR ? skipR.types : new Set<string>();
+    const removeMissing = getBool(this.config, 'remove_missing', false);
+    const dl = new Downloader({
+      caCert: pem(this.config.get<string>('ssl_ca_cert')),
+      clientCert: pem(this.config.get<string>('ssl_client_cert')),
+      clientKey: pem(this.config.get<string>('ssl_client_key')),
+      sslValidation: getBool(this.config, 'ssl_validation', true),
+      proxyUrl: this.config.get<string>('proxy_url'),
+      proxyUsername: this.config.get<string>('proxy_username'),
+      proxyPassword: this.config.get<string>('proxy_password'),
+      retries: getInt(this.config, 'retries', 3),
+      timeout: getInt(this.config, 'timeout', 300),
+      signal: this.signal,
+    });
+    const work = path.join(this.repo.workingDir, `sync-${process.pid}-${Date.now()}`);
+    await fsp.mkdir(work, { recursive: true });
+    try {
+      return await this.sync(feed, dl, work, skip, removeMissing);
+    } finally {
+      await dl.close();
+      await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private async sync(feed: string, dl: Downloader, work: string, skip: Set<string>, removeMissing: boolean): Promise<SyncReport> {
+    this.progress('repomd', { feed });
+    const repomdBuf = await dl.fetchBuffer(joinUrl(feed, 'repodata/repomd.xml'));
+    const { createHash } = await import('node:crypto');
+    const repomdChecksum = createHash('sha256').update(repomdBuf).digest('hex');
+    const repomd = parseRepomd(repomdBuf, joinUrl(feed, 'repodata/repomd.xml'));
+    const records: Record<string, string> = {};
+    for (const r of repomd.records) records[r.type] = `${r.checksumType}:${r.checksum}`;
+    const state: SyncScratch = { feed, repomdChecksum, revision: repomd.revision, records, skip: [...skip].sort(), removeMissing };
+    const prev = this.conduit.getScratchpad() as unknown as { sync?: SyncScratch } | undefined;
+    if (prev?.sync && JSON.stringify(prev.sync) === JSON.stringify(state)) {
+      this.progress('done', { unchanged: true });
+      return { success: true, summary: { unchanged: true, revision: repomd.revision, feed, bytes: dl.bytes, requests: dl.requests } };
+    }
+
+    const summary: Record<string, Json> = { feed, revision: repomd.revision };
+    const details: Record<string, Json> = {};
+    const rec = (type: string): RepomdRecord | undefined => repomd.records.find((r) => r.type === type);
+    const fetchMd = async (r: RepomdRecord): Promise<string> => {
+      const dest = path.join(work, path.basename(r.location));
+      await dl.fetchFile(joinUrl(feed, r.location, r.locationBase), dest, [], { algo: r.checksumType, hex: r.checksum });
+      return dest;
+    };
+
+    // Packages.
+    const pkgTypes = RPM_TYPES.filter((t) => !skip.has(t));
+    if (pkgTypes.length) {
+      const primary = rec('primary');
+      if (!primary) throw new StagepushError('YUM_SYNC_BAD_REPO', `${feed}: repomd.xml has no primary record`, { kind: 'failed', file: joinUrl(feed, 'repodata/repomd.xml') });
+      this.progress('primary');
+      const primaryPath = await fetchMd(primary);
+      const remote: RemotePackage[] = [];
+      for await (const p of iteratePrimary(primaryPath, joinUrl(feed, primary.location))) {
+        if (pkgTypes.includes(p.arch === 'src' ? 'srpm' : 'rpm')) remote.push(p);
+      }
+      const r = await this.syncPackages(feed, dl, work, remote, pkgTypes, removeMissing);
+      Object.assign(summary, r.summary);
+      if (r.refused.length) details.refused = r.refused as unknown as Json;
+    }
+    this.check();
+
+    // Errata.
+    if (!skip.has('erratum') && rec('updateinfo')) {
+      this.progress('errata');
+      const file = await fetchMd(rec('updateinfo')!);
+      const errata = await errataFromUpdateinfoXml(file, joinUrl(feed, rec('updateinfo')!.location));
+      summary.errata = this.syncErrata(errata, removeMissing);
+    }
+    this.check();
+
+    // Comps.
+    const compsTypes = COMPS_TYPES.filter((t) => !skip.has(t));
+    const compsRec = rec('group') ?? rec('group_gz');
+    if (compsTypes.length && compsRec) {
+      this.progress('comps');
+      const file = await fetchMd(compsRec);
+      const units = (await compsUnitsFromFile(file, this.repo.id)).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
+      summary.comps = this.syncMeta(units, compsTypes, removeMissing);
+    }
+    this.check();
+
+    // Modules.
+    const modTypes = MODULE_TYPES.filter((t) => !skip.has(t));
+    if (modTypes.length && rec('modules')) {
+      this.progress('modules');
+      const file = await fetchMd(rec('modules')!);
+      const units = (await modulemdUnitsFromFile(file, this.repo.id)).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
+      summary.modules = this.syncMeta(units, modTypes, removeMissing);
+    }
+    this.check();
+
+    // productid.
+    if (!skip.has('yum_repo_metadata_file') && rec('productid')) {
+      this.progress('productid');
+      const file = await fetchMd(rec('productid')!);
+      const plain = file.endsWith('.gz') ? await gunzipTo(file) : file;
+      const unit = this.conduit.initUnit('yum_repo_metadata_file', { data_type: 'productid', repo_id: this.repo.id }, { data_type: 'productid', filename: 'productid' }, 'productid');
+      this.conduit.saveUnitFromFile(unit, plain);
+      summary.productid = 1;
+    }
+
+    summary.bytes = dl.bytes;
+    summary.requests = dl.requests;
+    // Remembered only now: a failed or canceled sync leaves the previous state, so the next one redoes the work.
+    const pad = this.conduit.getScratchpad();
+    this.conduit.setScratchpad({ ...(pad && typeof pad === 'object' && !Array.isArray(pad) ? pad : {}), sync: state as unknown as Json });
+    this.progress('done', summary);
+    return { success: true, summary, details };
+  }
+
+  private async syncPackages(
+    feed: string,
+    dl: Downloader,
+    work: string,
+    remote: RemotePackage[],
+    pkgTypes: string[],
+    removeMissing: boolean,
+  ): Promise<{ summary: Record<string, Json>; refused: Array<{ location: string; reason: string }> }> {
+    const bySha = new Map<string, Unit>();
+    const byNevra = new Map<string, Unit>();
+    for (const u of this.conduit.iterUnits({ typeIds: pkgTypes, fields: [] })) {
+      bySha.set(str(u.unitKey.checksum), u);
+      byNevra.set(`${u.typeId}:${nevraFull(u.unitKey as never)}`, u);
+    }
+    const keep = new Set<Unit>();
+    const todo: RemotePackage[] = [];
+    for (const p of remote) {
+      const have = p.checksumType === 'sha256' ? bySha.get(p.pkgid) : byNevra.get(`${p.arch === 'src' ? 'srpm' : 'rpm'}:${nevraFull(p)}`);
+      if (have) keep.add(have);
+      else todo.push(p);
+    }
+    const requireSignature = boolFrom(this.config.get('require_signature'), false);
+    const allowedKeys = listFrom(this.config.get('allowed_keys'));
+    const max = getInt(this.config, 'max_downloads', 5);
+    const refused: Array<{ location: string; reason: string }> = [];
+    let done = 0;
+    let added = 0;
+    this.progress('packages', { done, total: todo.length, present: keep.size });
+    await pool(todo, max, async (p, i) => {
+      this.check();
+      const dest = path.join(work, `pkg-${i}.rpm`);
+      try {
+        const url = joinUrl(feed, p.locationHref, p.locationBase);
+        await dl.fetchFile(url, dest, ['sha256'], { algo: p.checksumType, hex: p.pkgid, size: p.sizePackage ?? undefined });
+        this.check();
+        try {
+          const { unit } = await saveRpmFile(this.conduit, dest, { requireSignature, allowedKeys });
+          keep.add(unit);
+          added++;
+        } catch (e) {
+          if (e instanceof StagepushError && e.kind === 'policy') refused.push({ location: p.locationHref, reason: e.message });
+          else throw e;
+        }
+      } finally {
+        await fsp.rm(dest, { force: true });
+      }
+      done++;
+      this.progress('packages', { done, total: todo.length, bytes: dl.bytes });
+    });
+    let removed = 0;
+    if (removeMissing) {
+      const keepIds = new Set([...keep].map((u) => identity(u)));
+      for (const u of this.conduit.iterUnits({ typeIds: pkgTypes, fields: [] })) {
+        if (!keepIds.has(identity(u))) {
+          this.conduit.removeUnit(u);
+          removed++;
+        }
+      }
+    }
+    return { summary: { packages_remote: remote.length, packages_added: added, packages_present: remote.length - todo.length, packages_removed: removed, packages_refused: refused.length }, refused };
+  }
+
+  private syncErrata(errata: Erratum[], removeMissing: boolean): Json {
+    let changed = 0;
+    const ids = new Set<string>();
+    for (const e of errata) {
+      ids.add(e.id);
+      if (saveErratum(this.conduit, e).changed) changed++;
+    }
+    let removed = 0;
+    if (removeMissing) {
+      for (const u of this.conduit.iterUnits({ typeIds: ['erratum'], fields: [] })) {
+        if (!ids.has(str(u.unitKey.id))) {
+          this.conduit.removeUnit(u);
+          removed++;
+        }
+      }
+    }
+    void erratumToJson;
+    return { remote: errata.length, changed, removed };
+  }
+
+  private syncMeta(units: MetaUnit[], types: readonly string[], removeMissing: boolean): Json {
+    const saved = saveMetaUnits(this.conduit, units);
+    let removed = 0;
+    if (removeMissing) {
+      const ids = new Set(saved.map((u) => identity(u)));
+      for (const u of this.conduit.iterUnits({ typeIds: [...types], fields: [] })) {
+        if (!ids.has(identity(u))) {
+          this.conduit.removeUnit(u);
+          removed++;
+        }
+      }
+    }
+    return { remote: units.length, removed };
+  }
+}
+
+function pem(v: string | undefined): string | undefined {
+  return v ? (pemOrFile(v) ?? undefined) : undefined;
+}
+
+async function gunzipTo(file: string): Promise<string> {
+  const { gunzipSync } = await import('node:zlib');
+  const out = file.replace(/\.gz$/, '');
+  await fsp.writeFile(out, gunzipSync(await fsp.readFile(file)));
+  return out;
+}
+
+async function readMaybeGz(file: string): Promise<string> {
+  const buf = await fsp.readFile(file);
+  if (buf[0] === 0x1f && buf[1] === 0x8b) {
+    const { gunzipSync } = await import('node:zlib');
+    return gunzipSync(buf).toString('utf8');
+  }
+  return buf.toString('utf8');
+}
+
+async function compsUnitsFromFile(file: string, repoId: string): Promise<MetaUnit[]> {
+  return compsUnitsFromXml(await readMaybeGz(file), repoId, file);
+}
+
+async function modulemdUnitsFromFile(file: string, repoId: string): Promise<MetaUnit[]> {
+  return modulemdUnitsFromYaml(await readMaybeGz(file), repoId, file);
+}
+
+export type { Repomd };

@@ -1,0 +1,78 @@
+/**
+ * Unit shapes of the yum plugins: how an RPM record becomes an rpm/srpm unit, the type aliases
+ * accepted by `skip`, and small helpers shared by the importer and the distributor.
+ */
+import type { Json, Unit } from '../../engine/contract.js';
+import type { RpmRecord } from '../../formats/rpm/types.js';
+
+export const RPM_TYPES = ['rpm', 'srpm'] as const;
+export const COMPS_TYPES = ['package_group', 'package_category', 'package_environment', 'package_langpacks'] as const;
+export const MODULE_TYPES = ['modulemd', 'modulemd_defaults'] as const;
+export const YUM_TYPES = [...RPM_TYPES, 'erratum', ...COMPS_TYPES, ...MODULE_TYPES, 'yum_repo_metadata_file', 'directory'];
+
+/**
+ * `skip` values: type ids, plus the aliases Pulp's yum plugins use ("errata", "comps"/"groups",
+ * "modules", "productid", "distribution" for directory trees).
+ */
+const SKIP_ALIASES: Record<string, string[]> = {
+  rpm: ['rpm'],
+  srpm: ['srpm'],
+  erratum: ['erratum'],
+  errata: ['erratum'],
+  comps: [...COMPS_TYPES],
+  groups: [...COMPS_TYPES],
+  package_group: ['package_group'],
+  package_category: ['package_category'],
+  package_environment: ['package_environment'],
+  package_langpacks: ['package_langpacks'],
+  modulemd: ['modulemd'],
+  modulemd_defaults: ['modulemd_defaults'],
+  modules: [...MODULE_TYPES],
+  yum_repo_metadata_file: ['yum_repo_metadata_file'],
+  productid: ['yum_repo_metadata_file'],
+  directory: ['directory'],
+  distribution: ['directory'],
+};
+export const SKIP_VALUES = Object.keys(SKIP_ALIASES);
+
+/** A `skip` value (list, or comma-separated string) → problem message or the set of skipped type ids. */
+export function parseSkip(v: unknown, key = 'skip'): { types: Set<string> } | { problem: string } {
+  if (v === undefined || v === null || v === '') return { types: new Set() };
+  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  if (!list) return { problem: `config key "${key}" must be a list of content types, got ${JSON.stringify(v)}` };
+  const types = new Set<string>();
+  for (const item of list) {
+    const t = SKIP_ALIASES[String(item)];
+    if (!t) return { problem: `config key "${key}": unknown content type ${JSON.stringify(item)} (accepted: ${SKIP_VALUES.join(', ')})` };
+    for (const x of t) types.add(x);
+  }
+  return { types };
+}
+
+/** The canonical file name of a package: name-version-release.arch.rpm (src.rpm for sources). */
+export function rpmFilename(r: Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch'>): string {
+  return `${r.name}-${r.version}-${r.release}.${r.arch}.rpm`;
+}
+
+/** Where a package is published: Packages/<first letter, lower-case>/<file>. */
+export function packageLocation(filename: string): string {
+  return `Packages/${filename[0]!.toLowerCase()}/${filename}`;
+}
+
+export function rpmUnitKey(r: RpmRecord, sha256: string): Record<string, Json> {
+  return { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha256 };
+}
+
+export function nevra(u: Pick<Unit, 'unitKey'>): string {
+  const k = u.unitKey;
+  return `${k.name}-${k.epoch && k.epoch !== '0' ? `${k.epoch}:` : ''}${k.version}-${k.release}.${k.arch}`;
+}
+
+/** "name-epoch:version-release.arch" with the epoch always present (matching erratum packages). */
+export function nevraFull(k: { name: unknown; epoch: unknown; version: unknown; release: unknown; arch: unknown }): string {
+  return `${k.name}-${k.epoch ?? '0'}:${k.version}-${k.release}.${k.arch}`;
+}
+
+export function str(v: unknown, def = ''): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? def : String(v);
+}

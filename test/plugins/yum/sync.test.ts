@@ -1,0 +1,106 @@
+/**
+ * Sync from a repository made by createrepo_c (+ modifyrepo_c updateinfo, comps, modules) served
+ * over HTTP on 127.0.0.1: same packages, advisories, groups and modules; a second sync with no
+ * change does no work (only repomd.xml fetched, same version number); copy with `recursive`.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { tempDir } from '../../helpers/cli.js';
+import { COMPS_XML, Dnf, Engine, RPMS, matrix, modulemdYaml, serveDir, sha256File } from '../../helpers/yum.js';
+
+const UPDATEINFO = `<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="release@example.com" status="final" type="security" version="2">
+    <id>RHSA-2024:0100</id>
+    <title>hello security update</title>
+    <issued date="2024-03-01 00:00:00"/>
+    <updated date="2024-03-02 00:00:00"/>
+    <rights>Copyright 2024</rights>
+    <release>0</release>
+    <severity>Important</severity>
+    <summary>hello update</summary>
+    <description>fixes</description>
+    <solution>update</solution>
+    <references>
+      <reference href="https://bugzilla.example.com/7" id="7" type="bugzilla" title="bug seven"/>
+    </references>
+    <pkglist>
+      <collection short="c1">
+        <name>col1</name>
+        <package name="hello" version="1.1" release="1" epoch="0" arch="noarch" src="hello-1.1-1.src.rpm">
+          <filename>hello-1.1-1.noarch.rpm</filename>
+        </package>
+      </collection>
+    </pkglist>
+  </update>
+</updates>
+`;
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+}
+
+describe('yum_importer sync from a createrepo_c repository over HTTP', () => {
+  const eng = new Engine();
+  const m = matrix();
+  const files = Object.values(m.install).map((x) => path.join(RPMS, x.file));
+  const remote = path.join(tempDir(), 'remote');
+  let server: Awaited<ReturnType<typeof serveDir>>;
+
+  before(async () => {
+    mkdirSync(path.join(remote, 'Packages'), { recursive: true });
+    for (const f of files) cpSync(f, path.join(remote, 'Packages', path.basename(f)));
+    const md = tempDir();
+    writeFileSync(path.join(md, 'updateinfo.xml'), UPDATEINFO);
+    writeFileSync(path.join(md, 'comps.xml'), COMPS_XML);
+    writeFileSync(path.join(md, 'modules.yaml'), modulemdYaml());
+    run('createrepo_c', ['--no-database', '-g', path.join(md, 'comps.xml'), remote]);
+    run('modifyrepo_c', ['--mdtype=updateinfo', path.join(md, 'updateinfo.xml'), path.join(remote, 'repodata')]);
+    run('modifyrepo_c', ['--mdtype=modules', path.join(md, 'modules.yaml'), path.join(remote, 'repodata')]);
+    server = await serveDir(remote);
+    eng.run(['repo', 'create', 'mirror', '--importer', 'yum_importer', '--importer-config', `feed=${server.url}/`]);
+    eng.run(['repo', 'distributor', 'add', 'mirror', 'yum_distributor', '--id', 'yum']);
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('first sync: packages (checksums verified), advisories, groups, modules', () => {
+    eng.run(['repo', 'sync', 'mirror']);
+    const units = eng.json<any[]>(['content', 'list', '--repo', 'mirror']);
+    const list = Array.isArray(units) ? units : (units as any).units;
+    const rpms = list.filter((u: any) => (u.typeId ?? u.type_id ?? u.type) === 'rpm');
+    assert.deepEqual(rpms.map((u: any) => (u.unitKey ?? u.unit_key).checksum).sort(), files.map(sha256File).sort());
+    const types = new Set(list.map((u: any) => u.typeId ?? u.type_id ?? u.type));
+    for (const t of ['erratum', 'package_group', 'package_category', 'package_environment', 'modulemd', 'modulemd_defaults']) assert.ok(types.has(t), `${t} synced`);
+    eng.run(['repo', 'publish', 'mirror']);
+    const dnf = new Dnf(`file://${path.join(eng.publishRoot, 'http', 'mirror')}`);
+    assert.equal(dnf.packages().size, files.length);
+    assert.match(dnf.ok(['-q', 'repoquery', '--security']), /hello-0:1\.1-1\.noarch/);
+    assert.match(dnf.ok(['group', 'info', 'greeters']), /hello/);
+    assert.match(dnf.ok(['module', 'list']), /greet/);
+  });
+
+  test('second sync without a change does no work: only repomd.xml fetched, same version', () => {
+    const v1 = eng.json<any>(['repo', 'show', 'mirror']);
+    const before = server.requests().length;
+    eng.run(['repo', 'sync', 'mirror']);
+    const fetched = server.requests().slice(before);
+    assert.deepEqual(fetched, ['/repodata/repomd.xml']);
+    const v2 = eng.json<any>(['repo', 'show', 'mirror']);
+    assert.equal(JSON.stringify(v2.version ?? v2.repo?.version), JSON.stringify(v1.version ?? v1.repo?.version));
+  });
+
+  test('copy: an erratum with recursive carries its packages', () => {
+    eng.run(['repo', 'create', 'dest', '--importer', 'yum_importer']);
+    eng.run(['content', 'copy', '--from', 'mirror', '--to', 'dest', '--type', 'erratum', '--override', 'recursive=true']);
+    const list = eng.json<any>(['content', 'list', '--repo', 'dest']);
+    const units = Array.isArray(list) ? list : list.units;
+    const names = units.map((u: any) => `${u.typeId ?? u.type_id ?? u.type}:${(u.unitKey ?? u.unit_key).name ?? (u.unitKey ?? u.unit_key).id}`).sort();
+    assert.deepEqual(names, ['erratum:RHSA-2024:0100', 'rpm:hello']);
+  });
+});
