@@ -12,6 +12,9 @@ async function withContext(cmd: Command, fn: (ctx: AgentContext) => Promise<void
   const ctx = await openAgentContext(cmd);
   try {
     await fn(ctx);
+    // Interrupted (SIGINT/SIGTERM): the handler stopped and reported; exit with the signal's status.
+    const { interruptedBy, interruptError } = await import('./main.js');
+    if (interruptedBy()) throw interruptError();
   } finally {
     ctx.close();
   }
