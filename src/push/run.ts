@@ -151,7 +151,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
     if (opts.prePush) {
       // Store content only: every file goes into the content store (pinned), nothing visible.
-      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!), cfg.gc.pin_hours);
+      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!));
       report.summary.bytes_linked = stored.bytesLinked;
       report.summary.bytes_copied = stored.bytesCopied;
       for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
