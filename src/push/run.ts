@@ -248,7 +248,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     return finish(report, log, settings, dryRun);
   } catch (err) {
     report.finished = new Date().toISOString();
-    const e = err instanceof StagepushError ? err : opts.signal?.aborted ? (opts.signal.reason as StagepushError) : null;
+    // Interrupted: the signal's own error (SIGINT 130 / SIGTERM 143) wins over what the interrupted code threw.
+    const reason = opts.signal?.aborted && opts.signal.reason instanceof StagepushError ? opts.signal.reason : null;
+    if (reason) err = reason;
+    const e = err instanceof StagepushError ? err : null;
     if (e instanceof StagepushError) {
       report.status = e.kind === 'invalid' || e.kind === 'usage' ? 'invalid' : e.kind === 'policy' ? 'policy' : e.kind === 'locked' ? 'locked' : e.kind === 'interrupted' ? 'interrupted' : 'failed';
       if (!report.problems.length) report.problems.push(...(e.problems.length ? e.problems : [e.toProblem()]));
