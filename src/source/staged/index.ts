@@ -142,7 +142,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       }
     }
     if (w.rpm || want.length) {
-      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want });
+      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecord ? { record: true } : {}) });
       owners.push(w);
       cachedSums.push(w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined);
     }
@@ -165,10 +165,10 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
         w.item = null as unknown as PushItem;
         return;
       }
-      if (r.record && w.item.kind === 'RpmPushItem') {
-        const key = r.record.signingKey;
+      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
+        const key = r.signingKey ?? null;
         w.item.signing_key = key ? key.toUpperCase() : null;
-        opts.onRpmRecord?.(w.item, r.record);
+        if (r.record) opts.onRpmRecord?.(w.item, r.record);
       }
       if (job.checksums.length) {
         applySums(w, r.sums, checksums, out.problems);
@@ -178,7 +178,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   });
   if (checksums.length) emit({ type: 'phase-end', phase: 'checksum', done, total: jobs.length, ok: outcome.unfinished.length === 0 });
   if (outcome.aborted) {
-    throw new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
+    const reason: unknown = opts.signal?.reason;
+    throw reason instanceof StagepushError ? reason : new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
   }
   if (outcome.unfinished.length) {
     const paths = outcome.unfinished.map((i) => jobs[i]!.path);
