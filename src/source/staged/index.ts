@@ -178,7 +178,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   });
   if (checksums.length) emit({ type: 'phase-end', phase: 'checksum', done, total: jobs.length, ok: outcome.unfinished.length === 0 });
   if (outcome.aborted) {
-    throw new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
+    const reason: unknown = opts.signal?.reason;
+    throw reason instanceof StagepushError ? reason : new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
   }
   if (outcome.unfinished.length) {
     const paths = outcome.unfinished.map((i) => jobs[i]!.path);
