@@ -293,3 +293,19 @@ ${paths.map((p) => `- {path: ${p}, architecture: x86_64}`).join('\n')}
   assert.equal(r.items.length, 2);
   assert.deepEqual(r.warnings.map((w) => w.message), [`File ${root}/d/CLOUD_IMAGES/b/never.vhd is missing after 1.5 seconds`]);
 });
+
+test('FIFOs are never opened: metadata, errata, product certs, resources.yaml, RPMs', async () => {
+  const root = stage({
+    'staged.yaml': { fifo: true },
+    'd/ERRATA/e.yaml': { fifo: true },
+    'd/PRODUCTID/p.pem': { fifo: true },
+    'd/RPMS/x.rpm': { fifo: true },
+    'd/CLOUD_IMAGES/b/resources.yaml': { fifo: true },
+    'd/DOCKER/pipe': { fifo: true },
+  });
+  const r = await loadStaged([`staged:${root}?timeout=1`]);
+  for (const f of ['staged.yaml', 'd/ERRATA/e.yaml', 'd/PRODUCTID/p.pem', 'd/RPMS/x.rpm', 'd/CLOUD_IMAGES/b/resources.yaml']) {
+    hasProblem(r.problems, { code: 'STAGED_NOT_REGULAR_FILE', file: `${root}/${f}` });
+  }
+  assert.equal(r.problems.length, 5);
+});
