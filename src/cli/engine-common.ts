@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError } from '../errors.js';
 import type { Engine, EngineOptions, UnitCriteria } from '../engine/index.js';
+import type { EventSink } from '../events.js';
 import { resolveGlobals, type GlobalOptions } from './globals.js';
 import { createRenderer, printJson, progressModeFor, say } from './output.js';
 
@@ -54,13 +55,20 @@ export function engineOptionsFromEnv(g: GlobalOptions, env: NodeJS.ProcessEnv = 
 export async function withEngine<T>(cmd: Command, opts: { interruptible?: boolean; quietPluginErrors?: boolean }, fn: (eng: Engine, g: GlobalOptions) => Promise<T>): Promise<T> {
   const g = resolveGlobals(cmd.optsWithGlobals());
   const renderer = await createRenderer(progressModeFor(g, (cmd.optsWithGlobals() as { progress?: string }).progress), g.quiet);
+
   let signal: AbortSignal | undefined;
   if (opts.interruptible) {
     const { handleInterrupts } = await import('./main.js');
     signal = handleInterrupts();
   }
   const { openEngine } = await import('../engine/index.js');
-  const eng = await openEngine({ ...engineOptionsFromEnv(g), events: renderer.sink, signal });
+  // Waiting for a lock is always said on stderr (unless -q), even with --json.
+  const mode = progressModeFor(g, (cmd.optsWithGlobals() as { progress?: string }).progress);
+  const sink: EventSink = (ev) => {
+    if (ev.type === 'waiting' && mode === 'none' && !g.quiet) process.stderr.write(`waiting for ${ev.resource}${ev.owner ? ` (held by ${ev.owner})` : ''}${ev.label ? `: ${ev.label}` : ''}\n`);
+    renderer.sink(ev);
+  };
+  const eng = await openEngine({ ...engineOptionsFromEnv(g), events: sink, signal });
   try {
     if (!opts.quietPluginErrors) {
       for (const e of eng.pluginLoadErrors()) renderer.sink({ type: 'warning', code: e.code, message: e.message });

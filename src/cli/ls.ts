@@ -31,11 +31,14 @@ export function formatProblem(p: Problem): string {
 /**
  * YAML as pushsource-ls prints it (PyYAML-style block lists). YAML 1.1 rules decide the quoting,
  * so strings like 'yes', 'on' or '0x1' stay strings for PyYAML readers; the VM release date
- * prints as a plain date (YYYY-MM-DD), as pushsource's date object does.
+ * prints as a plain date (YYYY-MM-DD), as pushsource's date object does, and display_order as a
+ * float (3.0).
  */
 export function yamlItems(stringify: typeof import('yaml').stringify, shapes: unknown[]): string {
   const text = stringify(shapes, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false, singleQuote: true });
-  return text.replace(/^( {4}release:\n(?: {6}.*\n)*?) {6}date: '(\d{4}-\d{2}-\d{2})'$/gm, (_m, head: string, d: string) => `${head}      date: ${d}`);
+  return text
+    .replace(/^( {4}release:\n(?: {6}.*\n)*?) {6}date: '(\d{4}-\d{2}-\d{2})'$/gm, (_m, head: string, d: string) => `${head}      date: ${d}`)
+    .replace(/^( {4}display_order: -?\d+)$/gm, '$1.0'); // a float, as pushsource prints it
 }
 
 export function register(program: Command): void {

@@ -185,6 +185,7 @@ export function validateConfigObject(
     });
   }
   const config = copy as StagepushConfig;
+  restorePluginConfigs(config, data as Record<string, unknown>);
   checkCrossReferences(config, file, line);
   return { config };
 }
@@ -217,5 +218,23 @@ function checkCrossReferences(config: StagepushConfig, file: string | null, line
   }
   if (problems.length) {
     throw new StagepushError('CONFIG_INVALID', `${file ?? 'configuration'}: ${summary.join('; ')}`, { kind: 'invalid', file: file ?? undefined, field: problems[0]!.field, problems });
+  }
+}
+
+/**
+ * Plugin configs are passed to the plugins as written: the schema's defaults there document the
+ * plugins' own defaults and must not be injected (a default `http: false` would make the export
+ * distributor claim a relative_url).
+ */
+function restorePluginConfigs(config: StagepushConfig, original: Record<string, unknown>): void {
+  for (const section of ['repositories', 'templates'] as const) {
+    const orig = (original?.[section] ?? {}) as Record<string, { importer?: { config?: unknown }; distributors?: Array<{ config?: unknown }> }>;
+    for (const [id, r] of Object.entries(config[section] ?? {})) {
+      const o = orig[id];
+      if (r.importer) r.importer.config = JSON.parse(JSON.stringify(o?.importer?.config ?? {})) as Record<string, unknown>;
+      (r.distributors ?? []).forEach((d, i) => {
+        d.config = JSON.parse(JSON.stringify(o?.distributors?.[i]?.config ?? {})) as Record<string, unknown>;
+      });
+    }
   }
 }

@@ -9,24 +9,28 @@ const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', desc
 const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
 
 /** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
+const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
+const keepPrevious = { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' };
+const linkMode = (key: string) => ({ [key]: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' } });
+
 const yumDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' }),
+    relative_url: relativeUrl,
     http: boolKey('publish under <publish root>/http', true),
     https: boolKey('publish under <publish root>/https', false),
+    keep_previous: keepPrevious,
     checksum_type: { enum: ['sha256', 'sha1', 'sha512'], default: 'sha256', description: 'repodata checksum type' },
     gpgkey: strKey('ASCII-armored GPG public key published as the repository key (content or path)'),
-    skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, package_group, modulemd, ...)' },
+    skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, comps, modules, productid, distribution, ...)' },
     remove_old_repodata: boolKey('delete repodata files older than the threshold', true),
     remove_old_repodata_threshold: { type: 'integer', minimum: 0, default: 1209600, description: 'seconds an older repomd.xml keeps its files published' },
     gpg_sign_metadata: boolKey('write a detached armored repomd.xml.asc with gpg', false),
     gpg_key_id: strKey('key id gpg signs repomd.xml with'),
     gpg_home: strKey('GNUPGHOME for metadata signing'),
-    package_link: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how Packages/<l>/<file> points at the stored file' },
-    generate_sqlite: boolKey('also write sqlite repodata', false),
-    changelog_limit: { type: 'integer', minimum: 0, default: 10, description: 'changelog entries per package in other.xml' },
+    ...linkMode('package_link'),
+    repo_name: strKey('repository name shown to consumers'),
   },
 };
 
@@ -34,10 +38,11 @@ const fileDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: yumDistributorConfig.properties.relative_url,
+    relative_url: relativeUrl,
     http: boolKey('publish under <publish root>/http', true),
     https: boolKey('publish under <publish root>/https', false),
-    file_link: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' },
+    keep_previous: keepPrevious,
+    ...linkMode('file_link'),
   },
 };
 
@@ -48,9 +53,10 @@ const exportDistributorConfig = {
   additionalProperties: false,
   properties: {
     mode: { enum: ['tree', 'manifest'], default: 'manifest', description: 'tree: realised copies of the content; manifest: a JSON manifest of every unit plus its files' },
-    export_dir: strKey('directory receiving the export (default <publish root>/export/<relative_url>)'),
-    relative_url: yumDistributorConfig.properties.relative_url,
+    export_dir: strKey('absolute directory receiving the export (default under the publish root)'),
     tar: boolKey('write the export as a tar archive', false),
+    skip: { type: 'array', items: { type: 'string' }, description: 'content types not to export' },
+    relative_url: relativeUrl,
     http: boolKey('publish the export under <publish root>/http', false),
     https: boolKey('publish the export under <publish root>/https', false),
   },
@@ -61,20 +67,21 @@ const yumImporterConfig = {
   additionalProperties: false,
   properties: {
     feed: strKey('remote yum repository to sync from (http://, https://, file://)', { pattern: '^(https?|file)://' }),
-    max_downloads: { type: 'integer', minimum: 1, default: 5 },
-    retries: { type: 'integer', minimum: 0, default: 3 },
+    max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5 },
+    retries: { type: 'integer', minimum: 0, maximum: 20, default: 3 },
+    download_timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
     ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
     ssl_client_cert: strKey('client certificate (path or PEM)'),
     ssl_client_key: strKey('client key (path or PEM)'),
     ssl_validation: boolKey('verify the feed TLS certificate', true),
-    proxy_url: strKey('proxy for the feed'),
+    proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
     proxy_username: strKey('proxy user'),
     proxy_password: strKey('proxy password'),
     remove_missing: boolKey('remove units no longer in the feed', false),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to sync' },
-    require_signature: boolKey('refuse unsigned packages on sync', false),
-    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{8}$' }, description: 'short key ids accepted on sync' },
-    timeout: { type: 'integer', minimum: 1, description: 'seconds per request' },
+    require_signature: boolKey('refuse unsigned packages on sync and upload', false),
+    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{8,16}$' }, description: 'key ids accepted on sync and upload' },
+    recursive: boolKey('copies carry the packages an advisory or module lists', false),
   },
 };
 
@@ -82,18 +89,25 @@ const isoImporterConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    feed: strKey('URL of a PULP_MANIFEST to sync from', { pattern: '^(https?|file)://' }),
+    feed: strKey('URL of a PULP_MANIFEST (or its directory) to sync from', { pattern: '^(https?|file)://' }),
+    remove_missing: boolKey('remove units no longer in the manifest', false),
     max_downloads: { type: 'integer', minimum: 1, default: 5 },
+    retries: { type: 'integer', minimum: 0, default: 3 },
     ssl_ca_cert: strKey('CA certificate'),
     ssl_client_cert: strKey('client certificate'),
     ssl_client_key: strKey('client key'),
-    ssl_validation: boolKey('verify TLS', true),
     proxy_url: strKey('proxy'),
-    remove_missing: boolKey('remove units no longer in the manifest', false),
   },
 };
 
-const genericImporterConfig = { type: 'object', additionalProperties: false, properties: {} };
+const genericImporterConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    replace_same_name: boolKey('a new unit with the name of a stored one replaces it', true),
+    refuse_escaping_symlinks: boolKey('refuse RAW trees holding symlinks that leave the tree', false),
+  },
+};
 
 const IMPORTER_TYPES = ['yum_importer', 'iso_importer', 'generic_importer'];
 const DISTRIBUTOR_TYPES = ['yum_distributor', 'iso_distributor', 'directory_distributor', 'export_distributor'];

@@ -712,7 +712,9 @@ class EngineImpl implements Engine, ConduitHost {
     if (req.filePath !== null && req.filePath !== undefined) {
       let ok = false;
       try {
-        ok = fs.statSync(req.filePath).isFile();
+        const st = fs.statSync(req.filePath);
+        // A directory is a valid upload too: RAW trees (directory units of the yum and generic importers).
+        ok = st.isFile() || st.isDirectory();
       } catch {
         ok = false;
       }

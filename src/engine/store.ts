@@ -188,8 +188,9 @@ export class ContentStore {
     return out;
   }
 
-  cleanStrayTemps(): number {
-    const stray = this.strayTemps();
+  /** Remove temp files of dead writer processes (after a crash); `all` also removes unowned ones. */
+  cleanStrayTemps(all = false): number {
+    const stray = this.strayTemps().filter((f) => all || /^\d+-/.test(path.basename(f)));
     for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
     return stray.length;
   }

@@ -34,8 +34,11 @@ export interface DesiredItem {
   /** Label of the item in the report. */
   label: string;
   units: PlanUnit[];
-  /** Erratum ordering fields of the incoming advisory. */
-  erratum?: { updated: string | null; version: string };
+  /**
+   * For an advisory already in the repository: what the importer's merge rule does with it
+   * (unchanged, forward = newer, merge = new packages only, dropped = changed but not newer).
+   */
+  erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null };
 }
 
 export interface PlanEntry {
@@ -138,19 +141,6 @@ export function evrCompare(a: Record<string, unknown>, b: Record<string, unknown
   return rpmvercmp(String(a.version ?? ''), String(b.version ?? '')) || rpmvercmp(String(a.release ?? ''), String(b.release ?? ''));
 }
 
-/** Does an incoming advisory move forward over the stored one (the merge rule)? */
-export function erratumMovesForward(incoming: { updated: string | null; version: string }, stored: { updated?: string | null; version?: string | null }): boolean {
-  const iu = normDate(incoming.updated);
-  const su = normDate(stored.updated ?? null);
-  if (iu !== su) return iu > su;
-  return (Number(incoming.version) || 0) > (Number(stored.version ?? 0) || 0);
-}
-
-function normDate(d: string | null): string {
-  if (!d) return '';
-  return d.trim().replace('T', ' ').replace(/Z$/, '').replace(/ UTC$/, '');
-}
-
 function sortedEntries(e: PlanEntry[]): PlanEntry[] {
   const rank: Record<ItemAction, number> = { failed: 0, removed: 1, replaced: 2, pushed: 3, unchanged: 4 };
   return [...e].sort((a, b) => rank[a.action] - rank[b.action] || (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
@@ -184,6 +174,10 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       wantedReplace.add(u.replaceKey);
     }
     let same = d.units.length > 0;
+    if (d.erratum && d.erratum.decision === 'unchanged') {
+      entries.push({ ...base, action: 'unchanged' });
+      continue;
+    }
     const replaced: ExistingUnit[] = [];
     for (const u of d.units) {
       const ex = byKey.get(keyOf(u));
@@ -197,17 +191,14 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       continue;
     }
     let bumpVersion: string | undefined;
-    if (a.typeId === 'erratum' && d.erratum) {
-      const stored = replaced[0];
-      if (stored && !erratumMovesForward(d.erratum, stored)) {
-        if (opts.bumpErrata) {
-          bumpVersion = String((Number(stored.version ?? 0) || 0) + 1);
-        } else {
-          const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${stored.updated ?? 'unset'}, version ${stored.version ?? 'unset'}); the merge rule would drop it (or use --bump-errata)`;
-          entries.push({ ...base, action: 'failed', reason });
-          problems.push({ code: 'PUSH_ERRATUM_NOT_FORWARD', file: a.item.src ?? undefined, entry: a.item.name, field: 'version', message: reason });
-          continue;
-        }
+    if (a.typeId === 'erratum' && d.erratum && d.erratum.decision === 'dropped') {
+      if (opts.bumpErrata) {
+        bumpVersion = String((Number(d.erratum.storedVersion ?? 0) || 0) + 1);
+      } else {
+        const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${d.erratum.storedUpdated ?? 'unset'}, version ${d.erratum.storedVersion ?? 'unset'}), so the merge rule would drop the change (or use --bump-errata)`;
+        entries.push({ ...base, action: 'failed', reason });
+        problems.push({ code: 'PUSH_ERRATUM_NOT_FORWARD', file: a.item.src ?? undefined, entry: a.item.name, field: 'version', message: reason });
+        continue;
       }
     }
     if (replaced.length && (a.typeId === 'rpm' || a.typeId === 'srpm') && repo.duplicateNevra === 'refuse') {

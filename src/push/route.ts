@@ -130,6 +130,7 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
 
   const repos = new Map<string, RepoSpec>();
   const assignments: Assignment[] = [];
+  const companionOf = new Map<string, string>();
   for (const dest of sorted([...perDest.keys()], (x) => x)) {
     const entries = perDest.get(dest)!;
     const families = new Set(entries.map((e) => itemFamily(e.item)));
@@ -163,15 +164,34 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
         continue;
       }
       const kind: RepoKind = families.has('yum') ? 'yum' : families.has('file') ? 'file' : 'directory';
-      targets = [autoRepo(config, dest, kind, families.has('export'))];
+      const main = autoRepo(config, dest, kind, families.has('export'));
+      // A RAW-less directory repository (CGW / cloud images only) is published by the export
+      // distributor alone: the directory distributor publishes RAW-only repositories.
+      if (kind === 'directory' && !families.has('raw')) main.distributors = main.distributors.filter((d) => d.typeId !== 'directory_distributor');
+      targets = [main];
+      // CGW and cloud images staged next to content whose importer cannot hold them go to a
+      // companion repository "<dest>-export" (generic importer, export distributor), so nothing
+      // staged is dropped.
+      const mainTypes = opts.importerTypes?.[main.importer.typeId];
+      if (families.has('export') && mainTypes && !['cgw', 'ami', 'vhd'].every((t) => mainTypes.includes(t))) {
+        const companion = autoRepo(config, dest, 'directory', true);
+        companion.id = `${dest}-export`;
+        companion.distributors = companion.distributors.filter((d) => d.typeId === 'export_distributor');
+        main.distributors = main.distributors.filter((d) => d.typeId !== 'export_distributor');
+        companionOf.set(main.id, companion.id);
+        targets.push(companion);
+      }
     }
     for (const repo of targets) {
       if (!repos.has(repo.id)) repos.set(repo.id, repo);
       const holds = KIND_HOLDS[repo.kind];
       const supported = opts.importerTypes?.[repo.importer.typeId];
+      const isCompanion = [...companionOf.values()].includes(repo.id);
       for (const e of entries) {
         const fam = itemFamily(e.item);
         if (fam === 'unsupported') continue;
+        if (companionOf.has(repo.id) && fam === 'export') continue;
+        if (isCompanion && fam !== 'export') continue;
         const typeId = itemTypeId(e.item);
         const okKind = holds.includes(fam);
         const okImporter = !supported || storedTypes(typeId).every((t) => supported.includes(t));

@@ -128,3 +128,44 @@ test('agent log to a file', () => {
   assert.match(text, /stagepush-agent\[\d+\] INFO hello log\n$/);
   assert.throws(() => parseLogTarget('journal'), /expected syslog, stderr or file:PATH/);
 });
+
+test('agent log to syslog goes through logger(1) to the syslog socket', async () => {
+  const dir = tempDir('agent-syslog-');
+  const sock = path.join(dir, 'log.sock');
+  const out = path.join(dir, 'received.txt');
+  // A tiny syslog receiver: one datagram, written to a file.
+  const { spawn } = await import('node:child_process');
+  const py = `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nopen(sys.argv[2]+'.ready','w').close()\nd=s.recv(65536)\nopen(sys.argv[2],'wb').write(d)\n`;
+  const rx = spawn('python3', ['-c', py, sock, out], { stdio: 'ignore' });
+  const { existsSync } = await import('node:fs');
+  const { setTimeout: sleep } = await import('node:timers/promises');
+  for (let i = 0; i < 100 && !existsSync(out + '.ready'); i++) await sleep(50);
+  const log = createLogger({ kind: 'syslog', socket: sock });
+  log.warn('reboot scheduled for tomorrow');
+  for (let i = 0; i < 100 && !existsSync(out); i++) await sleep(50);
+  rx.kill();
+  const got = readFileSync(out, 'utf8');
+  // <12> = facility user (1) * 8 + warning (4)
+  assert.match(got, /^<12>.*stagepush-agent.*reboot scheduled for tomorrow/);
+});
+
+test('agent log to syslog without a syslog socket falls back to stderr, saying so once', () => {
+  const dir = tempDir('agent-syslog-');
+  const lines: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const log = createLogger({ kind: 'syslog', socket: path.join(dir, 'missing.sock') });
+    log.info('first');
+    log.info('second');
+  } finally {
+    process.stderr.write = orig;
+  }
+  assert.equal(lines.length, 3);
+  assert.match(lines[0]!, /WARN syslog is not available/);
+  assert.match(lines[1]!, /INFO first/);
+  assert.match(lines[2]!, /INFO second/);
+});

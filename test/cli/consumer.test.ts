@@ -95,20 +95,28 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
     return JSON.parse(r.stdout) as Record<string, unknown> & { details: Record<string, unknown> };
   };
 
-  // The repository: made by createrepo_c, served through the test distributor's payload.
+  // The repository: our yum importer and distributor, through the engine CLI.
+  const key = path.join(RPMS, 'keys', 'rsa.asc');
+  assert.equal(cli(['repo', 'create', 'cons', '--display-name', 'Consumer test', '--importer', 'yum_importer']).status, 0);
+  const add = cli(['repo', 'distributor', 'add', 'cons', 'yum_distributor', '--id', 'yum', '--distributor-config', `gpgkey=${key}`, '--distributor-config', 'https=true']);
+  assert.equal(add.status, 0, add.stderr);
+  const upload = (...files: string[]) => {
+    const r = cli(['content', 'upload', '--repo', 'cons', ...files.map((f) => path.join(RPMS, 'install', f))]);
+    assert.equal(r.status, 0, r.stderr);
+    const p = cli(['repo', 'publish', 'cons']);
+    assert.equal(p.status, 0, p.stderr);
+  };
+  upload('hello-1.0-1.noarch.rpm', 'world-1.0-1.noarch.rpm');
+  // A repository of a third-party distributor type (a directory plugin), bound by the built-in yum
+  // bind handler through a descriptor in conf.d: its payload points at a createrepo_c repository.
   const pub = path.join(dir, 'pub');
-  const repoDir = path.join(pub, 'cons');
+  const repoDir = path.join(pub, 'other');
   mkdirSync(repoDir, { recursive: true });
-  copyFileSync(path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm'), path.join(repoDir, 'hello-1.0-1.noarch.rpm'));
   copyFileSync(path.join(RPMS, 'install', 'world-1.0-1.noarch.rpm'), path.join(repoDir, 'world-1.0-1.noarch.rpm'));
   createrepo(repoDir);
-  const engine = await openEngine({ dataDir });
+  const engine = await openEngine({ dataDir, configDir: path.join(dir, 'config', 'stagepush') });
   try {
-    await engine.createRepo({
-      id: 'cons',
-      displayName: 'Consumer test',
-      distributors: [{ id: 'td', typeId: 'test_distributor', config: { base_url: `file://${pub}`, relative_url: 'cons', gpg_key: readFileSync(path.join(RPMS, 'keys', 'rsa.asc'), 'utf8') } }],
-    });
+    await engine.createRepo({ id: 'other', distributors: [{ id: 'td', typeId: 'test_distributor', config: { base_url: `file://${pub}`, relative_url: 'other', gpg_key: readFileSync(key, 'utf8') } }] });
   } finally {
     engine.close();
   }
@@ -117,7 +125,7 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   const h = cli(['agent', 'handlers', '--json']);
   assert.equal(h.status, 3, h.stderr);
   const hj = JSON.parse(h.stdout) as { handlers: Array<{ capability: string; typeId: string; class: string; source: string }>; problems: Array<{ code: string; file: string }> };
-  assert.deepEqual(hj.problems.filter((p) => p.file.startsWith(confDir)).map((p) => [p.code, path.basename(p.file)]), [['AGENT_DESCRIPTOR_UNKNOWN_TYPE', 'broken.conf']]);
+  assert.deepEqual(hj.problems.map((p) => [p.code, path.basename(p.file)]), [['AGENT_DESCRIPTOR_UNKNOWN_TYPE', 'broken.conf']]);
   const cgw = hj.handlers.find((x) => x.typeId === 'cgw');
   assert.equal(cgw?.class, 'acme_handlers:GatewayHandler');
   assert.equal(cgw?.source, path.join(handlersDir, 'acme_handlers.mjs'));
@@ -136,7 +144,13 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   const bind = json(['consumer', 'bind', 'web1', 'cons']);
   assert.equal(bind.succeeded, true);
   const repoFile = path.join(root, 'etc/yum.repos.d/stagepush.repo');
-  assert.match(readFileSync(repoFile, 'utf8'), new RegExp(`^\\[cons\\]\\nname=Consumer test\\nbaseurl=file://${pub}/cons/\\nenabled=1\\ngpgcheck=1\\n`, 'm'));
+  const published = path.join(dataDir, 'published');
+  assert.match(readFileSync(repoFile, 'utf8'), new RegExp(`^\\[cons\\]\\nname=Consumer test\\nbaseurl=file://${published}/https/cons/ file://${published}/http/cons/\\nenabled=1\\ngpgcheck=1\\ngpgkey=file://${root}/etc/yum.repos.d/stagepush-keys/cons/cons.gpg\\n`, 'm'));
+  const other = json(['consumer', 'bind', 'web1', 'other']);
+  assert.equal(other.succeeded, true);
+  assert.match(readFileSync(repoFile, 'utf8'), new RegExp(`^\\[other\\]\\nname=other\\nbaseurl=file://${pub}/other/\\n`, 'm'));
+  assert.equal(json(['consumer', 'unbind', 'web1', 'other']).succeeded, true);
+  assert.doesNotMatch(readFileSync(repoFile, 'utf8'), /\[other\]/);
   assert.deepEqual((json(['consumer', 'show', 'web1']).bindings as Array<{ repoId: string }>).map((b) => b.repoId), ['cons']);
 
   const inst = json(['consumer', 'install', 'web1', '--type', 'rpm', 'hello']);
@@ -150,8 +164,7 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   assert.equal(unsigned.status, 6);
   assert.match(unsigned.stdout, /install rpm on web1: FAILED/);
 
-  copyFileSync(path.join(RPMS, 'install', 'hello-1.1-1.noarch.rpm'), path.join(repoDir, 'hello-1.1-1.noarch.rpm'));
-  createrepo(repoDir);
+  upload('hello-1.1-1.noarch.rpm');
   const upd = json(['consumer', 'update', 'web1', '--type', 'rpm', 'hello']);
   assert.deepEqual(upd.details.installed, ['hello-1.1-1.noarch']);
   assert.deepEqual(rpmQa(root), ['hello-1.1-1.noarch']);
@@ -186,7 +199,7 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   assert.equal(ub.details.sectionRemoved, true);
   assert.equal(existsSync(repoFile), false);
   assert.equal(cli(['consumer', 'unbind', 'web1', 'cons']).status, 3, 'not bound any more');
-  json(['consumer', 'bind', 'web1', 'cons', '--distributor', 'td']);
+  json(['consumer', 'bind', 'web1', 'cons', '--distributor', 'yum']);
   assert.ok(existsSync(repoFile));
   const cl = json(['consumer', 'clean', 'web1']);
   assert.equal(cl.succeeded, true);

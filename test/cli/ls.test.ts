@@ -12,7 +12,7 @@ const hash = (algo: string, p: string) => createHash(algo).update(readFileSync(p
 function layout() {
   return stage({
     'staged.yaml': stagedYaml([
-      { relative_path: 'dest1/FILES/a.txt', filename: 'a.txt', version: '2', attributes: { description: 'yes' } },
+      { relative_path: 'dest1/FILES/a.txt', filename: 'a.txt', version: '2', order: 3, attributes: { description: 'yes' } },
       { relative_path: 'dest1/AWS_IMAGES/img.raw', attributes: AMI_ATTRS },
     ]),
     'dest1/FILES/a.txt': 'content of a\n',
@@ -55,6 +55,7 @@ test('ls (yaml): comment lines, valid YAML as a whole, same data as json; ndjson
   const norm = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'string' && /^\d{4}-\d{2}-\d{2}T00:00:00.000Z$/.test(x) ? x.slice(0, 10) : x)));
   assert.deepEqual(norm(parsed), fromJson);
   assert.match(y.stdout, /^ {6}date: 2020-05-11$/m);
+  assert.match(y.stdout, /^ {4}display_order: 3\.0$/m, 'display_order prints as a float');
   assert.match(y.stdout, /^ {4}description: 'yes'$/m, 'a YAML 1.1 boolean word stays a quoted string');
   const n = runCli(['ls', '--format', 'ndjson', `staged:${root}`]);
   assert.deepEqual(n.stdout.trim().split('\n').map((l) => JSON.parse(l)), fromJson.slice(0, 5));

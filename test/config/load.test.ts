@@ -131,3 +131,9 @@ test('stagepush config check / config schema', () => {
   assert.ok(s.properties.agent.properties.conf_d);
   assert.ok(s.properties.plugins.properties.dirs);
 });
+
+test('plugin configs are passed as written (schema defaults are not injected into them)', () => {
+  const c = parseConfigText('repositories:\n  r:\n    type: yum\n    distributors:\n      - type_id: yum_distributor\n        config: {https: true}\n      - type_id: export_distributor\n', '/c');
+  const r = declaredRepos(c)[0]!;
+  assert.deepEqual(r.distributors.map((d) => d.config), [{ https: true, relative_url: 'r' }, {}]);
+});

@@ -19,6 +19,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function gate(config, self, key = 'gate_file') { const g = config.get(key); while (g && !fs.existsSync(g) && !self.canceled) await sleep(50); }
 function sha256(file) { return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'); }
 function logHook(config, line) { const f = config.get('hook_log'); if (f) fs.appendFileSync(f, line + '\n'); }
 
@@ -41,8 +42,9 @@ class TestImporter {
     const names = fs.readdirSync(feed).sort();
     const seen = new Set();
     let i = 0;
+    const stop = () => { fs.writeFileSync(path.join(repo.workingDir, 'stopped-by-cancel'), 'sync'); throw new Error('sync canceled'); };
     for (const name of names) {
-      if (this.canceled) throw new Error('sync canceled');
+      if (this.canceled) stop();
       const file = path.join(feed, name);
       const unit = conduit.initUnit('tfile', { name, checksum: sha256(file) }, { origin: 'sync' }, name);
       fs.copyFileSync(file, unit.storagePath);
@@ -50,8 +52,9 @@ class TestImporter {
       seen.add(name);
       conduit.setProgress({ done: ++i, total: names.length, current: name });
       if (slow) await sleep(slow);
+      if (i === 1) await gate(config, this);
     }
-    if (this.canceled) throw new Error('sync canceled');
+    if (this.canceled) stop();
     for (const u of conduit.getUnits({ typeIds: ['tfile'] })) if (!seen.has(u.unitKey.name)) conduit.removeUnit(u);
     const pad = conduit.getScratchpad() || { syncs: 0 };
     conduit.setScratchpad({ syncs: pad.syncs + 1 });
@@ -83,6 +86,7 @@ class TestImporter {
     const half = Math.floor(data.length / 2);
     fs.writeSync(fd, data, 0, half);
     if (slow) await sleep(slow);
+    await gate(config, { get canceled() { return conduit.signal.aborted; } }, 'upload_gate_file');
     if (conduit.signal.aborted) { fs.closeSync(fd); throw new Error('upload canceled'); }
     fs.writeSync(fd, data, half, data.length - half);
     fs.closeSync(fd);
@@ -113,6 +117,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function gate(config, self, key = 'gate_file') { const g = config.get(key); while (g && !fs.existsSync(g) && !self.canceled) await sleep(50); }
 function logHook(config, line) { const f = config.get('hook_log'); if (f) fs.appendFileSync(f, line + '\n'); }
 
 class TestDistributor {
@@ -142,8 +147,9 @@ class TestDistributor {
       conduit.setProgress({ published: ++i, total: units.length });
       const slow = Number(config.get('slow_ms', 0));
       if (slow) await sleep(slow);
+      if (i === 1) await gate(config, this);
     }
-    if (this.canceled) { fs.rmSync(tmp, { recursive: true, force: true }); throw new Error('publish canceled'); }
+    if (this.canceled) { fs.rmSync(tmp, { recursive: true, force: true }); fs.writeFileSync(path.join(repo.workingDir, 'stopped-by-cancel'), 'publish'); throw new Error('publish canceled'); }
     const notes = conduit.getUnits({ typeIds: ['tnote'], fields: ['text'] });
     const links = {};
     for (const u of units) { const l = conduit.getLinkedUnits(u, { typeIds: ['tnote'] }); if (l.length) links[u.unitKey.name] = l.map((n) => n.unitKey.id); }
@@ -227,4 +233,24 @@ export function engineEnv(opts: { plugin?: boolean } = {}): EngineEnv {
       return spawnCli(args, { env: { ...env, ...extraEnv } });
     },
   };
+}
+
+/** Poll (with fresh CLI processes) until `pred` holds; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** Collect a child's output and exit status. */
+export function finished(child: ReturnType<typeof spawnCli>): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })));
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText, defaultConfig, declaredRepos } from '../../src/config/index.js';
 import { routeItems } from '../../src/push/route.js';
-import { planRepo, rpmvercmp, erratumMovesForward, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
+import { planRepo, rpmvercmp, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
 import type { PushItemLike } from '../../src/push/items.js';
 
 const item = (kind: string, name: string, dest: string, extra: Partial<PushItemLike> = {}): PushItemLike => ({
@@ -104,7 +104,7 @@ test('plan: errata merge rule and --bump-errata', () => {
     assignment: { index: 0, item: item('ErratumPushItem', 'RHSA-1', 'r'), repoId: 'r', dest: 'r', typeId: 'erratum' },
     label: 'erratum:RHSA-1',
     units: [{ typeId: 'erratum', unitKey: { id: 'RHSA-1' }, fingerprint: 'new', replaceKey: 'erratum:RHSA-1', label: 'erratum:RHSA-1' }],
-    erratum: { updated: '2024-01-01 00:00:00', version: '2' },
+    erratum: { decision: 'dropped', updated: '2024-01-01 00:00:00', version: '2', storedUpdated: '2024-01-01 00:00:00', storedVersion: '2' },
   };
   const p = planRepo(repo, [d], [stored], { bumpErrata: false });
   assert.equal(p.entries[0]!.action, 'failed');
@@ -113,7 +113,6 @@ test('plan: errata merge rule and --bump-errata', () => {
   const b = planRepo(repo, [d], [stored], { bumpErrata: true });
   assert.equal(b.entries[0]!.action, 'replaced');
   assert.equal(b.uploads[0]!.bumpVersion, '3');
-  assert.equal(erratumMovesForward({ updated: '2024-01-02', version: '1' }, { updated: '2024-01-01', version: '5' }), true);
 });
 
 test('rpmvercmp', () => {
@@ -122,4 +121,16 @@ test('rpmvercmp', () => {
   assert.equal(rpmvercmp('1.0a', '1.0'), 1);
   assert.equal(rpmvercmp('2', '2'), 0);
   assert.equal(rpmvercmp('1.0^1', '1.0'), 1);
+});
+
+test('routing: CGW / cloud images next to RPMs go to a companion export repository when the yum importer cannot hold them', () => {
+  const items = [item('RpmPushItem', 'a.rpm', 'mix'), item('CGWPushItem', 'gw.yaml', 'mix'), item('AmiPushItem', 'img.raw', 'cloud')];
+  const r = routeItems(items, defaultConfig(), { importerTypes: { yum_importer: ['rpm', 'srpm', 'erratum'], generic_importer: ['cgw', 'ami', 'vhd', 'directory'] } });
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.repos.map((x) => `${x.id}:${x.importer.typeId}:${x.distributors.map((d) => d.typeId).join('+')}`), [
+    'cloud:generic_importer:export_distributor',
+    'mix:yum_importer:yum_distributor',
+    'mix-export:generic_importer:export_distributor',
+  ]);
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['cloud:img.raw', 'mix-export:gw.yaml', 'mix:a.rpm']);
 });

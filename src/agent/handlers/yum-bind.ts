@@ -128,7 +128,7 @@ export class YumBindHandler extends BindHandler {
     rmSync(dir, { recursive: true, force: true });
     const keyFiles: string[] = [];
     for (const [name, armored] of Object.entries(payload.gpg_keys ?? {})) {
-      const f = path.join(dir, `${name.replace(SAFE, '_')}.gpg`);
+      const f = path.join(dir, `${name.replace(/\.(gpg|asc|key)$/i, '').replace(SAFE, '_')}.gpg`);
       writeAtomic(f, armored.endsWith('\n') ? armored : armored + '\n');
       keyFiles.push(f);
     }

@@ -49,6 +49,9 @@ export function checkFeedUrl(url: unknown): string | null {
 
 class Transient extends Error {}
 
+/** Certificate problems: retrying cannot help. */
+const TLS_CODES = /^(ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|CERT_|ERR_SSL_)/;
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
@@ -100,7 +103,12 @@ export function createFetcher(opts: FetchOptions = {}): Fetcher {
       res = await request(url, { dispatcher: await getDispatcher(), signal, maxRedirections: 5 } as Parameters<typeof request>[1]);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
-      throw new Transient(`${url}: ${(e as Error).message}`);
+      const cause = (e as { cause?: NodeJS.ErrnoException }).cause ?? (e as NodeJS.ErrnoException);
+      const code = String(cause?.code ?? '');
+      if (TLS_CODES.test(code)) {
+        throw new StagepushError('FILE_SYNC_TLS_ERROR', `${url}: TLS: ${cause.message ?? code} (${code}); give the CA with ssl_ca_cert`, { kind: 'failed', file: url, field: 'ssl_ca_cert', cause: e });
+      }
+      throw new Transient(`${url}: ${(e as Error).message}${code ? ` (${code})` : ''}`);
     }
     if (res.statusCode >= 500 || res.statusCode === 429) {
       await res.body.dump();

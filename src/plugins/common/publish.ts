@@ -297,6 +297,11 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
   const key = opts.key ?? distributorKey(repo);
   const base = versionsBase(publishRoot, repo.id, key);
 
+  // A relative_url moved into (or out of) its own previous URL: the old link must go first.
+  const prevState = await readState(base);
+  if (prevState && prevState.relativeUrl !== relativeUrl && (relativeUrl.startsWith(prevState.relativeUrl + '/') || prevState.relativeUrl.startsWith(relativeUrl + '/'))) {
+    for (const p of PROTOCOLS) await removeLink(path.join(publishRoot, p), prevState.relativeUrl, base);
+  }
   for (const p of PROTOCOLS) if (protocols[p]) await checkLinkPath(path.join(publishRoot, p), relativeUrl, base);
 
   await mkdirp(base);

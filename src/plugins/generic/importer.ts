@@ -7,8 +7,9 @@
  * metadata-only unit's checksum is the sha256 of its canonical metadata JSON. An upload with the
  * name of a unit of the same type already in the repository replaces it (`replace_same_name`,
  * default true).
- * directory: the upload's file path is a directory, stored with common/directory.ts (name: the
- * unit key's name, else the directory's base name).
+ * directory: the upload's file path is a directory, or a tar archive of one (.tar, .tar.gz, .tgz,
+ * .tar.xz, .tar.bz2; extracted with GNU tar), stored with common/directory.ts (name: the unit key's
+ * name, else the directory's base name, or the archive's name without its extension).
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -22,6 +23,26 @@ import { copyAndHash } from '../common/fsutil.js';
 export const GENERIC_TYPES = ['cgw', 'ami', 'vhd'] as const;
 const METADATA: PluginMetadata = { id: 'generic_importer', displayName: 'Generic importer (CGW, AMI, VHD, RAW directories)', types: [...GENERIC_TYPES, DIRECTORY_TYPE] };
 export const GENERIC_IMPORTER_KEYS = ['replace_same_name', 'refuse_escaping_symlinks'] as const;
+
+const TAR_NAME = /^(.+?)\.(tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2)$/;
+
+/**
+ * Extract a tar archive with GNU tar into an empty directory: members with absolute names or ".."
+ * are refused by tar itself (it strips "/" and rejects ".."); owners are not kept, modes are.
+ */
+async function extractTar(file: string, dest: string, signal: AbortSignal): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('tar', ['-x', '-f', file, '-C', dest, '--no-same-owner', '--preserve-permissions', '--delay-directory-restore'], { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', (e) => reject(new StagepushError('FILE_TAR_FAILED', `${file}: cannot run tar (${(e as NodeJS.ErrnoException).code ?? e.message})`, { file, cause: e })));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new StagepushError('FILE_TAR_FAILED', `${file}: tar could not extract it (exit ${code}): ${err.trim().split('\n').slice(0, 3).join('; ')}`, { file }));
+    });
+  });
+}
 
 /** JSON with object keys sorted, recursively (a stable form for hashing). */
 export function canonicalJson(v: unknown): string {
@@ -65,7 +86,7 @@ export class GenericImporter implements Importer {
   }
 
   async uploadUnit(_repo: Repository, upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
-    if (upload.typeId === DIRECTORY_TYPE) return this.uploadDirectory(upload, conduit, config);
+    if (upload.typeId === DIRECTORY_TYPE) return this.uploadDirectory(_repo, upload, conduit, config);
     if (!(GENERIC_TYPES as readonly string[]).includes(upload.typeId)) {
       throw new StagepushError('FILE_UNSUPPORTED_TYPE', `generic_importer does not handle type "${upload.typeId}" (only ${[...GENERIC_TYPES, DIRECTORY_TYPE].join(', ')})`, { field: 'type' });
     }
@@ -112,15 +133,35 @@ export class GenericImporter implements Importer {
     return out;
   }
 
-  private async uploadDirectory(upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
-    if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'a directory unit needs a directory path', { field: 'file' });
+  private async uploadDirectory(repo: Repository, upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport> {
+    if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'a directory unit needs a directory path (or a tar archive of the tree)', { field: 'file' });
     const n = upload.unitKey.name;
-    const name = typeof n === 'string' && n ? n : path.basename(path.resolve(upload.filePath));
-    const unit = await ingestDirectory(conduit, upload.filePath, name, {
-      refuseEscapingSymlinks: getBool(config, 'refuse_escaping_symlinks', false),
-      signal: conduit.signal,
-      metadata: upload.metadata,
+    const st = await fsp.stat(upload.filePath).catch((e: NodeJS.ErrnoException) => {
+      throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
     });
+    let dir = upload.filePath;
+    let extracted: string | null = null;
+    let name = typeof n === 'string' && n ? n : path.basename(path.resolve(upload.filePath));
+    if (st.isFile()) {
+      // A tree given as a tar archive: extracted (no owners, modes kept) into the working directory.
+      const m = TAR_NAME.exec(path.basename(upload.filePath));
+      if (!m) throw new StagepushError('FILE_NOT_A_DIRECTORY', `${upload.filePath}: a directory unit is a directory or a tar archive (.tar, .tar.gz, .tgz, .tar.xz, .tar.bz2)`, { file: upload.filePath, field: 'file' });
+      if (!(typeof n === 'string' && n)) name = m[1]!;
+      await fsp.mkdir(repo.workingDir, { recursive: true });
+      extracted = await fsp.mkdtemp(path.join(repo.workingDir, 'upload-tree-'));
+      dir = extracted;
+      await extractTar(upload.filePath, extracted, conduit.signal);
+    }
+    let unit: Unit;
+    try {
+      unit = await ingestDirectory(conduit, dir, name, {
+        refuseEscapingSymlinks: getBool(config, 'refuse_escaping_symlinks', false),
+        signal: conduit.signal,
+        metadata: upload.metadata,
+      });
+    } finally {
+      if (extracted) await fsp.rm(extracted, { recursive: true, force: true });
+    }
     const replaced = this.replaceSameName(conduit, config, unit);
     return { success: true, summary: { type: DIRECTORY_TYPE, name, digest: unit.unitKey.digest, files: unit.metadata.file_count ?? 0, replaced } };
   }

@@ -1,4 +1,5 @@
 import { StagepushError, type Problem } from '../../errors.js';
+import { fastYaml } from './fastyaml.js';
 
 /** os.path.join for two parts: no normalisation, so `src`/`origin` keep the user's spelling. */
 export function pyJoin(a: string, b: string): string {
@@ -70,6 +71,13 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
       return { error: `invalid JSON: ${(e as Error).message}` };
     }
   }
+  const fast = fastYaml(text);
+  if (fast !== undefined) return { value: fast };
+  return parseYamlFull(text);
+}
+
+/** The full YAML parser with PyYAML's rules (what the fast reader falls back to). */
+export async function parseYamlFull(text: string): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
   try {
     const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlBools as never });

@@ -142,7 +142,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       }
     }
     if (w.rpm || want.length) {
-      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want });
+      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecord ? { record: true } : {}) });
       owners.push(w);
       cachedSums.push(w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined);
     }
@@ -165,10 +165,10 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
         w.item = null as unknown as PushItem;
         return;
       }
-      if (r.record && w.item.kind === 'RpmPushItem') {
-        const key = r.record.signingKey;
+      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
+        const key = r.signingKey ?? null;
         w.item.signing_key = key ? key.toUpperCase() : null;
-        opts.onRpmRecord?.(w.item, r.record);
+        if (r.record) opts.onRpmRecord?.(w.item, r.record);
       }
       if (job.checksums.length) {
         applySums(w, r.sums, checksums, out.problems);
@@ -178,7 +178,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   });
   if (checksums.length) emit({ type: 'phase-end', phase: 'checksum', done, total: jobs.length, ok: outcome.unfinished.length === 0 });
   if (outcome.aborted) {
-    throw new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
+    const reason: unknown = opts.signal?.reason;
+    throw reason instanceof StagepushError ? reason : new StagepushError('INTERRUPTED_SIGINT', 'interrupted while loading the staging area', { kind: 'interrupted' });
   }
   if (outcome.unfinished.length) {
     const paths = outcome.unfinished.map((i) => jobs[i]!.path);
@@ -226,6 +227,15 @@ export async function loadStaged(urls: string[], opts: LoadOptions = {}): Promis
     result.itemsBySource.push(items);
     result.items.push(...items);
   }
+  // Deterministic order (worker results arrive in completion order): by file, entry, field, code.
+  const key = (p: Problem) => [p.file ?? '', p.entry ?? '', p.field ?? '', p.code];
+  const byLocation = (a: Problem, b: Problem) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  };
+  result.problems.sort(byLocation);
   for (const w of result.warnings) emit({ type: 'warning', code: w.code, message: w.message });
   emit({ type: 'phase-end', phase: 'load', done: result.items.length, ok: result.problems.length === 0 });
   return result;

@@ -144,6 +144,11 @@ export async function loadMetadata(topdir: string): Promise<StagingMetadata> {
   const basename = file.slice(file.lastIndexOf('/') + 1);
   let text: string;
   try {
+    const st = await fsp.stat(file);
+    // Never open a FIFO or device: reading it could block for ever.
+    if (!st.isFile()) {
+      return { file, basename, entries: new Map(), mentioned: new Set(), ok: false, problems: [problem('STAGED_NOT_REGULAR_FILE', `${file} is not a regular file`, { file })] };
+    }
     text = await fsp.readFile(file, 'utf8');
   } catch (e) {
     return { file, basename, entries: new Map(), mentioned: new Set(), ok: false, problems: [problem('STAGED_METADATA_UNREADABLE', `cannot read: ${ioReason(e)}`, { file })] };

@@ -28,7 +28,6 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
   const Piscina = mod.Piscina;
   const threads = Math.max(1, Math.min(opts.threads, jobs.length));
   const pool = new Piscina({ filename: opts.workerUrl ?? DEFAULT_WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
-  const ctrl = new AbortController();
   const done = new Uint8Array(jobs.length);
   let remaining = jobs.length;
   let last = Date.now();
@@ -40,8 +39,8 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
     over = true;
     clearInterval(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    ctrl.abort();
-    // Terminate the workers; do not wait for a worker stuck in a system call.
+    // Terminate the workers (pending tasks are rejected, ignored above); do not wait for a worker
+    // stuck in a system call.
     void pool.destroy().catch(() => undefined);
     settle(outcome);
   };
@@ -58,7 +57,7 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
   jobs.forEach((job, i) => {
-    pool.run(job, { signal: ctrl.signal }).then(
+    pool.run(job).then(
       (r: WorkerResult) => {
         if (over) return;
         done[i] = 1;

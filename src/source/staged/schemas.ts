@@ -199,22 +199,41 @@ export interface Validators {
   erratum: ValidateFunction;
 }
 
-let compiled: Validators | undefined;
+let ajv: import('ajv').default | undefined;
+const cache = new Map<string, ValidateFunction>();
 
-/** The compiled validators (compiled on first use, then shared). */
-export function validators(): Validators {
-  if (!compiled) {
-    const Ajv = (AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule;
-    const ajv = new (Ajv as unknown as new (o: object) => import('ajv').default)({ allErrors: true, strict: false });
-    compiled = {
-      stagedTop: ajv.compile(stagedTopSchema),
-      stagedEntry: ajv.compile(stagedEntrySchema),
-      amiAttributes: ajv.compile(amiAttributesSchema),
-      fileAttributes: ajv.compile(fileAttributesSchema),
-      erratum: ajv.compile(erratumSchema),
-    };
+function compile(name: string, schema: object): ValidateFunction {
+  let fn = cache.get(name);
+  if (!fn) {
+    if (!ajv) {
+      const Ajv = (AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule;
+      ajv = new (Ajv as unknown as new (o: object) => import('ajv').default)({ allErrors: true, strict: false });
+    }
+    fn = ajv.compile(schema);
+    cache.set(name, fn);
   }
-  return compiled;
+  return fn;
+}
+
+/** The validators, each compiled on first use and then shared. */
+export function validators(): Validators {
+  return {
+    get stagedTop() {
+      return compile('stagedTop', stagedTopSchema);
+    },
+    get stagedEntry() {
+      return compile('stagedEntry', stagedEntrySchema);
+    },
+    get amiAttributes() {
+      return compile('amiAttributes', amiAttributesSchema);
+    },
+    get fileAttributes() {
+      return compile('fileAttributes', fileAttributesSchema);
+    },
+    get erratum() {
+      return compile('erratum', erratumSchema);
+    },
+  };
 }
 
 /** JSON pointer `/a/0/b` → `a[0].b` (prefixed with `base`). */

@@ -60,7 +60,7 @@ async function statOrNull(p: string): Promise<Stats | null> {
 }
 
 function describeType(st: Stats): string {
-  return st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
+  return st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : 'not a regular file';
 }
 
 function toFileStat(st: Stats): FileStat {
@@ -153,7 +153,12 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
       const sub = pyJoin(typeDir, d.name);
       const sst = d.isDirectory() ? null : await statOrNull(sub);
       if (!d.isDirectory() && !sst?.isDirectory()) continue;
-      if (!(await statOrNull(pyJoin(sub, 'resources.yaml')))) continue;
+      const resStat = await statOrNull(pyJoin(sub, 'resources.yaml'));
+      if (!resStat) continue;
+      if (!resStat.isFile()) {
+        res.problems.push(problem('STAGED_NOT_REGULAR_FILE', `${pyJoin(sub, 'resources.yaml')} is ${describeType(resStat)}, not a regular file`, { file: pyJoin(sub, 'resources.yaml') }));
+        continue;
+      }
       const cl = await loadCloudDir(sub, dest);
       res.problems.push(...cl.problems);
       res.warnings.push(...cl.warnings);

@@ -14,10 +14,12 @@ export interface WorkerJob {
   op: 'rpm' | 'hash';
   path: string;
   checksums: ChecksumAlgo[];
+  /** Send the whole RpmRecord back (else only its signing key: cloning records costs time). */
+  record?: boolean;
 }
 
 export type WorkerResult =
-  | { ok: true; record?: RpmRecord; sums: { md5?: string; sha256?: string } }
+  | { ok: true; record?: RpmRecord; signingKey?: string | null; sums: { md5?: string; sha256?: string } }
   | { ok: false; code: string; message: string };
 
 const CHUNK = 1024 * 1024;
@@ -63,7 +65,7 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     closeSync(openRegular(job.path));
     // Synchronous reads: this is a worker thread (no event loop to keep responsive).
     const { record, checksums } = readRpmFileSync(job.path, { checksums: job.checksums });
-    return { ok: true, record, sums: checksums ?? {} };
+    return job.record ? { ok: true, record, signingKey: record.signingKey, sums: checksums ?? {} } : { ok: true, signingKey: record.signingKey, sums: checksums ?? {} };
   } catch (e) {
     const err = e as { code?: unknown; message?: string };
     const code = typeof err.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(err.code) ? err.code : 'STAGED_READ_FAILED';

@@ -127,6 +127,11 @@ test('protocol turned off and relative_url changed: old links removed, empty par
   assert.ok(!existsSync(path.join(store.publishRoot, 'https', 'z')));
   assert.equal(readFileSync(path.join(store.publishRoot, 'http', 'z', 'f'), 'utf8'), '2');
   assert.ok(r.removedLinks.length >= 2);
+  // Moving into / out of its own previous URL.
+  await atomicPublish({ publishRoot: store.publishRoot, repo, relativeUrl: 'z/inner', protocols: { http: true, https: false }, build: async (d) => write(d, 'f', '3') });
+  assert.equal(readFileSync(path.join(store.publishRoot, 'http', 'z', 'inner', 'f'), 'utf8'), '3');
+  await atomicPublish({ publishRoot: store.publishRoot, repo, relativeUrl: 'z', protocols: { http: true, https: false }, build: async (d) => write(d, 'f', '4') });
+  assert.equal(readFileSync(path.join(store.publishRoot, 'http', 'z', 'f'), 'utf8'), '4');
   const removed = await unpublish(store.publishRoot, repo);
   assert.ok(removed.includes(path.join(store.publishRoot, 'http', 'z')));
   assert.ok(!existsSync(path.join(store.publishRoot, 'http', 'z')));

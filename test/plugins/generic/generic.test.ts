@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { GenericImporter, canonicalJson } from '../../../src/plugins/generic/importer.js';
 import { StagepushError } from '../../../src/errors.js';
@@ -49,4 +50,29 @@ test('generic_importer: ami/vhd/cgw with the item metadata, file stored, same na
   assert.equal(await imp.detectType(path.join(d, 'tree')), 'directory');
   assert.match((imp.validateConfig(repo, fakeConfig({ replace_same_name: 'sometimes' }), { repos: [] }) as { message: string }).message, /"replace_same_name"/);
   assert.match((imp.validateConfig(repo, fakeConfig({ feed: 'x' }), { repos: [] }) as { message: string }).message, /unknown config key "feed"/);
+});
+
+test('generic_importer: a RAW tree as a directory or as a tar archive gives the same unit', async () => {
+  const store = new FakeStore();
+  const repo = store.repo('raw', 'importer');
+  const imp = new GenericImporter();
+  const root = tempDir();
+  const tree = path.join(root, 'ks-tree');
+  mkdirSync(path.join(tree, 'images'), { recursive: true });
+  writeFileSync(path.join(tree, 'images', 'boot.iso'), 'BOOT');
+  writeFileSync(path.join(tree, '.treeinfo'), 'ti');
+  symlinkSync('images/boot.iso', path.join(tree, 'boot'));
+  const direct = await imp.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: tree }, store.importer('raw'), fakeConfig());
+  for (const [archive, flag] of [['ks-tree.tar', '-cf'], ['ks-tree.tar.gz', '-czf']] as const) {
+    const tr = spawnSync('tar', [flag, path.join(root, archive), '-C', tree, '.'], { encoding: 'utf8' });
+    assert.equal(tr.status, 0, tr.stderr);
+    const viaTar = await imp.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: path.join(root, archive) }, store.importer('raw'), fakeConfig());
+    assert.deepEqual((viaTar.summary as Record<string, unknown>).digest, (direct.summary as Record<string, unknown>).digest, archive);
+    assert.equal((viaTar.summary as Record<string, unknown>).name, 'ks-tree');
+  }
+  assert.deepEqual(readdirSync(repo.workingDir), [], 'extraction directory removed');
+  writeFileSync(path.join(root, 'notatar.bin'), 'x');
+  await assert.rejects(imp.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: path.join(root, 'notatar.bin') }, store.importer('raw'), fakeConfig()), (e: StagepushError) => e.code === 'FILE_NOT_A_DIRECTORY');
+  writeFileSync(path.join(root, 'broken.tar'), 'this is not a tar archive at all');
+  await assert.rejects(imp.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: path.join(root, 'broken.tar') }, store.importer('raw'), fakeConfig()), (e: StagepushError) => e.code === 'FILE_TAR_FAILED');
 });

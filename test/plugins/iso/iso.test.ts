@@ -233,3 +233,35 @@ test('cancelSyncRepo stops the downloads; nothing is saved and no temp file stay
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('sync over https: the CA from ssl_ca_cert is trusted; without it the certificate is refused at once', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const https = await import('node:https');
+  const d = tempDir();
+  const cert = path.join(d, 'cert.pem');
+  const key = path.join(d, 'key.pem');
+  const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(ssl.status, 0, ssl.stderr);
+  const feed = feedDir({ 'a.iso': 'alpha over tls' });
+  const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+    const f = path.join(feed, decodeURIComponent(new URL(req.url!, 'https://x').pathname));
+    if (existsSync(f)) res.end(readFileSync(f));
+    else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  try {
+    const store = new FakeStore();
+    const repo = store.repo('tls');
+    await assert.rejects(new IsoImporter().syncRepo(repo, store.importer('tls'), fakeConfig({ feed: url })), (e: StagepushError) => e.code === 'FILE_SYNC_TLS_ERROR' && /ssl_ca_cert/.test(e.message));
+    await new IsoImporter().syncRepo(repo, store.importer('tls'), fakeConfig({ feed: url, ssl_ca_cert: cert }));
+    assert.equal(readFileSync(store.units('tls')[0]!.storagePath!, 'utf8'), 'alpha over tls');
+    await assert.rejects(new IsoImporter().syncRepo(repo, store.importer('tls'), fakeConfig({ feed: url, ssl_ca_cert: path.join(d, 'missing.pem') })), (e: StagepushError) => e.code === 'FILE_SYNC_TLS_FILE' && e.field === 'ssl_ca_cert');
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

@@ -276,3 +276,36 @@ test('10,000 FILES entries load (linear validation, hashed duplicate checks)', a
   assert.equal(r.items.length, n);
   assert.equal(r.items[0]!.name, 'file-0.bin');
 });
+
+test('polling waits for item files (absolute src) to appear, then warns about those still missing', async () => {
+  const res = (paths: string[]) => `type: VHD
+description: d
+build: {name: rhel, version: '9.4', respin: '1'}
+release: {date: '20200511'}
+images:
+${paths.map((p) => `- {path: ${p}, architecture: x86_64}`).join('\n')}
+`;
+  const root = stage({ 'd/CLOUD_IMAGES/b/resources.yaml': res(['late.vhd', 'never.vhd']) });
+  const late = path.join(root, 'd/CLOUD_IMAGES/b/late.vhd');
+  setTimeout(() => writeFileSync(late, 'x'), 300);
+  const r = await loadStaged([`staged:${root}?poll_timeout=1.5&poll_rate=0.1`]);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.items.length, 2);
+  assert.deepEqual(r.warnings.map((w) => w.message), [`File ${root}/d/CLOUD_IMAGES/b/never.vhd is missing after 1.5 seconds`]);
+});
+
+test('FIFOs are never opened: metadata, errata, product certs, resources.yaml, RPMs', async () => {
+  const root = stage({
+    'staged.yaml': { fifo: true },
+    'd/ERRATA/e.yaml': { fifo: true },
+    'd/PRODUCTID/p.pem': { fifo: true },
+    'd/RPMS/x.rpm': { fifo: true },
+    'd/CLOUD_IMAGES/b/resources.yaml': { fifo: true },
+    'd/DOCKER/pipe': { fifo: true },
+  });
+  const r = await loadStaged([`staged:${root}?timeout=1`]);
+  for (const f of ['staged.yaml', 'd/ERRATA/e.yaml', 'd/PRODUCTID/p.pem', 'd/RPMS/x.rpm', 'd/CLOUD_IMAGES/b/resources.yaml']) {
+    hasProblem(r.problems, { code: 'STAGED_NOT_REGULAR_FILE', file: `${root}/${f}` });
+  }
+  assert.equal(r.problems.length, 5);
+});

@@ -1,0 +1,151 @@
+/**
+ * stagepush push, side by side with createrepo_c (warm, median of 3):
+ *  - a fresh push of N RPMs of 256 KiB plus errata, against `createrepo_c --no-database --workers 2`
+ *    plus `modifyrepo_c` of the updateinfo on the same RPMs (target ≤ 1.5×: we also store content);
+ *  - the push of the same staging area with 10 new RPMs, against `createrepo_c --update`
+ *    (target ≤ 0.5×);
+ *  - peak RSS of the push at N and at 4N packages.
+ * N = 5,000 × STAGEPUSH_BENCH_SCALE.
+ */
+import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BIN, fmt, generateRpms, runMeasured, type BenchContext } from './lib.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** A staging area `<root>/bench/RPMS/*.rpm` (hard links) + `bench/ERRATA/*.yaml`. */
+function makeArea(root: string, rpms: string[], errata: number): void {
+  rmSync(root, { recursive: true, force: true });
+  const dir = path.join(root, 'bench', 'RPMS');
+  mkdirSync(dir, { recursive: true });
+  for (const f of rpms) linkSync(f, path.join(dir, path.basename(f)));
+  const edir = path.join(root, 'bench', 'ERRATA');
+  mkdirSync(edir, { recursive: true });
+  for (let i = 0; i < errata; i++) writeFileSync(path.join(edir, `BENCH-${i}.yaml`), erratum(i, rpms));
+}
+
+function nvr(f: string): { name: string } {
+  const b = path.basename(f).replace(/-1\.0-1\.noarch\.rpm$/, '');
+  return { name: b };
+}
+
+function erratum(i: number, rpms: string[]): string {
+  const pk = rpms.slice(i * 10, i * 10 + 10).map((f) => `      - {name: ${nvr(f).name}, epoch: "0", version: "1.0", release: "1", arch: noarch, src: x.src.rpm, filename: ${path.basename(f)}}`);
+  return [
+    `id: BENCH-2026:${String(i).padStart(4, '0')}`,
+    'type: RHBA',
+    'title: bench',
+    'description: bench',
+    'summary: bench',
+    'solution: bench',
+    'severity: Low',
+    'from: bench@stagepush.invalid',
+    'rights: bench',
+    'issued: "2026-01-01 00:00:00"',
+    'updated: "2026-01-01 00:00:00"',
+    'release: "0"',
+    'status: final',
+    'pushcount: "1"',
+    'version: "1"',
+    'reboot_suggested: false',
+    'references: []',
+    'pkglist:',
+    '  - name: bench',
+    '    short: bench',
+    '    packages:',
+    ...pk,
+    '',
+  ].join('\n');
+}
+
+function updateinfo(errata: number, rpms: string[]): string {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>', '<updates>'];
+  for (let i = 0; i < errata; i++) {
+    out.push(`<update from="bench@stagepush.invalid" status="final" type="bugfix" version="1"><id>BENCH-2026:${String(i).padStart(4, '0')}</id><title>bench</title><issued date="2026-01-01 00:00:00"/><updated date="2026-01-01 00:00:00"/><rights>bench</rights><release>0</release><severity>Low</severity><summary>bench</summary><description>bench</description><solution>bench</solution><references/><pkglist><collection short="bench"><name>bench</name>`);
+    for (const f of rpms.slice(i * 10, i * 10 + 10)) out.push(`<package name="${nvr(f).name}" version="1.0" release="1" epoch="0" arch="noarch" src="x.src.rpm"><filename>${path.basename(f)}</filename></package>`);
+    out.push('</collection></pkglist></update>');
+  }
+  out.push('</updates>');
+  return out.join('\n');
+}
+
+async function pushRun(dataDir: string, config: string, area: string) {
+  const r = await runMeasured(process.execPath, [BIN, '--data-dir', dataDir, '--config', config, 'push', '-q', '--progress', 'none', area]);
+  if (r.status !== 0) throw new Error(`push failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  ctx.section('stagepush push (src/push) vs createrepo_c');
+  const n = Math.max(20, Math.round(5000 * ctx.scale));
+  const errata = Math.max(1, Math.round(n / 50));
+  let t0 = Date.now();
+  const base = generateRpms(ctx.cacheDir, { count: n, size: 256 * 1024, prefix: 'pushbench' });
+  const extra = generateRpms(ctx.cacheDir, { count: 10, size: 256 * 1024, prefix: 'pushbench-new' });
+  ctx.row('generate inputs (cached after the first run)', fmt.ms(Date.now() - t0), `${n} + 10 × 256 KiB, ${errata} errata`);
+
+  const config = path.join(ctx.tmpDir, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\nlog_retention_days: 0\n');
+  const area = path.join(ctx.tmpDir, 'area');
+  makeArea(area, base.files, errata);
+  const uiFile = path.join(ctx.tmpDir, 'updateinfo.xml');
+  writeFileSync(uiFile, updateinfo(errata, base.files));
+
+  // Warm-up: one push and one createrepo_c, not counted.
+  await pushRun(path.join(ctx.tmpDir, 'warm'), config, area);
+  rmSync(path.join(ctx.tmpDir, 'warm'), { recursive: true, force: true });
+
+  const fresh: number[] = [];
+  const freshRss: number[] = [];
+  const cr: number[] = [];
+  const inc: number[] = [];
+  const crUpd: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const dataDir = path.join(ctx.tmpDir, `data-${i}`);
+    makeArea(area, base.files, errata);
+    const p = await pushRun(dataDir, config, area);
+    fresh.push(p.ms);
+    if (p.maxRssKb) freshRss.push(p.maxRssKb);
+
+    const repo = path.join(ctx.tmpDir, `cr-${i}`);
+    rmSync(repo, { recursive: true, force: true });
+    mkdirSync(repo, { recursive: true });
+    for (const f of base.files) linkSync(f, path.join(repo, path.basename(f)));
+    const c1 = await runMeasured('createrepo_c', ['--no-database', '--workers', '2', '-q', repo]);
+    if (c1.status !== 0) throw new Error(`createrepo_c: ${c1.stderr}`);
+    const c2 = await runMeasured('modifyrepo_c', ['--mdtype', 'updateinfo', uiFile, path.join(repo, 'repodata')]);
+    if (c2.status !== 0) throw new Error(`modifyrepo_c: ${c2.stderr}`);
+    cr.push(c1.ms + c2.ms);
+
+    // 10 new RPMs.
+    makeArea(area, [...base.files, ...extra.files], errata);
+    inc.push((await pushRun(dataDir, config, area)).ms);
+    for (const f of extra.files) linkSync(f, path.join(repo, path.basename(f)));
+    const c3 = await runMeasured('createrepo_c', ['--update', '--no-database', '--workers', '2', '-q', repo]);
+    if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
+    crUpd.push(c3.ms);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(repo, { recursive: true, force: true });
+  }
+  const f = median(fresh);
+  const c = median(cr);
+  ctx.row(`fresh push, ${n} × 256 KiB + ${errata} errata`, fmt.ms(f), `ours/createrepo_c = ${(f / c).toFixed(2)}× (target ≤ 1.5×)`);
+  ctx.row('createrepo_c --no-database --workers 2 + modifyrepo_c', fmt.ms(c));
+  const pi = median(inc);
+  const cu = median(crUpd);
+  ctx.row('push of the same area + 10 new RPMs', fmt.ms(pi), `ours/createrepo_c = ${(pi / cu).toFixed(2)}× (target ≤ 0.5×)`);
+  ctx.row('createrepo_c --update', fmt.ms(cu));
+  if (freshRss.length) ctx.row(`peak RSS, push of ${n} RPMs`, `${(median(freshRss) / 1024).toFixed(0)} MiB`);
+
+  // Peak RSS at 4N packages (small RPMs: the header count is what matters for memory).
+  const big = generateRpms(ctx.cacheDir, { count: 4 * n, size: 12 * 1024, prefix: 'pushbench-rss' });
+  const bigArea = path.join(ctx.tmpDir, 'area-big');
+  makeArea(bigArea, big.files, 0);
+  t0 = Date.now();
+  const r = await pushRun(path.join(ctx.tmpDir, 'data-big'), config, bigArea);
+  ctx.row(`peak RSS, push of ${4 * n} RPMs (12 KiB)`, r.maxRssKb ? `${(r.maxRssKb / 1024).toFixed(0)} MiB` : 'n/a', `wall ${fmt.ms(Date.now() - t0)}`);
+  rmSync(path.join(ctx.tmpDir, 'data-big'), { recursive: true, force: true });
+}

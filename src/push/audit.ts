@@ -1,0 +1,156 @@
+/**
+ * The audit trail for cron: each push keeps `<data-dir>/logs/<push id>/` with `push.log` (every
+ * event, one line each), `report.json` (the final report) and `staged/<n>-<name>` (the staged.yaml
+ * / staged.json / pub-mapfile.json each staging area used). `push list` / `push show ID` read them;
+ * `log_retention_days` prunes them.
+ */
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StagepushError } from '../errors.js';
+import type { ProgressEvent } from '../events.js';
+import type { PushReport } from './report.js';
+
+export const METADATA_FILES = ['staged.yaml', 'staged.yml', 'staged.json', 'pub-mapfile.json'];
+
+export function logsDir(dataDir: string): string {
+  return path.join(dataDir, 'logs');
+}
+
+/** Sortable push id: 20261124T190501Z-<pid>-<4 hex>. */
+export function newPushId(now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${ts}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
+
+export const PUSH_ID_RE = /^\d{8}T\d{6}Z-\d+-[0-9a-f]{4}$/;
+
+export class PushLog {
+  readonly dir: string | null;
+  constructor(
+    readonly id: string,
+    dataDir: string | null,
+    private readonly extraFile: string | null,
+  ) {
+    this.dir = dataDir ? path.join(logsDir(dataDir), id) : null;
+    if (this.dir) mkdirSync(this.dir, { recursive: true });
+    if (this.extraFile) mkdirSync(path.dirname(path.resolve(this.extraFile)), { recursive: true });
+  }
+
+  line(text: string): void {
+    const l = `${new Date().toISOString()} ${text}\n`;
+    if (this.dir) appendFileSync(path.join(this.dir, 'push.log'), l);
+    if (this.extraFile) appendFileSync(this.extraFile, l);
+  }
+
+  event(e: ProgressEvent): void {
+    if (e.type === 'phase-progress' || e.type === 'progress') return;
+    this.line(JSON.stringify(e));
+  }
+
+  /** Copy the metadata file of each staging directory used. */
+  keepMetadata(dirs: string[]): void {
+    if (!this.dir) return;
+    const out = path.join(this.dir, 'staged');
+    dirs.forEach((d, i) => {
+      for (const name of METADATA_FILES) {
+        const f = path.join(d, name);
+        if (existsSync(f)) {
+          mkdirSync(out, { recursive: true });
+          copyFileSync(f, path.join(out, `${i}-${path.basename(d) || 'root'}-${name}`));
+          this.line(`staging area ${d}: metadata ${f} kept as staged/${i}-${path.basename(d) || 'root'}-${name}`);
+          break;
+        }
+      }
+    });
+  }
+
+  writeReport(report: PushReport): void {
+    if (this.dir) writeFileSync(path.join(this.dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  }
+}
+
+export interface PushSummaryRow {
+  id: string;
+  started: string | null;
+  finished: string | null;
+  status: string;
+  exit_status: number | null;
+  mode: string | null;
+  sources: string[];
+  items: number | null;
+  pushed: number | null;
+  repositories_published: number | null;
+}
+
+export function listPushes(dataDir: string): PushSummaryRow[] {
+  const dir = logsDir(dataDir);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => PUSH_ID_RE.test(n))
+    .sort()
+    .map((id) => {
+      const r = readReport(dataDir, id);
+      return {
+        id,
+        started: r?.started ?? null,
+        finished: r?.finished ?? null,
+        status: r ? r.status : 'incomplete',
+        exit_status: r ? r.exit_status : null,
+        mode: r?.mode ?? null,
+        sources: r?.sources ?? [],
+        items: r ? r.summary.items : null,
+        pushed: r ? r.summary.pushed + r.summary.replaced : null,
+        repositories_published: r ? r.summary.repositories_published : null,
+      };
+    });
+}
+
+function readReport(dataDir: string, id: string): PushReport | null {
+  const f = path.join(logsDir(dataDir), id, 'report.json');
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as PushReport;
+  } catch {
+    return null;
+  }
+}
+
+export function showPush(dataDir: string, id: string): { id: string; dir: string; report: PushReport | null; log: string; metadata: string[] } {
+  const dir = path.join(logsDir(dataDir), id);
+  if (!PUSH_ID_RE.test(id) || !existsSync(dir)) {
+    const known = listPushes(dataDir).map((p) => p.id);
+    throw new StagepushError('PUSH_NOT_FOUND', `no push ${id} in ${logsDir(dataDir)}`, {
+      kind: 'usage',
+      file: dir,
+      hint: known.length ? `latest: ${known.slice(-5).join(', ')}` : 'no push has been recorded yet',
+    });
+  }
+  const logFile = path.join(dir, 'push.log');
+  const staged = path.join(dir, 'staged');
+  return {
+    id,
+    dir,
+    report: readReport(dataDir, id),
+    log: existsSync(logFile) ? readFileSync(logFile, 'utf8') : '',
+    metadata: existsSync(staged) ? readdirSync(staged).sort().map((n) => path.join(staged, n)) : [],
+  };
+}
+
+/** Delete push logs older than `days` (0 = keep all). Returns the ids removed. */
+export function pruneLogs(dataDir: string, days: number, now = Date.now()): string[] {
+  if (!days) return [];
+  const dir = logsDir(dataDir);
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const id of readdirSync(dir)) {
+    if (!PUSH_ID_RE.test(id)) continue;
+    const p = path.join(dir, id);
+    const t = statSync(p).mtimeMs;
+    if (now - t > days * 86400_000) {
+      rmSync(p, { recursive: true, force: true });
+      removed.push(id);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,203 @@
+/**
+ * The push's view of the engine and of the staged source: the few operations it needs, adapted
+ * from `openEngine` (src/engine) and `loadStaged` (src/source/staged).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { EventSink } from '../events.js';
+import type { Problem } from '../errors.js';
+import type { Settings, RepoSpec } from '../config/index.js';
+import type { Unit, Json } from '../engine/contract.js';
+import type { Engine, PublishOutcome, UploadSpec } from '../engine/index.js';
+import type { RpmRecord } from '../formats/rpm/types.js';
+import type { PushItemLike } from './items.js';
+
+export interface PushBatch {
+  listUnits(repoId: string): Unit[];
+  upload(repoId: string, spec: UploadSpec): Promise<unknown>;
+  removeUnits(repoId: string, unitIds: string[]): Promise<unknown>;
+}
+
+export interface PushEngine {
+  importerTypes(): Record<string, string[]>;
+  hasRepo(id: string): boolean;
+  repoVersion(id: string): number | null;
+  listUnits(id: string): Unit[];
+  /** The current version is not yet published by every distributor. */
+  needsPublish(id: string): boolean;
+  /** Create the repository when missing; true when created. */
+  ensureRepo(spec: RepoSpec): Promise<boolean>;
+  transaction(repoIds: string[], fn: (batch: PushBatch) => Promise<void>): Promise<void>;
+  storedPath(sha256: string): string | null;
+  contentRoot(): string;
+  distributors(repoId: string): Array<{ id: string; typeId: string }>;
+  publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
+  publishedPaths(repoId: string): string[];
+  preStore(files: string[], pinHours: number): Promise<{ bytesLinked: number; bytesCopied: number }>;
+  close(): void;
+}
+
+export async function openPushEngine(settings: Settings, opts: { events: EventSink; signal?: AbortSignal; readOnly: boolean }): Promise<PushEngine> {
+  const { BUILTIN_PLUGINS } = await import('../plugins/builtins.js');
+  // A dry run on a data dir without a database opens nothing (it must not create one).
+  if (opts.readOnly && !existsSync(path.join(settings.dataDir, 'engine.db'))) {
+    const types: Record<string, string[]> = {};
+    for (const p of BUILTIN_PLUGINS) if (p.kind === 'importer') types[p.metadata.id] = p.metadata.types;
+    return emptyEngine(types, path.join(settings.dataDir, 'content'));
+  }
+  const { openEngine } = await import('../engine/index.js');
+  const eng = await openEngine({
+    dataDir: settings.dataDir,
+    configDir: settings.configDir,
+    pluginsDir: settings.pluginsDirs[0],
+    pluginPackages: settings.pluginPackages,
+    publishRoot: settings.publishRoot,
+    baseUrls: settings.baseUrls,
+    events: opts.events,
+    lock: { wait: settings.lock.wait, timeoutSec: settings.lock.timeoutSec },
+    signal: opts.signal,
+  });
+  return adapt(eng);
+}
+
+function emptyEngine(types: Record<string, string[]>, contentRoot: string): PushEngine {
+  const no = (): never => {
+    throw new Error('the dry run has no engine database');
+  };
+  return {
+    importerTypes: () => types,
+    hasRepo: () => false,
+    repoVersion: () => null,
+    listUnits: () => [],
+    needsPublish: () => true,
+    ensureRepo: no,
+    transaction: no,
+    storedPath: () => null,
+    contentRoot: () => contentRoot,
+    distributors: () => [],
+    publish: no,
+    publishedPaths: () => [],
+    preStore: no,
+    close() {},
+  };
+}
+
+function adapt(eng: Engine): PushEngine {
+  const storePath = (sha: string) => path.join(eng.contentRoot, 'sha256', sha.slice(0, 2), sha.slice(2));
+  return {
+    importerTypes() {
+      const out: Record<string, string[]> = {};
+      for (const p of eng.listPlugins()) if (p.kind === 'importer') out[p.id] = p.types;
+      return out;
+    },
+    hasRepo: (id) => eng.getRepo(id) !== null,
+    repoVersion: (id) => eng.getRepo(id)?.version ?? null,
+    listUnits: (id) => eng.listUnits(id),
+    needsPublish(id) {
+      const r = eng.getRepo(id);
+      if (!r) return true;
+      return r.distributors.some((d) => !d.lastPublish || d.lastPublish.version !== r.version);
+    },
+    async ensureRepo(spec) {
+      if (eng.getRepo(spec.id)) return false;
+      try {
+        await eng.createRepo({
+          id: spec.id,
+          displayName: spec.displayName,
+          description: spec.description,
+          notes: { ...spec.notes, created_by: `stagepush push (${spec.origin})` },
+          importer: { typeId: spec.importer.typeId, config: spec.importer.config },
+          distributors: spec.distributors.map((d) => ({ id: d.id, typeId: d.typeId, config: d.config, autoPublish: d.autoPublish })),
+          retainRepoVersions: spec.retainRepoVersions,
+        });
+        return true;
+      } catch (e) {
+        // Another push created it meanwhile.
+        if (eng.getRepo(spec.id)) return false;
+        throw e;
+      }
+    },
+    async transaction(ids, fn) {
+      await eng.transaction(ids, async (b) => {
+        await fn({
+          listUnits: (id) => b.listUnits(id),
+          upload: (id, spec) => b.upload(id, spec),
+          removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
+        });
+      });
+    },
+    storedPath(sha) {
+      const p = storePath(sha);
+      return existsSync(p) ? p : null;
+    },
+    contentRoot: () => eng.contentRoot,
+    distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId })),
+    async publish(repoId, distributorId, force) {
+      const out = await eng.publish(repoId, { distributorId, force });
+      return out[0]!;
+    },
+    publishedPaths(id) {
+      const r = eng.getRepo(id);
+      return r ? [...new Set(r.distributors.flatMap((d) => d.lastPublish?.publishedPaths ?? []))] : [];
+    },
+    async preStore(files) {
+      const { ContentStore } = await import('../engine/store.js');
+      const store = new ContentStore(eng.contentRoot);
+      let bytesLinked = 0;
+      let bytesCopied = 0;
+      for (const f of files) {
+        const r = store.ingestFile(f);
+        if (r.linked) bytesLinked += r.size;
+        else bytesCopied += r.size;
+      }
+      return { bytesLinked, bytesCopied };
+    },
+    close: () => eng.close(),
+  };
+}
+
+export interface StagingLoad {
+  items: PushItemLike[];
+  problems: Problem[];
+  warnings: Problem[];
+  /** Every staging directory read (their metadata files are kept in the audit trail). */
+  dirs: string[];
+}
+
+/** Apply config defaults for ?threads= / ?timeout= to URLs that do not set them. */
+function withDefaults(url: string, threads: number, timeout: number): string {
+  if (threads === 4 && timeout === 3600) return url;
+  const base = url.startsWith('staged:') ? url : `staged:${url}`;
+  const extra: string[] = [];
+  if (!/[?&]threads=/.test(base)) extra.push(`threads=${threads}`);
+  if (!/[?&]timeout=/.test(base)) extra.push(`timeout=${timeout}`);
+  if (!extra.length) return base;
+  return `${base}${base.includes('?') ? '&' : '?'}${extra.join('&')}`;
+}
+
+export async function loadStagingAreas(
+  urls: string[],
+  opts: {
+    events: EventSink;
+    signal?: AbortSignal;
+    threads: number;
+    timeout: number;
+    checksumCache: { get(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }): { sha256?: string; md5?: string } | undefined; set(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }, s: { sha256?: string; md5?: string }): void };
+    onRpmRecord: (item: PushItemLike, record: RpmRecord) => void;
+  },
+): Promise<StagingLoad> {
+  const { loadStaged } = await import('../source/staged/index.js');
+  const r = await loadStaged(
+    urls.map((u) => withDefaults(u, opts.threads, opts.timeout)),
+    {
+      checksums: ['sha256'],
+      events: opts.events,
+      signal: opts.signal,
+      checksumCache: opts.checksumCache,
+      onRpmRecord: (item, record) => opts.onRpmRecord(item as unknown as PushItemLike, record),
+    },
+  );
+  return { items: r.items as unknown as PushItemLike[], problems: r.problems, warnings: r.warnings, dirs: r.sources.flatMap((s) => s.dirs) };
+}
+
+export type { Json };

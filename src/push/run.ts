@@ -1,0 +1,479 @@
+/**
+ * `stagepush push`: load the staging areas, validate everything, route, plan under the
+ * repositories' locks, commit every repository's new version in one transaction, publish each
+ * repository once (yum/file/directory distributors first, export last), run hooks, keep the audit
+ * trail. Nothing changes unless the whole input is valid.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
+import path from 'node:path';
+import { StagepushError, EXIT, type Problem } from '../errors.js';
+import type { EventSink, ProgressEvent } from '../events.js';
+import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
+import type { RpmRecord } from '../formats/rpm/types.js';
+import type { Unit, Json } from '../engine/contract.js';
+import { routeItems, type Assignment } from './route.js';
+import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
+import { desiredItem, existingUnit } from './units.js';
+import { erratumDecision } from './yumunits.js';
+import { PushCache } from './cache.js';
+import { PushLog, newPushId, pruneLogs } from './audit.js';
+import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
+import type { PushItemLike } from './items.js';
+import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
+
+export interface PushOptions {
+  urls: string[];
+  loaded: LoadedConfig;
+  settings: Settings;
+  dryRun?: boolean;
+  skipPublish?: boolean;
+  prePush?: boolean;
+  forcePublish?: boolean;
+  bumpErrata?: boolean;
+  dest?: string[];
+  excludeDest?: string[];
+  logFile?: string;
+  events?: EventSink;
+  /** Forward every engine event (each upload, task) to `events`, not only the push's phases. */
+  verbose?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Upload order inside a repository: modules before RPMs, errata after the packages they list. */
+const UPLOAD_ORDER = ['modulemd', 'rpm', 'srpm', 'erratum', 'comps', 'yum_repo_metadata_file', 'iso', 'directory', 'cgw', 'ami', 'vhd'];
+
+export async function runPush(opts: PushOptions): Promise<PushReport> {
+  const { settings, loaded } = opts;
+  const cfg = loaded.config;
+  const dryRun = Boolean(opts.dryRun);
+  const pushId = newPushId();
+  const log = new PushLog(pushId, dryRun ? null : settings.dataDir, opts.logFile ?? null);
+  // The engine reports every upload and task; the console shows the push's phases (the log keeps all).
+  const events: EventSink = (e: ProgressEvent) => {
+    log.event(e);
+    if (!opts.verbose && (e.type === 'task' || ((e.type === 'phase-start' || e.type === 'phase-end') && (e.phase === 'upload' || (e.phase === 'publish' && e.repo !== undefined))))) return;
+    opts.events?.(e);
+  };
+  const report: PushReport = {
+    report_version: REPORT_VERSION,
+    push_id: dryRun ? null : pushId,
+    dry_run: dryRun,
+    mode: dryRun ? 'dry-run' : opts.prePush ? 'pre-push' : opts.skipPublish ? 'skip-publish' : 'push',
+    started: new Date().toISOString(),
+    finished: null,
+    sources: opts.urls,
+    config_file: loaded.file,
+    data_dir: settings.dataDir,
+    publish_root: settings.publishRoot,
+    status: 'ok',
+    exit_status: 0,
+    items: [],
+    repositories: [],
+    problems: [],
+    warnings: [],
+    summary: { ...emptyCounts(), items: 0, repositories_published: 0, repositories_failed: 0, bytes_linked: 0, bytes_copied: 0 },
+  };
+  log.line(`push ${pushId} started: ${opts.urls.join(' ')}${dryRun ? ' (dry run)' : ''}; config ${loaded.file ?? '(embedded default)'}`);
+
+  const cache = PushCache.open(settings.dataDir, { readOnly: dryRun });
+  let engine: PushEngine | null = null;
+  try {
+    // 1. Load and checksum everything (headers streamed into the staging table).
+    const loadedItems = await loadStagingAreas(opts.urls, {
+      events,
+      signal: opts.signal,
+      threads: cfg.push.threads,
+      timeout: cfg.push.timeout,
+      checksumCache: cache.checksumCache(),
+      onRpmRecord: (item, record) => cache.stageRecord(item.src ?? item.name, record),
+    });
+    log.keepMetadata(loadedItems.dirs);
+    const items = loadedItems.items;
+    report.warnings.push(...loadedItems.warnings.filter((w) => !/UNSUPPORTED/.test(w.code)));
+    const problems: Problem[] = [...loadedItems.problems];
+    for (const w of loadedItems.warnings) {
+      if (/UNSUPPORTED/.test(w.code)) problems.push({ ...w, code: 'PUSH_UNSUPPORTED_CONTENT', message: `${w.message} (the push refuses unsupported content)` });
+    }
+
+    // 2. Route.
+    engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
+    const route = routeItems(items, cfg, {
+      include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
+      exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
+      importerTypes: engine.importerTypes(),
+    });
+    problems.push(...route.problems);
+    if (opts.dest?.length && !route.assignments.length && !problems.length) {
+      log.line(`no item matches --dest ${opts.dest.join(',')}`);
+    }
+
+    // 3. Signing gate (policy), over every routed RPM.
+    const policy: Problem[] = [];
+    const allowed = cfg.allowed_signing_keys.map((k) => k.toUpperCase());
+    const seenRpm = new Set<string>();
+    for (const a of route.assignments) {
+      if (a.item.kind !== 'RpmPushItem' || seenRpm.has(a.item.src ?? a.item.name)) continue;
+      seenRpm.add(a.item.src ?? a.item.name);
+      const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
+      if (!key && !cfg.allow_unsigned) {
+        policy.push({ code: 'PUSH_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: not signed (allow_unsigned is false)` });
+      } else if (key && allowed.length && !allowed.includes(key)) {
+        policy.push({ code: 'PUSH_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: signed with key ${key}, not in allowed_signing_keys (${allowed.join(', ')})` });
+      }
+    }
+    if (problems.length || policy.length) {
+      report.problems.push(...problems, ...policy);
+      const kind = problems.length ? 'invalid' : 'policy';
+      for (const p of [...problems, ...policy]) {
+        report.items.push({ repository: '', unit: p.entry ?? p.file ?? '', action: 'failed', type: '', item: p.entry, src: p.file ?? null, reason: p.message });
+      }
+      throw new StagepushError(
+        kind === 'invalid' ? 'PUSH_INVALID_INPUT' : 'PUSH_POLICY',
+        kind === 'invalid'
+          ? `the staging area has ${problems.length} problem(s)${policy.length ? ` and ${policy.length} policy refusal(s)` : ''}; nothing was pushed`
+          : `${policy.length} RPM(s) refused by the signing policy; nothing was pushed`,
+        { kind, problems: [...problems, ...policy] },
+      );
+    }
+
+    // 4. Desired units per repository (RPM headers read back from the staging table).
+    const repos = route.repos;
+    const byRepo = new Map<string, Assignment[]>();
+    for (const a of route.assignments) byRepo.set(a.repoId, [...(byRepo.get(a.repoId) ?? []), a]);
+    const record = (item: PushItemLike) => cache.stagedRecord<RpmRecord>(item.src ?? item.name);
+    const desired = new Map<string, DesiredItem[]>();
+    for (const r of repos) {
+      const list: DesiredItem[] = [];
+      for (const a of byRepo.get(r.id) ?? []) list.push(await desiredItem(a, { repoId: r.id, record }));
+      desired.set(r.id, list);
+    }
+
+    if (opts.prePush) {
+      // Store content only: every file goes into the content store (pinned), nothing visible.
+      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!), cfg.gc.pin_hours);
+      report.summary.bytes_linked = stored.bytesLinked;
+      report.summary.bytes_copied = stored.bytesCopied;
+      for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
+      for (const [repoId, list] of desired) for (const d of list) report.items.push({ repository: repoId, unit: d.label, action: 'unchanged', type: d.assignment.typeId, item: d.assignment.item.name, src: d.assignment.item.src, dest: d.assignment.dest, sha256: d.assignment.item.sha256sum });
+      return finish(report, log, settings, dryRun);
+    }
+
+    const planAll = (list: (id: string) => Unit[]): RepoPlan[] =>
+      repos.map((r) => {
+        const existing = list(r.id);
+        const ex = existing.map(existingUnit);
+        const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
+        return planRepo(r, ds, ex, { bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata) });
+      });
+
+    if (dryRun) {
+      const plans = planAll((id) => (engine!.hasRepo(id) ? engine!.listUnits(id) : []));
+      applyPlans(report, repos, plans, engine, true);
+      const planProblems = plans.flatMap((p) => p.problems);
+      if (planProblems.length) throw planError(planProblems, report);
+      for (const r of report.repositories) {
+        const plan = plans.find((p) => p.repoId === r.id)!;
+        const unpublished = engine.needsPublish(r.id);
+        r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
+        if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
+      }
+      return finish(report, log, settings, dryRun);
+    }
+
+    // 5. Create repositories that do not exist yet.
+    const created = new Set<string>();
+    for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
+
+    // 6. Plan under the locks, commit every repository's new version in one transaction.
+    events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
+    let plans: RepoPlan[] = [];
+    let done = 0;
+    const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; sha256: string | null }>();
+    const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
+    await engine.transaction(
+      repos.map((r) => r.id),
+      async (batch) => {
+        plans = planAll((id) => batch.listUnits(id));
+        const planProblems = plans.flatMap((p) => p.problems);
+        if (planProblems.length) {
+          applyPlans(report, repos, plans, engine!, false);
+          throw planError(planProblems, report);
+        }
+        checkFreeSpace(settings, plans, engine!, cfg.push.free_space_margin_mb);
+        for (const plan of plans) {
+          if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
+          const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
+          for (const up of ordered) {
+            opts.signal?.throwIfAborted();
+            const a = up.assignment;
+            const before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
+            await batch.upload(plan.repoId, uploadSpec(a, up.bumpVersion));
+            const after = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
+            uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { stored: before ? 'existing' : after && a.item.src && sameInode(after, a.item.src) ? 'linked' : 'copied', sha256: a.item.sha256sum });
+            events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
+          }
+        }
+      },
+    );
+    events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
+    applyPlans(report, repos, plans, engine, false);
+    for (const i of report.items) {
+      const a = route.assignments.find((x) => x.repoId === i.repository && x.item.name === i.item && x.item.src === i.src);
+      const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
+      if (info) {
+        i.stored = info.stored;
+        const size = a?.item.src && existsSync(a.item.src) && !lstatSync(a.item.src).isDirectory() ? statSync(a.item.src).size : 0;
+        if (info.stored === 'linked') report.summary.bytes_linked += size;
+        if (info.stored === 'copied') report.summary.bytes_copied += size;
+      }
+    }
+    for (const r of report.repositories) {
+      r.created = created.has(r.id);
+      r.previous_version = versionsBefore.get(r.id) ?? 0;
+      r.version = engine.repoVersion(r.id);
+    }
+
+    // 7. Publish: every repository of the push whose current version is not published (or all
+    //    with --force-publish), non-export distributors first, export last.
+    if (opts.skipPublish) {
+      for (const r of report.repositories) {
+        r.status = 'skipped';
+        r.reason = '--skip publish';
+      }
+    } else {
+      await publishAll(engine, report, repos, Boolean(opts.forcePublish), events, opts.signal);
+      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log);
+    }
+    return finish(report, log, settings, dryRun);
+  } catch (err) {
+    report.finished = new Date().toISOString();
+    const e = err instanceof StagepushError ? err : opts.signal?.aborted ? (opts.signal.reason as StagepushError) : null;
+    if (e instanceof StagepushError) {
+      report.status = e.kind === 'invalid' || e.kind === 'usage' ? 'invalid' : e.kind === 'policy' ? 'policy' : e.kind === 'locked' ? 'locked' : e.kind === 'interrupted' ? 'interrupted' : 'failed';
+      if (!report.problems.length) report.problems.push(...(e.problems.length ? e.problems : [e.toProblem()]));
+    } else {
+      report.status = 'failed';
+      report.problems.push({ code: 'PUSH_FAILED', message: String((err as Error)?.message ?? err) });
+    }
+    report.exit_status = exitOf(report.status);
+    summarize(report);
+    log.line(`push ${pushId} ended: ${report.status} (exit ${report.exit_status}): ${(err as Error)?.message ?? err}`);
+    log.writeReport(report);
+    (err as { report?: PushReport }).report = report;
+    throw err;
+  } finally {
+    engine?.close();
+    cache.close();
+  }
+}
+
+function exitOf(status: PushReport['status']): number {
+  return status === 'ok' ? EXIT.ok : status === 'invalid' ? EXIT.invalid : status === 'policy' ? EXIT.policy : status === 'locked' ? EXIT.locked : status === 'interrupted' ? EXIT.sigint : EXIT.failed;
+}
+
+function finish(report: PushReport, log: PushLog, settings: Settings, dryRun: boolean): PushReport {
+  report.finished = new Date().toISOString();
+  summarize(report);
+  if (report.repositories.some((r) => r.status === 'failed' || r.hooks.some((h) => !h.ok))) {
+    report.status = 'failed';
+    report.exit_status = EXIT.failed;
+  }
+  log.line(`push ended: ${report.status} (exit ${report.exit_status}); ${report.summary.pushed} pushed, ${report.summary.replaced} replaced, ${report.summary.removed} removed, ${report.summary.unchanged} unchanged`);
+  log.writeReport(report);
+  if (!dryRun) pruneLogs(settings.dataDir, settings.logRetentionDays);
+  return report;
+}
+
+function planError(problems: Problem[], report: PushReport): StagepushError {
+  const policy = problems.every((p) => p.code === 'PUSH_DUPLICATE_NEVRA');
+  report.problems.push(...problems);
+  return new StagepushError(policy ? 'PUSH_POLICY' : 'PUSH_INVALID_INPUT', `${problems.length} item(s) cannot be pushed; nothing was changed`, { kind: policy ? 'policy' : 'invalid', problems });
+}
+
+function withErratumDecision(d: DesiredItem, existing: Unit[]): DesiredItem {
+  if (d.assignment.typeId !== 'erratum') return d;
+  const stored = existing.find((u) => u.typeId === 'erratum' && u.unitKey.id === d.assignment.item.name);
+  const base = { updated: (d.assignment.item.updated as string | null) ?? null, version: String(d.assignment.item.version ?? '1') };
+  if (!stored) return { ...d, erratum: { decision: 'new', ...base } };
+  const decision = erratumDecision(d.assignment.item, stored);
+  return {
+    ...d,
+    erratum: { decision, ...base, storedUpdated: (stored.metadata.updated as string | null) ?? null, storedVersion: stored.metadata.version === undefined ? null : String(stored.metadata.version) },
+  };
+}
+
+function repoReport(r: RepoSpec, created: boolean, version: number | null, status: RepoReport['status'], reason?: string): RepoReport {
+  return {
+    id: r.id,
+    type: r.kind,
+    origin: r.origin,
+    created,
+    destinations: r.destinations,
+    status,
+    ...(reason ? { reason } : {}),
+    previous_version: version,
+    version,
+    counts: emptyCounts(),
+    distributors: [],
+    published_paths: [],
+    urls: [],
+    hooks: [],
+  };
+}
+
+function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], engine: PushEngine, dryRun: boolean): void {
+  for (const r of repos) {
+    const exists = engine.hasRepo(r.id);
+    report.repositories.push(repoReport(r, dryRun ? !exists : false, exists ? engine.repoVersion(r.id) : null, 'skipped'));
+  }
+  for (const p of plans) {
+    for (const e of p.entries) {
+      const item: ItemReport = { ...e };
+      const a = p.uploads.find((u) => u.desired.label === e.unit && u.assignment.item.name === e.item);
+      if (a) item.sha256 = a.assignment.item.sha256sum;
+      report.items.push(item);
+    }
+  }
+}
+
+function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
+  const item: PushItemLike = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
+  const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
+  switch (a.typeId) {
+    case 'erratum': {
+      const md: Record<string, Json> = { ...plain, id: item.name };
+      delete md.kind;
+      if (bumpVersion) md.version = bumpVersion;
+      return { filePath: null, typeId: 'erratum', unitKey: { id: item.name }, metadata: md };
+    }
+    case 'iso':
+      return {
+        filePath: item.src,
+        typeId: 'iso',
+        unitKey: { name: item.name, checksum: item.sha256sum ?? '' },
+        metadata: { name: item.name, description: (item.description as Json) ?? null, version: (item.version as Json) ?? null, display_order: (item.display_order as Json) ?? null, sha256: item.sha256sum ?? null },
+      };
+    case 'yum_repo_metadata_file':
+      return { filePath: item.src, typeId: 'yum_repo_metadata_file', unitKey: { data_type: 'productid' }, metadata: { data_type: 'productid', products: (item.products as Json) ?? [] } };
+    case 'directory':
+      return { filePath: item.src, typeId: 'directory', unitKey: { name: item.name }, metadata: { name: item.name } };
+    case 'cgw':
+    case 'ami':
+    case 'vhd': {
+      const md: Record<string, Json> = { ...plain };
+      delete md.kind;
+      return { filePath: item.src && existsSync(item.src) ? item.src : null, typeId: a.typeId, unitKey: { name: item.name, checksum: item.sha256sum ?? '' }, metadata: md };
+    }
+    case 'comps':
+      // The yum importer reads a comps.xml given as any of the comps types.
+      return { filePath: item.src, typeId: 'package_group' };
+    default:
+      return { filePath: item.src, typeId: a.typeId };
+  }
+}
+
+function sameInode(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuse (policy) when the data dir cannot hold what the push will copy into the store. */
+function checkFreeSpace(settings: Settings, plans: RepoPlan[], engine: PushEngine, marginMb: number): void {
+  let needed = 0;
+  const storeDev = (() => {
+    try {
+      return statSync(engine.contentRoot()).dev;
+    } catch {
+      return statSync(settings.dataDir).dev;
+    }
+  })();
+  const seen = new Set<string>();
+  for (const p of plans) {
+    for (const u of p.uploads) {
+      const src = u.assignment.item.src;
+      const sha = u.assignment.item.sha256sum;
+      if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
+      seen.add(sha);
+      const st = statSync(src);
+      if (st.isDirectory()) continue;
+      if (st.dev !== storeDev) needed += st.size;
+    }
+  }
+  const fs = statfsSync(settings.dataDir);
+  const free = Number(fs.bavail) * Number(fs.bsize);
+  if (needed + marginMb * 1024 * 1024 > free) {
+    throw new StagepushError('PUSH_NO_SPACE', `${settings.dataDir} has ${free} bytes free; the push needs ${needed} bytes plus a margin of ${marginMb} MiB`, {
+      kind: 'policy',
+      file: settings.dataDir,
+      field: 'push.free_space_margin_mb',
+    });
+  }
+}
+
+async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpec[], force: boolean, events: EventSink, signal?: AbortSignal): Promise<void> {
+  const byId = new Map(report.repositories.map((r) => [r.id, r]));
+  const dists = (exportPass: boolean) =>
+    repos.flatMap((r) => engine.distributors(r.id).filter((d) => (d.typeId === 'export_distributor') === exportPass).map((d) => ({ repo: r.id, d })));
+  const all = [...dists(false), ...dists(true)];
+  events({ type: 'phase-start', phase: 'publish', total: all.length });
+  let n = 0;
+  for (const { repo, d } of all) {
+    signal?.throwIfAborted();
+    const rr = byId.get(repo)!;
+    const outcome = await engine.publish(repo, d.id, force);
+    rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
+    events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
+  }
+  for (const rr of report.repositories) {
+    const st = rr.distributors.map((d) => d.status);
+    rr.status = st.includes('failed') ? 'failed' : st.includes('published') ? 'published' : 'skipped';
+    if (rr.status === 'failed') rr.reason = rr.distributors.filter((d) => d.error).map((d) => `${d.id}: ${d.error}`).join('; ');
+    rr.published_paths = [...new Set(rr.distributors.flatMap((d) => d.published_paths))];
+    rr.urls = [...new Set(rr.distributors.flatMap((d) => d.urls))];
+    if (!rr.published_paths.length) rr.published_paths = engine.publishedPaths(rr.id);
+  }
+  events({ type: 'phase-end', phase: 'publish', done: n, total: all.length, ok: !report.repositories.some((r) => r.status === 'failed') });
+}
+
+/** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */
+async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, report: PushReport, events: EventSink, log: PushLog): Promise<void> {
+  if (!hooks.length) return;
+  for (const r of report.repositories) {
+    if (r.status !== 'published') continue;
+    for (const h of hooks) {
+      const argv = Array.isArray(h) ? h : ['/bin/sh', '-c', h];
+      const command = Array.isArray(h) ? h.join(' ') : h;
+      events({ type: 'phase-start', phase: 'hook', repo: r.id, label: command });
+      const res = await new Promise<HookResult>((resolve) => {
+        const child = spawn(argv[0]!, argv.slice(1), {
+          env: { ...process.env, REPO_ID: r.id, PUBLISHED_PATH: r.published_paths[0] ?? '', PUBLISHED_PATHS: r.published_paths.join(':'), VERSION: String(r.version ?? ''), PUSH_ID: report.push_id ?? '' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
+        child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
+        const timer = setTimeout(() => child.kill('SIGTERM'), timeoutSec * 1000);
+        child.on('error', (e) => {
+          clearTimeout(timer);
+          resolve({ command, exit_status: null, ok: false, output: e.message });
+        });
+        child.on('close', (code, sig) => {
+          clearTimeout(timer);
+          resolve({ command, exit_status: code, signal: sig, ok: code === 0, output: out });
+        });
+        child.stdin.on('error', () => {});
+        child.stdin.end(JSON.stringify({ ...report, repository: r }) + '\n');
+      });
+      r.hooks.push(res);
+      log.line(`hook ${command} for ${r.id}: ${res.ok ? 'ok' : `failed (exit ${res.exit_status ?? res.signal})`}${res.output ? `: ${res.output.trim()}` : ''}`);
+      events({ type: 'phase-end', phase: 'hook', repo: r.id, label: command, ok: res.ok });
+    }
+  }
+}
+

@@ -1,0 +1,128 @@
+/**
+ * What each routed item becomes in its repository (the units the plan compares), computed the
+ * way the built-in importers compute them, and the same view of the units a repository holds.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Unit } from '../engine/contract.js';
+import type { RpmRecord } from '../formats/rpm/types.js';
+import { scanDirectory, manifestDigest } from '../plugins/common/directory.js';
+import { hashFile } from '../plugins/common/fsutil.js';
+import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } from './plan.js';
+import type { Assignment } from './route.js';
+import type { PushItemLike } from './items.js';
+import { compsUnitsOf, modulemdUnitsOf, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
+
+const nevraLabel = (k: Record<string, unknown>) => `${k.name}-${k.epoch ?? '0'}:${k.version}-${k.release}.${k.arch}`;
+
+/** Label, replace key and fingerprint of a stored unit. */
+export function existingUnit(u: Unit): ExistingUnit {
+  const k = u.unitKey as Record<string, unknown>;
+  const id = u.id ?? '';
+  switch (u.typeId) {
+    case 'rpm':
+    case 'srpm':
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum), replaceKey: `${u.typeId}:${nevraLabel(k)}`, label: `${u.typeId}:${nevraLabel(k)}` };
+    case 'iso':
+      return { id, typeId: 'iso', unitKey: k, fingerprint: String(k.checksum), replaceKey: `iso:${k.name}`, label: `iso:${k.name}` };
+    case 'erratum':
+      return {
+        id,
+        typeId: 'erratum',
+        unitKey: k,
+        fingerprint: erratumFingerprintOfUnit(u),
+        replaceKey: `erratum:${k.id}`,
+        label: `erratum:${k.id}`,
+        updated: (u.metadata.updated as string | null | undefined) ?? null,
+        version: u.metadata.version === undefined || u.metadata.version === null ? null : String(u.metadata.version),
+      };
+    case 'directory':
+      return { id, typeId: 'directory', unitKey: k, fingerprint: String(k.digest), replaceKey: `directory:${k.name}`, label: `directory:${k.name}` };
+    case 'yum_repo_metadata_file':
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(u.sha256 ?? ''), replaceKey: `yum_repo_metadata_file:${k.data_type}`, label: `yum_repo_metadata_file:${k.data_type}` };
+    case 'cgw':
+    case 'ami':
+    case 'vhd':
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum ?? ''), replaceKey: `${u.typeId}:${k.name}`, label: `${u.typeId}:${k.name}` };
+    default: {
+      const key = canonicalJson(k);
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: canonicalJson(u.metadata), replaceKey: `${u.typeId}:${key}`, label: `${u.typeId}:${Object.values(k).join(':')}` };
+    }
+  }
+}
+
+export interface DesiredContext {
+  repoId: string;
+  /** The parsed header of an RPM item (from the staging table). */
+  record(item: PushItemLike): RpmRecord | undefined;
+}
+
+/** The units an item becomes in a repository. */
+export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<DesiredItem> {
+  const item = a.item;
+  const sha = item.sha256sum ?? '';
+  const one = (u: PlanUnit): DesiredItem => ({ assignment: a, label: u.label, units: [u] });
+  switch (a.typeId) {
+    case 'rpm':
+    case 'srpm': {
+      const r = ctx.record(item);
+      if (!r) throw new Error(`no parsed header for ${item.src}`);
+      const typeId = r.isSource ? 'srpm' : 'rpm';
+      a.typeId = typeId;
+      const key = { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha };
+      return one({ typeId, unitKey: key, fingerprint: sha, replaceKey: `${typeId}:${nevraLabel(key)}`, label: `${typeId}:${nevraLabel(key)}` });
+    }
+    case 'iso': {
+      const size = item.src ? (await stat(item.src)).size : 0;
+      const key = { name: item.name, checksum: sha, size };
+      return one({ typeId: 'iso', unitKey: key, fingerprint: sha, replaceKey: `iso:${item.name}`, label: `iso:${item.name}` });
+    }
+    case 'erratum': {
+      const key = { id: item.name };
+      return {
+        assignment: a,
+        label: `erratum:${item.name}`,
+        units: [{ typeId: 'erratum', unitKey: key, fingerprint: erratumFingerprintOfItem(item), replaceKey: `erratum:${item.name}`, label: `erratum:${item.name}` }],
+        erratum: { decision: 'new', updated: (item.updated as string | null) ?? null, version: String(item.version ?? '1') },
+      };
+    }
+    case 'yum_repo_metadata_file': {
+      const key = { data_type: 'productid', repo_id: ctx.repoId };
+      return one({ typeId: 'yum_repo_metadata_file', unitKey: key, fingerprint: sha, replaceKey: 'yum_repo_metadata_file:productid', label: 'yum_repo_metadata_file:productid' });
+    }
+    case 'directory': {
+      // The digest the importer will compute: the manifest with every file's sha256 and size.
+      const { entries, files } = await scanDirectory(item.src!);
+      const byRel = new Map(entries.map((e) => [e.path, e]));
+      for (const f of files) {
+        const h = await hashFile(f.abs);
+        const e = byRel.get(f.path)!;
+        e.sha256 = h.sha256;
+        e.size = h.size;
+      }
+      const key = { name: item.name, digest: manifestDigest(entries) };
+      return one({ typeId: 'directory', unitKey: key, fingerprint: key.digest, replaceKey: `directory:${item.name}`, label: `directory:${item.name}` });
+    }
+    case 'cgw':
+    case 'ami':
+    case 'vhd': {
+      const key = { name: item.name, checksum: sha };
+      return one({ typeId: a.typeId, unitKey: key, fingerprint: sha, replaceKey: `${a.typeId}:${item.name}`, label: `${a.typeId}:${item.name}` });
+    }
+    case 'comps': {
+      const units = compsUnitsOf(await readFile(item.src!, 'utf8'), ctx.repoId, item.src!);
+      return { assignment: a, label: `comps:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)) };
+    }
+    case 'modulemd': {
+      const units = modulemdUnitsOf(await readFile(item.src!, 'utf8'), ctx.repoId, item.src!);
+      return { assignment: a, label: `modulemd:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)) };
+    }
+    default:
+      throw new Error(`cannot plan content type ${a.typeId}`);
+  }
+}
+
+function planUnitOfMeta(u: { typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }): PlanUnit {
+  const e = existingUnit({ typeId: u.typeId, unitKey: u.unitKey as Unit['unitKey'], metadata: u.metadata as Unit['metadata'], storagePath: null, relativePath: null, id: '' });
+  return { typeId: e.typeId, unitKey: e.unitKey, fingerprint: e.fingerprint, replaceKey: e.replaceKey, label: e.label };
+}

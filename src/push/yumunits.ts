@@ -1,0 +1,57 @@
+/**
+ * The yum importer's own view of comps, modulemd and errata, reused so the plan predicts exactly
+ * the units the upload will make (and the merge rule it will apply to advisories).
+ */
+import type { Unit } from '../engine/contract.js';
+import { normalizeErratum, isNewer, resolveErratumUpload, type Erratum } from '../plugins/yum/erratum.js';
+import { compsUnitsFromXml, modulemdUnitsFromYaml } from '../plugins/yum/metadata.js';
+import { canonicalJson } from './plan.js';
+import type { PushItemLike } from './items.js';
+
+export function compsUnitsOf(text: string, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
+  return compsUnitsFromXml(text, repoId, file) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
+}
+
+export function modulemdUnitsOf(text: string, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
+  return modulemdUnitsFromYaml(text, repoId, file) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
+}
+
+/** The advisory of an ErratumPushItem, as the importer stores it. */
+export function erratumOfItem(item: PushItemLike): Erratum {
+  return normalizeErratum({ ...item, id: item.name }, item.src ?? undefined);
+}
+
+export function erratumOfUnit(u: Pick<Unit, 'unitKey' | 'metadata'>): Erratum {
+  return normalizeErratum({ ...u.metadata, ...u.unitKey });
+}
+
+export function erratumFingerprint(e: Erratum): string {
+  return canonicalJson(e);
+}
+
+export function erratumFingerprintOfItem(item: PushItemLike): string {
+  return erratumFingerprint(erratumOfItem(item));
+}
+
+export function erratumFingerprintOfUnit(u: Pick<Unit, 'unitKey' | 'metadata'>): string {
+  try {
+    return erratumFingerprint(erratumOfUnit(u));
+  } catch {
+    return canonicalJson(u.metadata);
+  }
+}
+
+/**
+ * What uploading this advisory over the stored one does: `unchanged` (the merge keeps the stored
+ * one as is), `forward` (newer: replaces it), `merge` (same fields, new packages merged), or
+ * `dropped` (changed fields that the merge rule would ignore: bump version or updated).
+ */
+export function erratumDecision(item: PushItemLike, stored: Pick<Unit, 'unitKey' | 'metadata'>): 'unchanged' | 'forward' | 'merge' | 'dropped' {
+  const inc = erratumOfItem(item);
+  const old = erratumOfUnit(stored);
+  const r = resolveErratumUpload(inc, old);
+  if (isNewer(inc, old)) return canonicalJson(r.erratum) === canonicalJson(old) ? 'unchanged' : 'forward';
+  const strip = (e: Erratum) => canonicalJson({ ...e, pkglist: [] });
+  if (strip(inc) !== strip(old)) return 'dropped';
+  return r.changed ? 'merge' : 'unchanged';
+}

@@ -1,0 +1,118 @@
+/**
+ * Orphans, pins, gc and fsck, checked from fresh processes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openEngine } from '../../src/engine/index.js';
+import { engineEnv } from '../helpers/engine.js';
+
+function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
+  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
+}
+
+function write(dir: string, name: string, text: string): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+test('orphans: units in no retained version and not pinned; removal deletes their files unless still referenced', async () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'create', 'r2', '--importer', 'test_importer']));
+  for (const n of ['a', 'b', 'c', 'p']) ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, `${n}.txt`, `${n} content`)]));
+  // same bytes as b.txt under another name in r2: the file is shared by two units
+  ok(e.cli(['content', 'upload', '--repo', 'r2', write(e.root, 'b2.txt', 'b content')]));
+  const units = e.json(['content', 'list', '--repo', 'r']).out;
+  const byName = Object.fromEntries(units.map((u: any) => [u.unitKey.name, u]));
+  ok(e.cli(['content', 'remove', '--repo', 'r', '--filter', '{"name":{"$in":["b.txt","c.txt","p.txt"]}}']));
+  assert.deepEqual(e.json(['orphans', 'list']).out, [], 'still in a retained version');
+  // pin p for an hour (what the push does for pre-pushed content)
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir });
+  eng.pinUnits([byName['p.txt'].id], Date.now() + 3600_000);
+  eng.close();
+  ok(e.cli(['repo', 'update', 'r', '--retain-repo-versions', '1']));
+  const orphans = e.json(['orphans', 'list']).out;
+  assert.deepEqual(orphans.map((o: any) => o.unitKey.name).sort(), ['b.txt', 'c.txt']);
+  const dry = e.json(['orphans', 'remove', '--dry-run']).out;
+  assert.deepEqual([dry.dryRun, dry.units, dry.files], [true, 2, 1], 'b.txt\'s file is still used by b2.txt');
+  assert.equal(e.json(['orphans', 'list']).out.length, 2, 'dry run changes nothing');
+  const rm = e.json(['orphans', 'remove']).out;
+  assert.deepEqual([rm.units, rm.files, rm.bytes], [2, 1, 'c content'.length]);
+  assert.deepEqual(e.json(['orphans', 'list']).out, []);
+  assert.ok(!fs.existsSync(byName['c.txt'].storagePath), 'orphan file deleted');
+  assert.ok(fs.existsSync(byName['b.txt'].storagePath), 'a file still referenced is never deleted');
+  assert.ok(fs.existsSync(byName['p.txt'].storagePath), 'pinned unit kept');
+  assert.equal(fs.readFileSync(e.json(['content', 'list', '--repo', 'r2']).out[0].storagePath, 'utf8'), 'b content');
+  // deleting a repository makes its units orphans
+  ok(e.cli(['repo', 'delete', 'r2']));
+  assert.deepEqual(e.json(['orphans', 'list']).out.map((o: any) => o.unitKey.name), ['b2.txt']);
+  ok(e.cli(['orphans', 'remove']));
+  assert.ok(!fs.existsSync(byName['b.txt'].storagePath));
+  ok(e.cli(['fsck']), 'fsck');
+});
+
+test('gc: --dry-run reports, then prunes versions beyond retention, old tasks, orphans, stray temp files, dead working dirs', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer', '--retain-repo-versions', '0']));
+  for (const n of ['a', 'b']) ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, `${n}.txt`, n)]));
+  ok(e.cli(['content', 'remove', '--repo', 'r', '--filter', 'name=a.txt']));
+  // retention set directly in the database by an older run: gc enforces it
+  const junk = path.join(e.dataDir, 'content', 'tmp', 'junk-file');
+  fs.writeFileSync(junk, 'x');
+  fs.mkdirSync(path.join(e.dataDir, 'working', 'ghost', 'importer', 'x'), { recursive: true });
+  const before = e.cli(['fsck']);
+  assert.equal(before.status, 6);
+  assert.match(before.stderr + before.stdout, /ENGINE_STRAY_TEMP.*junk-file|junk-file.*temporary file left/);
+  ok(e.cli(['repo', 'update', 'r', '--retain-repo-versions', '0']));
+  const dry = e.json(['gc', '--dry-run', '--task-retention-days', '0']);
+  ok(dry, 'gc dry run');
+  assert.equal(dry.out.dryRun, true);
+  assert.equal(dry.out.tempFilesRemoved, 1);
+  assert.equal(dry.out.workingDirsRemoved, 1);
+  assert.ok(dry.out.tasksPruned >= 3);
+  assert.ok(fs.existsSync(junk));
+  assert.ok(e.json(['task', 'list']).out.length >= 3);
+  // now with retention 1 (no prune at update time since updates prune too: check gc's own count is 0 after)
+  ok(e.cli(['repo', 'update', 'r', '--retain-repo-versions', '1']));
+  assert.deepEqual(e.json(['repo', 'versions', 'r']).out.map((v: any) => v.number), [3]);
+  assert.equal(e.json(['orphans', 'list']).out.length, 1);
+  const gc = e.json(['gc', '--task-retention-days', '0']);
+  ok(gc, 'gc');
+  assert.deepEqual([gc.out.orphans.units, gc.out.orphans.files, gc.out.tempFilesRemoved, gc.out.workingDirsRemoved], [1, 1, 1, 1]);
+  assert.ok(gc.out.tasksPruned >= 4);
+  assert.ok(!fs.existsSync(junk));
+  assert.ok(!fs.existsSync(path.join(e.dataDir, 'working', 'ghost')));
+  assert.deepEqual(e.json(['orphans', 'list']).out, []);
+  assert.deepEqual(e.json(['task', 'list', '--kind', 'upload']).out, []);
+  ok(e.cli(['fsck']), 'fsck after gc');
+});
+
+test('fsck: exit 0 only when clean — corrupt or missing stored files, changed published trees', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=r']));
+  for (const n of ['a', 'b']) ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, `${n}.txt`, `${n} data`)]));
+  ok(e.cli(['repo', 'publish', 'r']));
+  const clean = e.json(['fsck']);
+  ok(clean, 'clean');
+  assert.deepEqual([clean.out.ok, clean.out.integrity, clean.out.filesChecked, clean.out.publishesChecked], [true, 'ok', 2, 1]);
+  const [a, b] = e.json(['content', 'list', '--repo', 'r']).out;
+  fs.chmodSync(a.storagePath, 0o644);
+  fs.writeFileSync(a.storagePath, 'tampered');
+  fs.rmSync(b.storagePath);
+  const index = path.join(e.dataDir, 'published', 'http', 'r', 'index.json');
+  fs.appendFileSync(index, ' ');
+  const bad = e.json(['fsck']);
+  assert.equal(bad.status, 6);
+  const codes = bad.out.problems.map((p: any) => p.code).sort();
+  assert.deepEqual(codes, ['ENGINE_FILE_CORRUPT', 'ENGINE_FILE_MISSING', 'ENGINE_PUBLISH_MISMATCH']);
+  assert.equal(bad.out.problems.find((p: any) => p.code === 'ENGINE_FILE_CORRUPT').file, a.storagePath);
+  assert.equal(bad.out.problems.find((p: any) => p.code === 'ENGINE_FILE_MISSING').file, b.storagePath);
+  assert.match(bad.out.problems.find((p: any) => p.code === 'ENGINE_PUBLISH_MISMATCH').message, /index\.json changed/);
+  const human = e.cli(['fsck']);
+  assert.equal(human.status, 6);
+  assert.match(human.stdout, /fsck: 3 problem\(s\)/);
+});

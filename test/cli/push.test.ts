@@ -1,0 +1,310 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../helpers/cli.js';
+import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
+
+function dnf(repoDir: string, args: string[]): string {
+  const root = tempDir('stagepush-dnf-');
+  const r = spawnSync(
+    'dnf',
+    [
+      '-q',
+      '-y',
+      `--installroot=${path.join(root, 'root')}`,
+      `--setopt=cachedir=${path.join(root, 'cache')}`,
+      `--setopt=reposdir=${path.join(root, 'repos.d')}`,
+      '--setopt=gpgcheck=0',
+      `--repofrompath=t,file://${repoDir}`,
+      '--disablerepo=*',
+      '--enablerepo=t',
+      ...args,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, `dnf ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function walk(dir: string, base = dir, out: Record<string, string> = {}): Record<string, string> {
+  for (const n of readdirSync(dir)) {
+    const p = path.join(dir, n);
+    const st = statSync(p);
+    if (st.isDirectory()) walk(p, base, out);
+    else out[path.relative(base, p)] = sha256(readFileSync(p));
+  }
+  return out;
+}
+
+test('a staging area with every item type pushes, dnf reads it, a second push is a no-op', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+
+  const r = push(['--json', area.root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.status, 'ok');
+  assert.deepEqual(rep.repositories.map((x: { id: string; type: string; status: string }) => `${x.id}:${x.type}:${x.status}`), ['docs:directory:published', 'el9:yum:published', 'files:file:published']);
+  assert.ok(rep.items.every((i: { action: string }) => i.action === 'pushed'), JSON.stringify(rep.items.filter((i: { action: string }) => i.action !== 'pushed')));
+  assert.ok(rep.items.some((i: { stored?: string }) => i.stored === 'linked' || i.stored === 'copied'));
+
+  const pub = path.join(dataDir, 'published', 'http');
+  const el9 = path.join(pub, 'el9');
+  // dnf: packages, advisories, groups, modules.
+  const nevras = dnf(el9, ['repoquery', '--showduplicates', '--disable-modular-filtering', '--qf', '%{name}-%{version}-%{release}.%{arch}']).split('\n').filter(Boolean).sort();
+  assert.deepEqual(nevras, ['demo-hello-1.0-1.noarch', 'demo-hello-1.0-1.src', 'demo-hello-1.1-1.noarch', 'demo-tools-2.0-1.noarch']);
+  assert.match(dnf(el9, ['repoquery', '--advisory=DEMO-2026:0001', '--disable-modular-filtering']), /demo-hello-0:1.1-1.noarch/);
+  assert.match(dnf(el9, ['repoquery', '--security', '--disable-modular-filtering']), /demo-hello-0:1.1-1.noarch/);
+  assert.match(dnf(el9, ['group', 'list', '--hidden']), /Demo tools/);
+  assert.match(dnf(el9, ['module', 'list']), /demo\s+1/);
+  // RAW tree next to repodata.
+  assert.equal(readFileSync(path.join(el9, '.treeinfo'), 'utf8'), readFileSync(path.join(area.root, 'el9', 'RAW', '.treeinfo'), 'utf8'));
+  // File repository: PULP_MANIFEST with sha256 and size.
+  const manifest = readFileSync(path.join(pub, 'files', 'PULP_MANIFEST'), 'utf8').trim().split('\n').sort();
+  const expected = Object.entries(area.files).map(([n, b]) => `${n},${sha256(b)},${b.length}`).sort();
+  assert.deepEqual(manifest, expected);
+  // RAW-only repository: byte for byte.
+  assert.deepEqual(walk(path.join(pub, 'docs')), walk(path.join(area.root, 'docs', 'RAW')));
+
+  // Second push: nothing changes.
+  const linkBefore = readlinkSync(el9);
+  const repomd = path.join(el9, 'repodata', 'repomd.xml');
+  const mtimeBefore = statSync(repomd).mtimeMs;
+  const again = push(['--json', area.root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  const rep2 = JSON.parse(again.stdout);
+  assert.ok(rep2.items.every((i: { action: string }) => i.action === 'unchanged'), JSON.stringify(rep2.items.filter((i: { action: string }) => i.action !== 'unchanged')));
+  assert.ok(rep2.repositories.every((x: { status: string; version: number; previous_version: number }) => x.status === 'skipped' && x.version === x.previous_version));
+  assert.equal(readlinkSync(el9), linkBefore);
+  assert.equal(statSync(repomd).mtimeMs, mtimeBefore);
+
+  // Audit trail: push list / show, staged.yaml kept.
+  const list = push(['list', '--json'], { dataDir, config });
+  assert.equal(list.status, 0, list.stderr);
+  const rows = JSON.parse(list.stdout);
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].id, rep.push_id);
+  const show = push(['show', rep.push_id, '--json'], { dataDir, config });
+  const shown = JSON.parse(show.stdout);
+  assert.equal(shown.report.push_id, rep.push_id);
+  assert.equal(readFileSync(shown.metadata[0], 'utf8'), readFileSync(path.join(area.root, 'staged.yaml'), 'utf8'));
+  assert.match(shown.log, /push ended: ok/);
+});
+
+test('--dry-run --json on a changed area lists exactly what the real push then reports; nothing changes', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'repositories:\n  files:\n    type: file\n    push_mode: mirror\n');
+  const area = buildFullArea(path.join(work, 'area'));
+  assert.equal(push(['-q', area.root], { dataDir, config }).status, 0);
+
+  // Change: a new RPM, a file removed (mirror), a file changed, the advisory moved forward.
+  copyFileSync(path.join(RPMS, 'demo-other-1.0-1.noarch.rpm'), path.join(area.root, 'el9', 'RPMS', 'demo-other-1.0-1.noarch.rpm'));
+  rmSync(path.join(area.root, 'files', 'FILES', 'data.bin'));
+  writeFileSync(path.join(area.root, 'files', 'FILES', 'readme.txt'), 'read me, version 2\n');
+  writeStagedYaml(area.root, { 'readme.txt': Buffer.from('read me, version 2\n') });
+  writeFileSync(path.join(area.root, 'el9', 'ERRATA', 'DEMO-1.yaml'), erratumYaml('DEMO-2026:0001', { updated: '2026-02-01 00:00:00', title: 'updated title' }));
+  writeFileSync(config, `allowed_signing_keys: [${keyIds().A}, ${keyIds().B}]\nrepositories:\n  files:\n    type: file\n    push_mode: mirror\n`);
+
+  const dbBefore = readFileSync(path.join(dataDir, 'engine.db'));
+  const dry = push(['--dry-run', '--json', area.root], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  const plan = JSON.parse(dry.stdout);
+  assert.equal(plan.dry_run, true);
+  assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore);
+
+  const real = push(['--json', area.root], { dataDir, config });
+  assert.equal(real.status, 0, real.stderr);
+  const done = JSON.parse(real.stdout);
+  const set = (rep: { items: Array<{ repository: string; unit: string; action: string }> }) => rep.items.map((i) => `${i.repository} ${i.unit} ${i.action}`).sort();
+  assert.deepEqual(set(plan), set(done));
+  const actions = set(done).filter((s) => !s.endsWith('unchanged'));
+  assert.deepEqual(actions, [
+    'el9 erratum:DEMO-2026:0001 replaced',
+    'el9 rpm:demo-other-0:1.0-1.noarch pushed',
+    'files iso:data.bin removed',
+    'files iso:readme.txt replaced',
+  ]);
+  assert.deepEqual(
+    plan.repositories.map((r: { id: string; status: string }) => `${r.id}:${r.status}`),
+    done.repositories.map((r: { id: string; status: string }) => `${r.id}:${r.status}`),
+  );
+});
+
+test('one bad item among many changes nothing and lists every problem with its file', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+  writeFileSync(path.join(area.root, 'el9', 'RPMS', 'corrupt-1.0-1.noarch.rpm'), Buffer.alloc(500, 3));
+  writeStagedYaml(area.root, area.files, { 'data.bin': 'a'.repeat(64) });
+  writeFileSync(path.join(area.root, 'el9', 'ERRATA', 'BAD.yaml'), 'id: BAD-1\ntype: NOTATYPE\n');
+  const r = push(['--json', area.root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  const files = rep.problems.map((p: { file?: string }) => path.basename(p.file ?? ''));
+  assert.ok(files.includes('corrupt-1.0-1.noarch.rpm'), JSON.stringify(rep.problems));
+  assert.ok(files.includes('staged.yaml'), JSON.stringify(rep.problems));
+  assert.ok(files.includes('BAD.yaml'), JSON.stringify(rep.problems));
+  assert.equal(existsSync(path.join(dataDir, 'published')), false);
+  assert.match(r.stderr, /corrupt-1\.0-1\.noarch\.rpm/);
+});
+
+test('signing gate: unsigned and not-allowed keys are refused (exit 4) listing each file with its key', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'RPMS'), { recursive: true });
+  for (const f of ['demo-hello-1.0-1.noarch.rpm', 'demo-unsigned-1.0-1.noarch.rpm', 'demo-other-1.0-1.noarch.rpm']) copyFileSync(path.join(RPMS, f), path.join(root, 'el9', 'RPMS', f));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 4, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.deepEqual(rep.problems.map((p: { code: string; file: string }) => `${p.code} ${path.basename(p.file)}`).sort(), ['PUSH_KEY_NOT_ALLOWED demo-other-1.0-1.noarch.rpm', 'PUSH_UNSIGNED demo-unsigned-1.0-1.noarch.rpm']);
+  assert.match(r.stderr, /signed with key [0-9A-F]{8}/);
+});
+
+test('errata merge rule: a changed advisory that does not move forward fails unless --bump-errata', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'ERRATA'), { recursive: true });
+  const f = path.join(root, 'el9', 'ERRATA', 'E.yaml');
+  writeFileSync(f, erratumYaml('DEMO-2026:0002'));
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  writeFileSync(f, erratumYaml('DEMO-2026:0002', { title: 'changed title, same version and date' }));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  const failed = rep.items.find((i: { action: string }) => i.action === 'failed');
+  assert.match(failed.reason, /bump version or updated/);
+  const b = push(['--json', '--bump-errata', root], { dataDir, config });
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(JSON.parse(b.stdout).items[0].action, 'replaced');
+});
+
+test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing hook fails the push (6)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const out = path.join(work, 'hook.out');
+  const config = writeConfig(work, `hooks:\n  post_publish:\n    - 'echo "$REPO_ID $VERSION $PUBLISHED_PATH" >> ${out}; cat > ${out}.json'\n`);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'docs', 'RAW'), { recursive: true });
+  writeFileSync(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  const r = push(['-q', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  const line = readFileSync(out, 'utf8').trim().split(' ');
+  assert.equal(line[0], 'docs');
+  assert.equal(line[1], '1');
+  assert.ok(existsSync(path.join(line[2]!, 'a.txt')));
+  assert.equal(JSON.parse(readFileSync(`${out}.json`, 'utf8')).repository.id, 'docs');
+
+  const bad = writeConfig(work, 'hooks:\n  post_publish:\n    - [/bin/false]\n');
+  writeFileSync(path.join(root, 'docs', 'RAW', 'b.txt'), 'b\n');
+  const f = push(['--json', root], { dataDir, config: bad });
+  assert.equal(f.status, 6, f.stderr);
+  const rep = JSON.parse(f.stdout);
+  assert.equal(rep.repositories[0].status, 'published');
+  assert.equal(rep.repositories[0].hooks[0].ok, false);
+  assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'docs', 'b.txt')));
+});
+
+test('--skip publish, --dest / --exclude-dest, --log-file', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+  const log = path.join(work, 'push.log');
+  const r = push(['--json', '--skip', 'publish', '--dest', 'files,docs', '--exclude-dest', 'docs', '--log-file', log, area.root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.deepEqual(rep.repositories.map((x: { id: string; status: string; version: number }) => `${x.id}:${x.status}:${x.version}`), ['files:skipped:1']);
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'files')), false);
+  assert.match(readFileSync(log, 'utf8'), /push ended: ok/);
+  // The next push publishes the imported version although nothing changed.
+  const p = push(['--json', '--dest', 'files', area.root], { dataDir, config });
+  assert.equal(JSON.parse(p.stdout).repositories[0].status, 'published');
+  assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'files', 'PULP_MANIFEST')));
+});
+
+test('two pushes started 50 ms apart both complete; the result is the union', async () => {
+  const { spawnCli } = await import('../helpers/cli.js');
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'repositories:\n  shared:\n    type: yum\n    destinations: [a, b]\n');
+  const mk = (dest: string, f: string) => {
+    const root = path.join(work, `area-${dest}`);
+    mkdirSync(path.join(root, dest, 'RPMS'), { recursive: true });
+    copyFileSync(path.join(RPMS, f), path.join(root, dest, 'RPMS', f));
+    return root;
+  };
+  const a = mk('a', 'demo-hello-1.0-1.noarch.rpm');
+  const b = mk('b', 'demo-tools-2.0-1.noarch.rpm');
+  const run = (root: string) =>
+    new Promise<number>((resolve) => {
+      const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '-q', root]);
+      c.stderr.on('data', () => {});
+      c.on('close', (code) => resolve(code ?? -1));
+    });
+  const p1 = run(a);
+  await new Promise((r) => setTimeout(r, 50));
+  const p2 = run(b);
+  assert.deepEqual(await Promise.all([p1, p2]), [0, 0]);
+  const nevras = dnf(path.join(dataDir, 'published', 'http', 'shared'), ['repoquery', '--qf', '%{name}']).split('\n').filter(Boolean).sort();
+  assert.deepEqual(nevras, ['demo-hello', 'demo-tools']);
+});
+
+test('killed mid-push (SIGKILL, SIGTERM): repositories stay at their previous version; a rerun completes', async () => {
+  const { spawnCli } = await import('../helpers/cli.js');
+  const work = tempDir();
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+  for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
+    const dataDir = path.join(work, `data-${sig}`);
+    const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--progress', 'ndjson', area.root]);
+    let err = '';
+    const code = await new Promise<number | null>((resolve) => {
+      c.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (/"phase":"import"/.test(err) && !c.killed) c.kill(sig);
+      });
+      c.on('close', (code) => resolve(code));
+    });
+    if (sig === 'SIGTERM') assert.equal(code, 143, err);
+    // Nothing half-done is visible: no repository has a version with part of the content.
+    const versions = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'stagepush'), '--data-dir', dataDir, 'repo', 'list', '--json'], { encoding: 'utf8' });
+    if (versions.status === 0) for (const r of JSON.parse(versions.stdout) as Array<{ version: number; unitCount: number }>) assert.ok(r.version === 0 || r.unitCount > 0);
+    const rep = push(['--json', area.root], { dataDir, config });
+    assert.equal(rep.status, 0, rep.stderr);
+    const pub = path.join(dataDir, 'published', 'http', 'el9');
+    assert.ok(lstatSync(pub).isSymbolicLink());
+    const nevras = dnf(pub, ['repoquery', '--showduplicates', '--disable-modular-filtering', '--qf', '%{name}-%{version}']).split('\n').filter(Boolean).sort();
+    assert.deepEqual(nevras, ['demo-hello-1.0', 'demo-hello-1.1', 'demo-tools-2.0']);
+  }
+});
+
+test('--pre-push stores content and checksums only; the push after it finds them stored', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = buildFullArea(path.join(work, 'area'));
+  const pre = push(['--json', '--pre-push', area.root], { dataDir, config });
+  assert.equal(pre.status, 0, pre.stderr);
+  const rep = JSON.parse(pre.stdout);
+  assert.equal(rep.mode, 'pre-push');
+  assert.ok(rep.repositories.every((r: { status: string }) => r.status === 'skipped'));
+  assert.equal(existsSync(path.join(dataDir, 'published')), false);
+  assert.ok(existsSync(path.join(dataDir, 'push.sqlite')));
+  const stored = readdirSync(path.join(dataDir, 'content', 'sha256')).length;
+  assert.ok(stored > 0);
+  const r = push(['--json', area.root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const items = JSON.parse(r.stdout).items as Array<{ type: string; stored?: string }>;
+  assert.ok(items.filter((i) => i.type === 'rpm').every((i) => i.stored === 'existing'), JSON.stringify(items));
+});

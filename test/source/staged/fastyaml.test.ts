@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fastYaml } from '../../../src/source/staged/fastyaml.js';
+import { parseData, parseYamlFull } from '../../../src/source/staged/common.js';
+import { ROOT } from '../../helpers/cli.js';
+
+async function full(text: string): Promise<unknown> {
+  const r = await parseYamlFull(text);
+  assert.equal(r.error, undefined);
+  return r.value;
+}
+
+const SUPPORTED = [
+  `header:\n  version: "0.2"\npayload:\n  files:\n  - relative_path: d/FILES/a\n    filename: a.iso\n    sha256sum: 04db0c39efb31518ff79bf98d1c27256d46cdc72b967a5b2094a6efec3166df2\n    version: '1.0'\n    order: 3\n    attributes:\n      description: "Boot \\"DVD\\" \\u00e9"\n  - relative_path: 'd/FILES/it''s'\n    order: -2.5\n    attributes: # comment\n      description:\n`,
+  `---\n# comment\nid: RHBA-1\nreboot_suggested: no\nflag: On\nnothing: ~\nempty:\nlist:\n  - a\n  - 7\n  -\n  - true\nnested:\n  deeper:\n    - x: 1\n      y: yes\n    - z\n`,
+  `a: b # trailing comment\nc: d#e\nurl: https://example.com/x?y=1\npath: /usr/bin/x\nneg: -3\nver: 9.4\n`,
+];
+
+const UNSUPPORTED = [
+  'a: [1, 2]\n', 'a: {b: 1}\n', 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: 0x1F\n', 'a: 017\n', 'a: 1_000\n',
+  'a: 1:20\n', 'a: 2020-05-11\n', 'a: .inf\n', 'a: multi\n  line\n', '"quoted key": 1\n', 'just a scalar\n', '- a\n- b\n', '', 'a: 1\n---\nb: 2\n',
+  'a: "unterminated\n', "a: 'x' y\n", 'yes: 1\n', '1: x\n', 'a:\tb\n', 'a: b: c\n', '<<: {a: 1}\n',
+];
+
+test('the supported subset parses exactly as the full parser (PyYAML rules)', async () => {
+  for (const doc of SUPPORTED) {
+    const fast = fastYaml(doc);
+    assert.notEqual(fast, undefined, doc);
+    assert.deepEqual(fast, await full(doc), doc);
+    assert.deepEqual((await parseData(doc, false)).value, fast);
+  }
+  const f = fastYaml(SUPPORTED[1]!) as Record<string, unknown>;
+  assert.equal(f.reboot_suggested, false);
+  assert.equal(f.flag, true);
+  assert.deepEqual(f.list, ['a', 7, null, true]);
+});
+
+test('anything else is left to the full parser, with the same result through parseData', async () => {
+  for (const doc of UNSUPPORTED) {
+    assert.equal(fastYaml(doc), undefined, JSON.stringify(doc));
+  }
+  assert.deepEqual((await parseData('a: 0x1F\nb: 2020-05-11\n', false)).value, { a: 31, b: new Date('2020-05-11T00:00:00.000Z') });
+  assert.deepEqual((await parseData('a: y\nb: n\n', false)).value, { a: 'y', b: 'n' }, 'PyYAML reads y/n as strings');
+});
+
+test('every YAML file of the bundled staging area reads the same either way', async () => {
+  const dir = path.join(ROOT, 'fixtures', 'staging', 'basic');
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]));
+  const yamls = walk(dir).filter((f) => /\.ya?ml$/.test(f));
+  assert.ok(yamls.length >= 3);
+  for (const f of yamls) {
+    const text = readFileSync(f, 'utf8');
+    const fast = fastYaml(text);
+    if (fast === undefined) continue;
+    assert.deepEqual(fast, await full(text), f);
+  }
+  assert.notEqual(fastYaml(readFileSync(path.join(dir, 'staged.yaml'), 'utf8')), undefined);
+});
