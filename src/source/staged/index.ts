@@ -227,6 +227,15 @@ export async function loadStaged(urls: string[], opts: LoadOptions = {}): Promis
     result.itemsBySource.push(items);
     result.items.push(...items);
   }
+  // Deterministic order (worker results arrive in completion order): by file, entry, field, code.
+  const key = (p: Problem) => [p.file ?? '', p.entry ?? '', p.field ?? '', p.code];
+  const byLocation = (a: Problem, b: Problem) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  };
+  result.problems.sort(byLocation);
   for (const w of result.warnings) emit({ type: 'warning', code: w.code, message: w.message });
   emit({ type: 'phase-end', phase: 'load', done: result.items.length, ok: result.problems.length === 0 });
   return result;
