@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { tempDir } from '../../helpers/cli.js';
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
-import { withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, serveDir, sha256File, status, writeFixtures } from '../../helpers/yum.js';
+import { serveEngine, withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
 
 function repomdLocations(repoDir: string): string[] {
   const xml = readFileSync(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
@@ -25,7 +25,7 @@ describe('yum_distributor publish read by dnf', () => {
   const rpmFiles = [...Object.values(m.install).map((x) => path.join(RPMS, x.file)), ...Object.values(m.packages).map((x) => path.join(RPMS, x.file))];
   const uniqueRpms = [...new Set(rpmFiles)];
   let published = '';
-  let server: Awaited<ReturnType<typeof serveDir>>;
+  let server: Awaited<ReturnType<typeof serveEngine>>;
 
   before(async () => {
     const fx = writeFixtures({
@@ -41,7 +41,7 @@ describe('yum_distributor publish read by dnf', () => {
     eng.run(['content', 'upload', '--repo', 'yumrepo', '--type', 'yum_repo_metadata_file', productCert()]);
     eng.run(['repo', 'publish', 'yumrepo']);
     published = path.join(eng.publishRoot, 'http', 'yumrepo');
-    server = await serveDir(path.join(eng.publishRoot, 'http'));
+    server = await serveEngine(eng);
   });
   after(async () => {
     await server?.close();
