@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PublishConduit, Unit, UnitCriteria } from '../../src/engine/contract.js';
-import { FIXTURES_BUILD, runCli, tempDir } from './cli.js';
+import { FIXTURES_BUILD, runCli, spawnCli, tempDir } from './cli.js';
 
 export const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
@@ -312,4 +312,29 @@ export function withIdFilter(c: PublishConduit): PublishConduit {
     return c.getUnits({ ...criteria, filters: rest }).filter((u) => want.has(String(u.id)));
   };
   return { ...c, getUnits: select, iterUnits: select, countUnits: (cr?: UnitCriteria) => select(cr).length } as PublishConduit;
+}
+
+/** `stagepush serve` on 127.0.0.1 (any free port) over an engine's publish root. */
+export async function serveEngine(eng: Engine): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawnCli(['--data-dir', eng.dataDir, 'serve', '--bind', '127.0.0.1', '--http', '0', '--no-access-log', '--publish-root', eng.publishRoot]);
+  process.on('exit', () => child.kill());
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /^listening http \S+ \d+ (\S+)/m.exec(buf);
+      if (m) resolve(m[1]!.replace(/\/+$/, ''));
+    });
+    child.on('exit', (code) => reject(new Error(`stagepush serve exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

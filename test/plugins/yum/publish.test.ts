@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { tempDir } from '../../helpers/cli.js';
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
-import { withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, serveDir, sha256File, status, writeFixtures } from '../../helpers/yum.js';
+import { serveEngine, withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
 
 function repomdLocations(repoDir: string): string[] {
   const xml = readFileSync(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
@@ -25,7 +25,7 @@ describe('yum_distributor publish read by dnf', () => {
   const rpmFiles = [...Object.values(m.install).map((x) => path.join(RPMS, x.file)), ...Object.values(m.packages).map((x) => path.join(RPMS, x.file))];
   const uniqueRpms = [...new Set(rpmFiles)];
   let published = '';
-  let server: Awaited<ReturnType<typeof serveDir>>;
+  let server: Awaited<ReturnType<typeof serveEngine>>;
 
   before(async () => {
     const fx = writeFixtures({
@@ -41,7 +41,7 @@ describe('yum_distributor publish read by dnf', () => {
     eng.run(['content', 'upload', '--repo', 'yumrepo', '--type', 'yum_repo_metadata_file', productCert()]);
     eng.run(['repo', 'publish', 'yumrepo']);
     published = path.join(eng.publishRoot, 'http', 'yumrepo');
-    server = await serveDir(path.join(eng.publishRoot, 'http'));
+    server = await serveEngine(eng);
   });
   after(async () => {
     await server?.close();
@@ -209,7 +209,7 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
     assert.equal(v.status, 0, v.stderr);
   });
 
-  test('consumer payload and repo show', () => {
+  test('consumer payload and repo show', async () => {
     eng.run(['repo', 'create', 'pay', '--importer', 'yum_importer']);
     eng.run(['repo', 'distributor', 'add', 'pay', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=content/pay', '--distributor-config', 'http=false', '--distributor-config', 'https=true']);
     eng.run(['content', 'upload', '--repo', 'pay', hello]);
@@ -222,6 +222,24 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
     const human = eng.run(['repo', 'show', 'pay']).stdout;
     assert.match(human, /\[pay\]/);
     assert.match(human, new RegExp(`baseurl=file://${path.join(eng.publishRoot, 'https', 'content', 'pay')}/`));
+    // The payload the agent's yum bind handler gets (engine API, fresh engine on the same data dir).
+    const { openEngine } = await import('../../../src/engine/index.js');
+    const e2 = await openEngine({ dataDir: eng.dataDir });
+    try {
+      const payload = (await e2.createConsumerPayload('pay', 'yum')) as any;
+      assert.deepEqual(payload, {
+        repo_id: 'pay',
+        repo_name: 'pay',
+        server_name: 'localhost',
+        relative_path: 'content/pay',
+        protocols: ['https'],
+        base_urls: { https: `file://${path.join(eng.publishRoot, 'https')}` },
+        gpg_keys: {},
+        ca_cert: null,
+      });
+    } finally {
+      e2.close();
+    }
   });
 });
 
