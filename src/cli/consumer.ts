@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { StagepushError } from '../errors.js';
+import { StagepushError, exitStatusFor } from '../errors.js';
 import { addAgentOptions, openAgentContext, printReport, type AgentContext } from './agent.js';
 import { printJson, say, table } from './output.js';
 
@@ -12,6 +12,10 @@ async function withContext(cmd: Command, fn: (ctx: AgentContext) => Promise<void
   const ctx = await openAgentContext(cmd);
   try {
     await fn(ctx);
+    // Interrupted (SIGINT/SIGTERM): the handler stopped and its report was printed; exit with
+    // the signal's status.
+    const { interruptedBy, interruptError } = await import('./main.js');
+    if (interruptedBy()) process.exitCode = exitStatusFor(interruptError());
   } finally {
     ctx.close();
   }

@@ -48,6 +48,9 @@ export function register(program: Command): void {
       const renderer = await createRenderer(mode, g.quiet);
       const { handleInterrupts } = await import('./main.js');
       const signal = handleInterrupts();
+      // The source's workers and the engine each listen to it.
+      const events = await import('node:events');
+      events.EventEmitter.setMaxListeners(256, signal);
       const { runPush } = await import('../push/run.js');
       const { renderText } = await import('../push/report.js');
       try {

@@ -33,7 +33,7 @@ export interface PushEngine {
   distributors(repoId: string): Array<{ id: string; typeId: string }>;
   publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
-  preStore(files: string[], pinHours: number): Promise<{ bytesLinked: number; bytesCopied: number }>;
+  preStore(files: string[]): Promise<{ bytesLinked: number; bytesCopied: number }>;
   close(): void;
 }
 
@@ -49,7 +49,7 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
   const eng = await openEngine({
     dataDir: settings.dataDir,
     configDir: settings.configDir,
-    pluginsDir: settings.pluginsDirs[0],
+    pluginsDir: settings.pluginsDir,
     pluginPackages: settings.pluginPackages,
     publishRoot: settings.publishRoot,
     baseUrls: settings.baseUrls,

@@ -148,9 +148,21 @@ test('rpm handler without import_key: a package whose key is not in the rpm data
   assert.equal(refused.succeeded, false);
   assert.match(String(refused.details.output), /GPG public keys/);
   assert.deepEqual(rpmQa(root), []);
-  const ok = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], { import_key: 'true' });
+  // hello stands for a package needing a reboot: with permit_reboot the Linux handler schedules one.
+  const marker = path.join(dir, 'rebooted');
+  const ok = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], { import_key: 'true', reboot_packages: 'kernel,hello', permit_reboot: 'yes', reboot_command: `touch '${marker}'`, reboot_delay: '0' });
   assert.equal(ok.succeeded, true, JSON.stringify(ok.details, null, 1));
   assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+  assert.equal(ok.reboot.required, true);
+  assert.equal(ok.reboot.permitted, true);
+  assert.equal(ok.reboot.scheduled, true);
+  assert.equal((ok.reboot.details as { details: { command: string } }).details.command, `touch '${marker}'`);
+  for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
+  assert.ok(existsSync(marker), 'the reboot command ran');
+  // Not permitted: the report asks for a reboot, none is scheduled.
+  const again = await svc.content('uninstall', 'h2', 'rpm', [{ name: 'hello' }], { reboot_packages: 'hello', permit_reboot: 'no' });
+  assert.equal(again.succeeded, true, JSON.stringify(again.details, null, 1));
+  assert.deepEqual(again.reboot, { required: true, permitted: false, scheduled: false, details: { packages: ['hello'] } });
 });
 
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {

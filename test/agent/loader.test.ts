@@ -145,3 +145,11 @@ test('an explicitly configured conf.d directory that does not exist is reported'
   const reg = await loadHandlers({ confDir: path.join(dir, 'nope'), handlersDir: dir, builtinConfDir: null, confDirRequired: true, ...TYPES });
   assert.equal(reg.problems[0]?.code, 'AGENT_CONF_DIR_MISSING');
 });
+
+test('a module is also resolved from node_modules (here a package that is not a handler: wrong base class)', async () => {
+  const { conf, handlers } = setup({ 'npm.conf': good('[types]\ncontent=iso\n[iso]\nclass=yaml:Document\n') });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+  assert.equal(reg.problems.length, 1);
+  assert.equal(reg.problems[0]?.code, 'AGENT_HANDLER_WRONG_BASE');
+  assert.match(reg.problems[0]!.message, /class Document does not extend ContentHandler/);
+});
