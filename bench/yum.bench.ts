@@ -60,7 +60,7 @@ async function fullAndUpdate(ctx: BenchContext, label: string, count: number, si
   }
   const o = median(ours);
   const c = median(cr);
-  ctx.row(`full publish, ${count} × ${fmt.kb(size / 1024).replace(' MiB', '')}${size < 1048576 ? ` (${Math.round(size / 1024)} KiB)` : ''}`, fmt.ms(o), `createrepo_c ${fmt.ms(c)}  ratio ${(o / c).toFixed(2)}× (target ≤ ${target}×)`);
+  ctx.row(`full publish, ${count} × ${size % 1024 === 0 ? `${size / 1024} KiB` : `${Math.round(size / 1000)} KB`}`, fmt.ms(o), `createrepo_c ${fmt.ms(c)}  ratio ${(o / c).toFixed(2)}× (target ≤ ${target}×)`);
 
   await upload(dataDir, extra.files);
   const oursUpd = (await stagepush(dataDir, ['repo', 'publish', 'bench'])).ms;

@@ -218,8 +218,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     );
     events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
     applyPlans(report, repos, plans, engine, false);
+    const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
     for (const i of report.items) {
-      const a = route.assignments.find((x) => x.repoId === i.repository && x.item.name === i.item && x.item.src === i.src);
+      const a = byItem.get(`${i.repository}\u0000${i.item}\u0000${i.src}`);
       const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
       if (info) {
         i.stored = info.stored;
@@ -328,9 +329,10 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
     report.repositories.push(repoReport(r, dryRun ? !exists : false, exists ? engine.repoVersion(r.id) : null, 'skipped'));
   }
   for (const p of plans) {
+    const uploads = new Map(p.uploads.map((u) => [`${u.desired.label}\u0000${u.assignment.item.name}`, u]));
     for (const e of p.entries) {
       const item: ItemReport = { ...e };
-      const a = p.uploads.find((u) => u.desired.label === e.unit && u.assignment.item.name === e.item);
+      const a = uploads.get(`${e.unit}\u0000${e.item}`);
       if (a) item.sha256 = a.assignment.item.sha256sum;
       report.items.push(item);
     }

@@ -42,7 +42,7 @@ export const DISTRIBUTOR_METADATA: PluginMetadata = {
   types: [...YUM_TYPES],
 };
 
-const PAGE = 500;
+const PAGE = 200;
 
 interface RepomdHistoryEntry {
   /** Seconds since the epoch when that repomd.xml was replaced (or published, for the current one). */

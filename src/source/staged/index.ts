@@ -138,6 +138,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
       if (cached) {
         applySums(w, cached, checksums, out.problems);
+        if (!w.item) continue; // refused (checksum mismatch)
         want = want.filter((a) => cached[a] === undefined);
       }
     }
@@ -160,6 +161,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       const job = jobs[i]!;
       done++;
       if (done % 64 === 0 || done === jobs.length) emit({ type: 'phase-progress', phase, done, total: jobs.length });
+      if (!w.item) return;
       if (!r.ok) {
         out.problems.push(problem(r.code, r.message, { file: job.path }));
         w.item = null as unknown as PushItem;
