@@ -147,6 +147,8 @@ export interface Engine {
   pinUnits(unitIds: string[], untilMs: number): void;
   tasks: { list(filter?: TaskFilter): TaskInfo[]; show(id: string): TaskInfo | null; cancel(id: string): void };
   orphans: { list(): OrphanInfo[]; remove(opts?: { dryRun?: boolean }): OrphanReport };
+  /** orphans.remove as a recorded task that waits for every repository lock (per the lock options). */
+  removeOrphans(opts?: { dryRun?: boolean }): Promise<OrphanReport>;
   gc(opts?: { dryRun?: boolean; taskRetentionDays?: number }): Promise<GcReport>;
   fsck(): Promise<FsckReport>;
   consumers: {
@@ -1375,6 +1377,10 @@ class EngineImpl implements Engine, ConduitHost {
     return release;
   }
   private syncTokens = new Map<string, string>();
+
+  async removeOrphans(opts: { dryRun?: boolean } = {}): Promise<OrphanReport> {
+    return this.runTask('orphans', null, [...this.allRepoIds(), '*gc'], async () => this.removeOrphansLocked(!!opts.dryRun), (r) => ({ ...r, orphans: r.orphans.slice(0, 100) }) as unknown as Json);
+  }
 
   async gc(opts: { dryRun?: boolean; taskRetentionDays?: number } = {}): Promise<GcReport> {
     const dryRun = !!opts.dryRun;
