@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
       await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
-        const r = eng.orphans.remove({ dryRun: !!o.dryRun });
+        const r = await eng.removeOrphans({ dryRun: !!o.dryRun });
         output(g, r, () => `${r.dryRun ? 'would remove' : 'removed'} ${r.units} orphan unit(s) and ${r.files} file(s), ${bytes(r.bytes)}`);
       });
     });

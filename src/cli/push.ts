@@ -44,10 +44,15 @@ export function register(program: Command): void {
       const { loadConfig, resolveSettings } = await import('../config/index.js');
       const loaded = loadConfig(g.configFile);
       const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
-      const mode = progressModeFor(g, flags.progress);
+      let mode = progressModeFor(g, flags.progress);
+      // A terminal without a width (some ptys) makes spinners redraw forever: plain lines instead.
+      if (mode === 'tty' && !((process.stderr.columns ?? 0) > 0)) mode = 'plain';
       const renderer = await createRenderer(mode, g.quiet);
       const { handleInterrupts } = await import('./main.js');
       const signal = handleInterrupts();
+      // The source's workers and the engine each listen to it.
+      const events = await import('node:events');
+      events.EventEmitter.setMaxListeners(256, signal);
       const { runPush } = await import('../push/run.js');
       const { renderText } = await import('../push/report.js');
       try {

@@ -12,10 +12,9 @@ export interface Settings {
   configDir: string;
   publishRoot: string;
   baseUrls: { http?: string; https?: string };
-  pluginsDirs: string[];
+  pluginsDir?: string;
   pluginPackages: string[];
-  pluginConfig: Record<string, Record<string, unknown>>;
-  lock: { wait: boolean; timeoutSec?: number; staleAfterSec: number };
+  lock: { wait: boolean; timeoutSec?: number };
   logRetentionDays: number;
 }
 
@@ -57,13 +56,11 @@ export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, 
       http: nonEmpty(env.STAGEPUSH_BASE_URL_HTTP) ?? c.publish.base_url_http,
       https: nonEmpty(env.STAGEPUSH_BASE_URL_HTTPS) ?? c.publish.base_url_https,
     },
-    pluginsDirs: c.plugins.dirs.map((d) => path.resolve(base, d)),
+    pluginsDir: fromFile(c.plugins.dir),
     pluginPackages: c.plugins.packages,
-    pluginConfig: c.plugins.config,
     lock: {
       wait: flags.wait === false ? false : c.lock.wait,
       timeoutSec: flags.waitTimeout ?? c.lock.timeout,
-      staleAfterSec: c.lock.stale_after,
     },
     logRetentionDays: c.log_retention_days,
   };

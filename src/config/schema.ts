@@ -251,9 +251,8 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        dirs: { type: 'array', items: { type: 'string' }, default: [], description: 'directory-plugin roots (<name>/importer.js, distributor.js, *.conf)' },
+        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins'),
         packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field' },
-        config: { type: 'object', additionalProperties: { type: 'object' }, default: {}, description: 'plugin-level config by plugin id (merged over plugins.conf.d/<id>.json)' },
       },
     },
     lock: {
@@ -263,7 +262,6 @@ export const CONFIG_SCHEMA = {
       properties: {
         wait: boolKey('wait for a repository lock held by another run (--no-wait overrides)', true),
         timeout: { type: 'number', minimum: 0, description: 'seconds to wait for a lock (--wait-timeout overrides); unset = forever' },
-        stale_after: { type: 'number', minimum: 1, default: 30, description: 'seconds without heartbeat after which a live lock is considered stale' },
       },
     },
     push: {
@@ -277,15 +275,6 @@ export const CONFIG_SCHEMA = {
         bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),
       },
     },
-    gc: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        task_retention_days: { type: 'integer', minimum: 0, default: 30, description: 'finished task rows kept' },
-        pin_hours: { type: 'number', minimum: 0, default: 72, description: 'hours content stored by --pre-push stays pinned against orphan clean-up' },
-      },
-    },
     agent: {
       type: 'object',
       additionalProperties: false,
@@ -294,8 +283,6 @@ export const CONFIG_SCHEMA = {
         conf_d: strKey('handler descriptor directory', { default: '/etc/stagepush/agent/conf.d' }),
         handlers_dir: strKey('handler modules directory', { default: '/usr/lib/stagepush/agent/handlers' }),
         log: strKey('handler log: syslog, file:PATH or stderr', { default: 'syslog', pattern: '^(syslog|stderr|file:.+)$' }),
-        reboot_command: strKey('Linux system handler reboot command', { default: 'shutdown -r +{delay}' }),
-        reboot_delay: { type: 'integer', minimum: 0, default: 1, description: 'minutes before reboot' },
       },
     },
   },

@@ -48,11 +48,10 @@ export interface StagepushConfig {
   templates: Record<string, RepoShape>;
   hooks: { post_publish: HookCommand[]; timeout: number };
   publish: { root?: string; base_url_http?: string; base_url_https?: string };
-  plugins: { dirs: string[]; packages: string[]; config: Record<string, Record<string, unknown>> };
-  lock: { wait: boolean; timeout?: number; stale_after: number };
+  plugins: { dir?: string; packages: string[] };
+  lock: { wait: boolean; timeout?: number };
   push: { threads: number; timeout: number; free_space_margin_mb: number; bump_errata: boolean };
-  gc: { task_retention_days: number; pin_hours: number };
-  agent: { conf_d: string; handlers_dir: string; log: string; reboot_command: string; reboot_delay: number };
+  agent: { conf_d: string; handlers_dir: string; log: string };
 }
 
 /** A loaded configuration with where it came from. */

@@ -147,6 +147,8 @@ export interface Engine {
   pinUnits(unitIds: string[], untilMs: number): void;
   tasks: { list(filter?: TaskFilter): TaskInfo[]; show(id: string): TaskInfo | null; cancel(id: string): void };
   orphans: { list(): OrphanInfo[]; remove(opts?: { dryRun?: boolean }): OrphanReport };
+  /** orphans.remove as a recorded task that waits for every repository lock (per the lock options). */
+  removeOrphans(opts?: { dryRun?: boolean }): Promise<OrphanReport>;
   gc(opts?: { dryRun?: boolean; taskRetentionDays?: number }): Promise<GcReport>;
   fsck(): Promise<FsckReport>;
   consumers: {
@@ -1195,6 +1197,7 @@ class EngineImpl implements Engine, ConduitHost {
     const manifest = Object.fromEntries(publishedPaths.map((pp) => [pp, buildManifest(pp)]));
     this.st.tx(() => {
       this.st.updatePublish(seq, { state: 'published', finished: now(), published_paths: JSON.stringify(publishedPaths), urls: JSON.stringify(urls), manifest: JSON.stringify(manifest), report: JSON.stringify(report!.summary ?? null) });
+      this.st.clearOldManifests(repoId, distId, seq);
       for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
       checkpoint('in-transaction');
     });
@@ -1375,6 +1378,10 @@ class EngineImpl implements Engine, ConduitHost {
   }
   private syncTokens = new Map<string, string>();
 
+  async removeOrphans(opts: { dryRun?: boolean } = {}): Promise<OrphanReport> {
+    return this.runTask('orphans', null, [...this.allRepoIds(), '*gc'], async () => this.removeOrphansLocked(!!opts.dryRun), (r) => ({ ...r, orphans: r.orphans.slice(0, 100) }) as unknown as Json);
+  }
+
   async gc(opts: { dryRun?: boolean; taskRetentionDays?: number } = {}): Promise<GcReport> {
     const dryRun = !!opts.dryRun;
     const days = opts.taskRetentionDays ?? 30;
@@ -1522,10 +1529,17 @@ class EngineImpl implements Engine, ConduitHost {
   };
 }
 
-/** What a published tree holds: files with sha256 and size, symlinks with their target, directories. */
+/** Files above this size are recorded by size, mtime and inode instead of their sha256 (fast publishes of large files). */
+const MANIFEST_HASH_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * What a published tree holds: files with sha256 and size (large files: size, mtime and inode),
+ * symlinks with their target, directories. A root that is a symlink (trees switched atomically by
+ * a link) is recorded as a link and walked through.
+ */
 export function buildManifest(root: string): Record<string, ManifestEntry> {
   const out: Record<string, ManifestEntry> = {};
-  const walk = (abs: string, rel: string) => {
+  const walk = (abs: string, rel: string, follow: boolean) => {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(abs);
@@ -1533,16 +1547,28 @@ export function buildManifest(root: string): Record<string, ManifestEntry> {
       return;
     }
     const key = rel || '.';
-    if (st.isSymbolicLink()) out[key] = { t: 'l', v: fs.readlinkSync(abs) };
-    else if (st.isDirectory()) {
-      out[key] = { t: 'd' };
-      for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), rel ? `${rel}/${n}` : n);
+    if (st.isSymbolicLink()) {
+      out[key] = { t: 'l', v: fs.readlinkSync(abs) };
+      if (follow) {
+        try {
+          if (fs.statSync(abs).isDirectory()) walk(fs.realpathSync(abs), '', false);
+        } catch {
+          /* dangling root link: recorded as such */
+        }
+      }
+    } else if (st.isDirectory()) {
+      if (rel) out[key] = { t: 'd' };
+      else if (!out['.']) out['.'] = { t: 'd' };
+      for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), rel ? `${rel}/${n}` : n, false);
     } else if (st.isFile()) {
-      const h = hashFileSync(abs);
-      out[key] = { t: 'f', v: h.sha256, size: h.size };
+      if (st.size > MANIFEST_HASH_LIMIT) out[key] = { t: 'f', v: `stat:${st.size}:${Math.trunc(st.mtimeMs)}:${st.ino}`, size: st.size };
+      else {
+        const h = hashFileSync(abs);
+        out[key] = { t: 'f', v: h.sha256, size: h.size };
+      }
     }
   };
-  walk(root, '');
+  walk(root, '', true);
   return out;
 }
 

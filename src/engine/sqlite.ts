@@ -424,6 +424,9 @@ export class SqliteStorage implements Storage {
     if (state) return this.db.prepare('SELECT * FROM publishes WHERE repo_id = ? AND dist_id = ? AND state = ? ORDER BY seq DESC LIMIT 1').get(repoId, distId, state) as PublishRow | undefined;
     return this.db.prepare('SELECT * FROM publishes WHERE repo_id = ? AND dist_id = ? ORDER BY seq DESC LIMIT 1').get(repoId, distId) as PublishRow | undefined;
   }
+  clearOldManifests(repoId: string, distId: string, beforeSeq: number): void {
+    this.db.prepare('UPDATE publishes SET manifest = NULL WHERE repo_id = ? AND dist_id = ? AND seq < ? AND manifest IS NOT NULL').run(repoId, distId, beforeSeq);
+  }
   listPublishes(filter: { states?: string[] }): PublishRow[] {
     if (filter.states) return this.db.prepare('SELECT * FROM publishes WHERE state IN (SELECT value FROM json_each(?)) ORDER BY seq').all(JSON.stringify(filter.states)) as PublishRow[];
     return this.db.prepare('SELECT * FROM publishes ORDER BY seq').all() as PublishRow[];

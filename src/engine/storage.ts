@@ -193,6 +193,8 @@ export interface Storage {
   insertPublish(row: Omit<PublishRow, 'seq'>): number;
   updatePublish(seq: number, fields: Partial<PublishRow>): void;
   lastPublish(repoId: string, distId: string, state?: string): PublishRow | undefined;
+  /** Older publishes of a distributor keep their record but not their (large) tree manifest. */
+  clearOldManifests(repoId: string, distId: string, beforeSeq: number): void;
   listPublishes(filter: { states?: string[] }): PublishRow[];
 
   // consumers (plain storage for the agent)

@@ -33,7 +33,7 @@ export interface PushEngine {
   distributors(repoId: string): Array<{ id: string; typeId: string }>;
   publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
-  preStore(files: string[], pinHours: number): Promise<{ bytesLinked: number; bytesCopied: number }>;
+  preStore(files: string[]): Promise<{ bytesLinked: number; bytesCopied: number }>;
   close(): void;
 }
 
@@ -49,7 +49,7 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
   const eng = await openEngine({
     dataDir: settings.dataDir,
     configDir: settings.configDir,
-    pluginsDir: settings.pluginsDirs[0],
+    pluginsDir: settings.pluginsDir,
     pluginPackages: settings.pluginPackages,
     publishRoot: settings.publishRoot,
     baseUrls: settings.baseUrls,
@@ -82,7 +82,15 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
   };
 }
 
+/** Types whose plan view needs only the unit key (and the stored sha256): their metadata (RPM header records) is not loaded. */
+const KEY_ONLY_TYPES = ['rpm', 'srpm', 'iso', 'cgw', 'ami', 'vhd', 'directory'];
+
 function adapt(eng: Engine): PushEngine {
+  const otherTypes = eng.listTypes().map((t) => t.id).filter((t) => !KEY_ONLY_TYPES.includes(t));
+  const planView = (list: (c: { typeIds: string[]; fields?: string[] }) => Unit[]): Unit[] => [
+    ...list({ typeIds: KEY_ONLY_TYPES, fields: [] }),
+    ...(otherTypes.length ? list({ typeIds: otherTypes }) : []),
+  ];
   const storePath = (sha: string) => path.join(eng.contentRoot, 'sha256', sha.slice(0, 2), sha.slice(2));
   return {
     importerTypes() {
@@ -92,7 +100,7 @@ function adapt(eng: Engine): PushEngine {
     },
     hasRepo: (id) => eng.getRepo(id) !== null,
     repoVersion: (id) => eng.getRepo(id)?.version ?? null,
-    listUnits: (id) => eng.listUnits(id),
+    listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id) {
       const r = eng.getRepo(id);
       if (!r) return true;
@@ -120,7 +128,7 @@ function adapt(eng: Engine): PushEngine {
     async transaction(ids, fn) {
       await eng.transaction(ids, async (b) => {
         await fn({
-          listUnits: (id) => b.listUnits(id),
+          listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
         });

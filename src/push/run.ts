@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
 import path from 'node:path';
-import { StagepushError, EXIT, type Problem } from '../errors.js';
+import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
 import type { RpmRecord } from '../formats/rpm/types.js';
@@ -151,7 +151,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
     if (opts.prePush) {
       // Store content only: every file goes into the content store (pinned), nothing visible.
-      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!), cfg.gc.pin_hours);
+      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!));
       report.summary.bytes_linked = stored.bytesLinked;
       report.summary.bytes_copied = stored.bytesCopied;
       for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
@@ -218,8 +218,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     );
     events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
     applyPlans(report, repos, plans, engine, false);
+    const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
     for (const i of report.items) {
-      const a = route.assignments.find((x) => x.repoId === i.repository && x.item.name === i.item && x.item.src === i.src);
+      const a = byItem.get(`${i.repository}\u0000${i.item}\u0000${i.src}`);
       const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
       if (info) {
         i.stored = info.stored;
@@ -246,21 +247,24 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log);
     }
     return finish(report, log, settings, dryRun);
-  } catch (err) {
+  } catch (caught) {
     report.finished = new Date().toISOString();
-    const e = err instanceof StagepushError ? err : opts.signal?.aborted ? (opts.signal.reason as StagepushError) : null;
-    if (e instanceof StagepushError) {
-      report.status = e.kind === 'invalid' || e.kind === 'usage' ? 'invalid' : e.kind === 'policy' ? 'policy' : e.kind === 'locked' ? 'locked' : e.kind === 'interrupted' ? 'interrupted' : 'failed';
-      if (!report.problems.length) report.problems.push(...(e.problems.length ? e.problems : [e.toProblem()]));
+    // Interrupted: the signal's own error (SIGINT 130 / SIGTERM 143) wins over what the interrupted code threw.
+    const reason = opts.signal?.aborted && opts.signal.reason instanceof StagepushError ? opts.signal.reason : null;
+    const err: unknown = reason ?? caught;
+    if (err instanceof StagepushError) {
+      report.status = err.kind === 'invalid' || err.kind === 'usage' ? 'invalid' : err.kind === 'policy' ? 'policy' : err.kind === 'locked' ? 'locked' : err.kind === 'interrupted' ? 'interrupted' : 'failed';
+      if (!report.problems.length) report.problems.push(...(err.problems.length ? err.problems : [err.toProblem()]));
+      report.exit_status = exitStatusFor(err);
     } else {
       report.status = 'failed';
       report.problems.push({ code: 'PUSH_FAILED', message: String((err as Error)?.message ?? err) });
+      report.exit_status = exitStatusFor(err);
     }
-    report.exit_status = exitOf(report.status);
     summarize(report);
     log.line(`push ${pushId} ended: ${report.status} (exit ${report.exit_status}): ${(err as Error)?.message ?? err}`);
     log.writeReport(report);
-    (err as { report?: PushReport }).report = report;
+    if (err !== null && typeof err === 'object') (err as { report?: PushReport }).report = report;
     throw err;
   } finally {
     engine?.close();
@@ -268,9 +272,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   }
 }
 
-function exitOf(status: PushReport['status']): number {
-  return status === 'ok' ? EXIT.ok : status === 'invalid' ? EXIT.invalid : status === 'policy' ? EXIT.policy : status === 'locked' ? EXIT.locked : status === 'interrupted' ? EXIT.sigint : EXIT.failed;
-}
 
 function finish(report: PushReport, log: PushLog, settings: Settings, dryRun: boolean): PushReport {
   report.finished = new Date().toISOString();
@@ -328,9 +329,10 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
     report.repositories.push(repoReport(r, dryRun ? !exists : false, exists ? engine.repoVersion(r.id) : null, 'skipped'));
   }
   for (const p of plans) {
+    const uploads = new Map(p.uploads.map((u) => [`${u.desired.label}\u0000${u.assignment.item.name}`, u]));
     for (const e of p.entries) {
       const item: ItemReport = { ...e };
-      const a = p.uploads.find((u) => u.desired.label === e.unit && u.assignment.item.name === e.item);
+      const a = uploads.get(`${e.unit}\u0000${e.item}`);
       if (a) item.sha256 = a.assignment.item.sha256sum;
       report.items.push(item);
     }

@@ -40,6 +40,10 @@ test('one task per repository across processes: --no-wait exits 5, --wait-timeou
   const wt = e.cli(['content', 'upload', '--repo', 'r', '--wait-timeout', '0.5', up]);
   assert.equal(wt.status, 5);
   assert.match(wt.stderr, /still locked by another run .* after waiting 0.5s/);
+  for (const cmd of [['orphans', 'remove'], ['gc']]) {
+    const m = e.cli([...cmd, '--no-wait']);
+    assert.equal(m.status, 5, `${cmd.join(' ')} waits for every repository lock: ${m.stderr}`);
+  }
   const waiter = e.spawn(['content', 'upload', '--repo', 'r', up, '--json']);
   const waiterDone = finished(waiter);
   const waiting = await waitFor('the upload to wait', () => e.json(['task', 'list', '--state', 'waiting']).out.find((x: any) => x.kind === 'upload'));
@@ -54,6 +58,7 @@ test('one task per repository across processes: --no-wait exits 5, --wait-timeou
   assert.equal(JSON.parse(w.stdout).version, 2);
   const tasks = e.json(['task', 'list', '--repo', 'r']).out;
   assert.deepEqual(tasks.map((x: any) => [x.kind, x.state]).sort(), [['sync', 'finished'], ['upload', 'error'], ['upload', 'error'], ['upload', 'finished']].sort());
+  assert.deepEqual(e.json(['task', 'list', '--kind', 'gc']).out.map((x: any) => [x.state, x.error.code]), [['error', 'ENGINE_LOCKED']]);
 });
 
 test('a lock left by a killed process is released at once; its task is marked abandoned and nothing it staged is committed', async () => {

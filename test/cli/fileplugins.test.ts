@@ -172,7 +172,7 @@ test('RAW tree: uploaded as a directory unit, published byte for byte, symlinks 
     assert.deepEqual((await rawRequest(s.urls.http!, '/ks/tree/images/vmlinuz')).body, Buffer.from([0, 1, 2, 3, 250]));
     assert.equal((await rawRequest(s.urls.http!, '/ks/tree/shadow')).status, 404);
   } finally {
-    await s.stop();
+    assert.equal(await s.stop('SIGINT'), 0, 'graceful stop on SIGINT');
   }
 });
 

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { tempDir } from '../helpers/cli.js';
+
+const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
 
 function dnf(repoDir: string, args: string[]): string {
@@ -307,4 +310,31 @@ test('--pre-push stores content and checksums only; the push after it finds them
   assert.equal(r.status, 0, r.stderr);
   const items = JSON.parse(r.stdout).items as Array<{ type: string; stored?: string }>;
   assert.ok(items.filter((i) => i.type === 'rpm').every((i) => i.stored === 'existing'), JSON.stringify(items));
+});
+
+test('the stat cache spares re-hashing; free space is checked before writing (exit 4)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'RPMS'), { recursive: true });
+  copyFileSync(path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm'), path.join(root, 'el9', 'RPMS', 'demo-tools-2.0-1.noarch.rpm'));
+  const huge = path.join(work, 'huge');
+  mkdirSync(huge);
+  const hugeConfig = writeConfig(huge, 'push: {free_space_margin_mb: 1000000000}\n');
+  const full = push(['--json', '--dry-run', root], { dataDir, config: hugeConfig });
+  assert.equal(full.status, 0, full.stderr);
+  const refused = push(['--json', root], { dataDir, config: hugeConfig });
+  assert.equal(refused.status, 4, refused.stderr);
+  assert.equal(JSON.parse(refused.stdout).problems[0].code, 'PUSH_NO_SPACE');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  // Poison the cached sum of the (unchanged) file: the next run believes the cache, proving it
+  // did not hash the file again.
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'));
+  db.prepare('UPDATE stat_cache SET sha256 = ?').run('0'.repeat(64));
+  db.close();
+  const dry = push(['--json', '--dry-run', root], { dataDir, config });
+  const items = JSON.parse(dry.stdout).items as Array<{ sha256?: string }>;
+  assert.equal(items[0]!.sha256, '0'.repeat(64));
 });

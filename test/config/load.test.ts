@@ -129,7 +129,7 @@ test('stagepush config check / config schema', () => {
   const s = JSON.parse(schema.stdout);
   assert.equal(s.properties.unknown_destination.default, 'auto_create');
   assert.ok(s.properties.agent.properties.conf_d);
-  assert.ok(s.properties.plugins.properties.dirs);
+  assert.ok(s.properties.plugins.properties.dir);
 });
 
 test('plugin configs are passed as written (schema defaults are not injected into them)', () => {

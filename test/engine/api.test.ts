@@ -56,7 +56,7 @@ test('repos, upload through the conduit, versions, copy shares units, remove, ro
     assert.deepEqual(pub[0]!.urls, ['http://example.test/pub/a/']);
     const index = JSON.parse(fs.readFileSync(path.join(e.dataDir, 'published', 'http', 'a', 'index.json'), 'utf8'));
     assert.deepEqual(index.files, ['one.txt']);
-    assert.deepEqual(index.notes, [{ id: 'n1', text: 'hello' }]);
+    assert.deepEqual(index.notes, [{ id: 'n1', text: 'hello', keys: ['text'] }]);
     const again = await eng.publish('a');
     assert.equal(again[0]!.status, 'skipped');
     const forced = await eng.publish('a', { force: true });
@@ -114,4 +114,48 @@ test('batch transaction commits every repository in one go and a throw commits n
   } finally {
     eng.close();
   }
+});
+
+test('conduits expire with their operation; a failed operation commits nothing; scratchpads take JSON only', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  const f = path.join(e.root, 'f.txt');
+  fs.writeFileSync(f, 'f');
+  try {
+    await eng.createRepo({ id: 'r', importer: { typeId: 'test_importer' } });
+    await eng.upload('r', { filePath: f, override: { keep_conduit: true } });
+    const kept = (globalThis as any).__keptConduit;
+    assert.ok(kept);
+    assert.throws(() => kept.getUnits(), (err: any) => err.code === 'ENGINE_CONDUIT_EXPIRED' && /expired when its operation returned/.test(err.message));
+    assert.throws(() => kept.setScratchpad({ a: 1 }), (err: any) => err.code === 'ENGINE_CONDUIT_EXPIRED');
+    const g = path.join(e.root, 'g.txt');
+    fs.writeFileSync(g, 'g');
+    await assert.rejects(eng.upload('r', { filePath: g, override: { fail_after_save: true } }), (err: any) => err.code === 'ENGINE_UPLOAD_FAILED' && err.kind === 'failed' && /failing after save on purpose/.test(err.message));
+    await assert.rejects(eng.upload('r', { filePath: g, override: { bad_scratchpad: true } }), (err: any) => err.code === 'ENGINE_NOT_JSON' && /scratchpad must be JSON-serialisable: at when: a Date object is not JSON/.test(err.message));
+    await assert.rejects(eng.upload('r', { filePath: g, typeId: 'nosuch' }), (err: any) => err.code === 'ENGINE_UNKNOWN_TYPE');
+    await assert.rejects(eng.upload('r', { filePath: g, typeId: 'rpm' }), (err: any) => err.code === 'ENGINE_TYPE_NOT_SUPPORTED' && /importer test_importer of repository r does not handle content type rpm/.test(err.message));
+  } finally {
+    eng.close();
+  }
+  // from a fresh process: only the first upload is there, no temp files, the task rows say why
+  assert.deepEqual(e.json(['content', 'list', '--repo', 'r']).out.map((u: any) => u.unitKey.name), ['f.txt']);
+  assert.deepEqual(fs.readdirSync(path.join(e.dataDir, 'content', 'tmp')), []);
+  const errs = e.json(['task', 'list', '--state', 'error']).out.map((t: any) => t.error.code).sort();
+  assert.deepEqual(errs, ['ENGINE_NOT_JSON', 'ENGINE_TYPE_NOT_SUPPORTED', 'ENGINE_UNKNOWN_TYPE', 'ENGINE_UPLOAD_FAILED']);
+  assert.match(e.json(['task', 'list', '--state', 'error']).out.find((t: any) => t.error.code === 'ENGINE_UPLOAD_FAILED').error.trace, /at /, 'error with trace');
+  assert.equal(e.json(['repo', 'show', 'r']).out.version, 1);
+});
+
+test('published tree behind a symlink: fsck walks through the link', async () => {
+  const { buildManifest } = await import('../../src/engine/index.js');
+  const e = engineEnv({ plugin: false });
+  const real = path.join(e.root, 'v1');
+  fs.mkdirSync(path.join(real, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(real, 'sub', 'x'), 'x');
+  const link = path.join(e.root, 'current');
+  fs.symlinkSync(real, link);
+  const m = buildManifest(link);
+  assert.deepEqual(Object.keys(m).sort(), ['.', 'sub', 'sub/x']);
+  assert.equal(m['.']!.t, 'l');
+  assert.equal(m['sub/x']!.v, sha('x'));
 });

@@ -97,6 +97,7 @@ class TestImporter {
     }
     conduit.setProgress({ uploaded: name });
     if (config.get('keep_conduit')) globalThis.__keptConduit = conduit;
+    if (config.get('bad_scratchpad')) conduit.setScratchpad({ when: new Date(0) });
     if (config.get('fail_after_save')) throw new Error('failing after save on purpose');
     return { success: true, summary: { uploaded: name } };
   }

@@ -7,7 +7,8 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURES_BUILD, runCli, tempDir } from './cli.js';
+import type { PublishConduit, Unit, UnitCriteria } from '../../src/engine/contract.js';
+import { FIXTURES_BUILD, runCli, spawnCli, tempDir } from './cli.js';
 
 export const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
@@ -103,17 +104,20 @@ export class Dnf {
 
 const SERVER_JS = `
 const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
-const root = process.argv[1], log = process.argv[2];
-const server = http.createServer((req, res) => {
-  let u;
-  try { u = decodeURIComponent(new URL(req.url || '/', 'http://x').pathname); } catch { res.writeHead(400).end(); return; }
-  fs.appendFileSync(log, u + '\\n');
+const root = process.argv[1], log = process.argv[2], delay = Number(process.argv[3] || 0);
+function answer(req, res, u) {
   const p = path.join(root, path.normalize(u));
   let st;
   try { st = fs.statSync(p); } catch { st = null; }
   if (!p.startsWith(root) || !st || !st.isFile()) { res.writeHead(404).end(); return; }
   res.writeHead(200, { 'content-length': st.size });
   if (req.method === 'HEAD') res.end(); else fs.createReadStream(p).pipe(res);
+}
+const server = http.createServer((req, res) => {
+  let u;
+  try { u = decodeURIComponent(new URL(req.url || '/', 'http://x').pathname); } catch { res.writeHead(400).end(); return; }
+  fs.appendFileSync(log, u + '\\n');
+  if (delay && u.endsWith('.rpm')) setTimeout(() => answer(req, res, u), delay); else answer(req, res, u);
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
 `;
@@ -122,10 +126,10 @@ server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address()
  * A static file server over a directory (symlinks followed) on 127.0.0.1, in a child process (the
  * tests block on spawnSync'd dnf). `requests()` lists the paths asked so far.
  */
-export async function serveDir(root: string): Promise<{ url: string; close(): Promise<void>; requests(): string[] }> {
+export async function serveDir(root: string, opts: { rpmDelayMs?: number } = {}): Promise<{ url: string; close(): Promise<void>; requests(): string[] }> {
   const log = path.join(tempDir('stagepush-serve-'), 'requests.log');
   writeFileSync(log, '');
-  const child = spawn(process.execPath, ['-e', SERVER_JS, path.resolve(root), log], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', SERVER_JS, path.resolve(root), log, String(opts.rpmDelayMs ?? 0)], { stdio: ['ignore', 'pipe', 'inherit'] });
   process.on('exit', () => child.kill());
   const port = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -291,4 +295,46 @@ export function productCert(): string {
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'productid.pem'), '-days', '1', '-subj', '/CN=stagepush-product-69'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   return path.join(dir, 'productid.pem');
+}
+
+/**
+ * FakeStore's publish conduit (test/helpers/fakeconduit.ts) filters by plain equality only: this
+ * wrapper adds the `_id: {$in: [...]}` filter the yum distributor pages with.
+ */
+export function withIdFilter(c: PublishConduit): PublishConduit {
+  const select = (criteria?: UnitCriteria): Unit[] => {
+    const f = criteria?.filters as Record<string, any> | undefined;
+    const ids: unknown[] | undefined = f?._id?.$in;
+    if (!ids) return c.getUnits(criteria);
+    const rest = { ...f };
+    delete rest._id;
+    const want = new Set(ids.map(String));
+    return c.getUnits({ ...criteria, filters: rest }).filter((u) => want.has(String(u.id)));
+  };
+  return { ...c, getUnits: select, iterUnits: select, countUnits: (cr?: UnitCriteria) => select(cr).length } as PublishConduit;
+}
+
+/** `stagepush serve` on 127.0.0.1 (any free port) over an engine's publish root. */
+export async function serveEngine(eng: Engine): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawnCli(['--data-dir', eng.dataDir, 'serve', '--bind', '127.0.0.1', '--http', '0', '--no-access-log', '--publish-root', eng.publishRoot]);
+  process.on('exit', () => child.kill());
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /^listening http \S+ \d+ (\S+)/m.exec(buf);
+      if (m) resolve(m[1]!.replace(/\/+$/, ''));
+    });
+    child.on('exit', (code) => reject(new Error(`stagepush serve exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

@@ -82,31 +82,4 @@ export function hasControlChars(s: string): boolean {
   return CONTROL_RE.test(s);
 }
 
-/**
- * createrepo_c's conversion of a header string that is not valid UTF-8 (taken as ISO-8859-1):
- * bytes 0x80-0xBF are dropped, control bytes (< 0x20 except 9, 10, 13) are dropped, bytes
- * 0xC0-0xFF become their Latin-1 character. For readers that meet a non-UTF-8 header string.
- */
-export function latin1ToUtf8(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) {
-    if (b < 0x80) {
-      if (b < 32 && b !== 9 && b !== 10 && b !== 13) continue;
-      out += String.fromCharCode(b);
-    } else if (b < 0xc0) {
-      continue;
-    } else {
-      out += String.fromCharCode(b);
-    }
-  }
-  return out;
-}
-
-/** Decode a NUL-free header string as createrepo_c would write it: UTF-8 when valid, else latin1ToUtf8. */
-export function decodeHeaderString(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return latin1ToUtf8(bytes);
-  }
-}
+export { latin1ToUtf8, decodeHeaderString } from '../rpm/strings.js';

@@ -4,6 +4,7 @@
  * RPM_* codes that say what is wrong and at which file offset.
  */
 import { StagepushError } from '../../errors.js';
+import { decodeHeaderString } from './strings.js';
 import {
   ENTRY_SIZE,
   HEADER_INTRO,
@@ -259,7 +260,7 @@ export class RpmHeader {
       if (nul < 0 || nul >= end) {
         throw this.fail(`string ${i + 1} of ${e.count} of tag ${tag} at file offset ${p} is not NUL-terminated inside the data store`);
       }
-      out[i] = this.buf.toString('utf8', p, nul);
+      out[i] = decodeHeaderString(this.buf.subarray(p, nul));
       p = nul + 1;
     }
     return out;

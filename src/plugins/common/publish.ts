@@ -277,6 +277,14 @@ export async function currentPublishedDir(publishRoot: string, repo: Pick<Reposi
   const base = versionsBase(publishRoot, repo.id, key);
   const state = await readState(base);
   if (!state) return null;
+  // The link is the truth (a publish killed between the switch and the state write).
+  for (const p of PROTOCOLS) {
+    const link = path.join(publishRoot, p, ...state.relativeUrl.split('/'));
+    if (await linkPointsInto(link, base)) {
+      const target = path.resolve(path.dirname(link), await fsp.readlink(link));
+      if (await fsp.stat(target).then((st) => st.isDirectory(), () => false)) return target;
+    }
+  }
   const dir = path.join(base, String(state.current));
   try {
     if ((await fsp.lstat(dir)).isDirectory()) return dir;

@@ -8,7 +8,7 @@
  * also carries over (hard links of) the repodata files earlier repomd.xml files named within
  * remove_old_repodata_threshold.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type {
   Distributor,
@@ -24,14 +24,15 @@ import type {
 } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
-import { copyFile0644, linkOrCopy, mkdirp } from '../common/fsutil.js';
-import { normalizeRelativeUrl, protocolsOf, publishWithConduit } from '../common/publish.js';
+import { mkdirp } from '../common/fsutil.js';
+import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, unpublishRecorded, versionsBase } from '../common/publish.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
-import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings } from './config.js';
+import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings, type PackageLink } from './config.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
 import { openPackageMetadata, readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
-import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, str } from './units.js';
+import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, rpmFilename, str } from './units.js';
 import { fileChecksum, gpgSignDetached } from './util.js';
+import { PackagePool, removeOtherPools } from './pool.js';
 
 export const DISTRIBUTOR_ID = 'yum_distributor';
 
@@ -41,7 +42,7 @@ export const DISTRIBUTOR_METADATA: PluginMetadata = {
   types: [...YUM_TYPES],
 };
 
-const PAGE = 500;
+const PAGE = 200;
 
 interface RepomdHistoryEntry {
   /** Seconds since the epoch when that repomd.xml was replaced (or published, for the current one). */
@@ -79,6 +80,11 @@ export class YumDistributor implements Distributor {
     return problem ? { valid: false, message: problem } : { valid: true };
   }
 
+  async distributorRemoved(repo: Repository): Promise<void> {
+    // Links, versioned trees and the package pool (all under the distributor's versions directory).
+    await unpublishRecorded(repo);
+  }
+
   cancelPublishRepo(): void {
     this.abort.abort();
   }
@@ -95,12 +101,15 @@ export class YumDistributor implements Distributor {
     const now = Math.floor(Date.now() / 1000);
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];
+    const base = versionsBase(conduit.publishRoot, repo.id, distributorKey(repo));
+    const pool = settings.skip.has('rpm') && settings.skip.has('srpm') ? null : new PackagePool(base, settings.packageLink);
     const result = await publishWithConduit(
       repo,
       conduit,
       config,
       async (dir) => {
-        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now));
+        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool));
+        pool?.save();
       },
       {
         carryOver: async (previousDir) => {
@@ -116,6 +125,10 @@ export class YumDistributor implements Distributor {
         },
       },
     );
+
+    // Only now that the new tree is live: packages gone from the repository leave the pool.
+    if (pool) summary.packages_unlinked = pool.prune();
+    removeOtherPools(base, pool ? settings.packageLink : ('none' as PackageLink));
 
     // Remember which repodata each replaced repomd.xml named, and when it was replaced.
     const history = scratch.history.filter((h) => now - h.time <= settings.oldRepodataThreshold);
@@ -145,7 +158,7 @@ export class YumDistributor implements Distributor {
 }
 
 /** Build the complete tree into `dir`. */
-async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number): Promise<Record<string, Json>> {
+async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null): Promise<Record<string, Json>> {
   const repodata = path.join(dir, 'repodata');
   await mkdirp(repodata);
   const entries: RepomdEntry[] = [];
@@ -172,33 +185,49 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   // 2. Packages and primary/filelists/other, streamed page by page.
   const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
   const present = new Set<string>();
-  const total = pkgTypes.length ? conduit.countUnits({ typeIds: pkgTypes }) : 0;
+  // Pass 1, unit keys only (no metadata read): ids and file names in unit key order. Two builds of
+  // one NEVRA (e.g. unsigned and signed) share a file name: the first keeps it, the others are
+  // published as <sha256 prefix>-<file> (and reported), so every package stays downloadable.
+  const ids: string[] = [];
+  const names: string[] = [];
+  const byName = new Set<string>();
+  const duplicates: string[] = [];
+  if (pkgTypes.length) {
+    for (const u of conduit.iterUnits({ typeIds: pkgTypes, fields: [] })) {
+      let f = rpmFilename(u.unitKey as { name: string; version: string; release: string; arch: string });
+      if (byName.has(f)) {
+        f = `${str(u.unitKey.checksum).slice(0, 12)}-${f}`;
+        duplicates.push(f);
+      }
+      byName.add(f);
+      ids.push(String(u.id));
+      names.push(f);
+    }
+  }
+  byName.clear();
+  const total = ids.length;
   const writers = await openPackageMetadata(repodata, s.checksumType, total, { timestamp: now, changelogLimit: s.changelogLimit });
-  const madeDirs = new Set<string>();
   let done = 0;
+  if (pool) symlinkSync(`../${path.basename(pool.dir)}`, path.join(dir, 'Packages'));
   try {
-    for (let skip = 0; skip < total; skip += PAGE) {
+    // Pass 2: full units, a page of ids at a time (memory stays flat as the repository grows).
+    for (let at = 0; at < total; at += PAGE) {
       canceled(signal);
-      const page = conduit.getUnits({ typeIds: pkgTypes, limit: PAGE, skip });
-      if (!page.length) break;
-      for (const u of page) {
-        const record = u.metadata.record as unknown as RpmRecord;
-        if (!record || typeof record !== 'object' || !u.storagePath) {
-          throw new StagepushError('YUM_BAD_UNIT', `${u.typeId} unit ${nevraFull(u.unitKey as never)} has no stored RPM record or file`, { kind: 'failed', entry: String(u.id ?? '') });
+      const pageIds = ids.slice(at, at + PAGE);
+      const page = conduit.getUnits({ typeIds: pkgTypes, filters: { _id: { $in: pageIds } } });
+      const byId = new Map(page.map((u) => [String(u.id), u]));
+      for (let i = 0; i < pageIds.length; i++) {
+        const u = byId.get(pageIds[i]!);
+        const record = u?.metadata.record as unknown as RpmRecord | undefined;
+        if (!u || !record || typeof record !== 'object' || !u.storagePath) {
+          throw new StagepushError('YUM_BAD_UNIT', `package unit ${pageIds[i]} (${names[at + i]}) has no stored RPM record or file`, { kind: 'failed', entry: names[at + i] });
         }
-        const filename = str(u.metadata.filename) || path.basename(u.storagePath);
-        const location = packageLocation(filename);
-        const letterDir = path.dirname(location);
-        if (!madeDirs.has(letterDir)) {
-          await mkdirp(path.join(dir, letterDir));
-          madeDirs.add(letterDir);
-        }
-        const dest = path.join(dir, location);
-        if (s.packageLink === 'symlink') await fsp.symlink(u.storagePath, dest);
-        else if (s.packageLink === 'hardlink') await linkOrCopy(u.storagePath, dest);
-        else await copyFile0644(u.storagePath, dest);
-        const st = await fsp.stat(u.storagePath);
-        const pkgid = s.checksumType === 'sha256' ? str(u.unitKey.checksum) || u.sha256! : await fileChecksum(u.storagePath, s.checksumType);
+        // Packages/<first letter of the package name, lower-case>/<file>
+        const location = `Packages/${record.name[0]!.toLowerCase()}/${names[at + i]}`;
+        const sha = str(u.unitKey.checksum) || u.sha256!;
+        pool!.ensure(location.slice('Packages/'.length), u.storagePath, sha);
+        const st = statSync(u.storagePath);
+        const pkgid = s.checksumType === 'sha256' ? sha : await fileChecksum(u.storagePath, s.checksumType);
         await writers.add(record, { pkgid, checksumType: s.checksumType, mtime: Math.floor(st.mtimeMs / 1000), locationHref: location, size: u.size ?? st.size });
         present.add(nevraFull(u.unitKey as never));
         done++;
@@ -211,6 +240,11 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
     throw e;
   }
   summary.packages = done;
+  if (duplicates.length) summary.duplicate_file_names = duplicates;
+  if (pool) {
+    summary.packages_linked = pool.added;
+    summary.packages_relinked = pool.replaced;
+  }
 
   // 3. updateinfo: only the packages present in the repository.
   if (!s.skip.has('erratum')) {

@@ -131,6 +131,8 @@ export class YumSync {
       const file = await fetchMd(rec('updateinfo')!);
       const errata = await errataFromUpdateinfoXml(file, joinUrl(feed, rec('updateinfo')!.location));
       summary.errata = this.syncErrata(errata, removeMissing);
+    } else if (!skip.has('erratum') && removeMissing) {
+      summary.errata = this.syncErrata([], true);
     }
     this.check();
 
@@ -142,6 +144,8 @@ export class YumSync {
       const file = await fetchMd(compsRec);
       const units = (await compsUnitsFromFile(file, this.repo.id)).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
       summary.comps = this.syncMeta(units, compsTypes, removeMissing);
+    } else if (compsTypes.length && removeMissing) {
+      summary.comps = this.syncMeta([], compsTypes, true);
     }
     this.check();
 
@@ -152,6 +156,8 @@ export class YumSync {
       const file = await fetchMd(rec('modules')!);
       const units = (await modulemdUnitsFromFile(file, this.repo.id)).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
       summary.modules = this.syncMeta(units, modTypes, removeMissing);
+    } else if (modTypes.length && removeMissing) {
+      summary.modules = this.syncMeta([], modTypes, true);
     }
     this.check();
 

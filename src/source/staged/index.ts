@@ -138,6 +138,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
       if (cached) {
         applySums(w, cached, checksums, out.problems);
+        if (!w.item) continue; // refused (checksum mismatch)
         want = want.filter((a) => cached[a] === undefined);
       }
     }
@@ -160,6 +161,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       const job = jobs[i]!;
       done++;
       if (done % 64 === 0 || done === jobs.length) emit({ type: 'phase-progress', phase, done, total: jobs.length });
+      if (!w.item) return;
       if (!r.ok) {
         out.problems.push(problem(r.code, r.message, { file: job.path }));
         w.item = null as unknown as PushItem;
@@ -227,6 +229,15 @@ export async function loadStaged(urls: string[], opts: LoadOptions = {}): Promis
     result.itemsBySource.push(items);
     result.items.push(...items);
   }
+  // Deterministic order (worker results arrive in completion order): by file, entry, field, code.
+  const key = (p: Problem) => [p.file ?? '', p.entry ?? '', p.field ?? '', p.code];
+  const byLocation = (a: Problem, b: Problem) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    return 0;
+  };
+  result.problems.sort(byLocation);
   for (const w of result.warnings) emit({ type: 'warning', code: w.code, message: w.message });
   emit({ type: 'phase-end', phase: 'load', done: result.items.length, ok: result.problems.length === 0 });
   return result;

@@ -162,7 +162,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
       const cl = await loadCloudDir(sub, dest);
       res.problems.push(...cl.problems);
       res.warnings.push(...cl.warnings);
-      for (const item of cl.items) push(ctx, { item, rpm: false });
+      for (const item of cl.items) push(ctx, { item, rpm: false, metadataFile: pyJoin(sub, 'resources.yaml'), entry: item.name });
     }
     return;
   }

@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { tempDir } from '../../helpers/cli.js';
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
-import { COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, serveDir, sha256File, status, writeFixtures } from '../../helpers/yum.js';
+import { serveEngine, withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
 
 function repomdLocations(repoDir: string): string[] {
   const xml = readFileSync(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
@@ -25,7 +25,7 @@ describe('yum_distributor publish read by dnf', () => {
   const rpmFiles = [...Object.values(m.install).map((x) => path.join(RPMS, x.file)), ...Object.values(m.packages).map((x) => path.join(RPMS, x.file))];
   const uniqueRpms = [...new Set(rpmFiles)];
   let published = '';
-  let server: Awaited<ReturnType<typeof serveDir>>;
+  let server: Awaited<ReturnType<typeof serveEngine>>;
 
   before(async () => {
     const fx = writeFixtures({
@@ -41,7 +41,7 @@ describe('yum_distributor publish read by dnf', () => {
     eng.run(['content', 'upload', '--repo', 'yumrepo', '--type', 'yum_repo_metadata_file', productCert()]);
     eng.run(['repo', 'publish', 'yumrepo']);
     published = path.join(eng.publishRoot, 'http', 'yumrepo');
-    server = await serveDir(path.join(eng.publishRoot, 'http'));
+    server = await serveEngine(eng);
   });
   after(async () => {
     await server?.close();
@@ -127,7 +127,10 @@ describe('yum_distributor publish read by dnf', () => {
     const closure = spawnSync('dnf', [...cl, `--repofrompath=ours,file://${published}`, '--repo=ours', 'repoclosure'], { encoding: 'utf8' });
     const crClosure = spawnSync('dnf', [...cl, `--repofrompath=cr,file://${cr}`, '--repo=cr', 'repoclosure'], { encoding: 'utf8' });
     // The matrix has deliberately unresolvable deps: our closure report equals createrepo_c's on the same RPMs,
-    assert.equal(closure.stdout.replace(/\bours\b/g, 'X'), crClosure.stdout.replace(/\bcr\b/g, 'X'));
+    // (dnf prints the unresolved deps of a package in no fixed order: compare the sorted lines)
+    const lines = (t: string, repo: string) => t.replace(new RegExp(`\\b${repo}\\b`, 'g'), 'X').split('\n').filter(Boolean).sort();
+    assert.deepEqual(lines(closure.stdout, 'ours'), lines(crClosure.stdout, 'cr'));
+    assert.ok(closure.stdout.includes('unresolved deps'), 'the matrix closure report is not empty');
     // and the installable set is clean.
     const clean = spawnSync('dnf', [...cl, `--repofrompath=ours,file://${published}`, '--repo=ours', 'repoclosure', '--pkg', 'hello', '--pkg', 'world'], { encoding: 'utf8' });
     assert.equal(clean.status, 0, clean.stdout + clean.stderr);
@@ -173,7 +176,7 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
       await imp.uploadUnit(repoI, { typeId, unitKey: {}, metadata: {}, filePath }, store.importer('ks'), fakeConfig());
     }
     const dist = new YumDistributor();
-    await dist.publishRepo(store.repo('ks', 'yum_distributor'), store.publisher('ks'), fakeConfig({ package_link: 'hardlink' }));
+    await dist.publishRepo(store.repo('ks', 'yum_distributor'), withIdFilter(store.publisher('ks')), fakeConfig({ package_link: 'hardlink' }));
     const tree = path.join(store.publishRoot, 'http', 'ks');
     assert.equal(readFileSync(path.join(tree, '.treeinfo'), 'utf8'), '[general]\nname = test\n');
     assert.equal(readFileSync(path.join(tree, 'images', 'pxeboot', 'vmlinuz'), 'utf8'), 'kernel');
@@ -182,7 +185,7 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
     assert.ok(new Dnf(`file://${tree}`).packages().has('hello-0:1.1-1.noarch'));
     await imp.uploadUnit(repoI, { typeId: 'directory', unitKey: { name: 'bad' }, metadata: {}, filePath: path.dirname(path.dirname(fx['bad/repodata/evil.xml']!)) }, store.importer('ks'), fakeConfig());
     await assert.rejects(
-      () => new YumDistributor().publishRepo(store.repo('ks', 'yum_distributor'), store.publisher('ks'), fakeConfig()),
+      () => new YumDistributor().publishRepo(store.repo('ks', 'yum_distributor'), withIdFilter(store.publisher('ks')), fakeConfig()),
       (e: any) => e.code === 'PUBLISH_PATH_COLLISION' && /repodata/.test(e.message) && /directory unit "bad"/.test(e.message),
     );
     assert.equal(readFileSync(path.join(tree, '.treeinfo'), 'utf8'), '[general]\nname = test\n', 'the published tree is unchanged');
@@ -206,7 +209,7 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
     assert.equal(v.status, 0, v.stderr);
   });
 
-  test('consumer payload and repo show', () => {
+  test('consumer payload and repo show', async () => {
     eng.run(['repo', 'create', 'pay', '--importer', 'yum_importer']);
     eng.run(['repo', 'distributor', 'add', 'pay', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=content/pay', '--distributor-config', 'http=false', '--distributor-config', 'https=true']);
     eng.run(['content', 'upload', '--repo', 'pay', hello]);
@@ -219,6 +222,24 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
     const human = eng.run(['repo', 'show', 'pay']).stdout;
     assert.match(human, /\[pay\]/);
     assert.match(human, new RegExp(`baseurl=file://${path.join(eng.publishRoot, 'https', 'content', 'pay')}/`));
+    // The payload the agent's yum bind handler gets (engine API, fresh engine on the same data dir).
+    const { openEngine } = await import('../../../src/engine/index.js');
+    const e2 = await openEngine({ dataDir: eng.dataDir });
+    try {
+      const payload = (await e2.createConsumerPayload('pay', 'yum')) as any;
+      assert.deepEqual(payload, {
+        repo_id: 'pay',
+        repo_name: 'pay',
+        server_name: 'localhost',
+        relative_path: 'content/pay',
+        protocols: ['https'],
+        base_urls: { https: `file://${path.join(eng.publishRoot, 'https')}` },
+        gpg_keys: {},
+        ca_cert: null,
+      });
+    } finally {
+      e2.close();
+    }
   });
 });
 

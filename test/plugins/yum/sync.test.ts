@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { tempDir } from '../../helpers/cli.js';
+import { spawnCli, tempDir } from '../../helpers/cli.js';
 import { COMPS_XML, Dnf, Engine, RPMS, matrix, modulemdYaml, serveDir, sha256File } from '../../helpers/yum.js';
 
 const UPDATEINFO = `<?xml version="1.0" encoding="UTF-8"?>
@@ -102,5 +102,61 @@ describe('yum_importer sync from a createrepo_c repository over HTTP', () => {
     const units = Array.isArray(list) ? list : list.units;
     const names = units.map((u: any) => `${u.typeId ?? u.type_id ?? u.type}:${(u.unitKey ?? u.unit_key).name ?? (u.unitKey ?? u.unit_key).id}`).sort();
     assert.deepEqual(names, ['erratum:RHSA-2024:0100', 'rpm:hello']);
+  });
+
+  test('require_signature / allowed_keys: unsigned or foreign-key packages are refused', () => {
+    eng.run(['repo', 'create', 'signedonly', '--importer', 'yum_importer', '--importer-config', `feed=${server.url}/`, '--importer-config', 'require_signature=true', '--importer-config', 'skip=["erratum","comps","modules"]']);
+    eng.run(['repo', 'sync', 'signedonly']);
+    const names = (eng.json<any>(['content', 'list', '--repo', 'signedonly']) as any[]).map((u: any) => `${(u.unitKey ?? u.unit_key).name}-${(u.unitKey ?? u.unit_key).version}`).sort();
+    assert.deepEqual(names, ['hello-1.0', 'hello-1.1'], 'world (unsigned) refused; errata, comps and modules skipped');
+    eng.run(['repo', 'create', 'otherkey', '--importer', 'yum_importer', '--importer-config', `feed=${server.url}/`, '--importer-config', 'allowed_keys=["DEADBEEF"]', '--importer-config', 'skip=["erratum","comps","modules"]']);
+    eng.run(['repo', 'sync', 'otherkey']);
+    const left = (eng.json<any>(['content', 'list', '--repo', 'otherkey']) as any[]).map((u: any) => (u.unitKey ?? u.unit_key).name);
+    assert.deepEqual(left, ['world'], 'only the unsigned package passes an allowed_keys list without require_signature');
+  });
+
+  test('remove_missing: packages gone from the feed are removed', async () => {
+    const remote2 = path.join(tempDir(), 'remote2');
+    mkdirSync(path.join(remote2, 'Packages'), { recursive: true });
+    for (const f of files.filter((f) => !path.basename(f).startsWith('world'))) cpSync(f, path.join(remote2, 'Packages', path.basename(f)));
+    run('createrepo_c', ['--no-database', remote2]);
+    const s2 = await serveDir(remote2);
+    try {
+      eng.run(['repo', 'create', 'rm', '--importer', 'yum_importer', '--importer-config', `feed=${server.url}/`]);
+      eng.run(['repo', 'sync', 'rm']);
+      eng.run(['repo', 'importer', 'update', 'rm', '--importer-config', `feed=${s2.url}/`, '--importer-config', 'remove_missing=true']);
+      eng.run(['repo', 'sync', 'rm']);
+      const units = eng.json<any[]>(['content', 'list', '--repo', 'rm']);
+      const rpms = units.filter((u: any) => (u.typeId ?? u.type_id) === 'rpm').map((u: any) => (u.unitKey ?? u.unit_key).name).sort();
+      assert.deepEqual(rpms, ['hello', 'hello']);
+      assert.ok(!units.some((u: any) => (u.typeId ?? u.type_id) === 'erratum'), 'the erratum gone from the feed is removed too');
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('cancel (SIGINT) stops the downloads and leaves the repository as it was', async () => {
+    const slow = await serveDir(remote, { rpmDelayMs: 4000 });
+    try {
+      eng.run(['repo', 'create', 'slow', '--importer', 'yum_importer', '--importer-config', `feed=${slow.url}/`, '--importer-config', 'max_downloads=1']);
+      const child = spawnCli(['--data-dir', eng.dataDir, 'repo', 'sync', 'slow'], { env: { STAGEPUSH_CONFIG: path.join(eng.dataDir, 'no-config.yaml') } });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+      const t0 = Date.now();
+      while (!slow.requests().some((r) => r.endsWith('.rpm'))) {
+        if (Date.now() - t0 > 120_000) throw new Error(`no package requested: ${slow.requests().join(' ')} ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 130, err);
+      const show = eng.json<any>(['repo', 'show', 'slow']);
+      assert.equal(show.version ?? show.repo?.version, 0);
+      assert.deepEqual(eng.json<any[]>(['content', 'list', '--repo', 'slow']), []);
+      assert.ok(slow.requests().filter((r) => r.endsWith('.rpm')).length < files.length, 'the remaining downloads were not made');
+    } finally {
+      await slow.close();
+    }
   });
 });

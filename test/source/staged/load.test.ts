@@ -164,3 +164,14 @@ test('checksums: md5 and sha256 in one pass, events, and the checksum cache keye
   // the item without a staged sha256sum gets only the asked md5
   assert.equal(r2.items[1]!.sha256sum, null);
 });
+
+test('a cached sha256 that contradicts the staged sha256sum is refused too', async () => {
+  const root = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/FILES/a', sha256sum: sha256('aaa'), attributes: { description: '' } }]), 'd/FILES/a': 'aaa' });
+  const checksumCache = { get: () => ({ sha256: 'e'.repeat(64), md5: 'f'.repeat(32) }), set: () => assert.fail('nothing is hashed') };
+  const r = await loadStaged([`staged:${root}`], { checksums: ['md5'], checksumCache });
+  assert.equal(r.items.length, 0);
+  assert.equal(r.problems.length, 1);
+  assert.equal(r.problems[0]!.code, 'STAGED_CHECKSUM_MISMATCH');
+  assert.equal(r.problems[0]!.entry, 'd/FILES/a');
+  assert.equal(r.problems[0]!.file, `${root}/staged.yaml`);
+});

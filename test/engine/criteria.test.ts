@@ -1,0 +1,75 @@
+/**
+ * Unit criteria: the SQL filters (committed units) and the JavaScript matcher (staged units) agree;
+ * unit keys are checked against the type declaration.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { SqliteStorage } from '../../src/engine/sqlite.js';
+import { ContentStore } from '../../src/engine/store.js';
+import { keyCanon, rowToUnit } from '../../src/engine/conduits.js';
+import { matchesFilters, validateCriteria } from '../../src/engine/criteria.js';
+import { tempDir } from '../helpers/cli.js';
+
+const UNITS = [
+  { key: { name: 'alpha', arch: 'x86_64' }, md: { size: 10, tags: ['a', 'b'], signed: true, note: null } },
+  { key: { name: 'beta', arch: 'noarch' }, md: { size: 200, tags: [], signed: false } },
+  { key: { name: 'gamma', arch: 'x86_64' }, md: { size: 30, signed: true, extra: { k: 1 } } },
+  { key: { name: 'delta', arch: 'aarch64' }, md: {} },
+];
+
+const FILTERS: Array<Record<string, unknown>> = [
+  { name: 'alpha' },
+  { arch: 'x86_64' },
+  { arch: { $ne: 'x86_64' } },
+  { arch: { $in: ['noarch', 'aarch64'] } },
+  { arch: { $nin: ['noarch'] } },
+  { size: { $gt: 20 } },
+  { size: { $gte: 30, $lt: 200 } },
+  { size: { $lte: 10 } },
+  { name: { $regex: '^[ab]' } },
+  { signed: true },
+  { signed: false },
+  { note: null },
+  { size: null },
+  { size: { $exists: true } },
+  { extra: { $exists: false } },
+  { extra: { k: 1 } },
+  { name: { $in: [] } },
+  { size: { $nin: [10, null] } },
+  { arch: 'x86_64', signed: true, name: { $ne: 'alpha' } },
+];
+
+test('SQL filters and the JavaScript matcher select the same units', () => {
+  const dir = tempDir();
+  const st = new SqliteStorage(path.join(dir, 'engine.db'));
+  const store = new ContentStore(path.join(dir, 'content'));
+  const def = { id: 't', unitKey: ['name', 'arch'] };
+  try {
+    for (const u of UNITS) st.upsertUnit({ type_id: 't', key_canon: keyCanon(def, u.key), unit_key: JSON.stringify(u.key), metadata: JSON.stringify(u.md), sha256: null, size: null, relative_path: null, blobs: [] });
+    const all = st.queryUnits({}).map((r) => rowToUnit(store, r));
+    assert.equal(all.length, 4);
+    for (const f of FILTERS) {
+      validateCriteria({ filters: f });
+      const sql = st.queryUnits({ criteria: { filters: f } }).map((r) => r.id).sort();
+      const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
+      assert.deepEqual(sql, js, `filter ${JSON.stringify(f)}`);
+    }
+    // _id addresses the engine id; fields project the metadata
+    const first = all[0]!;
+    assert.deepEqual(st.queryUnits({ criteria: { filters: { _id: first.id } } }).map((r) => String(r.id)), [first.id]);
+    const projected = st.queryUnits({ criteria: { filters: { name: 'alpha' }, fields: ['size', 'missing', 'tags'] } }).map((r) => rowToUnit(store, r));
+    assert.deepEqual(projected[0]!.metadata, { size: 10, tags: ['a', 'b'] });
+    assert.throws(() => validateCriteria({ filters: { x: { $bogus: 1 } } }), /unknown filter operator \$bogus on field x/);
+    assert.throws(() => validateCriteria({ filters: { x: { $regex: '(' } } }), /bad \$regex on field x/);
+  } finally {
+    st.close();
+  }
+});
+
+test('unit keys must have exactly the declared fields', () => {
+  const def = { id: 'rpmish', unitKey: ['name', 'version'] };
+  assert.equal(keyCanon(def, { version: '1', name: 'a' }), JSON.stringify(['a', '1']));
+  assert.throws(() => keyCanon(def, { name: 'a' }), (e: any) => e.code === 'ENGINE_BAD_UNIT_KEY' && /lacks the field version \(the unit key of rpmish is name, version\)/.test(e.message));
+  assert.throws(() => keyCanon(def, { name: 'a', version: '1', arch: 'x' }), (e: any) => e.code === 'ENGINE_BAD_UNIT_KEY' && /has the field arch, which is not part of the unit key/.test(e.message));
+});

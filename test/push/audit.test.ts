@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, utimesSync, existsSync, writeFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { PushCache } from '../../src/push/cache.js';
+import { newPushId, pruneLogs, PUSH_ID_RE, logsDir, listPushes } from '../../src/push/audit.js';
+import { tempDir } from '../helpers/cli.js';
+
+test('stat cache: a hit only for the same device, inode, size and mtime; read-only when dry', () => {
+  const dir = tempDir();
+  const f = path.join(dir, 'f');
+  writeFileSync(f, 'x');
+  const st = statSync(f);
+  const key = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  const c = PushCache.open(dir);
+  c.checksumCache().set(f, key, { sha256: 'a'.repeat(64) });
+  assert.deepEqual(c.checksumCache().get(f, key), { sha256: 'a'.repeat(64) });
+  assert.equal(c.checksumCache().get(f, { ...key, mtimeMs: key.mtimeMs + 1 }), undefined);
+  assert.equal(c.checksumCache().get(f, { ...key, size: 2 }), undefined);
+  assert.equal(c.checksumCache().get(f, { ...key, ino: key.ino + 1 }), undefined);
+  c.stageRecord(f, { name: 'n' });
+  assert.deepEqual(c.stagedRecord(f), { name: 'n' });
+  c.close();
+  const ro = PushCache.open(dir, { readOnly: true });
+  ro.checksumCache().set(f, key, { sha256: 'b'.repeat(64) });
+  assert.deepEqual(ro.checksumCache().get(f, key), { sha256: 'a'.repeat(64) });
+  ro.close();
+  const none = path.join(dir, 'none');
+  PushCache.open(none, { readOnly: true }).close();
+  assert.equal(existsSync(none), false);
+});
+
+test('push logs: sortable ids, retention by age', () => {
+  const data = tempDir();
+  const old = newPushId(new Date('2020-01-01T00:00:00Z'));
+  const recent = newPushId();
+  assert.match(old, PUSH_ID_RE);
+  assert.ok(old < recent);
+  for (const id of [old, recent]) mkdirSync(path.join(logsDir(data), id), { recursive: true });
+  const past = new Date('2020-01-02T00:00:00Z');
+  utimesSync(path.join(logsDir(data), old), past, past);
+  assert.deepEqual(listPushes(data).map((p) => `${p.id}:${p.status}`), [`${old}:incomplete`, `${recent}:incomplete`]);
+  assert.deepEqual(pruneLogs(data, 0), []);
+  assert.deepEqual(pruneLogs(data, 30), [old]);
+  assert.equal(existsSync(path.join(logsDir(data), recent)), true);
+});
