@@ -5,9 +5,9 @@
 import { XMLParser } from 'fast-xml-parser';
 import { StagepushError } from '../../errors.js';
 import type { RepodataChangelog, RepodataDep, RepodataFile, RepodataFileType, RepodataFlags, RepodataPackage } from './package.js';
+import { asArray, attr, txt, type XNode } from './xnode.js';
 import { xmlElements, type XmlSource } from './xmlsplit.js';
 
-type XNode = Record<string, unknown>;
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -19,22 +19,6 @@ const parser = new XMLParser({
   isArray: (name) => name === 'package' || name === 'rpm:entry' || name === 'file' || name === 'changelog',
 });
 
-function asArray<T>(v: T | T[] | undefined): T[] {
-  return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
-}
-function txt(v: unknown): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'object') {
-    const t = (v as XNode)['#text'];
-    return t === undefined ? '' : String(t);
-  }
-  return String(v);
-}
-function attr(n: unknown, name: string): string | null {
-  if (!n || typeof n !== 'object') return null;
-  const v = (n as XNode)[`@${name}`];
-  return v === undefined ? null : String(v);
-}
 function num(n: unknown, name: string, where: string, file: string): number {
   const v = attr(n, name);
   if (v === null || !/^-?\d+$/.test(v.trim())) {

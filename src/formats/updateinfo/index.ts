@@ -5,6 +5,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { StagepushError } from '../../errors.js';
+import { asArray, attr, txt, type XNode } from '../repodata/xnode.js';
 import { xmlElements, type XmlSource } from '../repodata/xmlsplit.js';
 
 export interface ErratumReference {
@@ -213,7 +214,6 @@ export async function* updateinfoChunks(errata: Iterable<Erratum> | AsyncIterabl
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-type XNode = Record<string, unknown>;
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -225,22 +225,6 @@ const parser = new XMLParser({
   isArray: (name) => ['update', 'reference', 'collection', 'package', 'sum'].includes(name),
 });
 
-function asArray<T>(v: T | T[] | undefined): T[] {
-  return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
-}
-function txt(v: unknown): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'object') {
-    const t = (v as XNode)['#text'];
-    return t === undefined ? '' : String(t);
-  }
-  return String(v);
-}
-function attr(n: unknown, name: string): string | null {
-  if (!n || typeof n !== 'object') return null;
-  const v = (n as XNode)[`@${name}`];
-  return v === undefined ? null : String(v);
-}
 function truthy(v: unknown): boolean {
   const t = txt(v);
   if (t === null) return false;
