@@ -18,7 +18,7 @@ import type {
   Unit,
   UnitCriteria,
 } from './contract.js';
-import type { ContentStore } from './store.js';
+import { knownFileFacts, type ContentStore } from './store.js';
 import type { Storage, UnitRow } from './storage.js';
 import type { UnitOutcome, UnitOutcomeKind } from './types.js';
 
@@ -456,6 +456,18 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
     this.checkType(unit.typeId);
     const r = this.host.store.ingestFile(filePath);
     return this.saveUnit({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size });
+  }
+
+  /**
+   * What the caller of the operation already knows about a file it hashed and parsed (the push's
+   * loader): sha256, size and e.g. the RPM header record, when the file is unchanged since (same
+   * device, inode, size, mtime). Importers use it to skip re-reading the file; `saveUnitFromFile`
+   * then links it in without hashing it again. Undefined for unknown files (plain uploads).
+   */
+  fileFacts(filePath: string): { sha256: string; size: number; extra?: unknown } | undefined {
+    this.live();
+    const f = knownFileFacts(filePath);
+    return f ? { sha256: f.sha256, size: f.size, ...(f.extra !== undefined ? { extra: f.extra } : {}) } : undefined;
   }
 
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {
