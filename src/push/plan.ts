@@ -76,7 +76,16 @@ export interface PlanOptions {
   bumpErrata: boolean;
 }
 
-const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }) => `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+const keys = new WeakMap<object, string>();
+/** Type and canonical unit key (memoised per unit object: the plan asks for it many times). */
+const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string => {
+  let k = keys.get(u);
+  if (k === undefined) {
+    k = `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+    keys.set(u, k);
+  }
+  return k;
+};
 
 /** JSON with sorted object keys (stable fingerprints). */
 export function canonicalJson(v: unknown): string {
