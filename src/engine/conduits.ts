@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { StagepushError } from '../errors.js';
 import { assertJson } from './config.js';
 import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
@@ -88,8 +89,54 @@ export function rowToUnit(store: ContentStore, r: UnitRow, partial = false): Uni
   return u;
 }
 
+/** Past this many staged units, large metadata (RPM header records) is kept on disk, not in memory. */
+export const SPILL_AFTER_UNITS = 500;
+/** Metadata at least this long (as JSON) is spilled. */
+export const SPILL_MIN_BYTES = 512;
+
+/**
+ * Where a large transaction keeps the metadata of its staged units: a private temporary SQLite
+ * database (deleted when closed or when the process ends), so a push of 20,000 packages does not
+ * hold 20,000 header records until it commits.
+ */
+class MetadataSpill {
+  private readonly db: Database.Database;
+  private readonly put: Database.Statement;
+  private readonly get: Database.Statement;
+  private static readonly closer = new FinalizationRegistry<Database.Database>((db) => {
+    try {
+      db.close();
+    } catch {
+      /* already closed */
+    }
+  });
+
+  constructor(owner: object) {
+    this.db = new Database('');
+    this.db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    this.put = this.db.prepare('INSERT OR REPLACE INTO m (id, v) VALUES (?, ?)');
+    this.get = this.db.prepare('SELECT v FROM m WHERE id = ?');
+    MetadataSpill.closer.register(owner, this.db);
+  }
+
+  /** Move the unit's metadata to disk: `s.metadata` reads it back (a fresh object) and writes it through. */
+  spill(s: StagedUnit, json: string): void {
+    const id = s.tempId;
+    this.put.run(id, json);
+    Object.defineProperty(s, 'metadata', {
+      enumerable: true,
+      configurable: true,
+      get: () => JSON.parse((this.get.get(id) as { v: string }).v) as Record<string, Json>,
+      set: (v: Record<string, Json>) => {
+        this.put.run(id, JSON.stringify(v));
+      },
+    });
+  }
+}
+
 /** Every staged change of one engine transaction (one operation, or a push batch). */
 export class Staging {
+  private spillStore: MetadataSpill | null = null;
   readonly units = new Map<string, StagedUnit>();
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
@@ -183,6 +230,10 @@ export class Staging {
         dirty: changed,
       };
       this.units.set(ukey, s);
+      if (this.units.size > SPILL_AFTER_UNITS) {
+        const json = JSON.stringify(s.metadata);
+        if (json.length >= SPILL_MIN_BYTES) (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+      }
     }
     const rs = this.repo(repoId);
     rs.removes.delete(ukey);

@@ -112,6 +112,35 @@ export function flushDurability(end = true): { dirs: number } {
   return { dirs: d.dirs.size };
 }
 
+/**
+ * The same as `flushDurability`, with the directory fsyncs issued in parallel (libuv's thread
+ * pool): each directory fsync waits for a device cache flush, and concurrent ones are merged.
+ */
+export async function flushDurabilityAsync(end = true): Promise<{ dirs: number }> {
+  const d = deferred;
+  if (end && deferDepth > 0) deferDepth--;
+  if (end && deferDepth === 0) deferred = null;
+  else if (d) deferred = { dirs: new Set() };
+  if (!d) return { dirs: 0 };
+  const syncOne = async (dir: string): Promise<void> => {
+    let h: fs.promises.FileHandle | undefined;
+    try {
+      h = await fs.promises.open(dir, 'r');
+      await h.sync();
+    } catch {
+      // Directories cannot be fsynced on every platform.
+    } finally {
+      await h?.close();
+    }
+  };
+  const list = [...d.dirs];
+  // Shard directories first, then their parent (sha256/) when new shards were made.
+  const parents = list.filter((x) => !/\/[0-9a-f]{2}$/.test(x));
+  await Promise.all(list.filter((x) => !parents.includes(x)).map(syncOne));
+  for (const x of parents) await syncOne(x);
+  return { dirs: list.length };
+}
+
 function syncDir(p: string): void {
   if (deferred) deferred.dirs.add(p);
   else fsyncPath(p, true);
