@@ -37,7 +37,7 @@ export interface PushEngine {
    * Store files (linked or copied) without making them units, pinned under `pinName` until
    * `untilMs` so that orphan clean-up keeps them for the push that will import them.
    */
-  preStore(files: string[], pin: { name: string; untilMs: number }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
+  preStore(files: string[], pin: { name: string; untilMs: number; expected: string[] }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
   /** Release pre-push pins of these digests (a push imported them). */
   releasePins(sha256s: string[]): Promise<number>;
   close(): void;
@@ -156,12 +156,14 @@ function adapt(eng: Engine): PushEngine {
       return r ? [...new Set(r.distributors.flatMap((d) => d.lastPublish?.publishedPaths ?? []))] : [];
     },
     async preStore(files, pin) {
-      const { ContentStore, deferDurability, flushDurability } = await import('../engine/store.js');
+      const { ContentStore, deferDurability, flushDurabilityAsync } = await import('../engine/store.js');
       const store = new ContentStore(eng.contentRoot);
       let bytesLinked = 0;
       let bytesCopied = 0;
       const shas: string[] = [];
       const how = new Map<string, 'linked' | 'copied' | 'existing'>();
+      // Pinned before anything is stored: a gc running meanwhile keeps what is being stored.
+      store.pin(pin.name, pin.expected, pin.untilMs);
       deferDurability();
       try {
         for (const f of files) {
@@ -172,7 +174,7 @@ function adapt(eng: Engine): PushEngine {
           shas.push(r.sha256);
         }
       } finally {
-        flushDurability();
+        await flushDurabilityAsync();
       }
       store.pin(pin.name, shas, pin.untilMs);
       return { bytesLinked, bytesCopied, sha256: shas, how };

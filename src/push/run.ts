@@ -20,7 +20,7 @@ import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
-import { deferDurability, flushDurability, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
+import { deferDurability, flushDurabilityAsync, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
 
 export interface PushOptions {
   urls: string[];
@@ -161,7 +161,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // Store content only: every file goes into the content store (pinned), nothing visible.
       // Pinned for push.pre_push_retention_hours (or until a push imports it): gc keeps it.
       const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
-      const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000 });
+      const fileSet = new Set(files);
+      const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
+      const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
       report.summary.bytes_linked = stored.bytesLinked;
       report.summary.bytes_copied = stored.bytesCopied;
       for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
@@ -215,7 +217,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         try {
           await importAll(batch);
         } finally {
-          flushDurability();
+          await flushDurabilityAsync();
         }
       },
     );
