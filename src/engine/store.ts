@@ -138,10 +138,14 @@ export class ContentStore {
     const tmp = this.tempPath();
     let linked = false;
     try {
+      // A source not readable by everyone is copied (and made readable), not linked: stored files
+      // are published as symlink targets, and the source's mode is not ours to change.
+      if ((st.mode & 0o444) !== 0o444) throw new Error('copy');
       fs.linkSync(src, tmp);
       linked = true;
     } catch {
       fs.copyFileSync(src, tmp);
+      fs.chmodSync(tmp, 0o644);
     }
     if (!linked) fsyncPath(tmp);
     // Re-check the content: the source may have changed between hashing and linking.
