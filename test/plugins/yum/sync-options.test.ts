@@ -44,12 +44,12 @@ function run(cmd: string, args: string[]): void {
 }
 
 /** A createrepo_c repository of `files` (+ updateinfo, comps, modules unless `bare`). */
-function makeFeed(files: string[], bare = false): string {
+function makeFeed(files: string[], bare = false, checksum = 'sha256'): string {
   const dir = path.join(tempDir('stagepush-feed-'), 'repo');
   mkdirSync(path.join(dir, 'Packages'), { recursive: true });
   for (const f of files) cpSync(f, path.join(dir, 'Packages', path.basename(f)));
   if (bare) {
-    run('createrepo_c', ['--no-database', dir]);
+    run('createrepo_c', ['--no-database', '--checksum', checksum, dir]);
     return dir;
   }
   const md = tempDir();
@@ -234,6 +234,23 @@ describe('yum_importer sync options', () => {
     assert.deepEqual(eng.listUnits(id).map((u) => u.id), before);
   });
 
+  test('a feed with old-style "sha" (sha1) checksums syncs; a second sync finds every package present', async () => {
+    const shaDir = makeFeed(files, true, 'sha');
+    assert.match(readFileSync(path.join(shaDir, 'repodata', 'repomd.xml'), 'utf8'), /<checksum type="sha">/);
+    const feed = await startFeed(shaDir);
+    servers.push(feed);
+    const id = await repo(feed.url);
+    const r1 = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal((r1.report as any).packages_added, files.length);
+    await eng.updateImporterConfig(id, { remove_missing: true });
+    feed.requests.length = 0;
+    const r2 = await eng.sync(id);
+    assert.equal((r2.report as any).packages_present, files.length);
+    assert.ok(!feed.requests.some((r) => r.endsWith('.rpm')), 'nothing downloaded again');
+    assert.equal(r2.version, 1);
+  });
+
   test('remove_missing: off keeps units gone from the feed, on removes them', async () => {
     const small = await startFeed(makeFeed(files.slice(0, 2), true));
     servers.push(small);
@@ -278,6 +295,11 @@ describe('yum_importer sync options', () => {
     const id = await repo(plain.url, { require_signature: true, allowed_keys: [other.keyId], skip: ['erratum', 'comps', 'modules'] });
     await eng.sync(id);
     assert.deepEqual(rpmChecksums(id), [], 'hello signed by a key not allowed, world unsigned');
+    // Relaxing the policy on an unchanged feed: the next sync takes what was refused.
+    await eng.updateImporterConfig(id, { require_signature: null, allowed_keys: null });
+    const r = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r.version, 1);
   });
 
   test('cancel during the downloads leaves the repository as it was', async () => {
@@ -293,7 +315,8 @@ describe('yum_importer sync options', () => {
       const t = setInterval(() => {
         if (feed.requests.some((r) => r.endsWith('.rpm'))) {
           clearInterval(t);
-          ac.abort();
+          // As the CLI does on SIGINT (src/cli/main.ts): the reason is an interrupted StagepushError.
+          ac.abort(new StagepushError('TEST_INTERRUPTED', 'interrupted by the test', { kind: 'interrupted' }));
         }
       }, 20);
       const e = await e2.sync(id).then(
