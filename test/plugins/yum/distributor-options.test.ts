@@ -89,6 +89,13 @@ describe('yum_distributor config keys', () => {
       for (const f of files) cpSync(f, path.join(cr, path.basename(f)));
       sh('createrepo_c', ['--no-database', '--checksum', algo, cr]);
       assert.deepEqual(primaryChecksums(r.http), primaryChecksums(cr));
+      const pkgids = (type: string): string[] => {
+        const rec = records(r.http).find((x) => x.type === type)!;
+        return [...gunzipSync(readFileSync(path.join(r.http, rec.location))).toString().matchAll(/pkgid="([0-9a-f]+)"/g)].map((x) => x[1]!).sort();
+      };
+      const want = [...primaryChecksums(r.http).values()].map(([, c]) => c).sort();
+      assert.deepEqual(pkgids('filelists'), want, 'filelists pkgid');
+      assert.deepEqual(pkgids('other'), want, 'other pkgid');
       assert.ok([...primaryChecksums(r.http).values()].every(([t]) => t === algo));
       const ours = new Dnf(`file://${r.http}`).packages();
       const theirs = new Dnf(`file://${cr}`).packages();

@@ -213,6 +213,18 @@ describe('yum_importer sync options', () => {
     assert.deepEqual(feed.requests, ['/nothing-here/repodata/repomd.xml']);
   });
 
+  test('timeout: a server that stops answering fails the sync after the timeout (and the retries)', async () => {
+    const feed = await startFeed(feedDir);
+    servers.push(feed);
+    feed.hang('/repodata/repomd.xml');
+    const id = await repo(feed.url, { timeout: 1, retries: 1 });
+    const e = await failure(eng.sync(id));
+    assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e.message, /timeout/i);
+    assert.match(e.message, /after 2 attempts/);
+    assert.equal(feed.requests.length, 2);
+  });
+
   test('max_downloads bounds the concurrent package downloads', async () => {
     for (const max of [1, 2]) {
       const feed = await startFeed(feedDir, { rpmDelayMs: 150 });
