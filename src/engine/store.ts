@@ -204,6 +204,14 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/** Published symlinks point into the store: its directories are searchable by the web server whatever the umask. */
+function readableDir(d: string): void {
+  const mode = fs.statSync(d).mode & 0o7777;
+  if ((mode & 0o555) !== 0o555) fs.chmodSync(d, mode | 0o555);
+}
+
+const everyoneReads = (st: fs.Stats): boolean => (st.mode & 0o444) === 0o444;
+
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export class ContentStore {
@@ -217,6 +225,7 @@ export class ContentStore {
     this.shaDir = path.join(root, 'sha256');
     fs.mkdirSync(this.tmpDir, { recursive: true });
     fs.mkdirSync(this.shaDir, { recursive: true });
+    for (const d of [this.root, this.shaDir]) readableDir(d);
   }
 
   private readonly shards = new Set<string>();
@@ -224,6 +233,7 @@ export class ContentStore {
   private ensureShard(dir: string): void {
     if (this.shards.has(dir)) return;
     if (fs.mkdirSync(dir, { recursive: true }) !== undefined) syncDir(this.shaDir);
+    readableDir(dir);
     this.shards.add(dir);
   }
 
@@ -257,6 +267,9 @@ export class ContentStore {
     if (fs.existsSync(dest)) {
       fs.rmSync(tmp, { force: true });
     } else {
+      // Stored files are published as symlink targets: readable by the web server whatever the
+      // umask of the writer (a file with other links keeps its mode: it is someone else's too).
+      if (st.nlink === 1 && (st.mode & 0o444) !== 0o444) fs.chmodSync(tmp, (st.mode & 0o7777) | 0o444);
       this.ensureShard(path.dirname(dest));
       fs.renameSync(tmp, dest);
       syncDir(path.dirname(dest));
@@ -284,6 +297,8 @@ export class ContentStore {
       if (fs.existsSync(dest)) return { sha256: known.sha256, size: known.size, path: dest, linked: false, how: 'existing', verified: false };
       this.ensureShard(path.dirname(dest));
       try {
+        // A source not readable by everyone is copied (made readable), not linked (as below).
+        if (!everyoneReads(st)) throw Object.assign(new Error('copy'), { code: 'EPERM' });
         // Straight into place: a hard link is atomic. Then check that what was linked is the
         // inode that was hashed, unchanged (else undo: the file changed since it was hashed).
         fs.linkSync(src, dest);
@@ -318,6 +333,9 @@ export class ContentStore {
     const tmp = this.tempPath();
     let linked = false;
     try {
+      // A source not readable by everyone is copied (and made readable), not linked: stored files
+      // are published as symlink targets, and the source's mode is not ours to change.
+      if (!everyoneReads(st)) throw new Error('copy');
       fs.linkSync(src, tmp);
       linked = true;
     } catch {
@@ -342,8 +360,12 @@ export class ContentStore {
       fs.rmSync(tmp, { force: true });
       return { sha256, size, path: dest, linked: false, how: 'existing', verified: true };
     }
-    // A copy's data is synced before it gets its final name (never a short file under sha256/).
-    if (how === 'copied') fsyncPath(tmp);
+    // A copy is readable by everyone (published as a symlink target), and its data is synced
+    // before it gets its final name (never a short file under sha256/).
+    if (how === 'copied') {
+      fs.chmodSync(tmp, 0o644);
+      fsyncPath(tmp);
+    }
     this.ensureShard(path.dirname(dest));
     fs.renameSync(tmp, dest);
     syncDir(path.dirname(dest));
