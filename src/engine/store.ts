@@ -443,10 +443,11 @@ export class ContentStore {
 
   /** Release these digests from every pin (a push imported them); empty pins are deleted. Returns how many were released. */
   release(sha256s: Iterable<string>): number {
+    const pins = this.pins();
+    if (!pins.length) return 0;
     const drop = new Set(sha256s);
-    if (!drop.size) return 0;
     let n = 0;
-    for (const p of this.pins()) {
+    for (const p of pins) {
       const keep = p.sha256.filter((x) => !drop.has(x));
       if (keep.length === p.sha256.length) continue;
       n += p.sha256.length - keep.length;

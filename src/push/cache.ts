@@ -113,8 +113,17 @@ export class PushCache {
 
   /** The checksum cache in the shape the staged source expects (paths are resolved). */
   checksumCache(): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void } {
-    const get = (p: string) => this.stat(p);
-    const hasHeader = (sha: string) => this.summary(sha);
+    // One lookup per file: the stat row and, for an RPM, whether its header is stored (and its key).
+    const withHeaders = this.headerDbs.includes(this.db);
+    const lookup = (p: string) =>
+      this.stmt(
+        this.db,
+        withHeaders
+          ? 'SELECT s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256 WHERE s.path = ?'
+          : 'SELECT dev, ino, size, mtime_ms, sha256, md5, NULL AS signing_key, NULL AS header FROM stat_cache WHERE path = ?',
+      ).get(path.resolve(p)) as
+        | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null }
+        | undefined;
     const set = this.readOnly
       ? null
       : this.stmt(
@@ -126,14 +135,16 @@ export class PushCache {
         );
     return {
       get: (p: string, st: StatKey): CachedSums | undefined => {
-        const row = get(p);
+        const row = lookup(p);
         if (!row) return undefined;
         if (row.dev !== st.dev || row.ino !== st.ino || row.size !== st.size || row.mtime_ms !== st.mtimeMs) return undefined;
         const out: CachedSums = {};
         if (row.sha256) out.sha256 = row.sha256;
         if (row.md5) out.md5 = row.md5;
-        if (row.sha256) {
-          const h = hasHeader(row.sha256);
+        if (row.header) out.rpm = { signingKey: row.signing_key };
+        if (!row.header && this.staging !== this.db && row.sha256) {
+          // A dry run may have staged it in its own temporary database.
+          const h = this.summary(row.sha256);
           if (h) out.rpm = { signingKey: h.signingKey };
         }
         return out;
@@ -164,7 +175,7 @@ export class PushCache {
       isSource: record.isSource,
       signingKey: record.signingKey ?? null,
     };
-    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, summary, record, seen) VALUES (?, ?, ?, ?)').run(sha256, JSON.stringify(summary), JSON.stringify(record), Date.now());
+    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), JSON.stringify(record), Date.now());
     this.wrote(this.staging);
   }
 
@@ -223,11 +234,14 @@ export class PushCache {
 }
 
 function initSchema(db: BetterSqlite3.Database): void {
+  // A staging table of an earlier shape is a cache: dropped and made again.
+  const cols = db.prepare("SELECT name FROM pragma_table_info('rpm_headers')").all() as Array<{ name: string }>;
+  if (cols.length && !cols.some((c) => c.name === 'signing_key')) db.exec('DROP TABLE rpm_headers');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
     CREATE TABLE IF NOT EXISTS stat_cache (
       path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
       mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS rpm_headers (
-      sha256 TEXT PRIMARY KEY, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL)`);
+      sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL)`);
 }

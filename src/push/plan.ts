@@ -8,6 +8,13 @@ import type { Problem } from '../errors.js';
 import type { RepoSpec } from '../config/index.js';
 import type { Assignment } from './route.js';
 
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 export type ItemAction = 'pushed' | 'unchanged' | 'replaced' | 'removed' | 'failed';
 
 /** A unit as the plan compares it. */
@@ -164,7 +171,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const byReplace = new Map<string, ExistingUnit[]>();
   for (const u of existing) {
     byKey.set(keyOf(u), u);
-    byReplace.set(u.replaceKey, [...(byReplace.get(u.replaceKey) ?? []), u]);
+    pushTo(byReplace, u.replaceKey, u);
   }
   const wantedKeys = new Set<string>();
   const wantedReplace = new Set<string>();
@@ -240,7 +247,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit) => {
       if (typeId !== 'rpm' && typeId !== 'srpm') return;
       const g = `${typeId}\u0000${key.name}\u0000${key.arch}`;
-      groups.set(g, [...(groups.get(g) ?? []), { key, existing: ex }]);
+      pushTo(groups, g, { key, existing: ex });
     };
     for (const u of existing) if (!removals.has(u.id)) add(u.typeId, u.unitKey, u);
     for (const up of uploads) for (const u of up.desired.units) if (!byKey.has(keyOf(u))) add(u.typeId, u.unitKey);

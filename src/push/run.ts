@@ -22,6 +22,13 @@ import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
 import { deferDurability, flushDurabilityAsync, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
 
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 export interface PushOptions {
   urls: string[];
   loaded: LoadedConfig;
@@ -148,7 +155,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     // 4. Desired units per repository (RPM headers read back from the staging table).
     const repos = route.repos;
     const byRepo = new Map<string, Assignment[]>();
-    for (const a of route.assignments) byRepo.set(a.repoId, [...(byRepo.get(a.repoId) ?? []), a]);
+    for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
     const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
     const desired = new Map<string, DesiredItem[]>();
     for (const r of repos) {
