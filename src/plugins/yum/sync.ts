@@ -12,7 +12,7 @@ import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, U
 import { StagepushError } from '../../errors.js';
 import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repomd/index.js';
 import { getBool, getInt } from '../common/config.js';
-import { pemOrFile } from './config.js';
+import { clientCredentials, pemOrFile } from './config.js';
 import { Downloader, canceledError, joinUrl, pool } from './download.js';
 import { erratumToJson, type Erratum } from './erratum.js';
 import { boolFrom, listFrom, saveErratum, saveMetaUnits, saveRpmFile } from './importer.js';
@@ -66,10 +66,13 @@ export class YumSync {
     const skipR = parseSkip(this.config.get('skip'));
     const skip = 'types' in skipR ? skipR.types : new Set<string>();
     const removeMissing = getBool(this.config, 'remove_missing', false);
+    const creds = clientCredentials(this.config);
+    if (creds && 'problem' in creds) throw new StagepushError('YUM_BAD_CONFIG', `repository ${this.repo.id}: ${creds.problem}`, { kind: 'invalid', field: 'ssl_client_cert' });
+    const client = creds;
     const dl = new Downloader({
       caCert: pem(this.config.get<string>('ssl_ca_cert')),
-      clientCert: pem(this.config.get<string>('ssl_client_cert')),
-      clientKey: pem(this.config.get<string>('ssl_client_key')),
+      clientCert: client?.cert,
+      clientKey: client?.key,
       sslValidation: getBool(this.config, 'ssl_validation', true),
       proxyUrl: this.config.get<string>('proxy_url'),
       proxyUsername: this.config.get<string>('proxy_username'),
