@@ -42,6 +42,13 @@ test('config file publish.root and publish.base_url_*: repo publish, repo show (
   // Without the config file: file:// URLs under the default root (the env does not see the file).
   assert.match(eng.run(['repo', 'show', 'pay']).stdout, new RegExp(`baseurl=file://${path.join(eng.dataDir, 'published', 'https', 'el9', 'pay')}/`));
 
+  // A file repository: repo show says where its last publish went, with the URL.
+  eng.run(c(['repo', 'create', 'files', '--importer', 'iso_importer']));
+  eng.run(c(['repo', 'distributor', 'add', 'files', 'iso_distributor']));
+  eng.run(c(['content', 'upload', '--repo', 'files', '--type', 'iso', key]));
+  eng.run(c(['repo', 'publish', 'files']));
+  assert.match(eng.run(c(['repo', 'show', 'files'])).stdout, new RegExp(`\\niso_distributor: published at ${path.join(root, 'http', 'files')}\\n  http://pub\\.example\\.com/content/files/`));
+
   // The consumer payload (what the agent's yum bind handler gets), from the same base URLs.
   const { openEngine } = await import('../../../src/engine/index.js');
   const e2 = await openEngine({ dataDir: eng.dataDir, publishRoot: root, baseUrls: { http: 'http://pub.example.com/content', https: 'https://pub.example.com:8443/content' } });

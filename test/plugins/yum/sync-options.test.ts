@@ -368,6 +368,23 @@ describe('yum_importer sync options', () => {
     assert.equal(r2.version, 1);
     assert.equal(r2.newVersion, false);
     assert.equal((r2.report as any).unchanged, true);
+    // A package removed from the repository since: the next sync brings it back.
+    const rm = await eng.removeUnits(id, { typeIds: ['rpm'], filters: { name: 'world' } });
+    assert.equal(rm.version, 2);
+    feed.requests.length = 0;
+    const r3 = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r3.version, 3);
+    assert.deepEqual(feed.requests.filter((r) => r.endsWith('.rpm')), [rpmPaths[2]]);
+    // force_full: the work is done (metadata fetched again), nothing changes.
+    feed.requests.length = 0;
+    const r4 = await eng.sync(id, { override: { force_full: true } });
+    assert.ok(feed.requests.some((r) => r.includes('primary')), feed.requests.join(' '));
+    assert.equal(r4.version, 3);
+    assert.equal(r4.newVersion, false);
+    feed.requests.length = 0;
+    await eng.sync(id);
+    assert.deepEqual(feed.requests, ['/repodata/repomd.xml'], 'unchanged again');
   });
 
   test('yum_importer validateConfig refuses unknown keys and bad values, naming the key', async () => {
@@ -389,6 +406,7 @@ describe('yum_importer sync options', () => {
       [{ skip: ['everything'] }, /"skip"/],
       [{ require_signature: 'y' }, /"require_signature"/],
       [{ allowed_keys: ['not-a-key'] }, /"allowed_keys"/],
+      [{ force_full: 'always' }, /"force_full"/],
     ];
     for (const [config, re] of cases) {
       const id = `bad${++n}`;
