@@ -37,21 +37,23 @@ export function defaultConfig(): StagepushConfig {
 }
 
 /**
- * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist;
+ * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist
+ * (unless `allowMissing`: the engine commands accept a path that only locates plugins.conf.d);
  * otherwise the first existing candidate is used, or the embedded default when none exists.
  */
-export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env, opts: { allowMissing?: boolean } = {}): LoadedConfig {
   const { explicit: ex, candidates } = configCandidates(explicit, env);
   if (ex) {
     if (!existsSync(ex)) {
+      if (opts.allowMissing) return { config: defaultConfig(), file: null, searched: candidates, explicit: ex };
       throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check --config' : 'check $STAGEPUSH_CONFIG' });
     }
-    return { ...loadConfigFile(ex), searched: candidates };
+    return { ...loadConfigFile(ex), searched: candidates, explicit: ex };
   }
   for (const c of candidates) {
-    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates };
+    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates, explicit: null };
   }
-  return { config: defaultConfig(), file: null, searched: candidates };
+  return { config: defaultConfig(), file: null, searched: candidates, explicit: null };
 }
 
 export function loadConfigFile(file: string): { config: StagepushConfig; file: string } {

@@ -251,8 +251,9 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins'),
-        packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field' },
+        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins (env STAGEPUSH_PLUGINS_DIR wins)'),
+        packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field (env STAGEPUSH_PLUGIN_PACKAGES wins)' },
+        node_modules: strKey('a node_modules directory: every package in it with a "stagepush" field is loaded (env STAGEPUSH_PLUGIN_NODE_MODULES wins)'),
       },
     },
     lock: {

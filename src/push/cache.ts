@@ -99,10 +99,11 @@ export class PushCache {
     return (this.staging.prepare('SELECT COUNT(*) AS n FROM staging').get() as { n: number }).n;
   }
 
-  /** Forget stat cache rows not seen for `days` days (gc). */
-  prune(days: number): number {
-    if (this.readOnly) return 0;
-    return this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(Date.now() - days * 86400_000).changes;
+  /** Forget stat cache rows not seen for `days` days (gc); with `dryRun`, only count them. */
+  prune(days: number, opts: { dryRun?: boolean } = {}): number {
+    const before = Date.now() - days * 86400_000;
+    if (opts.dryRun || this.readOnly) return (this.db.prepare('SELECT COUNT(*) AS n FROM stat_cache WHERE seen < ?').get(before) as { n: number }).n;
+    return this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(before).changes;
   }
 
   close(): void {

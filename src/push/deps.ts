@@ -51,6 +51,7 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
     configDir: settings.configDir,
     pluginsDir: settings.pluginsDir,
     pluginPackages: settings.pluginPackages,
+    pluginNodeModules: settings.pluginNodeModules,
     publishRoot: settings.publishRoot,
     baseUrls: settings.baseUrls,
     events: opts.events,
