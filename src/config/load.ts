@@ -31,9 +31,24 @@ export function configCandidates(explicit: string | undefined, env: NodeJS.Proce
   return { explicit: null, candidates: [path.join(xdg, 'stagepush', 'config.yaml'), '/etc/stagepush/config.yaml'] };
 }
 
-/** The embedded default configuration (no file): every default of the schema. */
+type SchemaNode = { default?: unknown; properties?: Record<string, SchemaNode> };
+
+/** Fill the schema's defaults into `value`, as the validator's useDefaults does for missing keys. */
+function fillDefaults(schema: SchemaNode, value: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, sub] of Object.entries(schema.properties ?? {})) {
+    if (value[k] === undefined && sub.default !== undefined) value[k] = structuredClone(sub.default);
+    const v = value[k];
+    if (sub.properties && v && typeof v === 'object' && !Array.isArray(v)) fillDefaults(sub, v as Record<string, unknown>);
+  }
+  return value;
+}
+
+/**
+ * The embedded default configuration (no file): every default of the schema. Built without the
+ * validator, so that a command run without a config file does not pay for compiling the schema.
+ */
 export function defaultConfig(): StagepushConfig {
-  return validateConfigObject({}, null, null).config;
+  return fillDefaults(CONFIG_SCHEMA as unknown as SchemaNode, {}) as unknown as StagepushConfig;
 }
 
 /**

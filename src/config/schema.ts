@@ -31,6 +31,9 @@ const yumDistributorConfig = {
     gpg_home: strKey('GNUPGHOME for metadata signing'),
     ...linkMode('package_link'),
     repo_name: strKey('repository name shown to consumers'),
+    changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, description: 'changelog entries per package in other.xml' },
+    https_ca: strKey('CA certificate (path or PEM) consumers use for the https repository'),
+    generate_sqlite: { const: false, default: false, description: 'sqlite repodata is not published (dnf reads the XML); only false is accepted' },
   },
 };
 
@@ -62,25 +65,30 @@ const exportDistributorConfig = {
   },
 };
 
+/** Keys the yum and iso importers share (syncing from a feed). */
+const feedKeys = (feedDescription: string) => ({
+  feed: strKey(feedDescription, { pattern: '^(https?|file)://' }),
+  max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5, description: 'parallel downloads' },
+  retries: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'retries per download' },
+  ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
+  ssl_client_cert: strKey('client certificate (path or PEM)'),
+  ssl_client_key: strKey('client key (path or PEM; needs ssl_client_cert)'),
+  proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
+  remove_missing: boolKey('remove units no longer in the feed', false),
+});
+
 const yumImporterConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    feed: strKey('remote yum repository to sync from (http://, https://, file://)', { pattern: '^(https?|file)://' }),
-    max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5 },
-    retries: { type: 'integer', minimum: 0, maximum: 20, default: 3 },
-    download_timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
-    ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
-    ssl_client_cert: strKey('client certificate (path or PEM)'),
-    ssl_client_key: strKey('client key (path or PEM)'),
+    ...feedKeys('remote yum repository to sync from (http://, https://, file://)'),
+    timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
     ssl_validation: boolKey('verify the feed TLS certificate', true),
-    proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
     proxy_username: strKey('proxy user'),
     proxy_password: strKey('proxy password'),
-    remove_missing: boolKey('remove units no longer in the feed', false),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to sync' },
     require_signature: boolKey('refuse unsigned packages on sync and upload', false),
-    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{8,16}$' }, description: 'key ids accepted on sync and upload' },
+    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^(0x)?[0-9A-Fa-f]{8}([0-9A-Fa-f]{8})?$' }, description: 'key ids accepted on sync and upload' },
     recursive: boolKey('copies carry the packages an advisory or module lists', false),
   },
 };
@@ -88,16 +96,7 @@ const yumImporterConfig = {
 const isoImporterConfig = {
   type: 'object',
   additionalProperties: false,
-  properties: {
-    feed: strKey('URL of a PULP_MANIFEST (or its directory) to sync from', { pattern: '^(https?|file)://' }),
-    remove_missing: boolKey('remove units no longer in the manifest', false),
-    max_downloads: { type: 'integer', minimum: 1, default: 5 },
-    retries: { type: 'integer', minimum: 0, default: 3 },
-    ssl_ca_cert: strKey('CA certificate'),
-    ssl_client_cert: strKey('client certificate'),
-    ssl_client_key: strKey('client key'),
-    proxy_url: strKey('proxy'),
-  },
+  properties: feedKeys('URL of a PULP_MANIFEST (or its directory) to sync from'),
 };
 
 const genericImporterConfig = {
