@@ -9,6 +9,7 @@ import { StagepushError } from '../errors.js';
 import type { Engine, EngineOptions, UnitCriteria } from '../engine/index.js';
 import type { EventSink } from '../events.js';
 import type { LoadedConfig, Settings } from '../config/index.js';
+import { engineOptionsOf } from '../config/engine-options.js';
 import { resolveGlobals, type GlobalOptions } from './globals.js';
 import { createRenderer, printJson, progressModeFor, say } from './output.js';
 
@@ -25,18 +26,9 @@ export async function commandSettings(raw: Record<string, unknown>, env: NodeJS.
   return { g: { ...g0, dataDir: settings.dataDir, wait: settings.lock.wait, waitTimeout: settings.lock.timeoutSec }, settings, loaded };
 }
 
-/** Engine options from the resolved settings (see commandSettings). */
+/** Engine options from the resolved settings (see commandSettings); `g` carries --no-wait / --wait-timeout. */
 export function engineOptionsFromEnv(g: GlobalOptions, settings: Settings): EngineOptions {
-  return {
-    dataDir: settings.dataDir,
-    configDir: settings.configDir,
-    pluginsDir: settings.pluginsDir,
-    pluginPackages: settings.pluginPackages,
-    pluginNodeModules: settings.pluginNodeModules,
-    publishRoot: settings.publishRoot,
-    baseUrls: settings.baseUrls,
-    lock: { wait: g.wait, timeoutSec: g.waitTimeout },
-  };
+  return { ...engineOptionsOf(settings), lock: { wait: g.wait, timeoutSec: g.waitTimeout } };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { LoadedConfig, RepoKind, RepoShape, StagepushConfig, DuplicateNevra
 export * from './types.js';
 export { loadConfig, loadConfigFile, parseConfigText, defaultConfig, configCandidates } from './load.js';
 export { CONFIG_SCHEMA } from './schema.js';
+export { engineOptionsOf } from './engine-options.js';
 
 /** Global settings after precedence: flag > environment > config file > default. */
 export interface Settings {

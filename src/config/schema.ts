@@ -8,19 +8,22 @@
 const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) });
 const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
 
-/** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
 const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
-const keepPrevious = { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' };
+/** Keys every publishing distributor (yum, iso, directory) takes. */
+const publishKeys = {
+  relative_url: relativeUrl,
+  http: boolKey('publish under <publish root>/http', true),
+  https: boolKey('publish under <publish root>/https', false),
+  keep_previous: { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' },
+};
 const linkMode = (key: string) => ({ [key]: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' } });
 
+/** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
 const yumDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: relativeUrl,
-    http: boolKey('publish under <publish root>/http', true),
-    https: boolKey('publish under <publish root>/https', false),
-    keep_previous: keepPrevious,
+    ...publishKeys,
     checksum_type: { enum: ['sha256', 'sha1', 'sha512'], default: 'sha256', description: 'repodata checksum type' },
     gpgkey: strKey('ASCII-armored GPG public key published as the repository key (content or path)'),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, comps, modules, productid, distribution, ...)' },
@@ -41,10 +44,7 @@ const fileDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: relativeUrl,
-    http: boolKey('publish under <publish root>/http', true),
-    https: boolKey('publish under <publish root>/https', false),
-    keep_previous: keepPrevious,
+    ...publishKeys,
     ...linkMode('file_link'),
   },
 };
