@@ -118,3 +118,36 @@ test('refused as invalid input (exit 3), every problem listed: DOCKER, yum and f
   assert.match(unknown[0]!.message, /nowhere.*known destinations: d1, d2/);
   assert.match(u.stderr, /PUSH_UNKNOWN_DESTINATION/);
 });
+
+test('free space: a push that would not fit in the data dir is refused before writing anything (tmpfs of 4 MiB)', (t) => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  mkdirSync(dataDir);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()}); the margin test in push.test.ts covers the check`);
+    return;
+  }
+  try {
+    const config = path.join(work, 'config.yaml');
+    writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
+    const big = Buffer.alloc(6 * 1024 * 1024, 5);
+    const root = path.join(work, 'area');
+    put(path.join(root, 'files', 'FILES', 'big.bin'), big);
+    put(path.join(root, 'staged.yaml'), `header:\n  version: "0.2"\npayload:\n  files:\n    - relative_path: files/FILES/big.bin\n      sha256sum: ${sha256(big)}\n      version: "1"\n`);
+    const r = push(['--json', root], { dataDir, config });
+    assert.equal(r.status, 4, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.equal(rep.problems[0]!.code, 'PUSH_NO_SPACE');
+    assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
+    const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(stored, '', 'nothing stored');
+    // What fits is pushed.
+    const small = path.join(work, 'small');
+    put(path.join(small, 'docs', 'RAW', 'a.txt'), 'a\n');
+    const s = push(['-q', small], { dataDir, config });
+    assert.equal(s.status, 0, s.stderr);
+  } finally {
+    spawnSync('umount', [dataDir]);
+  }
+});

@@ -40,7 +40,8 @@ export function erratumYaml(id: string, o: { version?: string; updated?: string;
   if (o.pkgs) {
     e.pkglist[0]!.packages = o.pkgs.map((p) => ({ name: p.name, epoch: '0', version: p.version, release: '1', arch: 'noarch', src: `${p.name}-${p.version}-1.src.rpm`, filename: p.file }));
   }
-  return YAML.stringify(e);
+  // Every string quoted: a plain 2026-01-15 00:00:00 would read back as a YAML 1.1 timestamp.
+  return YAML.stringify(e, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
 }
 
 export interface Area {
