@@ -111,7 +111,9 @@ export function register(program: Command): void {
         const { yumShowExtras } = await import('../plugins/yum/show.js');
         const yum = yumShowExtras(r, { publishRoot: eng.publishRoot, baseUrls: settings.baseUrls });
         const shown = yum.some(Boolean) ? { ...r, distributors: r.distributors.map((d, i) => (yum[i] ? { ...d, published: yum[i] } : d)) } : r;
-        output(g, shown, () => [repoHuman(r), ...yum.flatMap((v, i) => (v ? [`\n${r.distributors[i]!.id}: published at ${v.published_paths.join(', ') || '-'}${v.urls.length ? `\n  ${v.urls.join('\n  ')}` : ''}\n.repo:\n${v.repo_snippet}`] : []))].join('\n'));
+        // Other distributors: where their last publish went (paths, and URLs when base URLs are set).
+        const others = r.distributors.flatMap((d, i) => (!yum[i] && d.lastPublish ? [`\n${d.id}: published at ${d.lastPublish.publishedPaths.join(', ') || '-'}${d.lastPublish.urls.length ? `\n  ${d.lastPublish.urls.join('\n  ')}` : ''}`] : []));
+        output(g, shown, () => [repoHuman(r), ...yum.flatMap((v, i) => (v ? [`\n${r.distributors[i]!.id}: published at ${v.published_paths.join(', ') || '-'}${v.urls.length ? `\n  ${v.urls.join('\n  ')}` : ''}\n.repo:\n${v.repo_snippet}`] : [])), ...others].join('\n'));
       });
     });
 
