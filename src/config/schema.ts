@@ -90,6 +90,7 @@ const yumImporterConfig = {
     require_signature: boolKey('refuse unsigned packages on sync and upload', false),
     allowed_keys: { type: 'array', items: { type: 'string', pattern: '^(0x)?[0-9A-Fa-f]{8}([0-9A-Fa-f]{8})?$' }, description: 'key ids accepted on sync and upload' },
     recursive: boolKey('copies carry the packages an advisory or module lists', false),
+    force_full: boolKey('sync does the work even when the feed and the repository are unchanged since the last sync', false),
   },
 };
 
