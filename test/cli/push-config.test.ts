@@ -56,15 +56,17 @@ test('every command uses the config file data dir and publish root (push, repo l
   writeFileSync(explicit, `data_dir: ${dataDir}\n`);
   assert.deepEqual(JSON.parse(cli(['--config', explicit, 'repo', 'list', '--json'], { XDG_CONFIG_HOME: path.join(work, 'none') }).stdout).map((r: { id: string }) => r.id), ['el9']);
 
-  // gc applies log_retention_days (1 day) to push logs and stat cache rows.
+  // gc applies log_retention_days (1 day) to push logs, stat cache rows and cached headers.
   const logDir = path.join(dataDir, 'logs', rep.push_id);
   const old = new Date(Date.now() - 3 * 86400_000);
   utimesSync(logDir, old, old);
   const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
   const db = new Database(path.join(dataDir, 'push.sqlite'));
-  const rows = db.prepare('UPDATE stat_cache SET seen = ?').run(old.getTime()).changes;
+  const statRows = db.prepare('UPDATE stat_cache SET seen = ?').run(old.getTime()).changes;
+  const headerRows = db.prepare('UPDATE rpm_headers SET seen = ?').run(old.getTime()).changes;
   db.close();
-  assert.ok(rows > 0);
+  assert.ok(statRows > 0 && headerRows > 0);
+  const rows = statRows + headerRows;
   const dry = cli(['gc', '--dry-run', '--json'], env);
   assert.equal(dry.status, 0, dry.stderr);
   const d = JSON.parse(dry.stdout);
@@ -75,7 +77,7 @@ test('every command uses the config file data dir and publish root (push, repo l
   assert.deepEqual(JSON.parse(gc.stdout).pushLogsPruned, [rep.push_id]);
   assert.equal(existsSync(logDir), false);
   const db2 = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
-  assert.equal((db2.prepare('SELECT COUNT(*) AS n FROM stat_cache').get() as { n: number }).n, 0);
+  assert.equal((db2.prepare('SELECT (SELECT COUNT(*) FROM stat_cache) + (SELECT COUNT(*) FROM rpm_headers) AS n').get() as { n: number }).n, 0);
   db2.close();
   // 0 keeps everything.
   const p2 = cli(['push', '-q', area], env);
