@@ -78,27 +78,44 @@ export function configCandidates(explicit: string | undefined, env: NodeJS.Proce
   return { explicit: null, candidates: [path.join(xdg, 'stagepush', 'config.yaml'), '/etc/stagepush/config.yaml'] };
 }
 
-/** The embedded default configuration (no file): every default of the schema. */
-export function defaultConfig(): StagepushConfig {
-  return validateConfigObject({}, null, null).config;
+type SchemaNode = { default?: unknown; properties?: Record<string, SchemaNode> };
+
+/** Fill the schema's defaults into `value`, as the validator's useDefaults does for missing keys. */
+function fillDefaults(schema: SchemaNode, value: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, sub] of Object.entries(schema.properties ?? {})) {
+    if (value[k] === undefined && sub.default !== undefined) value[k] = structuredClone(sub.default);
+    const v = value[k];
+    if (sub.properties && v && typeof v === 'object' && !Array.isArray(v)) fillDefaults(sub, v as Record<string, unknown>);
+  }
+  return value;
 }
 
 /**
- * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist;
+ * The embedded default configuration (no file): every default of the schema. Built without the
+ * validator, so that a command run without a config file does not pay for compiling the schema.
+ */
+export function defaultConfig(): StagepushConfig {
+  return fillDefaults(CONFIG_SCHEMA as unknown as SchemaNode, {}) as unknown as StagepushConfig;
+}
+
+/**
+ * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist
+ * (unless `allowMissing`: the engine commands accept a path that only locates plugins.conf.d);
  * otherwise the first existing candidate is used, or the embedded default when none exists.
  */
-export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env, opts: { allowMissing?: boolean } = {}): LoadedConfig {
   const { explicit: ex, candidates } = configCandidates(explicit, env);
   if (ex) {
     if (!existsSync(ex)) {
+      if (opts.allowMissing) return { config: defaultConfig(), file: null, searched: candidates, explicit: ex };
       throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check --config' : 'check $STAGEPUSH_CONFIG' });
     }
-    return { ...loadConfigFile(ex), searched: candidates };
+    return { ...loadConfigFile(ex), searched: candidates, explicit: ex };
   }
   for (const c of candidates) {
-    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates };
+    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates, explicit: null };
   }
-  return { config: defaultConfig(), file: null, searched: candidates };
+  return { config: defaultConfig(), file: null, searched: candidates, explicit: null };
 }
 
 export function loadConfigFile(file: string): { config: StagepushConfig; file: string } {

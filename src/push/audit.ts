@@ -150,8 +150,8 @@ export function showPush(dataDir: string, id: string): { id: string; dir: string
   };
 }
 
-/** Delete push logs older than `days` (0 = keep all). Returns the ids removed. */
-export function pruneLogs(dataDir: string, days: number, now = Date.now()): string[] {
+/** Delete push logs older than `days` (0 = keep all). Returns the ids removed (or that would be, when dry). */
+export function pruneLogs(dataDir: string, days: number, now = Date.now(), opts: { dryRun?: boolean } = {}): string[] {
   if (!days) return [];
   const dir = logsDir(dataDir);
   if (!existsSync(dir)) return [];
@@ -161,7 +161,7 @@ export function pruneLogs(dataDir: string, days: number, now = Date.now()): stri
     const p = path.join(dir, id);
     const t = statSync(p).mtimeMs;
     if (now - t > days * 86400_000) {
-      rmSync(p, { recursive: true, force: true });
+      if (!opts.dryRun) rmSync(p, { recursive: true, force: true });
       removed.push(id);
     }
   }

@@ -219,11 +219,15 @@ export class PushCache {
     return (this.staging.prepare('SELECT COUNT(*) AS n FROM rpm_headers').get() as { n: number }).n;
   }
 
-  /** Forget stat cache rows and headers not seen for `days` days (gc). */
-  prune(days: number): number {
-    if (this.readOnly) return 0;
-    this.flush();
+  /** Forget stat cache rows and headers not seen for `days` days (gc); with `dryRun`, only count them. */
+  prune(days: number, opts: { dryRun?: boolean } = {}): number {
     const before = Date.now() - days * 86400_000;
+    const stale = 'FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL AND seen >= ?)';
+    if (opts.dryRun || this.readOnly) {
+      const n = (sql: string, ...a: unknown[]) => (this.db.prepare(sql).get(...a) as { n: number }).n;
+      return n('SELECT COUNT(*) AS n FROM stat_cache WHERE seen < ?', before) + n(`SELECT COUNT(*) AS n ${stale}`, before, before);
+    }
+    this.flush();
     const a = this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(before).changes;
     const b = this.db.prepare('DELETE FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL)').run(before).changes;
     return a + b;

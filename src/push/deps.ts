@@ -51,17 +51,8 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
     return emptyEngine(types, path.join(settings.dataDir, 'content'));
   }
   const { openEngine } = await import('../engine/index.js');
-  const eng = await openEngine({
-    dataDir: settings.dataDir,
-    configDir: settings.configDir,
-    pluginsDir: settings.pluginsDir,
-    pluginPackages: settings.pluginPackages,
-    publishRoot: settings.publishRoot,
-    baseUrls: settings.baseUrls,
-    events: opts.events,
-    lock: { wait: settings.lock.wait, timeoutSec: settings.lock.timeoutSec },
-    signal: opts.signal,
-  });
+  const { engineOptionsOf } = await import('../config/index.js');
+  const eng = await openEngine({ ...engineOptionsOf(settings), events: opts.events, signal: opts.signal });
   return adapt(eng);
 }
 
