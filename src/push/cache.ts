@@ -50,6 +50,11 @@ const BATCH = 500;
 
 export class PushCache {
   private pending = 0;
+  /**
+   * Summaries (name, EVR, arch, key: ~150 bytes of JSON) of this run's RPMs, met while loading,
+   * so planning does not look each up again. Not the header records: those stay in the table.
+   */
+  private summaries = new Map<string, string>();
   private statements = new Map<string, BetterSqlite3.Statement>();
 
   private constructor(
@@ -119,10 +124,10 @@ export class PushCache {
       this.stmt(
         this.db,
         withHeaders
-          ? 'SELECT s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256 WHERE s.path = ?'
-          : 'SELECT dev, ino, size, mtime_ms, sha256, md5, NULL AS signing_key, NULL AS header FROM stat_cache WHERE path = ?',
+          ? 'SELECT s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256 WHERE s.path = ?'
+          : 'SELECT dev, ino, size, mtime_ms, sha256, md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache WHERE path = ?',
       ).get(path.resolve(p)) as
-        | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null }
+        | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null }
         | undefined;
     const set = this.readOnly
       ? null
@@ -141,7 +146,10 @@ export class PushCache {
         const out: CachedSums = {};
         if (row.sha256) out.sha256 = row.sha256;
         if (row.md5) out.md5 = row.md5;
-        if (row.header) out.rpm = { signingKey: row.signing_key };
+        if (row.header) {
+          out.rpm = { signingKey: row.signing_key };
+          if (row.summary) this.summaries.set(row.header, row.summary);
+        }
         if (!row.header && this.staging !== this.db && row.sha256) {
           // A dry run may have staged it in its own temporary database.
           const h = this.summary(row.sha256);
@@ -181,12 +189,15 @@ export class PushCache {
 
   /** The same, with the record already as JSON text and its summary. */
   stageRecordJson(sha256: string, json: string, summary: RpmSummary): void {
+    this.summaries.set(sha256, JSON.stringify(summary));
     this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), json, Date.now());
     this.wrote(this.staging);
   }
 
   /** Planning's view of a stored header (small: no file lists, no changelogs). */
   summary(sha256: string): RpmSummary | undefined {
+    const known = this.summaries.get(sha256);
+    if (known !== undefined) return JSON.parse(known) as RpmSummary;
     for (const d of this.headerDbs) {
       const row = this.stmt(d, 'SELECT summary FROM rpm_headers WHERE sha256 = ?').get(sha256) as { summary: string } | undefined;
       if (row) return JSON.parse(row.summary) as RpmSummary;

@@ -89,22 +89,30 @@ function adapt(eng: Engine): PushEngine {
     ...(otherTypes.length ? list({ typeIds: otherTypes }) : []),
   ];
   const storePath = (sha: string) => path.join(eng.contentRoot, 'sha256', sha.slice(0, 2), sha.slice(2));
+  // getRepo counts the repository's units (a query over its content): asked many times per push,
+  // it is cached until something changes the repository (create, transaction, publish).
+  const infos = new Map<string, ReturnType<Engine['getRepo']>>();
+  const info = (id: string) => {
+    if (!infos.has(id)) infos.set(id, eng.getRepo(id));
+    return infos.get(id) ?? null;
+  };
   return {
     importerTypes() {
       const out: Record<string, string[]> = {};
       for (const p of eng.listPlugins()) if (p.kind === 'importer') out[p.id] = p.types;
       return out;
     },
-    hasRepo: (id) => eng.getRepo(id) !== null,
-    repoVersion: (id) => eng.getRepo(id)?.version ?? null,
+    hasRepo: (id) => info(id) !== null,
+    repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id) {
-      const r = eng.getRepo(id);
+      const r = info(id);
       if (!r) return true;
       return r.distributors.some((d) => !d.lastPublish || d.lastPublish.version !== r.version);
     },
     async ensureRepo(spec) {
-      if (eng.getRepo(spec.id)) return false;
+      if (info(spec.id)) return false;
+      infos.delete(spec.id);
       try {
         await eng.createRepo({
           id: spec.id,
@@ -123,13 +131,14 @@ function adapt(eng: Engine): PushEngine {
       }
     },
     async transaction(ids, fn) {
+      infos.clear();
       await eng.transaction(ids, async (b) => {
         await fn({
           listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
         });
-      });
+      }).finally(() => infos.clear());
     },
     storedPath(sha) {
       const p = storePath(sha);
@@ -138,11 +147,15 @@ function adapt(eng: Engine): PushEngine {
     contentRoot: () => eng.contentRoot,
     distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId })),
     async publish(repoId, distributorId, force) {
-      const out = await eng.publish(repoId, { distributorId, force });
-      return out[0]!;
+      try {
+        const out = await eng.publish(repoId, { distributorId, force });
+        return out[0]!;
+      } finally {
+        infos.delete(repoId);
+      }
     },
     publishedPaths(id) {
-      const r = eng.getRepo(id);
+      const r = info(id);
       return r ? [...new Set(r.distributors.flatMap((d) => d.lastPublish?.publishedPaths ?? []))] : [];
     },
     async preStore(files, pin) {
