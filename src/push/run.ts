@@ -310,20 +310,29 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 }
 
 function factsFrom(cache: PushCache): FileFactsProvider {
+  // The importer asks, then the store asks again for the same file: the last answer is kept.
+  let last: { abs: string; facts: ReturnType<FileFactsProvider> } | null = null;
   return (abs) => {
-    const row = cache.stat(abs);
-    if (!row?.sha256) return undefined;
-    const sha256 = row.sha256;
-    return {
-      sha256,
-      size: row.size,
-      dev: row.dev,
-      ino: row.ino,
-      mtimeMs: row.mtime_ms,
-      get extra() {
-        return cache.stagedRecord(sha256);
-      },
-    };
+    if (last && last.abs === abs) return last.facts;
+    const facts = lookupFacts(cache, abs);
+    last = { abs, facts };
+    return facts;
+  };
+}
+
+function lookupFacts(cache: PushCache, abs: string): ReturnType<FileFactsProvider> {
+  const row = cache.stat(abs);
+  if (!row?.sha256) return undefined;
+  const sha256 = row.sha256;
+  return {
+    sha256,
+    size: row.size,
+    dev: row.dev,
+    ino: row.ino,
+    mtimeMs: row.mtime_ms,
+    get extra() {
+      return cache.stagedRecord(sha256);
+    },
   };
 }
 
