@@ -179,6 +179,22 @@ export class Staging {
     return id !== null && rs.committedIds(this.host.st).has(id);
   }
 
+  /** A read-only view of a staged unit for filtering (metadata read only when a filter needs it). */
+  private view(s: StagedUnit): Unit {
+    return {
+      id: s.existingId !== null ? String(s.existingId) : s.tempId,
+      typeId: s.typeId,
+      unitKey: s.unitKey,
+      get metadata() {
+        return s.metadata;
+      },
+      storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
+      relativePath: s.relativePath,
+      sha256: s.sha256,
+      size: s.size,
+    };
+  }
+
   stagedToUnit(s: StagedUnit): Unit {
     const u: Unit = {
       id: s.existingId !== null ? String(s.existingId) : s.tempId,
@@ -275,10 +291,13 @@ export class Staging {
     const committed = st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true }).map((r) => ({ sort: `${r.type_id}\0${r.key_canon}`, unit: rowToUnit(this.host.store, r, partial) }));
     const extra: Array<{ sort: string; unit: Unit }> = [];
     for (const s of this.units.values()) {
-      if (!this.inRepo(repoId, s.ukey)) continue;
       if (criteria?.typeIds && !criteria.typeIds.includes(s.typeId)) continue;
+      if (!this.inRepo(repoId, s.ukey)) continue;
+      // Filtered on a view of the staged unit first: no copy (and no metadata read back from the
+      // spill) for the many units a query does not select (an erratum looking up its packages
+      // among thousands of staged RPMs).
+      if (criteria?.filters && !matchesFilters(this.view(s), criteria.filters)) continue;
       const u = this.stagedToUnit(s);
-      if (!matchesFilters(u, criteria?.filters)) continue;
       const p = projectUnit(u, criteria?.fields);
       if (partial) partialUnits.add(p);
       extra.push({ sort: s.ukey, unit: p });
