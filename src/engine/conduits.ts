@@ -137,6 +137,7 @@ class MetadataSpill {
 /** Every staged change of one engine transaction (one operation, or a push batch). */
 export class Staging {
   private spillStore: MetadataSpill | null = null;
+  private readonly spilled = new WeakSet<StagedUnit>();
   readonly units = new Map<string, StagedUnit>();
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
@@ -196,17 +197,31 @@ export class Staging {
   }
 
   stagedToUnit(s: StagedUnit): Unit {
+    const spilled = this.spilled.has(s);
     const u: Unit = {
       id: s.existingId !== null ? String(s.existingId) : s.tempId,
       typeId: s.typeId,
       unitKey: structuredClone(s.unitKey),
-      metadata: structuredClone(s.metadata),
+      metadata: spilled ? {} : structuredClone(s.metadata),
       storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
       relativePath: s.relativePath,
       sha256: s.sha256,
       size: s.size,
       blobs: [...s.blobs],
     };
+    if (spilled) {
+      // Read back from the spill when first used (outcomes and handed-out units of a large
+      // transaction stay small until someone looks at their metadata).
+      let md: Record<string, Json> | undefined;
+      Object.defineProperty(u, 'metadata', {
+        enumerable: true,
+        configurable: true,
+        get: () => (md ??= s.metadata),
+        set: (v: Record<string, Json>) => {
+          md = v;
+        },
+      });
+    }
     if (s.existingId === null) {
       const l = this.handed.get(s.ukey) ?? [];
       l.push(u);
@@ -248,7 +263,10 @@ export class Staging {
       this.units.set(ukey, s);
       if (this.units.size > SPILL_AFTER_UNITS) {
         const json = JSON.stringify(s.metadata);
-        if (json.length >= SPILL_MIN_BYTES) (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+        if (json.length >= SPILL_MIN_BYTES) {
+          (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+          this.spilled.add(s);
+        }
       }
     }
     const rs = this.repo(repoId);

@@ -18,8 +18,15 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkKnownKeys, firstProblem, getBool, result } from '../common/config.js';
 import { DIRECTORY_TYPE, ingestDirectory } from '../common/directory.js';
+import { copyAndHash } from '../common/fsutil.js';
 
 export const GENERIC_TYPES = ['cgw', 'ami', 'vhd'] as const;
+
+/** The caller (a push) already hashed this file and it is unchanged since: it may be linked into the store. */
+function vouched(conduit: ImporterConduit, file: string): boolean {
+  const c = conduit as ImporterConduit & { fileFacts?: (p: string) => unknown };
+  return typeof c.fileFacts === 'function' && c.fileFacts(file) !== undefined;
+}
 const METADATA: PluginMetadata = { id: 'generic_importer', displayName: 'Generic importer (CGW, AMI, VHD, RAW directories)', types: [...GENERIC_TYPES, DIRECTORY_TYPE] };
 export const GENERIC_IMPORTER_KEYS = ['replace_same_name', 'refuse_escaping_symlinks'] as const;
 
@@ -97,14 +104,33 @@ export class GenericImporter implements Importer {
         throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
       });
       if (!st.isFile()) throw new StagepushError('FILE_UPLOAD_NOT_A_FILE', `${upload.filePath}: not a regular file (type ${upload.typeId})`, { file: upload.filePath });
-      // Hard-linked into the store on the same filesystem, else copied (hashed while copying).
-      const stored = conduit.storeBlob(upload.filePath);
       const given = upload.unitKey.checksum;
-      if (typeof given === 'string' && given && given.toLowerCase() !== stored.sha256) {
-        throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${stored.sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
+      const checkGiven = (sha256: string) => {
+        if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
+          throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath!, field: 'checksum' });
+        }
+      };
+      if (vouched(conduit, upload.filePath)) {
+        // A push's staged file, hashed by the push and unchanged since: hard-linked into the store
+        // on the same filesystem, else copied (hashed while copying and verified).
+        const stored = conduit.storeBlob(upload.filePath);
+        checkGiven(stored.sha256);
+        const unit = conduit.initUnit(upload.typeId, { name, checksum: stored.sha256 }, { ...metadata, size: stored.size, filename: path.basename(upload.filePath) }, null);
+        saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: `${upload.typeId}/${path.basename(upload.filePath)}`, sha256: stored.sha256, size: stored.size });
+      } else {
+        // Any other file is copied; the stored copy is what we hash.
+        const unit = conduit.initUnit(upload.typeId, { name, checksum: '' }, metadata, `${upload.typeId}/${path.basename(upload.filePath)}`);
+        try {
+          const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
+          checkGiven(sha256);
+          unit.unitKey = { name, checksum: sha256 };
+          unit.metadata = { ...metadata, size, filename: path.basename(upload.filePath) };
+          saved = conduit.saveUnit(unit);
+        } catch (e) {
+          await fsp.rm(unit.storagePath!, { force: true });
+          throw e;
+        }
       }
-      const unit = conduit.initUnit(upload.typeId, { name, checksum: stored.sha256 }, { ...metadata, size: stored.size, filename: path.basename(upload.filePath) }, null);
-      saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: `${upload.typeId}/${path.basename(upload.filePath)}`, sha256: stored.sha256, size: stored.size });
     } else {
       const checksum = createHash('sha256').update(canonicalJson(metadata)).digest('hex');
       saved = conduit.saveUnit(conduit.initUnit(upload.typeId, { name, checksum }, metadata, null));

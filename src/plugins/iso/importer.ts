@@ -11,9 +11,26 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
 import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
+import { copyAndHash } from '../common/fsutil.js';
 import { MANIFEST_NAME, checkIsoName, parseManifest, type ManifestEntry } from './manifest.js';
 
 export const ISO_TYPE = 'iso';
+
+/** The caller (a push) already hashed this file and it is unchanged since: it may be linked into the store. */
+export function vouched(conduit: ImporterConduit, file: string): boolean {
+  const c = conduit as ImporterConduit & { fileFacts?: (p: string) => unknown };
+  return typeof c.fileFacts === 'function' && c.fileFacts(file) !== undefined;
+}
+
+function checkGiven(upload: UploadRequest, sha256: string, size: number): void {
+  const given = upload.unitKey.checksum;
+  if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
+    throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath ?? undefined, field: 'checksum' });
+  }
+  if (upload.unitKey.size !== undefined && upload.unitKey.size !== null && Number(upload.unitKey.size) !== size) {
+    throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath ?? undefined, field: 'size' });
+  }
+}
 const METADATA: PluginMetadata = { id: 'iso_importer', displayName: 'File (ISO) importer', types: [ISO_TYPE] };
 export const ISO_IMPORTER_KEYS = ['feed', 'remove_missing', 'max_downloads', 'retries', 'ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key', 'proxy_url'] as const;
 
@@ -77,19 +94,28 @@ export class IsoImporter implements Importer {
     const name = typeof upload.unitKey.name === 'string' && upload.unitKey.name ? upload.unitKey.name : path.basename(upload.filePath);
     const bad = checkIsoName(name);
     if (bad) throw new StagepushError('FILE_BAD_NAME', `${upload.filePath}: name ${bad}`, { file: upload.filePath, field: 'name' });
-    // Into the content store first (hard link on the same filesystem, else a copy hashed while
-    // copying; the store verifies what it stored, or trusts what the push already hashed when
-    // the file is unchanged since), then the unit is keyed by that digest.
-    const stored = conduit.storeBlob(upload.filePath);
-    const given = upload.unitKey.checksum;
-    if (typeof given === 'string' && given && given.toLowerCase() !== stored.sha256) {
-      throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${stored.sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
+    let saved: Unit;
+    if (vouched(conduit, upload.filePath)) {
+      // A push's staged file, hashed by the push and unchanged since: into the content store as
+      // is (hard link on the same filesystem, else a copy hashed while copying and verified).
+      const stored = conduit.storeBlob(upload.filePath);
+      checkGiven(upload, stored.sha256, stored.size);
+      const unit = conduit.initUnit(ISO_TYPE, { name, checksum: stored.sha256, size: stored.size }, { ...upload.metadata }, null);
+      saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: name, sha256: stored.sha256, size: stored.size });
+    } else {
+      // Any other file is copied, and the stored copy is what we hash: a file changed (or
+      // rewritten in place) after the upload cannot change what was stored.
+      const unit = conduit.initUnit(ISO_TYPE, { name, checksum: '', size: 0 }, { ...upload.metadata }, name);
+      try {
+        const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
+        checkGiven(upload, sha256, size);
+        unit.unitKey = { name, checksum: sha256, size };
+        saved = conduit.saveUnit(unit);
+      } catch (e) {
+        if (unit.storagePath) await fsp.rm(unit.storagePath, { force: true });
+        throw e;
+      }
     }
-    if (upload.unitKey.size !== undefined && upload.unitKey.size !== null && Number(upload.unitKey.size) !== stored.size) {
-      throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${stored.size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath, field: 'size' });
-    }
-    const unit = conduit.initUnit(ISO_TYPE, { name, checksum: stored.sha256, size: stored.size }, { ...upload.metadata }, null);
-    const saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: name, sha256: stored.sha256, size: stored.size });
     const replaced: string[] = [];
     for (const old of conduit.getUnits({ typeIds: [ISO_TYPE], filters: { name } })) {
       if (!sameKey(old, { sha256: String(saved.unitKey.checksum), size: Number(saved.unitKey.size) })) {
