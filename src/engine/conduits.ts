@@ -17,6 +17,7 @@ import type {
   TypeDefinition,
   Unit,
   UnitCriteria,
+  UnitStamp,
 } from './contract.js';
 import type { ContentStore } from './store.js';
 import type { Storage, UnitRow } from './storage.js';
@@ -508,5 +509,19 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   otherRelativeUrls(): Record<string, string> {
     this.live();
     return this.others();
+  }
+  *scanUnitStamps(typeIds: string[], pageSize = 1000): Iterable<UnitStamp[]> {
+    this.live();
+    const limit = Math.max(1, Math.floor(pageSize));
+    let after: { typeId: string; keyCanon: string } | null = null;
+    for (;;) {
+      const rows = this.host.st.scanUnitStamps(this.ctx.repoId, typeIds, after, limit);
+      if (!rows.length) return;
+      yield rows.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key) as Record<string, Json>, sha256: r.sha256, size: r.size, stamp: `${r.updated}/${r.sha256 ?? ''}/${r.size ?? ''}` }));
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      after = { typeId: last.type_id, keyCanon: last.key_canon };
+      this.live();
+    }
   }
 }
