@@ -48,11 +48,12 @@ export class PackagePool {
     }
   }
 
-  /** Make `rel` ("l/file") hold the stored file `storagePath` (sha256 `sha`). */
-  ensure(rel: string, storagePath: string, sha: string): void {
+  /** Make `rel` ("l/file") hold the stored file `storagePath` (sha256 `sha`; a function is only called when the entry must be made). */
+  ensure(rel: string, storagePath: string | (() => string), sha: string): void {
     this.wanted.add(rel);
     const cur = this.have.get(rel);
     if (cur === sha) return;
+    if (typeof storagePath === 'function') storagePath = storagePath();
     const dest = path.join(this.dir, ...rel.split('/'));
     const letter = rel.slice(0, rel.indexOf('/'));
     if (!this.madeDirs.has(letter)) {
