@@ -125,7 +125,12 @@ export class YumDistributor implements Distributor {
     );
 
     // Only now that the new tree is live: packages gone from the repository leave the pool.
-    if (pool) summary.packages_unlinked = pool.prune();
+    // Packages gone from the repository stay while kept old metadata names them (see PackagePool.prune).
+    if (pool) {
+      const pr = pool.prune(now, settings.removeOldRepodata ? settings.oldRepodataThreshold : Infinity);
+      summary.packages_unlinked = pr.unlinked;
+      summary.packages_kept_for_old_metadata = pr.kept;
+    }
     removeOtherPools(base, pool ? settings.packageLink : ('none' as PackageLink));
 
     // Remember which repodata each replaced repomd.xml named, and when it was replaced.

@@ -6,7 +6,10 @@
  * repository: republishing 20,000 packages after adding 10 makes 10 links, not 20,000.
  *
  * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
- * but whose content changed (a re-signed package) is replaced.
+ * but whose content changed (a re-signed package) is replaced, and, for an entry the current
+ * metadata no longer names, since when (the publish that dropped it): the old repomd.xml files
+ * kept in the published tree still name it, so it stays as long as they are kept
+ * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,9 +18,14 @@ import type { PackageLink } from './config.js';
 
 const MANIFEST = '.pool.json';
 
+/** A manifest entry: the sha256, and when no longer named by the current metadata (seconds). */
+type ManifestEntry = string | { s: string; g: number };
+
 export class PackagePool {
   readonly dir: string;
   private readonly have = new Map<string, string>();
+  /** Entries the latest published metadata no longer names: since when (seconds since the epoch). */
+  private readonly gone = new Map<string, number>();
   private readonly wanted = new Set<string>();
   private readonly madeDirs = new Set<string>();
   added = 0;
@@ -30,9 +38,9 @@ export class PackagePool {
     this.dir = path.join(base, `packages-${mode}`);
     mkdirSync(this.dir, { recursive: true });
     chmodSync(this.dir, 0o755);
-    let manifest: Record<string, string> = {};
+    let manifest: Record<string, ManifestEntry> = {};
     try {
-      manifest = JSON.parse(readFileSync(path.join(this.dir, MANIFEST), 'utf8')) as Record<string, string>;
+      manifest = JSON.parse(readFileSync(path.join(this.dir, MANIFEST), 'utf8')) as Record<string, ManifestEntry>;
     } catch {
       manifest = {};
     }
@@ -41,9 +49,12 @@ export class PackagePool {
       if (!l.isDirectory()) continue;
       for (const f of readdirSync(path.join(this.dir, l.name))) {
         const rel = `${l.name}/${f}`;
-        const sha = manifest[rel];
-        if (sha) this.have.set(rel, sha);
-        else unlinkSync(path.join(this.dir, l.name, f)); // unknown content: relinked below if wanted
+        const e = manifest[rel];
+        const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+        if (sha) {
+          this.have.set(rel, sha);
+          if (typeof e === 'object' && typeof e.g === 'number') this.gone.set(rel, e.g);
+        } else unlinkSync(path.join(this.dir, l.name, f)); // unknown content: relinked below if wanted
       }
     }
   }
@@ -76,6 +87,7 @@ export class PackagePool {
       chmodSync(tmp, 0o644);
     }
     renameSync(tmp, dest);
+    this.gone.delete(rel);
     if (cur) this.replaced++;
     else this.added++;
     this.have.set(rel, sha);
@@ -83,24 +95,42 @@ export class PackagePool {
 
   /** Record the pool's content (call after the entries of a publish are in place). */
   save(): void {
-    const manifest: Record<string, string> = {};
-    for (const [k, v] of this.have) manifest[k] = v;
+    const manifest: Record<string, ManifestEntry> = {};
+    for (const [k, v] of this.have) {
+      const g = this.gone.get(k);
+      manifest[k] = g === undefined ? v : { s: v, g };
+    }
     const tmp = path.join(this.dir, `${MANIFEST}.tmp-${process.pid}`);
     writeFileSync(tmp, JSON.stringify(manifest));
     renameSync(tmp, path.join(this.dir, MANIFEST));
   }
 
-  /** After the switch: drop the entries this publish did not want. Returns how many. */
-  prune(): number {
-    let n = 0;
+  /**
+   * After the switch: entries this publish did not want are kept while metadata kept in the
+   * published tree may name them — `keepSeconds` after the first publish that dropped them
+   * (remove_old_repodata_threshold; Infinity when old repodata is never removed) — then deleted.
+   */
+  prune(now: number, keepSeconds: number): { unlinked: number; kept: number } {
+    let unlinked = 0;
+    let kept = 0;
     for (const rel of [...this.have.keys()]) {
-      if (this.wanted.has(rel)) continue;
+      if (this.wanted.has(rel)) {
+        this.gone.delete(rel);
+        continue;
+      }
+      const since = this.gone.get(rel) ?? now;
+      if (now - since <= keepSeconds) {
+        this.gone.set(rel, since);
+        kept++;
+        continue;
+      }
       rmSync(path.join(this.dir, ...rel.split('/')), { force: true });
       this.have.delete(rel);
-      n++;
+      this.gone.delete(rel);
+      unlinked++;
     }
     this.save();
-    return n;
+    return { unlinked, kept };
   }
 }
 
