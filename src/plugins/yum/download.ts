@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, Pool, ProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
 import { StagepushError } from '../../errors.js';
 
 export interface DownloadOptions {
@@ -47,13 +47,32 @@ export class Downloader {
       rejectUnauthorized: opts.sslValidation !== false,
     };
     const timeout = (opts.timeout ?? 300) * 1000;
+    // Every connection's socket is watched for TLS alerts: a server refusing the handshake (no or
+    // a bad client certificate) shows in undici only as "other side closed".
+    const watch =
+      (connect: buildConnector.connector): buildConnector.connector =>
+      (o, cb) =>
+        connect(o, (err, socket) => {
+          if (socket) socket.on('error', (e: NodeJS.ErrnoException) => (isTlsError(e) ? (this.tlsAlert = e) : undefined));
+          (cb as (e: Error | null, s: unknown) => void)(err, socket);
+        });
     if (opts.proxyUrl) {
       const token = opts.proxyUsername ? `Basic ${Buffer.from(`${opts.proxyUsername}:${opts.proxyPassword ?? ''}`).toString('base64')}` : undefined;
-      this.dispatcher = new ProxyAgent({ uri: opts.proxyUrl, token, requestTls: tls, headersTimeout: timeout, bodyTimeout: timeout });
+      this.dispatcher = new ProxyAgent({
+        uri: opts.proxyUrl,
+        token,
+        requestTls: tls,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        factory: (origin: string | URL, o: object) => new Pool(origin, { ...o, connect: watch((o as { connect: buildConnector.connector }).connect) }),
+      });
     } else {
-      this.dispatcher = new Agent({ connect: tls, headersTimeout: timeout, bodyTimeout: timeout });
+      this.dispatcher = new Agent({ connect: watch(buildConnector({ ...tls, timeout })), headersTimeout: timeout, bodyTimeout: timeout });
     }
   }
+
+  /** The last TLS alert or verification error seen on a connection. */
+  private tlsAlert: NodeJS.ErrnoException | null = null;
 
   async close(): Promise<void> {
     await this.dispatcher?.close().catch(() => undefined);
@@ -93,8 +112,8 @@ export class Downloader {
       const digests: Record<string, string> = {};
       for (const [a, h] of hashes) digests[a] = h.digest('hex');
       if (expect) {
-        if (expect.size !== undefined && expect.size !== size) throw new RetryableError(`size ${size} differs from the expected ${expect.size}`);
-        if (digests[expect.algo] !== expect.hex.toLowerCase()) throw new RetryableError(`${expect.algo} ${digests[expect.algo]} differs from the expected ${expect.hex}`);
+        if (expect.size !== undefined && expect.size !== size) throw new ChecksumError(`size ${size} differs from the expected ${expect.size}`);
+        if (digests[expect.algo] !== expect.hex.toLowerCase()) throw new ChecksumError(`${expect.algo} ${digests[expect.algo]} differs from the expected ${expect.hex}`);
       }
       return { size, digests };
     });
@@ -123,15 +142,68 @@ export class Downloader {
         if (this.opts.signal.aborted) throw canceledError();
         if (e instanceof StagepushError) throw e;
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: no such file`, { kind: 'failed', file: url, cause: e });
+        const tlsError = this.tlsProblem(url, e);
+        if (tlsError) throw tlsError;
         last = e;
         if (attempt < retries) await sleep(Math.min(8000, 250 * 2 ** attempt), this.opts.signal);
       }
     }
-    throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: ${(last as Error)?.message ?? String(last)} (after ${retries + 1} attempts)`, { kind: 'failed', file: url, cause: last });
+    const code = last instanceof ChecksumError ? 'YUM_CHECKSUM_MISMATCH' : 'YUM_DOWNLOAD_FAILED';
+    throw new StagepushError(code, `${url}: ${(last as Error)?.message ?? String(last)} (after ${retries + 1} attempts)`, { kind: 'failed', file: url, cause: last });
+  }
+
+  /**
+   * A TLS failure (not retried): the server certificate not trusted (hint: ssl_ca_cert, or
+   * ssl_validation=false), or the handshake refused by the server (hint: ssl_client_cert/key).
+   */
+  private tlsProblem(url: string, e: unknown): StagepushError | null {
+    if (!url.startsWith('https:')) return null;
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code && CERT_VERIFY_CODES.has(err.code)) {
+      return new StagepushError('YUM_TLS_FAILED', `${url}: the server certificate is not trusted (${err.code}: ${err.message}); set "ssl_ca_cert" to the CA certificate that signed it${this.opts.caCert ? ' (the configured ssl_ca_cert did not)' : ''}`, {
+        kind: 'failed',
+        file: url,
+        field: 'ssl_ca_cert',
+        hint: 'ssl_ca_cert=/path/to/ca.pem (PEM), or ssl_validation=false to skip the check',
+        cause: e,
+      });
+    }
+    const alert = isTlsError(err) ? err : err?.code === 'UND_ERR_SOCKET' || err?.code === 'ECONNRESET' ? this.tlsAlert : null;
+    if (!alert) return null;
+    const refused = /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE/.test(alert.code ?? '');
+    const client = refused ? (this.opts.clientCert ? ' (the configured ssl_client_cert was not accepted)' : '; set "ssl_client_cert" and "ssl_client_key"') : '';
+    return new StagepushError('YUM_TLS_FAILED', `${url}: the TLS handshake failed (${alert.code}: ${alert.message.split('\n')[0]})${refused ? `: the server refused the client certificate${client}` : ''}`, {
+      kind: 'failed',
+      file: url,
+      field: refused ? 'ssl_client_cert' : undefined,
+      hint: refused ? 'ssl_client_cert=/path/to/cert.pem ssl_client_key=/path/to/key.pem (PEM)' : undefined,
+      cause: e,
+    });
   }
 }
 
 export class RetryableError extends Error {}
+/** The downloaded bytes do not match the size or checksum the metadata gives. */
+export class ChecksumError extends RetryableError {}
+
+const CERT_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function isTlsError(e: NodeJS.ErrnoException | null | undefined): boolean {
+  return !!e?.code && (e.code.startsWith('ERR_SSL_') || CERT_VERIFY_CODES.has(e.code));
+}
 
 export function canceledError(): StagepushError {
   return new StagepushError('YUM_SYNC_CANCELED', 'sync canceled', { kind: 'interrupted' });

@@ -5,6 +5,7 @@
  * remembered in the scratchpad) does no work. Cancel aborts every download; the engine then
  * drops the staged changes, so the repository stays as it was.
  */
+import { getHashes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, Unit } from '../../engine/contract.js';
@@ -25,6 +26,9 @@ interface SyncScratch {
   records: Record<string, string>;
   skip: string[];
   removeMissing: boolean;
+  /** The signature policy: relaxing it must let the next sync take the packages it refused. */
+  requireSignature: boolean;
+  allowedKeys: string[];
 }
 
 function identity(u: { typeId: string; unitKey: Record<string, unknown> }): string {
@@ -92,7 +96,18 @@ export class YumSync {
     const repomd = parseRepomd(repomdBuf, joinUrl(feed, 'repodata/repomd.xml'));
     const records: Record<string, string> = {};
     for (const r of repomd.records) records[r.type] = `${r.checksumType}:${r.checksum}`;
-    const state: SyncScratch = { feed, repomdChecksum, revision: repomd.revision, records, skip: [...skip].sort(), removeMissing };
+    const state: SyncScratch = {
+      feed,
+      repomdChecksum,
+      revision: repomd.revision,
+      records,
+      skip: [...skip].sort(),
+      removeMissing,
+      requireSignature: boolFrom(this.config.get('require_signature'), false),
+      allowedKeys: listFrom(this.config.get('allowed_keys'))
+        .map((k) => k.toUpperCase().replace(/^0X/, '').slice(-8))
+        .sort(),
+    };
     const prev = this.conduit.getScratchpad() as unknown as { sync?: SyncScratch } | undefined;
     if (prev?.sync && JSON.stringify(prev.sync) === JSON.stringify(state)) {
       this.progress('done', { unchanged: true });
@@ -104,7 +119,7 @@ export class YumSync {
     const rec = (type: string): RepomdRecord | undefined => repomd.records.find((r) => r.type === type);
     const fetchMd = async (r: RepomdRecord): Promise<string> => {
       const dest = path.join(work, path.basename(r.location));
-      await dl.fetchFile(joinUrl(feed, r.location, r.locationBase), dest, [], { algo: r.checksumType, hex: r.checksum });
+      await dl.fetchFile(joinUrl(feed, r.location, r.locationBase), dest, [], { algo: hashName(r.checksumType, joinUrl(feed, 'repodata/repomd.xml')), hex: r.checksum });
       return dest;
     };
 
@@ -213,7 +228,7 @@ export class YumSync {
       const dest = path.join(work, `pkg-${i}.rpm`);
       try {
         const url = joinUrl(feed, p.locationHref, p.locationBase);
-        await dl.fetchFile(url, dest, ['sha256'], { algo: p.checksumType, hex: p.pkgid, size: p.sizePackage ?? undefined });
+        await dl.fetchFile(url, dest, ['sha256'], { algo: hashName(p.checksumType, joinUrl(feed, 'repodata/primary')), hex: p.pkgid, size: p.sizePackage ?? undefined });
         this.check();
         try {
           const { unit } = await saveRpmFile(this.conduit, dest, { requireSignature, allowedKeys });
@@ -276,6 +291,13 @@ export class YumSync {
     }
     return { remote: units.length, removed };
   }
+}
+
+/** A checksum type of yum metadata as a node hash name ("sha" is sha1 in old repositories). */
+function hashName(type: string, file: string): string {
+  const t = type.toLowerCase() === 'sha' ? 'sha1' : type.toLowerCase();
+  if (!getHashes().includes(t)) throw new StagepushError('YUM_SYNC_BAD_REPO', `${file}: unsupported checksum type ${JSON.stringify(type)}`, { kind: 'failed', file });
+  return t;
 }
 
 function pem(v: string | undefined): string | undefined {

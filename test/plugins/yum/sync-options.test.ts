@@ -1,0 +1,354 @@
+/**
+ * yum_importer sync options end to end through the engine (in-process, so the feed servers,
+ * the proxy and the TLS endpoints live in this test process and count what they see): proxy_url
+ * (+ credentials), ssl_ca_cert, ssl_client_cert/ssl_client_key, ssl_validation, retries with
+ * backoff, max_downloads, checksum mismatch, remove_missing, skip, require_signature +
+ * allowed_keys, cancel, and the no-work second sync. One createrepo_c feed (3 RPMs + updateinfo,
+ * comps, modules) is shared by every test.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { tempDir } from '../../helpers/cli.js';
+import { makePki, startFeed, startProxy, type FeedServer, type Pki } from '../../helpers/tls.js';
+import { COMPS_XML, RPMS, matrix, modulemdYaml, sha256File } from '../../helpers/yum.js';
+import { openEngine, type Engine } from '../../../src/engine/index.js';
+import { StagepushError } from '../../../src/errors.js';
+
+const UPDATEINFO = `<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="release@example.com" status="final" type="bugfix" version="1">
+    <id>RHBA-2024:0200</id>
+    <title>world fix</title>
+    <issued date="2024-03-01 00:00:00"/>
+    <updated date="2024-03-02 00:00:00"/>
+    <summary>world fix</summary>
+    <description>fixes</description>
+    <pkglist>
+      <collection short="c1">
+        <name>col1</name>
+        <package name="world" version="1.0" release="1" epoch="0" arch="noarch" src="world-1.0-1.src.rpm">
+          <filename>world-1.0-1.noarch.rpm</filename>
+        </package>
+      </collection>
+    </pkglist>
+  </update>
+</updates>
+`;
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+}
+
+/** A createrepo_c repository of `files` (+ updateinfo, comps, modules unless `bare`). */
+function makeFeed(files: string[], bare = false, checksum = 'sha256'): string {
+  const dir = path.join(tempDir('stagepush-feed-'), 'repo');
+  mkdirSync(path.join(dir, 'Packages'), { recursive: true });
+  for (const f of files) cpSync(f, path.join(dir, 'Packages', path.basename(f)));
+  if (bare) {
+    run('createrepo_c', ['--no-database', '--checksum', checksum, dir]);
+    return dir;
+  }
+  const md = tempDir();
+  writeFileSync(path.join(md, 'comps.xml'), COMPS_XML);
+  writeFileSync(path.join(md, 'updateinfo.xml'), UPDATEINFO);
+  writeFileSync(path.join(md, 'modules.yaml'), modulemdYaml());
+  run('createrepo_c', ['--no-database', '-g', path.join(md, 'comps.xml'), dir]);
+  run('modifyrepo_c', ['--mdtype=updateinfo', path.join(md, 'updateinfo.xml'), path.join(dir, 'repodata')]);
+  run('modifyrepo_c', ['--mdtype=modules', path.join(md, 'modules.yaml'), path.join(dir, 'repodata')]);
+  return dir;
+}
+
+/** The error a promise rejects with (fails when it resolves). */
+async function failure(p: Promise<unknown>): Promise<StagepushError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof StagepushError, `a StagepushError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a failure');
+}
+
+describe('yum_importer sync options', () => {
+  const m = matrix();
+  const files = Object.values(m.install).map((x) => path.join(RPMS, x.file));
+  const rpmPaths = files.map((f) => `/Packages/${path.basename(f)}`);
+  let feedDir = '';
+  let pki: Pki;
+  let eng: Engine;
+  let plain: FeedServer;
+  const servers: Array<{ close(): Promise<void> }> = [];
+  let n = 0;
+
+  /** A new repository syncing from `feed` with the extra importer config. */
+  async function repo(feed: string, config: Record<string, unknown> = {}): Promise<string> {
+    const id = `r${++n}`;
+    await eng.createRepo({ id, importer: { typeId: 'yum_importer', config: { feed: `${feed}/`, ...config } } });
+    return id;
+  }
+  const rpmChecksums = (id: string): string[] => eng.listUnits(id, { typeIds: ['rpm'] }).map((u) => String(u.unitKey.checksum)).sort();
+  const types = (id: string): Set<string> => new Set(eng.listUnits(id).map((u) => u.typeId));
+  const allChecksums = (): string[] => files.map(sha256File).sort();
+
+  before(async () => {
+    feedDir = makeFeed(files);
+    pki = makePki();
+    eng = await openEngine({ dataDir: tempDir('stagepush-yumopt-') });
+    plain = await startFeed(feedDir);
+    servers.push(plain);
+  });
+  after(async () => {
+    eng?.close();
+    for (const s of servers) await s.close();
+  });
+
+  test('proxy_url with proxy_username/proxy_password: every request goes through the proxy; a wrong password is refused', async () => {
+    const proxy = await startProxy({ requireAuth: 'alice:s3cret' });
+    servers.push(proxy);
+    const before = plain.requests.length;
+    const id = await repo(plain.url, { proxy_url: proxy.url, proxy_username: 'alice', proxy_password: 's3cret' });
+    await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    const seen = plain.requests.slice(before);
+    assert.ok(seen.includes('/repodata/repomd.xml') && rpmPaths.every((p) => seen.includes(p)), seen.join(' '));
+    assert.ok(proxy.forwarded.length + proxy.tunnels.length > 0, 'the proxy carried the requests');
+    // Every origin request came through the proxy: forwarded one by one, or in tunnels to the feed.
+    const feedHost = new URL(plain.url).host;
+    assert.ok(proxy.tunnels.every((t) => t === feedHost), proxy.tunnels.join(' '));
+    if (!proxy.tunnels.length) assert.equal(proxy.forwarded.length, seen.length);
+    assert.ok(proxy.auth.every((a) => a === `Basic ${Buffer.from('alice:s3cret').toString('base64')}`), 'credentials sent to the proxy');
+
+    const bad = await repo(plain.url, { proxy_url: proxy.url, proxy_username: 'alice', proxy_password: 'wrong', retries: 0 });
+    const e = await failure(eng.sync(bad));
+    assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e.message, /407|proxy/i);
+    assert.equal(eng.getRepo(bad)!.version, 0);
+  });
+
+  test('ssl_ca_cert: an https feed signed by a private CA syncs with it, fails with a coded error without it', async () => {
+    const feed = await startFeed(feedDir, { tls: { cert: pki.serverCert, key: pki.serverKey } });
+    servers.push(feed);
+    const none = await repo(feed.url);
+    const e = await failure(eng.sync(none));
+    assert.equal(e.code, 'YUM_TLS_FAILED', e.message);
+    assert.match(e.message, /ssl_ca_cert/);
+    assert.equal(eng.getRepo(none)!.version, 0);
+    const other = await repo(feed.url, { ssl_ca_cert: pki.otherCaCert });
+    assert.equal((await failure(eng.sync(other))).code, 'YUM_TLS_FAILED', 'a CA that did not sign the server certificate is refused');
+    // As a file path and as inline PEM text.
+    const byPath = await repo(feed.url, { ssl_ca_cert: pki.caCert });
+    await eng.sync(byPath);
+    assert.deepEqual(rpmChecksums(byPath), allChecksums());
+    const inline = await repo(feed.url, { ssl_ca_cert: readFileSync(pki.caCert, 'utf8'), skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(inline);
+    assert.deepEqual(rpmChecksums(inline), allChecksums());
+    // ssl_validation=false accepts any certificate.
+    const novalid = await repo(feed.url, { ssl_validation: false, skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(novalid);
+    assert.deepEqual(rpmChecksums(novalid), allChecksums());
+  });
+
+  test('ssl_client_cert + ssl_client_key: a feed requiring a client certificate accepts the sync and refuses it without', async () => {
+    const feed = await startFeed(feedDir, { tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true } });
+    servers.push(feed);
+    const without = await repo(feed.url, { ssl_ca_cert: pki.caCert, retries: 1 });
+    const e = await failure(eng.sync(without));
+    assert.equal(e.code, 'YUM_TLS_FAILED', e.message);
+    assert.match(e.message, /ssl_client_cert/);
+    assert.ok(feed.tlsErrors > 0 || !feed.requests.length, 'the server refused the handshake');
+    assert.equal(eng.getRepo(without)!.version, 0);
+    const withCert = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.clientCert, ssl_client_key: pki.clientKey });
+    await eng.sync(withCert);
+    assert.deepEqual(rpmChecksums(withCert), allChecksums());
+    assert.ok(types(withCert).has('erratum') && types(withCert).has('modulemd') && types(withCert).has('package_group'));
+  });
+
+  test('proxy_url to an https feed: a CONNECT tunnel, TLS to the feed inside it (ssl_ca_cert, client certificate)', async () => {
+    const feed = await startFeed(feedDir, { tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true } });
+    const proxy = await startProxy();
+    servers.push(feed, proxy);
+    const id = await repo(feed.url, { proxy_url: proxy.url, ssl_ca_cert: pki.caCert, ssl_client_cert: pki.clientCert, ssl_client_key: pki.clientKey, skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.ok(proxy.tunnels.length > 0 && proxy.tunnels.every((t) => t === new URL(feed.url).host), proxy.tunnels.join(' '));
+    assert.deepEqual(proxy.forwarded, [], 'nothing sent in clear');
+  });
+
+  test('retries: a server failing twice then answering is retried with backoff; retries=1 gives up; a 404 is not retried', async () => {
+    const feed = await startFeed(feedDir);
+    servers.push(feed);
+    feed.failNext('/repodata/repomd.xml', 2);
+    feed.failNext(rpmPaths[0]!, 2, 500);
+    const id = await repo(feed.url, { skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    const count = (p: string) => feed.requests.filter((r) => r === p).length;
+    assert.equal(count('/repodata/repomd.xml'), 3);
+    assert.equal(count(rpmPaths[0]!), 3);
+    assert.equal(count(rpmPaths[1]!), 1);
+
+    feed.requests.length = 0;
+    feed.failNext('/repodata/repomd.xml', 2);
+    const few = await repo(feed.url, { retries: 1 });
+    const e = await failure(eng.sync(few));
+    assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e.message, /503.*after 2 attempts/);
+    assert.equal(count('/repodata/repomd.xml'), 2);
+
+    feed.requests.length = 0;
+    const missing = await repo(`${feed.url}/nothing-here`);
+    const e404 = await failure(eng.sync(missing));
+    assert.equal(e404.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e404.message, /404/);
+    assert.deepEqual(feed.requests, ['/nothing-here/repodata/repomd.xml']);
+  });
+
+  test('max_downloads bounds the concurrent package downloads', async () => {
+    for (const max of [1, 2]) {
+      const feed = await startFeed(feedDir, { rpmDelayMs: 150 });
+      servers.push(feed);
+      const id = await repo(feed.url, { max_downloads: max, skip: ['erratum', 'comps', 'modules'] });
+      await eng.sync(id);
+      assert.deepEqual(rpmChecksums(id), allChecksums());
+      assert.equal(feed.maxConcurrentRpms, max, `max_downloads=${max}`);
+    }
+  });
+
+  test('a package whose checksum differs from primary is refused and the repository is unchanged', async () => {
+    const feed = await startFeed(feedDir);
+    servers.push(feed);
+    const id = await repo(feed.url, { retries: 1 });
+    const r0 = await eng.upload(id, { filePath: files[0]! });
+    assert.equal(r0.version, 1);
+    const before = eng.listUnits(id).map((u) => u.id);
+    feed.corrupt(rpmPaths[2]!);
+    const e = await failure(eng.sync(id));
+    assert.equal(e.code, 'YUM_CHECKSUM_MISMATCH', e.message);
+    assert.match(e.message, new RegExp(path.basename(rpmPaths[2]!).replace(/\./g, '\\.')));
+    assert.equal(feed.requests.filter((r) => r === rpmPaths[2]).length, 2, 'retried once');
+    assert.equal(eng.getRepo(id)!.version, 1);
+    assert.deepEqual(eng.listUnits(id).map((u) => u.id), before);
+  });
+
+  test('a feed with old-style "sha" (sha1) checksums syncs; a second sync finds every package present', async () => {
+    const shaDir = makeFeed(files, true, 'sha');
+    assert.match(readFileSync(path.join(shaDir, 'repodata', 'repomd.xml'), 'utf8'), /<checksum type="sha">/);
+    const feed = await startFeed(shaDir);
+    servers.push(feed);
+    const id = await repo(feed.url);
+    const r1 = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal((r1.report as any).packages_added, files.length);
+    await eng.updateImporterConfig(id, { remove_missing: true });
+    feed.requests.length = 0;
+    const r2 = await eng.sync(id);
+    assert.equal((r2.report as any).packages_present, files.length);
+    assert.ok(!feed.requests.some((r) => r.endsWith('.rpm')), 'nothing downloaded again');
+    assert.equal(r2.version, 1);
+  });
+
+  test('remove_missing: off keeps units gone from the feed, on removes them', async () => {
+    const small = await startFeed(makeFeed(files.slice(0, 2), true));
+    servers.push(small);
+    const id = await repo(plain.url);
+    await eng.sync(id);
+    await eng.updateImporterConfig(id, { feed: `${small.url}/` });
+    await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums(), 'remove_missing off: world kept');
+    assert.ok(types(id).has('erratum') && types(id).has('modulemd'));
+    await eng.updateImporterConfig(id, { remove_missing: true });
+    const r = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), files.slice(0, 2).map(sha256File).sort());
+    assert.ok(!types(id).has('erratum') && !types(id).has('modulemd') && !types(id).has('package_group'), 'metadata gone from the feed removed too');
+    assert.ok(r.removed > 0);
+  });
+
+  test('skip: skipped types are neither fetched nor stored', async () => {
+    const feed = await startFeed(feedDir);
+    servers.push(feed);
+    const noPkgs = await repo(feed.url, { skip: ['rpm', 'srpm'] });
+    await eng.sync(noPkgs);
+    assert.deepEqual(rpmChecksums(noPkgs), []);
+    assert.ok(!feed.requests.some((r) => r.endsWith('.rpm') || r.includes('primary')), feed.requests.join(' '));
+    for (const t of ['erratum', 'package_group', 'modulemd']) assert.ok(types(noPkgs).has(t), t);
+    feed.requests.length = 0;
+    const onlyPkgs = await repo(feed.url, { skip: 'errata,comps,modules' });
+    await eng.sync(onlyPkgs);
+    assert.deepEqual([...types(onlyPkgs)], ['rpm']);
+    assert.ok(!feed.requests.some((r) => /updateinfo|comps|modules/.test(r)), feed.requests.join(' '));
+  });
+
+  test('require_signature + allowed_keys: only packages signed by an allowed key are stored', async () => {
+    const rsa = m.keys!.rsa as { keyId: string; longKeyId: string };
+    for (const key of [rsa.keyId, `0x${rsa.longKeyId}`]) {
+      const id = await repo(plain.url, { require_signature: true, allowed_keys: [key], skip: ['erratum', 'comps', 'modules'] });
+      const r = await eng.sync(id);
+      const names = eng.listUnits(id, { typeIds: ['rpm'] }).map((u) => `${u.unitKey.name}-${u.unitKey.version}`).sort();
+      assert.deepEqual(names, ['hello-1.0', 'hello-1.1'], `allowed_keys ${key}: world (unsigned) refused`);
+      assert.equal((r.report as any).packages_refused, 1);
+    }
+    const other = m.keys!.other as { keyId: string };
+    const id = await repo(plain.url, { require_signature: true, allowed_keys: [other.keyId], skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), [], 'hello signed by a key not allowed, world unsigned');
+    // Relaxing the policy on an unchanged feed: the next sync takes what was refused.
+    await eng.updateImporterConfig(id, { require_signature: null, allowed_keys: null });
+    const r = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r.version, 1);
+  });
+
+  test('cancel during the downloads leaves the repository as it was', async () => {
+    const feed = await startFeed(feedDir, { rpmDelayMs: 2000 });
+    servers.push(feed);
+    const dataDir = eng.dataDir;
+    const id = await repo(feed.url, { max_downloads: 1 });
+    await eng.upload(id, { filePath: files[0]! });
+    const before = eng.listUnits(id).map((u) => u.id);
+    const ac = new AbortController();
+    const e2 = await openEngine({ dataDir, signal: ac.signal });
+    try {
+      const t = setInterval(() => {
+        if (feed.requests.some((r) => r.endsWith('.rpm'))) {
+          clearInterval(t);
+          // As the CLI does on SIGINT (src/cli/main.ts): the reason is an interrupted StagepushError.
+          ac.abort(new StagepushError('TEST_INTERRUPTED', 'interrupted by the test', { kind: 'interrupted' }));
+        }
+      }, 20);
+      const e = await e2.sync(id).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      clearInterval(t);
+      assert.ok(e instanceof StagepushError && e.kind === 'interrupted', `the sync was canceled: ${String(e)}`);
+      assert.equal(feed.requests.filter((r) => r.endsWith('.rpm')).length, 1, 'no further download started');
+    } finally {
+      e2.close();
+    }
+    assert.equal(eng.getRepo(id)!.version, 1);
+    assert.deepEqual(eng.listUnits(id).map((u) => u.id), before);
+    // Nothing remembered: the next sync does the work.
+    feed.rpmDelayMs = 0;
+    const r = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r.version, 2);
+  });
+
+  test('a second sync with an unchanged repomd.xml fetches only repomd.xml and keeps the version (https + client certificate)', async () => {
+    const feed = await startFeed(feedDir, { tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true } });
+    servers.push(feed);
+    const id = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.clientCert, ssl_client_key: pki.clientKey });
+    const r1 = await eng.sync(id);
+    assert.equal(r1.version, 1);
+    feed.requests.length = 0;
+    const r2 = await eng.sync(id);
+    assert.deepEqual(feed.requests, ['/repodata/repomd.xml']);
+    assert.equal(r2.version, 1);
+    assert.equal(r2.newVersion, false);
+    assert.equal((r2.report as any).unchanged, true);
+  });
+});
