@@ -25,7 +25,7 @@ import type {
 import { StagepushError } from '../../errors.js';
 import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
 import { mkdirp } from '../common/fsutil.js';
-import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, unpublishRecorded, versionsBase } from '../common/publish.js';
+import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, relativeUrlConflict, unpublishRecorded, versionsBase } from '../common/publish.js';
 import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings, type PackageLink } from './config.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
 import { readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
@@ -96,6 +96,9 @@ export class YumDistributor implements Distributor {
     // The engine skips a publish when neither the repository version nor this config changed since
     // the last one (and forces it with --force): when called, always build a new tree.
     const relativeUrl = normalizeRelativeUrl(str(config.get('relative_url'), '') || repo.id);
+    // Unique across every distributor type (defaulted relative_urls included): named on both sides.
+    const clash = relativeUrlConflict(relativeUrl, conduit.otherRelativeUrls());
+    if (clash) throw new StagepushError('PUBLISH_RELATIVE_URL_CONFLICT', `${DISTRIBUTOR_ID} of ${repo.id}: config key "relative_url": ${clash}`, { kind: 'invalid', field: 'relative_url' });
     const now = Math.floor(Date.now() / 1000);
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];

@@ -30,6 +30,8 @@ export class PackagePool {
   private readonly madeDirs = new Set<string>();
   added = 0;
   replaced = 0;
+  /** The manifest on disk is out of date. */
+  private dirty = false;
 
   constructor(
     base: string,
@@ -54,9 +56,13 @@ export class PackagePool {
         if (sha) {
           this.have.set(rel, sha);
           if (typeof e === 'object' && typeof e.g === 'number') this.gone.set(rel, e.g);
-        } else unlinkSync(path.join(this.dir, l.name, f)); // unknown content: relinked below if wanted
+        } else {
+          unlinkSync(path.join(this.dir, l.name, f)); // unknown content: relinked below if wanted
+          this.dirty = true;
+        }
       }
     }
+    if (Object.keys(manifest).length !== this.have.size) this.dirty = true; // entries gone from disk
   }
 
   /** Make `rel` ("l/file") hold the stored file `storagePath` (sha256 `sha`; a function is only called when the entry must be made). */
@@ -88,6 +94,7 @@ export class PackagePool {
     }
     renameSync(tmp, dest);
     this.gone.delete(rel);
+    this.dirty = true;
     if (cur) this.replaced++;
     else this.added++;
     this.have.set(rel, sha);
@@ -95,6 +102,7 @@ export class PackagePool {
 
   /** Record the pool's content (call after the entries of a publish are in place). */
   save(): void {
+    if (!this.dirty) return;
     const manifest: Record<string, ManifestEntry> = {};
     for (const [k, v] of this.have) {
       const g = this.gone.get(k);
@@ -103,6 +111,7 @@ export class PackagePool {
     const tmp = path.join(this.dir, `${MANIFEST}.tmp-${process.pid}`);
     writeFileSync(tmp, JSON.stringify(manifest));
     renameSync(tmp, path.join(this.dir, MANIFEST));
+    this.dirty = false;
   }
 
   /**
@@ -115,11 +124,12 @@ export class PackagePool {
     let kept = 0;
     for (const rel of [...this.have.keys()]) {
       if (this.wanted.has(rel)) {
-        this.gone.delete(rel);
+        if (this.gone.delete(rel)) this.dirty = true;
         continue;
       }
       const since = this.gone.get(rel) ?? now;
       if (now - since <= keepSeconds) {
+        if (!this.gone.has(rel)) this.dirty = true;
         this.gone.set(rel, since);
         kept++;
         continue;
@@ -127,6 +137,7 @@ export class PackagePool {
       rmSync(path.join(this.dir, ...rel.split('/')), { force: true });
       this.have.delete(rel);
       this.gone.delete(rel);
+      this.dirty = true;
       unlinked++;
     }
     this.save();
