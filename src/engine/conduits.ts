@@ -510,6 +510,11 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
     this.live();
     return this.others();
   }
+  getUnitsById(ids: string[]): Unit[] {
+    this.live();
+    const nums = ids.map(Number).filter((n) => Number.isSafeInteger(n));
+    return this.host.st.repoUnitsByIds(this.ctx.repoId, nums).map((r) => rowToUnit(this.host.store, r));
+  }
   *scanUnitStamps(typeIds: string[], pageSize = 1000): Iterable<UnitStamp[]> {
     this.live();
     const limit = Math.max(1, Math.floor(pageSize));

