@@ -55,7 +55,8 @@ describe('yum publish: block cache, parity with createrepo_c, pool kept for old 
   let server: Awaited<ReturnType<typeof serveEngine>>;
 
   before(async () => {
-    // Enough packages for several blocks (about 32 each), with primary files, plus the real
+    process.env.STAGEPUSH_YUM_BLOCK_PACKAGES = '16'; // the CLI processes of this file: blocks of about 16 packages
+    // Enough packages for several blocks (about 16 each here), with primary files, plus the real
     // rpmbuild matrix (dependencies, changelogs, scripts).
     for (let i = 0; i < 120; i++) {
       const name = `blk${String(i).padStart(3, '0')}`;
