@@ -30,6 +30,17 @@ function packageXml(tree: string): Record<'primary' | 'filelists' | 'other', str
   return { primary: get('primary'), filelists: get('filelists'), other: get('other') };
 }
 
+/** HTTP status, retried when a kept-alive connection was closed by the server while idle (slow CLI runs in between). */
+async function statusOf(url: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await status(url);
+    } catch (e) {
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
 function locations(xml: string): string[] {
   return [...xml.matchAll(/<location href="([^"]+)"/g)].map((m) => m[1]!);
 }
@@ -133,15 +144,15 @@ describe('yum publish: block cache, parity with createrepo_c, pool kept for old 
 
     // A client holding the old repomd.xml: every file it names, and every package its primary names.
     assert.ok(oldPackages.includes('Packages/b/blk060-1.0-1.noarch.rpm'));
-    for (const loc of [...oldFiles, ...oldPackages]) assert.equal(await status(`${server.url}/${REPO}/${loc}`), 200, loc);
+    for (const loc of [...oldFiles, ...oldPackages]) assert.equal(await statusOf(`${server.url}/${REPO}/${loc}`), 200, loc);
 
     // Once the old metadata is no longer kept, the package goes too.
     eng.run(['repo', 'distributor', 'update', REPO, 'yum', '--distributor-config', 'remove_old_repodata_threshold=0']);
     await new Promise((r) => setTimeout(r, 2100));
     eng.run(['repo', 'publish', REPO]);
-    assert.equal(await status(`${server.url}/${REPO}/Packages/b/blk060-1.0-1.noarch.rpm`), 404);
-    assert.equal(await status(`${server.url}/${REPO}/Packages/b/blk061-1.0-1.noarch.rpm`), 200);
-    for (const loc of locations(packageXml(tree).primary)) assert.equal(await status(`${server.url}/${REPO}/${loc}`), 200, loc);
+    assert.equal(await statusOf(`${server.url}/${REPO}/Packages/b/blk060-1.0-1.noarch.rpm`), 404);
+    assert.equal(await statusOf(`${server.url}/${REPO}/Packages/b/blk061-1.0-1.noarch.rpm`), 200);
+    for (const loc of locations(packageXml(tree).primary)) assert.equal(await statusOf(`${server.url}/${REPO}/${loc}`), 200, loc);
   });
 });
 
