@@ -49,11 +49,11 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
   const renderer = await createRenderer(progressModeFor(g), g.quiet);
   const sink: EventSink = renderer.sink;
   // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir).
-  const { engineOptionsFromEnv } = await import('./engine-common.js');
+  const { engineOptions } = await import('./engine-common.js');
   const { openEngine } = await import('../engine/index.js');
   let engine: import('../engine/index.js').Engine;
   try {
-    engine = await openEngine({ ...engineOptionsFromEnv(g), events: sink, signal });
+    engine = await openEngine({ ...(await engineOptions(g)), events: sink, signal });
   } catch (e) {
     renderer.stop();
     throw e;

@@ -49,6 +49,29 @@ export function engineOptionsFromEnv(g: GlobalOptions, env: NodeJS.ProcessEnv = 
 }
 
 /**
+ * The engine options of a command: engineOptionsFromEnv plus what the configuration file says
+ * about publishing (`publish.root`, `publish.base_url_http`, `publish.base_url_https`), so that
+ * `repo publish` / `repo show` give the same paths and URLs as `push`. The environment wins over
+ * the file; a missing file (no --config, or a $STAGEPUSH_CONFIG not created) means no file.
+ */
+export async function engineOptions(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
+  const o = engineOptionsFromEnv(g, env);
+  const { loadConfig, resolveSettings } = await import('../config/index.js');
+  let loaded;
+  try {
+    loaded = loadConfig(g.configFile, env);
+  } catch (e) {
+    if (e instanceof StagepushError && e.code === 'CONFIG_NOT_FOUND') return o;
+    throw e;
+  }
+  const s = resolveSettings(loaded, { dataDir: g.dataDir }, env);
+  const baseUrls: { http?: string; https?: string } = {};
+  if (s.baseUrls.http) baseUrls.http = s.baseUrls.http;
+  if (s.baseUrls.https) baseUrls.https = s.baseUrls.https;
+  return { ...o, publishRoot: o.publishRoot ?? s.publishRoot, baseUrls };
+}
+
+/**
  * Run a command body with an open engine: progress rendering, plugin load warnings, interrupt
  * handling for long operations, and the engine closed afterwards.
  */
@@ -68,7 +91,7 @@ export async function withEngine<T>(cmd: Command, opts: { interruptible?: boolea
     if (ev.type === 'waiting' && mode === 'none' && !g.quiet) process.stderr.write(`waiting for ${ev.resource}${ev.owner ? ` (held by ${ev.owner})` : ''}${ev.label ? `: ${ev.label}` : ''}\n`);
     renderer.sink(ev);
   };
-  const eng = await openEngine({ ...engineOptionsFromEnv(g), events: sink, signal });
+  const eng = await openEngine({ ...(await engineOptions(g)), events: sink, signal });
   try {
     if (!opts.quietPluginErrors) {
       for (const e of eng.pluginLoadErrors()) renderer.sink({ type: 'warning', code: e.code, message: e.message });

@@ -59,6 +59,12 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/** Published symlinks point into the store: its directories are searchable by the web server whatever the umask. */
+function readableDir(d: string): void {
+  const mode = fs.statSync(d).mode & 0o7777;
+  if ((mode & 0o555) !== 0o555) fs.chmodSync(d, mode | 0o555);
+}
+
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export class ContentStore {
@@ -72,6 +78,7 @@ export class ContentStore {
     this.shaDir = path.join(root, 'sha256');
     fs.mkdirSync(this.tmpDir, { recursive: true });
     fs.mkdirSync(this.shaDir, { recursive: true });
+    for (const d of [this.root, this.shaDir]) readableDir(d);
   }
 
   pathFor(sha256: string): string {
@@ -104,7 +111,11 @@ export class ContentStore {
     if (fs.existsSync(dest)) {
       fs.rmSync(tmp, { force: true });
     } else {
+      // Stored files are published as symlink targets: readable by the web server whatever the
+      // umask of the writer (a file with other links keeps its mode: it is someone else's too).
+      if (st.nlink === 1 && (st.mode & 0o444) !== 0o444) fs.chmodSync(tmp, (st.mode & 0o7777) | 0o444);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
+      readableDir(path.dirname(dest));
       fs.renameSync(tmp, dest);
       fsyncPath(path.dirname(dest), true);
     }
@@ -127,10 +138,14 @@ export class ContentStore {
     const tmp = this.tempPath();
     let linked = false;
     try {
+      // A source not readable by everyone is copied (and made readable), not linked: stored files
+      // are published as symlink targets, and the source's mode is not ours to change.
+      if ((st.mode & 0o444) !== 0o444) throw new Error('copy');
       fs.linkSync(src, tmp);
       linked = true;
     } catch {
       fs.copyFileSync(src, tmp);
+      fs.chmodSync(tmp, 0o644);
     }
     if (!linked) fsyncPath(tmp);
     // Re-check the content: the source may have changed between hashing and linking.
@@ -140,6 +155,7 @@ export class ContentStore {
       throw new StagepushError('ENGINE_FILE_CHANGED', `the file changed while it was being stored: ${src}`, { kind: 'failed', file: src });
     }
     fs.mkdirSync(path.dirname(dest), { recursive: true });
+    readableDir(path.dirname(dest));
     fs.renameSync(tmp, dest);
     fsyncPath(path.dirname(dest), true);
     checkpoint('file-written');

@@ -15,6 +15,8 @@ const TYPES: Record<string, string> = {
   '.yml': 'application/yaml',
   '.asc': 'text/plain; charset=utf-8',
   '.sig': 'application/pgp-signature',
+  '.key': 'application/pgp-keys',
+  '.gpg': 'application/pgp-keys',
   '.txt': 'text/plain; charset=utf-8',
   '.repo': 'text/plain; charset=utf-8',
   '.html': 'text/html; charset=utf-8',

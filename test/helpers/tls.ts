@@ -64,6 +64,8 @@ export interface FeedServer {
   maxConcurrentRpms: number;
   /** Answer the next `n` requests of `urlPath` with HTTP `status`. */
   failNext(urlPath: string, n: number, status?: number): void;
+  /** Never answer `urlPath` (the connection stays open) from now on. */
+  hang(urlPath: string): void;
   /** Serve `urlPath` with its bytes altered (same size) from now on. */
   corrupt(urlPath: string): void;
   /** TLS connections refused (client certificate missing or bad). */
@@ -75,6 +77,7 @@ export interface FeedServer {
 export async function startFeed(root: string, opts: FeedServerOptions = {}): Promise<FeedServer> {
   const fails = new Map<string, { n: number; status: number }>();
   const corrupted = new Set<string>();
+  const hung = new Set<string>();
   let inflight = 0;
   const state: FeedServer = {
     url: '',
@@ -88,6 +91,9 @@ export async function startFeed(root: string, opts: FeedServerOptions = {}): Pro
     corrupt(p) {
       corrupted.add(p);
     },
+    hang(p) {
+      hung.add(p);
+    },
     close: async () => undefined,
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -99,6 +105,7 @@ export async function startFeed(root: string, opts: FeedServerOptions = {}): Pro
       return;
     }
     state.requests.push(u);
+    if (hung.has(u)) return;
     const f = fails.get(u);
     if (f && f.n > 0) {
       f.n--;

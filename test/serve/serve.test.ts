@@ -55,6 +55,7 @@ test('safe path decoding, ranges, content types', () => {
   assert.equal(contentTypeOf('a.rpm'), 'application/x-rpm');
   assert.equal(contentTypeOf('modules.yaml'), 'application/yaml');
   assert.equal(contentTypeOf('repomd.xml.asc'), 'text/plain; charset=utf-8');
+  assert.equal(contentTypeOf('repodata/repomd.xml.key'), 'application/pgp-keys');
   assert.equal(contentTypeOf('noext'), 'application/octet-stream');
 });
 

@@ -1,5 +1,7 @@
 /**
  * updateinfo.xml: pushsource's erratum shape ⇄ `<update>` entries as dnf (libsolv) reads them.
+ * The erratum interfaces here are the one definition of that shape: the yum plugin's stored
+ * erratum (src/plugins/yum/erratum.ts) is this shape with every optional field resolved.
  * Dates are written `YYYY-MM-DD HH:MM:SS` (UTC), the only form dnf accepts; other input forms
  * (ISO 8601 with T/Z/offset, date only, "… UTC", epoch seconds) are normalised.
  */
@@ -75,6 +77,7 @@ export interface UpdateinfoWriteOptions {
 }
 
 const DNF_DATE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$/i;
 
 function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
@@ -85,37 +88,41 @@ function fmt(d: Date): string {
 }
 
 /**
- * Normalise an erratum date to `YYYY-MM-DD HH:MM:SS` (UTC). Accepts that form, `YYYY-MM-DD`,
- * `YYYY-MM-DD HH:MM[:SS] UTC`, ISO 8601 (`T`, fractions, `Z` or `±hh:mm`), and epoch seconds.
- * Throws UPDATEINFO_BAD_DATE otherwise.
+ * An erratum date as milliseconds since the epoch (UTC), or null when it is not a date. Accepts
+ * `YYYY-MM-DD HH:MM:SS` (the form dnf reads), `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS] UTC`, ISO 8601
+ * (`T`, fractions, `Z` or `±hh[:]mm`) and epoch seconds; out-of-range fields (month 13, Feb 30)
+ * are not dates.
+ */
+export function parseErratumDate(value: string | number): number | null {
+  const s = String(value).trim();
+  if (/^\d{9,11}$/.test(s)) return Number(s) * 1000;
+  const m = DATE_RE.exec(s);
+  if (!m) return null;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone] = m;
+  const local = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +sec);
+  // Calendar check: the fields must survive the round trip (no rollover of Feb 30 into March).
+  if (Number.isNaN(local) || fmt(new Date(local)) !== `${y}-${mo}-${d} ${h}:${mi}:${sec}`) return null;
+  let ms = local + (frac ? Math.floor(Number(frac) * 1000) : 0);
+  if (zone && /^[+-]/.test(zone)) {
+    const z = zone.replace(':', '');
+    const off = (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5))) * 60_000;
+    ms += zone.startsWith('+') ? -off : off;
+  }
+  return ms;
+}
+
+/**
+ * Normalise an erratum date to `YYYY-MM-DD HH:MM:SS` (UTC), the only form dnf reads (inputs as
+ * parseErratumDate). Throws UPDATEINFO_BAD_DATE otherwise.
  */
 export function normalizeErratumDate(value: string | number, where: { entry?: string; field?: string } = {}): string {
   const s = String(value).trim();
-  const bad = (): never => {
+  if (DNF_DATE.test(s) && parseErratumDate(s) !== null) return s;
+  const ms = parseErratumDate(s);
+  if (ms === null) {
     throw new StagepushError('UPDATEINFO_BAD_DATE', `${where.entry ? `${where.entry}: ` : ''}${where.field ?? 'date'} "${s}" is not a date (expected YYYY-MM-DD HH:MM:SS, YYYY-MM-DD, ISO 8601 or epoch seconds)`, where);
-  };
-  if (DNF_DATE.test(s)) {
-    const d = new Date(`${s.replace(' ', 'T')}Z`);
-    if (Number.isNaN(d.getTime()) || fmt(d) !== s) bad();
-    return s;
   }
-  if (/^\d{9,11}$/.test(s)) return fmt(new Date(Number(s) * 1000));
-  let m = /^(\d{4}-\d{2}-\d{2})$/.exec(s);
-  if (m) {
-    const d = new Date(`${m[1]}T00:00:00Z`);
-    if (Number.isNaN(d.getTime()) || fmt(d).slice(0, 10) !== m[1]) bad();
-    return fmt(d);
-  }
-  m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?(\.\d+)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$/i.exec(s);
-  if (m) {
-    let zone = m[5] ?? 'Z';
-    if (/^(utc|gmt|z)$/i.test(zone)) zone = 'Z';
-    else if (!zone.includes(':')) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-    const d = new Date(`${m[1]}T${m[2]}${m[3] ?? ':00'}${m[4] ?? ''}${zone}`);
-    if (Number.isNaN(d.getTime())) bad();
-    return fmt(d);
-  }
-  return bad();
+  return fmt(new Date(ms));
 }
 
 function esc(s: string): string {
@@ -143,13 +150,14 @@ export function packageSums(p: ErratumPackage): [string, string][] {
 export const UPDATEINFO_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n<updates>\n';
 export const UPDATEINFO_FOOTER = '</updates>\n';
 
-const TYPES = ['bugfix', 'security', 'enhancement', 'newpackage'];
+/** The advisory types dnf knows (`<update type=…>`). */
+export const ERRATUM_TYPES: readonly string[] = ['bugfix', 'security', 'enhancement', 'newpackage'];
 
 /** One `<update>` element (with trailing newline) for an erratum. */
 export function dumpUpdate(e: Erratum, opts: UpdateinfoWriteOptions = {}): string {
   if (!e.id) throw new StagepushError('UPDATEINFO_INVALID', 'an erratum has no id', { field: 'id' });
-  if (!TYPES.includes(e.type)) {
-    throw new StagepushError('UPDATEINFO_INVALID', `${e.id}: type "${e.type}" is not one of ${TYPES.join(', ')}`, { entry: e.id, field: 'type' });
+  if (!ERRATUM_TYPES.includes(e.type)) {
+    throw new StagepushError('UPDATEINFO_INVALID', `${e.id}: type "${e.type}" is not one of ${ERRATUM_TYPES.join(', ')}`, { entry: e.id, field: 'type' });
   }
   let s = `  <update from="${escA(e.from ?? '')}" status="${escA(e.status)}" type="${escA(e.type)}" version="${escA(String(e.version))}">\n`;
   s += `    <id>${esc(e.id)}</id>\n`;

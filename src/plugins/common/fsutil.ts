@@ -122,6 +122,22 @@ export async function moveTree(src: string, dest: string): Promise<void> {
   }
 }
 
+/**
+ * Make every directory from `root` down to `dir` (both included, `dir` under `root`) readable and
+ * searchable by everyone (adds r-x, never removes bits): the published trees are served by
+ * another user (nginx, httpd), whatever the umask of the process that created the directories.
+ */
+export async function openDirChain(root: string, dir: string): Promise<void> {
+  const rel = path.relative(root, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${dir} is not under ${root}`);
+  let d = root;
+  for (const seg of ['', ...rel.split(path.sep).filter(Boolean)]) {
+    d = path.join(d, seg);
+    const mode = (await fsp.stat(d)).mode & 0o7777;
+    if ((mode & 0o555) !== 0o555) await fsp.chmod(d, mode | 0o555);
+  }
+}
+
 /** true when `child` is `parent` or lies under it (both absolute, resolved). */
 export function isWithin(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);

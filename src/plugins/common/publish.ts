@@ -21,7 +21,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { PluginCallConfig, PublishConduit, Repository } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
-import { DIR_MODE, fixTreeModes, isWithin, linkOrCopy, mkdirp, moveTree } from './fsutil.js';
+import { DIR_MODE, fixTreeModes, isWithin, linkOrCopy, mkdirp, moveTree, openDirChain } from './fsutil.js';
 
 export interface Protocols {
   http: boolean;
@@ -313,6 +313,7 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
   for (const p of PROTOCOLS) if (protocols[p]) await checkLinkPath(path.join(publishRoot, p), relativeUrl, base);
 
   await mkdirp(base);
+  await openDirChain(publishRoot, base);
   await mkdirp(repo.workingDir);
   // Leftovers of an interrupted publish (one task per repository at a time: none is running).
   for (const name of await fsp.readdir(repo.workingDir)) if (name.startsWith('publish-build-')) await fsp.rm(path.join(repo.workingDir, name), { recursive: true, force: true });
@@ -369,6 +370,7 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
     for (const p of PROTOCOLS) {
       if (!protocols[p]) continue;
       const link = await ensureLinkParent(path.join(publishRoot, p), relativeUrl);
+      await openDirChain(publishRoot, path.dirname(link));
       await switchSymlink(link, versionDir);
     }
     versionDir = versionDir as string;

@@ -21,7 +21,7 @@ import { StagepushError } from '../../errors.js';
 import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, getBool, relativeUrlOf, result } from '../common/config.js';
 import { exposeDirectory, protocolsOf } from '../common/publish.js';
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
-import { DIR_MODE, copyFile0644, isWithin, mkdirp } from '../common/fsutil.js';
+import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { TarWriter } from './tar.js';
 
 /** Every built-in content type (an export takes whatever the repository holds). */
@@ -235,6 +235,7 @@ export class ExportDistributor implements Distributor {
         }
       }
       check();
+      await fixTreeModes(tmp); // manifest.json and the tar too: 0644 / 0755 whatever the umask
       // Swap: the previous export (ours) moves aside, the new one takes its place.
       const old = path.join(path.dirname(exportDir), `.${path.basename(exportDir)}.old-${randomBytes(4).toString('hex')}`);
       const hadOld = await fsp.lstat(exportDir).then(() => true, () => false);

@@ -2,7 +2,9 @@
  * Configuration keys of yum_importer and yum_distributor, and their validation (validateConfig
  * refuses unknown keys and bad values, naming the key).
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { PluginCallConfig, RelatedRepositories, Repository } from '../../engine/contract.js';
 import { checkBool, checkEnum, checkInt, checkKnownKeys, checkPublishKeys, checkString, firstProblem, getBool, getInt } from '../common/config.js';
 import { protocolsOf } from '../common/publish.js';
@@ -25,6 +27,7 @@ export const IMPORTER_KEYS = [
   'require_signature',
   'allowed_keys',
   'recursive',
+  'force_full',
 ] as const;
 
 export const DISTRIBUTOR_KEYS = [
@@ -89,8 +92,56 @@ function checkPem(config: PluginCallConfig, key: string, what = 'CERTIFICATE'): 
   const v = config.get(key);
   if (typeof v !== 'string' || !v.trim()) return `config key "${key}" must be PEM text or the path of a PEM file`;
   const text = pemOrFile(v);
-  if (text === null) return `config key "${key}": ${JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v)} is neither PEM text (-----BEGIN ${what}-----) nor a readable PEM file`;
+  const shown = JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v);
+  if (text === null) return `config key "${key}": ${shown} is neither PEM text (-----BEGIN ${what}-----) nor a readable PEM file`;
+  if (what === 'CERTIFICATE') {
+    const certs = pemBlocks(text, /^CERTIFICATE$/);
+    if (!certs.length) return `config key "${key}": ${shown} holds no certificate (-----BEGIN CERTIFICATE-----)`;
+    for (const c of certs) {
+      try {
+        new X509Certificate(c);
+      } catch (e) {
+        return `config key "${key}": ${shown} holds a certificate that cannot be read (${(e as Error).message})`;
+      }
+    }
+  }
   return null;
+}
+
+/** The PEM blocks of `text` whose label matches. */
+export function pemBlocks(text: string, label: RegExp): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)) if (label.test(m[1]!)) out.push(m[0] + '\n');
+  return out;
+}
+
+const KEY_LABEL = /^(|RSA |EC |ENCRYPTED |DSA )PRIVATE KEY$/;
+
+/**
+ * The client certificate and key of the importer config: `ssl_client_cert` may hold the key too
+ * (as Pulp accepts), `ssl_client_key` gives it separately. Null when no client certificate is set.
+ */
+export function clientCredentials(config: PluginCallConfig): { cert: string; key: string } | { problem: string } | null {
+  if (!config.has('ssl_client_cert')) return config.has('ssl_client_key') ? { problem: 'config key "ssl_client_key" needs "ssl_client_cert"' } : null;
+  const certText = pemOrFile(String(config.get('ssl_client_cert')));
+  if (certText === null) return { problem: 'config key "ssl_client_cert" must be PEM text or the path of a PEM file' };
+  const cert = pemBlocks(certText, /^CERTIFICATE$/).join('');
+  let keys = pemBlocks(certText, KEY_LABEL);
+  let from = 'ssl_client_cert';
+  if (config.has('ssl_client_key')) {
+    const keyText = pemOrFile(String(config.get('ssl_client_key')));
+    keys = keyText === null ? [] : pemBlocks(keyText, KEY_LABEL);
+    from = 'ssl_client_key';
+    if (!keys.length) return { problem: 'config key "ssl_client_key" holds no private key (-----BEGIN PRIVATE KEY-----)' };
+  }
+  if (!cert) return { problem: 'config key "ssl_client_cert" holds no certificate (-----BEGIN CERTIFICATE-----)' };
+  if (!keys.length) return { problem: 'config key "ssl_client_cert" holds no private key: add it to that file or set "ssl_client_key"' };
+  try {
+    createSecureContext({ cert, key: keys[0]! });
+  } catch (e) {
+    return { problem: `config key "${from}": the private key does not go with the certificate of "ssl_client_cert" or cannot be read (${(e as Error).message})` };
+  }
+  return { cert, key: keys[0]! };
 }
 
 /** An armored public key given inline, or the path of a file holding it. */
@@ -124,7 +175,10 @@ export function checkImporterConfig(config: PluginCallConfig): string | null {
     () => checkPem(config, 'ssl_ca_cert'),
     () => checkPem(config, 'ssl_client_cert'),
     () => checkPem(config, 'ssl_client_key', 'PRIVATE KEY'),
-    () => (config.has('ssl_client_key') && !config.has('ssl_client_cert') ? 'config key "ssl_client_key" needs "ssl_client_cert"' : null),
+    () => {
+      const c = clientCredentials(config);
+      return c && 'problem' in c ? c.problem : null;
+    },
     () => checkBool(config, 'ssl_validation'),
     () => checkUrl(config, 'proxy_url', ['http', 'https']),
     () => checkString(config, 'proxy_username'),
@@ -134,6 +188,7 @@ export function checkImporterConfig(config: PluginCallConfig): string | null {
     () => checkBool(config, 'require_signature'),
     () => checkKeyList(config, 'allowed_keys'),
     () => checkBool(config, 'recursive'),
+    () => checkBool(config, 'force_full'),
   ]);
 }
 

@@ -3,73 +3,33 @@
  * as Errata Tool dumps it) normalised into the metadata stored on `erratum` units, and the rule
  * deciding what a re-upload of a known advisory does.
  *
- * The normalised shape is the unit's metadata; the updateinfo writer of src/formats/updateinfo
- * is fed from it by publish.ts.
+ * The shape is defined once, in src/formats/updateinfo (which writes it as updateinfo.xml); the
+ * stored form here is that shape with every optional field resolved.
  */
 import YAML from 'yaml';
 import { StagepushError } from '../../errors.js';
 import type { Json } from '../../engine/contract.js';
+import {
+  ERRATUM_TYPES,
+  parseErratumDate,
+  type Erratum as UpdateinfoErratum,
+  type ErratumCollection as UpdateinfoCollection,
+  type ErratumModule,
+  type ErratumPackage as UpdateinfoPackage,
+  type ErratumReference,
+} from '../../formats/updateinfo/index.js';
 
-export interface ErratumPackage {
-  name: string;
-  epoch: string;
-  version: string;
-  release: string;
-  arch: string;
-  filename: string;
-  src: string;
-  reboot_suggested: boolean;
-  md5sum: string | null;
-  sha1sum: string | null;
-  sha256sum: string | null;
-}
+/** A stored package entry: the updateinfo shape with every field resolved (the raw `sum` list folded into the *sum fields). */
+export type ErratumPackage = Required<Omit<UpdateinfoPackage, 'sum'>>;
 
-export interface ErratumModule {
-  name: string;
-  stream: string;
-  version: string;
-  context: string;
-  arch: string;
-}
+export type ErratumCollection = Required<Omit<UpdateinfoCollection, 'packages'>> & { packages: ErratumPackage[] };
 
-export interface ErratumCollection {
-  name: string;
-  short: string;
-  module: ErratumModule | null;
-  packages: ErratumPackage[];
-}
+/** The metadata of an `erratum` unit: the updateinfo erratum with every field resolved, plus the Pulp content_types. */
+export type Erratum = Required<Omit<UpdateinfoErratum, 'pkglist'>> & { pkglist: ErratumCollection[]; content_types: string[] };
 
-export interface ErratumReference {
-  href: string;
-  id: string | null;
-  title: string | null;
-  type: string;
-}
-
-export interface Erratum {
-  id: string;
-  type: string;
-  title: string | null;
-  description: string | null;
-  summary: string | null;
-  solution: string | null;
-  severity: string | null;
-  status: string;
-  release: string;
-  version: string;
-  pushcount: string;
-  from: string | null;
-  rights: string | null;
-  issued: string | null;
-  updated: string | null;
-  reboot_suggested: boolean;
-  references: ErratumReference[];
-  pkglist: ErratumCollection[];
-  content_types: string[];
-}
+export type { ErratumModule, ErratumReference };
 
 const TYPE_MAP: Record<string, string> = { RHBA: 'bugfix', RHEA: 'enhancement', RHSA: 'security' };
-const TYPES = ['bugfix', 'security', 'enhancement', 'newpackage'];
 
 function bad(file: string | undefined, field: string, message: string, entry?: string): never {
   throw new StagepushError('YUM_ERRATUM_INVALID', `${file ?? 'erratum'}${entry ? ` (${entry})` : ''}: field "${field}" ${message}`, { file, field, entry, kind: 'invalid' });
@@ -107,7 +67,7 @@ export function normalizeErratum(raw: unknown, file?: string): Erratum {
   const entry = id;
   const rawType = optStr(r, 'type', file, entry) ?? 'bugfix';
   const type = TYPE_MAP[rawType] ?? rawType;
-  if (!TYPES.includes(type)) bad(file, 'type', `must be one of ${TYPES.join(', ')} (or RHBA/RHEA/RHSA), got ${JSON.stringify(rawType)}`, entry);
+  if (!ERRATUM_TYPES.includes(type)) bad(file, 'type', `must be one of ${ERRATUM_TYPES.join(', ')} (or RHBA/RHEA/RHSA), got ${JSON.stringify(rawType)}`, entry);
   const rb = r.reboot_suggested;
   if (rb !== undefined && rb !== null && typeof rb !== 'boolean') bad(file, 'reboot_suggested', 'must be true or false', entry);
 
@@ -222,34 +182,6 @@ export function parseErratumText(text: string, file: string): Erratum {
     throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file, kind: 'invalid', cause: err });
   }
   return normalizeErratum(raw, file);
-}
-
-/**
- * Dates as Errata Tool and updateinfo.xml write them: "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS",
- * with an optional " UTC", ISO 8601 with T/Z/offsets, or seconds since the epoch. Returns ms.
- */
-export function parseErratumDate(s: string): number | null {
-  const t = s.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$/i.exec(t);
-  if (!m) return null;
-  const [, y, mo, d, h = '0', mi = '0', sec = '0', zone] = m;
-  let ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec);
-  if (Number.isNaN(ms)) return null;
-  if (zone && /^[+-]/.test(zone)) {
-    const z = zone.replace(':', '');
-    const off = (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5))) * 60_000;
-    ms += zone.startsWith('+') ? -off : off;
-  }
-  return ms;
-}
-
-/** The form dnf reads in updateinfo.xml: "YYYY-MM-DD HH:MM:SS" (UTC). */
-export function formatUpdateinfoDate(s: string | null): string | null {
-  if (s === null || s === '') return null;
-  const ms = parseErratumDate(s);
-  if (ms === null) return null;
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
 }
 
 function pkgKey(p: ErratumPackage): string {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import {
   normalizeErratumDate,
+  parseErratumDate,
   parseUpdateinfo,
   readUpdateinfo,
   writeUpdateinfo,
@@ -22,7 +23,11 @@ test('dates are normalised to the one form dnf reads', () => {
   assert.equal(normalizeErratumDate(1704875400), '2024-01-10 08:30:00');
   for (const bad of ['yesterday', '2024-13-01', '2024-02-30 00:00:00', '']) {
     assert.throws(() => normalizeErratumDate(bad, { entry: 'E', field: 'issued' }), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_BAD_DATE' && e.field === 'issued');
+    assert.equal(parseErratumDate(bad), null, bad);
   }
+  // One parser serves the writer and the yum plugin's re-upload rule (ordering across forms).
+  assert.equal(parseErratumDate('2024-01-10T10:30:00+02:00'), parseErratumDate('2024-01-10 08:30:00'));
+  assert.ok(parseErratumDate('2024-01-10 08:30:01')! > parseErratumDate('2024-01-10 08:30:00 UTC')!);
 });
 
 test('updateinfo round trip, with the package filter', async () => {

@@ -12,6 +12,9 @@ import { gunzipSync } from 'node:zlib';
 import { tempDir } from '../../helpers/cli.js';
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
+import { comparable } from '../../helpers/repodata.js';
+import { packagesHref, readRepodataPackages } from '../../../src/formats/repodata/index.js';
+import { parseRepomd } from '../../../src/formats/repomd/index.js';
 import { serveEngine, withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
 
 function repomdLocations(repoDir: string): string[] {
@@ -111,12 +114,39 @@ describe('yum_distributor publish read by dnf', () => {
     assert.match(bad.stdout + bad.stderr, /not signed|GPG check FAILED/);
   });
 
-  test('same packages as createrepo_c: repodiff empty, repoclosure clean', () => {
-    const dir = tempDir();
-    const cr = path.join(dir, 'cr');
-    mkdirSync(cr);
-    for (const f of uniqueRpms) cpSync(f, path.join(cr, path.basename(f)));
+  /** createrepo_c's repository of the same RPMs, laid out as ours (Packages/<l>/<file>), made once. */
+  let crDir = '';
+  const crRepo = (): string => {
+    if (crDir) return crDir;
+    const cr = path.join(tempDir(), 'cr');
+    for (const f of uniqueRpms) {
+      const href = packagesHref(path.basename(f));
+      mkdirSync(path.join(cr, path.dirname(href)), { recursive: true });
+      cpSync(f, path.join(cr, href));
+    }
     require0(spawnSync('createrepo_c', ['--no-database', cr], { encoding: 'utf8' }));
+    return (crDir = cr);
+  };
+
+  test('published primary/filelists/other equal createrepo_c\'s, field by field (location Packages/<l>/<file>, file mtime aside)', async () => {
+    const read = async (dir: string) => {
+      const md = parseRepomd(readFileSync(path.join(dir, 'repodata', 'repomd.xml')));
+      const loc = (t: string) => path.join(dir, md.records.find((r) => r.type === t)!.location);
+      const pk = await readRepodataPackages(loc('primary'), loc('filelists'), loc('other'));
+      return new Map(pk.map((p) => [p.pkgid, comparable(p)]));
+    };
+    const theirs = await read(crRepo());
+    const ours = await read(published);
+    assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
+    for (const [id, t] of theirs) {
+      const o = ours.get(id)!;
+      assert.match(String(o.locationHref), /^Packages\/[a-z0-9]\/[^/]+\.rpm$/);
+      for (const k of Object.keys(t)) assert.deepEqual(o[k], t[k], `${String(t.nevra)}: ${k} differs from createrepo_c's`);
+    }
+  });
+
+  test('same packages as createrepo_c: repodiff empty, repoclosure clean', () => {
+    const cr = crRepo();
     const root = tempDir();
     const common = ['-q', `--installroot=${root}`, `--setopt=cachedir=${root}/cache`, '--setopt=reposdir=/nonexistent', '--releasever=1', '--disablerepo=*'];
     const diff = spawnSync('dnf', [...common, 'repodiff', `--repofrompath=old,file://${cr}`, `--repofrompath=new,file://${published}`, '--repo-old=old', '--repo-new=new', '--compare-arch'], { encoding: 'utf8' });
@@ -167,7 +197,7 @@ describe('yum_distributor options: kickstart trees, collisions, signed repomd.xm
   const hello = path.join(RPMS, m.install['hello-1.1']!.file);
 
   test('a directory unit (kickstart tree) is laid out next to repodata/; a colliding one is refused naming both', async () => {
-    // Through the plugin with the test conduit (the engine's upload takes regular files only).
+    // Through the plugin with the test conduit (the CLI path is in surface.test.ts).
     const fx = writeFixtures({ 'ks/.treeinfo': '[general]\nname = test\n', 'ks/images/pxeboot/vmlinuz': 'kernel', 'bad/repodata/evil.xml': '<x/>' });
     const store = new FakeStore();
     const imp = new YumImporter();

@@ -165,6 +165,12 @@ describe('yum_importer sync options', () => {
     await eng.sync(withCert);
     assert.deepEqual(rpmChecksums(withCert), allChecksums());
     assert.ok(types(withCert).has('erratum') && types(withCert).has('modulemd') && types(withCert).has('package_group'));
+    // One PEM file holding the certificate and its key, as ssl_client_cert alone.
+    const both = path.join(pki.dir, 'client-both.pem');
+    writeFileSync(both, readFileSync(pki.clientCert, 'utf8') + readFileSync(pki.clientKey, 'utf8'));
+    const combined = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: both, skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(combined);
+    assert.deepEqual(rpmChecksums(combined), allChecksums());
   });
 
   test('proxy_url to an https feed: a CONNECT tunnel, TLS to the feed inside it (ssl_ca_cert, client certificate)', async () => {
@@ -205,6 +211,18 @@ describe('yum_importer sync options', () => {
     assert.equal(e404.code, 'YUM_DOWNLOAD_FAILED');
     assert.match(e404.message, /404/);
     assert.deepEqual(feed.requests, ['/nothing-here/repodata/repomd.xml']);
+  });
+
+  test('timeout: a server that stops answering fails the sync after the timeout (and the retries)', async () => {
+    const feed = await startFeed(feedDir);
+    servers.push(feed);
+    feed.hang('/repodata/repomd.xml');
+    const id = await repo(feed.url, { timeout: 1, retries: 1 });
+    const e = await failure(eng.sync(id));
+    assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e.message, /timeout/i);
+    assert.match(e.message, /after 2 attempts/);
+    assert.equal(feed.requests.length, 2);
   });
 
   test('max_downloads bounds the concurrent package downloads', async () => {
@@ -350,5 +368,53 @@ describe('yum_importer sync options', () => {
     assert.equal(r2.version, 1);
     assert.equal(r2.newVersion, false);
     assert.equal((r2.report as any).unchanged, true);
+    // A package removed from the repository since: the next sync brings it back.
+    const rm = await eng.removeUnits(id, { typeIds: ['rpm'], filters: { name: 'world' } });
+    assert.equal(rm.version, 2);
+    feed.requests.length = 0;
+    const r3 = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r3.version, 3);
+    assert.deepEqual(feed.requests.filter((r) => r.endsWith('.rpm')), [rpmPaths[2]]);
+    // force_full: the work is done (metadata fetched again), nothing changes.
+    feed.requests.length = 0;
+    const r4 = await eng.sync(id, { override: { force_full: true } });
+    assert.ok(feed.requests.some((r) => r.includes('primary')), feed.requests.join(' '));
+    assert.equal(r4.version, 3);
+    assert.equal(r4.newVersion, false);
+    feed.requests.length = 0;
+    await eng.sync(id);
+    assert.deepEqual(feed.requests, ['/repodata/repomd.xml'], 'unchanged again');
+  });
+
+  test('yum_importer validateConfig refuses unknown keys and bad values, naming the key', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ proxy: 'http://x' }, /"proxy"/],
+      [{ feed: 'ftp://example.com/repo/' }, /"feed"/],
+      [{ max_downloads: 0 }, /"max_downloads"/],
+      [{ retries: 'lots' }, /"retries"/],
+      [{ proxy_url: 'socks5://127.0.0.1:1080' }, /"proxy_url"/],
+      [{ ssl_ca_cert: '/nonexistent/ca.pem' }, /"ssl_ca_cert"/],
+      [{ ssl_client_key: pki.clientKey }, /"ssl_client_key" needs "ssl_client_cert"/],
+      [{ ssl_ca_cert: pki.clientKey }, /"ssl_ca_cert".*no certificate/],
+      [{ ssl_ca_cert: '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n' }, /"ssl_ca_cert".*cannot be read/],
+      [{ ssl_client_cert: pki.clientCert }, /"ssl_client_cert" holds no private key/],
+      [{ ssl_client_cert: pki.clientCert, ssl_client_key: readFileSync(path.join(RPMS, 'keys', 'rsa.asc'), 'utf8') }, /"ssl_client_key" holds no private key/],
+      [{ ssl_client_cert: pki.clientCert, ssl_client_key: pki.serverKey }, /"ssl_client_key": the private key does not go with the certificate/],
+      [{ ssl_validation: 'perhaps' }, /"ssl_validation"/],
+      [{ remove_missing: 2 }, /"remove_missing"/],
+      [{ skip: ['everything'] }, /"skip"/],
+      [{ require_signature: 'y' }, /"require_signature"/],
+      [{ allowed_keys: ['not-a-key'] }, /"allowed_keys"/],
+      [{ force_full: 'always' }, /"force_full"/],
+    ];
+    for (const [config, re] of cases) {
+      const id = `bad${++n}`;
+      await assert.rejects(() => eng.createRepo({ id, importer: { typeId: 'yum_importer', config } }), (e: any) => {
+        assert.match(e.message, re, JSON.stringify(config));
+        return true;
+      });
+      assert.equal(eng.getRepo(id), null, `nothing created for ${JSON.stringify(config)}`);
+    }
   });
 });

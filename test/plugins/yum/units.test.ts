@@ -40,6 +40,7 @@ test('erratum: bad input names the file and field', () => {
   assert.throws(() => parseErratumText('type: security\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && err.field === 'id' && /\/x\/e\.yaml/.test(err.message));
   assert.throws(() => parseErratumText('id: A\ntype: weird\n', '/x/e.yaml'), (err: any) => err.field === 'type');
   assert.throws(() => parseErratumText('id: A\nupdated: yesterday\n', '/x/e.yaml'), (err: any) => err.field === 'updated');
+  assert.throws(() => parseErratumText('id: A\nissued: "2024-02-30"\n', '/x/e.yaml'), (err: any) => err.field === 'issued', 'a date updateinfo could not hold is refused at upload');
   assert.throws(() => parseErratumText('id: A\npkglist:\n - packages:\n   - name: x\n', '/x/e.yaml'), (err: any) => /pkglist\[0\]\.packages\[0\]\.version/.test(err.field));
 });
 
