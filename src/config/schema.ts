@@ -273,6 +273,7 @@ export const CONFIG_SCHEMA = {
         timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
         free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },
         bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),
+        pre_push_retention_hours: { type: 'integer', minimum: 1, default: 168, description: 'content stored by --pre-push is kept from gc/orphan removal this long (or until a push imports it)' },
       },
     },
     agent: {

@@ -92,6 +92,20 @@ export class SqliteStorage implements Storage {
     // page-cache copies instead of one read() per page (about 5x less CPU on a cold first scan).
     this.db.pragma('mmap_size = 268435456');
     this.db.pragma('foreign_keys = OFF');
+    // Prepared statements are reused: per-unit lookups (findUnit, getRepo...) run thousands of
+    // times in a push, and preparing costs more than running them. None is iterated, so sharing
+    // one statement object per SQL text is safe. Bounded: dynamic SQL (filters) varies.
+    const prepare = this.db.prepare.bind(this.db);
+    const statements = new Map<string, Database.Statement>();
+    this.db.prepare = ((sql: string) => {
+      let st = statements.get(sql);
+      if (!st) {
+        if (statements.size >= 512) statements.clear();
+        st = prepare(sql);
+        statements.set(sql, st);
+      }
+      return st;
+    }) as typeof this.db.prepare;
     this.db.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => {
       if (value === null || value === undefined) return 0;
       const p = String(pattern);

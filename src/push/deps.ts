@@ -33,7 +33,13 @@ export interface PushEngine {
   distributors(repoId: string): Array<{ id: string; typeId: string }>;
   publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
-  preStore(files: string[]): Promise<{ bytesLinked: number; bytesCopied: number }>;
+  /**
+   * Store files (linked or copied) without making them units, pinned under `pinName` until
+   * `untilMs` so that orphan clean-up keeps them for the push that will import them.
+   */
+  preStore(files: string[], pin: { name: string; untilMs: number; expected: string[] }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
+  /** Release pre-push pins of these digests (a push imported them). */
+  releasePins(sha256s: string[]): Promise<number>;
   close(): void;
 }
 
@@ -78,6 +84,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     publish: no,
     publishedPaths: () => [],
     preStore: no,
+    releasePins: async () => 0,
     close() {},
   };
 }
@@ -148,17 +155,33 @@ function adapt(eng: Engine): PushEngine {
       const r = eng.getRepo(id);
       return r ? [...new Set(r.distributors.flatMap((d) => d.lastPublish?.publishedPaths ?? []))] : [];
     },
-    async preStore(files) {
-      const { ContentStore } = await import('../engine/store.js');
+    async preStore(files, pin) {
+      const { ContentStore, deferDurability, flushDurabilityAsync } = await import('../engine/store.js');
       const store = new ContentStore(eng.contentRoot);
       let bytesLinked = 0;
       let bytesCopied = 0;
-      for (const f of files) {
-        const r = store.ingestFile(f);
-        if (r.linked) bytesLinked += r.size;
-        else bytesCopied += r.size;
+      const shas: string[] = [];
+      const how = new Map<string, 'linked' | 'copied' | 'existing'>();
+      // Pinned before anything is stored: a gc running meanwhile keeps what is being stored.
+      store.pin(pin.name, pin.expected, pin.untilMs);
+      deferDurability();
+      try {
+        for (const f of files) {
+          const r = store.ingestFile(f);
+          if (r.how === 'linked') bytesLinked += r.size;
+          else if (r.how === 'copied') bytesCopied += r.size;
+          how.set(f, r.how);
+          shas.push(r.sha256);
+        }
+      } finally {
+        await flushDurabilityAsync();
       }
-      return { bytesLinked, bytesCopied };
+      store.pin(pin.name, shas, pin.untilMs);
+      return { bytesLinked, bytesCopied, sha256: shas, how };
+    },
+    async releasePins(sha256s) {
+      const { ContentStore } = await import('../engine/store.js');
+      return new ContentStore(eng.contentRoot).release(sha256s);
     },
     close: () => eng.close(),
   };

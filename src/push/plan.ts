@@ -8,6 +8,13 @@ import type { Problem } from '../errors.js';
 import type { RepoSpec } from '../config/index.js';
 import type { Assignment } from './route.js';
 
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 export type ItemAction = 'pushed' | 'unchanged' | 'replaced' | 'removed' | 'failed';
 
 /** A unit as the plan compares it. */
@@ -76,7 +83,16 @@ export interface PlanOptions {
   bumpErrata: boolean;
 }
 
-const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }) => `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+const keys = new WeakMap<object, string>();
+/** Type and canonical unit key (memoised per unit object: the plan asks for it many times). */
+const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string => {
+  let k = keys.get(u);
+  if (k === undefined) {
+    k = `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+    keys.set(u, k);
+  }
+  return k;
+};
 
 /** JSON with sorted object keys (stable fingerprints). */
 export function canonicalJson(v: unknown): string {
@@ -155,7 +171,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const byReplace = new Map<string, ExistingUnit[]>();
   for (const u of existing) {
     byKey.set(keyOf(u), u);
-    byReplace.set(u.replaceKey, [...(byReplace.get(u.replaceKey) ?? []), u]);
+    pushTo(byReplace, u.replaceKey, u);
   }
   const wantedKeys = new Set<string>();
   const wantedReplace = new Set<string>();
@@ -231,7 +247,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit) => {
       if (typeId !== 'rpm' && typeId !== 'srpm') return;
       const g = `${typeId}\u0000${key.name}\u0000${key.arch}`;
-      groups.set(g, [...(groups.get(g) ?? []), { key, existing: ex }]);
+      pushTo(groups, g, { key, existing: ex });
     };
     for (const u of existing) if (!removals.has(u.id)) add(u.typeId, u.unitKey, u);
     for (const up of uploads) for (const u of up.desired.units) if (!byKey.has(keyOf(u))) add(u.typeId, u.unitKey);

@@ -156,7 +156,13 @@ export class Downloader {
       }
     }
     const code = last instanceof ChecksumError ? 'YUM_CHECKSUM_MISMATCH' : 'YUM_DOWNLOAD_FAILED';
-    throw new StagepushError(code, `${url}: ${(last as Error)?.message ?? String(last)} (after ${retries + 1} attempts)`, { kind: 'failed', file: url, cause: last });
+    const closed = url.startsWith('https:') && ['UND_ERR_SOCKET', 'ECONNRESET'].includes((last as NodeJS.ErrnoException)?.code ?? '');
+    throw new StagepushError(code, `${url}: ${(last as Error)?.message ?? String(last)} (after ${retries + 1} attempts)`, {
+      kind: 'failed',
+      file: url,
+      cause: last,
+      hint: closed ? `the server closed the connection before answering: if it requires a client certificate, check "ssl_client_cert" and "ssl_client_key"${this.opts.proxyUrl ? ', and the proxy' : ''}` : undefined,
+    });
   }
 
   /**

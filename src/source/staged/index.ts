@@ -19,7 +19,11 @@ export { parseStagedUrl, type StagedUrl } from './url.js';
 export type { ChecksumAlgo } from './worker.js';
 
 export interface ChecksumCache {
-  get(path: string, st: FileStat): { md5?: string; sha256?: string } | undefined;
+  /**
+   * Sums of an unchanged file; `rpm` when the cache also holds the RPM's parsed header (its
+   * signing key): such an RPM is neither opened nor parsed again.
+   */
+  get(path: string, st: FileStat): { md5?: string; sha256?: string; rpm?: { signingKey: string | null } } | undefined;
   set(path: string, st: FileStat, sums: { md5?: string; sha256?: string }): void;
 }
 
@@ -28,7 +32,11 @@ export interface LoadOptions {
   checksums?: ChecksumAlgo[];
   events?: EventSink;
   signal?: AbortSignal;
-  /** Called for every RPM whose header was read. */
+  /**
+   * Called for every RPM whose header was read, after its checksums were filled in (its
+   * sha256sum is set when sha256 checksums are asked for). Not called for an RPM the checksum
+   * cache knows with its header.
+   */
   onRpmRecord?: (item: RpmPushItem, record: RpmRecord) => void;
   checksumCache?: ChecksumCache;
   /** Worker module (tests). */
@@ -126,7 +134,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   // Jobs: RPM headers always; hashing of other files when checksums are asked for.
   const jobs: WorkerJob[] = [];
   const owners: WalkedItem[] = [];
-  const cachedSums: Array<{ md5?: string; sha256?: string } | undefined> = [];
+  const cachedSums: Array<{ md5?: string; sha256?: string; rpm?: unknown } | undefined> = [];
   for (const w of walked) {
     const item = w.item;
     if (!item.src) continue;
@@ -135,17 +143,23 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       want = [...checksums];
       // A staged sha256sum is verified whenever checksums are computed.
       if (item.sha256sum && !want.includes('sha256')) want.push('sha256');
-      const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
-      if (cached) {
-        applySums(w, cached, checksums, out.problems);
-        if (!w.item) continue; // refused (checksum mismatch)
-        want = want.filter((a) => cached[a] === undefined);
-      }
+    }
+    const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
+    if (cached && want.length) {
+      applySums(w, cached, checksums, out.problems);
+      if (!w.item) continue; // refused (checksum mismatch)
+      want = want.filter((a) => cached[a] === undefined);
+    }
+    if (w.rpm && cached?.rpm && !want.length && item.kind === 'RpmPushItem') {
+      // Unchanged RPM whose header is stored: a stat and a lookup, no open, no worker task.
+      const key = cached.rpm.signingKey;
+      item.signing_key = key ? key.toUpperCase() : null;
+      continue;
     }
     if (w.rpm || want.length) {
       jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecord ? { record: true } : {}) });
       owners.push(w);
-      cachedSums.push(w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined);
+      cachedSums.push(cached);
     }
   }
   const phase = checksums.length ? 'checksum' : 'load';
@@ -170,12 +184,14 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
         const key = r.signingKey ?? null;
         w.item.signing_key = key ? key.toUpperCase() : null;
-        if (r.record) opts.onRpmRecord?.(w.item, r.record);
       }
       if (job.checksums.length) {
         applySums(w, r.sums, checksums, out.problems);
-        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...cachedSums[i], ...r.sums });
+        if (!w.item) return; // refused (checksum mismatch)
+        const { rpm: _rpm, ...sums } = cachedSums[i] ?? {};
+        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...sums, ...r.sums });
       }
+      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem' && r.record) opts.onRpmRecord?.(w.item, r.record);
     },
   });
   if (checksums.length) emit({ type: 'phase-end', phase: 'checksum', done, total: jobs.length, ok: outcome.unfinished.length === 0 });

@@ -161,6 +161,11 @@ describe('yum_importer sync options', () => {
     assert.match(e.message, /ssl_client_cert/);
     assert.ok(feed.tlsErrors > 0 || !feed.requests.length, 'the server refused the handshake');
     assert.equal(eng.getRepo(without)!.version, 0);
+    // A client certificate the server does not trust: refused, the message or hint names the key.
+    const wrong = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.otherClientCert, ssl_client_key: pki.otherClientKey, retries: 0 });
+    const ew = await failure(eng.sync(wrong));
+    assert.ok(['YUM_TLS_FAILED', 'YUM_DOWNLOAD_FAILED'].includes(ew.code), ew.code);
+    assert.match(`${ew.message} ${ew.hint}`, /ssl_client_cert/);
     const withCert = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.clientCert, ssl_client_key: pki.clientKey });
     await eng.sync(withCert);
     assert.deepEqual(rpmChecksums(withCert), allChecksums());
