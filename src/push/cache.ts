@@ -179,6 +179,12 @@ export class PushCache {
     this.wrote(this.staging);
   }
 
+  /** The same, with the record already as JSON text and its summary. */
+  stageRecordJson(sha256: string, json: string, summary: RpmSummary): void {
+    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), json, Date.now());
+    this.wrote(this.staging);
+  }
+
   /** Planning's view of a stored header (small: no file lists, no changelogs). */
   summary(sha256: string): RpmSummary | undefined {
     for (const d of this.headerDbs) {

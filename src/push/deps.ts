@@ -9,7 +9,6 @@ import type { Problem } from '../errors.js';
 import type { Settings, RepoSpec } from '../config/index.js';
 import type { Unit, Json } from '../engine/contract.js';
 import type { Engine, PublishOutcome, UploadSpec } from '../engine/index.js';
-import type { RpmRecord } from '../formats/rpm/types.js';
 import type { PushItemLike } from './items.js';
 
 export interface PushBatch {
@@ -205,7 +204,7 @@ export async function loadStagingAreas(
     threads: number;
     timeout: number;
     checksumCache: { get(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }): { sha256?: string; md5?: string } | undefined; set(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }, s: { sha256?: string; md5?: string }): void };
-    onRpmRecord: (item: PushItemLike, record: RpmRecord) => void;
+    onRpmRecord: (item: PushItemLike, json: string, summary: import('../source/staged/index.js').RpmRecordSummary) => void;
   },
 ): Promise<StagingLoad> {
   const { loadStaged } = await import('../source/staged/index.js');
@@ -216,7 +215,7 @@ export async function loadStagingAreas(
       events: opts.events,
       signal: opts.signal,
       checksumCache: opts.checksumCache,
-      onRpmRecord: (item, record) => opts.onRpmRecord(item as unknown as PushItemLike, record),
+      onRpmRecordJson: (item, json, summary) => opts.onRpmRecord(item as unknown as PushItemLike, json, summary),
     },
   );
   return { items: r.items as unknown as PushItemLike[], problems: r.problems, warnings: r.warnings, dirs: r.sources.flatMap((s) => s.dirs) };

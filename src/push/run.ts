@@ -97,8 +97,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       threads: cfg.push.threads,
       timeout: cfg.push.timeout,
       checksumCache: cache.checksumCache(),
-      onRpmRecord: (item, record) => {
-        if (item.sha256sum) cache.stageRecord(item.sha256sum, record);
+      onRpmRecord: (item, json, summary) => {
+        if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
       },
     });
     // Commit the stat cache and headers now: nothing holds push.sqlite while waiting for locks.

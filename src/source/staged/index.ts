@@ -12,11 +12,11 @@ import { ITEM_KINDS, type PushItem, type RpmPushItem } from '../../items/types.j
 import { parseStagedUrl, type StagedUrl } from './url.js';
 import { walkTopdir, type FileStat, type WalkedItem } from './walk.js';
 import { runPool } from './pool.js';
-import type { ChecksumAlgo, WorkerJob, WorkerResult } from './worker.js';
+import type { ChecksumAlgo, RpmRecordSummary, WorkerJob, WorkerResult } from './worker.js';
 import { problem } from './common.js';
 
 export { parseStagedUrl, type StagedUrl } from './url.js';
-export type { ChecksumAlgo } from './worker.js';
+export type { ChecksumAlgo, RpmRecordSummary } from './worker.js';
 
 export interface ChecksumCache {
   /**
@@ -38,6 +38,11 @@ export interface LoadOptions {
    * cache knows with its header.
    */
   onRpmRecord?: (item: RpmPushItem, record: RpmRecord) => void;
+  /**
+   * The same as onRpmRecord with the record as JSON text and a summary of it (what a caller that
+   * stores records wants: no object graph is cloned between threads). Wins over onRpmRecord.
+   */
+  onRpmRecordJson?: (item: RpmPushItem, json: string, summary: RpmRecordSummary) => void;
   checksumCache?: ChecksumCache;
   /** Worker module (tests). */
   workerUrl?: string;
@@ -157,7 +162,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       continue;
     }
     if (w.rpm || want.length) {
-      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecord ? { record: true } : {}) });
+      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecordJson ? { record: 'json' as const } : w.rpm && opts.onRpmRecord ? { record: true } : {}) });
       owners.push(w);
       cachedSums.push(cached);
     }
@@ -191,7 +196,10 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
         const { rpm: _rpm, ...sums } = cachedSums[i] ?? {};
         if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...sums, ...r.sums });
       }
-      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem' && r.record) opts.onRpmRecord?.(w.item, r.record);
+      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
+        if (r.recordJson !== undefined && r.summary) opts.onRpmRecordJson?.(w.item, r.recordJson, r.summary);
+        else if (r.record) opts.onRpmRecord?.(w.item, r.record);
+      }
     },
   });
   if (checksums.length) emit({ type: 'phase-end', phase: 'checksum', done, total: jobs.length, ok: outcome.unfinished.length === 0 });
