@@ -143,6 +143,8 @@ test('free space: a push that would not fit in the data dir is refused before wr
     assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
     const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(stored, '', 'nothing stored');
+    const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+    assert.deepEqual(JSON.parse(repos.stdout), [], 'no repository created');
     // What fits is pushed.
     const small = path.join(work, 'small');
     put(path.join(small, 'docs', 'RAW', 'a.txt'), 'a\n');
