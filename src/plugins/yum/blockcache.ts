@@ -62,6 +62,9 @@ export class BlockCache {
         db.pragma('page_size = 65536'); // blocks are tens of KiB: short overflow chains (only takes effect on a new file)
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = OFF');
+        // Each block is read once per publish: a page cache (16 MiB by default here) would only
+        // grow the publish's memory with the repository.
+        db.pragma('cache_size = -512');
         if ((db.pragma('user_version', { simple: true }) as number) !== FORMAT) {
           db.exec('DROP TABLE IF EXISTS blocks');
           db.pragma(`user_version = ${FORMAT}`);

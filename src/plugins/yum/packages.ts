@@ -13,6 +13,8 @@
  */
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Json, PublishConduit, UnitStamp } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import {
@@ -48,6 +50,25 @@ function blockAverage(): number {
 const PAGE = 1000;
 /** Blocks being compressed while the next ones are read. */
 const IN_FLIGHT = 4;
+
+/**
+ * Collect garbage after this many bytes of block data (raw + compressed) went through. Blocks are
+ * Buffers outside V8's heap: V8 lets such memory grow by up to 64 MiB before it collects, so
+ * without this the peak memory of a publish grew with the repository up to that much.
+ */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
+let collectGarbage: (() => void) | null | undefined;
+function collector(): (() => void) | null {
+  if (collectGarbage === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      collectGarbage = vm.runInNewContext('gc') as () => void;
+    } catch {
+      collectGarbage = null;
+    }
+  }
+  return collectGarbage;
+}
 
 interface Stub {
   id: string;
@@ -110,8 +131,17 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
     other: new GzipMembersFileWriter({ dir: o.repodata, type: 'other', name: 'other.xml', checksumType: s.checksumType, timestamp: o.now }),
   };
   const kinds = ['primary', 'filelists', 'other'] as const;
+  const gc = collector();
+  let sinceGc = 0;
   const writeBlock = (b: CachedBlock): void => {
-    for (const k of kinds) files[k].writeMember(b[k].raw, b[k].gz);
+    for (const k of kinds) {
+      files[k].writeMember(b[k].raw, b[k].gz);
+      sinceGc += b[k].raw.length + b[k].gz.length;
+    }
+    if (gc && sinceGc >= GC_EVERY_BYTES) {
+      sinceGc = 0;
+      gc();
+    }
   };
   const compress = async (xml: { primary: string; filelists: string; other: string }): Promise<CachedBlock> => {
     const raws = kinds.map((k) => Buffer.from(xml[k], 'utf8'));
