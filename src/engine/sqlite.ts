@@ -88,9 +88,6 @@ export class SqliteStorage implements Storage {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 30000');
-    // Reads through a memory map: a fresh CLI process scanning thousands of units (a publish) pays
-    // page-cache copies instead of one read() per page (about 5x less CPU on a cold first scan).
-    this.db.pragma('mmap_size = 268435456');
     this.db.pragma('foreign_keys = OFF');
     // Prepared statements are reused: per-unit lookups (findUnit, getRepo...) run thousands of
     // times in a push, and preparing costs more than running them. None is iterated, so sharing

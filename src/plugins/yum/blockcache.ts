@@ -62,7 +62,6 @@ export class BlockCache {
         db.pragma('page_size = 65536'); // blocks are tens of KiB: short overflow chains (only takes effect on a new file)
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = OFF');
-        db.pragma('mmap_size = 268435456');
         if ((db.pragma('user_version', { simple: true }) as number) !== FORMAT) {
           db.exec('DROP TABLE IF EXISTS blocks');
           db.pragma(`user_version = ${FORMAT}`);
