@@ -185,3 +185,24 @@ test('exit statuses: the README table is src/errors.ts EXIT', () => {
   const rows = [...table.matchAll(/^\| (\d+)(?: \/ (\d+))? \|/gm)].flatMap((m) => [Number(m[1]), ...(m[2] ? [Number(m[2])] : [])]);
   assert.deepEqual(rows.sort((a, b) => a - b), Object.values(EXIT).sort((a, b) => a - b));
 });
+
+test('a publish that fails exits 6 with the imported version kept; the next push publishes it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  put(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  put(path.join(work, 'not-a-dir'), '');
+  const broken = path.join(work, 'broken.yaml');
+  writeFileSync(broken, `publish: {root: ${path.join(work, 'not-a-dir')}}\n`);
+  const f = push(['--json', root], { dataDir, config: broken });
+  assert.equal(f.status, 6, f.stderr);
+  const rep = JSON.parse(f.stdout) as Report;
+  assert.deepEqual(rep.repositories.map((r) => `${r.id}:${r.status}:${r.version}`), ['docs:failed:1']);
+  const fixed = path.join(work, 'fixed.yaml');
+  writeFileSync(fixed, `publish: {root: ${path.join(work, 'pub')}}\n`);
+  const ok = push(['--json', root], { dataDir, config: fixed });
+  assert.equal(ok.status, 0, ok.stderr);
+  const rep2 = JSON.parse(ok.stdout) as Report;
+  assert.deepEqual(rep2.repositories.map((r) => `${r.id}:${r.status}:${r.previous_version}->${r.version}`), ['docs:published:1->1']);
+  assert.equal(readFileSync(path.join(work, 'pub', 'http', 'docs', 'a.txt'), 'utf8'), 'a\n');
+});
