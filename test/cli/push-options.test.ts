@@ -166,6 +166,11 @@ test('README main job: the bundled demo area pushes on the embedded default; CGW
   assert.deepEqual(rep.repositories.map((x) => `${x.id}:${x.status}`), ['demo-docs:published', 'demo-el9:published', 'demo-files:published']);
   const pub = path.join(dataDir, 'published', 'http');
   for (const f of ['demo-el9/repodata/repomd.xml', 'demo-el9/.treeinfo', 'demo-files/PULP_MANIFEST', 'demo-docs/index.html']) assert.ok(existsSync(path.join(pub, f)), f);
+  // Within a repository, modulemd is imported before the RPMs (the push log records each upload).
+  const log = readFileSync(path.join(dataDir, 'logs', (rep as unknown as { push_id: string }).push_id, 'push.log'), 'utf8');
+  const uploads = [...log.matchAll(/"phase":"upload","repo":"demo-el9","label":"([^"]+)"/g)].map((m) => m[1]!).filter((l, i, a) => a.indexOf(l) === i);
+  assert.ok(uploads.includes('modules.yaml') && uploads.some((u) => u.endsWith('.rpm')), uploads.join(' '));
+  assert.ok(uploads.indexOf('modules.yaml') < Math.min(...uploads.filter((u) => u.endsWith('.rpm')).map((u) => uploads.indexOf(u))), uploads.join(' '));
   assert.equal(push(['-q', demo], { dataDir }).status, 0);
 
   // CGW (and cloud images) are imported as units and published by the export distributor.
