@@ -3,13 +3,14 @@
  * engine from the global options and environment, option parsing helpers, output helpers.
  * Heavy modules (the engine, better-sqlite3) are imported lazily.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError } from '../errors.js';
 import type { Engine, EngineOptions, UnitCriteria } from '../engine/index.js';
 import type { EventSink } from '../events.js';
-import { resolveGlobals, type GlobalOptions } from './globals.js';
+import { defaultConfigCandidates, resolveGlobals, type GlobalOptions } from './globals.js';
 import { createRenderer, printJson, progressModeFor, say } from './output.js';
 
 /**
@@ -48,27 +49,49 @@ export function engineOptionsFromEnv(g: GlobalOptions, env: NodeJS.ProcessEnv = 
   };
 }
 
+/** The configuration file a command reads: --config / $STAGEPUSH_CONFIG, else the first default that exists; null when none exists. */
+function configFileOf(g: GlobalOptions, env: NodeJS.ProcessEnv): string | null {
+  const candidates = g.configFile ? [path.resolve(g.configFile)] : defaultConfigCandidates(env);
+  return candidates.find((f) => existsSync(f) && statSync(f).isFile()) ?? null;
+}
+
 /**
  * The engine options of a command: engineOptionsFromEnv plus what the configuration file says
  * about publishing (`publish.root`, `publish.base_url_http`, `publish.base_url_https`), so that
  * `repo publish` / `repo show` give the same paths and URLs as `push`. The environment wins over
- * the file; a missing file (no --config, or a $STAGEPUSH_CONFIG not created) means no file.
+ * the file; no file, no change. Only the `publish` section is read here (`config validate` checks
+ * the whole file): schema validation would cost every command a second.
  */
 export async function engineOptions(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
   const o = engineOptionsFromEnv(g, env);
-  const { loadConfig, resolveSettings } = await import('../config/index.js');
-  let loaded;
+  const file = configFileOf(g, env);
+  if (!file) return o;
+  const { parse } = await import('yaml');
+  let doc: unknown;
   try {
-    loaded = loadConfig(g.configFile, env);
+    doc = parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    if (e instanceof StagepushError && e.code === 'CONFIG_NOT_FOUND') return o;
-    throw e;
+    throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`, { kind: 'invalid', file, cause: e });
   }
-  const s = resolveSettings(loaded, { dataDir: g.dataDir }, env);
-  const baseUrls: { http?: string; https?: string } = {};
-  if (s.baseUrls.http) baseUrls.http = s.baseUrls.http;
-  if (s.baseUrls.https) baseUrls.https = s.baseUrls.https;
-  return { ...o, publishRoot: o.publishRoot ?? s.publishRoot, baseUrls };
+  const pub = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).publish : undefined;
+  if (pub === undefined || pub === null) return o;
+  if (typeof pub !== 'object' || Array.isArray(pub)) throw new StagepushError('CONFIG_INVALID', `${file}: "publish" must be a mapping`, { kind: 'invalid', file, field: 'publish' });
+  const get = (key: string, scheme?: string): string | undefined => {
+    const v = (pub as Record<string, unknown>)[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || !v.trim() || (scheme && !v.startsWith(scheme))) {
+      throw new StagepushError('CONFIG_INVALID', `${file}: "publish.${key}" must be ${scheme ? `a URL starting with ${scheme}` : 'a non-empty path'}, got ${JSON.stringify(v)}`, { kind: 'invalid', file, field: `publish.${key}` });
+    }
+    return v;
+  };
+  const root = get('root');
+  const http = o.baseUrls?.http ?? get('base_url_http', 'http://');
+  const https = o.baseUrls?.https ?? get('base_url_https', 'https://');
+  return {
+    ...o,
+    publishRoot: o.publishRoot ?? (root === undefined ? undefined : path.resolve(path.dirname(file), root)),
+    baseUrls: { ...(http ? { http } : {}), ...(https ? { https } : {}) },
+  };
 }
 
 /**
