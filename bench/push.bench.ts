@@ -7,7 +7,7 @@
  *  - peak RSS of the push at N and at 4N packages.
  * N = 5,000 × STAGEPUSH_BENCH_SCALE.
  */
-import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BIN, fmt, generateRpms, runMeasured, type BenchContext } from './lib.js';
 
@@ -72,11 +72,31 @@ function updateinfo(errata: number, rpms: string[]): string {
   return out.join('\n');
 }
 
-async function pushRun(dataDir: string, config: string, area: string) {
-  const r = await runMeasured(process.execPath, [BIN, '--data-dir', dataDir, '--config', config, 'push', '-q', '--progress', 'none', area]);
+async function pushRun(dataDir: string, config: string, area: string, logFile?: string) {
+  const r = await runMeasured(process.execPath, [BIN, '--data-dir', dataDir, '--config', config, 'push', '-q', '--progress', 'none', ...(logFile ? ['--log-file', logFile] : []), area]);
   if (r.status !== 0) throw new Error(`push failed (${r.status}): ${r.stderr}`);
   return r;
 }
+
+/** Phase durations (ms) from a push log: start → load end, import, publish, and the rest (startup, planning, report). */
+function phases(logFile: string, totalMs: number): { load: number; import: number; publish: number; other: number } | null {
+  if (!existsSync(logFile)) return null;
+  const at: Record<string, number> = {};
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const m = /^(\S+) (\{.*\})$/.exec(line);
+    if (!m) continue;
+    const e = JSON.parse(m[2]!) as { type: string; phase?: string; repo?: string };
+    if (e.repo !== undefined || (e.type !== 'phase-start' && e.type !== 'phase-end')) continue;
+    at[`${e.type}:${e.phase}`] ??= Date.parse(m[1]!);
+  }
+  const span = (p: string) => (at[`phase-end:${p}`] ?? 0) - (at[`phase-start:${p}`] ?? 0);
+  const load = span('load');
+  const imp = span('import');
+  const publish = span('publish');
+  return { load, import: imp, publish, other: Math.max(0, totalMs - load - imp - publish) };
+}
+
+const phaseNote = (p: ReturnType<typeof phases>) => (p ? `load+checksum ${fmt.ms(p.load)}, import ${fmt.ms(p.import)}, publish ${fmt.ms(p.publish)}, startup/plan/other ${fmt.ms(p.other)}` : 'n/a');
 
 export async function run(ctx: BenchContext): Promise<void> {
   ctx.section('stagepush push (src/push) vs createrepo_c');
@@ -103,11 +123,14 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cr: number[] = [];
   const inc: number[] = [];
   const crUpd: number[] = [];
+  const freshPhases: Array<ReturnType<typeof phases>> = [];
+  const incPhases: Array<ReturnType<typeof phases>> = [];
   for (let i = 0; i < 3; i++) {
     const dataDir = path.join(ctx.tmpDir, `data-${i}`);
     makeArea(area, base.files, errata);
-    const p = await pushRun(dataDir, config, area);
+    const p = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `fresh-${i}.log`));
     fresh.push(p.ms);
+    freshPhases.push(phases(path.join(ctx.tmpDir, `fresh-${i}.log`), p.ms));
     if (p.maxRssKb) freshRss.push(p.maxRssKb);
 
     const repo = path.join(ctx.tmpDir, `cr-${i}`);
@@ -122,7 +145,9 @@ export async function run(ctx: BenchContext): Promise<void> {
 
     // 10 new RPMs.
     makeArea(area, [...base.files, ...extra.files], errata);
-    inc.push((await pushRun(dataDir, config, area)).ms);
+    const q = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `inc-${i}.log`));
+    inc.push(q.ms);
+    incPhases.push(phases(path.join(ctx.tmpDir, `inc-${i}.log`), q.ms));
     for (const f of extra.files) linkSync(f, path.join(repo, path.basename(f)));
     const c3 = await runMeasured('createrepo_c', ['--update', '--no-database', '--workers', '2', '-q', repo]);
     if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
@@ -133,10 +158,12 @@ export async function run(ctx: BenchContext): Promise<void> {
   const f = median(fresh);
   const c = median(cr);
   ctx.row(`fresh push, ${n} × 256 KiB + ${errata} errata`, fmt.ms(f), `ours/createrepo_c = ${(f / c).toFixed(2)}× (target ≤ 1.5×)`);
+  ctx.row('  phases of the median fresh push', '', phaseNote(freshPhases[fresh.indexOf(f)] ?? null));
   ctx.row('createrepo_c --no-database --workers 2 + modifyrepo_c', fmt.ms(c));
   const pi = median(inc);
   const cu = median(crUpd);
   ctx.row('push of the same area + 10 new RPMs', fmt.ms(pi), `ours/createrepo_c = ${(pi / cu).toFixed(2)}× (target ≤ 0.5×)`);
+  ctx.row('  phases of the median +10 push', '', phaseNote(incPhases[inc.indexOf(pi)] ?? null));
   ctx.row('createrepo_c --update', fmt.ms(cu));
   if (freshRss.length) ctx.row(`peak RSS, push of ${n} RPMs`, `${(median(freshRss) / 1024).toFixed(0)} MiB`);
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { resolveGlobals, type GlobalOptions } from './globals.js';
+import type { GlobalOptions } from './globals.js';
 import { printJson, say, table } from './output.js';
 import { EXIT } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -30,10 +30,10 @@ export interface AgentContext {
  */
 export async function openAgentContext(cmd: Command, opts: { showProblems?: boolean } = {}): Promise<AgentContext> {
   const raw = cmd.optsWithGlobals() as Record<string, unknown>;
-  const g = resolveGlobals(raw);
-  // The agent's own settings may come from the config file's `agent:` section.
-  const { loadConfig } = await import('../config/index.js');
-  const loaded = loadConfig(g.configFile);
+  // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir);
+  // the agent's own settings may come from the config file's `agent:` section.
+  const { commandSettings, engineOptionsFromEnv } = await import('./engine-common.js');
+  const { g, settings, loaded } = await commandSettings(raw);
   const { resolveAgentSettings, DEFAULT_CONF_DIR, DEFAULT_HANDLERS_DIR } = await import('../agent/index.js');
   const base = loaded.file ? path.dirname(loaded.file) : process.cwd();
   const ac = loaded.config.agent;
@@ -48,12 +48,10 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
   const { createRenderer, progressModeFor } = await import('./output.js');
   const renderer = await createRenderer(progressModeFor(g), g.quiet);
   const sink: EventSink = renderer.sink;
-  // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir).
-  const { engineOptions } = await import('./engine-common.js');
   const { openEngine } = await import('../engine/index.js');
   let engine: import('../engine/index.js').Engine;
   try {
-    engine = await openEngine({ ...(await engineOptions(g)), events: sink, signal });
+    engine = await openEngine({ ...engineOptionsFromEnv(g, settings), events: sink, signal });
   } catch (e) {
     renderer.stop();
     throw e;

@@ -10,6 +10,26 @@ function bytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+/** Push logs and stat cache rows older than `days` (0 = keep all): removed, or counted when dry. */
+async function prunePushRecords(dataDir: string, days: number, dryRun: boolean): Promise<{ logs: string[]; statCache: number }> {
+  if (!days) return { logs: [], statCache: 0 };
+  const { existsSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { pruneLogs } = await import('../push/audit.js');
+  const logs = pruneLogs(dataDir, days, Date.now(), { dryRun });
+  let statCache = 0;
+  if (existsSync(path.join(dataDir, 'push.sqlite'))) {
+    const { PushCache } = await import('../push/cache.js');
+    const cache = PushCache.open(dataDir, { readOnly: dryRun });
+    try {
+      statCache = cache.prune(days, { dryRun });
+    } finally {
+      cache.close();
+    }
+  }
+  return { logs, statCache };
+}
+
 export function register(program: Command): void {
   const orphans = program.command('orphans').description('units in no repository version (and not pinned)');
   orphans
@@ -36,14 +56,18 @@ export function register(program: Command): void {
 
   program
     .command('gc')
-    .description('prune versions beyond retention, old task rows, orphans and stray temp files (safe under the locks; for cron)')
+    .description('prune versions beyond retention, old task rows, orphans, stray temp files, push logs and stat cache rows older than log_retention_days (safe under the locks; for cron)')
     .option('--dry-run', 'only report what would be removed')
     .option('--task-retention-days <n>', 'keep finished task rows this many days', '30')
+    .option('--log-retention-days <n>', 'keep push logs (and stat cache rows of files not seen) this many days; 0 = keep all (default: log_retention_days of the config file, 30)')
     .option('--json', 'JSON output')
-    .action(async (o: { dryRun?: boolean; taskRetentionDays: string }, cmd: Command) => {
-      await withEngine(cmd, { interruptible: true, quietPluginErrors: true }, async (eng, g) => {
-        const r = await eng.gc({ dryRun: !!o.dryRun, taskRetentionDays: parseIntArg(o.taskRetentionDays, '--task-retention-days') });
-        output(g, r, () =>
+    .action(async (o: { dryRun?: boolean; taskRetentionDays: string; logRetentionDays?: string }, cmd: Command) => {
+      await withEngine(cmd, { interruptible: true, quietPluginErrors: true }, async (eng, g, settings) => {
+        const dryRun = !!o.dryRun;
+        const r = await eng.gc({ dryRun, taskRetentionDays: parseIntArg(o.taskRetentionDays, '--task-retention-days') });
+        const days = o.logRetentionDays !== undefined ? parseIntArg(o.logRetentionDays, '--log-retention-days') : settings.logRetentionDays;
+        const push = await prunePushRecords(settings.dataDir, days, dryRun);
+        output(g, { ...r, logRetentionDays: days, pushLogsPruned: push.logs, statCachePruned: push.statCache }, () =>
           [
             `${r.dryRun ? 'gc (dry run): would remove' : 'gc: removed'}`,
             `  versions beyond retention: ${r.versionsPruned}`,
@@ -51,6 +75,8 @@ export function register(program: Command): void {
             `  orphan units: ${r.orphans.units}, files: ${r.orphans.files} (${bytes(r.orphans.bytes)})`,
             `  stray temp files: ${r.tempFilesRemoved}`,
             `  working dirs of deleted repositories: ${r.workingDirsRemoved}`,
+            `  push logs older than ${days} day(s): ${push.logs.length}`,
+            `  stat cache rows and cached headers not seen for ${days} day(s): ${push.statCache}`,
           ].join('\n'),
         );
       });

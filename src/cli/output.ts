@@ -49,18 +49,28 @@ function describe(e: ProgressEvent): string | null {
   }
 }
 
+/** Where progress goes: stderr, or a stand-in in tests. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
 /**
  * An event sink rendering to stderr: ora spinner on a TTY (loaded lazily), plain lines off a TTY,
  * NDJSON with --progress ndjson, nothing with -q/--json (warnings still shown unless -q).
+ * A terminal whose width is unknown or 0 (some ptys, `stty cols 0`) gets plain lines: ora divides
+ * by the width to count the lines to clear and would redraw forever.
  */
-export async function createRenderer(mode: ProgressMode, quiet = false): Promise<{ sink: EventSink; stop(): void }> {
+export async function createRenderer(mode: ProgressMode, quiet = false, stream: ProgressStream = process.stderr): Promise<{ sink: EventSink; stop(): void }> {
+  if (mode === 'tty' && !((stream.columns ?? 0) > 0)) mode = 'plain';
   if (mode === 'ndjson') {
-    return { sink: (e) => process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), ...e }) + '\n'), stop() {} };
+    return { sink: (e) => stream.write(JSON.stringify({ ts: new Date().toISOString(), ...e }) + '\n'), stop() {} };
   }
   if (mode === 'none') {
     return {
       sink: (e) => {
-        if (e.type === 'warning' && !quiet) process.stderr.write(describe(e) + '\n');
+        if (e.type === 'warning' && !quiet) stream.write(describe(e) + '\n');
       },
       stop() {},
     };
@@ -69,13 +79,13 @@ export async function createRenderer(mode: ProgressMode, quiet = false): Promise
     return {
       sink: (e) => {
         const line = describe(e);
-        if (line) process.stderr.write(line + '\n');
+        if (line) stream.write(line + '\n');
       },
       stop() {},
     };
   }
   const { default: ora } = await import('ora');
-  const spinner = ora({ stream: process.stderr });
+  const spinner = ora({ stream: stream as NodeJS.WritableStream });
   return {
     sink: (e) => {
       if (e.type === 'phase-start') spinner.start(describe(e) ?? '');

@@ -44,9 +44,7 @@ export function register(program: Command): void {
       const { loadConfig, resolveSettings } = await import('../config/index.js');
       const loaded = loadConfig(g.configFile);
       const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
-      let mode = progressModeFor(g, flags.progress);
-      // A terminal without a width (some ptys) makes spinners redraw forever: plain lines instead.
-      if (mode === 'tty' && !((process.stderr.columns ?? 0) > 0)) mode = 'plain';
+      const mode = progressModeFor(g, flags.progress);
       const renderer = await createRenderer(mode, g.quiet);
       const { handleInterrupts } = await import('./main.js');
       const signal = handleInterrupts();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT, StagepushError } from '../errors.js';
 import type { PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
-import { collect, engineOptions, output, parseIntArg, short, withEngine } from './engine-common.js';
+import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
 import { table } from './output.js';
 
 async function parseCfg(args: string[] | undefined, option: string): Promise<Record<string, unknown>> {
@@ -104,12 +104,12 @@ export function register(program: Command): void {
     .description('show a repository')
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, {}, async (eng, g, settings) => {
         const r = eng.getRepo(id);
         if (!r) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${JSON.stringify(id)} does not exist`, { kind: 'invalid' });
         // yum distributors: published paths, URLs and a ready .repo snippet.
         const { yumShowExtras } = await import('../plugins/yum/show.js');
-        const yum = yumShowExtras(r, { publishRoot: eng.publishRoot, baseUrls: (await engineOptions(g)).baseUrls ?? {} });
+        const yum = yumShowExtras(r, { publishRoot: eng.publishRoot, baseUrls: settings.baseUrls });
         const shown = yum.some(Boolean) ? { ...r, distributors: r.distributors.map((d, i) => (yum[i] ? { ...d, published: yum[i] } : d)) } : r;
         // Other distributors: where their last publish went (paths, and URLs when base URLs are set).
         const others = r.distributors.flatMap((d, i) => (!yum[i] && d.lastPublish ? [`\n${d.id}: published at ${d.lastPublish.publishedPaths.join(', ') || '-'}${d.lastPublish.urls.length ? `\n  ${d.lastPublish.urls.join('\n  ')}` : ''}`] : []));

@@ -5,6 +5,7 @@ import type { LoadedConfig, RepoKind, RepoShape, StagepushConfig, DuplicateNevra
 export * from './types.js';
 export { loadConfig, loadConfigFile, parseConfigText, defaultConfig, configCandidates } from './load.js';
 export { CONFIG_SCHEMA } from './schema.js';
+export { engineOptionsOf } from './engine-options.js';
 
 /** Global settings after precedence: flag > environment > config file > default. */
 export interface Settings {
@@ -14,6 +15,8 @@ export interface Settings {
   baseUrls: { http?: string; https?: string };
   pluginsDir?: string;
   pluginPackages: string[];
+  /** A node_modules directory whose packages with a `stagepush` field are loaded as plugins. */
+  pluginNodeModules?: string;
   lock: { wait: boolean; timeoutSec?: number };
   logRetentionDays: number;
 }
@@ -36,10 +39,34 @@ function nonEmpty(v: string | undefined): string | undefined {
   return v && v.trim() ? v : undefined;
 }
 
+/** `a,b c:d` → [a, b, c, d]; undefined when the variable is not set. */
+function listEnv(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return v
+    .split(/[,:\s]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /**
- * Resolve the settings. `flags.dataDir` is the --data-dir flag only (not already merged with the
- * environment); environment variables: STAGEPUSH_DATA_DIR, STAGEPUSH_PUBLISH_ROOT,
- * STAGEPUSH_BASE_URL_HTTP, STAGEPUSH_BASE_URL_HTTPS. Relative paths in the file are relative to it.
+ * Directory holding plugins.conf.d when the file does not say (config_dir): the directory of the
+ * file, else of an explicit --config / $STAGEPUSH_CONFIG path even when that file does not exist,
+ * else $XDG_CONFIG_HOME/stagepush, else /etc/stagepush for root, else ~/.config/stagepush.
+ */
+export function defaultConfigDir(loaded: Pick<LoadedConfig, 'file'> & { explicit?: string | null }, env: NodeJS.ProcessEnv = process.env): string {
+  if (loaded.file) return path.dirname(loaded.file);
+  if (loaded.explicit) return path.dirname(path.resolve(loaded.explicit));
+  if (nonEmpty(env.XDG_CONFIG_HOME)) return path.join(env.XDG_CONFIG_HOME!, 'stagepush');
+  if (typeof process.getuid === 'function' && process.getuid() === 0) return '/etc/stagepush';
+  return path.join(env.HOME || '/root', '.config', 'stagepush');
+}
+
+/**
+ * Resolve the settings every command uses (push, repo, content, gc, serve, consumer…).
+ * `flags.dataDir` is the --data-dir flag only (not already merged with the environment);
+ * environment variables: STAGEPUSH_DATA_DIR, STAGEPUSH_PUBLISH_ROOT, STAGEPUSH_BASE_URL_HTTP,
+ * STAGEPUSH_BASE_URL_HTTPS, STAGEPUSH_PLUGINS_DIR, STAGEPUSH_PLUGIN_PACKAGES,
+ * STAGEPUSH_PLUGIN_NODE_MODULES. Relative paths in the file are relative to it.
  */
 export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, env: NodeJS.ProcessEnv = process.env): Settings {
   const c = loaded.config;
@@ -47,7 +74,8 @@ export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, 
   const fromFile = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
   const dataDir = path.resolve(flags.dataDir ?? nonEmpty(env.STAGEPUSH_DATA_DIR) ?? fromFile(c.data_dir) ?? defaultDataDir(env));
   const publishRoot = path.resolve(flags.publishRoot ?? nonEmpty(env.STAGEPUSH_PUBLISH_ROOT) ?? fromFile(c.publish.root) ?? path.join(dataDir, 'published'));
-  const configDir = fromFile(c.config_dir) ?? (loaded.file ? path.dirname(loaded.file) : '/etc/stagepush');
+  const configDir = fromFile(c.config_dir) ?? defaultConfigDir(loaded, env);
+  const envPath = (v: string | undefined) => (nonEmpty(v) ? path.resolve(v!) : undefined);
   return {
     dataDir,
     configDir,
@@ -56,8 +84,9 @@ export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, 
       http: nonEmpty(env.STAGEPUSH_BASE_URL_HTTP) ?? c.publish.base_url_http,
       https: nonEmpty(env.STAGEPUSH_BASE_URL_HTTPS) ?? c.publish.base_url_https,
     },
-    pluginsDir: fromFile(c.plugins.dir),
-    pluginPackages: c.plugins.packages,
+    pluginsDir: envPath(env.STAGEPUSH_PLUGINS_DIR) ?? fromFile(c.plugins.dir),
+    pluginPackages: listEnv(env.STAGEPUSH_PLUGIN_PACKAGES) ?? c.plugins.packages,
+    pluginNodeModules: envPath(env.STAGEPUSH_PLUGIN_NODE_MODULES) ?? fromFile(c.plugins.node_modules),
     lock: {
       wait: flags.wait === false ? false : c.lock.wait,
       timeoutSec: flags.waitTimeout ?? c.lock.timeout,

@@ -1,4 +1,5 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, statSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
@@ -11,11 +12,57 @@ import type { LoadedConfig, StagepushConfig } from './types.js';
 const require = createRequire(import.meta.url);
 
 let validator: ValidateFunction | undefined;
+const AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: false };
+
+/**
+ * Where the compiled config validator is cached ($STAGEPUSH_CACHE_DIR, else
+ * $XDG_CACHE_HOME/stagepush, else ~/.cache/stagepush), keyed by the schema, ajv's version and
+ * options: compiling the schema with ajv costs ~0.2-0.4 s, loading the compiled code ~5 ms.
+ */
+export function validatorCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  const ajvVersion = (require('ajv/package.json') as { version: string }).version;
+  const key = createHash('sha256').update(JSON.stringify([CONFIG_SCHEMA, ajvVersion, AJV_OPTIONS])).digest('hex').slice(0, 16);
+  const base = env.STAGEPUSH_CACHE_DIR?.trim() || path.join(env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache'), 'stagepush');
+  return path.join(base, `config-validator-${key}.cjs`);
+}
+
+/** Load standalone validator code (CommonJS text) with our own require (ajv's runtime helpers resolve from here). */
+function loadStandalone(code: string): ValidateFunction {
+  const mod: { exports: unknown } = { exports: {} };
+  new Function('require', 'module', 'exports', code)(require, mod, mod.exports);
+  const v = mod.exports as ValidateFunction | { default?: ValidateFunction };
+  const fn = typeof v === 'function' ? v : v.default;
+  if (typeof fn !== 'function') throw new Error('not a validator module');
+  return fn;
+}
+
 function getValidator(): ValidateFunction {
-  if (!validator) {
-    const AjvMod = require('ajv') as { default: new (opts: Record<string, unknown>) => { compile(s: unknown): ValidateFunction } };
-    const ajv = new AjvMod.default({ allErrors: true, useDefaults: true, strict: false });
-    validator = ajv.compile(CONFIG_SCHEMA);
+  if (validator) return validator;
+  let file: string | null = null;
+  try {
+    file = validatorCacheFile();
+    if (existsSync(file)) {
+      validator = loadStandalone(readFileSync(file, 'utf8'));
+      return validator;
+    }
+  } catch {
+    // A damaged or unreadable cache: compile below (and rewrite it).
+  }
+  const AjvMod = require('ajv') as { default: new (opts: Record<string, unknown>) => { compile(s: unknown): ValidateFunction } };
+  const ajv = new AjvMod.default({ ...AJV_OPTIONS, code: { source: true } });
+  const compiled = ajv.compile(CONFIG_SCHEMA);
+  validator = compiled;
+  if (file) {
+    try {
+      const standalone = (require('ajv/dist/standalone') as { default: (a: unknown, v: unknown) => string }).default;
+      const code = standalone(ajv, compiled);
+      mkdirSync(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, code);
+      renameSync(tmp, file);
+    } catch {
+      // No cache (read-only home...): the next run compiles again.
+    }
   }
   return validator;
 }
@@ -31,27 +78,44 @@ export function configCandidates(explicit: string | undefined, env: NodeJS.Proce
   return { explicit: null, candidates: [path.join(xdg, 'stagepush', 'config.yaml'), '/etc/stagepush/config.yaml'] };
 }
 
-/** The embedded default configuration (no file): every default of the schema. */
-export function defaultConfig(): StagepushConfig {
-  return validateConfigObject({}, null, null).config;
+type SchemaNode = { default?: unknown; properties?: Record<string, SchemaNode> };
+
+/** Fill the schema's defaults into `value`, as the validator's useDefaults does for missing keys. */
+function fillDefaults(schema: SchemaNode, value: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, sub] of Object.entries(schema.properties ?? {})) {
+    if (value[k] === undefined && sub.default !== undefined) value[k] = structuredClone(sub.default);
+    const v = value[k];
+    if (sub.properties && v && typeof v === 'object' && !Array.isArray(v)) fillDefaults(sub, v as Record<string, unknown>);
+  }
+  return value;
 }
 
 /**
- * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist;
+ * The embedded default configuration (no file): every default of the schema. Built without the
+ * validator, so that a command run without a config file does not pay for compiling the schema.
+ */
+export function defaultConfig(): StagepushConfig {
+  return fillDefaults(CONFIG_SCHEMA as unknown as SchemaNode, {}) as unknown as StagepushConfig;
+}
+
+/**
+ * Find and load the configuration. An explicit file (--config / $STAGEPUSH_CONFIG) must exist
+ * (unless `allowMissing`: the engine commands accept a path that only locates plugins.conf.d);
  * otherwise the first existing candidate is used, or the embedded default when none exists.
  */
-export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env, opts: { allowMissing?: boolean } = {}): LoadedConfig {
   const { explicit: ex, candidates } = configCandidates(explicit, env);
   if (ex) {
     if (!existsSync(ex)) {
+      if (opts.allowMissing) return { config: defaultConfig(), file: null, searched: candidates, explicit: ex };
       throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check --config' : 'check $STAGEPUSH_CONFIG' });
     }
-    return { ...loadConfigFile(ex), searched: candidates };
+    return { ...loadConfigFile(ex), searched: candidates, explicit: ex };
   }
   for (const c of candidates) {
-    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates };
+    if (existsSync(c) && statSync(c).isFile()) return { ...loadConfigFile(c), searched: candidates, explicit: null };
   }
-  return { config: defaultConfig(), file: null, searched: candidates };
+  return { config: defaultConfig(), file: null, searched: candidates, explicit: null };
 }
 
 export function loadConfigFile(file: string): { config: StagepushConfig; file: string } {

@@ -8,19 +8,22 @@
 const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) });
 const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
 
-/** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
 const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
-const keepPrevious = { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' };
+/** Keys every publishing distributor (yum, iso, directory) takes. */
+const publishKeys = {
+  relative_url: relativeUrl,
+  http: boolKey('publish under <publish root>/http', true),
+  https: boolKey('publish under <publish root>/https', false),
+  keep_previous: { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' },
+};
 const linkMode = (key: string) => ({ [key]: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' } });
 
+/** Repo-level config keys of the yum distributor (Pulp's yum distributor where they apply). */
 const yumDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: relativeUrl,
-    http: boolKey('publish under <publish root>/http', true),
-    https: boolKey('publish under <publish root>/https', false),
-    keep_previous: keepPrevious,
+    ...publishKeys,
     checksum_type: { enum: ['sha256', 'sha1', 'sha512'], default: 'sha256', description: 'repodata checksum type' },
     gpgkey: strKey('ASCII-armored GPG public key published as the repository key (content or path)'),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, comps, modules, productid, distribution, ...)' },
@@ -31,6 +34,9 @@ const yumDistributorConfig = {
     gpg_home: strKey('GNUPGHOME for metadata signing'),
     ...linkMode('package_link'),
     repo_name: strKey('repository name shown to consumers'),
+    changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, description: 'changelog entries per package in other.xml' },
+    https_ca: strKey('CA certificate (path or PEM) consumers use for the https repository'),
+    generate_sqlite: { const: false, default: false, description: 'sqlite repodata is not published (dnf reads the XML); only false is accepted' },
   },
 };
 
@@ -38,10 +44,7 @@ const fileDistributorConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    relative_url: relativeUrl,
-    http: boolKey('publish under <publish root>/http', true),
-    https: boolKey('publish under <publish root>/https', false),
-    keep_previous: keepPrevious,
+    ...publishKeys,
     ...linkMode('file_link'),
   },
 };
@@ -62,42 +65,39 @@ const exportDistributorConfig = {
   },
 };
 
+/** Keys the yum and iso importers share (syncing from a feed). */
+const feedKeys = (feedDescription: string) => ({
+  feed: strKey(feedDescription, { pattern: '^(https?|file)://' }),
+  max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5, description: 'parallel downloads' },
+  retries: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'retries per download' },
+  ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
+  ssl_client_cert: strKey('client certificate (path or PEM)'),
+  ssl_client_key: strKey('client key (path or PEM; needs ssl_client_cert)'),
+  proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
+  remove_missing: boolKey('remove units no longer in the feed', false),
+});
+
 const yumImporterConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    feed: strKey('remote yum repository to sync from (http://, https://, file://)', { pattern: '^(https?|file)://' }),
-    max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5 },
-    retries: { type: 'integer', minimum: 0, maximum: 20, default: 3 },
-    download_timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
-    ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
-    ssl_client_cert: strKey('client certificate (path or PEM)'),
-    ssl_client_key: strKey('client key (path or PEM)'),
+    ...feedKeys('remote yum repository to sync from (http://, https://, file://)'),
+    timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
     ssl_validation: boolKey('verify the feed TLS certificate', true),
-    proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
     proxy_username: strKey('proxy user'),
     proxy_password: strKey('proxy password'),
-    remove_missing: boolKey('remove units no longer in the feed', false),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to sync' },
     require_signature: boolKey('refuse unsigned packages on sync and upload', false),
-    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f]{8,16}$' }, description: 'key ids accepted on sync and upload' },
+    allowed_keys: { type: 'array', items: { type: 'string', pattern: '^(0x)?[0-9A-Fa-f]{8}([0-9A-Fa-f]{8})?$' }, description: 'key ids accepted on sync and upload' },
     recursive: boolKey('copies carry the packages an advisory or module lists', false),
+    force_full: boolKey('sync does the work even when the feed and the repository are unchanged since the last sync', false),
   },
 };
 
 const isoImporterConfig = {
   type: 'object',
   additionalProperties: false,
-  properties: {
-    feed: strKey('URL of a PULP_MANIFEST (or its directory) to sync from', { pattern: '^(https?|file)://' }),
-    remove_missing: boolKey('remove units no longer in the manifest', false),
-    max_downloads: { type: 'integer', minimum: 1, default: 5 },
-    retries: { type: 'integer', minimum: 0, default: 3 },
-    ssl_ca_cert: strKey('CA certificate'),
-    ssl_client_cert: strKey('client certificate'),
-    ssl_client_key: strKey('client key'),
-    proxy_url: strKey('proxy'),
-  },
+  properties: feedKeys('URL of a PULP_MANIFEST (or its directory) to sync from'),
 };
 
 const genericImporterConfig = {
@@ -251,8 +251,9 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins'),
-        packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field' },
+        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins (env STAGEPUSH_PLUGINS_DIR wins)'),
+        packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field (env STAGEPUSH_PLUGIN_PACKAGES wins)' },
+        node_modules: strKey('a node_modules directory: every package in it with a "stagepush" field is loaded (env STAGEPUSH_PLUGIN_NODE_MODULES wins)'),
       },
     },
     lock: {
@@ -273,6 +274,7 @@ export const CONFIG_SCHEMA = {
         timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
         free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },
         bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),
+        pre_push_retention_hours: { type: 'integer', minimum: 1, default: 168, description: 'content stored by --pre-push is kept from gc/orphan removal this long (or until a push imports it)' },
       },
     },
     agent: {

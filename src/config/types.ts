@@ -48,9 +48,9 @@ export interface StagepushConfig {
   templates: Record<string, RepoShape>;
   hooks: { post_publish: HookCommand[]; timeout: number };
   publish: { root?: string; base_url_http?: string; base_url_https?: string };
-  plugins: { dir?: string; packages: string[] };
+  plugins: { dir?: string; packages: string[]; node_modules?: string };
   lock: { wait: boolean; timeout?: number };
-  push: { threads: number; timeout: number; free_space_margin_mb: number; bump_errata: boolean };
+  push: { threads: number; timeout: number; free_space_margin_mb: number; bump_errata: boolean; pre_push_retention_hours: number };
   agent: { conf_d: string; handlers_dir: string; log: string };
 }
 
@@ -61,4 +61,6 @@ export interface LoadedConfig {
   file: string | null;
   /** Files looked at, in order (for messages). */
   searched: string[];
+  /** The --config / $STAGEPUSH_CONFIG path, when one was given. */
+  explicit?: string | null;
 }

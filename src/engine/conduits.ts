@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { StagepushError } from '../errors.js';
 import { assertJson } from './config.js';
 import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
@@ -17,8 +18,9 @@ import type {
   TypeDefinition,
   Unit,
   UnitCriteria,
+  UnitStamp,
 } from './contract.js';
-import type { ContentStore } from './store.js';
+import { knownFileFacts, type ContentStore } from './store.js';
 import type { Storage, UnitRow } from './storage.js';
 import type { UnitOutcome, UnitOutcomeKind } from './types.js';
 
@@ -88,8 +90,54 @@ export function rowToUnit(store: ContentStore, r: UnitRow, partial = false): Uni
   return u;
 }
 
+/** Past this many staged units, large metadata (RPM header records) is kept on disk, not in memory. */
+export const SPILL_AFTER_UNITS = 500;
+/** Metadata at least this long (as JSON) is spilled. */
+export const SPILL_MIN_BYTES = 512;
+
+/**
+ * Where a large transaction keeps the metadata of its staged units: a private temporary SQLite
+ * database (deleted when closed or when the process ends), so a push of 20,000 packages does not
+ * hold 20,000 header records until it commits.
+ */
+class MetadataSpill {
+  private readonly db: Database.Database;
+  private readonly put: Database.Statement;
+  private readonly get: Database.Statement;
+  private static readonly closer = new FinalizationRegistry<Database.Database>((db) => {
+    try {
+      db.close();
+    } catch {
+      /* already closed */
+    }
+  });
+
+  constructor(owner: object) {
+    this.db = new Database('');
+    this.db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    this.put = this.db.prepare('INSERT OR REPLACE INTO m (id, v) VALUES (?, ?)');
+    this.get = this.db.prepare('SELECT v FROM m WHERE id = ?');
+    MetadataSpill.closer.register(owner, this.db);
+  }
+
+  /** Move the unit's metadata to disk: `s.metadata` reads it back (a fresh object) and writes it through. */
+  spill(s: StagedUnit, json: string): void {
+    const id = s.tempId;
+    this.put.run(id, json);
+    Object.defineProperty(s, 'metadata', {
+      enumerable: true,
+      configurable: true,
+      get: () => JSON.parse((this.get.get(id) as { v: string }).v) as Record<string, Json>,
+      set: (v: Record<string, Json>) => {
+        this.put.run(id, JSON.stringify(v));
+      },
+    });
+  }
+}
+
 /** Every staged change of one engine transaction (one operation, or a push batch). */
 export class Staging {
+  private spillStore: MetadataSpill | null = null;
   readonly units = new Map<string, StagedUnit>();
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
@@ -183,6 +231,10 @@ export class Staging {
         dirty: changed,
       };
       this.units.set(ukey, s);
+      if (this.units.size > SPILL_AFTER_UNITS) {
+        const json = JSON.stringify(s.metadata);
+        if (json.length >= SPILL_MIN_BYTES) (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+      }
     }
     const rs = this.repo(repoId);
     rs.removes.delete(ukey);
@@ -458,6 +510,18 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
     return this.saveUnit({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size });
   }
 
+  /**
+   * What the caller of the operation already knows about a file it hashed and parsed (the push's
+   * loader): sha256, size and e.g. the RPM header record, when the file is unchanged since (same
+   * device, inode, size, mtime). Importers use it to skip re-reading the file; `saveUnitFromFile`
+   * then links it in without hashing it again. Undefined for unknown files (plain uploads).
+   */
+  fileFacts(filePath: string): { sha256: string; size: number; extra?: unknown } | undefined {
+    this.live();
+    const f = knownFileFacts(filePath);
+    return f ? { sha256: f.sha256, size: f.size, ...(f.extra !== undefined ? { extra: f.extra } : {}) } : undefined;
+  }
+
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {
     this.live();
     const r = this.host.store.ingestFile(filePath);
@@ -508,5 +572,24 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   otherRelativeUrls(): Record<string, string> {
     this.live();
     return this.others();
+  }
+  getUnitsById(ids: string[]): Unit[] {
+    this.live();
+    const nums = ids.map(Number).filter((n) => Number.isSafeInteger(n));
+    return this.host.st.repoUnitsByIds(this.ctx.repoId, nums).map((r) => rowToUnit(this.host.store, r));
+  }
+  *scanUnitStamps(typeIds: string[], pageSize = 1000): Iterable<UnitStamp[]> {
+    this.live();
+    const limit = Math.max(1, Math.floor(pageSize));
+    let after: { typeId: string; keyCanon: string } | null = null;
+    for (;;) {
+      const rows = this.host.st.scanUnitStamps(this.ctx.repoId, typeIds, after, limit);
+      if (!rows.length) return;
+      yield rows.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key) as Record<string, Json>, sha256: r.sha256, size: r.size, stamp: `${r.updated}/${r.sha256 ?? ''}/${r.size ?? ''}` }));
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      after = { typeId: last.type_id, keyCanon: last.key_canon };
+      this.live();
+    }
   }
 }

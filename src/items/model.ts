@@ -176,6 +176,14 @@ interface FieldSpec {
   conv?: Conv;
 }
 
+/** Fields of one converter (no default, optional unless `req`), in attrs order. */
+function fields(conv: Conv, ...names: string[]): FieldSpec[] {
+  return names.map((name) => ({ name, conv }));
+}
+function required(conv: Conv, ...names: string[]): FieldSpec[] {
+  return names.map((name) => ({ name, req: true, conv }));
+}
+
 function construct(className: string, specs: readonly FieldSpec[], input: Obj, prefix: string, kind?: string): Obj {
   const out: Obj = kind ? { kind } : {};
   const known = new Set(specs.map((s) => s.name));
@@ -208,6 +216,11 @@ function nested<T>(build: (o: Obj, prefix: string) => T, optional: boolean, clas
   };
 }
 
+/** The constructor of a nested class: `(object, field prefix) => instance`. */
+function nestedClass<T>(className: string, specs: readonly FieldSpec[]): (o: Obj, prefix?: string) => T {
+  return (o, prefix = '') => construct(className, specs, o, prefix) as unknown as T;
+}
+
 function nestedList<T>(build: (o: Obj, prefix: string) => T, className: string): Conv {
   return (v, f) => (list(v, f) as unknown[]).map((x, i) => nested(build, false, className)(x, `${f}[${i}]`));
 }
@@ -215,15 +228,10 @@ function nestedList<T>(build: (o: Obj, prefix: string) => T, className: string):
 // ---------------------------------------------------------------------------------------------
 // Nested classes
 
-const KOJI_SPECS: FieldSpec[] = [
-  { name: 'name', req: true, conv: str },
-  { name: 'version', req: true, conv: str },
-  { name: 'release', req: true, conv: str },
+export const kojiBuildInfo = nestedClass<KojiBuildInfo>('KojiBuildInfo', [
+  ...required(str, 'name', 'version', 'release'),
   { name: 'id', conv: (v, f) => (v === null || v === undefined ? null : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : int(v, f)) },
-];
-export function kojiBuildInfo(o: Obj, prefix = ''): KojiBuildInfo {
-  return construct('KojiBuildInfo', KOJI_SPECS, o, prefix) as unknown as KojiBuildInfo;
-}
+]);
 
 /** KojiBuildInfo._from_nvr: reverse, split on '-' at most twice, reverse back. */
 export function buildInfoFromNvr(nvr: string | null): KojiBuildInfo | null {
@@ -235,107 +243,50 @@ export function buildInfoFromNvr(nvr: string | null): KojiBuildInfo | null {
   return { name: parts.join('-'), version, release, id: null };
 }
 
-const RELEASE_SPECS: FieldSpec[] = [
-  { name: 'product', req: true, conv: str },
+export const vmiRelease = nestedClass<VMIRelease>('VMIRelease', [
+  ...required(str, 'product'),
   { name: 'date', req: true, conv: datestr },
-  { name: 'arch', req: true, conv: str },
+  ...required(str, 'arch'),
   { name: 'respin', req: true, conv: int },
-  { name: 'version', conv: optStr },
-  { name: 'base_product', conv: optStr },
-  { name: 'base_version', conv: optStr },
-  { name: 'variant', conv: optStr },
-  { name: 'type', conv: optStr },
-];
-export function vmiRelease(o: Obj, prefix = ''): VMIRelease {
-  return construct('VMIRelease', RELEASE_SPECS, o, prefix) as unknown as VMIRelease;
-}
+  ...fields(optStr, 'version', 'base_product', 'base_version', 'variant', 'type'),
+]);
 export const amiRelease = vmiRelease;
 
-export function vmiCloudInfo(o: Obj, prefix = ''): VMICloudInfo {
-  return construct('VMICloudInfo', [{ name: 'provider', req: true, conv: str }, { name: 'account', req: true, conv: str }], o, prefix) as unknown as VMICloudInfo;
-}
+export const vmiCloudInfo = nestedClass<VMICloudInfo>('VMICloudInfo', required(str, 'provider', 'account'));
 
-export function amiBillingCodes(o: Obj, prefix = ''): AmiBillingCodes {
-  return construct('AmiBillingCodes', [{ name: 'name', conv: str }, { name: 'codes', def: () => [], conv: list }], o, prefix) as unknown as AmiBillingCodes;
-}
+export const amiBillingCodes = nestedClass<AmiBillingCodes>('AmiBillingCodes', [{ name: 'name', conv: str }, { name: 'codes', def: () => [], conv: list }]);
 
-export function amiAccessEndpointUrl(o: Obj, prefix = ''): AmiAccessEndpointUrl {
-  return construct('AmiAccessEndpointUrl', [{ name: 'port', req: true, conv: int }, { name: 'protocol', req: true, conv: str }], o, prefix) as unknown as AmiAccessEndpointUrl;
-}
+export const amiAccessEndpointUrl = nestedClass<AmiAccessEndpointUrl>('AmiAccessEndpointUrl', [...required(int, 'port'), ...required(str, 'protocol')]);
 
-export function productId(o: Obj, prefix = ''): ProductId {
-  const sloppy: Conv = (v, f) => (v === null || v === undefined ? null : typeof v === 'string' ? v.split(',') : strList(v, f));
-  return construct(
-    'ProductId',
-    [
-      { name: 'id', req: true, conv: int },
-      { name: 'name', conv: optStr },
-      { name: 'version', conv: optStr },
-      { name: 'architecture', conv: sloppy },
-      { name: 'provided_tags', conv: sloppy },
-    ],
-    o,
-    prefix,
-  ) as unknown as ProductId;
-}
+/** ProductId lists also accept a comma-separated string. */
+const sloppyList: Conv = (v, f) => (v === null || v === undefined ? null : typeof v === 'string' ? v.split(',') : strList(v, f));
+export const productId = nestedClass<ProductId>('ProductId', [...required(int, 'id'), ...fields(optStr, 'name', 'version'), ...fields(sloppyList, 'architecture', 'provided_tags')]);
 
-export function erratumReference(o: Obj, prefix = ''): ErratumReference {
-  return construct(
-    'ErratumReference',
-    [
-      { name: 'href', req: true, conv: str },
-      { name: 'id', req: true, conv: optInt2str },
-      { name: 'title', req: true, conv: optStr },
-      { name: 'type', def: () => 'other', conv: str },
-    ],
-    o,
-    prefix,
-  ) as unknown as ErratumReference;
-}
+export const erratumReference = nestedClass<ErratumReference>('ErratumReference', [
+  ...required(str, 'href'),
+  ...required(optInt2str, 'id'),
+  ...required(optStr, 'title'),
+  { name: 'type', def: () => 'other', conv: str },
+]);
 
-export function erratumModule(o: Obj, prefix = ''): ErratumModule {
-  return construct(
-    'ErratumModule',
-    ['name', 'stream', 'version', 'context', 'arch'].map((name) => ({ name, req: true, conv: str })),
-    o,
-    prefix,
-  ) as unknown as ErratumModule;
-}
+export const erratumModule = nestedClass<ErratumModule>('ErratumModule', required(str, 'name', 'stream', 'version', 'context', 'arch'));
 
-export function erratumPackage(o: Obj, prefix = ''): ErratumPackage {
-  return construct(
-    'ErratumPackage',
-    [
-      { name: 'arch', req: true, conv: str },
-      { name: 'filename', req: true, conv: str },
-      { name: 'epoch', req: true, conv: int2str },
-      { name: 'name', req: true, conv: str },
-      { name: 'version', req: true, conv: str },
-      { name: 'release', req: true, conv: str },
-      { name: 'src', req: true, conv: str },
-      { name: 'reboot_suggested', def: () => false, conv: bool },
-      { name: 'md5sum', conv: md5str },
-      { name: 'sha1sum', conv: sha1str },
-      { name: 'sha256sum', conv: sha256str },
-    ],
-    o,
-    prefix,
-  ) as unknown as ErratumPackage;
-}
+export const erratumPackage = nestedClass<ErratumPackage>('ErratumPackage', [
+  ...required(str, 'arch', 'filename'),
+  ...required(int2str, 'epoch'),
+  ...required(str, 'name', 'version', 'release', 'src'),
+  { name: 'reboot_suggested', def: () => false, conv: bool },
+  { name: 'md5sum', conv: md5str },
+  { name: 'sha1sum', conv: sha1str },
+  { name: 'sha256sum', conv: sha256str },
+]);
 
-export function erratumPackageCollection(o: Obj, prefix = ''): ErratumPackageCollection {
-  return construct(
-    'ErratumPackageCollection',
-    [
-      { name: 'name', def: () => '', conv: str },
-      { name: 'packages', def: () => [], conv: nestedList(erratumPackage, 'ErratumPackage') },
-      { name: 'short', def: () => '', conv: str },
-      { name: 'module', conv: nested(erratumModule, true, 'ErratumModule') },
-    ],
-    o,
-    prefix,
-  ) as unknown as ErratumPackageCollection;
-}
+export const erratumPackageCollection = nestedClass<ErratumPackageCollection>('ErratumPackageCollection', [
+  { name: 'name', def: () => '', conv: str },
+  { name: 'packages', def: () => [], conv: nestedList(erratumPackage, 'ErratumPackage') },
+  { name: 'short', def: () => '', conv: str },
+  { name: 'module', conv: nested(erratumModule, true, 'ErratumModule') },
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Items
@@ -368,11 +319,7 @@ export function rpmPushItem(input: Input<RpmPushItem>): RpmPushItem {
 }
 
 export function filePushItem(input: Input<FilePushItem>): FilePushItem {
-  return item('FilePushItem', [
-    { name: 'description', conv: optStr },
-    { name: 'version', conv: optStr },
-    { name: 'display_order', conv: displayOrder },
-  ], input);
+  return item('FilePushItem', [...fields(optStr, 'description', 'version'), { name: 'display_order', conv: displayOrder }], input);
 }
 
 export function compsXmlPushItem(input: Input<CompsXmlPushItem>): CompsXmlPushItem {
@@ -423,16 +370,9 @@ export function erratumPushItem(input: Input<ErratumPushItem>): ErratumPushItem 
           return sortKeysDeep(x);
         }),
     },
-    { name: 'from', conv: optStr },
-    { name: 'rights', conv: optStr },
-    { name: 'title', conv: optStr },
-    { name: 'description', conv: optStr },
+    ...fields(optStr, 'from', 'rights', 'title', 'description'),
     { name: 'version', def: () => '1', conv: int2str },
-    { name: 'updated', conv: optStr },
-    { name: 'issued', conv: optStr },
-    { name: 'severity', conv: optStr },
-    { name: 'summary', conv: optStr },
-    { name: 'solution', conv: optStr },
+    ...fields(optStr, 'updated', 'issued', 'severity', 'summary', 'solution'),
     { name: 'content_types', def: () => [], conv: list },
   ], input);
 }
@@ -442,31 +382,19 @@ const VMI_SPECS: FieldSpec[] = [
   { name: 'description', conv: str },
   { name: 'boot_mode', conv: bootMode },
   { name: 'cloud_info', conv: nested(vmiCloudInfo, true, 'VMICloudInfo') },
-  { name: 'marketplace_title_template', conv: optStr },
-  { name: 'marketplace_name', conv: optStr },
+  ...fields(optStr, 'marketplace_title_template', 'marketplace_name'),
 ];
 
 export function amiPushItem(input: Input<AmiPushItem>): AmiPushItem {
   return item('AmiPushItem', [
     ...VMI_SPECS,
-    { name: 'type', conv: optStr },
-    { name: 'region', conv: optStr },
-    { name: 'virtualization', conv: optStr },
-    { name: 'volume', conv: optStr },
-    { name: 'root_device', conv: optStr },
-    { name: 'sriov_net_support', conv: optStr },
-    { name: 'ena_support', conv: optBool },
-    { name: 'uefi_support', conv: optBool },
+    ...fields(optStr, 'type', 'region', 'virtualization', 'volume', 'root_device', 'sriov_net_support'),
+    ...fields(optBool, 'ena_support', 'uefi_support'),
     { name: 'billing_codes', conv: nested(amiBillingCodes, true, 'AmiBillingCodes') },
-    { name: 'release_notes', conv: optStr },
-    { name: 'usage_instructions', conv: optStr },
-    { name: 'recommended_instance_type', conv: optStr },
-    { name: 'marketplace_entity_type', conv: optStr },
-    { name: 'image_id', conv: optStr },
+    ...fields(optStr, 'release_notes', 'usage_instructions', 'recommended_instance_type', 'marketplace_entity_type', 'image_id'),
     { name: 'public_image', conv: optBool },
     { name: 'scanning_port', conv: optInt },
-    { name: 'user_name', conv: optStr },
-    { name: 'version_title', conv: optStr },
+    ...fields(optStr, 'user_name', 'version_title'),
     { name: 'security_groups', def: () => [], conv: list },
     { name: 'access_endpoint_url', conv: nested(amiAccessEndpointUrl, true, 'AmiAccessEndpointUrl') },
   ], input);

@@ -37,15 +37,27 @@ export class PushLog {
     if (this.extraFile) mkdirSync(path.dirname(path.resolve(this.extraFile)), { recursive: true });
   }
 
-  line(text: string): void {
-    const l = `${new Date().toISOString()} ${text}\n`;
-    if (this.dir) appendFileSync(path.join(this.dir, 'push.log'), l);
-    if (this.extraFile) appendFileSync(this.extraFile, l);
+  private pending: string[] = [];
+
+  /** Append a line; `batch` lines (per-unit events) are written in groups, with the next plain line at the latest. */
+  line(text: string, batch = false): void {
+    this.pending.push(`${new Date().toISOString()} ${text}\n`);
+    if (!batch || this.pending.length >= 256) this.flush();
+  }
+
+  flush(): void {
+    if (!this.pending.length) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    if (this.dir) appendFileSync(path.join(this.dir, 'push.log'), text);
+    if (this.extraFile) appendFileSync(this.extraFile, text);
   }
 
   event(e: ProgressEvent): void {
     if (e.type === 'phase-progress' || e.type === 'progress') return;
-    this.line(JSON.stringify(e));
+    // One upload per unit: grouped writes.
+    const perUnit = (e.type === 'phase-start' || e.type === 'phase-end') && e.phase === 'upload';
+    this.line(JSON.stringify(e), perUnit);
   }
 
   /** Copy the metadata file of each staging directory used. */
@@ -66,6 +78,7 @@ export class PushLog {
   }
 
   writeReport(report: PushReport): void {
+    this.flush();
     if (this.dir) writeFileSync(path.join(this.dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   }
 }
@@ -137,8 +150,8 @@ export function showPush(dataDir: string, id: string): { id: string; dir: string
   };
 }
 
-/** Delete push logs older than `days` (0 = keep all). Returns the ids removed. */
-export function pruneLogs(dataDir: string, days: number, now = Date.now()): string[] {
+/** Delete push logs older than `days` (0 = keep all). Returns the ids removed (or that would be, when dry). */
+export function pruneLogs(dataDir: string, days: number, now = Date.now(), opts: { dryRun?: boolean } = {}): string[] {
   if (!days) return [];
   const dir = logsDir(dataDir);
   if (!existsSync(dir)) return [];
@@ -148,7 +161,7 @@ export function pruneLogs(dataDir: string, days: number, now = Date.now()): stri
     const p = path.join(dir, id);
     const t = statSync(p).mtimeMs;
     if (now - t > days * 86400_000) {
-      rmSync(p, { recursive: true, force: true });
+      if (!opts.dryRun) rmSync(p, { recursive: true, force: true });
       removed.push(id);
     }
   }

@@ -1,10 +1,15 @@
 /**
- * The push's own database, `<data-dir>/push.sqlite` (WAL): the stat cache (device, inode, size,
- * mtime → checksums) that spares re-hashing unchanged staged files on the next cron run, and the
- * staging table that parsed RPM headers are streamed into as the workers produce them (memory
- * stays flat; validation and import read them back one at a time).
+ * The push's own database, `<data-dir>/push.sqlite` (WAL):
+ *  - the stat cache (device, inode, size, mtime → checksums) that spares re-hashing unchanged
+ *    staged files on the next cron run;
+ *  - the staging table of parsed RPM headers (`rpm_headers`, by sha256), written as the loader's
+ *    workers produce them (memory stays flat: nothing keeps them in the main thread) and read back
+ *    one at a time by validation, planning and import. It is kept between runs, so an unchanged
+ *    staged RPM (stat cache hit + stored header) is neither opened nor parsed again.
  *
- * A dry run opens it read-only (or not at all when it does not exist) and stages headers in memory.
+ * Writes are grouped in transactions of a few hundred rows (call `flush()` at the end of a phase).
+ * A dry run opens it read-only (or not at all when it does not exist) and stages new headers in a
+ * private temporary database.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -25,9 +30,31 @@ export interface Sums {
   md5?: string;
 }
 
+/** What a stat cache hit gives: sums, and for an RPM whose header is stored, its signing key. */
+export interface CachedSums extends Sums {
+  rpm?: { signingKey: string | null };
+}
+
+/** The few header fields planning needs (name, EVR, arch, source or binary). */
+export interface RpmSummary {
+  name: string;
+  epoch: number | string | null;
+  version: string;
+  release: string;
+  arch: string;
+  isSource: boolean;
+  signingKey: string | null;
+}
+
+const BATCH = 500;
+
 export class PushCache {
+  private pending = 0;
+  private statements = new Map<string, BetterSqlite3.Statement>();
+
   private constructor(
     private readonly db: BetterSqlite3.Database,
+    /** Where new headers go: the database itself, or a temporary one for a read-only (dry) run. */
     private readonly staging: BetterSqlite3.Database,
     readonly readOnly: boolean,
   ) {}
@@ -47,77 +74,184 @@ export class PushCache {
       db.pragma('busy_timeout = 30000');
       initSchema(db);
     }
-    // Headers of this run: a private temporary database (on disk, not in memory) so a push of
-    // 20,000 packages does not hold them all.
-    const staging = new Database('');
-    staging.exec('CREATE TABLE staging (src TEXT PRIMARY KEY, record TEXT NOT NULL)');
-    return new PushCache(db, staging, Boolean(opts.readOnly));
+    let staging = db;
+    if (opts.readOnly) {
+      // Headers of this run: a private temporary database (on disk, not in memory).
+      staging = new Database('');
+      initSchema(staging);
+    }
+    const c = new PushCache(db, staging, Boolean(opts.readOnly));
+    const hasHeaders = (d: BetterSqlite3.Database) => !!d.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rpm_headers'").get();
+    c.headerDbs = staging === db ? [db] : hasHeaders(db) ? [staging, db] : [staging];
+    return c;
   }
 
-  /** The checksum cache in the shape the staged source expects. */
-  checksumCache(): { get(p: string, st: StatKey): Sums | undefined; set(p: string, st: StatKey, sums: Sums): void } {
-    const get = this.db.prepare('SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?');
+  /** Databases holding headers, newest first (a read-only run: its own temporary one, then the stored ones). */
+  private headerDbs: BetterSqlite3.Database[] = [];
+
+  private stmt(db: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement {
+    const k = `${db === this.db ? 'db' : 'staging'}\u0000${sql}`;
+    let s = this.statements.get(k);
+    if (!s) {
+      s = db.prepare(sql);
+      this.statements.set(k, s);
+    }
+    return s;
+  }
+
+  /** Count a write; group writes in transactions of BATCH rows. */
+  private wrote(db: BetterSqlite3.Database): void {
+    if (!db.inTransaction) db.exec('BEGIN');
+    if (++this.pending >= BATCH) this.flush();
+  }
+
+  /** Commit grouped writes. */
+  flush(): void {
+    for (const d of new Set([this.db, this.staging])) if (d.open && d.inTransaction) d.exec('COMMIT');
+    this.pending = 0;
+  }
+
+  /** The checksum cache in the shape the staged source expects (paths are resolved). */
+  checksumCache(): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void } {
+    // One lookup per file: the stat row and, for an RPM, whether its header is stored (and its key).
+    const withHeaders = this.headerDbs.includes(this.db);
+    const lookup = (p: string) =>
+      this.stmt(
+        this.db,
+        withHeaders
+          ? 'SELECT s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256 WHERE s.path = ?'
+          : 'SELECT dev, ino, size, mtime_ms, sha256, md5, NULL AS signing_key, NULL AS header FROM stat_cache WHERE path = ?',
+      ).get(path.resolve(p)) as
+        | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null }
+        | undefined;
     const set = this.readOnly
       ? null
-      : this.db.prepare(
+      : this.stmt(
+          this.db,
           'INSERT INTO stat_cache (path, dev, ino, size, mtime_ms, sha256, md5, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
             'ON CONFLICT(path) DO UPDATE SET dev=excluded.dev, ino=excluded.ino, size=excluded.size, mtime_ms=excluded.mtime_ms, ' +
             'sha256=COALESCE(excluded.sha256, CASE WHEN stat_cache.dev=excluded.dev AND stat_cache.ino=excluded.ino AND stat_cache.size=excluded.size AND stat_cache.mtime_ms=excluded.mtime_ms THEN stat_cache.sha256 END), ' +
             'md5=COALESCE(excluded.md5, CASE WHEN stat_cache.dev=excluded.dev AND stat_cache.ino=excluded.ino AND stat_cache.size=excluded.size AND stat_cache.mtime_ms=excluded.mtime_ms THEN stat_cache.md5 END), seen=excluded.seen',
         );
     return {
-      get(p: string, st: StatKey): Sums | undefined {
-        const row = get.get(p) as { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null } | undefined;
+      get: (p: string, st: StatKey): CachedSums | undefined => {
+        const row = lookup(p);
         if (!row) return undefined;
         if (row.dev !== st.dev || row.ino !== st.ino || row.size !== st.size || row.mtime_ms !== st.mtimeMs) return undefined;
-        const out: Sums = {};
+        const out: CachedSums = {};
         if (row.sha256) out.sha256 = row.sha256;
         if (row.md5) out.md5 = row.md5;
+        if (row.header) out.rpm = { signingKey: row.signing_key };
+        if (!row.header && this.staging !== this.db && row.sha256) {
+          // A dry run may have staged it in its own temporary database.
+          const h = this.summary(row.sha256);
+          if (h) out.rpm = { signingKey: h.signingKey };
+        }
         return out;
       },
-      set(p: string, st: StatKey, sums: Sums): void {
-        set?.run(p, st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
+      set: (p: string, st: StatKey, sums: Sums): void => {
+        if (!set) return;
+        set.run(path.resolve(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
+        this.wrote(this.db);
       },
     };
   }
 
-  private insertStaging?: BetterSqlite3.Statement;
-  /** Stream a parsed header into the staging table. */
-  stageRecord(src: string, record: unknown): void {
-    this.insertStaging ??= this.staging.prepare('INSERT OR REPLACE INTO staging (src, record) VALUES (?, ?)');
-    this.insertStaging.run(src, JSON.stringify(record));
+  /** The stat cache row of a path (resolved). */
+  stat(p: string): { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null } | undefined {
+    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as
+      | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null }
+      | undefined;
   }
 
-  private selectStaging?: BetterSqlite3.Statement;
-  stagedRecord<T>(src: string): T | undefined {
-    this.selectStaging ??= this.staging.prepare('SELECT record FROM staging WHERE src = ?');
-    const row = this.selectStaging.get(src) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as T) : undefined;
+  /** Stream a parsed header into the staging table (by the file's sha256). */
+  stageRecord(sha256: string, record: { name: string; epoch?: unknown; version: string; release: string; arch: string; isSource: boolean; signingKey?: string | null }): void {
+    const summary: RpmSummary = {
+      name: record.name,
+      epoch: (record.epoch as number | string | null | undefined) ?? null,
+      version: record.version,
+      release: record.release,
+      arch: record.arch,
+      isSource: record.isSource,
+      signingKey: record.signingKey ?? null,
+    };
+    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), JSON.stringify(record), Date.now());
+    this.wrote(this.staging);
+  }
+
+  /** The same, with the record already as JSON text and its summary. */
+  stageRecordJson(sha256: string, json: string, summary: RpmSummary): void {
+    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), json, Date.now());
+    this.wrote(this.staging);
+  }
+
+  /** Planning's view of a stored header (small: no file lists, no changelogs). */
+  summary(sha256: string): RpmSummary | undefined {
+    for (const d of this.headerDbs) {
+      const row = this.stmt(d, 'SELECT summary FROM rpm_headers WHERE sha256 = ?').get(sha256) as { summary: string } | undefined;
+      if (row) return JSON.parse(row.summary) as RpmSummary;
+    }
+    return undefined;
+  }
+
+  /** The whole stored header record of a file's sha256. */
+  stagedRecord<T>(sha256: string): T | undefined {
+    for (const d of this.headerDbs) {
+      const row = this.stmt(d, 'SELECT record FROM rpm_headers WHERE sha256 = ?').get(sha256) as { record: string } | undefined;
+      if (row) return JSON.parse(row.record) as T;
+    }
+    return undefined;
+  }
+
+  /** Mark headers as used by this run (kept by `prune`). */
+  touch(sha256s: Iterable<string>): void {
+    if (this.readOnly) return;
+    const st = this.stmt(this.db, 'UPDATE rpm_headers SET seen = ? WHERE sha256 = ?');
+    const now = Date.now();
+    for (const s of sha256s) {
+      st.run(now, s);
+      this.wrote(this.db);
+    }
+    this.flush();
   }
 
   stagedCount(): number {
-    return (this.staging.prepare('SELECT COUNT(*) AS n FROM staging').get() as { n: number }).n;
+    return (this.staging.prepare('SELECT COUNT(*) AS n FROM rpm_headers').get() as { n: number }).n;
   }
 
-  /** Forget stat cache rows not seen for `days` days (gc). */
-  prune(days: number): number {
-    if (this.readOnly) return 0;
-    return this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(Date.now() - days * 86400_000).changes;
+  /** Forget stat cache rows and headers not seen for `days` days (gc); with `dryRun`, only count them. */
+  prune(days: number, opts: { dryRun?: boolean } = {}): number {
+    const before = Date.now() - days * 86400_000;
+    const stale = 'FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL AND seen >= ?)';
+    if (opts.dryRun || this.readOnly) {
+      const n = (sql: string, ...a: unknown[]) => (this.db.prepare(sql).get(...a) as { n: number }).n;
+      return n('SELECT COUNT(*) AS n FROM stat_cache WHERE seen < ?', before) + n(`SELECT COUNT(*) AS n ${stale}`, before, before);
+    }
+    this.flush();
+    const a = this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(before).changes;
+    const b = this.db.prepare('DELETE FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL)').run(before).changes;
+    return a + b;
   }
 
   close(): void {
     try {
-      this.staging.close();
+      this.flush();
     } finally {
+      if (this.staging !== this.db) this.staging.close();
       this.db.close();
     }
   }
 }
 
 function initSchema(db: BetterSqlite3.Database): void {
+  // A staging table of an earlier shape is a cache: dropped and made again.
+  const cols = db.prepare("SELECT name FROM pragma_table_info('rpm_headers')").all() as Array<{ name: string }>;
+  if (cols.length && !cols.some((c) => c.name === 'signing_key')) db.exec('DROP TABLE rpm_headers');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
     CREATE TABLE IF NOT EXISTS stat_cache (
       path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL)`);
+      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS rpm_headers (
+      sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL)`);
 }

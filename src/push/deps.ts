@@ -9,7 +9,6 @@ import type { Problem } from '../errors.js';
 import type { Settings, RepoSpec } from '../config/index.js';
 import type { Unit, Json } from '../engine/contract.js';
 import type { Engine, PublishOutcome, UploadSpec } from '../engine/index.js';
-import type { RpmRecord } from '../formats/rpm/types.js';
 import type { PushItemLike } from './items.js';
 
 export interface PushBatch {
@@ -33,7 +32,13 @@ export interface PushEngine {
   distributors(repoId: string): Array<{ id: string; typeId: string }>;
   publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
-  preStore(files: string[]): Promise<{ bytesLinked: number; bytesCopied: number }>;
+  /**
+   * Store files (linked or copied) without making them units, pinned under `pinName` until
+   * `untilMs` so that orphan clean-up keeps them for the push that will import them.
+   */
+  preStore(files: string[], pin: { name: string; untilMs: number; expected: string[] }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
+  /** Release pre-push pins of these digests (a push imported them). */
+  releasePins(sha256s: string[]): Promise<number>;
   close(): void;
 }
 
@@ -46,17 +51,8 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
     return emptyEngine(types, path.join(settings.dataDir, 'content'));
   }
   const { openEngine } = await import('../engine/index.js');
-  const eng = await openEngine({
-    dataDir: settings.dataDir,
-    configDir: settings.configDir,
-    pluginsDir: settings.pluginsDir,
-    pluginPackages: settings.pluginPackages,
-    publishRoot: settings.publishRoot,
-    baseUrls: settings.baseUrls,
-    events: opts.events,
-    lock: { wait: settings.lock.wait, timeoutSec: settings.lock.timeoutSec },
-    signal: opts.signal,
-  });
+  const { engineOptionsOf } = await import('../config/index.js');
+  const eng = await openEngine({ ...engineOptionsOf(settings), events: opts.events, signal: opts.signal });
   return adapt(eng);
 }
 
@@ -78,6 +74,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     publish: no,
     publishedPaths: () => [],
     preStore: no,
+    releasePins: async () => 0,
     close() {},
   };
 }
@@ -148,17 +145,33 @@ function adapt(eng: Engine): PushEngine {
       const r = eng.getRepo(id);
       return r ? [...new Set(r.distributors.flatMap((d) => d.lastPublish?.publishedPaths ?? []))] : [];
     },
-    async preStore(files) {
-      const { ContentStore } = await import('../engine/store.js');
+    async preStore(files, pin) {
+      const { ContentStore, deferDurability, flushDurabilityAsync } = await import('../engine/store.js');
       const store = new ContentStore(eng.contentRoot);
       let bytesLinked = 0;
       let bytesCopied = 0;
-      for (const f of files) {
-        const r = store.ingestFile(f);
-        if (r.linked) bytesLinked += r.size;
-        else bytesCopied += r.size;
+      const shas: string[] = [];
+      const how = new Map<string, 'linked' | 'copied' | 'existing'>();
+      // Pinned before anything is stored: a gc running meanwhile keeps what is being stored.
+      store.pin(pin.name, pin.expected, pin.untilMs);
+      deferDurability();
+      try {
+        for (const f of files) {
+          const r = store.ingestFile(f);
+          if (r.how === 'linked') bytesLinked += r.size;
+          else if (r.how === 'copied') bytesCopied += r.size;
+          how.set(f, r.how);
+          shas.push(r.sha256);
+        }
+      } finally {
+        await flushDurabilityAsync();
       }
-      return { bytesLinked, bytesCopied };
+      store.pin(pin.name, shas, pin.untilMs);
+      return { bytesLinked, bytesCopied, sha256: shas, how };
+    },
+    async releasePins(sha256s) {
+      const { ContentStore } = await import('../engine/store.js');
+      return new ContentStore(eng.contentRoot).release(sha256s);
     },
     close: () => eng.close(),
   };
@@ -191,7 +204,7 @@ export async function loadStagingAreas(
     threads: number;
     timeout: number;
     checksumCache: { get(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }): { sha256?: string; md5?: string } | undefined; set(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }, s: { sha256?: string; md5?: string }): void };
-    onRpmRecord: (item: PushItemLike, record: RpmRecord) => void;
+    onRpmRecord: (item: PushItemLike, json: string, summary: import('../source/staged/index.js').RpmRecordSummary) => void;
   },
 ): Promise<StagingLoad> {
   const { loadStaged } = await import('../source/staged/index.js');
@@ -202,7 +215,7 @@ export async function loadStagingAreas(
       events: opts.events,
       signal: opts.signal,
       checksumCache: opts.checksumCache,
-      onRpmRecord: (item, record) => opts.onRpmRecord(item as unknown as PushItemLike, record),
+      onRpmRecordJson: (item, json, summary) => opts.onRpmRecord(item as unknown as PushItemLike, json, summary),
     },
   );
   return { items: r.items as unknown as PushItemLike[], problems: r.problems, warnings: r.warnings, dirs: r.sources.flatMap((s) => s.dirs) };

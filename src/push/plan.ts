@@ -8,6 +8,13 @@ import type { Problem } from '../errors.js';
 import type { RepoSpec } from '../config/index.js';
 import type { Assignment } from './route.js';
 
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 export type ItemAction = 'pushed' | 'unchanged' | 'replaced' | 'removed' | 'failed';
 
 /** A unit as the plan compares it. */
@@ -76,7 +83,16 @@ export interface PlanOptions {
   bumpErrata: boolean;
 }
 
-const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }) => `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+const keys = new WeakMap<object, string>();
+/** Type and canonical unit key (memoised per unit object: the plan asks for it many times). */
+const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string => {
+  let k = keys.get(u);
+  if (k === undefined) {
+    k = `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+    keys.set(u, k);
+  }
+  return k;
+};
 
 /** JSON with sorted object keys (stable fingerprints). */
 export function canonicalJson(v: unknown): string {
@@ -155,10 +171,11 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const byReplace = new Map<string, ExistingUnit[]>();
   for (const u of existing) {
     byKey.set(keyOf(u), u);
-    byReplace.set(u.replaceKey, [...(byReplace.get(u.replaceKey) ?? []), u]);
+    pushTo(byReplace, u.replaceKey, u);
   }
   const wantedKeys = new Set<string>();
   const wantedReplace = new Set<string>();
+  const entryOf = new Map<Upload, PlanEntry>();
 
   // The same unit staged twice for one repository (e.g. a file under two destinations that both
   // map here) is planned once.
@@ -212,8 +229,11 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       // A unit whose key is still wanted is updated in place, not removed.
       if (!d.units.some((u) => keyOf(u) === keyOf(old))) removals.set(old.id, old);
     }
-    entries.push({ ...base, action: replaced.length ? 'replaced' : 'pushed', ...(replaced.length ? { unitId: replaced[0]!.id } : {}) });
-    uploads.push({ assignment: a, desired: d, ...(bumpVersion ? { bumpVersion } : {}) });
+    const entry: PlanEntry = { ...base, action: replaced.length ? 'replaced' : 'pushed', ...(replaced.length ? { unitId: replaced[0]!.id } : {}) };
+    entries.push(entry);
+    const up: Upload = { assignment: a, desired: d, ...(bumpVersion ? { bumpVersion } : {}) };
+    uploads.push(up);
+    entryOf.set(up, entry);
   }
 
   if (repo.pushMode === 'mirror') {
@@ -226,22 +246,37 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   }
 
   if (repo.retainOldCount !== undefined) {
-    // Newest (1 + retain_old_count) per name and arch, over what the repository will hold.
-    const groups = new Map<string, Array<{ key: Record<string, unknown>; existing?: ExistingUnit }>>();
-    const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit) => {
+    // Newest (1 + retain_old_count) per name and arch, over what the repository will hold: older
+    // stored units are removed, older staged ones are not uploaded (reported unchanged, so that
+    // pushing the same area again reports the same).
+    const keep = 1 + repo.retainOldCount;
+    const groups = new Map<string, Array<{ key: Record<string, unknown>; existing?: ExistingUnit; upload?: Upload }>>();
+    const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit, upload?: Upload) => {
       if (typeId !== 'rpm' && typeId !== 'srpm') return;
       const g = `${typeId}\u0000${key.name}\u0000${key.arch}`;
-      groups.set(g, [...(groups.get(g) ?? []), { key, existing: ex }]);
+      pushTo(groups, g, { key, existing: ex, upload });
     };
     for (const u of existing) if (!removals.has(u.id)) add(u.typeId, u.unitKey, u);
-    for (const up of uploads) for (const u of up.desired.units) if (!byKey.has(keyOf(u))) add(u.typeId, u.unitKey);
+    for (const up of uploads) for (const u of up.desired.units) if (!byKey.has(keyOf(u))) add(u.typeId, u.unitKey, undefined, up);
+    const dropped = new Set<Upload>();
     for (const list of groups.values()) {
       list.sort((x, y) => -evrCompare(x.key, y.key));
-      for (const old of list.slice(1 + repo.retainOldCount)) if (old.existing) removals.set(old.existing.id, old.existing);
+      for (const old of list.slice(keep)) {
+        if (old.existing) removals.set(old.existing.id, old.existing);
+        else if (old.upload) dropped.add(old.upload);
+      }
     }
+    for (const up of dropped) {
+      const entry = entryOf.get(up)!;
+      // A replaced unit of the same NEVRA is removed all the same.
+      entry.action = entry.action === 'replaced' ? 'removed' : 'unchanged';
+      entry.reason = `not kept: older than the ${keep} newest of ${String(up.desired.units[0]!.unitKey.name)} (retain_old_count: ${repo.retainOldCount})`;
+    }
+    if (dropped.size) uploads.splice(0, uploads.length, ...uploads.filter((u) => !dropped.has(u)));
   }
 
-  const replacedIds = new Set(entries.filter((e) => e.action === 'replaced').map((e) => e.unitId));
+  // Units a staged item's entry already reports (replaced; removed when retention drops it).
+  const replacedIds = new Set(entries.filter((e) => e.unitId !== undefined && e.item !== undefined).map((e) => e.unitId));
   for (const r of removals.values()) {
     if (replacedIds.has(r.id)) continue;
     entries.push({ repository: repo.id, unit: r.label, action: 'removed', type: r.typeId, unitId: r.id });

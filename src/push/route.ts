@@ -7,6 +7,13 @@ import type { Problem } from '../errors.js';
 import { autoRepo, declaredRepos, type RepoKind, type RepoSpec, type StagepushConfig } from '../config/index.js';
 import type { PushItemLike } from './items.js';
 
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
 /** What kind of repository an item needs. */
 export type ItemFamily = 'yum' | 'file' | 'raw' | 'export' | 'unsupported';
 
@@ -108,7 +115,7 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
   const problems: Problem[] = [];
   const declared = declaredRepos(config);
   const byDest = new Map<string, RepoSpec[]>();
-  for (const r of declared) for (const d of r.destinations) byDest.set(d, [...(byDest.get(d) ?? []), r]);
+  for (const r of declared) for (const d of r.destinations) pushTo(byDest, d, r);
 
   const include = opts.include && opts.include.length ? new Set(opts.include) : null;
   const exclude = new Set(opts.exclude ?? []);
@@ -122,7 +129,7 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
     for (const d of dests) {
       if ((include && !include.has(d)) || exclude.has(d)) continue;
       kept = true;
-      perDest.set(d, [...(perDest.get(d) ?? []), { index, item }]);
+      pushTo(perDest, d, { index, item });
     }
     if (!kept) filtered.push(index);
     if (!dests.length) problems.push({ code: 'PUSH_NO_DESTINATION', file: item.src ?? undefined, entry: item.name, message: `item ${item.name} has no destination` });

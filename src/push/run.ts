@@ -10,7 +10,6 @@ import path from 'node:path';
 import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
-import type { RpmRecord } from '../formats/rpm/types.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
@@ -21,6 +20,14 @@ import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
+import { deferDurability, flushDurabilityAsync, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
+
+/** Append to the list under a key (in place: no copy per item). */
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
 
 export interface PushOptions {
   urls: string[];
@@ -77,6 +84,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   log.line(`push ${pushId} started: ${opts.urls.join(' ')}${dryRun ? ' (dry run)' : ''}; config ${loaded.file ?? '(embedded default)'}`);
 
   const cache = PushCache.open(settings.dataDir, { readOnly: dryRun });
+  // What the loader learnt about each staged file (sha256 by identity, parsed header): the
+  // content store links unchanged files in without hashing them again, the yum importer does not
+  // re-read their headers.
+  const prevFacts = setFileFactsProvider(factsFrom(cache));
   let engine: PushEngine | null = null;
   try {
     // 1. Load and checksum everything (headers streamed into the staging table).
@@ -86,8 +97,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       threads: cfg.push.threads,
       timeout: cfg.push.timeout,
       checksumCache: cache.checksumCache(),
-      onRpmRecord: (item, record) => cache.stageRecord(item.src ?? item.name, record),
+      onRpmRecord: (item, json, summary) => {
+        if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
+      },
     });
+    // Commit the stat cache and headers now: nothing holds push.sqlite while waiting for locks.
+    cache.flush();
     log.keepMetadata(loadedItems.dirs);
     const items = loadedItems.items;
     report.warnings.push(...loadedItems.warnings.filter((w) => !/UNSUPPORTED/.test(w.code)));
@@ -140,8 +155,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     // 4. Desired units per repository (RPM headers read back from the staging table).
     const repos = route.repos;
     const byRepo = new Map<string, Assignment[]>();
-    for (const a of route.assignments) byRepo.set(a.repoId, [...(byRepo.get(a.repoId) ?? []), a]);
-    const record = (item: PushItemLike) => cache.stagedRecord<RpmRecord>(item.src ?? item.name);
+    for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
+    const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
     const desired = new Map<string, DesiredItem[]>();
     for (const r of repos) {
       const list: DesiredItem[] = [];
@@ -151,11 +166,20 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
     if (opts.prePush) {
       // Store content only: every file goes into the content store (pinned), nothing visible.
-      const stored = await engine.preStore(route.assignments.filter((a) => a.item.src && a.typeId !== 'directory').map((a) => a.item.src!));
+      // Pinned for push.pre_push_retention_hours (or until a push imports it): gc keeps it.
+      const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
+      const fileSet = new Set(files);
+      const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
+      const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
       report.summary.bytes_linked = stored.bytesLinked;
       report.summary.bytes_copied = stored.bytesCopied;
       for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
-      for (const [repoId, list] of desired) for (const d of list) report.items.push({ repository: repoId, unit: d.label, action: 'unchanged', type: d.assignment.typeId, item: d.assignment.item.name, src: d.assignment.item.src, dest: d.assignment.dest, sha256: d.assignment.item.sha256sum });
+      for (const [repoId, list] of desired) {
+        for (const d of list) {
+          const how = d.assignment.item.src ? stored.how.get(d.assignment.item.src) : undefined;
+          report.items.push({ repository: repoId, unit: d.label, action: 'unchanged', type: d.assignment.typeId, item: d.assignment.item.name, src: d.assignment.item.src, dest: d.assignment.dest, sha256: d.assignment.item.sha256sum, ...(how ? { stored: how } : {}) });
+        }
+      }
       return finish(report, log, settings, dryRun);
     }
 
@@ -181,7 +205,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       return finish(report, log, settings, dryRun);
     }
 
-    // 5. Create repositories that do not exist yet.
+    // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
+    //    leaves no empty repository behind; the check is repeated under the locks).
+    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
 
@@ -189,18 +215,30 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
     let plans: RepoPlan[] = [];
     let done = 0;
-    const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; sha256: string | null }>();
+    const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
     const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
     await engine.transaction(
       repos.map((r) => r.id),
       async (batch) => {
+        // Files are linked/copied into the store without a directory fsync each; the touched
+        // directories are synced once, before the engine commits the rows that reference them.
+        deferDurability();
+        try {
+          await importAll(batch);
+        } finally {
+          await flushDurabilityAsync();
+        }
+      },
+    );
+    async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
+      {
         plans = planAll((id) => batch.listUnits(id));
         const planProblems = plans.flatMap((p) => p.problems);
         if (planProblems.length) {
           applyPlans(report, repos, plans, engine!, false);
           throw planError(planProblems, report);
         }
-        checkFreeSpace(settings, plans, engine!, cfg.push.free_space_margin_mb);
+        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb);
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
           const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
@@ -209,14 +247,15 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             const a = up.assignment;
             const before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
             await batch.upload(plan.repoId, uploadSpec(a, up.bumpVersion));
-            const after = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
-            uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { stored: before ? 'existing' : after && a.item.src && sameInode(after, a.item.src) ? 'linked' : 'copied', sha256: a.item.sha256sum });
+            uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, before), sha256: a.item.sha256sum });
             events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
           }
         }
-      },
-    );
+      }
+    }
     events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
+    // Content a pre-push stored is now referenced by units: its pins are released.
+    await engine.releasePins([...new Set(route.assignments.map((a) => a.item.sha256sum).filter((x): x is string => !!x))]);
     applyPlans(report, repos, plans, engine, false);
     const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
     for (const i of report.items) {
@@ -224,9 +263,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
       if (info) {
         i.stored = info.stored;
-        const size = a?.item.src && existsSync(a.item.src) && !lstatSync(a.item.src).isDirectory() ? statSync(a.item.src).size : 0;
-        if (info.stored === 'linked') report.summary.bytes_linked += size;
-        if (info.stored === 'copied') report.summary.bytes_copied += size;
+        if (info.stored === 'linked') report.summary.bytes_linked += info.size;
+        if (info.stored === 'copied') report.summary.bytes_copied += info.size;
       }
     }
     for (const r of report.repositories) {
@@ -267,9 +305,28 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     if (err !== null && typeof err === 'object') (err as { report?: PushReport }).report = report;
     throw err;
   } finally {
+    setFileFactsProvider(prevFacts);
     engine?.close();
     cache.close();
   }
+}
+
+function factsFrom(cache: PushCache): FileFactsProvider {
+  return (abs) => {
+    const row = cache.stat(abs);
+    if (!row?.sha256) return undefined;
+    const sha256 = row.sha256;
+    return {
+      sha256,
+      size: row.size,
+      dev: row.dev,
+      ino: row.ino,
+      mtimeMs: row.mtime_ms,
+      get extra() {
+        return cache.stagedRecord(sha256);
+      },
+    };
+  };
 }
 
 
@@ -375,18 +432,29 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
   }
 }
 
-function sameInode(a: string, b: string): boolean {
+/** How an uploaded item's file reached the content store: already there, hard-linked (same inode) or copied; and its size. */
+function storedHow(engine: PushEngine, a: Assignment, before: string | null): { stored: 'linked' | 'copied' | 'existing'; size: number } {
+  const src = a.item.src;
+  let st: import('node:fs').Stats | null = null;
   try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.ino === y.ino && x.dev === y.dev;
+    st = src ? statSync(src) : null;
   } catch {
-    return false;
+    st = null;
+  }
+  const size = st && st.isFile() ? st.size : 0;
+  if (before || !st || !st.isFile()) return { stored: 'existing', size };
+  const after = a.item.sha256sum ? engine.storedPath(a.item.sha256sum) : null;
+  if (!after) return { stored: 'copied', size };
+  try {
+    const x = statSync(after);
+    return { stored: x.ino === st.ino && x.dev === st.dev ? 'linked' : 'copied', size };
+  } catch {
+    return { stored: 'copied', size };
   }
 }
 
 /** Refuse (policy) when the data dir cannot hold what the push will copy into the store. */
-function checkFreeSpace(settings: Settings, plans: RepoPlan[], engine: PushEngine, marginMb: number): void {
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -396,16 +464,14 @@ function checkFreeSpace(settings: Settings, plans: RepoPlan[], engine: PushEngin
     }
   })();
   const seen = new Set<string>();
-  for (const p of plans) {
-    for (const u of p.uploads) {
-      const src = u.assignment.item.src;
-      const sha = u.assignment.item.sha256sum;
-      if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
-      seen.add(sha);
-      const st = statSync(src);
-      if (st.isDirectory()) continue;
-      if (st.dev !== storeDev) needed += st.size;
-    }
+  for (const a of uploads) {
+    const src = a.item.src;
+    const sha = a.item.sha256sum;
+    if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
+    seen.add(sha);
+    const st = statSync(src);
+    if (st.isDirectory()) continue;
+    if (st.dev !== storeDev) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
   const free = Number(fs.bavail) * Number(fs.bsize);

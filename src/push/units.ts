@@ -53,8 +53,8 @@ export function existingUnit(u: Unit): ExistingUnit {
 
 export interface DesiredContext {
   repoId: string;
-  /** The parsed header of an RPM item (from the staging table). */
-  record(item: PushItemLike): RpmRecord | undefined;
+  /** The parsed header of an RPM item (its summary, from the staging table). */
+  record(item: PushItemLike): Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown } | undefined;
 }
 
 /** The units an item becomes in a repository. */

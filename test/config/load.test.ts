@@ -49,6 +49,8 @@ test('defaults are filled from the schema', () => {
   assert.equal(c.log_retention_days, 30);
   assert.deepEqual(c.hooks.post_publish, []);
   assert.equal((CONFIG_SCHEMA.properties.log_retention_days as { default: number }).default, 30);
+  // The embedded default (built without the validator) is what the validator makes of an empty file.
+  assert.deepEqual(defaultConfig(), parseConfigText('', '/x/empty.yaml'));
 });
 
 test('precedence: flag > environment > file > default; file search order', () => {
@@ -136,4 +138,68 @@ test('plugin configs are passed as written (schema defaults are not injected int
   const c = parseConfigText('repositories:\n  r:\n    type: yum\n    distributors:\n      - type_id: yum_distributor\n        config: {https: true}\n      - type_id: export_distributor\n', '/c');
   const r = declaredRepos(c)[0]!;
   assert.deepEqual(r.distributors.map((d) => d.config), [{ https: true, relative_url: 'r' }, {}]);
+});
+
+test('config schema: the config keys of every built-in plugin, exactly', async () => {
+  const yum = await import('../../src/plugins/yum/config.js');
+  const { ISO_IMPORTER_KEYS } = await import('../../src/plugins/iso/importer.js');
+  const { ISO_DISTRIBUTOR_KEYS } = await import('../../src/plugins/iso/distributor.js');
+  const { DIRECTORY_DISTRIBUTOR_KEYS } = await import('../../src/plugins/directory/distributor.js');
+  const { GENERIC_IMPORTER_KEYS } = await import('../../src/plugins/generic/importer.js');
+  const { EXPORT_KEYS } = await import('../../src/plugins/export/distributor.js');
+  const { BUILTIN_PLUGINS } = await import('../../src/plugins/builtins.js');
+  type Branch = { if: { properties: { type_id: { const: string } } }; then: { properties: { config: { properties: Record<string, unknown> } } } };
+  const repo = CONFIG_SCHEMA.properties.repositories.additionalProperties.properties;
+  const keysOf = (branches: readonly unknown[]) => Object.fromEntries((branches as Branch[]).map((b) => [b.if.properties.type_id.const, Object.keys(b.then.properties.config.properties).sort()]));
+  const inSchema = { ...keysOf(repo.importer.allOf), ...keysOf(repo.distributors.items.allOf) };
+  const declared: Record<string, readonly string[]> = {
+    yum_importer: yum.IMPORTER_KEYS,
+    yum_distributor: yum.DISTRIBUTOR_KEYS,
+    iso_importer: ISO_IMPORTER_KEYS,
+    iso_distributor: ISO_DISTRIBUTOR_KEYS,
+    directory_distributor: DIRECTORY_DISTRIBUTOR_KEYS,
+    generic_importer: GENERIC_IMPORTER_KEYS,
+    export_distributor: EXPORT_KEYS,
+  };
+  // Every built-in plugin is covered, with exactly the keys its validateConfig accepts.
+  assert.deepEqual(BUILTIN_PLUGINS.map((p) => p.metadata.id).sort(), Object.keys(declared).sort());
+  for (const [id, keys] of Object.entries(declared)) assert.deepEqual(inSchema[id], [...keys].sort(), id);
+});
+
+test('config file keys of the engine reach every command (data dir, config dir, plugins, publish root, base URLs, locks)', async () => {
+  const { commandSettings, engineOptionsFromEnv } = await import('../../src/cli/engine-common.js');
+  const dir = tempDir();
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(
+    file,
+    [
+      'data_dir: data',
+      'config_dir: conf',
+      'publish: {root: /pub, base_url_http: "http://repos.example", base_url_https: "https://repos.example"}',
+      'plugins: {dir: plugins, packages: [p1], node_modules: nm}',
+      'lock: {wait: false, timeout: 7}',
+      '',
+    ].join('\n'),
+  );
+  const env = { STAGEPUSH_CONFIG: file, HOME: dir } as NodeJS.ProcessEnv;
+  const { g, settings } = await commandSettings({}, env);
+  const o = engineOptionsFromEnv(g, settings);
+  assert.deepEqual(o, {
+    dataDir: path.join(dir, 'data'),
+    configDir: path.join(dir, 'conf'),
+    pluginsDir: path.join(dir, 'plugins'),
+    pluginPackages: ['p1'],
+    pluginNodeModules: path.join(dir, 'nm'),
+    publishRoot: '/pub',
+    baseUrls: { http: 'http://repos.example', https: 'https://repos.example' },
+    lock: { wait: false, timeoutSec: 7 },
+  });
+  // Flags and environment win.
+  const over = await commandSettings({ dataDir: '/flag', waitTimeout: '2' }, { ...env, STAGEPUSH_PUBLISH_ROOT: '/envpub', STAGEPUSH_PLUGINS_DIR: '/envplug', STAGEPUSH_PLUGIN_PACKAGES: '' });
+  const o2 = engineOptionsFromEnv(over.g, over.settings);
+  assert.deepEqual([o2.dataDir, o2.publishRoot, o2.pluginsDir, o2.pluginPackages, o2.lock], ['/flag', '/envpub', '/envplug', [], { wait: false, timeoutSec: 2 }]);
+  // An explicit config path that does not exist only locates plugins.conf.d for engine commands.
+  const missing = await commandSettings({}, { STAGEPUSH_CONFIG: path.join(dir, 'etc', 'none.yaml'), HOME: dir, STAGEPUSH_DATA_DIR: '/d' });
+  assert.equal(missing.settings.configDir, path.join(dir, 'etc'));
+  assert.equal(missing.loaded.file, null);
 });

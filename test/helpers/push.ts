@@ -5,7 +5,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { FIXTURES_BUILD, runCli, tempDir } from './cli.js';
+import YAML from 'yaml';
+import { FIXTURES_BUILD, ROOT, runCli, tempDir } from './cli.js';
 
 export const STAGING_BUILD = path.join(FIXTURES_BUILD, 'staging');
 export const RPMS = path.join(STAGING_BUILD, 'rpms');
@@ -23,88 +24,25 @@ function put(file: string, content: string | Buffer): void {
   writeFileSync(file, content);
 }
 
+/** The committed demo area (fixtures/staging/make-demo.sh writes it): its advisory, comps and modules serve the tests too. */
+const DEMO_EL9 = path.join(ROOT, 'fixtures', 'staging', 'demo', 'demo-el9');
+export const COMPS = readFileSync(path.join(DEMO_EL9, 'COMPS', 'comps.xml'), 'utf8');
+export const MODULES = readFileSync(path.join(DEMO_EL9, 'MODULEMD', 'modules.yaml'), 'utf8');
+
+/** The demo advisory (DEMO-2026:0001, demo-hello 1.1) under another id, with changes. */
 export function erratumYaml(id: string, o: { version?: string; updated?: string; title?: string; pkgs?: Array<{ name: string; version: string; file: string }> } = {}): string {
-  const pkgs = o.pkgs ?? [{ name: 'demo-hello', version: '1.1', file: 'demo-hello-1.1-1.noarch.rpm' }];
-  return [
-    `id: "${id}"`,
-    'type: RHSA',
-    `title: "${o.title ?? 'Important: demo-hello security update'}"`,
-    'description: demo update',
-    'summary: demo summary',
-    'solution: update',
-    'severity: Important',
-    'from: re@stagepush.invalid',
-    'rights: Copyright demo',
-    'issued: "2026-01-15 00:00:00"',
-    `updated: "${o.updated ?? '2026-01-15 00:00:00'}"`,
-    'release: "0"',
-    'status: final',
-    'pushcount: "1"',
-    `version: "${o.version ?? '1'}"`,
-    'reboot_suggested: false',
-    'references:',
-    `  - {href: "https://stagepush.invalid/${id}", id: "${id}", title: "${id}", type: self}`,
-    'pkglist:',
-    '  - name: col',
-    '    short: col',
-    '    packages:',
-    ...pkgs.map((p) => `      - {name: ${p.name}, epoch: "0", version: "${p.version}", release: "1", arch: noarch, src: ${p.name}-${p.version}-1.src.rpm, filename: ${p.file}}`),
-    '',
-  ].join('\n');
+  const e = YAML.parse(readFileSync(path.join(DEMO_EL9, 'ERRATA', 'DEMO-2026-0001.yaml'), 'utf8')) as Record<string, unknown> & { pkglist: Array<{ packages: unknown[] }> };
+  e.id = id;
+  e.references = [{ href: `https://stagepush.invalid/${id}`, id, title: id, type: 'self' }];
+  if (o.title !== undefined) e.title = o.title;
+  if (o.updated !== undefined) e.updated = o.updated;
+  if (o.version !== undefined) e.version = o.version;
+  if (o.pkgs) {
+    e.pkglist[0]!.packages = o.pkgs.map((p) => ({ name: p.name, epoch: '0', version: p.version, release: '1', arch: 'noarch', src: `${p.name}-${p.version}-1.src.rpm`, filename: p.file }));
+  }
+  // Every string quoted: a plain 2026-01-15 00:00:00 would read back as a YAML 1.1 timestamp.
+  return YAML.stringify(e, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
 }
-
-export const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
-<comps>
-  <group>
-    <id>demo-tools</id>
-    <name>Demo tools</name>
-    <description>Demo packages.</description>
-    <default>true</default>
-    <uservisible>true</uservisible>
-    <packagelist>
-      <packagereq type="mandatory">demo-hello</packagereq>
-      <packagereq type="default">demo-tools</packagereq>
-    </packagelist>
-  </group>
-  <category>
-    <id>demo</id>
-    <name>Demo</name>
-    <description>Demo content.</description>
-    <grouplist><groupid>demo-tools</groupid></grouplist>
-  </category>
-</comps>
-`;
-
-export const MODULES = `---
-document: modulemd
-version: 2
-data:
-  name: demo
-  stream: "1"
-  version: 20260115000000
-  context: c0ffee42
-  arch: noarch
-  summary: Demo module
-  description: Demo module stream.
-  license:
-    module: [MIT]
-  profiles:
-    default:
-      rpms: [demo-hello]
-  artifacts:
-    rpms:
-      - demo-hello-0:1.1-1.noarch
-...
----
-document: modulemd-defaults
-version: 1
-data:
-  module: demo
-  stream: "1"
-  profiles:
-    "1": [default]
-...
-`;
 
 export interface Area {
   root: string;

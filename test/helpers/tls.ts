@@ -22,8 +22,10 @@ export interface Pki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
-  /** A second CA that signed nothing we serve. */
+  /** A second CA that signed nothing we serve, and a client certificate it signed. */
   otherCaCert: string;
+  otherClientCert: string;
+  otherClientKey: string;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -40,12 +42,12 @@ export function makePki(): Pki {
   }
   writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
-  for (const who of ['server', 'client']) {
+  for (const [who, ca, ext] of [['server', 'ca', 'server'], ['client', 'ca', 'client'], ['otherclient', 'otherca', 'client']] as const) {
     openssl(['req', ...ec, '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=stagepush test ${who}`], dir);
-    openssl(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '2', '-extfile', `${who}.ext`], dir);
+    openssl(['x509', '-req', '-in', `${who}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${who}.pem`, '-days', '2', '-extfile', `${ext}.ext`], dir);
   }
   const p = (f: string) => path.join(dir, f);
-  return { dir, caCert: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key'), otherCaCert: p('otherca.pem') };
+  return { dir, caCert: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key'), otherCaCert: p('otherca.pem'), otherClientCert: p('otherclient.pem'), otherClientKey: p('otherclient.key') };
 }
 
 export interface FeedServerOptions {

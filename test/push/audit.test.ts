@@ -18,13 +18,25 @@ test('stat cache: a hit only for the same device, inode, size and mtime; read-on
   assert.equal(c.checksumCache().get(f, { ...key, mtimeMs: key.mtimeMs + 1 }), undefined);
   assert.equal(c.checksumCache().get(f, { ...key, size: 2 }), undefined);
   assert.equal(c.checksumCache().get(f, { ...key, ino: key.ino + 1 }), undefined);
-  c.stageRecord(f, { name: 'n' });
-  assert.deepEqual(c.stagedRecord(f), { name: 'n' });
+  const sha = 'a'.repeat(64);
+  const rec = { name: 'n', epoch: 0, version: '1', release: '2', arch: 'noarch', isSource: false, signingKey: 'ABCD1234', files: ['/x'] };
+  c.stageRecord(sha, rec);
+  assert.deepEqual(c.stagedRecord(sha), rec);
+  assert.deepEqual(c.summary(sha), { name: 'n', epoch: 0, version: '1', release: '2', arch: 'noarch', isSource: false, signingKey: 'ABCD1234' });
+  // A stat hit on a file whose header is stored says so (the loader then skips the file).
+  assert.deepEqual(c.checksumCache().get(f, key), { sha256: sha, rpm: { signingKey: 'ABCD1234' } });
   c.close();
   const ro = PushCache.open(dir, { readOnly: true });
   ro.checksumCache().set(f, key, { sha256: 'b'.repeat(64) });
-  assert.deepEqual(ro.checksumCache().get(f, key), { sha256: 'a'.repeat(64) });
+  assert.deepEqual(ro.checksumCache().get(f, key), { sha256: 'a'.repeat(64), rpm: { signingKey: 'ABCD1234' } });
+  // A dry run stages new headers privately, and still reads the stored ones.
+  ro.stageRecord('b'.repeat(64), { ...rec, name: 'm' });
+  assert.equal(ro.summary('b'.repeat(64))?.name, 'm');
+  assert.equal(ro.summary(sha)?.name, 'n');
   ro.close();
+  const again = PushCache.open(dir);
+  assert.equal(again.summary('b'.repeat(64)), undefined);
+  again.close();
   const none = path.join(dir, 'none');
   PushCache.open(none, { readOnly: true }).close();
   assert.equal(existsSync(none), false);

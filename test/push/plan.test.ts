@@ -95,6 +95,18 @@ test('plan: unchanged, pushed, replaced (same NEVRA new sha256), refuse, mirror,
   const olds = ['1.0', '1.2', '1.10'].map((v, i) => existingOf(rpmUnit('x', v, `x${i}`), `x${i}`));
   const retain = planRepo({ ...repo, retainOldCount: 1 }, desiredFor('r', [rpmUnit('x', '2.0', 'x9')]), olds, { bumpErrata: false });
   assert.deepEqual(retain.removals.map((r) => r.unitKey.version).sort(), ['1.0', '1.2']);
+
+  // Several versions staged at once: the older ones beyond retention are not uploaded at all, and
+  // pushing the same area again reports the same (unchanged) with nothing to do.
+  const x1 = rpmUnit('x', '1.0', 'y1');
+  const x2 = rpmUnit('x', '2.0', 'y2');
+  const fresh = planRepo({ ...repo, retainOldCount: 0 }, desiredFor('r', [x1, x2]), [], { bumpErrata: false });
+  assert.deepEqual(fresh.uploads.map((u) => u.desired.label), ['rpm:x-0:2.0-1.noarch']);
+  assert.deepEqual(fresh.entries.map((e) => `${e.action} ${e.unit}`).sort(), ['pushed rpm:x-0:2.0-1.noarch', 'unchanged rpm:x-0:1.0-1.noarch']);
+  assert.match(fresh.entries.find((e) => e.action === 'unchanged')!.reason!, /retain_old_count: 0/);
+  const again = planRepo({ ...repo, retainOldCount: 0 }, desiredFor('r', [x1, x2]), [existingOf(x2, 'u-x2')], { bumpErrata: false });
+  assert.equal(again.changed, false);
+  assert.ok(again.entries.every((e) => e.action === 'unchanged'));
 });
 
 test('plan: errata merge rule and --bump-errata', () => {

@@ -18,7 +18,6 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkKnownKeys, firstProblem, getBool, result } from '../common/config.js';
 import { DIRECTORY_TYPE, ingestDirectory } from '../common/directory.js';
-import { copyAndHash } from '../common/fsutil.js';
 
 export const GENERIC_TYPES = ['cgw', 'ami', 'vhd'] as const;
 const METADATA: PluginMetadata = { id: 'generic_importer', displayName: 'Generic importer (CGW, AMI, VHD, RAW directories)', types: [...GENERIC_TYPES, DIRECTORY_TYPE] };
@@ -98,20 +97,14 @@ export class GenericImporter implements Importer {
         throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
       });
       if (!st.isFile()) throw new StagepushError('FILE_UPLOAD_NOT_A_FILE', `${upload.filePath}: not a regular file (type ${upload.typeId})`, { file: upload.filePath });
-      const unit = conduit.initUnit(upload.typeId, { name, checksum: '' }, metadata, `${upload.typeId}/${path.basename(upload.filePath)}`);
-      try {
-        const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
-        const given = upload.unitKey.checksum;
-        if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
-          throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
-        }
-        unit.unitKey = { name, checksum: sha256 };
-        unit.metadata = { ...metadata, size, filename: path.basename(upload.filePath) };
-        saved = conduit.saveUnit(unit);
-      } catch (e) {
-        await fsp.rm(unit.storagePath!, { force: true });
-        throw e;
+      // Hard-linked into the store on the same filesystem, else copied (hashed while copying).
+      const stored = conduit.storeBlob(upload.filePath);
+      const given = upload.unitKey.checksum;
+      if (typeof given === 'string' && given && given.toLowerCase() !== stored.sha256) {
+        throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${stored.sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
       }
+      const unit = conduit.initUnit(upload.typeId, { name, checksum: stored.sha256 }, { ...metadata, size: stored.size, filename: path.basename(upload.filePath) }, null);
+      saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: `${upload.typeId}/${path.basename(upload.filePath)}`, sha256: stored.sha256, size: stored.size });
     } else {
       const checksum = createHash('sha256').update(canonicalJson(metadata)).digest('hex');
       saved = conduit.saveUnit(conduit.initUnit(upload.typeId, { name, checksum }, metadata, null));

@@ -11,7 +11,6 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
 import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
-import { copyAndHash } from '../common/fsutil.js';
 import { MANIFEST_NAME, checkIsoName, parseManifest, type ManifestEntry } from './manifest.js';
 
 export const ISO_TYPE = 'iso';
@@ -78,24 +77,19 @@ export class IsoImporter implements Importer {
     const name = typeof upload.unitKey.name === 'string' && upload.unitKey.name ? upload.unitKey.name : path.basename(upload.filePath);
     const bad = checkIsoName(name);
     if (bad) throw new StagepushError('FILE_BAD_NAME', `${upload.filePath}: name ${bad}`, { file: upload.filePath, field: 'name' });
-    // The stored copy is what we hash: a file changed while uploading cannot slip through.
-    const unit = conduit.initUnit(ISO_TYPE, { name, checksum: '', size: 0 }, { ...upload.metadata }, name);
-    let saved: Unit;
-    try {
-      const { sha256, size } = await copyAndHash(upload.filePath, unit.storagePath!, conduit.signal);
-      const given = upload.unitKey.checksum;
-      if (typeof given === 'string' && given && given.toLowerCase() !== sha256) {
-        throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
-      }
-      if (upload.unitKey.size !== undefined && upload.unitKey.size !== null && Number(upload.unitKey.size) !== size) {
-        throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath, field: 'size' });
-      }
-      unit.unitKey = { name, checksum: sha256, size };
-      saved = conduit.saveUnit(unit);
-    } catch (e) {
-      if (unit.storagePath) await fsp.rm(unit.storagePath, { force: true });
-      throw e;
+    // Into the content store first (hard link on the same filesystem, else a copy hashed while
+    // copying; the store verifies what it stored, or trusts what the push already hashed when
+    // the file is unchanged since), then the unit is keyed by that digest.
+    const stored = conduit.storeBlob(upload.filePath);
+    const given = upload.unitKey.checksum;
+    if (typeof given === 'string' && given && given.toLowerCase() !== stored.sha256) {
+      throw new StagepushError('FILE_CHECKSUM_MISMATCH', `${upload.filePath}: sha256 ${stored.sha256} differs from the given checksum ${given}`, { file: upload.filePath, field: 'checksum' });
     }
+    if (upload.unitKey.size !== undefined && upload.unitKey.size !== null && Number(upload.unitKey.size) !== stored.size) {
+      throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${stored.size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath, field: 'size' });
+    }
+    const unit = conduit.initUnit(ISO_TYPE, { name, checksum: stored.sha256, size: stored.size }, { ...upload.metadata }, null);
+    const saved = conduit.saveUnit({ ...unit, storagePath: conduit.blobPath(stored.sha256), relativePath: name, sha256: stored.sha256, size: stored.size });
     const replaced: string[] = [];
     for (const old of conduit.getUnits({ typeIds: [ISO_TYPE], filters: { name } })) {
       if (!sameKey(old, { sha256: String(saved.unitKey.checksum), size: Number(saved.unitKey.size) })) {

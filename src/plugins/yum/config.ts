@@ -27,6 +27,7 @@ export const IMPORTER_KEYS = [
   'require_signature',
   'allowed_keys',
   'recursive',
+  'force_full',
 ] as const;
 
 export const DISTRIBUTOR_KEYS = [
@@ -187,6 +188,7 @@ export function checkImporterConfig(config: PluginCallConfig): string | null {
     () => checkBool(config, 'require_signature'),
     () => checkKeyList(config, 'allowed_keys'),
     () => checkBool(config, 'recursive'),
+    () => checkBool(config, 'force_full'),
   ]);
 }
 

@@ -27,7 +27,7 @@ import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLoca
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
 import { storeDirectoryUpload } from './tree.js';
 import { checkImporterConfig } from './config.js';
-import { YumSync } from './sync.js';
+import type { YumSync } from './sync.js';
 
 export const IMPORTER_ID = 'yum_importer';
 
@@ -73,10 +73,28 @@ async function readHead(file: string, n: number): Promise<string> {
   }
 }
 
-/** Upload (or sync) an RPM file: reads its header, stores the record on the unit. */
-export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; record: import('../../formats/rpm/types.js').RpmRecord }> {
-  const { record, checksums } = await readRpmFile(filePath, { checksums: ['sha256'] });
-  const sha256 = checksums.sha256!;
+type RpmRecord = import('../../formats/rpm/types.js').RpmRecord;
+
+/**
+ * The header record and sha256 the caller of the operation already read from this file (the
+ * push's loader), when the conduit knows them and the file is unchanged since; else undefined.
+ */
+export function knownRpm(conduit: ImporterConduit, filePath: string): { record: RpmRecord; sha256: string } | undefined {
+  const c = conduit as ImporterConduit & { fileFacts?: (p: string) => { sha256: string; size: number; extra?: unknown } | undefined };
+  if (typeof c.fileFacts !== 'function') return undefined;
+  const f = c.fileFacts(filePath);
+  const r = f?.extra as Partial<RpmRecord> | undefined;
+  if (!f || !r || typeof r !== 'object' || typeof r.name !== 'string' || typeof r.version !== 'string' || typeof r.release !== 'string' || typeof r.arch !== 'string' || typeof r.isSource !== 'boolean') return undefined;
+  return { record: r as RpmRecord, sha256: f.sha256 };
+}
+
+/**
+ * Upload (or sync) an RPM file: reads its header, stores the record on the unit. A file whose
+ * header and sha256 the push already read (conduit file facts) is not read again.
+ */
+export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; record: RpmRecord }> {
+  const known = knownRpm(conduit, filePath);
+  const { record, sha256 }: { record: RpmRecord; sha256: string } = known ?? (await readRpmFile(filePath, { checksums: ['sha256'] }).then((r) => ({ record: r.record, sha256: r.checksums.sha256! })));
   if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
     throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
   }
@@ -90,7 +108,8 @@ export async function saveRpmFile(conduit: ImporterConduit, filePath: string, op
     signing_key: record.signingKey,
     record: record as unknown as Json,
   };
-  const unit = conduit.initUnit(typeId, rpmUnitKey(record, sha256), metadata, filename);
+  // No temporary file: the file goes into the store from where it is (linked or copied).
+  const unit = { ...conduit.initUnit(typeId, rpmUnitKey(record, sha256), metadata, null), relativePath: filename };
   return { unit: conduit.saveUnitFromFile(unit, filePath), record };
 }
 
@@ -215,7 +234,9 @@ export class YumImporter implements Importer {
   }
 
   async syncRepo(repo: Repository, conduit: ImporterConduit, config: PluginCallConfig): Promise<SyncReport> {
-    this.sync = new YumSync(repo, conduit, config);
+    // Loaded on demand: the sync brings in the HTTP client (undici), which uploads and pushes never need.
+    const { YumSync: Sync } = await import('./sync.js');
+    this.sync = new Sync(repo, conduit, config);
     if (this.canceled) this.sync.cancel();
     return this.sync.run();
   }

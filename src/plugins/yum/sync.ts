@@ -2,10 +2,11 @@
  * Sync of a yum repository from its `feed` (http://, https://, file://): repomd.xml, then primary
  * (packages downloaded concurrently, checksums verified), updateinfo, comps, modules, productid.
  * An unchanged repomd.xml (same revision and record checksums as the last successful sync,
- * remembered in the scratchpad) does no work. Cancel aborts every download; the engine then
+ * remembered in the scratchpad, with the same content-affecting config and no unit added to or
+ * removed from the repository since) does no work; `force_full=true` makes it do the work anyway. Cancel aborts every download; the engine then
  * drops the staged changes, so the repository stays as it was.
  */
-import { getHashes } from 'node:crypto';
+import { createHash, getHashes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, Unit } from '../../engine/contract.js';
@@ -29,6 +30,8 @@ interface SyncScratch {
   /** The signature policy: relaxing it must let the next sync take the packages it refused. */
   requireSignature: boolean;
   allowedKeys: string[];
+  /** Digest of the repository's unit identities after the sync: a unit removed or added since (upload, remove, copy) makes the next sync do the work. */
+  content?: string;
 }
 
 function identity(u: { typeId: string; unitKey: Record<string, unknown> }): string {
@@ -94,7 +97,6 @@ export class YumSync {
   private async sync(feed: string, dl: Downloader, work: string, skip: Set<string>, removeMissing: boolean): Promise<SyncReport> {
     this.progress('repomd', { feed });
     const repomdBuf = await dl.fetchBuffer(joinUrl(feed, 'repodata/repomd.xml'));
-    const { createHash } = await import('node:crypto');
     const repomdChecksum = createHash('sha256').update(repomdBuf).digest('hex');
     const repomd = parseRepomd(repomdBuf, joinUrl(feed, 'repodata/repomd.xml'));
     const records: Record<string, string> = {};
@@ -112,7 +114,7 @@ export class YumSync {
         .sort(),
     };
     const prev = this.conduit.getScratchpad() as unknown as { sync?: SyncScratch } | undefined;
-    if (prev?.sync && JSON.stringify(prev.sync) === JSON.stringify(state)) {
+    if (!getBool(this.config, 'force_full', false) && prev?.sync && JSON.stringify(prev.sync) === JSON.stringify({ ...state, content: this.contentDigest() })) {
       this.progress('done', { unchanged: true });
       return { success: true, summary: { unchanged: true, revision: repomd.revision, feed, bytes: dl.bytes, requests: dl.requests } };
     }
@@ -193,9 +195,19 @@ export class YumSync {
     summary.requests = dl.requests;
     // Remembered only now: a failed or canceled sync leaves the previous state, so the next one redoes the work.
     const pad = this.conduit.getScratchpad();
-    this.conduit.setScratchpad({ ...(pad && typeof pad === 'object' && !Array.isArray(pad) ? pad : {}), sync: state as unknown as Json });
+    this.conduit.setScratchpad({ ...(pad && typeof pad === 'object' && !Array.isArray(pad) ? pad : {}), sync: { ...state, content: this.contentDigest() } as unknown as Json });
     this.progress('done', summary);
     return { success: true, summary, details };
+  }
+
+  /** sha256 of the sorted identities (type + unit key) of every unit in the repository. */
+  private contentDigest(): string {
+    const ids: string[] = [];
+    for (const u of this.conduit.iterUnits({ fields: [] })) ids.push(identity(u));
+    ids.sort();
+    const h = createHash('sha256');
+    for (const id of ids) h.update(id + '\n');
+    return h.digest('hex');
   }
 
   private async syncPackages(

@@ -12,14 +12,18 @@ import { ITEM_KINDS, type PushItem, type RpmPushItem } from '../../items/types.j
 import { parseStagedUrl, type StagedUrl } from './url.js';
 import { walkTopdir, type FileStat, type WalkedItem } from './walk.js';
 import { runPool } from './pool.js';
-import type { ChecksumAlgo, WorkerJob, WorkerResult } from './worker.js';
+import type { ChecksumAlgo, RpmRecordSummary, WorkerJob, WorkerResult } from './worker.js';
 import { problem } from './common.js';
 
 export { parseStagedUrl, type StagedUrl } from './url.js';
-export type { ChecksumAlgo } from './worker.js';
+export type { ChecksumAlgo, RpmRecordSummary } from './worker.js';
 
 export interface ChecksumCache {
-  get(path: string, st: FileStat): { md5?: string; sha256?: string } | undefined;
+  /**
+   * Sums of an unchanged file; `rpm` when the cache also holds the RPM's parsed header (its
+   * signing key): such an RPM is neither opened nor parsed again.
+   */
+  get(path: string, st: FileStat): { md5?: string; sha256?: string; rpm?: { signingKey: string | null } } | undefined;
   set(path: string, st: FileStat, sums: { md5?: string; sha256?: string }): void;
 }
 
@@ -28,8 +32,17 @@ export interface LoadOptions {
   checksums?: ChecksumAlgo[];
   events?: EventSink;
   signal?: AbortSignal;
-  /** Called for every RPM whose header was read. */
+  /**
+   * Called for every RPM whose header was read, after its checksums were filled in (its
+   * sha256sum is set when sha256 checksums are asked for). Not called for an RPM the checksum
+   * cache knows with its header.
+   */
   onRpmRecord?: (item: RpmPushItem, record: RpmRecord) => void;
+  /**
+   * The same as onRpmRecord with the record as JSON text and a summary of it (what a caller that
+   * stores records wants: no object graph is cloned between threads). Wins over onRpmRecord.
+   */
+  onRpmRecordJson?: (item: RpmPushItem, json: string, summary: RpmRecordSummary) => void;
   checksumCache?: ChecksumCache;
   /** Worker module (tests). */
   workerUrl?: string;
@@ -126,7 +139,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   // Jobs: RPM headers always; hashing of other files when checksums are asked for.
   const jobs: WorkerJob[] = [];
   const owners: WalkedItem[] = [];
-  const cachedSums: Array<{ md5?: string; sha256?: string } | undefined> = [];
+  const cachedSums: Array<{ md5?: string; sha256?: string; rpm?: unknown } | undefined> = [];
   for (const w of walked) {
     const item = w.item;
     if (!item.src) continue;
@@ -135,17 +148,23 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       want = [...checksums];
       // A staged sha256sum is verified whenever checksums are computed.
       if (item.sha256sum && !want.includes('sha256')) want.push('sha256');
-      const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
-      if (cached) {
-        applySums(w, cached, checksums, out.problems);
-        if (!w.item) continue; // refused (checksum mismatch)
-        want = want.filter((a) => cached[a] === undefined);
-      }
+    }
+    const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
+    if (cached && want.length) {
+      applySums(w, cached, checksums, out.problems);
+      if (!w.item) continue; // refused (checksum mismatch)
+      want = want.filter((a) => cached[a] === undefined);
+    }
+    if (w.rpm && cached?.rpm && !want.length && item.kind === 'RpmPushItem') {
+      // Unchanged RPM whose header is stored: a stat and a lookup, no open, no worker task.
+      const key = cached.rpm.signingKey;
+      item.signing_key = key ? key.toUpperCase() : null;
+      continue;
     }
     if (w.rpm || want.length) {
-      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecord ? { record: true } : {}) });
+      jobs.push({ op: w.rpm ? 'rpm' : 'hash', path: item.src, checksums: want, ...(w.rpm && opts.onRpmRecordJson ? { record: 'json' as const } : w.rpm && opts.onRpmRecord ? { record: true } : {}) });
       owners.push(w);
-      cachedSums.push(w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined);
+      cachedSums.push(cached);
     }
   }
   const phase = checksums.length ? 'checksum' : 'load';
@@ -170,11 +189,16 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
         const key = r.signingKey ?? null;
         w.item.signing_key = key ? key.toUpperCase() : null;
-        if (r.record) opts.onRpmRecord?.(w.item, r.record);
       }
       if (job.checksums.length) {
         applySums(w, r.sums, checksums, out.problems);
-        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...cachedSums[i], ...r.sums });
+        if (!w.item) return; // refused (checksum mismatch)
+        const { rpm: _rpm, ...sums } = cachedSums[i] ?? {};
+        if (w.stat && opts.checksumCache) opts.checksumCache.set(job.path, w.stat, { ...sums, ...r.sums });
+      }
+      if (job.op === 'rpm' && w.item.kind === 'RpmPushItem') {
+        if (r.recordJson !== undefined && r.summary) opts.onRpmRecordJson?.(w.item, r.recordJson, r.summary);
+        else if (r.record) opts.onRpmRecord?.(w.item, r.record);
       }
     },
   });

@@ -22,8 +22,34 @@ export interface PoolRunOutcome {
 
 export const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url).href;
 
+/**
+ * Up to this many jobs run on the main thread (the default worker module, one after the other)
+ * instead of starting a pool: starting worker threads costs more than reading a few headers (the
+ * incremental cron push of a few new packages). The worker opens files without blocking and refuses
+ * anything but regular files, so a FIFO cannot hang it.
+ */
+export const INLINE_MAX_JOBS = 16;
+
+async function runInline<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
+  const worker = (await import('./worker.js')) as { default: (job: WorkerJob) => Promise<WorkerResult> };
+  for (let i = 0; i < jobs.length; i++) {
+    if (opts.signal?.aborted) return { unfinished: jobs.map((_, j) => j).slice(i), aborted: true };
+    let r: WorkerResult;
+    try {
+      r = await worker.default(jobs[i] as WorkerJob);
+    } catch (e) {
+      r = { ok: false, code: 'STAGED_WORKER_FAILED', message: String((e as Error)?.message ?? e) };
+    }
+    opts.onResult(i, r);
+    // Let signal handlers run between files.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return { unfinished: [], aborted: false };
+}
+
 export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
   if (!jobs.length) return { unfinished: [], aborted: false };
+  if (!opts.workerUrl && jobs.length <= INLINE_MAX_JOBS) return runInline(jobs, opts);
   const mod = (await import('piscina')) as unknown as { Piscina: typeof import('piscina').Piscina };
   const Piscina = mod.Piscina;
   const threads = Math.max(1, Math.min(opts.threads, jobs.length));

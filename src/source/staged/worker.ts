@@ -14,12 +14,26 @@ export interface WorkerJob {
   op: 'rpm' | 'hash';
   path: string;
   checksums: ChecksumAlgo[];
-  /** Send the whole RpmRecord back (else only its signing key: cloning records costs time). */
-  record?: boolean;
+  /**
+   * Send the whole RpmRecord back (else only its signing key: cloning records costs time);
+   * 'json': as JSON text with a small summary (cheaper to pass between threads and to store).
+   */
+  record?: boolean | 'json';
+}
+
+/** The header fields planning needs, sent with a record passed as JSON text. */
+export interface RpmRecordSummary {
+  name: string;
+  epoch: number | string | null;
+  version: string;
+  release: string;
+  arch: string;
+  isSource: boolean;
+  signingKey: string | null;
 }
 
 export type WorkerResult =
-  | { ok: true; record?: RpmRecord; signingKey?: string | null; sums: { md5?: string; sha256?: string } }
+  | { ok: true; record?: RpmRecord; recordJson?: string; summary?: RpmRecordSummary; signingKey?: string | null; sums: { md5?: string; sha256?: string } }
   | { ok: false; code: string; message: string };
 
 const CHUNK = 1024 * 1024;
@@ -65,6 +79,18 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     closeSync(openRegular(job.path));
     // Synchronous reads: this is a worker thread (no event loop to keep responsive).
     const { record, checksums } = readRpmFileSync(job.path, { checksums: job.checksums });
+    if (job.record === 'json') {
+      const summary: RpmRecordSummary = {
+        name: record.name,
+        epoch: (record.epoch as number | string | null | undefined) ?? null,
+        version: record.version,
+        release: record.release,
+        arch: record.arch,
+        isSource: record.isSource,
+        signingKey: record.signingKey ?? null,
+      };
+      return { ok: true, recordJson: JSON.stringify(record), summary, signingKey: record.signingKey, sums: checksums ?? {} };
+    }
     return job.record ? { ok: true, record, signingKey: record.signingKey, sums: checksums ?? {} } : { ok: true, signingKey: record.signingKey, sums: checksums ?? {} };
   } catch (e) {
     const err = e as { code?: unknown; message?: string };

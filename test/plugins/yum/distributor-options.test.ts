@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { tempDir } from '../../helpers/cli.js';
-import { COMPS_XML, Dnf, RPMS, erratumYaml, matrix, modulemdYaml, writeFixtures } from '../../helpers/yum.js';
+import { COMPS_XML, Dnf, Engine as CliEngine, RPMS, erratumYaml, matrix, modulemdYaml, writeFixtures } from '../../helpers/yum.js';
 import { openEngine, type Engine } from '../../../src/engine/index.js';
 import { parseRepomd } from '../../../src/formats/repomd/index.js';
 
@@ -194,6 +194,22 @@ describe('yum_distributor config keys', () => {
     sh('sed', ['-i', 's/<revision>/<revision>1/', path.join(bad, 'repodata', 'repomd.xml')]);
     const v2 = spawnSync('gpg', ['--batch', '--verify', path.join(bad, 'repodata', 'repomd.xml.asc'), path.join(bad, 'repodata', 'repomd.xml')], { encoding: 'utf8', env: { ...process.env, GNUPGHOME: verifyHome } });
     assert.notEqual(v2.status, 0);
+
+    // `repo publish` through the CLI with GNUPGHOME in the environment (no gpg_home key).
+    const envSigned = await repo({ gpg_sign_metadata: true, gpg_key_id: keyId }, { bare: true, files: [files[0]!] });
+    new CliEngine(eng.dataDir).run(['repo', 'publish', envSigned.id], { env: { GNUPGHOME: home } });
+    const erd = path.join(envSigned.http, 'repodata');
+    const v3 = spawnSync('gpg', ['--batch', '--verify', path.join(erd, 'repomd.xml.asc'), path.join(erd, 'repomd.xml')], { encoding: 'utf8', env: { ...process.env, GNUPGHOME: verifyHome } });
+    assert.equal(v3.status, 0, v3.stderr);
+
+    // A key gpg does not have: the publish fails naming gpg_key_id, the published tree stays.
+    const before = readFileSync(path.join(rd, 'repomd.xml'), 'utf8');
+    await eng.updateDistributor(r.id, 'yum', { config: { gpg_key_id: 'DEADBEEFDEADBEEF' } });
+    const out = await eng.publish(r.id);
+    assert.equal(out[0]!.status, 'failed');
+    assert.equal(out[0]!.error?.code, 'YUM_GPG_SIGN');
+    assert.match(out[0]!.error!.message, /DEADBEEFDEADBEEF/);
+    assert.equal(readFileSync(path.join(rd, 'repomd.xml'), 'utf8'), before);
   });
 
   test('validateConfig refuses unknown keys and bad values, naming the key; nothing is changed', async () => {

@@ -161,6 +161,11 @@ describe('yum_importer sync options', () => {
     assert.match(e.message, /ssl_client_cert/);
     assert.ok(feed.tlsErrors > 0 || !feed.requests.length, 'the server refused the handshake');
     assert.equal(eng.getRepo(without)!.version, 0);
+    // A client certificate the server does not trust: refused, the message or hint names the key.
+    const wrong = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.otherClientCert, ssl_client_key: pki.otherClientKey, retries: 0 });
+    const ew = await failure(eng.sync(wrong));
+    assert.ok(['YUM_TLS_FAILED', 'YUM_DOWNLOAD_FAILED'].includes(ew.code), ew.code);
+    assert.match(`${ew.message} ${ew.hint}`, /ssl_client_cert/);
     const withCert = await repo(feed.url, { ssl_ca_cert: pki.caCert, ssl_client_cert: pki.clientCert, ssl_client_key: pki.clientKey });
     await eng.sync(withCert);
     assert.deepEqual(rpmChecksums(withCert), allChecksums());
@@ -368,6 +373,23 @@ describe('yum_importer sync options', () => {
     assert.equal(r2.version, 1);
     assert.equal(r2.newVersion, false);
     assert.equal((r2.report as any).unchanged, true);
+    // A package removed from the repository since: the next sync brings it back.
+    const rm = await eng.removeUnits(id, { typeIds: ['rpm'], filters: { name: 'world' } });
+    assert.equal(rm.version, 2);
+    feed.requests.length = 0;
+    const r3 = await eng.sync(id);
+    assert.deepEqual(rpmChecksums(id), allChecksums());
+    assert.equal(r3.version, 3);
+    assert.deepEqual(feed.requests.filter((r) => r.endsWith('.rpm')), [rpmPaths[2]]);
+    // force_full: the work is done (metadata fetched again), nothing changes.
+    feed.requests.length = 0;
+    const r4 = await eng.sync(id, { override: { force_full: true } });
+    assert.ok(feed.requests.some((r) => r.includes('primary')), feed.requests.join(' '));
+    assert.equal(r4.version, 3);
+    assert.equal(r4.newVersion, false);
+    feed.requests.length = 0;
+    await eng.sync(id);
+    assert.deepEqual(feed.requests, ['/repodata/repomd.xml'], 'unchanged again');
   });
 
   test('yum_importer validateConfig refuses unknown keys and bad values, naming the key', async () => {
@@ -389,6 +411,7 @@ describe('yum_importer sync options', () => {
       [{ skip: ['everything'] }, /"skip"/],
       [{ require_signature: 'y' }, /"require_signature"/],
       [{ allowed_keys: ['not-a-key'] }, /"allowed_keys"/],
+      [{ force_full: 'always' }, /"force_full"/],
     ];
     for (const [config, re] of cases) {
       const id = `bad${++n}`;

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { createRenderer } from '../../src/cli/output.js';
+import { BIN, ROOT } from '../helpers/cli.js';
+
+const EVENTS = [
+  { type: 'phase-start', phase: 'load', total: 2 },
+  { type: 'phase-progress', phase: 'load', done: 1, total: 2 },
+  { type: 'phase-end', phase: 'load', done: 2, total: 2 },
+] as const;
+
+async function render(stream: { isTTY?: boolean; columns?: number }): Promise<string> {
+  let out = '';
+  const r = await createRenderer('tty', false, { ...stream, write: (t: string) => (out += t) });
+  for (const e of EVENTS) r.sink(e);
+  r.stop();
+  return out;
+}
+
+test('renderer: a terminal of unknown or zero width gets plain lines, not spinners', async () => {
+  for (const columns of [undefined, 0]) {
+    assert.equal(await render({ isTTY: true, columns }), 'load: started (2)\nload: done (2/2)\n');
+  }
+});
+
+test('stagepush ls on a pseudo-terminal of width 0 finishes (script -qec, stty cols 0)', () => {
+  const demo = path.join(ROOT, 'fixtures', 'staging', 'demo');
+  const r = spawnSync('script', ['-qec', `stty cols 0 rows 0; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ls ${JSON.stringify(demo)} >/dev/null`, '/dev/null'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.error, undefined, 'script timed out: the renderer redraws forever');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /load: done \(12\)/);
+  // A real width still gets the spinner (ANSI cursor control), and it ends.
+  const t = spawnSync('script', ['-qec', `stty cols 80 rows 24; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ls ${JSON.stringify(demo)} >/dev/null`, '/dev/null'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(t.status, 0, t.stdout + t.stderr);
+  assert.ok(t.stdout.includes("\u001b[?25l"), "ora hides the cursor");
+});

@@ -1,0 +1,139 @@
+/**
+ * The config file as every command sees it (data dir, log retention), gc of the push records,
+ * and push's lock behaviour (--no-wait exits 5; a waiting push completes once the lock is free).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { keyIds, RPMS } from '../helpers/push.js';
+
+const require_ = createRequire(import.meta.url);
+
+/** A staging area with one signed RPM in destination `dest`. */
+function rpmArea(root: string, dest = 'el9', rpm = 'demo-tools-2.0-1.noarch.rpm'): string {
+  mkdirSync(path.join(root, dest, 'RPMS'), { recursive: true });
+  copyFileSync(path.join(RPMS, rpm), path.join(root, dest, 'RPMS', rpm));
+  return root;
+}
+
+/** No --data-dir, no $STAGEPUSH_DATA_DIR: only the config file says where the data is. */
+function cli(args: string[], env: NodeJS.ProcessEnv) {
+  return runCli(args, { env: { STAGEPUSH_DATA_DIR: '', STAGEPUSH_CONFIG: '', STAGEPUSH_PUBLISH_ROOT: '', ...env } });
+}
+
+test('every command uses the config file data dir and publish root (push, repo list, push list, gc)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const xdg = path.join(work, 'xdg');
+  mkdirSync(path.join(xdg, 'stagepush'), { recursive: true });
+  // Found by the XDG search; relative paths are relative to the file.
+  writeFileSync(path.join(xdg, 'stagepush', 'config.yaml'), `data_dir: ../../data\npublish: {root: ../../pub}\nlog_retention_days: 1\nallowed_signing_keys: [${keyIds().A}]\n`);
+  const env = { XDG_CONFIG_HOME: xdg };
+  const area = rpmArea(path.join(work, 'area'));
+  const p = cli(['push', '--json', area], env);
+  assert.equal(p.status, 0, p.stderr);
+  const rep = JSON.parse(p.stdout);
+  assert.equal(rep.data_dir, dataDir);
+  assert.ok(existsSync(path.join(work, 'pub', 'http', 'el9', 'repodata', 'repomd.xml')));
+
+  const repos = cli(['repo', 'list', '--json'], env);
+  assert.equal(repos.status, 0, repos.stderr);
+  assert.deepEqual(JSON.parse(repos.stdout).map((r: { id: string }) => r.id), ['el9']);
+  const show = cli(['repo', 'show', 'el9', '--json'], env);
+  assert.equal(show.status, 0, show.stderr);
+  assert.match(JSON.stringify(JSON.parse(show.stdout).distributors[0].published), new RegExp(path.join(work, 'pub', 'http', 'el9').replace(/[/.]/g, '\\$&')));
+  const list = cli(['push', 'list', '--json'], env);
+  assert.deepEqual(JSON.parse(list.stdout).map((r: { id: string }) => r.id), [rep.push_id]);
+  // The flag and the environment still win over the file.
+  const other = path.join(work, 'other');
+  assert.deepEqual(JSON.parse(cli(['repo', 'list', '--json'], { ...env, STAGEPUSH_DATA_DIR: other }).stdout), []);
+  assert.deepEqual(JSON.parse(cli(['--data-dir', other, 'repo', 'list', '--json'], env).stdout), []);
+  // --config names the file too.
+  const explicit = path.join(work, 'explicit.yaml');
+  writeFileSync(explicit, `data_dir: ${dataDir}\n`);
+  assert.deepEqual(JSON.parse(cli(['--config', explicit, 'repo', 'list', '--json'], { XDG_CONFIG_HOME: path.join(work, 'none') }).stdout).map((r: { id: string }) => r.id), ['el9']);
+
+  // gc applies log_retention_days (1 day) to push logs, stat cache rows and cached headers.
+  const logDir = path.join(dataDir, 'logs', rep.push_id);
+  const old = new Date(Date.now() - 3 * 86400_000);
+  utimesSync(logDir, old, old);
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'));
+  const statRows = db.prepare('UPDATE stat_cache SET seen = ?').run(old.getTime()).changes;
+  const headerRows = db.prepare('UPDATE rpm_headers SET seen = ?').run(old.getTime()).changes;
+  db.close();
+  assert.ok(statRows > 0 && headerRows > 0);
+  const rows = statRows + headerRows;
+  const dry = cli(['gc', '--dry-run', '--json'], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  const d = JSON.parse(dry.stdout);
+  assert.deepEqual([d.logRetentionDays, d.pushLogsPruned, d.statCachePruned], [1, [rep.push_id], rows]);
+  assert.ok(existsSync(logDir));
+  const gc = cli(['gc', '--json'], env);
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.deepEqual(JSON.parse(gc.stdout).pushLogsPruned, [rep.push_id]);
+  assert.equal(existsSync(logDir), false);
+  const db2 = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+  assert.equal((db2.prepare('SELECT (SELECT COUNT(*) FROM stat_cache) + (SELECT COUNT(*) FROM rpm_headers) AS n').get() as { n: number }).n, 0);
+  db2.close();
+  // 0 keeps everything.
+  const p2 = cli(['push', '-q', area], env);
+  assert.equal(p2.status, 0, p2.stderr);
+  const id2 = readdirSync(path.join(dataDir, 'logs'))[0]!;
+  utimesSync(path.join(dataDir, 'logs', id2), old, old);
+  assert.deepEqual(JSON.parse(cli(['gc', '--json', '--log-retention-days', '0'], env).stdout).pushLogsPruned, []);
+  assert.ok(existsSync(path.join(dataDir, 'logs', id2)));
+});
+
+test('push --no-wait exits 5 while another run holds a destination lock; a waiting push completes after', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\n`);
+  const env = { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: dataDir };
+  assert.equal(runCli(['push', '-q', rpmArea(path.join(work, 'a1'))], { env }).status, 0);
+  const area = rpmArea(path.join(work, 'a2'), 'el9', 'demo-hello-1.0-1.noarch.rpm');
+
+  // Another run holds repository el9 (an engine transaction in this process).
+  const { openEngine } = await import('../../src/engine/index.js');
+  const eng = await openEngine({ dataDir });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let holding!: () => void;
+  const held = new Promise<void>((r) => (holding = r));
+  const tx = eng.transaction(['el9'], async () => {
+    holding();
+    await gate;
+  });
+  await held;
+  try {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawnCli(['push', ...args, area], { env });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+          if (/waiting for repo:el9/.test(stderr)) release();
+        });
+        c.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const nw = await run(['--no-wait', '--json']);
+    assert.equal(nw.code, 5, nw.stderr);
+    assert.equal(JSON.parse(nw.stdout).status, 'locked');
+    assert.match(nw.stderr, /ENGINE_LOCKED.*repo:el9/);
+    // Without --no-wait the push says it waits, and completes once the lock is released.
+    const w = await run(['--json', '--progress', 'plain']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stderr, /waiting for repo:el9/);
+    assert.deepEqual(JSON.parse(w.stdout).items.map((i: { unit: string; action: string }) => `${i.unit} ${i.action}`), ['rpm:demo-hello-0:1.0-1.noarch pushed']);
+  } finally {
+    release();
+    await tx;
+    eng.close();
+  }
+});

@@ -1,0 +1,187 @@
+/**
+ * Issue 5 from the command line, on small staging areas: repository policies from the config
+ * file (one destination feeding two repositories, a named template for unknown destinations,
+ * retain_old_count, duplicate_nevra: refuse), --force-publish, -q, --progress ndjson, and the
+ * refusals (DOCKER, a destination holding yum and file content, unknown_destination: error).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { EXIT } from '../../src/errors.js';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { push, RPMS, sha256 } from '../helpers/push.js';
+
+function put(file: string, content: string | Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, content);
+}
+
+function rpm(root: string, dest: string, name: string): string {
+  const f = path.join(root, dest, 'RPMS', name);
+  mkdirSync(path.dirname(f), { recursive: true });
+  copyFileSync(path.join(RPMS, name), f);
+  return f;
+}
+
+interface Report {
+  exit_status: number;
+  items: Array<{ repository: string; unit: string; action: string; reason?: string }>;
+  repositories: Array<{ id: string; origin: string; status: string; version: number; previous_version: number }>;
+  problems: Array<{ code: string; file?: string; message: string }>;
+}
+
+test('config policies end to end: one destination → two repositories, named template, retain_old_count, duplicate_nevra refuse, --force-publish, -q, ndjson', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(
+    config,
+    [
+      'allow_unsigned: true',
+      'unknown_destination: template:mytpl',
+      'templates:',
+      '  mytpl: {template: yum, display_name: made from mytpl}',
+      'repositories:',
+      '  r1: {type: yum, destinations: [d1]}',
+      '  r2: {type: yum, destinations: [d1], retain_old_count: 0, duplicate_nevra: refuse}',
+      '',
+    ].join('\n'),
+  );
+  const root = path.join(work, 'area');
+  rpm(root, 'd1', 'demo-hello-1.0-1.noarch.rpm');
+  const hello11 = rpm(root, 'd1', 'demo-hello-1.1-1.noarch.rpm');
+  rpm(root, 'odd', 'demo-tools-2.0-1.noarch.rpm');
+
+  // -q: nothing at all on success.
+  const q = push(['-q', root], { dataDir, config });
+  assert.equal(q.status, 0, q.stderr);
+  assert.equal(q.stdout + q.stderr, '');
+  const units = (repo: string) => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', repo, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ unitKey: { name: string; version: string } }>).map((u) => `${u.unitKey.name}-${u.unitKey.version}`).sort();
+  };
+  assert.deepEqual(units('r1'), ['demo-hello-1.0', 'demo-hello-1.1']);
+  assert.deepEqual(units('r2'), ['demo-hello-1.1'], 'retain_old_count: 0 keeps the newest only');
+  const odd = runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'odd', '--json']);
+  assert.equal(JSON.parse(odd.stdout).displayName, 'made from mytpl');
+
+  // --force-publish republishes unchanged repositories (no new version); ndjson events on stderr.
+  const f = push(['--json', '--force-publish', '--progress', 'ndjson', root], { dataDir, config });
+  assert.equal(f.status, 0, f.stderr);
+  const rep = JSON.parse(f.stdout) as Report;
+  assert.ok(rep.items.every((i) => i.action === 'unchanged'), JSON.stringify(rep.items));
+  assert.deepEqual(rep.repositories.map((r) => `${r.id}:${r.origin}:${r.status}:${r.previous_version}->${r.version}`), ['odd:template:mytpl:published:1->1', 'r1:config:published:1->1', 'r2:config:published:1->1']);
+  const events = f.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; phase?: string });
+  assert.ok(events.every((e) => typeof e.type === 'string'));
+  for (const phase of ['load', 'checksum', 'import', 'publish']) assert.ok(events.some((e) => e.type === 'phase-start' && e.phase === phase), phase);
+
+  // The same NEVRA with another sha256: r2 refuses it (exit 4), so nothing changes in r1 either.
+  assert.equal(spawnSync('rpmsign', ['--delsign', hello11]).status, 0);
+  const d = push(['--json', root], { dataDir, config });
+  assert.equal(d.status, 4, d.stderr);
+  const refused = JSON.parse(d.stdout) as Report;
+  assert.deepEqual(refused.problems.map((p) => p.code), ['PUSH_DUPLICATE_NEVRA']);
+  assert.match(refused.problems[0]!.message, /demo-hello-0:1\.1-1\.noarch is already in r2/);
+  assert.deepEqual(units('r1'), ['demo-hello-1.0', 'demo-hello-1.1']);
+  assert.equal((JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'r1', '--json']).stdout) as { version: number }).version, 1);
+});
+
+test('refused as invalid input (exit 3), every problem listed: DOCKER, yum and file content in one destination, unknown_destination: error', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  rpm(root, 'mix', 'demo-tools-2.0-1.noarch.rpm');
+  put(path.join(root, 'mix', 'FILES', 'x.txt'), 'x\n');
+  put(path.join(root, 'staged.yaml'), `header:\n  version: "0.2"\npayload:\n  files:\n    - relative_path: mix/FILES/x.txt\n      sha256sum: ${sha256('x\n')}\n      version: "1"\n`);
+  put(path.join(root, 'dock', 'DOCKER', 'image.tar'), 'not pushed\n');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(rep.problems.map((p) => p.code).sort(), ['PUSH_MIXED_DESTINATION', 'PUSH_UNSUPPORTED_CONTENT']);
+  const mixed = rep.problems.find((p) => p.code === 'PUSH_MIXED_DESTINATION')!;
+  assert.match(mixed.message, /demo-tools-2\.0-1\.noarch\.rpm/);
+  assert.match(mixed.message, /x\.txt/);
+  assert.match(rep.problems.find((p) => p.code === 'PUSH_UNSUPPORTED_CONTENT')!.file!, /DOCKER\/image\.tar$/);
+
+  const strict = path.join(work, 'strict.yaml');
+  writeFileSync(strict, 'allow_unsigned: true\nunknown_destination: error\nrepositories:\n  known: {type: yum, destinations: [d1, d2]}\n');
+  const only = path.join(work, 'only');
+  rpm(only, 'nowhere', 'demo-tools-2.0-1.noarch.rpm');
+  const u = push(['--json', only], { dataDir, config: strict });
+  assert.equal(u.status, 3, u.stderr);
+  const unknown = (JSON.parse(u.stdout) as Report).problems;
+  assert.deepEqual(unknown.map((p) => p.code), ['PUSH_UNKNOWN_DESTINATION']);
+  assert.match(unknown[0]!.message, /nowhere.*known destinations: d1, d2/);
+  assert.match(u.stderr, /PUSH_UNKNOWN_DESTINATION/);
+});
+
+test('free space: a push that would not fit in the data dir is refused before writing anything (tmpfs of 4 MiB)', (t) => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  mkdirSync(dataDir);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()}); the margin test in push.test.ts covers the check`);
+    return;
+  }
+  try {
+    const config = path.join(work, 'config.yaml');
+    writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
+    const big = Buffer.alloc(6 * 1024 * 1024, 5);
+    const root = path.join(work, 'area');
+    put(path.join(root, 'files', 'FILES', 'big.bin'), big);
+    put(path.join(root, 'staged.yaml'), `header:\n  version: "0.2"\npayload:\n  files:\n    - relative_path: files/FILES/big.bin\n      sha256sum: ${sha256(big)}\n      version: "1"\n`);
+    const r = push(['--json', root], { dataDir, config });
+    assert.equal(r.status, 4, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.equal(rep.problems[0]!.code, 'PUSH_NO_SPACE');
+    assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
+    const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(stored, '', 'nothing stored');
+    const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+    assert.deepEqual(JSON.parse(repos.stdout), [], 'no repository created');
+    // What fits is pushed.
+    const small = path.join(work, 'small');
+    put(path.join(small, 'docs', 'RAW', 'a.txt'), 'a\n');
+    const s = push(['-q', small], { dataDir, config });
+    assert.equal(s.status, 0, s.stderr);
+  } finally {
+    spawnSync('umount', [dataDir]);
+  }
+});
+
+test('README main job: the bundled demo area pushes on the embedded default; CGW content is exported as a manifest', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const demo = path.join(ROOT, 'fixtures', 'staging', 'demo');
+  const r = push(['--json', demo], { dataDir });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report & { config_file: string | null };
+  assert.equal(rep.config_file, null);
+  assert.deepEqual(rep.repositories.map((x) => `${x.id}:${x.status}`), ['demo-docs:published', 'demo-el9:published', 'demo-files:published']);
+  const pub = path.join(dataDir, 'published', 'http');
+  for (const f of ['demo-el9/repodata/repomd.xml', 'demo-el9/.treeinfo', 'demo-files/PULP_MANIFEST', 'demo-docs/index.html']) assert.ok(existsSync(path.join(pub, f)), f);
+  assert.equal(push(['-q', demo], { dataDir }).status, 0);
+
+  // CGW (and cloud images) are imported as units and published by the export distributor.
+  const cgw = path.join(work, 'cgw');
+  put(path.join(cgw, 'cgw-product', 'CGW', 'cgw.yaml'), readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml')));
+  const c = push(['--json', cgw], { dataDir });
+  assert.equal(c.status, 0, c.stderr);
+  const crep = JSON.parse(c.stdout) as Report & { repositories: Array<{ distributors: Array<{ type_id: string; status: string }>; published_paths: string[] }> };
+  assert.deepEqual(crep.repositories[0]!.distributors.map((d) => `${d.type_id}:${d.status}`), ['export_distributor:published']);
+  const manifest = JSON.parse(readFileSync(path.join(crep.repositories[0]!.published_paths[0]!, 'manifest.json'), 'utf8')) as { units: Array<{ type: string; unit_key: { name: string } }> };
+  assert.deepEqual(manifest.units.map((u) => `${u.type}:${u.unit_key.name}`), ['cgw:cgw.yaml']);
+});
+
+test('exit statuses: the README table is src/errors.ts EXIT', () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Exit statuses'), readme.indexOf('## Global options'));
+  const rows = [...table.matchAll(/^\| (\d+)(?: \/ (\d+))? \|/gm)].flatMap((m) => [Number(m[1]), ...(m[2] ? [Number(m[2])] : [])]);
+  assert.deepEqual(rows.sort((a, b) => a - b), Object.values(EXIT).sort((a, b) => a - b));
+});

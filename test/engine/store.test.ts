@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { ContentStore, setFileFactsProvider, deferDurability, flushDurability, type FileFacts } from '../../src/engine/store.js';
+import { openEngine } from '../../src/engine/index.js';
+import { SPILL_AFTER_UNITS } from '../../src/engine/conduits.js';
+import { engineEnv } from '../helpers/engine.js';
+import { tempDir } from '../helpers/cli.js';
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+function factsOf(file: string, sha256: string): FileFacts {
+  const st = fs.statSync(file);
+  return { sha256, size: st.size, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs };
+}
+
+test('ingestFile: known facts link without reading; a changed file is hashed and verified; unknown files are hashed', () => {
+  const dir = tempDir();
+  const store = new ContentStore(path.join(dir, 'content'));
+  const a = path.join(dir, 'a.bin');
+  fs.writeFileSync(a, 'aaaa');
+  const known = new Map<string, FileFacts>([[a, factsOf(a, sha('aaaa'))]]);
+  const prev = setFileFactsProvider((p) => known.get(p));
+  try {
+    deferDurability();
+    const r = store.ingestFile(a);
+    assert.equal(flushDurability().dirs >= 1, true, 'the shard directory is synced with the batch');
+    assert.deepEqual([r.how, r.verified, r.sha256], ['linked', false, sha('aaaa')]);
+    assert.equal(fs.statSync(r.path).ino, fs.statSync(a).ino);
+    assert.equal(store.ingestFile(a).how, 'existing');
+
+    // The facts are stale (the file was rewritten since it was hashed): hashed again, stored under its real digest.
+    const b = path.join(dir, 'b.bin');
+    fs.writeFileSync(b, 'bbbb');
+    known.set(b, { ...factsOf(b, sha('bbbb')), mtimeMs: 1 });
+    fs.writeFileSync(b, 'BBBB');
+    const rb = store.ingestFile(b);
+    assert.deepEqual([rb.how, rb.verified, rb.sha256], ['linked', true, sha('BBBB')]);
+    assert.equal(store.has(sha('bbbb')), false);
+
+    // No facts: verified.
+    const c = path.join(dir, 'c.bin');
+    fs.writeFileSync(c, 'cccc');
+    const rc = store.ingestFile(c);
+    assert.deepEqual([rc.verified, rc.sha256], [true, sha('cccc')]);
+  } finally {
+    setFileFactsProvider(prev);
+  }
+});
+
+test('pins: pinned digests are left out of listAll and not removed until released or expired', () => {
+  const dir = tempDir();
+  const store = new ContentStore(path.join(dir, 'content'));
+  const files = ['one', 'two', 'three'].map((t) => {
+    const f = path.join(dir, t);
+    fs.writeFileSync(f, t);
+    return store.ingestFile(f).sha256;
+  });
+  store.pin('pre-push-x', [files[0]!, files[1]!], Date.now() + 3600_000);
+  assert.deepEqual([...store.listAll()].sort(), [files[2]!]);
+  assert.deepEqual([...store.listAll(true)].sort(), [...files].sort());
+  assert.equal(store.remove(files[0]!), 0);
+  assert.ok(store.has(files[0]!));
+  assert.equal(store.release([files[0]!]), 1);
+  assert.deepEqual([...store.pinned()], [files[1]!]);
+  assert.ok(store.remove(files[0]!) > 0);
+  // Expired: not in force (and its file is deleted).
+  store.pin('pre-push-x', [files[1]!], Date.now() - 1);
+  assert.deepEqual([...store.pinned()], []);
+  assert.deepEqual(fs.readdirSync(store.pinDir), []);
+  assert.ok(store.remove(files[1]!) > 0);
+});
+
+test('a large transaction keeps big metadata out of memory and commits it intact', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'g', importer: { typeId: 'generic_importer' } });
+    const n = SPILL_AFTER_UNITS + 40;
+    const big = (i: number) => ({ name: `img-${i}`, notes: `${i}:`.padEnd(2000, 'x'), list: [i, i + 1, { k: `v${i}` }] });
+    await eng.transaction(['g'], async (b) => {
+      for (let i = 0; i < n; i++) await b.upload('g', { filePath: null, typeId: 'cgw', unitKey: { name: `img-${i}` }, metadata: big(i) });
+      // Re-saving a spilled unit writes its new metadata through.
+      await b.upload('g', { filePath: null, typeId: 'cgw', unitKey: { name: `img-${n - 1}` }, metadata: { ...big(n - 1), notes: 'changed' } });
+      const seen = b.listUnits('g', { typeIds: ['cgw'], filters: { name: `img-${n - 2}` } });
+      assert.deepEqual(seen[0]?.metadata.list, big(n - 2).list);
+    });
+    const units = eng.listUnits('g', { typeIds: ['cgw'] });
+    const byName = new Map(units.map((u) => [u.metadata.name, u]));
+    assert.equal(units.length, n, 'the changed one replaced the unit of the same name');
+    for (const i of [0, SPILL_AFTER_UNITS + 5, n - 2]) assert.deepEqual(byName.get(`img-${i}`)?.metadata, big(i));
+    assert.equal(byName.get(`img-${n - 1}`)?.metadata.notes, 'changed');
+  } finally {
+    eng.close();
+  }
+});
