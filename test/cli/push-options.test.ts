@@ -166,6 +166,11 @@ test('README main job: the bundled demo area pushes on the embedded default; CGW
   assert.deepEqual(rep.repositories.map((x) => `${x.id}:${x.status}`), ['demo-docs:published', 'demo-el9:published', 'demo-files:published']);
   const pub = path.join(dataDir, 'published', 'http');
   for (const f of ['demo-el9/repodata/repomd.xml', 'demo-el9/.treeinfo', 'demo-files/PULP_MANIFEST', 'demo-docs/index.html']) assert.ok(existsSync(path.join(pub, f)), f);
+  // Within a repository, modulemd is imported before the RPMs (the push log records each upload).
+  const log = readFileSync(path.join(dataDir, 'logs', (rep as unknown as { push_id: string }).push_id, 'push.log'), 'utf8');
+  const uploads = [...log.matchAll(/"phase":"upload","repo":"demo-el9","label":"([^"]+)"/g)].map((m) => m[1]!).filter((l, i, a) => a.indexOf(l) === i);
+  assert.ok(uploads.includes('modules.yaml') && uploads.some((u) => u.endsWith('.rpm')), uploads.join(' '));
+  assert.ok(uploads.indexOf('modules.yaml') < Math.min(...uploads.filter((u) => u.endsWith('.rpm')).map((u) => uploads.indexOf(u))), uploads.join(' '));
   assert.equal(push(['-q', demo], { dataDir }).status, 0);
 
   // CGW (and cloud images) are imported as units and published by the export distributor.
@@ -184,4 +189,25 @@ test('exit statuses: the README table is src/errors.ts EXIT', () => {
   const table = readme.slice(readme.indexOf('## Exit statuses'), readme.indexOf('## Global options'));
   const rows = [...table.matchAll(/^\| (\d+)(?: \/ (\d+))? \|/gm)].flatMap((m) => [Number(m[1]), ...(m[2] ? [Number(m[2])] : [])]);
   assert.deepEqual(rows.sort((a, b) => a - b), Object.values(EXIT).sort((a, b) => a - b));
+});
+
+test('a publish that fails exits 6 with the imported version kept; the next push publishes it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  put(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  put(path.join(work, 'not-a-dir'), '');
+  const broken = path.join(work, 'broken.yaml');
+  writeFileSync(broken, `publish: {root: ${path.join(work, 'not-a-dir')}}\n`);
+  const f = push(['--json', root], { dataDir, config: broken });
+  assert.equal(f.status, 6, f.stderr);
+  const rep = JSON.parse(f.stdout) as Report;
+  assert.deepEqual(rep.repositories.map((r) => `${r.id}:${r.status}:${r.version}`), ['docs:failed:1']);
+  const fixed = path.join(work, 'fixed.yaml');
+  writeFileSync(fixed, `publish: {root: ${path.join(work, 'pub')}}\n`);
+  const ok = push(['--json', root], { dataDir, config: fixed });
+  assert.equal(ok.status, 0, ok.stderr);
+  const rep2 = JSON.parse(ok.stdout) as Report;
+  assert.deepEqual(rep2.repositories.map((r) => `${r.id}:${r.status}:${r.previous_version}->${r.version}`), ['docs:published:1->1']);
+  assert.equal(readFileSync(path.join(work, 'pub', 'http', 'docs', 'a.txt'), 'utf8'), 'a\n');
 });
