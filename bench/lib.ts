@@ -71,6 +71,8 @@ export interface MeasuredRun {
   ms: number;
   /** Peak resident set size of the child in KiB (from /usr/bin/time -v), null if unavailable. */
   maxRssKb: number | null;
+  /** User + system CPU time of the child in ms (from /usr/bin/time -v), null if unavailable. */
+  cpuMs: number | null;
 }
 
 /** Run a command, measuring wall time and peak RSS (via /usr/bin/time -v when installed). */
@@ -89,13 +91,17 @@ export function runMeasured(cmd: string, args: string[], opts: { cwd?: string; e
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       let stderr = Buffer.concat(err).toString('utf8');
       let maxRssKb: number | null = null;
+      let cpuMs: number | null = null;
       if (useTime) {
         const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
         if (m) maxRssKb = Number(m[1]);
+        const u = /User time \(seconds\): ([\d.]+)/.exec(stderr);
+        const sy = /System time \(seconds\): ([\d.]+)/.exec(stderr);
+        if (u && sy) cpuMs = (Number(u[1]) + Number(sy[1])) * 1000;
         const cut = stderr.lastIndexOf('\tCommand being timed:');
         if (cut >= 0) stderr = stderr.slice(0, cut);
       }
-      resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr, ms, maxRssKb });
+      resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr, ms, maxRssKb, cpuMs });
     });
   });
 }

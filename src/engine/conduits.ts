@@ -18,6 +18,7 @@ import type {
   TypeDefinition,
   Unit,
   UnitCriteria,
+  UnitStamp,
 } from './contract.js';
 import { knownFileFacts, type ContentStore } from './store.js';
 import type { Storage, UnitRow } from './storage.js';
@@ -608,5 +609,24 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   otherRelativeUrls(): Record<string, string> {
     this.live();
     return this.others();
+  }
+  getUnitsById(ids: string[]): Unit[] {
+    this.live();
+    const nums = ids.map(Number).filter((n) => Number.isSafeInteger(n));
+    return this.host.st.repoUnitsByIds(this.ctx.repoId, nums).map((r) => rowToUnit(this.host.store, r));
+  }
+  *scanUnitStamps(typeIds: string[], pageSize = 1000): Iterable<UnitStamp[]> {
+    this.live();
+    const limit = Math.max(1, Math.floor(pageSize));
+    let after: { typeId: string; keyCanon: string } | null = null;
+    for (;;) {
+      const rows = this.host.st.scanUnitStamps(this.ctx.repoId, typeIds, after, limit);
+      if (!rows.length) return;
+      yield rows.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key) as Record<string, Json>, sha256: r.sha256, size: r.size, stamp: `${r.updated}/${r.sha256 ?? ''}/${r.size ?? ''}` }));
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      after = { typeId: last.type_id, keyCanon: last.key_canon };
+      this.live();
+    }
   }
 }

@@ -174,6 +174,20 @@ export interface ImportConduit extends ImporterConduit {
   iterSourceUnits(criteria?: UnitCriteria): Iterable<Unit>;
 }
 
+/**
+ * A unit without its metadata (what a publish needs to decide whether anything it derived from
+ * the unit earlier is still valid), from PublishConduit.scanUnitStamps.
+ */
+export interface UnitStamp {
+  id: string;
+  typeId: string;
+  unitKey: Record<string, Json>;
+  sha256: string | null;
+  size: number | null;
+  /** Opaque; changes whenever the unit's stored metadata or file changes. */
+  stamp: string;
+}
+
 /** The publish conduit: read-only view of the repository version being published. */
 export interface PublishConduit extends BaseConduit, UnitReader {
   /** The repository version being published. */
@@ -186,6 +200,15 @@ export interface PublishConduit extends BaseConduit, UnitReader {
   otherRelativeUrls(): Record<string, string>;
   /** The engine's content store root (read-only), for checking symlink targets. */
   readonly contentRoot: string;
+  /**
+   * The repository's units of these types without their metadata, sorted by type id then unit
+   * key (the order of getUnits), in pages of at most `pageSize` (keyset-paged: memory stays flat
+   * and each page costs the same). Load the metadata of the units that need it with getUnits
+   * and an `_id` filter. Optional: conduits of other hosts may lack it.
+   */
+  scanUnitStamps?(typeIds: string[], pageSize?: number): Iterable<UnitStamp[]>;
+  /** The repository's units with these ids, metadata included (in no particular order). Optional. */
+  getUnitsById?(ids: string[]): Unit[];
 }
 
 /** Both conduits can find a stored blob's path. */

@@ -1109,15 +1109,43 @@ class EngineImpl implements Engine, ConduitHost {
     return createHash('sha256').update(stableStringify({ plugin: p.config, repo: config })).digest('hex');
   }
 
+  /**
+   * Every other distributor's relative_url: explicit (distributor, then plugin config); else, for
+   * the built-in distributors that publish under one by default, the repository id (unless both
+   * http and https are off); else the URL its last publish occupies under the publish root.
+   */
   private otherRelativeUrls(repoId: string, distId: string): Record<string, string> {
     const out: Record<string, string> = {};
+    const roots = (['http', 'https'] as const).map((proto) => path.join(this.publishRoot, proto) + path.sep);
     for (const r of this.st.listRepos()) {
       for (const d of this.st.listDistributors(r.id)) {
         if (r.id === repoId && d.id === distId) continue;
         const cfg = parseJson<Record<string, unknown>>(d.config, {});
         const p = this.registry.get(d.type_id);
+        const key = `${r.id}/${d.id}`;
         const rel = cfg.relative_url ?? p?.config.relative_url;
-        if (typeof rel === 'string') out[`${r.id}/${d.id}`] = rel;
+        if (typeof rel === 'string' && rel.trim()) {
+          out[key] = rel;
+          continue;
+        }
+        const defaults = DEFAULT_RELATIVE_URL_TYPES[d.type_id];
+        if (defaults) {
+          const on = (k: 'http' | 'https'): boolean => {
+            const v = cfg[k] ?? p?.config[k];
+            return v === undefined ? defaults[k] : v === true || v === 'true' || v === '1' || v === 'yes';
+          };
+          if (on('http') || on('https')) out[key] = r.id;
+          continue;
+        }
+        const last = this.st.lastPublish(r.id, d.id, 'published');
+        for (const pp of last ? parseJson<string[]>(last.published_paths, []) : []) {
+          const abs = path.resolve(pp);
+          const root = roots.find((x) => abs.startsWith(x));
+          if (root) {
+            out[key] = abs.slice(root.length).split(path.sep).join('/');
+            break;
+          }
+        }
       }
     }
     return out;
@@ -1528,6 +1556,16 @@ class EngineImpl implements Engine, ConduitHost {
     },
   };
 }
+
+/**
+ * Built-in distributor types that publish under `<publish root>/{http,https}/<relative_url>` with
+ * the repository id as the default relative_url, and their protocol defaults.
+ */
+const DEFAULT_RELATIVE_URL_TYPES: Record<string, { http: boolean; https: boolean }> = {
+  yum_distributor: { http: true, https: false },
+  iso_distributor: { http: true, https: false },
+  directory_distributor: { http: true, https: false },
+};
 
 /** Files above this size are recorded by size, mtime and inode instead of their sha256 (fast publishes of large files). */
 const MANIFEST_HASH_LIMIT = 4 * 1024 * 1024;

@@ -45,6 +45,17 @@ export interface UnitRow {
   pinned_until: number | null;
 }
 
+/** A unit row without metadata, and what changes whenever its metadata or file changes. */
+export interface UnitStampRow {
+  id: number;
+  type_id: string;
+  key_canon: string;
+  unit_key: string;
+  sha256: string | null;
+  size: number | null;
+  updated: string;
+}
+
 export interface VersionRow {
   repo_id: string;
   number: number;
@@ -152,6 +163,13 @@ export interface Storage {
   getUnit(id: number): UnitRow | undefined;
   queryUnits(q: UnitQuery): UnitRow[];
   countUnits(q: UnitQuery): number;
+  /**
+   * One keyset page of a repository's current units (sorted by type id, then unit key) without
+   * their metadata: the rows after `after` (null: from the start), at most `limit`.
+   */
+  scanUnitStamps(repoId: string, typeIds: string[], after: { typeId: string; keyCanon: string } | null, limit: number): UnitStampRow[];
+  /** A repository's current units with these ids (metadata included; any order). */
+  repoUnitsByIds(repoId: string, ids: number[]): UnitRow[];
   unitCountsByType(repoId: string): Record<string, number>;
   /** Content ids of a repository version (default current). */
   contentIds(repoId: string, version?: number): Set<number>;

@@ -205,7 +205,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       return finish(report, log, settings, dryRun);
     }
 
-    // 5. Create repositories that do not exist yet.
+    // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
+    //    leaves no empty repository behind; the check is repeated under the locks).
+    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
 
@@ -236,7 +238,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           applyPlans(report, repos, plans, engine!, false);
           throw planError(planProblems, report);
         }
-        checkFreeSpace(settings, plans, engine!, cfg.push.free_space_margin_mb);
+        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb);
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
           const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
@@ -461,7 +463,7 @@ function storedHow(engine: PushEngine, a: Assignment, before: string | null): { 
 }
 
 /** Refuse (policy) when the data dir cannot hold what the push will copy into the store. */
-function checkFreeSpace(settings: Settings, plans: RepoPlan[], engine: PushEngine, marginMb: number): void {
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -471,16 +473,14 @@ function checkFreeSpace(settings: Settings, plans: RepoPlan[], engine: PushEngin
     }
   })();
   const seen = new Set<string>();
-  for (const p of plans) {
-    for (const u of p.uploads) {
-      const src = u.assignment.item.src;
-      const sha = u.assignment.item.sha256sum;
-      if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
-      seen.add(sha);
-      const st = statSync(src);
-      if (st.isDirectory()) continue;
-      if (st.dev !== storeDev) needed += st.size;
-    }
+  for (const a of uploads) {
+    const src = a.item.src;
+    const sha = a.item.sha256sum;
+    if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
+    seen.add(sha);
+    const st = statSync(src);
+    if (st.isDirectory()) continue;
+    if (st.dev !== storeDev) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
   const free = Number(fs.bavail) * Number(fs.bsize);

@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { EXIT } from '../../src/errors.js';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { push, RPMS, sha256 } from '../helpers/push.js';
 
 function put(file: string, content: string | Buffer): void {
@@ -142,6 +143,8 @@ test('free space: a push that would not fit in the data dir is refused before wr
     assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
     const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(stored, '', 'nothing stored');
+    const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+    assert.deepEqual(JSON.parse(repos.stdout), [], 'no repository created');
     // What fits is pushed.
     const small = path.join(work, 'small');
     put(path.join(small, 'docs', 'RAW', 'a.txt'), 'a\n');
@@ -150,4 +153,61 @@ test('free space: a push that would not fit in the data dir is refused before wr
   } finally {
     spawnSync('umount', [dataDir]);
   }
+});
+
+test('README main job: the bundled demo area pushes on the embedded default; CGW content is exported as a manifest', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const demo = path.join(ROOT, 'fixtures', 'staging', 'demo');
+  const r = push(['--json', demo], { dataDir });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report & { config_file: string | null };
+  assert.equal(rep.config_file, null);
+  assert.deepEqual(rep.repositories.map((x) => `${x.id}:${x.status}`), ['demo-docs:published', 'demo-el9:published', 'demo-files:published']);
+  const pub = path.join(dataDir, 'published', 'http');
+  for (const f of ['demo-el9/repodata/repomd.xml', 'demo-el9/.treeinfo', 'demo-files/PULP_MANIFEST', 'demo-docs/index.html']) assert.ok(existsSync(path.join(pub, f)), f);
+  // Within a repository, modulemd is imported before the RPMs (the push log records each upload).
+  const log = readFileSync(path.join(dataDir, 'logs', (rep as unknown as { push_id: string }).push_id, 'push.log'), 'utf8');
+  const uploads = [...log.matchAll(/"phase":"upload","repo":"demo-el9","label":"([^"]+)"/g)].map((m) => m[1]!).filter((l, i, a) => a.indexOf(l) === i);
+  assert.ok(uploads.includes('modules.yaml') && uploads.some((u) => u.endsWith('.rpm')), uploads.join(' '));
+  assert.ok(uploads.indexOf('modules.yaml') < Math.min(...uploads.filter((u) => u.endsWith('.rpm')).map((u) => uploads.indexOf(u))), uploads.join(' '));
+  assert.equal(push(['-q', demo], { dataDir }).status, 0);
+
+  // CGW (and cloud images) are imported as units and published by the export distributor.
+  const cgw = path.join(work, 'cgw');
+  put(path.join(cgw, 'cgw-product', 'CGW', 'cgw.yaml'), readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml')));
+  const c = push(['--json', cgw], { dataDir });
+  assert.equal(c.status, 0, c.stderr);
+  const crep = JSON.parse(c.stdout) as Report & { repositories: Array<{ distributors: Array<{ type_id: string; status: string }>; published_paths: string[] }> };
+  assert.deepEqual(crep.repositories[0]!.distributors.map((d) => `${d.type_id}:${d.status}`), ['export_distributor:published']);
+  const manifest = JSON.parse(readFileSync(path.join(crep.repositories[0]!.published_paths[0]!, 'manifest.json'), 'utf8')) as { units: Array<{ type: string; unit_key: { name: string } }> };
+  assert.deepEqual(manifest.units.map((u) => `${u.type}:${u.unit_key.name}`), ['cgw:cgw.yaml']);
+});
+
+test('exit statuses: the README table is src/errors.ts EXIT', () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Exit statuses'), readme.indexOf('## Global options'));
+  const rows = [...table.matchAll(/^\| (\d+)(?: \/ (\d+))? \|/gm)].flatMap((m) => [Number(m[1]), ...(m[2] ? [Number(m[2])] : [])]);
+  assert.deepEqual(rows.sort((a, b) => a - b), Object.values(EXIT).sort((a, b) => a - b));
+});
+
+test('a publish that fails exits 6 with the imported version kept; the next push publishes it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  put(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  put(path.join(work, 'not-a-dir'), '');
+  const broken = path.join(work, 'broken.yaml');
+  writeFileSync(broken, `publish: {root: ${path.join(work, 'not-a-dir')}}\n`);
+  const f = push(['--json', root], { dataDir, config: broken });
+  assert.equal(f.status, 6, f.stderr);
+  const rep = JSON.parse(f.stdout) as Report;
+  assert.deepEqual(rep.repositories.map((r) => `${r.id}:${r.status}:${r.version}`), ['docs:failed:1']);
+  const fixed = path.join(work, 'fixed.yaml');
+  writeFileSync(fixed, `publish: {root: ${path.join(work, 'pub')}}\n`);
+  const ok = push(['--json', root], { dataDir, config: fixed });
+  assert.equal(ok.status, 0, ok.stderr);
+  const rep2 = JSON.parse(ok.stdout) as Report;
+  assert.deepEqual(rep2.repositories.map((r) => `${r.id}:${r.status}:${r.previous_version}->${r.version}`), ['docs:published:1->1']);
+  assert.equal(readFileSync(path.join(work, 'pub', 'http', 'docs', 'a.txt'), 'utf8'), 'a\n');
 });

@@ -327,6 +327,8 @@ test('the stat cache spares re-hashing; free space is checked before writing (ex
   const refused = push(['--json', root], { dataDir, config: hugeConfig });
   assert.equal(refused.status, 4, refused.stderr);
   assert.equal(JSON.parse(refused.stdout).problems[0].code, 'PUSH_NO_SPACE');
+  const repos = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'stagepush'), '--data-dir', dataDir, 'repo', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual(JSON.parse(repos.stdout), [], 'a refused push creates no repository');
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
   // Poison the cached sum of the (unchanged) file: the next run believes the cache, proving it
   // did not hash the file again.

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PublishConduit, Unit, UnitCriteria } from '../../src/engine/contract.js';
-import { FIXTURES_BUILD, runCli, spawnCli, tempDir } from './cli.js';
+import { FIXTURES_BUILD, ROOT, runCli, spawnCli, tempDir } from './cli.js';
 
 export const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
@@ -157,44 +157,8 @@ export async function status(url: string): Promise<number> {
   return res.status;
 }
 
-export const COMPS_XML = `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
-<comps>
-  <group>
-    <id>greeters</id>
-    <name>Greeters</name>
-    <description>Programs that greet</description>
-    <default>true</default>
-    <uservisible>true</uservisible>
-    <packagelist>
-      <packagereq type="mandatory">hello</packagereq>
-      <packagereq type="optional">world</packagereq>
-    </packagelist>
-  </group>
-  <category>
-    <id>greeting</id>
-    <name>Greeting</name>
-    <description>Greeting things</description>
-    <display_order>10</display_order>
-    <grouplist>
-      <groupid>greeters</groupid>
-    </grouplist>
-  </category>
-  <environment>
-    <id>greeter-env</id>
-    <name>Greeter environment</name>
-    <description>Everything to greet</description>
-    <display_order>5</display_order>
-    <grouplist>
-      <groupid>greeters</groupid>
-    </grouplist>
-    <optionlist/>
-  </environment>
-  <langpacks>
-    <match install="hello-%s" name="hello"/>
-  </langpacks>
-</comps>
-`;
+/** The comps of the bundled staging area (fixtures/staging/make-basic.sh writes it): group, category, environment, langpacks. */
+export const COMPS_XML = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'rhel-9-for-x86_64-appstream-rpms', 'COMPS', 'comps.xml'), 'utf8');
 
 export function modulemdYaml(helloNevra = 'hello-0:1.1-1.noarch'): string {
   return `---

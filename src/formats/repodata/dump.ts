@@ -2,6 +2,10 @@
  * Package entries of primary.xml, filelists.xml and other.xml, byte for byte as createrepo_c dumps
  * them (libxml2 pretty print, two-space indent, each entry followed by a newline), and the file
  * headers/footers.
+ *
+ * The yum distributor caches these entries (src/plugins/yum/blockcache.ts): a change to what an
+ * entry looks like (here or in package.ts) must bump FORMAT there, or republishes keep serving
+ * the old form from the cache.
  */
 import type { RepodataDep, RepodataPackage } from './package.js';
 import { isPrimaryFile } from './package.js';

@@ -9,6 +9,8 @@ import type { Repomd, RepomdRecord } from './types.js';
 export type { Repomd, RepomdRecord } from './types.js';
 export { MetadataFileWriter, writeMetadataFile, CHECKSUM_TYPES } from './file.js';
 export type { MetadataFileOptions, RepodataChecksumType } from './file.js';
+export { GzipMembersFileWriter, gzipMember } from './members.js';
+export type { GzipMembersFileOptions } from './members.js';
 
 const NS_REPO = 'http://linux.duke.edu/metadata/repo';
 const NS_RPM = 'http://linux.duke.edu/metadata/rpm';

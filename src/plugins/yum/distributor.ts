@@ -8,7 +8,7 @@
  * also carries over (hard links of) the repodata files earlier repomd.xml files named within
  * remove_old_repodata_threshold.
  */
-import { promises as fsp, statSync, symlinkSync } from 'node:fs';
+import { promises as fsp, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type {
   Distributor,
@@ -25,13 +25,13 @@ import type {
 import { StagepushError } from '../../errors.js';
 import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
 import { mkdirp } from '../common/fsutil.js';
-import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, unpublishRecorded, versionsBase } from '../common/publish.js';
-import type { RpmRecord } from '../../formats/rpm/types.js';
+import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, relativeUrlConflict, unpublishRecorded, versionsBase } from '../common/publish.js';
 import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings, type PackageLink } from './config.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
-import { openPackageMetadata, readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
-import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, rpmFilename, str } from './units.js';
-import { fileChecksum, gpgSignDetached } from './util.js';
+import { readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
+import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, str } from './units.js';
+import { publishPackages } from './packages.js';
+import { gpgSignDetached } from './util.js';
 import { PackagePool, removeOtherPools } from './pool.js';
 
 export const DISTRIBUTOR_ID = 'yum_distributor';
@@ -41,8 +41,6 @@ export const DISTRIBUTOR_METADATA: PluginMetadata = {
   displayName: 'Yum distributor',
   types: [...YUM_TYPES],
 };
-
-const PAGE = 200;
 
 interface RepomdHistoryEntry {
   /** Seconds since the epoch when that repomd.xml was replaced (or published, for the current one). */
@@ -98,6 +96,9 @@ export class YumDistributor implements Distributor {
     // The engine skips a publish when neither the repository version nor this config changed since
     // the last one (and forces it with --force): when called, always build a new tree.
     const relativeUrl = normalizeRelativeUrl(str(config.get('relative_url'), '') || repo.id);
+    // Unique across every distributor type (defaulted relative_urls included): named on both sides.
+    const clash = relativeUrlConflict(relativeUrl, conduit.otherRelativeUrls());
+    if (clash) throw new StagepushError('PUBLISH_RELATIVE_URL_CONFLICT', `${DISTRIBUTOR_ID} of ${repo.id}: config key "relative_url": ${clash}`, { kind: 'invalid', field: 'relative_url' });
     const now = Math.floor(Date.now() / 1000);
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];
@@ -108,7 +109,7 @@ export class YumDistributor implements Distributor {
       conduit,
       config,
       async (dir) => {
-        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool));
+        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir));
         pool?.save();
       },
       {
@@ -127,7 +128,12 @@ export class YumDistributor implements Distributor {
     );
 
     // Only now that the new tree is live: packages gone from the repository leave the pool.
-    if (pool) summary.packages_unlinked = pool.prune();
+    // Packages gone from the repository stay while kept old metadata names them (see PackagePool.prune).
+    if (pool) {
+      const pr = pool.prune(now, settings.removeOldRepodata ? settings.oldRepodataThreshold : Infinity);
+      summary.packages_unlinked = pr.unlinked;
+      summary.packages_kept_for_old_metadata = pr.kept;
+    }
     removeOtherPools(base, pool ? settings.packageLink : ('none' as PackageLink));
 
     // Remember which repodata each replaced repomd.xml named, and when it was replaced.
@@ -158,12 +164,19 @@ export class YumDistributor implements Distributor {
 }
 
 /** Build the complete tree into `dir`. */
-async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null): Promise<Record<string, Json>> {
+async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string): Promise<Record<string, Json>> {
   const repodata = path.join(dir, 'repodata');
   await mkdirp(repodata);
   const entries: RepomdEntry[] = [];
   const summary: Record<string, Json> = {};
-  const progress = (step: string, done: number, total: number): void => conduit.setProgress({ step, done, total });
+  // Whether the repository holds any unit of these types (an index lookup per type when the
+  // conduit can scan; getUnits on a large repository would read every unit to find none).
+  const has = (typeIds: readonly string[]): boolean => {
+    if (!typeIds.length) return false;
+    if (!conduit.scanUnitStamps) return conduit.countUnits({ typeIds: [...typeIds] }) > 0;
+    for (const page of conduit.scanUnitStamps([...typeIds], 1)) return page.length > 0;
+    return false;
+  };
 
   // 1. Directory units first: their paths are checked against the reserved ones before anything is written.
   const claims = new PathClaims();
@@ -171,7 +184,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   claims.reserve('Packages', 'the yum Packages/ directory');
   const trees: Unit[] = [];
   if (!s.skip.has('directory')) {
-    for (const u of conduit.iterUnits({ typeIds: ['directory'] })) {
+    for (const u of has(['directory']) ? conduit.iterUnits({ typeIds: ['directory'] }) : []) {
       claims.claimUnit(u);
       trees.push(u);
     }
@@ -182,65 +195,16 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   }
   summary.directory = trees.length;
 
-  // 2. Packages and primary/filelists/other, streamed page by page.
+  // 2. Packages and primary/filelists/other, streamed (block-cached: see packages.ts).
   const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
-  const present = new Set<string>();
-  // Pass 1, unit keys only (no metadata read): ids and file names in unit key order. Two builds of
-  // one NEVRA (e.g. unsigned and signed) share a file name: the first keeps it, the others are
-  // published as <sha256 prefix>-<file> (and reported), so every package stays downloadable.
-  const ids: string[] = [];
-  const names: string[] = [];
-  const byName = new Set<string>();
-  const duplicates: string[] = [];
-  if (pkgTypes.length) {
-    for (const u of conduit.iterUnits({ typeIds: pkgTypes, fields: [] })) {
-      let f = rpmFilename(u.unitKey as { name: string; version: string; release: string; arch: string });
-      if (byName.has(f)) {
-        f = `${str(u.unitKey.checksum).slice(0, 12)}-${f}`;
-        duplicates.push(f);
-      }
-      byName.add(f);
-      ids.push(String(u.id));
-      names.push(f);
-    }
-  }
-  byName.clear();
-  const total = ids.length;
-  const writers = await openPackageMetadata(repodata, s.checksumType, total, { timestamp: now, changelogLimit: s.changelogLimit });
-  let done = 0;
   if (pool) symlinkSync(`../${path.basename(pool.dir)}`, path.join(dir, 'Packages'));
-  try {
-    // Pass 2: full units, a page of ids at a time (memory stays flat as the repository grows).
-    for (let at = 0; at < total; at += PAGE) {
-      canceled(signal);
-      const pageIds = ids.slice(at, at + PAGE);
-      const page = conduit.getUnits({ typeIds: pkgTypes, filters: { _id: { $in: pageIds } } });
-      const byId = new Map(page.map((u) => [String(u.id), u]));
-      for (let i = 0; i < pageIds.length; i++) {
-        const u = byId.get(pageIds[i]!);
-        const record = u?.metadata.record as unknown as RpmRecord | undefined;
-        if (!u || !record || typeof record !== 'object' || !u.storagePath) {
-          throw new StagepushError('YUM_BAD_UNIT', `package unit ${pageIds[i]} (${names[at + i]}) has no stored RPM record or file`, { kind: 'failed', entry: names[at + i] });
-        }
-        // Packages/<first letter of the package name, lower-case>/<file>
-        const location = `Packages/${record.name[0]!.toLowerCase()}/${names[at + i]}`;
-        const sha = str(u.unitKey.checksum) || u.sha256!;
-        pool!.ensure(location.slice('Packages/'.length), u.storagePath, sha);
-        const st = statSync(u.storagePath);
-        const pkgid = s.checksumType === 'sha256' ? sha : await fileChecksum(u.storagePath, s.checksumType);
-        await writers.add(record, { pkgid, checksumType: s.checksumType, mtime: Math.floor(st.mtimeMs / 1000), locationHref: location, size: u.size ?? st.size });
-        present.add(nevraFull(u.unitKey as never));
-        done++;
-      }
-      progress('packages', done, total);
-    }
-    entries.push(...(await writers.finish()));
-  } catch (e) {
-    await writers.abort();
-    throw e;
-  }
-  summary.packages = done;
-  if (duplicates.length) summary.duplicate_file_names = duplicates;
+  const wantPresent = !s.skip.has('erratum') && has(['erratum']);
+  const pk = await publishPackages(conduit, s, pkgTypes, { repodata, workingDir, now, pool, signal, wantPresent });
+  entries.push(...pk.entries);
+  const present = pk.present ?? new Set<string>();
+  summary.packages = pk.packages;
+  summary.metadata_blocks = pk.blocks as unknown as Json;
+  if (pk.duplicates.length) summary.duplicate_file_names = pk.duplicates;
   if (pool) {
     summary.packages_linked = pool.added;
     summary.packages_relinked = pool.replaced;
@@ -249,7 +213,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   // 3. updateinfo: only the packages present in the repository.
   if (!s.skip.has('erratum')) {
     const errata: Erratum[] = [];
-    for (const u of conduit.iterUnits({ typeIds: ['erratum'] })) {
+    for (const u of has(['erratum']) ? conduit.iterUnits({ typeIds: ['erratum'] }) : []) {
       canceled(signal);
       const e = normalizeErratum(u.metadata);
       const pkglist = e.pkglist.map((c) => ({ ...c, packages: c.packages.filter((p) => present.has(nevraFull(p))) })).filter((c) => c.packages.length);
@@ -262,7 +226,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   // 4. comps.
   const compsTypes = COMPS_TYPES.filter((t) => !s.skip.has(t));
   if (compsTypes.length) {
-    const comps = conduit.getUnits({ typeIds: compsTypes });
+    const comps = has(compsTypes) ? conduit.getUnits({ typeIds: compsTypes }) : [];
     if (comps.length) entries.push(await writeCompsFile(repodata, comps, s.checksumType, now));
     summary.comps = comps.length;
   }
@@ -270,14 +234,14 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   // 5. modules.yaml.
   const modTypes = (['modulemd', 'modulemd_defaults'] as const).filter((t) => !s.skip.has(t));
   if (modTypes.length) {
-    const mods = conduit.getUnits({ typeIds: [...modTypes] });
+    const mods = has(modTypes) ? conduit.getUnits({ typeIds: [...modTypes] }) : [];
     if (mods.length) entries.push(await writeModulesFile(repodata, mods, s.checksumType, now));
     summary.modules = mods.length;
   }
 
   // 6. productid and other repo metadata files.
   if (!s.skip.has('yum_repo_metadata_file')) {
-    for (const u of conduit.iterUnits({ typeIds: ['yum_repo_metadata_file'] })) {
+    for (const u of has(['yum_repo_metadata_file']) ? conduit.iterUnits({ typeIds: ['yum_repo_metadata_file'] }) : []) {
       if (!u.storagePath) continue;
       entries.push(await writeExtraFile(repodata, str(u.unitKey.data_type), u.storagePath, s.checksumType, now));
     }

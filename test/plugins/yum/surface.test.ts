@@ -9,7 +9,11 @@ import { readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from
 import path from 'node:path';
 import { test } from 'node:test';
 import { BIN, tempDir } from '../../helpers/cli.js';
-import { Engine, RPMS, matrix, sha256File } from '../../helpers/yum.js';
+import { gunzipSync } from 'node:zlib';
+import { parseComps } from '../../../src/formats/comps/index.js';
+import { parseModulemd } from '../../../src/formats/modulemd/index.js';
+import { parseRepomd } from '../../../src/formats/repomd/index.js';
+import { COMPS_XML, Engine, RPMS, matrix, modulemdYaml, productCert, sha256File, writeFixtures } from '../../helpers/yum.js';
 
 const hello = () => path.join(RPMS, matrix().install['hello-1.1']!.file);
 
@@ -158,4 +162,39 @@ test('CLI: a kickstart tree uploaded as a directory is laid out next to repodata
     assert.equal(readFileSync(path.join(tree, 'images', 'pxeboot', 'vmlinuz'), 'utf8'), 'kernel', 'the published tree is unchanged');
     eng.run(['content', 'remove', '--repo', 'ks', '--type', 'directory', '--filter', `name=${dir}`]);
   }
+});
+
+test('CLI: comps, modulemd and productid uploads become the units issue 4 names, and come back in the published repodata', () => {
+  const eng = new Engine();
+  const fx = writeFixtures({ 'comps.xml': COMPS_XML, 'modules.yaml': modulemdYaml() });
+  eng.run(['repo', 'create', 'md', '--importer', 'yum_importer']);
+  eng.run(['repo', 'distributor', 'add', 'md', 'yum_distributor', '--id', 'yum']);
+  eng.run(['content', 'upload', '--repo', 'md', hello(), fx['comps.xml']!, fx['modules.yaml']!]);
+  const cert = productCert();
+  eng.run(['content', 'upload', '--repo', 'md', '--type', 'yum_repo_metadata_file', cert]);
+  const keys = eng
+    .json<any[]>(['content', 'list', '--repo', 'md'])
+    .filter((u) => u.typeId !== 'rpm')
+    .map((u) => `${u.typeId} ${JSON.stringify(u.unitKey)}`)
+    .sort();
+  assert.deepEqual(keys, [
+    'modulemd {"name":"greet","stream":"1","version":"20240101000000","context":"c0ffee42","arch":"noarch"}',
+    'modulemd_defaults {"module":"greet","repo_id":"md"}',
+    'package_category {"id":"greeting","repo_id":"md"}',
+    'package_environment {"id":"greeter-env","repo_id":"md"}',
+    'package_group {"id":"greeters","repo_id":"md"}',
+    'package_langpacks {"repo_id":"md"}',
+    'yum_repo_metadata_file {"data_type":"productid","repo_id":"md"}',
+  ]);
+  eng.run(['repo', 'publish', 'md']);
+  const tree = path.join(eng.publishRoot, 'http', 'md');
+  const md = parseRepomd(readFileSync(path.join(tree, 'repodata', 'repomd.xml')));
+  const file = (t: string) => {
+    const buf = readFileSync(path.join(tree, md.records.find((r) => r.type === t)!.location));
+    return buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
+  };
+  const comps = parseComps(file('group'));
+  assert.deepEqual([comps.groups.map((g) => g.id), comps.categories.map((x) => x.id), comps.environments.map((x) => x.id), comps.langpacks.length], [['greeters'], ['greeting'], ['greeter-env'], 1]);
+  assert.deepEqual(parseModulemd(file('modules')).map((d) => d.document), ['modulemd', 'modulemd-defaults']);
+  assert.equal(file('productid').toString(), readFileSync(cert, 'utf8'));
 });
