@@ -170,11 +170,15 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   const phase = checksums.length ? 'checksum' : 'load';
   if (checksums.length) emit({ type: 'phase-start', phase: 'checksum', total: jobs.length });
   let done = 0;
+  let bytes: number | undefined = 0;
+  for (const w of owners) bytes = w.stat && bytes !== undefined ? bytes + w.stat.size : undefined;
   const outcome = await runPool(jobs, {
     threads: src.threads,
     timeoutSec: src.timeout,
     signal: opts.signal,
     workerUrl: opts.workerUrl,
+    bytes,
+    headerJobs: jobs.filter((j) => j.op === 'rpm').length,
     onResult(i, r: WorkerResult) {
       const w = owners[i]!;
       const job = jobs[i]!;

@@ -11,6 +11,13 @@ export interface PoolRunOptions {
   signal?: AbortSignal;
   /** Worker module URL (tests pass their own). */
   workerUrl?: string;
+  /**
+   * Bytes the jobs will read, when known: a batch of few headers and little data (new packages
+   * plus rewritten small files, e.g. errata) runs on the main thread too.
+   */
+  bytes?: number;
+  /** How many of the jobs read RPM headers (when known). */
+  headerJobs?: number;
   onResult(index: number, result: WorkerResult): void;
 }
 
@@ -29,6 +36,9 @@ export const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url).href;
  * anything but regular files, so a FIFO cannot hang it.
  */
 export const INLINE_MAX_JOBS = 16;
+/** ... or up to this many header reads when all jobs together read at most INLINE_MAX_BYTES. */
+export const INLINE_MAX_HEADERS = 32;
+export const INLINE_MAX_BYTES = 32 * 1024 * 1024;
 
 async function runInline<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
   const worker = (await import('./worker.js')) as { default: (job: WorkerJob) => Promise<WorkerResult> };
@@ -49,7 +59,8 @@ async function runInline<J extends WorkerJob | object>(jobs: J[], opts: PoolRunO
 
 export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
   if (!jobs.length) return { unfinished: [], aborted: false };
-  if (!opts.workerUrl && jobs.length <= INLINE_MAX_JOBS) return runInline(jobs, opts);
+  const small = jobs.length <= INLINE_MAX_JOBS || (opts.bytes !== undefined && opts.headerJobs !== undefined && opts.bytes <= INLINE_MAX_BYTES && opts.headerJobs <= INLINE_MAX_HEADERS);
+  if (!opts.workerUrl && small) return runInline(jobs, opts);
   const mod = (await import('piscina')) as unknown as { Piscina: typeof import('piscina').Piscina };
   const Piscina = mod.Piscina;
   const threads = Math.max(1, Math.min(opts.threads, jobs.length));
