@@ -3,13 +3,19 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
+import type { LineCounter, Node as YamlNode } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
+
+/** The yaml package (~0.1 s to load) is loaded when a configuration file is actually parsed, not at start-up. */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= require('yaml') as typeof import('yaml'));
+}
 
 let validator: ValidateFunction | undefined;
 const AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: false };
@@ -130,6 +136,7 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
 
 /** Parse and validate YAML text; errors name the key and the line. */
 export function parseConfigText(text: string, file: string): StagepushConfig {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -151,6 +158,7 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
 
 /** Line of the node at a JSON-pointer path (1-based), or of its closest existing parent. */
 function lineOf(root: YamlNode | null, segments: string[], lc: LineCounter): number | undefined {
+  const { isMap, isSeq, isScalar, isPair } = yaml();
   let node: unknown = root;
   let keyNode: unknown = undefined;
   for (const seg of segments) {

@@ -6,8 +6,14 @@
  * 64-bit module version stays exact as a decimal string. Plain empty/`~`/`null` values become null.
  * Typed views (ModuleStream, ModuleDefaults) are derived for modulemd v2 and modulemd-defaults v1.
  */
-import { Document, parseAllDocuments, visit } from 'yaml';
+import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
+
+/** The yaml package (~0.1 s to load) is loaded when a modulemd stream is first parsed or written. */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
 
 export type YamlValue = string | null | YamlValue[] | { [k: string]: YamlValue } | number | boolean;
 
@@ -75,6 +81,7 @@ function strList(v: YamlValue | undefined): string[] {
 
 /** Parse a modulemd YAML stream into its documents. */
 export function parseModulemd(text: string | Buffer, file = 'modules.yaml'): ModulemdDocument[] {
+  const { parseAllDocuments, visit } = yaml();
   const docs = parseAllDocuments(text.toString(), { schema: 'failsafe', uniqueKeys: true });
   const out: ModulemdDocument[] = [];
   (Array.isArray(docs) ? docs : [docs]).forEach((d, idx) => {
@@ -161,7 +168,7 @@ export function moduleDefaults(doc: ModulemdDocument, file = 'modules.yaml', idx
 
 /** One document as YAML text (`---` … `...`). Strings that look like numbers/bools are quoted (libmodulemd reads them by field). */
 export function dumpModulemdDocument(doc: ModulemdDocument): string {
-  const y = new Document({ document: doc.document, version: doc.version, data: doc.data });
+  const y = new (yaml().Document)({ document: doc.document, version: doc.version, data: doc.data });
   const body = y.toString({ lineWidth: 0, nullStr: '' });
   return `---\n${body}...\n`;
 }

@@ -6,7 +6,7 @@
  * The shape is defined once, in src/formats/updateinfo (which writes it as updateinfo.xml); the
  * stored form here is that shape with every optional field resolved.
  */
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
 import type { Json } from '../../engine/contract.js';
 import {
@@ -18,6 +18,12 @@ import {
   type ErratumPackage as UpdateinfoPackage,
   type ErratumReference,
 } from '../../formats/updateinfo/index.js';
+
+/** The yaml package (~0.1 s to load) is loaded on the first YAML advisory parsed, not at start-up. */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
 
 /** A stored package entry: the updateinfo shape with every field resolved (the raw `sum` list folded into the *sum fields). */
 export type ErratumPackage = Required<Omit<UpdateinfoPackage, 'sum'>>;
@@ -177,7 +183,7 @@ export function normalizeErratum(raw: unknown, file?: string): Erratum {
 export function parseErratumText(text: string, file: string): Erratum {
   let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+    raw = file.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
   } catch (err) {
     throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file, kind: 'invalid', cause: err });
   }
