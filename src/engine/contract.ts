@@ -272,6 +272,11 @@ export interface ImporterFactory {
   /** Static metadata (same as an instance's metadata()). */
   metadata: PluginMetadata;
   create(): Importer;
+  /**
+   * Optional: prepares create() (e.g. imports the plugin's module on first use). The engine awaits
+   * it before every create(); the registry then trusts `metadata` instead of probing an instance.
+   */
+  load?(): Promise<void>;
   /** Plugin-level configuration (from the entry point, *.conf files or plugins.conf.d). */
   config?: Record<string, unknown>;
   /** Content types this plugin declares (third parties declare their own). */
@@ -282,6 +287,11 @@ export interface DistributorFactory {
   kind: 'distributor';
   metadata: PluginMetadata;
   create(): Distributor;
+  /**
+   * Optional: prepares create() (e.g. imports the plugin's module on first use). The engine awaits
+   * it before every create(); the registry then trusts `metadata` instead of probing an instance.
+   */
+  load?(): Promise<void>;
   config?: Record<string, unknown>;
   types?: TypeDefinition[];
 }

@@ -294,9 +294,15 @@ class EngineImpl implements Engine, ConduitHost {
     return { repos: this.st.pluginConfigs(typeId).filter((r) => r.repoId !== repoId).map((r) => ({ id: r.repoId, pluginId: r.pluginId, config: parseJson<Record<string, unknown>>(r.config, {}) })) };
   }
 
+  /** A fresh plugin instance (the plugin's module is imported on first use). */
+  private async instance(p: LoadedPlugin): Promise<Importer | Distributor> {
+    if (p.factory.load) await p.factory.load();
+    return p.factory.create();
+  }
+
   private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string): Promise<void> {
     assertJson(config, `the ${label} configuration`);
-    const inst = p.factory.create() as Importer | Distributor;
+    const inst = (await this.instance(p)) as Importer | Distributor;
     let res: ValidationResult | boolean | [boolean, string] | undefined;
     try {
       res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id))) as typeof res;
@@ -315,7 +321,7 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   private async hook(p: LoadedPlugin, name: string, repo: Repository, config: Record<string, unknown>): Promise<void> {
-    const inst = p.factory.create() as unknown as Record<string, unknown>;
+    const inst = (await this.instance(p)) as unknown as Record<string, unknown>;
     const fn = inst[name];
     if (typeof fn !== 'function') return;
     this.events({ type: 'phase-start', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
@@ -709,7 +715,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec): Promise<BatchResult> {
     const { row, p, config } = this.importerOf(repoId, 'upload');
-    const imp = p.factory.create() as Importer;
+    const imp = (await this.instance(p)) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
     if (req.filePath !== null && req.filePath !== undefined) {
       let ok = false;
@@ -766,7 +772,7 @@ class EngineImpl implements Engine, ConduitHost {
   private async innerCopy(s: ImporterOpState, fromRepo: string, toRepo: string, opts: CopySpec): Promise<BatchResult> {
     const src = this.requireRepo(fromRepo);
     const { row, p, config } = this.importerOf(toRepo, 'copy units into it');
-    const imp = p.factory.create() as Importer;
+    const imp = (await this.instance(p)) as Importer;
     if (typeof imp.importUnits !== 'function') throw this.notSupported(p, 'copy');
     validateCriteria(opts.criteria);
     const units = s.staging.query(fromRepo, opts.criteria);
@@ -807,7 +813,7 @@ class EngineImpl implements Engine, ConduitHost {
     if (row.importer_type && outcomes.length) {
       const p = this.registry.get(row.importer_type);
       if (p && p.kind === 'importer') {
-        const imp = p.factory.create() as Importer;
+        const imp = (await this.instance(p)) as Importer;
         if (typeof imp.removeUnits === 'function') {
           try {
             await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, parseJson(row.importer_config, {})));
@@ -938,7 +944,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   async sync(repoId: string, opts: { override?: Record<string, unknown> } = {}): Promise<TaskResult> {
     const { p } = this.importerOf(repoId, 'sync');
-    const probe = p.factory.create() as Importer;
+    const probe = (await this.instance(p)) as Importer;
     if (typeof probe.syncRepo !== 'function') throw this.notSupported(p, 'sync');
     return this.importerTask(
       'sync',
@@ -946,7 +952,7 @@ class EngineImpl implements Engine, ConduitHost {
       [repoId],
       async (s) => {
         const { row, config } = this.importerOf(repoId, 'sync');
-        const imp = p.factory.create() as Importer;
+        const imp = (await this.instance(p)) as Importer;
         const conduit = new ImporterConduitImpl(this, s.staging, this.opCtx(repoId, p, 'importer', s.task));
         const onAbort = () => {
           try {
@@ -1183,7 +1189,7 @@ class EngineImpl implements Engine, ConduitHost {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
-    const inst = p.factory.create() as Distributor;
+    const inst = (await this.instance(p)) as Distributor;
     if (typeof inst.publishRepo !== 'function') throw this.notSupported(p, 'publish');
     const config = parseJson<Record<string, unknown>>(d.config, {});
     const hash = this.configHash(p, config);
@@ -1238,7 +1244,7 @@ class EngineImpl implements Engine, ConduitHost {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
-    const inst = p.factory.create() as Distributor;
+    const inst = (await this.instance(p)) as Distributor;
     if (typeof inst.createConsumerPayload !== 'function') throw this.notSupported(p, 'createConsumerPayload');
     let payload: Json;
     try {

@@ -46,6 +46,8 @@ interface Candidate {
   types: TypeDefinition[];
   typesSource: string;
   staticMetadata?: PluginMetadata;
+  /** The factory's load(): the plugin's code is imported on first use, so it is not probed. */
+  load?: () => Promise<void>;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -170,6 +172,13 @@ function probe(c: Candidate): PluginMetadata {
   return { id: m.id, displayName: typeof m.displayName === 'string' ? m.displayName : m.id, types: m.types as string[] };
 }
 
+/** The checks probe() makes on metadata(), for a lazily loaded plugin's stated metadata. */
+function checkStaticMetadata(m: PluginMetadata, where: string): PluginMetadata {
+  if (typeof m.id !== 'string' || !ID_RE.test(m.id)) throw perr('PLUGIN_BAD_METADATA', `${where}: metadata.id must be a string of letters, digits, _ . - (got ${JSON.stringify(m.id)})`, where);
+  if (!Array.isArray(m.types) || !m.types.every((t) => typeof t === 'string')) throw perr('PLUGIN_BAD_METADATA', `${where}: metadata.types of ${m.id} must be an array of content type ids`, where);
+  return { id: m.id, displayName: typeof m.displayName === 'string' ? m.displayName : m.id, types: [...m.types] };
+}
+
 export class PluginRegistry {
   readonly types = new Map<string, { def: TypeDefinition; source: string }>();
   readonly plugins = new Map<string, LoadedPlugin>();
@@ -210,6 +219,7 @@ export class PluginRegistry {
       types: f.types ?? [],
       typesSource: source,
       staticMetadata: f.metadata,
+      load: f.load ? () => f.load!() : undefined,
     });
     for (const f of BUILTIN_PLUGINS) candidates.push(fromFactory(f, 'builtin'));
     if (opts.extraTypes) {
@@ -239,7 +249,7 @@ export class PluginRegistry {
     for (const c of candidates) {
       if (typeFailed.has(c)) continue;
       try {
-        const md = probe(c);
+        const md = c.load && c.staticMetadata ? checkStaticMetadata(c.staticMetadata, c.where) : probe(c);
         const undeclared = md.types.filter((t) => !this.types.has(t));
         if (undeclared.length)
           throw perr('PLUGIN_UNDECLARED_TYPE', `plugin ${md.id} (${c.where}) handles content type${undeclared.length > 1 ? 's' : ''} ${undeclared.join(', ')} that no one declares; the plugin is refused`, c.where, 'declare the type in types.json beside the plugin (or in the package.json "stagepush" field)');
@@ -256,8 +266,8 @@ export class PluginRegistry {
         }
         const factory: PluginFactory =
           c.kind === 'importer'
-            ? { kind: 'importer', metadata: md, create: c.create as () => Importer, config, types: c.types }
-            : { kind: 'distributor', metadata: md, create: c.create as () => Distributor, config, types: c.types };
+            ? { kind: 'importer', metadata: md, create: c.create as () => Importer, load: c.load, config, types: c.types }
+            : { kind: 'distributor', metadata: md, create: c.create as () => Distributor, load: c.load, config, types: c.types };
         this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config, where: c.where });
       } catch (e) {
         this.fail(e, c.where);
