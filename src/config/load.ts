@@ -151,9 +151,35 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
     });
     throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${problems[0]!.message})`, { kind: 'invalid', file, problems });
   }
+  keyIdsAsWritten(doc.contents as YamlNode | null);
   const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
   const data = value === null || value === undefined ? {} : value;
   return validateConfigObject(data, file, (p) => lineOf(doc.contents as YamlNode | null, p, lineCounter)).config;
+}
+
+/**
+ * Short key ids are hex: one such as `12345678` or `1234e567` reads as a YAML number (the second
+ * as Infinity). Keep every plain scalar of `allowed_signing_keys` (top level) and of an importer's
+ * `allowed_keys` (anywhere) as it is written.
+ */
+const KEY_ID_LISTS = new Set(['allowed_signing_keys', 'allowed_keys']);
+function keyIdsAsWritten(node: YamlNode | null): void {
+  const { isMap, isSeq, isScalar, isPair } = yaml();
+  if (isSeq(node)) {
+    for (const item of node.items) keyIdsAsWritten(item as YamlNode);
+    return;
+  }
+  if (!isMap(node)) return;
+  for (const pair of node.items) {
+    if (!isPair(pair)) continue;
+    if (isScalar(pair.key) && KEY_ID_LISTS.has(String(pair.key.value)) && isSeq(pair.value)) {
+      for (const item of pair.value.items) {
+        if (isScalar(item) && typeof item.value === 'number' && typeof item.source === 'string') item.value = item.source;
+      }
+    } else {
+      keyIdsAsWritten(pair.value as YamlNode | null);
+    }
+  }
 }
 
 /** Line of the node at a JSON-pointer path (1-based), or of its closest existing parent. */

@@ -191,6 +191,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   }
 }
 
+type UploadTarget = { row: RepoRow; p: LoadedPlugin; config: Record<string, unknown>; workingDir: string };
+
 class EngineImpl implements Engine, ConduitHost {
   readonly publishRoot: string;
   readonly contentRoot: string;
@@ -270,8 +272,8 @@ class EngineImpl implements Engine, ConduitHost {
     return path.join(this.dataDir, 'working', repoId, kind, id);
   }
 
-  private repoObject(row: RepoRow, workingDir: string): Repository {
-    fs.mkdirSync(workingDir, { recursive: true });
+  private repoObject(row: RepoRow, workingDir: string, made = false): Repository {
+    if (!made) fs.mkdirSync(workingDir, { recursive: true });
     return { id: row.id, displayName: row.display_name, description: row.description, notes: parseJson(row.notes, {}), workingDir, version: row.version };
   }
 
@@ -713,8 +715,16 @@ class EngineImpl implements Engine, ConduitHost {
     return { repoId, pluginId: p.id, pluginTypes: p.metadata.types, owner, signal: t.signal, setProgress: t.setProgress };
   }
 
-  private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec): Promise<BatchResult> {
+  /** What every upload into a repository needs, looked up once for a run of uploads (the repository is locked meanwhile). */
+  private uploadTarget(repoId: string): UploadTarget {
     const { row, p, config } = this.importerOf(repoId, 'upload');
+    const workingDir = this.workingDir(repoId, 'importer', p.id);
+    fs.mkdirSync(workingDir, { recursive: true });
+    return { row, p, config, workingDir };
+  }
+
+  private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec, target: UploadTarget = this.uploadTarget(repoId)): Promise<BatchResult> {
+    const { row, p, config, workingDir } = target;
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
     if (req.filePath !== null && req.filePath !== undefined) {
@@ -744,7 +754,7 @@ class EngineImpl implements Engine, ConduitHost {
     this.events({ type: 'phase-start', phase: 'upload', repo: repoId, label });
     let report;
     try {
-      report = await imp.uploadUnit(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), { typeId, unitKey, metadata, filePath: req.filePath ?? null }, conduit, new CallConfig(p.config, config, req.override ?? {}));
+      report = await imp.uploadUnit(this.repoObject(row, workingDir, true), { typeId, unitKey, metadata, filePath: req.filePath ?? null }, conduit, new CallConfig(p.config, config, req.override ?? {}));
     } catch (e) {
       this.events({ type: 'phase-end', phase: 'upload', repo: repoId, label, ok: false });
       throw this.pluginError(e, p, 'upload', repoId, 'ENGINE_UPLOAD_FAILED');
@@ -999,9 +1009,10 @@ class EngineImpl implements Engine, ConduitHost {
         const outcomes: UnitOutcome[] = [];
         const reports: Json[] = [];
         let i = 0;
+        const target = this.uploadTarget(repoId);
         for (const req of reqs) {
           if (s.task.signal.aborted) throw s.task.signal.reason;
-          const r = await this.innerUpload(s, repoId, req);
+          const r = await this.innerUpload(s, repoId, req, target);
           outcomes.push(...r.outcomes);
           reports.push(r.report);
           this.events({ type: 'phase-progress', phase: 'upload', repo: repoId, done: ++i, total: reqs.length });
@@ -1285,6 +1296,20 @@ class EngineImpl implements Engine, ConduitHost {
             live();
             guard(repoId);
             return keep(await this.innerUpload(s, repoId, req));
+          },
+          uploadMany: async (repoId, reqs, hooks = {}) => {
+            live();
+            guard(repoId);
+            const target = this.uploadTarget(repoId);
+            const out: BatchResult[] = [];
+            for (let i = 0; i < reqs.length; i++) {
+              live();
+              hooks.before?.(i);
+              const r = keep(await this.innerUpload(s, repoId, reqs[i]!, target));
+              out.push(r);
+              hooks.after?.(i, r);
+            }
+            return out;
           },
           copy: async (from, to, opts = {}) => {
             live();

@@ -269,6 +269,12 @@ export interface BatchResult {
 /** Operations inside `engine.transaction`: staged, committed together when the callback resolves. */
 export interface Batch {
   upload(repoId: string, req: UploadSpec): Promise<BatchResult>;
+  /**
+   * Several uploads into one repository, in order, each as `upload` would do it (one result per
+   * request, the same errors) with the repository's importer looked up once. `before(i)` runs
+   * just before request i, `after(i, result)` just after it succeeded.
+   */
+  uploadMany(repoId: string, reqs: UploadSpec[], hooks?: { before?(index: number): void; after?(index: number, result: BatchResult): void }): Promise<BatchResult[]>;
   copy(fromRepo: string, toRepo: string, opts?: CopySpec): Promise<BatchResult>;
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<BatchResult>;
   /** The repository's units including this batch's staged changes. */

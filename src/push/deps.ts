@@ -14,6 +14,8 @@ import type { PushItemLike } from './items.js';
 export interface PushBatch {
   listUnits(repoId: string): Unit[];
   upload(repoId: string, spec: UploadSpec): Promise<unknown>;
+  /** Uploads into one repository through one engine call, in order; `before`/`after` run around each. */
+  uploadMany(repoId: string, specs: UploadSpec[], hooks: { before(index: number): void; after(index: number): void }): Promise<unknown>;
   removeUnits(repoId: string, unitIds: string[]): Promise<unknown>;
 }
 
@@ -136,6 +138,7 @@ function adapt(eng: Engine): PushEngine {
         await fn({
           listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
+          uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i) }),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
         });
       }).finally(() => infos.clear());

@@ -242,14 +242,24 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
           const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
-          for (const up of ordered) {
-            opts.signal?.throwIfAborted();
-            const a = up.assignment;
-            const before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
-            await batch.upload(plan.repoId, uploadSpec(a, up.bumpVersion));
-            uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, before), sha256: a.item.sha256sum });
-            events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
-          }
+          // One engine call per repository; each item is still uploaded (and reported) on its own.
+          let before: string | null = null;
+          await batch.uploadMany(
+            plan.repoId,
+            ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
+            {
+              before: (i) => {
+                opts.signal?.throwIfAborted();
+                const a = ordered[i]!.assignment;
+                before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
+              },
+              after: (i) => {
+                const a = ordered[i]!.assignment;
+                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, before), sha256: a.item.sha256sum });
+                events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
+              },
+            },
+          );
         }
       }
     }

@@ -203,3 +203,14 @@ test('config file keys of the engine reach every command (data dir, config dir, 
   assert.equal(missing.settings.configDir, path.join(dir, 'etc'));
   assert.equal(missing.loaded.file, null);
 });
+
+test('allowed_signing_keys: hex key ids that read as YAML numbers are kept as written', () => {
+  const c = parseConfigText('allowed_signing_keys: [12345678, 1234e567, 00001234, fd431d51, "00000001"]\n', 'k.yaml');
+  assert.deepEqual(c.allowed_signing_keys, ['12345678', '1234e567', '00001234', 'fd431d51', '00000001']);
+  assert.throws(() => parseConfigText('allowed_signing_keys: [true]\n', 'k.yaml'), (e: unknown) => e instanceof StagepushError && /allowed_signing_keys\.0/.test(e.message));
+});
+
+test('an importer allowed_keys list keeps numeric-looking key ids as written', () => {
+  const c = parseConfigText('repositories:\n  r:\n    type: yum\n    importer:\n      type_id: yum_importer\n      config: {allowed_keys: [12345678]}\n', 'k.yaml');
+  assert.deepEqual((c.repositories as Record<string, { importer?: Record<string, unknown> }>).r!.importer!.config, { allowed_keys: ['12345678'] });
+});

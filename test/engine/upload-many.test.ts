@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openEngine } from '../../src/engine/index.js';
+import { StagepushError } from '../../src/errors.js';
+import { engineEnv } from '../helpers/engine.js';
+
+test('batch uploadMany: one result per request in order, hooks around each, a failing item named and nothing committed', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'x', importer: { typeId: 'test_importer' } });
+    await eng.createRepo({ id: 'y', importer: { typeId: 'test_importer' } });
+    const files = ['a.txt', 'b.txt', 'c.txt'].map((n) => {
+      const f = path.join(e.root, n);
+      fs.writeFileSync(f, `${n}\n`);
+      return f;
+    });
+    const missing = path.join(e.root, 'missing.txt');
+    const calls: string[] = [];
+    const err = await eng
+      .transaction(['x'], async (b) => {
+        await b.uploadMany('x', [{ filePath: files[0]! }, { filePath: missing }, { filePath: files[1]! }], {
+          before: (i) => calls.push(`before ${i}`),
+          after: (i) => calls.push(`after ${i}`),
+        });
+      })
+      .then(
+        () => null,
+        (x: unknown) => x,
+      );
+    assert.ok(err instanceof StagepushError);
+    assert.equal(err.code, 'ENGINE_FILE_NOT_FOUND');
+    assert.ok(err.message.includes(missing), err.message);
+    assert.deepEqual(calls, ['before 0', 'after 0', 'before 1']);
+    assert.equal(eng.listUnits('x').length, 0);
+    assert.equal(eng.getRepo('x')!.version, 0);
+
+    const results = await eng.transaction(['x'], async (b) => {
+      const out = await b.uploadMany('x', files.map((f) => ({ filePath: f })));
+      assert.equal(b.listUnits('x').length, 3);
+      return out;
+    });
+    assert.equal(results.length, 3);
+    for (const r of results) {
+      assert.equal(r.repoId, 'x');
+      assert.deepEqual(r.outcomes.map((o) => o.outcome), ['added']);
+    }
+    assert.equal(eng.listUnits('x').length, 3);
+    assert.equal(eng.getRepo('x')!.version, 1);
+    await assert.rejects(eng.transaction(['x'], (b) => b.uploadMany('y', [{ filePath: files[0]! }])), /ENGINE_NOT_LOCKED|not part of this transaction/);
+  } finally {
+    eng.close();
+  }
+});
