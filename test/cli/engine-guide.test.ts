@@ -94,7 +94,9 @@ test('README plugin guide: the example plugin works end to end from the guide al
   const sync = e.spawn(['repo', 'sync', 'news', '--override', 'throttle_ms=3000']);
   const done = finished(sync);
   const t = await waitFor('the sync to report progress', () => e.json(['task', 'list', '--state', 'running']).out.find((x: any) => x.kind === 'sync' && x.progress));
-  assert.deepEqual(t.progress, { done: 1, total: 4 });
+  // Each message takes 3 s; a loaded machine may poll after the second one.
+  assert.equal(t.progress.total, 4);
+  assert.ok(t.progress.done >= 1 && t.progress.done < 4, `progress ${JSON.stringify(t.progress)}`);
   ok(e.cli(['task', 'cancel', t.id]), 'cancel');
   const s = await done;
   assert.equal(s.status, 130, s.stderr);
