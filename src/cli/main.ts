@@ -71,6 +71,12 @@ export function handleInterrupts(): AbortSignal {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `stagepush --version` alone: answered before commander and the command tree are loaded (as commander would).
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    process.exitCode = 0;
+    return;
+  }
   installSignalHandlers();
   const program = buildProgram();
   try {
