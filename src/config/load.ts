@@ -1,11 +1,11 @@
-import { readFileSync, existsSync, statSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { LineCounter, Node as YamlNode } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
+import { cachedValidator } from '../validator-cache.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
@@ -20,56 +20,9 @@ function yaml(): typeof import('yaml') {
 let validator: ValidateFunction | undefined;
 const AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: false };
 
-/**
- * Where the compiled config validator is cached ($STAGEPUSH_CACHE_DIR, else
- * $XDG_CACHE_HOME/stagepush, else ~/.cache/stagepush), keyed by the schema, ajv's version and
- * options: compiling the schema with ajv costs ~0.2-0.4 s, loading the compiled code ~5 ms.
- */
-export function validatorCacheFile(env: NodeJS.ProcessEnv = process.env): string {
-  const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const key = createHash('sha256').update(JSON.stringify([CONFIG_SCHEMA, ajvVersion, AJV_OPTIONS])).digest('hex').slice(0, 16);
-  const base = env.STAGEPUSH_CACHE_DIR?.trim() || path.join(env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache'), 'stagepush');
-  return path.join(base, `config-validator-${key}.cjs`);
-}
-
-/** Load standalone validator code (CommonJS text) with our own require (ajv's runtime helpers resolve from here). */
-function loadStandalone(code: string): ValidateFunction {
-  const mod: { exports: unknown } = { exports: {} };
-  new Function('require', 'module', 'exports', code)(require, mod, mod.exports);
-  const v = mod.exports as ValidateFunction | { default?: ValidateFunction };
-  const fn = typeof v === 'function' ? v : v.default;
-  if (typeof fn !== 'function') throw new Error('not a validator module');
-  return fn;
-}
-
+/** The compiled config validator, cached on disk (config-validator-<key>.cjs): see validator-cache.ts. */
 function getValidator(): ValidateFunction {
-  if (validator) return validator;
-  let file: string | null = null;
-  try {
-    file = validatorCacheFile();
-    if (existsSync(file)) {
-      validator = loadStandalone(readFileSync(file, 'utf8'));
-      return validator;
-    }
-  } catch {
-    // A damaged or unreadable cache: compile below (and rewrite it).
-  }
-  const AjvMod = require('ajv') as { default: new (opts: Record<string, unknown>) => { compile(s: unknown): ValidateFunction } };
-  const ajv = new AjvMod.default({ ...AJV_OPTIONS, code: { source: true } });
-  const compiled = ajv.compile(CONFIG_SCHEMA);
-  validator = compiled;
-  if (file) {
-    try {
-      const standalone = (require('ajv/dist/standalone') as { default: (a: unknown, v: unknown) => string }).default;
-      const code = standalone(ajv, compiled);
-      mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, code);
-      renameSync(tmp, file);
-    } catch {
-      // No cache (read-only home...): the next run compiles again.
-    }
-  }
+  validator ??= cachedValidator('config-validator', CONFIG_SCHEMA, AJV_OPTIONS);
   return validator;
 }
 

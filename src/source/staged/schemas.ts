@@ -9,14 +9,8 @@
  * process, loading the cached code a few milliseconds. Without a writable cache, compiled each time.
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
 import type { Problem } from '../../errors.js';
-
-const require = createRequire(import.meta.url);
+import { cachedValidator } from '../../validator-cache.js';
 
 const optionalString = { type: ['string', 'null'], minLength: 1 };
 
@@ -209,63 +203,14 @@ export interface Validators {
   erratum: ValidateFunction;
 }
 
-let ajv: import('ajv').default | undefined;
 const cache = new Map<string, ValidateFunction>();
 const AJV_OPTIONS = { allErrors: true, strict: false };
 
-function cacheFile(name: string, schema: object): string | null {
-  try {
-    const version = (require('ajv/package.json') as { version: string }).version;
-    const key = createHash('sha256').update(JSON.stringify([name, schema, version, AJV_OPTIONS])).digest('hex').slice(0, 16);
-    const env = process.env;
-    const base = env.STAGEPUSH_CACHE_DIR?.trim() || path.join(env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache'), 'stagepush');
-    return path.join(base, `staged-${name}-${key}.cjs`);
-  } catch {
-    return null;
-  }
-}
-
-/** Load standalone validator code (CommonJS text) with our own require (ajv's runtime helpers resolve from here). */
-function loadStandalone(code: string): ValidateFunction {
-  const mod: { exports: unknown } = { exports: {} };
-  new Function('require', 'module', 'exports', code)(require, mod, mod.exports);
-  const v = mod.exports as ValidateFunction | { default?: ValidateFunction };
-  const fn = typeof v === 'function' ? v : v.default;
-  if (typeof fn !== 'function') throw new Error('not a validator module');
-  return fn;
-}
-
 function compile(name: string, schema: object): ValidateFunction {
   let fn = cache.get(name);
-  if (fn) return fn;
-  const file = cacheFile(name, schema);
-  if (file && existsSync(file)) {
-    try {
-      fn = loadStandalone(readFileSync(file, 'utf8'));
-      cache.set(name, fn);
-      return fn;
-    } catch {
-      // A damaged cache: compiled (and rewritten) below.
-    }
-  }
-  if (!ajv) {
-    const AjvModule = require('ajv') as { default?: unknown };
-    const Ajv = (AjvModule.default ?? AjvModule) as new (o: object) => import('ajv').default;
-    ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
-  }
-  fn = ajv.compile(schema);
-  cache.set(name, fn);
-  if (file) {
-    try {
-      const standalone = (require('ajv/dist/standalone') as { default: (a: unknown, v: unknown) => string }).default;
-      const code = standalone(ajv, fn);
-      mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, code);
-      renameSync(tmp, file);
-    } catch {
-      // No cache: the next run compiles again.
-    }
+  if (!fn) {
+    fn = cachedValidator(`staged-${name}`, schema, AJV_OPTIONS);
+    cache.set(name, fn);
   }
   return fn;
 }
