@@ -15,6 +15,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { rpmRecordSummary, type RpmRecordSummary } from '../source/staged/summary.js';
 
 const require = createRequire(import.meta.url);
 
@@ -36,15 +37,7 @@ export interface CachedSums extends Sums {
 }
 
 /** The few header fields planning needs (name, EVR, arch, source or binary). */
-export interface RpmSummary {
-  name: string;
-  epoch: number | string | null;
-  version: string;
-  release: string;
-  arch: string;
-  isSource: boolean;
-  signingKey: string | null;
-}
+export type RpmSummary = RpmRecordSummary;
 
 const BATCH = 500;
 
@@ -173,18 +166,8 @@ export class PushCache {
   }
 
   /** Stream a parsed header into the staging table (by the file's sha256). */
-  stageRecord(sha256: string, record: { name: string; epoch?: unknown; version: string; release: string; arch: string; isSource: boolean; signingKey?: string | null }): void {
-    const summary: RpmSummary = {
-      name: record.name,
-      epoch: (record.epoch as number | string | null | undefined) ?? null,
-      version: record.version,
-      release: record.release,
-      arch: record.arch,
-      isSource: record.isSource,
-      signingKey: record.signingKey ?? null,
-    };
-    this.stmt(this.staging, 'INSERT OR REPLACE INTO rpm_headers (sha256, signing_key, summary, record, seen) VALUES (?, ?, ?, ?, ?)').run(sha256, summary.signingKey, JSON.stringify(summary), JSON.stringify(record), Date.now());
-    this.wrote(this.staging);
+  stageRecord(sha256: string, record: Parameters<typeof rpmRecordSummary>[0]): void {
+    this.stageRecordJson(sha256, JSON.stringify(record), rpmRecordSummary(record));
   }
 
   /** The same, with the record already as JSON text and its summary. */

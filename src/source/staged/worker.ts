@@ -7,6 +7,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { RpmRecord } from '../../formats/rpm/types.js';
 import { readRpmFileSync } from '../../formats/rpm/read.js';
+import { rpmRecordSummary, type RpmRecordSummary } from './summary.js';
 
 export type ChecksumAlgo = 'md5' | 'sha256';
 
@@ -21,16 +22,7 @@ export interface WorkerJob {
   record?: boolean | 'json';
 }
 
-/** The header fields planning needs, sent with a record passed as JSON text. */
-export interface RpmRecordSummary {
-  name: string;
-  epoch: number | string | null;
-  version: string;
-  release: string;
-  arch: string;
-  isSource: boolean;
-  signingKey: string | null;
-}
+export type { RpmRecordSummary } from './summary.js';
 
 export type WorkerResult =
   | { ok: true; record?: RpmRecord; recordJson?: string; summary?: RpmRecordSummary; signingKey?: string | null; sums: { md5?: string; sha256?: string } }
@@ -80,15 +72,7 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     // Synchronous reads: this is a worker thread (no event loop to keep responsive).
     const { record, checksums } = readRpmFileSync(job.path, { checksums: job.checksums });
     if (job.record === 'json') {
-      const summary: RpmRecordSummary = {
-        name: record.name,
-        epoch: (record.epoch as number | string | null | undefined) ?? null,
-        version: record.version,
-        release: record.release,
-        arch: record.arch,
-        isSource: record.isSource,
-        signingKey: record.signingKey ?? null,
-      };
+      const summary = rpmRecordSummary(record);
       return { ok: true, recordJson: JSON.stringify(record), summary, signingKey: record.signingKey, sums: checksums ?? {} };
     }
     return job.record ? { ok: true, record, signingKey: record.signingKey, sums: checksums ?? {} } : { ok: true, signingKey: record.signingKey, sums: checksums ?? {} };
