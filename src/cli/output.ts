@@ -25,7 +25,15 @@ export function progressModeFor(g: GlobalOptions, requested?: string): ProgressM
   if (requested === 'ndjson' || requested === 'plain' || requested === 'none' || requested === 'tty') return requested;
   if (g.quiet) return 'none';
   if (g.json) return 'none';
-  return process.stderr.isTTY ? 'tty' : 'plain';
+  return interactive(process.stderr, process.env) ? 'tty' : 'plain';
+}
+
+/**
+ * A spinner only where a person watches: a TTY that is not `TERM=dumb` and not a CI runner (`CI`
+ * set), the rule ora itself applies; anywhere else, plain lines rather than ora's reduced output.
+ */
+export function interactive(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb' && !('CI' in env);
 }
 
 function describe(e: ProgressEvent): string | null {

@@ -133,9 +133,10 @@ test('agent log to syslog goes through logger(1) to the syslog socket', async ()
   const dir = tempDir('agent-syslog-');
   const sock = path.join(dir, 'log.sock');
   const out = path.join(dir, 'received.txt');
-  // A tiny syslog receiver: one datagram, written to a file.
+  // A tiny syslog receiver: one datagram, written to a file that appears whole (renamed into place:
+  // the poll below must not read it half written).
   const { spawn } = await import('node:child_process');
-  const py = `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nopen(sys.argv[2]+'.ready','w').close()\nd=s.recv(65536)\nopen(sys.argv[2],'wb').write(d)\n`;
+  const py = `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nopen(sys.argv[2]+'.ready','w').close()\nd=s.recv(65536)\nopen(sys.argv[2]+'.part','wb').write(d)\nimport os\nos.rename(sys.argv[2]+'.part',sys.argv[2])\n`;
   const rx = spawn('python3', ['-c', py, sock, out], { stdio: 'ignore' });
   const { existsSync } = await import('node:fs');
   const { setTimeout: sleep } = await import('node:timers/promises');

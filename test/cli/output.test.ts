@@ -26,10 +26,15 @@ test('renderer: a terminal of unknown or zero width gets plain lines, not spinne
 });
 
 test('stagepush ls on a pseudo-terminal of width 0 finishes (script -qec, stty cols 0)', () => {
+  // ora (is-interactive) turns the spinner off under CI=… or TERM=dumb, and so do we: a CI runner
+  // must not change what this test sees, so it runs as an operator's terminal would.
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
+  delete env.CI;
   const demo = path.join(ROOT, 'fixtures', 'staging', 'demo');
   const r = spawnSync('script', ['-qec', `stty cols 0 rows 0; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ls ${JSON.stringify(demo)} >/dev/null`, '/dev/null'], {
     encoding: 'utf8',
     timeout: 60_000,
+    env,
   });
   assert.equal(r.error, undefined, 'script timed out: the renderer redraws forever');
   assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -38,7 +43,18 @@ test('stagepush ls on a pseudo-terminal of width 0 finishes (script -qec, stty c
   const t = spawnSync('script', ['-qec', `stty cols 80 rows 24; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ls ${JSON.stringify(demo)} >/dev/null`, '/dev/null'], {
     encoding: 'utf8',
     timeout: 60_000,
+    env,
   });
   assert.equal(t.status, 0, t.stdout + t.stderr);
   assert.ok(t.stdout.includes("\u001b[?25l"), "ora hides the cursor");
+});
+
+test('progress mode: a spinner only on an interactive terminal (not TERM=dumb, not under CI)', async () => {
+  const { interactive } = await import('../../src/cli/output.js');
+  assert.equal(interactive({ isTTY: true }, { TERM: 'xterm' }), true);
+  assert.equal(interactive({ isTTY: false }, { TERM: 'xterm' }), false);
+  assert.equal(interactive({}, { TERM: 'xterm' }), false);
+  assert.equal(interactive({ isTTY: true }, { TERM: 'dumb' }), false);
+  assert.equal(interactive({ isTTY: true }, { TERM: 'xterm', CI: 'true' }), false);
+  assert.equal(interactive({ isTTY: true }, { TERM: 'xterm', CI: '' }), false);
 });
