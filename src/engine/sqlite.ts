@@ -50,6 +50,14 @@ const MIGRATIONS: string[] = [
   CREATE TABLE profiles (consumer TEXT NOT NULL, type_id TEXT NOT NULL, profile TEXT NOT NULL, updated TEXT NOT NULL,
     PRIMARY KEY (consumer, type_id));
   `,
+  // 2: a covering index for the keyset scan of unit stamps (scanUnitStamps, what a publish walks):
+  // the columns it reads sit after the metadata in the row, so without it each row's metadata
+  // overflow pages are read too (5,000 packages: 88 ms -> 20 ms); and one to find a unit's type by
+  // id without reading its row (unitCountsByType, on every repo list/show: 51 ms -> 3 ms).
+  `
+  CREATE INDEX units_stamp ON units(type_id, key_canon, id, sha256, size, updated, unit_key);
+  CREATE INDEX units_id_type ON units(id, type_id);
+  `,
 ];
 
 const KV_KEYS: Record<'consumers' | 'bindings' | 'profiles', string[]> = {
@@ -312,7 +320,7 @@ export class SqliteStorage implements Storage {
       .all(JSON.stringify(ids), repoId) as UnitRow[];
   }
   unitCountsByType(repoId: string): Record<string, number> {
-    const rows = this.db.prepare('SELECT u.type_id AS t, COUNT(*) AS n FROM repo_content rc JOIN units u ON u.id = rc.unit_id WHERE rc.repo_id = ? AND rc.removed_in IS NULL GROUP BY u.type_id ORDER BY u.type_id').all(repoId) as Array<{ t: string; n: number }>;
+    const rows = this.db.prepare('SELECT u.type_id AS t, COUNT(*) AS n FROM repo_content rc JOIN units u INDEXED BY units_id_type ON u.id = rc.unit_id WHERE rc.repo_id = ? AND rc.removed_in IS NULL GROUP BY u.type_id ORDER BY u.type_id').all(repoId) as Array<{ t: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.t, r.n]));
   }
   contentIds(repoId: string, version?: number): Set<number> {

@@ -7,6 +7,10 @@
  * again would give. A republish after adding 10 packages recomputes and recompresses only the
  * blocks those packages fall into.
  *
+ * It also records the last publish's sequence of block signatures and the repomd records of the
+ * files those blocks made (`last`; the files themselves are kept beside it, see packages.ts): a
+ * publish whose blocks are the same, in the same order, takes those files as they are.
+ *
  * It is a cache: an unreadable or foreign file is deleted and started afresh; blocks no publish
  * used last time are dropped at the end of each publish.
  */
@@ -27,6 +31,14 @@ export interface CachedBlock {
   other: { raw: Buffer; gz: Buffer };
 }
 
+/** The last publish's package files: the block signatures in order and what each file was. */
+export interface LastFiles {
+  total: number;
+  sigs: string[];
+  /** Per kind (primary, filelists, other): the repomd record (without timestamp) and the kept file's name. */
+  files: Record<string, { record: Record<string, string | number>; file: string }>;
+}
+
 interface Row {
   p_raw: Buffer;
   p_gz: Buffer;
@@ -40,6 +52,7 @@ export class BlockCache {
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement;
   private readonly putStmt: Database.Statement;
+  private lastSet: { variant: string; value: LastFiles } | null = null;
   private readonly used = new Set<string>();
   hits = 0;
   misses = 0;
@@ -67,9 +80,11 @@ export class BlockCache {
         db.pragma('cache_size = -512');
         if ((db.pragma('user_version', { simple: true }) as number) !== FORMAT) {
           db.exec('DROP TABLE IF EXISTS blocks');
+          db.exec('DROP TABLE IF EXISTS last');
           db.pragma(`user_version = ${FORMAT}`);
         }
         db.exec('CREATE TABLE IF NOT EXISTS blocks (sig TEXT PRIMARY KEY, p_raw BLOB NOT NULL, p_gz BLOB NOT NULL, f_raw BLOB NOT NULL, f_gz BLOB NOT NULL, o_raw BLOB NOT NULL, o_gz BLOB NOT NULL)');
+        db.exec('CREATE TABLE IF NOT EXISTS last (variant TEXT PRIMARY KEY, value TEXT NOT NULL)');
         return new BlockCache(db);
       } catch (e) {
         db?.close();
@@ -90,6 +105,28 @@ export class BlockCache {
     return { primary: { raw: r.p_raw, gz: r.p_gz }, filelists: { raw: r.f_raw, gz: r.f_gz }, other: { raw: r.o_raw, gz: r.o_gz } };
   }
 
+  /** Keep a block this publish uses without reading it. */
+  touch(sig: string): void {
+    this.used.add(sig);
+  }
+
+  /** What the last publish of this variant made (null when unknown or unreadable). */
+  last(variant: string): LastFiles | null {
+    const r = this.db.prepare('SELECT value FROM last WHERE variant = ?').get(variant) as { value: string } | undefined;
+    if (!r) return null;
+    try {
+      const v = JSON.parse(r.value) as LastFiles;
+      return Number.isInteger(v.total) && Array.isArray(v.sigs) && v.files && typeof v.files === 'object' ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Record what this publish made (saved by commit(); the only variant kept). */
+  setLast(variant: string, value: LastFiles): void {
+    this.lastSet = { variant, value };
+  }
+
   put(sig: string, b: CachedBlock): void {
     this.used.add(sig);
     this.putStmt.run(sig, b.primary.raw, b.primary.gz, b.filelists.raw, b.filelists.gz, b.other.raw, b.other.gz);
@@ -98,6 +135,10 @@ export class BlockCache {
   /** Keep only the blocks this publish used, and save. */
   commit(): void {
     this.db.prepare('DELETE FROM blocks WHERE sig NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify([...this.used]));
+    if (this.lastSet) {
+      this.db.prepare('DELETE FROM last').run();
+      this.db.prepare('INSERT INTO last (variant, value) VALUES (?, ?)').run(this.lastSet.variant, JSON.stringify(this.lastSet.value));
+    }
     this.db.exec('COMMIT');
     this.db.close();
   }

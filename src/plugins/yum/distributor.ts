@@ -204,6 +204,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   const present = pk.present ?? new Set<string>();
   summary.packages = pk.packages;
   summary.metadata_blocks = pk.blocks as unknown as Json;
+  summary.package_files_reused = pk.filesReused;
   if (pk.duplicates.length) summary.duplicate_file_names = pk.duplicates;
   if (pool) {
     summary.packages_linked = pool.added;

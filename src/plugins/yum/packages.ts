@@ -10,8 +10,16 @@
  * per file on libuv's thread pool, several blocks in flight while the next ones are read. Memory
  * stays flat whatever the size of the repository: one page of unit keys, a few blocks, and the
  * set of published file names.
+ *
+ * When every block is the one the last publish made, in the same order (a republish with no
+ * package change: --force, a config change that does not touch package XML, new errata or comps),
+ * the three files that publish wrote are taken as they are from `<working dir>/repodata-last/`
+ * (their checksums verified) instead of being written again from the blocks. Until a block
+ * differs, matched blocks are only counted; on the first difference they are read from the cache
+ * and written one by one, so memory stays flat on that path too.
  */
-import { statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { createHash } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -31,11 +39,11 @@ import {
 } from '../../formats/repodata/index.js';
 import { GzipMembersFileWriter, gzipMember, type RepomdRecord } from '../../formats/repomd/index.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
-import { BlockCache, FORMAT, type CachedBlock } from './blockcache.js';
+import { BlockCache, FORMAT, type CachedBlock, type LastFiles } from './blockcache.js';
 import type { DistributorSettings } from './config.js';
 import type { PackagePool } from './pool.js';
 import { nevraFull, rpmFilename, str } from './units.js';
-import { fileChecksum } from './util.js';
+import { fileChecksum, fileChecksumSync } from './util.js';
 
 /**
  * Average packages per block (content-defined boundaries; $STAGEPUSH_YUM_BLOCK_PACKAGES, default
@@ -46,6 +54,8 @@ function blockAverage(): number {
   const v = Number(process.env.STAGEPUSH_YUM_BLOCK_PACKAGES);
   return Number.isInteger(v) && v >= 1 && v <= 65536 ? v : 128;
 }
+/** Where the last publish's package files are kept (in the distributor's working directory). */
+const LAST_DIR = 'repodata-last';
 /** Unit keys read per page. */
 const PAGE = 1000;
 /** Blocks being compressed while the next ones are read. */
@@ -86,6 +96,8 @@ export interface PackagesResult {
   /** NEVRAs ("name-epoch:version-release.arch") present, when asked for. */
   present: Set<string> | null;
   blocks: { cached: number; computed: number };
+  /** The last publish's files were taken as they are (every block unchanged). */
+  filesReused: boolean;
 }
 
 export interface PackagesOptions {
@@ -118,7 +130,19 @@ function* stampPages(conduit: PublishConduit, typeIds: string[]): Iterable<UnitS
   if (page.length) yield page;
 }
 
+/** A block the last publish used is missing from the cache: publish again without reusing. */
+class LastBlockMissing extends Error {}
+
 export async function publishPackages(conduit: PublishConduit, s: DistributorSettings, typeIds: string[], o: PackagesOptions): Promise<PackagesResult> {
+  try {
+    return await publishPackagesOnce(conduit, s, typeIds, o, true);
+  } catch (e) {
+    if (!(e instanceof LastBlockMissing)) throw e;
+    return publishPackagesOnce(conduit, s, typeIds, o, false);
+  }
+}
+
+async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettings, typeIds: string[], o: PackagesOptions, mayReuse: boolean): Promise<PackagesResult> {
   const BLOCK_AVG = blockAverage();
   const BLOCK_MAX = 4 * BLOCK_AVG;
   const total = typeIds.length ? conduit.countUnits({ typeIds }) : 0;
@@ -180,6 +204,29 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
 
   let blocksCached = 0;
   let blocksComputed = 0;
+  // The last publish's blocks: while this one's match them in order, nothing is read or written.
+  const last = mayReuse && cache ? cache.last(variant) : null;
+  let matching = last !== null && last.total === total && last.sigs.length > 0;
+  let matched = 0;
+  const sigs: string[] = [];
+  let header: CachedBlock | null = null;
+  let headerWritten = false;
+  const writeHeader = (): void => {
+    if (headerWritten) return;
+    writeBlock(header!);
+    headerWritten = true;
+  };
+  /** Stop matching: write the header and the matched blocks (from the cache, one at a time). */
+  const unmatch = (): void => {
+    matching = false;
+    writeHeader();
+    for (let i = 0; i < matched; i++) {
+      const hit = cache!.get(last!.sigs[i]!);
+      if (!hit) throw new LastBlockMissing();
+      writeBlock(hit);
+    }
+    matched = 0;
+  };
   const flushBlock = (block: Stub[]): void => {
     if (!block.length) return;
     let sig: string | null = null;
@@ -187,6 +234,16 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
       const h = createHash('sha256').update(variant);
       for (const b of block) h.update(`\n${b.id}\0${b.stamp}\0${b.location}`);
       sig = h.digest('hex');
+      sigs.push(sig);
+      if (matching) {
+        if (last!.sigs[matched] === sig) {
+          matched++;
+          blocksCached++;
+          cache.touch(sig);
+          return;
+        }
+        unmatch();
+      }
       const hit = cache.get(sig);
       if (hit) {
         blocksCached++;
@@ -211,8 +268,8 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
   let done = 0;
   let ok = false;
   try {
-    const header = await compress({ primary: primaryHeader(total), filelists: filelistsHeader(total), other: otherHeader(total) });
-    writeBlock(header);
+    header = await compress({ primary: primaryHeader(total), filelists: filelistsHeader(total), other: otherHeader(total) });
+    if (!matching) writeHeader();
     let block: Stub[] = [];
     for (const page of stampPages(conduit, typeIds)) {
       canceled(o.signal);
@@ -246,21 +303,77 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
       conduit.setProgress({ step: 'packages', done, total } as Json);
     }
     flushBlock(block);
-    await drain(0);
     if (done !== total) throw new StagepushError('YUM_PUBLISH_CHANGED', `the repository changed during the publish (${done} packages read, ${total} counted)`, { kind: 'failed' });
+    if (matching && matched === last!.sigs.length) {
+      const reused = reuseLast(last!, o, s.checksumType);
+      if (reused) {
+        await Promise.all(kinds.map((k) => files[k].abort()));
+        ok = true;
+        return { entries: reused, packages: done, duplicates, present, blocks: { cached: blocksCached, computed: blocksComputed }, filesReused: true };
+      }
+    }
+    if (matching) unmatch();
+    await drain(0);
     writeBlock(await compress({ primary: PRIMARY_FOOTER, filelists: FILELISTS_FOOTER, other: OTHER_FOOTER }));
     const entries: RepomdRecord[] = [];
+    const written: Array<{ kind: string; path: string; record: RepomdRecord }> = [];
     for (const k of kinds) {
-      const { path: _p, ...rec } = await files[k].close();
+      const { path: p, ...rec } = await files[k].close();
       entries.push(rec);
+      written.push({ kind: k, path: p, record: rec });
     }
+    if (cache) keepLast(cache, variant, o, { total, sigs }, written);
     ok = true;
-    return { entries, packages: done, duplicates, present, blocks: { cached: blocksCached, computed: blocksComputed } };
+    return { entries, packages: done, duplicates, present, blocks: { cached: blocksCached, computed: blocksComputed }, filesReused: false };
   } finally {
     if (!ok) {
       await Promise.allSettled(queue);
       await Promise.all(kinds.map((k) => files[k].abort()));
       cache?.close();
     } else cache?.commit();
+  }
+}
+
+/**
+ * The last publish's files, copied into this publish's repodata/ when each is still what was
+ * recorded (size and checksum); null (and nothing left behind) otherwise.
+ */
+function reuseLast(last: LastFiles, o: PackagesOptions, checksumType: string): RepomdRecord[] | null {
+  const made: string[] = [];
+  const out: RepomdRecord[] = [];
+  try {
+    for (const k of ['primary', 'filelists', 'other']) {
+      const f = last.files[k];
+      if (!f || typeof f.file !== 'string' || path.basename(f.file) !== f.file) throw new Error(`no kept ${k} file`);
+      const rec = f.record as unknown as RepomdRecord;
+      const dest = path.join(o.repodata, path.basename(String(rec.location)));
+      copyFileSync(path.join(o.workingDir, LAST_DIR, f.file), dest);
+      made.push(dest);
+      if (statSync(dest).size !== rec.size || rec.checksumType !== checksumType || fileChecksumSync(dest, checksumType) !== rec.checksum) throw new Error(`kept ${k} file changed`);
+      out.push({ ...rec, timestamp: o.now });
+    }
+    return out;
+  } catch {
+    for (const m of made) rmSync(m, { force: true });
+    return null;
+  }
+}
+
+/** Keep copies of this publish's files and its block sequence for the next publish (a cache: a failure only loses the shortcut). */
+function keepLast(cache: BlockCache, variant: string, o: PackagesOptions, seq: { total: number; sigs: string[] }, written: Array<{ kind: string; path: string; record: RepomdRecord }>): void {
+  const dir = path.join(o.workingDir, LAST_DIR);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const files: LastFiles['files'] = {};
+    for (const w of written) {
+      const file = path.basename(w.path);
+      copyFileSync(w.path, path.join(dir, file));
+      const { timestamp: _t, ...record } = w.record;
+      files[w.kind] = { record: record as unknown as Record<string, string | number>, file };
+    }
+    cache.setLast(variant, { total: seq.total, sigs: seq.sigs, files });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

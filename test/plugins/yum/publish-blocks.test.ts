@@ -9,7 +9,7 @@
  * - relative_url uniqueness across distributor types counts relative_urls defaulted to the repo id.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -118,8 +118,20 @@ describe('yum publish: block cache, parity with createrepo_c, pool kept for old 
     const first = await lastReport(eng);
     assert.ok(first.metadata_blocks.computed >= 3, `several blocks: ${JSON.stringify(first.metadata_blocks)}`);
 
+    assert.equal(first.package_files_reused, false);
     eng.run(['repo', 'publish', REPO, '--force']);
-    assert.deepEqual((await lastReport(eng)).metadata_blocks, { cached: first.metadata_blocks.computed, computed: 0 });
+    const forced = await lastReport(eng);
+    assert.deepEqual(forced.metadata_blocks, { cached: first.metadata_blocks.computed, computed: 0 });
+    assert.equal(forced.package_files_reused, true, 'every block unchanged: the last files are taken as they are');
+    assert.deepEqual(packageXml(tree), cold);
+    // A kept file that changed is not taken: the blocks are written again, to the same bytes.
+    const kept = path.join(eng.dataDir, 'working', REPO, 'distributor', 'yum', 'repodata-last');
+    const keptPrimary = readdirSync(kept).find((f) => f.endsWith('-primary.xml.gz'))!;
+    writeFileSync(path.join(kept, keptPrimary), 'not gzip');
+    eng.run(['repo', 'publish', REPO, '--force']);
+    const retaken = await lastReport(eng);
+    assert.equal(retaken.package_files_reused, false);
+    assert.deepEqual(retaken.metadata_blocks, { cached: first.metadata_blocks.computed, computed: 0 });
     assert.deepEqual(packageXml(tree), cold);
 
     // Remove one package from the middle: its block is computed again, the others come from the cache.
@@ -130,6 +142,7 @@ describe('yum publish: block cache, parity with createrepo_c, pool kept for old 
     eng.run(['repo', 'publish', REPO]);
     const rep = await lastReport(eng);
     assert.ok(rep.metadata_blocks.computed >= 1 && rep.metadata_blocks.cached >= 1, JSON.stringify(rep.metadata_blocks));
+    assert.equal(rep.package_files_reused, false);
     const warm = packageXml(tree);
     assert.ok(!warm.primary.includes('blk060'));
     assert.equal(locations(warm.primary).length, oldPackages.length - 1);
