@@ -53,8 +53,8 @@ function lazy<F extends PluginFactory>(kind: F['kind'], metadata: PluginMetadata
 
 /** Built-in plugins, in the order `plugins list` shows them. */
 export const BUILTIN_PLUGINS: PluginFactory[] = [
-  lazy<ImporterFactory>('importer', { id: 'yum_importer', displayName: 'Yum importer', types: YUM_TYPES }, async () => (await import('./yum/index.js')).yumImporterFactory),
-  lazy<DistributorFactory>('distributor', { id: 'yum_distributor', displayName: 'Yum distributor', types: YUM_TYPES }, async () => (await import('./yum/index.js')).yumDistributorFactory),
+  lazy<ImporterFactory>('importer', { id: 'yum_importer', displayName: 'Yum importer', types: YUM_TYPES }, async () => (await import('./yum/importer.js')).yumImporterFactory),
+  lazy<DistributorFactory>('distributor', { id: 'yum_distributor', displayName: 'Yum distributor', types: YUM_TYPES }, async () => (await import('./yum/distributor.js')).yumDistributorFactory),
   lazy<ImporterFactory>('importer', { id: 'iso_importer', displayName: 'File (ISO) importer', types: ['iso'] }, async () => (await import('./iso/importer.js')).isoImporterFactory),
   lazy<DistributorFactory>('distributor', { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: ['iso'] }, async () => (await import('./iso/distributor.js')).isoDistributorFactory),
   lazy<DistributorFactory>('distributor', { id: 'directory_distributor', displayName: 'Directory (RAW) distributor', types: ['directory'] }, async () => (await import('./directory/distributor.js')).directoryDistributorFactory),

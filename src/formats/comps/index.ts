@@ -2,7 +2,7 @@
  * comps.xml: groups, categories, environments and langpacks ⇄ objects (every field dnf/libcomps
  * reads), and a comps.xml writer whose output `dnf group list/info` reads.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
 
 export type PackageReqType = 'mandatory' | 'default' | 'optional' | 'conditional';
@@ -61,7 +61,7 @@ export interface Comps {
 
 type XNode = Record<string, unknown>;
 
-const parser = new XMLParser({
+const parser = lazyXmlParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseTagValue: false,
@@ -90,7 +90,7 @@ const PKG_TYPES: PackageReqType[] = ['mandatory', 'default', 'optional', 'condit
 export function parseComps(xml: string | Buffer, file = 'comps.xml'): Comps {
   let doc: XNode;
   try {
-    doc = parser.parse(xml.toString(), true) as XNode;
+    doc = parser().parse(xml.toString(), true) as XNode;
   } catch (e) {
     throw new StagepushError('COMPS_INVALID', `${file}: not well-formed XML: ${(e as Error).message}`, { file, cause: e });
   }

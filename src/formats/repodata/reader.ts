@@ -2,14 +2,14 @@
  * Readers of primary.xml, filelists.xml and other.xml (plain or .gz, path, buffer or stream), one
  * `<package>` at a time: for syncing a remote repository and for comparing with createrepo_c.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
 import type { RepodataChangelog, RepodataDep, RepodataFile, RepodataFileType, RepodataFlags, RepodataPackage } from './package.js';
 import { asArray, attr, txt, type XNode } from './xnode.js';
 import { xmlElements, type XmlSource } from './xmlsplit.js';
 
 
-const parser = new XMLParser({
+const parser = lazyXmlParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseTagValue: false,
@@ -30,7 +30,7 @@ function num(n: unknown, name: string, where: string, file: string): number {
 function parseChunk(xml: string, file: string): XNode[] {
   let doc: XNode;
   try {
-    doc = parser.parse(xml, true) as XNode;
+    doc = parser().parse(xml, true) as XNode;
   } catch (e) {
     throw new StagepushError('REPODATA_INVALID', `${file}: not well-formed XML in a <package>: ${(e as Error).message}`, { file, cause: e });
   }

@@ -2,7 +2,7 @@
  * repomd.xml: write (as createrepo_c lays it out) and parse; plus the streaming writer of the
  * checksum-named data files it points to.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
 import type { Repomd, RepomdRecord } from './types.js';
 
@@ -64,20 +64,37 @@ function int(v: unknown, file: string, field: string): number {
   return Number(s);
 }
 
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * The location hrefs of a repomd.xml, by a light scan of its `<location … href="…"/>` elements
+ * (double-quoted, as writeRepomd and createrepo_c write them; predefined and numeric entities):
+ * what a republish needs of the repomd.xml it replaces, without loading the XML parser. Not a
+ * validating parse: use parseRepomd for anything read from elsewhere.
+ */
+export function repomdLocationHrefs(xml: string): string[] {
+  const out: string[] = [];
+  for (const m of xml.matchAll(/<location\b[^>]*?\shref="([^"]*)"/g)) {
+    out.push(m[1]!.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_e, n: string) => (n[0] === '#' ? String.fromCodePoint(n[1] === 'x' ? parseInt(n.slice(2), 16) : Number(n.slice(1))) : ENTITIES[n]!)));
+  }
+  return out;
+}
+
+const repomdParser = lazyXmlParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  htmlEntities: true,
+  removeNSPrefix: false,
+  isArray: (name) => name === 'data' || name === 'content' || name === 'repo' || name === 'distro',
+});
+
 /** Parse repomd.xml. `file` names the source in error messages. */
 export function parseRepomd(xml: string | Buffer, file = 'repomd.xml'): Repomd {
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@',
-    parseTagValue: false,
-    parseAttributeValue: false,
-    htmlEntities: true,
-    removeNSPrefix: false,
-    isArray: (name) => name === 'data' || name === 'content' || name === 'repo' || name === 'distro',
-  });
   let doc: XNode;
   try {
-    doc = parser.parse(xml.toString(), true) as XNode;
+    doc = repomdParser().parse(xml.toString(), true) as XNode;
   } catch (e) {
     throw new StagepushError('REPOMD_INVALID', `${file}: not well-formed XML: ${(e as Error).message}`, { file, cause: e });
   }

@@ -5,7 +5,7 @@
  * Dates are written `YYYY-MM-DD HH:MM:SS` (UTC), the only form dnf accepts; other input forms
  * (ISO 8601 with T/Z/offset, date only, "… UTC", epoch seconds) are normalised.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
 import { asArray, attr, txt, type XNode } from '../repodata/xnode.js';
 import { xmlElements, type XmlSource } from '../repodata/xmlsplit.js';
@@ -223,7 +223,7 @@ export async function* updateinfoChunks(errata: Iterable<Erratum> | AsyncIterabl
 // Parsing
 
 
-const parser = new XMLParser({
+const parser = lazyXmlParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseTagValue: false,
@@ -309,7 +309,7 @@ export function parseUpdate(node: XNode, file = 'updateinfo.xml'): Erratum {
 
 function parseXml(xml: string, file: string): XNode {
   try {
-    return parser.parse(xml, true) as XNode;
+    return parser().parse(xml, true) as XNode;
   } catch (err) {
     throw new StagepushError('UPDATEINFO_INVALID', `${file}: not well-formed XML: ${(err as Error).message}`, { file, cause: err });
   }

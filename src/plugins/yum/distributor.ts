@@ -12,6 +12,7 @@ import { promises as fsp, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type {
   Distributor,
+  DistributorFactory,
   Json,
   PluginCallConfig,
   PluginMetadata,
@@ -162,6 +163,13 @@ export class YumDistributor implements Distributor {
     });
   }
 }
+
+/** Registered by src/plugins/builtins.ts (which imports this module only when the plugin is first used). */
+export const yumDistributorFactory: DistributorFactory = {
+  kind: 'distributor',
+  metadata: DISTRIBUTOR_METADATA,
+  create: () => new YumDistributor(),
+};
 
 /** Build the complete tree into `dir`. */
 async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string): Promise<Record<string, Json>> {

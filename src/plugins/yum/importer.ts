@@ -9,6 +9,7 @@ import type {
   ImportConduit,
   Importer,
   ImporterConduit,
+  ImporterFactory,
   Json,
   PluginCallConfig,
   PluginMetadata,
@@ -154,6 +155,13 @@ function linkErratumPackages(conduit: ImporterConduit, unit: Unit, e: Erratum): 
     if (wanted.has(nevraFull(u.unitKey as Record<string, unknown> as { name: unknown; epoch: unknown; version: unknown; release: unknown; arch: unknown }))) conduit.linkUnit(unit, u);
   }
 }
+
+/** Registered by src/plugins/builtins.ts (which imports this module only when the plugin is first used). */
+export const yumImporterFactory: ImporterFactory = {
+  kind: 'importer',
+  metadata: IMPORTER_METADATA,
+  create: () => new YumImporter(),
+};
 
 export class YumImporter implements Importer {
   private sync: YumSync | null = null;

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Unit } from '../../engine/contract.js';
 import { RepodataWriter, toRepodataPackage, type RepodataFileInfo } from '../../formats/repodata/index.js';
-import { parseRepomd, writeMetadataFile, writeRepomd as repomdText, type RepodataChecksumType, type RepomdRecord } from '../../formats/repomd/index.js';
+import { repomdLocationHrefs, writeMetadataFile, writeRepomd as repomdText, type RepodataChecksumType, type RepomdRecord } from '../../formats/repomd/index.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
 import { compsXmlFromUnits, modulesYamlChunks } from './metadata.js';
 import type { Erratum } from './erratum.js';
@@ -75,6 +75,6 @@ export async function writeRepomd(dir: string, entries: RepomdEntry[], revision:
 
 /** The locations (repodata/…) a repomd.xml names. */
 export async function readRepomdLocations(repomdPath: string): Promise<string[]> {
-  const md = parseRepomd(await fsp.readFile(repomdPath), repomdPath);
-  return md.records.map((r) => r.location).filter((l) => l.startsWith('repodata/') && !l.includes('..'));
+  // The replaced repomd.xml is one this distributor wrote: a light scan of its hrefs will do.
+  return repomdLocationHrefs(await fsp.readFile(repomdPath, 'utf8')).filter((l) => l.startsWith('repodata/') && !l.includes('..'));
 }

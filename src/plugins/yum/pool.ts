@@ -5,15 +5,16 @@
  * only links the packages that are new and, after the switch, unlinks the ones no longer in the
  * repository: republishing 20,000 packages after adding 10 makes 10 links, not 20,000.
  *
- * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
+ * `.pool.json` in the pool maps each entry to the sha256 it holds (and records each letter
+ * directory's modification time, so that an unchanged directory need not be listed again), so an entry whose name stays
  * but whose content changed (a re-signed package) is replaced, and, for an entry the current
  * metadata no longer names, since when (the publish that dropped it): the old repomd.xml files
  * kept in the published tree still name it, so it stays as long as they are kept
  * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { copyFileSync, linkSync } from 'node:fs';
+import { constants, copyFileSync, linkSync } from 'node:fs';
 import type { PackageLink } from './config.js';
 
 const MANIFEST = '.pool.json';
@@ -41,23 +42,45 @@ export class PackagePool {
     mkdirSync(this.dir, { recursive: true });
     chmodSync(this.dir, 0o755);
     let manifest: Record<string, ManifestEntry> = {};
+    let dirStamps: Record<string, string> = {};
     try {
-      manifest = JSON.parse(readFileSync(path.join(this.dir, MANIFEST), 'utf8')) as Record<string, ManifestEntry>;
+      const raw = JSON.parse(readFileSync(path.join(this.dir, MANIFEST), 'utf8')) as Record<string, unknown>;
+      if (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object') {
+        manifest = raw.entries as Record<string, ManifestEntry>;
+        dirStamps = raw.dirs && typeof raw.dirs === 'object' ? (raw.dirs as Record<string, string>) : {};
+      } else manifest = raw as Record<string, ManifestEntry>; // the first format: entries only
     } catch {
       manifest = {};
     }
-    // Trust the manifest only for entries that exist.
+    const byLetter = new Map<string, string[]>();
+    for (const rel of Object.keys(manifest)) {
+      const l = rel.slice(0, rel.indexOf('/'));
+      let list = byLetter.get(l);
+      if (!list) byLetter.set(l, (list = []));
+      list.push(rel);
+    }
+    const take = (rel: string): boolean => {
+      const e = manifest[rel];
+      const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+      if (!sha) return false;
+      this.have.set(rel, sha);
+      if (typeof e === 'object' && typeof e.g === 'number') this.gone.set(rel, e.g);
+      return true;
+    };
+    // Trust the manifest only for entries that exist: a letter directory unchanged since the
+    // manifest was saved (same modification time) holds exactly its entries; any other is listed.
     for (const l of readdirSync(this.dir, { withFileTypes: true })) {
       if (!l.isDirectory()) continue;
-      for (const f of readdirSync(path.join(this.dir, l.name))) {
+      const letterDir = path.join(this.dir, l.name);
+      if (dirStamps[l.name] !== undefined && dirStamps[l.name] === dirStamp(letterDir)) {
+        for (const rel of byLetter.get(l.name) ?? []) take(rel);
+        continue;
+      }
+      this.dirty = true; // saved with this directory's stamp, to be trusted next time
+      for (const f of readdirSync(letterDir)) {
         const rel = `${l.name}/${f}`;
-        const e = manifest[rel];
-        const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
-        if (sha) {
-          this.have.set(rel, sha);
-          if (typeof e === 'object' && typeof e.g === 'number') this.gone.set(rel, e.g);
-        } else {
-          unlinkSync(path.join(this.dir, l.name, f)); // unknown content: relinked below if wanted
+        if (!take(rel)) {
+          unlinkSync(path.join(letterDir, f)); // unknown content: relinked below if wanted
           this.dirty = true;
         }
       }
@@ -78,21 +101,14 @@ export class PackagePool {
       chmodSync(path.join(this.dir, letter), 0o755);
       this.madeDirs.add(letter);
     }
-    const tmp = `${dest}.tmp-${process.pid}`;
-    rmSync(tmp, { force: true });
-    if (this.mode === 'symlink') symlinkSync(storagePath, tmp);
-    else if (this.mode === 'hardlink') {
-      try {
-        linkSync(storagePath, tmp);
-      } catch {
-        copyFileSync(storagePath, tmp);
-        chmodSync(tmp, 0o644);
-      }
-    } else {
-      copyFileSync(storagePath, tmp);
-      chmodSync(tmp, 0o644);
+    // A new entry is made in place (nothing is there: the constructor removed what the manifest
+    // does not know); a replaced one is made aside and renamed over the old one.
+    if (cur !== undefined || !this.make(storagePath, dest)) {
+      const tmp = `${dest}.tmp-${process.pid}`;
+      rmSync(tmp, { force: true });
+      this.make(storagePath, tmp, true);
+      renameSync(tmp, dest);
     }
-    renameSync(tmp, dest);
     this.gone.delete(rel);
     this.dirty = true;
     if (cur) this.replaced++;
@@ -100,16 +116,42 @@ export class PackagePool {
     this.have.set(rel, sha);
   }
 
+  /** Make `dest` hold `storagePath` by the pool's link mode; false when `dest` exists (unless `mustMake`, which throws then). */
+  private make(storagePath: string, dest: string, mustMake = false): boolean {
+    try {
+      if (this.mode === 'symlink') symlinkSync(storagePath, dest);
+      else if (this.mode === 'hardlink') {
+        try {
+          linkSync(storagePath, dest);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
+          copyFileSync(storagePath, dest, constants.COPYFILE_EXCL);
+          chmodSync(dest, 0o644);
+        }
+      } else {
+        copyFileSync(storagePath, dest, constants.COPYFILE_EXCL);
+        chmodSync(dest, 0o644);
+      }
+      return true;
+    } catch (e) {
+      if (!mustMake && (e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  }
+
   /** Record the pool's content (call after the entries of a publish are in place). */
   save(): void {
     if (!this.dirty) return;
     const manifest: Record<string, ManifestEntry> = {};
+    const dirs: Record<string, string> = {};
     for (const [k, v] of this.have) {
       const g = this.gone.get(k);
       manifest[k] = g === undefined ? v : { s: v, g };
+      const l = k.slice(0, k.indexOf('/'));
+      dirs[l] ??= dirStamp(path.join(this.dir, l));
     }
     const tmp = path.join(this.dir, `${MANIFEST}.tmp-${process.pid}`);
-    writeFileSync(tmp, JSON.stringify(manifest));
+    writeFileSync(tmp, JSON.stringify({ v: 2, dirs, entries: manifest }));
     renameSync(tmp, path.join(this.dir, MANIFEST));
     this.dirty = false;
   }
@@ -143,6 +185,11 @@ export class PackagePool {
     this.save();
     return { unlinked, kept };
   }
+}
+
+/** A directory's modification time (ns): changes whenever an entry is added, removed or renamed. */
+function dirStamp(dir: string): string {
+  return String(statSync(dir, { bigint: true }).mtimeNs);
 }
 
 /** Pools of other link modes (after a package_link change): removed once the new tree is live. */

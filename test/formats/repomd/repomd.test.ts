@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseRepomd, writeMetadataFile, writeRepomd, type Repomd } from '../../../src/formats/repomd/index.js';
+import { parseRepomd, repomdLocationHrefs, writeMetadataFile, writeRepomd, type Repomd } from '../../../src/formats/repomd/index.js';
 import { StagepushError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/cli.js';
 import { run } from '../../helpers/repodata.js';
@@ -19,6 +19,11 @@ test('repomd round trip', () => {
     ],
   };
   assert.deepEqual(parseRepomd(writeRepomd(md)), md);
+  // The light scan of hrefs gives what the parser gives, entities decoded.
+  assert.deepEqual(repomdLocationHrefs(writeRepomd(md)), md.records.map((r) => r.location));
+  const odd = { ...md, records: [{ ...md.records[1]!, location: 'repodata/a&b "c" <d>.xml' }] };
+  assert.deepEqual(repomdLocationHrefs(writeRepomd(odd)), ['repodata/a&b "c" <d>.xml']);
+  assert.deepEqual(repomdLocationHrefs('<data><location xml:base="x" href="repodata/&#x41;&#66;"/></data>'), ['repodata/AB']);
   assert.throws(() => parseRepomd('<repomd><data type="x"><location href="a"/></data></repomd>', 'r.xml'), (e: unknown) => e instanceof StagepushError && e.code === 'REPOMD_INVALID' && e.file === 'r.xml');
   assert.throws(() => parseRepomd('<nope/>'), (e: unknown) => e instanceof StagepushError && e.code === 'REPOMD_INVALID');
 });
@@ -39,4 +44,5 @@ test('parses createrepo_c repomd.xml and writeMetadataFile matches modifyrepo_c 
   assert.deepEqual(md.records.map((r) => r.type), ['primary', 'filelists', 'other']);
   assert.ok(md.records.every((r) => r.openChecksum && r.openSize && r.size > 0 && r.location.startsWith('repodata/')));
   assert.match(md.revision, /^\d+$/);
+  assert.deepEqual(repomdLocationHrefs(readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8')), md.records.map((r) => r.location));
 });
