@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { createRequire } from 'node:module';
 import type { PluginCallConfig, RelatedRepositories, Repository } from '../../engine/contract.js';
 import { checkBool, checkEnum, checkInt, checkKnownKeys, checkPublishKeys, checkString, firstProblem, getBool, getInt } from '../common/config.js';
 import { protocolsOf } from '../common/publish.js';
@@ -137,7 +137,7 @@ export function clientCredentials(config: PluginCallConfig): { cert: string; key
   if (!cert) return { problem: 'config key "ssl_client_cert" holds no certificate (-----BEGIN CERTIFICATE-----)' };
   if (!keys.length) return { problem: 'config key "ssl_client_cert" holds no private key: add it to that file or set "ssl_client_key"' };
   try {
-    createSecureContext({ cert, key: keys[0]! });
+    (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).createSecureContext({ cert, key: keys[0]! }); // node:tls loaded only to check a client certificate
   } catch (e) {
     return { problem: `config key "${from}": the private key does not go with the certificate of "ssl_client_cert" or cannot be read (${(e as Error).message})` };
   }

@@ -21,8 +21,7 @@
 import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { createRequire } from 'node:module';
 import type { Json, PublishConduit, UnitStamp } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import {
@@ -71,8 +70,9 @@ let collectGarbage: (() => void) | null | undefined;
 function collector(): (() => void) | null {
   if (collectGarbage === undefined) {
     try {
-      v8.setFlagsFromString('--expose-gc');
-      collectGarbage = vm.runInNewContext('gc') as () => void;
+      const req = createRequire(import.meta.url);
+      (req('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+      collectGarbage = (req('node:vm') as typeof import('node:vm')).runInNewContext('gc') as () => void;
     } catch {
       collectGarbage = null;
     }
@@ -155,16 +155,15 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
     other: new GzipMembersFileWriter({ dir: o.repodata, type: 'other', name: 'other.xml', checksumType: s.checksumType, timestamp: o.now }),
   };
   const kinds = ['primary', 'filelists', 'other'] as const;
-  const gc = collector();
   let sinceGc = 0;
   const writeBlock = (b: CachedBlock): void => {
     for (const k of kinds) {
       files[k].writeMember(b[k].raw, b[k].gz);
       sinceGc += b[k].raw.length + b[k].gz.length;
     }
-    if (gc && sinceGc >= GC_EVERY_BYTES) {
+    if (sinceGc >= GC_EVERY_BYTES) {
       sinceGc = 0;
-      gc();
+      collector()?.();
     }
   };
   const compress = async (xml: { primary: string; filelists: string; other: string }): Promise<CachedBlock> => {

@@ -1,5 +1,5 @@
 /** Small helpers of the yum plugins: file digests, gpg detached signatures. */
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StagepushError } from '../../errors.js';
@@ -28,6 +28,7 @@ export function fileChecksumSync(file: string, algo: string): string {
 export function gpgSignDetached(file: string, out: string, keyId: string, gpgHome: string | null, signal?: AbortSignal): Promise<void> {
   const args = ['--batch', '--yes', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', keyId, '--armor', '--detach-sign', '--output', out, file];
   return new Promise((resolve, reject) => {
+    const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'); // loaded only to sign
     const child = spawn('gpg', args, { env: { ...process.env, ...(gpgHome ? { GNUPGHOME: gpgHome } : {}) }, stdio: ['ignore', 'ignore', 'pipe'], signal });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
