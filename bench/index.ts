@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createContext, type BenchContext } from './lib.js';
+import { createContext, runMeasured, type BenchContext } from './lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
@@ -20,6 +20,11 @@ if (!modules.length) {
 }
 const ctx = createContext();
 console.log(`stagepush bench: ${modules.length} module(s), node ${process.version}, cache ${ctx.cacheDir}, scale ${ctx.scale}`);
+// Context for every figure below: what starting node itself costs here (each stagepush run pays it).
+const starts: number[] = [];
+for (let i = 0; i < 5; i++) starts.push((await runMeasured(process.execPath, ['-e', '0'])).ms);
+starts.sort((a, b) => a - b);
+console.log(`node start-up (node -e 0, median of 5): ${starts[2]!.toFixed(0)} ms${process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS is set: node reads those certificates at every start)' : ''}`);
 let failed = 0;
 try {
   for (const m of modules) {

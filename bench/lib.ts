@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,24 @@ export interface MeasuredRun {
   maxRssKb: number | null;
   /** User + system CPU time of the child in ms (from /usr/bin/time -v), null if unavailable. */
   cpuMs: number | null;
+}
+
+/**
+ * Read every byte of these files (discarded), so that the timed run that follows finds them in the
+ * page cache: "warm" for both sides of a comparison. Called before each timed run of either tool
+ * that reads them (on a VM whose host pages out idle guest memory, files written earlier are
+ * otherwise read at disk speed by whichever tool comes first).
+ */
+export function warmFiles(files: string[]): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (const f of files) {
+    const fd = openSync(f, 'r');
+    try {
+      while (readSync(fd, buf, 0, buf.length, null) > 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** Run a command, measuring wall time and peak RSS (via /usr/bin/time -v when installed). */

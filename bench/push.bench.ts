@@ -9,7 +9,7 @@
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, fmt, generateRpms, runMeasured, type BenchContext } from './lib.js';
+import { BIN, fmt, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -128,6 +128,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const dataDir = path.join(ctx.tmpDir, `data-${i}`);
     makeArea(area, base.files, errata);
+    warmFiles(base.files);
     const p = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `fresh-${i}.log`));
     fresh.push(p.ms);
     freshPhases.push(phases(path.join(ctx.tmpDir, `fresh-${i}.log`), p.ms));
@@ -137,6 +138,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     rmSync(repo, { recursive: true, force: true });
     mkdirSync(repo, { recursive: true });
     for (const f of base.files) linkSync(f, path.join(repo, path.basename(f)));
+    warmFiles(base.files);
     const c1 = await runMeasured('createrepo_c', ['--no-database', '--workers', '2', '-q', repo]);
     if (c1.status !== 0) throw new Error(`createrepo_c: ${c1.stderr}`);
     const c2 = await runMeasured('modifyrepo_c', ['--mdtype', 'updateinfo', uiFile, path.join(repo, 'repodata')]);
@@ -145,10 +147,12 @@ export async function run(ctx: BenchContext): Promise<void> {
 
     // 10 new RPMs.
     makeArea(area, [...base.files, ...extra.files], errata);
+    warmFiles([...base.files, ...extra.files]);
     const q = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `inc-${i}.log`));
     inc.push(q.ms);
     incPhases.push(phases(path.join(ctx.tmpDir, `inc-${i}.log`), q.ms));
     for (const f of extra.files) linkSync(f, path.join(repo, path.basename(f)));
+    warmFiles([...base.files, ...extra.files]);
     const c3 = await runMeasured('createrepo_c', ['--update', '--no-database', '--workers', '2', '-q', repo]);
     if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
     crUpd.push(c3.ms);

@@ -17,7 +17,7 @@ import { cpSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openEngine } from '../src/engine/index.js';
-import { BIN, fmt, generateRpms, runMeasured, type BenchContext, type MeasuredRun } from './lib.js';
+import { BIN, fmt, generateRpms, runMeasured, warmFiles, type BenchContext, type MeasuredRun } from './lib.js';
 
 async function must(p: Promise<MeasuredRun>, what: string): Promise<MeasuredRun> {
   const r = await p;
@@ -98,6 +98,7 @@ async function fullAndUpdate(ctx: BenchContext, label: string, count: number, si
   const cr: MeasuredRun[] = [];
   for (let i = 0; i < 3; i++) {
     rmSync(path.join(crDir, 'repodata'), { recursive: true, force: true });
+    warmFiles(set.files.map((f) => path.join(crDir, path.basename(f))));
     cr.push(await createrepo([crDir]));
   }
   const o = median(ours.map((r) => r.ms));
@@ -110,6 +111,7 @@ async function fullAndUpdate(ctx: BenchContext, label: string, count: number, si
   await upload(dataDir, extra.files);
   const oursUpd = await stagepush(dataDir, ['repo', 'publish', REPO]);
   for (const f of extra.files) cpSync(f, path.join(crDir, path.basename(f)));
+  warmFiles([...set.files, ...extra.files].map((f) => path.join(crDir, path.basename(f))));
   const crUpd = await createrepo(['--update', crDir]);
   ctx.row(`republish after adding 10 RPMs (${label})`, fmt.ms(oursUpd.ms), `createrepo_c --update ${fmt.ms(crUpd.ms)}  ratio ${(oursUpd.ms / crUpd.ms).toFixed(2)}×${cpu(oursUpd)} vs${cpu(crUpd)}`);
   rmSync(crDir, { recursive: true, force: true });
