@@ -135,11 +135,31 @@ class MetadataSpill {
   }
 }
 
+/** How a unit key value is indexed (values compare as criteria's `same` does: equal JSON). */
+function keyFieldValue(v: unknown): string {
+  return v === undefined ? '\0undefined' : JSON.stringify(v);
+}
+
+function isPlainValue(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
+
+function addTo(idx: Map<string, StagedUnit[]>, k: string, s: StagedUnit): void {
+  const l = idx.get(k);
+  if (l) l.push(s);
+  else idx.set(k, [s]);
+}
+
 /** Every staged change of one engine transaction (one operation, or a push batch). */
 export class Staging {
   private spillStore: MetadataSpill | null = null;
   private readonly spilled = new WeakSet<StagedUnit>();
   readonly units = new Map<string, StagedUnit>();
+  /** Staged units by type, and (built on first use, then kept up to date) by the value of one unit key field: query() pre-selects with them. */
+  private readonly byType = new Map<string, StagedUnit[]>();
+  private readonly byKeyField = new Map<string, Map<string, StagedUnit[]>>();
+  /** Ids of the stored units that have a staged state. */
+  private readonly stagedExistingIds: number[] = [];
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
   readonly scratchpads = new Map<string, { repoId: string; owner: string; value: string }>();
@@ -181,8 +201,57 @@ export class Staging {
     return id !== null && rs.committedIds(this.host.st).has(id);
   }
 
-  /** A read-only view of a staged unit for filtering (metadata read only when a filter needs it). */
+  private indexStaged(s: StagedUnit): void {
+    if (s.existingId !== null) this.stagedExistingIds.push(s.existingId);
+    let list = this.byType.get(s.typeId);
+    if (!list) this.byType.set(s.typeId, (list = []));
+    list.push(s);
+    for (const [k, idx] of this.byKeyField) {
+      const i = k.indexOf('\0');
+      if (k.slice(0, i) === s.typeId) addTo(idx, keyFieldValue(s.unitKey[k.slice(i + 1)]), s);
+    }
+  }
+
+  /** The staged units of a type by the value of one of its unit key fields. */
+  private keyFieldIndex(typeId: string, field: string): Map<string, StagedUnit[]> {
+    const k = `${typeId}\0${field}`;
+    let idx = this.byKeyField.get(k);
+    if (!idx) {
+      idx = new Map();
+      for (const s of this.byType.get(typeId) ?? []) addTo(idx, keyFieldValue(s.unitKey[field]), s);
+      this.byKeyField.set(k, idx);
+    }
+    return idx;
+  }
+
+  /**
+   * The staged units a query can select: all of them; those of its types; or, when a filter asks
+   * a unit key field of every one of those types for a value or a list of values ($in), only the
+   * units holding them. A superset: the query still matches every filter on each.
+   */
+  private candidates(criteria: UnitCriteria | undefined): Iterable<StagedUnit> {
+    const types = criteria?.typeIds;
+    if (!types) return this.units.values();
+    for (const [field, cond] of Object.entries(criteria.filters ?? {})) {
+      if (field.startsWith('_') || !types.every((t) => this.host.typeDef(t).unitKey.includes(field))) continue;
+      const values = isPlainValue(cond) ? [cond] : cond && typeof cond === 'object' && !Array.isArray(cond) && Object.keys(cond).length === 1 && Array.isArray((cond as { $in?: unknown }).$in) ? ((cond as { $in: unknown[] }).$in) : null;
+      if (!values || !values.every(isPlainValue)) continue;
+      const out: StagedUnit[] = [];
+      const keys = new Set(values.map(keyFieldValue));
+      for (const t of new Set(types)) {
+        const idx = this.keyFieldIndex(t, field);
+        for (const v of keys) out.push(...(idx.get(v) ?? []));
+      }
+      return out;
+    }
+    const out: StagedUnit[] = [];
+    for (const t of new Set(types)) out.push(...(this.byType.get(t) ?? []));
+    return out;
+  }
+
+  /** A read-only view of a staged unit for filtering (metadata and storage path worked out only when a filter needs them). */
   private view(s: StagedUnit): Unit {
+    const store = this.host.store;
     return {
       id: s.existingId !== null ? String(s.existingId) : s.tempId,
       typeId: s.typeId,
@@ -190,7 +259,9 @@ export class Staging {
       get metadata() {
         return s.metadata;
       },
-      storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
+      get storagePath() {
+        return s.sha256 ? store.pathFor(s.sha256) : null;
+      },
       relativePath: s.relativePath,
       sha256: s.sha256,
       size: s.size,
@@ -262,6 +333,7 @@ export class Staging {
         dirty: changed,
       };
       this.units.set(ukey, s);
+      this.indexStaged(s);
       if (this.units.size > SPILL_AFTER_UNITS) {
         const json = JSON.stringify(s.metadata);
         if (json.length >= SPILL_MIN_BYTES) {
@@ -302,14 +374,13 @@ export class Staging {
     const st = this.host.st;
     const rs = this.repos.get(repoId);
     const partial = !!criteria?.fields;
-    const stagedExisting = [...this.units.values()].filter((s) => s.existingId !== null);
-    if (version !== undefined || ((!rs || rs.empty) && stagedExisting.length === 0)) {
+    if (version !== undefined || ((!rs || rs.empty) && this.stagedExistingIds.length === 0)) {
       return st.queryUnits({ repoId, version, criteria }).map((r) => rowToUnit(this.host.store, r, partial));
     }
-    const exclude = stagedExisting.map((s) => s.existingId!) as number[];
+    const exclude = this.stagedExistingIds;
     const committed = st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true }).map((r) => ({ sort: `${r.type_id}\0${r.key_canon}`, unit: rowToUnit(this.host.store, r, partial) }));
     const extra: Array<{ sort: string; unit: Unit }> = [];
-    for (const s of this.units.values()) {
+    for (const s of this.candidates(criteria)) {
       if (criteria?.typeIds && !criteria.typeIds.includes(s.typeId)) continue;
       if (!this.inRepo(repoId, s.ukey)) continue;
       // Filtered on a view of the staged unit first: no copy (and no metadata read back from the
