@@ -54,3 +54,33 @@ test('batch uploadMany: one result per request in order, hooks around each, a fa
     eng.close();
   }
 });
+
+test('batch queries of staged units: a unit key value or $in list pre-selects, and gives what matching every unit gives', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'q', importer: { typeId: 'test_importer' } });
+    const names = ['a.txt', 'b.txt', 'c.txt', 'd.txt'];
+    // a.txt and b.txt stored first (committed units), c.txt and d.txt only staged in the batch.
+    const files = names.map((n) => {
+      const f = path.join(e.root, n);
+      fs.writeFileSync(f, `${n}\n`);
+      return f;
+    });
+    await eng.transaction(['q'], (b) => b.uploadMany('q', files.slice(0, 2).map((f) => ({ filePath: f }))));
+    await eng.transaction(['q'], async (b) => {
+      await b.uploadMany('q', files.slice(1).map((f) => ({ filePath: f }))); // b.txt again: staged over the stored unit
+      const keys = (c: Parameters<typeof b.listUnits>[1]) => b.listUnits('q', c).map((u) => String(u.unitKey.name));
+      assert.deepEqual(keys({ typeIds: ['tfile'] }), names);
+      assert.deepEqual(keys({ typeIds: ['tfile'], filters: { name: 'c.txt' } }), ['c.txt']);
+      assert.deepEqual(keys({ typeIds: ['tfile'], filters: { name: 'b.txt' } }), ['b.txt']);
+      assert.deepEqual(keys({ typeIds: ['tfile'], filters: { name: { $in: ['d.txt', 'a.txt', 'd.txt', 'zz'] } } }), ['a.txt', 'd.txt']);
+      assert.deepEqual(keys({ typeIds: ['tfile'], filters: { name: { $in: ['c.txt', 'd.txt'] }, checksum: { $ne: 'x' } } }), ['c.txt', 'd.txt']);
+      assert.deepEqual(keys({ typeIds: ['tfile'], filters: { name: { $ne: 'c.txt' } } }), ['a.txt', 'b.txt', 'd.txt']);
+      assert.deepEqual(keys({ typeIds: ['tnote'], filters: { name: 'c.txt' } }), []);
+      assert.deepEqual(keys({ filters: { name: 'd.txt' } }), ['d.txt']);
+    });
+  } finally {
+    eng.close();
+  }
+});
