@@ -693,10 +693,10 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
     for (;;) {
       const rows = this.host.st.scanUnitStamps(this.ctx.repoId, typeIds, after, limit);
       if (!rows.length) return;
-      yield rows.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key) as Record<string, Json>, sha256: r.sha256, size: r.size, stamp: `${r.updated}/${r.sha256 ?? ''}/${r.size ?? ''}` }));
+      yield rows.map(([id, typeId, , unitKey, sha256, size, updated]) => ({ id: String(id), typeId, unitKey: JSON.parse(unitKey) as Record<string, Json>, sha256, size, stamp: `${updated}/${sha256 ?? ''}/${size ?? ''}` }));
       if (rows.length < limit) return;
       const last = rows[rows.length - 1]!;
-      after = { typeId: last.type_id, keyCanon: last.key_canon };
+      after = { typeId: last[1], keyCanon: last[2] };
       this.live();
     }
   }

@@ -308,7 +308,7 @@ export class SqliteStorage implements Storage {
     for (const t of [...new Set(typeIds)].sort()) {
       if (after && t < after.typeId) continue;
       const from = after && t === after.typeId ? after.keyCanon : '';
-      out.push(...(stmt.all(t, from, repoId, limit - out.length) as UnitStampRow[]));
+      out.push(...(stmt.raw(true).all(t, from, repoId, limit - out.length) as UnitStampRow[]));
       if (out.length >= limit) break;
     }
     return out;

@@ -45,16 +45,12 @@ export interface UnitRow {
   pinned_until: number | null;
 }
 
-/** A unit row without metadata, and what changes whenever its metadata or file changes. */
-export interface UnitStampRow {
-  id: number;
-  type_id: string;
-  key_canon: string;
-  unit_key: string;
-  sha256: string | null;
-  size: number | null;
-  updated: string;
-}
+/**
+ * A unit row without metadata, and what changes whenever its metadata or file changes, as a
+ * tuple (rows of a whole-repository scan: no object per row):
+ * [id, type_id, key_canon, unit_key, sha256, size, updated].
+ */
+export type UnitStampRow = [id: number, typeId: string, keyCanon: string, unitKey: string, sha256: string | null, size: number | null, updated: string];
 
 export interface VersionRow {
   repo_id: string;
