@@ -144,6 +144,14 @@ function isPlainValue(v: unknown): boolean {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
+/** The values a filter condition asks for when it is a plain value or `{ $in: [plain values] }` alone; null otherwise. */
+function wantedValues(cond: unknown): unknown[] | null {
+  if (isPlainValue(cond)) return [cond];
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond) || Object.keys(cond).length !== 1) return null;
+  const list = (cond as { $in?: unknown }).$in;
+  return Array.isArray(list) && list.every(isPlainValue) ? list : null;
+}
+
 function addTo(idx: Map<string, StagedUnit[]>, k: string, s: StagedUnit): void {
   const l = idx.get(k);
   if (l) l.push(s);
@@ -234,8 +242,8 @@ export class Staging {
     if (!types) return this.units.values();
     for (const [field, cond] of Object.entries(criteria.filters ?? {})) {
       if (field.startsWith('_') || !types.every((t) => this.host.typeDef(t).unitKey.includes(field))) continue;
-      const values = isPlainValue(cond) ? [cond] : cond && typeof cond === 'object' && !Array.isArray(cond) && Object.keys(cond).length === 1 && Array.isArray((cond as { $in?: unknown }).$in) ? ((cond as { $in: unknown[] }).$in) : null;
-      if (!values || !values.every(isPlainValue)) continue;
+      const values = wantedValues(cond);
+      if (!values) continue;
       const out: StagedUnit[] = [];
       const keys = new Set(values.map(keyFieldValue));
       for (const t of new Set(types)) {

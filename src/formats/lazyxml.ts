@@ -7,8 +7,20 @@ import type { X2jOptions, XMLParser } from 'fast-xml-parser';
 
 let fxp: typeof import('fast-xml-parser') | undefined;
 
-/** A parser with these options, made on first use and kept. */
+/**
+ * What every reader of ours wants: attributes kept (prefixed "@", read by ../repodata/xnode.ts),
+ * text and attribute values left as strings, HTML entities decoded.
+ */
+const COMMON: X2jOptions = {
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  htmlEntities: true,
+};
+
+/** A parser with the common options and these, made on first use and kept. */
 export function lazyXmlParser(options: X2jOptions): () => XMLParser {
   let parser: XMLParser | undefined;
-  return () => (parser ??= new (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser(options));
+  return () => (parser ??= new (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({ ...COMMON, ...options }));
 }

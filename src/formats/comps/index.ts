@@ -62,11 +62,6 @@ export interface Comps {
 type XNode = Record<string, unknown>;
 
 const parser = lazyXmlParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  htmlEntities: true,
   trimValues: true,
   isArray: (name) => ['group', 'category', 'environment', 'name', 'description', 'packagereq', 'groupid', 'match', 'langpacks'].includes(name),
 });

@@ -10,11 +10,6 @@ import { xmlElements, type XmlSource } from './xmlsplit.js';
 
 
 const parser = lazyXmlParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  htmlEntities: true,
   trimValues: false,
   isArray: (name) => name === 'package' || name === 'rpm:entry' || name === 'file' || name === 'changelog',
 });

@@ -81,11 +81,6 @@ export function repomdLocationHrefs(xml: string): string[] {
 }
 
 const repomdParser = lazyXmlParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  htmlEntities: true,
   removeNSPrefix: false,
   isArray: (name) => name === 'data' || name === 'content' || name === 'repo' || name === 'distro',
 });

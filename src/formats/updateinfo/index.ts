@@ -224,11 +224,6 @@ export async function* updateinfoChunks(errata: Iterable<Erratum> | AsyncIterabl
 
 
 const parser = lazyXmlParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  htmlEntities: true,
   trimValues: false,
   isArray: (name) => ['update', 'reference', 'collection', 'package', 'sum'].includes(name),
 });

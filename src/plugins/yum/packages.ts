@@ -42,7 +42,7 @@ import { BlockCache, FORMAT, type CachedBlock, type LastFiles } from './blockcac
 import type { DistributorSettings } from './config.js';
 import type { PackagePool } from './pool.js';
 import { nevraFull, rpmFilename, str } from './units.js';
-import { fileChecksum, fileChecksumSync } from './util.js';
+import { fileChecksum } from './util.js';
 
 /**
  * Average packages per block (content-defined boundaries; $STAGEPUSH_YUM_BLOCK_PACKAGES, default
@@ -304,7 +304,7 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
     flushBlock(block);
     if (done !== total) throw new StagepushError('YUM_PUBLISH_CHANGED', `the repository changed during the publish (${done} packages read, ${total} counted)`, { kind: 'failed' });
     if (matching && matched === last!.sigs.length) {
-      const reused = reuseLast(last!, o, s.checksumType);
+      const reused = await reuseLast(last!, o, s.checksumType);
       if (reused) {
         await Promise.all(kinds.map((k) => files[k].abort()));
         ok = true;
@@ -337,7 +337,7 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
  * The last publish's files, copied into this publish's repodata/ when each is still what was
  * recorded (size and checksum); null (and nothing left behind) otherwise.
  */
-function reuseLast(last: LastFiles, o: PackagesOptions, checksumType: string): RepomdRecord[] | null {
+async function reuseLast(last: LastFiles, o: PackagesOptions, checksumType: string): Promise<RepomdRecord[] | null> {
   const made: string[] = [];
   const out: RepomdRecord[] = [];
   try {
@@ -348,7 +348,7 @@ function reuseLast(last: LastFiles, o: PackagesOptions, checksumType: string): R
       const dest = path.join(o.repodata, path.basename(String(rec.location)));
       copyFileSync(path.join(o.workingDir, LAST_DIR, f.file), dest);
       made.push(dest);
-      if (statSync(dest).size !== rec.size || rec.checksumType !== checksumType || fileChecksumSync(dest, checksumType) !== rec.checksum) throw new Error(`kept ${k} file changed`);
+      if (statSync(dest).size !== rec.size || rec.checksumType !== checksumType || (await fileChecksum(dest, checksumType)) !== rec.checksum) throw new Error(`kept ${k} file changed`);
       out.push({ ...rec, timestamp: o.now });
     }
     return out;

@@ -5,12 +5,12 @@
  * only links the packages that are new and, after the switch, unlinks the ones no longer in the
  * repository: republishing 20,000 packages after adding 10 makes 10 links, not 20,000.
  *
- * `.pool.json` in the pool maps each entry to the sha256 it holds (and records each letter
- * directory's modification time, so that an unchanged directory need not be listed again), so an entry whose name stays
+ * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
  * but whose content changed (a re-signed package) is replaced, and, for an entry the current
  * metadata no longer names, since when (the publish that dropped it): the old repomd.xml files
  * kept in the published tree still name it, so it stays as long as they are kept
- * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404.
+ * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404. It also
+ * records each letter directory's modification time: an unchanged directory is not listed again.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -119,19 +119,20 @@ export class PackagePool {
   /** Make `dest` hold `storagePath` by the pool's link mode; false when `dest` exists (unless `mustMake`, which throws then). */
   private make(storagePath: string, dest: string, mustMake = false): boolean {
     try {
-      if (this.mode === 'symlink') symlinkSync(storagePath, dest);
-      else if (this.mode === 'hardlink') {
+      if (this.mode === 'symlink') {
+        symlinkSync(storagePath, dest);
+        return true;
+      }
+      if (this.mode === 'hardlink') {
         try {
           linkSync(storagePath, dest);
+          return true;
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
-          copyFileSync(storagePath, dest, constants.COPYFILE_EXCL);
-          chmodSync(dest, 0o644);
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e; // else another filesystem: copied
         }
-      } else {
-        copyFileSync(storagePath, dest, constants.COPYFILE_EXCL);
-        chmodSync(dest, 0o644);
       }
+      copyFileSync(storagePath, dest, constants.COPYFILE_EXCL);
+      chmodSync(dest, 0o644);
       return true;
     } catch (e) {
       if (!mustMake && (e as NodeJS.ErrnoException).code === 'EEXIST') return false;

@@ -1,7 +1,7 @@
 /** Small helpers of the yum plugins: file digests, gpg detached signatures. */
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { StagepushError } from '../../errors.js';
 
 /** Hex digest of a file (sha1, sha256, sha512, md5 …), streamed. */
@@ -9,19 +9,6 @@ export async function fileChecksum(file: string, algo: string, signal?: AbortSig
   const h = createHash(algo);
   for await (const chunk of createReadStream(file, { signal }) as AsyncIterable<Buffer>) h.update(chunk);
   return h.digest('hex');
-}
-
-/** Hex digest of a file, read in 1 MiB chunks on the calling thread (small files: repodata). */
-export function fileChecksumSync(file: string, algo: string): string {
-  const fd = openSync(file, 'r');
-  try {
-    const h = createHash(algo);
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(n === buf.length ? buf : buf.subarray(0, n));
-    return h.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** `gpg --detach-sign --armor` of `file` into `out` with `keyId` (GNUPGHOME = gpgHome when given). */
