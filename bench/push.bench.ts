@@ -9,7 +9,7 @@
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, fmt, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
+import { BIN, discardDir, fmt, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -116,7 +116,7 @@ export async function run(ctx: BenchContext): Promise<void> {
 
   // Warm-up: one push and one createrepo_c, not counted.
   await pushRun(path.join(ctx.tmpDir, 'warm'), config, area);
-  rmSync(path.join(ctx.tmpDir, 'warm'), { recursive: true, force: true });
+  discardDir(ctx, path.join(ctx.tmpDir, 'warm'));
 
   const fresh: number[] = [];
   const freshRss: number[] = [];
@@ -156,8 +156,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     const c3 = await runMeasured('createrepo_c', ['--update', '--no-database', '--workers', '2', '-q', repo]);
     if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
     crUpd.push(c3.ms);
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(repo, { recursive: true, force: true });
+    discardDir(ctx, dataDir);
+    discardDir(ctx, repo);
   }
   const f = median(fresh);
   const c = median(cr);
@@ -178,5 +178,5 @@ export async function run(ctx: BenchContext): Promise<void> {
   t0 = Date.now();
   const r = await pushRun(path.join(ctx.tmpDir, 'data-big'), config, bigArea);
   ctx.row(`peak RSS, push of ${4 * n} RPMs (12 KiB)`, r.maxRssKb ? `${(r.maxRssKb / 1024).toFixed(0)} MiB` : 'n/a', `wall ${fmt.ms(Date.now() - t0)}`);
-  rmSync(path.join(ctx.tmpDir, 'data-big'), { recursive: true, force: true });
+  discardDir(ctx, path.join(ctx.tmpDir, 'data-big'));
 }

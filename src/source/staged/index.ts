@@ -178,6 +178,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
     signal: opts.signal,
     workerUrl: opts.workerUrl,
     bytes,
+    sizes: owners.map((w) => w.stat?.size ?? 0),
     headerJobs: jobs.filter((j) => j.op === 'rpm').length,
     onResult(i, r: WorkerResult) {
       const w = owners[i]!;

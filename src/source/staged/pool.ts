@@ -18,6 +18,8 @@ export interface PoolRunOptions {
   bytes?: number;
   /** How many of the jobs read RPM headers (when known). */
   headerJobs?: number;
+  /** Bytes each job reads (when known): batches are cut by size as well as by count. */
+  sizes?: number[];
   onResult(index: number, result: WorkerResult): void;
 }
 
@@ -39,6 +41,37 @@ export const INLINE_MAX_JOBS = 16;
 /** ... or up to this many header reads when all jobs together read at most INLINE_MAX_BYTES. */
 export const INLINE_MAX_HEADERS = 32;
 export const INLINE_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Jobs of the default worker go to the threads in batches (the worker's `batch` export): a task
+ * per file cost a message round trip per file, and with files of a few hundred KiB the threads
+ * spent more time waiting for their next task than hashing. A batch holds at most this many
+ * jobs and about BATCH_MAX_BYTES of file data, and is smaller when there are few jobs per thread
+ * (each thread still gets several batches, so none waits for a straggler at the end).
+ */
+export const BATCH_MAX_JOBS = 64;
+export const BATCH_MAX_BYTES = 16 * 1024 * 1024;
+const BATCHES_PER_THREAD = 8;
+
+/** Cut job indexes into consecutive batches (by count, and by size when sizes are known). */
+export function cutBatches(count: number, threads: number, sizes?: number[]): number[][] {
+  const maxJobs = Math.max(1, Math.min(BATCH_MAX_JOBS, Math.ceil(count / (Math.max(1, threads) * BATCHES_PER_THREAD))));
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const size = sizes?.[i] ?? 0;
+    if (cur.length && (cur.length >= maxJobs || bytes + size > BATCH_MAX_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(i);
+    bytes += size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
 
 async function runInline<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
   const worker = (await import('./worker.js')) as { default: (job: WorkerJob) => Promise<WorkerResult> };
@@ -93,23 +126,29 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
   }, Math.max(20, Math.min(1000, timeoutMs / 10)));
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  jobs.forEach((job, i) => {
-    pool.run(job).then(
-      (r: WorkerResult) => {
-        if (over) return;
-        done[i] = 1;
-        last = Date.now();
-        opts.onResult(i, r);
-        if (--remaining === 0) stop({ unfinished: [], aborted: false });
-      },
-      (e: unknown) => {
-        if (over) return;
-        done[i] = 1;
-        last = Date.now();
-        opts.onResult(i, { ok: false, code: 'STAGED_WORKER_FAILED', message: String((e as Error)?.message ?? e) });
-        if (--remaining === 0) stop({ unfinished: [], aborted: false });
-      },
+  const settleJob = (i: number, r: WorkerResult) => {
+    if (over || done[i]) return;
+    done[i] = 1;
+    last = Date.now();
+    opts.onResult(i, r);
+    if (--remaining === 0) stop({ unfinished: [], aborted: false });
+  };
+  const failed = (e: unknown): WorkerResult => ({ ok: false, code: 'STAGED_WORKER_FAILED', message: String((e as Error)?.message ?? e) });
+  // A worker module of the caller's own (tests) takes one job per task; the default one batches.
+  const batches = opts.workerUrl ? jobs.map((_, i) => [i]) : cutBatches(jobs.length, threads, opts.sizes);
+  for (const batch of batches) {
+    if (!opts.workerUrl) {
+      pool.run(batch.map((i) => jobs[i]), { name: 'batch' }).then(
+        (rs: WorkerResult[]) => batch.forEach((i, k) => settleJob(i, rs[k] ?? failed(new Error('no result from the worker')))),
+        (e: unknown) => batch.forEach((i) => settleJob(i, failed(e))),
+      );
+      continue;
+    }
+    const i = batch[0]!;
+    pool.run(jobs[i]).then(
+      (r: WorkerResult) => settleJob(i, r),
+      (e: unknown) => settleJob(i, failed(e)),
     );
-  });
+  }
   return finished;
 }

@@ -82,3 +82,10 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     return { ok: false, code, message: err.message ?? String(e) };
   }
 }
+
+/** Several jobs in one task (the pool's batches): results in job order, each job's error its own. */
+export async function batch(jobs: WorkerJob[]): Promise<WorkerResult[]> {
+  const out: WorkerResult[] = [];
+  for (const job of jobs) out.push(await run(job));
+  return out;
+}
