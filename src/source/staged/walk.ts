@@ -3,7 +3,7 @@
  * every problem instead of stopping at the first. Items needing file content (RPM headers,
  * checksums) are returned with jobs for the worker pool.
  */
-import { promises as fsp, type Dirent, type Stats } from 'node:fs';
+import { promises as fsp, statSync, type Dirent, type Stats } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import {
   cgwPushItem,
@@ -51,9 +51,15 @@ export interface WalkResult {
   metadataFile: string | null;
 }
 
+/**
+ * stat(2) of a path, null when it cannot be stat'ed (absent, broken symlink, no permission).
+ * Synchronous: the walk stats every staged file one after the other, and an awaited stat costs a
+ * thread-pool round trip (~50 µs) where the call itself takes a few (5,000 RPMs: ~250 ms of the
+ * walk spent waiting). A stat never opens the file, so a FIFO cannot block it.
+ */
 async function statOrNull(p: string): Promise<Stats | null> {
   try {
-    return await fsp.stat(p);
+    return statSync(p, { throwIfNoEntry: false }) ?? null;
   } catch {
     return null;
   }
