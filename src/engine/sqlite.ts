@@ -60,6 +60,9 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** SQLite page cache of the engine's connection (KiB). */
+export const ENGINE_CACHE_KIB = 4096;
+
 const KV_KEYS: Record<'consumers' | 'bindings' | 'profiles', string[]> = {
   consumers: ['name'],
   bindings: ['consumer', 'repo_id'],
@@ -97,6 +100,10 @@ export class SqliteStorage implements Storage {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 30000');
     this.db.pragma('foreign_keys = OFF');
+    // SQLite's page cache (16 MiB per connection in better-sqlite3's build) fills as a publish or
+    // a push walks a large repository, so a process's memory grew with the repository: bounded to
+    // 4 MiB; the OS page cache keeps the database file's pages anyway (a miss is a pread).
+    this.db.pragma(`cache_size = -${ENGINE_CACHE_KIB}`);
     // Prepared statements are reused: per-unit lookups (findUnit, getRepo...) run thousands of
     // times in a push, and preparing costs more than running them. None is iterated, so sharing
     // one statement object per SQL text is safe. Bounded: dynamic SQL (filters) varies.

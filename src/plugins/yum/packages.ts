@@ -66,6 +66,8 @@ const IN_FLIGHT = 4;
  * without this the peak memory of a publish grew with the repository up to that much.
  */
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
+/** ... or when the V8 heap grew this much since the last collection (checked once per page of units). */
+const GC_HEAP_GROWTH = 12 * 1024 * 1024;
 let collectGarbage: (() => void) | null | undefined;
 function collector(): (() => void) | null {
   if (collectGarbage === undefined) {
@@ -78,6 +80,23 @@ function collector(): (() => void) | null {
     }
   }
   return collectGarbage;
+}
+
+/**
+ * Keep V8's young generation at its initial size from now on. V8 doubles it (up to 2 x 16 MiB)
+ * while a program allocates fast, and the walk over a large repository's units does: the peak
+ * memory of a cold publish grew by ~13 MiB between 1,000 and 20,000 packages for that alone.
+ * Objects that outlive a scavenge are promoted and collected with the rest (see GC_HEAP_GROWTH).
+ */
+let youngBounded = false;
+function boundYoungGeneration(): void {
+  if (youngBounded) return;
+  youngBounded = true;
+  try {
+    (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
+  } catch {
+    /* an engine without the flag: memory grows as V8 decides */
+  }
 }
 
 interface Stub {
@@ -143,6 +162,7 @@ export async function publishPackages(conduit: PublishConduit, s: DistributorSet
 }
 
 async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettings, typeIds: string[], o: PackagesOptions, mayReuse: boolean): Promise<PackagesResult> {
+  boundYoungGeneration();
   const BLOCK_AVG = blockAverage();
   const BLOCK_MAX = 4 * BLOCK_AVG;
   const total = typeIds.length ? conduit.countUnits({ typeIds }) : 0;
@@ -156,15 +176,18 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
   };
   const kinds = ['primary', 'filelists', 'other'] as const;
   let sinceGc = 0;
+  let heapAfterGc = process.memoryUsage().heapUsed;
+  const collect = (): void => {
+    sinceGc = 0;
+    collector()?.();
+    heapAfterGc = process.memoryUsage().heapUsed;
+  };
   const writeBlock = (b: CachedBlock): void => {
     for (const k of kinds) {
       files[k].writeMember(b[k].raw, b[k].gz);
       sinceGc += b[k].raw.length + b[k].gz.length;
     }
-    if (sinceGc >= GC_EVERY_BYTES) {
-      sinceGc = 0;
-      collector()?.();
-    }
+    if (sinceGc >= GC_EVERY_BYTES) collect();
   };
   const compress = async (xml: { primary: string; filelists: string; other: string }): Promise<CachedBlock> => {
     const raws = kinds.map((k) => Buffer.from(xml[k], 'utf8'));
@@ -300,6 +323,10 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
       }
       done += page.length;
       conduit.setProgress({ step: 'packages', done, total } as Json);
+      // The walk over unit stubs (and blocks taken from the cache) allocates short-lived objects
+      // without writing block data: V8 would let its heap grow with the repository before it
+      // collects them.
+      if (process.memoryUsage().heapUsed - heapAfterGc > GC_HEAP_GROWTH) collect();
     }
     flushBlock(block);
     if (done !== total) throw new StagepushError('YUM_PUBLISH_CHANGED', `the repository changed during the publish (${done} packages read, ${total} counted)`, { kind: 'failed' });
