@@ -94,16 +94,27 @@ const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string 
   return k;
 };
 
-/** JSON with sorted object keys (stable fingerprints). */
+/**
+ * JSON with sorted object keys (stable fingerprints). Built by appending, without intermediate
+ * arrays: the plan computes it for every unit key of a repository and of the staging area.
+ */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v ?? null);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(v)) {
+    let s = '[';
+    for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + canonicalJson(v[i]);
+    return s + ']';
+  }
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(',')}}`;
+  let s = '{';
+  let first = true;
+  for (const k of Object.keys(o).sort()) {
+    const x = o[k];
+    if (x === undefined) continue;
+    s += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(x);
+    first = false;
+  }
+  return s + '}';
 }
 
 /** rpm's version comparison (rpmvercmp). */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText, defaultConfig, declaredRepos } from '../../src/config/index.js';
 import { routeItems } from '../../src/push/route.js';
-import { planRepo, rpmvercmp, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
+import { canonicalJson, planRepo, rpmvercmp, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
 import type { PushItemLike } from '../../src/push/items.js';
 
 const item = (kind: string, name: string, dest: string, extra: Partial<PushItemLike> = {}): PushItemLike => ({
@@ -145,4 +145,17 @@ test('routing: CGW / cloud images next to RPMs go to a companion export reposito
     'mix-export:generic_importer:export_distributor',
   ]);
   assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['cloud:img.raw', 'mix-export:gw.yaml', 'mix:a.rpm']);
+});
+
+test('canonicalJson: sorted keys at every depth, undefined members left out, the same text for the same value', () => {
+  assert.equal(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }, null, 'x'], z: undefined }), '{"a":[{"c":2,"d":1},null,"x"],"b":1}');
+  assert.equal(canonicalJson({}), '{}');
+  assert.equal(canonicalJson([]), '[]');
+  assert.equal(canonicalJson(undefined), 'null');
+  assert.equal(canonicalJson('a"b'), '"a\\"b"');
+  assert.equal(canonicalJson({ 'k"ey': { y: true, x: 1.5 } }), '{"k\\"ey":{"x":1.5,"y":true}}');
+  const a = { name: 'n', epoch: '0', version: '1', release: '1', arch: 'noarch', checksum: 'c' };
+  const b = { checksum: 'c', arch: 'noarch', release: '1', version: '1', epoch: '0', name: 'n' };
+  assert.equal(canonicalJson(a), canonicalJson(b));
+  assert.deepEqual(JSON.parse(canonicalJson(b)), a);
 });
