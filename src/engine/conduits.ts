@@ -457,6 +457,11 @@ export interface OpContext {
   owner: string;
   signal: AbortSignal;
   setProgress(p: Json): void;
+  /**
+   * The engine's stat of the operation's input file, taken as the operation started (an upload):
+   * file facts and `saveUnitFromFile` of that same path use it instead of asking again.
+   */
+  fileStat?: { path: string; st: fs.Stats };
 }
 
 class ConduitBase {
@@ -590,6 +595,11 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
   }
 
   saveUnit(unit: Unit): Unit {
+    return this.saveChecked(unit, false);
+  }
+
+  /** `saveUnit`; `stored`: the unit's file was just put into the store by this conduit (not checked again). */
+  private saveChecked(unit: Unit, stored: boolean): Unit {
     this.live();
     this.checkType(unit.typeId);
     assertJson(unit.unitKey, 'the unit key');
@@ -603,7 +613,7 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
       size = r.size;
     } else if (unit.storagePath) {
       const sha = unit.sha256 ?? null;
-      if (!sha || this.host.store.pathFor(sha) !== unit.storagePath || !this.host.store.has(sha)) {
+      if (!sha || this.host.store.pathFor(sha) !== unit.storagePath || (!stored && !this.host.store.has(sha))) {
         throw new StagepushError('ENGINE_BAD_STORAGE_PATH', `saveUnit: ${unit.storagePath} is neither a path from initUnit nor a stored file; use saveUnitFromFile for files outside the content store`, { kind: 'failed', file: unit.storagePath });
       }
       sha256 = sha;
@@ -622,8 +632,14 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
   saveUnitFromFile(unit: Unit, filePath: string): Unit {
     this.live();
     this.checkType(unit.typeId);
-    const r = this.host.store.ingestFile(filePath);
-    return this.saveUnit({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size });
+    const r = this.host.store.ingestFile(filePath, { st: this.statOf(filePath) });
+    return this.saveChecked({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size }, true);
+  }
+
+  /** The operation's stat of its input file when `filePath` is that file; else undefined (asked afresh). */
+  private statOf(filePath: string): fs.Stats | undefined {
+    const f = this.ctx.fileStat;
+    return f && f.path === filePath ? f.st : undefined;
   }
 
   /**
@@ -634,13 +650,13 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
    */
   fileFacts(filePath: string): { sha256: string; size: number; extra?: unknown } | undefined {
     this.live();
-    const f = knownFileFacts(filePath);
+    const f = knownFileFacts(filePath, this.statOf(filePath));
     return f ? { sha256: f.sha256, size: f.size, ...(f.extra !== undefined ? { extra: f.extra } : {}) } : undefined;
   }
 
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {
     this.live();
-    const r = this.host.store.ingestFile(filePath);
+    const r = this.host.store.ingestFile(filePath, { st: this.statOf(filePath) });
     return { sha256: r.sha256, size: r.size, linked: r.linked };
   }
 

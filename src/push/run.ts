@@ -20,7 +20,7 @@ import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
-import { deferDurability, flushDurabilityAsync, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
+import { deferDurability, flushDurabilityAsync, setFileFactsProvider, setStoredObserver, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
 
 /** Append to the list under a key (in place: no copy per item). */
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -207,7 +207,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
     // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
     //    leaves no empty repository behind; the check is repeated under the locks).
-    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb);
+    // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
+    const srcStats = new Map<string, SrcStat>();
+    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
 
@@ -217,19 +219,31 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     let done = 0;
     const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
     const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
-    await engine.transaction(
-      repos.map((r) => r.id),
-      async (batch) => {
-        // Files are linked/copied into the store without a directory fsync each; the touched
-        // directories are synced once, before the engine commits the rows that reference them.
-        deferDurability();
-        try {
-          await importAll(batch);
-        } finally {
-          await flushDurabilityAsync();
-        }
-      },
-    );
+    // What the store did with each file during the current item (by source path), and the digests
+    // it newly placed: how the item was stored, without asking the filesystem again.
+    const ingested = new Map<string, StoredEvent>();
+    const placed = new Set<string>();
+    const prevObserver = setStoredObserver((e) => {
+      if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
+      if (e.how !== 'existing') placed.add(e.sha256);
+    });
+    try {
+      await engine.transaction(
+        repos.map((r) => r.id),
+        async (batch) => {
+          // Files are linked/copied into the store without a directory fsync each; the touched
+          // directories are synced once, before the engine commits the rows that reference them.
+          deferDurability();
+          try {
+            await importAll(batch);
+          } finally {
+            await flushDurabilityAsync();
+          }
+        },
+      );
+    } finally {
+      setStoredObserver(prevObserver);
+    }
     async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
       {
         plans = planAll((id) => batch.listUnits(id));
@@ -238,24 +252,23 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           applyPlans(report, repos, plans, engine!, false);
           throw planError(planProblems, report);
         }
-        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb);
+        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb, srcStats);
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
           const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
           // One engine call per repository; each item is still uploaded (and reported) on its own.
-          let before: string | null = null;
           await batch.uploadMany(
             plan.repoId,
             ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
             {
-              before: (i) => {
+              before: () => {
                 opts.signal?.throwIfAborted();
-                const a = ordered[i]!.assignment;
-                before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
+                ingested.clear();
+                placed.clear();
               },
               after: (i) => {
                 const a = ordered[i]!.assignment;
-                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, before), sha256: a.item.sha256sum });
+                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum });
                 events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
               },
             },
@@ -451,9 +464,18 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
   }
 }
 
-/** How an uploaded item's file reached the content store: already there, hard-linked (same inode) or copied; and its size. */
-function storedHow(engine: PushEngine, a: Assignment, before: string | null): { stored: 'linked' | 'copied' | 'existing'; size: number } {
+/**
+ * How an uploaded item's file reached the content store: already there, hard-linked (same inode)
+ * or copied; and its size. The store's own answer when the item's file went through its ingest
+ * with the digest it was loaded with; else (files an importer reads without storing them:
+ * comps, modules, errata; directory trees) asked of the filesystem: `placed` holds the digests
+ * the store newly placed during the item (whatever else it held was there before the item).
+ */
+function storedHow(engine: PushEngine, a: Assignment, ingested: Map<string, StoredEvent>, placed: Set<string>): { stored: 'linked' | 'copied' | 'existing'; size: number } {
   const src = a.item.src;
+  const e = src && a.item.sha256sum ? ingested.get(path.resolve(src)) : undefined;
+  if (e && e.sha256 === a.item.sha256sum) return { stored: e.how, size: e.size };
+  const before = a.item.sha256sum && !placed.has(a.item.sha256sum) ? engine.storedPath(a.item.sha256sum) : null;
   let st: import('node:fs').Stats | null = null;
   try {
     st = src ? statSync(src) : null;
@@ -472,8 +494,15 @@ function storedHow(engine: PushEngine, a: Assignment, before: string | null): { 
   }
 }
 
-/** Refuse (policy) when the data dir cannot hold what the push will copy into the store. */
-function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number): void {
+/** What the free-space check needs of a staged file. */
+interface SrcStat {
+  dev: number;
+  size: number;
+  dir: boolean;
+}
+
+/** Refuse (policy) when the data dir cannot hold what the push will copy into the store. `srcStats`: staged files already stat'ed (filled in). */
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat>): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -488,8 +517,13 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
     const sha = a.item.sha256sum;
     if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
     seen.add(sha);
-    const st = statSync(src);
-    if (st.isDirectory()) continue;
+    let st = srcStats.get(src);
+    if (!st) {
+      const s = statSync(src);
+      st = { dev: s.dev, size: s.size, dir: s.isDirectory() };
+      srcStats.set(src, st);
+    }
+    if (st.dir) continue;
     if (st.dev !== storeDev) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
