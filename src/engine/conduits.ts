@@ -115,9 +115,17 @@ class MetadataSpill {
   constructor(owner: object) {
     this.db = new Database('');
     this.db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    // One transaction for the spill's life (never committed: the database is private and
+    // temporary): no journal and lock round per unit spilled.
+    this.db.exec('BEGIN');
     this.put = this.db.prepare('INSERT OR REPLACE INTO m (id, v) VALUES (?, ?)');
     this.get = this.db.prepare('SELECT v FROM m WHERE id = ?');
     MetadataSpill.closer.register(owner, this.db);
+  }
+
+  /** The spilled metadata of a unit, as the JSON text it is kept as. */
+  text(id: string): string {
+    return (this.get.get(id) as { v: string }).v;
   }
 
   /** Move the unit's metadata to disk: `s.metadata` reads it back (a fresh object) and writes it through. */
@@ -127,7 +135,7 @@ class MetadataSpill {
     Object.defineProperty(s, 'metadata', {
       enumerable: true,
       configurable: true,
-      get: () => JSON.parse((this.get.get(id) as { v: string }).v) as Record<string, Json>,
+      get: () => JSON.parse(this.text(id)) as Record<string, Json>,
       set: (v: Record<string, Json>) => {
         this.put.run(id, JSON.stringify(v));
       },
@@ -200,11 +208,12 @@ export class Staging {
     return row ? { row } : {};
   }
 
-  inRepo(repoId: string, ukey: string): boolean {
+  /** The unit is in the repository as the operation sees it (`found`: its `lookup`, when the caller has it). */
+  inRepo(repoId: string, ukey: string, found?: { staged?: StagedUnit; row?: UnitRow }): boolean {
     const rs = this.repo(repoId);
     if (rs.removes.has(ukey)) return false;
     if (rs.adds.has(ukey)) return true;
-    const { staged, row } = this.lookup(ukey);
+    const { staged, row } = found ?? this.lookup(ukey);
     const id = staged ? staged.existingId : row ? row.id : null;
     return id !== null && rs.committedIds(this.host.st).has(id);
   }
@@ -276,6 +285,11 @@ export class Staging {
     };
   }
 
+  /** A staged unit's metadata as JSON text (a spilled one's stored text as it is: not parsed to be serialised again). */
+  metadataJson(s: StagedUnit): string {
+    return this.spilled.has(s) && this.spillStore ? this.spillStore.text(s.tempId) : JSON.stringify(s.metadata);
+  }
+
   stagedToUnit(s: StagedUnit): Unit {
     const spilled = this.spilled.has(s);
     const u: Unit = {
@@ -315,8 +329,10 @@ export class Staging {
     const def = this.host.typeDef(u.typeId);
     const kc = keyCanon(def, u.unitKey);
     const ukey = `${u.typeId}\0${kc}`;
-    const before = this.inRepo(repoId, ukey);
-    const { staged, row } = this.lookup(ukey);
+    // One lookup (a query of the units table when not staged) serves both questions.
+    const found = this.lookup(ukey);
+    const { staged, row } = found;
+    const before = this.inRepo(repoId, ukey, found);
     const cur = staged
       ? { metadata: staged.metadata, sha256: staged.sha256, size: staged.size, relativePath: staged.relativePath, blobs: staged.blobs }
       : row
@@ -330,6 +346,10 @@ export class Staging {
       s = staged;
       if (changed) Object.assign(s, next, { dirty: true });
     } else {
+      // Large metadata of a large transaction goes to the spill as JSON text straight away (that
+      // text is the copy: no structured clone of it first).
+      const json = this.units.size + 1 > SPILL_AFTER_UNITS ? JSON.stringify(next.metadata) : null;
+      const spill = json !== null && json.length >= SPILL_MIN_BYTES;
       s = {
         ukey,
         existingId: row ? row.id : null,
@@ -337,17 +357,14 @@ export class Staging {
         typeId: u.typeId,
         keyCanon: kc,
         unitKey: structuredClone(u.unitKey),
-        ...structuredClone(next),
+        ...structuredClone(spill ? { ...next, metadata: {} } : next),
         dirty: changed,
       };
       this.units.set(ukey, s);
       this.indexStaged(s);
-      if (this.units.size > SPILL_AFTER_UNITS) {
-        const json = JSON.stringify(s.metadata);
-        if (json.length >= SPILL_MIN_BYTES) {
-          (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
-          this.spilled.add(s);
-        }
+      if (spill) {
+        (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+        this.spilled.add(s);
       }
     }
     const rs = this.repo(repoId);

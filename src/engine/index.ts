@@ -851,7 +851,7 @@ class EngineImpl implements Engine, ConduitHost {
           ids.set(s.ukey, s.existingId);
           continue;
         }
-        ids.set(s.ukey, this.st.upsertUnit({ type_id: s.typeId, key_canon: s.keyCanon, unit_key: JSON.stringify(s.unitKey), metadata: JSON.stringify(s.metadata), sha256: s.sha256, size: s.size, relative_path: s.relativePath, blobs: s.blobs }));
+        ids.set(s.ukey, this.st.upsertUnit({ type_id: s.typeId, key_canon: s.keyCanon, unit_key: JSON.stringify(s.unitKey), metadata: staging.metadataJson(s), sha256: s.sha256, size: s.size, relative_path: s.relativePath, blobs: s.blobs }));
       }
       const idOf = (ukey: string): number | undefined => {
         const known = ids.get(ukey);

@@ -26,6 +26,16 @@ export interface StatKey {
   mtimeMs: number;
 }
 
+/** A stat cache row: the file's identity when it was hashed, and its sums. */
+export interface StatRow {
+  dev: number;
+  ino: number;
+  size: number;
+  mtime_ms: number;
+  sha256: string | null;
+  md5: string | null;
+}
+
 export interface Sums {
   sha256?: string;
   md5?: string;
@@ -158,11 +168,22 @@ export class PushCache {
     };
   }
 
+  /** The stat cache rows of many paths (resolved) in one query; a path without a row maps to null. */
+  statMany(paths: string[]): Map<string, StatRow | null> {
+    const out = new Map<string, StatRow | null>();
+    const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+    for (const p of abs) out.set(p, null);
+    const st = this.stmt(this.db, 'SELECT path, dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path IN (SELECT value FROM json_each(?))');
+    for (const r of st.all(JSON.stringify(abs)) as Array<StatRow & { path: string }>) {
+      const { path: p, ...row } = r;
+      out.set(p, row);
+    }
+    return out;
+  }
+
   /** The stat cache row of a path (resolved). */
-  stat(p: string): { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null } | undefined {
-    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as
-      | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null }
-      | undefined;
+  stat(p: string): StatRow | undefined {
+    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as StatRow | undefined;
   }
 
   /** Stream a parsed header into the staging table (by the file's sha256). */

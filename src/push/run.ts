@@ -15,7 +15,7 @@ import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { erratumDecision } from './yumunits.js';
-import { PushCache } from './cache.js';
+import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
@@ -87,7 +87,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   // What the loader learnt about each staged file (sha256 by identity, parsed header): the
   // content store links unchanged files in without hashing them again, the yum importer does not
   // re-read their headers.
-  const prevFacts = setFileFactsProvider(factsFrom(cache));
+  const facts = factsFrom(cache);
+  const prevFacts = setFileFactsProvider(facts.provider);
   let engine: PushEngine | null = null;
   try {
     // 1. Load and checksum everything (headers streamed into the staging table).
@@ -252,7 +253,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           applyPlans(report, repos, plans, engine!, false);
           throw planError(planProblems, report);
         }
-        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb, srcStats);
+        const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
+        checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats);
+        // The stat cache rows of every file to import, in one query (not one per item).
+        facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
           const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
@@ -334,19 +338,27 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   }
 }
 
-function factsFrom(cache: PushCache): FileFactsProvider {
+function factsFrom(cache: PushCache): { provider: FileFactsProvider; prefetch(paths: string[]): void } {
   // The importer asks, then the store asks again for the same file: the last answer is kept.
   let last: { abs: string; facts: ReturnType<FileFactsProvider> } | null = null;
-  return (abs) => {
-    if (last && last.abs === abs) return last.facts;
-    const facts = lookupFacts(cache, abs);
-    last = { abs, facts };
-    return facts;
+  // Stat cache rows read in one query for the files the import will ask about (null: no row).
+  let rows = new Map<string, StatRow | null>();
+  return {
+    provider: (abs) => {
+      if (last && last.abs === abs) return last.facts;
+      const row = rows.has(abs) ? (rows.get(abs) ?? undefined) : cache.stat(abs);
+      const facts = factsOfRow(cache, row);
+      last = { abs, facts };
+      return facts;
+    },
+    prefetch(paths) {
+      rows = cache.statMany(paths);
+      last = null;
+    },
   };
 }
 
-function lookupFacts(cache: PushCache, abs: string): ReturnType<FileFactsProvider> {
-  const row = cache.stat(abs);
+function factsOfRow(cache: PushCache, row: StatRow | undefined): ReturnType<FileFactsProvider> {
   if (!row?.sha256) return undefined;
   const sha256 = row.sha256;
   return {
