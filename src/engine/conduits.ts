@@ -668,7 +668,10 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
   fileFacts(filePath: string): { sha256: string; size: number; extra?: unknown } | undefined {
     this.live();
     const f = knownFileFacts(filePath, this.statOf(filePath));
-    return f ? { sha256: f.sha256, size: f.size, ...(f.extra !== undefined ? { extra: f.extra } : {}) } : undefined;
+    if (!f) return undefined;
+    // Read once: a provider may work it out on each read (the push parses a stored header record).
+    const extra = f.extra;
+    return { sha256: f.sha256, size: f.size, ...(extra !== undefined ? { extra } : {}) };
   }
 
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {

@@ -49,6 +49,7 @@ export interface PushOptions {
 
 /** Upload order inside a repository: modules before RPMs, errata after the packages they list. */
 const UPLOAD_ORDER = ['modulemd', 'rpm', 'srpm', 'erratum', 'comps', 'yum_repo_metadata_file', 'iso', 'directory', 'cgw', 'ami', 'vhd'];
+const byUploadOrder = (x: { assignment: Assignment }, y: { assignment: Assignment }): number => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId);
 
 export async function runPush(opts: PushOptions): Promise<PushReport> {
   const { settings, loaded } = opts;
@@ -244,6 +245,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       );
     } finally {
       setStoredObserver(prevObserver);
+      cache.expectRecords([]);
     }
     async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
       {
@@ -255,11 +257,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
         checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats);
-        // The stat cache rows of every file to import, in one query (not one per item).
+        // The stat cache rows of every file to import, in one query (not one per item); their
+        // header records a chunk at a time, in upload order.
         facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
+        cache.expectRecords(plans.flatMap((p) => [...p.uploads].sort(byUploadOrder).flatMap((u) => (u.assignment.item.sha256sum ? [u.assignment.item.sha256sum] : []))));
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
-          const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
+          const ordered = [...plan.uploads].sort(byUploadOrder);
           // One engine call per repository; each item is still uploaded (and reported) on its own.
           await batch.uploadMany(
             plan.repoId,
