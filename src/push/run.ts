@@ -210,7 +210,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
     //    leaves no empty repository behind; the check is repeated under the locks).
     // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
-    const srcStats = new Map<string, SrcStat>();
+    const srcStats = new Map<string, SrcStat | null>();
     checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
@@ -517,8 +517,13 @@ interface SrcStat {
   dir: boolean;
 }
 
-/** Refuse (policy) when the data dir cannot hold what the push will copy into the store. `srcStats`: staged files already stat'ed (filled in). */
-function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat>): void {
+const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: s.size, dir: s.isDirectory() });
+
+/**
+ * Refuse (policy) when the data dir cannot hold what the push will copy into the store.
+ * `srcStats`: staged files already stat'ed (filled in; null: could not be stat'ed).
+ */
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -531,16 +536,27 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
   for (const a of uploads) {
     const src = a.item.src;
     const sha = a.item.sha256sum;
-    if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
-    seen.add(sha);
+    if (!src || !sha || seen.has(sha)) continue;
     let st = srcStats.get(src);
-    if (!st) {
-      const s = statSync(src);
-      st = { dev: s.dev, size: s.size, dir: s.isDirectory() };
+    if (st === undefined) {
+      try {
+        st = srcStatOf(statSync(src));
+      } catch {
+        st = null;
+      }
       srcStats.set(src, st);
     }
-    if (st.dir) continue;
-    if (st.dev !== storeDev) needed += st.size;
+    // A directory, or a file the store links (same filesystem), needs no room whether or not its
+    // content is stored already: no need to ask.
+    if (st && (st.dir || st.dev === storeDev)) {
+      seen.add(sha);
+      continue;
+    }
+    if (engine.storedPath(sha)) continue;
+    seen.add(sha);
+    // A file gone since it was loaded fails here, as it did.
+    st ??= srcStatOf(statSync(src));
+    if (!st.dir && st.dev !== storeDev) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
   const free = Number(fs.bavail) * Number(fs.bsize);
