@@ -60,6 +60,57 @@ export class RepoStage {
   }
 }
 
+const NOT_PLAIN = Symbol('not plain JSON');
+
+/** A copy of a tree of plain JSON values (each object or array met once), or NOT_PLAIN. */
+function copyPlain(v: unknown, seen: Set<object>, depth: number): unknown {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : NOT_PLAIN;
+    case 'object': {
+      if (depth > 256 || seen.has(v)) return NOT_PLAIN;
+      seen.add(v);
+      if (Array.isArray(v)) {
+        const n = v.length;
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) {
+          // A hole (sparse array) reads as undefined: not plain.
+          const x = copyPlain(v[i], seen, depth + 1);
+          if (x === NOT_PLAIN) return NOT_PLAIN;
+          out[i] = x;
+        }
+        return out;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+      const o = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) {
+        const x = copyPlain(o[k], seen, depth + 1);
+        if (x === NOT_PLAIN) return NOT_PLAIN;
+        out[k] = x;
+      }
+      return out;
+    }
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+/**
+ * `structuredClone` of a unit key or metadata, faster for what they nearly always are: a tree of
+ * plain JSON values (copied directly); anything else (shared or circular references, holes,
+ * non-plain objects, nesting deeper than 256) is left to `structuredClone` itself.
+ */
+export function cloneJson<T>(v: T): T {
+  const c = copyPlain(v, new Set(), 0);
+  return c === NOT_PLAIN ? structuredClone(v) : (c as T);
+}
+
 /** Units loaded with `fields`: saving one merges its metadata into the stored one. */
 export const partialUnits = new WeakSet<Unit>();
 
@@ -295,8 +346,8 @@ export class Staging {
     const u: Unit = {
       id: s.existingId !== null ? String(s.existingId) : s.tempId,
       typeId: s.typeId,
-      unitKey: structuredClone(s.unitKey),
-      metadata: spilled ? {} : structuredClone(s.metadata),
+      unitKey: cloneJson(s.unitKey),
+      metadata: spilled ? {} : cloneJson(s.metadata),
       storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
       relativePath: s.relativePath,
       sha256: s.sha256,
@@ -356,8 +407,8 @@ export class Staging {
         tempId: `staged:${this.nextTemp++}`,
         typeId: u.typeId,
         keyCanon: kc,
-        unitKey: structuredClone(u.unitKey),
-        ...structuredClone(spill ? { ...next, metadata: {} } : next),
+        unitKey: cloneJson(u.unitKey),
+        ...cloneJson(spill ? { ...next, metadata: {} } : next),
         dirty: changed,
       };
       this.units.set(ukey, s);
@@ -599,7 +650,7 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
       storagePath = this.host.store.tempPath(path.basename(relativePath));
       this.temps.add(storagePath);
     }
-    return { typeId, unitKey: structuredClone(unitKey), metadata: structuredClone(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
+    return { typeId, unitKey: cloneJson(unitKey), metadata: cloneJson(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
   }
 
   private checkBlobs(unit: Unit): string[] {
