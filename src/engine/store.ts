@@ -90,17 +90,23 @@ export interface StoredEvent {
   how: 'linked' | 'copied' | 'existing';
 }
 
-let storedObserver: ((e: StoredEvent) => void) | null = null;
+const storedObservers = new Set<(e: StoredEvent) => void>();
 
 /**
- * Install (or remove with null) the process-wide observer of what the store is given: each
- * `ingestFile` and `commitTemp` result. The push learns from it how each item's file was stored
- * without asking the filesystem again. Returns the previous one.
+ * Listen (process-wide) to what the store is given: each `ingestFile` and `commitTemp` result.
+ * The push learns from it how each item's file was stored without asking the filesystem again.
+ * Returns the function that stops listening.
  */
-export function setStoredObserver(o: ((e: StoredEvent) => void) | null): ((e: StoredEvent) => void) | null {
-  const prev = storedObserver;
-  storedObserver = o;
-  return prev;
+export function onStored(o: (e: StoredEvent) => void): () => void {
+  const own = (e: StoredEvent) => o(e);
+  storedObservers.add(own);
+  return () => {
+    storedObservers.delete(own);
+  };
+}
+
+function tellStored(e: StoredEvent): void {
+  for (const o of storedObservers) o(e);
 }
 
 function sameIdentity(s: fs.Stats, f: { dev: number; ino: number; size: number; mtimeMs: number }): boolean {
@@ -325,7 +331,7 @@ export class ContentStore {
       syncDir(path.dirname(dest));
     }
     checkpoint('file-written');
-    storedObserver?.({ src: null, sha256, size, how: existed ? 'existing' : 'copied' });
+    if (storedObservers.size) tellStored({ src: null, sha256, size, how: existed ? 'existing' : 'copied' });
     return { sha256, size, path: dest };
   }
 
@@ -337,7 +343,7 @@ export class ContentStore {
    */
   ingestFile(src: string, opts: { st?: fs.Stats } = {}): IngestResult {
     const r = this.ingest(src, opts.st);
-    storedObserver?.({ src, sha256: r.sha256, size: r.size, how: r.how });
+    if (storedObservers.size) tellStored({ src, sha256: r.sha256, size: r.size, how: r.how });
     return r;
   }
 

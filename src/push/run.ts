@@ -20,7 +20,7 @@ import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
-import { deferDurability, flushDurabilityAsync, setFileFactsProvider, setStoredObserver, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
+import { deferDurability, flushDurabilityAsync, onStored, setFileFactsProvider, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
 
 /** Append to the list under a key (in place: no copy per item). */
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -225,7 +225,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     // it newly placed: how the item was stored, without asking the filesystem again.
     const ingested = new Map<string, StoredEvent>();
     const placed = new Set<string>();
-    const prevObserver = setStoredObserver((e) => {
+    const stopListening = onStored((e) => {
       if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
       if (e.how !== 'existing') placed.add(e.sha256);
     });
@@ -244,7 +244,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         },
       );
     } finally {
-      setStoredObserver(prevObserver);
+      stopListening();
       cache.expectRecords([]);
     }
     async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {

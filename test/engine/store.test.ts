@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { ContentStore, setFileFactsProvider, setStoredObserver, deferDurability, flushDurability, type FileFacts, type StoredEvent } from '../../src/engine/store.js';
+import { ContentStore, setFileFactsProvider, onStored, deferDurability, flushDurability, type FileFacts, type StoredEvent } from '../../src/engine/store.js';
 import { openEngine } from '../../src/engine/index.js';
 import { SPILL_AFTER_UNITS } from '../../src/engine/conduits.js';
 import { engineEnv } from '../helpers/engine.js';
@@ -97,11 +97,11 @@ test('a large transaction keeps big metadata out of memory and commits it intact
   }
 });
 
-test('ingestFile and commitTemp: a shard directory removed after the store made it is made again; the stored observer hears each result', () => {
+test('ingestFile and commitTemp: a shard directory removed after the store made it is made again; a stored listener hears each result', () => {
   const dir = tempDir();
   const store = new ContentStore(path.join(dir, 'content'));
   const heard: StoredEvent[] = [];
-  const prevObserver = setStoredObserver((e) => heard.push(e));
+  const stopListening = onStored((e) => heard.push(e));
   const files = ['one', 'two', 'three'].map((t) => {
     const f = path.join(dir, `${t}.bin`);
     fs.writeFileSync(f, t);
@@ -141,7 +141,7 @@ test('ingestFile and commitTemp: a shard directory removed after the store made 
     store.commitTemp(tmp2);
   } finally {
     setFileFactsProvider(prev);
-    setStoredObserver(prevObserver);
+    stopListening();
   }
   assert.deepEqual(
     heard.map((e) => `${e.src === null ? 'temp' : path.basename(e.src)} ${e.how} ${e.size}`),
