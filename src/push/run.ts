@@ -446,10 +446,11 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
 
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
   const item: PushItemLike = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
-  const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
+  // The item as plain JSON, for the types whose metadata is the item itself (not for each RPM).
+  const plain = () => JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
     case 'erratum': {
-      const md: Record<string, Json> = { ...plain, id: item.name };
+      const md: Record<string, Json> = { ...plain(), id: item.name };
       delete md.kind;
       if (bumpVersion) md.version = bumpVersion;
       return { filePath: null, typeId: 'erratum', unitKey: { id: item.name }, metadata: md };
@@ -468,7 +469,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
     case 'cgw':
     case 'ami':
     case 'vhd': {
-      const md: Record<string, Json> = { ...plain };
+      const md: Record<string, Json> = { ...plain() };
       delete md.kind;
       return { filePath: item.src && existsSync(item.src) ? item.src : null, typeId: a.typeId, unitKey: { name: item.name, checksum: item.sha256sum ?? '' }, metadata: md };
     }
