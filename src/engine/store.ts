@@ -295,7 +295,8 @@ export class ContentStore {
 
   pathFor(sha256: string): string {
     if (!SHA256_RE.test(sha256)) throw new StagepushError('ENGINE_BAD_SHA256', `not a sha256 digest: ${JSON.stringify(sha256)}`, { kind: 'invalid' });
-    return path.join(this.shaDir, sha256.slice(0, 2), sha256.slice(2));
+    // shaDir is already normalised and a digest has no separators or dots: joined as path.join would.
+    return `${this.shaDir}${path.sep}${sha256.slice(0, 2)}${path.sep}${sha256.slice(2)}`;
   }
 
   has(sha256: string): boolean {

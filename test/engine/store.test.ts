@@ -149,3 +149,13 @@ test('ingestFile and commitTemp: a shard directory removed after the store made 
   );
   assert.deepEqual(heard.map((e) => e.sha256), [sha('one'), sha('one'), sha('one'), sha('two'), sha('two'), sha('three'), sha('three'), sha('three'), sha('three')]);
 });
+
+test('pathFor: <root>/sha256/<aa>/<rest>, as path.join gives it, for any spelling of the root', () => {
+  const digest = sha('x');
+  for (const root of [path.join(tempDir(), 'content'), path.join(tempDir(), 'a', '..', 'content') + '/']) {
+    const store = new ContentStore(root);
+    assert.equal(store.pathFor(digest), path.join(root, 'sha256', digest.slice(0, 2), digest.slice(2)));
+  }
+  const store = new ContentStore(path.join(tempDir(), 'content'));
+  assert.throws(() => store.pathFor('../x'), (e: { code?: string }) => e.code === 'ENGINE_BAD_SHA256');
+});
