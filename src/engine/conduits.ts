@@ -60,6 +60,57 @@ export class RepoStage {
   }
 }
 
+const NOT_PLAIN = Symbol('not plain JSON');
+
+/** A copy of a tree of plain JSON values (each object or array met once), or NOT_PLAIN. */
+function copyPlain(v: unknown, seen: Set<object>, depth: number): unknown {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : NOT_PLAIN;
+    case 'object': {
+      if (depth > 256 || seen.has(v)) return NOT_PLAIN;
+      seen.add(v);
+      if (Array.isArray(v)) {
+        const n = v.length;
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) {
+          // A hole (sparse array) reads as undefined: not plain.
+          const x = copyPlain(v[i], seen, depth + 1);
+          if (x === NOT_PLAIN) return NOT_PLAIN;
+          out[i] = x;
+        }
+        return out;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+      const o = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) {
+        const x = copyPlain(o[k], seen, depth + 1);
+        if (x === NOT_PLAIN) return NOT_PLAIN;
+        out[k] = x;
+      }
+      return out;
+    }
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+/**
+ * `structuredClone` of a unit key or metadata, faster for what they nearly always are: a tree of
+ * plain JSON values (copied directly); anything else (shared or circular references, holes,
+ * non-plain objects, nesting deeper than 256) is left to `structuredClone` itself.
+ */
+export function cloneJson<T>(v: T): T {
+  const c = copyPlain(v, new Set(), 0);
+  return c === NOT_PLAIN ? structuredClone(v) : (c as T);
+}
+
 /** Units loaded with `fields`: saving one merges its metadata into the stored one. */
 export const partialUnits = new WeakSet<Unit>();
 
@@ -115,9 +166,17 @@ class MetadataSpill {
   constructor(owner: object) {
     this.db = new Database('');
     this.db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    // One transaction for the spill's life (never committed: the database is private and
+    // temporary): no journal and lock round per unit spilled.
+    this.db.exec('BEGIN');
     this.put = this.db.prepare('INSERT OR REPLACE INTO m (id, v) VALUES (?, ?)');
     this.get = this.db.prepare('SELECT v FROM m WHERE id = ?');
     MetadataSpill.closer.register(owner, this.db);
+  }
+
+  /** The spilled metadata of a unit, as the JSON text it is kept as. */
+  text(id: string): string {
+    return (this.get.get(id) as { v: string }).v;
   }
 
   /** Move the unit's metadata to disk: `s.metadata` reads it back (a fresh object) and writes it through. */
@@ -127,7 +186,7 @@ class MetadataSpill {
     Object.defineProperty(s, 'metadata', {
       enumerable: true,
       configurable: true,
-      get: () => JSON.parse((this.get.get(id) as { v: string }).v) as Record<string, Json>,
+      get: () => JSON.parse(this.text(id)) as Record<string, Json>,
       set: (v: Record<string, Json>) => {
         this.put.run(id, JSON.stringify(v));
       },
@@ -200,11 +259,12 @@ export class Staging {
     return row ? { row } : {};
   }
 
-  inRepo(repoId: string, ukey: string): boolean {
+  /** The unit is in the repository as the operation sees it (`found`: its `lookup`, when the caller has it). */
+  inRepo(repoId: string, ukey: string, found?: { staged?: StagedUnit; row?: UnitRow }): boolean {
     const rs = this.repo(repoId);
     if (rs.removes.has(ukey)) return false;
     if (rs.adds.has(ukey)) return true;
-    const { staged, row } = this.lookup(ukey);
+    const { staged, row } = found ?? this.lookup(ukey);
     const id = staged ? staged.existingId : row ? row.id : null;
     return id !== null && rs.committedIds(this.host.st).has(id);
   }
@@ -276,13 +336,18 @@ export class Staging {
     };
   }
 
+  /** A staged unit's metadata as JSON text (a spilled one's stored text as it is: not parsed to be serialised again). */
+  metadataJson(s: StagedUnit): string {
+    return this.spilled.has(s) && this.spillStore ? this.spillStore.text(s.tempId) : JSON.stringify(s.metadata);
+  }
+
   stagedToUnit(s: StagedUnit): Unit {
     const spilled = this.spilled.has(s);
     const u: Unit = {
       id: s.existingId !== null ? String(s.existingId) : s.tempId,
       typeId: s.typeId,
-      unitKey: structuredClone(s.unitKey),
-      metadata: spilled ? {} : structuredClone(s.metadata),
+      unitKey: cloneJson(s.unitKey),
+      metadata: spilled ? {} : cloneJson(s.metadata),
       storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
       relativePath: s.relativePath,
       sha256: s.sha256,
@@ -315,8 +380,10 @@ export class Staging {
     const def = this.host.typeDef(u.typeId);
     const kc = keyCanon(def, u.unitKey);
     const ukey = `${u.typeId}\0${kc}`;
-    const before = this.inRepo(repoId, ukey);
-    const { staged, row } = this.lookup(ukey);
+    // One lookup (a query of the units table when not staged) serves both questions.
+    const found = this.lookup(ukey);
+    const { staged, row } = found;
+    const before = this.inRepo(repoId, ukey, found);
     const cur = staged
       ? { metadata: staged.metadata, sha256: staged.sha256, size: staged.size, relativePath: staged.relativePath, blobs: staged.blobs }
       : row
@@ -330,24 +397,25 @@ export class Staging {
       s = staged;
       if (changed) Object.assign(s, next, { dirty: true });
     } else {
+      // Large metadata of a large transaction goes to the spill as JSON text straight away (that
+      // text is the copy: no structured clone of it first).
+      const json = this.units.size + 1 > SPILL_AFTER_UNITS ? JSON.stringify(next.metadata) : null;
+      const spill = json !== null && json.length >= SPILL_MIN_BYTES;
       s = {
         ukey,
         existingId: row ? row.id : null,
         tempId: `staged:${this.nextTemp++}`,
         typeId: u.typeId,
         keyCanon: kc,
-        unitKey: structuredClone(u.unitKey),
-        ...structuredClone(next),
+        unitKey: cloneJson(u.unitKey),
+        ...cloneJson(spill ? { ...next, metadata: {} } : next),
         dirty: changed,
       };
       this.units.set(ukey, s);
       this.indexStaged(s);
-      if (this.units.size > SPILL_AFTER_UNITS) {
-        const json = JSON.stringify(s.metadata);
-        if (json.length >= SPILL_MIN_BYTES) {
-          (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
-          this.spilled.add(s);
-        }
+      if (spill) {
+        (this.spillStore ??= new MetadataSpill(this)).spill(s, json);
+        this.spilled.add(s);
       }
     }
     const rs = this.repo(repoId);
@@ -457,6 +525,11 @@ export interface OpContext {
   owner: string;
   signal: AbortSignal;
   setProgress(p: Json): void;
+  /**
+   * The engine's stat of the operation's input file, taken as the operation started (an upload):
+   * file facts and `saveUnitFromFile` of that same path use it instead of asking again.
+   */
+  fileStat?: { path: string; st: fs.Stats };
 }
 
 class ConduitBase {
@@ -577,7 +650,7 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
       storagePath = this.host.store.tempPath(path.basename(relativePath));
       this.temps.add(storagePath);
     }
-    return { typeId, unitKey: structuredClone(unitKey), metadata: structuredClone(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
+    return { typeId, unitKey: cloneJson(unitKey), metadata: cloneJson(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
   }
 
   private checkBlobs(unit: Unit): string[] {
@@ -590,6 +663,11 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
   }
 
   saveUnit(unit: Unit): Unit {
+    return this.saveChecked(unit, false);
+  }
+
+  /** `saveUnit`; `stored`: the unit's file was just put into the store by this conduit (not checked again). */
+  private saveChecked(unit: Unit, stored: boolean): Unit {
     this.live();
     this.checkType(unit.typeId);
     assertJson(unit.unitKey, 'the unit key');
@@ -603,7 +681,7 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
       size = r.size;
     } else if (unit.storagePath) {
       const sha = unit.sha256 ?? null;
-      if (!sha || this.host.store.pathFor(sha) !== unit.storagePath || !this.host.store.has(sha)) {
+      if (!sha || this.host.store.pathFor(sha) !== unit.storagePath || (!stored && !this.host.store.has(sha))) {
         throw new StagepushError('ENGINE_BAD_STORAGE_PATH', `saveUnit: ${unit.storagePath} is neither a path from initUnit nor a stored file; use saveUnitFromFile for files outside the content store`, { kind: 'failed', file: unit.storagePath });
       }
       sha256 = sha;
@@ -622,8 +700,14 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
   saveUnitFromFile(unit: Unit, filePath: string): Unit {
     this.live();
     this.checkType(unit.typeId);
-    const r = this.host.store.ingestFile(filePath);
-    return this.saveUnit({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size });
+    const r = this.host.store.ingestFile(filePath, { st: this.statOf(filePath) });
+    return this.saveChecked({ ...unit, storagePath: r.path, sha256: r.sha256, size: r.size }, true);
+  }
+
+  /** The operation's stat of its input file when `filePath` is that file; else undefined (asked afresh). */
+  private statOf(filePath: string): fs.Stats | undefined {
+    const f = this.ctx.fileStat;
+    return f && f.path === filePath ? f.st : undefined;
   }
 
   /**
@@ -634,13 +718,16 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
    */
   fileFacts(filePath: string): { sha256: string; size: number; extra?: unknown } | undefined {
     this.live();
-    const f = knownFileFacts(filePath);
-    return f ? { sha256: f.sha256, size: f.size, ...(f.extra !== undefined ? { extra: f.extra } : {}) } : undefined;
+    const f = knownFileFacts(filePath, this.statOf(filePath));
+    if (!f) return undefined;
+    // Read once: a provider may work it out on each read (the push parses a stored header record).
+    const extra = f.extra;
+    return { sha256: f.sha256, size: f.size, ...(extra !== undefined ? { extra } : {}) };
   }
 
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean } {
     this.live();
-    const r = this.host.store.ingestFile(filePath);
+    const r = this.host.store.ingestFile(filePath, { st: this.statOf(filePath) });
     return { sha256: r.sha256, size: r.size, linked: r.linked };
   }
 

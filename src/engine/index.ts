@@ -727,12 +727,15 @@ class EngineImpl implements Engine, ConduitHost {
     const { row, p, config, workingDir } = target;
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
+    let fileStat: { path: string; st: fs.Stats } | undefined;
     if (req.filePath !== null && req.filePath !== undefined) {
       let ok = false;
       try {
         const st = fs.statSync(req.filePath);
         // A directory is a valid upload too: RAW trees (directory units of the yum and generic importers).
         ok = st.isFile() || st.isDirectory();
+        // Kept for the operation: the importer's file facts and the store's ingest of this file do not stat it again.
+        if (st.isFile()) fileStat = { path: req.filePath, st };
       } catch {
         ok = false;
       }
@@ -749,7 +752,7 @@ class EngineImpl implements Engine, ConduitHost {
     const metadata = req.metadata ?? {};
     assertJson(unitKey, 'the unit key');
     assertJson(metadata, 'the unit metadata');
-    const conduit = new ImporterConduitImpl(this, s.staging, this.opCtx(repoId, p, 'importer', s.task));
+    const conduit = new ImporterConduitImpl(this, s.staging, { ...this.opCtx(repoId, p, 'importer', s.task), fileStat });
     const label = req.filePath ? path.basename(req.filePath) : typeId;
     this.events({ type: 'phase-start', phase: 'upload', repo: repoId, label });
     let report;
@@ -848,7 +851,7 @@ class EngineImpl implements Engine, ConduitHost {
           ids.set(s.ukey, s.existingId);
           continue;
         }
-        ids.set(s.ukey, this.st.upsertUnit({ type_id: s.typeId, key_canon: s.keyCanon, unit_key: JSON.stringify(s.unitKey), metadata: JSON.stringify(s.metadata), sha256: s.sha256, size: s.size, relative_path: s.relativePath, blobs: s.blobs }));
+        ids.set(s.ukey, this.st.upsertUnit({ type_id: s.typeId, key_canon: s.keyCanon, unit_key: JSON.stringify(s.unitKey), metadata: staging.metadataJson(s), sha256: s.sha256, size: s.size, relative_path: s.relativePath, blobs: s.blobs }));
       }
       const idOf = (ukey: string): number | undefined => {
         const known = ids.get(ukey);

@@ -82,6 +82,33 @@ export function knownFileFacts(file: string, st?: fs.Stats): FileFacts | undefin
   return sameIdentity(s, f) ? f : undefined;
 }
 
+/** How a file reached the store, as `ingestFile` and `commitTemp` tell it (src null: a temp file). */
+export interface StoredEvent {
+  src: string | null;
+  sha256: string;
+  size: number;
+  how: 'linked' | 'copied' | 'existing';
+}
+
+const storedObservers = new Set<(e: StoredEvent) => void>();
+
+/**
+ * Listen (process-wide) to what the store is given: each `ingestFile` and `commitTemp` result.
+ * The push learns from it how each item's file was stored without asking the filesystem again.
+ * Returns the function that stops listening.
+ */
+export function onStored(o: (e: StoredEvent) => void): () => void {
+  const own = (e: StoredEvent) => o(e);
+  storedObservers.add(own);
+  return () => {
+    storedObservers.delete(own);
+  };
+}
+
+function tellStored(e: StoredEvent): void {
+  for (const o of storedObservers) o(e);
+}
+
 function sameIdentity(s: fs.Stats, f: { dev: number; ino: number; size: number; mtimeMs: number }): boolean {
   return s.dev === f.dev && s.ino === f.ino && s.size === f.size && s.mtimeMs === f.mtimeMs;
 }
@@ -214,6 +241,16 @@ const everyoneReads = (st: fs.Stats): boolean => (st.mode & 0o444) === 0o444;
 
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
+/** What `ingestFile` did with a file. */
+export interface IngestResult {
+  sha256: string;
+  size: number;
+  path: string;
+  linked: boolean;
+  how: 'linked' | 'copied' | 'existing';
+  verified: boolean;
+}
+
 export class ContentStore {
   readonly root: string;
   readonly tmpDir: string;
@@ -228,6 +265,7 @@ export class ContentStore {
     for (const d of [this.root, this.shaDir]) readableDir(d);
   }
 
+  /** Shard directories this store made or found (made once per store object, not once per file). */
   private readonly shards = new Set<string>();
   /** The shard directory of a digest exists (a new one is synced into sha256/ with the batch). */
   private ensureShard(dir: string): void {
@@ -237,9 +275,28 @@ export class ContentStore {
     this.shards.add(dir);
   }
 
+  /**
+   * Run `op` (a link or rename to `dest`) with the shard directory of `dest` made. A shard
+   * directory remembered as made but removed since (by hand, or by another process) is made
+   * again and `op` retried once.
+   */
+  private intoShard<T>(dest: string, op: () => T): T {
+    const dir = path.dirname(dest);
+    this.ensureShard(dir);
+    try {
+      return op();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || fs.existsSync(dir)) throw e;
+      this.shards.delete(dir);
+      this.ensureShard(dir);
+      return op();
+    }
+  }
+
   pathFor(sha256: string): string {
     if (!SHA256_RE.test(sha256)) throw new StagepushError('ENGINE_BAD_SHA256', `not a sha256 digest: ${JSON.stringify(sha256)}`, { kind: 'invalid' });
-    return path.join(this.shaDir, sha256.slice(0, 2), sha256.slice(2));
+    // shaDir is already normalised and a digest has no separators or dots: joined as path.join would.
+    return `${this.shaDir}${path.sep}${sha256.slice(0, 2)}${path.sep}${sha256.slice(2)}`;
   }
 
   has(sha256: string): boolean {
@@ -264,17 +321,18 @@ export class ContentStore {
     fsyncPath(tmp);
     const { sha256, size } = hashFileSync(tmp);
     const dest = this.pathFor(sha256);
-    if (fs.existsSync(dest)) {
+    const existed = fs.existsSync(dest);
+    if (existed) {
       fs.rmSync(tmp, { force: true });
     } else {
       // Stored files are published as symlink targets: readable by the web server whatever the
       // umask of the writer (a file with other links keeps its mode: it is someone else's too).
       if (st.nlink === 1 && (st.mode & 0o444) !== 0o444) fs.chmodSync(tmp, (st.mode & 0o7777) | 0o444);
-      this.ensureShard(path.dirname(dest));
-      fs.renameSync(tmp, dest);
+      this.intoShard(dest, () => fs.renameSync(tmp, dest));
       syncDir(path.dirname(dest));
     }
     checkpoint('file-written');
+    if (storedObservers.size) tellStored({ src: null, sha256, size, how: existed ? 'existing' : 'copied' });
     return { sha256, size, path: dest };
   }
 
@@ -282,26 +340,38 @@ export class ContentStore {
    * Store a copy of an existing file: hard link when possible, else copy. `how` says which
    * ('existing' when the store already had it). When the file's facts are known (see
    * `setFileFactsProvider`) and its identity is unchanged, it is not read to be hashed again.
+   * `opts.st`: the caller's stat of `src`, taken just before (not asked again).
    */
-  ingestFile(src: string): { sha256: string; size: number; path: string; linked: boolean; how: 'linked' | 'copied' | 'existing'; verified: boolean } {
+  ingestFile(src: string, opts: { st?: fs.Stats } = {}): IngestResult {
+    const r = this.ingest(src, opts.st);
+    if (storedObservers.size) tellStored({ src, sha256: r.sha256, size: r.size, how: r.how });
+    return r;
+  }
+
+  private ingest(src: string, given?: fs.Stats): IngestResult {
     let st: fs.Stats;
-    try {
-      st = fs.statSync(src);
-    } catch {
-      throw new StagepushError('ENGINE_FILE_NOT_FOUND', `file not found: ${src}`, { kind: 'invalid', file: src });
+    if (given) st = given;
+    else {
+      try {
+        st = fs.statSync(src);
+      } catch {
+        throw new StagepushError('ENGINE_FILE_NOT_FOUND', `file not found: ${src}`, { kind: 'invalid', file: src });
+      }
     }
     if (!st.isFile()) throw new StagepushError('ENGINE_FILE_NOT_FOUND', `not a regular file: ${src}`, { kind: 'invalid', file: src });
     const known = knownFileFacts(src, st);
     if (known) {
       const dest = this.pathFor(known.sha256);
-      if (fs.existsSync(dest)) return { sha256: known.sha256, size: known.size, path: dest, linked: false, how: 'existing', verified: false };
-      this.ensureShard(path.dirname(dest));
+      const existing = { sha256: known.sha256, size: known.size, path: dest, linked: false, how: 'existing', verified: false } as const;
+      // A source not readable by everyone is copied (made readable), not linked (as below); a
+      // readable one is linked straight away: the link failing with EEXIST says it is stored.
+      const readable = everyoneReads(st);
+      if (!readable && fs.existsSync(dest)) return existing;
       try {
-        // A source not readable by everyone is copied (made readable), not linked (as below).
-        if (!everyoneReads(st)) throw Object.assign(new Error('copy'), { code: 'EPERM' });
+        if (!readable) throw Object.assign(new Error('copy'), { code: 'EPERM' });
         // Straight into place: a hard link is atomic. Then check that what was linked is the
         // inode that was hashed, unchanged (else undo: the file changed since it was hashed).
-        fs.linkSync(src, dest);
+        this.intoShard(dest, () => fs.linkSync(src, dest));
         const after = fs.statSync(dest);
         if (!sameIdentity(after, known)) {
           fs.rmSync(dest, { force: true });
@@ -313,7 +383,7 @@ export class ContentStore {
       } catch (e) {
         if (e instanceof StagepushError) throw e;
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') return { sha256: known.sha256, size: known.size, path: dest, linked: false, how: 'existing', verified: false };
+        if (code === 'EEXIST') return existing;
         // Another filesystem (EXDEV) or no hard links: copy, hashing while copying.
       }
       const tmp = this.tempPath();
@@ -354,7 +424,7 @@ export class ContentStore {
   }
 
   /** Rename a complete temp file (hashed) into place (synced first when it is a copy). */
-  private placeTemp(tmp: string, sha256: string, size: number, how: 'linked' | 'copied'): { sha256: string; size: number; path: string; linked: boolean; how: 'linked' | 'copied' | 'existing'; verified: boolean } {
+  private placeTemp(tmp: string, sha256: string, size: number, how: 'linked' | 'copied'): IngestResult {
     const dest = this.pathFor(sha256);
     if (fs.existsSync(dest)) {
       fs.rmSync(tmp, { force: true });
@@ -366,8 +436,7 @@ export class ContentStore {
       fs.chmodSync(tmp, 0o644);
       fsyncPath(tmp);
     }
-    this.ensureShard(path.dirname(dest));
-    fs.renameSync(tmp, dest);
+    this.intoShard(dest, () => fs.renameSync(tmp, dest));
     syncDir(path.dirname(dest));
     checkpoint('file-written');
     return { sha256, size, path: dest, linked: how === 'linked', how, verified: true };

@@ -26,6 +26,16 @@ export interface StatKey {
   mtimeMs: number;
 }
 
+/** A stat cache row: the file's identity when it was hashed, and its sums. */
+export interface StatRow {
+  dev: number;
+  ino: number;
+  size: number;
+  mtime_ms: number;
+  sha256: string | null;
+  md5: string | null;
+}
+
 export interface Sums {
   sha256?: string;
   md5?: string;
@@ -40,6 +50,8 @@ export interface CachedSums extends Sums {
 export type RpmSummary = RpmRecordSummary;
 
 const BATCH = 500;
+/** Header records read ahead in one query (see `expectRecords`). */
+const RECORD_CHUNK = 256;
 
 export class PushCache {
   private pending = 0;
@@ -158,11 +170,22 @@ export class PushCache {
     };
   }
 
+  /** The stat cache rows of many paths (resolved) in one query; a path without a row maps to null. */
+  statMany(paths: string[]): Map<string, StatRow | null> {
+    const out = new Map<string, StatRow | null>();
+    const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+    for (const p of abs) out.set(p, null);
+    const st = this.stmt(this.db, 'SELECT path, dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path IN (SELECT value FROM json_each(?))');
+    for (const r of st.all(JSON.stringify(abs)) as Array<StatRow & { path: string }>) {
+      const { path: p, ...row } = r;
+      out.set(p, row);
+    }
+    return out;
+  }
+
   /** The stat cache row of a path (resolved). */
-  stat(p: string): { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null } | undefined {
-    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as
-      | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null }
-      | undefined;
+  stat(p: string): StatRow | undefined {
+    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as StatRow | undefined;
   }
 
   /** Stream a parsed header into the staging table (by the file's sha256). */
@@ -190,11 +213,56 @@ export class PushCache {
 
   /** The whole stored header record of a file's sha256. */
   stagedRecord<T>(sha256: string): T | undefined {
+    const text = this.recordText(sha256);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
+  /** Records announced by `expectRecords`: their order, and the texts of the chunk read ahead. */
+  private ahead: { pos: Map<string, number>; order: string[]; texts: Map<string, string> } | null = null;
+
+  /**
+   * The header records of these sha256s will be asked for next, about in this order: they are
+   * read a chunk at a time (one query per chunk, not one per record); only one chunk's texts are
+   * held at a time.
+   */
+  expectRecords(sha256s: string[]): void {
+    const order = [...new Set(sha256s)];
+    this.ahead = { pos: new Map(order.map((s, i) => [s, i])), order, texts: new Map() };
+  }
+
+  private recordText(sha256: string): string | undefined {
+    const a = this.ahead;
+    if (a) {
+      let t = a.texts.get(sha256);
+      if (t === undefined && a.pos.has(sha256)) {
+        const i = a.pos.get(sha256)!;
+        a.texts = this.readRecords(a.order.slice(i, i + RECORD_CHUNK));
+        t = a.texts.get(sha256);
+      }
+      if (t !== undefined) {
+        // Each text is handed out once from the chunk (asked again: read again).
+        a.texts.delete(sha256);
+        return t;
+      }
+    }
     for (const d of this.headerDbs) {
       const row = this.stmt(d, 'SELECT record FROM rpm_headers WHERE sha256 = ?').get(sha256) as { record: string } | undefined;
-      if (row) return JSON.parse(row.record) as T;
+      if (row) return row.record;
     }
     return undefined;
+  }
+
+  /** Records of these sha256s, from the newest database holding each. */
+  private readRecords(sha256s: string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    let want = sha256s;
+    for (const d of this.headerDbs) {
+      if (!want.length) break;
+      const rows = this.stmt(d, 'SELECT sha256, record FROM rpm_headers WHERE sha256 IN (SELECT value FROM json_each(?))').all(JSON.stringify(want)) as Array<{ sha256: string; record: string }>;
+      for (const r of rows) out.set(r.sha256, r.record);
+      want = want.filter((s) => !out.has(s));
+    }
+    return out;
   }
 
   /** Mark headers as used by this run (kept by `prune`). */

@@ -15,12 +15,12 @@ import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { erratumDecision } from './yumunits.js';
-import { PushCache } from './cache.js';
+import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
 import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
-import { deferDurability, flushDurabilityAsync, setFileFactsProvider, type FileFactsProvider } from '../engine/store.js';
+import { deferDurability, flushDurabilityAsync, onStored, setFileFactsProvider, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
 
 /** Append to the list under a key (in place: no copy per item). */
 function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -49,6 +49,7 @@ export interface PushOptions {
 
 /** Upload order inside a repository: modules before RPMs, errata after the packages they list. */
 const UPLOAD_ORDER = ['modulemd', 'rpm', 'srpm', 'erratum', 'comps', 'yum_repo_metadata_file', 'iso', 'directory', 'cgw', 'ami', 'vhd'];
+const byUploadOrder = (x: { assignment: Assignment }, y: { assignment: Assignment }): number => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId);
 
 export async function runPush(opts: PushOptions): Promise<PushReport> {
   const { settings, loaded } = opts;
@@ -87,7 +88,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   // What the loader learnt about each staged file (sha256 by identity, parsed header): the
   // content store links unchanged files in without hashing them again, the yum importer does not
   // re-read their headers.
-  const prevFacts = setFileFactsProvider(factsFrom(cache));
+  const facts = factsFrom(cache);
+  const prevFacts = setFileFactsProvider(facts.provider);
   let engine: PushEngine | null = null;
   try {
     // 1. Load and checksum everything (headers streamed into the staging table).
@@ -207,7 +209,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
     // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
     //    leaves no empty repository behind; the check is repeated under the locks).
-    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb);
+    // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
+    const srcStats = new Map<string, SrcStat | null>();
+    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
 
@@ -217,19 +221,32 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     let done = 0;
     const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
     const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
-    await engine.transaction(
-      repos.map((r) => r.id),
-      async (batch) => {
-        // Files are linked/copied into the store without a directory fsync each; the touched
-        // directories are synced once, before the engine commits the rows that reference them.
-        deferDurability();
-        try {
-          await importAll(batch);
-        } finally {
-          await flushDurabilityAsync();
-        }
-      },
-    );
+    // What the store did with each file during the current item (by source path), and the digests
+    // it newly placed: how the item was stored, without asking the filesystem again.
+    const ingested = new Map<string, StoredEvent>();
+    const placed = new Set<string>();
+    const stopListening = onStored((e) => {
+      if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
+      if (e.how !== 'existing') placed.add(e.sha256);
+    });
+    try {
+      await engine.transaction(
+        repos.map((r) => r.id),
+        async (batch) => {
+          // Files are linked/copied into the store without a directory fsync each; the touched
+          // directories are synced once, before the engine commits the rows that reference them.
+          deferDurability();
+          try {
+            await importAll(batch);
+          } finally {
+            await flushDurabilityAsync();
+          }
+        },
+      );
+    } finally {
+      stopListening();
+      cache.expectRecords([]);
+    }
     async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
       {
         plans = planAll((id) => batch.listUnits(id));
@@ -238,24 +255,28 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           applyPlans(report, repos, plans, engine!, false);
           throw planError(planProblems, report);
         }
-        checkFreeSpace(settings, plans.flatMap((p) => p.uploads.map((u) => u.assignment)), engine!, cfg.push.free_space_margin_mb);
+        const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
+        checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats);
+        // The stat cache rows of every file to import, in one query (not one per item); their
+        // header records a chunk at a time, in upload order.
+        facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
+        cache.expectRecords(plans.flatMap((p) => [...p.uploads].sort(byUploadOrder).flatMap((u) => (u.assignment.item.sha256sum ? [u.assignment.item.sha256sum] : []))));
         for (const plan of plans) {
           if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
-          const ordered = [...plan.uploads].sort((x, y) => UPLOAD_ORDER.indexOf(x.assignment.typeId) - UPLOAD_ORDER.indexOf(y.assignment.typeId));
+          const ordered = [...plan.uploads].sort(byUploadOrder);
           // One engine call per repository; each item is still uploaded (and reported) on its own.
-          let before: string | null = null;
           await batch.uploadMany(
             plan.repoId,
             ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
             {
-              before: (i) => {
+              before: () => {
                 opts.signal?.throwIfAborted();
-                const a = ordered[i]!.assignment;
-                before = a.item.sha256sum ? engine!.storedPath(a.item.sha256sum) : null;
+                ingested.clear();
+                placed.clear();
               },
               after: (i) => {
                 const a = ordered[i]!.assignment;
-                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, before), sha256: a.item.sha256sum });
+                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum });
                 events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
               },
             },
@@ -321,19 +342,27 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   }
 }
 
-function factsFrom(cache: PushCache): FileFactsProvider {
+function factsFrom(cache: PushCache): { provider: FileFactsProvider; prefetch(paths: string[]): void } {
   // The importer asks, then the store asks again for the same file: the last answer is kept.
   let last: { abs: string; facts: ReturnType<FileFactsProvider> } | null = null;
-  return (abs) => {
-    if (last && last.abs === abs) return last.facts;
-    const facts = lookupFacts(cache, abs);
-    last = { abs, facts };
-    return facts;
+  // Stat cache rows read in one query for the files the import will ask about (null: no row).
+  let rows = new Map<string, StatRow | null>();
+  return {
+    provider: (abs) => {
+      if (last && last.abs === abs) return last.facts;
+      const row = rows.has(abs) ? (rows.get(abs) ?? undefined) : cache.stat(abs);
+      const facts = factsOfRow(cache, row);
+      last = { abs, facts };
+      return facts;
+    },
+    prefetch(paths) {
+      rows = cache.statMany(paths);
+      last = null;
+    },
   };
 }
 
-function lookupFacts(cache: PushCache, abs: string): ReturnType<FileFactsProvider> {
-  const row = cache.stat(abs);
+function factsOfRow(cache: PushCache, row: StatRow | undefined): ReturnType<FileFactsProvider> {
   if (!row?.sha256) return undefined;
   const sha256 = row.sha256;
   return {
@@ -417,10 +446,11 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
 
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
   const item: PushItemLike = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
-  const plain = JSON.parse(JSON.stringify(item)) as Record<string, Json>;
+  // The item as plain JSON, for the types whose metadata is the item itself (not for each RPM).
+  const plain = () => JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
     case 'erratum': {
-      const md: Record<string, Json> = { ...plain, id: item.name };
+      const md: Record<string, Json> = { ...plain(), id: item.name };
       delete md.kind;
       if (bumpVersion) md.version = bumpVersion;
       return { filePath: null, typeId: 'erratum', unitKey: { id: item.name }, metadata: md };
@@ -439,7 +469,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
     case 'cgw':
     case 'ami':
     case 'vhd': {
-      const md: Record<string, Json> = { ...plain };
+      const md: Record<string, Json> = { ...plain() };
       delete md.kind;
       return { filePath: item.src && existsSync(item.src) ? item.src : null, typeId: a.typeId, unitKey: { name: item.name, checksum: item.sha256sum ?? '' }, metadata: md };
     }
@@ -451,9 +481,18 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
   }
 }
 
-/** How an uploaded item's file reached the content store: already there, hard-linked (same inode) or copied; and its size. */
-function storedHow(engine: PushEngine, a: Assignment, before: string | null): { stored: 'linked' | 'copied' | 'existing'; size: number } {
+/**
+ * How an uploaded item's file reached the content store: already there, hard-linked (same inode)
+ * or copied; and its size. The store's own answer when the item's file went through its ingest
+ * with the digest it was loaded with; else (files an importer reads without storing them:
+ * comps, modules, errata; directory trees) asked of the filesystem: `placed` holds the digests
+ * the store newly placed during the item (whatever else it held was there before the item).
+ */
+function storedHow(engine: PushEngine, a: Assignment, ingested: Map<string, StoredEvent>, placed: Set<string>): { stored: 'linked' | 'copied' | 'existing'; size: number } {
   const src = a.item.src;
+  const e = src && a.item.sha256sum ? ingested.get(path.resolve(src)) : undefined;
+  if (e && e.sha256 === a.item.sha256sum) return { stored: e.how, size: e.size };
+  const before = a.item.sha256sum && !placed.has(a.item.sha256sum) ? engine.storedPath(a.item.sha256sum) : null;
   let st: import('node:fs').Stats | null = null;
   try {
     st = src ? statSync(src) : null;
@@ -472,8 +511,20 @@ function storedHow(engine: PushEngine, a: Assignment, before: string | null): { 
   }
 }
 
-/** Refuse (policy) when the data dir cannot hold what the push will copy into the store. */
-function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number): void {
+/** What the free-space check needs of a staged file. */
+interface SrcStat {
+  dev: number;
+  size: number;
+  dir: boolean;
+}
+
+const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: s.size, dir: s.isDirectory() });
+
+/**
+ * Refuse (policy) when the data dir cannot hold what the push will copy into the store.
+ * `srcStats`: staged files already stat'ed (filled in; null: could not be stat'ed).
+ */
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -486,11 +537,27 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
   for (const a of uploads) {
     const src = a.item.src;
     const sha = a.item.sha256sum;
-    if (!src || !sha || seen.has(sha) || engine.storedPath(sha)) continue;
+    if (!src || !sha || seen.has(sha)) continue;
+    let st = srcStats.get(src);
+    if (st === undefined) {
+      try {
+        st = srcStatOf(statSync(src));
+      } catch {
+        st = null;
+      }
+      srcStats.set(src, st);
+    }
+    // A directory, or a file the store links (same filesystem), needs no room whether or not its
+    // content is stored already: no need to ask.
+    if (st && (st.dir || st.dev === storeDev)) {
+      seen.add(sha);
+      continue;
+    }
+    if (engine.storedPath(sha)) continue;
     seen.add(sha);
-    const st = statSync(src);
-    if (st.isDirectory()) continue;
-    if (st.dev !== storeDev) needed += st.size;
+    // A file gone since it was loaded fails here, as it did.
+    st ??= srcStatOf(statSync(src));
+    if (!st.dir && st.dev !== storeDev) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
   const free = Number(fs.bavail) * Number(fs.bsize);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { ContentStore, setFileFactsProvider, deferDurability, flushDurability, type FileFacts } from '../../src/engine/store.js';
+import { ContentStore, setFileFactsProvider, onStored, deferDurability, flushDurability, type FileFacts, type StoredEvent } from '../../src/engine/store.js';
 import { openEngine } from '../../src/engine/index.js';
 import { SPILL_AFTER_UNITS } from '../../src/engine/conduits.js';
 import { engineEnv } from '../helpers/engine.js';
@@ -95,4 +95,67 @@ test('a large transaction keeps big metadata out of memory and commits it intact
   } finally {
     eng.close();
   }
+});
+
+test('ingestFile and commitTemp: a shard directory removed after the store made it is made again; a stored listener hears each result', () => {
+  const dir = tempDir();
+  const store = new ContentStore(path.join(dir, 'content'));
+  const heard: StoredEvent[] = [];
+  const stopListening = onStored((e) => heard.push(e));
+  const files = ['one', 'two', 'three'].map((t) => {
+    const f = path.join(dir, `${t}.bin`);
+    fs.writeFileSync(f, t);
+    return f;
+  });
+  const known = new Map<string, FileFacts>([[files[0]!, factsOf(files[0]!, sha('one'))]]);
+  const prev = setFileFactsProvider((p) => known.get(p));
+  try {
+    // Known facts: linked straight into a shard the store made before and that was removed since.
+    store.ingestFile(path.join(dir, 'one.bin'));
+    fs.rmSync(path.dirname(store.pathFor(sha('one'))), { recursive: true });
+    const r1 = store.ingestFile(files[0]!);
+    assert.equal(r1.how, 'linked');
+    assert.equal(fs.statSync(r1.path).ino, fs.statSync(files[0]!).ino);
+    // A stat given by the caller is used as it is.
+    assert.equal(store.ingestFile(files[0]!, { st: fs.statSync(files[0]!) }).how, 'existing');
+    // Unknown file (hashed, then renamed into place).
+    store.ingestFile(files[1]!);
+    fs.rmSync(path.dirname(store.pathFor(sha('two'))), { recursive: true });
+    assert.equal(store.ingestFile(files[1]!).how, 'linked');
+    assert.equal(store.has(sha('two')), true);
+    // A source not readable by everyone is copied.
+    fs.chmodSync(files[2]!, 0o600);
+    known.set(files[2]!, factsOf(files[2]!, sha('three')));
+    const r3 = store.ingestFile(files[2]!);
+    assert.equal(r3.how, 'copied');
+    assert.notEqual(fs.statSync(r3.path).ino, fs.statSync(files[2]!).ino);
+    assert.equal(store.ingestFile(files[2]!).how, 'existing');
+    // A temp file committed into a removed shard.
+    fs.rmSync(path.dirname(store.pathFor(sha('three'))), { recursive: true });
+    const tmp = store.tempPath();
+    fs.writeFileSync(tmp, 'three');
+    assert.equal(store.commitTemp(tmp).sha256, sha('three'));
+    assert.equal(store.has(sha('three')), true);
+    const tmp2 = store.tempPath();
+    fs.writeFileSync(tmp2, 'three');
+    store.commitTemp(tmp2);
+  } finally {
+    setFileFactsProvider(prev);
+    stopListening();
+  }
+  assert.deepEqual(
+    heard.map((e) => `${e.src === null ? 'temp' : path.basename(e.src)} ${e.how} ${e.size}`),
+    ['one.bin linked 3', 'one.bin linked 3', 'one.bin existing 3', 'two.bin linked 3', 'two.bin linked 3', 'three.bin copied 5', 'three.bin existing 5', 'temp copied 5', 'temp existing 5'],
+  );
+  assert.deepEqual(heard.map((e) => e.sha256), [sha('one'), sha('one'), sha('one'), sha('two'), sha('two'), sha('three'), sha('three'), sha('three'), sha('three')]);
+});
+
+test('pathFor: <root>/sha256/<aa>/<rest>, as path.join gives it, for any spelling of the root', () => {
+  const digest = sha('x');
+  for (const root of [path.join(tempDir(), 'content'), path.join(tempDir(), 'a', '..', 'content') + '/']) {
+    const store = new ContentStore(root);
+    assert.equal(store.pathFor(digest), path.join(root, 'sha256', digest.slice(0, 2), digest.slice(2)));
+  }
+  const store = new ContentStore(path.join(tempDir(), 'content'));
+  assert.throws(() => store.pathFor('../x'), (e: { code?: string }) => e.code === 'ENGINE_BAD_SHA256');
 });

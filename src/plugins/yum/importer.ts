@@ -191,9 +191,10 @@ export class YumImporter implements Importer {
           requireSignature: boolFrom(config.get('require_signature'), false),
           allowedKeys: listFrom(config.get('allowed_keys')),
         });
-        // The header decides rpm vs srpm (a source package is an srpm whatever --type said).
-        void record;
-        return { success: true, summary: { type: unit.typeId, unit_key: unit.unitKey, filename: str(unit.metadata.filename) } };
+        // The header decides rpm vs srpm (a source package is an srpm whatever --type said). The
+        // file name is the one saveRpmFile put in the metadata (not read back from the unit: in a
+        // large transaction its metadata is kept on disk).
+        return { success: true, summary: { type: unit.typeId, unit_key: unit.unitKey, filename: rpmFilename(record) } };
       }
       case 'erratum': {
         let e: Erratum;
