@@ -85,7 +85,7 @@ function readHeaders(fd: number, prefix: Buffer, have: number, size: number, fil
  * The reader as a generator: it yields (nothing) between hashing chunks so the async wrapper can
  * give the event loop a turn; the sync wrapper just runs it through.
  */
-function* readCore(path: string, opts: ReadRpmOptions): Generator<void, ReadRpmResult, void> {
+function* readCore(path: string, opts: ReadRpmOptions, scratch?: Buffer): Generator<void, ReadRpmResult, void> {
   let st: Stats;
   try {
     st = statSync(path);
@@ -122,7 +122,7 @@ function* readCore(path: string, opts: ReadRpmOptions): Generator<void, ReadRpmR
     // is hashed so that a non-RPM fails fast.
     const hashes: Hash[] = algos.map((a) => createHash(a));
     const chunkSize = Math.max(1, Math.min(HASH_CHUNK, size));
-    const chunk = Buffer.allocUnsafe(chunkSize);
+    const chunk = scratch && scratch.length >= chunkSize ? scratch : Buffer.allocUnsafe(chunkSize);
     const firstLen = Math.min(chunkSize, size);
     readFull(fd, chunk, 0, firstLen, 0, path);
     for (const h of hashes) h.update(chunk.subarray(0, firstLen));
@@ -168,9 +168,18 @@ export async function readRpmFile(path: string, opts: ReadRpmOptions = {}): Prom
   }
 }
 
+/**
+ * The sync reader's chunk buffer, reused from one file to the next: a fresh buffer per file (256
+ * KiB for a 256 KiB package) is a fresh mapping whose pages fault in while the file is read, which
+ * made hashing a staging area of small packages about twice as slow as the hash itself. Only the
+ * sync reader may share it (the async one yields mid-file); the record is built before the buffer
+ * is overwritten and holds copies.
+ */
+let syncChunk: Buffer | undefined;
+
 /** readRpmFile without yielding (for worker threads and scripts). */
 export function readRpmFileSync(path: string, opts: ReadRpmOptions = {}): ReadRpmResult {
-  const it = readCore(path, opts);
+  const it = readCore(path, opts, (syncChunk ??= Buffer.allocUnsafe(HASH_CHUNK)));
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;

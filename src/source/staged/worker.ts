@@ -68,9 +68,17 @@ export function hashFile(path: string, algos: ChecksumAlgo[]): { md5?: string; s
 export default async function run(job: WorkerJob): Promise<WorkerResult> {
   try {
     if (job.op === 'hash') return { ok: true, sums: hashFile(job.path, job.checksums) };
-    closeSync(openRegular(job.path));
-    // Synchronous reads: this is a worker thread (no event loop to keep responsive).
-    const { record, checksums } = readRpmFileSync(job.path, { checksums: job.checksums });
+    // Synchronous reads: this is a worker thread (no event loop to keep responsive). The reader
+    // stats first and opens without blocking: a FIFO (swapped in after the walk) is refused
+    // without being opened, under the staged source's code.
+    let read: ReturnType<typeof readRpmFileSync>;
+    try {
+      read = readRpmFileSync(job.path, { checksums: job.checksums });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'RPM_NOT_A_FILE') throw Object.assign(new Error((e as Error).message), { code: 'STAGED_NOT_REGULAR_FILE' });
+      throw e;
+    }
+    const { record, checksums } = read;
     if (job.record === 'json') {
       const summary = rpmRecordSummary(record);
       return { ok: true, recordJson: JSON.stringify(record), summary, signingKey: record.signingKey, sums: checksums ?? {} };

@@ -45,3 +45,22 @@ test('checksums: one pass, both digests, and the event loop keeps running while 
   assert.equal(record.packageSize, size);
   assert.deepEqual(readRpmFileSync(file, { checksums: ['md5'] }).checksums, { md5: checksums.md5 });
 });
+
+test('the sync reader reuses its chunk buffer: files read one after the other (large, small, large) each get their own record and digests', () => {
+  const big = sparseCopy(path.join(tempDir(), 'big2-1.0-1.noarch.rpm'), 3 * 1024 * 1024 + 7).file;
+  const order = [big, ...fx.packages.map((p) => p.file), big, ...fx.packages.map((p) => p.file).reverse()];
+  const first = new Map<string, ReturnType<typeof readRpmFileSync>>();
+  for (const f of order) {
+    const got = readRpmFileSync(f, { checksums: ['sha256'] });
+    assert.equal(got.checksums.sha256, createHash('sha256').update(readFileSync(f)).digest('hex'), f);
+    const seen = first.get(f);
+    if (seen) assert.deepEqual(got, seen, `${f}: the same on a second read`);
+    else first.set(f, got);
+  }
+  // A record read before other files were read with the shared buffer is left as it was.
+  const p = fx.packages[0]!;
+  const early = readRpmFileSync(p.file);
+  const snapshot = JSON.stringify(early.record);
+  for (const q of fx.packages) readRpmFileSync(q.file, { checksums: ['sha256'] });
+  assert.equal(JSON.stringify(early.record), snapshot);
+});
