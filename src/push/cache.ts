@@ -50,6 +50,8 @@ export interface CachedSums extends Sums {
 export type RpmSummary = RpmRecordSummary;
 
 const BATCH = 500;
+/** Paths per prefetch query of the stat cache. */
+const PREFETCH_CHUNK = 2000;
 /** Header records read ahead in one query (see `expectRecords`). */
 const RECORD_CHUNK = 256;
 
@@ -122,18 +124,36 @@ export class PushCache {
   }
 
   /** The checksum cache in the shape the staged source expects (paths are resolved). */
-  checksumCache(): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void } {
+  checksumCache(): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void; prefetch(paths: string[]): void } {
     // One lookup per file: the stat row and, for an RPM, whether its header is stored (and its key).
     const withHeaders = this.headerDbs.includes(this.db);
-    const lookup = (p: string) =>
-      this.stmt(
-        this.db,
-        withHeaders
-          ? 'SELECT s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256 WHERE s.path = ?'
-          : 'SELECT dev, ino, size, mtime_ms, sha256, md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache WHERE path = ?',
-      ).get(path.resolve(p)) as
-        | { dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null }
-        | undefined;
+    const columns = withHeaders
+      ? 's.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256'
+      : 's.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache s';
+    type Row = { path: string; dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null };
+    // Rows of the files the loader is about to look at, read in one query per chunk (a lookup per
+    // file cost more than the query it ran: ~50 ms for 5,000 files); a prefetched path without a
+    // row is a known miss. Each row is used once.
+    let prefetched: Map<string, Row | null> | null = null;
+    const lookup = (p: string): Row | undefined => {
+      const abs = path.resolve(p);
+      if (prefetched?.has(abs)) {
+        const row = prefetched.get(abs);
+        prefetched.delete(abs);
+        return row ?? undefined;
+      }
+      return this.stmt(this.db, `SELECT ${columns} WHERE s.path = ?`).get(abs) as Row | undefined;
+    };
+    const prefetch = (paths: string[]): void => {
+      prefetched = new Map();
+      const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+      const st = this.stmt(this.db, `SELECT ${columns} WHERE s.path IN (SELECT value FROM json_each(?))`);
+      for (let i = 0; i < abs.length; i += PREFETCH_CHUNK) {
+        const chunk = abs.slice(i, i + PREFETCH_CHUNK);
+        for (const p of chunk) prefetched.set(p, null);
+        for (const r of st.all(JSON.stringify(chunk)) as Row[]) prefetched.set(r.path, r);
+      }
+    };
     const set = this.readOnly
       ? null
       : this.stmt(
@@ -163,10 +183,12 @@ export class PushCache {
         return out;
       },
       set: (p: string, st: StatKey, sums: Sums): void => {
+        prefetched?.delete(path.resolve(p));
         if (!set) return;
         set.run(path.resolve(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
         this.wrote(this.db);
       },
+      prefetch,
     };
   }
 

@@ -219,7 +219,7 @@ export async function loadStagingAreas(
     signal?: AbortSignal;
     threads: number;
     timeout: number;
-    checksumCache: { get(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }): { sha256?: string; md5?: string } | undefined; set(p: string, st: { dev: number; ino: number; size: number; mtimeMs: number }, s: { sha256?: string; md5?: string }): void };
+    checksumCache: import('../source/staged/index.js').ChecksumCache;
     onRpmRecord: (item: PushItemLike, json: string, summary: import('../source/staged/index.js').RpmRecordSummary) => void;
   },
 ): Promise<StagingLoad> {

@@ -39,3 +39,38 @@ test('push cache: header records announced with expectRecords read back as stage
     ro.close();
   }
 });
+
+test('push cache: the checksum cache answers the same with and without prefetch (hits, identity misses, unknown paths, repeats, after a set)', () => {
+  const dataDir = tempDir();
+  const c = PushCache.open(dataDir);
+  try {
+    const cc = c.checksumCache();
+    const st = (i: number) => ({ dev: 1, ino: 100 + i, size: 1000 + i, mtimeMs: 5_000 + i });
+    for (let i = 0; i < 2500; i++) cc.set(`/area/f${i}.rpm`, st(i), { sha256: hex(i) });
+    for (let i = 0; i < 10; i++) c.stageRecord(hex(i), record(i) as never);
+    c.flush();
+    const asked: Array<[string, ReturnType<typeof st>]> = [
+      ...Array.from({ length: 2500 }, (_, i) => [`/area/f${i}.rpm`, st(i)] as [string, ReturnType<typeof st>]),
+      ['/area/f7.rpm', { ...st(7), mtimeMs: 1 }], // changed since: a miss
+      ['/area/unknown.rpm', st(1)],
+      ['/area/f3.rpm', st(3)], // asked twice
+    ];
+    const plain = asked.map(([p, s]) => JSON.stringify(cc.get(p, s) ?? null));
+    const cc2 = c.checksumCache();
+    cc2.prefetch([...asked.map(([p]) => p), '/area/never-asked.rpm']);
+    assert.deepEqual(
+      asked.map(([p, s]) => JSON.stringify(cc2.get(p, s) ?? null)),
+      plain,
+    );
+    assert.match(plain[0]!, /"rpm":\{"signingKey":null\}/); // a stored header is reported
+    assert.equal(plain[2500], 'null');
+    assert.equal(plain[2501], 'null');
+    // A path prefetched as unknown, then set, then asked: the new row.
+    const cc3 = c.checksumCache();
+    cc3.prefetch(['/area/new.rpm']);
+    cc3.set('/area/new.rpm', st(9), { sha256: hex(9) });
+    assert.equal(cc3.get('/area/new.rpm', st(9))?.sha256, hex(9));
+  } finally {
+    c.close();
+  }
+});

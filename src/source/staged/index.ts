@@ -25,6 +25,8 @@ export interface ChecksumCache {
    */
   get(path: string, st: FileStat): { md5?: string; sha256?: string; rpm?: { signingKey: string | null } } | undefined;
   set(path: string, st: FileStat, sums: { md5?: string; sha256?: string }): void;
+  /** Told the paths about to be asked for, in one call before the first get (a cache may read them in bulk). */
+  prefetch?(paths: string[]): void;
 }
 
 export interface LoadOptions {
@@ -139,6 +141,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   // Jobs: RPM headers always; hashing of other files when checksums are asked for.
   const jobs: WorkerJob[] = [];
   const owners: WalkedItem[] = [];
+  if (opts.checksumCache?.prefetch) opts.checksumCache.prefetch(walked.filter((w) => w.stat && w.item.src).map((w) => w.item.src!));
   const cachedSums: Array<{ md5?: string; sha256?: string; rpm?: unknown } | undefined> = [];
   for (const w of walked) {
     const item = w.item;
