@@ -392,7 +392,7 @@ export class Staging {
       HANDED_STATE.set(head, { s });
       Object.defineProperty(head, 'metadata', HANDED_METADATA);
       u = Object.assign(head, rest) as Unit;
-    } else u = { ...head, metadata: cloneJson(s.metadata), ...rest };
+    } else u = Object.assign(head, { metadata: cloneJson(s.metadata) }, rest) as Unit;
     if (s.existingId === null) {
       const l = this.handed.get(s.ukey) ?? [];
       l.push(u);
@@ -443,7 +443,7 @@ export class Staging {
       if (spill) {
         s = (this.spillStore ??= new MetadataSpill(this)).stagedUnit(fields, json);
         this.spilled.add(s);
-      } else s = { ...fields, metadata: cloneJson(next.metadata) };
+      } else s = Object.assign(fields, { metadata: cloneJson(next.metadata) });
       this.units.set(ukey, s);
       this.indexStaged(s);
     }

@@ -436,7 +436,9 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
   for (const p of plans) {
     const uploads = new Map(p.uploads.map((u) => [`${u.desired.label}\u0000${u.assignment.item.name}`, u]));
     for (const e of p.entries) {
-      const item: ItemReport = { ...e };
+      // Object.assign, not a spread: properties added to a spread copy (sha256, stored) gave
+      // nearly every report item a hidden class of its own.
+      const item: ItemReport = Object.assign({}, e);
       const a = uploads.get(`${e.unit}\u0000${e.item}`);
       if (a) item.sha256 = a.assignment.item.sha256sum;
       report.items.push(item);
