@@ -118,10 +118,18 @@ test('SIGKILL upload, copy and publish at 30 random moments (seeded)', async () 
   const seed = Number(process.env.STAGEPUSH_CRASH_SEED ?? 20261124);
   const rand = prng(seed);
   const ops = ['upload', 'copy', 'publish'] as const;
+  // How long each operation takes here, run to completion once: the random moments fall within
+  // that (fixed delays missed every operation on a fast, idle machine).
+  const took: Record<string, number> = {};
+  for (const op of ops) {
+    const t0 = Date.now();
+    ok(await finished(e.spawn(OPS[op](e, `measure-${op}`))), `${op} run to completion`);
+    took[op] = Date.now() - t0;
+  }
   let killedMidway = 0;
   for (let i = 0; i < 30; i++) {
     const op = ops[i % 3]!;
-    const delay = 150 + Math.floor(rand() * 900);
+    const delay = 20 + Math.floor(rand() * Math.max(1, took[op]! - 20));
     const child = e.spawn(OPS[op](e, `rnd${i}`));
     const done = finished(child);
     const timer = setTimeout(() => child.kill('SIGKILL'), delay);
@@ -134,7 +142,7 @@ test('SIGKILL upload, copy and publish at 30 random moments (seeded)', async () 
     const next = e.cli(OPS[op](e, `rnd${i}-next`));
     ok(next, `${what}: next command`);
   }
-  assert.ok(killedMidway > 0, 'some runs were killed midway');
+  assert.ok(killedMidway > 0, `some runs were killed midway (runs took ${JSON.stringify(took)} ms)`);
   const f = e.json(['fsck']);
   ok(f, 'final fsck');
 });
