@@ -103,9 +103,67 @@ function doubleQuoted(raw: string): unknown {
   return bail();
 }
 
+/**
+ * A flow collection on one line, not nested: `[]`, `[a, "b", 3]`, `{}`, `{k: v, k2: 'w'}` (what
+ * tools write for short lists and for an erratum's package entries), optionally followed by a
+ * comment. Items are split on commas outside quotes; each is a scalar as above. Nesting, a key
+ * without a value, an empty item, a comment or a `: ` inside an item, or anything after the
+ * closing bracket: the full parser.
+ */
+function flow(raw: string): unknown {
+  const close = raw[0] === '[' ? ']' : '}';
+  const items: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  let end = -1;
+  for (let i = 1; i < raw.length && end < 0; i++) {
+    const ch = raw[i]!;
+    if (quote) {
+      cur += ch;
+      if (quote === '"' && ch === '\\') {
+        if (i + 1 >= raw.length) bail();
+        cur += raw[++i];
+      } else if (ch === quote) {
+        if (quote === "'" && raw[i + 1] === "'") cur += raw[++i];
+        else quote = null;
+      }
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      if (cur.trim() !== '' && !/:\s+$/.test(cur)) bail(); // a quote inside a plain scalar
+      quote = ch;
+      cur += ch;
+    } else if (ch === ',') {
+      items.push(cur);
+      cur = '';
+    } else if (ch === close) {
+      end = i;
+    } else if ('[]{}#&*!|>%@`'.includes(ch) && !(ch === '#' && cur !== '' && !/\s$/.test(cur))) {
+      bail();
+    } else cur += ch;
+  }
+  if (end < 0 || quote) bail();
+  const rest = raw.slice(end + 1).trim();
+  if (rest !== '' && !rest.startsWith('#')) bail();
+  if (items.length || cur.trim() !== '') items.push(cur);
+  const parts = items.map((x) => x.trim());
+  if (parts.some((x) => x === '')) bail();
+  if (close === ']') return parts.map(scalar);
+  const out: Record<string, unknown> = {};
+  for (const part of parts) {
+    const m = KEY_RE.exec(part);
+    if (!m || m[2] === undefined || m[2] === '') bail();
+    const key = m![1]!;
+    if (key === '__proto__' || NULLS.has(key) || TRUES.has(key) || FALSES.has(key)) bail();
+    out[key] = scalar(m![2]!);
+  }
+  return out;
+}
+
 function scalar(raw: string): unknown {
   if (raw.startsWith("'")) return singleQuoted(raw);
   if (raw.startsWith('"')) return doubleQuoted(raw);
+  if (raw.startsWith('[') || raw.startsWith('{')) return flow(raw);
   return plain(raw);
 }
 

@@ -16,10 +16,17 @@ const SUPPORTED = [
   `header:\n  version: "0.2"\npayload:\n  files:\n  - relative_path: d/FILES/a\n    filename: a.iso\n    sha256sum: 04db0c39efb31518ff79bf98d1c27256d46cdc72b967a5b2094a6efec3166df2\n    version: '1.0'\n    order: 3\n    attributes:\n      description: "Boot \\"DVD\\" \\u00e9"\n  - relative_path: 'd/FILES/it''s'\n    order: -2.5\n    attributes: # comment\n      description:\n`,
   `---\n# comment\nid: RHBA-1\nreboot_suggested: no\nflag: On\nnothing: ~\nempty:\nlist:\n  - a\n  - 7\n  -\n  - true\nnested:\n  deeper:\n    - x: 1\n      y: yes\n    - z\n`,
   `a: b # trailing comment\nc: d#e\nurl: https://example.com/x?y=1\npath: /usr/bin/x\nneg: -3\nver: 9.4\n`,
+  // One-line flow collections (an erratum's package entries, empty lists).
+  'a: [1, 2]\n',
+  'a: {b: 1}\n',
+  `references: []\nempty: {}\npkglist:\n  - name: bench\n    packages:\n      - {name: p-1, epoch: "0", version: "1.0", release: '1', arch: noarch, src: x.src.rpm, filename: p-1-1.0-1.noarch.rpm}\n      - {name: q, epoch: '0', version: 2.5, release: 1.el9, arch: x86_64, reboot_suggested: yes}\n`,
+  `list: [a, 'b, c', "d \\"e\\"", 7, ~, no, 'x''y']  # comment\nm: {k: v#w, q: 'it''s', r: "x, y"}\n`,
+  `seq:\n  - [x, y]\n  - {a: b}\n  - []\n`,
+  `a: [ x , y ]\nb: ["a,b", 'c]d', "{e}"]\nc: {d: 'x #y', e: -1.5, f: null, g: Off}\n`,
 ];
 
 const UNSUPPORTED = [
-  'a: [1, 2]\n', 'a: {b: 1}\n', 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: 0x1F\n', 'a: 017\n', 'a: 1_000\n',
+  'a: [1, [2]]\n', 'a: {b: {c: 1}}\n', 'a: [1, 2\n', 'a: [1, 2] x\n', 'a: {b}\n', 'a: {b: 1, c}\n', 'a: [1, , 2]\n', 'a: [1, 2, ]\n', 'a: {b: c: d}\n', 'a: [a #c]\n', 'a: [&x 1]\n', 'a: {yes: 1}\n', "a: [it''s]\n", "a: {'q': 1}\n", "a: ['x\n", 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: 0x1F\n', 'a: 017\n', 'a: 1_000\n',
   'a: 1:20\n', 'a: 2020-05-11\n', 'a: .inf\n', 'a: multi\n  line\n', '"quoted key": 1\n', 'just a scalar\n', '- a\n- b\n', '', 'a: 1\n---\nb: 2\n',
   'a: "unterminated\n', "a: 'x' y\n", 'yes: 1\n', '1: x\n', 'a:\tb\n', 'a: b: c\n', '<<: {a: 1}\n',
 ];
