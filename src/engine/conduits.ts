@@ -165,6 +165,8 @@ class MetadataSpill {
 
   constructor(owner: object) {
     this.db = new Database('');
+    // Written once a unit, read back rarely: a small page cache (the default 16 MiB grew with the transaction).
+    this.db.pragma('cache_size = -2048');
     this.db.exec('CREATE TABLE m (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
     // One transaction for the spill's life (never committed: the database is private and
     // temporary): no journal and lock round per unit spilled.
@@ -264,8 +266,12 @@ export class Staging {
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
   readonly scratchpads = new Map<string, { repoId: string; owner: string; value: string }>();
-  /** Unit objects handed out for staged units, to get their real id after commit. */
-  readonly handed = new Map<string, Unit[]>();
+  /**
+   * Unit objects handed out for staged units, to get their real id after commit. Held weakly: a
+   * push of 20,000 packages hands out a unit per upload that nobody keeps, and holding them all
+   * until the commit made memory grow with the number of packages.
+   */
+  readonly handed = new Map<string, Array<WeakRef<Unit>>>();
   private nextTemp = 1;
 
   constructor(private host: ConduitHost) {}
@@ -394,9 +400,9 @@ export class Staging {
       u = Object.assign(head, rest) as Unit;
     } else u = Object.assign(head, { metadata: cloneJson(s.metadata) }, rest) as Unit;
     if (s.existingId === null) {
-      const l = this.handed.get(s.ukey) ?? [];
-      l.push(u);
-      this.handed.set(s.ukey, l);
+      const l = this.handed.get(s.ukey);
+      if (l) l.push(new WeakRef(u));
+      else this.handed.set(s.ukey, [new WeakRef(u)]);
     }
     return u;
   }

@@ -894,7 +894,11 @@ class EngineImpl implements Engine, ConduitHost {
     checkpoint('after-commit');
     for (const [ukey, list] of staging.handed) {
       const id = ids.get(ukey);
-      if (id !== undefined) for (const u of list) u.id = String(id);
+      if (id === undefined) continue;
+      for (const ref of list) {
+        const u = ref.deref();
+        if (u) u.id = String(id);
+      }
     }
     return out;
   }
@@ -1273,7 +1277,9 @@ class EngineImpl implements Engine, ConduitHost {
   async transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T> {
     const ids = [...new Set(repoIds)].sort();
     for (const id of ids) this.requireRepo(id);
-    const results: BatchResult[] = [];
+    // Counted, not kept: holding every result (its units and report) until the end made a large
+    // push's memory grow with the number of items.
+    const counts = { operations: 0, units: 0 };
     return this.runTask(
       'transaction',
       ids.join(','),
@@ -1290,7 +1296,8 @@ class EngineImpl implements Engine, ConduitHost {
           if (t.signal.aborted) throw t.signal.reason;
         };
         const keep = (r: BatchResult) => {
-          results.push(r);
+          counts.operations++;
+          counts.units += r.outcomes.length;
           return r;
         };
         const batch: Batch = {
@@ -1309,7 +1316,7 @@ class EngineImpl implements Engine, ConduitHost {
               live();
               hooks.before?.(i);
               const r = keep(await this.innerUpload(s, repoId, reqs[i]!, target));
-              out.push(r);
+              if (!hooks.discardResults) out.push(r);
               hooks.after?.(i, r);
             }
             return out;
@@ -1341,7 +1348,7 @@ class EngineImpl implements Engine, ConduitHost {
         }
         return r;
       },
-      () => ({ repos: ids, operations: results.length, units: results.reduce((a, b) => a + b.outcomes.length, 0) }) as Json,
+      () => ({ repos: ids, operations: counts.operations, units: counts.units }) as Json,
     );
   }
 

@@ -50,6 +50,8 @@ export interface CachedSums extends Sums {
 export type RpmSummary = RpmRecordSummary;
 
 const BATCH = 500;
+/** SQLite page cache per connection (KiB). */
+const CACHE_KIB = 4096;
 /** Paths per prefetch query of the stat cache. */
 const PREFETCH_CHUNK = 2000;
 /** Header records read ahead in one query (see `expectRecords`). */
@@ -92,6 +94,9 @@ export class PushCache {
       staging = new Database('');
       initSchema(staging);
     }
+    // Page caches bounded (better-sqlite3's build defaults to 16 MiB a connection): a push reads
+    // and writes a row per staged file, and the cache only grew the push's memory with their number.
+    for (const d of new Set([db, staging])) d.pragma(`cache_size = -${CACHE_KIB}`);
     const c = new PushCache(db, staging, Boolean(opts.readOnly));
     const hasHeaders = (d: BetterSqlite3.Database) => !!d.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rpm_headers'").get();
     c.headerDbs = staging === db ? [db] : hasHeaders(db) ? [staging, db] : [staging];

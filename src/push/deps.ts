@@ -138,7 +138,7 @@ function adapt(eng: Engine): PushEngine {
         await fn({
           listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
-          uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i) }),
+          uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i), discardResults: true }),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
         });
       }).finally(() => infos.clear());

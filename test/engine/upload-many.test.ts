@@ -84,3 +84,37 @@ test('batch queries of staged units: a unit key value or $in list pre-selects, a
     eng.close();
   }
 });
+
+test('batch uploadMany with discardResults: each result goes to `after` only; units a caller kept get their ids at commit, the others are not held', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'd', importer: { typeId: 'test_importer' } });
+    const files = Array.from({ length: 5 }, (_, i) => {
+      const f = path.join(e.root, `d${i}.txt`);
+      fs.writeFileSync(f, `d${i}\n`);
+      return f;
+    });
+    const kept: Array<import('../../src/engine/contract.js').Unit> = [];
+    const seen: number[] = [];
+    const out = await eng.transaction(['d'], (b) =>
+      b.uploadMany('d', files.map((f) => ({ filePath: f })), {
+        discardResults: true,
+        after: (i, r) => {
+          seen.push(i);
+          assert.deepEqual(r.outcomes.map((o) => o.outcome), ['added']);
+          if (i % 2 === 0) kept.push(r.outcomes[0]!.unit);
+        },
+      }),
+    );
+    assert.deepEqual(out, []);
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    const stored = new Map(eng.listUnits('d').map((u) => [JSON.stringify(u.unitKey), u.id]));
+    assert.equal(stored.size, 5);
+    for (const u of kept) assert.equal(u.id, stored.get(JSON.stringify(u.unitKey)), 'a kept unit has its real id after the commit');
+    const task = eng.tasks.list({ kind: 'transaction' })[0];
+    assert.deepEqual((task?.result as { operations?: number; units?: number } | null) ?? null, { repos: ['d'], operations: 5, units: 5 });
+  } finally {
+    eng.close();
+  }
+});
