@@ -246,6 +246,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     } finally {
       stopListening();
       cache.expectRecords([]);
+      facts.prefetch([]); // the prefetched stat rows are not needed after the import
     }
     async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
       {
