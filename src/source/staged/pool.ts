@@ -135,19 +135,14 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
   };
   const failed = (e: unknown): WorkerResult => ({ ok: false, code: 'STAGED_WORKER_FAILED', message: String((e as Error)?.message ?? e) });
   // A worker module of the caller's own (tests) takes one job per task; the default one batches.
+  const runBatch = opts.workerUrl
+    ? (batch: number[]): Promise<WorkerResult[]> => pool.run(jobs[batch[0]!]).then((r: WorkerResult) => [r])
+    : (batch: number[]): Promise<WorkerResult[]> => pool.run(batch.map((i) => jobs[i]), { name: 'batch' });
   const batches = opts.workerUrl ? jobs.map((_, i) => [i]) : cutBatches(jobs.length, threads, opts.sizes);
   for (const batch of batches) {
-    if (!opts.workerUrl) {
-      pool.run(batch.map((i) => jobs[i]), { name: 'batch' }).then(
-        (rs: WorkerResult[]) => batch.forEach((i, k) => settleJob(i, rs[k] ?? failed(new Error('no result from the worker')))),
-        (e: unknown) => batch.forEach((i) => settleJob(i, failed(e))),
-      );
-      continue;
-    }
-    const i = batch[0]!;
-    pool.run(jobs[i]).then(
-      (r: WorkerResult) => settleJob(i, r),
-      (e: unknown) => settleJob(i, failed(e)),
+    runBatch(batch).then(
+      (rs) => batch.forEach((i, k) => settleJob(i, rs[k] ?? failed(new Error('no result from the worker')))),
+      (e: unknown) => batch.forEach((i) => settleJob(i, failed(e))),
     );
   }
   return finished;
