@@ -52,8 +52,6 @@ export type RpmSummary = RpmRecordSummary;
 const BATCH = 500;
 /** SQLite page cache per connection (KiB). */
 const CACHE_KIB = 4096;
-/** Paths per prefetch query of the stat cache. */
-const PREFETCH_CHUNK = 2000;
 /** Header records read ahead in one query (see `expectRecords`). */
 const RECORD_CHUNK = 256;
 
@@ -150,14 +148,9 @@ export class PushCache {
       return this.stmt(this.db, `SELECT ${columns} WHERE s.path = ?`).get(abs) as Row | undefined;
     };
     const prefetch = (paths: string[]): void => {
-      prefetched = new Map();
       const abs = [...new Set(paths.map((p) => path.resolve(p)))];
-      const st = this.stmt(this.db, `SELECT ${columns} WHERE s.path IN (SELECT value FROM json_each(?))`);
-      for (let i = 0; i < abs.length; i += PREFETCH_CHUNK) {
-        const chunk = abs.slice(i, i + PREFETCH_CHUNK);
-        for (const p of chunk) prefetched.set(p, null);
-        for (const r of st.all(JSON.stringify(chunk)) as Row[]) prefetched.set(r.path, r);
-      }
+      prefetched = new Map(abs.map((p) => [p, null]));
+      for (const r of this.rowsByPath<Row>(`SELECT ${columns}`, abs)) prefetched.set(r.path, r);
     };
     const set = this.readOnly
       ? null
@@ -199,15 +192,18 @@ export class PushCache {
 
   /** The stat cache rows of many paths (resolved) in one query; a path without a row maps to null. */
   statMany(paths: string[]): Map<string, StatRow | null> {
-    const out = new Map<string, StatRow | null>();
     const abs = [...new Set(paths.map((p) => path.resolve(p)))];
-    for (const p of abs) out.set(p, null);
-    const st = this.stmt(this.db, 'SELECT path, dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path IN (SELECT value FROM json_each(?))');
-    for (const r of st.all(JSON.stringify(abs)) as Array<StatRow & { path: string }>) {
+    const out = new Map<string, StatRow | null>(abs.map((p) => [p, null]));
+    for (const r of this.rowsByPath<StatRow & { path: string }>('SELECT s.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5 FROM stat_cache s', abs)) {
       const { path: p, ...row } = r;
       out.set(p, row);
     }
     return out;
+  }
+
+  /** The rows of `select` (over `stat_cache s`) for these resolved paths, in one query (the list passed as JSON). */
+  private rowsByPath<T>(select: string, abs: string[]): T[] {
+    return this.stmt(this.db, `${select} WHERE s.path IN (SELECT value FROM json_each(?))`).all(JSON.stringify(abs)) as T[];
   }
 
   /** The stat cache row of a path (resolved). */
