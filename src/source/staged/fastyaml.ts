@@ -148,14 +148,16 @@ function flow(raw: string): unknown {
   if (items.length || cur.trim() !== '') items.push(cur);
   const parts = items.map((x) => x.trim());
   if (parts.some((x) => x === '')) bail();
-  if (close === ']') return parts.map(scalar);
+  // A ':' inside a plain scalar of a flow collection reads differently across YAML parsers.
+  const flowScalar = (x: string): unknown => (x[0] !== '"' && x[0] !== "'" && x.includes(':') ? bail() : scalar(x));
+  if (close === ']') return parts.map(flowScalar);
   const out: Record<string, unknown> = {};
   for (const part of parts) {
     const m = KEY_RE.exec(part);
     if (!m || m[2] === undefined || m[2] === '') bail();
     const key = m![1]!;
     if (key === '__proto__' || NULLS.has(key) || TRUES.has(key) || FALSES.has(key)) bail();
-    out[key] = scalar(m![2]!);
+    out[key] = flowScalar(m![2]!);
   }
   return out;
 }

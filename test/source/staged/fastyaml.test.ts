@@ -26,7 +26,7 @@ const SUPPORTED = [
 ];
 
 const UNSUPPORTED = [
-  'a: [1, [2]]\n', 'a: {b: {c: 1}}\n', 'a: [1, 2\n', 'a: [1, 2] x\n', 'a: {b}\n', 'a: {b: 1, c}\n', 'a: [1, , 2]\n', 'a: [1, 2, ]\n', 'a: {b: c: d}\n', 'a: [a #c]\n', 'a: [&x 1]\n', 'a: {yes: 1}\n', "a: [it''s]\n", "a: {'q': 1}\n", "a: ['x\n", 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: 0x1F\n', 'a: 017\n', 'a: 1_000\n',
+  'a: [1, [2]]\n', 'a: {b: {c: 1}}\n', 'a: [1, 2\n', 'a: [1, 2] x\n', 'a: {b}\n', 'a: {b: 1, c}\n', 'a: [1, , 2]\n', 'a: [1, 2, ]\n', 'a: {b: c: d}\n', 'a: [a #c]\n', 'a: [&x 1]\n', 'a: {yes: 1}\n', 'a: [b:c]\n', 'a: {u: http://x}\n', "a: [it''s]\n", "a: {'q': 1}\n", "a: ['x\n", 'a: &x 1\nb: *x\n', 'a: !!str 1\n', 'a: |\n  text\n', 'a: >\n  text\n', 'a: 0x1F\n', 'a: 017\n', 'a: 1_000\n',
   'a: 1:20\n', 'a: 2020-05-11\n', 'a: .inf\n', 'a: multi\n  line\n', '"quoted key": 1\n', 'just a scalar\n', '- a\n- b\n', '', 'a: 1\n---\nb: 2\n',
   'a: "unterminated\n', "a: 'x' y\n", 'yes: 1\n', '1: x\n', 'a:\tb\n', 'a: b: c\n', '<<: {a: 1}\n',
 ];
