@@ -61,7 +61,7 @@ const MIGRATIONS: string[] = [
 ];
 
 /** SQLite page cache of the engine's connection (KiB). */
-export const ENGINE_CACHE_KIB = 4096;
+const ENGINE_CACHE_KIB = 4096;
 
 const KV_KEYS: Record<'consumers' | 'bindings' | 'profiles', string[]> = {
   consumers: ['name'],
