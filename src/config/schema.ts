@@ -270,7 +270,13 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        threads: { type: 'integer', minimum: 1, default: 4, description: 'staged source worker threads (URL ?threads= wins)' },
+        threads: {
+          type: ['integer', 'string'],
+          minimum: 1,
+          pattern: '^auto$',
+          default: 'auto',
+          description: "staged source worker threads (URL ?threads= wins); 'auto' = the number of CPUs, at most 4 (hashing is CPU-bound: more threads than cores only contend)",
+        },
         timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
         free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },
         bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
@@ -96,7 +97,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     const loadedItems = await loadStagingAreas(opts.urls, {
       events,
       signal: opts.signal,
-      threads: cfg.push.threads,
+      threads: cfg.push.threads === 'auto' ? Math.min(4, availableParallelism()) : cfg.push.threads,
       timeout: cfg.push.timeout,
       checksumCache: cache.checksumCache(),
       onRpmRecord: (item, json, summary) => {

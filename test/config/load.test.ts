@@ -48,6 +48,12 @@ test('defaults are filled from the schema', () => {
   assert.deepEqual(c.allowed_signing_keys, []);
   assert.equal(c.log_retention_days, 30);
   assert.deepEqual(c.hooks.post_publish, []);
+  assert.equal(c.push.threads, 'auto');
+  assert.equal(parseConfigText('push: {threads: 3}\n', '/x/c.yaml').push.threads, 3);
+  for (const bad of ['push: {threads: many}\n', 'push: {threads: 0}\n', 'push: {threads: 1.5}\n']) {
+    const err = problemsOf(bad);
+    assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}`), ['push.threads@line 1'], bad);
+  }
   assert.equal((CONFIG_SCHEMA.properties.log_retention_days as { default: number }).default, 30);
   // The embedded default (built without the validator) is what the validator makes of an empty file.
   assert.deepEqual(defaultConfig(), parseConfigText('', '/x/empty.yaml'));
