@@ -212,7 +212,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     //    leaves no empty repository behind; the check is repeated under the locks).
     // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
     const srcStats = new Map<string, SrcStat | null>();
-    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats);
+    const loadedStat = (src: string): SrcStat | undefined => {
+      const st = cache.loadedStat(src);
+      return st && { dev: st.dev, size: st.size, dir: false };
+    };
+    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat);
     const created = new Set<string>();
     for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
 
@@ -258,7 +262,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           throw planError(planProblems, report);
         }
         const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
-        checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats);
+        checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat);
         // The stat cache rows of every file to import, in one query (not one per item); their
         // header records a chunk at a time, in upload order.
         facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
@@ -526,9 +530,10 @@ const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: 
 
 /**
  * Refuse (policy) when the data dir cannot hold what the push will copy into the store.
- * `srcStats`: staged files already stat'ed (filled in; null: could not be stat'ed).
+ * `srcStats`: staged files already stat'ed (filled in; null: could not be stat'ed); `loaded`: what
+ * the loader's stat of a file gave (a file it saw is not stat'ed again).
  */
-function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>): void {
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>, loaded: (src: string) => SrcStat | undefined): void {
   let needed = 0;
   const storeDev = (() => {
     try {
@@ -543,6 +548,7 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
     const sha = a.item.sha256sum;
     if (!src || !sha || seen.has(sha)) continue;
     let st = srcStats.get(src);
+    if (st === undefined) st = loaded(src);
     if (st === undefined) {
       try {
         st = srcStatOf(statSync(src));
