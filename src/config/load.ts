@@ -1,11 +1,12 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { LineCounter, Node as YamlNode } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
-import { cachedValidator } from '../validator-cache.js';
+import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
@@ -84,7 +85,54 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
   } catch (err) {
     throw new StagepushError('CONFIG_UNREADABLE', `cannot read configuration file ${file}: ${(err as Error).message}`, { kind: 'invalid', file, cause: err });
   }
-  return { config: parseConfigText(text, file), file };
+  const cache = parsedCacheFile(file, text);
+  if (cache) {
+    try {
+      const hit = JSON.parse(readFileSync(cache.path, 'utf8')) as { key?: unknown; config?: unknown };
+      if (hit.key === cache.key && hit.config && typeof hit.config === 'object') return { config: hit.config as StagepushConfig, file };
+    } catch {
+      // No cached result (or a damaged one): parsed below.
+    }
+  }
+  const config = parseConfigText(text, file);
+  if (cache && isJsonSafe(config)) {
+    try {
+      mkdirSync(path.dirname(cache.path), { recursive: true });
+      const tmp = `${cache.path}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ key: cache.key, config }));
+      renameSync(tmp, cache.path);
+    } catch {
+      // No writable cache: parsed again next time.
+    }
+  }
+  return { config, file };
+}
+
+/**
+ * The validated result of a config file is cached beside the compiled validators (one file per
+ * config path), keyed by the file's text, the schema, and the versions of ajv and yaml: a command
+ * then neither loads the yaml package nor validates again (~25 ms of every run, cron's included).
+ * Only valid files are cached; an invalid one is parsed each time, so its errors name the lines.
+ */
+function parsedCacheFile(file: string, text: string): { path: string; key: string } | null {
+  try {
+    const validatorFile = validatorCacheFile('config-validator', CONFIG_SCHEMA, AJV_OPTIONS);
+    const yamlVersion = (require('yaml/package.json') as { version: string }).version;
+    const key = createHash('sha256').update(JSON.stringify([path.basename(validatorFile), yamlVersion, text])).digest('hex');
+    const name = createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16);
+    return { path: path.join(path.dirname(validatorFile), `config-parsed-${name}.json`), key };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether JSON keeps a value as it is (no non-finite number, no non-plain object). */
+function isJsonSafe(v: unknown): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJsonSafe);
+  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.values(v as Record<string, unknown>).every((x) => x !== undefined && isJsonSafe(x));
 }
 
 /** Parse and validate YAML text; errors name the key and the line. */

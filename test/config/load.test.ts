@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfigText, loadConfig, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
+import { parseConfigText, loadConfig, loadConfigFile, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
 import { StagepushError } from '../../src/errors.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 
@@ -219,4 +219,41 @@ test('allowed_signing_keys: hex key ids that read as YAML numbers are kept as wr
 test('an importer allowed_keys list keeps numeric-looking key ids as written', () => {
   const c = parseConfigText('repositories:\n  r:\n    type: yum\n    importer:\n      type_id: yum_importer\n      config: {allowed_keys: [12345678]}\n', 'k.yaml');
   assert.deepEqual((c.repositories as Record<string, { importer?: Record<string, unknown> }>).r!.importer!.config, { allowed_keys: ['12345678'] });
+});
+
+test('a valid config file is parsed once: later loads take the cached result, an edit is parsed again', () => {
+  const dir = tempDir('cfg-cache-');
+  const saved = process.env.STAGEPUSH_CACHE_DIR;
+  process.env.STAGEPUSH_CACHE_DIR = path.join(dir, 'cache');
+  try {
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, 'allow_unsigned: true\nallowed_signing_keys: [12345678]\nrepositories:\n  r1: {type: yum, push_mode: mirror}\n');
+    const first = loadConfigFile(file).config;
+    const cached = readdirSync(path.join(dir, 'cache')).filter((f) => f.startsWith('config-parsed-'));
+    assert.equal(cached.length, 1);
+    // The cached result is what parsing gives, defaults and keys-as-written included.
+    const second = loadConfigFile(file).config;
+    assert.deepEqual(second, first);
+    assert.deepEqual(second, parseConfigText(readFileSync(file, 'utf8'), file));
+    assert.deepEqual(second.allowed_signing_keys, ['12345678']);
+    // It is the cache that answered: a forged entry with the same key is taken as it is.
+    const cacheFile = path.join(dir, 'cache', cached[0]!);
+    const entry = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; config: { log_retention_days: number } };
+    entry.config.log_retention_days = 12345;
+    writeFileSync(cacheFile, JSON.stringify(entry));
+    assert.equal(loadConfigFile(file).config.log_retention_days, 12345);
+    // An edit changes the key: parsed again (and an invalid edit still names its line).
+    writeFileSync(file, 'allow_unsigned: true\nlog_retention_days: 7\n');
+    assert.equal(loadConfigFile(file).config.log_retention_days, 7);
+    writeFileSync(file, 'allow_unsigned: true\nlog_retention_days: seven\n');
+    assert.throws(() => loadConfigFile(file), (e: StagepushError) => e.problems.some((p) => p.field === 'log_retention_days' && p.entry === 'line 2'));
+    // A damaged cache file is ignored.
+    writeFileSync(file, 'allow_unsigned: true\n');
+    loadConfigFile(file);
+    writeFileSync(cacheFile, '{not json');
+    assert.equal(loadConfigFile(file).config.allow_unsigned, true);
+  } finally {
+    if (saved === undefined) delete process.env.STAGEPUSH_CACHE_DIR;
+    else process.env.STAGEPUSH_CACHE_DIR = saved;
+  }
 });
