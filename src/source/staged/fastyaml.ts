@@ -103,6 +103,9 @@ function doubleQuoted(raw: string): unknown {
   return bail();
 }
 
+/** Characters that end the fast reading of a flow collection (outside quotes). */
+const FLOW_SPECIAL = '[]{}#&*!|>%@`';
+
 /**
  * A flow collection on one line, not nested: `[]`, `[a, "b", 3]`, `{}`, `{k: v, k2: 'w'}` (what
  * tools write for short lists and for an erratum's package entries), optionally followed by a
@@ -113,36 +116,39 @@ function doubleQuoted(raw: string): unknown {
 function flow(raw: string): unknown {
   const close = raw[0] === '[' ? ']' : '}';
   const items: string[] = [];
-  let cur = '';
+  // Items are cut out of `raw` by position (start..i), not built a character at a time.
+  let start = 1;
   let quote: string | null = null;
   let end = -1;
-  for (let i = 1; i < raw.length && end < 0; i++) {
+  for (let i = 1; i < raw.length; i++) {
     const ch = raw[i]!;
     if (quote) {
-      cur += ch;
       if (quote === '"' && ch === '\\') {
         if (i + 1 >= raw.length) bail();
-        cur += raw[++i];
+        i++;
       } else if (ch === quote) {
-        if (quote === "'" && raw[i + 1] === "'") cur += raw[++i];
+        if (quote === "'" && raw[i + 1] === "'") i++;
         else quote = null;
       }
       continue;
     }
     if (ch === "'" || ch === '"') {
+      const cur = raw.slice(start, i);
       if (cur.trim() !== '' && !/:\s+$/.test(cur)) bail(); // a quote inside a plain scalar
       quote = ch;
-      cur += ch;
     } else if (ch === ',') {
-      items.push(cur);
-      cur = '';
+      items.push(raw.slice(start, i));
+      start = i + 1;
     } else if (ch === close) {
       end = i;
-    } else if ('[]{}#&*!|>%@`'.includes(ch) && !(ch === '#' && cur !== '' && !/\s$/.test(cur))) {
-      bail();
-    } else cur += ch;
+      break;
+    } else if (FLOW_SPECIAL.includes(ch)) {
+      // '#' right after a non-blank character is part of the scalar; anything else special: the full parser.
+      if (ch !== '#' || i === start || /\s/.test(raw[i - 1]!)) bail();
+    }
   }
   if (end < 0 || quote) bail();
+  const cur = raw.slice(start, end);
   const rest = raw.slice(end + 1).trim();
   if (rest !== '' && !rest.startsWith('#')) bail();
   if (items.length || cur.trim() !== '') items.push(cur);
