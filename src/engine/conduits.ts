@@ -111,6 +111,17 @@ export function cloneJson<T>(v: T): T {
   return c === NOT_PLAIN ? structuredClone(v) : (c as T);
 }
 
+/**
+ * `cloneJson` that also checks the value as `assertJson` does (and throws its errors): a tree of
+ * plain JSON values is checked by the copy itself, in one walk instead of two.
+ */
+export function checkedCloneJson<T>(v: T, what: string): T {
+  const c = copyPlain(v, new Set(), 0);
+  if (c !== NOT_PLAIN) return c as T;
+  assertJson(v, what);
+  return structuredClone(v);
+}
+
 /** Units loaded with `fields`: saving one merges its metadata into the stored one. */
 export const partialUnits = new WeakSet<Unit>();
 
@@ -677,15 +688,16 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
     this.live();
     const def = this.checkType(typeId);
     keyCanon(def, unitKey);
-    assertJson(unitKey, 'the unit key');
-    assertJson(metadata ?? {}, 'the unit metadata');
+    // Checked while copied (one walk of the metadata, not two).
+    const key = checkedCloneJson(unitKey, 'the unit key');
+    const md = checkedCloneJson(metadata ?? {}, 'the unit metadata');
     let storagePath: string | null = null;
     if (relativePath !== null && relativePath !== undefined) {
       if (typeof relativePath !== 'string' || !relativePath) throw new StagepushError('ENGINE_BAD_RELATIVE_PATH', `initUnit: relativePath must be a non-empty string or null`, { kind: 'failed' });
       storagePath = this.host.store.tempPath(path.basename(relativePath));
       this.temps.add(storagePath);
     }
-    return { typeId, unitKey: cloneJson(unitKey), metadata: cloneJson(metadata ?? {}), storagePath, relativePath: relativePath ?? null };
+    return { typeId, unitKey: key, metadata: md, storagePath, relativePath: relativePath ?? null };
   }
 
   private checkBlobs(unit: Unit): string[] {
