@@ -85,14 +85,29 @@ export interface PlanOptions {
 
 const keys = new WeakMap<object, string>();
 /** Type and canonical unit key (memoised per unit object: the plan asks for it many times). */
-const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string => {
+export const keyOf = (u: { typeId: string; unitKey: Record<string, unknown> }): string => {
   let k = keys.get(u);
   if (k === undefined) {
-    k = `${u.typeId}\u0000${canonicalJson(u.unitKey)}`;
+    k = `${u.typeId}\u0000${nevraKeyJson(u.unitKey) ?? canonicalJson(u.unitKey)}`;
     keys.set(u, k);
   }
   return k;
 };
+
+/**
+ * `canonicalJson` of a package unit key (exactly name, epoch, version, release, arch, checksum,
+ * all strings), written directly in sorted key order; undefined for any other key. The plan
+ * computes it for every package of a repository and of the staging area.
+ */
+function nevraKeyJson(k: Record<string, unknown>): string | undefined {
+  const { arch, checksum, epoch, name, release, version } = k;
+  if (typeof arch !== 'string' || typeof checksum !== 'string' || typeof epoch !== 'string' || typeof name !== 'string' || typeof release !== 'string' || typeof version !== 'string') return undefined;
+  let n = 0;
+  for (const f of Object.keys(k)) if (k[f] !== undefined) n++;
+  if (n !== 6) return undefined;
+  const q = JSON.stringify;
+  return `{"arch":${q(arch)},"checksum":${q(checksum)},"epoch":${q(epoch)},"name":${q(name)},"release":${q(release)},"version":${q(version)}}`;
+}
 
 /**
  * JSON with sorted object keys (stable fingerprints). Built by appending, without intermediate

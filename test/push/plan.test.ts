@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText, defaultConfig, declaredRepos } from '../../src/config/index.js';
 import { routeItems } from '../../src/push/route.js';
-import { canonicalJson, planRepo, rpmvercmp, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
+import { canonicalJson, keyOf, planRepo, rpmvercmp, type ExistingUnit, type DesiredItem, type PlanUnit } from '../../src/push/plan.js';
 import type { PushItemLike } from '../../src/push/items.js';
 
 const item = (kind: string, name: string, dest: string, extra: Partial<PushItemLike> = {}): PushItemLike => ({
@@ -158,4 +158,16 @@ test('canonicalJson: sorted keys at every depth, undefined members left out, the
   const b = { checksum: 'c', arch: 'noarch', release: '1', version: '1', epoch: '0', name: 'n' };
   assert.equal(canonicalJson(a), canonicalJson(b));
   assert.deepEqual(JSON.parse(canonicalJson(b)), a);
+});
+
+test('keyOf: a package key written directly is the canonical JSON of the key; other keys go through canonicalJson', () => {
+  const keys: Array<Record<string, unknown>> = [
+    { name: 'a"b', epoch: '0', version: '1.0', release: '1\u00e9', arch: 'noarch', checksum: 'ab'.repeat(32) },
+    { checksum: 'x', arch: 'x86_64', release: '2', version: '3', epoch: '1', name: 'z' },
+    { name: 'a', epoch: 0, version: '1', release: '1', arch: 'noarch', checksum: 'c' },
+    { name: 'a', epoch: '0', version: '1', release: '1', arch: 'noarch', checksum: 'c', extra: 'x' },
+    { name: 'a', epoch: '0', version: '1', release: '1', arch: 'noarch', checksum: 'c', extra: undefined },
+    { name: 'a', epoch: '0', version: '1', release: '1', arch: 'noarch' },
+  ];
+  for (const unitKey of keys) assert.equal(keyOf({ typeId: 'rpm', unitKey }), `rpm\u0000${canonicalJson(unitKey)}`);
 });
