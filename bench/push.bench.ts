@@ -123,6 +123,18 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cr: number[] = [];
   const inc: number[] = [];
   const crUpd: number[] = [];
+  // CPU time (user + system, every thread) of each run, by wall time: the medians' CPU is printed
+  // beside them (on 2 cores, the wall time cannot go below half of it).
+  const cpuOf = new Map<string, Map<number, number>>();
+  const noteCpu = (what: string, ms: number, cpuMs: number | null) => {
+    if (cpuMs === null) return;
+    if (!cpuOf.has(what)) cpuOf.set(what, new Map());
+    cpuOf.get(what)!.set(ms, cpuMs);
+  };
+  const cpuNote = (what: string, ms: number) => {
+    const v = cpuOf.get(what)?.get(ms);
+    return v === undefined ? '' : `, cpu ${fmt.ms(v)}`;
+  };
   const freshPhases: Array<ReturnType<typeof phases>> = [];
   const incPhases: Array<ReturnType<typeof phases>> = [];
   for (let i = 0; i < 3; i++) {
@@ -131,6 +143,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     warmFiles(base.files);
     const p = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `fresh-${i}.log`));
     fresh.push(p.ms);
+    noteCpu('fresh', p.ms, p.cpuMs);
     freshPhases.push(phases(path.join(ctx.tmpDir, `fresh-${i}.log`), p.ms));
     if (p.maxRssKb) freshRss.push(p.maxRssKb);
 
@@ -144,31 +157,34 @@ export async function run(ctx: BenchContext): Promise<void> {
     const c2 = await runMeasured('modifyrepo_c', ['--mdtype', 'updateinfo', uiFile, path.join(repo, 'repodata')]);
     if (c2.status !== 0) throw new Error(`modifyrepo_c: ${c2.stderr}`);
     cr.push(c1.ms + c2.ms);
+    noteCpu('cr', c1.ms + c2.ms, c1.cpuMs !== null && c2.cpuMs !== null ? c1.cpuMs + c2.cpuMs : null);
 
     // 10 new RPMs.
     makeArea(area, [...base.files, ...extra.files], errata);
     warmFiles([...base.files, ...extra.files]);
     const q = await pushRun(dataDir, config, area, path.join(ctx.tmpDir, `inc-${i}.log`));
     inc.push(q.ms);
+    noteCpu('inc', q.ms, q.cpuMs);
     incPhases.push(phases(path.join(ctx.tmpDir, `inc-${i}.log`), q.ms));
     for (const f of extra.files) linkSync(f, path.join(repo, path.basename(f)));
     warmFiles([...base.files, ...extra.files]);
     const c3 = await runMeasured('createrepo_c', ['--update', '--no-database', '--workers', '2', '-q', repo]);
     if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
     crUpd.push(c3.ms);
+    noteCpu('crUpd', c3.ms, c3.cpuMs);
     discardDir(ctx, dataDir);
     discardDir(ctx, repo);
   }
   const f = median(fresh);
   const c = median(cr);
-  ctx.row(`fresh push, ${n} × 256 KiB + ${errata} errata`, fmt.ms(f), `ours/createrepo_c = ${(f / c).toFixed(2)}× (target ≤ 1.5×)`);
+  ctx.row(`fresh push, ${n} × 256 KiB + ${errata} errata`, fmt.ms(f), `ours/createrepo_c = ${(f / c).toFixed(2)}× (target ≤ 1.5×)${cpuNote('fresh', f)}`);
   ctx.row('  phases of the median fresh push', '', phaseNote(freshPhases[fresh.indexOf(f)] ?? null));
-  ctx.row('createrepo_c --no-database --workers 2 + modifyrepo_c', fmt.ms(c));
+  ctx.row('createrepo_c --no-database --workers 2 + modifyrepo_c', fmt.ms(c), cpuNote('cr', c).slice(2));
   const pi = median(inc);
   const cu = median(crUpd);
-  ctx.row('push of the same area + 10 new RPMs', fmt.ms(pi), `ours/createrepo_c = ${(pi / cu).toFixed(2)}× (target ≤ 0.5×)`);
+  ctx.row('push of the same area + 10 new RPMs', fmt.ms(pi), `ours/createrepo_c = ${(pi / cu).toFixed(2)}× (target ≤ 0.5×)${cpuNote('inc', pi)}`);
   ctx.row('  phases of the median +10 push', '', phaseNote(incPhases[inc.indexOf(pi)] ?? null));
-  ctx.row('createrepo_c --update', fmt.ms(cu));
+  ctx.row('createrepo_c --update', fmt.ms(cu), cpuNote('crUpd', cu).slice(2));
   if (freshRss.length) ctx.row(`peak RSS, push of ${n} RPMs`, `${(median(freshRss) / 1024).toFixed(0)} MiB`);
 
   // Peak RSS at 4N packages (small RPMs: the header count is what matters for memory).
