@@ -295,8 +295,9 @@ export class ContentStore {
 
   pathFor(sha256: string): string {
     if (!SHA256_RE.test(sha256)) throw new StagepushError('ENGINE_BAD_SHA256', `not a sha256 digest: ${JSON.stringify(sha256)}`, { kind: 'invalid' });
-    // shaDir is already normalised and a digest has no separators or dots: joined as path.join would.
-    return `${this.shaDir}${path.sep}${sha256.slice(0, 2)}${path.sep}${sha256.slice(2)}`;
+    // shaDir is already normalised and a digest has no separators or dots: joined as path.join
+    // would (into one flat string: staged units and handed-out units keep it).
+    return [this.shaDir, path.sep, sha256.slice(0, 2), path.sep, sha256.slice(2)].join('');
   }
 
   has(sha256: string): boolean {

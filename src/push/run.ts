@@ -452,8 +452,14 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
   }
 }
 
+/** The absolute path of a staged file: the item's own string when it is one already (upload specs keep it). */
+function resolved(src: string): string {
+  const abs = path.resolve(src);
+  return abs === src ? src : abs;
+}
+
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
-  const item: PushItemLike = { ...a.item, src: a.item.src ? path.resolve(a.item.src) : null };
+  const item: PushItemLike = { ...a.item, src: a.item.src ? resolved(a.item.src) : null };
   // The item as plain JSON, for the types whose metadata is the item itself (not for each RPM).
   const plain = () => JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {

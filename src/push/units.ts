@@ -13,7 +13,14 @@ import type { Assignment } from './route.js';
 import type { PushItemLike } from './items.js';
 import { compsUnitsOf, modulemdUnitsOf, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
 
-const nevraLabel = (k: Record<string, unknown>) => `${k.name}-${k.epoch ?? '0'}:${k.version}-${k.release}.${k.arch}`;
+/**
+ * "rpm:name-epoch:version-release.arch": a package's label, which is also its replace key (one
+ * string for both). Joined from an array: a template literal of ten parts is a tree of nine
+ * concatenation nodes in V8 (~300 bytes per package held by the plan, the report and each
+ * desired and existing unit), joining makes one flat string.
+ */
+const packageLabel = (typeId: string, k: Record<string, unknown>): string =>
+  [typeId, ':', String(k.name), '-', String(k.epoch ?? '0'), ':', String(k.version), '-', String(k.release), '.', String(k.arch)].join('');
 
 /** Label, replace key and fingerprint of a stored unit. */
 export function existingUnit(u: Unit): ExistingUnit {
@@ -21,8 +28,10 @@ export function existingUnit(u: Unit): ExistingUnit {
   const id = u.id ?? '';
   switch (u.typeId) {
     case 'rpm':
-    case 'srpm':
-      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum), replaceKey: `${u.typeId}:${nevraLabel(k)}`, label: `${u.typeId}:${nevraLabel(k)}` };
+    case 'srpm': {
+      const label = packageLabel(u.typeId, k);
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum), replaceKey: label, label };
+    }
     case 'iso':
       return { id, typeId: 'iso', unitKey: k, fingerprint: String(k.checksum), replaceKey: `iso:${k.name}`, label: `iso:${k.name}` };
     case 'erratum':
@@ -70,7 +79,8 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       const typeId = r.isSource ? 'srpm' : 'rpm';
       a.typeId = typeId;
       const key = { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha };
-      return one({ typeId, unitKey: key, fingerprint: sha, replaceKey: `${typeId}:${nevraLabel(key)}`, label: `${typeId}:${nevraLabel(key)}` });
+      const label = packageLabel(typeId, key);
+      return one({ typeId, unitKey: key, fingerprint: sha, replaceKey: label, label });
     }
     case 'iso': {
       const size = item.src ? (await stat(item.src)).size : 0;
