@@ -201,17 +201,6 @@ export interface StagingLoad {
   dirs: string[];
 }
 
-/** Apply config defaults for ?threads= / ?timeout= to URLs that do not set them. */
-function withDefaults(url: string, threads: number, timeout: number): string {
-  if (threads === 4 && timeout === 3600) return url;
-  const base = url.startsWith('staged:') ? url : `staged:${url}`;
-  const extra: string[] = [];
-  if (!/[?&]threads=/.test(base)) extra.push(`threads=${threads}`);
-  if (!/[?&]timeout=/.test(base)) extra.push(`timeout=${timeout}`);
-  if (!extra.length) return base;
-  return `${base}${base.includes('?') ? '&' : '?'}${extra.join('&')}`;
-}
-
 export async function loadStagingAreas(
   urls: string[],
   opts: {
@@ -225,9 +214,11 @@ export async function loadStagingAreas(
 ): Promise<StagingLoad> {
   const { loadStaged } = await import('../source/staged/index.js');
   const r = await loadStaged(
-    urls.map((u) => withDefaults(u, opts.threads, opts.timeout)),
+    urls,
     {
       checksums: ['sha256'],
+      // The config's defaults, for URLs that do not give ?threads= / ?timeout= (the URLs stay as written in events and the report).
+      urlDefaults: { threads: opts.threads, timeout: opts.timeout },
       events: opts.events,
       signal: opts.signal,
       checksumCache: opts.checksumCache,

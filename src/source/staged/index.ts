@@ -46,6 +46,8 @@ export interface LoadOptions {
    */
   onRpmRecordJson?: (item: RpmPushItem, json: string, summary: RpmRecordSummary) => void;
   checksumCache?: ChecksumCache;
+  /** `threads` / `timeout` for URLs that do not give them (else pushsource's defaults). */
+  urlDefaults?: { threads?: number; timeout?: number };
   /** Worker module (tests). */
   workerUrl?: string;
 }
@@ -251,7 +253,7 @@ function applySums(w: WalkedItem, sums: { md5?: string; sha256?: string }, fill:
 
 /** Load every URL (each `staged:DIR[,DIR…][?…]` or a bare directory). URL errors throw at once. */
 export async function loadStaged(urls: string[], opts: LoadOptions = {}): Promise<LoadResult> {
-  const parsed = urls.map(parseStagedUrl);
+  const parsed = urls.map((u) => parseStagedUrl(u, opts.urlDefaults));
   const emit: EventSink = opts.events ?? (() => {});
   const result: LoadResult = { items: [], problems: [], warnings: [], sources: [], itemsBySource: [] };
   emit({ type: 'phase-start', phase: 'load', label: urls.join(' ') });

@@ -40,7 +40,7 @@ function numParam(url: string, key: string, value: string, min: number): number 
  * or a bare existing directory (same as `staged:DIR`). Like pushsource: `#` starts a fragment
  * (dropped); a path containing `=` without `?` is a query string (refused: no directory).
  */
-export function parseStagedUrl(arg: string): StagedUrl {
+export function parseStagedUrl(arg: string, defaults: Partial<Pick<StagedUrl, 'threads' | 'timeout'>> = {}): StagedUrl {
   let rest: string;
   if (arg.startsWith('staged:')) rest = arg.slice('staged:'.length);
   else {
@@ -54,7 +54,7 @@ export function parseStagedUrl(arg: string): StagedUrl {
       const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(arg);
       throw usage(arg, scheme ? `unsupported source type '${scheme[1]}' (only staged: is supported)` : 'not a staged: URL and not an existing directory');
     }
-    return { url: 'staged:' + arg, dirs: [arg], ...STAGED_DEFAULTS };
+    return { url: 'staged:' + arg, dirs: [arg], ...STAGED_DEFAULTS, ...defaults };
   }
   const hash = rest.indexOf('#');
   if (hash >= 0) rest = rest.slice(0, hash);
@@ -69,7 +69,7 @@ export function parseStagedUrl(arg: string): StagedUrl {
   }
   const dirs = pathPart.split(',');
   if (pathPart === '' || dirs.some((d) => d === '')) throw usage(arg, 'no staging directory given (staged:DIR[,DIR…])');
-  const out: StagedUrl = { url: arg, dirs, ...STAGED_DEFAULTS };
+  const out: StagedUrl = { url: arg, dirs, ...STAGED_DEFAULTS, ...defaults };
   const seen = new Set<string>();
   for (const [key, value] of new URLSearchParams(query)) {
     if (seen.has(key)) throw usage(arg, `parameter '${key}' given twice`, key);

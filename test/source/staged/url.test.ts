@@ -16,6 +16,10 @@ test('staged: URLs: dirs verbatim, defaults, parameters', () => {
   assert.equal(u.timeout, 10);
   assert.equal(u.pollTimeout, 1.5);
   assert.equal(u.pollRate, 0.1);
+  // A caller's defaults (the push's config) apply where the URL gives nothing; the URL wins.
+  assert.deepEqual(parseStagedUrl('staged:/x', { threads: 2, timeout: 10 }), { url: 'staged:/x', dirs: ['/x'], threads: 2, timeout: 10, pollTimeout: 0, pollRate: 30 });
+  assert.equal(parseStagedUrl('staged:/x?threads=3', { threads: 2 }).threads, 3);
+  assert.equal(parseStagedUrl('staged:/x?timeout=5', { threads: 2, timeout: 10 }).timeout, 5);
   assert.deepEqual(parseStagedUrl('staged:/with space/dir').dirs, ['/with space/dir']);
   assert.deepEqual(parseStagedUrl('staged:/x#frag').dirs, ['/x']);
 });
