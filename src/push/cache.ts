@@ -64,8 +64,9 @@ export class PushCache {
   private summaries = new Map<string, string>();
   private statements = new Map<string, BetterSqlite3.Statement>();
   /**
-   * Device and size of each file the loader stat'ed in this run (resolved path): the free-space
-   * check needs them, and asking the filesystem again cost a stat per staged file.
+   * Device and size of each file the loader stat'ed in this run (by the path as the loader gave
+   * it: the items' own strings): the free-space check needs them, and asking the filesystem
+   * again cost a stat per staged file.
    */
   private loaded = new Map<string, { dev: number; size: number }>();
 
@@ -168,7 +169,7 @@ export class PushCache {
         );
     return {
       get: (p: string, st: StatKey): CachedSums | undefined => {
-        this.loaded.set(path.resolve(p), { dev: st.dev, size: st.size });
+        this.loaded.set(p, { dev: st.dev, size: st.size });
         const row = lookup(p);
         if (!row) return undefined;
         if (row.dev !== st.dev || row.ino !== st.ino || row.size !== st.size || row.mtime_ms !== st.mtimeMs) return undefined;
@@ -187,7 +188,7 @@ export class PushCache {
         return out;
       },
       set: (p: string, st: StatKey, sums: Sums): void => {
-        this.loaded.set(path.resolve(p), { dev: st.dev, size: st.size });
+        this.loaded.set(p, { dev: st.dev, size: st.size });
         prefetched?.delete(path.resolve(p));
         if (!set) return;
         set.run(path.resolve(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
@@ -197,9 +198,9 @@ export class PushCache {
     };
   }
 
-  /** Device and size of a staged file as the loader saw it in this run (undefined: not seen). */
+  /** Device and size of a staged file as the loader saw it in this run (undefined: not seen under this path). */
   loadedStat(p: string): { dev: number; size: number } | undefined {
-    return this.loaded.get(path.resolve(p));
+    return this.loaded.get(p);
   }
 
   /** The stat cache rows of many paths (resolved) in one query; a path without a row maps to null. */
