@@ -356,7 +356,13 @@ function factsFrom(cache: PushCache): { provider: FileFactsProvider; prefetch(pa
   return {
     provider: (abs) => {
       if (last && last.abs === abs) return last.facts;
-      const row = rows.has(abs) ? (rows.get(abs) ?? undefined) : cache.stat(abs);
+      // A prefetched row is used once (the store's question right after the importer's is
+      // answered by `last`; a later one queries): the rows go as the import goes.
+      let row: StatRow | undefined;
+      if (rows.has(abs)) {
+        row = rows.get(abs) ?? undefined;
+        rows.delete(abs);
+      } else row = cache.stat(abs);
       const facts = factsOfRow(cache, row);
       last = { abs, facts };
       return facts;
