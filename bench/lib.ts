@@ -56,8 +56,8 @@ export function createContext(): BenchContext & { cleanup(): void } {
  * Put a directory out of the way until the end of the run (moved under the run's temporary
  * directory, deleted with it) instead of deleting it now. Deleting thousands of inodes (a data
  * dir's Packages/ symlinks, a copied repository) just before a timed run makes ext4's inode
- * allocator check each recently deleted inode for every new one for about 30 s
- * (`recently_deleted` in perf): 0.7 ms per symlink instead of 0.03 ms, seconds of a publish
+ * allocator (no journal) skip each recently freed inode for every new one, for 60 s to 6 minutes
+ * (`recently_deleted` in perf): 0.7-2 ms per symlink instead of 0.03 ms, seconds of a publish
  * that were the previous run's clean-up, not the run being timed.
  */
 let discarded = 0;
