@@ -207,15 +207,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
   if (pool) symlinkSync(`../${path.basename(pool.dir)}`, path.join(dir, 'Packages'));
   const wantPresent = !s.skip.has('erratum') && has(['erratum']);
-  let pk: Awaited<ReturnType<typeof publishPackages>>;
-  try {
-    pk = await publishPackages(conduit, s, pkgTypes, { repodata, workingDir, now, pool, signal, wantPresent });
-  } catch (e) {
-    await pool?.settle().catch(() => undefined); // the publish's own error is the one reported
-    throw e;
-  }
-  // The pool's new entries are made on the thread pool meanwhile: all in place before anything names them.
-  await pool?.settle();
+  const pk = await publishPackages(conduit, s, pkgTypes, { repodata, workingDir, now, pool, signal, wantPresent });
   entries.push(...pk.entries);
   const present = pk.present ?? new Set<string>();
   summary.packages = pk.packages;

@@ -14,12 +14,10 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { constants, copyFileSync, linkSync, promises as fsp } from 'node:fs';
+import { constants, copyFileSync, linkSync } from 'node:fs';
 import type { PackageLink } from './config.js';
 
 const MANIFEST = '.pool.json';
-/** New entries made concurrently at most (beyond: made synchronously). */
-const MAX_INFLIGHT = 2048;
 
 /** A manifest entry: the sha256, and when no longer named by the current metadata (seconds). */
 type ManifestEntry = string | { s: string; g: number };
@@ -35,9 +33,6 @@ export class PackagePool {
   replaced = 0;
   /** The manifest on disk is out of date. */
   private dirty = false;
-  /** New entries being made on the thread pool, and the first error one of them met. */
-  private readonly inflight = new Set<Promise<void>>();
-  private failure: unknown;
 
   constructor(
     base: string,
@@ -107,66 +102,18 @@ export class PackagePool {
       this.madeDirs.add(letter);
     }
     // A new entry is made in place (nothing is there: the constructor removed what the manifest
-    // does not know), as a link on libuv's thread pool while the publish goes on computing
-    // metadata (`settle` waits for them); a replaced one is made aside and renamed over the old one.
-    if (cur === undefined && this.mode !== 'copy' && this.inflight.size < MAX_INFLIGHT) {
-      const p: Promise<void> = this.makeAsync(storagePath, dest).then(
-        (made) => {
-          this.inflight.delete(p);
-          if (!made) this.replace(storagePath as string, dest);
-        },
-        (e: unknown) => {
-          this.inflight.delete(p);
-          this.failure ??= e;
-        },
-      );
-      this.inflight.add(p);
-    } else if (cur !== undefined || !this.make(storagePath, dest)) {
-      this.replace(storagePath, dest);
+    // does not know); a replaced one is made aside and renamed over the old one.
+    if (cur !== undefined || !this.make(storagePath, dest)) {
+      const tmp = `${dest}.tmp-${process.pid}`;
+      rmSync(tmp, { force: true });
+      this.make(storagePath, tmp, true);
+      renameSync(tmp, dest);
     }
     this.gone.delete(rel);
     this.dirty = true;
     if (cur) this.replaced++;
     else this.added++;
     this.have.set(rel, sha);
-  }
-
-  /** Make `dest` hold `storagePath` aside and rename it over whatever `dest` is. */
-  private replace(storagePath: string, dest: string): void {
-    const tmp = `${dest}.tmp-${process.pid}`;
-    rmSync(tmp, { force: true });
-    this.make(storagePath, tmp, true);
-    renameSync(tmp, dest);
-  }
-
-  /** `make` for a new entry on the thread pool (symlink or hard link; a hard link across filesystems is copied). */
-  private async makeAsync(storagePath: string, dest: string): Promise<boolean> {
-    try {
-      if (this.mode === 'symlink') await fsp.symlink(storagePath, dest);
-      else {
-        try {
-          await fsp.link(storagePath, dest);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e; // else another filesystem: copied
-          await fsp.copyFile(storagePath, dest, constants.COPYFILE_EXCL);
-          await fsp.chmod(dest, 0o644);
-        }
-      }
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw e;
-    }
-  }
-
-  /** Wait for the entries being made; the first failure is thrown (the publish fails before its switch). */
-  async settle(): Promise<void> {
-    while (this.inflight.size) await Promise.all([...this.inflight]);
-    if (this.failure !== undefined) {
-      const e = this.failure;
-      this.failure = undefined;
-      throw e;
-    }
   }
 
   /** Make `dest` hold `storagePath` by the pool's link mode; false when `dest` exists (unless `mustMake`, which throws then). */
@@ -195,7 +142,6 @@ export class PackagePool {
 
   /** Record the pool's content (call after the entries of a publish are in place). */
   save(): void {
-    if (this.inflight.size) throw new Error('PackagePool.save() while entries are being made: call settle() first');
     if (!this.dirty) return;
     const manifest: Record<string, ManifestEntry> = {};
     const dirs: Record<string, string> = {};
