@@ -99,7 +99,8 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
     try {
       mkdirSync(path.dirname(cache.path), { recursive: true });
       const tmp = `${cache.path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ key: cache.key, config }));
+      // Owner-only: a config may hold secrets (feed passwords, client keys) its own mode protects.
+      writeFileSync(tmp, JSON.stringify({ key: cache.key, config }), { mode: 0o600 });
       renameSync(tmp, cache.path);
     } catch {
       // No writable cache: parsed again next time.

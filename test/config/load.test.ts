@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfigText, loadConfig, loadConfigFile, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
 import { StagepushError } from '../../src/errors.js';
@@ -231,6 +231,8 @@ test('a valid config file is parsed once: later loads take the cached result, an
     const first = loadConfigFile(file).config;
     const cached = readdirSync(path.join(dir, 'cache')).filter((f) => f.startsWith('config-parsed-'));
     assert.equal(cached.length, 1);
+    // Readable by its owner only (a config may hold feed passwords or client keys).
+    assert.equal(statSync(path.join(dir, 'cache', cached[0]!)).mode & 0o777, 0o600);
     // The cached result is what parsing gives, defaults and keys-as-written included.
     const second = loadConfigFile(file).config;
     assert.deepEqual(second, first);
