@@ -271,11 +271,9 @@ export const CONFIG_SCHEMA = {
       default: {},
       properties: {
         threads: {
-          type: ['integer', 'string'],
+          type: 'integer',
           minimum: 1,
-          pattern: '^auto$',
-          default: 'auto',
-          description: "staged source worker threads (URL ?threads= wins); 'auto' = the number of CPUs, at most 4 (hashing is CPU-bound: more threads than cores only contend)",
+          description: 'staged source worker threads (URL ?threads= wins); unset: the number of CPUs, at most 4 (hashing is CPU-bound: more threads than cores only contend)',
         },
         timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
         free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },

@@ -97,7 +97,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     const loadedItems = await loadStagingAreas(opts.urls, {
       events,
       signal: opts.signal,
-      threads: cfg.push.threads === 'auto' ? Math.min(4, availableParallelism()) : cfg.push.threads,
+      threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
       timeout: cfg.push.timeout,
       checksumCache: cache.checksumCache(),
       onRpmRecord: (item, json, summary) => {

@@ -48,9 +48,9 @@ test('defaults are filled from the schema', () => {
   assert.deepEqual(c.allowed_signing_keys, []);
   assert.equal(c.log_retention_days, 30);
   assert.deepEqual(c.hooks.post_publish, []);
-  assert.equal(c.push.threads, 'auto');
+  assert.equal(c.push.threads, undefined, 'unset: the number of CPUs, at most 4');
   assert.equal(parseConfigText('push: {threads: 3}\n', '/x/c.yaml').push.threads, 3);
-  for (const bad of ['push: {threads: many}\n', 'push: {threads: 0}\n', 'push: {threads: 1.5}\n']) {
+  for (const bad of ['push: {threads: many}\n', 'push: {threads: 0}\n', 'push: {threads: 1.5}\n', 'push: {threads: auto}\n']) {
     const err = problemsOf(bad);
     assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}`), ['push.threads@line 1'], bad);
   }
