@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { LineCounter, Node as YamlNode } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
+import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
@@ -95,7 +96,8 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
     }
   }
   const config = parseConfigText(text, file);
-  if (cache && isJsonSafe(config)) {
+  // Only what JSON keeps as it is (a plugin config is free-form: `.inf` would come back null).
+  if (cache && plainJson(config, false) !== NOT_PLAIN) {
     try {
       mkdirSync(path.dirname(cache.path), { recursive: true });
       const tmp = `${cache.path}.${process.pid}.tmp`;
@@ -125,15 +127,6 @@ function parsedCacheFile(file: string, text: string): { path: string; key: strin
   } catch {
     return null;
   }
-}
-
-/** Whether JSON keeps a value as it is (no non-finite number, no non-plain object). */
-function isJsonSafe(v: unknown): boolean {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
-  if (typeof v === 'number') return Number.isFinite(v);
-  if (Array.isArray(v)) return v.every(isJsonSafe);
-  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
-  return Object.values(v as Record<string, unknown>).every((x) => x !== undefined && isJsonSafe(x));
 }
 
 /** Parse and validate YAML text; errors name the key and the line. */

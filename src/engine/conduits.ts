@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StagepushError } from '../errors.js';
 import { assertJson } from './config.js';
+import { NOT_PLAIN, plainJson } from '../json.js';
 import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
 import type {
   ImportConduit,
@@ -60,54 +61,13 @@ export class RepoStage {
   }
 }
 
-const NOT_PLAIN = Symbol('not plain JSON');
-
-/** A copy of a tree of plain JSON values (each object or array met once), or NOT_PLAIN. */
-function copyPlain(v: unknown, seen: Set<object>, depth: number): unknown {
-  if (v === null) return null;
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isFinite(v) ? v : NOT_PLAIN;
-    case 'object': {
-      if (depth > 256 || seen.has(v)) return NOT_PLAIN;
-      seen.add(v);
-      if (Array.isArray(v)) {
-        const n = v.length;
-        const out = new Array<unknown>(n);
-        for (let i = 0; i < n; i++) {
-          // A hole (sparse array) reads as undefined: not plain.
-          const x = copyPlain(v[i], seen, depth + 1);
-          if (x === NOT_PLAIN) return NOT_PLAIN;
-          out[i] = x;
-        }
-        return out;
-      }
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
-      const o = v as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(o)) {
-        const x = copyPlain(o[k], seen, depth + 1);
-        if (x === NOT_PLAIN) return NOT_PLAIN;
-        out[k] = x;
-      }
-      return out;
-    }
-    default:
-      return NOT_PLAIN;
-  }
-}
-
 /**
  * `structuredClone` of a unit key or metadata, faster for what they nearly always are: a tree of
  * plain JSON values (copied directly); anything else (shared or circular references, holes,
  * non-plain objects, nesting deeper than 256) is left to `structuredClone` itself.
  */
 export function cloneJson<T>(v: T): T {
-  const c = copyPlain(v, new Set(), 0);
+  const c = plainJson(v, true);
   return c === NOT_PLAIN ? structuredClone(v) : (c as T);
 }
 
@@ -116,7 +76,7 @@ export function cloneJson<T>(v: T): T {
  * plain JSON values is checked by the copy itself, in one walk instead of two.
  */
 export function checkedCloneJson<T>(v: T, what: string): T {
-  const c = copyPlain(v, new Set(), 0);
+  const c = plainJson(v, true);
   if (c !== NOT_PLAIN) return c as T;
   assertJson(v, what);
   return structuredClone(v);

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { StagepushError } from '../errors.js';
+import { NOT_PLAIN, plainJson } from '../json.js';
 import type { Json, PluginCallConfig } from './contract.js';
 
 export class CallConfig implements PluginCallConfig {
@@ -33,39 +34,11 @@ export class CallConfig implements PluginCallConfig {
   }
 }
 
-/**
- * Plain JSON (the common case, checked without building paths or tracking objects); false when
- * anything is not, or the value is nested deeper than the check goes (the full walk then decides
- * and explains).
- */
-function isPlainJson(v: unknown, depth: number): boolean {
-  if (v === null) return true;
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(v);
-    case 'object': {
-      if (depth > 256) return false;
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) if (!isPlainJson(v[i], depth + 1)) return false;
-        return true;
-      }
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return false;
-      const o = v as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!isPlainJson(o[k], depth + 1)) return false;
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 /** Throws a clear error when a value is not JSON-serialisable (scratchpads, progress, configs). */
 export function assertJson(value: unknown, what: string): Json {
-  if (isPlainJson(value, 0)) return value as Json;
+  // The common case, checked without building paths or tracking objects; anything else (or
+  // nested deeper than that check goes) is walked again below, which decides and explains.
+  if (plainJson(value, false) !== NOT_PLAIN) return value as Json;
   const seen = new Set<unknown>();
   const walk = (v: unknown, p: string): void => {
     if (v === null || typeof v === 'string' || typeof v === 'boolean') return;

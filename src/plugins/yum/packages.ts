@@ -21,8 +21,8 @@
 import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Json, PublishConduit, UnitStamp } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import {
@@ -73,9 +73,8 @@ let collectGarbage: (() => void) | null | undefined;
 function collector(): (() => void) | null {
   if (collectGarbage === undefined) {
     try {
-      const req = createRequire(import.meta.url);
-      (req('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
-      collectGarbage = (req('node:vm') as typeof import('node:vm')).runInNewContext('gc') as () => void;
+      setFlagsFromString('--expose-gc');
+      collectGarbage = runInNewContext('gc') as () => void;
     } catch {
       collectGarbage = null;
     }
@@ -94,7 +93,7 @@ function boundYoungGeneration(): void {
   if (youngBounded) return;
   youngBounded = true;
   try {
-    (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
+    setFlagsFromString('--semi-space-growth-factor=1');
   } catch {
     /* an engine without the flag: memory grows as V8 decides */
   }
