@@ -198,6 +198,16 @@ export class PushCache {
     };
   }
 
+  /**
+   * Drop what this run learnt while loading (header summaries, the loader's stats): needed to
+   * plan and to check free space, not after the import. Asked again, they come from the database
+   * and the filesystem.
+   */
+  forgetLoad(): void {
+    this.summaries.clear();
+    this.loaded.clear();
+  }
+
   /** Device and size of a staged file as the loader saw it in this run (undefined: not seen under this path). */
   loadedStat(p: string): { dev: number; size: number } | undefined {
     return this.loaded.get(p);

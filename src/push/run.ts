@@ -91,223 +91,235 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   // re-read their headers.
   const facts = factsFrom(cache);
   const prevFacts = setFileFactsProvider(facts.provider);
-  let engine: PushEngine | null = null;
+  let engine = null as PushEngine | null; // opened in loadPlanImport, closed below
   try {
-    // 1. Load and checksum everything (headers streamed into the staging table).
-    const loadedItems = await loadStagingAreas(opts.urls, {
-      events,
-      signal: opts.signal,
-      threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
-      timeout: cfg.push.timeout,
-      checksumCache: cache.checksumCache(),
-      onRpmRecord: (item, json, summary) => {
-        if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
-      },
-    });
-    // Commit the stat cache and headers now: nothing holds push.sqlite while waiting for locks.
-    cache.flush();
-    log.keepMetadata(loadedItems.dirs);
-    const items = loadedItems.items;
-    report.warnings.push(...loadedItems.warnings.filter((w) => !/UNSUPPORTED/.test(w.code)));
-    const problems: Problem[] = [...loadedItems.problems];
-    for (const w of loadedItems.warnings) {
-      if (/UNSUPPORTED/.test(w.code)) problems.push({ ...w, code: 'PUSH_UNSUPPORTED_CONTENT', message: `${w.message} (the push refuses unsupported content)` });
-    }
+    // Steps 1–6 run in their own function: what they build for every item (push items, desired
+    // units, plans, stat rows, header summaries: tens of MiB for 20,000 packages) is garbage once
+    // the report holds the outcome, instead of staying reachable while the repositories publish
+    // and every collection of the publish marks it again.
+    const staged = await loadPlanImport();
+    if ('done' in staged) return staged.done;
+    const { repos, engine: eng } = staged;
 
-    // 2. Route.
-    engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
-    const route = routeItems(items, cfg, {
-      include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
-      exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
-      importerTypes: engine.importerTypes(),
-    });
-    problems.push(...route.problems);
-    if (opts.dest?.length && !route.assignments.length && !problems.length) {
-      log.line(`no item matches --dest ${opts.dest.join(',')}`);
-    }
-
-    // 3. Signing gate (policy), over every routed RPM.
-    const policy: Problem[] = [];
-    const allowed = cfg.allowed_signing_keys.map((k) => k.toUpperCase());
-    const seenRpm = new Set<string>();
-    for (const a of route.assignments) {
-      if (a.item.kind !== 'RpmPushItem' || seenRpm.has(a.item.src ?? a.item.name)) continue;
-      seenRpm.add(a.item.src ?? a.item.name);
-      const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
-      if (!key && !cfg.allow_unsigned) {
-        policy.push({ code: 'PUSH_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: not signed (allow_unsigned is false)` });
-      } else if (key && allowed.length && !allowed.includes(key)) {
-        policy.push({ code: 'PUSH_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: signed with key ${key}, not in allowed_signing_keys (${allowed.join(', ')})` });
-      }
-    }
-    if (problems.length || policy.length) {
-      report.problems.push(...problems, ...policy);
-      const kind = problems.length ? 'invalid' : 'policy';
-      for (const p of [...problems, ...policy]) {
-        report.items.push({ repository: '', unit: p.entry ?? p.file ?? '', action: 'failed', type: '', item: p.entry, src: p.file ?? null, reason: p.message });
-      }
-      throw new StagepushError(
-        kind === 'invalid' ? 'PUSH_INVALID_INPUT' : 'PUSH_POLICY',
-        kind === 'invalid'
-          ? `the staging area has ${problems.length} problem(s)${policy.length ? ` and ${policy.length} policy refusal(s)` : ''}; nothing was pushed`
-          : `${policy.length} RPM(s) refused by the signing policy; nothing was pushed`,
-        { kind, problems: [...problems, ...policy] },
-      );
-    }
-
-    // 4. Desired units per repository (RPM headers read back from the staging table).
-    const repos = route.repos;
-    const byRepo = new Map<string, Assignment[]>();
-    for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
-    const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
-    const desired = new Map<string, DesiredItem[]>();
-    for (const r of repos) {
-      const list: DesiredItem[] = [];
-      for (const a of byRepo.get(r.id) ?? []) list.push(await desiredItem(a, { repoId: r.id, record }));
-      desired.set(r.id, list);
-    }
-
-    if (opts.prePush) {
-      // Store content only: every file goes into the content store (pinned), nothing visible.
-      // Pinned for push.pre_push_retention_hours (or until a push imports it): gc keeps it.
-      const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
-      const fileSet = new Set(files);
-      const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
-      const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
-      report.summary.bytes_linked = stored.bytesLinked;
-      report.summary.bytes_copied = stored.bytesCopied;
-      for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
-      for (const [repoId, list] of desired) {
-        for (const d of list) {
-          const how = d.assignment.item.src ? stored.how.get(d.assignment.item.src) : undefined;
-          report.items.push({ repository: repoId, unit: d.label, action: 'unchanged', type: d.assignment.typeId, item: d.assignment.item.name, src: d.assignment.item.src, dest: d.assignment.dest, sha256: d.assignment.item.sha256sum, ...(how ? { stored: how } : {}) });
-        }
-      }
-      return finish(report, log, settings, dryRun);
-    }
-
-    const planAll = (list: (id: string) => Unit[]): RepoPlan[] =>
-      repos.map((r) => {
-        const existing = list(r.id);
-        const ex = existing.map(existingUnit);
-        const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
-        return planRepo(r, ds, ex, { bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata) });
-      });
-
-    if (dryRun) {
-      const plans = planAll((id) => (engine!.hasRepo(id) ? engine!.listUnits(id) : []));
-      applyPlans(report, repos, plans, engine, true);
-      const planProblems = plans.flatMap((p) => p.problems);
-      if (planProblems.length) throw planError(planProblems, report);
-      for (const r of report.repositories) {
-        const plan = plans.find((p) => p.repoId === r.id)!;
-        const unpublished = engine.needsPublish(r.id);
-        r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
-        if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
-      }
-      return finish(report, log, settings, dryRun);
-    }
-
-    // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
-    //    leaves no empty repository behind; the check is repeated under the locks).
-    // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
-    const srcStats = new Map<string, SrcStat | null>();
-    const loadedStat = (src: string): SrcStat | undefined => {
-      const st = cache.loadedStat(src);
-      return st && { dev: st.dev, size: st.size, dir: false };
-    };
-    checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat);
-    const created = new Set<string>();
-    for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
-
-    // 6. Plan under the locks, commit every repository's new version in one transaction.
-    events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
-    let plans: RepoPlan[] = [];
-    let done = 0;
-    const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
-    const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
-    // What the store did with each file during the current item (by source path), and the digests
-    // it newly placed: how the item was stored, without asking the filesystem again.
-    const ingested = new Map<string, StoredEvent>();
-    const placed = new Set<string>();
-    const stopListening = onStored((e) => {
-      if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
-      if (e.how !== 'existing') placed.add(e.sha256);
-    });
-    try {
-      await engine.transaction(
-        repos.map((r) => r.id),
-        async (batch) => {
-          // Files are linked/copied into the store without a directory fsync each; the touched
-          // directories are synced once, before the engine commits the rows that reference them.
-          deferDurability();
-          try {
-            await importAll(batch);
-          } finally {
-            await flushDurabilityAsync();
-          }
+    async function loadPlanImport(): Promise<{ done: PushReport } | { repos: RepoSpec[]; engine: PushEngine }> {
+      // 1. Load and checksum everything (headers streamed into the staging table).
+      const loadedItems = await loadStagingAreas(opts.urls, {
+        events,
+        signal: opts.signal,
+        threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
+        timeout: cfg.push.timeout,
+        checksumCache: cache.checksumCache(),
+        onRpmRecord: (item, json, summary) => {
+          if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
         },
-      );
-    } finally {
-      stopListening();
-      cache.expectRecords([]);
-      facts.prefetch([]); // the prefetched stat rows are not needed after the import
-    }
-    async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
-      {
-        plans = planAll((id) => batch.listUnits(id));
+      });
+      // Commit the stat cache and headers now: nothing holds push.sqlite while waiting for locks.
+      cache.flush();
+      log.keepMetadata(loadedItems.dirs);
+      const items = loadedItems.items;
+      report.warnings.push(...loadedItems.warnings.filter((w) => !/UNSUPPORTED/.test(w.code)));
+      const problems: Problem[] = [...loadedItems.problems];
+      for (const w of loadedItems.warnings) {
+        if (/UNSUPPORTED/.test(w.code)) problems.push({ ...w, code: 'PUSH_UNSUPPORTED_CONTENT', message: `${w.message} (the push refuses unsupported content)` });
+      }
+
+      // 2. Route.
+      engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
+      const route = routeItems(items, cfg, {
+        include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
+        exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
+        importerTypes: engine.importerTypes(),
+      });
+      problems.push(...route.problems);
+      if (opts.dest?.length && !route.assignments.length && !problems.length) {
+        log.line(`no item matches --dest ${opts.dest.join(',')}`);
+      }
+
+      // 3. Signing gate (policy), over every routed RPM.
+      const policy: Problem[] = [];
+      const allowed = cfg.allowed_signing_keys.map((k) => k.toUpperCase());
+      const seenRpm = new Set<string>();
+      for (const a of route.assignments) {
+        if (a.item.kind !== 'RpmPushItem' || seenRpm.has(a.item.src ?? a.item.name)) continue;
+        seenRpm.add(a.item.src ?? a.item.name);
+        const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
+        if (!key && !cfg.allow_unsigned) {
+          policy.push({ code: 'PUSH_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: not signed (allow_unsigned is false)` });
+        } else if (key && allowed.length && !allowed.includes(key)) {
+          policy.push({ code: 'PUSH_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: signed with key ${key}, not in allowed_signing_keys (${allowed.join(', ')})` });
+        }
+      }
+      if (problems.length || policy.length) {
+        report.problems.push(...problems, ...policy);
+        const kind = problems.length ? 'invalid' : 'policy';
+        for (const p of [...problems, ...policy]) {
+          report.items.push({ repository: '', unit: p.entry ?? p.file ?? '', action: 'failed', type: '', item: p.entry, src: p.file ?? null, reason: p.message });
+        }
+        throw new StagepushError(
+          kind === 'invalid' ? 'PUSH_INVALID_INPUT' : 'PUSH_POLICY',
+          kind === 'invalid'
+            ? `the staging area has ${problems.length} problem(s)${policy.length ? ` and ${policy.length} policy refusal(s)` : ''}; nothing was pushed`
+            : `${policy.length} RPM(s) refused by the signing policy; nothing was pushed`,
+          { kind, problems: [...problems, ...policy] },
+        );
+      }
+
+      // 4. Desired units per repository (RPM headers read back from the staging table).
+      const repos = route.repos;
+      const byRepo = new Map<string, Assignment[]>();
+      for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
+      const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
+      const desired = new Map<string, DesiredItem[]>();
+      for (const r of repos) {
+        const list: DesiredItem[] = [];
+        for (const a of byRepo.get(r.id) ?? []) list.push(await desiredItem(a, { repoId: r.id, record }));
+        desired.set(r.id, list);
+      }
+
+      if (opts.prePush) {
+        // Store content only: every file goes into the content store (pinned), nothing visible.
+        // Pinned for push.pre_push_retention_hours (or until a push imports it): gc keeps it.
+        const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
+        const fileSet = new Set(files);
+        const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
+        const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
+        report.summary.bytes_linked = stored.bytesLinked;
+        report.summary.bytes_copied = stored.bytesCopied;
+        for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));
+        for (const [repoId, list] of desired) {
+          for (const d of list) {
+            const how = d.assignment.item.src ? stored.how.get(d.assignment.item.src) : undefined;
+            report.items.push({ repository: repoId, unit: d.label, action: 'unchanged', type: d.assignment.typeId, item: d.assignment.item.name, src: d.assignment.item.src, dest: d.assignment.dest, sha256: d.assignment.item.sha256sum, ...(how ? { stored: how } : {}) });
+          }
+        }
+        return { done: finish(report, log, settings, dryRun) };
+      }
+
+      const planAll = (list: (id: string) => Unit[]): RepoPlan[] =>
+        repos.map((r) => {
+          const existing = list(r.id);
+          const ex = existing.map(existingUnit);
+          const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
+          return planRepo(r, ds, ex, { bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata) });
+        });
+
+      if (dryRun) {
+        const plans = planAll((id) => (engine!.hasRepo(id) ? engine!.listUnits(id) : []));
+        applyPlans(report, repos, plans, engine, true);
         const planProblems = plans.flatMap((p) => p.problems);
-        if (planProblems.length) {
-          applyPlans(report, repos, plans, engine!, false);
-          throw planError(planProblems, report);
+        if (planProblems.length) throw planError(planProblems, report);
+        for (const r of report.repositories) {
+          const plan = plans.find((p) => p.repoId === r.id)!;
+          const unpublished = engine.needsPublish(r.id);
+          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
+          if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }
-        const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
-        checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat);
-        // The stat cache rows of every file to import, in one query (not one per item); their
-        // header records a chunk at a time, in upload order.
-        facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
-        cache.expectRecords(plans.flatMap((p) => [...p.uploads].sort(byUploadOrder).flatMap((u) => (u.assignment.item.sha256sum ? [u.assignment.item.sha256sum] : []))));
-        for (const plan of plans) {
-          if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
-          const ordered = [...plan.uploads].sort(byUploadOrder);
-          // One engine call per repository; each item is still uploaded (and reported) on its own.
-          await batch.uploadMany(
-            plan.repoId,
-            ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
-            {
-              before: () => {
-                opts.signal?.throwIfAborted();
-                ingested.clear();
-                placed.clear();
+        return { done: finish(report, log, settings, dryRun) };
+      }
+
+      // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
+      //    leaves no empty repository behind; the check is repeated under the locks).
+      // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
+      const srcStats = new Map<string, SrcStat | null>();
+      const loadedStat = (src: string): SrcStat | undefined => {
+        const st = cache.loadedStat(src);
+        return st && { dev: st.dev, size: st.size, dir: false };
+      };
+      checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat);
+      const created = new Set<string>();
+      for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
+
+      // 6. Plan under the locks, commit every repository's new version in one transaction.
+      events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
+      let plans: RepoPlan[] = [];
+      let done = 0;
+      const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
+      const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
+      // What the store did with each file during the current item (by source path), and the digests
+      // it newly placed: how the item was stored, without asking the filesystem again.
+      const ingested = new Map<string, StoredEvent>();
+      const placed = new Set<string>();
+      const stopListening = onStored((e) => {
+        if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
+        if (e.how !== 'existing') placed.add(e.sha256);
+      });
+      try {
+        await engine.transaction(
+          repos.map((r) => r.id),
+          async (batch) => {
+            // Files are linked/copied into the store without a directory fsync each; the touched
+            // directories are synced once, before the engine commits the rows that reference them.
+            deferDurability();
+            try {
+              await importAll(batch);
+            } finally {
+              await flushDurabilityAsync();
+            }
+          },
+        );
+      } finally {
+        stopListening();
+        cache.expectRecords([]);
+        facts.prefetch([]); // the prefetched stat rows are not needed after the import
+      }
+      async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
+        {
+          plans = planAll((id) => batch.listUnits(id));
+          const planProblems = plans.flatMap((p) => p.problems);
+          if (planProblems.length) {
+            applyPlans(report, repos, plans, engine!, false);
+            throw planError(planProblems, report);
+          }
+          const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
+          checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat);
+          cache.forgetLoad(); // the header summaries and the loader's stats have served (desired units, free space)
+          // The stat cache rows of every file to import, in one query (not one per item); their
+          // header records a chunk at a time, in upload order.
+          facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
+          cache.expectRecords(plans.flatMap((p) => [...p.uploads].sort(byUploadOrder).flatMap((u) => (u.assignment.item.sha256sum ? [u.assignment.item.sha256sum] : []))));
+          for (const plan of plans) {
+            if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
+            const ordered = [...plan.uploads].sort(byUploadOrder);
+            // One engine call per repository; each item is still uploaded (and reported) on its own.
+            await batch.uploadMany(
+              plan.repoId,
+              ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
+              {
+                before: () => {
+                  opts.signal?.throwIfAborted();
+                  ingested.clear();
+                  placed.clear();
+                },
+                after: (i) => {
+                  const a = ordered[i]!.assignment;
+                  uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum });
+                  events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
+                },
               },
-              after: (i) => {
-                const a = ordered[i]!.assignment;
-                uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum });
-                events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
-              },
-            },
-          );
+            );
+          }
         }
       }
-    }
-    events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
-    // Content a pre-push stored is now referenced by units: its pins are released.
-    await engine.releasePins([...new Set(route.assignments.map((a) => a.item.sha256sum).filter((x): x is string => !!x))]);
-    applyPlans(report, repos, plans, engine, false);
-    const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
-    for (const i of report.items) {
-      const a = byItem.get(`${i.repository}\u0000${i.item}\u0000${i.src}`);
-      const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
-      if (info) {
-        i.stored = info.stored;
-        if (info.stored === 'linked') report.summary.bytes_linked += info.size;
-        if (info.stored === 'copied') report.summary.bytes_copied += info.size;
+      events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
+      // Content a pre-push stored is now referenced by units: its pins are released.
+      await engine.releasePins([...new Set(route.assignments.map((a) => a.item.sha256sum).filter((x): x is string => !!x))]);
+      applyPlans(report, repos, plans, engine, false);
+      const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
+      for (const i of report.items) {
+        const a = byItem.get(`${i.repository}\u0000${i.item}\u0000${i.src}`);
+        const info = a ? uploadInfo.get(`${i.repository}\u0000${a.index}`) : undefined;
+        if (info) {
+          i.stored = info.stored;
+          if (info.stored === 'linked') report.summary.bytes_linked += info.size;
+          if (info.stored === 'copied') report.summary.bytes_copied += info.size;
+        }
       }
-    }
-    for (const r of report.repositories) {
-      r.created = created.has(r.id);
-      r.previous_version = versionsBefore.get(r.id) ?? 0;
-      r.version = engine.repoVersion(r.id);
+      for (const r of report.repositories) {
+        r.created = created.has(r.id);
+        r.previous_version = versionsBefore.get(r.id) ?? 0;
+        r.version = engine.repoVersion(r.id);
+      }
+      return { repos, engine };
     }
 
     // 7. Publish: every repository of the push whose current version is not published (or all
@@ -318,7 +330,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         r.reason = '--skip publish';
       }
     } else {
-      await publishAll(engine, report, repos, Boolean(opts.forcePublish), events, opts.signal);
+      await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
       await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log);
     }
     return finish(report, log, settings, dryRun);
