@@ -223,14 +223,19 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const entryOf = new Map<Upload, PlanEntry>();
 
   // The same unit staged twice for one repository (e.g. a file under two destinations that both
-  // map here) is planned once.
-  const seenItems = new Set<string>();
+  // map here) is planned once. Items are grouped by their first unit's key (memoised anyway), and
+  // compared in full only within a group: no signature string is built per item.
+  const seenItems = new Map<string, DesiredItem | DesiredItem[]>();
+  const sameDesired = (x: DesiredItem, y: DesiredItem): boolean =>
+    x.label === y.label && x.units.length === y.units.length && x.units.every((u, i) => keyOf(u) === keyOf(y.units[i]!) && u.fingerprint === y.units[i]!.fingerprint);
   for (const d of desired) {
     const a = d.assignment;
+    const group = d.units.length ? keyOf(d.units[0]!) : `\u0000${d.label}`;
+    const seen = seenItems.get(group);
+    if (seen === undefined) seenItems.set(group, d);
+    else if (Array.isArray(seen) ? seen.some((o) => sameDesired(o, d)) : sameDesired(seen, d)) continue;
+    else seenItems.set(group, Array.isArray(seen) ? (seen.push(d), seen) : [seen, d]);
     const base: EntryBase = { repository: repo.id, unit: d.label, type: a.typeId, item: a.item.name, src: a.item.src, dest: a.dest };
-    const sig = `${d.label}\u0000${d.units.map((u) => `${keyOf(u)}=${u.fingerprint}`).join(',')}`;
-    if (seenItems.has(sig)) continue;
-    seenItems.add(sig);
     for (const u of d.units) {
       wantedKeys.add(keyOf(u));
       wantedReplace.add(u.replaceKey);

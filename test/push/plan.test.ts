@@ -109,6 +109,23 @@ test('plan: unchanged, pushed, replaced (same NEVRA new sha256), refuse, mirror,
   assert.ok(again.entries.every((e) => e.action === 'unchanged'));
 });
 
+test('plan: the same unit staged twice for one repository is planned once; a different file of the same NEVRA is not merged into it', () => {
+  const repo = declaredRepos(parseConfigText('repositories:\n  r:\n    type: yum\n', '/c'))[0]!;
+  const a1 = rpmUnit('a', '1.0', 'aa');
+  const b1 = rpmUnit('b', '1.0', 'bb');
+  // a.rpm under two destinations that both map to r, b.rpm once: two uploads.
+  const twice = [...desiredFor('r', [a1, b1]), ...desiredFor('x', [a1])];
+  const p = planRepo(repo, twice, [], { bumpErrata: false });
+  assert.deepEqual(p.entries.map((e) => `${e.action} ${e.unit}`), ['pushed rpm:a-0:1.0-1.noarch', 'pushed rpm:b-0:1.0-1.noarch']);
+  assert.equal(p.uploads.length, 2);
+  // Same key, another fingerprint (metadata differs), or another label: both are planned.
+  const other = { ...a1, fingerprint: 'a2' };
+  const relabelled = desiredFor('y', [a1]).map((d) => ({ ...d, label: 'rpm:a (again)' }));
+  const q = planRepo(repo, [...desiredFor('r', [a1]), ...desiredFor('x', [other]), ...relabelled, ...desiredFor('z', [a1])], [], { bumpErrata: false });
+  assert.equal(q.entries.length, 3);
+  assert.equal(q.uploads.length, 3);
+});
+
 test('plan: errata merge rule and --bump-errata', () => {
   const repo = declaredRepos(parseConfigText('repositories:\n  r:\n    type: yum\n', '/c'))[0]!;
   const stored: ExistingUnit = { id: 'e1', typeId: 'erratum', unitKey: { id: 'RHSA-1' }, fingerprint: 'old', replaceKey: 'erratum:RHSA-1', label: 'erratum:RHSA-1', updated: '2024-01-01 00:00:00', version: '2' };
