@@ -32,7 +32,11 @@ const yumDistributorConfig = {
     gpg_sign_metadata: boolKey('write a detached armored repomd.xml.asc with gpg', false),
     gpg_key_id: strKey('key id gpg signs repomd.xml with'),
     gpg_home: strKey('GNUPGHOME for metadata signing'),
-    ...linkMode('package_link'),
+    package_link: {
+      enum: ['auto', 'symlink', 'hardlink', 'copy'],
+      default: 'auto',
+      description: 'how Packages/ entries point at the stored file: auto = a hard link, or a symlink where the filesystem refuses one (another filesystem, protected_hardlinks); hardlink = a hard link, or a copy',
+    },
     repo_name: strKey('repository name shown to consumers'),
     changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, description: 'changelog entries per package in other.xml' },
     https_ca: strKey('CA certificate (path or PEM) consumers use for the https repository'),

@@ -18,7 +18,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, Json, Unit } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
-import { DIR_MODE, FILE_MODE, copyFile0644, linkOrCopy, mkdirp } from './fsutil.js';
+import { DIR_MODE, FILE_MODE, copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from './fsutil.js';
 
 export const DIRECTORY_TYPE = 'directory';
 
@@ -37,7 +37,9 @@ export interface DirectoryEntry {
   escapes?: boolean;
 }
 
-export type LinkMode = 'symlink' | 'hardlink' | 'copy';
+/** `auto` (a yum repository's `package_link` default): a hard link, or a symlink where refused. */
+export type LinkMode = 'auto' | 'symlink' | 'hardlink' | 'copy';
+/** `file_link` values (file and directory repositories). */
 export const LINK_MODES: readonly LinkMode[] = ['symlink', 'hardlink', 'copy'];
 
 /** Does a symlink at `entryPath` with `target` point outside the tree (lexically)? */
@@ -262,7 +264,7 @@ export class PathClaims {
 }
 
 export interface LayoutOptions {
-  /** How files appear: symlinks to the stored blobs (default), hard links, or copies. */
+  /** How files appear: symlinks to the stored blobs (default), hard links (else symlinks: `auto`; else copies: `hardlink`), or copies. */
   mode?: LinkMode;
   signal?: AbortSignal;
 }
@@ -301,6 +303,7 @@ export async function layoutDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata
     } else {
       const src = blobPath(e.sha256!);
       if (mode === 'symlink') await fsp.symlink(src, dest);
+      else if (mode === 'auto') await linkOrSymlink(src, dest);
       else if (mode === 'hardlink') await linkOrCopy(src, dest);
       else await copyFile0644(src, dest);
       counts.files++;

@@ -57,13 +57,32 @@ export async function linkOrCopy(src: string, dest: string): Promise<'link' | 'c
     await fsp.link(src, dest);
     return 'link';
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP') {
-      await copyFile0644(src, dest);
-      return 'copy';
-    }
-    throw e;
+    if (!linkRefused(e)) throw e;
+    await copyFile0644(src, dest);
+    return 'copy';
   }
+}
+
+/** A hard link, or a symlink to `src` where the filesystem refuses one (`auto` link mode). */
+export async function linkOrSymlink(src: string, dest: string): Promise<'link' | 'symlink'> {
+  try {
+    await fsp.link(src, dest);
+    return 'link';
+  } catch (e) {
+    if (!linkRefused(e)) throw e;
+    await fsp.symlink(src, dest);
+    return 'symlink';
+  }
+}
+
+/**
+ * link(2) refused where a copy or a symlink works: another filesystem (EXDEV), a file another
+ * user owns under protected_hardlinks or a filesystem without hard links (EPERM, ENOTSUP), too
+ * many links to the file (EMLINK).
+ */
+export function linkRefused(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP';
 }
 
 /**

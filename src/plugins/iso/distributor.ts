@@ -11,7 +11,7 @@ import { StagepushError } from '../../errors.js';
 import { COMMON_PUBLISH_KEYS, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, result } from '../common/config.js';
 import { publishPayload } from '../common/consumer.js';
 import { LINK_MODES, PathClaims, type LinkMode } from '../common/directory.js';
-import { copyFile0644, linkOrCopy, mkdirp } from '../common/fsutil.js';
+import { copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from '../common/fsutil.js';
 import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
 import { ISO_TYPE } from './importer.js';
 import { MANIFEST_NAME, checkIsoName, formatManifest, type ManifestEntry } from './manifest.js';
@@ -23,6 +23,7 @@ export const ISO_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'file_link'] as con
 export async function placeFile(src: string, dest: string, mode: LinkMode): Promise<void> {
   await mkdirp(path.dirname(dest));
   if (mode === 'symlink') await fsp.symlink(src, dest);
+  else if (mode === 'auto') await linkOrSymlink(src, dest);
   else if (mode === 'hardlink') await linkOrCopy(src, dest);
   else await copyFile0644(src, dest);
 }

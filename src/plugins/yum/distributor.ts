@@ -1,6 +1,6 @@
 /**
  * yum_distributor: publishes a repository as a yum repository dnf reads:
- *   Packages/<l>/<file>      symlinks to the stored files (hard links or copies by config)
+ *   Packages/<l>/<file>      hard links to the stored files, else symlinks (package_link: see config.ts)
  *   <directory units>        RAW trees as-is (kickstart .treeinfo, images/ …)
  *   repodata/                primary, filelists, other, updateinfo, comps, modules, productid,
  *                            repomd.xml (+ repomd.xml.asc when gpg_sign_metadata)

@@ -1,8 +1,9 @@
 /**
  * The Packages/ pool of a yum distributor: one directory, next to the distributor's versioned
  * trees (`<publish root>/.versions/<repo>/<key>/packages-<link mode>/<l>/<file>`), kept up to date
- * incrementally, that every published tree points at with a relative `Packages` symlink. A publish
- * only links the packages that are new and, after the switch, unlinks the ones no longer in the
+ * incrementally, that every published tree points at with a relative `Packages` symlink. Its
+ * entries are hard links or symlinks to the stored files (or copies), by `package_link` (see
+ * PACKAGE_LINKS in config.ts). A publish only links the packages that are new and, after the switch, unlinks the ones no longer in the
  * repository: republishing 20,000 packages after adding 10 makes 10 links, not 20,000.
  *
  * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
@@ -15,6 +16,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { constants, copyFileSync, linkSync } from 'node:fs';
+import { linkRefused } from '../common/fsutil.js';
 import type { PackageLink } from './config.js';
 
 const MANIFEST = '.pool.json';
@@ -116,10 +118,22 @@ export class PackagePool {
     this.have.set(rel, sha);
   }
 
+  /** `auto`: hard links were refused once (another filesystem): the rest are symlinks without trying. */
+  private linksRefused = false;
+
   /** Make `dest` hold `storagePath` by the pool's link mode; false when `dest` exists (unless `mustMake`, which throws then). */
   private make(storagePath: string, dest: string, mustMake = false): boolean {
     try {
-      if (this.mode === 'symlink') {
+      if (this.mode === 'auto' && !this.linksRefused) {
+        try {
+          linkSync(storagePath, dest);
+          return true;
+        } catch (e) {
+          if (!linkRefused(e)) throw e;
+          if ((e as NodeJS.ErrnoException).code === 'EXDEV') this.linksRefused = true; // EPERM/EMLINK are per file
+        }
+      }
+      if (this.mode === 'symlink' || this.mode === 'auto') {
         symlinkSync(storagePath, dest);
         return true;
       }

@@ -52,7 +52,11 @@ describe('yum_distributor publish read by dnf', () => {
 
   test('tree: Packages/<l>/<file>, repodata with every record, modes', () => {
     assert.ok(existsSync(path.join(published, 'Packages', 'h', 'hello-1.1-1.noarch.rpm')));
-    assert.ok(lstatSync(path.join(published, 'Packages', 'h', 'hello-1.1-1.noarch.rpm')).isSymbolicLink(), 'symlink by default');
+    // package_link auto (the default): a hard link to the stored file (the store is on the same filesystem).
+    const hello = path.join(published, 'Packages', 'h', 'hello-1.1-1.noarch.rpm');
+    const sha = sha256File(hello);
+    assert.ok(lstatSync(hello).isFile(), 'a hard link by default, not a symlink');
+    assert.equal(statSync(hello).ino, statSync(path.join(eng.dataDir, 'content', 'sha256', sha.slice(0, 2), sha.slice(2))).ino);
     const types = [...readFileSync(path.join(published, 'repodata', 'repomd.xml'), 'utf8').matchAll(/<data type="([^"]+)"/g)].map((x) => x[1]);
     assert.deepEqual(types, ['primary', 'filelists', 'other', 'group', 'updateinfo', 'modules', 'productid']);
     for (const loc of repomdLocations(published)) assert.equal(statSync(path.join(published, loc)).mode & 0o777, 0o644, loc);

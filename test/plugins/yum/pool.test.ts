@@ -1,0 +1,64 @@
+/**
+ * The Packages/ pool's link modes: `auto` (the default) makes hard links, and symlinks where the
+ * filesystem refuses a hard link (the pool on another filesystem than the store).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { tempDir } from '../../helpers/cli.js';
+import { PackagePool } from '../../../src/plugins/yum/pool.js';
+
+function storedFile(dir: string, name: string, body: string): string {
+  mkdirSync(dir, { recursive: true });
+  const p = path.join(dir, name);
+  writeFileSync(p, body);
+  return p;
+}
+
+test('package_link auto: a hard link to the stored file on the same filesystem', () => {
+  const root = tempDir('stagepush-pool-');
+  const stored = storedFile(path.join(root, 'content'), 'aa11', 'rpm a');
+  const pool = new PackagePool(path.join(root, 'versions'), 'auto');
+  pool.ensure('a/a-1-1.noarch.rpm', stored, 'aa11');
+  pool.save();
+  const entry = path.join(pool.dir, 'a', 'a-1-1.noarch.rpm');
+  assert.ok(lstatSync(entry).isFile(), 'not a symlink');
+  assert.equal(statSync(entry).ino, statSync(stored).ino, 'the stored file itself');
+  assert.equal(path.basename(pool.dir), 'packages-auto');
+  // The next publish trusts the manifest: nothing is made again.
+  const again = new PackagePool(path.join(root, 'versions'), 'auto');
+  again.ensure('a/a-1-1.noarch.rpm', () => assert.fail('made again'), 'aa11');
+  assert.equal(again.added + again.replaced, 0);
+});
+
+// /dev/shm is a tmpfs on Linux: another filesystem than the temporary directory's.
+const shm = '/dev/shm';
+const otherFs = existsSync(shm) && statSync(shm).dev !== statSync(tempDir('stagepush-pool-dev-')).dev;
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+test('package_link auto: symlinks when the pool is on another filesystem; hardlink copies there', { skip: otherFs ? false : 'no second filesystem (/dev/shm) here' }, () => {
+  const root = tempDir('stagepush-pool-');
+  const stored = storedFile(path.join(root, 'content'), 'bb22', 'rpm b');
+  const stored2 = storedFile(path.join(root, 'content'), 'cc33', 'rpm c');
+  const base = mkdtempSync(path.join(shm, 'stagepush-pool-'));
+  made.push(base);
+  const auto = new PackagePool(base, 'auto');
+  auto.ensure('b/b-1-1.noarch.rpm', stored, 'bb22');
+  auto.ensure('c/c-1-1.noarch.rpm', stored2, 'cc33');
+  for (const [rel, target] of [['b/b-1-1.noarch.rpm', stored], ['c/c-1-1.noarch.rpm', stored2]] as const) {
+    const entry = path.join(auto.dir, ...rel.split('/'));
+    assert.ok(lstatSync(entry).isSymbolicLink(), rel);
+    assert.equal(readlinkSync(entry), target);
+  }
+  assert.equal(auto.added, 2);
+  const hard = new PackagePool(base, 'hardlink');
+  hard.ensure('b/b-1-1.noarch.rpm', stored, 'bb22');
+  const copy = path.join(hard.dir, 'b', 'b-1-1.noarch.rpm');
+  assert.ok(lstatSync(copy).isFile());
+  assert.notEqual(statSync(copy).ino, statSync(stored).ino);
+  assert.equal(readFileSync(copy, 'utf8'), 'rpm b');
+});
