@@ -53,25 +53,23 @@ export async function copyFile0644(src: string, dest: string): Promise<void> {
 
 /** Hard link src at dest, falling back to a copy across filesystems (or when links are refused). */
 export async function linkOrCopy(src: string, dest: string): Promise<'link' | 'copy'> {
-  try {
-    await fsp.link(src, dest);
-    return 'link';
-  } catch (e) {
-    if (!linkRefused(e)) throw e;
-    await copyFile0644(src, dest);
-    return 'copy';
-  }
+  return linkOr(src, dest, 'copy');
 }
 
 /** A hard link, or a symlink to `src` where the filesystem refuses one (`auto` link mode). */
 export async function linkOrSymlink(src: string, dest: string): Promise<'link' | 'symlink'> {
+  return linkOr(src, dest, 'symlink');
+}
+
+async function linkOr<F extends 'copy' | 'symlink'>(src: string, dest: string, fallback: F): Promise<'link' | F> {
   try {
     await fsp.link(src, dest);
     return 'link';
   } catch (e) {
     if (!linkRefused(e)) throw e;
-    await fsp.symlink(src, dest);
-    return 'symlink';
+    if (fallback === 'copy') await copyFile0644(src, dest);
+    else await fsp.symlink(src, dest);
+    return fallback;
   }
 }
 
