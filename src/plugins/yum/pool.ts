@@ -3,8 +3,9 @@
  * trees (`<publish root>/.versions/<repo>/<key>/packages-<link mode>/<l>/<file>`), kept up to date
  * incrementally, that every published tree points at with a relative `Packages` symlink. Its
  * entries are hard links or symlinks to the stored files (or copies), by `package_link` (see
- * PACKAGE_LINKS in config.ts). A publish only links the packages that are new and, after the switch, unlinks the ones no longer in the
- * repository: republishing 20,000 packages after adding 10 makes 10 links, not 20,000.
+ * PACKAGE_LINKS in config.ts). A publish only links the packages that are new and, after the
+ * switch, unlinks the ones no longer in the repository: republishing 20,000 packages after adding
+ * 10 makes 10 links, not 20,000.
  *
  * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
  * but whose content changed (a re-signed package) is replaced, and, for an entry the current
