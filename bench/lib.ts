@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildRpm } from '../src/formats/rpm/writer.js';
+import { TAG } from '../src/formats/rpm/tags.js';
 
 /** Repository root (bench runs from dist/bench). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -167,6 +168,57 @@ export function generateRpms(cacheDir: string, opts: { count: number; size: numb
     const guess = Math.max(0, opts.size - 2048);
     const dataLen = Math.max(0, guess + (opts.size - make(0, guess).length));
     for (let i = 0; i < opts.count; i++) writeFileSync(path.join(tmp, path.basename(files[i])), make(i, dataLen));
+    writeFileSync(path.join(tmp, '.complete'), '');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  const totalBytes = files.reduce((n, f) => n + statSync(f).size, 0);
+  return { dir, files, totalBytes };
+}
+
+/**
+ * `count` RPMs whose headers look like a distribution's (the synthetic ones above hold one file):
+ * `files` small files in directories of ten and `changelogs` changelog entries of three lines.
+ * Their metadata, not their payload, is what a publish spends its time on.
+ * Cached under cacheDir/rpms-realistic-<count>-<files>-<changelogs>.
+ */
+export function generateRealisticRpms(cacheDir: string, opts: { count: number; files: number; changelogs: number }): GeneratedRpms {
+  const dir = path.join(cacheDir, `rpms-realistic-${opts.count}-${opts.files}-${opts.changelogs}-v1`);
+  const name = (i: number) => `real-${String(i).padStart(6, '0')}`;
+  const files = Array.from({ length: opts.count }, (_, i) => path.join(dir, `${name(i)}-2.4.1-3.el9.x86_64.rpm`));
+  if (!existsSync(path.join(dir, '.complete'))) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const data = Buffer.alloc(16, 1);
+    for (let i = 0; i < opts.count; i++) {
+      const n = name(i);
+      const payload = Array.from({ length: opts.files }, (_, k) => ({ path: `/usr/lib/python3.9/site-packages/${n}/module${Math.floor(k / 10)}/file-${k % 10}-with-a-longer-name.py`, data }));
+      const times: number[] = [];
+      const authors: string[] = [];
+      const texts: string[] = [];
+      for (let c = 0; c < opts.changelogs; c++) {
+        times.push(1700000000 - c * 86400 * 30);
+        authors.push(`Release Engineer <releng@example.com> - 2.4.${opts.changelogs - c}-1`);
+        texts.push(`- Rebase to upstream 2.4.${opts.changelogs - c}\n- Fix CVE-2024-${1000 + c}: a description of the fix that goes on for a while\n- Resolves: RHEL-${20000 + c}`);
+      }
+      const rpm = buildRpm({
+        name: n,
+        version: '2.4.1',
+        release: '3.el9',
+        arch: 'x86_64',
+        summary: 'A package with a distribution-like header',
+        description: 'Hundreds of files, a changelog, dependencies. '.repeat(8),
+        files: payload,
+        extra: [
+          { tag: TAG.CHANGELOGTIME, value: { type: 'INT32', value: times } },
+          { tag: TAG.CHANGELOGNAME, value: { type: 'STRING_ARRAY', value: authors } },
+          { tag: TAG.CHANGELOGTEXT, value: { type: 'STRING_ARRAY', value: texts } },
+        ],
+        compressionLevel: 1,
+      });
+      writeFileSync(path.join(tmp, path.basename(files[i]!)), rpm);
+    }
     writeFileSync(path.join(tmp, '.complete'), '');
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);

@@ -4,12 +4,15 @@
  *    plus `modifyrepo_c` of the updateinfo on the same RPMs (target ≤ 1.5×: we also store content);
  *  - the push of the same staging area with 10 new RPMs, against `createrepo_c --update`
  *    (target ≤ 0.5×);
- *  - peak RSS of the push at N and at 4N packages.
+ *  - peak RSS of the push at N and at 4N packages;
+ *  - (no target) a fresh push of N/2.5 RPMs with distribution-like headers (400 files, 30
+ *    changelog entries each) against createrepo_c: the RPMs above hold one file each, and a
+ *    real repository's cost is in its metadata.
  * N = 5,000 × STAGEPUSH_BENCH_SCALE.
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN, discardDir, fmt, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
+import { BIN, discardDir, fmt, generateRealisticRpms, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -195,4 +198,35 @@ export async function run(ctx: BenchContext): Promise<void> {
   const r = await pushRun(path.join(ctx.tmpDir, 'data-big'), config, bigArea);
   ctx.row(`peak RSS, push of ${4 * n} RPMs (12 KiB)`, r.maxRssKb ? `${(r.maxRssKb / 1024).toFixed(0)} MiB` : 'n/a', `wall ${fmt.ms(Date.now() - t0)}`);
   discardDir(ctx, path.join(ctx.tmpDir, 'data-big'));
+
+  // Distribution-like headers: what the push and createrepo_c spend on metadata.
+  const rn = Math.max(20, Math.round(n / 2.5));
+  t0 = Date.now();
+  const real = generateRealisticRpms(ctx.cacheDir, { count: rn, files: 400, changelogs: 30 });
+  const generated = Date.now() - t0;
+  const realArea = path.join(ctx.tmpDir, 'area-real');
+  makeArea(realArea, real.files, 0);
+  const realRuns: Array<{ ms: number; cpuMs: number | null; rssKb: number | null; phases: ReturnType<typeof phases> }> = [];
+  const realCr: Array<{ ms: number; cpuMs: number | null }> = [];
+  for (let i = 0; i < 3; i++) {
+    const dataDir = path.join(ctx.tmpDir, `data-real-${i}`);
+    warmFiles(real.files);
+    const p = await pushRun(dataDir, config, realArea, path.join(ctx.tmpDir, `real-${i}.log`));
+    realRuns.push({ ms: p.ms, cpuMs: p.cpuMs, rssKb: p.maxRssKb, phases: phases(path.join(ctx.tmpDir, `real-${i}.log`), p.ms) });
+    discardDir(ctx, dataDir);
+    const repo = path.join(ctx.tmpDir, `cr-real-${i}`);
+    mkdirSync(repo, { recursive: true });
+    for (const f of real.files) linkSync(f, path.join(repo, path.basename(f)));
+    warmFiles(real.files);
+    const c1 = await runMeasured('createrepo_c', ['--no-database', '--workers', '2', '-q', repo]);
+    if (c1.status !== 0) throw new Error(`createrepo_c: ${c1.stderr}`);
+    realCr.push({ ms: c1.ms, cpuMs: c1.cpuMs });
+    discardDir(ctx, repo);
+  }
+  const rm = realRuns.find((x) => x.ms === median(realRuns.map((y) => y.ms)))!;
+  const rc = realCr.find((x) => x.ms === median(realCr.map((y) => y.ms)))!;
+  const cpu = (v: number | null) => (v === null ? '' : `, cpu ${fmt.ms(v)}`);
+  ctx.row(`fresh push, ${rn} RPMs × 400 files, 30 changelogs`, fmt.ms(rm.ms), `ours/createrepo_c = ${(rm.ms / rc.ms).toFixed(2)}× (no target)${cpu(rm.cpuMs)}, peak RSS ${fmt.kb(rm.rssKb)} (inputs: ${fmt.ms(generated)}, cached)`);
+  ctx.row('  phases of that push', '', phaseNote(rm.phases));
+  ctx.row('createrepo_c --no-database --workers 2 (same RPMs)', fmt.ms(rc.ms), cpu(rc.cpuMs).slice(2));
 }
