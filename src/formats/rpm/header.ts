@@ -4,6 +4,7 @@
  * RPM_* codes that say what is wrong and at which file offset.
  */
 import { StagepushError } from '../../errors.js';
+import { isUtf8 } from 'node:buffer';
 import { decodeHeaderString } from './strings.js';
 import {
   ENTRY_SIZE,
@@ -254,14 +255,29 @@ export class RpmHeader {
     const end = this.storeStart + this.dataLength;
     let p = this.storeStart + e.offset;
     const n = Math.min(e.count, limit);
-    const out = new Array<string>(n);
+    const start = p;
+    // Find the n terminating NULs; a valid UTF-8 array (nearly always) is then decoded in one
+    // call and split, instead of a view, a check and a decode per string (a package's file list
+    // has thousands of strings). A NUL cannot sit inside a UTF-8 sequence, so the whole is valid
+    // exactly when every string is.
+    const nuls = n > 1 ? new Array<number>(n) : null;
     for (let i = 0; i < n; i++) {
       const nul = p < end ? this.buf.indexOf(0, p) : -1;
       if (nul < 0 || nul >= end) {
         throw this.fail(`string ${i + 1} of ${e.count} of tag ${tag} at file offset ${p} is not NUL-terminated inside the data store`);
       }
-      out[i] = decodeHeaderString(this.buf.subarray(p, nul));
+      if (nuls) nuls[i] = nul;
+      else return [decodeHeaderString(this.buf.subarray(p, nul))];
       p = nul + 1;
+    }
+    if (!nuls) return [];
+    const span = this.buf.subarray(start, p - 1);
+    if (isUtf8(span)) return span.toString('utf8').split('\0');
+    const out = new Array<string>(n);
+    let q = start;
+    for (let i = 0; i < n; i++) {
+      out[i] = decodeHeaderString(this.buf.subarray(q, nuls[i]));
+      q = nuls[i]! + 1;
     }
     return out;
   }

@@ -25,3 +25,16 @@ test('a package whose description is Latin-1 is read without U+FFFD', () => {
   assert.equal(record.description, 'caf\u00e9X description');
   assert.ok(!record.description.includes('\ufffd'));
 });
+
+test('string arrays: UTF-8 ones decode whole; one Latin-1 string among them decodes alone, the others as UTF-8', () => {
+  const spec = { name: 'arr', version: '1', release: '1', files: [{ path: '/usr/share/arr/na\u00efve.txt', data: Buffer.from('x') }, { path: '/usr/share/arr/plain.txt', data: Buffer.from('y') }, { path: '/usr/share/arr/\u00e9t\u00e9.txt', data: Buffer.from('z') }] };
+  const names = (r: ReturnType<typeof parseRpm>) => r.files.basenames.map((b, i) => r.files.dirnames[r.files.dirindexes[i]!] + b).sort();
+  assert.deepEqual(names(parseRpm(buildRpm(spec))), ['/usr/share/arr/na\u00efve.txt', '/usr/share/arr/plain.txt', '/usr/share/arr/\u00e9t\u00e9.txt']);
+  // Make the first basename Latin-1 ("ï" c3 af -> ef 'X'): that string alone falls back.
+  const rpm = buildRpm(spec);
+  const at = rpm.indexOf(Buffer.from('na\u00efve.txt\0', 'utf8'));
+  assert.ok(at > 0);
+  rpm[at + 2] = 0xef;
+  rpm[at + 3] = 0x58;
+  assert.deepEqual(names(parseRpm(rpm)), ['/usr/share/arr/na\u00efXve.txt', '/usr/share/arr/plain.txt', '/usr/share/arr/\u00e9t\u00e9.txt']);
+});
