@@ -11,10 +11,12 @@ import { StagepushError } from '../errors.js';
 import { assertJson } from './config.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
+import { JSON_TEXT, isJsonText } from './contract.js';
 import type {
   ImportConduit,
   ImporterConduit,
   Json,
+  MetadataInput,
   PublishConduit,
   TypeDefinition,
   Unit,
@@ -80,6 +82,42 @@ export function checkedCloneJson<T>(v: T, what: string): T {
   if (c !== NOT_PLAIN) return c as T;
   assertJson(v, what);
   return structuredClone(v);
+}
+
+/**
+ * The JSON text of unit metadata that holds JsonText values (spliced in as they are, the other
+ * values serialised, keys in JSON.stringify's order); null when it holds none.
+ */
+export function metadataTextOf(md: MetadataInput): string | null {
+  const keys = Object.keys(md);
+  if (!keys.some((k) => isJsonText(md[k]))) return null;
+  const parts: string[] = [];
+  for (const k of keys) {
+    const v = md[k];
+    if (v === undefined) continue;
+    parts.push(JSON.stringify(k) + ':' + (isJsonText(v) ? v[JSON_TEXT] : JSON.stringify(v)));
+  }
+  return '{' + parts.join(',') + '}';
+}
+
+/**
+ * Unit metadata checked as assertJson checks (a copy with `copy`), its top-level JsonText values
+ * aside: each must hold a non-empty string and is kept as it is.
+ */
+function checkedMetadata(md: MetadataInput, copy: boolean): MetadataInput {
+  const keys = md && typeof md === 'object' && !Array.isArray(md) && Object.getPrototypeOf(md) === Object.prototype ? Object.keys(md) : null;
+  if (!keys || !keys.some((k) => isJsonText(md[k]))) return copy ? checkedCloneJson(md, 'the unit metadata') : (assertJson(md, 'the unit metadata') as Record<string, Json>);
+  const rest: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = md[k];
+    if (!isJsonText(v)) rest[k] = v;
+    else if (!v[JSON_TEXT]) throw new StagepushError('ENGINE_BAD_UNIT', `the unit metadata: ${k} is an empty JsonText`, { kind: 'failed', field: `metadata.${k}` });
+  }
+  const checked = (copy ? checkedCloneJson(rest, 'the unit metadata') : assertJson(rest, 'the unit metadata')) as Record<string, Json>;
+  if (!copy) return md;
+  const out: MetadataInput = {};
+  for (const k of keys) out[k] = isJsonText(md[k]) ? md[k] : (checked[k] as Json);
+  return out;
 }
 
 /** Units loaded with `fields`: saving one merges its metadata into the stored one. */
@@ -379,7 +417,7 @@ export class Staging {
   }
 
   /** Stage a unit (new or updated) and associate it with the repository. */
-  save(repoId: string, u: { typeId: string; unitKey: Record<string, Json>; metadata: Record<string, Json>; relativePath: string | null; sha256: string | null; size: number | null; blobs: string[] }, merge: boolean): { unit: Unit; outcome: UnitOutcomeKind } {
+  save(repoId: string, u: { typeId: string; unitKey: Record<string, Json>; metadata: MetadataInput; relativePath: string | null; sha256: string | null; size: number | null; blobs: string[] }, merge: boolean): { unit: Unit; outcome: UnitOutcomeKind } {
     const def = this.host.typeDef(u.typeId);
     // One flat string for the staged unit's key; its canonical part is a slice of it (JSON.stringify
     // and template literals build trees of string pieces, ~200 bytes more per staged unit).
@@ -394,17 +432,29 @@ export class Staging {
       : row
         ? { metadata: JSON.parse(row.metadata) as Record<string, Json>, sha256: row.sha256, size: row.size, relativePath: row.relative_path, blobs: row.blobs ? (JSON.parse(row.blobs) as string[]) : [] }
         : null;
-    const metadata = merge && cur ? { ...cur.metadata, ...u.metadata } : u.metadata;
-    const next = { metadata, sha256: u.sha256, size: u.size, relativePath: u.relativePath, blobs: [...u.blobs].sort() };
-    const changed = !cur || JSON.stringify(cur.metadata) !== JSON.stringify(next.metadata) || cur.sha256 !== next.sha256 || cur.relativePath !== next.relativePath || JSON.stringify([...cur.blobs].sort()) !== JSON.stringify(next.blobs);
+    // The metadata as an object and as JSON text, each made only when needed: metadata holding
+    // JsonText values (a header record the plugin had as text) is kept as text, never parsed, when
+    // it goes to the spill.
+    let text = metadataTextOf(u.metadata);
+    let metadata: Record<string, Json> | null = text === null ? (u.metadata as Record<string, Json>) : null;
+    if (merge && cur) {
+      metadata = { ...cur.metadata, ...(metadata ?? (JSON.parse(text!) as Record<string, Json>)) };
+      text = null;
+    }
+    /** The metadata parsed from its text: a fresh object, nobody else's. */
+    const parsedHere = metadata === null;
+    const mdObject = (): Record<string, Json> => (metadata ??= JSON.parse(text!) as Record<string, Json>);
+    const mdText = (): string => (text ??= JSON.stringify(metadata));
+    const next = { sha256: u.sha256, size: u.size, relativePath: u.relativePath, blobs: [...u.blobs].sort() };
+    const changed = !cur || JSON.stringify(cur.metadata) !== mdText() || cur.sha256 !== next.sha256 || cur.relativePath !== next.relativePath || JSON.stringify([...cur.blobs].sort()) !== JSON.stringify(next.blobs);
     let s: StagedUnit;
     if (staged) {
       s = staged;
-      if (changed) Object.assign(s, next, { dirty: true });
+      if (changed) Object.assign(s, next, { metadata: mdObject(), dirty: true });
     } else {
       // Large metadata of a large transaction goes to the spill as JSON text straight away (that
       // text is the copy: no structured clone of it first).
-      const json = this.units.size + 1 > SPILL_AFTER_UNITS ? JSON.stringify(next.metadata) : null;
+      const json = this.units.size + 1 > SPILL_AFTER_UNITS ? mdText() : null;
       const spill = json !== null && json.length >= SPILL_MIN_BYTES;
       const fields = {
         ukey,
@@ -422,7 +472,7 @@ export class Staging {
       if (spill) {
         s = (this.spillStore ??= new MetadataSpill(this)).stagedUnit(fields, json);
         this.spilled.add(s);
-      } else s = Object.assign(fields, { metadata: cloneJson(next.metadata) });
+      } else s = Object.assign(fields, { metadata: parsedHere ? mdObject() : cloneJson(mdObject()) });
       this.units.set(ukey, s);
       this.indexStaged(s);
     }
@@ -646,13 +696,14 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
     return def;
   }
 
-  initUnit(typeId: string, unitKey: Record<string, Json>, metadata: Record<string, Json>, relativePath: string | null): Unit {
+  initUnit(typeId: string, unitKey: Record<string, Json>, metadata: MetadataInput, relativePath: string | null): Unit {
     this.live();
     const def = this.checkType(typeId);
     keyCanon(def, unitKey);
     // Checked while copied (one walk of the metadata, not two).
     const key = checkedCloneJson(unitKey, 'the unit key');
-    const md = checkedCloneJson(metadata ?? {}, 'the unit metadata');
+    // JsonText values stay as they are until the unit is saved (see JsonText in contract.ts).
+    const md = checkedMetadata(metadata ?? {}, true) as Record<string, Json>;
     let storagePath: string | null = null;
     if (relativePath !== null && relativePath !== undefined) {
       if (typeof relativePath !== 'string' || !relativePath) throw new StagepushError('ENGINE_BAD_RELATIVE_PATH', `initUnit: relativePath must be a non-empty string or null`, { kind: 'failed' });
@@ -680,7 +731,7 @@ export class ImporterConduitImpl extends ConduitBase implements ImporterConduit 
     this.live();
     this.checkType(unit.typeId);
     assertJson(unit.unitKey, 'the unit key');
-    assertJson(unit.metadata ?? {}, 'the unit metadata');
+    checkedMetadata(unit.metadata ?? {}, false);
     let sha256: string | null = null;
     let size: number | null = null;
     if (unit.storagePath && this.temps.has(unit.storagePath)) {

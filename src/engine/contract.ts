@@ -46,6 +46,31 @@ export interface Repository {
 /** JSON-serialisable values (scratchpads, progress, configs, unit metadata). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** The brand of JsonText values (a registered symbol: plugins with their own copy of this file agree). */
+export const JSON_TEXT: unique symbol = Symbol.for('stagepush.jsonText');
+
+/**
+ * A metadata value a plugin already holds as JSON text (e.g. a header record it read back from a
+ * cache), given to `initUnit`/`saveUnit` as a top-level value of the metadata: the engine stores
+ * the text as it is instead of parsing, copying and serialising it again. The plugin vouches that
+ * the text is JSON (the engine checks only that it is a non-empty string); a unit read back holds
+ * the parsed value. Until it is saved, a unit from `initUnit` holds the JsonText itself.
+ */
+export interface JsonText {
+  readonly [JSON_TEXT]: string;
+}
+
+export function jsonText(text: string): JsonText {
+  return { [JSON_TEXT]: text };
+}
+
+export function isJsonText(v: unknown): v is JsonText {
+  return typeof v === 'object' && v !== null && typeof (v as { [JSON_TEXT]?: unknown })[JSON_TEXT] === 'string';
+}
+
+/** Unit metadata as a plugin gives it: JSON, with JsonText allowed as top-level values. */
+export type MetadataInput = Record<string, Json | JsonText>;
+
 /**
  * Call configuration: `get(key)` looks in the call's overrides, then the repository-level
  * config, then the plugin-level config, then `def`. Overrides are never saved.
@@ -147,7 +172,7 @@ export interface ImporterConduit extends BaseConduit, UnitReader {
    * Prepare a unit: returns it with `storagePath` set to a fresh temporary path under the content
    * store (when relativePath is not null) for the plugin to write the file to.
    */
-  initUnit(typeId: string, unitKey: Record<string, Json>, metadata: Record<string, Json>, relativePath: string | null): Unit;
+  initUnit(typeId: string, unitKey: Record<string, Json>, metadata: MetadataInput, relativePath: string | null): Unit;
   /**
    * Save a unit and associate it with the repository. For a unit from initUnit, the file at
    * storagePath is hashed, synced and renamed into the content store (one copy per sha256).

@@ -52,6 +52,12 @@ export type RpmSummary = RpmRecordSummary;
 const BATCH = 500;
 /** SQLite page cache per connection (KiB). */
 const CACHE_KIB = 4096;
+/** A stored header record and its summary, as the JSON texts they are stored as. */
+interface RecordText {
+  record: string;
+  summary: string;
+}
+
 /** Header records read ahead in one query (see `expectRecords`). */
 const RECORD_CHUNK = 256;
 
@@ -260,11 +266,20 @@ export class PushCache {
   /** The whole stored header record of a file's sha256. */
   stagedRecord<T>(sha256: string): T | undefined {
     const text = this.recordText(sha256);
-    return text === undefined ? undefined : (JSON.parse(text) as T);
+    return text === undefined ? undefined : (JSON.parse(text.record) as T);
+  }
+
+  /**
+   * The stored header record of a file's sha256 as its JSON text, with its summary: what the yum
+   * importer stores as the unit's record without parsing it (FileFacts.extra, see knownRpm).
+   */
+  stagedRecordText(sha256: string): { json: string; summary: RpmSummary } | undefined {
+    const text = this.recordText(sha256);
+    return text === undefined ? undefined : { json: text.record, summary: JSON.parse(text.summary) as RpmSummary };
   }
 
   /** Records announced by `expectRecords`: their order, and the texts of the chunk read ahead. */
-  private ahead: { pos: Map<string, number>; order: string[]; texts: Map<string, string> } | null = null;
+  private ahead: { pos: Map<string, number>; order: string[]; texts: Map<string, RecordText> } | null = null;
 
   /**
    * The header records of these sha256s will be asked for next, about in this order: they are
@@ -276,7 +291,7 @@ export class PushCache {
     this.ahead = { pos: new Map(order.map((s, i) => [s, i])), order, texts: new Map() };
   }
 
-  private recordText(sha256: string): string | undefined {
+  private recordText(sha256: string): RecordText | undefined {
     const a = this.ahead;
     if (a) {
       let t = a.texts.get(sha256);
@@ -292,20 +307,20 @@ export class PushCache {
       }
     }
     for (const d of this.headerDbs) {
-      const row = this.stmt(d, 'SELECT record FROM rpm_headers WHERE sha256 = ?').get(sha256) as { record: string } | undefined;
-      if (row) return row.record;
+      const row = this.stmt(d, 'SELECT record, summary FROM rpm_headers WHERE sha256 = ?').get(sha256) as RecordText | undefined;
+      if (row) return row;
     }
     return undefined;
   }
 
   /** Records of these sha256s, from the newest database holding each. */
-  private readRecords(sha256s: string[]): Map<string, string> {
-    const out = new Map<string, string>();
+  private readRecords(sha256s: string[]): Map<string, RecordText> {
+    const out = new Map<string, RecordText>();
     let want = sha256s;
     for (const d of this.headerDbs) {
       if (!want.length) break;
-      const rows = this.stmt(d, 'SELECT sha256, record FROM rpm_headers WHERE sha256 IN (SELECT value FROM json_each(?))').all(JSON.stringify(want)) as Array<{ sha256: string; record: string }>;
-      for (const r of rows) out.set(r.sha256, r.record);
+      const rows = this.stmt(d, 'SELECT sha256, record, summary FROM rpm_headers WHERE sha256 IN (SELECT value FROM json_each(?))').all(JSON.stringify(want)) as Array<RecordText & { sha256: string }>;
+      for (const r of rows) out.set(r.sha256, { record: r.record, summary: r.summary });
       want = want.filter((s) => !out.has(s));
     }
     return out;

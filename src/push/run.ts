@@ -395,8 +395,9 @@ function factsOfRow(cache: PushCache, row: StatRow | undefined): ReturnType<File
     dev: row.dev,
     ino: row.ino,
     mtimeMs: row.mtime_ms,
+    // The yum importer stores the record as the JSON text it is (see knownRpm).
     get extra() {
-      return cache.stagedRecord(sha256);
+      return cache.stagedRecordText(sha256);
     },
   };
 }

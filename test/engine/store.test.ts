@@ -159,3 +159,34 @@ test('pathFor: <root>/sha256/<aa>/<rest>, as path.join gives it, for any spellin
   const store = new ContentStore(path.join(tempDir(), 'content'));
   assert.throws(() => store.pathFor('../x'), (e: { code?: string }) => e.code === 'ENGINE_BAD_SHA256');
 });
+
+test('JsonText metadata values are stored as their text, spilled or not; re-saved unchanged or replaced; an empty one is refused', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'n', importer: { typeId: 'test_importer' } });
+    const record = (i: number) => ({ files: Array.from({ length: 40 }, (_, k) => `/usr/share/n${i}/file-${k}`), n: i, nested: { ok: true, none: null } });
+    const n = SPILL_AFTER_UNITS + 20;
+    const note = (i: number, rec = record(i)) => ({ filePath: null, typeId: 'tnote', unitKey: { id: `n-${i}` }, metadata: { before: i, as_text: { record: JSON.stringify(rec) }, after: 'x' } });
+    await eng.transaction(['n'], async (b) => {
+      for (let i = 0; i < n; i++) await b.upload('n', note(i));
+      // Seen inside the transaction (staged, and spilled past SPILL_AFTER_UNITS): parsed.
+      for (const i of [0, n - 1]) assert.deepEqual(b.listUnits('n', { typeIds: ['tnote'], filters: { id: `n-${i}` } })[0]?.metadata.record, record(i));
+    });
+    const byId = new Map(eng.listUnits('n', { typeIds: ['tnote'] }).map((u) => [u.unitKey.id, u]));
+    assert.equal(byId.size, n);
+    for (const i of [0, SPILL_AFTER_UNITS + 3, n - 1]) {
+      assert.deepEqual(byId.get(`n-${i}`)?.metadata, { before: i, record: record(i), after: 'x', text: '' }, `n-${i}`);
+    }
+    const v = eng.getRepo('n')!.version;
+    // The same text again: unchanged (no new version); another text: replaced.
+    await eng.upload('n', note(0));
+    assert.equal(eng.getRepo('n')!.version, v);
+    await eng.upload('n', note(1, { ...record(1), n: -1 }));
+    assert.equal(eng.getRepo('n')!.version, v + 1);
+    assert.deepEqual(eng.listUnits('n', { typeIds: ['tnote'], filters: { id: 'n-1' } })[0]?.metadata.record, { ...record(1), n: -1 });
+    await assert.rejects(() => eng.upload('n', { ...note(2), metadata: { as_text: { record: '' } } }), /empty JsonText/);
+  } finally {
+    eng.close();
+  }
+});

@@ -65,7 +65,11 @@ class TestImporter {
   async uploadUnit(repo, upload, conduit, config) {
     const slow = Number(config.get('slow_ms', 0));
     if (upload.typeId === 'tnote') {
-      const u = conduit.initUnit('tnote', { id: upload.unitKey.id ?? (upload.filePath ? path.basename(upload.filePath, '.note') : 'note') }, { ...upload.metadata, text: upload.filePath ? fs.readFileSync(upload.filePath, 'utf8') : (upload.metadata.text ?? '') }, null);
+      const md = { ...upload.metadata, text: upload.filePath ? fs.readFileSync(upload.filePath, 'utf8') : (upload.metadata.text ?? '') };
+      // as_text: {key: JSON text} become JsonText values (the brand made here, as a plugin with its own copy of the contract would).
+      for (const [k, t] of Object.entries(md.as_text ?? {})) md[k] = { [Symbol.for('stagepush.jsonText')]: t };
+      delete md.as_text;
+      const u = conduit.initUnit('tnote', { id: upload.unitKey.id ?? (upload.filePath ? path.basename(upload.filePath, '.note') : 'note') }, md, null);
       conduit.saveUnit(u);
       return { success: true, summary: { notes: 1 } };
     }

@@ -11,6 +11,8 @@ import type {
   ImporterConduit,
   ImporterFactory,
   Json,
+  JsonText,
+  MetadataInput,
   PluginCallConfig,
   PluginMetadata,
   RelatedRepositories,
@@ -21,6 +23,7 @@ import type {
   UploadRequest,
   ValidationResult,
 } from '../../engine/contract.js';
+import { isJsonText, jsonText } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
@@ -76,42 +79,57 @@ async function readHead(file: string, n: number): Promise<string> {
 
 type RpmRecord = import('../../formats/rpm/types.js').RpmRecord;
 
+/** The fields of a header record the importer itself needs (the unit key, the file name, the type, the signature gate). */
+type RpmHead = Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource' | 'signingKey'>;
+
+function isRpmHead(r: unknown): r is RpmHead {
+  const h = r as Partial<RpmHead> | null;
+  return !!h && typeof h === 'object' && typeof h.name === 'string' && typeof h.version === 'string' && typeof h.release === 'string' && typeof h.arch === 'string' && typeof h.isSource === 'boolean';
+}
+
 /**
- * The header record and sha256 the caller of the operation already read from this file (the
- * push's loader), when the conduit knows them and the file is unchanged since; else undefined.
+ * What the caller of the operation already read from this file (the push's loader), when the
+ * conduit knows it and the file is unchanged since; else undefined. The facts' `extra` is the
+ * header record, or (the push) `{ json, summary }`: the record as the JSON text it stored, which
+ * becomes the unit's record without being parsed, and its head fields.
  */
-export function knownRpm(conduit: ImporterConduit, filePath: string): { record: RpmRecord; sha256: string } | undefined {
+export function knownRpm(conduit: ImporterConduit, filePath: string): { head: RpmHead; record: RpmRecord | JsonText; sha256: string } | undefined {
   const c = conduit as ImporterConduit & { fileFacts?: (p: string) => { sha256: string; size: number; extra?: unknown } | undefined };
   if (typeof c.fileFacts !== 'function') return undefined;
   const f = c.fileFacts(filePath);
-  const r = f?.extra as Partial<RpmRecord> | undefined;
-  if (!f || !r || typeof r !== 'object' || typeof r.name !== 'string' || typeof r.version !== 'string' || typeof r.release !== 'string' || typeof r.arch !== 'string' || typeof r.isSource !== 'boolean') return undefined;
-  return { record: r as RpmRecord, sha256: f.sha256 };
+  const x = f?.extra as { json?: unknown; summary?: unknown } | undefined;
+  if (!f || !x || typeof x !== 'object') return undefined;
+  if (typeof x.json === 'string' && x.json.startsWith('{') && isRpmHead(x.summary)) return { head: x.summary, record: jsonText(x.json), sha256: f.sha256 };
+  return isRpmHead(x) ? { head: x, record: x as RpmRecord, sha256: f.sha256 } : undefined;
 }
 
 /**
  * Upload (or sync) an RPM file: reads its header, stores the record on the unit. A file whose
  * header and sha256 the push already read (conduit file facts) is not read again.
  */
-export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; record: RpmRecord }> {
-  const known = knownRpm(conduit, filePath);
-  const { record, sha256 }: { record: RpmRecord; sha256: string } = known ?? (await readRpmFile(filePath, { checksums: ['sha256'] }).then((r) => ({ record: r.record, sha256: r.checksums.sha256! })));
+export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; filename: string }> {
+  let known = knownRpm(conduit, filePath);
+  if (!known) {
+    const r = await readRpmFile(filePath, { checksums: ['sha256'] });
+    known = { head: r.record, record: r.record, sha256: r.checksums.sha256! };
+  }
+  const { head, record, sha256 } = known;
   if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
     throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
   }
-  checkSignature(record.signingKey, filePath, opts);
-  const typeId = record.isSource ? 'srpm' : 'rpm';
-  const filename = rpmFilename(record);
-  const metadata: Record<string, Json> = {
+  checkSignature(head.signingKey ?? null, filePath, opts);
+  const typeId = head.isSource ? 'srpm' : 'rpm';
+  const filename = rpmFilename(head);
+  const metadata: MetadataInput = {
     filename,
     location: packageLocation(filename),
     checksumtype: 'sha256',
-    signing_key: record.signingKey,
-    record: record as unknown as Json,
+    signing_key: head.signingKey ?? null,
+    record: isJsonText(record) ? record : (record as unknown as Json),
   };
   // No temporary file: the file goes into the store from where it is (linked or copied).
-  const unit = { ...conduit.initUnit(typeId, rpmUnitKey(record, sha256), metadata, null), relativePath: filename };
-  return { unit: conduit.saveUnitFromFile(unit, filePath), record };
+  const unit = { ...conduit.initUnit(typeId, rpmUnitKey(head, sha256), metadata, null), relativePath: filename };
+  return { unit: conduit.saveUnitFromFile(unit, filePath), filename };
 }
 
 export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {
@@ -187,14 +205,14 @@ export class YumImporter implements Importer {
       case 'rpm':
       case 'srpm': {
         if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', `an ${type} upload needs a file`);
-        const { unit, record } = await saveRpmFile(conduit, upload.filePath, {
+        const { unit, filename } = await saveRpmFile(conduit, upload.filePath, {
           requireSignature: boolFrom(config.get('require_signature'), false),
           allowedKeys: listFrom(config.get('allowed_keys')),
         });
         // The header decides rpm vs srpm (a source package is an srpm whatever --type said). The
         // file name is the one saveRpmFile put in the metadata (not read back from the unit: in a
         // large transaction its metadata is kept on disk).
-        return { success: true, summary: { type: unit.typeId, unit_key: unit.unitKey, filename: rpmFilename(record) } };
+        return { success: true, summary: { type: unit.typeId, unit_key: unit.unitKey, filename } };
       }
       case 'erratum': {
         let e: Erratum;

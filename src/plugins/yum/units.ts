@@ -59,7 +59,7 @@ export function packageLocation(filename: string): string {
   return `Packages/${filename[0]!.toLowerCase()}/${filename}`;
 }
 
-export function rpmUnitKey(r: RpmRecord, sha256: string): Record<string, Json> {
+export function rpmUnitKey(r: Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch'>, sha256: string): Record<string, Json> {
   return { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha256 };
 }
 
