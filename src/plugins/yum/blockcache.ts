@@ -1,21 +1,23 @@
 /**
- * The yum distributor's block cache (`<working dir>/repodata-blocks.db`, SQLite): for a block of
- * consecutive packages, the primary/filelists/other XML it produced and each as a compressed gzip
- * member. A block is keyed by a signature of everything its XML depends on (each unit's id,
- * stamp — which changes with its stored metadata and file — and published location, the checksum
- * type, the changelog limit, and FORMAT), so a cached block is always exactly what computing it
- * again would give. A republish after adding 10 packages recomputes and recompresses only the
- * blocks those packages fall into.
+ * The yum distributor's block cache (`<working dir>/repodata-blocks/`, one file per block): for a
+ * block of consecutive packages, the primary/filelists/other XML it produced and each as a
+ * compressed gzip member. A block is keyed by a signature of everything its XML depends on (each
+ * unit's id, stamp — which changes with its stored metadata and file — and published location,
+ * the checksum type, the changelog limit, and FORMAT), so a cached block is always exactly what
+ * computing it again would give. A republish after adding 10 packages recomputes and recompresses
+ * only the blocks those packages fall into.
  *
  * It also records the last publish's sequence of block signatures and the repomd records of the
- * files those blocks made (`last`; the files themselves are kept beside it, see packages.ts): a
- * publish whose blocks are the same, in the same order, takes those files as they are.
+ * files those blocks made (`last.json`; the files themselves are kept beside it, see packages.ts):
+ * a publish whose blocks are the same, in the same order, takes those files as they are.
  *
- * It is a cache: an unreadable or foreign file is deleted and started afresh; blocks no publish
- * used last time are dropped at the end of each publish.
+ * Plain files, written whole and renamed into place: a block is tens of MiB of XML for packages
+ * with long file lists, and a SQLite database wrote it twice (its write-ahead log, then the
+ * checkpoint) with a page of overhead per 64 KiB. It is a cache: a file that is unreadable, short
+ * or of another FORMAT is a miss; blocks no publish used last time are deleted at the end of
+ * each publish; the SQLite file of earlier versions (`repodata-blocks.db`) is removed.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -23,7 +25,12 @@ import path from 'node:path';
  * blocks cached by an older stagepush are not reused.
  */
 export const FORMAT = 1;
-const FILE = 'repodata-blocks.db';
+const DIR = 'repodata-blocks';
+const LAST = 'last.json';
+/** Block file header: magic, FORMAT, then the six lengths (uint32 BE each). */
+const MAGIC = 0x53424c4b; // "SBLK"
+const HEADER = 8 * 4;
+const SIG_RE = /^[0-9a-f]{64}$/;
 
 export interface CachedBlock {
   primary: { raw: Buffer; gz: Buffer };
@@ -39,70 +46,53 @@ export interface LastFiles {
   files: Record<string, { record: Record<string, string | number>; file: string }>;
 }
 
-interface Row {
-  p_raw: Buffer;
-  p_gz: Buffer;
-  f_raw: Buffer;
-  f_gz: Buffer;
-  o_raw: Buffer;
-  o_gz: Buffer;
-}
+const parts = (b: CachedBlock): Buffer[] => [b.primary.raw, b.primary.gz, b.filelists.raw, b.filelists.gz, b.other.raw, b.other.gz];
 
 export class BlockCache {
-  private readonly db: Database.Database;
-  private readonly getStmt: Database.Statement;
-  private readonly putStmt: Database.Statement;
   private lastSet: { variant: string; value: LastFiles } | null = null;
   private readonly used = new Set<string>();
   hits = 0;
   misses = 0;
 
-  private constructor(db: Database.Database) {
-    this.db = db;
-    this.getStmt = db.prepare('SELECT p_raw, p_gz, f_raw, f_gz, o_raw, o_gz FROM blocks WHERE sig = ?');
-    this.putStmt = db.prepare('INSERT OR REPLACE INTO blocks (sig, p_raw, p_gz, f_raw, f_gz, o_raw, o_gz) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    db.exec('BEGIN');
-  }
+  private constructor(private readonly dir: string) {}
 
-  /** Open (or create) the cache in `dir`; a damaged or foreign file is replaced. */
-  static open(dir: string): BlockCache {
+  /** Open (or create) the cache in `dir` (a distributor's working directory). */
+  static open(workingDir: string): BlockCache {
+    const dir = path.join(workingDir, DIR);
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, FILE);
-    for (let attempt = 0; ; attempt++) {
-      let db: Database.Database | null = null;
-      try {
-        db = new Database(file);
-        db.pragma('page_size = 65536'); // blocks are tens of KiB: short overflow chains (only takes effect on a new file)
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = OFF');
-        // Each block is read once per publish: a page cache (16 MiB by default here) would only
-        // grow the publish's memory with the repository.
-        db.pragma('cache_size = -512');
-        if ((db.pragma('user_version', { simple: true }) as number) !== FORMAT) {
-          db.exec('DROP TABLE IF EXISTS blocks');
-          db.exec('DROP TABLE IF EXISTS last');
-          db.pragma(`user_version = ${FORMAT}`);
-        }
-        db.exec('CREATE TABLE IF NOT EXISTS blocks (sig TEXT PRIMARY KEY, p_raw BLOB NOT NULL, p_gz BLOB NOT NULL, f_raw BLOB NOT NULL, f_gz BLOB NOT NULL, o_raw BLOB NOT NULL, o_gz BLOB NOT NULL)');
-        db.exec('CREATE TABLE IF NOT EXISTS last (variant TEXT PRIMARY KEY, value TEXT NOT NULL)');
-        return new BlockCache(db);
-      } catch (e) {
-        db?.close();
-        if (attempt > 0) throw e;
-        for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
-      }
-    }
+    // The SQLite cache of earlier versions, and temporary files a killed publish left.
+    for (const f of ['repodata-blocks.db', 'repodata-blocks.db-wal', 'repodata-blocks.db-shm']) rmSync(path.join(workingDir, f), { force: true });
+    for (const f of readdirSync(dir)) if (f.includes('.tmp-')) rmSync(path.join(dir, f), { force: true });
+    return new BlockCache(dir);
   }
 
   get(sig: string): CachedBlock | null {
     this.used.add(sig);
-    const r = this.getStmt.get(sig) as Row | undefined;
-    if (!r) {
-      this.misses++;
+    const b = SIG_RE.test(sig) ? this.read(sig) : null;
+    if (b) this.hits++;
+    else this.misses++;
+    return b;
+  }
+
+  private read(sig: string): CachedBlock | null {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path.join(this.dir, sig));
+    } catch {
       return null;
     }
-    this.hits++;
-    return { primary: { raw: r.p_raw, gz: r.p_gz }, filelists: { raw: r.f_raw, gz: r.f_gz }, other: { raw: r.o_raw, gz: r.o_gz } };
+    if (buf.length < HEADER || buf.readUInt32BE(0) !== MAGIC || buf.readUInt32BE(4) !== FORMAT) return null;
+    const views: Buffer[] = [];
+    let at = HEADER;
+    for (let i = 0; i < 6; i++) {
+      const len = buf.readUInt32BE(8 + 4 * i);
+      if (at + len > buf.length) return null;
+      views.push(buf.subarray(at, at + len));
+      at += len;
+    }
+    if (at !== buf.length) return null;
+    const [pr, pg, fr, fg, or, og] = views as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+    return { primary: { raw: pr, gz: pg }, filelists: { raw: fr, gz: fg }, other: { raw: or, gz: og } };
   }
 
   /** Keep a block this publish uses without reading it. */
@@ -112,10 +102,10 @@ export class BlockCache {
 
   /** What the last publish of this variant made (null when unknown or unreadable). */
   last(variant: string): LastFiles | null {
-    const r = this.db.prepare('SELECT value FROM last WHERE variant = ?').get(variant) as { value: string } | undefined;
-    if (!r) return null;
     try {
-      const v = JSON.parse(r.value) as LastFiles;
+      const r = JSON.parse(readFileSync(path.join(this.dir, LAST), 'utf8')) as { format?: unknown; variant?: unknown; value?: LastFiles };
+      const v = r.value;
+      if (r.format !== FORMAT || r.variant !== variant || !v) return null;
       return Number.isInteger(v.total) && Array.isArray(v.sigs) && v.files && typeof v.files === 'object' ? v : null;
     } catch {
       return null;
@@ -128,25 +118,40 @@ export class BlockCache {
   }
 
   put(sig: string, b: CachedBlock): void {
+    if (!SIG_RE.test(sig)) return;
     this.used.add(sig);
-    this.putStmt.run(sig, b.primary.raw, b.primary.gz, b.filelists.raw, b.filelists.gz, b.other.raw, b.other.gz);
+    const bufs = parts(b);
+    const header = Buffer.alloc(HEADER);
+    header.writeUInt32BE(MAGIC, 0);
+    header.writeUInt32BE(FORMAT, 4);
+    bufs.forEach((x, i) => header.writeUInt32BE(x.length, 8 + 4 * i));
+    const dest = path.join(this.dir, sig);
+    const tmp = `${dest}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const x of [header, ...bufs]) {
+        for (let off = 0; off < x.length; ) off += writeSync(fd, x, off, x.length - off);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, dest);
   }
 
-  /** Keep only the blocks this publish used, and save. */
+  /** Keep only the blocks this publish used, and save what it made. */
   commit(): void {
-    this.db.prepare('DELETE FROM blocks WHERE sig NOT IN (SELECT value FROM json_each(?))').run(JSON.stringify([...this.used]));
-    if (this.lastSet) {
-      this.db.prepare('DELETE FROM last').run();
-      this.db.prepare('INSERT INTO last (variant, value) VALUES (?, ?)').run(this.lastSet.variant, JSON.stringify(this.lastSet.value));
+    for (const f of readdirSync(this.dir)) {
+      if (SIG_RE.test(f) && !this.used.has(f)) rmSync(path.join(this.dir, f), { force: true });
     }
-    this.db.exec('COMMIT');
-    this.db.close();
+    if (this.lastSet) {
+      const file = path.join(this.dir, LAST);
+      const tmp = `${file}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify({ format: FORMAT, variant: this.lastSet.variant, value: this.lastSet.value }));
+      renameSync(tmp, file);
+    }
   }
 
   /** After a failed or canceled publish: keep what was added (blocks are valid whatever happens next), drop nothing. */
-  close(): void {
-    if (!this.db.open) return;
-    if (this.db.inTransaction) this.db.exec('COMMIT');
-    this.db.close();
-  }
+  close(): void {}
 }
+

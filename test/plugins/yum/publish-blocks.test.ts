@@ -55,7 +55,7 @@ async function lastReport(eng: Engine): Promise<Record<string, any>> {
 }
 
 function dropCache(eng: Engine): void {
-  rmSync(path.join(eng.dataDir, 'working', REPO, 'distributor', 'yum', 'repodata-blocks.db'), { force: true });
+  rmSync(path.join(eng.dataDir, 'working', REPO, 'distributor', 'yum', 'repodata-blocks'), { recursive: true, force: true });
 }
 
 describe('yum publish: block cache, parity with createrepo_c, pool kept for old metadata', () => {
