@@ -105,7 +105,8 @@ export function metadataTextOf(md: MetadataInput): string | null {
  * aside: each must hold a non-empty string and is kept as it is.
  */
 function checkedMetadata(md: MetadataInput, copy: boolean): MetadataInput {
-  const keys = md && typeof md === 'object' && !Array.isArray(md) && Object.getPrototypeOf(md) === Object.prototype ? Object.keys(md) : null;
+  const proto: unknown = md && typeof md === 'object' && !Array.isArray(md) ? Object.getPrototypeOf(md) : undefined;
+  const keys = proto === Object.prototype || proto === null ? Object.keys(md) : null;
   if (!keys || !keys.some((k) => isJsonText(md[k]))) return copy ? checkedCloneJson(md, 'the unit metadata') : (assertJson(md, 'the unit metadata') as Record<string, Json>);
   const rest: Record<string, unknown> = {};
   for (const k of keys) {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { StagepushError } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
-import type { Json, PluginCallConfig } from './contract.js';
+import { isJsonText, type Json, type PluginCallConfig } from './contract.js';
 
 export class CallConfig implements PluginCallConfig {
   readonly override: Readonly<Record<string, unknown>>;
@@ -56,6 +56,7 @@ export function assertJson(value: unknown, what: string): Json {
     if (typeof v === 'object') {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) throw bad(p, `a ${(v as object).constructor?.name ?? 'non-plain'} object is not JSON`);
+      if (isJsonText(v)) throw bad(p, 'a JsonText is only accepted as a top-level value of unit metadata');
       if (seen.has(v)) throw bad(p, 'a circular reference is not JSON');
       seen.add(v);
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, p ? `${p}.${k}` : k);

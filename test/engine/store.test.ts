@@ -190,3 +190,16 @@ test('JsonText metadata values are stored as their text, spilled or not; re-save
     eng.close();
   }
 });
+
+test('a JsonText anywhere but at the top level of unit metadata is refused, not stored as {}', async () => {
+  const e = engineEnv();
+  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
+  try {
+    await eng.createRepo({ id: 'm', importer: { typeId: 'test_importer' } });
+    const nested = { nested: { deeper: { [Symbol.for('stagepush.jsonText')]: '{"a":1}' } } };
+    await assert.rejects(() => eng.upload('m', { filePath: null, typeId: 'tnote', unitKey: { id: 'x' }, metadata: nested as never }), /at nested\.deeper: a JsonText is only accepted as a top-level value/);
+    assert.equal(eng.listUnits('m').length, 0);
+  } finally {
+    eng.close();
+  }
+});
