@@ -160,10 +160,19 @@ test('pathFor: <root>/sha256/<aa>/<rest>, as path.join gives it, for any spellin
   assert.throws(() => store.pathFor('../x'), (e: { code?: string }) => e.code === 'ENGINE_BAD_SHA256');
 });
 
-test('JsonText metadata values are stored as their text, spilled or not; re-saved unchanged or replaced; an empty one is refused', async () => {
+/** An engine on a fresh data dir with the test plugin, closed after `fn`. */
+async function withEngine(fn: (eng: Awaited<ReturnType<typeof openEngine>>) => Promise<void>): Promise<void> {
   const e = engineEnv();
   const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
   try {
+    await fn(eng);
+  } finally {
+    eng.close();
+  }
+}
+
+test('JsonText metadata values are stored as their text, spilled or not; re-saved unchanged or replaced; an empty one is refused', () =>
+  withEngine(async (eng) => {
     await eng.createRepo({ id: 'n', importer: { typeId: 'test_importer' } });
     const record = (i: number) => ({ files: Array.from({ length: 40 }, (_, k) => `/usr/share/n${i}/file-${k}`), n: i, nested: { ok: true, none: null } });
     const n = SPILL_AFTER_UNITS + 20;
@@ -186,20 +195,12 @@ test('JsonText metadata values are stored as their text, spilled or not; re-save
     assert.equal(eng.getRepo('n')!.version, v + 1);
     assert.deepEqual(eng.listUnits('n', { typeIds: ['tnote'], filters: { id: 'n-1' } })[0]?.metadata.record, { ...record(1), n: -1 });
     await assert.rejects(() => eng.upload('n', { ...note(2), metadata: { as_text: { record: '' } } }), /empty JsonText/);
-  } finally {
-    eng.close();
-  }
-});
+  }));
 
-test('a JsonText anywhere but at the top level of unit metadata is refused, not stored as {}', async () => {
-  const e = engineEnv();
-  const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
-  try {
+test('a JsonText anywhere but at the top level of unit metadata is refused, not stored as {}', () =>
+  withEngine(async (eng) => {
     await eng.createRepo({ id: 'm', importer: { typeId: 'test_importer' } });
     const nested = { nested: { deeper: { [Symbol.for('stagepush.jsonText')]: '{"a":1}' } } };
     await assert.rejects(() => eng.upload('m', { filePath: null, typeId: 'tnote', unitKey: { id: 'x' }, metadata: nested as never }), /at nested\.deeper: a JsonText is only accepted as a top-level value/);
     assert.equal(eng.listUnits('m').length, 0);
-  } finally {
-    eng.close();
-  }
-});
+  }));
