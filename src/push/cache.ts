@@ -5,7 +5,9 @@
  *  - the staging table of parsed RPM headers (`rpm_headers`, by sha256), written as the loader's
  *    workers produce them (memory stays flat: nothing keeps them in the main thread) and read back
  *    one at a time by validation, planning and import. It is kept between runs, so an unchanged
- *    staged RPM (stat cache hit + stored header) is neither opened nor parsed again.
+ *    staged RPM (stat cache hit + stored header) is neither opened nor parsed again;
+ *  - advisories built by earlier runs (`parsed_items`, by a digest of the file's text, path,
+ *    destinations, origin and the building code), taken instead of parsing the file again.
  *
  * Writes are grouped in transactions of a few hundred rows (call `flush()` at the end of a phase).
  * A dry run opens it read-only (or not at all when it does not exist) and stages new headers in a
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { rpmRecordSummary, type RpmRecordSummary } from '../source/staged/summary.js';
+import type { ParsedCache } from '../source/staged/index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -342,18 +345,45 @@ export class PushCache {
     return (this.staging.prepare('SELECT COUNT(*) AS n FROM rpm_headers').get() as { n: number }).n;
   }
 
-  /** Forget stat cache rows and headers not seen for `days` days (gc); with `dryRun`, only count them. */
+  /**
+   * Advisories built by earlier runs, by the key the loader gives (see ParsedCache in
+   * src/source/staged/errata.ts). A hit is marked seen at most once a day (gc forgets the others).
+   */
+  parsedCache(): ParsedCache {
+    // A dry run reads a push.sqlite of an older stagepush as it is: without the table, no cache.
+    if (!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'parsed_items'").get()) return { get: () => undefined, set: () => undefined };
+    return {
+      get: (key) => {
+        const row = this.stmt(this.db, 'SELECT item, seen FROM parsed_items WHERE key = ?').get(key) as { item: string; seen: number } | undefined;
+        if (!row) return undefined;
+        const now = Date.now();
+        if (!this.readOnly && now - row.seen > 86400_000) {
+          this.stmt(this.db, 'UPDATE parsed_items SET seen = ? WHERE key = ?').run(now, key);
+          this.wrote(this.db);
+        }
+        return row.item;
+      },
+      set: (key, json) => {
+        if (this.readOnly) return;
+        this.stmt(this.db, 'INSERT OR REPLACE INTO parsed_items (key, item, seen) VALUES (?, ?, ?)').run(key, json, Date.now());
+        this.wrote(this.db);
+      },
+    };
+  }
+
+  /** Forget stat cache rows, headers and built advisories not seen for `days` days (gc); with `dryRun`, only count them. */
   prune(days: number, opts: { dryRun?: boolean } = {}): number {
     const before = Date.now() - days * 86400_000;
     const stale = 'FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL AND seen >= ?)';
     if (opts.dryRun || this.readOnly) {
       const n = (sql: string, ...a: unknown[]) => (this.db.prepare(sql).get(...a) as { n: number }).n;
-      return n('SELECT COUNT(*) AS n FROM stat_cache WHERE seen < ?', before) + n(`SELECT COUNT(*) AS n ${stale}`, before, before);
+      return n('SELECT COUNT(*) AS n FROM stat_cache WHERE seen < ?', before) + n(`SELECT COUNT(*) AS n ${stale}`, before, before) + n('SELECT COUNT(*) AS n FROM parsed_items WHERE seen < ?', before);
     }
     this.flush();
     const a = this.db.prepare('DELETE FROM stat_cache WHERE seen < ?').run(before).changes;
     const b = this.db.prepare('DELETE FROM rpm_headers WHERE seen < ? AND sha256 NOT IN (SELECT sha256 FROM stat_cache WHERE sha256 IS NOT NULL)').run(before).changes;
-    return a + b;
+    const c = this.db.prepare('DELETE FROM parsed_items WHERE seen < ?').run(before).changes;
+    return a + b + c;
   }
 
   close(): void {
@@ -376,5 +406,6 @@ function initSchema(db: BetterSqlite3.Database): void {
       path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
       mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS rpm_headers (
-      sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL)`);
+      sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL)`);
 }

@@ -209,6 +209,7 @@ export async function loadStagingAreas(
     threads: number;
     timeout: number;
     checksumCache: import('../source/staged/index.js').ChecksumCache;
+    parsedCache: import('../source/staged/index.js').ParsedCache;
     onRpmRecord: (item: PushItemLike, json: string, summary: import('../source/staged/index.js').RpmRecordSummary) => void;
   },
 ): Promise<StagingLoad> {
@@ -222,6 +223,7 @@ export async function loadStagingAreas(
       events: opts.events,
       signal: opts.signal,
       checksumCache: opts.checksumCache,
+      parsedCache: opts.parsedCache,
       onRpmRecordJson: (item, json, summary) => opts.onRpmRecord(item as unknown as PushItemLike, json, summary),
     },
   );

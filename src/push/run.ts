@@ -109,6 +109,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
         timeout: cfg.push.timeout,
         checksumCache: cache.checksumCache(),
+        parsedCache: cache.parsedCache(),
         onRpmRecord: (item, json, summary) => {
           if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
         },

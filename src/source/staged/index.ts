@@ -14,9 +14,11 @@ import { walkTopdir, type FileStat, type WalkedItem } from './walk.js';
 import { runPool } from './pool.js';
 import type { ChecksumAlgo, RpmRecordSummary, WorkerJob, WorkerResult } from './worker.js';
 import { problem } from './common.js';
+import type { ParsedCache } from './errata.js';
 
 export { parseStagedUrl, type StagedUrl } from './url.js';
 export type { ChecksumAlgo, RpmRecordSummary } from './worker.js';
+export type { ParsedCache } from './errata.js';
 
 export interface ChecksumCache {
   /**
@@ -46,6 +48,8 @@ export interface LoadOptions {
    */
   onRpmRecordJson?: (item: RpmPushItem, json: string, summary: RpmRecordSummary) => void;
   checksumCache?: ChecksumCache;
+  /** Advisories built by earlier runs (see ParsedCache in errata.ts). */
+  parsedCache?: ParsedCache;
   /** `threads` / `timeout` for URLs that do not give them (else pushsource's defaults). */
   urlDefaults?: { threads?: number; timeout?: number };
   /** Worker module (tests). */
@@ -127,7 +131,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       const missing = await waitExist([dir], src.pollTimeout, src.pollRate, opts.signal);
       if (missing.length) out.warnings.push(problem('STAGED_POLL_MISSING', `File ${dir} is missing after ${src.pollTimeout} seconds`, { file: dir }));
     }
-    const r = await walkTopdir(dir, { wantStat: checksums.length > 0 || opts.checksumCache !== undefined });
+    const r = await walkTopdir(dir, { wantStat: checksums.length > 0 || opts.checksumCache !== undefined, parsedCache: opts.parsedCache });
     walked.push(...r.items);
     out.problems.push(...r.problems);
     out.warnings.push(...r.warnings);

@@ -18,7 +18,7 @@ import type { PushItem } from '../../items/types.js';
 import { parseProductCertificate, ProductIdError } from '../../formats/productid/index.js';
 import { ioReason, itemErrorProblem, problem, pyJoin } from './common.js';
 import { loadMetadata, type StagingMetadata } from './metadata.js';
-import { loadErratumFile } from './errata.js';
+import { loadErratumFile, type ParsedCache } from './errata.js';
 import { amiFromAttributes, loadCloudDir } from './cloud.js';
 
 /** The leaf directory types of a destination, in pushsource's order (RAW + registered handlers). */
@@ -89,6 +89,7 @@ interface Ctx {
   md: StagingMetadata;
   res: WalkResult;
   wantStat: boolean;
+  parsedCache?: ParsedCache;
 }
 
 /**
@@ -221,7 +222,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
         break;
       }
       case 'ERRATA': {
-        const r = await loadErratumFile(f.path, { dest: [dest], origin: topdir });
+        const r = await loadErratumFile(f.path, { dest: [dest], origin: topdir, cache: ctx.parsedCache });
         res.problems.push(...r.problems);
         if (r.item) push(ctx, Object.assign({}, extra, { item: r.item }));
         break;
@@ -274,7 +275,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
 }
 
 /** Walk one staging directory. `topdir` is used verbatim in src/origin. */
-export async function walkTopdir(topdir: string, opts: { wantStat: boolean }): Promise<WalkResult> {
+export async function walkTopdir(topdir: string, opts: { wantStat: boolean; parsedCache?: ParsedCache }): Promise<WalkResult> {
   const res: WalkResult = { items: [], problems: [], warnings: [], metadataFile: null };
   const st = await statOrNull(topdir);
   if (!st) {
@@ -310,7 +311,7 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean }): P
     if (!md.file) res.problems.push(problem('STAGED_NOT_STAGING_DIR', `${topdir} does not appear to be a staging directory (no destination directories and no staged.yaml)`, { file: topdir }));
     return res;
   }
-  const ctx: Ctx = { topdir, md, res, wantStat: opts.wantStat };
+  const ctx: Ctx = { topdir, md, res, wantStat: opts.wantStat, parsedCache: opts.parsedCache };
   for (const dest of dests) {
     const destPath = pyJoin(topdir, dest);
     for (const type of TYPE_DIRS) await walkType(ctx, dest, destPath, type);
