@@ -76,7 +76,7 @@ export function register(program: Command): void {
             `  stray temp files: ${r.tempFilesRemoved}`,
             `  working dirs of deleted repositories: ${r.workingDirsRemoved}`,
             `  push logs older than ${days} day(s): ${push.logs.length}`,
-            `  stat cache rows and cached headers not seen for ${days} day(s): ${push.statCache}`,
+            `  stat cache rows, cached headers and advisories not seen for ${days} day(s): ${push.statCache}`,
           ].join('\n'),
         );
       });
