@@ -20,6 +20,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { resolvePath } from '../paths.js';
 import { StagepushError } from '../errors.js';
 import { checkpoint } from './crash.js';
 
@@ -69,7 +70,7 @@ export function setFileFactsProvider(p: FileFactsProvider | null): FileFactsProv
 /** Facts of a file, when known and its identity (device, inode, size, mtime) has not changed since. */
 export function knownFileFacts(file: string, st?: fs.Stats): FileFacts | undefined {
   if (!factsProvider) return undefined;
-  const f = factsProvider(path.resolve(file));
+  const f = factsProvider(resolvePath(file));
   if (!f || !SHA256_RE.test(f.sha256)) return undefined;
   let s = st;
   if (!s) {

@@ -15,6 +15,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { resolvePath } from '../paths.js';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { rpmRecordSummary, type RpmRecordSummary } from '../source/staged/summary.js';
@@ -154,7 +155,7 @@ export class PushCache {
     // row is a known miss. Each row is used once.
     let prefetched: Map<string, Row | null> | null = null;
     const lookup = (p: string): Row | undefined => {
-      const abs = path.resolve(p);
+      const abs = resolvePath(p);
       if (prefetched?.has(abs)) {
         const row = prefetched.get(abs);
         prefetched.delete(abs);
@@ -163,7 +164,7 @@ export class PushCache {
       return this.stmt(this.db, `SELECT ${columns} WHERE s.path = ?`).get(abs) as Row | undefined;
     };
     const prefetch = (paths: string[]): void => {
-      const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+      const abs = [...new Set(paths.map((p) => resolvePath(p)))];
       prefetched = new Map(abs.map((p) => [p, null]));
       for (const r of this.rowsByPath<Row>(`SELECT ${columns}`, abs)) prefetched.set(r.path, r);
     };
@@ -198,9 +199,9 @@ export class PushCache {
       },
       set: (p: string, st: StatKey, sums: Sums): void => {
         this.loaded.set(p, { dev: st.dev, size: st.size });
-        prefetched?.delete(path.resolve(p));
+        prefetched?.delete(resolvePath(p));
         if (!set) return;
-        set.run(path.resolve(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
+        set.run(resolvePath(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
         this.wrote(this.db);
       },
       prefetch,
@@ -224,7 +225,7 @@ export class PushCache {
 
   /** The stat cache rows of many paths (resolved) in one query; a path without a row maps to null. */
   statMany(paths: string[]): Map<string, StatRow | null> {
-    const abs = [...new Set(paths.map((p) => path.resolve(p)))];
+    const abs = [...new Set(paths.map((p) => resolvePath(p)))];
     const out = new Map<string, StatRow | null>(abs.map((p) => [p, null]));
     for (const r of this.rowsByPath<StatRow & { path: string }>('SELECT s.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5 FROM stat_cache s', abs)) {
       const { path: p, ...row } = r;
@@ -240,7 +241,7 @@ export class PushCache {
 
   /** The stat cache row of a path (resolved). */
   stat(p: string): StatRow | undefined {
-    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(path.resolve(p)) as StatRow | undefined;
+    return this.stmt(this.db, 'SELECT dev, ino, size, mtime_ms, sha256, md5 FROM stat_cache WHERE path = ?').get(resolvePath(p)) as StatRow | undefined;
   }
 
   /** Stream a parsed header into the staging table (by the file's sha256). */

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
+import { resolvePath } from '../paths.js';
 import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
@@ -472,14 +472,8 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
   }
 }
 
-/** The absolute path of a staged file: the item's own string when it is one already (upload specs keep it). */
-function resolved(src: string): string {
-  const abs = path.resolve(src);
-  return abs === src ? src : abs;
-}
-
 function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
-  const item: PushItemLike = { ...a.item, src: a.item.src ? resolved(a.item.src) : null };
+  const item: PushItemLike = { ...a.item, src: a.item.src ? resolvePath(a.item.src) : null };
   // The item as plain JSON, for the types whose metadata is the item itself (not for each RPM).
   const plain = () => JSON.parse(JSON.stringify(item)) as Record<string, Json>;
   switch (a.typeId) {
@@ -524,7 +518,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
  */
 function storedHow(engine: PushEngine, a: Assignment, ingested: Map<string, StoredEvent>, placed: Set<string>): { stored: 'linked' | 'copied' | 'existing'; size: number } {
   const src = a.item.src;
-  const e = src && a.item.sha256sum ? ingested.get(path.resolve(src)) : undefined;
+  const e = src && a.item.sha256sum ? ingested.get(resolvePath(src)) : undefined;
   if (e && e.sha256 === a.item.sha256sum) return { stored: e.how, size: e.size };
   const before = a.item.sha256sum && !placed.has(a.item.sha256sum) ? engine.storedPath(a.item.sha256sum) : null;
   let st: import('node:fs').Stats | null = null;
