@@ -102,29 +102,18 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     const { repos, engine: eng } = staged;
 
     async function loadPlanImport(): Promise<{ done: PushReport } | { repos: RepoSpec[]; engine: PushEngine }> {
-      // The engine (its modules and database: ~20 ms of the main thread) opens while the staging
-      // areas load, in the turns the loader leaves idle while its threads hash. Awaited below, or
-      // when the load fails, so that it is closed.
-      const opening = openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
-      opening.catch(() => undefined);
       // 1. Load and checksum everything (headers streamed into the staging table).
-      let loadedItems: Awaited<ReturnType<typeof loadStagingAreas>>;
-      try {
-        loadedItems = await loadStagingAreas(opts.urls, {
-          events,
-          signal: opts.signal,
-          threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
-          timeout: cfg.push.timeout,
-          checksumCache: cache.checksumCache(),
-          parsedCache: cache.parsedCache(),
-          onRpmRecord: (item, json, summary) => {
-            if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
-          },
-        });
-      } catch (e) {
-        engine = await opening.catch(() => null);
-        throw e;
-      }
+      const loadedItems = await loadStagingAreas(opts.urls, {
+        events,
+        signal: opts.signal,
+        threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
+        timeout: cfg.push.timeout,
+        checksumCache: cache.checksumCache(),
+        parsedCache: cache.parsedCache(),
+        onRpmRecord: (item, json, summary) => {
+          if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);
+        },
+      });
       // Commit the stat cache and headers now: nothing holds push.sqlite while waiting for locks.
       cache.flush();
       log.keepMetadata(loadedItems.dirs);
@@ -136,7 +125,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
 
       // 2. Route.
-      engine = await opening;
+      engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
       const route = routeItems(items, cfg, {
         include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
         exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
