@@ -7,7 +7,8 @@
  * switch, unlinks the ones no longer in the repository: republishing 20,000 packages after adding
  * 10 makes 10 links, not 20,000.
  *
- * `.pool.json` in the pool maps each entry to the sha256 it holds, so an entry whose name stays
+ * `packages-<link mode>.json` beside the pool (not in it: the pool is what `Packages/` serves) maps
+ * each entry to the sha256 it holds, so an entry whose name stays
  * but whose content changed (a re-signed package) is replaced, and, for an entry the current
  * metadata no longer names, since when (the publish that dropped it): the old repomd.xml files
  * kept in the published tree still name it, so it stays as long as they are kept
@@ -20,13 +21,16 @@ import { constants, copyFileSync, linkSync } from 'node:fs';
 import { linkRefused } from '../common/fsutil.js';
 import type { PackageLink } from './config.js';
 
-const MANIFEST = '.pool.json';
+/** The manifest's place in the pool of earlier versions, where Packages/ served it: read once, then removed. */
+const OLD_MANIFEST = '.pool.json';
 
 /** A manifest entry: the sha256, and when no longer named by the current metadata (seconds). */
 type ManifestEntry = string | { s: string; g: number };
 
 export class PackagePool {
   readonly dir: string;
+  /** The pool's manifest (beside the pool directory). */
+  private readonly manifestFile: string;
   private readonly have = new Map<string, string>();
   /** Entries the latest published metadata no longer names: since when (seconds since the epoch). */
   private readonly gone = new Map<string, number>();
@@ -42,12 +46,15 @@ export class PackagePool {
     private readonly mode: PackageLink,
   ) {
     this.dir = path.join(base, `packages-${mode}`);
+    this.manifestFile = `${this.dir}.json`;
     mkdirSync(this.dir, { recursive: true });
     chmodSync(this.dir, 0o755);
     let manifest: Record<string, ManifestEntry> = {};
     let dirStamps: Record<string, string> = {};
+    const oldManifest = path.join(this.dir, OLD_MANIFEST);
+    if (!existsSync(this.manifestFile) && existsSync(oldManifest)) this.dirty = true; // moved out by save()
     try {
-      const raw = JSON.parse(readFileSync(path.join(this.dir, MANIFEST), 'utf8')) as Record<string, unknown>;
+      const raw = JSON.parse(readFileSync(existsSync(this.manifestFile) ? this.manifestFile : oldManifest, 'utf8')) as Record<string, unknown>;
       if (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object') {
         manifest = raw.entries as Record<string, ManifestEntry>;
         dirStamps = raw.dirs && typeof raw.dirs === 'object' ? (raw.dirs as Record<string, string>) : {};
@@ -166,9 +173,10 @@ export class PackagePool {
       const l = k.slice(0, k.indexOf('/'));
       dirs[l] ??= dirStamp(path.join(this.dir, l));
     }
-    const tmp = path.join(this.dir, `${MANIFEST}.tmp-${process.pid}`);
+    const tmp = `${this.manifestFile}.tmp-${process.pid}`;
     writeFileSync(tmp, JSON.stringify({ v: 2, dirs, entries: manifest }));
-    renameSync(tmp, path.join(this.dir, MANIFEST));
+    renameSync(tmp, this.manifestFile);
+    rmSync(path.join(this.dir, OLD_MANIFEST), { force: true });
     this.dirty = false;
   }
 
@@ -211,6 +219,6 @@ function dirStamp(dir: string): string {
 /** Pools of other link modes (after a package_link change): removed once the new tree is live. */
 export function removeOtherPools(base: string, mode: PackageLink): void {
   for (const name of existsSync(base) ? readdirSync(base) : []) {
-    if (name.startsWith('packages-') && name !== `packages-${mode}`) rmSync(path.join(base, name), { recursive: true, force: true });
+    if (name.startsWith('packages-') && name !== `packages-${mode}` && name !== `packages-${mode}.json`) rmSync(path.join(base, name), { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
  * filesystem refuses a hard link (the pool on another filesystem than the store).
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../../helpers/cli.js';
@@ -61,4 +61,23 @@ test('package_link auto: symlinks when the pool is on another filesystem; hardli
   assert.ok(lstatSync(copy).isFile());
   assert.notEqual(statSync(copy).ino, statSync(stored).ino);
   assert.equal(readFileSync(copy, 'utf8'), 'rpm b');
+});
+
+test('the manifest sits beside the pool, not in it (Packages/ serves the pool); one in the pool of an earlier version is read, then moved out', () => {
+  const root = tempDir('stagepush-pool-');
+  const stored = storedFile(path.join(root, 'content'), 'dd44', 'rpm d');
+  const base = path.join(root, 'versions');
+  const pool = new PackagePool(base, 'auto');
+  pool.ensure('d/d-1-1.noarch.rpm', stored, 'dd44');
+  pool.save();
+  assert.ok(existsSync(path.join(base, 'packages-auto.json')));
+  assert.ok(!existsSync(path.join(pool.dir, '.pool.json')));
+  // An earlier version's layout: the manifest inside the pool.
+  renameSync(path.join(base, 'packages-auto.json'), path.join(pool.dir, '.pool.json'));
+  const again = new PackagePool(base, 'auto');
+  again.ensure('d/d-1-1.noarch.rpm', () => assert.fail('made again'), 'dd44');
+  again.save();
+  assert.ok(existsSync(path.join(base, 'packages-auto.json')));
+  assert.ok(!existsSync(path.join(pool.dir, '.pool.json')));
+  assert.equal(JSON.parse(readFileSync(path.join(base, 'packages-auto.json'), 'utf8')).entries['d/d-1-1.noarch.rpm'], 'dd44');
 });

@@ -121,8 +121,9 @@ test('under umask 077: every published file (symlink targets in the store includ
   const files = [...walkFiles(path.join(publishRoot, 'http')), ...walkFiles(path.join(publishRoot, 'https')), ...walkFiles(path.join(publishRoot, 'export'))];
   for (const want of ['Packages/h/hello-1.1-1.noarch.rpm', 'images/vmlinuz', 'repodata/repomd.xml']) assert.ok(files.some((f) => f.endsWith(path.join('deep', 'er', 'y', want))), want);
   assert.ok(files.some((f) => f.endsWith(path.join('https', 'f', 'disk.iso'))));
-  // (Packages/.pool.json is the package pool's own bookkeeping, not content: not checked here.)
-  for (const f of files.filter((x) => path.basename(x) !== '.pool.json')) {
+  // The package pool's manifest is not published (it sits beside the pool).
+  assert.ok(!files.some((f) => path.basename(f).includes('pool')), 'no pool bookkeeping in the published trees');
+  for (const f of files) {
     const real = realpathSync(f);
     assertServable(real.startsWith(contentRoot + path.sep) ? contentRoot : publishRoot, real, path.relative(publishRoot, f));
     assertServable(publishRoot, f, `${path.relative(publishRoot, f)} (link path)`);
