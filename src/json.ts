@@ -3,18 +3,15 @@
  * metadata and configs, and by the config loader's result cache: null, strings, booleans, finite
  * numbers, arrays without holes and plain objects (prototype Object or null), nested at most 256
  * deep. Anything else is NOT_PLAIN: callers then take the slow, explaining path (assertJson) or
- * structuredClone, or do without.
+ * structuredClone, or do without. A JsonText (the plugin contract's) is not plain JSON here: it
+ * has no string keys and would pass for `{}`; unit metadata accepts it at the top level only, and
+ * checks those values itself.
  */
+import { JSON_TEXT } from './engine/contract.js';
+
 export const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
 
 const MAX_DEPTH = 256;
-
-/**
- * The brand of the plugin contract's JsonText (engine/contract.ts; the same registered symbol):
- * an object carrying it is not plain JSON here (it has no string keys, and would pass for `{}`).
- * Unit metadata accepts it as a top-level value only, and checks those itself.
- */
-const JSON_TEXT_BRAND = Symbol.for('stagepush.jsonText');
 
 /**
  * With `copy`, a copy of `v` (an object or array met twice is NOT_PLAIN: a copy would not share
@@ -50,7 +47,7 @@ function walk(v: unknown, seen: Set<object> | null, depth: number): unknown {
         return out ?? v;
       }
       const proto = Object.getPrototypeOf(v) as unknown;
-      if ((proto !== Object.prototype && proto !== null) || JSON_TEXT_BRAND in v) return NOT_PLAIN;
+      if ((proto !== Object.prototype && proto !== null) || JSON_TEXT in v) return NOT_PLAIN;
       const o = v as Record<string, unknown>;
       const out: Record<string, unknown> | null = seen ? {} : null;
       for (const k of Object.keys(o)) {

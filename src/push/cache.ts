@@ -112,8 +112,7 @@ export class PushCache {
     // and writes a row per staged file, and the cache only grew the push's memory with their number.
     for (const d of new Set([db, staging])) d.pragma(`cache_size = -${CACHE_KIB}`);
     const c = new PushCache(db, staging, Boolean(opts.readOnly));
-    const hasHeaders = (d: BetterSqlite3.Database) => !!d.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rpm_headers'").get();
-    c.headerDbs = staging === db ? [db] : hasHeaders(db) ? [staging, db] : [staging];
+    c.headerDbs = staging === db ? [db] : hasTable(db, 'rpm_headers') ? [staging, db] : [staging];
     return c;
   }
 
@@ -352,7 +351,7 @@ export class PushCache {
    */
   parsedCache(): ParsedCache {
     // A dry run reads a push.sqlite of an older stagepush as it is: without the table, no cache.
-    if (!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'parsed_items'").get()) return { get: () => undefined, set: () => undefined };
+    if (!hasTable(this.db, 'parsed_items')) return { get: () => undefined, set: () => undefined };
     return {
       get: (key) => {
         const row = this.stmt(this.db, 'SELECT item, seen FROM parsed_items WHERE key = ?').get(key) as { item: string; seen: number } | undefined;
@@ -395,6 +394,11 @@ export class PushCache {
       this.db.close();
     }
   }
+}
+
+/** The database has this table (a dry run reads a push.sqlite of an older stagepush as it is). */
+function hasTable(db: BetterSqlite3.Database, name: string): boolean {
+  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
 }
 
 function initSchema(db: BetterSqlite3.Database): void {

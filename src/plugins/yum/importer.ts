@@ -23,7 +23,7 @@ import type {
   UploadRequest,
   ValidationResult,
 } from '../../engine/contract.js';
-import { isJsonText, jsonText } from '../../engine/contract.js';
+import { jsonText } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
@@ -125,7 +125,7 @@ export async function saveRpmFile(conduit: ImporterConduit, filePath: string, op
     location: packageLocation(filename),
     checksumtype: 'sha256',
     signing_key: head.signingKey ?? null,
-    record: isJsonText(record) ? record : (record as unknown as Json),
+    record: record as unknown as Json | JsonText,
   };
   // No temporary file: the file goes into the store from where it is (linked or copied).
   const unit = { ...conduit.initUnit(typeId, rpmUnitKey(head, sha256), metadata, null), relativePath: filename };

@@ -123,18 +123,22 @@ async function regularFiles(ctx: Ctx, typeDir: string, report: boolean): Promise
   return out;
 }
 
-/**
- * Walked items are built with Object.assign rather than `{ ...extra, item }`: V8 gives nearly
- * every object made by a spread followed by more properties a hidden class of its own (thousands
- * per staging area).
- */
 function push(ctx: Ctx, w: WalkedItem): void {
   ctx.res.items.push(w);
 }
 
+/**
+ * A walked item: `extra` plus the item (and whatever else `more` holds). Object.assign rather than
+ * `{ ...extra, item }`: V8 gives nearly every object made by a spread followed by more properties
+ * a hidden class of its own (thousands per staging area).
+ */
+function walked(extra: Omit<WalkedItem, 'item'>, more: Partial<WalkedItem> & { item: PushItem }): WalkedItem {
+  return Object.assign({}, extra, more);
+}
+
 function build(ctx: Ctx, file: string, make: () => PushItem, extra: Omit<WalkedItem, 'item'> = { rpm: false }, loc?: { file?: string; entry?: string }, fieldMap?: (f: string) => string): void {
   try {
-    push(ctx, Object.assign({}, extra, { item: make() }));
+    push(ctx, walked(extra, { item: make() }));
   } catch (e) {
     ctx.res.problems.push(itemErrorProblem(e, loc ?? { file }, fieldMap));
   }
@@ -224,7 +228,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
       case 'ERRATA': {
         const r = await loadErratumFile(f.path, { dest: [dest], origin: topdir, cache: ctx.parsedCache });
         res.problems.push(...r.problems);
-        if (r.item) push(ctx, Object.assign({}, extra, { item: r.item }));
+        if (r.item) push(ctx, walked(extra, { item: r.item }));
         break;
       }
       case 'FILES':
@@ -247,7 +251,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
         if (type === 'AWS_IMAGES') {
           const r = amiFromAttributes(entry.attributes, { name: f.name, src: f.path, origin: topdir, dest: [dest] }, loc);
           res.problems.push(...r.problems);
-          if (r.item) push(ctx, Object.assign({}, extra, { item: r.item, entry: rel, metadataFile: md.file }));
+          if (r.item) push(ctx, walked(extra, { item: r.item, entry: rel, metadataFile: md.file }));
         } else {
           const desc = entry.attributes.description;
           build(
