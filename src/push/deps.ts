@@ -139,7 +139,7 @@ function adapt(eng: Engine): PushEngine {
           listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
           uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i), discardResults: true }),
-          removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { id: { $in: unitIds } } }),
+          removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { _id: { $in: unitIds } } }),
         });
       }).finally(() => infos.clear());
     },

@@ -89,6 +89,60 @@ test('config policies end to end: one destination → two repositories, named te
   assert.equal((JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'r1', '--json']).stdout) as { version: number }).version, 1);
 });
 
+test('what the report calls removed or replaced leaves the repository: retain_old_count across pushes, duplicate_nevra: replace', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, ['allow_unsigned: true', 'repositories:', '  keep: {type: yum, destinations: [d1]}', '  newest: {type: yum, destinations: [d1], retain_old_count: 0}', ''].join('\n'));
+  const root = path.join(work, 'area');
+  const hello10 = rpm(root, 'd1', 'demo-hello-1.0-1.noarch.rpm');
+  const units = (repo: string) => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', repo, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ unitKey: { name: string; version: string; checksum: string } }>).map((u) => `${u.unitKey.name}-${u.unitKey.version} ${u.unitKey.checksum}`).sort();
+  };
+  const primaryNames = (repo: string) => {
+    const dir = path.join(dataDir, 'published', 'http', repo);
+    const r = spawnSync('createrepo_c', ['--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, 'createrepo_c is installed');
+    const repomd = readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
+    const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1]!;
+    const xml = spawnSync('zcat', ['-f', path.join(dir, href)], { encoding: 'utf8' }).stdout;
+    return [...xml.matchAll(/<location href="([^"]+)"/g)].map((m) => path.basename(m[1]!)).sort();
+  };
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const sum10 = sha256(readFileSync(hello10));
+  assert.deepEqual(units('newest'), [`demo-hello-1.0 ${sum10}`]);
+
+  // A newer build: the older one leaves `newest` (retain_old_count: 0), `keep` holds both.
+  const hello11 = rpm(root, 'd1', 'demo-hello-1.1-1.noarch.rpm');
+  const sum11 = sha256(readFileSync(hello11));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.ok(rep.items.some((i) => i.repository === 'newest' && i.unit === 'rpm:demo-hello-0:1.0-1.noarch' && i.action === 'removed'), JSON.stringify(rep.items));
+  assert.deepEqual(units('newest'), [`demo-hello-1.1 ${sum11}`]);
+  assert.deepEqual(units('keep'), [`demo-hello-1.0 ${sum10}`, `demo-hello-1.1 ${sum11}`]);
+  assert.deepEqual(primaryNames('newest'), ['demo-hello-1.1-1.noarch.rpm']);
+
+  // The same NEVRA rebuilt (another sha256): replaced, and the old build is gone.
+  assert.equal(spawnSync('rpmsign', ['--delsign', hello11]).status, 0);
+  const sum11b = sha256(readFileSync(hello11));
+  assert.notEqual(sum11b, sum11);
+  const b = push(['--json', root], { dataDir, config });
+  assert.equal(b.status, 0, b.stderr);
+  const repB = JSON.parse(b.stdout) as Report;
+  assert.deepEqual(repB.items.filter((i) => i.action !== 'unchanged').map((i) => `${i.repository} ${i.unit} ${i.action}`).sort(), ['keep rpm:demo-hello-0:1.1-1.noarch replaced', 'newest rpm:demo-hello-0:1.1-1.noarch replaced']);
+  assert.deepEqual(units('keep'), [`demo-hello-1.0 ${sum10}`, `demo-hello-1.1 ${sum11b}`]);
+  assert.deepEqual(units('newest'), [`demo-hello-1.1 ${sum11b}`]);
+  assert.deepEqual(primaryNames('keep'), ['demo-hello-1.0-1.noarch.rpm', 'demo-hello-1.1-1.noarch.rpm']);
+
+  // Nothing left to do.
+  const again = push(['--json', root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as Report).items.filter((i) => i.action !== 'unchanged'), []);
+});
+
 test('refused as invalid input (exit 3), every problem listed: DOCKER, yum and file content in one destination, unknown_destination: error', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

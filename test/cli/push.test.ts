@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { tempDir } from '../helpers/cli.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 
 const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
@@ -136,6 +136,24 @@ test('--dry-run --json on a changed area lists exactly what the real push then r
     plan.repositories.map((r: { id: string; status: string }) => `${r.id}:${r.status}`),
     done.repositories.map((r: { id: string; status: string }) => `${r.id}:${r.status}`),
   );
+
+  // What the report says happened did happen: the removed and replaced units are gone from the
+  // repository and its published manifest, and the next push finds nothing to do.
+  const units = (repo: string) => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', repo, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ typeId: string; unitKey: { name?: string; id?: string; checksum?: string } }>).map((u) => `${u.typeId}:${u.unitKey.name ?? u.unitKey.id}`).sort();
+  };
+  assert.deepEqual(units('files'), ['iso:readme.txt']);
+  assert.equal(units('el9').filter((u) => u === 'erratum:DEMO-2026:0001').length, 1);
+  const manifest = readFileSync(path.join(dataDir, 'published', 'http', 'files', 'PULP_MANIFEST'), 'utf8');
+  assert.doesNotMatch(manifest, /data\.bin/);
+  assert.match(manifest, new RegExp(`readme\\.txt,${sha256(Buffer.from('read me, version 2\n'))},`));
+  const again = push(['--json', area.root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  const rep3 = JSON.parse(again.stdout);
+  assert.deepEqual(rep3.items.filter((i: { action: string }) => i.action !== 'unchanged'), [], 'a second push is a no-op');
+  assert.ok(rep3.repositories.every((r: { status: string }) => r.status === 'skipped'), JSON.stringify(rep3.repositories));
 });
 
 test('one bad item among many changes nothing and lists every problem with its file', () => {
