@@ -28,6 +28,11 @@ export interface PushEngine {
   needsPublish(id: string): boolean;
   /** Create the repository when missing; true when created. */
   ensureRepo(spec: RepoSpec): Promise<boolean>;
+  /**
+   * Delete a repository this push created, when it is still as created (version 0, no unit):
+   * the push failed before its commit. True when deleted.
+   */
+  discardCreated(id: string): Promise<boolean>;
   transaction(repoIds: string[], fn: (batch: PushBatch) => Promise<void>): Promise<void>;
   storedPath(sha256: string): string | null;
   contentRoot(): string;
@@ -69,6 +74,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     listUnits: () => [],
     needsPublish: () => true,
     ensureRepo: no,
+    discardCreated: no,
     transaction: no,
     storedPath: () => null,
     contentRoot: () => contentRoot,
@@ -130,6 +136,17 @@ function adapt(eng: Engine): PushEngine {
         // Another push created it meanwhile.
         if (eng.getRepo(spec.id)) return false;
         throw e;
+      }
+    },
+    async discardCreated(id) {
+      infos.delete(id);
+      const r = eng.getRepo(id);
+      if (!r || r.version !== 0 || eng.countUnits(id) !== 0 || r.distributors.some((d) => d.lastPublish)) return false;
+      try {
+        await eng.deleteRepo(id);
+        return true;
+      } finally {
+        infos.delete(id);
       }
     },
     async transaction(ids, fn) {

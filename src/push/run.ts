@@ -218,8 +218,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         return { done: finish(report, log, settings, dryRun) };
       }
 
-      // 5. Create repositories that do not exist yet (after a first free-space check: a refused push
-      //    leaves no empty repository behind; the check is repeated under the locks).
+      // 5. Repositories that do not exist yet are created below, after a first free-space check
+      //    (repeated under the locks); a push that then fails before its commit deletes them again.
       // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
       const srcStats = new Map<string, SrcStat | null>();
       const loadedStat = (src: string): SrcStat | undefined => {
@@ -227,9 +227,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         return st && { dev: st.dev, size: st.size, dir: false };
       };
       checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat);
-      const created = new Set<string>();
-      for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
-
       // 6. Plan under the locks, commit every repository's new version in one transaction.
       events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
       let plans: RepoPlan[] = [];
@@ -244,7 +241,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         if (e.src !== null && !ingested.has(e.src)) ingested.set(e.src, e);
         if (e.how !== 'existing') placed.add(e.sha256);
       });
+      const created = new Set<string>();
       try {
+        for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
         await engine.transaction(
           repos.map((r) => r.id),
           async (batch) => {
@@ -258,6 +257,17 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             }
           },
         );
+      } catch (e) {
+        // Refused or failed before the commit: the repositories this push created go again (a
+        // refused push leaves no empty repository behind).
+        for (const id of created) {
+          try {
+            if (await engine.discardCreated(id)) log.line(`repository ${id}, created by this push, deleted again: the push did not commit`);
+          } catch (cleanup) {
+            log.line(`repository ${id}, created by this push, could not be deleted again: ${(cleanup as Error)?.message ?? cleanup}`);
+          }
+        }
+        throw e;
       } finally {
         stopListening();
         cache.expectRecords([]);
@@ -268,7 +278,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           plans = planAll((id) => batch.listUnits(id));
           const planProblems = plans.flatMap((p) => p.problems);
           if (planProblems.length) {
+            // Refused: the report lists what failed, not what the push would have done.
             applyPlans(report, repos, plans, engine!, false);
+            report.items = report.items.filter((i) => i.action === 'failed');
             throw planError(planProblems, report);
           }
           const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));

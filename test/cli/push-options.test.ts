@@ -78,13 +78,21 @@ test('config policies end to end: one destination → two repositories, named te
   assert.ok(events.every((e) => typeof e.type === 'string'));
   for (const phase of ['load', 'checksum', 'import', 'publish']) assert.ok(events.some((e) => e.type === 'phase-start' && e.phase === phase), phase);
 
-  // The same NEVRA with another sha256: r2 refuses it (exit 4), so nothing changes in r1 either.
+  // The same NEVRA with another sha256: r2 refuses it (exit 4), so nothing changes in r1 either,
+  // and the repository a new destination would have got is not left behind.
   assert.equal(spawnSync('rpmsign', ['--delsign', hello11]).status, 0);
+  rpm(root, 'fresh', 'demo-other-1.0-1.noarch.rpm');
+  const repoIds = () => (JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'list', '--json']).stdout) as Array<{ id: string }>).map((r) => r.id).sort();
+  assert.deepEqual(repoIds(), ['odd', 'r1', 'r2']);
   const d = push(['--json', root], { dataDir, config });
   assert.equal(d.status, 4, d.stderr);
   const refused = JSON.parse(d.stdout) as Report;
   assert.deepEqual(refused.problems.map((p) => p.code), ['PUSH_DUPLICATE_NEVRA']);
   assert.match(refused.problems[0]!.message, /demo-hello-0:1\.1-1\.noarch is already in r2/);
+  // The report lists what failed, not what the push would have done.
+  assert.deepEqual(refused.items.map((i) => `${i.repository} ${i.unit} ${i.action}`), ['r2 rpm:demo-hello-0:1.1-1.noarch failed']);
+  assert.deepEqual(repoIds(), ['odd', 'r1', 'r2'], 'the refused push created no repository');
+  assert.equal(existsSync(path.join(dataDir, 'working', 'fresh')), false);
   assert.deepEqual(units('r1'), ['demo-hello-1.0', 'demo-hello-1.1']);
   assert.equal((JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'r1', '--json']).stdout) as { version: number }).version, 1);
 });
