@@ -52,6 +52,11 @@ export function erratumDecision(item: PushItemLike, stored: Pick<Unit, 'unitKey'
   const r = resolveErratumUpload(inc, old);
   if (isNewer(inc, old)) return canonicalJson(r.erratum) === canonicalJson(old) ? 'unchanged' : 'forward';
   const strip = (e: Erratum) => canonicalJson({ ...e, pkglist: [] });
-  if (strip(inc) !== strip(old)) return 'dropped';
+  if (strip(inc) !== strip(old)) {
+    // The stored advisory is this one with a higher version (an earlier --bump-errata moved it
+    // forward): the staged text brings nothing new, the push is idempotent.
+    const bumped = Number(old.version) > Number(inc.version) && strip({ ...inc, version: old.version }) === strip(old);
+    if (!bumped) return 'dropped';
+  }
   return r.changed ? 'merge' : 'unchanged';
 }

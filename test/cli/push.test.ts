@@ -207,6 +207,21 @@ test('errata merge rule: a changed advisory that does not move forward fails unl
   const b = push(['--json', '--bump-errata', root], { dataDir, config });
   assert.equal(b.status, 0, b.stderr);
   assert.equal(JSON.parse(b.stdout).items[0].action, 'replaced');
+  // The stored advisory is now the staged one with its version bumped: pushing the same staging
+  // area again (with or without --bump-errata) changes nothing and bumps nothing.
+  const version = () => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'el9', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ metadata: { version: string } }>)[0]!.metadata.version;
+  };
+  const bumped = version();
+  for (const args of [['--json', root], ['--json', '--bump-errata', root]]) {
+    const again = push(args, { dataDir, config });
+    assert.equal(again.status, 0, again.stderr);
+    const rep2 = JSON.parse(again.stdout);
+    assert.deepEqual(rep2.items.map((i: { action: string }) => i.action), ['unchanged'], args.join(' '));
+    assert.equal(version(), bumped);
+  }
 });
 
 test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing hook fails the push (6)', () => {
