@@ -415,13 +415,19 @@ function factsOfRow(cache: PushCache, row: StatRow | undefined): ReturnType<File
   };
 }
 
-
 function finish(report: PushReport, log: PushLog, settings: Settings, dryRun: boolean): PushReport {
   report.finished = new Date().toISOString();
   summarize(report);
   if (report.repositories.some((r) => r.status === 'failed' || r.hooks.some((h) => !h.ok))) {
     report.status = 'failed';
     report.exit_status = EXIT.failed;
+    // A failed push says why in its problems, as a refused one does.
+    for (const r of report.repositories) {
+      if (r.status === 'failed') report.problems.push({ code: 'PUSH_PUBLISH_FAILED', entry: r.id, message: `repository ${r.id}: publish failed${r.reason ? `: ${r.reason}` : ''}` });
+      for (const h of r.hooks) {
+        if (!h.ok) report.problems.push({ code: 'PUSH_HOOK_FAILED', entry: r.id, message: `repository ${r.id}: post_publish hook ${JSON.stringify(h.command)} failed (${h.signal ? `signal ${h.signal}` : `exit ${h.exit_status}`})` });
+      }
+    }
   }
   log.line(`push ended: ${report.status} (exit ${report.exit_status}); ${report.summary.pushed} pushed, ${report.summary.replaced} replaced, ${report.summary.removed} removed, ${report.summary.unchanged} unchanged`);
   log.writeReport(report);

@@ -265,6 +265,8 @@ test('a publish that fails exits 6 with the imported version kept; the next push
   assert.equal(f.status, 6, f.stderr);
   const rep = JSON.parse(f.stdout) as Report;
   assert.deepEqual(rep.repositories.map((r) => `${r.id}:${r.status}:${r.version}`), ['docs:failed:1']);
+  assert.deepEqual(rep.problems.map((p) => p.code), ['PUSH_PUBLISH_FAILED']);
+  assert.match(rep.problems[0]!.message, /repository docs: publish failed: .*not-a-dir/);
   const fixed = path.join(work, 'fixed.yaml');
   writeFileSync(fixed, `publish: {root: ${path.join(work, 'pub')}}\n`);
   const ok = push(['--json', root], { dataDir, config: fixed });

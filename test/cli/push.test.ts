@@ -248,6 +248,7 @@ test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing
   const rep = JSON.parse(f.stdout);
   assert.equal(rep.repositories[0].status, 'published');
   assert.equal(rep.repositories[0].hooks[0].ok, false);
+  assert.deepEqual(rep.problems.map((p: { code: string; entry: string }) => `${p.code} ${p.entry}`), ['PUSH_HOOK_FAILED docs'], 'the report says why it failed');
   assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'docs', 'b.txt')));
 });
 
