@@ -39,10 +39,21 @@ function amiRawProblems(attrs: Record<string, unknown>, loc: Loc, prefix: string
   return out;
 }
 
-function copyRaw(src: Record<string, unknown>, into: Record<string, unknown>): void {
+/** Python's truth value of a YAML/JSON value (an empty mapping or list is false, as are 0 and ''). */
+function pyTruthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
+/**
+ * The raw AMI keys, and boot_mode when truthy. billing_codes (when truthy) only for AWS_IMAGES:
+ * pushsource's CLOUD_IMAGES loader does not read it (its items have billing_codes null).
+ */
+function copyRaw(src: Record<string, unknown>, into: Record<string, unknown>, opts: { billingCodes: boolean }): void {
   for (const k of AMI_RAW_KEYS) if (k in src) into[k] = src[k];
-  if (src.billing_codes) into.billing_codes = src.billing_codes;
-  if (src.boot_mode) into.boot_mode = src.boot_mode;
+  if (opts.billingCodes && pyTruthy(src.billing_codes)) into.billing_codes = src.billing_codes;
+  if (pyTruthy(src.boot_mode)) into.boot_mode = src.boot_mode;
 }
 
 /** AWS_IMAGES/<file> with its staged.yaml entry attributes. */
@@ -61,7 +72,7 @@ export function amiFromAttributes(
   const rel: Record<string, unknown> = {};
   for (const k of RELEASE_KEYS) if (k in (release as object)) rel[k] = (release as Record<string, unknown>)[k];
   const input: Record<string, unknown> = { ...base, state: 'PENDING', release: rel };
-  copyRaw(attributes, input);
+  copyRaw(attributes, input, { billingCodes: true });
   try {
     return { item: amiPushItem(input as { name: unknown }), problems };
   } catch (e) {
@@ -153,7 +164,7 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
       if (data.type === 'AMI') {
         for (const k of ['base_product', 'base_version', 'variant', 'type'] as const) if (k in r) rel[k] = r[k];
         input.release = rel;
-        copyRaw(data, input);
+        copyRaw(data, input, { billingCodes: false });
         input.description = data.description;
         input.type = data.type;
         res.items.push(amiPushItem(input as { name: unknown }));

@@ -216,7 +216,7 @@ images:
 ${extra}`;
   const root = stage({
     'starmap/CLOUD_IMAGES/build1/resources.yaml': res('VHD'),
-    'starmap/CLOUD_IMAGES/build3/resources.yaml': res('AMI', 'region: us-east-1\n'),
+    'starmap/CLOUD_IMAGES/build3/resources.yaml': res('AMI', 'region: us-east-1\nbilling_codes: {name: Hourly, codes: [bp-1]}\n'),
     'starmap/CLOUD_IMAGES/empty/resources.yaml': '',
     'starmap/CLOUD_IMAGES/slash/resources.yaml': res('AMI').replace('something1.raw.xz', 'sub/something1.raw.xz'),
     'starmap/CLOUD_IMAGES/other/resources.yaml': res('OVA'),
@@ -244,6 +244,7 @@ ${extra}`;
   assert.equal(ami1.type, 'AMI');
   assert.equal(ami1.boot_mode, 'hybrid');
   assert.equal(ami1.region, 'us-east-1');
+  assert.equal(ami1.billing_codes, null, "pushsource's CLOUD_IMAGES loader does not read billing_codes");
   assert.equal(ami1.description, 'AMI sample');
   assert.deepEqual(vhd1.release, { product: 'rhel', date: '2020-05-11', arch: 'x86_64', respin: 1, version: '9.4', base_product: null, base_version: null, variant: null, type: null });
   assert.equal(vhd1.boot_mode, null);
