@@ -180,7 +180,10 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   if (checksums.length) emit({ type: 'phase-start', phase: 'checksum', total: jobs.length });
   let done = 0;
   let bytes: number | undefined = 0;
-  for (const w of owners) bytes = w.stat && bytes !== undefined ? bytes + w.stat.size : undefined;
+  // Bytes to hash (a header read alone reads a bounded part of the file).
+  owners.forEach((w, i) => {
+    if (bytes !== undefined && jobs[i]!.checksums.length) bytes = w.stat ? bytes + w.stat.size : undefined;
+  });
   const outcome = await runPool(jobs, {
     threads: src.threads,
     timeoutSec: src.timeout,

@@ -12,8 +12,8 @@ export interface PoolRunOptions {
   /** Worker module URL (tests pass their own). */
   workerUrl?: string;
   /**
-   * Bytes the jobs will read, when known: a batch of few headers and little data (new packages
-   * plus rewritten small files, e.g. errata) runs on the main thread too.
+   * Bytes the jobs will hash, when known (a header read alone counts 0: it reads a bounded part of
+   * the file). Without it, every job goes to the threads.
    */
   bytes?: number;
   /** How many of the jobs read RPM headers (when known). */
@@ -32,13 +32,14 @@ export interface PoolRunOutcome {
 export const DEFAULT_WORKER_URL = new URL('./worker.js', import.meta.url).href;
 
 /**
- * Up to this many jobs run on the main thread (the default worker module, one after the other)
- * instead of starting a pool: starting worker threads costs more than reading a few headers (the
- * incremental cron push of a few new packages). The worker opens files without blocking and refuses
- * anything but regular files, so a FIFO cannot hang it.
+ * Up to this many jobs (or any number with up to INLINE_MAX_HEADERS header reads) run on the main
+ * thread, one after the other, when together they hash at most INLINE_MAX_BYTES: starting worker
+ * threads costs more than reading a few headers (the incremental cron push of a few new packages
+ * and rewritten errata). A large file always goes to a thread, where the timeout can stop it (on
+ * the main thread nothing could). The worker opens files without blocking and refuses anything but
+ * regular files, so a FIFO cannot hang it.
  */
 export const INLINE_MAX_JOBS = 16;
-/** ... or up to this many header reads when all jobs together read at most INLINE_MAX_BYTES. */
 export const INLINE_MAX_HEADERS = 32;
 export const INLINE_MAX_BYTES = 32 * 1024 * 1024;
 
@@ -92,7 +93,7 @@ async function runInline<J extends WorkerJob | object>(jobs: J[], opts: PoolRunO
 
 export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: PoolRunOptions): Promise<PoolRunOutcome> {
   if (!jobs.length) return { unfinished: [], aborted: false };
-  const small = jobs.length <= INLINE_MAX_JOBS || (opts.bytes !== undefined && opts.headerJobs !== undefined && opts.bytes <= INLINE_MAX_BYTES && opts.headerJobs <= INLINE_MAX_HEADERS);
+  const small = opts.bytes !== undefined && opts.bytes <= INLINE_MAX_BYTES && (jobs.length <= INLINE_MAX_JOBS || (opts.headerJobs !== undefined && opts.headerJobs <= INLINE_MAX_HEADERS));
   if (!opts.workerUrl && small) return runInline(jobs, opts);
   const mod = (await import('piscina')) as unknown as { Piscina: typeof import('piscina').Piscina };
   const Piscina = mod.Piscina;

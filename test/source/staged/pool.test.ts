@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BATCH_MAX_BYTES, BATCH_MAX_JOBS, cutBatches, runPool } from '../../../src/source/staged/pool.js';
@@ -87,6 +87,22 @@ test('the default worker in batches: each job its own result, a failing file doe
       assert.ok(r.ok, JSON.stringify(r));
       assert.equal(r.sums.sha256, createHash('sha256').update(`content ${i}`).digest('hex'), `job ${i}`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a few large files go to the threads, where the timeout can stop them (on the main thread nothing could)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sp-pool-'));
+  try {
+    const big = path.join(dir, 'big');
+    const size = 8 * 1024 ** 3; // sparse: hashing it takes seconds, storing it nothing
+    writeFileSync(big, '');
+    truncateSync(big, size);
+    const t0 = Date.now();
+    const out = await runPool([{ op: 'hash', path: big, checksums: ['sha256'] } satisfies WorkerJob], { threads: 1, timeoutSec: 1, bytes: size, headerJobs: 0, onResult: () => assert.fail('8 GiB hashed within the 1 s timeout') });
+    assert.deepEqual(out, { unfinished: [0], aborted: false });
+    assert.ok(Date.now() - t0 < 4000, `stopped after ${Date.now() - t0} ms`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
