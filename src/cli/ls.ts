@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
 import { StagepushError, type Problem } from '../errors.js';
 import { resolveGlobals } from './globals.js';
 
@@ -38,7 +39,33 @@ export function yamlItems(stringify: typeof import('yaml').stringify, shapes: un
   const text = stringify(shapes, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false, singleQuote: true });
   return text
     .replace(/^( {4}release:\n(?: {6}.*\n)*?) {6}date: '(\d{4}-\d{2}-\d{2})'$/gm, (_m, head: string, d: string) => `${head}      date: ${d}`)
-    .replace(/^( {4}display_order: -?\d+)$/gm, '$1.0'); // a float, as pushsource prints it
+    .replace(/^( {4}display_order: )(-?[0-9][0-9.e+-]*)$/gm, (_m, head: string, n: string) => head + pyFloat(Number(n), 'yaml')); // a float, as pushsource prints it
+}
+
+/** JSON as pushsource-ls prints it: display_order is a float (3.0, 1e-05), as Python's json writes one. */
+export function jsonItems(shapes: unknown[], indent?: number): string {
+  // A quote inside a string value is escaped, so only the key itself matches `"display_order":`.
+  return JSON.stringify(shapes, null, indent).replace(/("display_order": ?)(-?[0-9][0-9.e+-]*)/g, (_m, head: string, n: string) => head + pyFloat(Number(n), 'json'));
+}
+
+/**
+ * A number as Python writes a float: repr() (shortest round-trip digits; fixed notation for decimal
+ * exponents -4 to 15, else d.ddde±XX) for json.dumps; PyYAML adds ".0" to a mantissa without a dot
+ * (1.0e-05), so that YAML 1.1 reads it back as a float.
+ */
+export function pyFloat(n: number, style: 'json' | 'yaml'): string {
+  if (!Number.isFinite(n)) return style === 'yaml' ? (Number.isNaN(n) ? '.nan' : n > 0 ? '.inf' : '-.inf') : Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
+  const [mant, exp] = n.toExponential().split('e') as [string, string];
+  const e = Number(exp);
+  let out: string;
+  if (e >= -4 && e < 16) {
+    out = String(n); // JavaScript writes fixed notation for these exponents too
+    if (!out.includes('.')) out += '.0';
+  } else {
+    out = `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+    if (style === 'yaml' && !mant.includes('.')) out = out.replace('e', '.0e');
+  }
+  return out;
 }
 
 export function register(program: Command): void {
@@ -64,8 +91,11 @@ Examples:
     )
     .action(async (urls: string[], o: { format: Format; withChecksums?: string | boolean }, cmd: Command) => {
       const g = resolveGlobals(cmd.optsWithGlobals());
-      // `--with-checksums URL`: the optional value took the URL; give it back.
-      if (typeof o.withChecksums === 'string' && !/^\s*(md5|sha256)\s*(,\s*(md5|sha256)\s*)*$/.test(o.withChecksums) && !/^[a-z0-9]+(,[a-z0-9]+)*$/.test(o.withChecksums)) {
+      // `--with-checksums URL`: the optional value took the URL (or directory); give it back. A
+      // value that is neither an algorithm list nor a source stays, to be refused as an algorithm.
+      const isAlgos = (v: string) => /^\s*(md5|sha256)\s*(,\s*(md5|sha256)\s*)*$/.test(v);
+      const isSource = (v: string) => v.startsWith('staged:') || existsSync(v) || !/^[a-z0-9]+(,[a-z0-9]+)*$/.test(v);
+      if (typeof o.withChecksums === 'string' && !isAlgos(o.withChecksums) && isSource(o.withChecksums)) {
         urls = [o.withChecksums, ...urls];
         o.withChecksums = true;
       }
@@ -97,8 +127,8 @@ Examples:
         });
       } else if (!problems.length) {
         let text = '';
-        if (o.format === 'json') text = JSON.stringify(items.map(toPushsourceShape), null, 2) + '\n';
-        else if (o.format === 'ndjson') text = items.map((i) => JSON.stringify(toPushsourceShape(i)) + '\n').join('');
+        if (o.format === 'json') text = jsonItems(items.map(toPushsourceShape), 2) + '\n';
+        else if (o.format === 'ndjson') text = items.map((i) => jsonItems([toPushsourceShape(i)]).slice(1, -1) + '\n').join('');
         else {
           const YAML = await import('yaml');
           sources.forEach((s, i) => {

@@ -110,6 +110,35 @@ test('ls --with-checksums fills md5/sha256 (as node crypto computes them) and re
   assert.match(m.stderr, new RegExp(`\\[STAGED_CHECKSUM_MISMATCH\\] ${wrong}/staged.yaml: d/FILES/a: sha256sum: sha256sum ${'ab'.repeat(32)} given for ${wrong}/d/FILES/a does not match its content \\(${hash('sha256', path.join(wrong, 'd/FILES/a'))}\\)`));
   // without --with-checksums the staged value is taken as is (pushsource does not verify it)
   assert.equal(runCli(['ls', `staged:${wrong}`]).status, 0);
+
+  // `--with-checksums DIR`: a short relative directory name is the source, not an algorithm list.
+  const short = runCli(['ls', '--format', 'json', '--with-checksums', path.basename(root)], { cwd: path.dirname(root) });
+  assert.equal(short.status, 0, short.stderr);
+  assert.equal((JSON.parse(short.stdout) as Array<Record<string, { sha256sum: string | null }>>)[1]!.FilePushItem!.sha256sum!.length, 64);
+});
+
+test('display_order prints as Python writes a float: 3.0 in JSON and ndjson, 1.0e-07 in YAML (1e-07 in JSON)', () => {
+  const root = stage({
+    'staged.yaml': stagedYaml([
+      { relative_path: 'd/FILES/a', order: 3, attributes: { description: 'a' } },
+      { relative_path: 'd/FILES/b', order: 0.0000001, attributes: { description: 'b "display_order": 7' } },
+      { relative_path: 'd/FILES/c', attributes: { description: 'c' } },
+    ]),
+    'd/FILES/a': 'a',
+    'd/FILES/b': 'b',
+    'd/FILES/c': 'c',
+  });
+  const j = runCli(['ls', '--format', 'json', `staged:${root}`]);
+  assert.equal(j.status, 0, j.stderr);
+  assert.deepEqual([...j.stdout.matchAll(/"display_order": (.*)/g)].map((m) => m[1]), ['3.0', '1e-07', 'null']);
+  assert.match(j.stdout, /"description": "b \\"display_order\\": 7"/, 'a string value is left alone');
+  const n = runCli(['ls', '--format', 'ndjson', `staged:${root}`]);
+  assert.deepEqual([...n.stdout.matchAll(/"display_order":([^,}]*)/g)].map((m) => m[1]), ['3.0', '1e-07', 'null']);
+  const y = runCli(['ls', `staged:${root}`]);
+  assert.deepEqual([...y.stdout.matchAll(/^ {4}display_order: (.*)$/gm)].map((m) => m[1]), ['3.0', '1.0e-07', 'null']);
+  // YAML 1.1 (PyYAML's) reads them back as numbers.
+  const back = YAML.parse(y.stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n'), { version: '1.1' }) as Array<{ FilePushItem: { display_order: number | null } }>;
+  assert.deepEqual(back.map((i) => i.FilePushItem.display_order), [3, 1e-7, null]);
 });
 
 test('a FIFO named x.rpm with ?timeout=1 ends non-zero within 5 s, naming it', async () => {
