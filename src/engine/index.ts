@@ -128,6 +128,12 @@ export interface Engine {
   addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
   updateDistributor(repoId: string, distId: string, d: { config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
   removeDistributor(repoId: string, distId: string): Promise<void>;
+  /**
+   * Check configurations for an existing repository as setImporter / addDistributor /
+   * updateDistributor would (each plugin's validateConfig), changing nothing. Throws the first
+   * refusal (PLUGIN_CONFIG_INVALID, ENGINE_UNKNOWN_PLUGIN...).
+   */
+  checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }): Promise<void>;
   listDistributors(repoId: string): DistributorInfo[];
   sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
   upload(repoId: string, req: UploadSpec): Promise<TaskResult>;
@@ -496,6 +502,19 @@ class EngineImpl implements Engine, ConduitHost {
       });
       if (r.importer_type !== typeId) await this.hook(p, 'importerAdded', this.repoObject(this.requireRepo(repoId), wd), config);
     });
+  }
+
+  async checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }): Promise<void> {
+    const r = this.requireRepo(repoId);
+    // The plugins see the working directory they would get; it is not made (nothing changes).
+    if (c.importer) {
+      const p = this.plugin(c.importer.typeId, 'importer');
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'importer', p.id), true), c.importer.config, 'importer');
+    }
+    for (const d of c.distributors ?? []) {
+      const p = this.plugin(d.typeId, 'distributor');
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', d.id), true), d.config, `distributor ${d.id}`);
+    }
   }
 
   async updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void> {

@@ -10,6 +10,7 @@ import type { Settings, RepoSpec } from '../config/index.js';
 import type { Unit, Json } from '../engine/contract.js';
 import type { Engine, PublishOutcome, UploadSpec } from '../engine/index.js';
 import type { PushItemLike } from './items.js';
+import { canonicalJson } from './plan.js';
 
 export interface PushBatch {
   listUnits(repoId: string): Unit[];
@@ -29,6 +30,18 @@ export interface PushEngine {
   /** Create the repository when missing; true when created. */
   ensureRepo(spec: RepoSpec): Promise<boolean>;
   /**
+   * How an existing repository declared in the config differs from its declaration (display
+   * name, description, notes, retained versions, importer config, distributors declared but
+   * missing or configured otherwise). Null when it does not exist, was not declared (made from a
+   * template: its declaration applied at creation only) or matches. Distributors it has but the
+   * config does not name are left alone.
+   */
+  configDrift(spec: RepoSpec): ConfigDrift | null;
+  /** Check a drift's configurations with the plugins (validateConfig), changing nothing. */
+  checkDrift(spec: RepoSpec, drift: ConfigDrift): Promise<void>;
+  /** Bring the repository in line with its declaration. */
+  applyDrift(spec: RepoSpec, drift: ConfigDrift): Promise<void>;
+  /**
    * Delete a repository this push created, when it is still as created (version 0, no unit):
    * the push failed before its commit. True when deleted.
    */
@@ -47,6 +60,70 @@ export interface PushEngine {
   /** Release pre-push pins of these digests (a push imported them). */
   releasePins(sha256s: string[]): Promise<number>;
   close(): void;
+}
+
+/** What a declared repository's configuration changes (see PushEngine.configDrift). */
+export interface ConfigDrift {
+  /** Human lines, one per change ("display_name: 'a' -> 'b'", "distributor yum_distributor: config"). */
+  changes: string[];
+  repo?: { displayName?: string; description?: string; notes?: Record<string, string>; retainRepoVersions?: number };
+  importer?: { typeId: string; config: Record<string, unknown> };
+  distributors: Array<{ op: 'add' | 'update'; id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean }>;
+  /** A change the push cannot make (another importer type: the units would not fit). */
+  conflict?: string;
+}
+
+const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+
+/** The patch (mergeConfig semantics: null deletes) that turns `from` into `to`. */
+function replacePatch(from: Record<string, unknown>, to: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...to };
+  for (const k of Object.keys(from)) if (!(k in to)) patch[k] = null;
+  return patch;
+}
+
+export function driftOf(spec: RepoSpec, r: NonNullable<ReturnType<Engine['getRepo']>>): ConfigDrift | null {
+  if (spec.origin !== 'config') return null;
+  const d: ConfigDrift = { changes: [], distributors: [] };
+  const repo: NonNullable<ConfigDrift['repo']> = {};
+  const q = (v: unknown) => JSON.stringify(v);
+  if (r.displayName !== spec.displayName) {
+    repo.displayName = spec.displayName;
+    d.changes.push(`display_name: ${q(r.displayName)} -> ${q(spec.displayName)}`);
+  }
+  if (r.description !== spec.description) {
+    repo.description = spec.description;
+    d.changes.push(`description: ${q(r.description)} -> ${q(spec.description)}`);
+  }
+  const notes = Object.fromEntries(Object.entries(spec.notes).filter(([k, v]) => r.notes[k] !== v));
+  if (Object.keys(notes).length) {
+    repo.notes = notes;
+    d.changes.push(`notes: ${Object.keys(notes).join(', ')}`);
+  }
+  if (r.retainRepoVersions !== spec.retainRepoVersions) {
+    repo.retainRepoVersions = spec.retainRepoVersions;
+    d.changes.push(`retain_repo_versions: ${r.retainRepoVersions} -> ${spec.retainRepoVersions}`);
+  }
+  if (Object.keys(repo).length) d.repo = repo;
+  if (r.importer && r.importer.typeId !== spec.importer.typeId) {
+    d.conflict = `repository ${r.id} has importer ${r.importer.typeId}; the config declares ${spec.importer.typeId} (a repository does not change type: delete it or use another id)`;
+  } else if (!r.importer || !same(r.importer.config, spec.importer.config)) {
+    d.importer = spec.importer;
+    d.changes.push(`importer ${spec.importer.typeId}: config`);
+  }
+  for (const want of spec.distributors) {
+    const have = r.distributors.find((x) => x.id === want.id);
+    if (!have) {
+      d.distributors.push({ op: 'add', ...want });
+      d.changes.push(`distributor ${want.id}: added`);
+    } else if (have.typeId !== want.typeId) {
+      d.conflict ??= `repository ${r.id}: distributor ${want.id} is a ${have.typeId}; the config declares ${want.typeId} (remove it with stagepush repo, or use another id)`;
+    } else if (!same(have.config, want.config) || have.autoPublish !== want.autoPublish) {
+      d.distributors.push({ op: 'update', ...want });
+      d.changes.push(`distributor ${want.id}: ${same(have.config, want.config) ? 'auto_publish' : 'config'}`);
+    }
+  }
+  return d.changes.length || d.conflict ? d : null;
 }
 
 export async function openPushEngine(settings: Settings, opts: { events: EventSink; signal?: AbortSignal; readOnly: boolean }): Promise<PushEngine> {
@@ -74,6 +151,9 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     listUnits: () => [],
     needsPublish: () => true,
     ensureRepo: no,
+    configDrift: () => null,
+    checkDrift: no,
+    applyDrift: no,
     discardCreated: no,
     transaction: no,
     storedPath: () => null,
@@ -136,6 +216,29 @@ function adapt(eng: Engine): PushEngine {
         // Another push created it meanwhile.
         if (eng.getRepo(spec.id)) return false;
         throw e;
+      }
+    },
+    configDrift(spec) {
+      const r = info(spec.id);
+      return r ? driftOf(spec, r) : null;
+    },
+    async checkDrift(spec, drift) {
+      await eng.checkConfigs(spec.id, { importer: drift.importer, distributors: drift.distributors });
+    },
+    async applyDrift(spec, drift) {
+      const id = spec.id;
+      try {
+        const r = eng.getRepo(id);
+        if (!r) return;
+        if (drift.repo) await eng.updateRepo(id, drift.repo);
+        if (drift.importer) await eng.setImporter(id, drift.importer.typeId, drift.importer.config);
+        for (const d of drift.distributors) {
+          const have = r.distributors.find((x) => x.id === d.id);
+          if (d.op === 'add' || !have) await eng.addDistributor(id, { id: d.id, typeId: d.typeId, config: d.config, autoPublish: d.autoPublish });
+          else await eng.updateDistributor(id, d.id, { config: replacePatch(have.config, d.config), autoPublish: d.autoPublish });
+        }
+      } finally {
+        infos.delete(id);
       }
     },
     async discardCreated(id) {

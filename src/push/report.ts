@@ -29,6 +29,8 @@ export interface RepoReport {
   status: RepoStatus;
   /** Why it was skipped or failed. */
   reason?: string;
+  /** What this push changed (or, dry run, would change) to bring a declared repository in line with the config. */
+  config_changes?: string[];
   previous_version: number | null;
   version: number | null;
   counts: Record<ItemAction, number>;
@@ -95,6 +97,7 @@ export function renderText(report: PushReport): string {
       `${r.id} (${r.type}${r.created ? ', new' : ''}): ${r.status === 'published' ? `${verb}published` : r.status}${r.reason ? ` (${r.reason})` : ''}, ${ver}; ` +
         `${c.pushed} pushed, ${c.replaced} replaced, ${c.removed} removed, ${c.unchanged} unchanged${c.failed ? `, ${c.failed} failed` : ''}`,
     );
+    for (const ch of r.config_changes ?? []) lines.push(`  ${report.dry_run ? 'would reconfigure' : 'reconfigured'}: ${ch}`);
     for (const p of r.published_paths) lines.push(`  published: ${p}`);
     for (const u of r.urls) lines.push(`  url: ${u}`);
     for (const h of r.hooks) if (!h.ok) lines.push(`  hook failed (exit ${h.exit_status ?? h.signal}): ${h.command}`);

@@ -20,7 +20,7 @@ import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
-import { openPushEngine, loadStagingAreas, type PushEngine } from './deps.js';
+import { openPushEngine, loadStagingAreas, type ConfigDrift, type PushEngine } from './deps.js';
 import { deferDurability, flushDurabilityAsync, onStored, setFileFactsProvider, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
 
 /** Append to the list under a key (in place: no copy per item). */
@@ -196,6 +196,31 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         return { done: finish(report, log, settings, dryRun) };
       }
 
+      // Declared repositories whose configuration changed: checked now (a refusal changes
+      // nothing), applied once the content is committed.
+      const drifts = new Map<string, ConfigDrift>();
+      const driftProblems: Problem[] = [];
+      for (const r of repos) {
+        const drift = engine.configDrift(r);
+        if (!drift) continue;
+        if (drift.conflict) {
+          driftProblems.push({ code: 'PUSH_REPO_CONFLICT', file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: drift.conflict });
+          continue;
+        }
+        try {
+          await engine.checkDrift(r, drift);
+        } catch (e) {
+          if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
+          driftProblems.push({ code: e.code, file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: e.message });
+          continue;
+        }
+        drifts.set(r.id, drift);
+      }
+      if (driftProblems.length) {
+        report.problems.push(...driftProblems);
+        throw new StagepushError('PUSH_INVALID_CONFIG', `${driftProblems.length} repository configuration change(s) cannot be made; nothing was pushed`, { kind: 'invalid', problems: driftProblems });
+      }
+
       const planAll = (list: (id: string) => Unit[]): RepoPlan[] =>
         repos.map((r) => {
           const existing = list(r.id);
@@ -212,7 +237,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         for (const r of report.repositories) {
           const plan = plans.find((p) => p.repoId === r.id)!;
           const unpublished = engine.needsPublish(r.id);
-          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
+          const drift = drifts.get(r.id);
+          if (drift) r.config_changes = drift.changes;
+          // A distributor added or configured otherwise publishes again (its configuration is part of what was published).
+          const redistributed = Boolean(drift?.distributors.length);
+          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || redistributed || !engine.hasRepo(r.id) ? 'published' : 'skipped';
           if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }
         return { done: finish(report, log, settings, dryRun) };
@@ -314,6 +343,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
       }
       events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
+      for (const [id, drift] of drifts) {
+        await engine.applyDrift(repos.find((r) => r.id === id)!, drift);
+        log.line(`repository ${id} reconfigured from the config: ${drift.changes.join('; ')}`);
+      }
       // Content a pre-push stored is now referenced by units: its pins are released.
       await engine.releasePins([...new Set(route.assignments.map((a) => a.item.sha256sum).filter((x): x is string => !!x))]);
       applyPlans(report, repos, plans, engine, false);
@@ -328,6 +361,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
       }
       for (const r of report.repositories) {
+        const drift = drifts.get(r.id);
+        if (drift) r.config_changes = drift.changes;
         r.created = created.has(r.id);
         r.previous_version = versionsBefore.get(r.id) ?? 0;
         r.version = engine.repoVersion(r.id);

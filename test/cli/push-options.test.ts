@@ -275,3 +275,70 @@ test('a publish that fails exits 6 with the imported version kept; the next push
   assert.deepEqual(rep2.repositories.map((r) => `${r.id}:${r.status}:${r.previous_version}->${r.version}`), ['docs:published:1->1']);
   assert.equal(readFileSync(path.join(work, 'pub', 'http', 'docs', 'a.txt'), 'utf8'), 'a\n');
 });
+
+test('a declared repository follows its config: display name, distributor config (published again), a new distributor; a refused change or another type changes nothing', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  const root = path.join(work, 'area');
+  rpm(root, 'el', 'demo-hello-1.0-1.noarch.rpm');
+  rpm(root, 'other', 'demo-tools-2.0-1.noarch.rpm');
+  const declare = (body: string) => writeFileSync(config, `allow_unsigned: true\nrepositories:\n  other: {type: yum}\n  el:\n${body}`);
+  declare('    type: yum\n    display_name: First\n');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const show = () => JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'el', '--json']).stdout) as { displayName: string; version: number; distributors: Array<{ id: string; config: Record<string, unknown> }> };
+  const pub = path.join(dataDir, 'published');
+  assert.ok(existsSync(path.join(pub, 'http', 'el', 'repodata', 'repomd.xml')));
+
+  // Another display name and relative_url, https on, and a second distributor.
+  declare(
+    [
+      '    type: yum',
+      '    display_name: Second',
+      '    distributors:',
+      '      - {id: yum_distributor, type_id: yum_distributor, config: {relative_url: content/el, http: true, https: true}}',
+      '      - {id: exp, type_id: export_distributor, config: {mode: manifest}}',
+      '',
+    ].join('\n'),
+  );
+  const dry = push(['--json', '--dry-run', root], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  type Repo = { id: string; status: string; config_changes?: string[]; distributors: Array<{ id: string; status: string }> };
+  const reposOf = (out: string) => (JSON.parse(out) as { repositories: Repo[] }).repositories;
+  const planned = reposOf(dry.stdout).find((x) => x.id === 'el')!;
+  assert.equal(planned.status, 'published');
+  assert.deepEqual(planned.config_changes, ["display_name: \"First\" -> \"Second\"", 'distributor yum_distributor: config', 'distributor exp: added']);
+  assert.equal(show().displayName, 'First', 'the dry run changed nothing');
+
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  const el = reposOf(r.stdout).find((x) => x.id === 'el')!;
+  assert.deepEqual(el.config_changes, planned.config_changes);
+  assert.deepEqual(el.distributors.map((d) => `${d.id}:${d.status}`), ['yum_distributor:published', 'exp:published']);
+  assert.ok(rep.items.every((i) => i.action === 'unchanged'));
+  const after = show();
+  assert.equal(after.displayName, 'Second');
+  assert.equal(after.version, 1, 'no new content version');
+  assert.deepEqual(after.distributors.find((d) => d.id === 'yum_distributor')!.config, { relative_url: 'content/el', http: true, https: true });
+  assert.ok(existsSync(path.join(pub, 'http', 'content', 'el', 'repodata', 'repomd.xml')));
+  assert.ok(existsSync(path.join(pub, 'https', 'content', 'el', 'repodata', 'repomd.xml')));
+  // In line now: the next push changes and publishes nothing.
+  const again = reposOf(push(['--json', root], { dataDir, config }).stdout);
+  assert.deepEqual(again.map((x) => `${x.id}:${x.status}:${x.config_changes ?? '-'}`), ['el:skipped:-', 'other:skipped:-']);
+
+  // A configuration its plugin refuses, or another repository type: exit 3, nothing changes.
+  const dbBefore = readFileSync(path.join(dataDir, 'engine.db'));
+  declare('    type: yum\n    display_name: Third\n    distributors:\n      - {id: yum_distributor, type_id: yum_distributor, config: {relative_url: other}}\n');
+  const bad = push(['--json', root], { dataDir, config });
+  assert.equal(bad.status, 3, bad.stderr);
+  const badRep = JSON.parse(bad.stdout) as Report;
+  assert.deepEqual(badRep.problems.map((p) => p.code), ['PLUGIN_CONFIG_INVALID']);
+  assert.match(badRep.problems[0]!.message, /relative_url.*other/);
+  declare('    type: file\n');
+  const other = push(['--json', root], { dataDir, config });
+  assert.equal(other.status, 3, other.stderr);
+  assert.match((JSON.parse(other.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /repository el/);
+  assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore);
+  assert.equal(show().displayName, 'Second');
+});
