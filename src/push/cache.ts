@@ -92,8 +92,20 @@ export class PushCache {
     const file = path.join(dataDir, 'push.sqlite');
     let db: BetterSqlite3.Database;
     if (opts.readOnly) {
-      db = existsSync(file) ? new Database(file, { readonly: true, fileMustExist: true }) : new Database(':memory:');
-      if (!existsSync(file)) initSchema(db);
+      if (existsSync(file)) {
+        // Opened for writing (and never written): the last connection to close a WAL database
+        // removes its -wal and -shm files, a read-only one cannot and would leave them behind.
+        // Read-only where this user may not write (a dry run on someone else's data dir).
+        try {
+          db = new Database(file, { fileMustExist: true });
+        } catch {
+          db = new Database(file, { readonly: true, fileMustExist: true });
+        }
+        db.pragma('busy_timeout = 30000');
+      } else {
+        db = new Database(':memory:');
+        initSchema(db);
+      }
     } else {
       mkdirSync(dataDir, { recursive: true });
       db = new Database(file);

@@ -114,11 +114,15 @@ test('--dry-run --json on a changed area lists exactly what the real push then r
   writeFileSync(config, `allowed_signing_keys: [${keyIds().A}, ${keyIds().B}]\nrepositories:\n  files:\n    type: file\n    push_mode: mirror\n`);
 
   const dbBefore = readFileSync(path.join(dataDir, 'engine.db'));
+  const cacheBefore = readFileSync(path.join(dataDir, 'push.sqlite'));
+  const filesBefore = readdirSync(dataDir).sort();
   const dry = push(['--dry-run', '--json', area.root], { dataDir, config });
   assert.equal(dry.status, 0, dry.stderr);
   const plan = JSON.parse(dry.stdout);
   assert.equal(plan.dry_run, true);
   assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore);
+  assert.deepEqual(readFileSync(path.join(dataDir, 'push.sqlite')), cacheBefore);
+  assert.deepEqual(readdirSync(dataDir).sort(), filesBefore, 'no file left behind (a WAL database opened read-only leaves its -wal and -shm)');
 
   const real = push(['--json', area.root], { dataDir, config });
   assert.equal(real.status, 0, real.stderr);
