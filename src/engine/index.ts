@@ -1332,13 +1332,15 @@ class EngineImpl implements Engine, ConduitHost {
             guard(repoId);
             const target = this.uploadTarget(repoId);
             const out: BatchResult[] = [];
-            for (let i = 0; i < reqs.length; i++) {
+            let i = 0;
+            for (const req of reqs) {
               if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
               live();
               hooks.before?.(i);
-              const r = keep(await this.innerUpload(s, repoId, reqs[i]!, target));
+              const r = keep(await this.innerUpload(s, repoId, req, target));
               if (!hooks.discardResults) out.push(r);
               hooks.after?.(i, r);
+              i++;
             }
             return out;
           },

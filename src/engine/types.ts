@@ -274,8 +274,11 @@ export interface Batch {
    * request, the same errors) with the repository's importer looked up once. `before(i)` runs
    * just before request i, `after(i, result)` just after it succeeded.
    */
-  /** `discardResults`: each result only goes to `after` (the returned list is empty), so a long batch does not hold them all. */
-  uploadMany(repoId: string, reqs: UploadSpec[], hooks?: { before?(index: number): void; after?(index: number, result: BatchResult): void; discardResults?: boolean }): Promise<BatchResult[]>;
+  /**
+   * `reqs` is iterated once, in order (a generator may make each spec as it is needed).
+   * `discardResults`: each result only goes to `after` (the returned list is empty), so a long batch does not hold them all.
+   */
+  uploadMany(repoId: string, reqs: Iterable<UploadSpec>, hooks?: { before?(index: number): void; after?(index: number, result: BatchResult): void; discardResults?: boolean }): Promise<BatchResult[]>;
   copy(fromRepo: string, toRepo: string, opts?: CopySpec): Promise<BatchResult>;
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<BatchResult>;
   /** The repository's units including this batch's staged changes. */

@@ -16,7 +16,7 @@ export interface PushBatch {
   listUnits(repoId: string): Unit[];
   upload(repoId: string, spec: UploadSpec): Promise<unknown>;
   /** Uploads into one repository through one engine call, in order; `before`/`after` run around each. */
-  uploadMany(repoId: string, specs: UploadSpec[], hooks: { before(index: number): void; after(index: number): void }): Promise<unknown>;
+  uploadMany(repoId: string, specs: Iterable<UploadSpec>, hooks: { before(index: number): void; after(index: number): void }): Promise<unknown>;
   removeUnits(repoId: string, unitIds: string[]): Promise<unknown>;
 }
 

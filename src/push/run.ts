@@ -323,9 +323,14 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
             const ordered = [...plan.uploads].sort(byUploadOrder);
             // One engine call per repository; each item is still uploaded (and reported) on its own.
+            // Each spec is made as its upload comes (20,000 of them made up front were ~5 MiB
+            // held through the whole import).
+            const specs = function* () {
+              for (const up of ordered) yield uploadSpec(up.assignment, up.bumpVersion);
+            };
             await batch.uploadMany(
               plan.repoId,
-              ordered.map((up) => uploadSpec(up.assignment, up.bumpVersion)),
+              specs(),
               {
                 before: () => {
                   opts.signal?.throwIfAborted();
