@@ -3,7 +3,7 @@
  * profiles live in the engine's database (engine.consumers); the work on the consumer is done by
  * handlers through the Agent dispatcher, which always answers with a report.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -67,6 +67,13 @@ export class ConsumerService {
       throw new StagepushError('AGENT_ROOT_MISSING', `consumer root ${abs} is not a directory`, { kind: 'invalid', file: abs, field: '--root' });
     }
     if (this.engine.consumers.get(name)) throw new StagepushError('AGENT_CONSUMER_EXISTS', `consumer "${name}" is already registered`, { kind: 'invalid', entry: name });
+    // One consumer per root: bind files and the rpm database there are the consumer's (cleaning
+    // one consumer would remove another's repository files).
+    const real = realpathSync(abs);
+    const sharing = this.engine.consumers.list().find((c) => (existsSync(c.root) ? realpathSync(c.root) : c.root) === real);
+    if (sharing) {
+      throw new StagepushError('AGENT_ROOT_TAKEN', `consumer root ${abs} is already the root of consumer "${sharing.id}"`, { kind: 'invalid', file: abs, field: '--root', hint: `one consumer per root (stagepush consumer unregister ${sharing.id} first)` });
+    }
     return this.engine.consumers.register(name, { root: abs, notes });
   }
 
@@ -137,11 +144,18 @@ export class ConsumerService {
     return report;
   }
 
-  /** clean on every bind handler; the consumer's bindings are forgotten when every clean succeeded. */
+  /**
+   * clean on every bind handler; a binding is forgotten when the handler of its type cleaned (so
+   * the bindings stay in step with the files each handler removed), one whose type has no handler
+   * when every clean succeeded.
+   */
   async clean(name: string, options: HandlerOptions = {}): Promise<AggregateReport> {
     const c = this.consumer(name);
     const report = await this.agent.clean(this.conduit(c), options);
-    if (report.succeeded) for (const b of this.engine.consumers.bindings(name)) this.engine.consumers.removeBinding(name, b.repoId);
+    for (const b of this.engine.consumers.bindings(name)) {
+      const part = report.parts[b.typeId];
+      if (part ? part.succeeded : report.succeeded) this.engine.consumers.removeBinding(name, b.repoId);
+    }
     return report;
   }
 

@@ -41,7 +41,8 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
   const agentSettings = resolveAgentSettings(raw, process.env, {
     conf_d: fromFile(ac?.conf_d, DEFAULT_CONF_DIR),
     handlers_dir: fromFile(ac?.handlers_dir, DEFAULT_HANDLERS_DIR),
-    log: ac?.log && ac.log !== 'syslog' ? ac.log : undefined,
+    // file:PATH relative to the config file, as every path in it.
+    log: ac?.log && ac.log !== 'syslog' ? (ac.log.startsWith('file:') && ac.log.length > 5 ? `file:${path.resolve(base, ac.log.slice(5))}` : ac.log) : undefined,
   });
   const { handleInterrupts } = await import('./main.js');
   const signal = handleInterrupts();

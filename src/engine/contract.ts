@@ -288,7 +288,17 @@ export interface Distributor {
   /** Must come with cancelPublishRepo (called on the same instance). */
   publishRepo?(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport>;
   cancelPublishRepo?(): void | Promise<void>;
-  createConsumerPayload?(repo: Repository, config: PluginCallConfig, bindingConfig: Record<string, unknown>): Json | Promise<Json>;
+  /**
+   * What a consumer needs to bind. `env`: where the engine publishes now (publish root, base URLs
+   * from the configuration), for a repository not published yet or published elsewhere since.
+   */
+  createConsumerPayload?(repo: Repository, config: PluginCallConfig, bindingConfig: Record<string, unknown>, env?: PublishEnv): Json | Promise<Json>;
+}
+
+/** Where the engine publishes (see Distributor.createConsumerPayload). */
+export interface PublishEnv {
+  publishRoot: string;
+  baseUrls: { http?: string; https?: string };
 }
 
 /** How a plugin is registered: a factory making a fresh instance per operation. */

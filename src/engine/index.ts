@@ -1286,7 +1286,8 @@ class EngineImpl implements Engine, ConduitHost {
     if (typeof inst.createConsumerPayload !== 'function') throw this.notSupported(p, 'createConsumerPayload');
     let payload: Json;
     try {
-      payload = await inst.createConsumerPayload(this.repoObject(repo, this.workingDir(repoId, 'distributor', distId)), new CallConfig(p.config, parseJson(d.config, {})), bindingConfig);
+      const env = { publishRoot: this.publishRoot, baseUrls: { ...(this.opts.baseUrls ?? {}) } };
+      payload = await inst.createConsumerPayload(this.repoObject(repo, this.workingDir(repoId, 'distributor', distId)), new CallConfig(p.config, parseJson(d.config, {})), bindingConfig, env);
     } catch (e) {
       throw this.pluginError(e, p, 'createConsumerPayload', repoId, 'ENGINE_PAYLOAD_FAILED');
     }

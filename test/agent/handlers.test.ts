@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { loadHandlers } from '../../src/agent/loader.js';
@@ -14,11 +14,12 @@ import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles }
 
 const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
-async function service(confFiles: Record<string, string> = {}) {
+async function service(confFiles: Record<string, string> = {}, handlerFiles: Record<string, string> = {}) {
   const dir = tempDir('agent-handlers-');
   const conf = path.join(dir, 'conf.d');
   mkdirSync(conf, { recursive: true });
   writeFiles(conf, confFiles);
+  writeFiles(path.join(dir, 'handlers'), handlerFiles);
   const registry = await loadHandlers({ confDir: conf, handlersDir: path.join(dir, 'handlers'), contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
   assert.deepEqual(registry.problems, []);
   const engine = memoryEngine();
@@ -78,6 +79,17 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.match(text, new RegExp(`^gpgkey=file://${keyFile}$`, 'm'));
   assert.equal(readFileSync(keyFile, 'utf8'), key.endsWith('\n') ? key : key + '\n');
   assert.equal(engine.consumers.bindings('host1')[0]?.typeId, 'yum_distributor');
+  assert.equal(b.numChanges, 1);
+  // Bound again, exactly so: no change, nothing rewritten.
+  const mtimes = () => [repoFile, keyFile].map((f) => statSync(f).mtimeMs);
+  const before = mtimes();
+  await sleep(20);
+  const again = await svc.bind('host1', 'agent-test');
+  assert.equal(again.succeeded, true);
+  assert.equal(again.numChanges, 0);
+  assert.deepEqual(mtimes(), before);
+  // One consumer per root.
+  assert.throws(() => svc.register('host2', root), (e: { code?: string }) => e.code === 'AGENT_ROOT_TAKEN');
 
   const i = await svc.content('install', 'host1', 'rpm', [parseRpmUnit('hello')], { releasever: '1' });
   assert.equal(i.succeeded, true, JSON.stringify(i.details, null, 1));
@@ -101,6 +113,7 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.equal(u.succeeded, true, JSON.stringify(u.details, null, 1));
   assert.deepEqual(u.details.installed, ['hello-1.1-1.noarch']);
   assert.deepEqual(u.details.erased, ['hello-1.0-1.noarch']);
+  assert.equal(u.numChanges, 1, 'an upgrade is one change');
   assert.deepEqual(rpmQa(root), ['hello-1.1-1.noarch']);
 
   const p = await svc.profile('host1', 'rpm');
@@ -125,6 +138,18 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.equal(existsSync(repoFile), false);
   assert.equal(existsSync(path.dirname(keyFile)), false);
   assert.deepEqual(engine.consumers.bindings('host1'), []);
+
+  // A consumer whose root is gone: profile and content operations fail, nothing is made.
+  const gone = path.join(dir, 'gone');
+  mkdirSync(gone);
+  svc.register('host3', gone);
+  rmSync(gone, { recursive: true });
+  const gp = await svc.profile('host3', 'rpm');
+  assert.equal(gp.succeeded, false);
+  assert.match(String(gp.details.message), /consumer root .*gone does not exist/);
+  const gi = await svc.content('install', 'host3', 'rpm', [parseRpmUnit('hello')], { releasever: '1' });
+  assert.equal(gi.succeeded, false);
+  assert.equal(existsSync(gone), false);
 });
 
 test('rpm handler without import_key: a package whose key is not in the rpm database is refused', async () => {
@@ -200,6 +225,35 @@ test('file handler installs units from bound repositories into target_dir, verif
   const un = await svc.content('uninstall', 'f1', 'iso', [{ name: 'a.iso' }], {});
   assert.equal(un.numChanges, 1);
   assert.equal(existsSync(path.join(target, 'a.iso')), false);
+  // target_dir stays inside the consumer root.
+  const out = await svc.content('install', 'f1', 'iso', [{ name: 'a.iso' }], { repo: 'files', target_dir: '../../escaped' });
+  assert.equal(out.succeeded, false);
+  assert.match(String(out.details.message), /target_dir "\.\.\/\.\.\/escaped" leads out of the consumer root/);
+  assert.equal(existsSync(path.join(dir, '..', 'escaped')), false);
+});
+
+test('clean: the bindings of the handlers that cleaned are forgotten, those of a failing one stay', async () => {
+  const { dir, engine, svc } = await service(
+    { 'acme.conf': '[main]\nenabled=1\n[types]\nbind=test_distributor\n[test_distributor]\nclass=acme:StuckBind\n' },
+    {
+      'acme.mjs':
+        'export default (a) => ({ StuckBind: class extends a.BindHandler { bind() { return new a.BindReport().setSucceeded({}, 1); } unbind() { return new a.BindReport(); } clean() { throw new Error("clean exploded"); } } });\n',
+    },
+  );
+  engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files' } }, units: [] });
+  engine.repos.set('other', { distributors: [{ id: 't', typeId: 'test_distributor' }], payloads: { t: { repo_id: 'other' } }, units: [] });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('c1', root);
+  assert.equal((await svc.bind('c1', 'files')).succeeded, true);
+  assert.equal((await svc.bind('c1', 'other')).succeeded, true);
+  const bindingFile = path.join(root, 'etc/stagepush/file-repos/files.json');
+  assert.ok(existsSync(bindingFile));
+  const c = await svc.clean('c1');
+  assert.equal(c.succeeded, false);
+  assert.match(JSON.stringify(c.details), /clean exploded/);
+  assert.equal(existsSync(bindingFile), false, 'the file bind handler cleaned');
+  assert.deepEqual(engine.consumers.bindings('c1').map((b) => b.repoId), ['other'], "only the failing handler's binding stays");
 });
 
 test('Linux reboot runs reboot_command after reboot_delay and the report says what was scheduled', async () => {
@@ -215,4 +269,35 @@ test('Linux reboot runs reboot_command after reboot_delay and the report says wh
   assert.equal(r.details.delay, 1);
   for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
   assert.ok(existsSync(marker), 'the reboot command ran');
+});
+
+test('Linux reboot without reboot_command: shutdown -r +N (whole minutes, the report says when), and a refused shutdown is a failed report', async () => {
+  const { dir, svc } = await service();
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('r1', root);
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const calls = path.join(dir, 'calls');
+  const fake = (code: number) => writeFileSync(path.join(bin, 'shutdown'), `#!/bin/sh\necho "$*" >> '${calls}'\necho 'Failed to talk to init daemon' >&2\nexit ${code}\n`, { mode: 0o755 });
+  const prevPath = process.env.PATH;
+  process.env.PATH = `${bin}:${prevPath}`;
+  try {
+    fake(0);
+    const t0 = Date.now();
+    const ok = await svc.reboot('r1', { reboot_delay: '30' });
+    assert.equal(ok.succeeded, true, JSON.stringify(ok.details));
+    assert.equal(ok.details.command, 'shutdown -r +1');
+    assert.equal(ok.details.delay, 60, 'shutdown counts whole minutes');
+    const at = Date.parse(String(ok.details.at));
+    assert.ok(at >= t0 + 60_000 && at <= Date.now() + 60_000, String(ok.details.at));
+    fake(1);
+    const bad = await svc.reboot('r1', { reboot_delay: '0' });
+    assert.equal(bad.succeeded, false);
+    assert.equal(bad.details.scheduled, false);
+    assert.match(String(bad.details.message), /shutdown -r \+0 failed \(exit 1\): Failed to talk to init daemon/);
+    assert.deepEqual(readFileSync(calls, 'utf8').trim().split('\n'), ['-r +1', '-r +0']);
+  } finally {
+    process.env.PATH = prevPath;
+  }
 });

@@ -212,3 +212,28 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   assert.equal(existsSync(repoFile), false, 'unregister cleaned the bind configuration');
   assert.deepEqual(json(['consumer', 'list']), []);
 });
+
+test('a repository not published yet can be bound (the payload points where the engine publishes); agent.log file:REL is relative to the config file', () => {
+  const work = tempDir('consumer-unpublished-');
+  const dataDir = path.join(work, 'data');
+  const cfgDir = path.join(work, 'cfg');
+  const elsewhere = path.join(work, 'elsewhere');
+  const root = path.join(work, 'root');
+  for (const d of [cfgDir, elsewhere, root]) mkdirSync(d, { recursive: true });
+  writeFiles(cfgDir, { 'config.yaml': `data_dir: ${dataDir}\nagent: {log: "file:agent.log", conf_d: conf.d}\n` });
+  const cli = (args: string[]) => runCli(['--config', path.join(cfgDir, 'config.yaml'), ...args], { cwd: elsewhere, env: { STAGEPUSH_AGENT_LOG: '', STAGEPUSH_AGENT_CONF_DIR: '' } });
+  for (const args of [
+    ['repo', 'create', 'r1', '--importer', 'yum_importer'],
+    ['repo', 'distributor', 'add', 'r1', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=content/r1'],
+    ['consumer', 'register', 'c1', '--root', root],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const b = cli(['consumer', 'bind', 'c1', 'r1']);
+  assert.equal(b.status, 0, b.stderr);
+  const repoFile = readFileSync(path.join(root, 'etc/yum.repos.d/stagepush.repo'), 'utf8');
+  assert.match(repoFile, new RegExp(`^baseurl=file://${path.join(dataDir, 'published', 'http', 'content', 'r1')}/$`, 'm'));
+  assert.ok(existsSync(path.join(cfgDir, 'agent.log')), 'the agent log is beside the config file');
+  assert.equal(existsSync(path.join(elsewhere, 'agent.log')), false);
+});

@@ -4,7 +4,7 @@
  * `<root>/<bindings_dir>/<repo_id>.json` (default /etc/stagepush/file-repos), where the file
  * content handler and operators can see it; unbind removes that file, clean the directory.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
@@ -20,8 +20,11 @@ export class FileBindHandler extends BindHandler {
     const dir = this.dir(conduit);
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${binding.repoId.replace(SAFE, '_')}.json`);
+    const text = JSON.stringify({ repoId: binding.repoId, distributorId: binding.distributorId, typeId: binding.typeId, payload: binding.details }, null, 2) + '\n';
+    // Bound already, exactly so: nothing is written (a re-bind is not a change).
+    if (existsSync(file) && readFileSync(file, 'utf8') === text) return new BindReport().setSucceeded({ repoId: binding.repoId, file }, 0);
     const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ repoId: binding.repoId, distributorId: binding.distributorId, typeId: binding.typeId, payload: binding.details }, null, 2) + '\n', { mode: 0o644 });
+    writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, file);
     return new BindReport().setSucceeded({ repoId: binding.repoId, file }, 1);
   }

@@ -39,9 +39,15 @@ function expectedSha(u: UnitFile): string | null {
 }
 
 export class FileHandler extends ContentHandler {
+  /** `<root>/<target_dir>`; a target_dir that leads out of the consumer root is refused. */
   targetDir(conduit: HandlerConduit, options: HandlerOptions): string {
     const rel = this.setting(options, 'target_dir', '/var/lib/stagepush/files')!;
-    return path.join(conduit.root, rel);
+    const dir = path.join(conduit.root, rel);
+    const inside = path.relative(conduit.root, dir);
+    if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside) || rel.includes('\0')) {
+      throw new Error(`target_dir "${rel}" leads out of the consumer root ${conduit.root}`);
+    }
+    return dir;
   }
 
   /** The unit named `name` in the consumer's bound repositories (first binding first). */

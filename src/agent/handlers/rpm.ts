@@ -36,6 +36,8 @@ const DEFAULT_REBOOT_PACKAGES = ['kernel', 'kernel-core', 'glibc', 'systemd', 'l
 
 /** `rpm --root <root> -qa` as records (gpg-pubkey entries left out), sorted by NEVRA. */
 export async function installedRpms(root: string, signal?: AbortSignal): Promise<InstalledRpm[]> {
+  // rpm --root on a missing directory lists nothing and succeeds (and dnf would make the root).
+  if (!existsSync(root)) throw new Error(`consumer root ${root} does not exist`);
   const r = await run('rpm', ['--root', root, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], { signal });
   if (r.code !== 0) throw new Error(`rpm --root ${root} -qa failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
   const out: InstalledRpm[] = [];
@@ -109,7 +111,8 @@ export class RpmHandler extends ContentHandler {
       conduit.log.error(`dnf ${op} failed (exit ${r.code}): ${tail(r.stderr, 10)}`);
       return report.setFailed({ ...details, message: `dnf ${op} failed (exit ${r.code ?? r.signal})`, exitCode: r.code, output: tail(`${r.stdout}\n${r.stderr.split('\n').filter((l) => !/^[a-z_]+: /.test(l)).join('\n')}`, 30), command: r.command.join(' ') });
     }
-    const changes = installed.length + erased.length;
+    // A package upgraded or downgraded (its name and arch installed and erased) is one change.
+    const changes = new Set([...installed, ...erased].map((p) => `${p.name}.${p.arch}`)).size;
     report.setSucceeded(details, changes);
     const changedNames = new Set([...installed, ...erased].map((p) => p.name));
     const needs = rebootPackages.filter((n) => changedNames.has(n));

@@ -124,12 +124,12 @@ export class YumBindHandler extends BindHandler {
     }
     if (!urls.length) throw new Error(`consumer payload for ${id}: no base URL for any of the protocols ${JSON.stringify(payload.protocols)}`);
 
-    // Key and CA files of an earlier bind of this repository are replaced.
-    rmSync(dir, { recursive: true, force: true });
+    // The repository's key and CA files, and its section.
+    const files = new Map<string, string>();
     const keyFiles: string[] = [];
     for (const [name, armored] of Object.entries(payload.gpg_keys ?? {})) {
       const f = path.join(dir, `${name.replace(/\.(gpg|asc|key)$/i, '').replace(SAFE, '_')}.gpg`);
-      writeAtomic(f, armored.endsWith('\n') ? armored : armored + '\n');
+      files.set(f, armored.endsWith('\n') ? armored : armored + '\n');
       keyFiles.push(f);
     }
     const lines = [`name=${payload.repo_name || id}`, `baseurl=${urls.join(' ')}`, 'enabled=1'];
@@ -138,17 +138,26 @@ export class YumBindHandler extends BindHandler {
     let caFile: string | null = null;
     if (payload.ca_cert) {
       caFile = path.join(dir, 'ca.pem');
-      writeAtomic(caFile, payload.ca_cert.endsWith('\n') ? payload.ca_cert : payload.ca_cert + '\n');
+      files.set(caFile, payload.ca_cert.endsWith('\n') ? payload.ca_cert : payload.ca_cert + '\n');
       lines.push(`sslcacert=${caFile}`);
     }
     if (urls.some((u) => u.startsWith('https:'))) lines.push(`sslverify=${this.flag(options, 'ssl_verify', true) ? 1 : 0}`);
     const rf = readRepoFile(file);
     const existing = rf.sections.find((s) => s.id === id);
-    if (existing) existing.lines = lines;
-    else rf.sections.push({ id, lines });
-    writeRepoFile(file, rf);
-    conduit.log.info(`bound ${id}: ${file} [${id}] baseurl ${urls.join(' ')}`);
-    return new BindReport().setSucceeded({ repoId: id, repoFile: file, section: id, baseurl: urls, gpgkeys: keyFiles, sslcacert: caFile }, 1);
+    const trimmed = (l: string[]) => l.join('\n').trimEnd();
+    // Bound already, exactly so: nothing is written (a re-bind is not a change).
+    const present = existsSync(dir) ? readdirSync(dir).map((n) => path.join(dir, n)) : [];
+    const same = existing && trimmed(existing.lines) === trimmed(lines) && present.length === files.size && [...files].every(([f, text]) => existsSync(f) && readFileSync(f, 'utf8') === text);
+    if (!same) {
+      // Key and CA files of an earlier bind of this repository are replaced.
+      rmSync(dir, { recursive: true, force: true });
+      for (const [f, text] of files) writeAtomic(f, text);
+      if (existing) existing.lines = lines;
+      else rf.sections.push({ id, lines });
+      writeRepoFile(file, rf);
+    }
+    conduit.log.info(`${same ? 'bound already' : 'bound'} ${id}: ${file} [${id}] baseurl ${urls.join(' ')}`);
+    return new BindReport().setSucceeded({ repoId: id, repoFile: file, section: id, baseurl: urls, gpgkeys: keyFiles, sslcacert: caFile }, same ? 0 : 1);
   }
 
   unbind(conduit: HandlerConduit, repoId: string, _options: HandlerOptions): BindReport {

@@ -17,6 +17,7 @@ import type {
   PluginCallConfig,
   PluginMetadata,
   PublishConduit,
+  PublishEnv,
   PublishReport,
   RelatedRepositories,
   Repository,
@@ -154,12 +155,15 @@ export class YumDistributor implements Distributor {
     };
   }
 
-  async createConsumerPayload(repo: Repository, config: PluginCallConfig, bindingConfig: Record<string, unknown>): Promise<Json> {
+  async createConsumerPayload(repo: Repository, config: PluginCallConfig, bindingConfig: Record<string, unknown>, env?: PublishEnv): Promise<Json> {
     const info = await readPublishInfo(repo);
     const b = bindingConfig as { publish_root?: unknown; base_urls?: { http?: string; https?: string } };
+    // The binding's own values first; then where the files are (the last publish), else where the
+    // engine publishes (not published yet); base URLs as configured now, else as last published.
+    const configured = env && Object.keys(env.baseUrls).length ? env.baseUrls : undefined;
     return consumerPayload(repo, config, {
-      publishRoot: typeof b.publish_root === 'string' ? b.publish_root : info?.publishRoot,
-      baseUrls: b.base_urls ?? info?.baseUrls,
+      publishRoot: typeof b.publish_root === 'string' ? b.publish_root : (info?.publishRoot ?? env?.publishRoot),
+      baseUrls: b.base_urls ?? configured ?? info?.baseUrls,
     });
   }
 }
