@@ -218,10 +218,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   summary.metadata_blocks = pk.blocks as unknown as Json;
   summary.package_files_reused = pk.filesReused;
   if (pk.duplicates.length) summary.duplicate_file_names = pk.duplicates;
-  if (pool) {
-    summary.packages_linked = pool.added;
-    summary.packages_relinked = pool.replaced;
-  }
+  if (pool) summary.packages_linked = pool.added;
 
   // 3. updateinfo: only the packages present in the repository.
   if (!s.skip.has('erratum')) {

@@ -335,6 +335,8 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
   };
 
   const names = new Set<string>();
+  /** File names (NEVRAs) seen: a second build of one is reported. */
+  const plains = new Set<string>();
   const duplicates: string[] = [];
   const present = o.wantPresent ? new Set<string>() : null;
   let done = 0;
@@ -349,18 +351,20 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
         const key = u.unitKey as { name: string; epoch: string; version: string; release: string; arch: string; checksum: string };
         const sha = str(key.checksum) || str(u.sha256);
         // Two builds of one NEVRA (e.g. unsigned and signed) share a file name: the first keeps
-        // it, the others are published as <sha256 prefix>-<file> (and reported).
-        let name = rpmFilename(key);
-        if (names.has(name)) {
-          name = `${sha.slice(0, 12)}-${name}`;
-          duplicates.push(name);
-        }
+        // it, the others are published as <sha256 prefix>-<file> (and reported). A file name the
+        // pool holds with other content (published or kept before) is not reused either.
+        const letter = String(key.name)[0]!.toLowerCase();
+        const plain = rpmFilename(key);
+        let name = o.pool ? o.pool.entryFor(letter, plain, sha).slice(letter.length + 1) : plain;
+        if (names.has(name)) name = `${sha.slice(0, 12)}-${plain}`;
+        if (plains.has(plain)) duplicates.push(name);
+        plains.add(plain);
         names.add(name);
-        const location = `Packages/${String(key.name)[0]!.toLowerCase()}/${name}`;
+        const location = `Packages/${letter}/${name}`;
         if (o.pool) {
           const stored = u.sha256;
           if (!stored) throw new StagepushError('YUM_BAD_UNIT', `package unit ${u.id} (${name}) has no stored file`, { kind: 'failed', entry: name });
-          o.pool.ensure(location.slice('Packages/'.length), () => conduit.blobPath(stored), sha);
+          o.pool.ensure(`${letter}/${name}`, () => conduit.blobPath(stored), sha);
         }
         present?.add(nevraFull(key));
         block.push({ id: u.id, sha, size: u.size, stamp: u.stamp, name, location });

@@ -8,9 +8,10 @@
  * 10 makes 10 links, not 20,000.
  *
  * `packages-<link mode>.json` beside the pool (not in it: the pool is what `Packages/` serves) maps
- * each entry to the sha256 it holds, so an entry whose name stays
- * but whose content changed (a re-signed package) is replaced, and, for an entry the current
- * metadata no longer names, since when (the publish that dropped it): the old repomd.xml files
+ * each entry to the sha256 it holds. An entry's content never changes while metadata may name it:
+ * a package whose file name stays but whose content changed (a re-signed package) gets an entry of
+ * its own (`entryFor`), the old one goes as any entry the current metadata no longer names. For
+ * those the manifest records since when (the publish that dropped them): the old repomd.xml files
  * kept in the published tree still name it, so it stays as long as they are kept
  * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404. It also
  * records each letter directory's modification time: an unchanged directory is not listed again.
@@ -37,7 +38,6 @@ export class PackagePool {
   private readonly wanted = new Set<string>();
   private readonly madeDirs = new Set<string>();
   added = 0;
-  replaced = 0;
   /** The manifest on disk is out of date. */
   private dirty = false;
 
@@ -98,10 +98,30 @@ export class PackagePool {
     if (Object.keys(manifest).length !== this.have.size) this.dirty = true; // entries gone from disk
   }
 
-  /** Make `rel` ("l/file") hold the stored file `storagePath` (sha256 `sha`; a function is only called when the entry must be made). */
+  /**
+   * The entry ("l/file") for a package of file name `name` and sha256 `sha`: its plain name, unless
+   * the pool holds other content there (a rebuilt or re-signed package of the same NEVRA: metadata
+   * still published or kept names that entry, whose content must not change under a client that
+   * read it), then `<sha256 prefix>-<name>`. Where the pool already holds this content, it stays.
+   */
+  entryFor(letter: string, name: string, sha: string): string {
+    const plain = `${letter}/${name}`;
+    const held = this.have.get(plain);
+    if (held === undefined || held === sha) return plain;
+    const prefixed = `${letter}/${sha.slice(0, 12)}-${name}`;
+    const other = this.have.get(prefixed);
+    return other === undefined || other === sha ? prefixed : `${letter}/${sha}-${name}`;
+  }
+
+  /**
+   * Make `rel` ("l/file", from `entryFor`) hold the stored file `storagePath` (sha256 `sha`; a
+   * function is only called when the entry must be made). An entry holding other content is
+   * never replaced (see entryFor): that is a bug, thrown.
+   */
   ensure(rel: string, storagePath: string | (() => string), sha: string): void {
-    this.wanted.add(rel);
     const cur = this.have.get(rel);
+    if (cur !== undefined && cur !== sha) throw new Error(`package pool: ${rel} holds ${cur}, not ${sha} (an entry's content must not change while metadata may name it)`);
+    this.wanted.add(rel);
     if (cur === sha) return;
     if (typeof storagePath === 'function') storagePath = storagePath();
     const dest = path.join(this.dir, ...rel.split('/'));
@@ -111,9 +131,9 @@ export class PackagePool {
       chmodSync(path.join(this.dir, letter), 0o755);
       this.madeDirs.add(letter);
     }
-    // A new entry is made in place (nothing is there: the constructor removed what the manifest
-    // does not know); a replaced one is made aside and renamed over the old one.
-    if (cur !== undefined || !this.make(storagePath, dest)) {
+    // Made in place: nothing is there (the constructor removed what the manifest does not know;
+    // a leftover of a killed publish is made aside and renamed over).
+    if (!this.make(storagePath, dest)) {
       const tmp = `${dest}.tmp-${process.pid}`;
       rmSync(tmp, { force: true });
       this.make(storagePath, tmp, true);
@@ -121,8 +141,7 @@ export class PackagePool {
     }
     this.gone.delete(rel);
     this.dirty = true;
-    if (cur) this.replaced++;
-    else this.added++;
+    this.added++;
     this.have.set(rel, sha);
   }
 

@@ -167,6 +167,41 @@ describe('yum_distributor config keys', () => {
     for (const loc of gone) assert.ok(!have.has(loc), `dropped: ${loc}`);
   });
 
+  test('a rebuilt package (same NEVRA, other content) gets a file of its own: every location any kept metadata names serves what its checksum says; dnf with cached metadata still installs', async () => {
+    const a = files[0]!;
+    const b = path.join(tempDir('stagepush-rebuilt-'), path.basename(a));
+    cpSync(a, b);
+    sh('rpmsign', ['--delsign', b]);
+    const shaA = digest('sha256', readFileSync(a));
+    const shaB = digest('sha256', readFileSync(b));
+    assert.notEqual(shaA, shaB);
+    const r = await repo({}, { bare: true, files: [a] });
+    await eng.publish(r.id);
+    const dnf = new Dnf(`file://${r.http}`, ['--nogpgcheck']);
+    dnf.ok(['makecache']);
+    await eng.removeUnits(r.id, { typeIds: ['rpm'] });
+    await eng.upload(r.id, { filePath: b });
+    await eng.publish(r.id);
+    // Every primary in the tree (current and kept for clients holding the old repomd.xml).
+    const repodata = path.join(r.http, 'repodata');
+    const seen = new Map<string, string>();
+    for (const f of readdirSync(repodata).filter((x) => x.endsWith('primary.xml.gz'))) {
+      const xml = gunzipSync(readFileSync(path.join(repodata, f))).toString();
+      for (const m of xml.matchAll(/<checksum type="sha256" pkgid="YES">([0-9a-f]+)<\/checksum>[\s\S]*?<location href="([^"]+)"/g)) {
+        assert.equal(digest('sha256', readFileSync(path.join(r.http, m[2]!))), m[1], `${f} names ${m[2]} with ${m[1]}`);
+        seen.set(m[1]!, m[2]!);
+      }
+    }
+    assert.deepEqual([...seen.keys()].sort(), [shaA, shaB].sort(), 'the old and the new primary are both in the tree');
+    assert.notEqual(seen.get(shaA), seen.get(shaB));
+    assert.match(seen.get(shaB)!, new RegExp(`/${shaB.slice(0, 12)}-`));
+    // A client that read the old metadata installs from it (the file it names is unchanged).
+    dnf.ok(['-C', 'install', 'hello']);
+    const fresh = new Dnf(`file://${r.http}`, ['--nogpgcheck']);
+    assert.deepEqual([...fresh.packages().values()], [shaB], 'the current metadata lists the rebuilt package');
+    fresh.ok(['install', 'hello']);
+  });
+
   test('gpg_sign_metadata + gpg_key_id + gpgkey: repomd.xml.asc verified by gpg and by dnf repo_gpgcheck', async () => {
     const home = tempDir('stagepush-gnupg-');
     const gpg = (args: string[]) => sh('gpg', ['--batch', '--no-tty', ...args], { GNUPGHOME: home });

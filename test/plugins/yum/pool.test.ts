@@ -29,7 +29,34 @@ test('package_link auto: a hard link to the stored file on the same filesystem',
   // The next publish trusts the manifest: nothing is made again.
   const again = new PackagePool(path.join(root, 'versions'), 'auto');
   again.ensure('a/a-1-1.noarch.rpm', () => assert.fail('made again'), 'aa11');
-  assert.equal(again.added + again.replaced, 0);
+  assert.equal(again.added, 0);
+});
+
+test("an entry's content never changes: other content of the same file name gets an entry of its own", () => {
+  const root = tempDir('stagepush-pool-');
+  const a = storedFile(path.join(root, 'content'), 'a', 'build A');
+  const b = storedFile(path.join(root, 'content'), 'b', 'build B');
+  const shaA = 'a'.repeat(64);
+  const shaB = 'b'.repeat(64);
+  const pool = new PackagePool(path.join(root, 'versions'), 'auto');
+  assert.equal(pool.entryFor('f', 'foo-1.0-1.noarch.rpm', shaA), 'f/foo-1.0-1.noarch.rpm');
+  pool.ensure('f/foo-1.0-1.noarch.rpm', a, shaA);
+  pool.save();
+  // Rebuilt (same NEVRA, other content): the published entry stays as it is.
+  const next = new PackagePool(path.join(root, 'versions'), 'auto');
+  const rel = next.entryFor('f', 'foo-1.0-1.noarch.rpm', shaB);
+  assert.equal(rel, `f/${shaB.slice(0, 12)}-foo-1.0-1.noarch.rpm`);
+  next.ensure(rel, b, shaB);
+  assert.equal(readFileSync(path.join(next.dir, 'f', 'foo-1.0-1.noarch.rpm'), 'utf8'), 'build A');
+  assert.equal(readFileSync(path.join(next.dir, ...rel.split('/')), 'utf8'), 'build B');
+  assert.equal(next.entryFor('f', 'foo-1.0-1.noarch.rpm', shaA), 'f/foo-1.0-1.noarch.rpm', 'content the pool holds keeps its entry');
+  assert.throws(() => next.ensure('f/foo-1.0-1.noarch.rpm', b, shaB), /holds a{64}, not b{64}/);
+  // Once the old entry is pruned (no metadata names it), the plain name is free again.
+  const t = Math.floor(Date.now() / 1000);
+  assert.deepEqual(next.prune(t, 0), { unlinked: 0, kept: 1 }, 'kept while old metadata may name it');
+  assert.deepEqual(next.prune(t + 1, 0), { unlinked: 1, kept: 0 });
+  assert.equal(existsSync(path.join(next.dir, 'f', 'foo-1.0-1.noarch.rpm')), false);
+  assert.equal(next.entryFor('f', 'foo-1.0-1.noarch.rpm', shaA), 'f/foo-1.0-1.noarch.rpm');
 });
 
 // /dev/shm is a tmpfs on Linux: another filesystem than the temporary directory's.
