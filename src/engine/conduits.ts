@@ -513,7 +513,13 @@ export class Staging {
       return st.queryUnits({ repoId, version, criteria }).map((r) => rowToUnit(this.host.store, r, partial));
     }
     const exclude = this.stagedExistingIds;
-    const committed = st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true }).map((r) => ({ sort: `${r.type_id}\0${r.key_canon}`, unit: rowToUnit(this.host.store, r, partial) }));
+    // Committed units this operation removed are not in the repository any more.
+    const removed = rs?.removes;
+    const committed: Array<{ sort: string; unit: Unit }> = [];
+    for (const r of st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true })) {
+      const sort = `${r.type_id}\0${r.key_canon}`;
+      if (!removed?.has(sort)) committed.push({ sort, unit: rowToUnit(this.host.store, r, partial) });
+    }
     const extra: Array<{ sort: string; unit: Unit }> = [];
     for (const s of this.candidates(criteria)) {
       if (criteria?.typeIds && !criteria.typeIds.includes(s.typeId)) continue;

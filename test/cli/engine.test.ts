@@ -120,7 +120,7 @@ test('conduit calls: initUnit/saveUnit, metadata-only units, saveUnitFromFile, s
   const s1 = e.json(['repo', 'sync', 'a']);
   ok(s1, 'sync');
   assert.equal(s1.out.added, 3);
-  assert.deepEqual(s1.out.report, { synced: 3, syncs: 1 });
+  assert.deepEqual(s1.out.report, { synced: 3, syncs: 1, units: 3, counted: 3 });
   const t = e.json(['task', 'show', s1.out.taskId]).out;
   assert.equal(t.state, 'finished');
   assert.deepEqual(t.progress, { done: 3, total: 3, current: 'z.txt' });
@@ -129,7 +129,7 @@ test('conduit calls: initUnit/saveUnit, metadata-only units, saveUnitFromFile, s
   const s2 = e.json(['repo', 'sync', 'a']);
   assert.equal(s2.out.removed, 1);
   assert.equal(s2.out.unchanged, 2);
-  assert.deepEqual(s2.out.report, { synced: 2, syncs: 2 });
+  assert.deepEqual(s2.out.report, { synced: 2, syncs: 2, units: 2, counted: 2 }, 'a unit the sync removed is not among its units any more');
   const units = e.json(['content', 'list', '--repo', 'a']).out;
   assert.deepEqual(units.map((u: any) => u.unitKey.name), ['x.txt', 'z.txt']);
   for (const u of units) {

@@ -59,7 +59,9 @@ class TestImporter {
     const pad = conduit.getScratchpad() || { syncs: 0 };
     conduit.setScratchpad({ syncs: pad.syncs + 1 });
     conduit.setRepoScratchpad({ last_sync_files: names.length });
-    return { success: true, summary: { synced: names.length, syncs: pad.syncs + 1 } };
+    // What the operation sees after its removals (getUnits / countUnits within the operation).
+    const units = conduit.getUnits({ typeIds: ['tfile'] }).length;
+    return { success: true, summary: { synced: names.length, syncs: pad.syncs + 1, units, counted: conduit.countUnits({ typeIds: ['tfile'] }) } };
   }
   cancelSyncRepo() { this.canceled = true; }
   async uploadUnit(repo, upload, conduit, config) {
