@@ -7,7 +7,7 @@
  * drops the staged changes, so the repository stays as it was.
  */
 import { createHash, getHashes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, Unit } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
@@ -113,7 +113,8 @@ export class YumSync {
         .map((k) => k.toUpperCase().replace(/^0X/, '').slice(-8))
         .sort(),
     };
-    const prev = this.conduit.getScratchpad() as unknown as { sync?: SyncScratch } | undefined;
+    const prev = this.conduit.getScratchpad() as unknown as { sync?: SyncScratch; digests?: Record<string, Record<string, string>> | null } | undefined;
+    if (prev?.digests && typeof prev.digests === 'object') this.digests = prev.digests;
     if (!getBool(this.config, 'force_full', false) && prev?.sync && JSON.stringify(prev.sync) === JSON.stringify({ ...state, content: this.contentDigest() })) {
       this.progress('done', { unchanged: true });
       return { success: true, summary: { unchanged: true, revision: repomd.revision, feed, bytes: dl.bytes, requests: dl.requests } };
@@ -195,9 +196,35 @@ export class YumSync {
     summary.requests = dl.requests;
     // Remembered only now: a failed or canceled sync leaves the previous state, so the next one redoes the work.
     const pad = this.conduit.getScratchpad();
-    this.conduit.setScratchpad({ ...(pad && typeof pad === 'object' && !Array.isArray(pad) ? pad : {}), sync: { ...state, content: this.contentDigest() } as unknown as Json });
+    // Digests of files no longer in the repository are dropped.
+    const present = new Set<string>();
+    for (const u of this.conduit.iterUnits({ typeIds: RPM_TYPES as unknown as string[], fields: [] })) present.add(str(u.unitKey.checksum));
+    const digests = Object.fromEntries(Object.entries(this.digests).filter(([sha]) => present.has(sha)));
+    const next: Record<string, Json> = { ...(pad && typeof pad === 'object' && !Array.isArray(pad) ? pad : {}), sync: { ...state, content: this.contentDigest() } as unknown as Json };
+    if (Object.keys(digests).length) next.digests = digests;
+    else delete next.digests;
+    this.conduit.setScratchpad(next);
     this.progress('done', summary);
     return { success: true, summary, details };
+  }
+
+  /**
+   * Digests (other than sha256) of stored package files, by sha256 then algorithm: worked out
+   * once per file and kept in the importer's scratchpad, so a feed with sha1 or sha512 checksums
+   * is compared by content without reading every stored file on every sync.
+   */
+  private digests: Record<string, Record<string, string>> = {};
+
+  private async storedDigest(u: Unit, algo: string): Promise<string | null> {
+    const sha = str(u.unitKey.checksum) || str(u.sha256);
+    const known = this.digests[sha]?.[algo];
+    if (known) return known;
+    if (!u.storagePath) return null;
+    const h = createHash(algo);
+    for await (const chunk of createReadStream(u.storagePath, { signal: this.signal }) as AsyncIterable<Buffer>) h.update(chunk);
+    const hex = h.digest('hex');
+    (this.digests[sha] ??= {})[algo] = hex;
+    return hex;
   }
 
   /** sha256 of the sorted identities (type + unit key) of every unit in the repository. */
@@ -227,7 +254,14 @@ export class YumSync {
     const keep = new Set<Unit>();
     const todo: RemotePackage[] = [];
     for (const p of remote) {
-      const have = p.checksumType === 'sha256' ? bySha.get(p.pkgid) : byNevra.get(`${p.arch === 'src' ? 'srpm' : 'rpm'}:${nevraFull(p)}`);
+      let have: Unit | undefined;
+      if (p.checksumType === 'sha256') have = bySha.get(p.pkgid.toLowerCase());
+      else {
+        // A feed with other checksums (sha1, sha512...): the package of the same NEVRA is the
+        // same only when its stored file has the feed's digest (a rebuilt package keeps its NEVRA).
+        const same = byNevra.get(`${p.arch === 'src' ? 'srpm' : 'rpm'}:${nevraFull(p)}`);
+        if (same && (await this.storedDigest(same, hashName(p.checksumType, joinUrl(feed, 'repodata/primary')))) === p.pkgid.toLowerCase()) have = same;
+      }
       if (have) keep.add(have);
       else todo.push(p);
     }

@@ -272,6 +272,17 @@ describe('yum_importer sync options', () => {
     assert.equal((r2.report as any).packages_present, files.length);
     assert.ok(!feed.requests.some((r) => r.endsWith('.rpm')), 'nothing downloaded again');
     assert.equal(r2.version, 1);
+
+    // A package rebuilt under the same NEVRA (another sha1): the sync sees the change and
+    // replaces it; only that package is downloaded.
+    const rebuilt = path.join(shaDir, 'Packages', path.basename(files[0]!));
+    run('rpmsign', ['--delsign', rebuilt]);
+    run('createrepo_c', ['--no-database', '--checksum', 'sha', shaDir]);
+    feed.requests.length = 0;
+    const r3 = await eng.sync(id);
+    assert.equal((r3.report as any).packages_added, 1);
+    assert.deepEqual(feed.requests.filter((r) => r.endsWith('.rpm')), [`/Packages/${path.basename(files[0]!)}`]);
+    assert.deepEqual(rpmChecksums(id), [sha256File(rebuilt), ...files.slice(1).map(sha256File)].sort());
   });
 
   test('remove_missing: off keeps units gone from the feed, on removes them', async () => {
