@@ -278,6 +278,10 @@ class EngineImpl implements Engine, ConduitHost {
     return path.join(this.dataDir, 'working', repoId, kind, id);
   }
 
+  /**
+   * The Repository a plugin sees. Its working directory is made unless `made` says not to: it
+   * exists already, or the call only validates (a refused configuration leaves nothing behind).
+   */
   private repoObject(row: RepoRow, workingDir: string, made = false): Repository {
     if (!made) fs.mkdirSync(workingDir, { recursive: true });
     return { id: row.id, displayName: row.display_name, description: row.description, notes: parseJson(row.notes, {}), workingDir, version: row.version };
@@ -418,13 +422,13 @@ class EngineImpl implements Engine, ConduitHost {
       updated: t,
     };
     const imp = spec.importer ? this.plugin(spec.importer.typeId, 'importer') : null;
-    if (imp) await this.validate(imp, this.repoObject(row, this.workingDir(id, 'importer', imp.id)), spec.importer!.config ?? {}, 'importer');
+    if (imp) await this.validate(imp, this.repoObject(row, this.workingDir(id, 'importer', imp.id), true), spec.importer!.config ?? {}, 'importer');
     const dists: Array<{ id: string; p: LoadedPlugin; config: Record<string, unknown>; autoPublish: boolean }> = [];
     for (const d of spec.distributors ?? []) {
       const p = this.plugin(d.typeId, 'distributor');
       const did = checkId(d.id ?? this.defaultDistId(d.typeId, dists.map((x) => x.id)), 'distributor id');
       if (dists.some((x) => x.id === did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `distributor id ${did} is given twice for repository ${id}`, { kind: 'invalid' });
-      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did)), d.config ?? {}, `distributor ${did}`);
+      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did), true), d.config ?? {}, `distributor ${did}`);
       dists.push({ id: did, p, config: d.config ?? {}, autoPublish: !!d.autoPublish });
     }
     this.st.tx(() => {
@@ -490,7 +494,7 @@ class EngineImpl implements Engine, ConduitHost {
       const r = this.requireRepo(repoId);
       const p = this.plugin(typeId, 'importer');
       const wd = this.workingDir(repoId, 'importer', p.id);
-      await this.validate(p, this.repoObject(r, wd), config, 'importer');
+      await this.validate(p, this.repoObject(r, wd, true), config, 'importer');
       const old = r.importer_type ? this.registry.get(r.importer_type) : undefined;
       if (old && r.importer_type !== typeId) {
         await this.hook(old, 'importerRemoved', this.repoObject(r, this.workingDir(repoId, 'importer', old.id)), parseJson(r.importer_config, {}));
@@ -523,7 +527,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (!r.importer_type) throw this.noImporter(repoId, 'update the importer config');
       const p = this.plugin(r.importer_type, 'importer');
       const merged = mergeConfig(parseJson(r.importer_config, {}), config);
-      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'importer', p.id)), merged, 'importer');
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'importer', p.id), true), merged, 'importer');
       this.st.updateRepo(repoId, { importer_config: JSON.stringify(merged), updated: now() });
     });
   }
@@ -537,7 +541,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (existing.includes(did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `repository ${repoId} already has a distributor ${did}`, { kind: 'invalid', hint: 'give another --id' });
       const config = d.config ?? {};
       const wd = this.workingDir(repoId, 'distributor', did);
-      await this.validate(p, this.repoObject(r, wd), config, `distributor ${did}`);
+      await this.validate(p, this.repoObject(r, wd, true), config, `distributor ${did}`);
       this.st.insertDistributor({ repo_id: repoId, id: did, type_id: p.id, config: JSON.stringify(config), auto_publish: d.autoPublish ? 1 : 0, created: now() });
       try {
         await this.hook(p, 'distributorAdded', this.repoObject(r, wd), config);
@@ -558,7 +562,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (d.config !== undefined) {
         const p = this.plugin(row.type_id, 'distributor');
         const merged = mergeConfig(parseJson(row.config, {}), d.config);
-        await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', distId)), merged, `distributor ${distId}`);
+        await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', distId), true), merged, `distributor ${distId}`);
         fields.config = JSON.stringify(merged);
       }
       if (d.autoPublish !== undefined) fields.auto_publish = d.autoPublish ? 1 : 0;
@@ -762,7 +766,13 @@ class EngineImpl implements Engine, ConduitHost {
     }
     let typeId = req.typeId;
     if (!typeId) {
-      if (req.filePath && typeof imp.detectType === 'function') typeId = (await imp.detectType(req.filePath)) ?? undefined;
+      if (req.filePath && typeof imp.detectType === 'function') {
+        try {
+          typeId = (await imp.detectType(req.filePath)) ?? undefined;
+        } catch (e) {
+          throw this.pluginError(e, p, 'upload (detectType)', repoId, 'ENGINE_UPLOAD_FAILED');
+        }
+      }
       if (!typeId) throw new StagepushError('ENGINE_TYPE_UNKNOWN', `cannot tell the content type of ${req.filePath ?? 'the upload'} with importer ${p.id}; give it (--type, one of ${p.metadata.types.join(', ')})`, { kind: 'invalid', file: req.filePath ?? undefined });
     }
     this.typeDef(typeId);
@@ -785,7 +795,7 @@ class EngineImpl implements Engine, ConduitHost {
     }
     this.checkReport(report, p, 'upload', repoId, 'ENGINE_UPLOAD_FAILED');
     this.events({ type: 'phase-end', phase: 'upload', repo: repoId, label, done: conduit.outcomes.length });
-    return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json };
+    return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json, details: (report?.details ?? null) as Json };
   }
 
   private pluginError(e: unknown, p: LoadedPlugin, op: string, repoId: string, code: string): unknown {
@@ -793,11 +803,27 @@ class EngineImpl implements Engine, ConduitHost {
     return new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}: ${(e as Error)?.message ?? String(e)}`, { kind: 'failed', cause: e });
   }
 
+  /**
+   * A plugin's report: success, and a summary and details that are JSON (checked here, before
+   * anything of the operation is committed or recorded, as everything a plugin hands the engine).
+   */
   private checkReport(report: unknown, p: LoadedPlugin, op: string, repoId: string, code: string): void {
-    const r = report as { success?: unknown; summary?: unknown } | undefined;
+    const r = report as { success?: unknown; summary?: unknown; details?: unknown } | undefined;
     if (!r || typeof r !== 'object' || r.success !== true) {
       const summary = r && typeof r === 'object' ? r.summary : undefined;
-      throw new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}${summary !== undefined ? `: ${typeof summary === 'string' ? summary : JSON.stringify(summary)}` : r ? '' : ': the plugin returned no report'}`, { kind: 'failed', details: { report: (r ?? null) as unknown } });
+      let said = '';
+      try {
+        said = summary !== undefined ? `: ${typeof summary === 'string' ? summary : JSON.stringify(summary)}` : r ? '' : ': the plugin returned no report';
+      } catch {
+        said = ': (its summary is not JSON)';
+      }
+      throw new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}${said}`, { kind: 'failed', details: { success: r && typeof r === 'object' ? (r.success as Json) ?? null : null } });
+    }
+    try {
+      assertJson(r.summary ?? null, `the ${op} report's summary`);
+      assertJson(r.details ?? null, `the ${op} report's details`);
+    } catch (e) {
+      throw new StagepushError(code, `${op} of repository ${repoId}: ${p.id} returned a report that is not JSON: ${(e as Error).message}`, { kind: 'failed', cause: e });
     }
   }
 
@@ -937,6 +963,7 @@ class EngineImpl implements Engine, ConduitHost {
       unchanged: count('unchanged'),
       outcomes: r.outcomes,
       report: r.report,
+      details: r.details ?? null,
       publishes: [],
     };
   }
@@ -951,6 +978,7 @@ class EngineImpl implements Engine, ConduitHost {
       replaced: r.replaced,
       unchanged: r.unchanged,
       report: r.report,
+      details: r.details ?? null,
       units: r.outcomes.slice(0, 1000).map((o) => ({ outcome: o.outcome, typeId: o.unit.typeId, unitKey: o.unit.unitKey, id: o.unit.id ?? null })),
     } as Json;
   }
@@ -1013,7 +1041,7 @@ class EngineImpl implements Engine, ConduitHost {
         if (s.task.signal.aborted) throw s.task.signal.reason;
         this.checkReport(report, p, 'sync', repoId, 'ENGINE_SYNC_FAILED');
         this.events({ type: 'phase-end', phase: 'sync', repo: repoId, done: conduit.outcomes.length });
-        return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json };
+        return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json, details: (report?.details ?? null) as Json };
       },
       true,
     );

@@ -113,6 +113,8 @@ export interface TaskResult {
   outcomes: UnitOutcome[];
   /** What the plugin reported (sync/upload summary), or null. */
   report: Json;
+  /** The plugin report's details (sync/upload), or null. */
+  details: Json;
   /** Auto-publish outcomes (distributors with auto_publish). */
   publishes: PublishOutcome[];
 }
@@ -264,6 +266,8 @@ export interface BatchResult {
   repoId: string;
   outcomes: UnitOutcome[];
   report: Json;
+  /** The plugin report's details (e.g. the packages a sync refused, and why), or null. */
+  details?: Json;
 }
 
 /** Operations inside `engine.transaction`: staged, committed together when the callback resolves. */

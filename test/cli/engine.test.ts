@@ -44,6 +44,7 @@ test('validateConfig on add and on every update: an invalid config is not saved 
   assert.equal(bad.status, 3);
   assert.match(bad.stderr, /PLUGIN_CONFIG_INVALID.*fail_validation is set: no way/);
   assert.deepEqual(e.json(['repo', 'list']).out, []);
+  assert.equal(fs.existsSync(path.join(e.dataDir, 'working', 'r')), false, 'a refused configuration leaves no working directory');
   ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer', '--importer-config', 'feed=/x']));
   const upd = e.cli(['repo', 'importer', 'update', 'r', '--importer-config', 'feed=5']);
   assert.equal(upd.status, 3);
@@ -59,6 +60,7 @@ test('validateConfig on add and on every update: an invalid config is not saved 
   assert.equal(clash.status, 3);
   assert.match(clash.stderr, /relative_url same is already used by repository r/);
   assert.deepEqual(e.json(['repo', 'distributor', 'list', 'r2']).out, []);
+  assert.equal(fs.existsSync(path.join(e.dataDir, 'working', 'r2', 'distributor')), false);
   ok(e.cli(['repo', 'distributor', 'add', 'r2', 'test_distributor', '--distributor-config', '@' + writeJson(e.root, 'd.json', { relative_url: 'other' })]));
   const updd = e.cli(['repo', 'distributor', 'update', 'r2', 'test_distributor', '--distributor-config', 'relative_url=/abs']);
   assert.equal(updd.status, 3);

@@ -133,6 +133,12 @@ test('conduits expire with their operation; a failed operation commits nothing; 
     await assert.rejects(eng.upload('r', { filePath: g, override: { fail_after_save: true } }), (err: any) => err.code === 'ENGINE_UPLOAD_FAILED' && err.kind === 'failed' && /failing after save on purpose/.test(err.message));
     await assert.rejects(eng.upload('r', { filePath: g, override: { bad_scratchpad: true } }), (err: any) => err.code === 'ENGINE_NOT_JSON' && /scratchpad must be JSON-serialisable: at when: a Date object is not JSON/.test(err.message));
     await assert.rejects(eng.upload('r', { filePath: g, typeId: 'nosuch' }), (err: any) => err.code === 'ENGINE_UNKNOWN_TYPE');
+    // A report that is not JSON (a BigInt in the summary) fails the operation before its commit.
+    await assert.rejects(eng.upload('r', { filePath: g, override: { bad_summary: true } }), (err: any) => err.code === 'ENGINE_UPLOAD_FAILED' && /returned a report that is not JSON/.test(err.message));
+    // detectType throwing is the plugin's failure, coded (not an internal error).
+    const boom = path.join(e.root, 'x.boom');
+    fs.writeFileSync(boom, 'x');
+    await assert.rejects(eng.upload('r', { filePath: boom }), (err: any) => err.code === 'ENGINE_UPLOAD_FAILED' && /detectType exploded/.test(err.message));
     await assert.rejects(eng.upload('r', { filePath: g, typeId: 'rpm' }), (err: any) => err.code === 'ENGINE_TYPE_NOT_SUPPORTED' && /importer test_importer of repository r does not handle content type rpm/.test(err.message));
   } finally {
     eng.close();
@@ -141,7 +147,7 @@ test('conduits expire with their operation; a failed operation commits nothing; 
   assert.deepEqual(e.json(['content', 'list', '--repo', 'r']).out.map((u: any) => u.unitKey.name), ['f.txt']);
   assert.deepEqual(fs.readdirSync(path.join(e.dataDir, 'content', 'tmp')), []);
   const errs = e.json(['task', 'list', '--state', 'error']).out.map((t: any) => t.error.code).sort();
-  assert.deepEqual(errs, ['ENGINE_NOT_JSON', 'ENGINE_TYPE_NOT_SUPPORTED', 'ENGINE_UNKNOWN_TYPE', 'ENGINE_UPLOAD_FAILED']);
+  assert.deepEqual(errs, ['ENGINE_NOT_JSON', 'ENGINE_TYPE_NOT_SUPPORTED', 'ENGINE_UNKNOWN_TYPE', 'ENGINE_UPLOAD_FAILED', 'ENGINE_UPLOAD_FAILED', 'ENGINE_UPLOAD_FAILED']);
   assert.match(e.json(['task', 'list', '--state', 'error']).out.find((t: any) => t.error.code === 'ENGINE_UPLOAD_FAILED').error.trace, /at /, 'error with trace');
   assert.equal(e.json(['repo', 'show', 'r']).out.version, 1);
 });

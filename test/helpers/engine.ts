@@ -35,7 +35,7 @@ class TestImporter {
   }
   importerAdded(repo, config) { fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id, level: config.get('level') })); logHook(config, 'importerAdded ' + repo.id + ' ' + repo.workingDir); }
   importerRemoved(repo, config) { logHook(config, 'importerRemoved ' + repo.id + ' ' + repo.workingDir); }
-  detectType(filePath) { return filePath.endsWith('.note') ? 'tnote' : 'tfile'; }
+  detectType(filePath) { if (filePath.endsWith('.boom')) throw new Error('detectType exploded'); return filePath.endsWith('.note') ? 'tnote' : 'tfile'; }
   async syncRepo(repo, conduit, config) {
     const feed = config.get('feed');
     const slow = Number(config.get('slow_ms', 0));
@@ -105,6 +105,7 @@ class TestImporter {
     if (config.get('keep_conduit')) globalThis.__keptConduit = conduit;
     if (config.get('bad_scratchpad')) conduit.setScratchpad({ when: new Date(0) });
     if (config.get('fail_after_save')) throw new Error('failing after save on purpose');
+    if (config.get('bad_summary')) return { success: true, summary: { uploaded: name, n: 1n } };
     return { success: true, summary: { uploaded: name } };
   }
   async importUnits(source, dest, conduit, config, units) {

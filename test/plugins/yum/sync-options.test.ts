@@ -324,6 +324,9 @@ describe('yum_importer sync options', () => {
       const names = eng.listUnits(id, { typeIds: ['rpm'] }).map((u) => `${u.unitKey.name}-${u.unitKey.version}`).sort();
       assert.deepEqual(names, ['hello-1.0', 'hello-1.1'], `allowed_keys ${key}: world (unsigned) refused`);
       assert.equal((r.report as any).packages_refused, 1);
+      // Which package was refused, and why, is in the result (the importer's details).
+      assert.deepEqual((r.details as any).refused.map((x: { location: string }) => path.basename(x.location)), ['world-1.0-1.noarch.rpm']);
+      assert.match((r.details as any).refused[0].reason, /not signed|unsigned/);
     }
     const other = m.keys!.other as { keyId: string };
     const id = await repo(plain.url, { require_signature: true, allowed_keys: [other.keyId], skip: ['erratum', 'comps', 'modules'] });
