@@ -92,6 +92,12 @@ export type ValidationResult = { valid: true } | { valid: false; message: string
 export interface RelatedRepositories {
   /** Other repositories using the same plugin type, with their repository-level config. */
   repos: Array<{ id: string; pluginId: string; config: Record<string, unknown> }>;
+  /**
+   * For a distributor: where every other distributor publishes under the publish root (any type,
+   * the same repository's others included), by "repository/distributor" (what the publish checks
+   * through PublishConduit.otherRelativeUrls).
+   */
+  relativeUrls?: Record<string, string>;
 }
 
 /** A content unit. `storagePath` is set for units with a file. */

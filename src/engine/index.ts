@@ -10,7 +10,7 @@ import { StagepushError } from '../errors.js';
 import { nullSink, type EventSink } from '../events.js';
 import { CallConfig, assertJson } from './config.js';
 import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, Staging, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
-import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
+import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, RelatedRepositories, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
 import { checkpoint, setCrashOp } from './crash.js';
 import { validateCriteria } from './criteria.js';
 import { LockManager, lockOwnerDead } from './locks.js';
@@ -302,8 +302,10 @@ class EngineImpl implements Engine, ConduitHost {
     return d;
   }
 
-  private related(typeId: string, repoId: string) {
-    return { repos: this.st.pluginConfigs(typeId).filter((r) => r.repoId !== repoId).map((r) => ({ id: r.repoId, pluginId: r.pluginId, config: parseJson<Record<string, unknown>>(r.config, {}) })) };
+  /** What validateConfig learns of the other repositories (and, for distributor `distId`, of every other distributor's relative_url). */
+  private related(typeId: string, repoId: string, distId?: string): RelatedRepositories {
+    const repos = this.st.pluginConfigs(typeId).filter((r) => r.repoId !== repoId).map((r) => ({ id: r.repoId, pluginId: r.pluginId, config: parseJson<Record<string, unknown>>(r.config, {}) }));
+    return distId === undefined ? { repos } : { repos, relativeUrls: this.otherRelativeUrls(repoId, distId) };
   }
 
   /** A fresh plugin instance (the plugin's module is imported on first use). */
@@ -312,12 +314,13 @@ class EngineImpl implements Engine, ConduitHost {
     return p.factory.create();
   }
 
-  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string): Promise<void> {
+  /** `distId`: the distributor validated (its related repositories include every other distributor's relative_url). */
+  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string): Promise<void> {
     assertJson(config, `the ${label} configuration`);
     const inst = (await this.instance(p)) as Importer | Distributor;
     let res: ValidationResult | boolean | [boolean, string] | undefined;
     try {
-      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id))) as typeof res;
+      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id, distId))) as typeof res;
     } catch (e) {
       throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e });
     }
@@ -428,7 +431,7 @@ class EngineImpl implements Engine, ConduitHost {
       const p = this.plugin(d.typeId, 'distributor');
       const did = checkId(d.id ?? this.defaultDistId(d.typeId, dists.map((x) => x.id)), 'distributor id');
       if (dists.some((x) => x.id === did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `distributor id ${did} is given twice for repository ${id}`, { kind: 'invalid' });
-      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did), true), d.config ?? {}, `distributor ${did}`);
+      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did), true), d.config ?? {}, `distributor ${did}`, did);
       dists.push({ id: did, p, config: d.config ?? {}, autoPublish: !!d.autoPublish });
     }
     this.st.tx(() => {
@@ -517,7 +520,7 @@ class EngineImpl implements Engine, ConduitHost {
     }
     for (const d of c.distributors ?? []) {
       const p = this.plugin(d.typeId, 'distributor');
-      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', d.id), true), d.config, `distributor ${d.id}`);
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', d.id), true), d.config, `distributor ${d.id}`, d.id);
     }
   }
 
@@ -541,7 +544,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (existing.includes(did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `repository ${repoId} already has a distributor ${did}`, { kind: 'invalid', hint: 'give another --id' });
       const config = d.config ?? {};
       const wd = this.workingDir(repoId, 'distributor', did);
-      await this.validate(p, this.repoObject(r, wd, true), config, `distributor ${did}`);
+      await this.validate(p, this.repoObject(r, wd, true), config, `distributor ${did}`, did);
       this.st.insertDistributor({ repo_id: repoId, id: did, type_id: p.id, config: JSON.stringify(config), auto_publish: d.autoPublish ? 1 : 0, created: now() });
       try {
         await this.hook(p, 'distributorAdded', this.repoObject(r, wd), config);
@@ -562,7 +565,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (d.config !== undefined) {
         const p = this.plugin(row.type_id, 'distributor');
         const merged = mergeConfig(parseJson(row.config, {}), d.config);
-        await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', distId), true), merged, `distributor ${distId}`);
+        await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', distId), true), merged, `distributor ${distId}`, distId);
         fields.config = JSON.stringify(merged);
       }
       if (d.autoPublish !== undefined) fields.auto_publish = d.autoPublish ? 1 : 0;

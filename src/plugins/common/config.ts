@@ -93,8 +93,9 @@ export function relativeUrlOf(repo: Pick<Repository, 'id'>, config: PluginCallCo
 
 /**
  * The checks of the keys common to every publishing distributor: relative_url (syntax, and
- * uniqueness among the related repositories of the same distributor type: the publish checks
- * every type through the conduit), http/https booleans (both default true), keep_previous.
+ * uniqueness among every other distributor's, as the engine gives them in `related.relativeUrls`,
+ * else among the related repositories of the same distributor type), http/https booleans (both
+ * default true), keep_previous.
  */
 export function checkPublishKeys(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): string | null {
   return firstProblem([
@@ -106,11 +107,16 @@ export function checkPublishKeys(repo: Repository, config: PluginCallConfig, rel
       const url = relativeUrlOf(repo, config);
       const bad = checkRelativeUrl(url);
       if (bad) return `config key "relative_url": ${bad}`;
+      // Every other distributor when the engine says (any type, this repository's too), else
+      // the repositories of the same distributor type.
       const others: Record<string, string> = {};
-      for (const r of related.repos) {
-        if (r.id === repo.id) continue;
-        const o = r.config.relative_url;
-        others[r.id] = normalizeRelativeUrl(typeof o === 'string' && o.trim() ? o : r.id);
+      if (related.relativeUrls) for (const [owner, o] of Object.entries(related.relativeUrls)) others[owner] = normalizeRelativeUrl(o);
+      else {
+        for (const r of related.repos) {
+          if (r.id === repo.id) continue;
+          const o = r.config.relative_url;
+          others[r.id] = normalizeRelativeUrl(typeof o === 'string' && o.trim() ? o : r.id);
+        }
       }
       const clash = relativeUrlConflict(url, others);
       return clash ? `config key "relative_url": ${clash}` : null;

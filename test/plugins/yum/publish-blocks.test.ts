@@ -169,24 +169,32 @@ describe('yum publish: block cache, parity with createrepo_c, pool kept for old 
   });
 });
 
-test('relative_url: a default (the repo id) and an explicit one colliding across distributor types are refused, naming both', () => {
+test('relative_url: a default (the repo id) and an explicit one colliding across distributor types are refused when the distributor is added, naming both', () => {
   const eng = new Engine();
   eng.run(['repo', 'create', 'alpha', '--importer', 'yum_importer']);
   eng.run(['repo', 'distributor', 'add', 'alpha', 'yum_distributor', '--id', 'yum']);
   eng.run(['repo', 'create', 'beta', '--importer', 'iso_importer']);
-  eng.run(['repo', 'distributor', 'add', 'beta', 'iso_distributor', '--id', 'iso', '--distributor-config', 'relative_url=alpha']);
-  // beta's explicit "alpha" against alpha's defaulted one (never published yet).
-  const b = eng.run(['repo', 'publish', 'beta'], { allowFail: true });
-  assert.notEqual(b.status, 0);
-  assert.match(b.stdout + b.stderr, /"alpha" is already used by alpha\/yum/);
-  assert.match(b.stdout + b.stderr, /beta/);
-  // And the other way round: alpha's default against beta's explicit one.
-  const a = eng.run(['repo', 'publish', 'alpha', '--json'], { allowFail: true });
-  assert.notEqual(a.status, 0);
-  const out = JSON.parse(a.stdout) as Array<{ status: string; error: { code: string; message: string } }>;
-  assert.equal(out[0]!.status, 'failed');
-  assert.equal(out[0]!.error.code, 'PUBLISH_RELATIVE_URL_CONFLICT');
-  assert.match(out[0]!.error.message, /yum_distributor of alpha: .*"alpha" is already used by beta\/iso/);
-  // Neither was published.
-  assert.ok(!existsSync(path.join(eng.publishRoot, 'http', 'alpha')));
+  // beta's explicit "alpha" against alpha's defaulted one (never published yet): refused at once,
+  // not left to block alpha's next publish.
+  const b = eng.run(['repo', 'distributor', 'add', 'beta', 'iso_distributor', '--id', 'iso', '--distributor-config', 'relative_url=alpha'], { allowFail: true });
+  assert.equal(b.status, 3);
+  assert.match(b.stdout + b.stderr, /distributor iso configuration of repository beta: config key "relative_url": "alpha" is already used by alpha\/yum/);
+  // Nested in it, or the same repository's second distributor: refused too.
+  const nested = eng.run(['repo', 'distributor', 'add', 'beta', 'iso_distributor', '--id', 'iso', '--distributor-config', 'relative_url=alpha/sub'], { allowFail: true });
+  assert.equal(nested.status, 3);
+  assert.match(nested.stdout + nested.stderr, /"alpha\/sub" lies inside "alpha", the relative_url of alpha\/yum/);
+  const twice = eng.run(['repo', 'distributor', 'add', 'alpha', 'yum_distributor', '--id', 'yum2'], { allowFail: true });
+  assert.equal(twice.status, 3);
+  assert.match(twice.stdout + twice.stderr, /"alpha" is already used by alpha\/yum/);
+  // And the other way round: alpha's default against beta's explicit one, on an update.
+  eng.run(['repo', 'distributor', 'add', 'beta', 'iso_distributor', '--id', 'iso', '--distributor-config', 'relative_url=beta-files']);
+  const u = eng.run(['repo', 'distributor', 'update', 'alpha', 'yum', '--distributor-config', 'relative_url=beta-files'], { allowFail: true });
+  assert.equal(u.status, 3);
+  assert.match(u.stdout + u.stderr, /"beta-files" is already used by beta\/iso/);
+  // Both still publish.
+  eng.run(['repo', 'publish', 'alpha']);
+  eng.run(['repo', 'publish', 'beta']);
+  assert.ok(existsSync(path.join(eng.publishRoot, 'http', 'alpha', 'repodata', 'repomd.xml')));
+  assert.ok(existsSync(path.join(eng.publishRoot, 'http', 'beta-files', 'PULP_MANIFEST')));
 });
+
