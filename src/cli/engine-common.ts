@@ -94,7 +94,8 @@ export function parseIntArg(v: string, name: string): number {
 
 /**
  * Unit criteria from CLI options: --type T (repeatable), --filter (repeatable: `field=value`
- * (value JSON-parsed when valid JSON), `field!=value`, `field~=regex`, or a JSON object of
+ * (the value as text, or as JSON when it parses: `version=1.0` matches the string "1.0" as well as
+ * the number 1, `n=[1,2]` an array), `field!=value` (neither), `field~=regex`, or a JSON object of
  * filters), --fields a,b, --limit, --skip.
  */
 export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fields?: string; limit?: string; skip?: string }): UnitCriteria | undefined {
@@ -127,14 +128,21 @@ export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fie
         filters[m[1]!] = { ...(filters[m[1]!] as object | undefined), $regex: m[2]! };
         continue;
       }
+      // A scalar that parses as JSON (1.0, true, null) may be meant as text: both are matched.
+      const either = (raw: string): unknown[] => {
+        const v = val(raw);
+        return v !== raw && (v === null || typeof v !== 'object') ? [raw, v] : [v];
+      };
       m = /^([^=!~]+)!=(.*)$/s.exec(t);
       if (m) {
-        filters[m[1]!] = { ...(filters[m[1]!] as object | undefined), $ne: val(m[2]!) };
+        const vs = either(m[2]!);
+        filters[m[1]!] = { ...(filters[m[1]!] as object | undefined), ...(vs.length > 1 ? { $nin: vs } : { $ne: vs[0] }) };
         continue;
       }
       m = /^([^=!~]+)=(.*)$/s.exec(t);
       if (!m) throw new StagepushError('CLI_BAD_FILTER', `--filter ${JSON.stringify(f)}: expected field=value, field!=value, field~=regex or a JSON object`, { kind: 'usage' });
-      filters[m[1]!] = val(m[2]!);
+      const vs = either(m[2]!);
+      filters[m[1]!] = vs.length > 1 ? { $in: vs } : vs[0];
     }
     c.filters = filters;
   }

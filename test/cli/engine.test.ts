@@ -258,3 +258,19 @@ test('publish: skipped when unchanged, --force, auto-publish after upload/copy, 
   assert.match(nc.stderr, /copy is not supported by minimal_importer/);
   assert.deepEqual(e.json(['content', 'list', '--repo', 'bare']).out, []);
 });
+
+test('--filter field=value matches the value as text too: a name like 1.0 is found (as JSON it would be the number 1)', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'n', '--importer', 'test_importer']));
+  for (const name of ['1.0', 'true', '2']) {
+    const f = path.join(e.root, name);
+    fs.writeFileSync(f, name);
+    ok(e.cli(['content', 'upload', '--repo', 'n', f]));
+  }
+  const names = (args: string[]) => e.json(['content', 'list', '--repo', 'n', ...args]).out.map((u: any) => u.unitKey.name).sort();
+  assert.deepEqual(names(['--filter', 'name=1.0']), ['1.0']);
+  assert.deepEqual(names(['--filter', 'name=true']), ['true']);
+  assert.deepEqual(names(['--filter', 'name!=1.0']), ['2', 'true']);
+  assert.deepEqual(names(['--filter', '{"name":"2"}']), ['2']);
+  assert.deepEqual(names(['--filter', '{"name":2}']), [], 'a JSON filter is taken as written');
+});
