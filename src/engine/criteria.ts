@@ -9,6 +9,8 @@ import type { Unit, UnitCriteria } from './contract.js';
 const OPS = new Set(['$in', '$nin', '$ne', '$regex', '$gt', '$gte', '$lt', '$lte', '$eq', '$exists']);
 /** Fields of the unit itself (not of its key or metadata) start with an underscore. */
 const COLUMN_FIELDS: Record<string, string> = { _id: 'u.id', _typeId: 'u.type_id', _sha256: 'u.sha256', _size: 'u.size', _relativePath: 'u.relative_path' };
+/** The JSON class of each such field's values (`_id` compares as a number, given as text or not). */
+const COLUMN_CLASS: Record<string, string> = { _id: 'number', _typeId: 'text', _sha256: 'text', _size: 'number', _relativePath: 'text' };
 
 function badCriteria(msg: string): StagepushError {
   return new StagepushError('ENGINE_BAD_CRITERIA', msg, { kind: 'invalid', field: 'filters' });
@@ -50,6 +52,26 @@ function fieldExpr(field: string): string {
   return `(CASE WHEN json_type(u.unit_key, ${p}) IS NOT NULL THEN json_extract(u.unit_key, ${p}) ELSE json_extract(u.metadata, ${p}) END)`;
 }
 
+/**
+ * SQL expression for the JSON class of a field's value ('number', 'text', 'boolean', 'object',
+ * 'array', 'null'; NULL when absent), as `jsonClass` gives it in JavaScript: a comparison holds
+ * only between values of one class (SQLite alone would compare the text "[1]" with an array,
+ * 1 with true, and order any text after any number).
+ */
+function classExpr(field: string): string {
+  const p = jsonPath(field);
+  const t = `COALESCE(json_type(u.unit_key, ${p}), json_type(u.metadata, ${p}))`;
+  return `(CASE ${t} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE ${t} END)`;
+}
+
+/** The JSON class of a value (see classExpr); null for undefined. */
+function jsonClass(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'number' ? 'number' : typeof v === 'string' ? 'text' : typeof v === 'boolean' ? 'boolean' : 'object';
+}
+
 function sqlValue(v: unknown): unknown {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v !== null && typeof v === 'object') return JSON.stringify(v);
@@ -62,44 +84,39 @@ export function filtersToSql(filters: Record<string, unknown> | undefined): { sq
   const params: unknown[] = [];
   for (const [field, cond] of Object.entries(filters ?? {})) {
     const x = fieldExpr(field);
-    const idField = field === '_id';
-    const norm = (v: unknown) => (idField ? Number(v) : sqlValue(v));
+    const column = COLUMN_FIELDS[field] !== undefined;
+    const cls = column ? null : classExpr(field);
+    const norm = (v: unknown) => (field === '_id' ? Number(v) : sqlValue(v));
+    /** An expression true when the field equals `v` (never NULL). */
+    const eq = (v: unknown): string => {
+      if (v === null) return `(${x} IS NULL)`;
+      if (column) {
+        if (jsonClass(norm(v)) !== COLUMN_CLASS[field]) return '0';
+        params.push(norm(v));
+        return `COALESCE(${x} = ?, 0)`;
+      }
+      params.push(jsonClass(v), norm(v));
+      return `COALESCE((${cls} = ? AND ${x} = ?), 0)`;
+    };
     const ops: Record<string, unknown> = isOpObject(cond) ? cond : { $eq: cond };
     for (const [op, v] of Object.entries(ops)) {
       switch (op) {
         case '$eq':
-          if (v === null) sql.push(`${x} IS NULL`);
-          else {
-            sql.push(`${x} = ?`);
-            params.push(norm(v));
-          }
+          sql.push(eq(v));
           break;
         case '$ne':
-          if (v === null) sql.push(`${x} IS NOT NULL`);
-          else {
-            sql.push(`(${x} IS NULL OR ${x} != ?)`);
-            params.push(norm(v));
-          }
+          sql.push(`NOT ${eq(v)}`);
           break;
         case '$in':
         case '$nin': {
-          const arr = (v as unknown[]).map(norm);
-          const hasNull = arr.includes(null);
-          const vals = arr.filter((a) => a !== null);
-          const list = vals.map(() => '?').join(',');
-          if (op === '$in') {
-            const parts = [vals.length ? `${x} IN (${list})` : '0'];
-            if (hasNull) parts.push(`${x} IS NULL`);
-            sql.push(`(${parts.join(' OR ')})`);
-          } else {
-            const notIn = vals.length ? `${x} NOT IN (${list})` : '1';
-            sql.push(hasNull ? `(${x} IS NOT NULL AND ${notIn})` : `(${x} IS NULL OR ${notIn})`);
-          }
-          params.push(...vals);
+          const terms = (v as unknown[]).map(eq);
+          const any = terms.length ? `(${terms.join(' OR ')})` : '0';
+          sql.push(op === '$in' ? any : `NOT ${any}`);
           break;
         }
         case '$regex':
-          sql.push(`(${x} IS NOT NULL AND regexp(?, ${x}))`);
+          // Matched against the value as text (a boolean as true/false, an object as its JSON).
+          sql.push(`(${x} IS NOT NULL AND regexp(?, ${cls ? `(CASE ${cls} WHEN 'boolean' THEN (CASE ${x} WHEN 1 THEN 'true' ELSE 'false' END) ELSE ${x} END)` : x}))`);
           params.push(String(v));
           break;
         case '$gt':
@@ -107,8 +124,16 @@ export function filtersToSql(filters: Record<string, unknown> | undefined): { sq
         case '$lt':
         case '$lte': {
           const sym = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op];
-          sql.push(`${x} ${sym} ?`);
-          params.push(norm(v));
+          const c = jsonClass(field === '_id' ? Number(v) : v);
+          // Ordered only within numbers and within text.
+          if ((c !== 'number' && c !== 'text') || (column && c !== COLUMN_CLASS[field])) sql.push('0');
+          else if (column) {
+            sql.push(`COALESCE(${x} ${sym} ?, 0)`);
+            params.push(norm(v));
+          } else {
+            sql.push(`COALESCE((${cls} = ? AND ${x} ${sym} ?), 0)`);
+            params.push(c, norm(v));
+          }
           break;
         }
         case '$exists':
@@ -156,12 +181,13 @@ function cmp(a: unknown, b: unknown): number | null {
 /** The JavaScript twin of filtersToSql. */
 export function matchesFilters(u: Unit, filters: Record<string, unknown> | undefined): boolean {
   for (const [field, cond] of Object.entries(filters ?? {})) {
-    let val = unitField(u, field);
-    if (field === '_id' && val !== undefined) val = String(val);
+    // The engine id is a number in SQL: compared as one here too ("171" > "9").
+    const asId = (x: unknown) => (field === '_id' && x !== null && x !== undefined && typeof x !== 'object' ? Number(x) : x);
+    const val = asId(unitField(u, field));
     const ops: Record<string, unknown> = isOpObject(cond) ? cond : { $eq: cond };
     const isNull = val === undefined || val === null;
     for (const [op, raw] of Object.entries(ops)) {
-      const v = field === '_id' && raw !== null && typeof raw !== 'object' ? String(raw) : raw;
+      const v = op === '$in' || op === '$nin' ? raw : asId(raw);
       let ok: boolean;
       switch (op) {
         case '$eq':
@@ -171,10 +197,10 @@ export function matchesFilters(u: Unit, filters: Record<string, unknown> | undef
           ok = v === null ? !isNull : isNull || !same(val, v);
           break;
         case '$in':
-          ok = (v as unknown[]).some((x) => (x === null ? isNull : same(val, field === '_id' ? String(x) : x)));
+          ok = (v as unknown[]).some((x) => (x === null ? isNull : same(val, asId(x))));
           break;
         case '$nin':
-          ok = !(v as unknown[]).some((x) => (x === null ? isNull : same(val, field === '_id' ? String(x) : x)));
+          ok = !(v as unknown[]).some((x) => (x === null ? isNull : same(val, asId(x))));
           break;
         case '$regex':
           ok = !isNull && new RegExp(String(v)).test(typeof val === 'string' ? val : JSON.stringify(val));

@@ -16,6 +16,9 @@ const UNITS = [
   { key: { name: 'beta', arch: 'noarch' }, md: { size: 200, tags: [], signed: false } },
   { key: { name: 'gamma', arch: 'x86_64' }, md: { size: 30, signed: true, extra: { k: 1 } } },
   { key: { name: 'delta', arch: 'aarch64' }, md: {} },
+  // Values of other JSON types under the same fields: a filter never matches across types.
+  { key: { name: 'epsilon', arch: 'x86_64' }, md: { size: 'abc', tags: '["a","b"]', signed: 1, extra: '{"k":1}' } },
+  { key: { name: 'zeta', arch: 'x86_64' }, md: { size: '7', signed: 'true', note: 0 } },
 ];
 
 const FILTERS: Array<Record<string, unknown>> = [
@@ -38,6 +41,25 @@ const FILTERS: Array<Record<string, unknown>> = [
   { name: { $in: [] } },
   { size: { $nin: [10, null] } },
   { arch: 'x86_64', signed: true, name: { $ne: 'alpha' } },
+  { size: { $gt: 5 } },
+  { size: { $gte: 100000 } },
+  { size: { $gt: 'a' } },
+  { size: { $lt: '8' } },
+  { size: 7 },
+  { size: '7' },
+  { tags: ['a', 'b'] },
+  { tags: '["a","b"]' },
+  { signed: 1 },
+  { signed: { $in: [true, 'true'] } },
+  { signed: { $nin: [true] } },
+  { extra: '{"k":1}' },
+  { note: 0 },
+  { note: { $ne: null } },
+  { tags: { $regex: 'a' } },
+  { signed: { $regex: '^t' } },
+  { size: { $gt: true } },
+  { _size: '5' },
+  { _typeId: 't' },
 ];
 
 test('SQL filters and the JavaScript matcher select the same units', () => {
@@ -48,16 +70,22 @@ test('SQL filters and the JavaScript matcher select the same units', () => {
   try {
     for (const u of UNITS) st.upsertUnit({ type_id: 't', key_canon: keyCanon(def, u.key), unit_key: JSON.stringify(u.key), metadata: JSON.stringify(u.md), sha256: null, size: null, relative_path: null, blobs: [] });
     const all = st.queryUnits({}).map((r) => rowToUnit(store, r));
-    assert.equal(all.length, 4);
+    assert.equal(all.length, UNITS.length);
     for (const f of FILTERS) {
       validateCriteria({ filters: f });
       const sql = st.queryUnits({ criteria: { filters: f } }).map((r) => r.id).sort();
       const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
       assert.deepEqual(sql, js, `filter ${JSON.stringify(f)}`);
     }
-    // _id addresses the engine id; fields project the metadata
+    // _id addresses the engine id, compared as a number (given as text or not); fields project the metadata
     const first = all[0]!;
     assert.deepEqual(st.queryUnits({ criteria: { filters: { _id: first.id } } }).map((r) => String(r.id)), [first.id]);
+    for (const f of [{ _id: { $gt: 2 } }, { _id: { $gt: '2' } }, { _id: { $in: ['1', 3] } }, { _id: { $lte: 5, $gte: '4' } }]) {
+      const sql = st.queryUnits({ criteria: { filters: f } }).map((r) => r.id).sort();
+      const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
+      assert.deepEqual(sql, js, `filter ${JSON.stringify(f)}`);
+      assert.ok(sql.length > 0, `filter ${JSON.stringify(f)} selects something`);
+    }
     const projected = st.queryUnits({ criteria: { filters: { name: 'alpha' }, fields: ['size', 'missing', 'tags'] } }).map((r) => rowToUnit(store, r));
     assert.deepEqual(projected[0]!.metadata, { size: 10, tags: ['a', 'b'] });
     assert.throws(() => validateCriteria({ filters: { x: { $bogus: 1 } } }), /unknown filter operator \$bogus on field x/);
