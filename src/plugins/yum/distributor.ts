@@ -112,7 +112,12 @@ export class YumDistributor implements Distributor {
       config,
       async (dir) => {
         Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir));
-        pool?.save();
+        if (pool) {
+          // After a package_link change: what kept old metadata names comes along from the old pool.
+          const adopted = pool.adoptOtherPools(base, now);
+          if (adopted) summary.packages_carried_from_other_link_mode = adopted;
+          pool.save();
+        }
       },
       {
         carryOver: async (previousDir) => {

@@ -181,6 +181,54 @@ export class PackagePool {
     }
   }
 
+  /**
+   * After a package_link change, the pools of other link modes still hold what old metadata
+   * (kept in the published tree) names: their entries this publish did not make are carried
+   * into this pool as entries no longer named (they go as prune decides), so a client holding an
+   * old repomd.xml still finds them. Call after the publish's entries are made, before the switch.
+   */
+  adoptOtherPools(base: string, now: number): number {
+    let adopted = 0;
+    for (const name of existsSync(base) ? readdirSync(base) : []) {
+      if (!name.startsWith('packages-') || name.endsWith('.json') || path.join(base, name) === this.dir) continue;
+      const otherDir = path.join(base, name);
+      let raw: Record<string, unknown> = {};
+      try {
+        const f = existsSync(`${otherDir}.json`) ? `${otherDir}.json` : path.join(otherDir, OLD_MANIFEST);
+        raw = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+      } catch {
+        continue; // no manifest: nothing known to carry
+      }
+      const entries = (raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry>;
+      for (const [rel, e] of Object.entries(entries)) {
+        const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+        if (!sha || this.have.has(rel) || !/^[^/]+\/[^/]+$/.test(rel)) continue;
+        const src = path.join(otherDir, ...rel.split('/'));
+        if (!existsSync(src)) continue;
+        const letter = rel.slice(0, rel.indexOf('/'));
+        if (!this.madeDirs.has(letter)) {
+          mkdirSync(path.join(this.dir, letter), { recursive: true });
+          chmodSync(path.join(this.dir, letter), 0o755);
+          this.madeDirs.add(letter);
+        }
+        // The old entry itself, hard-linked (a symlink stays one), else copied: a symlink to it
+        // would dangle once the old pool is removed, and the stored file may be gone (orphaned).
+        const dest = path.join(this.dir, ...rel.split('/'));
+        try {
+          linkSync(src, dest);
+        } catch {
+          copyFileSync(src, dest, constants.COPYFILE_EXCL);
+          chmodSync(dest, 0o644);
+        }
+        this.have.set(rel, sha);
+        this.gone.set(rel, typeof e === 'object' && typeof e.g === 'number' ? e.g : now);
+        this.dirty = true;
+        adopted++;
+      }
+    }
+    return adopted;
+  }
+
   /** Record the pool's content (call after the entries of a publish are in place). */
   save(): void {
     if (!this.dirty) return;

@@ -39,6 +39,25 @@ function primaryChecksums(repoDir: string): Map<string, [string, string]> {
   return out;
 }
 
+/**
+ * Every primary in a published tree (the current one and those kept for clients holding an old
+ * repomd.xml): each location it names exists and holds the content its checksum says. Returns
+ * sha256 → location.
+ */
+function servesWhatEveryPrimaryNames(dir: string): Map<string, string> {
+  const repodata = path.join(dir, 'repodata');
+  const seen = new Map<string, string>();
+  for (const f of readdirSync(repodata).filter((x) => x.endsWith('primary.xml.gz'))) {
+    const xml = gunzipSync(readFileSync(path.join(repodata, f))).toString();
+    for (const m of xml.matchAll(/<checksum type="sha256" pkgid="YES">([0-9a-f]+)<\/checksum>[\s\S]*?<location href="([^"]+)"/g)) {
+      assert.ok(existsSync(path.join(dir, m[2]!)), `${f} names ${m[2]}, which is missing`);
+      assert.equal(digest('sha256', readFileSync(path.join(dir, m[2]!))), m[1], `${f} names ${m[2]} with ${m[1]}`);
+      seen.set(m[1]!, m[2]!);
+    }
+  }
+  return seen;
+}
+
 describe('yum_distributor config keys', () => {
   const m = matrix();
   const files = Object.values(m.install).map((x) => path.join(RPMS, x.file));
@@ -182,16 +201,7 @@ describe('yum_distributor config keys', () => {
     await eng.removeUnits(r.id, { typeIds: ['rpm'] });
     await eng.upload(r.id, { filePath: b });
     await eng.publish(r.id);
-    // Every primary in the tree (current and kept for clients holding the old repomd.xml).
-    const repodata = path.join(r.http, 'repodata');
-    const seen = new Map<string, string>();
-    for (const f of readdirSync(repodata).filter((x) => x.endsWith('primary.xml.gz'))) {
-      const xml = gunzipSync(readFileSync(path.join(repodata, f))).toString();
-      for (const m of xml.matchAll(/<checksum type="sha256" pkgid="YES">([0-9a-f]+)<\/checksum>[\s\S]*?<location href="([^"]+)"/g)) {
-        assert.equal(digest('sha256', readFileSync(path.join(r.http, m[2]!))), m[1], `${f} names ${m[2]} with ${m[1]}`);
-        seen.set(m[1]!, m[2]!);
-      }
-    }
+    const seen = servesWhatEveryPrimaryNames(r.http);
     assert.deepEqual([...seen.keys()].sort(), [shaA, shaB].sort(), 'the old and the new primary are both in the tree');
     assert.notEqual(seen.get(shaA), seen.get(shaB));
     assert.match(seen.get(shaB)!, new RegExp(`/${shaB.slice(0, 12)}-`));
@@ -200,6 +210,21 @@ describe('yum_distributor config keys', () => {
     const fresh = new Dnf(`file://${r.http}`, ['--nogpgcheck']);
     assert.deepEqual([...fresh.packages().values()], [shaB], 'the current metadata lists the rebuilt package');
     fresh.ok(['install', 'hello']);
+  });
+
+  test('a package_link change keeps the packages that kept old metadata names (carried from the old pool)', async () => {
+    const r = await repo({}, { bare: true, files: files.slice(0, 2) });
+    await eng.publish(r.id);
+    await eng.removeUnits(r.id, { typeIds: ['rpm'], filters: { version: '1.0' } });
+    const p1 = (await eng.publish(r.id))[0]!;
+    assert.equal((p1.report as Record<string, unknown>).packages_kept_for_old_metadata, 1);
+    await eng.updateDistributor(r.id, 'yum', { config: { package_link: 'copy' } });
+    const p2 = (await eng.publish(r.id))[0]!;
+    assert.equal((p2.report as Record<string, unknown>).packages_kept_for_old_metadata, 1);
+    assert.equal((p2.report as Record<string, unknown>).packages_carried_from_other_link_mode, 1);
+    const seen = servesWhatEveryPrimaryNames(r.http);
+    assert.equal(seen.size, 2, 'the old primary (1.0 and 1.1) and the new one (1.1)');
+    assert.ok(realpathSync(path.join(r.http, 'Packages')).endsWith('packages-copy'));
   });
 
   test('gpg_sign_metadata + gpg_key_id + gpgkey: repomd.xml.asc verified by gpg and by dnf repo_gpgcheck', async () => {
