@@ -140,10 +140,11 @@ export function register(program: Command): void {
   repo
     .command('delete <id>')
     .description('delete a repository (its units stay until orphan clean-up)')
+    .option('--force', "delete even when a plugin's removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, o: { force?: boolean }, cmd: Command) => {
       await withEngine(cmd, {}, async (eng, g) => {
-        await eng.deleteRepo(id);
+        await eng.deleteRepo(id, { force: Boolean(o.force) });
         output(g, { deleted: id }, () => `deleted repository ${id}`);
       });
     });

@@ -122,7 +122,8 @@ export interface Engine {
   getRepo(id: string): RepoInfo | null;
   listRepos(): RepoInfo[];
   updateRepo(id: string, patch: RepoPatch): Promise<RepoInfo>;
-  deleteRepo(id: string): Promise<void>;
+  /** `force`: a failing importerRemoved/distributorRemoved hook is reported and the delete goes on. */
+  deleteRepo(id: string, opts?: { force?: boolean }): Promise<void>;
   setImporter(repoId: string, typeId: string, config?: Record<string, unknown>): Promise<void>;
   updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void>;
   addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
@@ -475,16 +476,27 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
-  async deleteRepo(id: string): Promise<void> {
+  async deleteRepo(id: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.runTask('delete', id, [id], async () => {
       const r = this.requireRepo(id);
+      // A removal hook that fails stops the delete (the plugin could not clean up), unless forced:
+      // then it is reported and the delete goes on.
+      const removed = async (p: LoadedPlugin, name: string, wd: string, config: string | null) => {
+        try {
+          await this.hook(p, name, this.repoObject(r, wd), parseJson(config, {}));
+        } catch (e) {
+          if (!(e instanceof StagepushError)) throw e;
+          if (!opts.force) throw new StagepushError(e.code, e.message, { kind: e.kind, cause: e.cause, hint: `stagepush repo delete ${id} --force deletes it anyway` });
+          this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
+        }
+      };
       if (r.importer_type) {
         const p = this.registry.get(r.importer_type);
-        if (p) await this.hook(p, 'importerRemoved', this.repoObject(r, this.workingDir(id, 'importer', p.id)), parseJson(r.importer_config, {}));
+        if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
       }
       for (const d of this.st.listDistributors(id)) {
         const p = this.registry.get(d.type_id);
-        if (p) await this.hook(p, 'distributorRemoved', this.repoObject(r, this.workingDir(id, 'distributor', d.id)), parseJson(d.config, {}));
+        if (p) await removed(p, 'distributorRemoved', this.workingDir(id, 'distributor', d.id), d.config);
       }
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });

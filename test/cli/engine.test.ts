@@ -274,3 +274,17 @@ test('--filter field=value matches the value as text too: a name like 1.0 is fou
   assert.deepEqual(names(['--filter', '{"name":"2"}']), ['2']);
   assert.deepEqual(names(['--filter', '{"name":2}']), [], 'a JSON filter is taken as written');
 });
+
+test('repo delete: a failing removal hook stops it (exit 6, naming --force); --force deletes anyway with a warning', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'stuck', '--importer', 'test_importer', '--importer-config', 'fail_removed_hook=true']));
+  const refused = e.cli(['repo', 'delete', 'stuck']);
+  assert.equal(refused.status, 6);
+  assert.match(refused.stderr, /PLUGIN_HOOK_FAILED.*test_importer\.importerRemoved failed on repository stuck: cannot clean up/);
+  assert.match(refused.stderr, /repo delete stuck --force/);
+  assert.deepEqual(e.json(['repo', 'list']).out.map((r: any) => r.id), ['stuck']);
+  const forced = e.cli(['repo', 'delete', 'stuck', '--force']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(forced.stderr, /cannot clean up \(deleted anyway: --force\)/);
+  assert.deepEqual(e.json(['repo', 'list']).out, []);
+});

@@ -34,7 +34,7 @@ class TestImporter {
     return { valid: true };
   }
   importerAdded(repo, config) { fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id, level: config.get('level') })); logHook(config, 'importerAdded ' + repo.id + ' ' + repo.workingDir); }
-  importerRemoved(repo, config) { logHook(config, 'importerRemoved ' + repo.id + ' ' + repo.workingDir); }
+  importerRemoved(repo, config) { logHook(config, 'importerRemoved ' + repo.id + ' ' + repo.workingDir); if (config.get('fail_removed_hook')) throw new Error('cannot clean up'); }
   detectType(filePath) { if (filePath.endsWith('.boom')) throw new Error('detectType exploded'); return filePath.endsWith('.note') ? 'tnote' : 'tfile'; }
   async syncRepo(repo, conduit, config) {
     const feed = config.get('feed');
