@@ -109,7 +109,33 @@ export function filtersToSql(filters: Record<string, unknown> | undefined): { sq
           break;
         case '$in':
         case '$nin': {
-          const terms = (v as unknown[]).map(eq);
+          // One term per JSON class, each value list passed as one JSON array (json_each): a list
+          // of any length (the push removes thousands of units by id) makes neither a deep
+          // expression nor thousands of parameters.
+          const list = v as unknown[];
+          const byClass = new Map<string, unknown[]>();
+          let withNull = false;
+          for (const item of list) {
+            if (item === null) {
+              withNull = true;
+              continue;
+            }
+            const n = norm(item);
+            const c = jsonClass(field === '_id' ? n : item)!;
+            if (column && c !== COLUMN_CLASS[field]) continue; // never equal
+            let l = byClass.get(c);
+            if (!l) byClass.set(c, (l = []));
+            l.push(n);
+          }
+          const terms: string[] = withNull ? [`(${x} IS NULL)`] : [];
+          for (const [c, vals] of byClass) {
+            if (column) terms.push(`COALESCE(${x} IN (SELECT value FROM json_each(?)), 0)`);
+            else {
+              terms.push(`COALESCE((${cls} = ? AND ${x} IN (SELECT value FROM json_each(?))), 0)`);
+              params.push(c);
+            }
+            params.push(JSON.stringify(vals));
+          }
           const any = terms.length ? `(${terms.join(' OR ')})` : '0';
           sql.push(op === '$in' ? any : `NOT ${any}`);
           break;

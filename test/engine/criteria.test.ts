@@ -77,6 +77,15 @@ test('SQL filters and the JavaScript matcher select the same units', () => {
       const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
       assert.deepEqual(sql, js, `filter ${JSON.stringify(f)}`);
     }
+    // Long $in / $nin lists (the push removes thousands of units by id): neither a deep expression nor a parameter per value.
+    const ids = Array.from({ length: 5000 }, (_, i) => i + 1);
+    const names = [...Array.from({ length: 3000 }, (_, i) => `n${i}`), 'alpha', 'zeta', 7, true, null];
+    for (const f of [{ _id: { $in: ids } }, { _id: { $nin: ids.slice(2) } }, { name: { $in: names } }, { name: { $nin: names } }, { size: { $in: [...ids, '7', 'abc'] } }]) {
+      const sql = st.queryUnits({ criteria: { filters: f } }).map((r) => r.id).sort();
+      const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
+      assert.deepEqual(sql, js, `filter with a long list on ${Object.keys(f)[0]}`);
+    }
+    assert.equal(st.queryUnits({ criteria: { filters: { _id: { $in: ids } } } }).length, UNITS.length);
     // _id addresses the engine id, compared as a number (given as text or not); fields project the metadata
     const first = all[0]!;
     assert.deepEqual(st.queryUnits({ criteria: { filters: { _id: first.id } } }).map((r) => String(r.id)), [first.id]);
