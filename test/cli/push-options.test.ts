@@ -12,6 +12,7 @@ import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { push, RPMS, sha256 } from '../helpers/push.js';
+import { buildRpm } from '../../src/formats/rpm/writer.js';
 
 function put(file: string, content: string | Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -342,4 +343,27 @@ test('a declared repository follows its config: display name, distributor config
   assert.match((JSON.parse(other.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /repository el/);
   assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore);
   assert.equal(show().displayName, 'Second');
+});
+
+test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const stage = (root: string, salt: string) => {
+    const dir = path.join(root, 'many', 'RPMS');
+    mkdirSync(dir, { recursive: true });
+    for (let i = 0; i < 1100; i++) {
+      const name = `many-${String(i).padStart(4, '0')}`;
+      writeFileSync(path.join(dir, `${name}-1.0-1.noarch.rpm`), buildRpm({ name, version: '1.0', release: '1', arch: 'noarch', files: [{ path: `/usr/share/many/${name}`, data: Buffer.from(`${name} ${salt}\n`) }], compressionLevel: 0 }));
+    }
+    return root;
+  };
+  assert.equal(push(['-q', stage(path.join(work, 'a'), 'first')], { dataDir, config }).status, 0);
+  const r = push(['--json', stage(path.join(work, 'b'), 'rebuilt')], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.equal(rep.items.filter((i) => i.action === 'replaced').length, 1100);
+  const units = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'many', '--json']);
+  assert.equal((JSON.parse(units.stdout) as unknown[]).length, 1100, 'the old builds are gone');
 });
