@@ -122,8 +122,12 @@ export interface Engine {
   getRepo(id: string): RepoInfo | null;
   listRepos(): RepoInfo[];
   updateRepo(id: string, patch: RepoPatch): Promise<RepoInfo>;
-  /** `force`: a failing importerRemoved/distributorRemoved hook is reported and the delete goes on. */
-  deleteRepo(id: string, opts?: { force?: boolean }): Promise<void>;
+  /**
+   * `force`: a failing importerRemoved/distributorRemoved hook is reported and the delete goes on.
+   * `ifUnused`: only a repository still as created (version 0, no unit, never published), checked
+   * under its lock. True when deleted.
+   */
+  deleteRepo(id: string, opts?: { force?: boolean; ifUnused?: boolean }): Promise<boolean>;
   setImporter(repoId: string, typeId: string, config?: Record<string, unknown>): Promise<void>;
   updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void>;
   addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
@@ -476,9 +480,11 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
-  async deleteRepo(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    await this.runTask('delete', id, [id], async () => {
+  async deleteRepo(id: string, opts: { force?: boolean; ifUnused?: boolean } = {}): Promise<boolean> {
+    return this.runTask('delete', id, [id], async () => {
       const r = this.requireRepo(id);
+      // Checked under the repository's lock: a repository someone has put content in or published since stays.
+      if (opts.ifUnused && (r.version !== 0 || this.st.countUnits({ repoId: id }) !== 0 || this.st.listDistributors(id).some((d) => this.st.lastPublish(id, d.id) !== undefined))) return false;
       // A removal hook that fails stops the delete (the plugin could not clean up), unless forced:
       // then it is reported and the delete goes on.
       const removed = async (p: LoadedPlugin, name: string, wd: string, config: string | null) => {
@@ -500,8 +506,8 @@ class EngineImpl implements Engine, ConduitHost {
       }
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
-      return { deleted: id };
-    });
+      return true;
+    }, (deleted) => ({ deleted: deleted ? id : null, ...(deleted ? {} : { kept: 'in use: it has content or was published' }) }));
   }
 
   async setImporter(repoId: string, typeId: string, config: Record<string, unknown> = {}): Promise<void> {
@@ -1349,6 +1355,8 @@ class EngineImpl implements Engine, ConduitHost {
       ids.join(','),
       ids,
       async (t) => {
+        // Again under the locks: a repository deleted while this waited for them is not written to.
+        for (const id of ids) this.requireRepo(id);
         const staging = new Staging(this);
         const s: ImporterOpState = { staging, task: t };
         const guard = (id: string) => {

@@ -243,11 +243,10 @@ function adapt(eng: Engine): PushEngine {
     },
     async discardCreated(id) {
       infos.delete(id);
-      const r = eng.getRepo(id);
-      if (!r || r.version !== 0 || eng.countUnits(id) !== 0 || r.distributors.some((d) => d.lastPublish)) return false;
+      if (!eng.getRepo(id)) return false;
       try {
-        await eng.deleteRepo(id);
-        return true;
+        // Checked again under the repository's lock: another push may have found it and used it.
+        return await eng.deleteRepo(id, { ifUnused: true });
       } finally {
         infos.delete(id);
       }

@@ -261,7 +261,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       let plans: RepoPlan[] = [];
       let done = 0;
       const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
-      const versionsBefore = new Map(repos.map((r) => [r.id, engine!.repoVersion(r.id)]));
+      const versionsBefore = new Map<string, number | null>();
       // What the store did with each file during the current item (by source path), and the digests
       // it newly placed: how the item was stored, without asking the filesystem again.
       const ingested = new Map<string, StoredEvent>();
@@ -272,20 +272,33 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       });
       const created = new Set<string>();
       try {
-        for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
-        await engine.transaction(
-          repos.map((r) => r.id),
-          async (batch) => {
-            // Files are linked/copied into the store without a directory fsync each; the touched
-            // directories are synced once, before the engine commits the rows that reference them.
-            deferDurability();
-            try {
-              await importAll(batch);
-            } finally {
-              await flushDurabilityAsync();
-            }
-          },
-        );
+        for (let attempt = 1; ; attempt++) {
+          for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
+          try {
+            await engine.transaction(
+              repos.map((r) => r.id),
+              async (batch) => {
+                // Under the locks: the versions this push starts from.
+                for (const r of repos) versionsBefore.set(r.id, engine!.repoVersion(r.id));
+                // Files are linked/copied into the store without a directory fsync each; the touched
+                // directories are synced once, before the engine commits the rows that reference them.
+                deferDurability();
+                try {
+                  await importAll(batch);
+                } finally {
+                  await flushDurabilityAsync();
+                }
+              },
+            );
+            break;
+          } catch (e) {
+            // A repository another push created, and deleted again when it was refused, while this
+            // one waited for the locks: made again, and the transaction (which changed nothing) retried.
+            const vanished = e instanceof StagepushError && e.code === 'ENGINE_REPO_NOT_FOUND' && repos.some((r) => !engine!.hasRepo(r.id));
+            if (!vanished || attempt >= 3) throw e;
+            log.line(`a repository of this push was deleted by another push while this one waited for it; made again (attempt ${attempt + 1})`);
+          }
+        }
       } catch (e) {
         // Refused or failed before the commit: the repositories this push created go again (a
         // refused push leaves no empty repository behind).

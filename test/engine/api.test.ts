@@ -116,6 +116,63 @@ test('batch transaction commits every repository in one go and a throw commits n
   }
 });
 
+test('deleteRepo ifUnused decides under the lock: a repository another transaction filled meanwhile stays; a transaction whose repository was deleted while it waited writes nothing', async () => {
+  const e = engineEnv();
+  // Two engines on one data dir: locks are re-entrant within one, exclusive between them (as between processes).
+  const eng = await open(e);
+  const other = await open(e);
+  try {
+    const f = path.join(e.root, 'f.txt');
+    fs.writeFileSync(f, 'f');
+    await eng.createRepo({ id: 'newx', importer: { typeId: 'test_importer' } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const filling = eng.transaction(['newx'], async (b) => {
+      entered();
+      await gate;
+      await b.upload('newx', { filePath: f });
+    });
+    await inside;
+    const deleting = other.deleteRepo('newx', { ifUnused: true }); // waits for the transaction's lock
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await filling;
+    assert.equal(await deleting, false, 'it has content now: kept');
+    assert.equal(eng.listUnits('newx').length, 1);
+
+    // The other order: deleted while a transaction waits for its lock.
+    await eng.createRepo({ id: 'gone', importer: { typeId: 'test_importer' } });
+    let release2!: () => void;
+    const gate2 = new Promise<void>((r) => (release2 = r));
+    let entered2!: () => void;
+    const inside2 = new Promise<void>((r) => (entered2 = r));
+    const deleting2 = other.deleteRepo('gone', { ifUnused: true });
+    const holder = eng.transaction(['gone'], async () => {
+      entered2();
+      await gate2;
+    });
+    void holder.catch(() => undefined);
+    // Whichever takes the lock first: the delete (then the transaction finds nothing and writes
+    // nothing) or the transaction (empty: then the delete goes ahead after it).
+    await Promise.race([inside2, deleting2]);
+    release2();
+    assert.equal(await deleting2, true);
+    await holder.catch((err: { code?: string }) => assert.equal(err.code, 'ENGINE_REPO_NOT_FOUND'));
+    await assert.rejects(
+      eng.transaction(['gone'], async (b) => {
+        await b.upload('gone', { filePath: f });
+      }),
+      (err: { code?: string }) => err.code === 'ENGINE_REPO_NOT_FOUND',
+    );
+    assert.equal(eng.getRepo('gone'), null);
+  } finally {
+    other.close();
+    eng.close();
+  }
+});
+
 test('conduits expire with their operation; a failed operation commits nothing; scratchpads take JSON only', async () => {
   const e = engineEnv();
   const eng = await open(e);
