@@ -156,6 +156,14 @@ export interface Engine {
   createConsumerPayload(repoId: string, distId: string, bindingConfig?: Record<string, unknown>): Promise<Json>;
   transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T>;
   pinUnits(unitIds: string[], untilMs: number): void;
+  /**
+   * Keep these stored digests from orphan clean-up while an operation that will reference them
+   * runs (pin `name`, until released or `untilMs`). Taken in turn with orphan clean-up (its lock):
+   * a clean-up in progress finishes first, one that starts later sees the pin.
+   */
+  pinForOperation(name: string, sha256s: string[], untilMs: number): Promise<void>;
+  /** Release a pin made by pinForOperation. */
+  unpin(name: string): void;
   tasks: { list(filter?: TaskFilter): TaskInfo[]; show(id: string): TaskInfo | null; cancel(id: string): void };
   orphans: { list(): OrphanInfo[]; remove(opts?: { dryRun?: boolean }): OrphanReport };
   /** orphans.remove as a recorded task that waits for every repository lock (per the lock options). */
@@ -1437,13 +1445,28 @@ class EngineImpl implements Engine, ConduitHost {
     return units.map((r) => ({ id: String(r.id), typeId: r.type_id, unitKey: JSON.parse(r.unit_key), sha256: r.sha256, size: r.size, blobs: r.blobs ? (JSON.parse(r.blobs) as string[]) : [] }));
   }
 
+  async pinForOperation(name: string, sha256s: string[], untilMs: number): Promise<void> {
+    const release = await this.locks.acquire(['repo:*gc'], { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, signal: this.opts.signal, events: this.events });
+    try {
+      this.store.pin(name, sha256s, untilMs, { durable: false });
+    } finally {
+      release();
+    }
+  }
+
+  unpin(name: string): void {
+    this.store.unpin(name);
+  }
+
   private removeOrphansLocked(dryRun: boolean): OrphanReport {
     const orphans = this.st.orphanUnits(Date.now());
     const info = this.orphanInfo(orphans);
+    // Pinned files stay (a pre-push's, or a running operation's that will reference them).
+    const pinned = this.store.pinned();
     const candidateFiles = new Set<string>();
     for (const o of info) {
-      if (o.sha256) candidateFiles.add(o.sha256);
-      for (const b of o.blobs) candidateFiles.add(b);
+      if (o.sha256 && !pinned.has(o.sha256)) candidateFiles.add(o.sha256);
+      for (const b of o.blobs) if (!pinned.has(b)) candidateFiles.add(b);
     }
     if (!dryRun && orphans.length) this.st.deleteUnits(orphans.map((o) => o.id));
     // Files no unit references (their units are gone, or a crash left them before a commit).

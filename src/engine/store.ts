@@ -465,16 +465,22 @@ export class ContentStore {
    * Keep these stored files from orphan clean-up until `untilMs` (or until released): a pin
    * named `name` (one per pre-push), replacing a previous pin of that name.
    */
-  pin(name: string, sha256s: Iterable<string>, untilMs: number): void {
+  pin(name: string, sha256s: Iterable<string>, untilMs: number, opts: { durable?: boolean } = {}): void {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new StagepushError('ENGINE_BAD_PIN', `pin name ${JSON.stringify(name)}: letters, digits, . _ - only`, { kind: 'internal' });
     const list = [...new Set(sha256s)].filter((x) => SHA256_RE.test(x)).sort();
     fs.mkdirSync(this.pinDir, { recursive: true });
     const file = path.join(this.pinDir, `${name}.json`);
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify({ created: Date.now(), until: untilMs, sha256: list }) + '\n');
-    fsyncPath(tmp);
+    // A pin that only guards a running operation need not survive a crash (the operation does not either).
+    if (opts.durable !== false) fsyncPath(tmp);
     fs.renameSync(tmp, file);
-    fsyncPath(this.pinDir, true);
+    if (opts.durable !== false) fsyncPath(this.pinDir, true);
+  }
+
+  /** Remove the pin `name` (nothing when there is none). */
+  unpin(name: string): void {
+    fs.rmSync(path.join(this.pinDir, `${name}.json`), { force: true });
   }
 
   /** Every pin in force: name, expiry and digests (expired pins are deleted). */

@@ -59,6 +59,9 @@ export interface PushEngine {
   preStore(files: string[], pin: { name: string; untilMs: number; expected: string[] }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
   /** Release pre-push pins of these digests (a push imported them). */
   releasePins(sha256s: string[]): Promise<number>;
+  /** Keep these digests from a concurrent orphan clean-up while this push imports (see Engine.pinForOperation). */
+  pinForPush(name: string, sha256s: string[]): Promise<void>;
+  unpin(name: string): void;
   close(): void;
 }
 
@@ -163,6 +166,8 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     publishedPaths: () => [],
     preStore: no,
     releasePins: async () => 0,
+    pinForPush: no,
+    unpin: () => undefined,
     close() {},
   };
 }
@@ -304,6 +309,9 @@ function adapt(eng: Engine): PushEngine {
       store.pin(pin.name, shas, pin.untilMs);
       return { bytesLinked, bytesCopied, sha256: shas, how };
     },
+    // Released with the push (a crashed push's pin expires after a day).
+    pinForPush: (name, sha256s) => eng.pinForOperation(name, sha256s, Date.now() + 86400_000),
+    unpin: (name) => eng.unpin(name),
     async releasePins(sha256s) {
       const { ContentStore } = await import('../engine/store.js');
       return new ContentStore(eng.contentRoot).release(sha256s);

@@ -271,6 +271,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         if (e.how !== 'existing') placed.add(e.sha256);
       });
       const created = new Set<string>();
+      // The content this push may store is kept from an orphan clean-up running meanwhile (it
+      // would see files not yet referenced by a committed unit).
+      const pinName = `push-${pushId}`;
+      await engine.pinForPush(pinName, route.assignments.flatMap((a) => (a.item.sha256sum ? [a.item.sha256sum] : [])));
       try {
         for (let attempt = 1; ; attempt++) {
           for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
@@ -311,6 +315,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         throw e;
       } finally {
+        engine.unpin(pinName);
         stopListening();
         cache.expectRecords([]);
         facts.prefetch([]); // the prefetched stat rows are not needed after the import

@@ -173,6 +173,31 @@ test('deleteRepo ifUnused decides under the lock: a repository another transacti
   }
 });
 
+test('a file pinned for a running operation survives orphan clean-up (an orphaned unit\'s file too); unpinned it goes', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    const f = path.join(e.root, 'kept.txt');
+    fs.writeFileSync(f, 'kept');
+    await eng.createRepo({ id: 'r', importer: { typeId: 'test_importer' } });
+    await eng.upload('r', { filePath: f });
+    await eng.deleteRepo('r');
+    const stored = path.join(eng.contentRoot, 'sha256', sha('kept').slice(0, 2), sha('kept').slice(2));
+    assert.ok(fs.existsSync(stored));
+    // A push about to import the same content pins it: a clean-up meanwhile leaves it.
+    await eng.pinForOperation('push-x', [sha('kept')], Date.now() + 60_000);
+    const r1 = await eng.removeOrphans();
+    assert.equal(r1.files, 0);
+    assert.ok(fs.existsSync(stored), 'pinned: kept');
+    eng.unpin('push-x');
+    const r2 = await eng.removeOrphans();
+    assert.equal(r2.files, 1);
+    assert.ok(!fs.existsSync(stored));
+  } finally {
+    eng.close();
+  }
+});
+
 test('conduits expire with their operation; a failed operation commits nothing; scratchpads take JSON only', async () => {
   const e = engineEnv();
   const eng = await open(e);
