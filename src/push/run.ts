@@ -183,6 +183,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
         const fileSet = new Set(files);
         const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
+        // Pinned before anything is stored (an orphan clean-up meanwhile leaves it), then again with what was stored.
+        await engine.pinForPush(`pre-push-${pushId}`, expected);
         const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
         report.summary.bytes_linked = stored.bytesLinked;
         report.summary.bytes_copied = stored.bytesCopied;
