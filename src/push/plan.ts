@@ -228,6 +228,25 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const seenItems = new Map<string, DesiredItem | DesiredItem[]>();
   const sameDesired = (x: DesiredItem, y: DesiredItem): boolean =>
     x.label === y.label && x.units.length === y.units.length && x.units.every((u, i) => keyOf(u) === keyOf(y.units[i]!) && u.fingerprint === y.units[i]!.fingerprint);
+
+  // Two different builds of one NEVRA staged for this repository (e.g. under two destinations
+  // that both map here): which one it should hold is not said, whatever duplicate_nevra is (it
+  // decides between a staged build and a stored one). Each is refused, naming the other.
+  const builds = new Map<string, { fingerprint: string; src: string | null }[]>();
+  for (const d of desired) {
+    const u = d.units[0];
+    if (!u || (u.typeId !== 'rpm' && u.typeId !== 'srpm')) continue;
+    const list = builds.get(u.replaceKey);
+    const me = { fingerprint: u.fingerprint, src: d.assignment.item.src };
+    if (!list) builds.set(u.replaceKey, [me]);
+    else if (!list.some((b) => b.fingerprint === u.fingerprint)) list.push(me);
+  }
+  const rivalsOf = (d: DesiredItem): string[] => {
+    const u = d.units[0];
+    const list = u && (u.typeId === 'rpm' || u.typeId === 'srpm') ? builds.get(u.replaceKey) : undefined;
+    return list && list.length > 1 ? list.filter((b) => b.fingerprint !== u!.fingerprint).map((b) => b.src ?? b.fingerprint) : [];
+  };
+
   for (const d of desired) {
     const a = d.assignment;
     const group = d.units.length ? keyOf(d.units[0]!) : `\u0000${d.label}`;
@@ -239,6 +258,13 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     for (const u of d.units) {
       wantedKeys.add(keyOf(u));
       wantedReplace.add(u.replaceKey);
+    }
+    const rivals = rivalsOf(d);
+    if (rivals.length) {
+      const reason = `${d.label} is staged for ${repo.id} in builds with other content too: ${rivals.join(', ')} (stage one build of a NEVRA per repository)`;
+      entries.push(planEntry(base, 'failed', { reason }));
+      problems.push({ code: 'PUSH_NEVRA_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, field: 'sha256sum', message: reason });
+      continue;
     }
     let same = d.units.length > 0;
     if (d.erratum && d.erratum.decision === 'unchanged') {

@@ -367,3 +367,27 @@ test('a push that replaces more than a thousand packages completes (removal by i
   const units = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'many', '--json']);
   assert.equal((JSON.parse(units.stdout) as unknown[]).length, 1100, 'the old builds are gone');
 });
+
+test('two different builds of one NEVRA staged for one repository are refused (exit 3), each naming the other, whatever duplicate_nevra says', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  const a = rpm(root, 'dx', 'demo-hello-1.0-1.noarch.rpm');
+  const b = rpm(root, 'dy', 'demo-hello-1.0-1.noarch.rpm');
+  assert.equal(spawnSync('rpmsign', ['--delsign', b]).status, 0);
+  for (const policy of ['refuse', 'replace']) {
+    const config = path.join(work, `${policy}.yaml`);
+    writeFileSync(config, `allow_unsigned: true\nrepositories:\n  rc: {type: yum, destinations: [dx, dy], duplicate_nevra: ${policy}}\n`);
+    const r = push(['--json', root], { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => `${p.code} ${path.basename(path.dirname(path.dirname(p.file!)))}`).sort(), ['PUSH_NEVRA_STAGED_TWICE dx', 'PUSH_NEVRA_STAGED_TWICE dy']);
+    assert.ok(rep.problems.some((p) => p.message.includes(b)) && rep.problems.some((p) => p.message.includes(a)), JSON.stringify(rep.problems));
+    assert.ok(!existsSync(path.join(dataDir, 'published', 'http', 'rc')), 'nothing published');
+  }
+  // The same build under both destinations is one unit, as before.
+  copyFileSync(a, b);
+  const config = path.join(work, 'refuse.yaml');
+  const ok = push(['--json', root], { dataDir, config });
+  assert.equal(ok.status, 0, ok.stderr);
+});
