@@ -118,12 +118,17 @@ test('plan: the same unit staged twice for one repository is planned once; a dif
   const p = planRepo(repo, twice, [], { bumpErrata: false });
   assert.deepEqual(p.entries.map((e) => `${e.action} ${e.unit}`), ['pushed rpm:a-0:1.0-1.noarch', 'pushed rpm:b-0:1.0-1.noarch']);
   assert.equal(p.uploads.length, 2);
-  // Same key, another fingerprint (metadata differs), or another label: both are planned.
-  const other = { ...a1, fingerprint: 'a2' };
+  // Another label for the same unit: planned on its own (not merged).
   const relabelled = desiredFor('y', [a1]).map((d) => ({ ...d, label: 'rpm:a (again)' }));
-  const q = planRepo(repo, [...desiredFor('r', [a1]), ...desiredFor('x', [other]), ...relabelled, ...desiredFor('z', [a1])], [], { bumpErrata: false });
-  assert.equal(q.entries.length, 3);
-  assert.equal(q.uploads.length, 3);
+  const r = planRepo(repo, [...desiredFor('r', [a1]), ...relabelled, ...desiredFor('z', [a1])], [], { bumpErrata: false });
+  assert.equal(r.entries.length, 2);
+  assert.equal(r.uploads.length, 2);
+  // Another build of the same NEVRA (another sha256): not merged, and not both pushed: each is refused.
+  const other = { ...a1, fingerprint: 'a2' };
+  const q = planRepo(repo, [...desiredFor('r', [a1]), ...desiredFor('x', [other]), ...desiredFor('z', [a1])], [], { bumpErrata: false });
+  assert.deepEqual(q.entries.map((e) => e.action), ['failed', 'failed']);
+  assert.equal(q.uploads.length, 0);
+  assert.deepEqual(q.problems.map((p) => p.code), ['PUSH_NEVRA_STAGED_TWICE', 'PUSH_NEVRA_STAGED_TWICE']);
 });
 
 test('plan: errata merge rule and --bump-errata', () => {
