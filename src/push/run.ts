@@ -596,6 +596,20 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
  */
 function storedHow(engine: PushEngine, a: Assignment, ingested: Map<string, StoredEvent>, placed: Set<string>): { stored: 'linked' | 'copied' | 'existing'; size: number } {
   const src = a.item.src;
+  if (a.typeId === 'directory') {
+    // A RAW tree: what the store did with its files (every file stored during this item is one of
+    // them); linked when any was, else copied when any was; the bytes of those newly stored.
+    let size = 0;
+    let linked = false;
+    let copied = false;
+    for (const e of ingested.values()) {
+      if (e.how === 'existing') continue;
+      size += e.size;
+      if (e.how === 'linked') linked = true;
+      else copied = true;
+    }
+    return { stored: linked ? 'linked' : copied ? 'copied' : 'existing', size };
+  }
   const e = src && a.item.sha256sum ? ingested.get(resolvePath(src)) : undefined;
   if (e && e.sha256 === a.item.sha256sum) return { stored: e.how, size: e.size };
   const before = a.item.sha256sum && !placed.has(a.item.sha256sum) ? engine.storedPath(a.item.sha256sum) : null;

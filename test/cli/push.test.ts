@@ -54,6 +54,9 @@ test('a staging area with every item type pushes, dnf reads it, a second push is
   assert.deepEqual(rep.repositories.map((x: { id: string; type: string; status: string }) => `${x.id}:${x.type}:${x.status}`), ['docs:directory:published', 'el9:yum:published', 'files:file:published']);
   assert.ok(rep.items.every((i: { action: string }) => i.action === 'pushed'), JSON.stringify(rep.items.filter((i: { action: string }) => i.action !== 'pushed')));
   assert.ok(rep.items.some((i: { stored?: string }) => i.stored === 'linked' || i.stored === 'copied'));
+  // A RAW tree stored for the first time says how, and counts its bytes.
+  const raw = rep.items.find((i: { type: string }) => i.type === 'directory');
+  assert.ok(raw && (raw.stored === 'linked' || raw.stored === 'copied'), JSON.stringify(raw));
 
   const pub = path.join(dataDir, 'published', 'http');
   const el9 = path.join(pub, 'el9');
