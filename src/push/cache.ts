@@ -398,6 +398,24 @@ export class PushCache {
     return a + b + c;
   }
 
+  /**
+   * Repositories whose post_publish hooks failed (their published version), retried by the next
+   * push of the repository until they succeed. Read-only runs (dry run) see them, change nothing.
+   */
+  pendingHooks(): Map<string, number | null> {
+    if (!hasTable(this.db, 'pending_hooks')) return new Map();
+    const rows = this.stmt(this.db, 'SELECT repo_id, version FROM pending_hooks').all() as Array<{ repo_id: string; version: number | null }>;
+    return new Map(rows.map((r) => [r.repo_id, r.version]));
+  }
+
+  /** Record the outcome of a repository's hooks: failed ones are retried next time. */
+  setHooksOutcome(repoId: string, version: number | null, ok: boolean): void {
+    if (this.readOnly) return;
+    if (ok) this.stmt(this.db, 'DELETE FROM pending_hooks WHERE repo_id = ?').run(repoId);
+    else this.stmt(this.db, 'INSERT INTO pending_hooks (repo_id, version, since) VALUES (?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version').run(repoId, version, Date.now());
+    this.flush();
+  }
+
   close(): void {
     try {
       this.flush();
@@ -424,5 +442,6 @@ function initSchema(db: BetterSqlite3.Database): void {
       mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS rpm_headers (
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL)`);
+    CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL)`);
 }

@@ -404,7 +404,14 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
     } else {
       await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
-      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log);
+      // Hooks run for each repository published now, and again for one whose hooks failed on an
+      // earlier push (a mirror a cron run could not notify is notified by the next one).
+      const pending = cache.pendingHooks();
+      const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
+      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry);
+      for (const r of report.repositories) {
+        if (r.status === 'published' || retry.has(r.id)) cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));
+      }
     }
     return finish(report, log, settings, dryRun);
   } catch (caught) {
@@ -718,10 +725,12 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
 }
 
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */
-async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, report: PushReport, events: EventSink, log: PushLog): Promise<void> {
+/** `retry`: repositories not published now whose hooks failed on an earlier push (run again). */
+async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, report: PushReport, events: EventSink, log: PushLog, retry: Set<string>): Promise<void> {
   if (!hooks.length) return;
   for (const r of report.repositories) {
-    if (r.status !== 'published') continue;
+    if (r.status !== 'published' && !retry.has(r.id)) continue;
+    if (retry.has(r.id)) log.line(`hooks of ${r.id} failed on an earlier push: run again`);
     for (const h of hooks) {
       const argv = Array.isArray(h) ? h : ['/bin/sh', '-c', h];
       const command = Array.isArray(h) ? h.join(' ') : h;

@@ -257,6 +257,23 @@ test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing
   assert.equal(rep.repositories[0].hooks[0].ok, false);
   assert.deepEqual(rep.problems.map((p: { code: string; entry: string }) => `${p.code} ${p.entry}`), ['PUSH_HOOK_FAILED docs'], 'the report says why it failed');
   assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'docs', 'b.txt')));
+
+  // The next push of the same area publishes nothing, but runs the failed hooks again (still
+  // failing: exit 6 again); once they succeed, they are not run any more.
+  const again = push(['--json', root], { dataDir, config: bad });
+  assert.equal(again.status, 6, again.stderr);
+  const rep2 = JSON.parse(again.stdout);
+  assert.equal(rep2.repositories[0].status, 'skipped');
+  assert.equal(rep2.repositories[0].hooks.length, 1);
+  writeFileSync(out, '');
+  writeConfig(work, `hooks:\n  post_publish:\n    - 'echo "$REPO_ID $VERSION $PUBLISHED_PATH" >> ${out}; cat > ${out}.json'\n`); // the hook fixed
+  const fixed = push(['--json', root], { dataDir, config });
+  assert.equal(fixed.status, 0, fixed.stderr);
+  assert.equal(JSON.parse(fixed.stdout).repositories[0].status, 'skipped');
+  assert.match(readFileSync(out, 'utf8'), /^docs 2 /, 'the hook ran for the version it had failed for');
+  writeFileSync(out, '');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  assert.equal(readFileSync(out, 'utf8'), '', 'done: not run again');
 });
 
 test('--skip publish, --dest / --exclude-dest, --log-file', () => {
