@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (o: { repo: string; type: string[]; filter: string[]; fields?: string; limit?: string; skip?: string }, cmd: Command) => {
       const criteria = criteriaFromOptions(o);
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         const us = eng.listUnits(o.repo, criteria);
         output(g, us, () => (us.length ? table(us.map(unitRow), ['ID', 'TYPE', 'KEY', 'PATH', 'SHA256']) : 'no units'));
       });

@@ -4,6 +4,8 @@
  * output helpers.
  * Heavy modules (the engine, better-sqlite3) are imported lazily.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError } from '../errors.js';
 import type { Engine, EngineOptions, UnitCriteria } from '../engine/index.js';
@@ -38,11 +40,23 @@ export function engineOptionsFromEnv(g: GlobalOptions, settings: Settings): Engi
  */
 export async function withEngine<T>(
   cmd: Command,
-  opts: { interruptible?: boolean; quietPluginErrors?: boolean },
+  opts: { interruptible?: boolean; quietPluginErrors?: boolean; existing?: boolean; ifNone?: (g: GlobalOptions) => T },
   fn: (eng: Engine, g: GlobalOptions, settings: Settings, loaded: LoadedConfig) => Promise<T>,
 ): Promise<T> {
   const raw = cmd.optsWithGlobals();
   const { g, settings, loaded } = await commandSettings(raw);
+  // Commands that read or clean up an engine do not make one at a mistyped data dir: a list says
+  // there is nothing (`ifNone`), the others (show, fsck, gc, orphans remove) fail, so that a cron
+  // fsck pointed at the wrong place fails instead of reporting "clean".
+  const none = (opts.existing || opts.ifNone) && !existsSync(path.join(settings.dataDir, 'engine.db'));
+  if (none && opts.ifNone) return opts.ifNone(g);
+  if (none) {
+    throw new StagepushError('ENGINE_NOT_FOUND', `no engine in ${settings.dataDir} (no engine.db there)`, {
+      kind: 'invalid',
+      file: settings.dataDir,
+      hint: 'check --data-dir (STAGEPUSH_DATA_DIR, data_dir in the config); a push or repo create makes the engine',
+    });
+  }
   const mode = progressModeFor(g, (raw as { progress?: string }).progress);
   const renderer = await createRenderer(mode, g.quiet);
 

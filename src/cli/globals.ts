@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { StagepushError } from '../errors.js';
 
 /** Options shared by every command (resolved: flag > environment > config file > default). */
 export interface GlobalOptions {
@@ -50,6 +51,9 @@ export function resolveGlobals(
   env: NodeJS.ProcessEnv = process.env,
   fromConfig: { dataDir?: string } = {},
 ): GlobalOptions {
+  // An empty --data-dir (a cron line's "$DIR" with DIR unset) is refused, not taken as the
+  // current directory.
+  if (raw.dataDir !== undefined && !String(raw.dataDir).trim()) throw new StagepushError('CLI_BAD_OPTION', '--data-dir: an empty path', { kind: 'usage', field: '--data-dir' });
   const dataDir =
     (raw.dataDir as string | undefined) ??
     (env.STAGEPUSH_DATA_DIR && env.STAGEPUSH_DATA_DIR.trim() ? env.STAGEPUSH_DATA_DIR : undefined) ??
@@ -59,7 +63,10 @@ export function resolveGlobals(
   let waitTimeout: number | undefined;
   if (raw.waitTimeout !== undefined) {
     const n = Number(raw.waitTimeout);
-    if (Number.isFinite(n) && n >= 0) waitTimeout = n;
+    if (String(raw.waitTimeout).trim() === '' || !Number.isFinite(n) || n < 0) {
+      throw new StagepushError('CLI_BAD_NUMBER', `--wait-timeout: expected a number of seconds >= 0, got ${JSON.stringify(raw.waitTimeout)}`, { kind: 'usage', field: '--wait-timeout' });
+    }
+    waitTimeout = n;
   }
   return {
     dataDir: path.resolve(dataDir),

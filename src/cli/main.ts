@@ -83,12 +83,14 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
     if (process.exitCode === undefined) process.exitCode = EXIT.ok;
   } catch (err) {
+    const json = argv.includes('--json');
     if (err instanceof CommanderError) {
-      // --help / --version exit with 0; usage errors with 2.
+      // --help / --version exit with 0; usage errors with 2 (commander printed the message; with
+      // --json stdout gets it as JSON too, as for every other error).
       process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+      if (json && err.exitCode !== 0) process.stdout.write(JSON.stringify({ error: { code: 'CLI_USAGE', kind: 'usage', message: err.message.replace(/^error: /, '') } }, null, 2) + '\n');
       return;
     }
-    const json = process.argv.includes('--json');
     if (json) process.stdout.write(JSON.stringify({ error: err instanceof StagepushError ? err.toJSON() : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) } }, null, 2) + '\n');
     process.stderr.write(formatError(err) + '\n');
     process.exitCode = exitStatusFor(err);

@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .description('list orphan units')
     .option('--json', 'JSON output')
     .action(async (_o: unknown, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { ifNone: (g) => output(g, [], () => 'no orphans (no engine in the data dir yet)'), quietPluginErrors: true }, async (eng, g) => {
         const os = eng.orphans.list();
         output(g, os, () => (os.length ? table(os.map((u) => [u.id, u.typeId, short(u.unitKey, 70), u.sha256 ? u.sha256.slice(0, 12) : '-']), ['ID', 'TYPE', 'KEY', 'SHA256']) : 'no orphans'));
       });
@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'only report what would be deleted')
     .option('--json', 'JSON output')
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { existing: true, quietPluginErrors: true }, async (eng, g) => {
         const r = await eng.removeOrphans({ dryRun: !!o.dryRun });
         output(g, r, () => `${r.dryRun ? 'would remove' : 'removed'} ${r.units} orphan unit(s) and ${r.files} file(s), ${bytes(r.bytes)}`);
       });
@@ -62,10 +62,13 @@ export function register(program: Command): void {
     .option('--log-retention-days <n>', 'keep push logs (and stat cache rows of files not seen) this many days; 0 = keep all (default: log_retention_days of the config file, 30)')
     .option('--json', 'JSON output')
     .action(async (o: { dryRun?: boolean; taskRetentionDays: string; logRetentionDays?: string }, cmd: Command) => {
-      await withEngine(cmd, { interruptible: true, quietPluginErrors: true }, async (eng, g, settings) => {
+      // Options are checked before anything is removed.
+      const taskRetentionDays = parseIntArg(o.taskRetentionDays, '--task-retention-days');
+      const logRetentionDays = o.logRetentionDays !== undefined ? parseIntArg(o.logRetentionDays, '--log-retention-days') : undefined;
+      await withEngine(cmd, { existing: true, interruptible: true, quietPluginErrors: true }, async (eng, g, settings) => {
         const dryRun = !!o.dryRun;
-        const r = await eng.gc({ dryRun, taskRetentionDays: parseIntArg(o.taskRetentionDays, '--task-retention-days') });
-        const days = o.logRetentionDays !== undefined ? parseIntArg(o.logRetentionDays, '--log-retention-days') : settings.logRetentionDays;
+        const r = await eng.gc({ dryRun, taskRetentionDays });
+        const days = logRetentionDays ?? settings.logRetentionDays;
         const push = await prunePushRecords(settings.dataDir, days, dryRun);
         output(g, { ...r, logRetentionDays: days, pushLogsPruned: push.logs, statCachePruned: push.statCache }, () =>
           [
@@ -87,7 +90,7 @@ export function register(program: Command): void {
     .description('check the engine: database integrity, stored files and their sha256, stray temp files, published trees (exit 0 only when clean)')
     .option('--json', 'JSON output')
     .action(async (_o: unknown, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { existing: true, quietPluginErrors: true }, async (eng, g) => {
         const r = await eng.fsck();
         output(g, r, () =>
           [
@@ -98,7 +101,11 @@ export function register(program: Command): void {
             r.ok ? 'fsck: clean' : `fsck: ${r.problems.length} problem(s)`,
           ].join('\n'),
         );
-        if (!r.ok) process.exitCode = EXIT.failed;
+        if (!r.ok) {
+          process.exitCode = EXIT.failed;
+          // -q is silent on success only: the problems go to stderr (a cron job's mail).
+          if (g.quiet) for (const p of r.problems) process.stderr.write(`problem [${p.code}] ${p.file ? p.file + ': ' : ''}${p.message}\n`);
+        }
       });
     });
 }

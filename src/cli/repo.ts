@@ -93,7 +93,7 @@ export function register(program: Command): void {
     .description('list repositories')
     .option('--json', 'JSON output')
     .action(async (_o: unknown, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { ifNone: (g) => output(g, [], () => 'no repositories (no engine in the data dir yet)') }, async (eng, g) => {
         const rs = eng.listRepos();
         output(g, rs, () => (rs.length ? table(rs.map((r) => [r.id, String(r.version), String(r.unitCount), r.importer?.typeId ?? '-', r.distributors.map((d) => d.id).join(',') || '-', r.displayName]), ['ID', 'VERSION', 'UNITS', 'IMPORTER', 'DISTRIBUTORS', 'NAME']) : 'no repositories'));
       });
@@ -104,7 +104,7 @@ export function register(program: Command): void {
     .description('show a repository')
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g, settings) => {
+      await withEngine(cmd, { existing: true }, async (eng, g, settings) => {
         const r = eng.getRepo(id);
         if (!r) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${JSON.stringify(id)} does not exist`, { kind: 'invalid' });
         // yum distributors: published paths, URLs and a ready .repo snippet.

@@ -36,18 +36,19 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (o: { state: string[]; repo?: string; kind?: string; limit: string }, cmd: Command) => {
       for (const s of o.state) if (!STATES.includes(s)) throw new StagepushError('CLI_USAGE', `--state ${s}: one of ${STATES.join(', ')}`, { kind: 'usage' });
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { ifNone: (g) => output(g, [], () => 'no tasks (no engine in the data dir yet)'), quietPluginErrors: true }, async (eng, g) => {
         const ts = eng.tasks.list({ state: o.state.length ? (o.state as TaskState[]) : undefined, repoId: o.repo, kind: o.kind, limit: parseIntArg(o.limit, '--limit') });
         output(g, ts, () => (ts.length ? table(ts.map((t) => [t.id, t.kind, t.repoId ?? '-', t.state, t.created, t.progress === null ? '-' : short(t.progress, 40)]), ['ID', 'KIND', 'REPO', 'STATE', 'CREATED', 'PROGRESS']) : 'no tasks'));
       });
     });
 
   task
-    .command('show <id>')
+    .command('show')
+    .argument('<id>', 'task id (see stagepush task list)')
     .description('show a task: state, latest progress, result, error with trace')
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { existing: true, quietPluginErrors: true }, async (eng, g) => {
         const t = eng.tasks.show(id);
         if (!t) throw new StagepushError('ENGINE_TASK_NOT_FOUND', `no task ${JSON.stringify(id)}`, { kind: 'invalid', hint: 'stagepush task list' });
         output(g, t, () => taskHuman(t));
@@ -55,11 +56,12 @@ export function register(program: Command): void {
     });
 
   task
-    .command('cancel <id>')
+    .command('cancel')
+    .argument('<id>', 'task id (see stagepush task list)')
     .description('ask the process running a task to cancel it (its changes are discarded)')
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { existing: true, quietPluginErrors: true }, async (eng, g) => {
         eng.tasks.cancel(id);
         const t = eng.tasks.show(id)!;
         output(g, t, () => (t.state === 'canceled' ? `task ${id} canceled` : `cancel requested for task ${id} (${t.state}); the running process stops it`));

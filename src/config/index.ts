@@ -88,7 +88,8 @@ export function resolveSettings(loaded: LoadedConfig, flags: SettingFlags = {}, 
     pluginPackages: listEnv(env.STAGEPUSH_PLUGIN_PACKAGES) ?? c.plugins.packages,
     pluginNodeModules: envPath(env.STAGEPUSH_PLUGIN_NODE_MODULES) ?? fromFile(c.plugins.node_modules),
     lock: {
-      wait: flags.wait === false ? false : c.lock.wait,
+      // --no-wait, or --wait-timeout (which says to wait that long, whatever the file says).
+      wait: flags.wait === false ? false : flags.waitTimeout !== undefined ? true : c.lock.wait,
       timeoutSec: flags.waitTimeout ?? c.lock.timeout,
     },
     logRetentionDays: c.log_retention_days,

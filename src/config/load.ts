@@ -69,7 +69,7 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   if (ex) {
     if (!existsSync(ex)) {
       if (opts.allowMissing) return { config: defaultConfig(), file: null, searched: candidates, explicit: ex };
-      throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check --config' : 'check $STAGEPUSH_CONFIG' });
+      throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check the path given' : 'check $STAGEPUSH_CONFIG' });
     }
     return { ...loadConfigFile(ex), searched: candidates, explicit: ex };
   }
@@ -82,8 +82,12 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
 export function loadConfigFile(file: string): { config: StagepushConfig; file: string } {
   let text: string;
   try {
+    // Stat before open: a FIFO (or a device) named as the configuration would block the read.
+    const st = statSync(file);
+    if (!st.isFile()) throw new StagepushError('CONFIG_UNREADABLE', `configuration file ${file} is not a regular file`, { kind: 'invalid', file });
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof StagepushError) throw err;
     throw new StagepushError('CONFIG_UNREADABLE', `cannot read configuration file ${file}: ${(err as Error).message}`, { kind: 'invalid', file, cause: err });
   }
   const cache = parsedCacheFile(file, text);

@@ -1291,7 +1291,7 @@ class EngineImpl implements Engine, ConduitHost {
     const last = this.st.lastPublish(repoId, distId, 'published');
     const lastAttempt = this.st.lastPublish(repoId, distId);
     if (!force && !Object.keys(override).length && last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === hash) {
-      this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; --force to publish again)` });
+      this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; forced, it is published again: repo publish --force, push --force-publish)` });
       return { distributorId: distId, status: 'skipped', version: repo.version, publishedPaths: parseJson(last.published_paths, []), urls: parseJson(last.urls, []), taskId: t.taskId };
     }
     const seq = this.st.insertPublish({ repo_id: repoId, dist_id: distId, version: repo.version, config_hash: hash, state: 'running', started: now(), finished: null, task_id: t.taskId, pid: process.pid, host: this.locks.host, published_paths: null, urls: null, manifest: null, report: null, error: null });

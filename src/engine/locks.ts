@@ -94,7 +94,7 @@ export class LockManager {
       const blocker = this.tryOne(resource, opts.taskId ?? null);
       if (!blocker) return;
       const who = describeOwner(blocker);
-      if (!opts.wait) throw new StagepushError('ENGINE_LOCKED', `${resource} is locked by another run (${who})`, { kind: 'locked', hint: 'retry later, or drop --no-wait to wait for it', details: { resource, pid: blocker.pid, host: blocker.host, taskId: blocker.task_id } });
+      if (!opts.wait) throw new StagepushError('ENGINE_LOCKED', `${resource} is locked by another run (${who})`, { kind: 'locked', hint: 'retry later, or let it wait (no --no-wait, lock.wait: true in the config, or --wait-timeout S)', details: { resource, pid: blocker.pid, host: blocker.host, taskId: blocker.task_id } });
       if (opts.timeoutSec !== undefined && Date.now() - start >= opts.timeoutSec * 1000)
         throw new StagepushError('ENGINE_LOCKED', `${resource} is still locked by another run (${who}) after waiting ${opts.timeoutSec}s`, { kind: 'locked', details: { resource, pid: blocker.pid, host: blocker.host, taskId: blocker.task_id } });
       if (!announced) {

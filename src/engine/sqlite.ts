@@ -96,6 +96,25 @@ export class SqliteStorage implements Storage {
     } catch (e) {
       throw new StagepushError('ENGINE_DB_OPEN', `cannot open the engine database ${file}: ${(e as Error).message}`, { kind: 'failed', file, cause: e });
     }
+    try {
+      this.setUp();
+    } catch (e) {
+      this.db.close();
+      // Not a database (or a damaged one): said as such, naming the file, not as an internal error.
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+        throw new StagepushError('ENGINE_DB_UNREADABLE', `the engine database ${file} cannot be read: ${(e as Error).message} (${code})`, {
+          kind: 'failed',
+          file,
+          cause: e,
+          hint: 'restore it from a backup, or move the data directory aside to start a new engine',
+        });
+      }
+      throw e;
+    }
+  }
+
+  private setUp(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 30000');

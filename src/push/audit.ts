@@ -33,8 +33,28 @@ export class PushLog {
     private readonly extraFile: string | null,
   ) {
     this.dir = dataDir ? path.join(logsDir(dataDir), id) : null;
-    if (this.dir) mkdirSync(this.dir, { recursive: true });
-    if (this.extraFile) mkdirSync(path.dirname(path.resolve(this.extraFile)), { recursive: true });
+    if (this.dir) {
+      try {
+        mkdirSync(this.dir, { recursive: true });
+      } catch (e) {
+        throw new StagepushError('ENGINE_DATA_DIR', `cannot create the push's log directory ${this.dir} in the data directory ${dataDir}: ${(e as Error).message}`, { kind: 'failed', file: dataDir ?? undefined });
+      }
+    }
+    if (this.extraFile) {
+      // --log-file: a file in an existing directory (no directories are made for it anywhere on
+      // the system), appended to.
+      const file = path.resolve(this.extraFile);
+      const parent = path.dirname(file);
+      let problem: string | null = null;
+      try {
+        if (!statSync(parent).isDirectory()) problem = `${parent} is not a directory`;
+        else if (existsSync(file) && !statSync(file).isFile()) problem = `${file} is not a regular file`;
+        else appendFileSync(file, '');
+      } catch (e) {
+        problem = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the directory ${parent} does not exist` : (e as Error).message;
+      }
+      if (problem) throw new StagepushError('PUSH_LOG_FILE', `--log-file ${this.extraFile}: ${problem}`, { kind: 'usage', file, field: '--log-file' });
+    }
   }
 
   private pending: string[] = [];
@@ -134,7 +154,7 @@ export function showPush(dataDir: string, id: string): { id: string; dir: string
   if (!PUSH_ID_RE.test(id) || !existsSync(dir)) {
     const known = listPushes(dataDir).map((p) => p.id);
     throw new StagepushError('PUSH_NOT_FOUND', `no push ${id} in ${logsDir(dataDir)}`, {
-      kind: 'usage',
+      kind: 'invalid',
       file: dir,
       hint: known.length ? `latest: ${known.slice(-5).join(', ')}` : 'no push has been recorded yet',
     });

@@ -132,8 +132,17 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         importerTypes: engine.importerTypes(),
       });
       problems.push(...route.problems);
-      if (opts.dest?.length && !route.assignments.length && !problems.length) {
-        log.line(`no item matches --dest ${opts.dest.join(',')}`);
+      // A --dest naming no destination of the staging areas (a typo in a cron line) is said, not
+      // silently an empty push.
+      if (opts.dest?.length) {
+        const present = new Set(items.flatMap((i) => i.dest));
+        for (const d of opts.dest) {
+          if (present.has(d)) continue;
+          const w = { code: 'PUSH_DEST_NOT_FOUND', field: '--dest', entry: d, message: `--dest ${d}: no such destination in the staging area(s) (found: ${[...present].sort().join(', ') || 'none'})` };
+          report.warnings.push(w);
+          events({ type: 'warning', code: w.code, message: w.message });
+          log.line(w.message);
+        }
       }
 
       // 3. Signing gate (policy), over every routed RPM.

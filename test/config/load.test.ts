@@ -203,7 +203,11 @@ test('config file keys of the engine reach every command (data dir, config dir, 
   // Flags and environment win.
   const over = await commandSettings({ dataDir: '/flag', waitTimeout: '2' }, { ...env, STAGEPUSH_PUBLISH_ROOT: '/envpub', STAGEPUSH_PLUGINS_DIR: '/envplug', STAGEPUSH_PLUGIN_PACKAGES: '' });
   const o2 = engineOptionsFromEnv(over.g, over.settings);
-  assert.deepEqual([o2.dataDir, o2.publishRoot, o2.pluginsDir, o2.pluginPackages, o2.lock], ['/flag', '/envpub', '/envplug', [], { wait: false, timeoutSec: 2 }]);
+  // --wait-timeout says to wait (that long), over the file's lock.wait: false.
+  assert.deepEqual([o2.dataDir, o2.publishRoot, o2.pluginsDir, o2.pluginPackages, o2.lock], ['/flag', '/envpub', '/envplug', [], { wait: true, timeoutSec: 2 }]);
+  // A --wait-timeout that is not a number of seconds is a usage error, not ignored (waiting for ever).
+  for (const bad of ['abc', '-5', '']) await assert.rejects(commandSettings({ waitTimeout: bad }, env), (e: { code?: string; kind?: string }) => e.code === 'CLI_BAD_NUMBER' && e.kind === 'usage');
+  await assert.rejects(commandSettings({ dataDir: '' }, env), (e: { code?: string }) => e.code === 'CLI_BAD_OPTION');
   // An explicit config path that does not exist only locates plugins.conf.d for engine commands.
   const missing = await commandSettings({}, { STAGEPUSH_CONFIG: path.join(dir, 'etc', 'none.yaml'), HOME: dir, STAGEPUSH_DATA_DIR: '/d' });
   assert.equal(missing.settings.configDir, path.join(dir, 'etc'));

@@ -129,7 +129,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   for (const dir of src.dirs) {
     if (src.pollTimeout > 0) {
       const missing = await waitExist([dir], src.pollTimeout, src.pollRate, opts.signal);
-      if (missing.length) out.warnings.push(problem('STAGED_POLL_MISSING', `File ${dir} is missing after ${src.pollTimeout} seconds`, { file: dir }));
+      // Interrupted while waiting: the load stops below, no warning about a wait that did not end.
+      if (missing.length && !opts.signal?.aborted) out.warnings.push(problem('STAGED_POLL_MISSING', `File ${dir} is missing after ${src.pollTimeout} seconds`, { file: dir }));
     }
     const r = await walkTopdir(dir, { wantStat: checksums.length > 0 || opts.checksumCache !== undefined, parsedCache: opts.parsedCache });
     walked.push(...r.items);
@@ -141,7 +142,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   if (src.pollTimeout > 0) {
     const absent = walked.map((w) => w.item.src).filter((s): s is string => !!s && s.startsWith('/'));
     const missing = await waitExist([...new Set(absent)], src.pollTimeout, src.pollRate, opts.signal);
-    for (const m of missing) out.warnings.push(problem('STAGED_POLL_MISSING', `File ${m} is missing after ${src.pollTimeout} seconds`, { file: m }));
+    if (!opts.signal?.aborted) for (const m of missing) out.warnings.push(problem('STAGED_POLL_MISSING', `File ${m} is missing after ${src.pollTimeout} seconds`, { file: m }));
   }
 
   // Jobs: RPM headers always; hashing of other files when checksums are asked for.

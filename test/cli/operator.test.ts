@@ -1,0 +1,108 @@
+/**
+ * What an operator or a cron line meets on mistakes: usage errors as JSON with --json, log files
+ * and data dirs that cannot be used, a damaged engine database, a mistyped data dir for read-only
+ * and clean-up commands, gc options checked before work, -q fsck still telling its problems, a
+ * --dest naming no destination, a FIFO given as the configuration.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { RPMS } from '../helpers/push.js';
+
+const noConfig = (work: string) => ({ env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } });
+
+test('operator mistakes: clear coded errors, nothing made where it should not be', () => {
+  const work = tempDir();
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const area = path.join(work, 'area');
+  mkdirSync(path.join(area, 'el9', 'RPMS'), { recursive: true });
+  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), path.join(area, 'el9', 'RPMS', 'demo-hello-1.0-1.noarch.rpm'));
+  const dataDir = path.join(work, 'data');
+  const cli = (args: string[]) => runCli(['--config', config, ...args], noConfig(work));
+  const noInternal = (r: { stderr: string }) => assert.doesNotMatch(r.stderr, /internal error| {4}at /, r.stderr);
+
+  // A command-line error with --json: the error as JSON on stdout too.
+  const bogus = cli(['--json', '--bogus', 'repo', 'list']);
+  assert.equal(bogus.status, 2);
+  assert.equal(JSON.parse(bogus.stdout).error.code, 'CLI_USAGE');
+  // --wait-timeout that is not a number, an empty --data-dir: usage errors.
+  assert.equal(cli(['--wait-timeout', 'abc', '--data-dir', dataDir, 'repo', 'list']).status, 2);
+  assert.equal(cli(['--data-dir', '', 'repo', 'list']).status, 2);
+
+  // --log-file in a directory that does not exist (none is made), or a directory: usage errors.
+  const lost = path.join(work, 'nowhere', 'x.log');
+  const lf = cli(['--data-dir', dataDir, 'push', '-q', '--log-file', lost, area]);
+  assert.equal(lf.status, 2, lf.stderr);
+  assert.match(lf.stderr, /PUSH_LOG_FILE.*does not exist/);
+  assert.equal(existsSync(path.dirname(lost)), false);
+  const ld = cli(['--data-dir', dataDir, 'push', '-q', '--log-file', work, area]);
+  assert.equal(ld.status, 2, ld.stderr);
+  noInternal(ld);
+
+  // A data dir that is a file: a coded error, no stack trace.
+  const file = path.join(work, 'plain-file');
+  writeFileSync(file, 'x');
+  const df = cli(['--data-dir', file, 'push', '-q', area]);
+  assert.equal(df.status, 6, df.stderr);
+  assert.match(df.stderr, /ENGINE_DATA_DIR/);
+  noInternal(df);
+
+  // A mistyped data dir: lists say there is nothing, fsck/gc/show fail; nothing is made there.
+  const typo = path.join(work, 'typo');
+  const rl = cli(['--data-dir', typo, 'repo', 'list', '--json']);
+  assert.equal(rl.status, 0, rl.stderr);
+  assert.deepEqual(JSON.parse(rl.stdout), []);
+  for (const args of [['fsck'], ['gc', '--dry-run'], ['orphans', 'remove'], ['repo', 'show', 'x'], ['task', 'show', '1']]) {
+    const r = cli(['--data-dir', typo, ...args]);
+    assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /ENGINE_NOT_FOUND/);
+  }
+  assert.equal(existsSync(typo), false, 'nothing made at a mistyped data dir');
+
+  // A push, then: gc options checked before any work; push show of an unknown id is invalid input.
+  assert.equal(cli(['--data-dir', dataDir, 'push', '-q', area]).status, 0);
+  const gc = cli(['--data-dir', dataDir, 'gc', '--log-retention-days', 'abc']);
+  assert.equal(gc.status, 2);
+  const tasks = JSON.parse(cli(['--data-dir', dataDir, 'task', 'list', '--json']).stdout) as Array<{ kind: string }>;
+  assert.ok(!tasks.some((t) => t.kind === 'gc'), 'no gc ran');
+  assert.equal(cli(['--data-dir', dataDir, 'push', 'show', 'nope']).status, 3);
+  // --dest naming no destination: said on stderr (the push itself has nothing to do).
+  const dest = cli(['--data-dir', dataDir, 'push', '--dest', 'el8', area]);
+  assert.equal(dest.status, 0, dest.stderr);
+  assert.match(dest.stderr, /PUSH_DEST_NOT_FOUND.*--dest el8: no such destination in the staging area\(s\) \(found: el9\)/);
+
+  // -q fsck with a problem: exit 6, the problem on stderr.
+  const shaDir = path.join(dataDir, 'content', 'sha256');
+  const sub = readdirSync(shaDir).find((d) => readdirSync(path.join(shaDir, d)).length)!;
+  const stored = path.join(shaDir, sub, readdirSync(path.join(shaDir, sub))[0]!);
+  spawnSync('chmod', ['u+w', stored]);
+  writeFileSync(stored, 'damaged');
+  const fq = cli(['--data-dir', dataDir, '-q', 'fsck']);
+  assert.equal(fq.status, 6);
+  assert.equal(fq.stdout, '');
+  assert.match(fq.stderr, /problem \[/);
+
+  // A damaged engine database: a coded error naming it, from every command, fsck included.
+  const broken = path.join(work, 'broken');
+  mkdirSync(broken);
+  writeFileSync(path.join(broken, 'engine.db'), Buffer.alloc(8192, 7));
+  for (const args of [['repo', 'list'], ['fsck']]) {
+    const r = cli(['--data-dir', broken, ...args]);
+    assert.equal(r.status, 6, r.stderr);
+    assert.match(r.stderr, /ENGINE_DB_UNREADABLE.*engine\.db/);
+    noInternal(r);
+  }
+
+  // A FIFO given as the configuration: refused at once (reading it would block).
+  const fifo = path.join(work, 'fifo.yaml');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const t0 = Date.now();
+  const ff = runCli(['--config', fifo, '--data-dir', dataDir, 'repo', 'list'], { ...noConfig(work), timeout: 20_000 });
+  assert.equal(ff.status, 3, ff.stderr);
+  assert.match(ff.stderr, /not a regular file/);
+  assert.ok(Date.now() - t0 < 15_000);
+});
