@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import path from 'node:path';
+import { StagepushError } from '../errors.js';
 import { resolveGlobals } from './globals.js';
 import { printJson, say, table } from './output.js';
 
@@ -18,6 +20,18 @@ export function register(program: Command): void {
       const loaded = loadConfig(file ?? g.configFile);
       const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
       const repos = declaredRepos(loaded.config);
+      // The importer and distributor types named must be installed (built in, or plugins from
+      // the directory and packages the engine loads).
+      const { PluginRegistry } = await import('../engine/registry.js');
+      const { checkPluginTypes } = await import('../config/load.js');
+      const registry = await PluginRegistry.load({ configDir: settings.configDir, pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), pluginPackages: settings.pluginPackages, pluginNodeModules: settings.pluginNodeModules });
+      const installed = { importer: new Set<string>(), distributor: new Set<string>() };
+      for (const p of registry.plugins.values()) installed[p.kind].add(p.id);
+      const unknown = checkPluginTypes(loaded.config, loaded.file, installed);
+      if (unknown.length) {
+        const where = (p: (typeof unknown)[number]) => `${p.field}${p.entry ? ` (${p.entry})` : ''}: ${p.message}`;
+        throw new StagepushError('CONFIG_INVALID', `${loaded.file ?? 'configuration'}: ${unknown.length} problem(s): ${unknown.map(where).join('; ')}`, { kind: 'invalid', file: loaded.file ?? undefined, field: unknown[0]!.field, problems: unknown });
+      }
       if (g.json) {
         printJson({
           valid: true,

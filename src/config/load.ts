@@ -157,6 +157,41 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
 }
 
 /**
+ * Importer and distributor types of the file's repositories and templates that are not installed
+ * (`installed`: plugin ids by kind), each problem naming the key and its line. The schema cannot
+ * know them (plugins come from npm packages and directories).
+ */
+export function checkPluginTypes(config: StagepushConfig, file: string | null, installed: { importer: Set<string>; distributor: Set<string> }): Problem[] {
+  let line: ((segments: string[]) => number | undefined) | null = null;
+  if (file) {
+    try {
+      const { LineCounter, parseDocument } = yaml();
+      const lc = new LineCounter();
+      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc, prettyErrors: false });
+      line = (p) => lineOf(doc.contents as YamlNode | null, p, lc);
+    } catch {
+      line = null;
+    }
+  }
+  const problems: Problem[] = [];
+  const at = (segments: string[], message: string) => {
+    const ln = line ? line(segments) : undefined;
+    problems.push({ code: 'CONFIG_UNKNOWN_PLUGIN', file: file ?? undefined, entry: ln !== undefined ? `line ${ln}` : undefined, field: segments.join('.'), message });
+  };
+  const list = (kind: 'importer' | 'distributor') => [...installed[kind]].sort().join(', ') || 'none';
+  for (const section of ['repositories', 'templates'] as const) {
+    for (const [id, r] of Object.entries(config[section] ?? {})) {
+      const imp = r.importer?.type_id;
+      if (imp && !installed.importer.has(imp)) at([section, id, 'importer', 'type_id'], `no importer plugin ${JSON.stringify(imp)} is installed (installed: ${list('importer')})`);
+      (r.distributors ?? []).forEach((d, i) => {
+        if (!installed.distributor.has(d.type_id)) at([section, id, 'distributors', String(i), 'type_id'], `no distributor plugin ${JSON.stringify(d.type_id)} is installed (installed: ${list('distributor')})`);
+      });
+    }
+  }
+  return problems;
+}
+
+/**
  * Short key ids are hex: one such as `12345678` or `1234e567` reads as a YAML number (the second
  * as Infinity). Keep every plain scalar of `allowed_signing_keys` (top level) and of an importer's
  * `allowed_keys` (anywhere) as it is written.

@@ -106,3 +106,14 @@ test('operator mistakes: clear coded errors, nothing made where it should not be
   assert.match(ff.stderr, /not a regular file/);
   assert.ok(Date.now() - t0 < 15_000);
 });
+
+test('config check refuses importer and distributor types that are not installed, naming key and line', () => {
+  const work = tempDir();
+  const file = path.join(work, 'c.yaml');
+  writeFileSync(file, 'repositories:\n  el:\n    type: yum\n    importer: {type_id: nope_importer}\n    distributors:\n      - {type_id: nope_distributor}\n');
+  const r = runCli(['--data-dir', path.join(work, 'data'), '--json', 'config', 'check', file], noConfig(work));
+  assert.equal(r.status, 3, r.stderr);
+  const problems = (JSON.parse(r.stdout) as { error: { problems: Array<{ code: string; field: string; entry: string }> } }).error.problems;
+  assert.deepEqual(problems.map((p) => `${p.code} ${p.field} ${p.entry}`), ['CONFIG_UNKNOWN_PLUGIN repositories.el.importer.type_id line 4', 'CONFIG_UNKNOWN_PLUGIN repositories.el.distributors.0.type_id line 6']);
+  assert.equal(existsSync(path.join(work, 'data')), false, 'config check makes nothing');
+});
