@@ -28,7 +28,7 @@ import { StagepushError } from '../../errors.js';
 import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
 import { mkdirp } from '../common/fsutil.js';
 import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, relativeUrlConflict, unpublishRecorded, versionsBase } from '../common/publish.js';
-import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings, type PackageLink } from './config.js';
+import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings } from './config.js';
 import { normalizeErratum, type Erratum } from './erratum.js';
 import { readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, writeRepomd, writeUpdateinfoFile, type RepomdEntry } from './mdfiles.js';
 import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, str } from './units.js';
@@ -105,7 +105,9 @@ export class YumDistributor implements Distributor {
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];
     const base = versionsBase(conduit.publishRoot, repo.id, distributorKey(repo));
-    const pool = settings.skip.has('rpm') && settings.skip.has('srpm') ? null : new PackagePool(base, settings.packageLink);
+    // Also when packages are skipped: the pool keeps what kept old metadata names (as prune decides).
+    const pool = new PackagePool(base, settings.packageLink);
+    pool.reserveOtherPools(base);
     const result = await publishWithConduit(
       repo,
       conduit,
@@ -141,7 +143,7 @@ export class YumDistributor implements Distributor {
       summary.packages_unlinked = pr.unlinked;
       summary.packages_kept_for_old_metadata = pr.kept;
     }
-    removeOtherPools(base, pool ? settings.packageLink : ('none' as PackageLink));
+    removeOtherPools(base, settings.packageLink);
 
     // Remember which repodata each replaced repomd.xml named, and when it was replaced.
     const history = scratch.history.filter((h) => now - h.time <= settings.oldRepodataThreshold);
@@ -214,7 +216,8 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
 
   // 2. Packages and primary/filelists/other, streamed (block-cached: see packages.ts).
   const pkgTypes = RPM_TYPES.filter((t) => !s.skip.has(t));
-  if (pool) symlinkSync(`../${path.basename(pool.dir)}`, path.join(dir, 'Packages'));
+  // Packages/ when packages are published, or kept (packages skipped now, old metadata naming some).
+  if (pool && (pkgTypes.length || pool.holdsAny)) symlinkSync(`../${path.basename(pool.dir)}`, path.join(dir, 'Packages'));
   const wantPresent = !s.skip.has('erratum') && has(['erratum']);
   const pk = await publishPackages(conduit, s, pkgTypes, { repodata, workingDir, now, pool, signal, wantPresent });
   entries.push(...pk.entries);

@@ -105,11 +105,12 @@ export class PackagePool {
    * read it), then `<sha256 prefix>-<name>`. Where the pool already holds this content, it stays.
    */
   entryFor(letter: string, name: string, sha: string): string {
+    const heldBy = (rel: string) => this.have.get(rel) ?? this.reserved.get(rel);
     const plain = `${letter}/${name}`;
-    const held = this.have.get(plain);
+    const held = heldBy(plain);
     if (held === undefined || held === sha) return plain;
     const prefixed = `${letter}/${sha.slice(0, 12)}-${name}`;
-    const other = this.have.get(prefixed);
+    const other = heldBy(prefixed);
     return other === undefined || other === sha ? prefixed : `${letter}/${sha}-${name}`;
   }
 
@@ -143,6 +144,45 @@ export class PackagePool {
     this.dirty = true;
     this.added++;
     this.have.set(rel, sha);
+  }
+
+  /**
+   * Entries of the pools of other link modes (after a package_link change): names old metadata
+   * may still use, with their content. `entryFor` treats them as held, so a name is not given
+   * to other content; those this publish does not make are adopted after it (adoptOtherPools).
+   */
+  private readonly reserved = new Map<string, string>();
+
+  /** The pool holds entries (this mode's, or other modes' to adopt): old metadata may name them. */
+  get holdsAny(): boolean {
+    return this.have.size > 0 || this.reserved.size > 0;
+  }
+
+  /** Read the other pools' manifests (call before the publish's entries are made). */
+  reserveOtherPools(base: string): void {
+    for (const { entries } of this.otherPools(base)) {
+      for (const [rel, e] of Object.entries(entries)) {
+        const sha = entrySha(e);
+        if (sha && !this.have.has(rel) && !this.reserved.has(rel)) this.reserved.set(rel, sha);
+      }
+    }
+  }
+
+  /** The pools of other link modes in `base`, with their manifests. */
+  private otherPools(base: string): Array<{ dir: string; entries: Record<string, ManifestEntry> }> {
+    const out: Array<{ dir: string; entries: Record<string, ManifestEntry> }> = [];
+    for (const name of existsSync(base) ? readdirSync(base) : []) {
+      if (!name.startsWith('packages-') || name.endsWith('.json') || path.join(base, name) === this.dir) continue;
+      const dir = path.join(base, name);
+      try {
+        const f = existsSync(`${dir}.json`) ? `${dir}.json` : path.join(dir, OLD_MANIFEST);
+        const raw = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+        out.push({ dir, entries: (raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry> });
+      } catch {
+        // no manifest: nothing known to keep
+      }
+    }
+    return out;
   }
 
   /** `auto`: hard links were refused once (another filesystem): the rest are symlinks without trying. */
@@ -189,19 +229,9 @@ export class PackagePool {
    */
   adoptOtherPools(base: string, now: number): number {
     let adopted = 0;
-    for (const name of existsSync(base) ? readdirSync(base) : []) {
-      if (!name.startsWith('packages-') || name.endsWith('.json') || path.join(base, name) === this.dir) continue;
-      const otherDir = path.join(base, name);
-      let raw: Record<string, unknown> = {};
-      try {
-        const f = existsSync(`${otherDir}.json`) ? `${otherDir}.json` : path.join(otherDir, OLD_MANIFEST);
-        raw = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-      } catch {
-        continue; // no manifest: nothing known to carry
-      }
-      const entries = (raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry>;
+    for (const { dir: otherDir, entries } of this.otherPools(base)) {
       for (const [rel, e] of Object.entries(entries)) {
-        const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+        const sha = entrySha(e);
         if (!sha || this.have.has(rel) || !/^[^/]+\/[^/]+$/.test(rel)) continue;
         const src = path.join(otherDir, ...rel.split('/'));
         if (!existsSync(src)) continue;
@@ -276,6 +306,11 @@ export class PackagePool {
     this.save();
     return { unlinked, kept };
   }
+}
+
+/** The sha256 a manifest entry holds (null for a malformed one). */
+function entrySha(e: ManifestEntry | undefined): string | null {
+  return typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
 }
 
 /** A directory's modification time (ns): changes whenever an entry is added, removed or renamed. */

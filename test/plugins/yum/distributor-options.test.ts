@@ -227,6 +227,25 @@ describe('yum_distributor config keys', () => {
     assert.ok(realpathSync(path.join(r.http, 'Packages')).endsWith('packages-copy'));
   });
 
+  test('a rebuilt package then a package_link change, then packages skipped: every location kept metadata names still serves what its checksum says', async () => {
+    const a = files[0]!;
+    const b = path.join(tempDir('stagepush-rebuilt2-'), path.basename(a));
+    cpSync(a, b);
+    sh('rpmsign', ['--delsign', b]);
+    const r = await repo({}, { bare: true, files: [a] });
+    await eng.publish(r.id);
+    await eng.upload(r.id, { filePath: b });
+    await eng.publish(r.id);
+    servesWhatEveryPrimaryNames(r.http);
+    await eng.updateDistributor(r.id, 'yum', { config: { package_link: 'symlink' } });
+    await eng.publish(r.id);
+    const seen = servesWhatEveryPrimaryNames(r.http);
+    assert.deepEqual([...seen.keys()].sort(), [digest('sha256', readFileSync(a)), digest('sha256', readFileSync(b))].sort());
+    await eng.updateDistributor(r.id, 'yum', { config: { skip: ['rpm', 'srpm'] } });
+    await eng.publish(r.id);
+    assert.equal(servesWhatEveryPrimaryNames(r.http).size, 2, 'the old primaries are kept, their packages too');
+  });
+
   test('gpg_sign_metadata + gpg_key_id + gpgkey: repomd.xml.asc verified by gpg and by dnf repo_gpgcheck', async () => {
     const home = tempDir('stagepush-gnupg-');
     const gpg = (args: string[]) => sh('gpg', ['--batch', '--no-tty', ...args], { GNUPGHOME: home });
