@@ -1758,6 +1758,8 @@ function compareManifest(root: string, expected: Record<string, ManifestEntry>):
     if (!a) diffs.push(`${name} is missing`);
     else if (a.t !== e.t) diffs.push(`${name} is a ${a.t === 'f' ? 'file' : a.t === 'l' ? 'symlink' : 'directory'}, was a ${e.t === 'f' ? 'file' : e.t === 'l' ? 'symlink' : 'directory'}`);
     else if (a.v !== e.v) diffs.push(a.t === 'l' ? `${name} points to ${a.v}, was ${e.v}` : `${name} changed (sha256 ${a.v}, was ${e.v})`);
+    // A symlink whose target is gone (a stored file removed): what a client gets is a 404.
+    else if (a.t === 'l' && !fs.existsSync(name)) diffs.push(`${name} points to ${a.v}, which does not exist`);
   }
   for (const k of Object.keys(actual)) if (!expected[k]) diffs.push(`${path.join(root, k)} is new`);
   return diffs;

@@ -428,7 +428,15 @@ export class SqliteStorage implements Storage {
     return this.tx(() => {
       const repo = this.getRepo(repoId);
       if (!repo) return 0;
-      const oldestKept = repo.version - keep + 1;
+      let oldestKept = repo.version - keep + 1;
+      // A version a distributor has live (its latest publish) stays: its published tree points at
+      // the stored files of its units (symlinked trees), which orphan clean-up must not remove.
+      const live = this.db
+        .prepare(
+          "SELECT MIN(p.version) AS v FROM publishes p WHERE p.repo_id = ? AND p.state = 'published' AND p.seq = (SELECT MAX(q.seq) FROM publishes q WHERE q.repo_id = p.repo_id AND q.dist_id = p.dist_id AND q.state = 'published')",
+        )
+        .get(repoId) as { v: number | null };
+      if (live.v !== null && live.v < oldestKept) oldestKept = live.v;
       if (oldestKept <= 0) return 0;
       const n = this.db.prepare('DELETE FROM repo_versions WHERE repo_id = ? AND number < ?').run(repoId, oldestKept).changes;
       // Content rows removed at or before the oldest kept version belong to no kept version.

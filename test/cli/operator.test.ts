@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { RPMS } from '../helpers/push.js';
@@ -116,4 +116,37 @@ test('config check refuses importer and distributor types that are not installed
   const problems = (JSON.parse(r.stdout) as { error: { problems: Array<{ code: string; field: string; entry: string }> } }).error.problems;
   assert.deepEqual(problems.map((p) => `${p.code} ${p.field} ${p.entry}`), ['CONFIG_UNKNOWN_PLUGIN repositories.el.importer.type_id line 4', 'CONFIG_UNKNOWN_PLUGIN repositories.el.distributors.0.type_id line 6']);
   assert.equal(existsSync(path.join(work, 'data')), false, 'config check makes nothing');
+});
+
+test('orphan clean-up keeps the files of the version a distributor has live (symlinked trees); fsck reports a published symlink whose target is gone', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const cli = (args: string[]) => runCli(['--data-dir', dataDir, ...args], noConfig(work));
+  const ok = (args: string[]) => {
+    const r = cli(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  writeFileSync(path.join(work, 'one.txt'), 'one\n');
+  writeFileSync(path.join(work, 'two.txt'), 'two\n');
+  ok(['repo', 'create', 'f', '--importer', 'iso_importer']);
+  ok(['repo', 'update', 'f', '--retain-repo-versions', '1']);
+  ok(['repo', 'distributor', 'add', 'f', 'iso_distributor', '--id', 'iso', '--distributor-config', 'file_link=symlink']);
+  ok(['content', 'upload', '--repo', 'f', '--type', 'iso', path.join(work, 'one.txt'), path.join(work, 'two.txt')]);
+  ok(['repo', 'publish', 'f']);
+  // A new version without two.txt, not published yet; versions beyond retention pruned; orphans removed.
+  ok(['content', 'remove', '--repo', 'f', '--filter', 'name=two.txt']);
+  ok(['gc']);
+  ok(['orphans', 'remove']);
+  const live = path.join(dataDir, 'published', 'http', 'f', 'two.txt');
+  assert.equal(readFileSync(live, 'utf8'), 'two\n', 'the live tree still serves it');
+  ok(['fsck']);
+  // Published, the new version drops it; then a stored file removed by hand: fsck says which link dangles.
+  ok(['repo', 'publish', 'f']);
+  const one = path.join(dataDir, 'published', 'http', 'f', 'one.txt');
+  const target = realpathSync(one);
+  rmSync(target);
+  const f = cli(['fsck']);
+  assert.equal(f.status, 6, f.stdout);
+  assert.match(f.stdout, /one\.txt points to .* which does not exist/);
 });
