@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { RPMS } from '../helpers/push.js';
@@ -149,4 +149,21 @@ test('orphan clean-up keeps the files of the version a distributor has live (sym
   const f = cli(['fsck']);
   assert.equal(f.status, 6, f.stdout);
   assert.match(f.stdout, /one\.txt points to .* which does not exist/);
+});
+
+test('content upload copies an RPM into the store: rewriting the uploaded file afterwards changes nothing stored or published', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const cli = (args: string[]) => runCli(['--data-dir', dataDir, ...args], noConfig(work));
+  const mine = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
+  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), mine);
+  for (const args of [['repo', 'create', 'r', '--importer', 'yum_importer'], ['repo', 'distributor', 'add', 'r', 'yum_distributor', '--id', 'yum'], ['content', 'upload', '--repo', 'r', mine], ['repo', 'publish', 'r']]) {
+    const r = cli(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.equal(statSync(mine).nlink, 1, 'the uploaded file is not linked into the store');
+  // The user's file rewritten in place (cp keeps the inode).
+  writeFileSync(mine, readFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm')));
+  const f = cli(['fsck']);
+  assert.equal(f.status, 0, f.stdout + f.stderr);
 });

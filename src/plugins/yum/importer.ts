@@ -31,6 +31,7 @@ import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLoca
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
 import { storeDirectoryUpload } from './tree.js';
 import { checkImporterConfig } from './config.js';
+import { copyAndHash } from '../common/fsutil.js';
 import type { YumSync } from './sync.js';
 
 export const IMPORTER_ID = 'yum_importer';
@@ -107,8 +108,13 @@ export function knownRpm(conduit: ImporterConduit, filePath: string): { head: Rp
  * Upload (or sync) an RPM file: reads its header, stores the record on the unit. A file whose
  * header and sha256 the push already read (conduit file facts) is not read again.
  */
-export async function saveRpmFile(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] } = {}): Promise<{ unit: Unit; filename: string }> {
+export async function saveRpmFile(
+  conduit: ImporterConduit,
+  filePath: string,
+  opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[]; private?: boolean } = {},
+): Promise<{ unit: Unit; filename: string }> {
   let known = knownRpm(conduit, filePath);
+  if (!known && !opts.private) return saveRpmCopy(conduit, filePath, opts);
   if (!known) {
     const r = await readRpmFile(filePath, { checksums: ['sha256'] });
     known = { head: r.record, record: r.record, sha256: r.checksums.sha256! };
@@ -130,6 +136,31 @@ export async function saveRpmFile(conduit: ImporterConduit, filePath: string, op
   // No temporary file: the file goes into the store from where it is (linked or copied).
   const unit = { ...conduit.initUnit(typeId, rpmUnitKey(head, sha256), metadata, null), relativePath: filename };
   return { unit: conduit.saveUnitFromFile(unit, filePath), filename };
+}
+
+/**
+ * An uploaded RPM that is not a push's vouched staged file (nor a sync's own download): copied
+ * into the store, and the copy is what is parsed and stored, so that the user's file rewritten in
+ * place later (cp over it) cannot change a stored or published package (a hard link would share it).
+ */
+async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { expectSha256?: string; requireSignature?: boolean; allowedKeys?: string[] }): Promise<{ unit: Unit; filename: string }> {
+  const tmp = conduit.initUnit('rpm', { name: '-', epoch: '0', version: '-', release: '-', arch: '-', checksum: '-' }, {}, path.basename(filePath));
+  try {
+    const { sha256 } = await copyAndHash(filePath, tmp.storagePath!, conduit.signal);
+    const r = await readRpmFile(tmp.storagePath!);
+    if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
+      throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
+    }
+    checkSignature(r.record.signingKey ?? null, filePath, opts);
+    const filename = rpmFilename(r.record);
+    const metadata: MetadataInput = { filename, location: packageLocation(filename), checksumtype: 'sha256', signing_key: r.record.signingKey ?? null, record: r.record as unknown as Json };
+    const init = conduit.initUnit(r.record.isSource ? 'srpm' : 'rpm', rpmUnitKey(r.record, sha256), metadata, null);
+    const unit = { ...init, storagePath: tmp.storagePath, relativePath: filename };
+    return { unit: conduit.saveUnit(unit), filename };
+  } catch (e) {
+    if (tmp.storagePath) await fsp.rm(tmp.storagePath, { force: true });
+    throw e;
+  }
 }
 
 export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {

@@ -280,7 +280,8 @@ export class YumSync {
         await dl.fetchFile(url, dest, ['sha256'], { algo: hashName(p.checksumType, joinUrl(feed, 'repodata/primary')), hex: p.pkgid, size: p.sizePackage ?? undefined });
         this.check();
         try {
-          const { unit } = await saveRpmFile(this.conduit, dest, { requireSignature, allowedKeys });
+          // The sync's own download (verified against the feed's checksum): stored as it is.
+          const { unit } = await saveRpmFile(this.conduit, dest, { requireSignature, allowedKeys, private: true });
           keep.add(unit);
           added++;
         } catch (e) {
