@@ -654,6 +654,7 @@ class ConduitBase {
     this.live();
     return this.staging.query(this.ctx.repoId, criteria);
   }
+
   *iterUnits(criteria?: UnitCriteria): Iterable<Unit> {
     this.live();
     const page = 500;
@@ -696,6 +697,14 @@ class ConduitBase {
 }
 
 export class ImporterConduitImpl extends ConduitBase implements ImporterConduit {
+  getStoredUnit(typeId: string, unitKey: Record<string, Json>): Unit | null {
+    this.live();
+    this.checkType(typeId);
+    const { staged, row } = this.staging.lookup(this.staging.ukeyOf({ typeId, unitKey }));
+    if (staged) return this.staging.stagedToUnit(staged);
+    return row ? rowToUnit(this.host.store, row) : null;
+  }
+
   private checkType(typeId: string): TypeDefinition {
     const def = this.host.typeDef(typeId);
     if (!this.ctx.pluginTypes.includes(typeId))

@@ -195,6 +195,12 @@ export interface ImporterConduit extends BaseConduit, UnitReader {
   storeBlob(filePath: string): { sha256: string; size: number; linked: boolean };
   /** Link two saved units. */
   linkUnit(from: Unit, to: Unit, bidirectional?: boolean): void;
+  /**
+   * The unit of this type and key as the engine stores it, in whatever repository (Pulp's
+   * search_all_units): a unit shared by key (an advisory) is merged with, not overwritten. Null
+   * when there is none.
+   */
+  getStoredUnit(typeId: string, unitKey: Record<string, Json>): Unit | null;
   /** Remove the unit's association with the repository (the stored file stays until orphan clean-up). */
   removeUnit(unit: Unit): void;
 }

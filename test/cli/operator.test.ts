@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpat
 import path from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { RPMS } from '../helpers/push.js';
+import { erratumYaml } from '../helpers/yum.js';
 
 const noConfig = (work: string) => ({ env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } });
 
@@ -166,4 +167,31 @@ test('content upload copies an RPM into the store: rewriting the uploaded file a
   writeFileSync(mine, readFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm')));
   const f = cli(['fsck']);
   assert.equal(f.status, 0, f.stdout + f.stderr);
+});
+
+test('an advisory is one unit shared by the repositories holding it: an upload elsewhere merges with it (package lists kept, never an older version)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const cli = (args: string[]) => runCli(['--data-dir', dataDir, ...args], noConfig(work));
+  const ok = (args: string[]) => {
+    const r = cli(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const e1 = path.join(work, 'e1.yaml');
+  const e2 = path.join(work, 'e2.yaml');
+  writeFileSync(e1, erratumYaml({ id: 'EX-1', updated: '2026-01-01 00:00:00', version: '1', packages: [{ name: 'foo', version: '1.0', release: '1' }] }));
+  writeFileSync(e2, erratumYaml({ id: 'EX-1', updated: '2026-02-01 00:00:00', version: '2', packages: [{ name: 'bar', version: '1.0', release: '1' }] }));
+  for (const r of ['A', 'B', 'C']) ok(['repo', 'create', r, '--importer', 'yum_importer']);
+  ok(['content', 'upload', '--repo', 'A', e1]);
+  ok(['content', 'upload', '--repo', 'B', e2]);
+  const advisory = (repo: string) => (JSON.parse(ok(['content', 'list', '--repo', repo, '--type', 'erratum', '--json']).stdout) as Array<{ metadata: { version: string; pkglist: Array<{ packages: Array<{ name: string }> }> } }>)[0]!.metadata;
+  const names = (m: ReturnType<typeof advisory>) => m.pkglist.flatMap((c) => c.packages.map((p) => p.name)).sort();
+  assert.equal(advisory('A').version, '2');
+  assert.deepEqual(names(advisory('A')), ['bar', 'foo'], "A's package list is kept");
+  // The older text uploaded to a third repository moves nobody back.
+  ok(['content', 'upload', '--repo', 'C', e1]);
+  assert.equal(advisory('B').version, '2');
+  assert.equal(advisory('C').version, '2');
+  assert.deepEqual(names(advisory('B')), ['bar', 'foo']);
 });

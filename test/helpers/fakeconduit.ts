@@ -123,6 +123,14 @@ export class FakeStore {
       },
       storeBlob: (filePath) => self.store(filePath, true),
       linkUnit() {},
+      getStoredUnit(typeId, unitKey) {
+        const key = self.identity({ typeId, unitKey });
+        for (const units of self.repos.values()) {
+          const u = units.get(key);
+          if (u) return u;
+        }
+        return null;
+      },
       removeUnit(unit) {
         repoUnits.delete(self.identity(unit));
       },

@@ -180,10 +180,16 @@ export function saveMetaUnits(conduit: ImporterConduit, units: MetaUnit[]): Unit
   return units.map((u) => conduit.saveUnit(conduit.initUnit(u.typeId, u.unitKey, u.metadata, null)));
 }
 
-/** Store an erratum, applying the re-upload rule against the one in the repository. */
+/**
+ * Store an erratum, applying the re-upload rule (newer replaces, package lists merged) against
+ * the stored advisory of that id. An advisory is one unit shared by every repository holding it:
+ * the rule is applied to it as stored, whatever repository it came from, so that an upload
+ * never drops another repository's package lists nor moves an advisory back to an older version.
+ */
 export function saveErratum(conduit: ImporterConduit, incoming: Erratum): { unit: Unit | null; replaced: boolean; changed: boolean } {
   const existing = conduit.getUnits({ typeIds: ['erratum'], filters: { id: incoming.id } })[0];
-  const stored = existing ? normalizeErratum(existing.metadata) : null;
+  const shared = existing ?? conduit.getStoredUnit('erratum', { id: incoming.id });
+  const stored = shared ? normalizeErratum(shared.metadata) : null;
   const r = resolveErratumUpload(incoming, stored);
   if (!r.changed && existing) return { unit: existing, replaced: false, changed: false };
   const unit = conduit.saveUnit(conduit.initUnit('erratum', { id: incoming.id }, erratumToJson(r.erratum), null));
