@@ -253,7 +253,12 @@ export class YumSync {
     }
     const keep = new Set<Unit>();
     const todo: RemotePackage[] = [];
+    // A package the feed lists at several locations is fetched once (from the first).
+    const listed = new Set<string>();
     for (const p of remote) {
+      const id = `${p.checksumType}:${p.pkgid.toLowerCase()}`;
+      if (listed.has(id)) continue;
+      listed.add(id);
       let have: Unit | undefined;
       if (p.checksumType === 'sha256') have = bySha.get(p.pkgid.toLowerCase());
       else {
@@ -304,7 +309,7 @@ export class YumSync {
         }
       }
     }
-    return { summary: { packages_remote: remote.length, packages_added: added, packages_present: remote.length - todo.length, packages_removed: removed, packages_refused: refused.length }, refused };
+    return { summary: { packages_remote: listed.size, packages_added: added, packages_present: listed.size - todo.length, packages_removed: removed, packages_refused: refused.length }, refused };
   }
 
   private syncErrata(errata: Erratum[], removeMissing: boolean): Json {

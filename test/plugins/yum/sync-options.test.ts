@@ -285,6 +285,24 @@ describe('yum_importer sync options', () => {
     assert.deepEqual(rpmChecksums(id), [sha256File(rebuilt), ...files.slice(1).map(sha256File)].sort());
   });
 
+  test('a package the feed lists at two locations is fetched once and counted once', async () => {
+    const dir = path.join(tempDir('stagepush-feed-'), 'repo');
+    mkdirSync(path.join(dir, 'a'), { recursive: true });
+    mkdirSync(path.join(dir, 'b'), { recursive: true });
+    cpSync(files[0]!, path.join(dir, 'a', path.basename(files[0]!)));
+    cpSync(files[0]!, path.join(dir, 'b', path.basename(files[0]!)));
+    cpSync(files[1]!, path.join(dir, 'b', path.basename(files[1]!)));
+    run('createrepo_c', ['--no-database', dir]);
+    const feed = await startFeed(dir);
+    servers.push(feed);
+    const id = await repo(feed.url);
+    const r = await eng.sync(id);
+    assert.equal((r.report as any).packages_added, 2);
+    assert.equal((r.report as any).packages_remote, 2);
+    assert.equal(r.added, 2);
+    assert.equal(feed.requests.filter((q) => q.endsWith(path.basename(files[0]!))).length, 1, 'fetched once');
+  });
+
   test('remove_missing: off keeps units gone from the feed, on removes them', async () => {
     const small = await startFeed(makeFeed(files.slice(0, 2), true));
     servers.push(small);
