@@ -158,8 +158,8 @@ export interface Engine {
   pinUnits(unitIds: string[], untilMs: number): void;
   /**
    * Keep these stored digests from orphan clean-up while an operation that will reference them
-   * runs (pin `name`, until released or `untilMs`). Taken in turn with orphan clean-up (its lock):
-   * a clean-up in progress finishes first, one that starts later sees the pin.
+   * runs (pin `name`, until released or `untilMs`). A clean-up in progress finishes first, one
+   * that starts later sees the pin.
    */
   pinForOperation(name: string, sha256s: string[], untilMs: number): Promise<void>;
   /** Release a pin made by pinForOperation. */
@@ -1446,12 +1446,15 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   async pinForOperation(name: string, sha256s: string[], untilMs: number): Promise<void> {
+    // The pin first. An orphan clean-up reads the pins once it holds its locks, '*gc' first: one
+    // that starts after this write sees the pin; one that may have read them before holds '*gc'
+    // now, and is waited for (the operation stores nothing before this returns). Nobody holding
+    // it (the usual case), no lock is taken: two committed lock writes per push saved.
+    this.store.pin(name, sha256s, untilMs, { durable: false });
+    const holder = this.st.getLock('repo:*gc');
+    if (!holder || lockOwnerDead(holder, this.locks.host)) return;
     const release = await this.locks.acquire(['repo:*gc'], { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, signal: this.opts.signal, events: this.events });
-    try {
-      this.store.pin(name, sha256s, untilMs, { durable: false });
-    } finally {
-      release();
-    }
+    release();
   }
 
   unpin(name: string): void {
