@@ -39,13 +39,28 @@ export class Agent {
     try {
       const fn = (h.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
       const result = await fn.call(h.instance, conduit, ...args);
-      if (!(result instanceof HandlerReport)) {
-        const message = `${h.className}.${method} returned ${result === null ? 'null' : typeof result} instead of a ${Report.name}`;
+      // The report of the method's kind (a BindReport from install is not a ContentReport: it has
+      // no reboot), well formed, and JSON: it is printed and stored (profiles).
+      let wrong: string | null = null;
+      if (!(result instanceof Report)) {
+        wrong = `returned ${result === null ? 'null' : result instanceof HandlerReport ? `a ${result.constructor.name}` : typeof result} instead of a ${Report.name}`;
+      } else if (typeof result.succeeded !== 'boolean' || !Number.isInteger(result.numChanges) || result.numChanges < 0) {
+        wrong = `returned a ${Report.name} with succeeded ${JSON.stringify(result.succeeded)} and numChanges ${JSON.stringify(result.numChanges)} (a boolean and a count)`;
+      } else {
+        try {
+          JSON.stringify(result.toJSON());
+        } catch (e) {
+          wrong = `returned a ${Report.name} whose details are not JSON (${(e as Error).message})`;
+        }
+      }
+      if (wrong) {
+        const message = `${h.className}.${method} ${wrong}`;
         this.log.error(`${label}: ${message}`);
         return new Report().setFailed({ message });
       }
-      this.log.info(`${label}: ${result.succeeded ? 'succeeded' : 'failed'} (${result.numChanges} changes)`);
-      return result as R;
+      const report = result as R;
+      this.log.info(`${label}: ${report.succeeded ? 'succeeded' : 'failed'} (${report.numChanges} changes)`);
+      return report;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       const trace = e.stack ?? `${e.name}: ${e.message}`;

@@ -91,10 +91,18 @@ export class ConsumerService {
     return { ...c, bindings: this.engine.consumers.bindings(name), profiles };
   }
 
-  /** clean on every bind handler, then the consumer is removed (with its bindings and profiles). */
+  /**
+   * clean on every bind handler, then the consumer is removed (with its bindings and profiles).
+   * When a clean failed the consumer stays, with the bindings whose files are still there (as
+   * `clean` leaves them): forgetting it would leave those files behind and free the root.
+   */
   async unregister(name: string): Promise<AggregateReport> {
-    const c = this.consumer(name);
-    const report = await this.agent.clean(this.conduit(c), {});
+    const report = await this.clean(name, {});
+    if (!report.succeeded) {
+      report.details.unregistered = null;
+      report.details.kept = `consumer "${name}" is kept: a bind handler could not clean (run consumer clean, then unregister again)`;
+      return report;
+    }
     this.engine.consumers.unregister(name);
     report.details.unregistered = name;
     return report;
@@ -129,6 +137,16 @@ export class ConsumerService {
   async bind(name: string, repoId: string, distributorId?: string, options: HandlerOptions = {}): Promise<BindReport> {
     const c = this.consumer(name);
     const dist = this.chooseDistributor(repoId, distributorId);
+    // One binding per repository: bound through another distributor, the first binding's files
+    // would be left behind (unbind runs one handler).
+    const prev = this.engine.consumers.bindings(name).find((b) => b.repoId === repoId);
+    if (prev && prev.distributorId !== dist.id) {
+      throw new StagepushError('AGENT_ALREADY_BOUND', `consumer "${name}" is bound to "${repoId}" through distributor ${prev.distributorId} (${prev.typeId})`, {
+        kind: 'invalid',
+        entry: repoId,
+        hint: `stagepush consumer unbind ${name} ${repoId} first`,
+      });
+    }
     const payload = await this.engine.createConsumerPayload(repoId, dist.id, {});
     const report = await this.agent.bind(this.conduit(c), { repoId, distributorId: dist.id, typeId: dist.typeId, details: payload }, options);
     if (report.succeeded) this.engine.consumers.setBinding(name, repoId, dist.id, dist.typeId, payload);

@@ -210,10 +210,11 @@ export function register(program: Command): void {
   dist
     .command('remove <id> <did>')
     .description('remove a distributor')
+    .option('--force', "remove it even when the plugin's removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
-    .action(async (id: string, did: string, _o: unknown, cmd: Command) => {
+    .action(async (id: string, did: string, o: { force?: boolean }, cmd: Command) => {
       await withEngine(cmd, {}, async (eng, g) => {
-        await eng.removeDistributor(id, did);
+        await eng.removeDistributor(id, did, { force: Boolean(o.force) });
         output(g, { removed: did, repo: id }, () => `removed distributor ${did} from ${id}`);
       });
     });

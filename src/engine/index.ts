@@ -132,7 +132,8 @@ export interface Engine {
   updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void>;
   addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
   updateDistributor(repoId: string, distId: string, d: { config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
-  removeDistributor(repoId: string, distId: string): Promise<void>;
+  /** `force`: a failing distributorRemoved hook is reported and the removal goes on. */
+  removeDistributor(repoId: string, distId: string, opts?: { force?: boolean }): Promise<void>;
   /**
    * Check configurations for an existing repository as setImporter / addDistributor /
    * updateDistributor would (each plugin's validateConfig), changing nothing. Throws the first
@@ -524,16 +525,33 @@ class EngineImpl implements Engine, ConduitHost {
       const p = this.plugin(typeId, 'importer');
       const wd = this.workingDir(repoId, 'importer', p.id);
       await this.validate(p, this.repoObject(r, wd, true), config, 'importer');
+      const changing = r.importer_type !== typeId;
       const old = r.importer_type ? this.registry.get(r.importer_type) : undefined;
-      if (old && r.importer_type !== typeId) {
-        await this.hook(old, 'importerRemoved', this.repoObject(r, this.workingDir(repoId, 'importer', old.id)), parseJson(r.importer_config, {}));
-        fs.rmSync(this.workingDir(repoId, 'importer', old.id), { recursive: true, force: true });
+      if (changing) {
+        // The new importer is added first: when its hook fails, the old one is still in place,
+        // untouched (its removal hook not run, its working directory kept).
+        try {
+          await this.hook(p, 'importerAdded', this.repoObject(r, wd), config);
+        } catch (e) {
+          fs.rmSync(wd, { recursive: true, force: true });
+          throw e;
+        }
+        if (old) {
+          try {
+            await this.hook(old, 'importerRemoved', this.repoObject(r, this.workingDir(repoId, 'importer', old.id)), parseJson(r.importer_config, {}));
+          } catch (e) {
+            // The old importer stays: the new one is taken off again (best effort).
+            await this.hook(p, 'importerRemoved', this.repoObject(r, wd, true), config).catch(() => undefined);
+            fs.rmSync(wd, { recursive: true, force: true });
+            throw e;
+          }
+          fs.rmSync(this.workingDir(repoId, 'importer', old.id), { recursive: true, force: true });
+        }
       }
       this.st.tx(() => {
         this.st.updateRepo(repoId, { importer_type: typeId, importer_config: JSON.stringify(config), updated: now() });
-        if (r.importer_type !== typeId) this.st.setScratchpad(repoId, 'importer', 'null');
+        if (changing) this.st.setScratchpad(repoId, 'importer', 'null');
       });
-      if (r.importer_type !== typeId) await this.hook(p, 'importerAdded', this.repoObject(this.requireRepo(repoId), wd), config);
     });
   }
 
@@ -600,13 +618,22 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
-  async removeDistributor(repoId: string, distId: string): Promise<void> {
+  async removeDistributor(repoId: string, distId: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.withLock([repoId], async () => {
       const r = this.requireRepo(repoId);
       const row = this.requireDist(repoId, distId);
       const p = this.registry.get(row.type_id);
       const wd = this.workingDir(repoId, 'distributor', distId);
-      if (p) await this.hook(p, 'distributorRemoved', this.repoObject(r, wd), parseJson(row.config, {}));
+      // A failing removal hook stops it, unless forced (then a warning), as for repo delete.
+      if (p) {
+        try {
+          await this.hook(p, 'distributorRemoved', this.repoObject(r, wd), parseJson(row.config, {}));
+        } catch (e) {
+          if (!(e instanceof StagepushError)) throw e;
+          if (!opts.force) throw new StagepushError(e.code, e.message, { kind: e.kind, cause: e.cause, hint: `stagepush repo distributor remove ${repoId} ${distId} --force removes it anyway` });
+          this.events({ type: 'warning', code: e.code, message: `${e.message} (removed anyway: --force)` });
+        }
+      }
       this.st.deleteDistributor(repoId, distId);
       fs.rmSync(wd, { recursive: true, force: true });
     });

@@ -301,3 +301,51 @@ test('Linux reboot without reboot_command: shutdown -r +N (whole minutes, the re
     process.env.PATH = prevPath;
   }
 });
+
+test('round 2: wrong report kinds and non-JSON details are failed reports; unregister keeps a consumer whose clean failed; one binding per repository; symlinks out of the root refused; an empty reboot_delay refused', async () => {
+  const { dir, engine, svc } = await service(
+    {
+      'acme.conf': '[main]\nenabled=1\n[types]\ncontent=cgw\nbind=test_distributor\n[cgw]\nclass=acme:Tp\n[test_distributor]\nclass=acme:B\n',
+    },
+    {
+      'acme.mjs': `export default (a) => {
+  const pick = (o, R) => (o.mode === 'wrongclass' ? new a.BindReport().setSucceeded({ wrong: true }, 1) : o.mode === 'cyclic' ? (() => { const d = {}; d.self = d; return new R().setSucceeded(d, 1); })() : o.mode === 'nonbool' ? Object.assign(new R(), { succeeded: 'nope' }) : new R().setSucceeded({}, 1));
+  class Tp extends a.ContentHandler { install(c, u, o) { return pick(o, a.ContentReport); } update(c, u, o) { return pick(o, a.ContentReport); } uninstall(c, u, o) { return pick(o, a.ContentReport); } profile() { return new a.ProfileReport().setSucceeded({}); } }
+  class B extends a.BindHandler { bind() { return new a.BindReport().setSucceeded({}, 1); } unbind() { return new a.BindReport().setSucceeded({}, 1); } clean() { throw new Error('clean fails'); } }
+  return { Tp, B };
+};
+`,
+    },
+  );
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('c1', root);
+  for (const mode of ['wrongclass', 'cyclic', 'nonbool']) {
+    const r = await svc.content('install', 'c1', 'cgw', [{ name: 'x' }], { mode });
+    assert.equal(r.succeeded, false, mode);
+    assert.match(String(r.details.message), /instead of a ContentReport|not JSON|a boolean and a count/, mode);
+    JSON.stringify(r.toJSON());
+  }
+  // One binding per repository.
+  engine.repos.set('mix', { distributors: [{ id: 't', typeId: 'test_distributor' }, { id: 'i', typeId: 'iso_distributor' }], payloads: { t: { repo_id: 'mix' }, i: { repo_id: 'mix' } }, units: [] });
+  assert.equal((await svc.bind('c1', 'mix', 't')).succeeded, true);
+  await assert.rejects(svc.bind('c1', 'mix', 'i'), (e: { code?: string }) => e.code === 'AGENT_ALREADY_BOUND');
+  // unregister: the failing clean keeps the consumer (and its binding).
+  const u = await svc.unregister('c1');
+  assert.equal(u.succeeded, false);
+  assert.ok(svc.list().some((c) => c.id === 'c1'), 'kept');
+  assert.deepEqual(engine.consumers.bindings('c1').map((b) => b.repoId), ['mix']);
+  // A target_dir through a symlink out of the root.
+  const out = path.join(dir, 'outside');
+  mkdirSync(out);
+  mkdirSync(path.join(root, 'var', 'lib'), { recursive: true });
+  spawnSync('ln', ['-s', out, path.join(root, 'var', 'lib', 'stagepush')]);
+  engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: {}, units: [] });
+  const esc = await svc.content('install', 'c1', 'iso', [{ name: 'a.iso' }], { repo: 'files' });
+  assert.equal(esc.succeeded, false);
+  assert.match(String(esc.details.message), /leads out of the consumer root .* \(through a symlink/);
+  // An empty reboot_delay.
+  const rb = await svc.reboot('c1', { reboot_delay: '' });
+  assert.equal(rb.succeeded, false);
+  assert.match(String(rb.details.message), /reboot_delay: expected a number of seconds >= 0, got ""/);
+});

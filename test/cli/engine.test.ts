@@ -288,3 +288,22 @@ test('repo delete: a failing removal hook stops it (exit 6, naming --force); --f
   assert.match(forced.stderr, /cannot clean up \(deleted anyway: --force\)/);
   assert.deepEqual(e.json(['repo', 'list']).out, []);
 });
+
+test('importer set: a new importer whose importerAdded fails is not set (the old one stays, untouched); distributor remove --force past a failing removal hook', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'h', '--importer', 'iso_importer']));
+  const set = e.cli(['repo', 'importer', 'set', 'h', 'test_importer', '--importer-config', 'fail_added_hook=true']);
+  assert.equal(set.status, 6, set.stderr);
+  assert.match(set.stderr, /PLUGIN_HOOK_FAILED.*cannot set up/);
+  assert.equal(e.json(['repo', 'show', 'h']).out.importer.typeId, 'iso_importer');
+  assert.equal(fs.existsSync(path.join(e.dataDir, 'working', 'h', 'importer', 'test_importer')), false);
+
+  ok(e.cli(['repo', 'distributor', 'add', 'h', 'test_distributor', '--id', 'x', '--distributor-config', 'relative_url=hx', '--distributor-config', 'fail_removed_hook=true']));
+  const rm = e.cli(['repo', 'distributor', 'remove', 'h', 'x']);
+  assert.equal(rm.status, 6);
+  assert.match(rm.stderr, /repo distributor remove h x --force/);
+  const forced = e.cli(['repo', 'distributor', 'remove', 'h', 'x', '--force']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(forced.stderr, /cannot unpublish \(removed anyway: --force\)/);
+  assert.deepEqual(e.json(['repo', 'distributor', 'list', 'h']).out, []);
+});

@@ -33,7 +33,7 @@ class TestImporter {
     if (config.get('unique_feed') && related.repos.some((r) => r.config.feed === feed)) return { valid: false, message: 'feed ' + feed + ' is already used by ' + related.repos.find((r) => r.config.feed === feed).id };
     return { valid: true };
   }
-  importerAdded(repo, config) { fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id, level: config.get('level') })); logHook(config, 'importerAdded ' + repo.id + ' ' + repo.workingDir); }
+  importerAdded(repo, config) { if (config.get('fail_added_hook')) throw new Error('cannot set up'); fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id, level: config.get('level') })); logHook(config, 'importerAdded ' + repo.id + ' ' + repo.workingDir); }
   importerRemoved(repo, config) { logHook(config, 'importerRemoved ' + repo.id + ' ' + repo.workingDir); if (config.get('fail_removed_hook')) throw new Error('cannot clean up'); }
   detectType(filePath) { if (filePath.endsWith('.boom')) throw new Error('detectType exploded'); return filePath.endsWith('.note') ? 'tnote' : 'tfile'; }
   async syncRepo(repo, conduit, config) {
@@ -139,7 +139,7 @@ class TestDistributor {
     return { valid: true };
   }
   distributorAdded(repo, config) { fs.writeFileSync(path.join(repo.workingDir, 'added.json'), JSON.stringify({ repo: repo.id })); logHook(config, 'distributorAdded ' + repo.id + ' ' + repo.workingDir); }
-  distributorRemoved(repo, config) { logHook(config, 'distributorRemoved ' + repo.id + ' ' + repo.workingDir); }
+  distributorRemoved(repo, config) { logHook(config, 'distributorRemoved ' + repo.id + ' ' + repo.workingDir); if (config.get('fail_removed_hook')) throw new Error('cannot unpublish'); }
   async publishRepo(repo, conduit, config) {
     if (config.get('fail_publish')) return { success: false, summary: 'failing on purpose' };
     const rel = config.get('relative_url');

@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { assertInsideRoot } from './inside.js';
 import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
 
@@ -13,7 +14,9 @@ const SAFE = /[^A-Za-z0-9._-]/g;
 
 export class FileBindHandler extends BindHandler {
   dir(conduit: HandlerConduit): string {
-    return path.join(conduit.root, this.config.bindings_dir ?? '/etc/stagepush/file-repos');
+    const dir = path.join(conduit.root, this.config.bindings_dir ?? '/etc/stagepush/file-repos');
+    assertInsideRoot(conduit.root, dir, 'bindings_dir');
+    return dir;
   }
 
   bind(conduit: HandlerConduit, binding: Binding, _options: HandlerOptions): BindReport {

@@ -15,6 +15,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import path from 'node:path';
+import { assertInsideRoot } from './inside.js';
 import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { ContentReport, ProfileReport } from '../reports.js';
 import type { UnitFile } from '../engine-api.js';
@@ -47,6 +48,7 @@ export class FileHandler extends ContentHandler {
     if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside) || rel.includes('\0')) {
       throw new Error(`target_dir "${rel}" leads out of the consumer root ${conduit.root}`);
     }
+    assertInsideRoot(conduit.root, dir, 'target_dir');
     return dir;
   }
 

@@ -17,7 +17,8 @@ export class LinuxHandler extends SystemHandler {
   async reboot(conduit: HandlerConduit, options: HandlerOptions): Promise<RebootReport> {
     const rawDelay = this.setting(options, 'reboot_delay', '60')!;
     const delay = Number(rawDelay);
-    if (!Number.isFinite(delay) || delay < 0) throw new Error(`reboot_delay: expected a number of seconds >= 0, got "${rawDelay}"`);
+    // An empty value is not 0 (an immediate reboot): refused as any other bad value.
+    if (!rawDelay.trim() || !Number.isFinite(delay) || delay < 0) throw new Error(`reboot_delay: expected a number of seconds >= 0, got "${rawDelay}"`);
     const custom = this.setting(options, 'reboot_command');
     if (custom && custom.trim()) {
       const command = custom.trim();

@@ -18,6 +18,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { assertInsideRoot } from './inside.js';
 import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
 
@@ -98,7 +99,9 @@ export class YumBindHandler extends BindHandler {
   /** Absolute host path of the repo file for this consumer. */
   repoFile(conduit: HandlerConduit): string {
     const rel = this.config.repo_file ?? '/etc/yum.repos.d/stagepush.repo';
-    return path.join(conduit.root, rel);
+    const file = path.join(conduit.root, rel);
+    assertInsideRoot(conduit.root, file, 'the repo file');
+    return file;
   }
 
   /** The directory of one repository's key and CA files (or of every repository). */
