@@ -53,13 +53,48 @@ export function ioReason(err: unknown): string {
  * PyYAML's booleans: yes/no, true/false, on/off (not the single letters y/n of the YAML 1.1 spec,
  * which PyYAML reads as strings).
  */
-function pyyamlBools(tags: unknown[]): unknown[] {
-  return tags.map((t) => {
-    const tag = t as { tag?: string; test?: RegExp; identify?: (v: unknown) => boolean };
-    if (tag.tag !== 'tag:yaml.org,2002:bool' || !tag.test) return t;
-    const isTrue = tag.identify?.(true) === true;
-    return { ...tag, test: isTrue ? /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/ : /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/ };
+/**
+ * The `yaml` package's YAML 1.1 tags, resolving plain scalars exactly as PyYAML's safe_load does
+ * (its implicit resolvers): `08`, `1e5`, `+.5`, `0:0` and `2020-1-1` are strings there, an
+ * impossible date (2020-13-45) and `=` are errors. The fast reader bails out to this parser on
+ * all of these, so both read a file the same way.
+ */
+type YamlTag = { tag?: string; format?: string; test?: RegExp; identify?: (v: unknown) => boolean; resolve?: (s: string, onError: (m: string) => void, o: unknown) => unknown };
+const PY_TESTS: Record<string, RegExp> = {
+  'int:': /^[-+]?(?:0|[1-9][0-9_]*)$/,
+  'int:TIME': /^[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+$/,
+  'float:EXP': /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*[eE][-+][0-9]+|\.[0-9][0-9_]*[eE][-+][0-9]+)$/,
+  'float:': /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/,
+  'timestamp:': /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/,
+};
+function pyyamlTags(tags: unknown[]): unknown[] {
+  const out = tags.map((t) => {
+    const tag = t as YamlTag;
+    if (!tag.test || !tag.tag) return t;
+    if (tag.tag === 'tag:yaml.org,2002:bool') {
+      const isTrue = tag.identify?.(true) === true;
+      return { ...tag, test: isTrue ? /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/ : /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/ };
+    }
+    // The plain float tag and the inf/nan one both have no format: told apart by what they match.
+    const kind = `${tag.tag.slice('tag:yaml.org,2002:'.length)}:${tag.format ?? ''}`;
+    const py = kind === 'float:' && tag.test.test('.inf') ? undefined : PY_TESTS[kind];
+    if (!py) return t;
+    if (tag.tag !== 'tag:yaml.org,2002:timestamp') return { ...tag, test: py };
+    const resolve = tag.resolve!;
+    return {
+      ...tag,
+      test: py,
+      // PyYAML builds a datetime: a month or day out of range is an error, not rolled over.
+      resolve: (s: string, onError: (m: string) => void, o: unknown) => {
+        const [y, mo, d] = s.split(/[-Tt \t]/).map(Number) as [number, number, number];
+        if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) onError(`${s}: not a valid date (month or day out of range)`);
+        return resolve(s, onError, o);
+      },
+    };
   });
+  // `=` is the YAML 1.1 value key: PyYAML's safe_load has no constructor for it.
+  out.push({ tag: 'tag:yaml.org,2002:value', default: true, test: /^=$/, resolve: (s: string, onError: (m: string) => void) => (onError(`could not determine a constructor for the tag 'tag:yaml.org,2002:value' (${s})`), s) });
+  return out;
 }
 
 /** Parse YAML (PyYAML safe_load semantics: YAML 1.1, duplicate keys allowed) or JSON. */
@@ -80,7 +115,7 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
 export async function parseYamlFull(text: string): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
   try {
-    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlBools as never });
+    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never });
     const list = Array.isArray(docs) ? docs : [docs];
     if (list.length > 1) return { error: 'invalid YAML: expected a single document in the stream, found several' };
     const doc = list[0];

@@ -112,7 +112,9 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
         sha256sum: sums.sha256 ?? null,
       });
     });
-    collections.push({ name: c.name || '', short: c.short || '', packages, module: c.module || null, __index: ci });
+    // Python's truth value: an empty module mapping (or list) is no module (pushsource's _from_data).
+    const module = c.module && typeof c.module === 'object' && Object.keys(c.module).length === 0 ? null : c.module || null;
+    collections.push({ name: c.name || '', short: c.short || '', packages, module, __index: ci });
   });
   if (problems.length) return { problems };
   const pum = isPlainObject(data.pulp_user_metadata) ? data.pulp_user_metadata : {};

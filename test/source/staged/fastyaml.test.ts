@@ -65,3 +65,25 @@ test('every YAML file of the bundled staging area reads the same either way', as
   }
   assert.notEqual(fastYaml(readFileSync(path.join(dir, 'staged.yaml'), 'utf8')), undefined);
 });
+
+test("plain scalars resolve as PyYAML's safe_load does, on the fast path and the full parser alike", async () => {
+  // What PyYAML 6 gives for each (strings where PyYAML's implicit resolvers do not match).
+  const cases: Array<[string, unknown]> = [
+    ['08', '08'], ['09', '09'], ['010', 8], ['1_000', 1000], ['0', 0], ['-7', -7],
+    ['1e5', '1e5'], ['1.0e5', '1.0e5'], ['1e-5', '1e-5'], ['1.5e-5', 1.5e-5], ['3.', 3],
+    ['+.5', '+.5'], ['-.5', '-.5'], ['._5', '._5'], ['.5', 0.5],
+    ['0:0', '0:0'], ['1:30', 90], ['2020-1-1', '2020-1-1'],
+    ['y', 'y'], ['yes', true], ['Off', false], ['~', null],
+  ];
+  for (const [text, want] of cases) {
+    for (const [how, parse] of [['fast or full', (t: string) => parseData(t, false)], ['full', parseYamlFull]] as const) {
+      const r = await parse(`a: ${text}\n`);
+      assert.deepEqual((r.value as { a: unknown } | undefined)?.a, want, `${how}: ${text} -> ${r.error ?? JSON.stringify(r.value)}`);
+    }
+  }
+  // Errors where PyYAML raises.
+  for (const text of ['2020-13-45', '2020-02-30', '=']) {
+    const r = await parseData(`a: ${text}\n`, false);
+    assert.ok(r.error, `${text} is an error`);
+  }
+});

@@ -310,3 +310,13 @@ test('FIFOs are never opened: metadata, errata, product certs, resources.yaml, R
   }
   assert.equal(r.problems.length, 5);
 });
+
+test('an erratum collection with an empty module mapping has no module (Python truth value), as pushsource gives', async () => {
+  const e = { ...ERRATUM, pkglist: [{ ...(ERRATUM.pkglist as Array<Record<string, unknown>>)[1], module: {} }] };
+  const root = stage({ 'd/ERRATA/m.json': JSON.stringify(e) });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  const item = r.items[0]!;
+  if (item.kind !== 'ErratumPushItem') assert.fail('erratum');
+  assert.equal(item.pkglist[0]!.module, null);
+});
