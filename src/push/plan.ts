@@ -81,6 +81,11 @@ export interface RepoPlan {
 
 export interface PlanOptions {
   bumpErrata: boolean;
+  /**
+   * Why a mirror must not remove what is absent from the staging area this time (the
+   * destination filters left out a destination that feeds the repository); its removals are skipped.
+   */
+  mirrorHeld?: string;
 }
 
 const keys = new WeakMap<object, string>();
@@ -221,6 +226,8 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const wantedKeys = new Set<string>();
   const wantedReplace = new Set<string>();
   const entryOf = new Map<Upload, PlanEntry>();
+  /** Stored unit id → the entry of the staged item that is that unit, unchanged. */
+  const unchangedOf = new Map<string, PlanEntry>();
 
   // The same unit staged twice for one repository (e.g. a file under two destinations that both
   // map here) is planned once. Items are grouped by their first unit's key (memoised anyway), and
@@ -280,7 +287,9 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       for (const old of byReplace.get(u.replaceKey) ?? []) if (keyOf(old) !== keyOf(u)) replaced.push(old);
     }
     if (same) {
-      entries.push(planEntry(base, 'unchanged'));
+      const entry = planEntry(base, 'unchanged');
+      entries.push(entry);
+      for (const u of d.units) unchangedOf.set(byKey.get(keyOf(u))!.id, entry);
       continue;
     }
     let bumpVersion: string | undefined;
@@ -312,7 +321,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     entryOf.set(up, entry);
   }
 
-  if (repo.pushMode === 'mirror') {
+  if (repo.pushMode === 'mirror' && !opts.mirrorHeld) {
     for (const u of existing) {
       if (wantedKeys.has(keyOf(u)) || removals.has(u.id)) continue;
       // A unit replaced in place by an upload keeps its key; any other is absent from the area.
@@ -338,8 +347,17 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     for (const list of groups.values()) {
       list.sort((x, y) => -evrCompare(x.key, y.key));
       for (const old of list.slice(keep)) {
-        if (old.existing) removals.set(old.existing.id, old.existing);
-        else if (old.upload) dropped.add(old.upload);
+        if (old.existing) {
+          removals.set(old.existing.id, old.existing);
+          // Staged and stored already: the item's own entry says it goes, not "unchanged" and a
+          // second "removed" entry for the same unit.
+          const entry = unchangedOf.get(old.existing.id);
+          if (entry) {
+            entry.action = 'removed';
+            entry.unitId = old.existing.id;
+            entry.reason = `not kept: older than the ${keep} newest of ${String(old.key.name)} (retain_old_count: ${repo.retainOldCount})`;
+          }
+        } else if (old.upload) dropped.add(old.upload);
       }
     }
     for (const up of dropped) {

@@ -94,6 +94,12 @@ export interface RouteResult {
   problems: Problem[];
   /** Items left out by --dest / --exclude-dest (by index). */
   filtered: number[];
+  /**
+   * Repositories in the push that are also fed by a destination the filters leave out (repository
+   * id → those destinations): the staging area is not their whole content this time, so a mirror
+   * must not remove what the left-out destinations hold.
+   */
+  partial: Map<string, string[]>;
 }
 
 export interface RouteOptions {
@@ -215,5 +221,11 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
       }
     }
   }
-  return { repos: sorted([...repos.values()], (r) => r.id), assignments, problems, filtered };
+  const left = (d: string) => Boolean((include && !include.has(d)) || exclude.has(d));
+  const partial = new Map<string, string[]>();
+  for (const r of repos.values()) {
+    const out = r.destinations.filter(left);
+    if (out.length) partial.set(r.id, out);
+  }
+  return { repos: sorted([...repos.values()], (r) => r.id), assignments, problems, filtered, partial };
 }

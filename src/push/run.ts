@@ -11,6 +11,7 @@ import { resolvePath } from '../paths.js';
 import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
+import { declaredRepos } from '../config/index.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
@@ -145,6 +146,27 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
       }
 
+      // An --exclude-dest naming nothing known is as likely a typo as a --dest is.
+      if (opts.excludeDest?.length) {
+        const known = new Set([...items.flatMap((i) => i.dest), ...declaredRepos(cfg).flatMap((r) => r.destinations)]);
+        for (const d of opts.excludeDest) {
+          if (known.has(d)) continue;
+          const w = { code: 'PUSH_DEST_NOT_FOUND', field: '--exclude-dest', entry: d, message: `--exclude-dest ${d}: no such destination in the staging area(s) or the configuration; nothing was left out by it` };
+          report.warnings.push(w);
+          events({ type: 'warning', code: w.code, message: w.message });
+          log.line(w.message);
+        }
+      }
+      // A mirror fed by a destination the filters leave out keeps what is absent this time.
+      for (const r of route.repos) {
+        const held = route.partial.get(r.id);
+        if (r.pushMode !== 'mirror' || !held) continue;
+        const w = { code: 'PUSH_MIRROR_HELD', field: 'push_mode', entry: r.id, message: `repository ${r.id} (push_mode: mirror) is also fed by ${held.join(', ')}, left out of this push: nothing absent from the staging area is removed from it this time` };
+        report.warnings.push(w);
+        events({ type: 'warning', code: w.code, message: w.message });
+        log.line(w.message);
+      }
+
       // 3. Signing gate (policy), over every routed RPM.
       const policy: Problem[] = [];
       const allowed = cfg.allowed_signing_keys.map((k) => k.toUpperCase());
@@ -237,7 +259,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const existing = list(r.id);
           const ex = existing.map(existingUnit);
           const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
-          return planRepo(r, ds, ex, { bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata) });
+          const held = route.partial.get(r.id);
+          return planRepo(r, ds, ex, {
+            bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
+            ...(held ? { mirrorHeld: `destination(s) ${held.join(', ')} left out by --dest/--exclude-dest (or destinations.include/exclude)` } : {}),
+          });
         });
 
       if (dryRun) {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
@@ -129,7 +129,8 @@ test('what the report calls removed or replaced leaves the repository: retain_ol
   const r = push(['--json', root], { dataDir, config });
   assert.equal(r.status, 0, r.stderr);
   const rep = JSON.parse(r.stdout) as Report;
-  assert.ok(rep.items.some((i) => i.repository === 'newest' && i.unit === 'rpm:demo-hello-0:1.0-1.noarch' && i.action === 'removed'), JSON.stringify(rep.items));
+  // Staged and stored, now outnumbered: one entry, removed (not also "unchanged").
+  assert.deepEqual(rep.items.filter((i) => i.repository === 'newest' && i.unit === 'rpm:demo-hello-0:1.0-1.noarch').map((i) => i.action), ['removed'], JSON.stringify(rep.items));
   assert.deepEqual(units('newest'), [`demo-hello-1.1 ${sum11}`]);
   assert.deepEqual(units('keep'), [`demo-hello-1.0 ${sum10}`, `demo-hello-1.1 ${sum11}`]);
   assert.deepEqual(primaryNames('newest'), ['demo-hello-1.1-1.noarch.rpm']);
@@ -151,6 +152,42 @@ test('what the report calls removed or replaced leaves the repository: retain_ol
   const again = push(['--json', root], { dataDir, config });
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual((JSON.parse(again.stdout) as Report).items.filter((i) => i.action !== 'unchanged'), []);
+});
+
+test('a mirror fed by a destination the filters leave out removes nothing this time (warned); an --exclude-dest naming nothing known is warned', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, ['allow_unsigned: true', 'repositories:', '  both: {type: yum, destinations: [d1, d2], push_mode: mirror}', ''].join('\n'));
+  const root = path.join(work, 'area');
+  rpm(root, 'd1', 'demo-hello-1.0-1.noarch.rpm');
+  rpm(root, 'd2', 'demo-hello-1.1-1.noarch.rpm');
+  const names = () => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'both', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ unitKey: { name: string; version: string } }>).map((u) => `${u.unitKey.name}-${u.unitKey.version}`).sort();
+  };
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  assert.deepEqual(names(), ['demo-hello-1.0', 'demo-hello-1.1']);
+  // d2 left out: its package stays (the mirror is held), with a warning saying why.
+  const r = push(['--json', '--exclude-dest', 'd2', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report & { warnings: Array<{ code: string; message: string }> };
+  assert.deepEqual(rep.items.filter((i) => i.action !== 'unchanged'), []);
+  assert.ok(rep.warnings.some((w) => w.code === 'PUSH_MIRROR_HELD' && /d2/.test(w.message)), JSON.stringify(rep.warnings));
+  assert.deepEqual(names(), ['demo-hello-1.0', 'demo-hello-1.1']);
+  const only = push(['--json', '--dest', 'd1', root], { dataDir, config });
+  assert.equal(only.status, 0, only.stderr);
+  assert.deepEqual(names(), ['demo-hello-1.0', 'demo-hello-1.1']);
+  // A typo in --exclude-dest: said, and the push goes on (nothing was left out by it).
+  const typo = push(['--exclude-dest', 'd3', root], { dataDir, config });
+  assert.equal(typo.status, 0, typo.stderr);
+  assert.match(typo.stderr, /--exclude-dest d3: no such destination/);
+  // Unfiltered, the mirror removes what is absent: d2's package once it is gone from the area.
+  rmSync(path.join(root, 'd2'), { recursive: true });
+  const full = push(['--json', root], { dataDir, config });
+  assert.equal(full.status, 0, full.stderr);
+  assert.deepEqual(names(), ['demo-hello-1.0']);
 });
 
 test('refused as invalid input (exit 3), every problem listed: DOCKER, yum and file content in one destination, unknown_destination: error', () => {

@@ -52,6 +52,10 @@ test('routing: one destination to several repositories, filters, unknown_destina
   assert.match(notHeld.message, /files/);
   const only = routeItems(items, c, { include: ['d2'] });
   assert.deepEqual(only.assignments.map((a) => `${a.repoId}:${a.item.name}`), ['r2:b.rpm']);
+  // r2 is fed by d1 and d2: with either left out, it is partial this time; r1 never is.
+  assert.deepEqual([...r.partial], [['r2', ['d2']]]);
+  assert.deepEqual([...only.partial], [['r2', ['d1']]]);
+  assert.deepEqual([...routeItems(items, c).partial], []);
 });
 
 const rpmUnit = (name: string, v: string, sha: string): PlanUnit => ({
@@ -92,6 +96,11 @@ test('plan: unchanged, pushed, replaced (same NEVRA new sha256), refuse, mirror,
   const mirror = planRepo({ ...repo, pushMode: 'mirror' }, desiredFor('r', [a1]), existing, { bumpErrata: false });
   assert.deepEqual(mirror.entries.map((e) => `${e.action} ${e.unit}`).sort(), ['removed rpm:b-0:1.0-1.noarch', 'removed rpm:c-0:1.0-1.noarch', 'unchanged rpm:a-0:1.0-1.noarch']);
 
+  // A mirror held back (a destination feeding it was left out by the filters) removes nothing.
+  const held = planRepo({ ...repo, pushMode: 'mirror' }, desiredFor('r', [a1]), existing, { bumpErrata: false, mirrorHeld: 'd2 left out' });
+  assert.deepEqual(held.entries.map((e) => `${e.action} ${e.unit}`), ['unchanged rpm:a-0:1.0-1.noarch']);
+  assert.equal(held.changed, false);
+
   const olds = ['1.0', '1.2', '1.10'].map((v, i) => existingOf(rpmUnit('x', v, `x${i}`), `x${i}`));
   const retain = planRepo({ ...repo, retainOldCount: 1 }, desiredFor('r', [rpmUnit('x', '2.0', 'x9')]), olds, { bumpErrata: false });
   assert.deepEqual(retain.removals.map((r) => r.unitKey.version).sort(), ['1.0', '1.2']);
@@ -107,6 +116,12 @@ test('plan: unchanged, pushed, replaced (same NEVRA new sha256), refuse, mirror,
   const again = planRepo({ ...repo, retainOldCount: 0 }, desiredFor('r', [x1, x2]), [existingOf(x2, 'u-x2')], { bumpErrata: false });
   assert.equal(again.changed, false);
   assert.ok(again.entries.every((e) => e.action === 'unchanged'));
+  // Staged and already stored, then outnumbered by a newer staged build: its one entry says
+  // removed (not unchanged, with a second entry removing the same unit).
+  const outgrown = planRepo({ ...repo, retainOldCount: 0 }, desiredFor('r', [x1, x2]), [existingOf(x1, 'u-x1')], { bumpErrata: false });
+  assert.deepEqual(outgrown.entries.map((e) => `${e.action} ${e.unit} ${e.unitId ?? ''}`).sort(), ['pushed rpm:x-0:2.0-1.noarch ', 'removed rpm:x-0:1.0-1.noarch u-x1']);
+  assert.match(outgrown.entries.find((e) => e.action === 'removed')!.reason!, /retain_old_count: 0/);
+  assert.deepEqual(outgrown.removals.map((r) => r.id), ['u-x1']);
 });
 
 test('plan: the same unit staged twice for one repository is planned once; a different file of the same NEVRA is not merged into it', () => {
