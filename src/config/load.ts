@@ -367,6 +367,11 @@ function restorePluginConfigs(config: StagepushConfig, original: Record<string, 
       (r.distributors ?? []).forEach((d, i) => {
         d.config = JSON.parse(JSON.stringify(o?.distributors?.[i]?.config ?? {})) as Record<string, unknown>;
       });
+      // The push behaviour a repository or template does not write is inherited from its template
+      // (the schema's defaults apply at the end of the chain, in toSpec): a default filled in here
+      // would override a template's push_mode: mirror.
+      const written = (o ?? {}) as Record<string, unknown>;
+      for (const k of ['push_mode', 'duplicate_nevra', 'retain_repo_versions'] as const) if (written[k] === undefined) delete r[k];
     }
   }
 }

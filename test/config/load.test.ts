@@ -90,7 +90,22 @@ test('repositories: templates, destinations, auto-created repositories', () => {
       '  signed-yum:',
       '    template: yum',
       '    retain_old_count: 2',
+      '  mirrored:',
+      '    template: signed-yum',
+      '    push_mode: mirror',
+      '    duplicate_nevra: refuse',
+      '    retain_repo_versions: 3',
+      '  relaxed:',
+      '    template: mirrored',
+      '    duplicate_nevra: replace',
       'repositories:',
+      '  from-template:',
+      '    template: mirrored',
+      '  from-relaxed:',
+      '    template: relaxed',
+      '  overriding:',
+      '    template: mirrored',
+      '    push_mode: additive',
       '  rhel-8-base:',
       '    template: signed-yum',
       '    destinations: [rhel-8, rhel-8-all]',
@@ -104,13 +119,25 @@ test('repositories: templates, destinations, auto-created repositories', () => {
     '/c.yaml',
   );
   const repos = declaredRepos(c);
-  assert.deepEqual(repos.map((r) => r.id), ['rhel-8-base', 'rhel-8-debug']);
+  assert.deepEqual(repos.map((r) => r.id), ['from-relaxed', 'from-template', 'overriding', 'rhel-8-base', 'rhel-8-debug']);
+  // What a repository (or template) does not write comes from its template chain, not the schema's defaults.
+  const behaviour = (id: string) => {
+    const r = repos.find((x) => x.id === id)!;
+    return [r.pushMode, r.duplicateNevra, r.retainRepoVersions, r.retainOldCount];
+  };
+  assert.deepEqual(behaviour('from-template'), ['mirror', 'refuse', 3, 2]);
+  assert.deepEqual(behaviour('from-relaxed'), ['mirror', 'replace', 3, 2]);
+  assert.deepEqual(behaviour('overriding'), ['additive', 'refuse', 3, 2]);
+  assert.deepEqual(behaviour('rhel-8-base'), ['additive', 'replace', 0, 2]);
+  repos.splice(0, 3);
   const base = repos[0]!;
   assert.equal(base.retainOldCount, 2);
   assert.equal(base.importer.typeId, 'yum_importer');
   assert.deepEqual(base.distributors.map((d) => [d.typeId, d.config.relative_url]), [['yum_distributor', 'rhel-8-base']]);
   assert.equal(repos[1]!.pushMode, 'mirror');
   assert.equal(repos[1]!.duplicateNevra, 'refuse');
+  assert.equal(autoRepo(c, 'dest-y', 'yum', false).pushMode, 'additive');
+  assert.equal(autoRepo(parseConfigText('unknown_destination: template:m\ntemplates:\n  m: {template: yum, push_mode: mirror}\n', '/c.yaml'), 'd', 'yum', false).pushMode, 'mirror');
   const auto = autoRepo(c, 'dest-x', 'file', true);
   assert.equal(auto.origin, 'auto_create');
   assert.deepEqual(auto.distributors.map((d) => d.typeId), ['iso_distributor', 'export_distributor']);
