@@ -9,7 +9,7 @@ import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import { nullSink, type EventSink } from '../events.js';
 import { CallConfig, assertJson } from './config.js';
-import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, Staging, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
+import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
 import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, RelatedRepositories, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
 import { checkpoint, setCrashOp } from './crash.js';
 import { validateCriteria } from './criteria.js';
@@ -965,17 +965,25 @@ class EngineImpl implements Engine, ConduitHost {
         const y = idOf(b);
         if (x !== undefined && y !== undefined) this.st.insertLink(x, y);
       }
-      for (const rs of staging.repos.values()) {
+      // Units changed in place (a unit is shared by key: an advisory updated through one
+      // repository is the advisory of every repository holding it). Each repository holding one
+      // has new content, so it gets a new version (and is published again), whichever
+      // repository's operation changed it, in this operation or not.
+      const changedInPlace: number[] = [];
+      for (const s of staging.units.values()) if (s.dirty && s.existingId !== null) changedInPlace.push(s.existingId);
+      const repoStates = [...staging.repos.values()];
+      const inOperation = new Set(repoStates.map((rs) => rs.repoId));
+      for (const id of this.st.reposHolding(changedInPlace)) {
+        if (!inOperation.has(id)) repoStates.push(new RepoStage(id));
+      }
+      for (const rs of repoStates) {
         const repo = this.st.getRepo(rs.repoId);
         if (!repo) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${rs.repoId} was deleted during the operation`, { kind: 'failed' });
         const committed = this.st.contentIds(rs.repoId);
         const addIds = [...rs.adds].map(idOf).filter((id): id is number => id !== undefined && !committed.has(id));
         const remIds = [...rs.removes].map(idOf).filter((id): id is number => id !== undefined && committed.has(id));
         let replaced = 0;
-        for (const k of rs.adds) {
-          const s = staging.units.get(k);
-          if (s && s.dirty && s.existingId !== null && committed.has(s.existingId)) replaced++;
-        }
+        for (const id of changedInPlace) if (committed.has(id)) replaced++;
         if (!addIds.length && !remIds.length && !replaced) {
           out.set(rs.repoId, { version: repo.version, newVersion: false, added: 0, removed: 0, replaced: 0 });
           continue;

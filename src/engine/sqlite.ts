@@ -349,6 +349,12 @@ export class SqliteStorage implements Storage {
     const rows = this.db.prepare('SELECT u.type_id AS t, COUNT(*) AS n FROM repo_content rc JOIN units u INDEXED BY units_id_type ON u.id = rc.unit_id WHERE rc.repo_id = ? AND rc.removed_in IS NULL GROUP BY u.type_id ORDER BY u.type_id').all(repoId) as Array<{ t: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.t, r.n]));
   }
+  /** Repositories whose current content holds any of these units (sorted). */
+  reposHolding(unitIds: number[]): string[] {
+    if (!unitIds.length) return [];
+    const rows = this.db.prepare('SELECT DISTINCT repo_id FROM repo_content WHERE unit_id IN (SELECT value FROM json_each(?)) AND removed_in IS NULL ORDER BY repo_id').all(JSON.stringify(unitIds)) as Array<{ repo_id: string }>;
+    return rows.map((r) => r.repo_id);
+  }
   contentIds(repoId: string, version?: number): Set<number> {
     const rows = (version === undefined
       ? this.db.prepare('SELECT unit_id FROM repo_content WHERE repo_id = ? AND removed_in IS NULL').all(repoId)

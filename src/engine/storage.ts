@@ -167,6 +167,8 @@ export interface Storage {
   /** A repository's current units with these ids (metadata included; any order). */
   repoUnitsByIds(repoId: string, ids: number[]): UnitRow[];
   unitCountsByType(repoId: string): Record<string, number>;
+  /** Repositories whose current content holds any of these units (sorted). */
+  reposHolding(unitIds: number[]): string[];
   /** Content ids of a repository version (default current). */
   contentIds(repoId: string, version?: number): Set<number>;
   /** Insert or update (by type + key) and return the id. */

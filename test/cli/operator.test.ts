@@ -184,7 +184,11 @@ test('an advisory is one unit shared by the repositories holding it: an upload e
   writeFileSync(e2, erratumYaml({ id: 'EX-1', updated: '2026-02-01 00:00:00', version: '2', packages: [{ name: 'bar', version: '1.0', release: '1' }] }));
   for (const r of ['A', 'B', 'C']) ok(['repo', 'create', r, '--importer', 'yum_importer']);
   ok(['content', 'upload', '--repo', 'A', e1]);
+  const versionOf = (repo: string) => (JSON.parse(ok(['repo', 'show', repo, '--json']).stdout) as { version: number }).version;
+  const a1 = versionOf('A');
   ok(['content', 'upload', '--repo', 'B', e2]);
+  // A holds the advisory B's upload changed: A's content changed, so A has a new version.
+  assert.equal(versionOf('A'), a1 + 1);
   const advisory = (repo: string) => (JSON.parse(ok(['content', 'list', '--repo', repo, '--type', 'erratum', '--json']).stdout) as Array<{ metadata: { version: string; pkglist: Array<{ packages: Array<{ name: string }> }> } }>)[0]!.metadata;
   const names = (m: ReturnType<typeof advisory>) => m.pkglist.flatMap((c) => c.packages.map((p) => p.name)).sort();
   assert.equal(advisory('A').version, '2');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
@@ -397,4 +397,45 @@ test('the stat cache spares re-hashing; free space is checked before writing (ex
   const dry = push(['--json', '--dry-run', root], { dataDir, config });
   const items = JSON.parse(dry.stdout).items as Array<{ sha256?: string }>;
   assert.equal(items[0]!.sha256, '0'.repeat(64));
+});
+
+test('one advisory staged for two repositories and changed: both get a new version and publish the new text; a third holding it gets a new version too', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const stage = (dest: string, text: string) => {
+    mkdirSync(path.join(root, dest, 'ERRATA'), { recursive: true });
+    writeFileSync(path.join(root, dest, 'ERRATA', 'E.yaml'), text);
+  };
+  const v1 = erratumYaml('SHARED-1', { updated: '2026-01-01 00:00:00', title: 'first text' });
+  for (const d of ['d1', 'd2', 'd3']) stage(d, v1);
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const updateinfo = (repo: string) => {
+    const dir = path.join(dataDir, 'published', 'http', repo);
+    const repomd = readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
+    const href = /<data type="updateinfo">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1]!;
+    return spawnSync('zcat', ['-f', path.join(dir, href)], { encoding: 'utf8' }).stdout;
+  };
+  const version = (repo: string) => (JSON.parse(spawnSync(process.execPath, [path.join(ROOT, 'bin', 'stagepush'), '--data-dir', dataDir, '--config', config, 'repo', 'show', repo, '--json'], { encoding: 'utf8' }).stdout) as { version: number }).version;
+  for (const r of ['d1', 'd2', 'd3']) assert.match(updateinfo(r), /first text/);
+  const before = { d1: version('d1'), d2: version('d2'), d3: version('d3') };
+
+  // The advisory moves forward in d1 and d2 (d3 is left out of this push).
+  rmSync(path.join(root, 'd3'), { recursive: true });
+  const v2 = erratumYaml('SHARED-1', { updated: '2026-02-01 00:00:00', title: 'second text' });
+  stage('d1', v2);
+  stage('d2', v2);
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { items: Array<{ repository: string; action: string }>; repositories: Array<{ id: string; status: string; version: number }> };
+  assert.deepEqual(rep.items.map((i) => `${i.repository} ${i.action}`).sort(), ['d1 replaced', 'd2 replaced']);
+  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.version}`), [`d1 published ${before.d1 + 1}`, `d2 published ${before.d2 + 1}`]);
+  assert.match(updateinfo('d1'), /second text/);
+  assert.match(updateinfo('d2'), /second text/);
+  // d3 holds the same advisory: its content changed, so it has a new version, which its next publish shows.
+  assert.equal(version('d3'), before.d3 + 1);
+  const pub = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'stagepush'), '--data-dir', dataDir, '--config', config, 'repo', 'publish', 'd3'], { encoding: 'utf8' });
+  assert.equal(pub.status, 0, pub.stderr);
+  assert.match(updateinfo('d3'), /second text/);
 });
