@@ -53,6 +53,8 @@ interface RepomdHistoryEntry {
 interface YumScratchpad {
   publishedAt: number | null;
   history: RepomdHistoryEntry[];
+  /** The files the repomd.xml of the last recorded publish names (null: not recorded yet). */
+  current: string[] | null;
 }
 
 function readScratch(conduit: PublishConduit): YumScratchpad {
@@ -61,7 +63,14 @@ function readScratch(conduit: PublishConduit): YumScratchpad {
   return {
     publishedAt: typeof o.publishedAt === 'number' ? o.publishedAt : null,
     history: Array.isArray(o.history) ? (o.history as unknown as RepomdHistoryEntry[]).filter((h) => h && typeof h.time === 'number' && Array.isArray(h.files)) : [],
+    current: Array.isArray(o.current) && o.current.every((f) => typeof f === 'string') ? (o.current as string[]) : null,
   };
+}
+
+function sameFiles(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((f) => set.has(f));
 }
 
 function canceled(signal: AbortSignal): void {
@@ -104,6 +113,8 @@ export class YumDistributor implements Distributor {
     const now = Math.floor(Date.now() / 1000);
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];
+    let newFiles: string[] = [];
+    let history = scratch.history.filter((h) => now - h.time <= settings.oldRepodataThreshold);
     const base = versionsBase(conduit.publishRoot, repo.id, distributorKey(repo));
     // Also when packages are skipped: the pool keeps what kept old metadata names (as prune decides).
     const pool = new PackagePool(base, settings.packageLink);
@@ -114,6 +125,7 @@ export class YumDistributor implements Distributor {
       config,
       async (dir) => {
         Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir));
+        newFiles = await readRepomdLocations(path.join(dir, 'repodata', 'repomd.xml'));
         if (pool) {
           // After a package_link change: what kept old metadata names comes along from the old pool.
           const adopted = pool.adoptOtherPools(base, now);
@@ -124,13 +136,21 @@ export class YumDistributor implements Distributor {
       {
         carryOver: async (previousDir) => {
           // The repodata the replaced repomd.xml names, and what earlier ones named within the threshold.
-          previousFiles = await readRepomdLocations(path.join(previousDir, 'repodata', 'repomd.xml')).catch(() => [] as string[]);
+          const repomd = path.join(previousDir, 'repodata', 'repomd.xml');
+          previousFiles = await readRepomdLocations(repomd).catch(() => [] as string[]);
+          // A publish interrupted after its switch (the live tree is not the one last recorded):
+          // what the recorded tree named was replaced when the live one was made, and is kept for
+          // the threshold from then like any replaced repodata.
+          if (scratch.current && !sameFiles(scratch.current, previousFiles)) {
+            const replacedAt = await fsp.stat(repomd).then((st) => Math.floor(st.mtimeMs / 1000), () => now);
+            if (now - replacedAt <= settings.oldRepodataThreshold) history.push({ time: replacedAt, files: scratch.current });
+          }
           if (!settings.removeOldRepodata) {
             const all = await fsp.readdir(path.join(previousDir, 'repodata')).catch(() => [] as string[]);
             return all.filter((f) => !f.startsWith('repomd.xml')).map((f) => `repodata/${f}`);
           }
           const keep = new Set(previousFiles);
-          for (const h of scratch.history) if (now - h.time <= settings.oldRepodataThreshold) for (const f of h.files) keep.add(f);
+          for (const h of history) for (const f of h.files) keep.add(f);
           return [...keep];
         },
       },
@@ -146,11 +166,11 @@ export class YumDistributor implements Distributor {
     removeOtherPools(base, settings.packageLink);
 
     // Remember which repodata each replaced repomd.xml named, and when it was replaced.
-    const history = scratch.history.filter((h) => now - h.time <= settings.oldRepodataThreshold);
-    if (previousFiles.length) history.push({ time: now, files: previousFiles });
+    if (previousFiles.length) history = [...history, { time: now, files: previousFiles }];
     conduit.setScratchpad({
       publishedAt: now,
       history: history as unknown as Json,
+      current: newFiles,
     } as unknown as Json);
     await writePublishInfo(repo, { publishRoot: conduit.publishRoot, baseUrls: conduit.baseUrls, relativeUrl, publishedPaths: result.publishedPaths, urls: result.urls, repoVersion: conduit.repoVersion, publishedAt: now });
     conduit.setProgress({ step: 'done', published: result.publishedPaths });
