@@ -438,14 +438,21 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         r.reason = '--skip publish';
       }
     } else {
-      await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
-      // Hooks run for each repository published now, and again for one whose hooks failed on an
-      // earlier push (a mirror a cron run could not notify is notified by the next one).
+      // Hooks run for each repository published now, and again for one whose hooks failed or
+      // never ran on an earlier push (a mirror a cron run could not notify is notified by the
+      // next one). They are owed before the publish: a push killed between its publish and its
+      // hooks leaves them owed, not lost.
       const pending = cache.pendingHooks();
+      const hooked = cfg.hooks.post_publish.length > 0;
+      const owed = hooked ? report.repositories.filter((r) => !pending.has(r.id) && (opts.forcePublish || eng.needsPublish(r.id))).map((r) => r.id) : [];
+      for (const id of owed) cache.setHooksOutcome(id, eng.repoVersion(id), false);
+      await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
       const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
-      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry);
+      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal);
       for (const r of report.repositories) {
         if (r.status === 'published' || retry.has(r.id)) cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));
+        // Owed for a publish that did not happen after all (nothing to publish): not owed.
+        else if (r.status === 'skipped' && owed.includes(r.id)) cache.setHooksOutcome(r.id, r.version, true);
       }
     }
     return finish(report, log, settings, dryRun);
@@ -761,12 +768,23 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
 
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */
 /** `retry`: repositories not published now whose hooks failed on an earlier push (run again). */
-async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, report: PushReport, events: EventSink, log: PushLog, retry: Set<string>): Promise<void> {
+/** `signal`: an interrupted push stops its hooks (a running one gets SIGTERM) and stays owing them. */
+async function runHooks(
+  hooks: Array<string | string[]>,
+  timeoutSec: number,
+  report: PushReport,
+  events: EventSink,
+  log: PushLog,
+  retry: Set<string>,
+  pending: Map<string, number | null>,
+  signal?: AbortSignal,
+): Promise<void> {
   if (!hooks.length) return;
   for (const r of report.repositories) {
     if (r.status !== 'published' && !retry.has(r.id)) continue;
-    if (retry.has(r.id)) log.line(`hooks of ${r.id} failed on an earlier push: run again`);
+    if (retry.has(r.id)) log.line(`hooks of ${r.id} (version ${pending.get(r.id) ?? '?'}) failed or did not run on an earlier push: run again`);
     for (const h of hooks) {
+      signal?.throwIfAborted();
       const argv = Array.isArray(h) ? h : ['/bin/sh', '-c', h];
       const command = Array.isArray(h) ? h.join(' ') : h;
       events({ type: 'phase-start', phase: 'hook', repo: r.id, label: command });
@@ -774,17 +792,32 @@ async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, rep
         const child = spawn(argv[0]!, argv.slice(1), {
           env: { ...process.env, REPO_ID: r.id, PUBLISHED_PATH: r.published_paths[0] ?? '', PUBLISHED_PATHS: r.published_paths.join(':'), VERSION: String(r.version ?? ''), PUSH_ID: report.push_id ?? '' },
           stdio: ['pipe', 'pipe', 'pipe'],
+          // A process group of its own: a timeout or an interrupted push stops the whole hook
+          // (sh and what it started; a surviving grandchild would hold the pipes open).
+          detached: true,
         });
+        const stopAll = () => {
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            child.kill('SIGTERM');
+          }
+        };
         let out = '';
         child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
         child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
-        const timer = setTimeout(() => child.kill('SIGTERM'), timeoutSec * 1000);
-        child.on('error', (e) => {
+        const timer = setTimeout(stopAll, timeoutSec * 1000);
+        signal?.addEventListener('abort', stopAll, { once: true });
+        const done = () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', stopAll);
+        };
+        child.on('error', (e) => {
+          done();
           resolve({ command, exit_status: null, ok: false, output: e.message });
         });
         child.on('close', (code, sig) => {
-          clearTimeout(timer);
+          done();
           resolve({ command, exit_status: code, signal: sig, ok: code === 0, output: out });
         });
         child.stdin.on('error', () => {});
@@ -793,6 +826,7 @@ async function runHooks(hooks: Array<string | string[]>, timeoutSec: number, rep
       r.hooks.push(res);
       log.line(`hook ${command} for ${r.id}: ${res.ok ? 'ok' : `failed (exit ${res.exit_status ?? res.signal})`}${res.output ? `: ${res.output.trim()}` : ''}`);
       events({ type: 'phase-end', phase: 'hook', repo: r.id, label: command, ok: res.ok });
+      signal?.throwIfAborted();
     }
   }
 }

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 
 const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
@@ -274,6 +274,46 @@ test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing
   writeFileSync(out, '');
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
   assert.equal(readFileSync(out, 'utf8'), '', 'done: not run again');
+});
+
+test('hooks are owed from before the publish: a push killed during its hooks (SIGKILL) or stopped by SIGTERM leaves them to the next push', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const out = path.join(work, 'hook.out');
+  const armed = path.join(work, 'armed');
+  // While `armed` exists, the hook kills the push running it (its parent's parent: sh, then node).
+  const config = writeConfig(work, `hooks:\n  post_publish:\n    - 'echo "$REPO_ID $VERSION" >> ${out}; if [ -e ${armed} ]; then rm ${armed}; kill -KILL $PPID; fi'\n`);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'docs', 'RAW'), { recursive: true });
+  writeFileSync(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  writeFileSync(armed, '');
+  const killed = push(['-q', root], { dataDir, config });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'docs 1\n');
+  // Nothing left to publish: the hooks the killed push owed run now, for the version it published.
+  const next = push(['--json', root], { dataDir, config });
+  assert.equal(next.status, 0, next.stderr);
+  assert.equal(JSON.parse(next.stdout).repositories[0].status, 'skipped');
+  assert.equal(readFileSync(out, 'utf8'), 'docs 1\ndocs 1\n');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  assert.equal(readFileSync(out, 'utf8'), 'docs 1\ndocs 1\n', 'done: not run again');
+
+  // SIGTERM while a hook runs: the hook is stopped, the push ends at once (143), the hook is owed.
+  const started = path.join(work, 'started');
+  const slow = writeConfig(work, `hooks:\n  post_publish:\n    - 'echo "$REPO_ID $VERSION" >> ${out}; touch ${started}; sleep 60'\n`);
+  writeFileSync(path.join(root, 'docs', 'RAW', 'b.txt'), 'b\n');
+  const child = spawnCli(['--data-dir', dataDir, '--config', slow, 'push', '-q', root], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((res) => setTimeout(res, 50));
+  assert.ok(existsSync(started), 'the hook started');
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  assert.ok(Date.now() - t0 < 20_000, 'the push did not wait for the hook to end');
+  writeFileSync(out, '');
+  const after = push(['-q', root], { dataDir, config });
+  assert.equal(after.status, 0, after.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'docs 2\n', 'the interrupted hook ran again for version 2');
 });
 
 test('--skip publish, --dest / --exclude-dest, --log-file', () => {
