@@ -1584,45 +1584,44 @@ class EngineImpl implements Engine, ConduitHost {
   private syncTokens = new Map<string, string>();
 
   async removeOrphans(opts: { dryRun?: boolean } = {}): Promise<OrphanReport> {
-    return this.runTask('orphans', null, [...this.allRepoIds(), '*gc'], async () => this.removeOrphansLocked(!!opts.dryRun), (r) => ({ ...r, orphans: r.orphans.slice(0, 100) }) as unknown as Json);
+    // A dry run only reads: no task is recorded and no lock taken (it changes nothing, not even the task list).
+    if (opts.dryRun) return this.removeOrphansLocked(true);
+    return this.runTask('orphans', null, [...this.allRepoIds(), '*gc'], async () => this.removeOrphansLocked(false), (r) => ({ ...r, orphans: r.orphans.slice(0, 100) }) as unknown as Json);
   }
 
   async gc(opts: { dryRun?: boolean; taskRetentionDays?: number } = {}): Promise<GcReport> {
     const dryRun = !!opts.dryRun;
     const days = opts.taskRetentionDays ?? 30;
     const ids = this.allRepoIds();
-    return this.runTask(
-      'gc',
-      null,
-      [...ids, '*gc'],
-      async () => {
-        let versionsPruned = 0;
-        for (const id of ids) {
-          const r = this.st.getRepo(id);
-          if (!r || r.retain_versions <= 0) continue;
-          const oldestKept = r.version - r.retain_versions + 1;
-          const n = this.st.listVersions(id).filter((v) => v.number < oldestKept).length;
-          versionsPruned += n;
-          if (!dryRun && n) this.st.pruneVersions(id, r.retain_versions);
+    const body = async (): Promise<GcReport> => {
+      let versionsPruned = 0;
+      for (const id of ids) {
+        const r = this.st.getRepo(id);
+        if (!r || r.retain_versions <= 0) continue;
+        const oldestKept = r.version - r.retain_versions + 1;
+        const n = this.st.listVersions(id).filter((v) => v.number < oldestKept).length;
+        versionsPruned += n;
+        if (!dryRun && n) this.st.pruneVersions(id, r.retain_versions);
+      }
+      const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
+      const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);
+      const orphans = this.removeOrphansLocked(dryRun);
+      const stray = this.store.strayTemps();
+      if (!dryRun) for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
+      let workingDirsRemoved = 0;
+      const wroot = path.join(this.dataDir, 'working');
+      if (fs.existsSync(wroot)) {
+        for (const n of fs.readdirSync(wroot)) {
+          if (this.st.getRepo(n)) continue;
+          workingDirsRemoved++;
+          if (!dryRun) fs.rmSync(path.join(wroot, n), { recursive: true, force: true });
         }
-        const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
-        const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);
-        const orphans = this.removeOrphansLocked(dryRun);
-        const stray = this.store.strayTemps();
-        if (!dryRun) for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
-        let workingDirsRemoved = 0;
-        const wroot = path.join(this.dataDir, 'working');
-        if (fs.existsSync(wroot)) {
-          for (const n of fs.readdirSync(wroot)) {
-            if (this.st.getRepo(n)) continue;
-            workingDirsRemoved++;
-            if (!dryRun) fs.rmSync(path.join(wroot, n), { recursive: true, force: true });
-          }
-        }
-        return { dryRun, versionsPruned, tasksPruned, orphans, tempFilesRemoved: stray.length, workingDirsRemoved };
-      },
-      (r) => ({ ...r, orphans: { ...r.orphans, orphans: r.orphans.orphans.slice(0, 100) } }) as unknown as Json,
-    );
+      }
+      return { dryRun, versionsPruned, tasksPruned, orphans, tempFilesRemoved: stray.length, workingDirsRemoved };
+    };
+    // A dry run only reads: no task is recorded and no lock taken (it changes nothing, not even the task list).
+    if (dryRun) return body();
+    return this.runTask('gc', null, [...ids, '*gc'], body, (r) => ({ ...r, orphans: { ...r.orphans, orphans: r.orphans.orphans.slice(0, 100) } }) as unknown as Json);
   }
 
   async fsck(): Promise<FsckReport> {
