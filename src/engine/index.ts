@@ -349,6 +349,21 @@ class EngineImpl implements Engine, ConduitHost {
     if (!valid) throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}`, { kind: 'invalid', details: { plugin: p.id, message: message ?? null } });
   }
 
+  /**
+   * A call's override (`--override`) is validated with the configuration it overrides, as the
+   * plugin will see it, before the operation starts: a bad value is refused by validateConfig
+   * naming the key, not met half-way through a sync or publish.
+   */
+  private async validateOverride(p: LoadedPlugin, repoId: string, kind: 'importer' | 'distributor', d: DistributorRow | null, override: Record<string, unknown> | undefined): Promise<void> {
+    if (!override || !Object.keys(override).length) return;
+    const row = this.requireRepo(repoId);
+    if (kind === 'importer') {
+      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'importer', p.id), true), mergeConfig(parseJson(row.importer_config, {}), override), 'importer (with the call override)');
+    } else {
+      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'distributor', d!.id), true), mergeConfig(parseJson(d!.config, {}), override), `distributor ${d!.id} (with the call override)`, d!.id);
+    }
+  }
+
   private async hook(p: LoadedPlugin, name: string, repo: Repository, config: Record<string, unknown>): Promise<void> {
     const inst = (await this.instance(p)) as unknown as Record<string, unknown>;
     const fn = inst[name];
@@ -806,6 +821,7 @@ class EngineImpl implements Engine, ConduitHost {
     const { row, p, config, workingDir } = target;
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
+    await this.validateOverride(p, repoId, 'importer', null, req.override);
     let fileStat: { path: string; st: fs.Stats } | undefined;
     if (req.filePath !== null && req.filePath !== undefined) {
       let ok = false;
@@ -1074,6 +1090,7 @@ class EngineImpl implements Engine, ConduitHost {
     const { p } = this.importerOf(repoId, 'sync');
     const probe = (await this.instance(p)) as Importer;
     if (typeof probe.syncRepo !== 'function') throw this.notSupported(p, 'sync');
+    await this.validateOverride(p, repoId, 'importer', null, opts.override);
     return this.importerTask(
       'sync',
       repoId,
@@ -1290,6 +1307,7 @@ class EngineImpl implements Engine, ConduitHost {
   async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean } = {}): Promise<PublishOutcome[]> {
     this.requireRepo(repoId);
     const dists = opts.distributorId ? [this.requireDist(repoId, opts.distributorId)] : this.st.listDistributors(repoId);
+    for (const d of dists) await this.validateOverride(this.plugin(d.type_id, 'distributor'), repoId, 'distributor', d, opts.override);
     const out: PublishOutcome[] = [];
     await this.withLock([repoId], async () => {
       for (const d of dists) out.push(await this.publishOne(repoId, d, opts.override ?? {}, !!opts.force));

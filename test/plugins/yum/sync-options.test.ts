@@ -453,5 +453,19 @@ describe('yum_importer sync options', () => {
       });
       assert.equal(eng.getRepo(id), null, `nothing created for ${JSON.stringify(config)}`);
     }
+    // The same check applies to a call's override, before the operation starts (no task, no version).
+    const id = `bad${++n}`;
+    await eng.createRepo({ id, importer: { typeId: 'yum_importer', config: {} }, distributors: [{ id: 'yum', typeId: 'yum_distributor', config: { relative_url: id } }] });
+    await assert.rejects(() => eng.sync(id, { override: { max_downloads: 0 } }), (e: any) => {
+      assert.equal(e.code, 'PLUGIN_CONFIG_INVALID');
+      assert.match(e.message, /"max_downloads".*call override|call override.*"max_downloads"/);
+      return true;
+    });
+    await assert.rejects(() => eng.publish(id, { override: { checksum_type: 'crc32' } }), (e: any) => {
+      assert.equal(e.code, 'PLUGIN_CONFIG_INVALID');
+      assert.match(e.message, /"checksum_type"/);
+      return true;
+    });
+    assert.equal(eng.getRepo(id)!.version, 0);
   });
 });
