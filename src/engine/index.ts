@@ -1161,7 +1161,8 @@ class EngineImpl implements Engine, ConduitHost {
 
   async copy(fromRepo: string, toRepo: string, opts: CopySpec = {}): Promise<TaskResult> {
     this.requireRepo(fromRepo);
-    this.importerOf(toRepo, 'copy units into it');
+    const { p } = this.importerOf(toRepo, 'copy units into it');
+    await this.validateOverride(p, toRepo, 'importer', null, opts.override);
     return this.importerTask('copy', toRepo, [fromRepo, toRepo], (s) => this.innerCopy(s, fromRepo, toRepo, opts), true);
   }
 
