@@ -184,23 +184,50 @@ function required(conv: Conv, ...names: string[]): FieldSpec[] {
   return names.map((name) => ({ name, req: true, conv }));
 }
 
+/**
+ * Every field error of one item, not only the first (pushsource stops at the first): each
+ * field's converter runs whatever an earlier one said. Thrown as one error: the first field's
+ * code and message, with every field error in `problems` (see `fieldErrorsOf`).
+ */
+function collected(errors: StagepushError[]): StagepushError {
+  const first = errors[0]!;
+  if (errors.length === 1) return first;
+  return new StagepushError(first.code, first.message, { kind: 'invalid', field: first.field, problems: errors.map((e) => e.toProblem()) });
+}
+
+/** The field errors an error of the model stands for (one, or every one of an item). */
+function fieldErrorsOf(e: unknown): StagepushError[] {
+  if (!(e instanceof StagepushError)) throw e;
+  if (e.problems.length < 2) return [e];
+  return e.problems.map((p) => new StagepushError(p.code, p.message, { kind: 'invalid', field: p.field }));
+}
+
 function construct(className: string, specs: readonly FieldSpec[], input: Obj, prefix: string, kind?: string): Obj {
   const out: Obj = kind ? { kind } : {};
+  const errors: StagepushError[] = [];
   const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(input)) {
     if (!known.has(key) && input[key] !== undefined) {
-      throw fieldError(prefix + key, `${className} has no field '${key}'`, 'ITEM_FIELD_UNKNOWN');
+      errors.push(fieldError(prefix + key, `${className} has no field '${key}'`, 'ITEM_FIELD_UNKNOWN'));
     }
   }
   for (const s of specs) {
     const fname = prefix + s.name;
     let v = input[s.name];
-    if (v === undefined) {
-      if (s.req) throw fieldError(fname, `${className} requires '${s.name}'`, 'ITEM_FIELD_MISSING');
-      v = s.def ? s.def(out) : null;
+    try {
+      if (v === undefined) {
+        if (s.req) throw fieldError(fname, `${className} requires '${s.name}'`, 'ITEM_FIELD_MISSING');
+        v = s.def ? s.def(out) : null;
+      }
+      out[s.name] = s.conv ? s.conv(v, fname) : v;
+    } catch (e) {
+      const own = fieldErrorsOf(e);
+      // A default worked out from a field already refused says nothing new.
+      if (!(input[s.name] === undefined && s.def && errors.length)) errors.push(...own);
+      out[s.name] = null;
     }
-    out[s.name] = s.conv ? s.conv(v, fname) : v;
   }
+  if (errors.length) throw collected(errors);
   return out;
 }
 
@@ -222,7 +249,19 @@ function nestedClass<T>(className: string, specs: readonly FieldSpec[]): (o: Obj
 }
 
 function nestedList<T>(build: (o: Obj, prefix: string) => T, className: string): Conv {
-  return (v, f) => (list(v, f) as unknown[]).map((x, i) => nested(build, false, className)(x, `${f}[${i}]`));
+  return (v, f) => {
+    const errors: StagepushError[] = [];
+    const out = (list(v, f) as unknown[]).map((x, i) => {
+      try {
+        return nested(build, false, className)(x, `${f}[${i}]`);
+      } catch (e) {
+        errors.push(...fieldErrorsOf(e));
+        return null;
+      }
+    });
+    if (errors.length) throw collected(errors);
+    return out;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -146,3 +146,35 @@ test('productid and directory items', () => {
   const d = directoryPushItem({ name: 'dest', src: '/x/dest/RAW', dest: ['dest'] });
   assert.equal(d.origin, null);
 });
+
+test('every field error of an item is reported, not only the first (nested objects and lists too)', () => {
+  assert.throws(
+    () =>
+      amiPushItem({
+        name: 'x',
+        boot_mode: 'bios',
+        release: { product: 'p', date: '2020-13-01', arch: 'a', respin: 1.5 },
+        scanning_port: 1.5,
+      } as Parameters<typeof amiPushItem>[0]),
+    (e: unknown) => {
+      assert.ok(e instanceof StagepushError);
+      // The first in field order is the error's own code, field and message (as before).
+      assert.equal(e.field, 'release.date');
+      assert.deepEqual(
+        e.problems.map((p) => `${p.code} ${p.field}`),
+        ['ITEM_FIELD_INVALID release.date', 'ITEM_FIELD_INVALID release.respin', 'ITEM_FIELD_MISSING description', 'ITEM_FIELD_INVALID boot_mode', 'ITEM_FIELD_INVALID scanning_port'],
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => erratumPushItem({ name: 'E-1', type: 'weird', reboot_suggested: 'perhaps', references: [{ href: 1 }, 'x'] } as Parameters<typeof erratumPushItem>[0]),
+    (e: unknown) => {
+      assert.ok(e instanceof StagepushError);
+      assert.deepEqual(e.problems.map((p) => p.field), ['type', 'reboot_suggested', 'references[0].href', 'references[0].id', 'references[0].title', 'references[1]']);
+      return true;
+    },
+  );
+  // One error: no list (as before).
+  assert.throws(() => erratumPushItem({ name: 'E-1', type: 'weird' }), (e: unknown) => e instanceof StagepushError && e.field === 'type' && e.problems.length === 0);
+});

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { amiPushItem, vhdPushItem } from '../../items/model.js';
 import type { AmiPushItem, VHDPushItem } from '../../items/types.js';
-import { isPlainObject, ioReason, itemErrorProblem, parseData, problem, pyJoin } from './common.js';
+import { isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem, pyJoin } from './common.js';
 
 /** Keys copied verbatim from the attributes (AWS_IMAGES) or resources.yaml top level (CLOUD_IMAGES). */
 const AMI_RAW_KEYS = [
@@ -68,15 +68,17 @@ export function amiFromAttributes(
     problems.push(problem('STAGED_AMI_MISSING_FIELD', 'an AMI needs attributes.release (product, date, arch, respin) and the other AMI attributes', { ...loc, field: 'attributes.release' }));
   }
   problems.push(...amiRawProblems(attributes, loc, 'attributes.'));
-  if (problems.length) return { problems };
   const rel: Record<string, unknown> = {};
-  for (const k of RELEASE_KEYS) if (k in (release as object)) rel[k] = (release as Record<string, unknown>)[k];
+  if (isPlainObject(release)) for (const k of RELEASE_KEYS) if (k in release) rel[k] = release[k];
   const input: Record<string, unknown> = { ...base, state: 'PENDING', release: rel };
   copyRaw(attributes, input, { billingCodes: true });
+  // The model runs whatever the checks above said: its problems on other fields are listed too.
   try {
-    return { item: amiPushItem(input as { name: unknown }), problems };
+    const item = amiPushItem(input as { name: unknown });
+    return problems.length ? { problems } : { item, problems };
   } catch (e) {
-    return { problems: [itemErrorProblem(e, loc, (f) => `attributes.${f}`)] };
+    const model = itemErrorProblems(e, loc, (f) => `attributes.${f}`);
+    return { problems: problems.length ? [...problems, ...notYetNamed(problems.map((p) => p.field), model)] : model };
   }
 }
 
@@ -174,7 +176,7 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
       }
     } catch (e) {
       res.problems.push(
-        itemErrorProblem(e, { file, entry: path }, (f) =>
+        ...itemErrorProblems(e, { file, entry: path }, (f) =>
           f === 'sha256sum' ? `images[${i}].sha256sum` : f === 'release.arch' ? `images[${i}].architecture` : f === 'build_info.release' ? 'build.respin' : f.replace(/^build_info\./, 'build.'),
         ),
       );

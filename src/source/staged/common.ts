@@ -20,6 +20,24 @@ export function problem(code: string, message: string, loc: { file?: string; ent
  * A model error (ITEM_*) as a problem at `loc`; `fieldPrefix` maps the item field to where it
  * came from in the input (e.g. `attributes.`).
  */
+/**
+ * Problems of a second check (the item model after a schema) on fields the first did not already
+ * name (`named`: fields of the first check's problems; a field, its parts and its parents count).
+ */
+export function notYetNamed(named: Array<string | undefined>, more: Problem[]): Problem[] {
+  const taken = named.filter((f): f is string => f !== undefined && f !== '');
+  const covers = (a: string, b: string) => a === b || b.startsWith(a + '.') || b.startsWith(a + '[');
+  return more.filter((p) => p.code !== 'STAGED_INTERNAL' && !(p.field !== undefined && taken.some((t) => covers(t, p.field!) || covers(p.field!, t))));
+}
+
+export function itemErrorProblems(err: unknown, loc: { file?: string; entry?: string }, fieldMap: (f: string) => string = (f) => f): Problem[] {
+  // The model reports every field error of an item at once (in `problems`).
+  if (err instanceof StagepushError && err.problems.length > 1) {
+    return err.problems.map((p) => itemErrorProblem(new StagepushError(p.code, p.message, { kind: 'invalid', field: p.field }), loc, fieldMap));
+  }
+  return [itemErrorProblem(err, loc, fieldMap)];
+}
+
 export function itemErrorProblem(err: unknown, loc: { file?: string; entry?: string }, fieldMap: (f: string) => string = (f) => f): Problem {
   if (err instanceof StagepushError) {
     const field = err.field;

@@ -10,7 +10,7 @@ import type { Problem } from '../../errors.js';
 import { erratumPushItem } from '../../items/model.js';
 import type { ErratumPushItem } from '../../items/types.js';
 import { ajvProblems, validators } from './schemas.js';
-import { isPlainObject, ioReason, itemErrorProblem, parseData, problem } from './common.js';
+import { isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem } from './common.js';
 
 /** Keys pushsource reads with data[key] (KeyError when absent). */
 const REQUIRED_BY_MODEL = ['type', 'release', 'status', 'pushcount', 'reboot_suggested', 'rights', 'title', 'from', 'description', 'version', 'updated', 'issued', 'severity', 'summary', 'solution'] as const;
@@ -116,7 +116,6 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     const module = c.module && typeof c.module === 'object' && Object.keys(c.module).length === 0 ? null : c.module || null;
     collections.push({ name: c.name || '', short: c.short || '', packages, module, __index: ci });
   });
-  if (problems.length) return { problems };
   const pum = isPlainObject(data.pulp_user_metadata) ? data.pulp_user_metadata : {};
   let containerList: unknown = data.container_list ?? [];
   if (pum.container_list !== undefined && pum.container_list !== null) containerList = pum.container_list;
@@ -133,16 +132,17 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
   };
   for (const k of REQUIRED_BY_MODEL) input[k] = data[k];
   if (pum.content_types) input.content_types = pum.content_types;
+  // The model's checks run even when the schema refused something: every problem is listed, and
+  // the model's are added for the fields the schema did not already name.
   try {
-    return { item: erratumPushItem(input as { name: unknown }), problems };
+    const item = erratumPushItem(input as { name: unknown });
+    return problems.length ? { problems } : { item, problems };
   } catch (e) {
     // Map pkglist indexes of the filtered list back to the file's indexes.
     const kept = collections.filter((c) => (c.packages as unknown[]).length > 0).map((c) => c.__index as number);
-    return {
-      problems: [
-        itemErrorProblem(e, loc, (f) => f.replace(/^pkglist\[(\d+)\]/, (_m, n: string) => `pkglist[${kept[Number(n)] ?? n}]`).replace(/^name$/, 'id')),
-      ],
-    };
+    const model = itemErrorProblems(e, loc, (f) => f.replace(/^pkglist\[(\d+)\]/, (_m, n: string) => `pkglist[${kept[Number(n)] ?? n}]`).replace(/^name$/, 'id'));
+    if (!problems.length) return { problems: model };
+    return { problems: [...problems, ...notYetNamed(problems.map((p) => p.field), model)] };
   }
 }
 

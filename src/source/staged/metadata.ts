@@ -19,6 +19,11 @@ export interface MetadataEntry {
   attributes: Record<string, unknown>;
   /** Index in payload.files (for messages). */
   index: number;
+  /**
+   * Null for a valid entry. Otherwise the entry was refused: the fields its problems already
+   * name. The walk still builds its item (never pushed) to list the problems the schema cannot see.
+   */
+  refused: string[] | null;
 }
 
 export interface StagingMetadata {
@@ -91,6 +96,7 @@ export function validateMetadata(data: unknown, file: string, basename: string):
     }
     seenContent.set(key, i);
     const unsupported = typeof rel === 'string' && UNSUPPORTED_ENTRY_RE.test(rel);
+    const problemsBefore = md.problems.length;
     let valid = true;
     if (!unsupported) {
       if (rel === undefined) {
@@ -123,7 +129,7 @@ export function validateMetadata(data: unknown, file: string, basename: string):
       }
       seenPath.set(rel, i);
     }
-    if (!valid || typeof rel !== 'string') continue;
+    if (typeof rel !== 'string' || (!valid && unsupported)) continue;
     md.entries.set(rel, {
       filename: typeof raw.filename === 'string' ? raw.filename : null,
       relative_path: rel,
@@ -132,6 +138,7 @@ export function validateMetadata(data: unknown, file: string, basename: string):
       order: typeof raw.order === 'number' ? raw.order : null,
       attributes: isPlainObject(raw.attributes) ? raw.attributes : {},
       index: i,
+      refused: valid ? null : md.problems.slice(problemsBefore).map((p) => p.field ?? ''),
     });
   }
   return md;

@@ -16,7 +16,7 @@ import {
 } from '../../items/model.js';
 import type { PushItem } from '../../items/types.js';
 import { parseProductCertificate, ProductIdError } from '../../formats/productid/index.js';
-import { ioReason, itemErrorProblem, problem, pyJoin } from './common.js';
+import { ioReason, itemErrorProblems, notYetNamed, problem, pyJoin } from './common.js';
 import { loadMetadata, type StagingMetadata } from './metadata.js';
 import { loadErratumFile, type ParsedCache } from './errata.js';
 import { amiFromAttributes, loadCloudDir } from './cloud.js';
@@ -140,7 +140,7 @@ function build(ctx: Ctx, file: string, make: () => PushItem, extra: Omit<WalkedI
   try {
     push(ctx, walked(extra, { item: make() }));
   } catch (e) {
-    ctx.res.problems.push(itemErrorProblem(e, loc ?? { file }, fieldMap));
+    ctx.res.problems.push(...itemErrorProblems(e, loc ?? { file }, fieldMap));
   }
 }
 
@@ -248,29 +248,33 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
           break;
         }
         const loc = { file: md.file ?? f.path, entry: rel };
+        // A refused entry (its problems are listed with the metadata's): its item is still built,
+        // never pushed, so that the problems only the item model sees are listed too.
+        const refused = entry.refused;
         if (type === 'AWS_IMAGES') {
           const r = amiFromAttributes(entry.attributes, { name: f.name, src: f.path, origin: topdir, dest: [dest] }, loc);
-          res.problems.push(...r.problems);
-          if (r.item) push(ctx, walked(extra, { item: r.item, entry: rel, metadataFile: md.file }));
+          res.problems.push(...(refused ? notYetNamed(refused, r.problems) : r.problems));
+          if (r.item && !refused) push(ctx, walked(extra, { item: r.item, entry: rel, metadataFile: md.file }));
         } else {
           const desc = entry.attributes.description;
-          build(
-            ctx,
-            f.path,
-            () =>
-              filePushItem({
-                name: entry.filename ?? f.name,
-                src: f.path,
-                ...base,
-                sha256sum: entry.sha256sum,
-                description: desc === undefined ? null : desc,
-                version: entry.version,
-                display_order: entry.order,
-              }),
-            { ...extra, entry: rel, metadataFile: md.file },
-            loc,
-            (fld) => (fld === 'display_order' ? 'order' : fld === 'name' ? 'filename' : fld === 'description' ? 'attributes.description' : fld),
-          );
+          const make = () =>
+            filePushItem({
+              name: entry.filename ?? f.name,
+              src: f.path,
+              ...base,
+              sha256sum: entry.sha256sum,
+              description: desc === undefined ? null : desc,
+              version: entry.version,
+              display_order: entry.order,
+            });
+          const fieldMap = (fld: string) => (fld === 'display_order' ? 'order' : fld === 'name' ? 'filename' : fld === 'description' ? 'attributes.description' : fld);
+          if (refused) {
+            try {
+              make();
+            } catch (e) {
+              res.problems.push(...notYetNamed(refused, itemErrorProblems(e, loc, fieldMap)));
+            }
+          } else build(ctx, f.path, make, { ...extra, entry: rel, metadataFile: md.file }, loc, fieldMap);
         }
         break;
       }

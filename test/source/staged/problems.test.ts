@@ -320,3 +320,23 @@ test('an erratum collection with an empty module mapping has no module (Python t
   if (item.kind !== 'ErratumPushItem') assert.fail('erratum');
   assert.equal(item.pkglist[0]!.module, null);
 });
+
+test('every problem of one advisory or one image is listed: schema and model problems together, several model problems at once', async () => {
+  const root = stage({
+    'd/ERRATA/many.yaml': JSON.stringify({
+      ...ERRATUM,
+      id: 'RHBA-9',
+      type: 'RHXA',
+      pushcount: 'x1',
+      pkglist: [{ name: 'c', short: '', packages: [{ ...ERRATUM.pkglist[1]!.packages[0]!, sum: ['md5', 'xyz'] }] }],
+    }),
+    'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/many.raw', attributes: { ...AMI_ATTRS, volume: 'gp9', scanning_port: 22.5, boot_mode: 'bios', release: { ...AMI_ATTRS.release, date: '2020-13-45' } } }]),
+    'd/AWS_IMAGES/many.raw': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  const e = r.problems.filter((p) => p.file === `${root}/d/ERRATA/many.yaml`).map((p) => `${p.code} ${p.field}`);
+  assert.deepEqual(e.sort(), ['ITEM_FIELD_INVALID pkglist[0].packages[0].md5sum', 'ITEM_FIELD_INVALID type', 'STAGED_ERRATUM_INVALID pushcount'], JSON.stringify(r.problems, null, 1));
+  const a = r.problems.filter((p) => p.entry === 'd/AWS_IMAGES/many.raw').map((p) => p.field);
+  for (const f of ['attributes.volume', 'attributes.scanning_port', 'attributes.boot_mode', 'attributes.release.date']) assert.ok(a.includes(f), `${f} in ${JSON.stringify(r.problems, null, 1)}`);
+  assert.equal(r.items.length, 0);
+});
