@@ -79,6 +79,9 @@ export interface RepoPlan {
   changed: boolean;
 }
 
+/** Unit types whose replace key names one content: two staged contents for it are refused. */
+const ONE_CONTENT_TYPES = new Set(['rpm', 'srpm', 'iso', 'directory', 'erratum', 'yum_repo_metadata_file', 'cgw', 'ami', 'vhd']);
+
 export interface PlanOptions {
   bumpErrata: boolean;
   /**
@@ -236,13 +239,15 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   const sameDesired = (x: DesiredItem, y: DesiredItem): boolean =>
     x.label === y.label && x.units.length === y.units.length && x.units.every((u, i) => keyOf(u) === keyOf(y.units[i]!) && u.fingerprint === y.units[i]!.fingerprint);
 
-  // Two different builds of one NEVRA staged for this repository (e.g. under two destinations
-  // that both map here): which one it should hold is not said, whatever duplicate_nevra is (it
-  // decides between a staged build and a stored one). Each is refused, naming the other.
+  // Two different contents for one unit staged for this repository (two builds of one NEVRA, two
+  // FILES given the same name, one advisory with two texts, two product certificates, e.g. under
+  // two destinations that both map here): which one it should hold is not said, whatever
+  // duplicate_nevra is (it decides between a staged build and a stored one). Each is refused,
+  // naming the other.
   const builds = new Map<string, { fingerprint: string; src: string | null }[]>();
   for (const d of desired) {
     const u = d.units[0];
-    if (!u || (u.typeId !== 'rpm' && u.typeId !== 'srpm')) continue;
+    if (!u || !ONE_CONTENT_TYPES.has(u.typeId)) continue;
     const list = builds.get(u.replaceKey);
     const me = { fingerprint: u.fingerprint, src: d.assignment.item.src };
     if (!list) builds.set(u.replaceKey, [me]);
@@ -250,7 +255,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   }
   const rivalsOf = (d: DesiredItem): string[] => {
     const u = d.units[0];
-    const list = u && (u.typeId === 'rpm' || u.typeId === 'srpm') ? builds.get(u.replaceKey) : undefined;
+    const list = u && ONE_CONTENT_TYPES.has(u.typeId) ? builds.get(u.replaceKey) : undefined;
     return list && list.length > 1 ? list.filter((b) => b.fingerprint !== u!.fingerprint).map((b) => b.src ?? b.fingerprint) : [];
   };
 
@@ -268,9 +273,12 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     }
     const rivals = rivalsOf(d);
     if (rivals.length) {
-      const reason = `${d.label} is staged for ${repo.id} in builds with other content too: ${rivals.join(', ')} (stage one build of a NEVRA per repository)`;
+      const rpm = a.typeId === 'rpm' || a.typeId === 'srpm';
+      const reason = rpm
+        ? `${d.label} is staged for ${repo.id} in builds with other content too: ${rivals.join(', ')} (stage one build of a NEVRA per repository)`
+        : `${d.label} is staged for ${repo.id} with other content too: ${rivals.join(', ')} (one ${a.typeId === 'iso' ? 'file name' : 'unit'} per repository: ${a.typeId === 'iso' ? 'rename one (staged.yaml filename)' : 'stage one of them'})`;
       entries.push(planEntry(base, 'failed', { reason }));
-      problems.push({ code: 'PUSH_NEVRA_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, field: 'sha256sum', message: reason });
+      problems.push({ code: rpm ? 'PUSH_NEVRA_STAGED_TWICE' : 'PUSH_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, field: a.typeId === 'iso' ? 'filename' : a.typeId === 'erratum' ? 'id' : 'sha256sum', message: reason });
       continue;
     }
     let same = d.units.length > 0;

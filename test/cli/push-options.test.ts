@@ -428,3 +428,27 @@ test('two different builds of one NEVRA staged for one repository are refused (e
   const ok = push(['--json', root], { dataDir, config });
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test('two FILES given one file name for one repository are refused (exit 3), each naming the other; nothing is stored', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  for (const [n, text] of [['a', 'first\n'], ['b', 'second\n'], ['c', 'third\n']]) put(path.join(root, 'files1', 'FILES', n!), text!);
+  put(
+    path.join(root, 'staged.yaml'),
+    ['header: {version: "0.2"}', 'payload:', '  files:', '  - {relative_path: files1/FILES/a, filename: a.txt, attributes: {description: A}}', '  - {relative_path: files1/FILES/b, filename: same.txt, attributes: {description: B}}', '  - {relative_path: files1/FILES/c, filename: same.txt, attributes: {description: C}}', ''].join('\n'),
+  );
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  const twice = rep.problems.filter((p) => p.code === 'PUSH_STAGED_TWICE');
+  assert.deepEqual(twice.map((p) => path.basename(p.file!)).sort(), ['b', 'c']);
+  assert.match(twice.find((p) => p.file!.endsWith('/b'))!.message, /files1\/FILES\/c/);
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'files1')), false, 'nothing published');
+  // The dry run says the same.
+  const dry = push(['--dry-run', '--json', root], { dataDir, config });
+  assert.equal(dry.status, 3, dry.stderr);
+  assert.deepEqual((JSON.parse(dry.stdout) as Report).problems.map((p) => p.code), ['PUSH_STAGED_TWICE', 'PUSH_STAGED_TWICE']);
+});
