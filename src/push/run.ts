@@ -167,7 +167,41 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         log.line(w.message);
       }
 
-      // 3. Signing gate (policy), over every routed RPM.
+      // 3. Desired units per repository (RPM headers read back from the staging table), listed
+      //    with the staging area's other problems.
+      const repos = route.repos;
+      const byRepo = new Map<string, Assignment[]>();
+      for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
+      const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
+      // Each item is read as its importer will read it (comps, modulemd, advisories, RAW trees,
+      // file names): a problem of any of them refuses the push before anything changes, and
+      // every item's problem is listed (an item read once for several repositories: once).
+      const desired = new Map<string, DesiredItem[]>();
+      const itemProblems: Problem[] = [];
+      const seenProblem = new Set<string>();
+      for (const r of repos) {
+        const list: DesiredItem[] = [];
+        for (const a of byRepo.get(r.id) ?? []) {
+          try {
+            list.push(await desiredItem(a, { repoId: r.id, record }));
+          } catch (e) {
+            const found = e instanceof StagepushError ? (e.problems.length ? e.problems : [e.toProblem()]) : [{ code: 'PUSH_ITEM_UNREADABLE', message: String((e as Error)?.message ?? e) }];
+            for (const p of found) {
+              const q: Problem = { ...p, file: p.file ?? a.item.src ?? undefined, entry: p.entry ?? a.item.name };
+              // The file (and entry) are fields of the problem: not repeated at the start of its message.
+              if (q.file && q.message.startsWith(q.file)) q.message = q.message.slice(q.file.length).replace(/^ \([^)]*\)/, '').replace(/^: /, '') || q.message;
+              const k = `${q.code}\0${q.file}\0${q.field}\0${q.message}`;
+              if (seenProblem.has(k)) continue;
+              seenProblem.add(k);
+              itemProblems.push(q);
+            }
+          }
+        }
+        desired.set(r.id, list);
+      }
+      problems.push(...itemProblems);
+
+      // 4. Signing gate (policy), over every routed RPM.
       const policy: Problem[] = [];
       const allowed = cfg.allowed_signing_keys.map((k) => k.toUpperCase());
       const seenRpm = new Set<string>();
@@ -194,18 +228,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             : `${policy.length} RPM(s) refused by the signing policy; nothing was pushed`,
           { kind, problems: [...problems, ...policy] },
         );
-      }
-
-      // 4. Desired units per repository (RPM headers read back from the staging table).
-      const repos = route.repos;
-      const byRepo = new Map<string, Assignment[]>();
-      for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
-      const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
-      const desired = new Map<string, DesiredItem[]>();
-      for (const r of repos) {
-        const list: DesiredItem[] = [];
-        for (const a of byRepo.get(r.id) ?? []) list.push(await desiredItem(a, { repoId: r.id, record }));
-        desired.set(r.id, list);
       }
 
       if (opts.prePush) {

@@ -12,6 +12,8 @@ import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } fro
 import type { Assignment } from './route.js';
 import type { PushItemLike } from './items.js';
 import { compsUnitsOf, modulemdUnitsOf, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
+import { checkIsoName } from '../plugins/iso/manifest.js';
+import { StagepushError } from '../errors.js';
 
 /**
  * "rpm:name-epoch:version-release.arch": a package's label, which is also its replace key (one
@@ -83,6 +85,9 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       return one({ typeId, unitKey: key, fingerprint: sha, replaceKey: label, label });
     }
     case 'iso': {
+      // The importer's own check of the name (a path inside the published tree), before anything changes.
+      const bad = checkIsoName(item.name);
+      if (bad) throw new StagepushError('FILE_BAD_NAME', `${item.src ?? item.name}: file name ${bad}`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: 'filename' });
       const size = item.src ? (await stat(item.src)).size : 0;
       const key = { name: item.name, checksum: sha, size };
       return one({ typeId: 'iso', unitKey: key, fingerprint: sha, replaceKey: `iso:${item.name}`, label: `iso:${item.name}` });

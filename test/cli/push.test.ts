@@ -171,13 +171,26 @@ test('one bad item among many changes nothing and lists every problem with its f
   writeFileSync(path.join(area.root, 'el9', 'RPMS', 'corrupt-1.0-1.noarch.rpm'), Buffer.alloc(500, 3));
   writeStagedYaml(area.root, area.files, { 'data.bin': 'a'.repeat(64) });
   writeFileSync(path.join(area.root, 'el9', 'ERRATA', 'BAD.yaml'), 'id: BAD-1\ntype: NOTATYPE\n');
+  // Problems only the importers' readers see are listed in the same run, beside the loader's.
+  writeFileSync(path.join(area.root, 'el9', 'ERRATA', 'DATE.yaml'), erratumYaml('DEMO-2026:0005').replace(/issued: .*/, 'issued: "not a date"'));
+  mkdirSync(path.join(area.root, 'el9', 'COMPS'), { recursive: true });
+  writeFileSync(path.join(area.root, 'el9', 'COMPS', 'unclosed.xml'), '<comps><group><id>x</id>\n');
+  mkdirSync(path.join(area.root, 'el9', 'MODULEMD'), { recursive: true });
+  writeFileSync(path.join(area.root, 'el9', 'MODULEMD', 'list.yaml'), '---\ndocument: modulemd\nversion: 2\ndata:\n  name: m\n  stream: [1]\n  version: 1\n...\n');
   const r = push(['--json', area.root], { dataDir, config });
   assert.equal(r.status, 3, r.stderr);
   const rep = JSON.parse(r.stdout);
   const files = rep.problems.map((p: { file?: string }) => path.basename(p.file ?? ''));
-  assert.ok(files.includes('corrupt-1.0-1.noarch.rpm'), JSON.stringify(rep.problems));
-  assert.ok(files.includes('staged.yaml'), JSON.stringify(rep.problems));
-  assert.ok(files.includes('BAD.yaml'), JSON.stringify(rep.problems));
+  for (const f of ['corrupt-1.0-1.noarch.rpm', 'staged.yaml', 'BAD.yaml', 'DATE.yaml', 'unclosed.xml', 'list.yaml']) assert.ok(files.includes(f), `${f}: ${JSON.stringify(rep.problems)}`);
+  const of = (f: string) => rep.problems.find((p: { file?: string }) => path.basename(p.file ?? '') === f) as { code: string; field?: string; message: string };
+  assert.equal(of('DATE.yaml').field, 'issued');
+  assert.match(of('unclosed.xml').message, /unclosed element\(s\) <comps> <group>/);
+  assert.match(of('list.yaml').message, /data\.stream must be a scalar, not a list/);
+  // The dry run lists the same problems.
+  const dry = push(['--dry-run', '--json', area.root], { dataDir, config });
+  assert.equal(dry.status, 3, dry.stderr);
+  const key = (l: Array<{ code: string; file?: string; field?: string }>) => l.map((p) => `${p.code} ${p.file} ${p.field}`).sort();
+  assert.deepEqual(key(JSON.parse(dry.stdout).problems), key(rep.problems));
   assert.equal(existsSync(path.join(dataDir, 'published')), false);
   assert.match(r.stderr, /corrupt-1\.0-1\.noarch\.rpm/);
 });

@@ -114,7 +114,9 @@ export function moduleStream(doc: ModulemdDocument, file = 'modules.yaml', idx =
   if (doc.version !== 2) fail(file, idx, 'version', `${doc.version} is not supported (modulemd v2 only)`);
   const d = doc.data;
   const need = (k: string): string => {
-    const v = str(d[k]);
+    const raw = d[k];
+    if (raw !== undefined && raw !== null && typeof raw === 'object') fail(file, idx, `data.${k}`, `must be a scalar, not ${Array.isArray(raw) ? 'a list' : 'a mapping'}`);
+    const v = str(raw);
     if (v === null || v === '') fail(file, idx, `data.${k}`, 'is missing');
     return v!;
   };
