@@ -63,6 +63,20 @@ function installSignalHandlers(): void {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
+/**
+ * A reader that went away (`stagepush push … 2>&1 | head -1` in a cron line, `push show | head`)
+ * is not a failure of the command: what it would have read is dropped, and the command goes on
+ * to its end (a push completes and keeps its audit trail). Other output errors still fail.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      throw e;
+    });
+  }
+}
+
 let interruptListened = false;
 /** Commands that handle interruption themselves call this before their long work. */
 export function handleInterrupts(): AbortSignal {
@@ -78,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   installSignalHandlers();
+  ignoreClosedPipes();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { push, RPMS, sha256 } from '../helpers/push.js';
+import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
 
 function put(file: string, content: string | Buffer): void {
@@ -451,4 +451,28 @@ test('two FILES given one file name for one repository are refused (exit 3), eac
   const dry = push(['--dry-run', '--json', root], { dataDir, config });
   assert.equal(dry.status, 3, dry.stderr);
   assert.deepEqual((JSON.parse(dry.stdout) as Report).problems.map((p) => p.code), ['PUSH_STAGED_TWICE', 'PUSH_STAGED_TWICE']);
+});
+
+test('a reader that goes away (cron: push … 2>&1 | head -1) does not fail the push: it completes, exit 0, audit trail kept', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 200; i++) files[`f${i}`] = Buffer.from(`${i}\n`);
+  for (const [n, b] of Object.entries(files)) put(path.join(root, 'files', 'FILES', n), b);
+  writeStagedYaml(root, files);
+  const child = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--progress', 'plain', root], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } });
+  // Like `head -1`: read the first chunk, then close both pipes.
+  child.stderr.once('data', () => {
+    child.stderr.destroy();
+    child.stdout.destroy();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  const list = runCli(['--data-dir', dataDir, 'push', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal(list.status, 0, list.stderr);
+  const pushes = JSON.parse(list.stdout) as Array<{ status: string; exit_status: number }>;
+  assert.deepEqual(pushes.map((p) => [p.status, p.exit_status]), [['ok', 0]]);
 });
