@@ -156,7 +156,7 @@ export function normalizeErratum(raw: unknown, file?: string): Erratum {
     if (v !== null && v !== '' && parseErratumDate(v) === null) bad(file, k, `is not a date (YYYY-MM-DD[ HH:MM:SS[ UTC]] or ISO 8601), got ${JSON.stringify(v)}`, entry);
   }
 
-  return {
+  const out: Erratum = {
     id,
     type,
     title: optStr(r, 'title', file, entry),
@@ -177,6 +177,37 @@ export function normalizeErratum(raw: unknown, file?: string): Erratum {
     pkglist,
     content_types: contentTypes,
   };
+  checkXmlText(out, file, entry);
+  return out;
+}
+
+/** Characters XML 1.0 cannot carry at all (not even escaped): a control character, U+FFFE/U+FFFF. */
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
+const NOT_XML_CHAR = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/**
+ * Every string of the advisory must fit in updateinfo.xml: one that holds a character XML cannot
+ * carry (a JSON "\u0007", a YAML "\a") would publish a file dnf cannot read. Every such field is named.
+ */
+function checkXmlText(e: Erratum, file: string | undefined, entry: string): void {
+  const found: Array<{ field: string; cp: number }> = [];
+  const walk = (v: unknown, field: string): void => {
+    if (typeof v === 'string') {
+      const m = NOT_XML_CHAR.exec(v);
+      if (m) found.push({ field, cp: m[0].codePointAt(0)! });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${field}[${i}]`));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, field ? `${field}.${k}` : k);
+  };
+  walk(e, '');
+  if (!found.length) return;
+  const problems = found.map(({ field, cp }) => ({
+    code: 'YUM_ERRATUM_INVALID',
+    message: `${file ?? 'erratum'} (${entry}): field "${field}" holds the character U+${cp.toString(16).toUpperCase().padStart(4, '0')}, which updateinfo.xml (XML 1.0) cannot carry`,
+    ...(file ? { file } : {}),
+    entry,
+    field,
+  }));
+  throw new StagepushError('YUM_ERRATUM_INVALID', problems[0]!.message, { file, field: problems[0]!.field, entry, kind: 'invalid', problems: problems.length > 1 ? problems : [] });
 }
 
 /** Parse an erratum file (YAML, or JSON when named *.json) into its normalised form. */

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { amiPushItem, vhdPushItem } from '../../items/model.js';
 import type { AmiPushItem, VHDPushItem } from '../../items/types.js';
-import { isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem, pyJoin } from './common.js';
+import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem, pyJoin } from './common.js';
 
 /** Keys copied verbatim from the attributes (AWS_IMAGES) or resources.yaml top level (CLOUD_IMAGES). */
 const AMI_RAW_KEYS = [
@@ -94,7 +94,12 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
   const file = pyJoin(subdir, 'resources.yaml');
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    const decoded = decodeStagedText(await fsp.readFile(file));
+    if (decoded.error !== undefined) {
+      res.problems.push(problem('STAGED_CLOUD_PARSE', decoded.error, { file }));
+      return res;
+    }
+    text = decoded.text;
   } catch (e) {
     res.problems.push(problem('STAGED_FILE_UNREADABLE', `cannot read: ${ioReason(e)}`, { file }));
     return res;

@@ -116,7 +116,73 @@ function pyyamlTags(tags: unknown[]): unknown[] {
 }
 
 /** Parse YAML (PyYAML safe_load semantics: YAML 1.1, duplicate keys allowed) or JSON. */
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence (-1: none). */
+function firstBadUtf8(buf: Buffer): number {
+  let i = 0;
+  while (i < buf.length) {
+    const b = buf[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const n = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    if (n < 0 || i + n >= buf.length) return i;
+    for (let k = 1; k <= n; k++) if ((buf[i + k]! & 0xc0) !== 0x80) return i;
+    // Overlong, surrogate and out-of-range forms.
+    if (n === 2) {
+      const cp = ((b & 0x0f) << 12) | ((buf[i + 1]! & 0x3f) << 6);
+      if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    }
+    if (n === 3) {
+      const cp = ((b & 0x07) << 18) | ((buf[i + 1]! & 0x3f) << 12);
+      if (cp < 0x10000 || cp > 0x10ffff) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
+}
+
+function lineCol(text: string, offset: number): string {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return `line ${line}, column ${offset - start + 1}`;
+}
+
+/**
+ * A staged text file's bytes as text, decoded as pushsource's Python reads them: UTF-8 (a
+ * leading BOM dropped), refused when a byte cannot be decoded (Python fails on it; Node would
+ * silently put U+FFFD in its place).
+ */
+export function decodeStagedText(buf: Buffer): { text: string; error?: undefined } | { text?: undefined; error: string } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+  } catch {
+    const at = firstBadUtf8(buf);
+    const where = at >= 0 ? ` (byte 0x${buf[at]!.toString(16).padStart(2, '0')} at ${lineCol(buf.subarray(0, at).toString('latin1'), at)})` : '';
+    return { error: `not valid UTF-8${where}: save it as UTF-8` };
+  }
+  return { text };
+}
+
+/** The characters PyYAML's reader refuses anywhere in a stream (even inside quotes or comments). */
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
+const YAML_NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
 export async function parseData(text: string, asJson: boolean): Promise<{ value?: unknown; error?: string }> {
+  if (!asJson) {
+    const bad = YAML_NON_PRINTABLE.exec(text);
+    if (bad) {
+      const cp = bad[0].codePointAt(0)!;
+      return { error: `invalid YAML: unacceptable character #x${cp.toString(16).padStart(4, '0')} at ${lineCol(text, bad.index)}: special characters are not allowed (PyYAML, which pushsource reads with, refuses it)` };
+    }
+  }
   if (asJson) {
     try {
       return { value: JSON.parse(text) as unknown };

@@ -10,7 +10,7 @@ import type { Problem } from '../../errors.js';
 import { erratumPushItem } from '../../items/model.js';
 import type { ErratumPushItem } from '../../items/types.js';
 import { ajvProblems, validators } from './schemas.js';
-import { isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem } from './common.js';
+import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem } from './common.js';
 
 /** Keys pushsource reads with data[key] (KeyError when absent). */
 const REQUIRED_BY_MODEL = ['type', 'release', 'status', 'pushcount', 'reboot_suggested', 'rights', 'title', 'from', 'description', 'version', 'updated', 'issued', 'severity', 'summary', 'solution'] as const;
@@ -151,7 +151,9 @@ export async function loadErratumFile(path: string, opts: { dest: string[]; orig
   try {
     // Read synchronously: advisories are small, and an awaited read per file left the walk idle
     // for a thread-pool round trip each (40 ms for 100 advisories).
-    text = readFileSync(path, 'utf8');
+    const decoded = decodeStagedText(readFileSync(path));
+    if (decoded.error !== undefined) return { problems: [problem('STAGED_ERRATUM_PARSE', decoded.error, { file: path })] };
+    text = decoded.text;
   } catch (e) {
     return { problems: [problem('STAGED_FILE_UNREADABLE', `cannot read: ${ioReason(e)}`, { file: path })] };
   }

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { ajvProblems, UNSUPPORTED_ENTRY_RE, validators } from './schemas.js';
-import { isPlainObject, ioReason, parseData, problem, pyJoin } from './common.js';
+import { decodeStagedText, isPlainObject, ioReason, parseData, problem, pyJoin } from './common.js';
 
 export const METADATA_FILES = ['staged.yaml', 'staged.yml', 'staged.json', 'pub-mapfile.json'] as const;
 
@@ -156,7 +156,9 @@ export async function loadMetadata(topdir: string): Promise<StagingMetadata> {
     if (!st.isFile()) {
       return { file, basename, entries: new Map(), mentioned: new Set(), ok: false, problems: [problem('STAGED_NOT_REGULAR_FILE', `${file} is not a regular file`, { file })] };
     }
-    text = await fsp.readFile(file, 'utf8');
+    const decoded = decodeStagedText(await fsp.readFile(file));
+    if (decoded.error !== undefined) return { file, basename, entries: new Map(), mentioned: new Set(), ok: false, problems: [problem('STAGED_METADATA_PARSE', decoded.error, { file })] };
+    text = decoded.text;
   } catch (e) {
     return { file, basename, entries: new Map(), mentioned: new Set(), ok: false, problems: [problem('STAGED_METADATA_UNREADABLE', `cannot read: ${ioReason(e)}`, { file })] };
   }

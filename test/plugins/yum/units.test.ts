@@ -136,3 +136,17 @@ test('detectType: rpm, srpm, erratum, comps, modulemd, productid, directory', as
   assert.equal(await detectYumType(dir), 'directory');
   assert.equal(await detectYumType(f('random.bin', '\u0000\u0001')), null);
 });
+
+test('an advisory holding a character XML 1.0 cannot carry is refused, every such field named (updateinfo.xml would not parse)', () => {
+  const base = { id: 'RHBA-1', type: 'bugfix', updated: '2024-01-01', pkglist: [{ name: 'c', short: '', packages: [{ name: 'p', version: '1', release: '1', arch: 'noarch', filename: 'p-1-1.noarch.rpm' }] }] };
+  assert.doesNotThrow(() => normalizeErratum({ ...base, title: 'tab\tand newline\nfine, é and 😀 too' }));
+  assert.throws(
+    () => normalizeErratum({ ...base, title: 'bell\u0007', pkglist: [{ ...base.pkglist[0]!, packages: [{ ...base.pkglist[0]!.packages[0]!, src: 'x\uffffy' }] }] }, 'e.json'),
+    (e: any) => {
+      assert.equal(e.code, 'YUM_ERRATUM_INVALID');
+      assert.deepEqual(e.problems.map((p: any) => p.field), ['title', 'pkglist[0].packages[0].src']);
+      assert.match(e.message, /"title" holds the character U\+0007/);
+      return true;
+    },
+  );
+});

@@ -340,3 +340,16 @@ test('every problem of one advisory or one image is listed: schema and model pro
   for (const f of ['attributes.volume', 'attributes.scanning_port', 'attributes.boot_mode', 'attributes.release.date']) assert.ok(a.includes(f), `${f} in ${JSON.stringify(r.problems, null, 1)}`);
   assert.equal(r.items.length, 0);
 });
+
+test('text PyYAML refuses is refused: a control character anywhere in YAML, bytes that are not UTF-8 (never replaced by U+FFFD)', async () => {
+  const root = stage({
+    'd/ERRATA/bell.yaml': Buffer.from(JSON.stringify({ ...ERRATUM, id: 'RHBA-7', title: 'bell\u0007 update' }).replace('\\u0007', '\u0007')),
+    'd/ERRATA/latin1.yaml': Buffer.concat([Buffer.from(JSON.stringify({ ...ERRATUM, id: 'RHBA-8' }).slice(0, -1) + ', "title": "Caf'), Buffer.from([0xe9]), Buffer.from('"}')]),
+    'd/ERRATA/ok.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-9', title: 'Café 😀' }),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/bell.yaml`, message: /unacceptable character #x0007 at line 1, column \d+/ });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/latin1.yaml`, message: /not valid UTF-8 \(byte 0xe9 at line 1, column \d+\)/ });
+  assert.equal(r.problems.length, 2, JSON.stringify(r.problems));
+  assert.deepEqual(r.items.map((i) => i.name), ['RHBA-9']);
+});
