@@ -157,7 +157,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
     if (checksums.length && item.kind !== 'DirectoryPushItem') {
       want = [...checksums];
       // A staged sha256sum is verified whenever checksums are computed.
-      if (item.sha256sum && !want.includes('sha256')) want.push('sha256');
+      if ((item.sha256sum || w.expectedSha256) && !want.includes('sha256')) want.push('sha256');
     }
     const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
     if (cached && want.length) {
@@ -244,9 +244,10 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
 function applySums(w: WalkedItem, sums: { md5?: string; sha256?: string }, fill: ChecksumAlgo[], problems: Problem[]): void {
   const item = w.item;
   if (!item) return;
-  if (sums.sha256 !== undefined && item.sha256sum && item.sha256sum !== sums.sha256) {
+  const expected = item.sha256sum ?? w.expectedSha256;
+  if (sums.sha256 !== undefined && expected && expected !== sums.sha256) {
     problems.push(
-      problem('STAGED_CHECKSUM_MISMATCH', `sha256sum ${item.sha256sum} given for ${item.src} does not match its content (${sums.sha256})`, {
+      problem('STAGED_CHECKSUM_MISMATCH', `sha256sum ${expected} given for ${item.src} does not match its content (${sums.sha256})`, {
         file: w.metadataFile ?? item.src ?? undefined,
         ...(w.entry ? { entry: w.entry } : {}),
         field: 'sha256sum',

@@ -42,6 +42,11 @@ export interface WalkedItem {
   /** Where problems about this item point (the metadata entry for FILES/AWS_IMAGES). */
   entry?: string;
   metadataFile?: string | null;
+  /**
+   * A sha256sum the metadata gives for a file whose item does not carry it (an RPM, an image
+   * listed in staged.yaml): verified against the content all the same.
+   */
+  expectedSha256?: string;
 }
 
 export interface WalkResult {
@@ -185,7 +190,10 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
   const producesItems = type !== 'DOCKER' && type !== 'CHANNEL_DUMPS';
   const files = await regularFiles(ctx, typeDir, producesItems);
   for (const f of files) {
-    const extra = { rpm: false, ...(f.stat ? { stat: f.stat } : {}) };
+    const extra: Omit<WalkedItem, 'item'> = { rpm: false, ...(f.stat ? { stat: f.stat } : {}) };
+    // A staged.yaml entry naming this file with a sha256sum is verified whatever the type.
+    const listed = type === 'FILES' || type === 'ISOS' ? undefined : md.entries.get(`${dest}/${type}/${f.name}`);
+    if (listed && listed.sha256sum && !listed.refused) Object.assign(extra, { expectedSha256: listed.sha256sum.toLowerCase(), entry: listed.relative_path, metadataFile: md.file });
     switch (type) {
       case 'DOCKER':
       case 'CHANNEL_DUMPS':

@@ -7,6 +7,7 @@ import { loadStaged, type LoadResult } from '../../../src/source/staged/index.js
 import { toPushsourceShape } from '../../../src/items/shape.js';
 import { tempDir } from '../../helpers/cli.js';
 import { AMI_ATTRS, ERRATUM, productCert, stage, stagedYaml } from '../../helpers/staged.js';
+import { RPMS as RPMS_DIR } from '../../helpers/push.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -174,4 +175,24 @@ test('a cached sha256 that contradicts the staged sha256sum is refused too', asy
   assert.equal(r.problems[0]!.code, 'STAGED_CHECKSUM_MISMATCH');
   assert.equal(r.problems[0]!.entry, 'd/FILES/a');
   assert.equal(r.problems[0]!.file, `${root}/staged.yaml`);
+});
+
+test('a staged.yaml sha256sum is verified whatever the type it names: an RPM, an AWS image (refused on mismatch, kept when it matches)', async () => {
+  const rpm = readFileSync(path.join(RPMS_DIR, 'demo-hello-1.0-1.noarch.rpm'));
+  const root = stage({
+    'staged.yaml': stagedYaml([
+      { relative_path: 'd/RPMS/demo-hello-1.0-1.noarch.rpm', sha256sum: 'cd'.repeat(32) },
+      { relative_path: 'd/RPMS/ok-1.0-1.noarch.rpm', sha256sum: createHash('sha256').update(rpm).digest('hex').toUpperCase() },
+      { relative_path: 'd/AWS_IMAGES/x.raw', sha256sum: '0'.repeat(64), attributes: AMI_ATTRS },
+    ]),
+    'd/RPMS/demo-hello-1.0-1.noarch.rpm': rpm,
+    'd/RPMS/ok-1.0-1.noarch.rpm': rpm,
+    'd/AWS_IMAGES/x.raw': 'img\n',
+  });
+  const r = await loadStaged([`staged:${root}`], { checksums: ['sha256'] });
+  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.file} ${p.entry} ${p.field}`).sort(), [
+    `STAGED_CHECKSUM_MISMATCH ${root}/staged.yaml d/AWS_IMAGES/x.raw sha256sum`,
+    `STAGED_CHECKSUM_MISMATCH ${root}/staged.yaml d/RPMS/demo-hello-1.0-1.noarch.rpm sha256sum`,
+  ]);
+  assert.deepEqual(r.items.map((i) => i.name), ['ok-1.0-1.noarch.rpm']);
 });
