@@ -10,6 +10,7 @@ import type { Problem } from '../../errors.js';
 import { erratumPushItem } from '../../items/model.js';
 import type { ErratumPushItem } from '../../items/types.js';
 import { ajvProblems, validators } from './schemas.js';
+import { canonical } from './metadata.js';
 import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem } from './common.js';
 
 /** Keys pushsource reads with data[key] (KeyError when absent). */
@@ -74,6 +75,26 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     }
   }
   const loc = { file, ...(entry ? { entry } : {}) };
+  // Unique elements, as the schema's uniqueItems says (deep equality), found with a hash set.
+  const unique = (list: unknown, field: string) => {
+    if (!Array.isArray(list)) return;
+    const seen = new Map<string, number>();
+    list.forEach((x, i) => {
+      const k = canonical(x);
+      const first = seen.get(k);
+      if (first === undefined) seen.set(k, i);
+      else if (!problems.some((p) => p.field === field && p.message.startsWith('has non-unique'))) {
+        problems.push(problem('STAGED_ERRATUM_INVALID', `has non-unique elements (must NOT have duplicate items (items ## ${i} and ${first} are identical))`, { ...loc, field }));
+      }
+    });
+  };
+  unique(data.references, 'references');
+  unique(data.pkglist, 'pkglist');
+  if (Array.isArray(data.pkglist)) {
+    data.pkglist.forEach((c, ci) => {
+      if (isPlainObject(c)) unique(c.packages, `pkglist[${ci}].packages`);
+    });
+  }
   for (const k of REQUIRED_BY_MODEL) {
     if (!(k in data) && !problems.some((p) => p.field === k)) {
       problems.push(problem('STAGED_ERRATUM_MISSING_FIELD', `'${k}' is required (pushsource reads it unconditionally)`, { ...loc, field: k }));

@@ -40,7 +40,7 @@ export interface StagingMetadata {
 }
 
 /** Canonical JSON (sorted keys) to find identical entries in linear time. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
   if (v instanceof Date) return JSON.stringify(v.toISOString());
   if (v && typeof v === 'object') {

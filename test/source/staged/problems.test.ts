@@ -353,3 +353,19 @@ test('text PyYAML refuses is refused: a control character anywhere in YAML, byte
   assert.equal(r.problems.length, 2, JSON.stringify(r.problems));
   assert.deepEqual(r.items.map((i) => i.name), ['RHBA-9']);
 });
+
+test('errata: duplicate references, collections or packages are refused (deep equality), found in linear time', async () => {
+  const pkg = ERRATUM.pkglist[1]!.packages[0]!;
+  const many = Array.from({ length: 20000 }, (_, i) => ({ ...pkg, name: `p${i}`, filename: `p${i}-1-1.x86_64.rpm` }));
+  const refs = Array.from({ length: 20000 }, (_, i) => ({ href: `https://x/${i}`, id: String(i), title: 't', type: 'bugzilla' }));
+  const root = stage({
+    'd/ERRATA/big.json': JSON.stringify({ ...ERRATUM, id: 'RHBA-10', references: refs, pkglist: [{ name: 'c', short: '', packages: many }] }),
+    'd/ERRATA/dup.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-11', references: [refs[0], { type: 'bugzilla', title: 't', id: '0', href: 'https://x/0' }], pkglist: [{ name: 'c', short: '', packages: [pkg, { ...pkg }] }] }),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems.map((p) => `${p.entry} ${p.field} ${p.message}`).sort(), [
+    'RHBA-11 pkglist[0].packages has non-unique elements (must NOT have duplicate items (items ## 1 and 0 are identical))',
+    'RHBA-11 references has non-unique elements (must NOT have duplicate items (items ## 1 and 0 are identical))',
+  ]);
+  assert.deepEqual(r.items.map((i) => i.name), ['RHBA-10']);
+});
