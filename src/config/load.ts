@@ -339,6 +339,53 @@ function checkCrossReferences(config: StagepushConfig, file: string | null, line
     if (t.template && !known.has(t.template)) at(['templates', id, 'template'], `unknown template ${JSON.stringify(t.template)} (known: ${[...known].join(', ')})`);
     if (t.template === id) at(['templates', id, 'template'], 'a template cannot extend itself');
   }
+  // Template cycles, named where they start.
+  for (const id of Object.keys(config.templates)) {
+    const chain = [id];
+    let t = config.templates[id]!.template;
+    while (t && config.templates[t] && t !== chain[chain.length - 1]) {
+      if (chain.includes(t)) {
+        if (t === id) at(['templates', id, 'template'], `template cycle: ${[...chain, t].join(' -> ')}`);
+        break;
+      }
+      chain.push(t);
+      t = config.templates[t]!.template;
+    }
+  }
+  // Published paths: a relative_url (by default the repository id) is one repository's, never
+  // another's nor inside it (the engine refuses it at publish time; said here with its line).
+  const claims: Array<{ url: string; owner: string; segments: string[] }> = [];
+  const norm = (u: string) => u.trim().replace(/^\/+/, '').replace(/\/+$/, '');
+  const distributorsOf = (r: { template?: string; distributors?: Array<{ id?: string; type_id: string; config?: Record<string, unknown> }> }) => {
+    let shape: typeof r | undefined = r;
+    const seen = new Set<string>();
+    while (shape && !shape.distributors && shape.template && !seen.has(shape.template)) {
+      seen.add(shape.template);
+      shape = config.templates[shape.template];
+    }
+    return shape?.distributors;
+  };
+  for (const [id, r] of Object.entries(config.repositories)) {
+    const own = r.distributors !== undefined;
+    const dists = distributorsOf(r) ?? [{ type_id: 'default' }];
+    dists.forEach((d, i) => {
+      const explicit = typeof d.config?.relative_url === 'string' ? (d.config.relative_url as string) : undefined;
+      if (d.type_id === 'export_distributor' && explicit === undefined) return;
+      const url = norm(explicit ?? id);
+      if (!url) return;
+      const segments = own && explicit !== undefined ? ['repositories', id, 'distributors', String(i), 'config', 'relative_url'] : ['repositories', id];
+      const owner = `repository ${id}${(d.id ?? d.type_id) !== 'default' ? ` (distributor ${d.id ?? d.type_id})` : ''}`;
+      for (const c of claims) {
+        if (c.owner.startsWith(`repository ${id} `) || c.owner === `repository ${id}`) continue;
+        const clash = c.url === url ? `relative_url "${url}" is already used by ${c.owner}` : c.url.startsWith(url + '/') ? `relative_url "${url}" would contain "${c.url}", the relative_url of ${c.owner}` : url.startsWith(c.url + '/') ? `relative_url "${url}" lies inside "${c.url}", the relative_url of ${c.owner}` : null;
+        if (clash) {
+          at(segments, clash);
+          break;
+        }
+      }
+      claims.push({ url, owner, segments });
+    });
+  }
   for (const [id, r] of Object.entries(config.repositories)) {
     if (r.template && !known.has(r.template)) at(['repositories', id, 'template'], `unknown template ${JSON.stringify(r.template)} (known: ${[...known].join(', ')})`);
     const dids = new Set<string>();

@@ -371,9 +371,11 @@ test('a declared repository follows its config: display name, distributor config
   declare('    type: yum\n    display_name: Third\n    distributors:\n      - {id: yum_distributor, type_id: yum_distributor, config: {relative_url: other}}\n');
   const bad = push(['--json', root], { dataDir, config });
   assert.equal(bad.status, 3, bad.stderr);
-  const badRep = JSON.parse(bad.stdout) as Report;
-  assert.deepEqual(badRep.problems.map((p) => p.code), ['PLUGIN_CONFIG_INVALID']);
-  assert.match(badRep.problems[0]!.message, /relative_url.*other/);
+  // Caught with the configuration (naming its line), before anything is loaded.
+  const badErr = (JSON.parse(bad.stdout) as { error: { code: string; problems: Array<{ code: string; message: string; entry?: string }> } }).error;
+  assert.deepEqual(badErr.problems.map((p) => p.code), ['CONFIG_INVALID']);
+  assert.match(badErr.problems[0]!.message, /relative_url "other" is already used by repository/);
+  assert.match(badErr.problems[0]!.entry ?? '', /^line \d+$/);
   declare('    type: file\n');
   const other = push(['--json', root], { dataDir, config });
   assert.equal(other.status, 3, other.stderr);

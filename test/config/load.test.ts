@@ -290,3 +290,33 @@ test('a valid config file is parsed once: later loads take the cached result, an
     else process.env.STAGEPUSH_CACHE_DIR = saved;
   }
 });
+
+test('relative_url clashes between declared repositories and template cycles are refused with their lines, all in one run', () => {
+  const err = problemsOf(
+    [
+      'templates:',
+      '  t1: {template: t2}',
+      '  t2: {template: t1}',
+      'repositories:',
+      '  r2:',
+      '    type: yum',
+      '    distributors:',
+      '      - {type_id: yum_distributor, config: {relative_url: same}}',
+      '  r3:',
+      '    type: yum',
+      '    distributors:',
+      '      - {type_id: yum_distributor, config: {relative_url: same}}',
+      '  inner: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: same/x}}]}',
+      '  same: {type: file}',
+      '  fine: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: samex}}, {type_id: export_distributor}]}',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}`), [
+    'templates.t1.template@line 2',
+    'templates.t2.template@line 3',
+    'repositories.r3.distributors.0.config.relative_url@line 12',
+    'repositories.inner.distributors.0.config.relative_url@line 13',
+    'repositories.same@line 14',
+  ]);
+});
