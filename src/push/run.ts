@@ -12,6 +12,8 @@ import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js'
 import type { EventSink, ProgressEvent } from '../events.js';
 import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
 import { declaredRepos } from '../config/index.js';
+import { PathClaims } from '../plugins/common/directory.js';
+import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
@@ -200,6 +202,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         desired.set(r.id, list);
       }
       problems.push(...itemProblems);
+      problems.push(...pathCollisions(repos, desired));
 
       // 4. Signing gate (policy), over every routed RPM.
       const policy: Problem[] = [];
@@ -786,6 +789,55 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
     if (!rr.published_paths.length) rr.published_paths = engine.publishedPaths(rr.id);
   }
   events({ type: 'phase-end', phase: 'publish', done: n, total: all.length, ok: !report.repositories.some((r) => r.status === 'failed') });
+}
+
+/**
+ * Paths a repository's staged items would publish over each other: a RAW tree holding the yum
+ * repodata/ or Packages/, or the file repository's PULP_MANIFEST, a RAW path that is also a FILES
+ * name, two RAW trees with one path. The distributor would refuse them at publish time, after
+ * the content was committed; said now, with the other problems, before anything changes.
+ */
+function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>): Problem[] {
+  const out: Problem[] = [];
+  for (const r of repos) {
+    const types = new Set(r.distributors.map((d) => d.typeId));
+    if (!types.has('yum_distributor') && !types.has('iso_distributor') && !types.has('directory_distributor')) continue;
+    const claims = new PathClaims();
+    if (types.has('yum_distributor')) {
+      claims.reserve('repodata', 'the yum repodata/ directory');
+      claims.reserve('Packages', 'the yum Packages/ directory');
+    }
+    if (types.has('iso_distributor')) claims.reserve(ISO_MANIFEST_NAME, 'the manifest');
+    const list = desired.get(r.id) ?? [];
+    const claim = (d: DesiredItem, f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof StagepushError)) throw e;
+        out.push({ code: e.code, file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name, field: 'path', message: `repository ${r.id}: ${e.message}` });
+      }
+    };
+    // (One FILES name staged twice is the plan's to say: PUSH_STAGED_TWICE.)
+    const isoNames = new Set<string>();
+    if (types.has('iso_distributor')) {
+      for (const d of list) {
+        if (d.assignment.typeId !== 'iso' || isoNames.has(d.assignment.item.name)) continue;
+        isoNames.add(d.assignment.item.name);
+        claim(d, () => claims.claimFile(d.assignment.item.name, `FILES ${d.assignment.item.name}`));
+      }
+    }
+    for (const d of list) {
+      if (!d.tree) continue;
+      const owner = `RAW tree ${d.assignment.item.name}`;
+      claim(d, () => {
+        for (const e of d.tree!) {
+          if (e.type === 'dir') claims.claimDir(e.path, owner);
+          else claims.claimFile(e.path, owner);
+        }
+      });
+    }
+  }
+  return out;
 }
 
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */

@@ -116,7 +116,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
         e.size = h.size;
       }
       const key = { name: item.name, digest: manifestDigest(entries) };
-      return one({ typeId: 'directory', unitKey: key, fingerprint: key.digest, replaceKey: `directory:${item.name}`, label: `directory:${item.name}` });
+      return { ...one({ typeId: 'directory', unitKey: key, fingerprint: key.digest, replaceKey: `directory:${item.name}`, label: `directory:${item.name}` }), tree: entries.map((e) => ({ path: e.path, type: e.type })) };
     }
     case 'cgw':
     case 'ami':

@@ -478,3 +478,27 @@ test('a reader that goes away (cron: push … 2>&1 | head -1) does not fail the 
   const pushes = JSON.parse(list.stdout) as Array<{ status: string; exit_status: number }>;
   assert.deepEqual(pushes.map((p) => [p.status, p.exit_status]), [['ok', 0]]);
 });
+
+test('a RAW tree that would publish over repodata/ or Packages/ is refused before anything changes (dry run and push)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  rpm(root, 'coly', 'demo-hello-1.0-1.noarch.rpm');
+  put(path.join(root, 'coly', 'RAW', 'Packages', 'x'), 'p\n');
+  put(path.join(root, 'coly', 'RAW', 'images', 'boot.iso'), 'b\n');
+  put(path.join(root, 'other', 'RAW', 'repodata', 'repomd.xml'), '<repomd/>\n');
+  rpm(root, 'other', 'demo-tools-2.0-1.noarch.rpm');
+  for (const args of [['--dry-run', '--json', root], ['--json', root]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`).sort(), ['PUBLISH_PATH_COLLISION RAW', 'PUBLISH_PATH_COLLISION RAW']);
+    assert.match(rep.problems.map((p) => p.message).join('\n'), /"Packages" of RAW tree coly collides with the yum Packages\/ directory/);
+    assert.match(rep.problems.map((p) => p.message).join('\n'), /"repodata" of RAW tree other collides with the yum repodata\/ directory/);
+  }
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'coly')), false);
+  const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual(JSON.parse(repos.stdout), []);
+});
