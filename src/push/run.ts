@@ -293,9 +293,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
       if (dryRun) {
         const plans = planAll((id) => (engine!.hasRepo(id) ? engine!.listUnits(id) : []));
-        applyPlans(report, repos, plans, engine, true);
+        applyPlans(report, repos, plans, engine, true, route.assignments);
         const planProblems = plans.flatMap((p) => p.problems);
-        if (planProblems.length) throw planError(planProblems, report);
+        if (planProblems.length) {
+          // Refused: the report lists what failed, as the real push's does.
+          report.items = report.items.filter((i) => i.action === 'failed');
+          throw planError(planProblems, report);
+        }
         for (const r of report.repositories) {
           const plan = plans.find((p) => p.repoId === r.id)!;
           const unpublished = engine.needsPublish(r.id);
@@ -388,7 +392,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const planProblems = plans.flatMap((p) => p.problems);
           if (planProblems.length) {
             // Refused: the report lists what failed, not what the push would have done.
-            applyPlans(report, repos, plans, engine!, false);
+            applyPlans(report, repos, plans, engine!, false, route.assignments);
             report.items = report.items.filter((i) => i.action === 'failed');
             throw planError(planProblems, report);
           }
@@ -434,7 +438,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
       // Content a pre-push stored is now referenced by units: its pins are released.
       await engine.releasePins([...new Set(route.assignments.map((a) => a.item.sha256sum).filter((x): x is string => !!x))]);
-      applyPlans(report, repos, plans, engine, false);
+      applyPlans(report, repos, plans, engine, false, route.assignments);
       const byItem = new Map(route.assignments.map((x) => [`${x.repoId}\u0000${x.item.name}\u0000${x.item.src}`, x]));
       for (const i of report.items) {
         const a = byItem.get(`${i.repository}\u0000${i.item}\u0000${i.src}`);
@@ -606,19 +610,22 @@ function repoReport(r: RepoSpec, created: boolean, version: number | null, statu
   };
 }
 
-function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], engine: PushEngine, dryRun: boolean): void {
+function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], engine: PushEngine, dryRun: boolean, assignments: Assignment[]): void {
   for (const r of repos) {
     const exists = engine.hasRepo(r.id);
-    report.repositories.push(repoReport(r, dryRun ? !exists : false, exists ? engine.repoVersion(r.id) : null, 'skipped'));
+    // A repository the push creates starts at version 0 (in the dry run as in the push).
+    report.repositories.push(repoReport(r, dryRun ? !exists : false, exists ? engine.repoVersion(r.id) : 0, 'skipped'));
   }
+  // Every item of a staged file says its sha256 (unchanged ones too).
+  const shaOf = new Map<string, string>();
+  for (const a of assignments) if (a.item.sha256sum) shaOf.set(`${a.repoId}\u0000${a.item.name}\u0000${a.item.src}`, a.item.sha256sum);
   for (const p of plans) {
-    const uploads = new Map(p.uploads.map((u) => [`${u.desired.label}\u0000${u.assignment.item.name}`, u]));
     for (const e of p.entries) {
       // Object.assign, not a spread: properties added to a spread copy (sha256, stored) gave
       // nearly every report item a hidden class of its own.
       const item: ItemReport = Object.assign({}, e);
-      const a = uploads.get(`${e.unit}\u0000${e.item}`);
-      if (a) item.sha256 = a.assignment.item.sha256sum;
+      const sha = e.item !== undefined ? shaOf.get(`${e.repository}\u0000${e.item}\u0000${e.src}`) : undefined;
+      if (sha) item.sha256 = sha;
       report.items.push(item);
     }
   }

@@ -224,6 +224,11 @@ test('errata merge rule: a changed advisory that does not move forward fails unl
   const rep = JSON.parse(r.stdout);
   const failed = rep.items.find((i: { action: string }) => i.action === 'failed');
   assert.match(failed.reason, /bump version or updated/);
+  // The dry run of a refused push reports what the refused push reports.
+  const dry = push(['--dry-run', '--json', root], { dataDir, config });
+  assert.equal(dry.status, 3, dry.stderr);
+  const strip = (x: { items: unknown[]; summary: unknown; repositories: Array<{ id: string; previous_version: number | null; status: string }> }) => ({ items: x.items, summary: x.summary, repositories: x.repositories.map((q) => [q.id, q.previous_version, q.status]) });
+  assert.deepEqual(strip(JSON.parse(dry.stdout)), strip(rep));
   const b = push(['--json', '--bump-errata', root], { dataDir, config });
   assert.equal(b.status, 0, b.stderr);
   assert.equal(JSON.parse(b.stdout).items[0].action, 'replaced');
