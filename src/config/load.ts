@@ -69,7 +69,9 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   if (ex) {
     if (!existsSync(ex)) {
       if (opts.allowMissing) return { config: defaultConfig(), file: null, searched: candidates, explicit: ex };
-      throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist`, { kind: 'usage', file: ex, hint: explicit ? 'check the path given' : 'check $STAGEPUSH_CONFIG' });
+      // --config naming no file is a bad command line (2); $STAGEPUSH_CONFIG naming none is a
+      // configuration problem of the environment (3), like an invalid file.
+      throw new StagepushError('CONFIG_NOT_FOUND', `configuration file ${ex} does not exist${explicit ? '' : ' (named by $STAGEPUSH_CONFIG)'}`, { kind: explicit ? 'usage' : 'invalid', file: ex, field: explicit ? '--config' : 'STAGEPUSH_CONFIG', hint: explicit ? 'check the path given' : 'check $STAGEPUSH_CONFIG' });
     }
     return { ...loadConfigFile(ex), searched: candidates, explicit: ex };
   }

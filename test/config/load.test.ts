@@ -80,7 +80,9 @@ test('precedence: flag > environment > file > default; file search order', () =>
   assert.equal(loadConfig(explicit, { ...env, STAGEPUSH_CONFIG: envCfg }).file, explicit);
   const none = loadConfig(undefined, { XDG_CONFIG_HOME: path.join(dir, 'nothing'), HOME: dir });
   assert.ok(none.file === null || none.file === '/etc/stagepush/config.yaml');
-  assert.throws(() => loadConfig(path.join(dir, 'missing.yaml'), env), (e: unknown) => e instanceof StagepushError && e.code === 'CONFIG_NOT_FOUND');
+  assert.throws(() => loadConfig(path.join(dir, 'missing.yaml'), env), (e: unknown) => e instanceof StagepushError && e.code === 'CONFIG_NOT_FOUND' && e.kind === 'usage');
+  // Named by the environment: a configuration problem (exit 3), not a bad command line.
+  assert.throws(() => loadConfig(undefined, { ...env, STAGEPUSH_CONFIG: path.join(dir, 'missing.yaml') }), (e: unknown) => e instanceof StagepushError && e.code === 'CONFIG_NOT_FOUND' && e.kind === 'invalid' && /STAGEPUSH_CONFIG/.test(e.message));
 });
 
 test('repositories: templates, destinations, auto-created repositories', () => {

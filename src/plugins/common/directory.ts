@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import type { ImporterConduit, Json, Unit } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
@@ -86,7 +87,15 @@ export async function scanDirectory(root: string, signal?: AbortSignal): Promise
   const files: ScannedFile[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     if (signal?.aborted) throw signal.reason;
-    const names = (await fsp.readdir(dir)).sort();
+    const raw = await fsp.readdir(dir, { encoding: 'buffer' });
+    // A name that is not UTF-8 cannot be recorded, published or named in a manifest.
+    for (const b of raw) {
+      if (isUtf8(b)) continue;
+      let shown = '';
+      for (const c of b) shown += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+      throw new StagepushError('FILE_DIRECTORY_BAD_NAME', `${path.join(dir, shown)}: the file name is not valid UTF-8 (bytes shown as \\xNN); rename it`, { file: path.join(dir, shown) });
+    }
+    const names = raw.map((b) => b.toString('utf8')).sort();
     for (const name of names) {
       const p = path.join(dir, name);
       const r = rel ? `${rel}/${name}` : name;

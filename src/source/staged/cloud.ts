@@ -124,9 +124,9 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
     if (!cond) res.problems.push(problem('STAGED_CLOUD_MISSING_FIELD', msg, { ...loc, field }));
     return cond;
   };
-  const images = data.images;
-  if (!need(Array.isArray(images), 'images', 'images must be a list of {path, architecture, sha256sum}')) return res;
-  for (const img of images as unknown[]) {
+  // Every problem of the file is listed: a bad `images` does not hide the others.
+  const images: unknown[] = need(Array.isArray(data.images), 'images', 'images must be a list of {path, architecture, sha256sum}') ? (data.images as unknown[]) : [];
+  for (const img of images) {
     if (isPlainObject(img) && typeof img.path === 'string' && img.path.includes('/')) {
       res.warnings.push(problem('STAGED_CLOUD_SLASH', `Unexpected '/' in ${img.path} (ignored)`, { file, entry: img.path }));
       return res; // pushsource drops the whole directory
@@ -142,20 +142,28 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
   if (need(isPlainObject(release), 'release', 'release (with date) is required')) need('date' in (release as object), 'release.date', 'release.date is required');
   need(typeof data.description === 'string', 'description', 'description must be a string (every VM image needs one)');
   if (data.type === 'AMI') res.problems.push(...amiRawProblems(data, loc, ''));
-  (images as unknown[]).forEach((img, i) => {
+  images.forEach((img, i) => {
     if (!isPlainObject(img)) {
       res.problems.push(problem('STAGED_CLOUD_INVALID', 'image entry must be a mapping', { ...loc, field: `images[${i}]` }));
       return;
     }
     need(typeof img.path === 'string' && img.path !== '', `images[${i}].path`, 'image path is required');
   });
-  if (res.problems.length) return res;
-  const b = build as Record<string, string>;
-  const r = release as Record<string, unknown>;
-  const product = b.name!.includes('-') ? b.name!.slice(0, b.name!.lastIndexOf('-')) : b.name!;
-  const respin = parseInt(b.respin!, 10) || 0;
-  for (const [i, raw] of (images as Array<Record<string, unknown>>).entries()) {
-    const path = raw.path as string;
+  // The items are built even when the checks above refused the file (then none is kept), so
+  // that the model's problems on other fields are listed too; one for the file when every image
+  // has it (release.date, ena_support), else per image.
+  const refused = res.problems.length > 0;
+  const named = res.problems.map((p) => p.field);
+  const b = (isPlainObject(build) ? build : {}) as Record<string, unknown>;
+  const r = (isPlainObject(release) ? release : {}) as Record<string, unknown>;
+  const bname = typeof b.name === 'string' ? b.name : '';
+  const product = bname.includes('-') ? bname.slice(0, bname.lastIndexOf('-')) : bname;
+  const respin = typeof b.respin === 'string' ? parseInt(b.respin, 10) || 0 : 0;
+  const model: Problem[] = [];
+  const items: Array<AmiPushItem | VHDPushItem> = [];
+  for (const [i, raw] of images.entries()) {
+    if (!isPlainObject(raw) || typeof raw.path !== 'string' || !raw.path) continue;
+    const path = raw.path;
     const rel: Record<string, unknown> = { product, date: r.date, arch: raw.architecture, respin, version: r.version || b.version };
     const input: Record<string, unknown> = {
       name: path,
@@ -174,18 +182,30 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
         copyRaw(data, input, { billingCodes: false });
         input.description = data.description;
         input.type = data.type;
-        res.items.push(amiPushItem(input as { name: unknown }));
+        items.push(amiPushItem(input as { name: unknown }));
       } else {
         input.release = rel;
-        res.items.push(vhdPushItem(input as { name: unknown }));
+        items.push(vhdPushItem(input as { name: unknown }));
       }
     } catch (e) {
-      res.problems.push(
+      model.push(
         ...itemErrorProblems(e, { file, entry: path }, (f) =>
           f === 'sha256sum' ? `images[${i}].sha256sum` : f === 'release.arch' ? `images[${i}].architecture` : f === 'build_info.release' ? 'build.respin' : f.replace(/^build_info\./, 'build.'),
         ),
       );
     }
   }
+  // A problem of a field of the file (not of one image) is said once.
+  const seen = new Set<string>();
+  const once = model.filter((p) => {
+    if (p.field?.startsWith('images[')) return true;
+    const k = `${p.code}\0${p.field}\0${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    if (p.field !== undefined) delete p.entry;
+    return true;
+  });
+  res.problems.push(...(refused ? notYetNamed(named, once) : once));
+  if (!refused) res.items.push(...items);
   return res;
 }

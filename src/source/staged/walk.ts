@@ -4,6 +4,7 @@
  * checksums) are returned with jobs for the worker pool.
  */
 import { promises as fsp, statSync, type Dirent, type Stats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import type { Problem } from '../../errors.js';
 import {
   cgwPushItem,
@@ -78,15 +79,40 @@ function toFileStat(st: Stats): FileStat {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
 }
 
-/** Sorted directory entries, or a problem. */
-async function listDir(dir: string): Promise<{ entries?: Dirent[]; error?: unknown }> {
+/** A file name's bytes for a message: printable ASCII as is, every other byte as \xNN. */
+function renderBytes(b: Buffer): string {
+  let out = '';
+  for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/**
+ * Sorted directory entries, or a problem. Names that are not valid UTF-8 (Node would hand them
+ * over with U+FFFD in place of their bytes: a path that does not exist) are left out and
+ * returned in `badNames`, rendered with \xNN escapes, to be reported.
+ */
+async function listDir(dir: string): Promise<{ entries?: Dirent[]; badNames?: string[]; error?: unknown }> {
   try {
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    let entries = await fsp.readdir(dir, { withFileTypes: true });
+    const badNames: string[] = [];
+    if (entries.some((e) => e.name.includes('\uFFFD'))) {
+      const lost = new Set<string>();
+      for (const raw of await fsp.readdir(dir, { encoding: 'buffer' })) {
+        if (isUtf8(raw)) continue;
+        badNames.push(renderBytes(raw));
+        lost.add(raw.toString('utf8'));
+      }
+      entries = entries.filter((e) => !lost.has(e.name));
+    }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { entries };
+    return { entries, badNames: badNames.sort() };
   } catch (error) {
     return { error };
   }
+}
+
+function badNameProblems(dir: string, names: string[] | undefined): Problem[] {
+  return (names ?? []).map((n) => problem('STAGED_BAD_FILE_NAME', 'the name is not valid UTF-8 (bytes shown as \\xNN); rename it: nothing under it can be named in metadata, reports or repodata', { file: pyJoin(dir, n) }));
 }
 
 interface Ctx {
@@ -104,11 +130,12 @@ interface Ctx {
  */
 async function regularFiles(ctx: Ctx, typeDir: string, report: boolean): Promise<Array<{ name: string; path: string; stat?: FileStat }>> {
   const out: Array<{ name: string; path: string; stat?: FileStat }> = [];
-  const { entries, error } = await listDir(typeDir);
+  const { entries, badNames, error } = await listDir(typeDir);
   if (!entries) {
     ctx.res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
     return out;
   }
+  if (report) ctx.res.problems.push(...badNameProblems(typeDir, badNames));
   for (const d of entries) {
     const path = pyJoin(typeDir, d.name);
     let st: Stats | null = null;
@@ -165,7 +192,8 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
   }
   const base = { state: 'PENDING', dest: [dest], origin: topdir };
   if (type === 'CLOUD_IMAGES') {
-    const { entries, error } = await listDir(typeDir);
+    const { entries, badNames, error } = await listDir(typeDir);
+    res.problems.push(...badNameProblems(typeDir, badNames));
     if (!entries) {
       res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
       return;
@@ -311,11 +339,12 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
   const md = await loadMetadata(topdir);
   res.metadataFile = md.file;
   res.problems.push(...md.problems);
-  const { entries, error } = await listDir(topdir);
+  const { entries, badNames, error } = await listDir(topdir);
   if (!entries) {
     res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: topdir }));
     return res;
   }
+  res.problems.push(...badNameProblems(topdir, badNames));
   const dests: string[] = [];
   for (const d of entries) {
     if (d.name === 'logs') continue;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStaged } from '../../../src/source/staged/index.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -368,4 +368,38 @@ test('errata: duplicate references, collections or packages are refused (deep eq
     'RHBA-11 references has non-unique elements (must NOT have duplicate items (items ## 1 and 0 are identical))',
   ]);
   assert.deepEqual(r.items.map((i) => i.name), ['RHBA-10']);
+});
+
+test('CLOUD_IMAGES: every problem of resources.yaml at once (the model\'s too), each field of the file once, each image\'s with its index', async () => {
+  const root = stage({
+    'd/CLOUD_IMAGES/b1/resources.yaml': [
+      'type: AMI',
+      'description: my image',
+      'boot_mode: bios',
+      'ena_support: "maybe"',
+      'build: {name: rhel-ec2, version: "9.4", respin: "1"}',
+      'release: {date: "2024-13-99"}',
+      'images:',
+      '- {path: a.raw, architecture: x86_64, sha256sum: abc}',
+      '- {path: b.raw, architecture: 5, sha256sum: zz}',
+      '',
+    ].join('\n'),
+    'd/CLOUD_IMAGES/b2/resources.yaml': ['type: VHD', 'images: {path: a.raw}', 'build: {name: x}', 'release: {}', ''].join('\n'),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  const of = (sub: string) => r.problems.filter((p) => p.file === `${root}/d/CLOUD_IMAGES/${sub}/resources.yaml`).map((p) => p.field).sort();
+  assert.deepEqual(of('b1'), ['boot_mode', 'ena_support', 'images[0].sha256sum', 'images[1].architecture', 'images[1].sha256sum', 'release.date']);
+  assert.deepEqual(of('b2'), ['build.respin', 'build.version', 'description', 'images', 'release.date']);
+  assert.equal(r.items.length, 0);
+});
+
+test('names that are not UTF-8 are refused, shown with \\xNN, never turned into paths that do not exist', async () => {
+  const root = stage({ 'd/COMPS/ok.xml': '<comps/>\n' });
+  const bad = (rel: string) => Buffer.concat([Buffer.from(`${root}/`), Buffer.from(rel, 'latin1')]);
+  mkdirSync(bad('de\xffst/COMPS'), { recursive: true });
+  writeFileSync(bad('de\xffst/COMPS/c.xml'), '<comps/>\n');
+  writeFileSync(bad('d/COMPS/c\xff.xml'), '<comps/>\n');
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.file}`).sort(), [`STAGED_BAD_FILE_NAME ${root}/d/COMPS/c\\xff.xml`, `STAGED_BAD_FILE_NAME ${root}/de\\xffst`]);
+  assert.deepEqual(r.items.map((i) => i.name), ['ok.xml']);
 });
