@@ -282,6 +282,11 @@ export const CONFIG_SCHEMA = {
         timeout: { type: 'integer', minimum: 1, default: 3600, description: 'source timeout without progress (URL ?timeout= wins)' },
         free_space_margin_mb: { type: 'integer', minimum: 0, default: 64, description: 'free space kept in the data dir beyond what the push stores' },
         bump_errata: boolKey('increment the version of a changed advisory that would not move forward (--bump-errata)', false),
+        store_files: {
+          enum: ['link', 'copy'],
+          default: 'link',
+          description: 'how staged files reach the content store: link = a hard link on the same filesystem (else a copy), fast and no extra space, but a staged file rewritten in place afterwards (cp over it) changes the stored and published copy too; copy = always a copy (staging areas edited in place)',
+        },
         pre_push_retention_hours: { type: 'integer', minimum: 1, default: 168, description: 'content stored by --pre-push is kept from gc/orphan removal this long (or until a push imports it)' },
       },
     },

@@ -50,7 +50,7 @@ export interface StagepushConfig {
   publish: { root?: string; base_url_http?: string; base_url_https?: string };
   plugins: { dir?: string; packages: string[]; node_modules?: string };
   lock: { wait: boolean; timeout?: number };
-  push: { threads?: number; timeout: number; free_space_margin_mb: number; bump_errata: boolean; pre_push_retention_hours: number };
+  push: { threads?: number; timeout: number; free_space_margin_mb: number; bump_errata: boolean; pre_push_retention_hours: number; store_files: 'link' | 'copy' };
   agent: { conf_d: string; handlers_dir: string; log: string };
 }
 

@@ -193,7 +193,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   }
   const st = new SqliteStorage(path.join(dataDir, 'engine.db'));
   try {
-    const store = new ContentStore(path.join(dataDir, 'content'));
+    const store = new ContentStore(path.join(dataDir, 'content'), { linkFiles: opts.storeFiles !== 'copy' });
     const registry = await PluginRegistry.load({
       configDir: opts.configDir,
       pluginsDir: opts.pluginsDir ?? path.join(dataDir, 'plugins'),

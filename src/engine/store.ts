@@ -257,7 +257,15 @@ export class ContentStore {
   readonly tmpDir: string;
   readonly shaDir: string;
 
-  constructor(root: string) {
+  /**
+   * Hard-link staged files in (the default), or always copy them: a hard link shares the staged
+   * file's inode, so a staged file rewritten in place afterwards (`cp` over it) would change the
+   * stored, published copy too.
+   */
+  private readonly linkFiles: boolean;
+
+  constructor(root: string, opts: { linkFiles?: boolean } = {}) {
+    this.linkFiles = opts.linkFiles ?? true;
     this.root = root;
     this.tmpDir = path.join(root, 'tmp');
     this.shaDir = path.join(root, 'sha256');
@@ -370,7 +378,7 @@ export class ContentStore {
       const readable = everyoneReads(st);
       if (!readable && fs.existsSync(dest)) return existing;
       try {
-        if (!readable) throw Object.assign(new Error('copy'), { code: 'EPERM' });
+        if (!readable || !this.linkFiles) throw Object.assign(new Error('copy'), { code: 'EPERM' });
         // Straight into place: a hard link is atomic. Then check that what was linked is the
         // inode that was hashed, unchanged (else undo: the file changed since it was hashed).
         this.intoShard(dest, () => fs.linkSync(src, dest));
@@ -407,7 +415,7 @@ export class ContentStore {
     try {
       // A source not readable by everyone is copied (and made readable), not linked: stored files
       // are published as symlink targets, and the source's mode is not ours to change.
-      if (!everyoneReads(st)) throw new Error('copy');
+      if (!everyoneReads(st) || !this.linkFiles) throw new Error('copy');
       fs.linkSync(src, tmp);
       linked = true;
     } catch {

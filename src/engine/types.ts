@@ -21,6 +21,8 @@ export interface EngineOptions {
   events?: EventSink;
   /** Lock behaviour when another process holds a repository: wait (optionally bounded) or fail at once (kind 'locked'). */
   lock?: { wait: boolean; timeoutSec?: number };
+  /** How files from outside reach the content store: `link` (a hard link where possible, else a copy; default) or `copy` (always). */
+  storeFiles?: 'link' | 'copy';
   /** Aborting it cancels the running operation (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
   /** More plugin factories (tests, embedding applications). */

@@ -129,7 +129,7 @@ export function driftOf(spec: RepoSpec, r: NonNullable<ReturnType<Engine['getRep
   return d.changes.length || d.conflict ? d : null;
 }
 
-export async function openPushEngine(settings: Settings, opts: { events: EventSink; signal?: AbortSignal; readOnly: boolean }): Promise<PushEngine> {
+export async function openPushEngine(settings: Settings, opts: { events: EventSink; signal?: AbortSignal; readOnly: boolean; storeFiles?: 'link' | 'copy' }): Promise<PushEngine> {
   const { BUILTIN_PLUGINS } = await import('../plugins/builtins.js');
   // A dry run on a data dir without a database opens nothing (it must not create one).
   if (opts.readOnly && !existsSync(path.join(settings.dataDir, 'engine.db'))) {
@@ -139,8 +139,8 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
   }
   const { openEngine } = await import('../engine/index.js');
   const { engineOptionsOf } = await import('../config/index.js');
-  const eng = await openEngine({ ...engineOptionsOf(settings), events: opts.events, signal: opts.signal });
-  return adapt(eng);
+  const eng = await openEngine({ ...engineOptionsOf(settings), events: opts.events, signal: opts.signal, storeFiles: opts.storeFiles });
+  return adapt(eng, opts.storeFiles ?? 'link');
 }
 
 function emptyEngine(types: Record<string, string[]>, contentRoot: string): PushEngine {
@@ -175,7 +175,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
 /** Types whose plan view needs only the unit key (and the stored sha256): their metadata (RPM header records) is not loaded. */
 const KEY_ONLY_TYPES = ['rpm', 'srpm', 'iso', 'cgw', 'ami', 'vhd', 'directory'];
 
-function adapt(eng: Engine): PushEngine {
+function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
   const otherTypes = eng.listTypes().map((t) => t.id).filter((t) => !KEY_ONLY_TYPES.includes(t));
   const planView = (list: (c: { typeIds: string[]; fields?: string[] }) => Unit[]): Unit[] => [
     ...list({ typeIds: KEY_ONLY_TYPES, fields: [] }),
@@ -287,7 +287,7 @@ function adapt(eng: Engine): PushEngine {
     },
     async preStore(files, pin) {
       const { ContentStore, deferDurability, flushDurabilityAsync } = await import('../engine/store.js');
-      const store = new ContentStore(eng.contentRoot);
+      const store = new ContentStore(eng.contentRoot, { linkFiles: storeFiles !== 'copy' });
       let bytesLinked = 0;
       let bytesCopied = 0;
       const shas: string[] = [];

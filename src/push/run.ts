@@ -128,7 +128,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
 
       // 2. Route.
-      engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun });
+      engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun, storeFiles: cfg.push.store_files });
       const route = routeItems(items, cfg, {
         include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
         exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
@@ -321,7 +321,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const st = cache.loadedStat(src);
         return st && { dev: st.dev, size: st.size, dir: false };
       };
-      checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat);
+      checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
       // 6. Plan under the locks, commit every repository's new version in one transaction.
       events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
       let plans: RepoPlan[] = [];
@@ -397,7 +397,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             throw planError(planProblems, report);
           }
           const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
-          checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat);
+          checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
           cache.forgetLoad(); // the header summaries and the loader's stats have served (desired units, free space)
           // The stat cache rows of every file to import, in one query (not one per item); their
           // header records a chunk at a time, in upload order.
@@ -726,15 +726,18 @@ const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: 
  * `srcStats`: staged files already stat'ed (filled in; null: could not be stat'ed); `loaded`: what
  * the loader's stat of a file gave (a file it saw is not stat'ed again).
  */
-function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>, loaded: (src: string) => SrcStat | undefined): void {
+function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushEngine, marginMb: number, srcStats: Map<string, SrcStat | null>, loaded: (src: string) => SrcStat | undefined, copies: boolean): void {
   let needed = 0;
-  const storeDev = (() => {
-    try {
-      return statSync(engine.contentRoot()).dev;
-    } catch {
-      return statSync(settings.dataDir).dev;
-    }
-  })();
+  // push.store_files: copy: nothing is linked, every new file takes room.
+  const storeDev = copies
+    ? -1
+    : (() => {
+        try {
+          return statSync(engine.contentRoot()).dev;
+        } catch {
+          return statSync(settings.dataDir).dev;
+        }
+      })();
   const seen = new Set<string>();
   for (const a of uploads) {
     const src = a.item.src;

@@ -502,3 +502,29 @@ test('a RAW tree that would publish over repodata/ or Packages/ is refused befor
   const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
   assert.deepEqual(JSON.parse(repos.stdout), []);
 });
+
+test('push.store_files: copy stores copies: a staged file rewritten in place afterwards leaves the stored and published content as pushed', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\npush: {store_files: copy}\n');
+  const root = path.join(work, 'area');
+  const f = rpm(root, 'el', 'demo-hello-1.0-1.noarch.rpm');
+  const before = readFileSync(f);
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as { items: Array<{ stored?: string }> }).items.map((i) => i.stored), ['copied']);
+  // Rewritten in place (same inode), as `cp other.rpm staged.rpm` does.
+  writeFileSync(f, readFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm')));
+  const published = path.join(dataDir, 'published', 'http', 'el', 'Packages', 'd', 'demo-hello-1.0-1.noarch.rpm');
+  assert.deepEqual(readFileSync(published), before);
+  const fsck = runCli(['--data-dir', dataDir, '--config', config, 'fsck']);
+  assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
+  // The default links (same filesystem): the report says so.
+  const dataDir2 = path.join(work, 'data2');
+  const config2 = path.join(work, 'config2.yaml');
+  writeFileSync(config2, 'allow_unsigned: true\n');
+  const l = push(['--json', root], { dataDir: dataDir2, config: config2 });
+  assert.equal(l.status, 0, l.stderr);
+  assert.deepEqual((JSON.parse(l.stdout) as { items: Array<{ stored?: string }> }).items.map((i) => i.stored), ['linked']);
+});
