@@ -222,7 +222,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         report.problems.push(...problems, ...policy);
         const kind = problems.length ? 'invalid' : 'policy';
         for (const p of [...problems, ...policy]) {
-          report.items.push({ repository: '', unit: p.entry ?? p.file ?? '', action: 'failed', type: '', item: p.entry, src: p.file ?? null, reason: p.message });
+          report.items.push({ repository: '', unit: p.entry ?? p.file ?? '', action: 'failed', type: '', item: p.entry, src: p.file ?? null, reason: p.field && !p.message.startsWith(p.field) ? `${p.field}: ${p.message}` : p.message });
         }
         throw new StagepushError(
           kind === 'invalid' ? 'PUSH_INVALID_INPUT' : 'PUSH_POLICY',

@@ -200,7 +200,8 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       if (done % 64 === 0 || done === jobs.length) emit({ type: 'phase-progress', phase, done, total: jobs.length });
       if (!w.item) return;
       if (!r.ok) {
-        out.problems.push(problem(r.code, r.message, { file: job.path }));
+        // An item listed in a metadata file (a CLOUD_IMAGES image, a staged.yaml entry) is named there too.
+        out.problems.push(problem(r.code, r.message, { file: job.path, ...(w.entry && w.metadataFile ? { entry: w.entry } : {}) }));
         w.item = null as unknown as PushItem;
         return;
       }

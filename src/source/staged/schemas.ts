@@ -247,6 +247,12 @@ export function pointerToField(pointer: string, base = ''): string {
 }
 
 function brief(v: unknown): string {
+  // As YAML wrote them: .nan / .inf (JSON would say null), a date as a date.
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf';
+  if (v instanceof Date && !Number.isNaN(v.getTime())) {
+    const iso = v.toISOString();
+    return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso.replace('T', ' ').replace(/\.000Z$/, 'Z');
+  }
   const s = JSON.stringify(v);
   if (s === undefined) return String(v);
   return s.length > 60 ? s.slice(0, 57) + '...' : s;

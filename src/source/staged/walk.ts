@@ -19,6 +19,7 @@ import type { PushItem } from '../../items/types.js';
 import { parseProductCertificate, ProductIdError } from '../../formats/productid/index.js';
 import { ioReason, itemErrorProblems, notYetNamed, problem, pyJoin } from './common.js';
 import { loadMetadata, type StagingMetadata } from './metadata.js';
+import { UNSUPPORTED_ENTRY_RE } from './schemas.js';
 import { loadErratumFile, type ParsedCache } from './errata.js';
 import { amiFromAttributes, loadCloudDir } from './cloud.js';
 
@@ -116,6 +117,8 @@ function badNameProblems(dir: string, names: string[] | undefined): Problem[] {
 }
 
 interface Ctx {
+  /** Relative paths of the files the walk found (to tell metadata entries that name nothing). */
+  seen: Set<string>;
   topdir: string;
   md: StagingMetadata;
   res: WalkResult;
@@ -220,6 +223,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
   for (const f of files) {
     const extra: Omit<WalkedItem, 'item'> = { rpm: false, ...(f.stat ? { stat: f.stat } : {}) };
     // A staged.yaml entry naming this file with a sha256sum is verified whatever the type.
+    ctx.seen.add(`${dest}/${type}/${f.name}`);
     const listed = type === 'FILES' || type === 'ISOS' ? undefined : md.entries.get(`${dest}/${type}/${f.name}`);
     if (listed && listed.sha256sum && !listed.refused) Object.assign(extra, { expectedSha256: listed.sha256sum.toLowerCase(), entry: listed.relative_path, metadataFile: md.file });
     switch (type) {
@@ -356,10 +360,17 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
     if (!md.file) res.problems.push(problem('STAGED_NOT_STAGING_DIR', `${topdir} does not appear to be a staging directory (no destination directories and no staged.yaml)`, { file: topdir }));
     return res;
   }
-  const ctx: Ctx = { topdir, md, res, wantStat: opts.wantStat, parsedCache: opts.parsedCache };
+  const ctx: Ctx = { seen: new Set(), topdir, md, res, wantStat: opts.wantStat, parsedCache: opts.parsedCache };
   for (const dest of dests) {
     const destPath = pyJoin(topdir, dest);
     for (const type of TYPE_DIRS) await walkType(ctx, dest, destPath, type);
+  }
+  // Entries of the metadata file that name no file (pushsource ignores them silently): said, as
+  // a misspelt relative_path leaves a staged file without metadata, or metadata for nothing.
+  for (const rel of md.mentioned) {
+    if (ctx.seen.has(rel) || UNSUPPORTED_ENTRY_RE.test(rel)) continue;
+    if (await statOrNull(pyJoin(topdir, rel))) continue;
+    res.warnings.push(problem('STAGED_METADATA_NO_FILE', `${md.basename} lists ${rel}, which does not exist (the entry is ignored)`, { file: md.file ?? topdir, entry: rel, field: 'relative_path' }));
   }
   return res;
 }

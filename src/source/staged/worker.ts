@@ -86,6 +86,12 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     return job.record ? { ok: true, record, signingKey: record.signingKey, sums: checksums ?? {} } : { ok: true, signingKey: record.signingKey, sums: checksums ?? {} };
   } catch (e) {
     const err = e as { code?: unknown; message?: string };
+    // An errno (ENOENT, EACCES, EISDIR…) is a file the loader could not read: said with a code
+    // of ours and a readable reason, not the raw errno.
+    if (typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code)) {
+      const why: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EISDIR: 'is a directory', EIO: 'input/output error' };
+      return { ok: false, code: err.code === 'ENOENT' ? 'STAGED_FILE_NOT_FOUND' : 'STAGED_FILE_UNREADABLE', message: `cannot read: ${why[err.code] ?? err.code}` };
+    }
     const code = typeof err.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(err.code) ? err.code : 'STAGED_READ_FAILED';
     return { ok: false, code, message: err.message ?? String(e) };
   }
