@@ -36,10 +36,49 @@ export function formatProblem(p: Problem): string {
  * float (3.0).
  */
 export function yamlItems(stringify: typeof import('yaml').stringify, shapes: unknown[]): string {
-  const text = stringify(shapes, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false, singleQuote: true });
+  // Strings a PyYAML reader would misread as the yaml library writes them (a tab, a YAML 1.1 line
+  // break U+0085/U+2028/U+2029 left raw, the value and merge keys '=' and '<<', a BOM) are
+  // written double-quoted with PyYAML's escapes: replaced by placeholders first, put back after.
+  const special: string[] = [];
+  const marker = `pyq${process.pid.toString(36)}x`;
+  const swap = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (!PY_MISREAD.test(v) && v !== '=' && v !== '<<') return v;
+      special.push(v);
+      return `${marker}${special.length - 1}`;
+    }
+    if (Array.isArray(v)) return v.map(swap);
+    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
+    return v;
+  };
+  const text = stringify(swap(shapes), { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false, singleQuote: true })
+    .replace(new RegExp(`${marker}(\\d+)`, 'g'), (_m, i: string) => pyDoubleQuoted(special[Number(i)]!));
   return text
     .replace(/^( {4}release:\n(?: {6}.*\n)*?) {6}date: '(\d{4}-\d{2}-\d{2})'$/gm, (_m, head: string, d: string) => `${head}      date: ${d}`)
     .replace(/^( {4}display_order: )(-?[0-9][0-9.e+-]*)$/gm, (_m, head: string, n: string) => head + pyFloat(Number(n), 'yaml')); // a float, as pushsource prints it
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const PY_MISREAD = /[\x00-\x08\x0b\x0c\x0e-\x1f\t\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
+
+/** A string double-quoted with the escapes PyYAML reads (\N, \L, \P for its line breaks). */
+export function pyDoubleQuoted(v: string): string {
+  let out = '"';
+  for (const ch of v) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (c === 0x85) out += '\\N';
+    else if (c === 0x2028) out += '\\L';
+    else if (c === 0x2029) out += '\\P';
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0xfeff || c === 0xfffe || c === 0xffff) out += `\\u${c.toString(16)}`;
+    else out += ch;
+  }
+  return out + '"';
 }
 
 /** JSON as pushsource-ls prints it: display_order is a float (3.0, 1e-05), as Python's json writes one. */

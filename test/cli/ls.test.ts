@@ -194,3 +194,25 @@ test("the README's first command: ls of the bundled staging area", () => {
   assert.equal(yaml.status, 0);
   assert.equal((YAML.parse(yaml.stdout) as unknown[]).length, 10);
 });
+
+test('YAML output a PyYAML reader reads back: tabs, its line breaks (U+0085, U+2028, U+2029), "=" and "<<" are written double-quoted with its escapes', async () => {
+  const descs = ['tab\there', '=', '<<', 'line\u2028sep', 'para\u2029sep', 'nel\u0085x', 'plain words', 'quote " and \\ backslash'];
+  const entries = descs.map((d, i) => ({ relative_path: `d/FILES/f${i}`, attributes: { description: d } }));
+  const files: Record<string, string> = { 'staged.yaml': stagedYaml(entries) };
+  descs.forEach((_d, i) => (files[`d/FILES/f${i}`] = `${i}\n`));
+  const root = stage(files);
+  const r = runCli(['ls', `staged:${root}`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /description: "tab\\there"/);
+  assert.match(r.stdout, /description: "="/);
+  assert.match(r.stdout, /description: "<<"/);
+  assert.match(r.stdout, /description: "line\\Lsep"/);
+  assert.match(r.stdout, /description: "nel\\Nx"/);
+  assert.match(r.stdout, /description: plain words/);
+  // Read back with PyYAML's rules (YAML 1.1, its resolvers): every description as it was.
+  const { parseYamlFull } = await import('../../src/source/staged/common.js');
+  const back = await parseYamlFull(r.stdout);
+  assert.equal(back.error, undefined);
+  const got = (back.value as Array<{ FilePushItem: { description: string } }>).map((x) => x.FilePushItem.description).sort();
+  assert.deepEqual(got, [...descs].sort());
+});
