@@ -403,3 +403,13 @@ test('names that are not UTF-8 are refused, shown with \\xNN, never turned into 
   assert.deepEqual(r.problems.map((p) => `${p.code} ${p.file}`).sort(), [`STAGED_BAD_FILE_NAME ${root}/d/COMPS/c\\xff.xml`, `STAGED_BAD_FILE_NAME ${root}/de\\xffst`]);
   assert.deepEqual(r.items.map((i) => i.name), ['ok.xml']);
 });
+
+test('values in problem messages as YAML wrote them: .nan, a date as a date', async () => {
+  const root = stage({
+    'staged.yaml': 'header: {version: "0.2"}\npayload:\n  files:\n  - {relative_path: d/FILES/a, order: .nan, attributes: {description: 2024-01-02}}\n',
+    'd/FILES/a': 'a\n',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { field: 'attributes.description', message: '2024-01-02 must be string' });
+  hasProblem(r.problems, { field: 'order', message: /^\.nan must be/ });
+});
