@@ -4,6 +4,7 @@
  * already in the content store) and the engine commits them as one new repository version in one
  * transaction when the operation succeeds. Every conduit expires when its operation returns.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -851,6 +852,13 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   otherRelativeUrls(): Record<string, string> {
     this.live();
     return this.others();
+  }
+  keepStoredFiles(sha256s: string[], untilMs: number): void {
+    this.live();
+    // One pin per repository and distributor (a pin name allows no other characters).
+    const name = `publish-${createHash('sha256').update(`${this.ctx.repoId}\0${this.ctx.owner}`).digest('hex').slice(0, 24)}`;
+    if (!sha256s.length) this.host.store.unpin(name);
+    else this.host.store.pin(name, sha256s, Math.min(untilMs, 253402300799000));
   }
   getUnitsById(ids: string[]): Unit[] {
     this.live();

@@ -246,6 +246,13 @@ export interface PublishConduit extends BaseConduit, UnitReader {
   scanUnitStamps?(typeIds: string[], pageSize?: number): Iterable<UnitStamp[]>;
   /** The repository's units with these ids, metadata included (in no particular order). Optional. */
   getUnitsById?(ids: string[]): Unit[];
+  /**
+   * Stored files the published tree still serves after their units left the repository (a yum
+   * package kept for clients holding the old metadata): kept from orphan clean-up until
+   * `untilMs`, replacing what this distributor kept before (an empty list keeps nothing).
+   * Optional: conduits of other hosts may lack it.
+   */
+  keepStoredFiles?(sha256s: string[], untilMs: number): void;
 }
 
 /** Both conduits can find a stored blob's path. */

@@ -162,6 +162,9 @@ export class YumDistributor implements Distributor {
       const pr = pool.prune(now, settings.removeOldRepodata ? settings.oldRepodataThreshold : Infinity);
       summary.packages_unlinked = pr.unlinked;
       summary.packages_kept_for_old_metadata = pr.kept;
+      // Their stored files outlive their units (an orphan clean-up would delete what a symlink
+      // entry points at) for as long as they are kept.
+      conduit.keepStoredFiles?.(pr.keptSha256, pr.keptUntilMs);
     }
     removeOtherPools(base, settings.packageLink);
 

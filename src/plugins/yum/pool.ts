@@ -282,9 +282,11 @@ export class PackagePool {
    * published tree may name them — `keepSeconds` after the first publish that dropped them
    * (remove_old_repodata_threshold; Infinity when old repodata is never removed) — then deleted.
    */
-  prune(now: number, keepSeconds: number): { unlinked: number; kept: number } {
+  prune(now: number, keepSeconds: number): { unlinked: number; kept: number; keptSha256: string[]; keptUntilMs: number } {
     let unlinked = 0;
     let kept = 0;
+    const keptSha256: string[] = [];
+    let keptUntilMs = 0;
     for (const rel of [...this.have.keys()]) {
       if (this.wanted.has(rel)) {
         if (this.gone.delete(rel)) this.dirty = true;
@@ -295,6 +297,8 @@ export class PackagePool {
         if (!this.gone.has(rel)) this.dirty = true;
         this.gone.set(rel, since);
         kept++;
+        keptSha256.push(this.have.get(rel)!);
+        keptUntilMs = Math.max(keptUntilMs, Number.isFinite(keepSeconds) ? (since + keepSeconds) * 1000 : Number.MAX_SAFE_INTEGER);
         continue;
       }
       rmSync(path.join(this.dir, ...rel.split('/')), { force: true });
@@ -304,7 +308,7 @@ export class PackagePool {
       unlinked++;
     }
     this.save();
-    return { unlinked, kept };
+    return { unlinked, kept, keptSha256, keptUntilMs };
   }
 }
 
