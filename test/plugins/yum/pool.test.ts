@@ -53,8 +53,8 @@ test("an entry's content never changes: other content of the same file name gets
   assert.throws(() => next.ensure('f/foo-1.0-1.noarch.rpm', b, shaB), /holds a{64}, not b{64}/);
   // Once the old entry is pruned (no metadata names it), the plain name is free again.
   const t = Math.floor(Date.now() / 1000);
-  assert.deepEqual(next.prune(t, 0), { unlinked: 0, kept: 1 }, 'kept while old metadata may name it');
-  assert.deepEqual(next.prune(t + 1, 0), { unlinked: 1, kept: 0 });
+  assert.deepEqual(next.prune(t, 0), { unlinked: 0, kept: 1, keptSha256: ['a'.repeat(64)], keptUntilMs: t * 1000 }, 'kept while old metadata may name it (its file pinned until then)');
+  assert.deepEqual(next.prune(t + 1, 0), { unlinked: 1, kept: 0, keptSha256: [], keptUntilMs: 0 });
   assert.equal(existsSync(path.join(next.dir, 'f', 'foo-1.0-1.noarch.rpm')), false);
   assert.equal(next.entryFor('f', 'foo-1.0-1.noarch.rpm', shaA), 'f/foo-1.0-1.noarch.rpm');
 });
