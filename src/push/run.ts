@@ -16,7 +16,7 @@ import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
-import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
+import { planRepo, type DesiredItem, type ExistingUnit, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { erratumDecision } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
@@ -285,10 +285,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const ex = existing.map(existingUnit);
           const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
           const held = route.partial.get(r.id);
-          return planRepo(r, ds, ex, {
+          const plan = planRepo(r, ds, ex, {
             bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
             ...(held ? { mirrorHeld: `destination(s) ${held.join(', ')} left out by --dest/--exclude-dest (or destinations.include/exclude)` } : {}),
           });
+          if (r.distributors.some((d) => d.typeId === 'iso_distributor')) fileNameClashes(r.id, ex, plan);
+          return plan;
         });
 
       if (dryRun) {
@@ -848,6 +850,42 @@ function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>):
     }
   }
   return out;
+}
+
+/**
+ * The file names a file repository will hold after the plan (those it keeps and those uploaded):
+ * one that is a directory of another ("sub" and "sub/dir/a.txt") cannot be published. A staged
+ * name clashing with a stored one refuses the push (its entry fails), before anything changes:
+ * committed, it would fail every later publish of the repository.
+ */
+function fileNameClashes(repoId: string, existing: ExistingUnit[], plan: RepoPlan): void {
+  const removed = new Set(plan.removals.map((u) => u.id));
+  const claims = new PathClaims();
+  claims.reserve(ISO_MANIFEST_NAME, 'the manifest');
+  const uploaded = new Set(plan.uploads.flatMap((u) => u.desired.units.filter((x) => x.typeId === 'iso').map((x) => String(x.unitKey.name))));
+  for (const u of existing) {
+    const name = String(u.unitKey.name);
+    if (u.typeId !== 'iso' || removed.has(u.id) || uploaded.has(name)) continue;
+    try {
+      claims.claimFile(name, `stored file ${name}`);
+    } catch {
+      /* stored clashes are not this push's to judge */
+    }
+  }
+  for (const up of plan.uploads) {
+    const a = up.assignment;
+    if (a.typeId !== 'iso') continue;
+    try {
+      claims.claimFile(a.item.name, `staged file ${a.item.name}`);
+    } catch (e) {
+      if (!(e instanceof StagepushError)) throw e;
+      const reason = `repository ${repoId}: ${e.message}`;
+      plan.problems.push({ code: e.code, file: a.item.src ?? undefined, entry: a.item.name, field: 'filename', message: reason });
+      const entry = plan.entries.find((x) => x.item === a.item.name && x.src === a.item.src);
+      if (entry) Object.assign(entry, { action: 'failed', reason });
+      plan.changed = false;
+    }
+  }
 }
 
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */

@@ -528,3 +528,27 @@ test('push.store_files: copy stores copies: a staged file rewritten in place aft
   assert.equal(l.status, 0, l.stderr);
   assert.deepEqual((JSON.parse(l.stdout) as { items: Array<{ stored?: string }> }).items.map((i) => i.stored), ['linked']);
 });
+
+test('a FILES name that is a directory of a stored file (or the reverse) is refused before the commit; the repository keeps publishing', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const area = (name: string, file: string, filename: string, text: string) => {
+    const root = path.join(work, name);
+    put(path.join(root, 'files', 'FILES', file), text);
+    put(path.join(root, 'staged.yaml'), `header: {version: "0.2"}\npayload:\n  files:\n  - {relative_path: files/FILES/${file}, filename: ${filename}, attributes: {description: d}}\n`);
+    return root;
+  };
+  assert.equal(push(['-q', area('s1', 'a.txt', 'sub/dir/a.txt', 'a\n')], { dataDir, config }).status, 0);
+  for (const args of [['--dry-run', '--json'], ['--json']]) {
+    const r = push([...args, area('s2', 's', 'sub', 'x\n')], { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => p.code), ['PUBLISH_PATH_COLLISION']);
+    assert.match(rep.problems[0]!.message, /"sub" of staged file sub collides with stored file sub\/dir\/a\.txt/);
+  }
+  const r3 = push(['-q', area('s3', 'new.txt', 'new.txt', 'n\n')], { dataDir, config });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.match(readFileSync(path.join(dataDir, 'published', 'http', 'files', 'PULP_MANIFEST'), 'utf8'), /^new\.txt,/m);
+});
