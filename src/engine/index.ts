@@ -520,13 +520,30 @@ class EngineImpl implements Engine, ConduitHost {
           this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
         }
       };
-      if (r.importer_type) {
-        const p = this.registry.get(r.importer_type);
-        if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
+      // A plugin that is not loaded cannot clean up: said like a failing hook (--force goes on).
+      const missing = (typeId: string, what: string) => {
+        const e = new StagepushError('PLUGIN_NOT_LOADED', `repository ${id}: ${what} plugin ${typeId} is not installed or failed to load, so its removal hook cannot run`, { kind: 'failed', hint: `install it, or: stagepush repo delete ${id} --force` });
+        if (!opts.force) throw e;
+        this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
+      };
+      // Consumers bound to it would keep configuration pointing at nothing.
+      const bound = this.st.kvList('bindings', []).filter((b) => String(b.repo_id) === id).map((b) => String(b.consumer));
+      if (bound.length) {
+        const e = new StagepushError('ENGINE_REPO_BOUND', `repository ${id} is bound by consumer(s) ${bound.join(', ')}`, { kind: 'invalid', hint: `unbind first (stagepush consumer unbind ${bound[0]} ${id}), or --force (the bindings then point at nothing)` });
+        if (!opts.force) throw e;
+        this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
       }
+      // Distributors first, the importer last (as a repository is taken apart): a distributor hook
+      // that refuses leaves the importer untold.
       for (const d of this.st.listDistributors(id)) {
         const p = this.registry.get(d.type_id);
         if (p) await removed(p, 'distributorRemoved', this.workingDir(id, 'distributor', d.id), d.config);
+        else missing(d.type_id, `distributor ${d.id}'s`);
+      }
+      if (r.importer_type) {
+        const p = this.registry.get(r.importer_type);
+        if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
+        else missing(r.importer_type, 'its importer');
       }
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
@@ -639,6 +656,13 @@ class EngineImpl implements Engine, ConduitHost {
       const row = this.requireDist(repoId, distId);
       const p = this.registry.get(row.type_id);
       const wd = this.workingDir(repoId, 'distributor', distId);
+      const refuse = (e: StagepushError) => {
+        if (!opts.force) throw e;
+        this.events({ type: 'warning', code: e.code, message: `${e.message} (removed anyway: --force)` });
+      };
+      if (!p) refuse(new StagepushError('PLUGIN_NOT_LOADED', `distributor ${distId} of ${repoId}: plugin ${row.type_id} is not installed or failed to load, so its removal hook cannot run`, { kind: 'failed', hint: `install it, or: stagepush repo distributor remove ${repoId} ${distId} --force` }));
+      const bound = this.st.kvList('bindings', []).filter((b) => String(b.repo_id) === repoId && String(b.dist_id) === distId).map((b) => String(b.consumer));
+      if (bound.length) refuse(new StagepushError('ENGINE_REPO_BOUND', `distributor ${distId} of ${repoId} is bound by consumer(s) ${bound.join(', ')}`, { kind: 'invalid', hint: `unbind first (stagepush consumer unbind ${bound[0]} ${repoId}), or --force` }));
       // A failing removal hook stops it, unless forced (then a warning), as for repo delete.
       if (p) {
         try {

@@ -81,3 +81,41 @@ test('bind with several bindable distributors asks for --distributor, listing th
   assert.match(nodist.stderr, /AGENT_NO_DISTRIBUTOR/);
   assert.equal(cli(['consumer', 'bind', 'c', 'two', '--distributor', 'b']).status, 0);
 });
+
+test('a repository (or distributor) bound by consumers is not deleted without --force; a binding left to a deleted repository holds nothing (the unit is missing, no crash)', () => {
+  const dir = tempDir('consumer-bound-');
+  const env = {
+    STAGEPUSH_DATA_DIR: path.join(dir, 'data'),
+    STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'),
+    STAGEPUSH_AGENT_HANDLERS_DIR: path.join(dir, 'handlers'),
+    STAGEPUSH_AGENT_LOG: `file:${path.join(dir, 'agent.log')}`,
+    XDG_CONFIG_HOME: path.join(dir, 'config'),
+    STAGEPUSH_CONFIG: '',
+  };
+  const cli = (args: string[], status = 0) => {
+    const r = runCli(args, { env });
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  writeFileSync(path.join(dir, 'a.iso'), 'a\n');
+  for (const r of ['isos', 'old']) {
+    cli(['repo', 'create', r, '--importer', 'iso_importer']);
+    cli(['repo', 'distributor', 'add', r, 'iso_distributor', '--id', 'iso', '--distributor-config', `relative_url=${r}`]);
+  }
+  cli(['content', 'upload', '--repo', 'isos', path.join(dir, 'a.iso')]);
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  cli(['consumer', 'register', 'web1', '--root', root]);
+  cli(['consumer', 'bind', 'web1', 'isos']);
+  cli(['consumer', 'bind', 'web1', 'old']);
+  const refused = cli(['repo', 'delete', 'old'], 3);
+  assert.match(refused.stderr, /ENGINE_REPO_BOUND.*consumer\(s\) web1/);
+  assert.match(refused.stderr, /consumer unbind web1 old/);
+  assert.match(cli(['repo', 'distributor', 'remove', 'old', 'iso'], 3).stderr, /ENGINE_REPO_BOUND/);
+  cli(['repo', 'show', 'old']);
+  cli(['repo', 'delete', 'old', '--force']);
+  // The binding left to it holds nothing: a unit only it could hold is missing, the others install.
+  const r = JSON.parse(cli(['consumer', 'install', 'web1', '--type', 'iso', 'a.iso', 'b.iso', '--json'], 6).stdout) as { details: { installed: string[]; missing?: string[] } };
+  assert.deepEqual(r.details.installed, ['a.iso']);
+  assert.doesNotMatch(JSON.stringify(r), /requireRepo|at .*\.js/);
+});

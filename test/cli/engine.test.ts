@@ -32,7 +32,7 @@ test('lifecycle hooks get the repository with its working dir; working dirs go w
   ok(e.cli(['repo', 'delete', 'r']), 'delete');
   assert.ok(!fs.existsSync(path.join(e.dataDir, 'working', 'r')), 'working dirs deleted with the repository');
   const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '));
-  assert.deepEqual(lines, ['importerAdded r', 'distributorAdded r', 'distributorRemoved r', 'distributorAdded r', 'importerRemoved r', 'distributorRemoved r']);
+  assert.deepEqual(lines, ['importerAdded r', 'distributorAdded r', 'distributorRemoved r', 'distributorAdded r', 'distributorRemoved r', 'importerRemoved r']);
   const gone = e.cli(['repo', 'show', 'r']);
   assert.equal(gone.status, 3);
   assert.match(gone.stderr, /ENGINE_REPO_NOT_FOUND/);

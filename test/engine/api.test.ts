@@ -247,3 +247,23 @@ test('published tree behind a symlink: fsck walks through the link', async () =>
   assert.equal(m['.']!.t, 'l');
   assert.equal(m['sub/x']!.v, sha('x'));
 });
+
+test('a repository whose plugin is no longer loaded is not deleted silently: its removal hook cannot run (PLUGIN_NOT_LOADED), --force goes on with a warning', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  await eng.createRepo({ id: 'a', importer: { typeId: 'test_importer' }, distributors: [{ id: 'd', typeId: 'test_distributor', config: { relative_url: 'a' } }] });
+  eng.close();
+  const events: Array<{ type: string; code?: string }> = [];
+  // Opened without the directory plugins: test_importer / test_distributor are not loaded.
+  const bare = await openEngine({ dataDir: e.dataDir, pluginsDir: path.join(e.root, 'no-plugins'), configDir: e.configDir, events: (ev) => events.push(ev as { type: string; code?: string }) });
+  try {
+    await assert.rejects(() => bare.removeDistributor('a', 'd'), (err: any) => err.code === 'PLUGIN_NOT_LOADED' && /test_distributor/.test(err.message));
+    await assert.rejects(() => bare.deleteRepo('a'), (err: any) => err.code === 'PLUGIN_NOT_LOADED');
+    assert.ok(bare.getRepo('a'), 'refused: nothing deleted');
+    assert.equal(await bare.deleteRepo('a', { force: true }), true);
+    assert.equal(bare.getRepo('a'), null);
+    assert.ok(events.some((ev) => ev.type === 'warning' && ev.code === 'PLUGIN_NOT_LOADED'));
+  } finally {
+    bare.close();
+  }
+});

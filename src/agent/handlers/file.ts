@@ -57,7 +57,14 @@ export class FileHandler extends ContentHandler {
     const repo = this.setting(options, 'repo');
     const repos = repo ? [repo] : conduit.bindings().map((b) => b.repoId);
     for (const repoId of repos) {
-      const found = conduit.engine.findUnits(repoId, this.typeId, { name });
+      let found: UnitFile[];
+      try {
+        found = conduit.engine.findUnits(repoId, this.typeId, { name });
+      } catch (e) {
+        // A binding left to a repository deleted since: it holds nothing (the unit is reported missing).
+        if ((e as { code?: unknown }).code === 'ENGINE_REPO_NOT_FOUND') continue;
+        throw e;
+      }
       const withFile = found.find((u) => u.storagePath);
       if (withFile) return withFile;
     }
