@@ -1185,6 +1185,8 @@ class EngineImpl implements Engine, ConduitHost {
 
   async copy(fromRepo: string, toRepo: string, opts: CopySpec = {}): Promise<TaskResult> {
     this.requireRepo(fromRepo);
+    // A type nobody declares (a typo) selects nothing: said, not "no change".
+    for (const t of opts.criteria?.typeIds ?? []) this.typeDef(t);
     const { p } = this.importerOf(toRepo, 'copy units into it');
     await this.validateOverride(p, toRepo, 'importer', null, opts.override);
     return this.importerTask('copy', toRepo, [fromRepo, toRepo], (s) => this.innerCopy(s, fromRepo, toRepo, opts), true);
@@ -1192,6 +1194,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   async removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult> {
     this.requireRepo(repoId);
+    for (const t of criteria?.typeIds ?? []) this.typeDef(t);
     return this.importerTask('remove', repoId, [repoId], (s) => this.innerRemove(s, repoId, criteria), false);
   }
 

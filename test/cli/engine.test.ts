@@ -307,3 +307,15 @@ test('importer set: a new importer whose importerAdded fails is not set (the old
   assert.match(forced.stderr, /cannot unpublish \(removed anyway: --force\)/);
   assert.deepEqual(e.json(['repo', 'distributor', 'list', 'h']).out, []);
 });
+
+test('content copy / remove with a type nobody declares is refused naming the declared types (a typo did nothing and said "no change")', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'a', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'create', 'b', '--importer', 'test_importer']));
+  for (const args of [['content', 'copy', '--from', 'a', '--to', 'b', '--type', 'no_such_type'], ['content', 'remove', '--repo', 'a', '--type', 'no_such_type']]) {
+    const r = e.cli(args);
+    assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /ENGINE_UNKNOWN_TYPE.*"no_such_type" \(declared types: /);
+  }
+  assert.equal(e.json(['task', 'list']).out.filter((t: { kind: string }) => t.kind === 'copy' || t.kind === 'remove').length, 0, 'no task ran');
+});
