@@ -129,6 +129,11 @@ export function parseDescriptor(file: string, text: string, ctx: DescriptorConte
   if (['true', 'yes', '1'].includes(en)) enabled = true;
   else if (['false', 'no', '0'].includes(en)) enabled = false;
   else return { descriptor: null, problems: [p('AGENT_DESCRIPTOR_BAD_VALUE', `[main] enabled: expected true|yes|1 or false|no|0, got "${main.enabled}"`, 'main', 'enabled')] };
+  // [main] holds only "enabled" (a misspelt key would be ignored silently).
+  const mainProblems = Object.keys(main)
+    .filter((k) => k !== 'enabled')
+    .map((k) => p('AGENT_DESCRIPTOR_UNKNOWN_KEY', `[main] has unknown key "${k}" (only "enabled")`, 'main', k));
+  if (mainProblems.length) return { descriptor: null, problems: mainProblems };
   if (!enabled) return { descriptor: { file, enabled: false, types: [] }, problems: [] };
 
   const types = values.types;

@@ -99,6 +99,7 @@ const MISTAKES: Array<{ name: string; text: string; code: string; entry?: string
   { name: 'unknown-content-type', text: good('[types]\ncontent=no_such_type\n[no_such_type]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_TYPE', entry: 'types', field: 'content', message: /"no_such_type" is not a content type the engine declares/ },
   { name: 'unknown-bind-type', text: good('[types]\nbind=nope_distributor\n[nope_distributor]\nclass=echo:EchoBind\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_TYPE', entry: 'types', field: 'bind', message: /"nope_distributor" is not an installed distributor type/ },
   { name: 'unknown-types-key', text: good('[types]\ncontnet=iso\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'types', field: 'contnet', message: /unknown key "contnet"/ },
+  { name: 'unknown-main-key', text: '[main]\nenabled=1\ntypo_key=1\n[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n', code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'main', field: 'typo_key', message: /\[main\] has unknown key "typo_key" \(only "enabled"\)/ },
   { name: 'duplicate-type', text: good('[types]\ncontent=tarball\n[tarball]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_DUPLICATE_TYPE', entry: 'types', field: 'content', message: /"tarball" already has a handler from .*tar\.conf/ },
 ];
 
