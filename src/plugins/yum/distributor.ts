@@ -55,6 +55,8 @@ interface YumScratchpad {
   history: RepomdHistoryEntry[];
   /** The files the repomd.xml of the last recorded publish names (null: not recorded yet). */
   current: string[] | null;
+  /** The revision the last recorded repomd.xml has. */
+  revision: number | null;
 }
 
 function readScratch(conduit: PublishConduit): YumScratchpad {
@@ -64,6 +66,7 @@ function readScratch(conduit: PublishConduit): YumScratchpad {
     publishedAt: typeof o.publishedAt === 'number' ? o.publishedAt : null,
     history: Array.isArray(o.history) ? (o.history as unknown as RepomdHistoryEntry[]).filter((h) => h && typeof h.time === 'number' && Array.isArray(h.files)) : [],
     current: Array.isArray(o.current) && o.current.every((f) => typeof f === 'string') ? (o.current as string[]) : null,
+    revision: typeof o.revision === 'number' ? o.revision : null,
   };
 }
 
@@ -111,6 +114,9 @@ export class YumDistributor implements Distributor {
     const clash = relativeUrlConflict(relativeUrl, conduit.otherRelativeUrls());
     if (clash) throw new StagepushError('PUBLISH_RELATIVE_URL_CONFLICT', `${DISTRIBUTOR_ID} of ${repo.id}: config key "relative_url": ${clash}`, { kind: 'invalid', field: 'relative_url' });
     const now = Math.floor(Date.now() / 1000);
+    // repomd.xml's revision grows with every publish, two in one second too (mirroring tools
+    // compare it): the time, or one past the last revision.
+    const revision = Math.max(now, (scratch.revision ?? scratch.publishedAt ?? 0) + 1);
     const summary: Record<string, Json> = {};
     let previousFiles: string[] = [];
     let newFiles: string[] = [];
@@ -124,7 +130,7 @@ export class YumDistributor implements Distributor {
       conduit,
       config,
       async (dir) => {
-        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir));
+        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir, revision));
         newFiles = await readRepomdLocations(path.join(dir, 'repodata', 'repomd.xml'));
         if (pool) {
           // After a package_link change: what kept old metadata names comes along from the old pool.
@@ -174,6 +180,7 @@ export class YumDistributor implements Distributor {
       publishedAt: now,
       history: history as unknown as Json,
       current: newFiles,
+      revision,
     } as unknown as Json);
     await writePublishInfo(repo, { publishRoot: conduit.publishRoot, baseUrls: conduit.baseUrls, relativeUrl, publishedPaths: result.publishedPaths, urls: result.urls, repoVersion: conduit.repoVersion, publishedAt: now });
     conduit.setProgress({ step: 'done', published: result.publishedPaths });
@@ -206,7 +213,7 @@ export const yumDistributorFactory: DistributorFactory = {
 };
 
 /** Build the complete tree into `dir`. */
-async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string): Promise<Record<string, Json>> {
+async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string, revision: number): Promise<Record<string, Json>> {
   const repodata = path.join(dir, 'repodata');
   await mkdirp(repodata);
   const entries: RepomdEntry[] = [];
@@ -290,7 +297,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
 
   // 7. repomd.xml (+ signature, + public key).
   canceled(signal);
-  await writeRepomd(repodata, entries, String(now));
+  await writeRepomd(repodata, entries, String(revision));
   if (s.gpgSign) {
     await gpgSignDetached(path.join(repodata, 'repomd.xml'), path.join(repodata, 'repomd.xml.asc'), s.gpgKeyId!, s.gpgHome, signal);
     summary.signed = true;

@@ -37,3 +37,22 @@ test('a publish killed after its switch: the next publish keeps the repodata of 
   const have = present();
   for (const f of [...first, ...second, ...named()]) assert.ok(have.has(f), `kept: ${f}`);
 });
+
+test("repomd.xml's revision grows with every publish, several in one second too", () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const env = { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') };
+  const ok = (args: string[]) => {
+    const r = runCli(['--data-dir', dataDir, ...args], { env });
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  };
+  ok(['repo', 'create', 'r', '--importer', 'yum_importer']);
+  ok(['repo', 'distributor', 'add', 'r', 'yum_distributor', '--distributor-config', 'relative_url=r']);
+  ok(['content', 'upload', '--repo', 'r', path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm')]);
+  const revisions: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ok(['repo', 'publish', 'r', '--force']);
+    revisions.push(Number(/<revision>(\d+)<\/revision>/.exec(readFileSync(path.join(dataDir, 'published', 'http', 'r', 'repodata', 'repomd.xml'), 'utf8'))![1]));
+  }
+  assert.ok(revisions[0]! < revisions[1]! && revisions[1]! < revisions[2]!, revisions.join(' '));
+});
