@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT, StagepushError } from '../errors.js';
 import type { PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
+import type { Json } from '../engine/contract.js';
 import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
 import { table } from './output.js';
 
@@ -45,6 +46,15 @@ export function repoHuman(r: RepoInfo): string {
 export function taskResultHuman(r: TaskResult): string {
   const parts = [`task ${r.taskId}: ${r.kind} ${r.repoId}: ${r.newVersion ? `new version ${r.version}` : `no change (version ${r.version})`}`];
   parts.push(`  added ${r.added}, replaced ${r.replaced}, unchanged ${r.unchanged}, removed ${r.removed}`);
+  // What the plugin refused (a sync's packages refused by the signature policy) is said, not only in --json.
+  const report = r.report && typeof r.report === 'object' && !Array.isArray(r.report) ? (r.report as Record<string, Json>) : {};
+  const details = r.details && typeof r.details === 'object' && !Array.isArray(r.details) ? (r.details as Record<string, Json>) : {};
+  if (typeof report.packages_refused === 'number' && report.packages_refused > 0) {
+    parts.push(`  refused ${report.packages_refused} package(s) (signature policy: require_signature / allowed_keys):`);
+    const list = Array.isArray(details.refused) ? (details.refused as Array<{ location?: string; reason?: string }>) : [];
+    for (const x of list.slice(0, 20)) parts.push(`    ${x.location ?? '?'}: ${x.reason ?? ''}`);
+    if (list.length > 20) parts.push(`    … and ${list.length - 20} more (--json lists them all)`);
+  }
   for (const p of r.publishes) parts.push(publishLine(p));
   return parts.join('\n');
 }

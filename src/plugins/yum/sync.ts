@@ -290,7 +290,8 @@ export class YumSync {
           keep.add(unit);
           added++;
         } catch (e) {
-          if (e instanceof StagepushError && e.kind === 'policy') refused.push({ location: p.locationHref, reason: e.message });
+          // Named by its place in the feed (the message names the download's temp file).
+          if (e instanceof StagepushError && e.kind === 'policy') refused.push({ location: url, reason: e.message.split(dest).join(p.locationHref) });
           else throw e;
         }
       } finally {

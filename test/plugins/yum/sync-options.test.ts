@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { taskResultHuman } from '../../../src/cli/repo.js';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../../helpers/cli.js';
 import { makePki, startFeed, startProxy, type FeedServer, type Pki } from '../../helpers/tls.js';
@@ -345,6 +346,12 @@ describe('yum_importer sync options', () => {
       // Which package was refused, and why, is in the result (the importer's details).
       assert.deepEqual((r.details as any).refused.map((x: { location: string }) => path.basename(x.location)), ['world-1.0-1.noarch.rpm']);
       assert.match((r.details as any).refused[0].reason, /not signed|unsigned/);
+      // Named by its place in the feed, never by the sync's temp file; and said in the text output.
+      assert.match((r.details as any).refused[0].location, /^https?:\/\/.*world-1\.0-1\.noarch\.rpm$/);
+      assert.doesNotMatch((r.details as any).refused[0].reason, /sync-|pkg-\d+\.rpm/);
+      const text = taskResultHuman(r);
+      assert.match(text, /refused 1 package\(s\) \(signature policy/);
+      assert.match(text, /world-1\.0-1\.noarch\.rpm: /);
     }
     const other = m.keys!.other as { keyId: string };
     const id = await repo(plain.url, { require_signature: true, allowed_keys: [other.keyId], skip: ['erratum', 'comps', 'modules'] });
