@@ -46,6 +46,8 @@ export interface DesiredItem {
    * (unchanged, forward = newer, merge = new packages only, dropped = changed but not newer).
    */
   erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null };
+  /** What the item holds that the repository will not (modulemd obsoletes documents…): said as warnings. */
+  warnings?: Array<{ code: string; message: string; field?: string }>;
   /** A RAW tree: the paths it will publish (checked against the repository's other paths before anything changes). */
   tree?: Array<{ path: string; type: 'file' | 'dir' | 'symlink' }>;
 }

@@ -202,6 +202,19 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         desired.set(r.id, list);
       }
       problems.push(...itemProblems);
+      const warned = new Set<string>();
+      for (const list of desired.values()) {
+        for (const d of list) {
+          for (const w of d.warnings ?? []) {
+            if (warned.has(w.message)) continue;
+            warned.add(w.message);
+            const warning = { ...w, file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name };
+            report.warnings.push(warning);
+            events({ type: 'warning', code: w.code, message: w.message });
+            log.line(w.message);
+          }
+        }
+      }
       problems.push(...pathCollisions(repos, desired));
 
       // 4. Signing gate (policy), over every routed RPM.

@@ -13,6 +13,7 @@ import type { Assignment } from './route.js';
 import type { PushItemLike } from './items.js';
 import { compsUnitsOf, modulemdUnitsOf, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
 import { checkIsoName } from '../plugins/iso/manifest.js';
+import { ignoredModulemdDocuments } from '../plugins/yum/metadata.js';
 import { StagepushError } from '../errors.js';
 
 /**
@@ -129,8 +130,12 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       return { assignment: a, label: `comps:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)) };
     }
     case 'modulemd': {
-      const units = modulemdUnitsOf(await readFile(item.src!, 'utf8'), ctx.repoId, item.src!);
-      return { assignment: a, label: `modulemd:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)) };
+      const text = await readFile(item.src!, 'utf8');
+      const units = modulemdUnitsOf(text, ctx.repoId, item.src!);
+      // Documents the repository does not keep are said, not dropped silently.
+      const ignored = ignoredModulemdDocuments(text, item.src!);
+      const warnings = ignored.map((d) => ({ code: 'PUSH_MODULEMD_DOCUMENT_IGNORED', field: `document ${d.index + 1}`, message: `${item.src}: document ${d.index + 1} (${d.kind}) is not published: modules.yaml carries modulemd and modulemd-defaults documents only` }));
+      return { assignment: a, label: `modulemd:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)), ...(warnings.length ? { warnings } : {}) };
     }
     default:
       throw new Error(`cannot plan content type ${a.typeId}`);

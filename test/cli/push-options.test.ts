@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
-import { push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
+import { MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
 
 function put(file: string, content: string | Buffer): void {
@@ -551,4 +551,20 @@ test('a FILES name that is a directory of a stored file (or the reverse) is refu
   const r3 = push(['-q', area('s3', 'new.txt', 'new.txt', 'n\n')], { dataDir, config });
   assert.equal(r3.status, 0, r3.stderr);
   assert.match(readFileSync(path.join(dataDir, 'published', 'http', 'files', 'PULP_MANIFEST'), 'utf8'), /^new\.txt,/m);
+});
+
+test('modulemd documents the repository does not keep (obsoletes) are warned about, not dropped silently', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const obsoletes = '---\ndocument: modulemd-obsoletes\nversion: 1\ndata:\n  modified: 2022-01-24T08:54Z\n  module: demo\n  stream: "1"\n  message: gone\n...\n';
+  put(path.join(root, 'el', 'MODULEMD', 'modules.yaml'), MODULES + obsoletes);
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { warnings: Array<{ code: string; message: string; file?: string }> };
+  const w = rep.warnings.filter((x) => x.code === 'PUSH_MODULEMD_DOCUMENT_IGNORED');
+  assert.equal(w.length, 1, JSON.stringify(rep.warnings));
+  assert.match(w[0]!.message, /\(modulemd-obsoletes\) is not published/);
 });

@@ -114,6 +114,15 @@ export function modulemdUnitsFromYaml(text: string, repoId: string, file: string
   return out;
 }
 
+/** The documents of a modulemd stream that are not kept (obsoletes, translations): index and kind. */
+export function ignoredModulemdDocuments(text: string, file: string): Array<{ index: number; kind: string }> {
+  const out: Array<{ index: number; kind: string }> = [];
+  parseModulemd(text, file).forEach((doc, index) => {
+    if (doc.document !== 'modulemd' && doc.document !== 'modulemd-defaults') out.push({ index, kind: String(doc.document) });
+  });
+  return out;
+}
+
 /** modules.yaml documents of the module units (streams first, then defaults). */
 export function modulesYamlChunks(units: Unit[]): string[] {
   const streams = units.filter((u) => u.typeId === 'modulemd');
