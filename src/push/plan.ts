@@ -263,6 +263,32 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     return list && list.length > 1 ? list.filter((b) => b.fingerprint !== u!.fingerprint).map((b) => b.src ?? b.fingerprint) : [];
   };
 
+  // The units of comps and modulemd files (groups, categories, environments, langpacks, module
+  // streams and defaults): one staged by two files with different content is ambiguous (one
+  // would silently win). Each file involved is refused, naming the unit and the other files.
+  const metaOwners = new Map<string, Array<{ fingerprint: string; src: string | null }>>();
+  for (const d of desired) {
+    if (d.assignment.typeId !== 'comps' && d.assignment.typeId !== 'modulemd') continue;
+    for (const u of d.units) {
+      const k = keyOf(u);
+      const list = metaOwners.get(k);
+      const me = { fingerprint: u.fingerprint, src: d.assignment.item.src };
+      if (!list) metaOwners.set(k, [me]);
+      else if (!list.some((o) => o.fingerprint === u.fingerprint)) list.push(me);
+    }
+  }
+  const metaRivals = (d: DesiredItem): string[] => {
+    if (d.assignment.typeId !== 'comps' && d.assignment.typeId !== 'modulemd') return [];
+    const out: string[] = [];
+    for (const u of d.units) {
+      const list = metaOwners.get(keyOf(u));
+      if (!list || list.length < 2) continue;
+      const others = list.filter((o) => o.fingerprint !== u.fingerprint).map((o) => o.src ?? '?');
+      out.push(`${u.label} (also in ${[...new Set(others)].join(', ')}, with other content)`);
+    }
+    return out;
+  };
+
   for (const d of desired) {
     const a = d.assignment;
     const group = d.units.length ? keyOf(d.units[0]!) : `\u0000${d.label}`;
@@ -274,6 +300,13 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     for (const u of d.units) {
       wantedKeys.add(keyOf(u));
       wantedReplace.add(u.replaceKey);
+    }
+    const clashes = metaRivals(d);
+    if (clashes.length) {
+      const reason = `${a.item.src ?? d.label} stages for ${repo.id} ${clashes.join('; ')}: stage each in one file only`;
+      entries.push(planEntry(base, 'failed', { reason }));
+      problems.push({ code: 'PUSH_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, message: reason });
+      continue;
     }
     const rivals = rivalsOf(d);
     if (rivals.length) {

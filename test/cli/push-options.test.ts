@@ -568,3 +568,31 @@ test('modulemd documents the repository does not keep (obsoletes) are warned abo
   assert.equal(w.length, 1, JSON.stringify(rep.warnings));
   assert.match(w[0]!.message, /\(modulemd-obsoletes\) is not published/);
 });
+
+test('one comps or modulemd unit staged by two files with different content (a group, langpacks, module defaults) is refused, naming both files', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const comps = (group: string, pkg: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<comps>\n  <group><id>${group}</id><name>${group}</name><description>d</description><default>false</default><uservisible>true</uservisible><packagelist><packagereq type="mandatory">${pkg}</packagereq></packagelist></group>\n  <langpacks><match install="${pkg}-langpack-%s" name="${pkg}"/></langpacks>\n</comps>\n`;
+  put(path.join(root, 'el', 'COMPS', 'a.xml'), comps('g1', 'hello'));
+  put(path.join(root, 'el', 'COMPS', 'b.xml'), comps('g2', 'world'));
+  const mod = (s: string) =>
+    `---\ndocument: modulemd\nversion: 2\ndata: {name: hmod, stream: "${s}", version: 1, context: aaaa000${s}, arch: noarch, summary: s, description: d, license: {module: [MIT]}, profiles: {default: {rpms: [hello]}}, artifacts: {rpms: []}}\n...\n---\ndocument: modulemd-defaults\nversion: 1\ndata: {module: hmod, stream: "1", profiles: {"${s}": [default]}}\n...\n`;
+  put(path.join(root, 'el', 'MODULEMD', 'm1.yaml'), mod('1'));
+  put(path.join(root, 'el', 'MODULEMD', 'm2.yaml'), mod('2'));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  const byFile = new Map(rep.problems.map((p) => [path.basename(p.file ?? ''), p.message]));
+  assert.deepEqual([...byFile.keys()].sort(), ['a.xml', 'b.xml', 'm1.yaml', 'm2.yaml'], JSON.stringify(rep.problems));
+  assert.match(byFile.get('a.xml')!, /package_langpacks.*also in .*b\.xml/);
+  assert.match(byFile.get('m1.yaml')!, /modulemd_defaults.*hmod.*also in .*m2\.yaml/);
+  assert.ok(rep.problems.every((p) => p.code === 'PUSH_STAGED_TWICE'));
+  // One file each: pushed.
+  rmSync(path.join(root, 'el', 'COMPS', 'b.xml'));
+  rmSync(path.join(root, 'el', 'MODULEMD', 'm2.yaml'));
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+});
