@@ -279,8 +279,9 @@ export interface LayoutOptions {
 }
 
 /**
- * Lay a directory unit out under `destDir` (which exists). Directories 0755; files per `mode`
- * (copies 0644); RAW symlinks recreated with their recorded target. Call PathClaims first to
+ * Lay a directory unit out under `destDir` (which exists). Directories 0755; files per `mode`,
+ * 0755 when they were executable when staged, else 0644; RAW symlinks recreated with their
+ * recorded target. Call PathClaims first to
  * check collisions; an existing file at a path is an error (EEXIST).
  */
 export async function layoutDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, destDir: string, blobPath: (sha256: string) => string, opts: LayoutOptions = {}): Promise<{ files: number; dirs: number; symlinks: number }> {
@@ -311,10 +312,18 @@ export async function layoutDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata
       counts.symlinks++;
     } else {
       const src = blobPath(e.sha256!);
-      if (mode === 'symlink') await fsp.symlink(src, dest);
+      // Published 0755 when the staged file was executable, else 0644. A stored file is shared by
+      // every file of its content (its mode is the first one's): a link whose mode would differ
+      // from the recorded one is a copy with the recorded mode instead.
+      const want = e.mode & 0o111 ? 0o755 : FILE_MODE;
+      const blobMode = (await fsp.stat(src)).mode;
+      const stored = (blobMode & 0o444) !== 0o444 ? -1 : blobMode & 0o111 ? 0o755 : FILE_MODE;
+      if (stored !== want || mode === 'copy') {
+        await copyFile0644(src, dest);
+        if (want !== FILE_MODE) await fsp.chmod(dest, want);
+      } else if (mode === 'symlink') await fsp.symlink(src, dest);
       else if (mode === 'auto') await linkOrSymlink(src, dest);
-      else if (mode === 'hardlink') await linkOrCopy(src, dest);
-      else await copyFile0644(src, dest);
+      else await linkOrCopy(src, dest);
       counts.files++;
     }
   }

@@ -108,8 +108,10 @@ async function fixFileMode(p: string): Promise<void> {
   const mode = st.mode & 0o7777;
   if (st.nlink > 1) {
     if ((mode & 0o444) !== 0o444) await fsp.chmod(p, mode | 0o444);
-  } else if (mode !== FILE_MODE) {
-    await fsp.chmod(p, FILE_MODE);
+  } else {
+    // Readable by everyone; an executable file stays executable (0755), any other is 0644.
+    const want = mode & 0o111 ? 0o755 : FILE_MODE;
+    if (mode !== want) await fsp.chmod(p, want);
   }
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { fixTreeModes } from '../../../src/plugins/common/fsutil.js';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { PathClaims, ingestDirectory, layoutDirectoryUnit, manifestDigest, manifestOf, scanDirectory, symlinkEscapes, type DirectoryEntry } from '../../../src/plugins/common/directory.js';
@@ -90,7 +91,9 @@ test('layoutDirectoryUnit: symlinks to blobs, hard links or copies; RAW symlinks
       if (mode === 'symlink') assert.equal(readlinkSync(path.join(out, rel)), store.blobPath(fileSha256(path.join(tree, rel))));
       else assert.ok(l.isFile());
       if (mode === 'hardlink') assert.equal(l.ino, statSync(store.blobPath(fileSha256(path.join(tree, rel)))).ino);
-      if (mode === 'copy') assert.equal(modeOf(path.join(out, rel)), 0o644);
+      // Executable when staged (install.img 0755): published 0755, whatever the stored file's mode; else 0644.
+      if (mode === 'copy') assert.equal(modeOf(path.join(out, rel)), rel === 'images/install.img' ? 0o755 : 0o644);
+      assert.equal(statSync(path.join(out, rel)).mode & 0o111, statSync(path.join(tree, rel)).mode & 0o111, `${mode}: ${rel} keeps its executable bits`);
     }
     assert.equal(readlinkSync(path.join(out, 'shadow')), '/etc/shadow');
     assert.equal(readlinkSync(path.join(out, 'images/vmlinuz-link')), 'pxeboot/vmlinuz');
@@ -123,4 +126,25 @@ test('PathClaims: collisions with reserved paths and other trees name both', asy
   assert.throws(() => c.claimFile('.treeinfo/x', 'directory unit "bad"'), /directory unit "ks"/);
   assert.throws(() => c.reserve('images', 'yum'), /images/);
   assert.throws(() => c.claimFile('../x', 'bad'), (e: StagepushError) => e.code === 'PUBLISH_BAD_PATH');
+});
+
+test('layoutDirectoryUnit: two files of one content with different modes are published each with its own (0755 executable, else 0644; 0600 readable)', async () => {
+  const tree = tempDir();
+  writeFileSync(path.join(tree, 'run.sh'), 'echo hi\n');
+  writeFileSync(path.join(tree, 'run.txt'), 'echo hi\n');
+  writeFileSync(path.join(tree, 'secret'), 'not secret once published\n');
+  chmodSync(path.join(tree, 'run.sh'), 0o755);
+  chmodSync(path.join(tree, 'run.txt'), 0o644);
+  chmodSync(path.join(tree, 'secret'), 0o600);
+  const store = new FakeStore();
+  const unit = await ingestDirectory(store.importer('r1'), tree, 'modes');
+  for (const mode of ['symlink', 'hardlink', 'auto', 'copy'] as const) {
+    const out = tempDir();
+    await layoutDirectoryUnit(unit, out, (s) => store.blobPath(s), { mode });
+    await fixTreeModes(out);
+    const eff = (rel: string) => statSync(path.join(out, rel)).mode & 0o777;
+    assert.equal(eff('run.sh'), 0o755, `${mode}: run.sh`);
+    assert.equal(eff('run.txt'), 0o644, `${mode}: run.txt`);
+    assert.equal(eff('secret') & 0o444, 0o444, `${mode}: secret is readable`);
+  }
 });
