@@ -834,6 +834,11 @@ export class ImportConduitImpl extends ImporterConduitImpl implements ImportCond
   }
 }
 
+/** The pin of what a repository's distributor keeps for old metadata (a pin name allows no other characters). */
+export function publishPinName(repoId: string, owner: string): string {
+  return `publish-${createHash('sha256').update(`${repoId}\0${owner}`).digest('hex').slice(0, 24)}`;
+}
+
 export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   constructor(
     host: ConduitHost,
@@ -855,8 +860,7 @@ export class PublishConduitImpl extends ConduitBase implements PublishConduit {
   }
   keepStoredFiles(sha256s: string[], untilMs: number): void {
     this.live();
-    // One pin per repository and distributor (a pin name allows no other characters).
-    const name = `publish-${createHash('sha256').update(`${this.ctx.repoId}\0${this.ctx.owner}`).digest('hex').slice(0, 24)}`;
+    const name = publishPinName(this.ctx.repoId, this.ctx.owner);
     if (!sha256s.length) this.host.store.unpin(name);
     else this.host.store.pin(name, sha256s, Math.min(untilMs, 253402300799000));
   }

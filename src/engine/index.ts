@@ -9,7 +9,7 @@ import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import { nullSink, type EventSink } from '../events.js';
 import { CallConfig, assertJson } from './config.js';
-import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
+import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, publishPinName, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
 import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, RelatedRepositories, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
 import { checkpoint, setCrashOp } from './crash.js';
 import { validateCriteria } from './criteria.js';
@@ -533,18 +533,22 @@ class EngineImpl implements Engine, ConduitHost {
         if (!opts.force) throw e;
         this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
       }
+      // Every check before any hook runs: a refusal leaves every plugin untold.
+      const dists = this.st.listDistributors(id);
+      for (const d of dists) if (!this.registry.get(d.type_id)) missing(d.type_id, `distributor ${d.id}'s`);
+      if (r.importer_type && !this.registry.get(r.importer_type)) missing(r.importer_type, 'its importer');
       // Distributors first, the importer last (as a repository is taken apart): a distributor hook
       // that refuses leaves the importer untold.
-      for (const d of this.st.listDistributors(id)) {
+      for (const d of dists) {
         const p = this.registry.get(d.type_id);
         if (p) await removed(p, 'distributorRemoved', this.workingDir(id, 'distributor', d.id), d.config);
-        else missing(d.type_id, `distributor ${d.id}'s`);
       }
       if (r.importer_type) {
         const p = this.registry.get(r.importer_type);
         if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
-        else missing(r.importer_type, 'its importer');
       }
+      // What its distributors kept from orphan clean-up (packages served for old metadata) goes with them.
+      for (const d of dists) this.store.unpin(publishPinName(id, `distributor:${d.id}`));
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
       return true;
@@ -673,6 +677,7 @@ class EngineImpl implements Engine, ConduitHost {
           this.events({ type: 'warning', code: e.code, message: `${e.message} (removed anyway: --force)` });
         }
       }
+      this.store.unpin(publishPinName(repoId, `distributor:${distId}`));
       this.st.deleteDistributor(repoId, distId);
       fs.rmSync(wd, { recursive: true, force: true });
     });
@@ -1335,7 +1340,8 @@ class EngineImpl implements Engine, ConduitHost {
   async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean } = {}): Promise<PublishOutcome[]> {
     this.requireRepo(repoId);
     const dists = opts.distributorId ? [this.requireDist(repoId, opts.distributorId)] : this.st.listDistributors(repoId);
-    for (const d of dists) await this.validateOverride(this.plugin(d.type_id, 'distributor'), repoId, 'distributor', d, opts.override);
+    // Only an override is checked here (a distributor whose plugin is missing fails in its own publish, the others publish).
+    if (opts.override && Object.keys(opts.override).length) for (const d of dists) await this.validateOverride(this.plugin(d.type_id, 'distributor'), repoId, 'distributor', d, opts.override);
     const out: PublishOutcome[] = [];
     await this.withLock([repoId], async () => {
       for (const d of dists) out.push(await this.publishOne(repoId, d, opts.override ?? {}, !!opts.force));

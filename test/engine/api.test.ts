@@ -251,7 +251,10 @@ test('published tree behind a symlink: fsck walks through the link', async () =>
 test('a repository whose plugin is no longer loaded is not deleted silently: its removal hook cannot run (PLUGIN_NOT_LOADED), --force goes on with a warning', async () => {
   const e = engineEnv();
   const eng = await open(e);
-  await eng.createRepo({ id: 'a', importer: { typeId: 'test_importer' }, distributors: [{ id: 'd', typeId: 'test_distributor', config: { relative_url: 'a' } }] });
+  await eng.createRepo({ id: 'a', importer: { typeId: 'test_importer' }, distributors: [{ id: 'a_iso', typeId: 'iso_distributor', config: { relative_url: 'a-iso' } }, { id: 'd', typeId: 'test_distributor', config: { relative_url: 'a' } }] });
+  await eng.publish('a');
+  const isoTree = path.join(e.dataDir, 'published', 'http', 'a-iso');
+  assert.ok(fs.existsSync(isoTree));
   eng.close();
   const events: Array<{ type: string; code?: string }> = [];
   // Opened without the directory plugins: test_importer / test_distributor are not loaded.
@@ -260,6 +263,10 @@ test('a repository whose plugin is no longer loaded is not deleted silently: its
     await assert.rejects(() => bare.removeDistributor('a', 'd'), (err: any) => err.code === 'PLUGIN_NOT_LOADED' && /test_distributor/.test(err.message));
     await assert.rejects(() => bare.deleteRepo('a'), (err: any) => err.code === 'PLUGIN_NOT_LOADED');
     assert.ok(bare.getRepo('a'), 'refused: nothing deleted');
+    assert.ok(fs.existsSync(isoTree), 'refused before any hook ran: the iso tree is still published');
+    // A publish goes on for the distributors whose plugin is there; the missing one fails alone.
+    const outcomes = await bare.publish('a', { force: true });
+    assert.deepEqual(outcomes.map((o) => `${o.distributorId}:${o.status}`), ['a_iso:published', 'd:failed']);
     assert.equal(await bare.deleteRepo('a', { force: true }), true);
     assert.equal(bare.getRepo('a'), null);
     assert.ok(events.some((ev) => ev.type === 'warning' && ev.code === 'PLUGIN_NOT_LOADED'));

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { runCli, tempDir } from '../../helpers/cli.js';
@@ -41,4 +41,12 @@ test('gc keeps the stored files of packages a publish keeps for old metadata (sy
   assert.equal(gc2.orphans.files, 1);
   assert.equal(existsSync(entry), false);
   ok(['fsck']);
+  // What a distributor keeps goes with the repository.
+  ok(['repo', 'distributor', 'update', 'ys', 'yum', '--distributor-config', 'remove_old_repodata=false']);
+  ok(['content', 'remove', '--repo', 'ys', '--filter', 'name=demo-tools']);
+  ok(['repo', 'publish', 'ys']);
+  const pins = () => (existsSync(path.join(dataDir, 'content', 'pins')) ? readdirSync(path.join(dataDir, 'content', 'pins')).filter((f) => f.startsWith('publish-')) : []);
+  assert.equal(pins().length, 1, 'kept for ever (remove_old_repodata: false)');
+  ok(['repo', 'delete', 'ys']);
+  assert.deepEqual(pins(), []);
 });
