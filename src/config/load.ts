@@ -370,15 +370,19 @@ function checkCrossReferences(config: StagepushConfig, file: string | null, line
   for (const [id, r] of Object.entries(config.repositories)) {
     const own = r.distributors !== undefined;
     const dists = distributorsOf(r) ?? [{ type_id: 'default' }];
+    const ids = new Set<string>();
     dists.forEach((d, i) => {
+      // A distributor id used twice is refused below; its path is not a second problem.
+      if (ids.has(d.id ?? d.type_id)) return;
+      ids.add(d.id ?? d.type_id);
       const explicit = typeof d.config?.relative_url === 'string' ? (d.config.relative_url as string) : undefined;
       if (d.type_id === 'export_distributor' && explicit === undefined) return;
       const url = norm(explicit ?? id);
       if (!url) return;
       const segments = own && explicit !== undefined ? ['repositories', id, 'distributors', String(i), 'config', 'relative_url'] : ['repositories', id];
       const owner = `repository ${id}${(d.id ?? d.type_id) !== 'default' ? ` (distributor ${d.id ?? d.type_id})` : ''}`;
+      // Two distributors of one repository clash too (the engine keeps every distributor's path apart).
       for (const c of claims) {
-        if (c.owner.startsWith(`repository ${id} `) || c.owner === `repository ${id}`) continue;
         const clash = c.url === url ? `relative_url "${url}" is already used by ${c.owner}` : c.url.startsWith(url + '/') ? `relative_url "${url}" would contain "${c.url}", the relative_url of ${c.owner}` : url.startsWith(c.url + '/') ? `relative_url "${url}" lies inside "${c.url}", the relative_url of ${c.owner}` : null;
         if (clash) {
           at(segments, clash);

@@ -311,6 +311,7 @@ test('relative_url clashes between declared repositories and template cycles are
       '  inner: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: same/x}}]}',
       '  same: {type: file}',
       '  fine: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: samex}}, {type_id: export_distributor}]}',
+      '  twice: {type: yum, distributors: [{id: d1, type_id: yum_distributor}, {id: d2, type_id: yum_distributor}]}',
       '',
     ].join('\n'),
   );
@@ -320,5 +321,6 @@ test('relative_url clashes between declared repositories and template cycles are
     'repositories.r3.distributors.0.config.relative_url@line 12',
     'repositories.inner.distributors.0.config.relative_url@line 13',
     'repositories.same@line 14',
+    'repositories.twice@line 16',
   ]);
 });
