@@ -1551,8 +1551,9 @@ class EngineImpl implements Engine, ConduitHost {
   private removeOrphansLocked(dryRun: boolean): OrphanReport {
     const orphans = this.st.orphanUnits(Date.now());
     const info = this.orphanInfo(orphans);
-    // Pinned files stay (a pre-push's, or a running operation's that will reference them).
-    const pinned = this.store.pinned();
+    // Pinned files stay (a pre-push's, or a running operation's that will reference them). Read
+    // once; a dry run leaves expired pin files where they are.
+    const pinned = this.store.pinned(Date.now(), !dryRun);
     const candidateFiles = new Set<string>();
     for (const o of info) {
       if (o.sha256 && !pinned.has(o.sha256)) candidateFiles.add(o.sha256);
@@ -1563,7 +1564,7 @@ class EngineImpl implements Engine, ConduitHost {
     const orphanIds = new Set(orphans.map((o) => o.id));
     const refs = new Map<string, number[]>();
     for (const f of this.st.allReferencedFiles()) refs.set(f.sha256, [...(refs.get(f.sha256) ?? []), f.unitId]);
-    for (const sha of this.store.listAll()) if (!refs.has(sha)) candidateFiles.add(sha);
+    for (const sha of this.store.listAll(pinned)) if (!refs.has(sha)) candidateFiles.add(sha);
     let files = 0;
     let bytes = 0;
     for (const sha of candidateFiles) {
@@ -1579,7 +1580,7 @@ class EngineImpl implements Engine, ConduitHost {
       }
       files++;
       bytes += size;
-      if (!dryRun) this.store.remove(sha);
+      if (!dryRun) this.store.remove(sha, pinned);
     }
     return { dryRun, units: orphans.length, files, bytes, orphans: info };
   }

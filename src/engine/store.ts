@@ -452,9 +452,12 @@ export class ContentStore {
     return { sha256, size, path: dest, linked: how === 'linked', how, verified: true };
   }
 
-  /** Delete a stored file (not a pinned one: 0 then). Returns the bytes freed. */
-  remove(sha256: string): number {
-    if (this.pinned().has(sha256)) return 0;
+  /**
+   * Delete a stored file (not a pinned one: 0 then). Returns the bytes freed. `pinned`: the pins
+   * the caller has just read (spares reading every pin file once per removed file).
+   */
+  remove(sha256: string, pinned: ReadonlySet<string> = this.pinned()): number {
+    if (pinned.has(sha256)) return 0;
     const p = this.pathFor(sha256);
     try {
       const st = fs.statSync(p);
@@ -491,8 +494,11 @@ export class ContentStore {
     fs.rmSync(path.join(this.pinDir, `${name}.json`), { force: true });
   }
 
-  /** Every pin in force: name, expiry and digests (expired pins are deleted). */
-  pins(now = Date.now()): Array<{ name: string; until: number; sha256: string[] }> {
+  /**
+   * Every pin in force: name, expiry and digests. Expired pins are deleted, unless `prune` is
+   * false (a dry run reads them and changes nothing).
+   */
+  pins(now = Date.now(), prune = true): Array<{ name: string; until: number; sha256: string[] }> {
     let names: string[];
     try {
       names = fs.readdirSync(this.pinDir);
@@ -508,7 +514,7 @@ export class ContentStore {
         const until = typeof v.until === 'number' ? v.until : 0;
         const list = Array.isArray(v.sha256) ? v.sha256.filter((x): x is string => typeof x === 'string') : [];
         if (until <= now || !list.length) {
-          fs.rmSync(file, { force: true });
+          if (prune) fs.rmSync(file, { force: true });
           continue;
         }
         out.push({ name: n.slice(0, -5), until, sha256: list });
@@ -519,10 +525,10 @@ export class ContentStore {
     return out;
   }
 
-  /** Digests kept by a pin in force. */
-  pinned(now = Date.now()): Set<string> {
+  /** Digests kept by a pin in force (`prune`: see pins). */
+  pinned(now = Date.now(), prune = true): Set<string> {
     const out = new Set<string>();
-    for (const p of this.pins(now)) for (const x of p.sha256) out.add(x);
+    for (const p of this.pins(now, prune)) for (const x of p.sha256) out.add(x);
     return out;
   }
 
@@ -542,9 +548,12 @@ export class ContentStore {
     return n;
   }
 
-  /** Every sha256 in the store (`withPinned`: pinned ones too; by default they are left out). */
-  *listAll(withPinned = false): Iterable<string> {
-    const pinned = withPinned ? new Set<string>() : this.pinned();
+  /**
+   * Every sha256 in the store (`withPinned`: pinned ones too; by default they are left out; a set
+   * of digests in place of the flag: those are left out).
+   */
+  *listAll(withPinned: boolean | ReadonlySet<string> = false): Iterable<string> {
+    const pinned = typeof withPinned === 'object' ? withPinned : withPinned ? new Set<string>() : this.pinned();
     let tops: string[];
     try {
       tops = fs.readdirSync(this.shaDir);

@@ -67,6 +67,10 @@ test('gc: --dry-run reports, then prunes versions beyond retention, old tasks, o
   assert.equal(before.status, 6);
   assert.match(before.stderr + before.stdout, /ENGINE_STRAY_TEMP.*junk-file|junk-file.*temporary file left/);
   ok(e.cli(['repo', 'update', 'r', '--retain-repo-versions', '0']));
+  // an expired pin (a pre-push's, long ago): a dry run reads it and leaves its file; gc removes it
+  const expiredPin = path.join(e.dataDir, 'content', 'pins', 'old.json');
+  fs.mkdirSync(path.dirname(expiredPin), { recursive: true });
+  fs.writeFileSync(expiredPin, JSON.stringify({ created: 1, until: 2, sha256: ['0'.repeat(64)] }) + '\n');
   const tasksBefore = e.json(['task', 'list']).out.length;
   const dry = e.json(['gc', '--dry-run', '--task-retention-days', '0']);
   ok(dry, 'gc dry run');
@@ -75,6 +79,7 @@ test('gc: --dry-run reports, then prunes versions beyond retention, old tasks, o
   assert.equal(dry.out.workingDirsRemoved, 1);
   assert.ok(dry.out.tasksPruned >= 3);
   assert.ok(fs.existsSync(junk));
+  assert.ok(fs.existsSync(expiredPin), 'a dry run deletes no expired pin');
   assert.ok(e.json(['task', 'list']).out.length >= 3);
   ok(e.json(['orphans', 'remove', '--dry-run']), 'orphans dry run');
   assert.equal(e.json(['task', 'list']).out.length, tasksBefore, 'a dry run records no task');
@@ -87,6 +92,7 @@ test('gc: --dry-run reports, then prunes versions beyond retention, old tasks, o
   assert.deepEqual([gc.out.orphans.units, gc.out.orphans.files, gc.out.tempFilesRemoved, gc.out.workingDirsRemoved], [1, 1, 1, 1]);
   assert.ok(gc.out.tasksPruned >= 3);
   assert.ok(!fs.existsSync(junk));
+  assert.ok(!fs.existsSync(expiredPin), 'gc drops expired pins');
   assert.ok(!fs.existsSync(path.join(e.dataDir, 'working', 'ghost')));
   assert.deepEqual(e.json(['orphans', 'list']).out, []);
   assert.deepEqual(e.json(['task', 'list', '--kind', 'upload']).out, []);
