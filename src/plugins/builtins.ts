@@ -55,8 +55,8 @@ function lazy<F extends PluginFactory>(kind: F['kind'], metadata: PluginMetadata
 export const BUILTIN_PLUGINS: PluginFactory[] = [
   lazy<ImporterFactory>('importer', { id: 'yum_importer', displayName: 'Yum importer', types: YUM_TYPES }, async () => (await import('./yum/importer.js')).yumImporterFactory),
   lazy<DistributorFactory>('distributor', { id: 'yum_distributor', displayName: 'Yum distributor', types: YUM_TYPES }, async () => (await import('./yum/distributor.js')).yumDistributorFactory),
-  lazy<ImporterFactory>('importer', { id: 'iso_importer', displayName: 'File (ISO) importer', types: ['iso'] }, async () => (await import('./iso/importer.js')).isoImporterFactory),
-  lazy<DistributorFactory>('distributor', { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: ['iso'] }, async () => (await import('./iso/distributor.js')).isoDistributorFactory),
+  lazy<ImporterFactory>('importer', { id: 'iso_importer', displayName: 'File (ISO) importer', types: ['iso', 'directory'] }, async () => (await import('./iso/importer.js')).isoImporterFactory),
+  lazy<DistributorFactory>('distributor', { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: ['iso', 'directory'] }, async () => (await import('./iso/distributor.js')).isoDistributorFactory),
   lazy<DistributorFactory>('distributor', { id: 'directory_distributor', displayName: 'Directory (RAW) distributor', types: ['directory'] }, async () => (await import('./directory/distributor.js')).directoryDistributorFactory),
   lazy<ImporterFactory>('importer', { id: 'generic_importer', displayName: 'Generic importer (CGW, AMI, VHD, RAW directories)', types: [...GENERIC_TYPES, 'directory'] }, async () => (await import('./generic/importer.js')).genericImporterFactory),
   lazy<DistributorFactory>('distributor', { id: 'export_distributor', displayName: 'Export distributor (tree, manifest, tar)', types: [...YUM_TYPES, 'iso', ...GENERIC_TYPES] }, async () => (await import('./export/distributor.js')).exportDistributorFactory),

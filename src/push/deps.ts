@@ -172,8 +172,12 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
   };
 }
 
-/** Types whose plan view needs only the unit key (and the stored sha256): their metadata (RPM header records) is not loaded. */
-const KEY_ONLY_TYPES = ['rpm', 'srpm', 'iso', 'cgw', 'ami', 'vhd', 'directory'];
+/**
+ * Types whose plan view needs only the unit key (and the stored sha256): their metadata (RPM
+ * header records) is not loaded. RAW trees' is (their manifest: the paths a staged tree or file
+ * must not take).
+ */
+const KEY_ONLY_TYPES = ['rpm', 'srpm', 'iso', 'cgw', 'ami', 'vhd'];
 
 function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
   const otherTypes = eng.listTypes().map((t) => t.id).filter((t) => !KEY_ONLY_TYPES.includes(t));

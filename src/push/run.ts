@@ -16,7 +16,7 @@ import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
-import { planRepo, type DesiredItem, type ExistingUnit, type RepoPlan } from './plan.js';
+import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { erratumDecision } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
@@ -302,7 +302,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
             ...(held ? { mirrorHeld: `destination(s) ${held.join(', ')} left out by --dest/--exclude-dest (or destinations.include/exclude)` } : {}),
           });
-          if (r.distributors.some((d) => d.typeId === 'iso_distributor')) fileNameClashes(r.id, ex, plan);
+          storedPathClashes(r, existing, plan);
           return plan;
         });
 
@@ -866,34 +866,53 @@ function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>):
 }
 
 /**
- * The file names a file repository will hold after the plan (those it keeps and those uploaded):
- * one that is a directory of another ("sub" and "sub/dir/a.txt") cannot be published. A staged
- * name clashing with a stored one refuses the push (its entry fails), before anything changes:
- * committed, it would fail every later publish of the repository.
+ * The paths a repository's published tree will hold after the plan: what it keeps (stored files
+ * of a file repository, stored RAW trees) and what is uploaded. A staged FILES name or RAW path
+ * clashing with a kept one ("sub" and "sub/dir/a.txt", one path in two trees of two
+ * destinations) refuses the push (its entry fails), before anything changes: committed, it would
+ * fail every later publish of the repository. Clashes among staged items are pathCollisions'.
  */
-function fileNameClashes(repoId: string, existing: ExistingUnit[], plan: RepoPlan): void {
+function storedPathClashes(r: RepoSpec, existing: Unit[], plan: RepoPlan): void {
+  const types = new Set(r.distributors.map((d) => d.typeId));
+  const iso = types.has('iso_distributor');
+  if (!iso && !types.has('yum_distributor') && !types.has('directory_distributor')) return;
+  if (!existing.some((u) => u.typeId === 'directory' || (iso && u.typeId === 'iso'))) return;
   const removed = new Set(plan.removals.map((u) => u.id));
+  const uploaded = new Set(plan.uploads.flatMap((u) => u.desired.units.filter((x) => x.typeId === 'iso' || x.typeId === 'directory').map((x) => `${x.typeId}:${String(x.unitKey.name)}`)));
   const claims = new PathClaims();
-  claims.reserve(ISO_MANIFEST_NAME, 'the manifest');
-  const uploaded = new Set(plan.uploads.flatMap((u) => u.desired.units.filter((x) => x.typeId === 'iso').map((x) => String(x.unitKey.name))));
+  const stored = new Set<string>();
   for (const u of existing) {
     const name = String(u.unitKey.name);
-    if (u.typeId !== 'iso' || removed.has(u.id) || uploaded.has(name)) continue;
+    if (removed.has(String(u.id)) || uploaded.has(`${u.typeId}:${name}`)) continue;
+    const owner = u.typeId === 'iso' ? `stored file ${name}` : `stored RAW tree ${name}`;
     try {
-      claims.claimFile(name, `stored file ${name}`);
+      if (u.typeId === 'iso' && iso) claims.claimFile(name, owner);
+      else if (u.typeId === 'directory') claims.claimUnit(u, owner);
+      else continue;
+      stored.add(owner);
     } catch {
       /* stored clashes are not this push's to judge */
     }
   }
+  if (!stored.size) return;
   for (const up of plan.uploads) {
     const a = up.assignment;
-    if (a.typeId !== 'iso') continue;
+    const tree = a.typeId === 'directory' ? up.desired.tree : undefined;
+    if (!(a.typeId === 'iso' && iso) && !tree) continue;
     try {
-      claims.claimFile(a.item.name, `staged file ${a.item.name}`);
+      if (tree) {
+        const owner = `RAW tree ${a.item.name}`;
+        for (const e of tree) {
+          if (e.type === 'dir') claims.claimDir(e.path, owner);
+          else claims.claimFile(e.path, owner);
+        }
+      } else claims.claimFile(a.item.name, `FILES ${a.item.name}`);
     } catch (e) {
       if (!(e instanceof StagepushError)) throw e;
-      const reason = `repository ${repoId}: ${e.message}`;
-      plan.problems.push({ code: e.code, file: a.item.src ?? undefined, entry: a.item.name, field: 'filename', message: reason });
+      const owners = (e.details as { owners?: string[] } | undefined)?.owners ?? [];
+      if (!owners.some((o) => stored.has(o))) continue;
+      const reason = `repository ${r.id}: ${e.message}`;
+      plan.problems.push({ code: e.code, file: a.item.src ?? undefined, entry: a.item.name, field: tree ? 'path' : 'filename', message: reason });
       const entry = plan.entries.find((x) => x.item === a.item.name && x.src === a.item.src);
       if (entry) Object.assign(entry, { action: 'failed', reason });
       plan.changed = false;

@@ -546,7 +546,7 @@ test('a FILES name that is a directory of a stored file (or the reverse) is refu
     assert.equal(r.status, 3, r.stderr);
     const rep = JSON.parse(r.stdout) as Report;
     assert.deepEqual(rep.problems.map((p) => p.code), ['PUBLISH_PATH_COLLISION']);
-    assert.match(rep.problems[0]!.message, /"sub" of staged file sub collides with stored file sub\/dir\/a\.txt/);
+    assert.match(rep.problems[0]!.message, /"sub" of FILES sub collides with stored file sub\/dir\/a\.txt/);
   }
   const r3 = push(['-q', area('s3', 'new.txt', 'new.txt', 'n\n')], { dataDir, config });
   assert.equal(r3.status, 0, r3.stderr);
@@ -595,4 +595,67 @@ test('one comps or modulemd unit staged by two files with different content (a g
   rmSync(path.join(root, 'el', 'COMPS', 'b.xml'));
   rmSync(path.join(root, 'el', 'MODULEMD', 'm2.yaml'));
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+});
+
+test('a RAW tree beside FILES: one file repository publishes both (the manifest lists the files); a RAW path that is also a FILES name is refused before anything changes', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'area');
+  const files = { 'disc.iso': Buffer.from('iso\n') };
+  for (const [n, b] of Object.entries(files)) put(path.join(root, 'files', 'FILES', n), b);
+  writeStagedYaml(root, files);
+  put(path.join(root, 'files', 'RAW', 'images', 'boot.img'), 'boot\n');
+  put(path.join(root, 'files', 'RAW', '.treeinfo'), '[general]\n');
+  const r = push(['--json', root], { dataDir });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(rep.repositories.map((x) => [x.id, x.status]), [['files', 'published']]);
+  const pub = path.join(dataDir, 'published', 'http', 'files');
+  assert.equal(readFileSync(path.join(pub, 'PULP_MANIFEST'), 'utf8'), `disc.iso,${sha256(files['disc.iso'])},4\n`);
+  assert.equal(readFileSync(path.join(pub, 'images', 'boot.img'), 'utf8'), 'boot\n');
+  assert.equal(readFileSync(path.join(pub, '.treeinfo'), 'utf8'), '[general]\n');
+  const again = push(['--json', root], { dataDir });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((x) => x.status), ['skipped']);
+
+  put(path.join(root, 'files', 'RAW', 'disc.iso'), 'raw\n');
+  for (const args of [['--dry-run', '--json', root], ['--json', root]]) {
+    const bad = push(args, { dataDir });
+    assert.equal(bad.status, 3, bad.stderr);
+    assert.match((JSON.parse(bad.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /PUBLISH_PATH_COLLISION .*"disc\.iso"/);
+  }
+  assert.equal(readFileSync(path.join(pub, 'images', 'boot.img'), 'utf8'), 'boot\n');
+});
+
+test('a RAW path taken by a stored RAW tree of another destination (or a FILES name taken by a stored tree path) is refused before the commit; the repository keeps publishing', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'repositories:\n  trees: {type: directory, destinations: [t1, t2]}\n  files: {type: file}\n');
+  const a1 = path.join(work, 'a1');
+  put(path.join(a1, 't1', 'RAW', 'images', 'boot.img'), 'one\n');
+  put(path.join(a1, 'files', 'RAW', 'images', 'x.img'), 'x\n');
+  assert.equal(push(['-q', a1], { dataDir, config }).status, 0);
+  const a2 = path.join(work, 'a2');
+  put(path.join(a2, 't2', 'RAW', 'images', 'boot.img'), 'two\n');
+  put(path.join(a2, 'files', 'FILES', 'images'), 'f\n');
+  put(path.join(a2, 'staged.yaml'), 'header: {version: "0.2"}\npayload:\n  files:\n  - {relative_path: files/FILES/images, filename: images, attributes: {description: d}}\n');
+  for (const args of [['--dry-run', '--json'], ['--json']]) {
+    const r = push([...args, a2], { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    const msgs = (JSON.parse(r.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).sort();
+    assert.equal(msgs.length, 2, msgs.join('\n'));
+    assert.match(msgs[0]!, /PUBLISH_PATH_COLLISION repository files: path "images" of FILES images collides with stored RAW tree files/);
+    assert.match(msgs[1]!, /PUBLISH_PATH_COLLISION repository trees: path "images\/boot\.img" of RAW tree t2 collides with stored RAW tree t1/);
+  }
+  assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'trees', 'images', 'boot.img'), 'utf8'), 'one\n');
+  // The repository still publishes: another tree of t2 goes beside t1's.
+  rmSync(path.join(a2, 't2', 'RAW', 'images'), { recursive: true });
+  rmSync(path.join(a2, 'files'), { recursive: true });
+  rmSync(path.join(a2, 'staged.yaml'));
+  put(path.join(a2, 't2', 'RAW', 'other', 'b.img'), 'b\n');
+  const ok = push(['--json', a2], { dataDir, config });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'trees', 'other', 'b.img'), 'utf8'), 'b\n');
+  assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'trees', 'images', 'boot.img'), 'utf8'), 'one\n');
 });

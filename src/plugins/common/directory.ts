@@ -1,5 +1,5 @@
 /**
- * RAW directory trees as `directory` units, shared by the yum, directory, generic and export plugins.
+ * RAW directory trees as `directory` units, shared by the yum, iso, directory, generic and export plugins.
  *
  * A tree is stored as: every regular file a content-addressed blob (`conduit.storeBlob`), and one
  * metadata-only unit of type `directory` whose unit key is {name, digest}: digest is the sha256 of
@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
-import type { ImporterConduit, Json, Unit } from '../../engine/contract.js';
+import type { ImporterConduit, Json, Unit, UploadRequest } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { DIR_MODE, FILE_MODE, copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from './fsutil.js';
 
@@ -163,6 +163,19 @@ export async function ingestDirectory(
   const unit = conduit.initUnit(DIRECTORY_TYPE, { name, digest }, { ...(opts.metadata ?? {}), manifest, file_count: files.length, total_size: total }, null);
   unit.blobs = [...blobs].sort();
   return conduit.saveUnit(unit);
+}
+
+/**
+ * Store an uploaded directory (a RAW tree) as a `directory` unit of the repository: name the unit
+ * key's, else the directory's base name; the upload's metadata (but a `manifest`) is kept.
+ */
+export async function storeDirectoryUpload(conduit: Pick<ImporterConduit, 'storeBlob' | 'initUnit' | 'saveUnit' | 'signal'>, upload: Pick<UploadRequest, 'filePath' | 'unitKey' | 'metadata'>): Promise<Unit> {
+  const dir = upload.filePath!;
+  const given = upload.unitKey.name;
+  const name = typeof given === 'string' && given ? given : given === undefined || given === null || given === '' ? path.basename(path.resolve(dir)) : String(given);
+  const extra: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(upload.metadata)) if (k !== 'manifest') extra[k] = v;
+  return ingestDirectory(conduit, dir, name, { signal: conduit.signal, metadata: extra });
 }
 
 /** A checked entry path: relative, POSIX, no ".", ".." or empty segments. */

@@ -1,6 +1,8 @@
 /**
  * iso_distributor: publishes a file repository: every `iso` unit at its name, plus PULP_MANIFEST
- * (`name,sha256,size` per line, sorted by name), atomically (see common/publish.ts).
+ * (`name,sha256,size` per line, sorted by name, iso units only), and the repository's RAW trees
+ * (`directory` units) as-is beside them, atomically (see common/publish.ts). A path claimed twice
+ * (a tree's file named like a file unit, the manifest) fails the publish before anything is written.
  * Config: relative_url (default the repo id), http (default true), https (default false), keep_previous (1),
  * file_link (symlink to the stored file | hardlink | copy; default symlink).
  */
@@ -10,13 +12,13 @@ import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMet
 import { StagepushError } from '../../errors.js';
 import { COMMON_PUBLISH_KEYS, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, result } from '../common/config.js';
 import { publishPayload } from '../common/consumer.js';
-import { LINK_MODES, PathClaims, type LinkMode } from '../common/directory.js';
+import { DIRECTORY_TYPE, LINK_MODES, PathClaims, layoutDirectoryUnit, type LinkMode } from '../common/directory.js';
 import { copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from '../common/fsutil.js';
 import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
 import { ISO_TYPE } from './importer.js';
 import { MANIFEST_NAME, checkIsoName, formatManifest, type ManifestEntry } from './manifest.js';
 
-const METADATA: PluginMetadata = { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: [ISO_TYPE] };
+const METADATA: PluginMetadata = { id: 'iso_distributor', displayName: 'File (ISO) distributor', types: [ISO_TYPE, DIRECTORY_TYPE] };
 export const ISO_DISTRIBUTOR_KEYS = [...COMMON_PUBLISH_KEYS, 'file_link'] as const;
 
 /** Place a stored file at dest per the link mode. */
@@ -44,16 +46,28 @@ export class IsoDistributor implements Distributor {
     const signal = AbortSignal.any([conduit.signal, this.abort.signal]);
     const entries: ManifestEntry[] = [];
     const total = conduit.countUnits({ typeIds: [ISO_TYPE] });
+    let treeCount = 0;
     const res = await publishWithConduit(repo, conduit, config, async (dir) => {
       const claims = new PathClaims();
       claims.reserve(MANIFEST_NAME, 'the manifest');
-      let done = 0;
+      // Every path claimed before anything is written: trees, then files.
+      const trees = conduit.countUnits({ typeIds: [DIRECTORY_TYPE] }) ? [...conduit.iterUnits({ typeIds: [DIRECTORY_TYPE] })] : [];
+      for (const t of trees) claims.claimUnit(t);
+      treeCount = trees.length;
       for (const u of conduit.iterUnits({ typeIds: [ISO_TYPE] })) {
-        if (signal.aborted) throw signal.reason;
         const name = String(u.unitKey.name);
         const bad = checkIsoName(name);
         if (bad) throw new StagepushError('FILE_BAD_NAME', `iso unit ${name}: ${bad}`, { entry: name, field: 'name' });
         claims.claimFile(name, `iso unit "${name}" (${String(u.unitKey.checksum).slice(0, 12)})`);
+      }
+      for (const t of trees) {
+        if (signal.aborted) throw signal.reason;
+        await layoutDirectoryUnit(t, dir, (sha) => conduit.blobPath(sha), { mode, signal });
+      }
+      let done = 0;
+      for (const u of conduit.iterUnits({ typeIds: [ISO_TYPE] })) {
+        if (signal.aborted) throw signal.reason;
+        const name = String(u.unitKey.name);
         if (!u.storagePath) throw new StagepushError('FILE_UNIT_NO_FILE', `iso unit "${name}" has no stored file`, { entry: name, kind: 'failed' });
         await placeFile(u.storagePath, path.join(dir, ...name.split('/')), mode);
         entries.push({ name, sha256: String(u.unitKey.checksum), size: Number(u.unitKey.size) });
@@ -61,7 +75,7 @@ export class IsoDistributor implements Distributor {
       }
       await fsp.writeFile(path.join(dir, MANIFEST_NAME), formatManifest(entries), { mode: 0o644 });
     }, { signal });
-    const summary = { files: entries.length, published_version: res.version, relative_url: res.relativeUrl };
+    const summary = { files: entries.length, directory: treeCount, published_version: res.version, relative_url: res.relativeUrl };
     return { success: true, summary: summary as Json, details: { carried: res.carried, removed_versions: res.removedVersions } as Json, publishedPaths: res.publishedPaths, urls: res.urls };
   }
 

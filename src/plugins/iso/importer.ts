@@ -3,15 +3,17 @@
  * {name, checksum (sha256), size}. An upload of a name already in the repository replaces the
  * older unit. Sync reads a PULP_MANIFEST (`feed`: the manifest URL, or the directory holding it;
  * http://, https:// or file://), downloads what the repository lacks (checksum and size verified),
- * and with `remove_missing` removes what the manifest no longer lists.
+ * and with `remove_missing` removes what the manifest no longer lists. A directory upload is a RAW
+ * tree (`directory` unit, see common/directory.ts), published by iso_distributor beside the files.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig, PluginMetadata, RelatedRepositories, Repository, SyncReport, Unit, UploadReport, UploadRequest, ValidationResult } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
 import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
 import { copyAndHash } from '../common/fsutil.js';
+import { DIRECTORY_TYPE, storeDirectoryUpload } from '../common/directory.js';
 import { MANIFEST_NAME, checkIsoName, parseManifest, type ManifestEntry } from './manifest.js';
 
 export const ISO_TYPE = 'iso';
@@ -31,7 +33,7 @@ function checkGiven(upload: UploadRequest, sha256: string, size: number): void {
     throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath ?? undefined, field: 'size' });
   }
 }
-const METADATA: PluginMetadata = { id: 'iso_importer', displayName: 'File (ISO) importer', types: [ISO_TYPE] };
+const METADATA: PluginMetadata = { id: 'iso_importer', displayName: 'File (ISO) importer', types: [ISO_TYPE, DIRECTORY_TYPE] };
 export const ISO_IMPORTER_KEYS = ['feed', 'remove_missing', 'max_downloads', 'retries', 'ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key', 'proxy_url'] as const;
 
 /** The manifest URL of a feed: the feed itself when it names PULP_MANIFEST, else `<feed>/PULP_MANIFEST`. */
@@ -81,11 +83,25 @@ export class IsoImporter implements Importer {
   }
 
   detectType(filePath: string): string | null {
+    try {
+      if (statSync(filePath).isDirectory()) return DIRECTORY_TYPE;
+    } catch {
+      /* the upload says what is missing */
+    }
     return path.basename(filePath) ? ISO_TYPE : null;
   }
 
   async uploadUnit(_repo: Repository, upload: UploadRequest, conduit: ImporterConduit, _config: PluginCallConfig): Promise<UploadReport> {
-    if (upload.typeId !== ISO_TYPE) throw new StagepushError('FILE_UNSUPPORTED_TYPE', `iso_importer does not handle type "${upload.typeId}" (only ${ISO_TYPE})`, { field: 'type' });
+    if (upload.typeId === DIRECTORY_TYPE) {
+      if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'a directory unit needs a directory', { field: 'file' });
+      const st = await fsp.stat(upload.filePath).catch((e: NodeJS.ErrnoException) => {
+        throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });
+      });
+      if (!st.isDirectory()) throw new StagepushError('FILE_NOT_A_DIRECTORY', `${upload.filePath}: a directory unit is a directory`, { file: upload.filePath, field: 'file' });
+      const unit = await storeDirectoryUpload(conduit, upload);
+      return { success: true, summary: { type: DIRECTORY_TYPE, unit_key: unit.unitKey } };
+    }
+    if (upload.typeId !== ISO_TYPE) throw new StagepushError('FILE_UNSUPPORTED_TYPE', `iso_importer does not handle type "${upload.typeId}" (only ${ISO_TYPE} and ${DIRECTORY_TYPE})`, { field: 'type' });
     if (!upload.filePath) throw new StagepushError('FILE_UPLOAD_NO_FILE', 'an iso unit needs a file', { field: 'file' });
     const st = await fsp.stat(upload.filePath).catch((e: NodeJS.ErrnoException) => {
       throw new StagepushError('FILE_UPLOAD_NOT_FOUND', `${upload.filePath}: ${e.code ?? 'cannot read'}`, { file: upload.filePath!, cause: e });

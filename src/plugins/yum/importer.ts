@@ -29,9 +29,9 @@ import { readRpmFile } from '../../formats/rpm/index.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
 import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, str } from './units.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
-import { storeDirectoryUpload } from './tree.js';
 import { checkImporterConfig } from './config.js';
 import { copyAndHash } from '../common/fsutil.js';
+import { storeDirectoryUpload } from '../common/directory.js';
 import type { YumSync } from './sync.js';
 
 export const IMPORTER_ID = 'yum_importer';

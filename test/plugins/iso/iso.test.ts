@@ -266,3 +266,34 @@ test('sync over https: the CA from ssl_ca_cert is trusted; without it the certif
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('a RAW tree in a file repository: uploaded as a directory unit, published beside the files (not in the manifest); a tree path claimed by a file fails the publish', async () => {
+  const store = new FakeStore();
+  const repo = store.repo('files', 'iso_distributor');
+  const dir = tempDir();
+  const imp = new IsoImporter();
+  const c = store.importer('files');
+  mkdirSync(path.join(dir, 'tree', 'images'), { recursive: true });
+  writeFileSync(path.join(dir, 'tree', 'images', 'boot.img'), 'boot');
+  writeFileSync(path.join(dir, 'tree', '.treeinfo'), '[general]\n');
+  assert.equal(imp.detectType(path.join(dir, 'tree')), 'directory');
+  const up = await imp.uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'ks' }, metadata: {}, filePath: path.join(dir, 'tree') }, c, fakeConfig());
+  assert.equal((up.summary as { type: string }).type, 'directory');
+  writeFileSync(path.join(dir, 'x'), 'iso bytes');
+  await imp.uploadUnit(repo, { typeId: 'iso', unitKey: { name: 'disc.iso' }, metadata: {}, filePath: path.join(dir, 'x') }, c, fakeConfig());
+  await assert.rejects(imp.uploadUnit(repo, { typeId: 'directory', unitKey: {}, metadata: {}, filePath: path.join(dir, 'x') }, c, fakeConfig()), (e: StagepushError) => e.code === 'FILE_NOT_A_DIRECTORY');
+
+  const rep = await new IsoDistributor().publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'files' }));
+  assert.deepEqual([(rep.summary as { files: number }).files, (rep.summary as { directory: number }).directory], [1, 1]);
+  const root = path.join(store.publishRoot, 'http/files');
+  assert.equal(readFileSync(path.join(root, 'PULP_MANIFEST'), 'utf8'), `disc.iso,${sha('iso bytes')},9\n`);
+  assert.equal(readFileSync(path.join(root, 'images', 'boot.img'), 'utf8'), 'boot');
+  assert.equal(readFileSync(path.join(root, '.treeinfo'), 'utf8'), '[general]\n');
+  assert.equal(readFileSync(path.join(root, 'disc.iso'), 'utf8'), 'iso bytes');
+
+  // a file unit named like a tree's file: the publish fails and the published tree stays
+  writeFileSync(path.join(dir, 'y'), 'other');
+  await imp.uploadUnit(repo, { typeId: 'iso', unitKey: { name: 'images/boot.img' }, metadata: {}, filePath: path.join(dir, 'y') }, c, fakeConfig());
+  await assert.rejects(new IsoDistributor().publishRepo(repo, store.publisher('files'), fakeConfig({ relative_url: 'files' })), (e: StagepushError) => e.code === 'PUBLISH_PATH_COLLISION' && /images\/boot\.img/.test(e.message));
+  assert.equal(readFileSync(path.join(root, 'images', 'boot.img'), 'utf8'), 'boot');
+});
