@@ -27,7 +27,7 @@ export interface DirectoryEntry {
   /** POSIX path relative to the tree root ("images/pxeboot/vmlinuz"). */
   path: string;
   type: 'file' | 'dir' | 'symlink';
-  /** Permission bits as found (published files are still 0644, directories 0755). */
+  /** Permission bits as found (published: files 0755 when executable, else 0644; directories 0755). */
   mode: number;
   /** Files: size and sha256 (the blob). */
   size?: number;
@@ -336,7 +336,8 @@ export async function layoutDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata
         if (want !== FILE_MODE) await fsp.chmod(dest, want);
       } else if (mode === 'symlink') await fsp.symlink(src, dest);
       else if (mode === 'auto') await linkOrSymlink(src, dest);
-      else await linkOrCopy(src, dest);
+      // A copy where the link was refused (another filesystem) is made 0644: given the recorded mode.
+      else if ((await linkOrCopy(src, dest)) === 'copy' && want !== FILE_MODE) await fsp.chmod(dest, want);
       counts.files++;
     }
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { fixTreeModes } from '../../../src/plugins/common/fsutil.js';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { PathClaims, ingestDirectory, layoutDirectoryUnit, manifestDigest, manif
 import { StagepushError } from '../../../src/errors.js';
 import { FakeStore, fileSha256, modeOf } from '../../helpers/fakeconduit.js';
 import { tempDir } from '../../helpers/cli.js';
+import type { Json } from '../../../src/engine/contract.js';
 
 
 function makeTree(): string {
@@ -146,5 +147,29 @@ test('layoutDirectoryUnit: two files of one content with different modes are pub
     assert.equal(eff('run.sh'), 0o755, `${mode}: run.sh`);
     assert.equal(eff('run.txt'), 0o644, `${mode}: run.txt`);
     assert.equal(eff('secret') & 0o444, 0o444, `${mode}: secret is readable`);
+  }
+});
+
+test('layoutDirectoryUnit, hardlink mode across filesystems: the copy made in place of the link keeps the executable bit', async (t) => {
+  const other = '/dev/shm';
+  const out = tempDir();
+  let shm: string;
+  try {
+    if (statSync(other).dev === statSync(out).dev) return t.skip('/dev/shm is on the same filesystem as the temp dir');
+    shm = mkdtempSync(path.join(other, 'stagepush-layout-'));
+  } catch {
+    return t.skip('no /dev/shm');
+  }
+  try {
+    const blob = path.join(shm, 'blob');
+    writeFileSync(blob, '#!/bin/sh\n');
+    chmodSync(blob, 0o755);
+    const entries: DirectoryEntry[] = [{ path: 'run.sh', type: 'file', mode: 0o755, sha256: fileSha256(blob), size: 10 }];
+    const unit = { unitKey: { name: 't', digest: manifestDigest(entries) }, metadata: { manifest: entries as unknown as Json } };
+    await layoutDirectoryUnit(unit, out, () => blob, { mode: 'hardlink' });
+    assert.equal(statSync(path.join(out, 'run.sh')).ino === statSync(blob).ino, false, 'a copy: the link was refused (EXDEV)');
+    assert.equal(statSync(path.join(out, 'run.sh')).mode & 0o777, 0o755);
+  } finally {
+    rmSync(shm, { recursive: true, force: true });
   }
 });
