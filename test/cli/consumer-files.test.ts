@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { runCli, tempDir } from '../helpers/cli.js';
 
-test('file content through the engine CLI: iso repository, bind, install verifying sha256, update, profile, uninstall', () => {
-  const dir = tempDir('consumer-files-');
+/** A data dir and agent dirs under a fresh temp dir; `cli` runs a command there and checks its exit status. */
+function agentCli(prefix: string) {
+  const dir = tempDir(prefix);
   const env = {
     STAGEPUSH_DATA_DIR: path.join(dir, 'data'),
     STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'),
@@ -20,6 +21,11 @@ test('file content through the engine CLI: iso repository, bind, install verifyi
     assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
     return r;
   };
+  return { dir, cli };
+}
+
+test('file content through the engine CLI: iso repository, bind, install verifying sha256, update, profile, uninstall', () => {
+  const { dir, cli } = agentCli('consumer-files-');
   const json = (args: string[], status = 0) => JSON.parse(cli([...args, '--json'], status).stdout) as Record<string, unknown> & { details: Record<string, unknown> };
   const files = path.join(dir, 'files');
   mkdirSync(files);
@@ -83,20 +89,7 @@ test('bind with several bindable distributors asks for --distributor, listing th
 });
 
 test('a repository (or distributor) bound by consumers is not deleted without --force; a binding left to a deleted repository holds nothing (the unit is missing, no crash)', () => {
-  const dir = tempDir('consumer-bound-');
-  const env = {
-    STAGEPUSH_DATA_DIR: path.join(dir, 'data'),
-    STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'),
-    STAGEPUSH_AGENT_HANDLERS_DIR: path.join(dir, 'handlers'),
-    STAGEPUSH_AGENT_LOG: `file:${path.join(dir, 'agent.log')}`,
-    XDG_CONFIG_HOME: path.join(dir, 'config'),
-    STAGEPUSH_CONFIG: '',
-  };
-  const cli = (args: string[], status = 0) => {
-    const r = runCli(args, { env });
-    assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
-    return r;
-  };
+  const { dir, cli } = agentCli('consumer-bound-');
   writeFileSync(path.join(dir, 'a.iso'), 'a\n');
   for (const r of ['isos', 'old']) {
     cli(['repo', 'create', r, '--importer', 'iso_importer']);

@@ -119,7 +119,8 @@ test('config check refuses importer and distributor types that are not installed
   assert.equal(existsSync(path.join(work, 'data')), false, 'config check makes nothing');
 });
 
-test('orphan clean-up keeps the files of the version a distributor has live (symlinked trees); fsck reports a published symlink whose target is gone', () => {
+/** A data dir under a fresh temp dir, no config; `ok` runs a command and wants exit 0. */
+function operatorCli() {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
   const cli = (args: string[]) => runCli(['--data-dir', dataDir, ...args], noConfig(work));
@@ -128,6 +129,11 @@ test('orphan clean-up keeps the files of the version a distributor has live (sym
     assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
     return r;
   };
+  return { work, dataDir, cli, ok };
+}
+
+test('orphan clean-up keeps the files of the version a distributor has live (symlinked trees); fsck reports a published symlink whose target is gone', () => {
+  const { work, dataDir, cli, ok } = operatorCli();
   writeFileSync(path.join(work, 'one.txt'), 'one\n');
   writeFileSync(path.join(work, 'two.txt'), 'two\n');
   ok(['repo', 'create', 'f', '--importer', 'iso_importer']);
@@ -170,14 +176,7 @@ test('content upload copies an RPM into the store: rewriting the uploaded file a
 });
 
 test('an advisory is one unit shared by the repositories holding it: an upload elsewhere merges with it (package lists kept, never an older version)', () => {
-  const work = tempDir();
-  const dataDir = path.join(work, 'data');
-  const cli = (args: string[]) => runCli(['--data-dir', dataDir, ...args], noConfig(work));
-  const ok = (args: string[]) => {
-    const r = cli(args);
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-    return r;
-  };
+  const { work, ok } = operatorCli();
   const e1 = path.join(work, 'e1.yaml');
   const e2 = path.join(work, 'e2.yaml');
   writeFileSync(e1, erratumYaml({ id: 'EX-1', updated: '2026-01-01 00:00:00', version: '1', packages: [{ name: 'foo', version: '1.0', release: '1' }] }));
