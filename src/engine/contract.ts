@@ -308,6 +308,13 @@ export interface Distributor {
   publishRepo?(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport>;
   cancelPublishRepo?(): void | Promise<void>;
   /**
+   * fsck: what is wrong with what this distributor published, beyond the tree the engine recorded
+   * at its last publish (the engine compares that one itself): e.g. yum's Packages/ pool, shared
+   * by every published version. Each problem is a sentence naming its path; none when whole.
+   * Reads only: it changes nothing and makes no directory.
+   */
+  verifyPublished?(repo: Repository, config: PluginCallConfig, env: PublishEnv & { blobPath(sha256: string): string }): string[] | Promise<string[]>;
+  /**
    * What a consumer needs to bind. `env`: where the engine publishes now (publish root, base URLs
    * from the configuration), for a repository not published yet or published elsewhere since.
    */

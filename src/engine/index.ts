@@ -1722,6 +1722,19 @@ class EngineImpl implements Engine, ConduitHost {
         const manifest = parseJson<Record<string, Record<string, ManifestEntry>>>(last.manifest, {});
         const diffs: string[] = [];
         for (const [root, entries] of Object.entries(manifest)) diffs.push(...compareManifest(root, entries));
+        // What the plugin keeps beside the recorded tree (yum's Packages/ pool).
+        const p = this.registry.get(d.type_id);
+        if (p && p.kind === 'distributor') {
+          const inst = (await this.instance(p)) as Distributor;
+          if (typeof inst.verifyPublished === 'function') {
+            const env = { publishRoot: this.publishRoot, baseUrls: { ...(this.opts.baseUrls ?? {}) }, blobPath: (sha: string) => this.store.pathFor(sha) };
+            try {
+              diffs.push(...(await inst.verifyPublished(this.repoObject(r, this.workingDir(r.id, 'distributor', d.id), true), new CallConfig(p.config, parseJson(d.config, {})), env)));
+            } catch (e) {
+              throw this.pluginError(e, p, 'verifyPublished', r.id, 'ENGINE_FSCK_FAILED');
+            }
+          }
+        }
         if (!diffs.length) continue;
         const interrupted = latest.seq !== last.seq && latest.state !== 'published';
         const msg = `published tree of ${r.id}/${d.id} differs from its last publish (version ${last.version}, ${last.finished}): ${diffs.slice(0, 5).join('; ')}${diffs.length > 5 ? `; and ${diffs.length - 5} more` : ''}`;

@@ -175,6 +175,25 @@ test('content upload copies an RPM into the store: rewriting the uploaded file a
   assert.equal(f.status, 0, f.stdout + f.stderr);
 });
 
+test('fsck checks the yum Packages/ pool: a package gone from it (a 404 for dnf) is a problem; a forced publish puts it back', () => {
+  const { work, cli, ok } = operatorCli();
+  const rpm = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
+  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), rpm);
+  ok(['repo', 'create', 'r', '--importer', 'yum_importer']);
+  ok(['repo', 'distributor', 'add', 'r', 'yum_distributor', '--id', 'yum']);
+  ok(['content', 'upload', '--repo', 'r', rpm]);
+  ok(['repo', 'publish', 'r']);
+  ok(['fsck']);
+  const entry = realpathSync(path.join(work, 'data', 'published', 'http', 'r', 'Packages', 'd', 'demo-hello-1.0-1.noarch.rpm'));
+  rmSync(entry);
+  const f = cli(['fsck']);
+  assert.equal(f.status, 6, f.stdout + f.stderr);
+  assert.match(f.stdout + f.stderr, /demo-hello-1\.0-1\.noarch\.rpm is missing \(package sha256 [0-9a-f]{64}\)/);
+  ok(['repo', 'publish', 'r', '--force']);
+  assert.ok(existsSync(entry), 'the publish put the entry back');
+  ok(['fsck']);
+});
+
 test('an advisory is one unit shared by the repositories holding it: an upload elsewhere merges with it (package lists kept, never an older version)', () => {
   const { work, ok } = operatorCli();
   const e1 = path.join(work, 'e1.yaml');

@@ -34,7 +34,7 @@ import { readRepomdLocations, writeCompsFile, writeExtraFile, writeModulesFile, 
 import { COMPS_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, str } from './units.js';
 import { publishPackages } from './packages.js';
 import { gpgSignDetached } from './util.js';
-import { PackagePool, removeOtherPools } from './pool.js';
+import { PackagePool, removeOtherPools, verifyPool } from './pool.js';
 
 export const DISTRIBUTOR_ID = 'yum_distributor';
 
@@ -99,6 +99,11 @@ export class YumDistributor implements Distributor {
 
   cancelPublishRepo(): void {
     this.abort.abort();
+  }
+
+  verifyPublished(repo: Repository, config: PluginCallConfig, env: PublishEnv & { blobPath(sha256: string): string }): string[] {
+    const s = distributorSettings(config);
+    return verifyPool(versionsBase(env.publishRoot, repo.id, distributorKey(repo)), s.packageLink, s.removeOldRepodata ? s.oldRepodataThreshold : Infinity, env.blobPath);
   }
 
   async publishRepo(repo: Repository, conduit: PublishConduit, config: PluginCallConfig): Promise<PublishReport> {

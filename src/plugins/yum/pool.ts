@@ -16,7 +16,7 @@
  * (remove_old_repodata_threshold) — a client holding an old repomd.xml never gets a 404. It also
  * records each letter directory's modification time: an unchanged directory is not listed again.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { constants, copyFileSync, linkSync } from 'node:fs';
 import { linkRefused } from '../common/fsutil.js';
@@ -327,4 +327,52 @@ export function removeOtherPools(base: string, mode: PackageLink): void {
   for (const name of existsSync(base) ? readdirSync(base) : []) {
     if (name.startsWith('packages-') && name !== `packages-${mode}` && name !== `packages-${mode}.json`) rmSync(path.join(base, name), { recursive: true, force: true });
   }
+}
+
+/**
+ * fsck of a pool (read-only): every entry its manifest records as named by the published
+ * metadata, or by kept old metadata within `keepSeconds` (the files pinned for them: see prune),
+ * is there and holds its package: a hard link or copy of the stored file's size, or a symlink
+ * that resolves. An entry past that time is the next publish's to remove (its stored file may be
+ * gone already). A missing entry is a 404 for dnf; the next publish of the repository puts it back.
+ */
+export function verifyPool(base: string, mode: PackageLink, keepSeconds: number, blobPath: (sha256: string) => string, nowMs = Date.now()): string[] {
+  const dir = path.join(base, `packages-${mode}`);
+  // (A pool saved by an older version keeps its manifest inside.)
+  const file = [`${dir}.json`, path.join(dir, OLD_MANIFEST)].find((f) => existsSync(f));
+  if (!file) return [];
+  let entries: Record<string, ManifestEntry>;
+  try {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    entries = (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry>;
+  } catch (e) {
+    return [`${file}: the pool's manifest cannot be read (${(e as Error).message}); the next publish lists the pool again`];
+  }
+  const problems: string[] = [];
+  for (const [rel, e] of Object.entries(entries)) {
+    const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+    if (!sha) continue;
+    if (typeof e === 'object' && typeof e.g === 'number' && Number.isFinite(keepSeconds) && (e.g + keepSeconds) * 1000 <= nowMs) continue;
+    const entry = path.join(dir, ...rel.split('/'));
+    let st;
+    try {
+      st = lstatSync(entry);
+    } catch {
+      problems.push(`${entry} is missing (package sha256 ${sha})`);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      if (!existsSync(entry)) problems.push(`${entry} points to ${readlinkSync(entry)}, which does not exist`);
+      continue;
+    }
+    let stored;
+    try {
+      stored = statSync(blobPath(sha));
+    } catch {
+      continue; // the stored file's absence is the store check's to say
+    }
+    if (!st.isFile()) problems.push(`${entry} is not a file`);
+    else if (st.ino !== stored.ino && st.size !== stored.size) problems.push(`${entry} has ${st.size} bytes, the stored package (sha256 ${sha}) ${stored.size}`);
+  }
+  return problems;
 }

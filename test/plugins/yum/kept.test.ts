@@ -16,7 +16,7 @@ test('gc keeps the stored files of packages a publish keeps for old metadata (sy
   const env = { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } };
   const ok = (args: string[]) => {
     const r = runCli(['--data-dir', dataDir, ...args], env);
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
     return r;
   };
   ok(['repo', 'create', 'ys', '--importer', 'yum_importer', '--retain-repo-versions', '1']);
