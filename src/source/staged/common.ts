@@ -102,10 +102,13 @@ function pyyamlTags(tags: unknown[]): unknown[] {
     return {
       ...tag,
       test: py,
-      // PyYAML builds a datetime: a month or day out of range is an error, not rolled over.
+      // PyYAML builds a datetime: a month, day, hour, minute or second out of range is an error,
+      // not rolled over.
       resolve: (s: string, onError: (m: string) => void, o: unknown) => {
         const [y, mo, d] = s.split(/[-Tt \t]/).map(Number) as [number, number, number];
         if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) onError(`${s}: not a valid date (month or day out of range)`);
+        const t = /[Tt \t]+([0-9]{1,2}):([0-9]{2}):([0-9]{2})/.exec(s);
+        if (t && (Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3]) > 59)) onError(`${s}: not a valid time (hour must be in 0..23, minute and second in 0..59)`);
         return resolve(s, onError, o);
       },
     };
@@ -156,13 +159,14 @@ function lineCol(text: string, offset: number): string {
 
 /**
  * A staged text file's bytes as text, decoded as pushsource's Python reads them: UTF-8 (a
- * leading BOM dropped), refused when a byte cannot be decoded (Python fails on it; Node would
- * silently put U+FFFD in its place).
+ * leading BOM kept, as open(..., "rt") keeps it), refused when a byte cannot be decoded (Python
+ * fails on it; Node would silently put U+FFFD in its place).
  */
 export function decodeStagedText(buf: Buffer): { text: string; error?: undefined } | { text?: undefined; error: string } {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+    // The byte order mark is kept: YAML skips it (parseData), JSON refuses it, as Python's do.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
   } catch {
     const at = firstBadUtf8(buf);
     const where = at >= 0 ? ` (byte 0x${buf[at]!.toString(16).padStart(2, '0')} at ${lineCol(buf.subarray(0, at).toString('latin1'), at)})` : '';
@@ -176,6 +180,10 @@ export function decodeStagedText(buf: Buffer): { text: string; error?: undefined
 const YAML_NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 export async function parseData(text: string, asJson: boolean): Promise<{ value?: unknown; error?: string }> {
+  if (text.charCodeAt(0) === 0xfeff) {
+    if (asJson) return { error: 'invalid JSON: the file starts with a UTF-8 byte order mark (pushsource reads it with json.loads, which refuses it): save it without one' };
+    text = text.slice(1); // PyYAML skips it
+  }
   if (!asJson) {
     const bad = YAML_NON_PRINTABLE.exec(text);
     if (bad) {
@@ -195,6 +203,27 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
   return parseYamlFull(text);
 }
 
+/**
+ * Where a value contains itself (YAML's `&a [*a]`): the path of the first such node ('' for the
+ * root), or null when it is a tree. Shared (non-recursive) aliases are fine.
+ */
+function selfReference(root: unknown): string | null {
+  const open = new Set<object>();
+  const visit = (v: unknown, at: string): string | null => {
+    if (v === null || typeof v !== 'object') return null;
+    if (open.has(v)) return at;
+    open.add(v);
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [`${at}[${i}]`, x]) : Object.entries(v as Record<string, unknown>).map(([k, x]) => [at ? `${at}.${k}` : k, x]);
+    for (const [p, x] of entries) {
+      const found = visit(x, p);
+      if (found !== null) return found;
+    }
+    open.delete(v);
+    return null;
+  };
+  return visit(root, '');
+}
+
 /** The full YAML parser with PyYAML's rules (what the fast reader falls back to). */
 export async function parseYamlFull(text: string): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
@@ -205,7 +234,10 @@ export async function parseYamlFull(text: string): Promise<{ value?: unknown; er
     const doc = list[0];
     if (!doc) return { value: null };
     if (doc.errors.length) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
-    return { value: doc.toJS({ maxAliasCount: 1000 }) as unknown };
+    const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+    const loop = selfReference(value);
+    if (loop !== null) return { error: `invalid YAML: ${loop || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive` };
+    return { value };
   } catch (e) {
     return { error: `invalid YAML: ${(e as Error).message}` };
   }

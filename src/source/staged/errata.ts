@@ -105,9 +105,12 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
   pkglist.forEach((c, ci) => {
     if (!isPlainObject(c)) return;
     const packages: Array<Record<string, unknown>> = [];
+    // The file's index of each package the model gets (one that is not a mapping is left out).
+    const fileIndex: number[] = [];
     const rawPkgs = Array.isArray(c.packages) ? c.packages : [];
     rawPkgs.forEach((pkg, pi) => {
       if (!isPlainObject(pkg)) return;
+      fileIndex.push(pi);
       const field = `pkglist[${ci}].packages[${pi}]`;
       const pkgLoc = { file, entry: typeof pkg.filename === 'string' ? pkg.filename : (entry ?? field) };
       for (const k of PKG_REQUIRED) {
@@ -135,7 +138,7 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     });
     // Python's truth value: an empty module mapping (or list) is no module (pushsource's _from_data).
     const module = c.module && typeof c.module === 'object' && Object.keys(c.module).length === 0 ? null : c.module || null;
-    collections.push({ name: c.name || '', short: c.short || '', packages, module, __index: ci });
+    collections.push({ name: c.name || '', short: c.short || '', packages, module, __index: ci, __packages: fileIndex });
   });
   const pum = isPlainObject(data.pulp_user_metadata) ? data.pulp_user_metadata : {};
   let containerList: unknown = data.container_list ?? [];
@@ -148,7 +151,7 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     origin: opts.origin,
     references: Array.isArray(data.references) ? data.references : [],
     // Collections without packages are dropped (pushsource keeps only non-empty ones).
-    pkglist: collections.filter((c) => (c.packages as unknown[]).length > 0).map(({ __index: _i, ...c }) => c),
+    pkglist: collections.filter((c) => (c.packages as unknown[]).length > 0).map(({ __index: _i, __packages: _p, ...c }) => c),
     container_list: containerList,
   };
   for (const k of REQUIRED_BY_MODEL) input[k] = data[k];
@@ -159,11 +162,26 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     const item = erratumPushItem(input as { name: unknown });
     return problems.length ? { problems } : { item, problems };
   } catch (e) {
-    // Map pkglist indexes of the filtered list back to the file's indexes.
-    const kept = collections.filter((c) => (c.packages as unknown[]).length > 0).map((c) => c.__index as number);
-    const model = itemErrorProblems(e, loc, (f) => f.replace(/^pkglist\[(\d+)\]/, (_m, n: string) => `pkglist[${kept[Number(n)] ?? n}]`).replace(/^name$/, 'id'));
+    // Map the model's fields back to the file's: pkglist and package indexes of the filtered lists,
+    // the fields taken from pulp_user_metadata, the advisory's id.
+    const kept = collections.filter((c) => (c.packages as unknown[]).length > 0);
+    const fromPum = new Set<string>();
+    if (pum.content_types) fromPum.add('content_types');
+    if (pum.container_list !== undefined && pum.container_list !== null) fromPum.add('container_list');
+    const toFile = (f: string) =>
+      f
+        .replace(/^pkglist\[(\d+)\](?:\.packages\[(\d+)\])?/, (m, n: string, k: string | undefined) => {
+          const c = kept[Number(n)];
+          if (!c) return m;
+          return `pkglist[${c.__index as number}]${k === undefined ? '' : `.packages[${(c.__packages as number[])[Number(k)] ?? k}]`}`;
+        })
+        .replace(/^(content_types|container_list)(?=$|[.[])/, (m) => (fromPum.has(m) ? `pulp_user_metadata.${m}` : m))
+        .replace(/^name$/, 'id');
+    const model = itemErrorProblems(e, loc, toFile);
     if (!problems.length) return { problems: model };
-    return { problems: [...problems, ...notYetNamed(problems.map((p) => p.field), model)] };
+    // A list's duplicates say nothing of its elements: they hide none of their problems.
+    const named = problems.filter((p) => !p.message.startsWith('has non-unique')).map((p) => p.field);
+    return { problems: [...problems, ...notYetNamed(named, model)] };
   }
 }
 

@@ -87,33 +87,46 @@ function renderBytes(b: Buffer): string {
   return out;
 }
 
+/** A directory entry whose name is not valid UTF-8: shown with \xNN escapes, with its kind. */
+interface BadName {
+  shown: string;
+  /** The entry's path as bytes (what the file system takes). */
+  raw: Buffer;
+  isDir: boolean;
+}
+
 /**
  * Sorted directory entries, or a problem. Names that are not valid UTF-8 (Node would hand them
  * over with U+FFFD in place of their bytes: a path that does not exist) are left out and
- * returned in `badNames`, rendered with \xNN escapes, to be reported.
+ * returned in `badNames`; the caller reports those pushsource would have read (an entry it skips,
+ * such as a loose file at the top or a subdirectory of RPMS, is skipped here too).
  */
-async function listDir(dir: string): Promise<{ entries?: Dirent[]; badNames?: string[]; error?: unknown }> {
+async function listDir(dir: string): Promise<{ entries?: Dirent[]; badNames?: BadName[]; error?: unknown }> {
   try {
     let entries = await fsp.readdir(dir, { withFileTypes: true });
-    const badNames: string[] = [];
+    const badNames: BadName[] = [];
     if (entries.some((e) => e.name.includes('\uFFFD'))) {
       const lost = new Set<string>();
-      for (const raw of await fsp.readdir(dir, { encoding: 'buffer' })) {
-        if (isUtf8(raw)) continue;
-        badNames.push(renderBytes(raw));
-        lost.add(raw.toString('utf8'));
+      for (const d of await fsp.readdir(dir, { encoding: 'buffer', withFileTypes: true })) {
+        const name = d.name as unknown as Buffer;
+        if (isUtf8(name)) continue;
+        const raw = Buffer.concat([Buffer.from(dir + '/'), name]);
+        let isDir = d.isDirectory();
+        if (d.isSymbolicLink()) isDir = (await fsp.stat(raw).catch(() => null))?.isDirectory() ?? false;
+        badNames.push({ shown: renderBytes(name), raw, isDir });
+        lost.add(name.toString('utf8'));
       }
       entries = entries.filter((e) => !lost.has(e.name));
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { entries, badNames: badNames.sort() };
+    return { entries, badNames: badNames.sort((a, b) => (a.shown < b.shown ? -1 : a.shown > b.shown ? 1 : 0)) };
   } catch (error) {
     return { error };
   }
 }
 
-function badNameProblems(dir: string, names: string[] | undefined): Problem[] {
-  return (names ?? []).map((n) => problem('STAGED_BAD_FILE_NAME', 'the name is not valid UTF-8 (bytes shown as \\xNN); rename it: nothing under it can be named in metadata, reports or repodata', { file: pyJoin(dir, n) }));
+function badNameProblem(dir: string, name: string): Problem {
+  return problem('STAGED_BAD_FILE_NAME', 'the name is not valid UTF-8 (bytes shown as \\xNN); rename it: nothing under it can be named in metadata, reports or repodata', { file: pyJoin(dir, name) });
 }
 
 interface Ctx {
@@ -131,14 +144,19 @@ interface Ctx {
  * subdirectories are skipped silently). Other file types (FIFO, socket, device) are problems:
  * reading them could block.
  */
-async function regularFiles(ctx: Ctx, typeDir: string, report: boolean): Promise<Array<{ name: string; path: string; stat?: FileStat }>> {
+async function regularFiles(ctx: Ctx, typeDir: string, report: boolean, notItem?: { test(name: string): boolean; said(path: string): void }): Promise<Array<{ name: string; path: string; stat?: FileStat }>> {
   const out: Array<{ name: string; path: string; stat?: FileStat }> = [];
   const { entries, badNames, error } = await listDir(typeDir);
   if (!entries) {
     ctx.res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
     return out;
   }
-  if (report) ctx.res.problems.push(...badNameProblems(typeDir, badNames));
+  // A file would be an item: refused. A subdirectory is skipped, as any is.
+  for (const b of report ? (badNames ?? []) : []) {
+    if (b.isDir) continue;
+    if (notItem?.test(b.shown)) notItem.said(pyJoin(typeDir, b.shown));
+    else ctx.res.problems.push(badNameProblem(typeDir, b.shown));
+  }
   for (const d of entries) {
     const path = pyJoin(typeDir, d.name);
     let st: Stats | null = null;
@@ -196,7 +214,8 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
   const base = { state: 'PENDING', dest: [dest], origin: topdir };
   if (type === 'CLOUD_IMAGES') {
     const { entries, badNames, error } = await listDir(typeDir);
-    res.problems.push(...badNameProblems(typeDir, badNames));
+    // A subdirectory holding a resources.yaml would be images: refused. Anything else is skipped.
+    for (const b of badNames ?? []) if (b.isDir && (await fsp.stat(Buffer.concat([b.raw, Buffer.from('/resources.yaml')])).catch(() => null))) res.problems.push(badNameProblem(typeDir, b.shown));
     if (!entries) {
       res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: typeDir }));
       return;
@@ -219,7 +238,10 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
     return;
   }
   const producesItems = type !== 'DOCKER' && type !== 'CHANNEL_DUMPS';
-  const files = await regularFiles(ctx, typeDir, producesItems);
+  // RPMS/SRPMS: a file not named *.rpm is warned about and skipped, whatever its name's bytes.
+  const rpmDir = type === 'RPMS' || type === 'SRPMS';
+  const nonRpm = (path: string) => res.warnings.push(problem('STAGED_NON_RPM', `Unexpected non-RPM ${path} (ignored)`, { file: path }));
+  const files = await regularFiles(ctx, typeDir, producesItems, rpmDir ? { test: (n) => !n.endsWith('.rpm'), said: nonRpm } : undefined);
   for (const f of files) {
     const extra: Omit<WalkedItem, 'item'> = { rpm: false, ...(f.stat ? { stat: f.stat } : {}) };
     // A staged.yaml entry naming this file with a sha256sum is verified whatever the type.
@@ -234,7 +256,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
       case 'RPMS':
       case 'SRPMS':
         if (!f.name.endsWith('.rpm')) {
-          res.warnings.push(problem('STAGED_NON_RPM', `Unexpected non-RPM ${f.path} (ignored)`, { file: f.path }));
+          nonRpm(f.path);
           break;
         }
         build(ctx, f.path, () => rpmPushItem({ name: f.name, src: f.path, ...base }), { ...extra, rpm: true });
@@ -348,7 +370,8 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
     res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: topdir }));
     return res;
   }
-  res.problems.push(...badNameProblems(topdir, badNames));
+  // A destination directory with such a name is refused; a loose file at the top is skipped, as any is.
+  for (const b of badNames ?? []) if (b.isDir) res.problems.push(badNameProblem(topdir, b.shown));
   const dests: string[] = [];
   for (const d of entries) {
     if (d.name === 'logs') continue;

@@ -399,8 +399,21 @@ test('names that are not UTF-8 are refused, shown with \\xNN, never turned into 
   mkdirSync(bad('de\xffst/COMPS'), { recursive: true });
   writeFileSync(bad('de\xffst/COMPS/c.xml'), '<comps/>\n');
   writeFileSync(bad('d/COMPS/c\xff.xml'), '<comps/>\n');
+  // What pushsource skips is skipped whatever its name: a loose file at the top, a subdirectory of
+  // a type directory, a non-RPM in RPMS (warned, as any), a CLOUD_IMAGES subdirectory without resources.yaml.
+  writeFileSync(bad('notes-\xe9.txt'), 'n\n');
+  mkdirSync(bad('d/RPMS/old-\xe9'), { recursive: true });
+  writeFileSync(bad('d/RPMS/readme-\xe9.txt'), 'r\n');
+  mkdirSync(bad('d/CLOUD_IMAGES/scratch-\xe9'), { recursive: true });
+  mkdirSync(bad('d/CLOUD_IMAGES/img-\xe9'), { recursive: true });
+  writeFileSync(Buffer.concat([bad('d/CLOUD_IMAGES/img-\xe9'), Buffer.from('/resources.yaml')]), 'type: VHD\n');
   const r = await loadStaged([`staged:${root}`]);
-  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.file}`).sort(), [`STAGED_BAD_FILE_NAME ${root}/d/COMPS/c\\xff.xml`, `STAGED_BAD_FILE_NAME ${root}/de\\xffst`]);
+  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.file}`).sort(), [
+    `STAGED_BAD_FILE_NAME ${root}/d/CLOUD_IMAGES/img-\\xe9`,
+    `STAGED_BAD_FILE_NAME ${root}/d/COMPS/c\\xff.xml`,
+    `STAGED_BAD_FILE_NAME ${root}/de\\xffst`,
+  ]);
+  assert.deepEqual(r.warnings.filter((w) => w.code === 'STAGED_NON_RPM').map((w) => w.file), [`${root}/d/RPMS/readme-\\xe9.txt`]);
   assert.deepEqual(r.items.map((i) => i.name), ['ok.xml']);
 });
 
@@ -412,4 +425,40 @@ test('values in problem messages as YAML wrote them: .nan, a date as a date', as
   const r = await loadStaged([`staged:${root}`]);
   hasProblem(r.problems, { field: 'attributes.description', message: '2024-01-02 must be string' });
   hasProblem(r.problems, { field: 'order', message: /^\.nan must be/ });
+});
+
+test('errata: problems keep the file\'s place: a package that is not a mapping shifts no index, duplicates hide no element\'s problem, pulp_user_metadata fields named as such', async () => {
+  const pkg = ERRATUM.pkglist[1]!.packages[0]!;
+  const bad = { ...pkg, name: 'b', filename: 'b-1-1.x86_64.rpm', sum: ['sha256', 'zz'] };
+  const root = stage({
+    'd/ERRATA/junk.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-20', pkglist: [{ name: 'c', short: '', packages: ['junk', bad] }] }),
+    'd/ERRATA/dups.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-21', pkglist: [{ name: 'c', short: '', packages: [pkg, pkg, bad] }] }),
+    'd/ERRATA/pum.yaml': JSON.stringify({ ...ERRATUM, id: 'RHBA-22', pulp_user_metadata: { content_types: 5 } }),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  const of = (f: string) => r.problems.filter((p) => p.file === `${root}/d/ERRATA/${f}`).map((p) => p.field).sort();
+  assert.deepEqual(of('junk.yaml'), ['pkglist[0].packages[0]', 'pkglist[0].packages[1].sha256sum']);
+  assert.deepEqual(of('dups.yaml'), ['pkglist[0].packages', 'pkglist[0].packages[2].sha256sum']);
+  assert.deepEqual(of('pum.yaml'), ['pulp_user_metadata.content_types']);
+});
+
+test('YAML read as PyYAML reads it: a recursive alias is refused (no crash), a shared one is fine; a time out of range is refused; a byte order mark is skipped in YAML, refused in JSON', async () => {
+  const head = Object.entries({ ...ERRATUM, pkglist: undefined, references: undefined })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n');
+  const root = stage({
+    'd/ERRATA/loop.yaml': `${head}\nid: RHBA-30\nreferences: &r [ *r ]\n`,
+    'd/ERRATA/shared.yaml': `${head}\nid: RHBA-31\nreferences: []\nx: &a {k: 1}\ny: *a\n`,
+    'd/ERRATA/bom.yaml': `\ufeff${head}\nid: RHBA-32\nreferences: []\n`,
+    'd/ERRATA/bom.json': `\ufeff${JSON.stringify({ ...ERRATUM, id: 'RHBA-33' })}`,
+    'd/CLOUD_IMAGES/b/resources.yaml': 'type: VHD\ndescription: v\nbuild: {name: rhel-azure, version: "9", respin: "1"}\nrelease: {date: 2024-01-31 24:00:00}\nimages:\n  - {path: a.vhd, architecture: x86_64}\n',
+    'd/CLOUD_IMAGES/b/a.vhd': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/loop.yaml`, message: /references\[0\] contains itself/ });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/bom.json`, message: /byte order mark/ });
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_PARSE', file: `${root}/d/CLOUD_IMAGES/b/resources.yaml`, message: /hour must be in 0\.\.23/ });
+  assert.equal(r.problems.length, 3, JSON.stringify(r.problems, null, 1));
+  assert.deepEqual(r.items.map((i) => i.name).sort(), ['RHBA-31', 'RHBA-32']);
 });
