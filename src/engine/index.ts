@@ -539,13 +539,29 @@ class EngineImpl implements Engine, ConduitHost {
       if (r.importer_type && !this.registry.get(r.importer_type)) missing(r.importer_type, 'its importer');
       // Distributors first, the importer last (as a repository is taken apart): a distributor hook
       // that refuses leaves the importer untold.
-      for (const d of dists) {
-        const p = this.registry.get(d.type_id);
-        if (p) await removed(p, 'distributorRemoved', this.workingDir(id, 'distributor', d.id), d.config);
-      }
-      if (r.importer_type) {
-        const p = this.registry.get(r.importer_type);
-        if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
+      // A hook that fails after others ran cannot undo theirs (a tree unpublished is gone): the
+      // distributors already taken apart are removed for good, the repository keeps the rest,
+      // and the error says so (the database then matches what is on disk).
+      const gone: string[] = [];
+      const dropDistributor = (did: string) => {
+        this.store.unpin(publishPinName(id, `distributor:${did}`));
+        this.st.deleteDistributor(id, did);
+        fs.rmSync(this.workingDir(id, 'distributor', did), { recursive: true, force: true });
+      };
+      try {
+        for (const d of dists) {
+          const p = this.registry.get(d.type_id);
+          if (p) await removed(p, 'distributorRemoved', this.workingDir(id, 'distributor', d.id), d.config);
+          gone.push(d.id);
+        }
+        if (r.importer_type) {
+          const p = this.registry.get(r.importer_type);
+          if (p) await removed(p, 'importerRemoved', this.workingDir(id, 'importer', p.id), r.importer_config);
+        }
+      } catch (e) {
+        if (!(e instanceof StagepushError) || !gone.length) throw e;
+        for (const did of gone) dropDistributor(did);
+        throw new StagepushError(e.code, `${e.message} (the delete stopped there: distributor(s) ${gone.join(', ')} were already taken apart and are removed; repository ${id} stays with the others)`, { kind: e.kind, cause: e.cause, hint: e.hint });
       }
       // What its distributors kept from orphan clean-up (packages served for old metadata) goes with them.
       for (const d of dists) this.store.unpin(publishPinName(id, `distributor:${d.id}`));

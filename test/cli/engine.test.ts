@@ -278,11 +278,19 @@ test('--filter field=value matches the value as text too: a name like 1.0 is fou
 test('repo delete: a failing removal hook stops it (exit 6, naming --force); --force deletes anyway with a warning', () => {
   const e = engineEnv();
   ok(e.cli(['repo', 'create', 'stuck', '--importer', 'test_importer', '--importer-config', 'fail_removed_hook=true']));
+  ok(e.cli(['repo', 'distributor', 'add', 'stuck', 'test_distributor', '--distributor-config', 'relative_url=stuck']));
+  fs.writeFileSync(path.join(e.root, 'a.txt'), 'a');
+  ok(e.cli(['content', 'upload', '--repo', 'stuck', path.join(e.root, 'a.txt')]));
+  ok(e.cli(['repo', 'publish', 'stuck']));
   const refused = e.cli(['repo', 'delete', 'stuck']);
   assert.equal(refused.status, 6);
   assert.match(refused.stderr, /PLUGIN_HOOK_FAILED.*test_importer\.importerRemoved failed on repository stuck: cannot clean up/);
   assert.match(refused.stderr, /repo delete stuck --force/);
+  // The distributor was taken apart before the importer's hook failed: removed for good, said so.
+  assert.match(refused.stderr, /distributor\(s\) test_distributor were already taken apart and are removed; repository stuck stays/);
   assert.deepEqual(e.json(['repo', 'list']).out.map((r: any) => r.id), ['stuck']);
+  assert.deepEqual(e.json(['repo', 'distributor', 'list', 'stuck']).out, []);
+  ok(e.cli(['fsck']), 'the database says what is on disk');
   const forced = e.cli(['repo', 'delete', 'stuck', '--force']);
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(forced.stderr, /cannot clean up \(deleted anyway: --force\)/);
