@@ -4,7 +4,9 @@
 import Database from 'better-sqlite3';
 import { StagepushError } from '../errors.js';
 import { filtersToSql } from './criteria.js';
+import { enableWal } from './wal.js';
 import type { DistributorRow, LockRow, NewUnit, PublishRow, RepoRow, Storage, TaskRow, UnitQuery, UnitRow, UnitStampRow, VersionRow } from './storage.js';
+
 
 /** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
 const MIGRATIONS: string[] = [
@@ -115,9 +117,10 @@ export class SqliteStorage implements Storage {
   }
 
   private setUp(): void {
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // The wait first: switching to WAL takes a lock another process opening the database at the same time may hold.
     this.db.pragma('busy_timeout = 30000');
+    enableWal(this.db);
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = OFF');
     // SQLite's page cache (16 MiB per connection in better-sqlite3's build) fills as a publish or
     // a push walks a large repository, so a process's memory grew with the repository: bounded to

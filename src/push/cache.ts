@@ -18,6 +18,7 @@ import path from 'node:path';
 import { resolvePath } from '../paths.js';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { enableWal } from '../engine/wal.js';
 import { rpmRecordSummary, type RpmRecordSummary } from '../source/staged/summary.js';
 import type { ParsedCache } from '../source/staged/index.js';
 
@@ -109,9 +110,9 @@ export class PushCache {
     } else {
       mkdirSync(dataDir, { recursive: true });
       db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 30000');
+      enableWal(db);
+      db.pragma('synchronous = NORMAL');
       initSchema(db);
     }
     let staging = db;
@@ -141,9 +142,14 @@ export class PushCache {
     return s;
   }
 
-  /** Count a write; group writes in transactions of BATCH rows. */
+  /**
+   * Count a write; group writes in transactions of BATCH rows. IMMEDIATE: the write lock is taken
+   * (waiting busy_timeout) when the group starts. A deferred one that read first could not get it
+   * once another push had written since (SQLITE_BUSY at once, busy_timeout or not): two pushes
+   * started together on a fresh data dir failed with "database is locked".
+   */
   private wrote(db: BetterSqlite3.Database): void {
-    if (!db.inTransaction) db.exec('BEGIN');
+    if (!db.inTransaction) db.exec(db === this.db ? 'BEGIN IMMEDIATE' : 'BEGIN');
     if (++this.pending >= BATCH) this.flush();
   }
 

@@ -379,6 +379,26 @@ test('two pushes started 50 ms apart both complete; the result is the union', as
   assert.deepEqual(nevras, ['demo-hello', 'demo-tools']);
 });
 
+test('two pushes started at once on a fresh data dir both complete (no "database is locked"), a few times over', async () => {
+  const { spawnCli } = await import('../helpers/cli.js');
+  const work = tempDir();
+  const config = writeConfig(work);
+  const area = path.join(work, 'area');
+  mkdirSync(path.join(area, 'el', 'RPMS'), { recursive: true });
+  for (const f of ['demo-hello-1.0-1.noarch.rpm', 'demo-tools-2.0-1.noarch.rpm']) copyFileSync(path.join(RPMS, f), path.join(area, 'el', 'RPMS', f));
+  for (let i = 0; i < 4; i++) {
+    const dataDir = path.join(work, `data-${i}`);
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '-q', area]);
+        let err = '';
+        c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        c.on('close', (code) => resolve(`${code} ${err}`.trim()));
+      });
+    assert.deepEqual(await Promise.all([run(), run()]), ['0', '0']);
+  }
+});
+
 test('killed mid-push (SIGKILL, SIGTERM): repositories stay at their previous version; a rerun completes', async () => {
   const { spawnCli } = await import('../helpers/cli.js');
   const work = tempDir();
