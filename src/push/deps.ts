@@ -23,6 +23,8 @@ export interface PushBatch {
 export interface PushEngine {
   importerTypes(): Record<string, string[]>;
   hasRepo(id: string): boolean;
+  /** The importer type of an existing repository (null: none, or no such repository). */
+  importerType(id: string): string | null;
   repoVersion(id: string): number | null;
   listUnits(id: string): Unit[];
   /** The current version is not yet published by every distributor. */
@@ -150,6 +152,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
   return {
     importerTypes: () => types,
     hasRepo: () => false,
+    importerType: () => null,
     repoVersion: () => null,
     listUnits: () => [],
     needsPublish: () => true,
@@ -200,6 +203,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
       return out;
     },
     hasRepo: (id) => info(id) !== null,
+    importerType: (id) => info(id)?.importer?.typeId ?? null,
     repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id) {

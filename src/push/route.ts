@@ -73,6 +73,9 @@ export function storedTypes(typeId: string): string[] {
 }
 
 /** Which item families a repository kind holds. */
+/** The kind of repository each built-in importer makes. */
+const IMPORTER_KIND: Record<string, RepoKind> = { yum_importer: 'yum', iso_importer: 'file', generic_importer: 'directory' };
+
 const KIND_HOLDS: Record<RepoKind, ItemFamily[]> = {
   yum: ['yum', 'raw', 'export'],
   file: ['file', 'raw', 'export'],
@@ -109,8 +112,12 @@ export interface RouteOptions {
   exclude?: string[];
   /** importer type id → content types it supports (from the engine's plugins); unknown importers are not checked. */
   importerTypes?: Record<string, string[]>;
-  /** Repositories that already exist in the engine (their kind is not re-derived). */
-  existing?: Set<string>;
+  /**
+   * The importer type of a repository that exists already (null: none such). A destination's
+   * repository made from a template at its first push keeps its type: a later push of other
+   * items goes where that repository can hold them, not where a new one would be made.
+   */
+  existingImporter?: (repoId: string) => string | null;
 }
 
 function sorted<T>(a: T[], key: (x: T) => string): T[] {
@@ -176,17 +183,22 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
         });
         continue;
       }
-      const kind: RepoKind = families.has('yum') ? 'yum' : families.has('file') ? 'file' : 'directory';
+      let kind: RepoKind = families.has('yum') ? 'yum' : families.has('file') ? 'file' : 'directory';
+      const actual = opts.existingImporter?.(dest) ?? null;
+      if (actual && IMPORTER_KIND[actual]) kind = IMPORTER_KIND[actual];
       const main = autoRepo(config, dest, kind, families.has('export'));
+      if (actual) main.importer = { ...main.importer, typeId: actual };
       // A RAW-less directory repository (CGW / cloud images only) is published by the export
       // distributor alone: the directory distributor publishes RAW-only repositories.
       if (kind === 'directory' && !families.has('raw')) main.distributors = main.distributors.filter((d) => d.typeId !== 'directory_distributor');
       targets = [main];
       // CGW and cloud images staged next to content whose importer cannot hold them go to a
       // companion repository "<dest>-export" (generic importer, export distributor), so nothing
-      // staged is dropped.
+      // staged is dropped. Next to a RAW tree too: the directory distributor publishes RAW-only
+      // repositories (it refuses one holding anything else).
       const mainTypes = opts.importerTypes?.[main.importer.typeId];
-      if (families.has('export') && mainTypes && !['cgw', 'ami', 'vhd'].every((t) => mainTypes.includes(t))) {
+      const rawBeside = kind === 'directory' && families.has('raw');
+      if (families.has('export') && ((mainTypes && !['cgw', 'ami', 'vhd'].every((t) => mainTypes.includes(t))) || rawBeside)) {
         const companion = autoRepo(config, dest, 'directory', true);
         companion.id = `${dest}-export`;
         companion.distributors = companion.distributors.filter((d) => d.typeId === 'export_distributor');

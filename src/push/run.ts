@@ -133,6 +133,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
         exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
         importerTypes: engine.importerTypes(),
+        existingImporter: (id) => engine!.importerType(id),
       });
       problems.push(...route.problems);
       // A --dest naming no destination of the staging areas (a typo in a cron line) is said, not
@@ -215,7 +216,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           }
         }
       }
-      problems.push(...pathCollisions(repos, desired));
+      // The distributors a repository publishes with: an existing one's own (a template applies
+      // at creation only), with those its declaration adds (applied by this push).
+      const publishers = (r: RepoSpec): Set<string> => new Set([...(engine!.hasRepo(r.id) ? engine!.distributors(r.id).map((d) => d.typeId) : []), ...(!engine!.hasRepo(r.id) || r.origin === 'config' ? r.distributors.map((d) => d.typeId) : [])]);
+      problems.push(...pathCollisions(repos, desired, publishers));
 
       // 4. Signing gate (policy), over every routed RPM.
       const policy: Problem[] = [];
@@ -302,7 +306,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
             ...(held ? { mirrorHeld: `destination(s) ${held.join(', ')} left out by --dest/--exclude-dest (or destinations.include/exclude)` } : {}),
           });
-          storedPathClashes(r, existing, plan);
+          storedPathClashes(r, publishers(r), existing, plan);
           return plan;
         });
 
@@ -822,10 +826,10 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
  * name, two RAW trees with one path. The distributor would refuse them at publish time, after
  * the content was committed; said now, with the other problems, before anything changes.
  */
-function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>): Problem[] {
+function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>, publishers: (r: RepoSpec) => Set<string>): Problem[] {
   const out: Problem[] = [];
   for (const r of repos) {
-    const types = new Set(r.distributors.map((d) => d.typeId));
+    const types = publishers(r);
     if (!types.has('yum_distributor') && !types.has('iso_distributor') && !types.has('directory_distributor')) continue;
     const claims = new PathClaims();
     if (types.has('yum_distributor')) {
@@ -872,8 +876,7 @@ function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>):
  * destinations) refuses the push (its entry fails), before anything changes: committed, it would
  * fail every later publish of the repository. Clashes among staged items are pathCollisions'.
  */
-function storedPathClashes(r: RepoSpec, existing: Unit[], plan: RepoPlan): void {
-  const types = new Set(r.distributors.map((d) => d.typeId));
+function storedPathClashes(r: RepoSpec, types: Set<string>, existing: Unit[], plan: RepoPlan): void {
   const iso = types.has('iso_distributor');
   if (!iso && !types.has('yum_distributor') && !types.has('directory_distributor')) return;
   if (!existing.some((u) => u.typeId === 'directory' || (iso && u.typeId === 'iso'))) return;

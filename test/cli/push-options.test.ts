@@ -659,3 +659,50 @@ test('a RAW path taken by a stored RAW tree of another destination (or a FILES n
   assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'trees', 'other', 'b.img'), 'utf8'), 'b\n');
   assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'trees', 'images', 'boot.img'), 'utf8'), 'one\n');
 });
+
+test('a destination whose repository exists keeps its type: CGW next to an existing yum repository goes to <dest>-export, FILES there are refused, a RAW path over its repodata/ is refused (dry run and push agree); RAW and CGW in a new destination both publish', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const cgwYaml = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml'));
+  const first = path.join(work, 'first');
+  rpm(first, 'el', 'demo-hello-1.0-1.noarch.rpm');
+  assert.equal(push(['-q', first], { dataDir, config }).status, 0);
+
+  const cgw = path.join(work, 'cgw');
+  put(path.join(cgw, 'el', 'CGW', 'cgw.yaml'), cgwYaml);
+  const dry = push(['--dry-run', '--json', cgw], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  const real = push(['--json', cgw], { dataDir, config });
+  assert.equal(real.status, 0, real.stderr);
+  const actions = (r: { stdout: string }) => (JSON.parse(r.stdout) as Report).items.map((i) => `${i.repository} ${i.unit} ${i.action}`);
+  assert.deepEqual(actions(real), actions(dry));
+  assert.deepEqual(actions(real), ['el-export cgw:cgw.yaml pushed']);
+
+  const files = path.join(work, 'files');
+  put(path.join(files, 'el', 'FILES', 'a.txt'), 'a\n');
+  put(path.join(files, 'staged.yaml'), 'header: {version: "0.2"}\npayload:\n  files:\n  - {relative_path: el/FILES/a.txt, attributes: {description: d}}\n');
+  const raw = path.join(work, 'raw');
+  put(path.join(raw, 'el', 'RAW', 'repodata', 'x.txt'), 'x\n');
+  for (const [area, code] of [[files, 'PUSH_TYPE_NOT_HELD'], [raw, 'PUBLISH_PATH_COLLISION']] as const) {
+    for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
+      const r = push(args, { dataDir, config });
+      assert.equal(r.status, 3, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as Report).problems.map((p) => p.code), [code]);
+    }
+  }
+  const versions = runCli(['--data-dir', dataDir, 'repo', 'show', 'el', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal((JSON.parse(versions.stdout) as { version: number }).version, 1, 'nothing committed');
+
+  const both = path.join(work, 'both');
+  put(path.join(both, 'prod', 'CGW', 'cgw.yaml'), cgwYaml);
+  put(path.join(both, 'prod', 'RAW', 'index.html'), '<html/>\n');
+  const b = push(['--json', both], { dataDir, config });
+  assert.equal(b.status, 0, b.stderr);
+  assert.deepEqual((JSON.parse(b.stdout) as Report).repositories.map((r) => `${r.id} ${r.status}`), ['prod published', 'prod-export published']);
+  assert.equal(readFileSync(path.join(dataDir, 'published', 'http', 'prod', 'index.html'), 'utf8'), '<html/>\n');
+  const again = push(['--json', both], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((r) => r.status), ['skipped', 'skipped']);
+});
