@@ -139,7 +139,11 @@ export interface Engine {
    * updateDistributor would (each plugin's validateConfig), changing nothing. Throws the first
    * refusal (PLUGIN_CONFIG_INVALID, ENGINE_UNKNOWN_PLUGIN...).
    */
-  checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }): Promise<void>;
+  /**
+   * Validate configurations for a repository without applying them. `plannedUrls`: relative_urls
+   * (owner → url) of distributors about to be made (a push's new repositories), taken as taken.
+   */
+  checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }, plannedUrls?: Record<string, string>): Promise<void>;
   listDistributors(repoId: string): DistributorInfo[];
   sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
   upload(repoId: string, req: UploadSpec): Promise<TaskResult>;
@@ -317,9 +321,9 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   /** What validateConfig learns of the other repositories (and, for distributor `distId`, of every other distributor's relative_url). */
-  private related(typeId: string, repoId: string, distId?: string): RelatedRepositories {
+  private related(typeId: string, repoId: string, distId?: string, plannedUrls: Record<string, string> = {}): RelatedRepositories {
     const repos = this.st.pluginConfigs(typeId).filter((r) => r.repoId !== repoId).map((r) => ({ id: r.repoId, pluginId: r.pluginId, config: parseJson<Record<string, unknown>>(r.config, {}) }));
-    return distId === undefined ? { repos } : { repos, relativeUrls: this.otherRelativeUrls(repoId, distId) };
+    return distId === undefined ? { repos } : { repos, relativeUrls: { ...this.otherRelativeUrls(repoId, distId), ...plannedUrls } };
   }
 
   /** A fresh plugin instance (the plugin's module is imported on first use). */
@@ -329,12 +333,12 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   /** `distId`: the distributor validated (its related repositories include every other distributor's relative_url). */
-  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string): Promise<void> {
+  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string, plannedUrls?: Record<string, string>): Promise<void> {
     assertJson(config, `the ${label} configuration`);
     const inst = (await this.instance(p)) as Importer | Distributor;
     let res: ValidationResult | boolean | [boolean, string] | undefined;
     try {
-      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id, distId))) as typeof res;
+      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id, distId, plannedUrls))) as typeof res;
     } catch (e) {
       throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e });
     }
@@ -607,7 +611,7 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
-  async checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }): Promise<void> {
+  async checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }, plannedUrls: Record<string, string> = {}): Promise<void> {
     const r = this.requireRepo(repoId);
     // The plugins see the working directory they would get; it is not made (nothing changes).
     if (c.importer) {
@@ -616,7 +620,7 @@ class EngineImpl implements Engine, ConduitHost {
     }
     for (const d of c.distributors ?? []) {
       const p = this.plugin(d.typeId, 'distributor');
-      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', d.id), true), d.config, `distributor ${d.id}`, d.id);
+      await this.validate(p, this.repoObject(r, this.workingDir(repoId, 'distributor', d.id), true), d.config, `distributor ${d.id}`, d.id, plannedUrls);
     }
   }
 

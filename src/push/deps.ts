@@ -39,8 +39,11 @@ export interface PushEngine {
    * config does not name are left alone.
    */
   configDrift(spec: RepoSpec): ConfigDrift | null;
-  /** Check a drift's configurations with the plugins (validateConfig), changing nothing. */
-  checkDrift(spec: RepoSpec, drift: ConfigDrift): Promise<void>;
+  /**
+   * Check a drift's configurations with the plugins (validateConfig), changing nothing.
+   * `planned`: the repositories this push will create (their relative_urls are taken).
+   */
+  checkDrift(spec: RepoSpec, drift: ConfigDrift, planned?: RepoSpec[]): Promise<void>;
   /** Bring the repository in line with its declaration. */
   applyDrift(spec: RepoSpec, drift: ConfigDrift): Promise<void>;
   /**
@@ -235,8 +238,17 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
       const r = info(spec.id);
       return r ? driftOf(spec, r) : null;
     },
-    async checkDrift(spec, drift) {
-      await eng.checkConfigs(spec.id, { importer: drift.importer, distributors: drift.distributors });
+    async checkDrift(spec, drift, planned = []) {
+      const urls: Record<string, string> = {};
+      for (const r of planned) {
+        for (const d of r.distributors) {
+          const rel = d.config.relative_url;
+          const served = d.typeId === 'export_distributor' ? d.config.http === true || d.config.https === true : d.config.http !== false || d.config.https === true;
+          if (typeof rel === 'string' && rel.trim()) urls[`${r.id}/${d.id ?? d.typeId}`] = rel;
+          else if (served) urls[`${r.id}/${d.id ?? d.typeId}`] = r.id;
+        }
+      }
+      await eng.checkConfigs(spec.id, { importer: drift.importer, distributors: drift.distributors }, urls);
     },
     async applyDrift(spec, drift) {
       const id = spec.id;

@@ -283,7 +283,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           continue;
         }
         try {
-          await engine.checkDrift(r, drift);
+          await engine.checkDrift(r, drift, repos.filter((x) => !engine!.hasRepo(x.id)));
         } catch (e) {
           if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
           driftProblems.push({ code: e.code, file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: e.message });

@@ -327,3 +327,13 @@ test('content copy / remove with a type nobody declares is refused naming the de
   }
   assert.equal(e.json(['task', 'list']).out.filter((t: { kind: string }) => t.kind === 'copy' || t.kind === 'remove').length, 0, 'no task ran');
 });
+
+test('an export distributor served over neither http nor https takes no relative_url (a served one is checked)', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'g', '--importer', 'generic_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'g', 'directory_distributor']));
+  ok(e.cli(['repo', 'distributor', 'add', 'g', 'export_distributor', '--distributor-config', 'http=false']));
+  const served = e.cli(['repo', 'distributor', 'add', 'g', 'export_distributor', '--id', 'e2', '--distributor-config', 'http=true']);
+  assert.equal(served.status, 3, served.stderr);
+  assert.match(served.stderr, /"g" is already used by g\/directory_distributor/);
+});

@@ -706,3 +706,23 @@ test('a destination whose repository exists keeps its type: CGW next to an exist
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((r) => r.status), ['skipped', 'skipped']);
 });
+
+test('a declared repository\'s new relative_url taken by a repository this push creates is refused before anything changes (dry run too)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const area = path.join(work, 'area');
+  rpm(area, 'el9', 'demo-hello-1.0-1.noarch.rpm');
+  rpm(area, 'new', 'demo-tools-2.0-1.noarch.rpm');
+  const a = path.join(work, 'a.yaml');
+  const b = path.join(work, 'b.yaml');
+  writeFileSync(a, 'allow_unsigned: true\nrepositories:\n  el9: {type: yum}\n');
+  writeFileSync(b, 'allow_unsigned: true\nrepositories:\n  el9:\n    type: yum\n    distributors: [{type_id: yum_distributor, config: {relative_url: new}}]\n');
+  assert.equal(push(['-q', '--exclude-dest', 'new', area], { dataDir, config: a }).status, 0);
+  for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
+    const r = push(args, { dataDir, config: b });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match((JSON.parse(r.stdout) as Report).problems.map((p) => p.message).join('\n'), /"new" is already used by new\//);
+  }
+  const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual((JSON.parse(repos.stdout) as Array<{ id: string; version: number }>).map((r) => `${r.id} ${r.version}`), ['el9 1']);
+});

@@ -97,7 +97,7 @@ export function relativeUrlOf(repo: Pick<Repository, 'id'>, config: PluginCallCo
  * else among the related repositories of the same distributor type), http/https booleans (both
  * default true), keep_previous.
  */
-export function checkPublishKeys(repo: Repository, config: PluginCallConfig, related: RelatedRepositories): string | null {
+export function checkPublishKeys(repo: Repository, config: PluginCallConfig, related: RelatedRepositories, defaults: { http: boolean; https: boolean } = { http: true, https: false }): string | null {
   return firstProblem([
     () => {
       if (config.has('relative_url') && typeof config.get('relative_url') !== 'string') return `config key "relative_url" must be a string, got ${JSON.stringify(config.get('relative_url'))}`;
@@ -107,6 +107,8 @@ export function checkPublishKeys(repo: Repository, config: PluginCallConfig, rel
       const url = relativeUrlOf(repo, config);
       const bad = checkRelativeUrl(url);
       if (bad) return `config key "relative_url": ${bad}`;
+      // Not served over http nor https: it takes no path under the publish root.
+      if (!getBool(config, 'http', defaults.http) && !getBool(config, 'https', defaults.https)) return null;
       // Every other distributor when the engine says (any type, this repository's too), else
       // the repositories of the same distributor type.
       const others: Record<string, string> = {};

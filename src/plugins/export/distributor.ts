@@ -121,7 +121,7 @@ export class ExportDistributor implements Distributor {
       firstProblem([
         () => checkKnownKeys(config, EXPORT_KEYS),
         () => checkEnum(config, 'mode', ['tree', 'manifest']),
-        () => (config.has('relative_url') || config.has('http') || config.has('https') ? checkPublishKeys(repo, config, related) : null),
+        () => (config.has('relative_url') || config.has('http') || config.has('https') ? checkPublishKeys(repo, config, related, { http: false, https: false }) : null),
         () => checkBool(config, 'tar'),
         () => {
           if (!config.has('export_dir')) return null;
