@@ -1741,7 +1741,7 @@ class EngineImpl implements Engine, ConduitHost {
         const latest = this.st.lastPublish(r.id, d.id)!;
         const manifest = parseJson<Record<string, Record<string, ManifestEntry>>>(last.manifest, {});
         const diffs: string[] = [];
-        for (const [root, entries] of Object.entries(manifest)) diffs.push(...compareManifest(root, entries));
+        for (const [root, entries] of Object.entries(manifest)) diffs.push(...compareManifest(root, entries, path.resolve(this.store.root)));
         // What the plugin keeps beside the recorded tree (yum's Packages/ pool).
         const p = this.registry.get(d.type_id);
         if (p && p.kind === 'distributor') {
@@ -1756,7 +1756,10 @@ class EngineImpl implements Engine, ConduitHost {
           }
         }
         if (!diffs.length) continue;
-        const interrupted = latest.seq !== last.seq && latest.state !== 'published';
+        // A later publish stopped midway (killed, canceled) may have switched part of the tree: a
+        // notice until the next publish. One that failed (refused before its switch, e.g. a path
+        // collision) left the live tree as it was: what differs from it is damage.
+        const interrupted = latest.seq !== last.seq && ['interrupted', 'canceled', 'running'].includes(latest.state);
         const msg = `published tree of ${r.id}/${d.id} differs from its last publish (version ${last.version}, ${last.finished}): ${diffs.slice(0, 5).join('; ')}${diffs.length > 5 ? `; and ${diffs.length - 5} more` : ''}`;
         if (interrupted) notices.push({ code: 'ENGINE_PUBLISH_INTERRUPTED', message: `${msg} — a later publish was ${latest.state}; run \`stagepush repo publish ${r.id} --distributor ${d.id}\``, file: Object.keys(manifest)[0] });
         else problems.push({ code: 'ENGINE_PUBLISH_MISMATCH', message: msg, file: Object.keys(manifest)[0] });
@@ -1872,7 +1875,8 @@ export function buildManifest(root: string): Record<string, ManifestEntry> {
   return out;
 }
 
-function compareManifest(root: string, expected: Record<string, ManifestEntry>): string[] {
+/** `storeRoot`: a symlink into the content store must resolve (one a RAW tree carries as-is need not). */
+function compareManifest(root: string, expected: Record<string, ManifestEntry>, storeRoot: string): string[] {
   const actual = buildManifest(root);
   const diffs: string[] = [];
   for (const [k, e] of Object.entries(expected)) {
@@ -1881,8 +1885,9 @@ function compareManifest(root: string, expected: Record<string, ManifestEntry>):
     if (!a) diffs.push(`${name} is missing`);
     else if (a.t !== e.t) diffs.push(`${name} is a ${a.t === 'f' ? 'file' : a.t === 'l' ? 'symlink' : 'directory'}, was a ${e.t === 'f' ? 'file' : e.t === 'l' ? 'symlink' : 'directory'}`);
     else if (a.v !== e.v) diffs.push(a.t === 'l' ? `${name} points to ${a.v}, was ${e.v}` : `${name} changed (sha256 ${a.v}, was ${e.v})`);
-    // A symlink whose target is gone (a stored file removed): what a client gets is a 404.
-    else if (a.t === 'l' && !fs.existsSync(name)) diffs.push(`${name} points to ${a.v}, which does not exist`);
+    // A symlink to a stored file that is gone: what a client gets is a 404. (A RAW tree's own
+    // symlinks are published as staged, dangling or not.)
+    else if (a.t === 'l' && a.v && path.isAbsolute(a.v) && path.resolve(a.v).startsWith(storeRoot + path.sep) && !fs.existsSync(name)) diffs.push(`${name} points to ${a.v}, which does not exist`);
   }
   for (const k of Object.keys(actual)) if (!expected[k]) diffs.push(`${path.join(root, k)} is new`);
   return diffs;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { RPMS } from '../helpers/push.js';
@@ -192,6 +192,35 @@ test('fsck checks the yum Packages/ pool: a package gone from it (a 404 for dnf)
   ok(['repo', 'publish', 'r', '--force']);
   assert.ok(existsSync(entry), 'the publish put the entry back');
   ok(['fsck']);
+});
+
+test('fsck: a RAW tree\'s own dangling symlink is as published (clean); damage after a publish that failed before its switch is a problem, not a notice', () => {
+  const { work, dataDir, cli, ok } = operatorCli();
+  const tree = path.join(work, 'tree');
+  mkdirSync(tree);
+  writeFileSync(path.join(tree, 'a'), 'a\n');
+  symlinkSync('not-shipped', path.join(tree, 'link'));
+  ok(['repo', 'create', 'ks', '--importer', 'generic_importer']);
+  ok(['repo', 'distributor', 'add', 'ks', 'directory_distributor']);
+  ok(['content', 'upload', '--repo', 'ks', '--type', 'directory', tree]);
+  ok(['repo', 'publish', 'ks']);
+  ok(['fsck']);
+
+  const rpm = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
+  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), rpm);
+  ok(['repo', 'create', 'r', '--importer', 'yum_importer']);
+  ok(['repo', 'distributor', 'add', 'r', 'yum_distributor', '--id', 'yum']);
+  ok(['content', 'upload', '--repo', 'r', rpm]);
+  ok(['repo', 'publish', 'r']);
+  const bad = path.join(work, 'bad');
+  mkdirSync(path.join(bad, 'repodata'), { recursive: true });
+  writeFileSync(path.join(bad, 'repodata', 'f'), 'x\n');
+  ok(['content', 'upload', '--repo', 'r', '--type', 'directory', bad]);
+  assert.notEqual(cli(['repo', 'publish', 'r']).status, 0, 'refused: a path collision, nothing written');
+  rmSync(realpathSync(path.join(dataDir, 'published', 'http', 'r', 'Packages', 'd', 'demo-hello-1.0-1.noarch.rpm')));
+  const f = cli(['fsck']);
+  assert.equal(f.status, 6, f.stdout + f.stderr);
+  assert.match(f.stdout + f.stderr, /problem \[ENGINE_PUBLISH_MISMATCH\].*demo-hello-1\.0-1\.noarch\.rpm is missing/);
 });
 
 test('an advisory is one unit shared by the repositories holding it: an upload elsewhere merges with it (package lists kept, never an older version)', () => {
