@@ -256,6 +256,19 @@ test('clean: the bindings of the handlers that cleaned are forgotten, those of a
   assert.deepEqual(engine.consumers.bindings('c1').map((b) => b.repoId), ['other'], "only the failing handler's binding stays");
 });
 
+test('a consumer whose root is gone can still be cleaned and unregistered (the bind handlers have nothing to remove)', async () => {
+  const { dir, engine, svc } = await service();
+  engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files' } }, units: [] });
+  const root = path.join(dir, 'gone');
+  mkdirSync(root);
+  svc.register('c1', root);
+  assert.equal((await svc.bind('c1', 'files')).succeeded, true);
+  rmSync(root, { recursive: true });
+  const u = await svc.unregister('c1');
+  assert.equal(u.succeeded, true, JSON.stringify(u.details));
+  assert.equal(engine.consumers.get('c1'), null);
+});
+
 test('Linux reboot runs reboot_command after reboot_delay and the report says what was scheduled', async () => {
   const { dir, svc } = await service();
   const root = path.join(dir, 'root');

@@ -40,6 +40,8 @@ export class FileBindHandler extends BindHandler {
   }
 
   clean(conduit: HandlerConduit, _options: HandlerOptions): CleanReport {
+    // A root that is gone holds nothing to clean (the consumer can still be unregistered).
+    if (!existsSync(conduit.root)) return new CleanReport().setSucceeded({ removed: [], root_missing: conduit.root }, 0);
     const dir = this.dir(conduit);
     const files = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : [];
     rmSync(dir, { recursive: true, force: true });

@@ -178,6 +178,11 @@ export class YumBindHandler extends BindHandler {
   }
 
   clean(conduit: HandlerConduit, _options: HandlerOptions): CleanReport {
+    // A root that is gone holds nothing to clean (the consumer can still be unregistered).
+    if (!existsSync(conduit.root)) {
+      conduit.log.info(`clean: the consumer root ${conduit.root} is gone; nothing to remove`);
+      return new CleanReport().setSucceeded({ removed: [], root_missing: conduit.root }, 0);
+    }
     const file = this.repoFile(conduit);
     const removed: string[] = [];
     if (existsSync(file)) {
