@@ -1671,10 +1671,8 @@ class EngineImpl implements Engine, ConduitHost {
       for (const id of ids) {
         const r = this.st.getRepo(id);
         if (!r || r.retain_versions <= 0) continue;
-        const oldestKept = r.version - r.retain_versions + 1;
-        const n = this.st.listVersions(id).filter((v) => v.number < oldestKept).length;
-        versionsPruned += n;
-        if (!dryRun && n) this.st.pruneVersions(id, r.retain_versions);
+        // What is (or would be) pruned: never a version a distributor has live.
+        versionsPruned += this.st.pruneVersions(id, r.retain_versions, { dryRun });
       }
       const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
       const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);

@@ -432,7 +432,7 @@ export class SqliteStorage implements Storage {
   getVersion(repoId: string, n: number): VersionRow | undefined {
     return this.db.prepare('SELECT * FROM repo_versions WHERE repo_id = ? AND number = ?').get(repoId, n) as VersionRow | undefined;
   }
-  pruneVersions(repoId: string, keep: number): number {
+  pruneVersions(repoId: string, keep: number, opts: { dryRun?: boolean } = {}): number {
     if (!keep || keep <= 0) return 0;
     return this.tx(() => {
       const repo = this.getRepo(repoId);
@@ -447,6 +447,7 @@ export class SqliteStorage implements Storage {
         .get(repoId) as { v: number | null };
       if (live.v !== null && live.v < oldestKept) oldestKept = live.v;
       if (oldestKept <= 0) return 0;
+      if (opts.dryRun) return (this.db.prepare('SELECT COUNT(*) AS n FROM repo_versions WHERE repo_id = ? AND number < ?').get(repoId, oldestKept) as { n: number }).n;
       const n = this.db.prepare('DELETE FROM repo_versions WHERE repo_id = ? AND number < ?').run(repoId, oldestKept).changes;
       // Content rows removed at or before the oldest kept version belong to no kept version.
       this.db.prepare('DELETE FROM repo_content WHERE repo_id = ? AND removed_in IS NOT NULL AND removed_in <= ?').run(repoId, oldestKept);

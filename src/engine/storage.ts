@@ -189,7 +189,8 @@ export interface Storage {
   listVersions(repoId: string): VersionRow[];
   getVersion(repoId: string, n: number): VersionRow | undefined;
   /** Drop versions older than the newest `keep` (0 = keep all) and the content rows only they used. */
-  pruneVersions(repoId: string, keep: number): number;
+  /** Delete versions beyond `keep` (never one a distributor has live); the count (only counted with dryRun). */
+  pruneVersions(repoId: string, keep: number, opts?: { dryRun?: boolean }): number;
 
   // tasks
   insertTask(row: TaskRow): void;

@@ -125,3 +125,23 @@ test('fsck: exit 0 only when clean — corrupt or missing stored files, changed 
   assert.equal(human.status, 6);
   assert.match(human.stdout, /fsck: 3 problem\(s\)/);
 });
+
+test('gc counts the versions it prunes: none while a distributor has the oldest live (dry run and real run say the same)', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=r']));
+  ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, 'a.txt', 'a')]));
+  ok(e.cli(['repo', 'publish', 'r']));
+  ok(e.cli(['repo', 'update', 'r', '--retain-repo-versions', '1']));
+  for (const n of ['b', 'c']) ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, `${n}.txt`, n)]));
+  const before = e.json(['repo', 'versions', 'r']).out.map((v: any) => v.number);
+  assert.equal(e.json(['gc', '--dry-run']).out.versionsPruned, 0);
+  assert.equal(e.json(['gc']).out.versionsPruned, 0);
+  assert.deepEqual(e.json(['repo', 'versions', 'r']).out.map((v: any) => v.number), before, 'the live version and those after it stay');
+  // Published again: the older versions go, and are counted.
+  ok(e.cli(['repo', 'publish', 'r']));
+  const dry = e.json(['gc', '--dry-run']).out.versionsPruned;
+  assert.ok(dry > 0);
+  assert.equal(e.json(['gc']).out.versionsPruned, dry);
+  assert.equal(e.json(['repo', 'versions', 'r']).out.length, 1);
+});

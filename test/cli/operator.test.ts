@@ -169,6 +169,13 @@ test('content upload copies an RPM into the store: rewriting the uploaded file a
     assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
   }
   assert.equal(statSync(mine).nlink, 1, 'the uploaded file is not linked into the store');
+  // A corrupt one is said of the user's file, not of the store's temporary copy.
+  const bad = path.join(work, 'bad.rpm');
+  writeFileSync(bad, 'garbage\n');
+  const refused = cli(['content', 'upload', '--repo', 'r', '--type', 'rpm', bad]);
+  assert.equal(refused.status, 3, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`RPM_TRUNCATED\\]: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: truncated`));
+  assert.doesNotMatch(refused.stderr, /content\/tmp/);
   // The user's file rewritten in place (cp keeps the inode).
   writeFileSync(mine, readFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm')));
   const f = cli(['fsck']);

@@ -147,7 +147,14 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
   const tmp = conduit.initUnit('rpm', { name: '-', epoch: '0', version: '-', release: '-', arch: '-', checksum: '-' }, {}, path.basename(filePath));
   try {
     const { sha256 } = await copyAndHash(filePath, tmp.storagePath!, conduit.signal);
-    const r = await readRpmFile(tmp.storagePath!);
+    let r: Awaited<ReturnType<typeof readRpmFile>>;
+    try {
+      r = await readRpmFile(tmp.storagePath!);
+    } catch (e) {
+      // Said of the user's file (the copy read is a temporary file, deleted below).
+      if (!(e instanceof StagepushError)) throw e;
+      throw new StagepushError(e.code, e.message.split(tmp.storagePath!).join(filePath), { kind: e.kind, file: filePath, entry: e.entry, field: e.field, hint: e.hint, cause: e.cause, details: e.details });
+    }
     if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
       throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
     }
