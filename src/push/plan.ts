@@ -318,7 +318,9 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       problems.push({ code: rpm ? 'PUSH_NEVRA_STAGED_TWICE' : 'PUSH_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, field: a.typeId === 'iso' ? 'filename' : a.typeId === 'erratum' ? 'id' : 'sha256sum', message: reason });
       continue;
     }
-    let same = d.units.length > 0;
+    // An item that makes no unit (a modulemd file of obsoletes only, an empty comps file) changes
+    // nothing: unchanged, on every push (it was "pushed" each time, and nothing was made).
+    let same = true;
     if (d.erratum && d.erratum.decision === 'unchanged') {
       entries.push(planEntry(base, 'unchanged'));
       continue;

@@ -567,6 +567,16 @@ test('modulemd documents the repository does not keep (obsoletes) are warned abo
   const w = rep.warnings.filter((x) => x.code === 'PUSH_MODULEMD_DOCUMENT_IGNORED');
   assert.equal(w.length, 1, JSON.stringify(rep.warnings));
   assert.match(w[0]!.message, /\(modulemd-obsoletes\) is not published/);
+  // A file of obsoletes only makes no unit: unchanged (dry run and push), nothing published.
+  const only = path.join(work, 'only');
+  put(path.join(only, 'el', 'MODULEMD', 'obsoletes.yaml'), obsoletes);
+  for (const args of [['--dry-run', '--json', only], ['--json', only]]) {
+    const o = push(args, { dataDir, config });
+    assert.equal(o.status, 0, o.stderr);
+    const orep = JSON.parse(o.stdout) as Report;
+    assert.deepEqual(orep.items.map((i) => i.action), ['unchanged']);
+    assert.deepEqual(orep.repositories.map((x) => x.status), ['skipped']);
+  }
 });
 
 test('one comps or modulemd unit staged by two files with different content (a group, langpacks, module defaults) is refused, naming both files', () => {
