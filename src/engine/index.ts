@@ -143,6 +143,8 @@ export interface Engine {
    * Validate configurations for a repository without applying them. `plannedUrls`: relative_urls
    * (owner → url) of distributors about to be made (a push's new repositories), taken as taken.
    */
+  /** Distributors of a repository that a publish (not forced) would publish now. */
+  publishPending(repoId: string): string[];
   checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }, plannedUrls?: Record<string, string>): Promise<void>;
   listDistributors(repoId: string): DistributorInfo[];
   sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
@@ -1311,6 +1313,25 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   // ------------------------------------------------------------------ publish
+  /**
+   * Whether a publish (not forced) would publish: the version or the configuration changed since
+   * the distributor's last publish, or a later attempt did not complete.
+   */
+  private publishDue(repo: RepoRow, d: DistributorRow, p: LoadedPlugin): boolean {
+    const last = this.st.lastPublish(repo.id, d.id, 'published');
+    const lastAttempt = this.st.lastPublish(repo.id, d.id);
+    return !(last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === this.configHash(p, parseJson<Record<string, unknown>>(d.config, {})));
+  }
+
+  /** Distributors of a repository that a publish (not forced) would publish now (a plugin not loaded counts: it would fail, not skip). */
+  publishPending(repoId: string): string[] {
+    const repo = this.requireRepo(repoId);
+    return this.st.listDistributors(repoId).filter((d) => {
+      const p = this.registry.get(d.type_id);
+      return !p || this.publishDue(repo, d, p);
+    }).map((d) => d.id);
+  }
+
   private configHash(p: LoadedPlugin, config: Record<string, unknown>): string {
     return createHash('sha256').update(stableStringify({ plugin: p.config, repo: config })).digest('hex');
   }
@@ -1396,8 +1417,7 @@ class EngineImpl implements Engine, ConduitHost {
     const config = parseJson<Record<string, unknown>>(d.config, {});
     const hash = this.configHash(p, config);
     const last = this.st.lastPublish(repoId, distId, 'published');
-    const lastAttempt = this.st.lastPublish(repoId, distId);
-    if (!force && !Object.keys(override).length && last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === hash) {
+    if (!force && !Object.keys(override).length && last && !this.publishDue(repo, d, p)) {
       this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; forced, it is published again: repo publish --force, push --force-publish)` });
       return { distributorId: distId, status: 'skipped', version: repo.version, publishedPaths: parseJson(last.published_paths, []), urls: parseJson(last.urls, []), taskId: t.taskId };
     }

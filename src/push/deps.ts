@@ -76,7 +76,8 @@ export interface ConfigDrift {
   changes: string[];
   repo?: { displayName?: string; description?: string; notes?: Record<string, string>; retainRepoVersions?: number };
   importer?: { typeId: string; config: Record<string, unknown> };
-  distributors: Array<{ op: 'add' | 'update'; id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean }>;
+  /** `configChanged`: added, or configured otherwise (auto_publish alone publishes nothing again). */
+  distributors: Array<{ op: 'add' | 'update'; id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean; configChanged: boolean }>;
   /** A change the push cannot make (another importer type: the units would not fit). */
   conflict?: string;
 }
@@ -122,12 +123,12 @@ export function driftOf(spec: RepoSpec, r: NonNullable<ReturnType<Engine['getRep
   for (const want of spec.distributors) {
     const have = r.distributors.find((x) => x.id === want.id);
     if (!have) {
-      d.distributors.push({ op: 'add', ...want });
+      d.distributors.push({ op: 'add', ...want, configChanged: true });
       d.changes.push(`distributor ${want.id}: added`);
     } else if (have.typeId !== want.typeId) {
       d.conflict ??= `repository ${r.id}: distributor ${want.id} is a ${have.typeId}; the config declares ${want.typeId} (remove it with stagepush repo, or use another id)`;
     } else if (!same(have.config, want.config) || have.autoPublish !== want.autoPublish) {
-      d.distributors.push({ op: 'update', ...want });
+      d.distributors.push({ op: 'update', ...want, configChanged: !same(have.config, want.config) });
       d.changes.push(`distributor ${want.id}: ${same(have.config, want.config) ? 'auto_publish' : 'config'}`);
     }
   }
@@ -210,9 +211,9 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id) {
-      const r = info(id);
-      if (!r) return true;
-      return r.distributors.some((d) => !d.lastPublish || d.lastPublish.version !== r.version);
+      // What the engine's publish would do (version, configuration, an unfinished attempt).
+      if (!info(id)) return true;
+      return eng.publishPending(id).length > 0;
     },
     async ensureRepo(spec) {
       if (info(spec.id)) return false;

@@ -325,7 +325,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const drift = drifts.get(r.id);
           if (drift) r.config_changes = drift.changes;
           // A distributor added or configured otherwise publishes again (its configuration is part of what was published).
-          const redistributed = Boolean(drift?.distributors.length);
+          const redistributed = Boolean(drift?.distributors.some((d) => d.configChanged));
           r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || redistributed || !engine.hasRepo(r.id) ? 'published' : 'skipped';
           if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }

@@ -736,3 +736,30 @@ test('a declared repository\'s new relative_url taken by a repository this push 
   const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
   assert.deepEqual((JSON.parse(repos.stdout) as Array<{ id: string; version: number }>).map((r) => `${r.id} ${r.version}`), ['el9 1']);
 });
+
+test('the dry run says which repositories the push publishes after a configuration change: a new relative_url applied by a --skip publish push is published next time; auto_publish alone publishes nothing', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const area = path.join(work, 'area');
+  rpm(area, 'el9', 'demo-hello-1.0-1.noarch.rpm');
+  const cfg = (extra: string) => {
+    const f = path.join(work, `c${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(f, `allow_unsigned: true\nrepositories:\n  el9:\n    type: yum\n    distributors: [{type_id: yum_distributor${extra}}]\n`);
+    return f;
+  };
+  const status = (args: string[], config: string) => {
+    const r = push(['--json', ...args, area], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Report).repositories.map((x) => x.status).join(',');
+  };
+  const a = cfg('');
+  assert.equal(status([], a), 'published');
+  const moved = cfg(', config: {relative_url: moved}');
+  assert.equal(status(['--skip', 'publish'], moved), 'skipped');
+  assert.equal(status(['--dry-run'], moved), 'published', 'the engine publishes a configuration it has not published');
+  assert.equal(status([], moved), 'published');
+  assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'moved', 'repodata', 'repomd.xml')));
+  const auto = cfg(', config: {relative_url: moved}, auto_publish: false');
+  assert.equal(status(['--dry-run'], auto), 'skipped', 'auto_publish is not published configuration');
+  assert.equal(status([], auto), 'skipped');
+});
