@@ -121,6 +121,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       cache.flush();
       log.keepMetadata(loadedItems.dirs);
       const items = loadedItems.items;
+      // A warning is in the report, an event and a log line.
+      const warn = (w: Problem): void => {
+        report.warnings.push(w);
+        events({ type: 'warning', code: w.code, message: w.message });
+        log.line(w.message);
+      };
       report.warnings.push(...loadedItems.warnings.filter((w) => !/UNSUPPORTED/.test(w.code)));
       const problems: Problem[] = [...loadedItems.problems];
       for (const w of loadedItems.warnings) {
@@ -143,9 +149,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         for (const d of opts.dest) {
           if (present.has(d)) continue;
           const w = { code: 'PUSH_DEST_NOT_FOUND', field: '--dest', entry: d, message: `--dest ${d}: no such destination in the staging area(s) (found: ${[...present].sort().join(', ') || 'none'})` };
-          report.warnings.push(w);
-          events({ type: 'warning', code: w.code, message: w.message });
-          log.line(w.message);
+          warn(w);
         }
       }
 
@@ -155,9 +159,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         for (const d of opts.excludeDest) {
           if (known.has(d)) continue;
           const w = { code: 'PUSH_DEST_NOT_FOUND', field: '--exclude-dest', entry: d, message: `--exclude-dest ${d}: no such destination in the staging area(s) or the configuration; nothing was left out by it` };
-          report.warnings.push(w);
-          events({ type: 'warning', code: w.code, message: w.message });
-          log.line(w.message);
+          warn(w);
         }
       }
       // A mirror fed by a destination the filters leave out keeps what is absent this time.
@@ -165,9 +167,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const held = route.partial.get(r.id);
         if (r.pushMode !== 'mirror' || !held) continue;
         const w = { code: 'PUSH_MIRROR_HELD', field: 'push_mode', entry: r.id, message: `repository ${r.id} (push_mode: mirror) is also fed by ${held.join(', ')}, left out of this push: nothing absent from the staging area is removed from it this time` };
-        report.warnings.push(w);
-        events({ type: 'warning', code: w.code, message: w.message });
-        log.line(w.message);
+        warn(w);
       }
 
       // 3. Desired units per repository (RPM headers read back from the staging table), listed
@@ -209,10 +209,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           for (const w of d.warnings ?? []) {
             if (warned.has(w.message)) continue;
             warned.add(w.message);
-            const warning = { ...w, file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name };
-            report.warnings.push(warning);
-            events({ type: 'warning', code: w.code, message: w.message });
-            log.line(w.message);
+            warn({ ...w, file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name });
           }
         }
       }
