@@ -533,7 +533,7 @@ class EngineImpl implements Engine, ConduitHost {
         this.events({ type: 'warning', code: e.code, message: `${e.message} (deleted anyway: --force)` });
       };
       // Consumers bound to it would keep configuration pointing at nothing.
-      const bound = this.st.kvList('bindings', []).filter((b) => String(b.repo_id) === id).map((b) => String(b.consumer));
+      const bound = this.boundConsumers(id);
       if (bound.length) {
         const e = new StagepushError('ENGINE_REPO_BOUND', `repository ${id} is bound by consumer(s) ${bound.join(', ')}`, { kind: 'invalid', hint: `unbind first (stagepush consumer unbind ${bound[0]} ${id}), or --force (the bindings then point at nothing)` });
         if (!opts.force) throw e;
@@ -549,11 +549,6 @@ class EngineImpl implements Engine, ConduitHost {
       // distributors already taken apart are removed for good, the repository keeps the rest,
       // and the error says so (the database then matches what is on disk).
       const gone: string[] = [];
-      const dropDistributor = (did: string) => {
-        this.store.unpin(publishPinName(id, `distributor:${did}`));
-        this.st.deleteDistributor(id, did);
-        fs.rmSync(this.workingDir(id, 'distributor', did), { recursive: true, force: true });
-      };
       try {
         for (const d of dists) {
           const p = this.registry.get(d.type_id);
@@ -566,7 +561,7 @@ class EngineImpl implements Engine, ConduitHost {
         }
       } catch (e) {
         if (!(e instanceof StagepushError) || !gone.length) throw e;
-        for (const did of gone) dropDistributor(did);
+        for (const did of gone) this.dropDistributorRecord(id, did);
         throw new StagepushError(e.code, `${e.message} (the delete stopped there: distributor(s) ${gone.join(', ')} were already taken apart and are removed; repository ${id} stays with the others)`, { kind: e.kind, cause: e.cause, hint: e.hint });
       }
       // What its distributors kept from orphan clean-up (packages served for old metadata) goes with them.
@@ -676,6 +671,21 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
+  /** Consumers bound to a repository (to one of its distributors with `distId`). */
+  private boundConsumers(repoId: string, distId?: string): string[] {
+    return this.st
+      .kvList('bindings', [])
+      .filter((b) => String(b.repo_id) === repoId && (distId === undefined || String(b.dist_id) === distId))
+      .map((b) => String(b.consumer));
+  }
+
+  /** Forget a distributor whose removal hook ran: its pin, its row, its working directory. */
+  private dropDistributorRecord(repoId: string, distId: string): void {
+    this.store.unpin(publishPinName(repoId, `distributor:${distId}`));
+    this.st.deleteDistributor(repoId, distId);
+    fs.rmSync(this.workingDir(repoId, 'distributor', distId), { recursive: true, force: true });
+  }
+
   async removeDistributor(repoId: string, distId: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.withLock([repoId], async () => {
       const r = this.requireRepo(repoId);
@@ -687,7 +697,7 @@ class EngineImpl implements Engine, ConduitHost {
         this.events({ type: 'warning', code: e.code, message: `${e.message} (removed anyway: --force)` });
       };
       if (!p) refuse(new StagepushError('PLUGIN_NOT_LOADED', `distributor ${distId} of ${repoId}: plugin ${row.type_id} is not installed or failed to load, so its removal hook cannot run`, { kind: 'failed', hint: `install it, or: stagepush repo distributor remove ${repoId} ${distId} --force` }));
-      const bound = this.st.kvList('bindings', []).filter((b) => String(b.repo_id) === repoId && String(b.dist_id) === distId).map((b) => String(b.consumer));
+      const bound = this.boundConsumers(repoId, distId);
       if (bound.length) refuse(new StagepushError('ENGINE_REPO_BOUND', `distributor ${distId} of ${repoId} is bound by consumer(s) ${bound.join(', ')}`, { kind: 'invalid', hint: `unbind first (stagepush consumer unbind ${bound[0]} ${repoId}), or --force` }));
       // A failing removal hook stops it, unless forced (then a warning), as for repo delete.
       if (p) {
@@ -699,9 +709,7 @@ class EngineImpl implements Engine, ConduitHost {
           this.events({ type: 'warning', code: e.code, message: `${e.message} (removed anyway: --force)` });
         }
       }
-      this.store.unpin(publishPinName(repoId, `distributor:${distId}`));
-      this.st.deleteDistributor(repoId, distId);
-      fs.rmSync(wd, { recursive: true, force: true });
+      this.dropDistributorRecord(repoId, distId);
     });
   }
 
