@@ -12,3 +12,10 @@ const NOT_NORMAL = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
 export function resolvePath(p: string): string {
   return p.charCodeAt(0) === 47 /* / */ && !NOT_NORMAL.test(p) ? p : path.resolve(p);
 }
+
+/** A file name's bytes for a message (a name that is not UTF-8): printable ASCII as is, every other byte as \xNN. */
+export function renderNameBytes(b: Uint8Array): string {
+  let out = '';
+  for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
+}

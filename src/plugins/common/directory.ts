@@ -19,6 +19,7 @@ import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import type { ImporterConduit, Json, Unit, UploadRequest } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
+import { renderNameBytes } from '../../paths.js';
 import { DIR_MODE, FILE_MODE, copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from './fsutil.js';
 
 export const DIRECTORY_TYPE = 'directory';
@@ -91,8 +92,7 @@ export async function scanDirectory(root: string, signal?: AbortSignal): Promise
     // A name that is not UTF-8 cannot be recorded, published or named in a manifest.
     for (const b of raw) {
       if (isUtf8(b)) continue;
-      let shown = '';
-      for (const c of b) shown += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+      const shown = renderNameBytes(b);
       throw new StagepushError('FILE_DIRECTORY_BAD_NAME', `${path.join(dir, shown)}: the file name is not valid UTF-8 (bytes shown as \\xNN); rename it`, { file: path.join(dir, shown) });
     }
     const names = raw.map((b) => b.toString('utf8')).sort();

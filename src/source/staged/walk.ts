@@ -6,6 +6,7 @@
 import { promises as fsp, statSync, type Dirent, type Stats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import type { Problem } from '../../errors.js';
+import { renderNameBytes } from '../../paths.js';
 import {
   cgwPushItem,
   compsXmlPushItem,
@@ -80,13 +81,6 @@ function toFileStat(st: Stats): FileStat {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
 }
 
-/** A file name's bytes for a message: printable ASCII as is, every other byte as \xNN. */
-function renderBytes(b: Buffer): string {
-  let out = '';
-  for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
-  return out;
-}
-
 /** A directory entry whose name is not valid UTF-8: shown with \xNN escapes, with its kind. */
 interface BadName {
   shown: string;
@@ -113,7 +107,7 @@ async function listDir(dir: string): Promise<{ entries?: Dirent[]; badNames?: Ba
         const raw = Buffer.concat([Buffer.from(dir + '/'), name]);
         let isDir = d.isDirectory();
         if (d.isSymbolicLink()) isDir = (await fsp.stat(raw).catch(() => null))?.isDirectory() ?? false;
-        badNames.push({ shown: renderBytes(name), raw, isDir });
+        badNames.push({ shown: renderNameBytes(name), raw, isDir });
         lost.add(name.toString('utf8'));
       }
       entries = entries.filter((e) => !lost.has(e.name));
