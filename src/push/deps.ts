@@ -25,6 +25,8 @@ export interface PushEngine {
   hasRepo(id: string): boolean;
   /** The importer type of an existing repository (null: none, or no such repository). */
   importerType(id: string): string | null;
+  /** The importer configuration of an existing repository (null: no such repository). */
+  importerConfig(id: string): Record<string, unknown> | null;
   repoVersion(id: string): number | null;
   listUnits(id: string): Unit[];
   /** The current version is not yet published by every distributor. */
@@ -157,6 +159,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     importerTypes: () => types,
     hasRepo: () => false,
     importerType: () => null,
+    importerConfig: () => null,
     repoVersion: () => null,
     listUnits: () => [],
     needsPublish: () => true,
@@ -208,6 +211,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     },
     hasRepo: (id) => info(id) !== null,
     importerType: (id) => info(id)?.importer?.typeId ?? null,
+    importerConfig: (id) => (info(id) ? (info(id)!.importer?.config ?? {}) : null),
     repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id) {

@@ -186,7 +186,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const list: DesiredItem[] = [];
         for (const a of byRepo.get(r.id) ?? []) {
           try {
-            list.push(await desiredItem(a, { repoId: r.id, record }));
+            list.push(await desiredItem(a, { repoId: r.id, record, importerConfig: engine!.importerConfig(r.id) ?? r.importer.config }));
           } catch (e) {
             const found = e instanceof StagepushError ? (e.problems.length ? e.problems : [e.toProblem()]) : [{ code: 'PUSH_ITEM_UNREADABLE', message: String((e as Error)?.message ?? e) }];
             for (const p of found) {

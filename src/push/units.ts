@@ -65,6 +65,8 @@ export function existingUnit(u: Unit): ExistingUnit {
 
 export interface DesiredContext {
   repoId: string;
+  /** The configuration the repository's importer will upload with (what it refuses is refused now). */
+  importerConfig?: Record<string, unknown>;
   /** The parsed header of an RPM item (its summary, from the staging table). */
   record(item: PushItemLike): Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown } | undefined;
 }
@@ -109,6 +111,12 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
     case 'directory': {
       // The digest the importer will compute: the manifest with every file's sha256 and size.
       const { entries, files } = await scanDirectory(item.src!);
+      const refuse = ctx.importerConfig?.refuse_escaping_symlinks;
+      const escaping = refuse === true || refuse === 'true' || refuse === '1' || refuse === 'yes' ? entries.find((e) => e.escapes) : undefined;
+      if (escaping) {
+        const at = path.join(item.src!, escaping.path);
+        throw new StagepushError('FILE_DIRECTORY_ESCAPING_SYMLINK', `${at}: symlink to "${escaping.target}" leaves the tree (refuse_escaping_symlinks)`, { kind: 'invalid', file: at, field: 'refuse_escaping_symlinks' });
+      }
       const byRel = new Map(entries.map((e) => [e.path, e]));
       for (const f of files) {
         const h = await hashFile(f.abs);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -762,4 +762,19 @@ test('the dry run says which repositories the push publishes after a configurati
   const auto = cfg(', config: {relative_url: moved}, auto_publish: false');
   assert.equal(status(['--dry-run'], auto), 'skipped', 'auto_publish is not published configuration');
   assert.equal(status([], auto), 'skipped');
+});
+
+test('refuse_escaping_symlinks: a RAW tree with a symlink leaving it is refused by the dry run as by the push', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'repositories:\n  ks:\n    type: directory\n    importer: {type_id: generic_importer, config: {refuse_escaping_symlinks: true}}\n    distributors: [{type_id: directory_distributor}]\n');
+  const area = path.join(work, 'area');
+  put(path.join(area, 'ks', 'RAW', 'a.txt'), 'a\n');
+  symlinkSync('/etc/hostname', path.join(area, 'ks', 'RAW', 'esc'));
+  for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Report).problems.map((p) => p.code), ['FILE_DIRECTORY_ESCAPING_SYMLINK']);
+  }
 });
