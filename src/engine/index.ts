@@ -1877,7 +1877,7 @@ export function buildManifest(root: string): Record<string, ManifestEntry> {
     }
     const key = rel || '.';
     if (st.isSymbolicLink()) {
-      out[key] = { t: 'l', v: fs.readlinkSync(abs) };
+      out[key] = { t: 'l', v: fs.readlinkSync(abs), ...(fs.existsSync(abs) ? { r: 1 as const } : {}) };
       if (follow) {
         try {
           if (fs.statSync(abs).isDirectory()) walk(fs.realpathSync(abs), '', false);
@@ -1911,9 +1911,10 @@ function compareManifest(root: string, expected: Record<string, ManifestEntry>, 
     if (!a) diffs.push(`${name} is missing`);
     else if (a.t !== e.t) diffs.push(`${name} is a ${a.t === 'f' ? 'file' : a.t === 'l' ? 'symlink' : 'directory'}, was a ${e.t === 'f' ? 'file' : e.t === 'l' ? 'symlink' : 'directory'}`);
     else if (a.v !== e.v) diffs.push(a.t === 'l' ? `${name} points to ${a.v}, was ${e.v}` : `${name} changed (sha256 ${a.v}, was ${e.v})`);
-    // A symlink to a stored file that is gone: what a client gets is a 404. (A RAW tree's own
-    // symlinks are published as staged, dangling or not.)
-    else if (a.t === 'l' && a.v && path.isAbsolute(a.v) && path.resolve(a.v).startsWith(storeRoot + path.sep) && !fs.existsSync(name)) diffs.push(`${name} points to ${a.v}, which does not exist`);
+    // A symlink that resolved when published and no longer does (a stored file or the package
+    // pool gone): what a client gets is a 404. One that did not resolve then (a RAW tree's own
+    // dangling link) is as published. (Recorded before the flag existed: links into the store.)
+    else if (a.t === 'l' && a.r === undefined && (e.r === 1 || (e.r === undefined && a.v && path.isAbsolute(a.v) && path.resolve(a.v).startsWith(storeRoot + path.sep)))) diffs.push(`${name} points to ${a.v}, which does not exist`);
   }
   for (const k of Object.keys(actual)) if (!expected[k]) diffs.push(`${path.join(root, k)} is new`);
   return diffs;

@@ -138,6 +138,8 @@ export interface ManifestEntry {
   /** sha256 of a file, target of a symlink. */
   v?: string;
   size?: number;
+  /** A symlink that resolved when published (1): it must still resolve. One that did not (a RAW tree's own dangling link) is as published. */
+  r?: 1;
 }
 
 export interface PublishRecord {

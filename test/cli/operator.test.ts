@@ -199,6 +199,13 @@ test('fsck checks the yum Packages/ pool: a package gone from it (a 404 for dnf)
   ok(['repo', 'publish', 'r', '--force']);
   assert.ok(existsSync(entry), 'the publish put the entry back');
   ok(['fsck']);
+  // The whole pool gone (its manifest too): the Packages link dangles.
+  const pool = path.dirname(path.dirname(entry));
+  rmSync(pool, { recursive: true });
+  rmSync(`${pool}.json`, { force: true });
+  const g = cli(['fsck']);
+  assert.equal(g.status, 6, g.stdout + g.stderr);
+  assert.match(g.stdout + g.stderr, /Packages points to \.\.\/packages-auto, which does not exist/);
 });
 
 test('fsck: a RAW tree\'s own dangling symlink is as published (clean); damage after a publish that failed before its switch is a problem, not a notice', () => {

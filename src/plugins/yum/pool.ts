@@ -345,6 +345,7 @@ export function verifyPool(base: string, mode: PackageLink, keepSeconds: number,
   try {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     entries = (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry>;
+    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) throw new Error('not a JSON object');
   } catch (e) {
     return [`${file}: the pool's manifest cannot be read (${(e as Error).message}); the next publish lists the pool again`];
   }
