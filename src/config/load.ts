@@ -376,7 +376,9 @@ function checkCrossReferences(config: StagepushConfig, file: string | null, line
       if (ids.has(d.id ?? d.type_id)) return;
       ids.add(d.id ?? d.type_id);
       const explicit = typeof d.config?.relative_url === 'string' ? (d.config.relative_url as string) : undefined;
-      if (d.type_id === 'export_distributor' && explicit === undefined) return;
+      // An export served over neither protocol takes no path under them (its export directory is the plugin's to check).
+      const served = (k: string) => d.config?.[k] === true || d.config?.[k] === 'true';
+      if (d.type_id === 'export_distributor' && !served('http') && !served('https')) return;
       const url = norm(explicit ?? id);
       if (!url) return;
       const segments = own && explicit !== undefined ? ['repositories', id, 'distributors', String(i), 'config', 'relative_url'] : ['repositories', id];

@@ -1359,17 +1359,19 @@ class EngineImpl implements Engine, ConduitHost {
         const p = this.registry.get(d.type_id);
         const key = `${r.id}/${d.id}`;
         const rel = cfg.relative_url ?? p?.config.relative_url;
+        const defaults = DEFAULT_RELATIVE_URL_TYPES[d.type_id];
+        // A built-in distributor served over neither protocol takes no path under them.
+        const on = (k: 'http' | 'https'): boolean => {
+          const v = cfg[k] ?? p?.config[k];
+          return v === undefined ? defaults![k] : v === true || v === 'true' || v === '1' || v === 'yes';
+        };
+        if (defaults && !on('http') && !on('https')) continue;
         if (typeof rel === 'string' && rel.trim()) {
           out[key] = rel;
           continue;
         }
-        const defaults = DEFAULT_RELATIVE_URL_TYPES[d.type_id];
         if (defaults) {
-          const on = (k: 'http' | 'https'): boolean => {
-            const v = cfg[k] ?? p?.config[k];
-            return v === undefined ? defaults[k] : v === true || v === 'true' || v === '1' || v === 'yes';
-          };
-          if (on('http') || on('https')) out[key] = r.id;
+          out[key] = r.id;
           continue;
         }
         const last = this.st.lastPublish(r.id, d.id, 'published');
@@ -1856,6 +1858,7 @@ const DEFAULT_RELATIVE_URL_TYPES: Record<string, { http: boolean; https: boolean
   yum_distributor: { http: true, https: false },
   iso_distributor: { http: true, https: false },
   directory_distributor: { http: true, https: false },
+  export_distributor: { http: false, https: false },
 };
 
 /** Files above this size are recorded by size, mtime and inode instead of their sha256 (fast publishes of large files). */

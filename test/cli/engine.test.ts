@@ -336,4 +336,13 @@ test('an export distributor served over neither http nor https takes no relative
   const served = e.cli(['repo', 'distributor', 'add', 'g', 'export_distributor', '--id', 'e2', '--distributor-config', 'http=true']);
   assert.equal(served.status, 3, served.stderr);
   assert.match(served.stderr, /"g" is already used by g\/directory_distributor/);
+  // Its export directory (export/<relative_url>) is still its own: another export there is refused.
+  ok(e.cli(['repo', 'create', 'ra', '--importer', 'generic_importer']));
+  ok(e.cli(['repo', 'create', 'rb', '--importer', 'generic_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'ra', 'export_distributor', '--distributor-config', 'relative_url=shared']));
+  const twice = e.cli(['repo', 'distributor', 'add', 'rb', 'export_distributor', '--distributor-config', 'relative_url=shared']);
+  assert.equal(twice.status, 3, twice.stderr);
+  assert.match(twice.stderr, /the export directory export\/shared: .*ra/);
+  // And a served tree may take the path an unserved export names (either order).
+  ok(e.cli(['repo', 'distributor', 'add', 'rb', 'directory_distributor', '--distributor-config', 'relative_url=shared']));
 });

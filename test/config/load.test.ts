@@ -312,6 +312,7 @@ test('relative_url clashes between declared repositories and template cycles are
       '  same: {type: file}',
       '  fine: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: samex}}, {type_id: export_distributor}]}',
       '  twice: {type: yum, distributors: [{id: d1, type_id: yum_distributor}, {id: d2, type_id: yum_distributor}]}',
+      '  quiet: {type: yum, distributors: [{type_id: yum_distributor, config: {relative_url: qx}}, {type_id: export_distributor, config: {relative_url: qx}}]}',
       '',
     ].join('\n'),
   );

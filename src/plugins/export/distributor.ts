@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMetadata, PublishConduit, PublishReport, RelatedRepositories, Repository, Unit, ValidationResult } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, getBool, relativeUrlOf, result } from '../common/config.js';
-import { exposeDirectory, protocolsOf } from '../common/publish.js';
+import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict } from '../common/publish.js';
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { TarWriter } from './tar.js';
@@ -123,6 +123,19 @@ export class ExportDistributor implements Distributor {
         () => checkEnum(config, 'mode', ['tree', 'manifest']),
         () => (config.has('relative_url') || config.has('http') || config.has('https') ? checkPublishKeys(repo, config, related, { http: false, https: false }) : null),
         () => checkBool(config, 'tar'),
+        () => {
+          // Without export_dir, the export goes to <publish root>/export/<relative_url>, served
+          // or not: another export's there (or one inside the other) is refused.
+          if (config.has('export_dir')) return null;
+          const others: Record<string, string> = {};
+          for (const r of related.repos) {
+            if (r.id === repo.id || typeof r.config.export_dir === 'string') continue;
+            const o = r.config.relative_url;
+            others[r.id] = normalizeRelativeUrl(typeof o === 'string' && o.trim() ? o : r.id);
+          }
+          const clash = relativeUrlConflict(normalizeRelativeUrl(relativeUrlOf(repo, config)), others);
+          return clash ? `config key "relative_url": the export directory export/${normalizeRelativeUrl(relativeUrlOf(repo, config))}: ${clash}` : null;
+        },
         () => {
           if (!config.has('export_dir')) return null;
           const d = config.get('export_dir');
