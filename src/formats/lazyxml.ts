@@ -17,6 +17,10 @@ const COMMON: X2jOptions = {
   parseTagValue: false,
   parseAttributeValue: false,
   htmlEntities: true,
+  // Character and entity references are not counted: the parser's default cap (1,000 a document)
+  // refused valid comps and updateinfo that createrepo_c and dnf read (a long description with
+  // accents as &#233;). What DOCTYPE entities may expand to stays bounded (nested, size, total).
+  processEntities: { enabled: true, maxEntitySize: 10_000, maxExpansionDepth: 10, maxTotalExpansions: Infinity, maxExpandedLength: 100_000 },
 };
 
 /** A parser with the common options and these, made on first use and kept. */

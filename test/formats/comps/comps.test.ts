@@ -22,3 +22,9 @@ test('bad comps are refused with coded errors', () => {
   bad('<comps><category><id>c</id><display_order>x</display_order></category></comps>', 'display_order');
   bad('<notcomps/>', '');
 });
+
+test('character references are not capped: a long description with 1,001 accents parses (createrepo_c and dnf read it)', () => {
+  const text = Array.from({ length: 1001 }, () => 'caf&#233;').join(' ');
+  const c = parseComps(`<?xml version="1.0"?><comps><group><id>g1</id><name>G1</name><description>${text}</description><packagelist><packagereq>p</packagereq></packagelist></group></comps>`);
+  assert.equal(c.groups[0]!.description, Array.from({ length: 1001 }, () => 'café').join(' '));
+});
