@@ -115,6 +115,7 @@ const RPMSENSE_GREATER = 4;
 const RPMSENSE_EQUAL = 8;
 const RPMSENSE_PREREQ = 64;
 const RPMSENSE_SCRIPT_PRE = 512;
+const RPMSENSE_STRONG = 1 << 27;
 const RPMSENSE_SCRIPT_POST = 1024;
 const RPMSENSE_MISSINGOK = 1 << 19;
 const RPMFILE_GHOST = 64;
@@ -224,6 +225,15 @@ function toDep(name: string, flags: RepodataFlags | null, evr: Evr): RepodataDep
 }
 
 /** Non-requires dependency lists: EVR split, bad-epoch entries dropped. */
+/**
+ * Weak dependencies of packages built before rpm 4.12 (OLDSUGGESTS / OLDENHANCES tags), as
+ * createrepo_c with LegacyWeakdeps reads them: with RPMSENSE_STRONG they are Recommends /
+ * Supplements, without it Suggests / Enhances (after the new-style ones).
+ */
+function oldWeak(deps: readonly RpmDep[] | undefined, strong: boolean): RpmDep[] {
+  return (deps ?? []).filter((d) => Boolean(d.flags & RPMSENSE_STRONG) === strong);
+}
+
 function mapPlain(deps: readonly RpmDep[]): RepodataDep[] {
   const out: RepodataDep[] = [];
   for (const d of deps) {
@@ -357,10 +367,10 @@ export function toRepodataPackage(record: RpmRecord, file: RepodataFileInfo, opt
     requires,
     conflicts: mapPlain(record.conflicts),
     obsoletes: mapPlain(record.obsoletes),
-    suggests: mapPlain(record.suggests),
-    enhances: mapPlain(record.enhances),
-    recommends: [...missingOk, ...mapPlain(record.recommends)],
-    supplements: mapPlain(record.supplements),
+    suggests: [...mapPlain(record.suggests), ...(legacyWeakdeps ? mapPlain(oldWeak(record.oldSuggests, false)) : [])],
+    enhances: [...mapPlain(record.enhances), ...(legacyWeakdeps ? mapPlain(oldWeak(record.oldEnhances, false)) : [])],
+    recommends: [...missingOk, ...mapPlain(record.recommends), ...(legacyWeakdeps ? mapPlain(oldWeak(record.oldSuggests, true)) : [])],
+    supplements: [...mapPlain(record.supplements), ...(legacyWeakdeps ? mapPlain(oldWeak(record.oldEnhances, true)) : [])],
     files,
     changelogs: picked,
   };

@@ -24,7 +24,7 @@ import path from 'node:path';
  * Bump whenever the XML a package produces changes (src/formats/repodata/{package,dump}.ts), so
  * blocks cached by an older stagepush are not reused.
  */
-export const FORMAT = 1;
+export const FORMAT = 2; // 2: weak dependencies from the old tags (rpm < 4.12)
 const DIR = 'repodata-blocks';
 const LAST = 'last.json';
 /** Block file header: magic, FORMAT, then the six lengths (uint32 BE each). */

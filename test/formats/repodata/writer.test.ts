@@ -220,3 +220,27 @@ test('RepodataWriter streams gzip files with checksums, sizes and the announced 
   await assert.rejects(w2.close(), (e: unknown) => e instanceof StagepushError && e.code === 'REPODATA_COUNT_MISMATCH');
   assert.throws(() => new RepodataWriter({ dir, packageCount: 1, checksumType: 'crc' as 'sha1' }), (e: unknown) => e instanceof StagepushError && e.code === 'REPODATA_BAD_CHECKSUM_TYPE');
 });
+
+test('weak dependencies in the old tags (rpm < 4.12): strong ones are Recommends / Supplements, the others Suggests / Enhances, after the new-style ones (createrepo_c LegacyWeakdeps)', () => {
+  const STRONG = 1 << 27;
+  const pkg = toRepodataPackage(
+    record({
+      recommends: [{ name: 'new-rec', flags: 0, version: '' }],
+      oldSuggests: [
+        { name: 'rec-a', flags: STRONG | 12, version: '1:1' },
+        { name: 'sug-a', flags: 0, version: '' },
+      ],
+      oldEnhances: [
+        { name: 'sup-c', flags: STRONG | 8, version: '5:5-5' },
+        { name: 'enh-a', flags: 0, version: '' },
+      ],
+    }),
+    FILE,
+  );
+  assert.deepEqual(pkg.recommends.map((d) => d.name), ['new-rec', 'rec-a']);
+  assert.equal(pkg.recommends[1]!.flags, 'GE');
+  assert.deepEqual(pkg.suggests.map((d) => d.name), ['sug-a']);
+  assert.deepEqual(pkg.supplements.map((d) => [d.name, d.flags, d.epoch, d.version, d.release]), [['sup-c', 'EQ', '5', '5', '5']]);
+  assert.deepEqual(pkg.enhances.map((d) => d.name), ['enh-a']);
+  assert.deepEqual(toRepodataPackage(record({ oldSuggests: [{ name: 'sug-a', flags: 0, version: '' }] }), FILE, { legacyWeakdeps: false }).suggests, []);
+});
