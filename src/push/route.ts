@@ -118,6 +118,8 @@ export interface RouteOptions {
    * items goes where that repository can hold them, not where a new one would be made.
    */
   existingImporter?: (repoId: string) => string | null;
+  /** The distributor types of a repository that exists already ([]: none such). */
+  existingDistributors?: (repoId: string) => string[];
 }
 
 function sorted<T>(a: T[], key: (x: T) => string): T[] {
@@ -194,10 +196,10 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
       targets = [main];
       // CGW and cloud images staged next to content whose importer cannot hold them go to a
       // companion repository "<dest>-export" (generic importer, export distributor), so nothing
-      // staged is dropped. Next to a RAW tree too: the directory distributor publishes RAW-only
-      // repositories (it refuses one holding anything else).
+      // staged is dropped. Next to a RAW tree too (staged now, or published by the existing
+      // repository): the directory distributor publishes RAW-only repositories.
       const mainTypes = opts.importerTypes?.[main.importer.typeId];
-      const rawBeside = kind === 'directory' && families.has('raw');
+      const rawBeside = kind === 'directory' && (families.has('raw') || (opts.existingDistributors?.(dest) ?? []).includes('directory_distributor'));
       if (families.has('export') && ((mainTypes && !['cgw', 'ami', 'vhd'].every((t) => mainTypes.includes(t))) || rawBeside)) {
         const companion = autoRepo(config, dest, 'directory', true);
         companion.id = `${dest}-export`;

@@ -140,6 +140,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
         importerTypes: engine.importerTypes(),
         existingImporter: (id) => engine!.importerType(id),
+        existingDistributors: (id) => (engine!.hasRepo(id) ? engine!.distributors(id).map((d) => d.typeId) : []),
       });
       problems.push(...route.problems);
       // A --dest naming no destination of the staging areas (a typo in a cron line) is said, not

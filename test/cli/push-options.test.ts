@@ -715,6 +715,17 @@ test('a destination whose repository exists keeps its type: CGW next to an exist
   const again = push(['--json', both], { dataDir, config });
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((r) => r.status), ['skipped', 'skipped']);
+  // CGW alone, later, to a destination whose repository publishes a RAW tree: still <dest>-export.
+  const later = path.join(work, 'later');
+  put(path.join(later, 'prod', 'CGW', 'cgw.yaml'), cgwYaml);
+  const rawOnly = path.join(work, 'rawonly');
+  put(path.join(rawOnly, 'docs', 'RAW', 'index.html'), '<html/>\n');
+  assert.equal(push(['-q', rawOnly], { dataDir, config }).status, 0);
+  put(path.join(later, 'docs', 'CGW', 'cgw.yaml'), cgwYaml);
+  const l = push(['--json', later], { dataDir, config });
+  assert.equal(l.status, 0, l.stderr);
+  assert.deepEqual(actions(l), ['docs-export cgw:cgw.yaml pushed', 'prod-export cgw:cgw.yaml unchanged']);
+  assert.equal(push(['-q', later], { dataDir, config }).status, 0, 'and every push after it');
 });
 
 test('a declared repository\'s new relative_url taken by a repository this push creates is refused before anything changes (dry run too)', () => {
