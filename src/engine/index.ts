@@ -143,8 +143,8 @@ export interface Engine {
    * Validate configurations for a repository without applying them. `plannedUrls`: relative_urls
    * (owner → url) of distributors about to be made (a push's new repositories), taken as taken.
    */
-  /** Distributors of a repository that a publish (not forced) would publish now. */
-  publishPending(repoId: string): string[];
+  /** Distributors of a repository that a publish (not forced) would publish now (`configs`: those they will have by then). */
+  publishPending(repoId: string, configs?: Record<string, Record<string, unknown>>): string[];
   checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }, plannedUrls?: Record<string, string>): Promise<void>;
   listDistributors(repoId: string): DistributorInfo[];
   sync(repoId: string, opts?: { override?: Record<string, unknown> }): Promise<TaskResult>;
@@ -1325,19 +1325,27 @@ class EngineImpl implements Engine, ConduitHost {
    * Whether a publish (not forced) would publish: the version or the configuration changed since
    * the distributor's last publish, or a later attempt did not complete.
    */
-  private publishDue(repo: RepoRow, d: DistributorRow, p: LoadedPlugin): boolean {
+  private publishDue(repo: RepoRow, d: DistributorRow, p: LoadedPlugin, config: Record<string, unknown> = parseJson<Record<string, unknown>>(d.config, {})): boolean {
     const last = this.st.lastPublish(repo.id, d.id, 'published');
     const lastAttempt = this.st.lastPublish(repo.id, d.id);
-    return !(last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === this.configHash(p, parseJson<Record<string, unknown>>(d.config, {})));
+    return !(last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === this.configHash(p, config));
   }
 
-  /** Distributors of a repository that a publish (not forced) would publish now (a plugin not loaded counts: it would fail, not skip). */
-  publishPending(repoId: string): string[] {
+  /**
+   * Distributors of a repository that a publish (not forced) would publish now (a plugin not
+   * loaded counts: it would fail, not skip). `configs`: distributor id → the configuration it
+   * will have by then (one not there yet is pending).
+   */
+  publishPending(repoId: string, configs: Record<string, Record<string, unknown>> = {}): string[] {
     const repo = this.requireRepo(repoId);
-    return this.st.listDistributors(repoId).filter((d) => {
-      const p = this.registry.get(d.type_id);
-      return !p || this.publishDue(repo, d, p);
-    }).map((d) => d.id);
+    const dists = this.st.listDistributors(repoId);
+    const due = dists
+      .filter((d) => {
+        const p = this.registry.get(d.type_id);
+        return !p || this.publishDue(repo, d, p, configs[d.id]);
+      })
+      .map((d) => d.id);
+    return [...due, ...Object.keys(configs).filter((id) => !dists.some((d) => d.id === id))];
   }
 
   private configHash(p: LoadedPlugin, config: Record<string, unknown>): string {

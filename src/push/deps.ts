@@ -30,7 +30,8 @@ export interface PushEngine {
   repoVersion(id: string): number | null;
   listUnits(id: string): Unit[];
   /** The current version is not yet published by every distributor. */
-  needsPublish(id: string): boolean;
+  /** `configs`: distributor id → the configuration it will have (a drift applied), taken instead of the stored one. */
+  needsPublish(id: string, configs?: Record<string, Record<string, unknown>>): boolean;
   /** Create the repository when missing; true when created. */
   ensureRepo(spec: RepoSpec): Promise<boolean>;
   /**
@@ -78,8 +79,7 @@ export interface ConfigDrift {
   changes: string[];
   repo?: { displayName?: string; description?: string; notes?: Record<string, string>; retainRepoVersions?: number };
   importer?: { typeId: string; config: Record<string, unknown> };
-  /** `configChanged`: added, or configured otherwise (auto_publish alone publishes nothing again). */
-  distributors: Array<{ op: 'add' | 'update'; id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean; configChanged: boolean }>;
+  distributors: Array<{ op: 'add' | 'update'; id: string; typeId: string; config: Record<string, unknown>; autoPublish: boolean }>;
   /** A change the push cannot make (another importer type: the units would not fit). */
   conflict?: string;
 }
@@ -125,12 +125,12 @@ export function driftOf(spec: RepoSpec, r: NonNullable<ReturnType<Engine['getRep
   for (const want of spec.distributors) {
     const have = r.distributors.find((x) => x.id === want.id);
     if (!have) {
-      d.distributors.push({ op: 'add', ...want, configChanged: true });
+      d.distributors.push({ op: 'add', ...want });
       d.changes.push(`distributor ${want.id}: added`);
     } else if (have.typeId !== want.typeId) {
       d.conflict ??= `repository ${r.id}: distributor ${want.id} is a ${have.typeId}; the config declares ${want.typeId} (remove it with stagepush repo, or use another id)`;
     } else if (!same(have.config, want.config) || have.autoPublish !== want.autoPublish) {
-      d.distributors.push({ op: 'update', ...want, configChanged: !same(have.config, want.config) });
+      d.distributors.push({ op: 'update', ...want });
       d.changes.push(`distributor ${want.id}: ${same(have.config, want.config) ? 'auto_publish' : 'config'}`);
     }
   }
@@ -214,10 +214,10 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     importerConfig: (id) => (info(id) ? (info(id)!.importer?.config ?? {}) : null),
     repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
-    needsPublish(id) {
+    needsPublish(id, configs) {
       // What the engine's publish would do (version, configuration, an unfinished attempt).
       if (!info(id)) return true;
-      return eng.publishPending(id).length > 0;
+      return eng.publishPending(id, configs).length > 0;
     },
     async ensureRepo(spec) {
       if (info(spec.id)) return false;

@@ -319,12 +319,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         for (const r of report.repositories) {
           const plan = plans.find((p) => p.repoId === r.id)!;
-          const unpublished = engine.needsPublish(r.id);
           const drift = drifts.get(r.id);
           if (drift) r.config_changes = drift.changes;
-          // A distributor added or configured otherwise publishes again (its configuration is part of what was published).
-          const redistributed = Boolean(drift?.distributors.some((d) => d.configChanged));
-          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || redistributed || !engine.hasRepo(r.id) ? 'published' : 'skipped';
+          // The engine's rule, with the configurations the drift will give (a distributor added or
+          // configured otherwise publishes, one changed back to what it published does not).
+          const unpublished = engine.needsPublish(r.id, Object.fromEntries((drift?.distributors ?? []).map((d) => [d.id, d.config])));
+          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
           if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }
         return { done: finish(report, log, settings, dryRun) };

@@ -773,6 +773,10 @@ test('the dry run says which repositories the push publishes after a configurati
   const auto = cfg(', config: {relative_url: moved}, auto_publish: false');
   assert.equal(status(['--dry-run'], auto), 'skipped', 'auto_publish is not published configuration');
   assert.equal(status([], auto), 'skipped');
+  // Changed, not published (--skip publish), changed back to what was published: nothing to publish.
+  assert.equal(status(['--skip', 'publish'], cfg(', config: {relative_url: elsewhere}, auto_publish: false')), 'skipped');
+  assert.equal(status(['--dry-run'], auto), 'skipped', 'the configuration is the published one again');
+  assert.equal(status([], auto), 'skipped');
 });
 
 test('refuse_escaping_symlinks: a RAW tree with a symlink leaving it is refused by the dry run as by the push', () => {
