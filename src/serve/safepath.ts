@@ -1,9 +1,9 @@
 /**
  * Mapping a request path onto a published tree, safely: the path is percent-decoded exactly once;
  * NUL bytes, backslashes, "." and ".." segments (raw or decoded), and what looks double-encoded
- * after the decoding (%2e, %2f, %5c, %00, %25) are refused; the file found is served only when its
- * real path (symlinks resolved) lies under one of the allowed roots (the publish root and the
- * content store). Every refusal is a 404: nothing tells a client what exists outside.
+ * after the decoding (%2e, %2f, %5c, %00, %25) are refused; symlinks are followed one by one, only
+ * those a published tree is made of (see followable). Every refusal is a 404: nothing tells a
+ * client what exists outside.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -49,27 +49,77 @@ export function within(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-/** Resolve a request path under `treeRoot`; the real path must lie under one of `allowedRoots` (real paths). */
-export async function resolveRequest(rawPath: string, treeRoot: string, allowedRoots: string[]): Promise<Resolved> {
+/** Where a served request may lead (real paths). */
+export interface ServeRoots {
+  publishRoot: string;
+  /** The content store (published files are symlinks to its files). */
+  store: string;
+}
+
+/**
+ * Whether serve follows a symlink landing at `target` (its directory's real path joined with its
+ * name). Published trees are symlinks from the protocol's tree into a distributor's versions
+ * directory (`.versions/<repo>/<key>`) or to an export directory; inside one, a link is followed
+ * only to the content store (stored files) or within that same directory (yum's Packages/ pool, a
+ * RAW tree's own relative links). A RAW tree's link leaving its tree (`escapes: true`), to another
+ * repository, the other protocol's tree or anywhere else, is not followed: a 404.
+ */
+function followable(target: string, roots: ServeRoots, scope: { base: string | null }): boolean {
+  if (within(roots.store, target)) return true;
+  if (scope.base !== null) return within(scope.base, target);
+  const versions = path.join(roots.publishRoot, '.versions');
+  const exports = path.join(roots.publishRoot, 'export');
+  if (within(versions, target)) {
+    const parts = path.relative(versions, target).split(path.sep);
+    if (parts.length < 2 || !parts[0] || !parts[1]) return false;
+    scope.base = path.join(versions, parts[0], parts[1]);
+    return true;
+  }
+  if (within(exports, target) && target !== exports) {
+    scope.base = target;
+    return true;
+  }
+  return false;
+}
+
+/** Resolve a request path under `treeRoot` (a real path), following only the symlinks serve follows (see followable). */
+export async function resolveRequest(rawPath: string, treeRoot: string, roots: ServeRoots): Promise<Resolved> {
   const d = decodeRequestPath(rawPath);
   if ('reason' in d) return { kind: 'notfound', reason: d.reason };
-  const candidate = path.join(treeRoot, ...d.segments);
-  if (!within(treeRoot, candidate)) return { kind: 'notfound', reason: 'outside the tree' };
-  let real: string;
-  try {
-    real = await fsp.realpath(candidate);
-  } catch {
-    return { kind: 'notfound', reason: 'no such file' };
+  const scope = { base: null as string | null };
+  let cur = treeRoot;
+  for (const seg of d.segments) {
+    let p = path.join(cur, seg);
+    if (!within(cur, p)) return { kind: 'notfound', reason: 'outside the tree' };
+    for (let hops = 0; ; hops++) {
+      let lst;
+      try {
+        lst = await fsp.lstat(p);
+      } catch {
+        return { kind: 'notfound', reason: 'no such file' };
+      }
+      if (!lst.isSymbolicLink()) break;
+      if (hops >= 40) return { kind: 'notfound', reason: 'too many symlinks' };
+      let target: string;
+      try {
+        const lexical = path.resolve(path.dirname(p), await fsp.readlink(p));
+        target = path.join(await fsp.realpath(path.dirname(lexical)), path.basename(lexical));
+      } catch {
+        return { kind: 'notfound', reason: 'no such file' };
+      }
+      if (!followable(target, roots, scope)) return { kind: 'notfound', reason: `symlink ${p} -> ${target} is not followed` };
+      p = target;
+    }
+    cur = p;
   }
-  if (!allowedRoots.some((r) => within(r, real))) return { kind: 'notfound', reason: `symlink leaves the allowed roots (${real})` };
   let st;
   try {
-    st = await fsp.stat(real);
+    st = await fsp.stat(cur);
   } catch {
     return { kind: 'notfound', reason: 'no such file' };
   }
   const urlPath = '/' + d.segments.join('/');
-  if (st.isDirectory()) return { kind: 'dir', realPath: real, urlPath, segments: d.segments };
-  if (st.isFile()) return { kind: 'file', realPath: real, urlPath, segments: d.segments };
+  if (st.isDirectory()) return { kind: 'dir', realPath: cur, urlPath, segments: d.segments };
+  if (st.isFile()) return { kind: 'file', realPath: cur, urlPath, segments: d.segments };
   return { kind: 'notfound', reason: 'not a regular file' };
 }

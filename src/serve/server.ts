@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import { contentTypeOf } from './mime.js';
-import { resolveRequest, within } from './safepath.js';
+import { resolveRequest, type ServeRoots } from './safepath.js';
 
 export interface ServeOptions {
   publishRoot: string;
@@ -83,16 +83,17 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-async function listing(dir: string, urlPath: string, allowed: string[]): Promise<string> {
+async function listing(dir: string, urlPath: string, treeRoot: string, roots: ServeRoots): Promise<string> {
   const names = (await fsp.readdir(dir)).sort();
   const rows: string[] = [];
+  const prefix = urlPath.endsWith('/') ? urlPath : urlPath + '/';
   for (const n of names) {
-    let real: string;
     let st: Stats;
     try {
-      real = await fsp.realpath(path.join(dir, n));
-      if (!allowed.some((r) => within(r, real))) continue;
-      st = await fsp.stat(real);
+      // Listed only what a request for it would serve.
+      const r = await resolveRequest(prefix + encodeURIComponent(n), treeRoot, roots);
+      if (r.kind === 'notfound') continue;
+      st = await fsp.stat(r.realPath);
     } catch {
       continue;
     }
@@ -103,7 +104,7 @@ async function listing(dir: string, urlPath: string, allowed: string[]): Promise
   return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Index of ${title}</title></head><body><h1>Index of ${title}</h1><table>${urlPath === '/' ? '' : '<tr><td><a href="../">../</a></td><td></td><td></td></tr>'}${rows.join('')}</table></body></html>\n`;
 }
 
-export function createHandler(treeRoot: string, allowedRoots: string[], opts: { listing: boolean; log?: (line: string) => void }): http.RequestListener {
+export function createHandler(treeRoot: string, roots: ServeRoots, opts: { listing: boolean; log?: (line: string) => void }): http.RequestListener {
   return (req, res) => {
     const started = process.hrtime.bigint();
     let bytes = 0;
@@ -124,13 +125,13 @@ export function createHandler(treeRoot: string, allowedRoots: string[], opts: { 
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
     void (async () => {
-      const r = await resolveRequest(req.url ?? '/', treeRoot, allowedRoots);
+      const r = await resolveRequest(req.url ?? '/', treeRoot, roots);
       if (r.kind === 'notfound') return send(404, 'not found\n');
       if (r.kind === 'dir') {
         const rawPath = (req.url ?? '/').split('?')[0]!;
         if (!rawPath.endsWith('/')) return send(301, 'moved\n', { Location: rawPath + '/' });
         if (!opts.listing) return send(403, 'directory listing disabled\n');
-        const html = await listing(r.realPath, r.urlPath, allowedRoots);
+        const html = await listing(r.realPath, r.urlPath, treeRoot, roots);
         return send(200, html, { 'Content-Type': 'text/html; charset=utf-8' });
       }
       const st = await fsp.stat(r.realPath);
@@ -203,13 +204,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.bind ?? '127.0.0.1';
   if (opts.httpPort === undefined && !opts.https) throw new StagepushError('SERVE_NO_LISTENER', 'give --http PORT and/or --https PORT', { kind: 'usage' });
   const publishRoot = path.resolve(opts.publishRoot);
-  const allowed: string[] = [];
-  for (const r of [publishRoot, path.resolve(opts.contentRoot)]) allowed.push(await fsp.realpath(r).catch(() => r));
+  const roots: ServeRoots = {
+    publishRoot: await fsp.realpath(publishRoot).catch(() => publishRoot),
+    store: await fsp.realpath(path.resolve(opts.contentRoot)).catch(() => path.resolve(opts.contentRoot)),
+  };
   const servers: Array<http.Server | https.Server> = [];
   const listeners: Listener[] = [];
   const handlerFor = (proto: 'http' | 'https') => {
     const root = path.join(publishRoot, proto);
-    return { root, handler: createHandler(root, allowed, { listing: opts.listing ?? true, log: opts.log }) };
+    return { root, handler: createHandler(path.join(roots.publishRoot, proto), roots, { listing: opts.listing ?? true, log: opts.log }) };
   };
   try {
     if (opts.httpPort !== undefined) {

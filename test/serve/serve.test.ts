@@ -213,3 +213,41 @@ test('stagepush serve refuses bad flags (exit 2) and a busy port (exit 6)', asyn
     await srv.close();
   }
 });
+
+test('serve follows only the links a published tree is made of: a RAW tree\'s link into the https-only tree, another repository or up out of its tree is a 404 over http (and not listed)', async () => {
+  const store = new FakeStore();
+  // An https-only tree holding a secret.
+  const s = tempDir();
+  writeFileSync(path.join(s, 'secret.txt'), 'TOPSECRET');
+  const priv = store.repo('private', 'directory_distributor');
+  await new GenericImporter().uploadUnit(priv, { typeId: 'directory', unitKey: { name: 's' }, metadata: {}, filePath: s }, store.importer('private'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(priv, store.publisher('private'), fakeConfig({ relative_url: 'private', http: false, https: true }));
+  // A public RAW tree with links: absolute into the https tree, relative up and over, and one inside.
+  const t = tempDir();
+  mkdirSync(path.join(t, 'sub'));
+  writeFileSync(path.join(t, 'sub', 'ok.txt'), 'fine');
+  symlinkSync(path.join(store.publishRoot, 'https', 'private', 'secret.txt'), path.join(t, 'leak'));
+  symlinkSync('../../../../https/private/secret.txt', path.join(t, 'sub', 'up'));
+  symlinkSync('sub/ok.txt', path.join(t, 'inside'));
+  const pub = store.repo('pub', 'directory_distributor');
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('pub'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(pub, store.publisher('pub'), fakeConfig({ relative_url: 'pub' }));
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    assert.equal((await rawRequest(url, '/private/secret.txt')).status, 404, 'https-only');
+    for (const p of ['/pub/leak', '/pub/sub/up']) {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /TOPSECRET/);
+    }
+    const ok = await rawRequest(url, '/pub/inside');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.toString(), 'fine');
+    const list = (await rawRequest(url, '/pub/')).body.toString();
+    assert.match(list, /inside/);
+    assert.doesNotMatch(list, /leak/);
+  } finally {
+    await srv.close();
+  }
+});
