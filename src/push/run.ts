@@ -493,6 +493,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const owed = hooked ? report.repositories.filter((r) => !pending.has(r.id) && (opts.forcePublish || eng.needsPublish(r.id))).map((r) => r.id) : [];
       for (const id of owed) cache.setHooksOutcome(id, eng.repoVersion(id), false);
       await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
+      // The hooks read the report on stdin: its counts as the final report will give them.
+      summarize(report);
       const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
       await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal);
       for (const r of report.repositories) {

@@ -264,7 +264,10 @@ test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing
   assert.equal(line[0], 'docs');
   assert.equal(line[1], '1');
   assert.ok(existsSync(path.join(line[2]!, 'a.txt')));
-  assert.equal(JSON.parse(readFileSync(`${out}.json`, 'utf8')).repository.id, 'docs');
+  const stdin = JSON.parse(readFileSync(`${out}.json`, 'utf8'));
+  assert.equal(stdin.repository.id, 'docs');
+  assert.equal(stdin.repository.counts.pushed, 1, 'the counts as the final report gives them');
+  assert.equal(stdin.summary.pushed, 1);
 
   const bad = writeConfig(work, 'hooks:\n  post_publish:\n    - [/bin/false]\n');
   writeFileSync(path.join(root, 'docs', 'RAW', 'b.txt'), 'b\n');
