@@ -28,6 +28,11 @@ export function register(program: Command): void {
       const installed = { importer: new Set<string>(), distributor: new Set<string>() };
       for (const p of registry.plugins.values()) installed[p.kind].add(p.id);
       const unknown = checkPluginTypes(loaded.config, loaded.file, installed);
+      // Every declared repository's plugin configuration, as its creation will check it.
+      if (!unknown.length) {
+        const { checkRepoSpecs } = await import('../push/deps.js');
+        for (const r of await checkRepoSpecs(settings, repos)) unknown.push({ code: r.error.code, file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: r.error.message });
+      }
       if (unknown.length) {
         const where = (p: (typeof unknown)[number]) => `${p.field}${p.entry ? ` (${p.entry})` : ''}: ${p.message}`;
         throw new StagepushError('CONFIG_INVALID', `${loaded.file ?? 'configuration'}: ${unknown.length} problem(s): ${unknown.map(where).join('; ')}`, { kind: 'invalid', file: loaded.file ?? undefined, field: unknown[0]!.field, problems: unknown });

@@ -143,6 +143,8 @@ export interface Engine {
    * Validate configurations for a repository without applying them. `plannedUrls`: relative_urls
    * (owner → url) of distributors about to be made (a push's new repositories), taken as taken.
    */
+  /** Check a repository not made yet as createRepo would, changing nothing (`plannedUrls`: relative_urls of other distributors about to be made). */
+  checkRepoSpec(spec: RepoSpec, plannedUrls?: Record<string, string>): Promise<void>;
   /** Distributors of a repository that a publish (not forced) would publish now (`configs`: those they will have by then). */
   publishPending(repoId: string, configs?: Record<string, Record<string, unknown>>): string[];
   checkConfigs(repoId: string, c: { importer?: { typeId: string; config: Record<string, unknown> }; distributors?: Array<{ id: string; typeId: string; config: Record<string, unknown> }> }, plannedUrls?: Record<string, string>): Promise<void>;
@@ -459,16 +461,7 @@ class EngineImpl implements Engine, ConduitHost {
       created: t,
       updated: t,
     };
-    const imp = spec.importer ? this.plugin(spec.importer.typeId, 'importer') : null;
-    if (imp) await this.validate(imp, this.repoObject(row, this.workingDir(id, 'importer', imp.id), true), spec.importer!.config ?? {}, 'importer');
-    const dists: Array<{ id: string; p: LoadedPlugin; config: Record<string, unknown>; autoPublish: boolean }> = [];
-    for (const d of spec.distributors ?? []) {
-      const p = this.plugin(d.typeId, 'distributor');
-      const did = checkId(d.id ?? this.defaultDistId(d.typeId, dists.map((x) => x.id)), 'distributor id');
-      if (dists.some((x) => x.id === did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `distributor id ${did} is given twice for repository ${id}`, { kind: 'invalid' });
-      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did), true), d.config ?? {}, `distributor ${did}`, did);
-      dists.push({ id: did, p, config: d.config ?? {}, autoPublish: !!d.autoPublish });
-    }
+    const { imp, dists } = await this.validateNewRepo(row, spec);
     this.st.tx(() => {
       if (this.st.getRepo(id)) throw new StagepushError('ENGINE_REPO_EXISTS', `repository ${id} already exists`, { kind: 'invalid' });
       this.st.insertRepo(row);
@@ -484,6 +477,36 @@ class EngineImpl implements Engine, ConduitHost {
       throw e;
     }
     return this.getRepo(id)!;
+  }
+
+  /** The plugins' check of a repository about to be made (nothing is written). `plannedUrls`: see checkRepoSpec. */
+  private async validateNewRepo(row: RepoRow, spec: RepoSpec, plannedUrls: Record<string, string> = {}): Promise<{ imp: LoadedPlugin | null; dists: Array<{ id: string; p: LoadedPlugin; config: Record<string, unknown>; autoPublish: boolean }> }> {
+    const id = row.id;
+    const imp = spec.importer ? this.plugin(spec.importer.typeId, 'importer') : null;
+    if (imp) await this.validate(imp, this.repoObject(row, this.workingDir(id, 'importer', imp.id), true), spec.importer!.config ?? {}, 'importer');
+    const dists: Array<{ id: string; p: LoadedPlugin; config: Record<string, unknown>; autoPublish: boolean }> = [];
+    for (const d of spec.distributors ?? []) {
+      const p = this.plugin(d.typeId, 'distributor');
+      const did = checkId(d.id ?? this.defaultDistId(d.typeId, dists.map((x) => x.id)), 'distributor id');
+      if (dists.some((x) => x.id === did)) throw new StagepushError('ENGINE_DISTRIBUTOR_EXISTS', `distributor id ${did} is given twice for repository ${id}`, { kind: 'invalid' });
+      const others = Object.fromEntries(Object.entries(plannedUrls).filter(([k]) => k !== `${id}/${did}`));
+      await this.validate(p, this.repoObject(row, this.workingDir(id, 'distributor', did), true), d.config ?? {}, `distributor ${did}`, did, others);
+      dists.push({ id: did, p, config: d.config ?? {}, autoPublish: !!d.autoPublish });
+    }
+    return { imp, dists };
+  }
+
+  /**
+   * Check a repository that is not made yet as createRepo would (ids, notes, plugin
+   * configurations), changing nothing. `plannedUrls`: relative_urls (owner "repo/distributor" →
+   * url) of distributors about to be made too, taken as taken (its own are left out).
+   */
+  async checkRepoSpec(spec: RepoSpec, plannedUrls: Record<string, string> = {}): Promise<void> {
+    const id = checkId(spec.id, 'repository id');
+    this.checkNotes(spec.notes);
+    this.checkRetain(spec.retainRepoVersions);
+    const row: RepoRow = { id, display_name: spec.displayName ?? id, description: spec.description ?? '', notes: '{}', importer_type: spec.importer?.typeId ?? null, importer_config: null, retain_versions: 0, version: 0, created: now(), updated: now() };
+    await this.validateNewRepo(row, spec, plannedUrls);
   }
 
   private defaultDistId(typeId: string, taken: string[]): string {

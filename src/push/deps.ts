@@ -2,10 +2,11 @@
  * The push's view of the engine and of the staged source: the few operations it needs, adapted
  * from `openEngine` (src/engine) and `loadStaged` (src/source/staged).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { EventSink } from '../events.js';
-import type { Problem } from '../errors.js';
+import { StagepushError, type Problem } from '../errors.js';
 import type { Settings, RepoSpec } from '../config/index.js';
 import type { Unit, Json } from '../engine/contract.js';
 import type { Engine, PublishOutcome, UploadSpec } from '../engine/index.js';
@@ -47,6 +48,11 @@ export interface PushEngine {
    * `planned`: the repositories this push will create (their relative_urls are taken).
    */
   checkDrift(spec: RepoSpec, drift: ConfigDrift, planned?: RepoSpec[]): Promise<void>;
+  /**
+   * Check a repository this push will create as its creation will (the plugins' validateConfig),
+   * changing nothing. `planned`: the other repositories this push creates.
+   */
+  checkNewRepo(spec: RepoSpec, planned: RepoSpec[]): Promise<void>;
   /** Bring the repository in line with its declaration. */
   applyDrift(spec: RepoSpec, drift: ConfigDrift): Promise<void>;
   /**
@@ -143,7 +149,25 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
   if (opts.readOnly && !existsSync(path.join(settings.dataDir, 'engine.db'))) {
     const types: Record<string, string[]> = {};
     for (const p of BUILTIN_PLUGINS) if (p.kind === 'importer') types[p.metadata.id] = p.metadata.types;
-    return emptyEngine(types, path.join(settings.dataDir, 'content'));
+    // New repositories are checked by the plugins of an engine opened on an empty temporary
+    // data dir (the data dir is left as it is), made on first use.
+    let checker: { dir: string; eng: Engine } | null = null;
+    const checkNewRepo: PushEngine['checkNewRepo'] = async (spec, planned) => {
+      if (!checker) {
+        const { openEngine } = await import('../engine/index.js');
+        const { engineOptionsOf } = await import('../config/index.js');
+        const dir = mkdtempSync(path.join(tmpdir(), 'stagepush-dry-run-'));
+        const eng = await openEngine({ ...engineOptionsOf(settings), pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), dataDir: dir, publishRoot: path.join(dir, 'published'), events: () => {} });
+        checker = { dir, eng };
+      }
+      await checker.eng.checkRepoSpec(engineSpecOf(spec), plannedUrls(planned));
+    };
+    const closeChecker = () => {
+      if (!checker) return;
+      checker.eng.close();
+      rmSync(checker.dir, { recursive: true, force: true });
+    };
+    return emptyEngine(types, path.join(settings.dataDir, 'content'), checkNewRepo, closeChecker);
   }
   const { openEngine } = await import('../engine/index.js');
   const { engineOptionsOf } = await import('../config/index.js');
@@ -151,7 +175,35 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
   return adapt(eng, opts.storeFiles ?? 'link');
 }
 
-function emptyEngine(types: Record<string, string[]>, contentRoot: string): PushEngine {
+/** What the engine is asked to create for a repository of the configuration. */
+function engineSpecOf(spec: RepoSpec): Parameters<Engine['createRepo']>[0] {
+  return {
+    id: spec.id,
+    displayName: spec.displayName,
+    description: spec.description,
+    notes: { ...spec.notes, created_by: `stagepush push (${spec.origin})` },
+    importer: { typeId: spec.importer.typeId, config: spec.importer.config },
+    distributors: spec.distributors.map((d) => ({ id: d.id, typeId: d.typeId, config: d.config, autoPublish: d.autoPublish })),
+    retainRepoVersions: spec.retainRepoVersions,
+  };
+}
+
+/** The relative_urls (owner "repo/distributor" → url) the distributors of these repositories will take. */
+function plannedUrls(planned: RepoSpec[]): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const r of planned) {
+    for (const d of r.distributors) {
+      const rel = d.config.relative_url;
+      const on = (k: string) => d.config[k] === true || d.config[k] === 'true';
+      const served = d.typeId === 'export_distributor' ? on('http') || on('https') : d.config.http !== false || on('https');
+      if (!served) continue;
+      urls[`${r.id}/${d.id ?? d.typeId}`] = typeof rel === 'string' && rel.trim() ? rel : r.id;
+    }
+  }
+  return urls;
+}
+
+function emptyEngine(types: Record<string, string[]>, contentRoot: string, checkNewRepo: PushEngine['checkNewRepo'], closeChecker: () => void): PushEngine {
   const no = (): never => {
     throw new Error('the dry run has no engine database');
   };
@@ -166,6 +218,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     ensureRepo: no,
     configDrift: () => null,
     checkDrift: no,
+    checkNewRepo,
     applyDrift: no,
     discardCreated: no,
     transaction: no,
@@ -178,7 +231,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string): Push
     releasePins: async () => 0,
     pinForPush: no,
     unpin: () => undefined,
-    close() {},
+    close: closeChecker,
   };
 }
 
@@ -223,15 +276,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
       if (info(spec.id)) return false;
       infos.delete(spec.id);
       try {
-        await eng.createRepo({
-          id: spec.id,
-          displayName: spec.displayName,
-          description: spec.description,
-          notes: { ...spec.notes, created_by: `stagepush push (${spec.origin})` },
-          importer: { typeId: spec.importer.typeId, config: spec.importer.config },
-          distributors: spec.distributors.map((d) => ({ id: d.id, typeId: d.typeId, config: d.config, autoPublish: d.autoPublish })),
-          retainRepoVersions: spec.retainRepoVersions,
-        });
+        await eng.createRepo(engineSpecOf(spec));
         return true;
       } catch (e) {
         // Another push created it meanwhile.
@@ -244,16 +289,10 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
       return r ? driftOf(spec, r) : null;
     },
     async checkDrift(spec, drift, planned = []) {
-      const urls: Record<string, string> = {};
-      for (const r of planned) {
-        for (const d of r.distributors) {
-          const rel = d.config.relative_url;
-          const served = d.typeId === 'export_distributor' ? d.config.http === true || d.config.https === true : d.config.http !== false || d.config.https === true;
-          if (typeof rel === 'string' && rel.trim()) urls[`${r.id}/${d.id ?? d.typeId}`] = rel;
-          else if (served) urls[`${r.id}/${d.id ?? d.typeId}`] = r.id;
-        }
-      }
-      await eng.checkConfigs(spec.id, { importer: drift.importer, distributors: drift.distributors }, urls);
+      await eng.checkConfigs(spec.id, { importer: drift.importer, distributors: drift.distributors }, plannedUrls(planned));
+    },
+    async checkNewRepo(spec, planned) {
+      await eng.checkRepoSpec(engineSpecOf(spec), plannedUrls(planned));
     },
     async applyDrift(spec, drift) {
       const id = spec.id;
@@ -383,3 +422,34 @@ export async function loadStagingAreas(
 }
 
 export type { Json };
+
+/**
+ * The plugins' check of repositories as their creation would check them (`config check`), on an
+ * engine opened over an empty temporary data dir (the real one is not touched): each refusal
+ * with its repository.
+ */
+export async function checkRepoSpecs(settings: Settings, specs: RepoSpec[]): Promise<Array<{ id: string; error: StagepushError }>> {
+  if (!specs.length) return [];
+  const { openEngine } = await import('../engine/index.js');
+  const { engineOptionsOf } = await import('../config/index.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'stagepush-check-'));
+  const out: Array<{ id: string; error: StagepushError }> = [];
+  try {
+    const eng = await openEngine({ ...engineOptionsOf(settings), pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), dataDir: dir, publishRoot: path.join(dir, 'published'), events: () => {} });
+    try {
+      for (const s of specs) {
+        try {
+          await eng.checkRepoSpec(engineSpecOf(s), plannedUrls(specs.filter((x) => x !== s)));
+        } catch (e) {
+          if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
+          out.push({ id: s.id, error: e });
+        }
+      }
+    } finally {
+      eng.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}

@@ -289,9 +289,21 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         drifts.set(r.id, drift);
       }
+      // Repositories this push creates: checked as their creation will check them (a refusal then
+      // came after the dry run and the config check said fine).
+      const creating = repos.filter((x) => !engine!.hasRepo(x.id));
+      for (const r of creating) {
+        try {
+          await engine.checkNewRepo(r, creating.filter((x) => x !== r));
+        } catch (e) {
+          if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
+          const field = r.origin === 'config' ? `repositories.${r.id}` : r.origin.startsWith('template:') ? `templates.${r.origin.slice('template:'.length)}` : 'unknown_destination';
+          driftProblems.push({ code: e.code, file: loaded.file ?? undefined, entry: r.id, field, message: e.message });
+        }
+      }
       if (driftProblems.length) {
         report.problems.push(...driftProblems);
-        throw new StagepushError('PUSH_INVALID_CONFIG', `${driftProblems.length} repository configuration change(s) cannot be made; nothing was pushed`, { kind: 'invalid', problems: driftProblems });
+        throw new StagepushError('PUSH_INVALID_CONFIG', `${driftProblems.length} repository configuration(s) cannot be applied; nothing was pushed`, { kind: 'invalid', problems: driftProblems });
       }
 
       const planAll = (list: (id: string) => Unit[]): RepoPlan[] =>

@@ -30,7 +30,7 @@ interface Report {
   exit_status: number;
   items: Array<{ repository: string; unit: string; action: string; reason?: string }>;
   repositories: Array<{ id: string; origin: string; status: string; version: number; previous_version: number }>;
-  problems: Array<{ code: string; file?: string; message: string }>;
+  problems: Array<{ code: string; file?: string; entry?: string; message: string }>;
 }
 
 test('config policies end to end: one destination → two repositories, named template, retain_old_count, duplicate_nevra refuse, --force-publish, -q, ndjson', () => {
@@ -791,5 +791,38 @@ test('refuse_escaping_symlinks: a RAW tree with a symlink leaving it is refused 
     const r = push(args, { dataDir, config });
     assert.equal(r.status, 3, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as Report).problems.map((p) => p.code), ['FILE_DIRECTORY_ESCAPING_SYMLINK']);
+  }
+});
+
+test('a repository the push would create is checked by its plugins before anything changes: config check, the dry run (on a fresh data dir too) and the push refuse a bad distributor config alike; a new destination whose path holds an existing relative_url too', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const area = path.join(work, 'area');
+  rpm(area, 'a', 'demo-hello-1.0-1.noarch.rpm');
+  const config = path.join(work, 'c.yaml');
+  writeFileSync(config, 'allow_unsigned: true\nrepositories:\n  a:\n    template: yum\n    destinations: [a]\n    distributors: [{type_id: yum_distributor, config: {gpgkey: /nonexistent.asc}}]\n');
+  const check = runCli(['--data-dir', dataDir, 'config', 'check', config], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal(check.status, 3, check.stderr);
+  assert.match(check.stderr, /repositories\.a .*"gpgkey"/);
+  for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Report).problems.map((p) => `${p.code} ${p.entry}`), ['PLUGIN_CONFIG_INVALID a']);
+    if (args[0] === '--dry-run') assert.equal(existsSync(dataDir), false, 'the dry run made no data dir');
+  }
+  const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual(JSON.parse(repos.stdout), []);
+
+  const nested = path.join(work, 'nested.yaml');
+  writeFileSync(nested, 'allow_unsigned: true\nrepositories:\n  ra:\n    type: yum\n    distributors: [{type_id: yum_distributor, config: {relative_url: content/ra}}]\n');
+  const first = path.join(work, 'first');
+  rpm(first, 'ra', 'demo-hello-1.0-1.noarch.rpm');
+  assert.equal(push(['-q', first], { dataDir, config: nested }).status, 0);
+  const second = path.join(work, 'second');
+  rpm(second, 'content', 'demo-tools-2.0-1.noarch.rpm');
+  for (const args of [['--dry-run', '--json', second], ['--json', second]]) {
+    const r = push(args, { dataDir, config: nested });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match((JSON.parse(r.stdout) as Report).problems.map((p) => p.message).join('\n'), /"content".*"content\/ra"/);
   }
 });
