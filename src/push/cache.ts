@@ -13,7 +13,7 @@
  * A dry run opens it read-only (or not at all when it does not exist) and stages new headers in a
  * private temporary database.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { resolvePath } from '../paths.js';
 import { createRequire } from 'node:module';
@@ -92,6 +92,14 @@ export class PushCache {
     const Database = require('better-sqlite3') as typeof BetterSqlite3;
     const file = path.join(dataDir, 'push.sqlite');
     let db: BetterSqlite3.Database;
+    // The file is a cache: one that is not a database (or whose header is damaged) is set aside
+    // (write) or ignored (read-only) rather than failing the push.
+    const damaged = (e: unknown) => ['SQLITE_NOTADB', 'SQLITE_CORRUPT'].includes(String((e as { code?: unknown })?.code));
+    const empty = (): BetterSqlite3.Database => {
+      const m = new Database(':memory:');
+      initSchema(m);
+      return m;
+    };
     if (opts.readOnly) {
       if (existsSync(file)) {
         // Opened for writing (and never written): the last connection to close a WAL database
@@ -102,18 +110,41 @@ export class PushCache {
         } catch {
           db = new Database(file, { readonly: true, fileMustExist: true });
         }
-        db.pragma('busy_timeout = 30000');
+        try {
+          db.pragma('busy_timeout = 30000');
+          db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+        } catch (e) {
+          if (!damaged(e)) throw e;
+          db.close();
+          db = empty();
+        }
       } else {
-        db = new Database(':memory:');
-        initSchema(db);
+        db = empty();
       }
     } else {
       mkdirSync(dataDir, { recursive: true });
-      db = new Database(file);
-      db.pragma('busy_timeout = 30000');
-      enableWal(db);
-      db.pragma('synchronous = NORMAL');
-      initSchema(db);
+      const openRw = (): BetterSqlite3.Database => {
+        const d = new Database(file);
+        try {
+          d.pragma('busy_timeout = 30000');
+          enableWal(d);
+          d.pragma('synchronous = NORMAL');
+          initSchema(d);
+          return d;
+        } catch (e) {
+          d.close();
+          throw e;
+        }
+      };
+      try {
+        db = openRw();
+      } catch (e) {
+        if (!damaged(e)) throw e;
+        const aside = `${file}.damaged-${Date.now()}`;
+        renameSync(file, aside);
+        for (const x of ['-wal', '-shm']) rmSync(file + x, { force: true });
+        db = openRw();
+      }
     }
     let staging = db;
     if (opts.readOnly) {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -825,4 +825,23 @@ test('a repository the push would create is checked by its plugins before anythi
     assert.equal(r.status, 3, r.stderr);
     assert.match((JSON.parse(r.stdout) as Report).problems.map((p) => p.message).join('\n'), /"content".*"content\/ra"/);
   }
+});
+
+test('a damaged push.sqlite (a cache) is set aside, not a crash: the dry run ignores it, the push starts a new one', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const area = path.join(work, 'area');
+  rpm(area, 'el', 'demo-hello-1.0-1.noarch.rpm');
+  assert.equal(push(['-q', area], { dataDir, config }).status, 0);
+  writeFileSync(path.join(dataDir, 'push.sqlite'), 'garbage\n');
+  for (const x of ['-wal', '-shm']) rmSync(path.join(dataDir, `push.sqlite${x}`), { force: true });
+  const dry = push(['--dry-run', '--json', area], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.equal(readFileSync(path.join(dataDir, 'push.sqlite'), 'utf8'), 'garbage\n', 'the dry run changed nothing');
+  const r = push(['--json', area], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as Report).items.map((i) => i.action), ['unchanged']);
+  assert.equal(readdirSync(dataDir).filter((n) => n.startsWith('push.sqlite.damaged-')).length, 1);
 });
