@@ -13,7 +13,7 @@ import type { EventSink } from '../events.js';
 import type { LoadedConfig, Settings } from '../config/index.js';
 import { engineOptionsOf } from '../config/engine-options.js';
 import { resolveGlobals, type GlobalOptions } from './globals.js';
-import { createRenderer, printJson, progressModeFor, say } from './output.js';
+import { createRenderer, printJson, progressModeFor, say, sayingWaits } from './output.js';
 
 /**
  * The settings of a command: flag > environment > config file (found as `push` finds it) > default.
@@ -66,11 +66,7 @@ export async function withEngine<T>(
     signal = handleInterrupts();
   }
   const { openEngine } = await import('../engine/index.js');
-  // Waiting for a lock is always said on stderr (unless -q), even with --json.
-  const sink: EventSink = (ev) => {
-    if (ev.type === 'waiting' && mode === 'none' && !g.quiet) process.stderr.write(`waiting for ${ev.resource}${ev.owner ? ` (held by ${ev.owner})` : ''}${ev.label ? `: ${ev.label}` : ''}\n`);
-    renderer.sink(ev);
-  };
+  const sink: EventSink = sayingWaits(renderer.sink, mode, g.quiet);
   const eng = await openEngine({ ...engineOptionsFromEnv(g, settings), events: sink, signal });
   try {
     if (!opts.quietPluginErrors) {

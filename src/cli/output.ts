@@ -65,6 +65,18 @@ export interface ProgressStream {
 }
 
 /**
+ * Waiting for a lock is always said on stderr (unless -q), even with --json: where no progress is
+ * rendered (`none`), the sink says it, then passes every event on.
+ */
+export function sayingWaits(sink: EventSink, mode: ProgressMode, quiet: boolean): EventSink {
+  if (mode !== 'none' || quiet) return sink;
+  return (ev) => {
+    if (ev.type === 'waiting') process.stderr.write(`waiting for ${ev.resource}${ev.owner ? ` (held by ${ev.owner})` : ''}${ev.label ? `: ${ev.label}` : ''}\n`);
+    sink(ev);
+  };
+}
+
+/**
  * An event sink rendering to stderr: ora spinner on a TTY (loaded lazily), plain lines off a TTY,
  * NDJSON with --progress ndjson, nothing with -q/--json (warnings still shown unless -q).
  * A terminal whose width is unknown or 0 (some ptys, `stty cols 0`) gets plain lines: ora divides

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolveGlobals } from './globals.js';
-import { createRenderer, printJson, progressModeFor, say, table } from './output.js';
+import { createRenderer, printJson, progressModeFor, say, sayingWaits, table } from './output.js';
 import { StagepushError, exitStatusFor, formatError } from '../errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -66,7 +66,7 @@ export function register(program: Command): void {
           dest: flags.dest,
           excludeDest: flags.excludeDest,
           logFile: flags.logFile,
-          events: renderer.sink,
+          events: sayingWaits(renderer.sink, mode, g.quiet),
           verbose: g.verbose > 0 || mode === 'ndjson',
           signal,
         });
@@ -124,7 +124,13 @@ export function register(program: Command): void {
       if (g.json) return printJson(p);
       if (opts.log) return void process.stdout.write(p.log);
       say(g, `push ${p.id} (${p.dir})`);
-      say(g, p.report ? renderText(p.report) : '(no report: the push did not finish)');
+      if (p.report) {
+        // How it ended first: a push refused, locked out or interrupted looks otherwise like one that changed nothing.
+        const r = p.report;
+        say(g, `status: ${r.status}${r.dry_run ? ' (dry run)' : ''}, exit ${r.exit_status}; started ${r.started}${r.finished ? `, finished ${r.finished}` : ''}`);
+        say(g, renderText(r));
+        for (const pr of r.problems) say(g, `problem [${pr.code}]${pr.file ? ` ${pr.file}` : ''}${pr.entry ? ` (${pr.entry})` : ''}: ${pr.message}`);
+      } else say(g, '(no report: the push did not finish)');
       for (const m of p.metadata) say(g, `staged metadata: ${m}`);
       say(g, `log: ${p.dir}/push.log`);
     });

@@ -126,8 +126,14 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
     assert.equal(nw.code, 5, nw.stderr);
     assert.equal(JSON.parse(nw.stdout).status, 'locked');
     assert.match(nw.stderr, /ENGINE_LOCKED.*repo:el9/);
-    // Without --no-wait the push says it waits, and completes once the lock is released.
-    const w = await run(['--json', '--progress', 'plain']);
+    // Its record says how it ended (it changed nothing, but it did not succeed).
+    const shown = runCli(['--data-dir', dataDir, 'push', 'show', JSON.parse(nw.stdout).push_id], { env: { STAGEPUSH_CONFIG: '' } });
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /status: locked, exit 5/);
+    assert.match(shown.stdout, /problem \[ENGINE_LOCKED\]/);
+    // Without --no-wait the push says it waits (on stderr, --json or not, as other commands do),
+    // and completes once the lock is released.
+    const w = await run(['--json']);
     assert.equal(w.code, 0, w.stderr);
     assert.match(w.stderr, /waiting for repo:el9/);
     assert.deepEqual(JSON.parse(w.stdout).items.map((i: { unit: string; action: string }) => `${i.unit} ${i.action}`), ['rpm:demo-hello-0:1.0-1.noarch pushed']);
