@@ -32,14 +32,6 @@ export class PushLog {
     dataDir: string | null,
     private readonly extraFile: string | null,
   ) {
-    this.dir = dataDir ? path.join(logsDir(dataDir), id) : null;
-    if (this.dir) {
-      try {
-        mkdirSync(this.dir, { recursive: true });
-      } catch (e) {
-        throw new StagepushError('ENGINE_DATA_DIR', `cannot create the push's log directory ${this.dir} in the data directory ${dataDir}: ${(e as Error).message}`, { kind: 'failed', file: dataDir ?? undefined });
-      }
-    }
     if (this.extraFile) {
       // --log-file: a file in an existing directory (no directories are made for it anywhere on
       // the system), appended to.
@@ -54,6 +46,15 @@ export class PushLog {
         problem = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `the directory ${parent} does not exist` : (e as Error).message;
       }
       if (problem) throw new StagepushError('PUSH_LOG_FILE', `--log-file ${this.extraFile}: ${problem}`, { kind: 'usage', file, field: '--log-file' });
+    }
+    // The push's own directory once its options are known good: a refused --log-file leaves no record of a push that never ran.
+    this.dir = dataDir ? path.join(logsDir(dataDir), id) : null;
+    if (this.dir) {
+      try {
+        mkdirSync(this.dir, { recursive: true });
+      } catch (e) {
+        throw new StagepushError('ENGINE_DATA_DIR', `cannot create the push's log directory ${this.dir} in the data directory ${dataDir}: ${(e as Error).message}`, { kind: 'failed', file: dataDir ?? undefined });
+      }
     }
   }
 

@@ -43,6 +43,8 @@ test('operator mistakes: clear coded errors, nothing made where it should not be
   const ld = cli(['--data-dir', dataDir, 'push', '-q', '--log-file', work, area]);
   assert.equal(ld.status, 2, ld.stderr);
   noInternal(ld);
+  const list = cli(['--data-dir', dataDir, 'push', 'list', '--json']);
+  assert.deepEqual(list.status === 0 ? JSON.parse(list.stdout) : [], [], 'no record of pushes that never ran');
 
   // A data dir that is a file: a coded error, no stack trace.
   const file = path.join(work, 'plain-file');
