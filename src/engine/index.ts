@@ -1728,16 +1728,21 @@ class EngineImpl implements Engine, ConduitHost {
     const days = opts.taskRetentionDays ?? 30;
     const ids = this.allRepoIds();
     const body = async (): Promise<GcReport> => {
-      let versionsPruned = 0;
-      for (const id of ids) {
-        const r = this.st.getRepo(id);
-        if (!r || r.retain_versions <= 0) continue;
-        // What is (or would be) pruned: never a version a distributor has live.
-        versionsPruned += this.st.pruneVersions(id, r.retain_versions, { dryRun });
-      }
+      // Versions beyond retention (never one a distributor has live), then the units that leaves
+      // in no version. A dry run does both in a transaction it rolls back: it counts the orphans
+      // the pruning makes too, and changes nothing.
+      const pruneAndCollect = () => {
+        let versionsPruned = 0;
+        for (const id of ids) {
+          const r = this.st.getRepo(id);
+          if (!r || r.retain_versions <= 0) continue;
+          versionsPruned += this.st.pruneVersions(id, r.retain_versions);
+        }
+        return { versionsPruned, orphans: this.removeOrphansLocked(dryRun) };
+      };
+      const { versionsPruned, orphans } = dryRun ? this.st.rolledBack(pruneAndCollect) : pruneAndCollect();
       const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
       const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);
-      const orphans = this.removeOrphansLocked(dryRun);
       const stray = this.store.strayTemps();
       if (!dryRun) for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
       let workingDirsRemoved = 0;

@@ -432,6 +432,20 @@ export class SqliteStorage implements Storage {
   getVersion(repoId: string, n: number): VersionRow | undefined {
     return this.db.prepare('SELECT * FROM repo_versions WHERE repo_id = ? AND number = ?').get(repoId, n) as VersionRow | undefined;
   }
+  rolledBack<T>(fn: () => T): T {
+    const undo = new Error('rolled back');
+    let out!: T;
+    try {
+      this.db.transaction(() => {
+        out = fn();
+        throw undo;
+      })();
+    } catch (e) {
+      if (e !== undo) throw e;
+    }
+    return out;
+  }
+
   pruneVersions(repoId: string, keep: number, opts: { dryRun?: boolean } = {}): number {
     if (!keep || keep <= 0) return 0;
     return this.tx(() => {

@@ -189,6 +189,8 @@ export interface Storage {
   listVersions(repoId: string): VersionRow[];
   getVersion(repoId: string, n: number): VersionRow | undefined;
   /** Drop versions older than the newest `keep` (0 = keep all) and the content rows only they used. */
+  /** Run `fn` in a transaction that is rolled back (what it would change, counted, changes nothing). */
+  rolledBack<T>(fn: () => T): T;
   /** Delete versions beyond `keep` (never one a distributor has live); the count (only counted with dryRun). */
   pruneVersions(repoId: string, keep: number, opts?: { dryRun?: boolean }): number;
 

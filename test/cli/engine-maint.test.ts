@@ -145,3 +145,20 @@ test('gc counts the versions it prunes: none while a distributor has the oldest 
   assert.equal(e.json(['gc']).out.versionsPruned, dry);
   assert.equal(e.json(['repo', 'versions', 'r']).out.length, 1);
 });
+
+test('gc --dry-run counts the orphans its pruning would make, as gc then does', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'f', '--importer', 'iso_importer', '--retain-repo-versions', '1']));
+  ok(e.cli(['repo', 'distributor', 'add', 'f', 'iso_distributor']));
+  ok(e.cli(['content', 'upload', '--repo', 'f', write(e.root, 'a.txt', 'a')]));
+  ok(e.cli(['repo', 'publish', 'f']));
+  ok(e.cli(['content', 'remove', '--repo', 'f', '--filter', 'name=a.txt']));
+  ok(e.cli(['content', 'upload', '--repo', 'f', write(e.root, 'b.txt', 'b')]));
+  ok(e.cli(['repo', 'publish', 'f']));
+  const versions = e.json(['repo', 'versions', 'f']).out.length;
+  const dry = e.json(['gc', '--dry-run']).out;
+  assert.equal(e.json(['repo', 'versions', 'f']).out.length, versions, 'the dry run pruned nothing');
+  const real = e.json(['gc']).out;
+  assert.deepEqual([dry.versionsPruned, dry.orphans.units, dry.orphans.files], [real.versionsPruned, real.orphans.units, real.orphans.files]);
+  assert.equal(real.orphans.units, 1);
+});
