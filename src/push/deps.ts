@@ -63,7 +63,7 @@ export interface PushEngine {
   transaction(repoIds: string[], fn: (batch: PushBatch) => Promise<void>): Promise<void>;
   storedPath(sha256: string): string | null;
   contentRoot(): string;
-  distributors(repoId: string): Array<{ id: string; typeId: string }>;
+  distributors(repoId: string): Array<{ id: string; typeId: string; config?: Record<string, unknown> }>;
   publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
   /**
@@ -336,7 +336,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
       return existsSync(p) ? p : null;
     },
     contentRoot: () => eng.contentRoot,
-    distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId })),
+    distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId, config: d.config })),
     async publish(repoId, distributorId, force) {
       try {
         const out = await eng.publish(repoId, { distributorId, force });

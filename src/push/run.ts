@@ -216,8 +216,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
       // The distributors a repository publishes with: an existing one's own (a template applies
       // at creation only), with those its declaration adds (applied by this push).
-      const publishers = (r: RepoSpec): Set<string> => new Set([...(engine!.hasRepo(r.id) ? engine!.distributors(r.id).map((d) => d.typeId) : []), ...(!engine!.hasRepo(r.id) || r.origin === 'config' ? r.distributors.map((d) => d.typeId) : [])]);
-      problems.push(...pathCollisions(repos, desired, publishers));
+      const publishersOf = (r: RepoSpec): Array<{ typeId: string; config?: Record<string, unknown> }> => [...(engine!.hasRepo(r.id) ? engine!.distributors(r.id) : []), ...(!engine!.hasRepo(r.id) || r.origin === 'config' ? r.distributors : [])];
+      const publishers = (r: RepoSpec): Set<string> => new Set(publishersOf(r).map((d) => d.typeId));
+      // An export in manifest mode writes manifest.json at the top of its export, beside the RAW trees it realises.
+      const exportsManifest = (r: RepoSpec): boolean => publishersOf(r).some((d) => d.typeId === 'export_distributor' && (d.config?.mode ?? 'manifest') === 'manifest');
+      problems.push(...pathCollisions(repos, desired, publishers, exportsManifest));
 
       // 4. Signing gate (policy), over every routed RPM.
       const policy: Problem[] = [];
@@ -838,10 +841,16 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
  * name, two RAW trees with one path. The distributor would refuse them at publish time, after
  * the content was committed; said now, with the other problems, before anything changes.
  */
-function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>, publishers: (r: RepoSpec) => Set<string>): Problem[] {
+function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>, publishers: (r: RepoSpec) => Set<string>, exportsManifest: (r: RepoSpec) => boolean): Problem[] {
   const out: Problem[] = [];
   for (const r of repos) {
     const types = publishers(r);
+    if (exportsManifest(r)) {
+      for (const d of desired.get(r.id) ?? []) {
+        const hit = d.tree?.find((e) => e.path === 'manifest.json' || e.path.startsWith('manifest.json/'));
+        if (hit) out.push({ code: 'PUBLISH_PATH_COLLISION', file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name, field: 'path', message: `repository ${r.id}: path "${hit.path}" of RAW tree ${d.assignment.item.name} collides with the export manifest (export_distributor, mode manifest, writes manifest.json beside the trees it exports)` });
+      }
+    }
     if (!types.has('yum_distributor') && !types.has('iso_distributor') && !types.has('directory_distributor')) continue;
     const claims = new PathClaims();
     if (types.has('yum_distributor')) {

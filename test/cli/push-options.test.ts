@@ -845,3 +845,22 @@ test('a damaged push.sqlite (a cache) is set aside, not a crash: the dry run ign
   assert.deepEqual((JSON.parse(r.stdout) as Report).items.map((i) => i.action), ['unchanged']);
   assert.equal(readdirSync(dataDir).filter((n) => n.startsWith('push.sqlite.damaged-')).length, 1);
 });
+
+test('a RAW tree holding manifest.json for a repository exported in manifest mode is refused before the commit (dry run too)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const first = path.join(work, 'first');
+  put(path.join(first, 'prod', 'CGW', 'cgw.yaml'), readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml')));
+  assert.equal(push(['-q', first], { dataDir, config }).status, 0);
+  const raw = path.join(work, 'raw');
+  put(path.join(raw, 'prod', 'RAW', 'manifest.json'), '{}\n');
+  for (const args of [['--dry-run', '--json', raw], ['--json', raw]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match((JSON.parse(r.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /PUBLISH_PATH_COLLISION .*"manifest\.json" .*export manifest/);
+  }
+  const show = runCli(['--data-dir', dataDir, 'repo', 'show', 'prod', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal((JSON.parse(show.stdout) as { version: number }).version, 1);
+});
