@@ -303,14 +303,21 @@ export class YumSync {
     let removed = 0;
     if (removeMissing) {
       const keepIds = new Set([...keep].map((u) => identity(u)));
-      for (const u of this.conduit.iterUnits({ typeIds: pkgTypes, fields: [] })) {
-        if (!keepIds.has(identity(u))) {
-          this.conduit.removeUnit(u);
-          removed++;
-        }
-      }
+      removed = this.removeAllBut({ typeIds: pkgTypes, fields: [] }, (u) => keepIds.has(identity(u)));
     }
     return { summary: { packages_remote: listed.size, packages_added: added, packages_present: listed.size - todo.length, packages_removed: removed, packages_refused: refused.length }, refused };
+  }
+
+  /**
+   * Remove the units of these criteria that `keep` does not keep; how many. Listed first, removed
+   * after: the listing pages through the units, and removing while paging skipped a page's worth
+   * each time (a feed shrinking by more than 500 units left the rest).
+   */
+  private removeAllBut(criteria: { typeIds: string[]; fields: string[] }, keep: (u: Unit) => boolean): number {
+    const gone: Unit[] = [];
+    for (const u of this.conduit.iterUnits(criteria)) if (!keep(u)) gone.push(u);
+    for (const u of gone) this.conduit.removeUnit(u);
+    return gone.length;
   }
 
   private syncErrata(errata: Erratum[], removeMissing: boolean): Json {
@@ -322,12 +329,7 @@ export class YumSync {
     }
     let removed = 0;
     if (removeMissing) {
-      for (const u of this.conduit.iterUnits({ typeIds: ['erratum'], fields: [] })) {
-        if (!ids.has(str(u.unitKey.id))) {
-          this.conduit.removeUnit(u);
-          removed++;
-        }
-      }
+      removed = this.removeAllBut({ typeIds: ['erratum'], fields: [] }, (u) => ids.has(str(u.unitKey.id)));
     }
     void erratumToJson;
     return { remote: errata.length, changed, removed };
@@ -338,12 +340,7 @@ export class YumSync {
     let removed = 0;
     if (removeMissing) {
       const ids = new Set(saved.map((u) => identity(u)));
-      for (const u of this.conduit.iterUnits({ typeIds: [...types], fields: [] })) {
-        if (!ids.has(identity(u))) {
-          this.conduit.removeUnit(u);
-          removed++;
-        }
-      }
+      removed = this.removeAllBut({ typeIds: [...types], fields: [] }, (u) => ids.has(identity(u)));
     }
     return { remote: units.length, removed };
   }

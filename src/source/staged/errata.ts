@@ -178,6 +178,13 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
         .replace(/^(content_types|container_list)(?=$|[.[])/, (m) => (fromPum.has(m) ? `pulp_user_metadata.${m}` : m))
         .replace(/^name$/, 'id');
     const model = itemErrorProblems(e, loc, toFile);
+    // A package's problem is labelled with its file name, as the schema's are.
+    for (const p of model) {
+      const m = p.field ? /^pkglist\[(\d+)\]\.packages\[(\d+)\]/.exec(p.field) : null;
+      const pkgs = m && Array.isArray(data.pkglist) && isPlainObject(data.pkglist[Number(m[1])]) ? (data.pkglist[Number(m[1])] as Record<string, unknown>).packages : undefined;
+      const pkg = m && Array.isArray(pkgs) ? pkgs[Number(m[2])] : undefined;
+      if (isPlainObject(pkg) && typeof pkg.filename === 'string') p.entry = pkg.filename;
+    }
     if (!problems.length) return { problems: model };
     // A list's duplicates say nothing of its elements: they hide none of their problems.
     const named = problems.filter((p) => !p.message.startsWith('has non-unique')).map((p) => p.field);

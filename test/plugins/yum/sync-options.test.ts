@@ -320,6 +320,24 @@ describe('yum_importer sync options', () => {
     assert.ok(r.removed > 0);
   });
 
+  test('remove_missing removes every unit gone from the feed, past the first 500 (removal does not shift the listing)', async () => {
+    const { buildRpm } = await import('../../../src/formats/rpm/writer.js');
+    const big = path.join(tempDir('stagepush-bigfeed-'), 'repo');
+    const one = path.join(tempDir('stagepush-onefeed-'), 'repo');
+    mkdirSync(big, { recursive: true });
+    mkdirSync(one, { recursive: true });
+    for (let i = 0; i < 620; i++) writeFileSync(path.join(big, `bulk${i}-1-1.noarch.rpm`), buildRpm({ name: `bulk${i}`, version: '1', release: '1' }));
+    cpSync(path.join(big, 'bulk0-1-1.noarch.rpm'), path.join(one, 'bulk0-1-1.noarch.rpm'));
+    for (const d of [big, one]) run('createrepo_c', ['--no-database', d]);
+    const id = await repo(`file://${big}/`, { remove_missing: true });
+    await eng.sync(id);
+    assert.equal(rpmChecksums(id).length, 620);
+    await eng.updateImporterConfig(id, { feed: `file://${one}/` });
+    const r = await eng.sync(id);
+    assert.equal(r.removed, 619);
+    assert.deepEqual(rpmChecksums(id), [sha256File(path.join(one, 'bulk0-1-1.noarch.rpm'))]);
+  });
+
   test('skip: skipped types are neither fetched nor stored', async () => {
     const feed = await startFeed(feedDir);
     servers.push(feed);

@@ -113,7 +113,8 @@ test('errata problems name the file, advisory or package, and field', async () =
   hasProblem(r.problems, { code: 'STAGED_ERRATUM_MISSING_FIELD', file: f('pkg.yaml'), entry: 'n-1-1.x86_64.rpm', field: 'pkglist[0].packages[0].epoch' });
   hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: f('broken.yaml') });
   hasProblem(r.problems, { code: 'STAGED_ERRATUM_INVALID', file: f('scalar.txt'), message: /must be a mapping/ });
-  hasProblem(r.problems, { code: 'ITEM_FIELD_INVALID', file: f('badsum.yaml'), entry: 'RHBA-5', field: 'pkglist[0].packages[0].md5sum' });
+  // A package's problem is labelled with the package's file name, the model's as the schema's.
+  hasProblem(r.problems, { code: 'ITEM_FIELD_INVALID', file: f('badsum.yaml'), entry: ERRATUM.pkglist[1]!.packages[0]!.filename, field: 'pkglist[0].packages[0].md5sum' });
   assert.equal(r.items.length, 0);
 });
 
