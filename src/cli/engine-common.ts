@@ -120,6 +120,15 @@ export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fie
         return s;
       }
     };
+    // Every --filter must hold (AND): conditions on one field are combined, never replaced.
+    const conds = new Map<string, { in?: unknown[]; nin: unknown[]; regex?: string }>();
+    const fromJson = new Set<string>();
+    const condOf = (field: string, f: string) => {
+      if (fromJson.has(field)) throw new StagepushError('CLI_BAD_FILTER', `--filter ${JSON.stringify(f)}: field ${field} is also given by a JSON filter (put every condition on it in one)`, { kind: 'usage' });
+      let c = conds.get(field);
+      if (!c) conds.set(field, (c = { nin: [] }));
+      return c;
+    };
     for (const f of o.filter) {
       const t = f.trim();
       if (t.startsWith('{')) {
@@ -130,12 +139,18 @@ export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fie
           throw new StagepushError('CLI_BAD_FILTER', `--filter ${t}: not valid JSON: ${(e as Error).message}`, { kind: 'usage' });
         }
         if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new StagepushError('CLI_BAD_FILTER', `--filter ${t}: must be a JSON object of field filters`, { kind: 'usage' });
+        for (const k of Object.keys(obj)) {
+          if (conds.has(k) || fromJson.has(k)) throw new StagepushError('CLI_BAD_FILTER', `--filter ${t}: field ${k} is given by another --filter too (put every condition on it in one JSON filter)`, { kind: 'usage' });
+          fromJson.add(k);
+        }
         Object.assign(filters, obj);
         continue;
       }
       let m = /^([^=!~]+)~=(.*)$/s.exec(t);
       if (m) {
-        filters[m[1]!] = { ...(filters[m[1]!] as object | undefined), $regex: m[2]! };
+        const c = condOf(m[1]!, f);
+        if (c.regex !== undefined) throw new StagepushError('CLI_BAD_FILTER', `--filter ${JSON.stringify(f)}: a second ~= on ${m[1]} (give one regular expression)`, { kind: 'usage' });
+        c.regex = m[2]!;
         continue;
       }
       // A scalar that parses as JSON (1.0, true, null) may be meant as text: both are matched.
@@ -145,14 +160,23 @@ export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fie
       };
       m = /^([^=!~]+)!=(.*)$/s.exec(t);
       if (m) {
-        const vs = either(m[2]!);
-        filters[m[1]!] = { ...(filters[m[1]!] as object | undefined), ...(vs.length > 1 ? { $nin: vs } : { $ne: vs[0] }) };
+        condOf(m[1]!, f).nin.push(...either(m[2]!));
         continue;
       }
       m = /^([^=!~]+)=(.*)$/s.exec(t);
       if (!m) throw new StagepushError('CLI_BAD_FILTER', `--filter ${JSON.stringify(f)}: expected field=value, field!=value, field~=regex or a JSON object`, { kind: 'usage' });
+      const c = condOf(m[1]!, f);
       const vs = either(m[2]!);
-      filters[m[1]!] = vs.length > 1 ? { $in: vs } : vs[0];
+      // Two = on one field: a value both allow (as JSON text: 1.0 and "1.0" are told apart).
+      c.in = c.in === undefined ? vs : c.in.filter((x) => vs.some((y) => JSON.stringify(y) === JSON.stringify(x)));
+    }
+    for (const [field, c] of conds) {
+      const ops: Record<string, unknown> = {};
+      if (c.in !== undefined) ops.$in = c.in;
+      if (c.nin.length) ops.$nin = c.nin;
+      if (c.regex !== undefined) ops.$regex = c.regex;
+      // One plain value stays a plain value (as the filter was written).
+      filters[field] = Object.keys(ops).length === 1 && c.in?.length === 1 ? c.in[0] : ops;
     }
     c.filters = filters;
   }

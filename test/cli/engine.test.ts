@@ -273,6 +273,17 @@ test('--filter field=value matches the value as text too: a name like 1.0 is fou
   assert.deepEqual(names(['--filter', 'name!=1.0']), ['2', 'true']);
   assert.deepEqual(names(['--filter', '{"name":"2"}']), ['2']);
   assert.deepEqual(names(['--filter', '{"name":2}']), [], 'a JSON filter is taken as written');
+  // Every --filter holds: conditions on one field are combined, never replaced.
+  assert.deepEqual(names(['--filter', 'name!=1.0', '--filter', 'name!=true']), ['2']);
+  assert.deepEqual(names(['--filter', 'name=true', '--filter', 'name~=ru']), ['true']);
+  assert.deepEqual(names(['--filter', 'name~=r', '--filter', 'name=2']), []);
+  assert.deepEqual(names(['--filter', 'name=2', '--filter', 'name=true']), [], 'two values asked at once: none has both');
+  const twice = e.cli(['content', 'list', '--repo', 'n', '--filter', 'name~=a', '--filter', 'name~=b']);
+  assert.equal(twice.status, 2, twice.stderr);
+  assert.match(twice.stderr, /CLI_BAD_FILTER.*second ~=/);
+  // content remove with two != removes what both allow.
+  ok(e.cli(['content', 'remove', '--repo', 'n', '--filter', 'name!=1.0', '--filter', 'name!=true']));
+  assert.deepEqual(names([]), ['1.0', 'true']);
 });
 
 test('repo delete: a failing removal hook stops it (exit 6, naming --force); --force deletes anyway with a warning', () => {
