@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { AgentLogger, Binding, Capability, ContentUnitSpec, HandlerConduit, HandlerOptions } from './handler.js';
 import { AggregateReport, BindReport, CleanReport, ContentReport, HandlerReport, ProfileReport, RebootReport } from './reports.js';
 import type { HandlerRegistry, LoadedHandler } from './loader.js';
+import { describe } from './describe.js';
 
 type ReportClass<R extends HandlerReport> = new () => R;
 
@@ -46,6 +47,8 @@ export class Agent {
         wrong = `returned ${result === null ? 'null' : result instanceof HandlerReport ? `a ${result.constructor.name}` : typeof result} instead of a ${Report.name}`;
       } else if (typeof result.succeeded !== 'boolean' || !Number.isInteger(result.numChanges) || result.numChanges < 0) {
         wrong = `returned a ${Report.name} with succeeded ${JSON.stringify(result.succeeded)} and numChanges ${JSON.stringify(result.numChanges)} (a boolean and a count)`;
+      } else if (result instanceof ContentReport && (!result.reboot || typeof result.reboot !== 'object' || typeof result.reboot.required !== 'boolean')) {
+        wrong = `returned a ContentReport whose reboot is ${describe(result.reboot)} (an object with required, permitted and scheduled)`;
       } else {
         try {
           JSON.stringify(result.toJSON());
@@ -62,7 +65,8 @@ export class Agent {
       this.log.info(`${label}: ${report.succeeded ? 'succeeded' : 'failed'} (${report.numChanges} changes)`);
       return report;
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
+      // Whatever was thrown (an object without a string form too) becomes a failed report.
+      const e = err instanceof Error ? err : new Error(describe(err));
       const trace = e.stack ?? `${e.name}: ${e.message}`;
       this.log.error(`${label}: exception: ${e.message}\n${trace}`);
       return new Report().setFailed({ message: e.message, trace });
@@ -123,3 +127,4 @@ function truthy(v: unknown): boolean {
   if (typeof v === 'string') return ['true', 'yes', '1', 'on'].includes(v.trim().toLowerCase());
   return false;
 }
+

@@ -30,6 +30,7 @@ import type { Problem } from '../errors.js';
 import { CAPABILITIES, type Capability, type Handler } from './handler.js';
 import { parseDescriptor, type DescriptorContext, type DescriptorType } from './descriptors.js';
 import { handlerApi } from './api.js';
+import { describe } from './describe.js';
 
 export const DEFAULT_CONF_DIR = '/etc/stagepush/agent/conf.d';
 export const DEFAULT_HANDLERS_DIR = '/usr/lib/stagepush/agent/handlers';
@@ -161,7 +162,7 @@ async function loadType(file: string, t: DescriptorType, handlersDir: string): P
   try {
     exportsOf = await moduleExports(resolved.url);
   } catch (err) {
-    return { code: 'AGENT_HANDLER_MODULE_LOAD', message: `[${t.typeId}] class ${t.className}: module ${resolved.file} failed to load: ${(err as Error)?.message ?? String(err)}`, ...where };
+    return { code: 'AGENT_HANDLER_MODULE_LOAD', message: `[${t.typeId}] class ${t.className}: module ${resolved.file} failed to load: ${(err as Error)?.message ?? describe(err)}`, ...where };
   }
   const cls = exportsOf[t.exportName];
   if (cls === undefined) {
@@ -184,7 +185,7 @@ async function loadType(file: string, t: DescriptorType, handlersDir: string): P
   try {
     instance = new (cls as new (config: Record<string, string>, typeId: string) => Handler)(t.config, t.typeId);
   } catch (err) {
-    return { code: 'AGENT_HANDLER_INIT', message: `[${t.typeId}] class ${t.className}: constructor failed: ${(err as Error)?.message ?? String(err)}`, ...where };
+    return { code: 'AGENT_HANDLER_INIT', message: `[${t.typeId}] class ${t.className}: constructor failed: ${(err as Error)?.message ?? describe(err)}`, ...where };
   }
   return { capability: t.capability, typeId: t.typeId, className: t.className, descriptor: file, source: resolved.file, config: t.config, instance };
 }

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError, exitStatusFor } from '../errors.js';
@@ -54,8 +55,15 @@ export function register(program: Command): void {
       .option('--note <key=value>', 'a note (repeatable)', collect, []),
   ).action(async (name: string, o: { root: string; yes?: boolean; note: string[] }, cmd: Command) => {
     const root = path.resolve(o.root);
-    if (root === '/' && !o.yes) {
-      throw new StagepushError('AGENT_ROOT_NEEDS_YES', `consumer ${name}: the root / is this host itself: confirm with --yes (or give --root DIR)`, { kind: 'usage', field: '--root' });
+    // The host itself, named / or through a symlink to it.
+    let real = root;
+    try {
+      real = realpathSync(root);
+    } catch {
+      /* a missing root is the registration's to refuse */
+    }
+    if (real === '/' && !o.yes) {
+      throw new StagepushError('AGENT_ROOT_NEEDS_YES', `consumer ${name}: the root ${root === '/' ? '/' : `${root} (which is /)`} is this host itself: confirm with --yes (or give --root DIR)`, { kind: 'usage', field: '--root' });
     }
     const { parseOptions } = await import('../agent/index.js');
     const notes = parseOptions(o.note);

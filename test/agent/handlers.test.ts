@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { loadHandlers } from '../../src/agent/loader.js';
@@ -267,6 +267,55 @@ test('a consumer whose root is gone can still be cleaned and unregistered (the b
   const u = await svc.unregister('c1');
   assert.equal(u.succeeded, true, JSON.stringify(u.details));
   assert.equal(engine.consumers.get('c1'), null);
+});
+
+test('handlers never write or remove through a symlink out of the consumer root: yum bind key files, file install/uninstall; profile does not follow one', async () => {
+  const { dir, engine, svc } = await service();
+  const victim = path.join(dir, 'victim');
+  mkdirSync(path.join(victim, 'y'), { recursive: true });
+  writeFileSync(path.join(victim, 'y', 'data'), 'keep\n');
+  writeFileSync(path.join(victim, 'data'), 'keep\n');
+  engine.repos.set('y', {
+    distributors: [{ id: 'yum', typeId: 'yum_distributor' }],
+    payloads: { yum: { repo_id: 'y', relative_path: 'y', protocols: ['http'], base_urls: { http: 'http://x' }, gpg_keys: { rsa: '-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n-----END PGP PUBLIC KEY BLOCK-----\n' }, ca_cert: null } },
+    units: [],
+  });
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'etc', 'yum.repos.d'), { recursive: true });
+  symlinkSync(victim, path.join(root, 'etc', 'yum.repos.d', 'stagepush-keys'));
+  svc.register('c', root);
+  const b = await svc.bind('c', 'y');
+  assert.equal(b.succeeded, false, JSON.stringify(b.details));
+  assert.match(JSON.stringify(b.details), /leads out of the consumer root/);
+  assert.equal(readFileSync(path.join(victim, 'y', 'data'), 'utf8'), 'keep\n');
+  // The file handler: a symlinked subdirectory of target_dir.
+  const target = path.join(root, 'var/lib/stagepush/files');
+  mkdirSync(target, { recursive: true });
+  symlinkSync(victim, path.join(target, 'sub'));
+  const u = await svc.content('uninstall', 'c', 'iso', [{ name: 'sub/data' }], {});
+  assert.equal(u.succeeded, false, JSON.stringify(u.details));
+  assert.equal(readFileSync(path.join(victim, 'data'), 'utf8'), 'keep\n');
+  const prof = await svc.profile('c', 'iso', {});
+  assert.equal(prof.succeeded, true);
+  assert.deepEqual((prof.details as { files: unknown[] }).files, [], 'a symlink is not an installed file');
+});
+
+test('a handler that throws something without a string form, or returns a malformed ContentReport, gives a failed report (no crash)', async () => {
+  const { dir, svc } = await service(
+    { 'bad.conf': '[main]\nenabled=1\n[types]\ncontent=cgw\n[cgw]\nclass=bad:H\n' },
+    {
+      'bad.mjs':
+        'export default (a) => ({ H: class extends a.ContentHandler { async install() { const r = new a.ContentReport().setSucceeded({}, 1); r.reboot = null; return r; } async update() { throw Object.create(null); } async uninstall() { return new a.ContentReport(); } async profile() { return new a.ProfileReport(); } } });\n',
+    },
+  );
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('c', root);
+  const i = await svc.content('install', 'c', 'cgw', [{ name: 'x' }], {});
+  assert.equal(i.succeeded, false);
+  assert.match(JSON.stringify(i.details), /reboot is null/);
+  const u = await svc.content('update', 'c', 'cgw', [{ name: 'x' }], {});
+  assert.equal(u.succeeded, false);
 });
 
 test('Linux reboot runs reboot_command after reboot_delay and the report says what was scheduled', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { runCli, tempDir } from '../helpers/cli.js';
 
 /** A data dir and agent dirs under a fresh temp dir; `cli` runs a command there and checks its exit status. */
@@ -111,4 +111,12 @@ test('a repository (or distributor) bound by consumers is not deleted without --
   const r = JSON.parse(cli(['consumer', 'install', 'web1', '--type', 'iso', 'a.iso', 'b.iso', '--json'], 6).stdout) as { details: { installed: string[]; missing?: string[] } };
   assert.deepEqual(r.details.installed, ['a.iso']);
   assert.doesNotMatch(JSON.stringify(r), /requireRepo|at .*\.js/);
+});
+
+test('consumer register: a root that is a symlink to / is the host itself and needs --yes, as / does', () => {
+  const { dir, cli } = agentCli('consumer-root-');
+  const host = path.join(dir, 'hostroot');
+  symlinkSync('/', host);
+  const r = cli(['consumer', 'register', 'h', '--root', host], 2);
+  assert.match(r.stderr, /AGENT_ROOT_NEEDS_YES.*which is \//);
 });

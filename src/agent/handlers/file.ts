@@ -11,7 +11,7 @@
  * the profile lists the files in the target directory with their sha256 and size.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import path from 'node:path';
@@ -73,6 +73,7 @@ export class FileHandler extends ContentHandler {
 
   private async put(conduit: HandlerConduit, target: string, name: string, unit: UnitFile): Promise<'installed' | 'unchanged'> {
     const dest = path.join(target, name);
+    assertInsideRoot(conduit.root, dest, 'the file');
     const want = expectedSha(unit);
     if (!want) throw new Error(`${name}: the unit in ${unit.repoId} has no sha256 to verify against`);
     if (existsSync(dest) && (await sha256Of(dest)) === want) return 'unchanged';
@@ -145,6 +146,7 @@ export class FileHandler extends ContentHandler {
     for (const u of units) {
       const name = checkName(u.name ?? '');
       const f = path.join(target, name);
+      assertInsideRoot(conduit.root, f, 'the file');
       if (existsSync(f)) {
         rmSync(f, { force: true });
         removed.push(name);
@@ -153,13 +155,14 @@ export class FileHandler extends ContentHandler {
     return new ContentReport().setSucceeded({ targetDir: target, removed, absent }, removed.length);
   }
 
+  /** The files installed under `dir`: regular files, in real directories (a symlink, which install never makes, is not followed). */
   private installedNames(dir: string, prefix = ''): string[] {
     if (!existsSync(dir)) return [];
     const out: string[] = [];
     for (const n of readdirSync(dir).sort()) {
-      const p = path.join(dir, n);
-      if (statSync(p).isDirectory()) out.push(...this.installedNames(p, `${prefix}${n}/`));
-      else if (!n.includes('.stagepush-tmp-')) out.push(`${prefix}${n}`);
+      const st = lstatSync(path.join(dir, n));
+      if (st.isDirectory()) out.push(...this.installedNames(path.join(dir, n), `${prefix}${n}/`));
+      else if (st.isFile() && !n.includes('.stagepush-tmp-')) out.push(`${prefix}${n}`);
     }
     return out;
   }

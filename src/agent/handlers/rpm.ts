@@ -67,8 +67,8 @@ export class RpmHandler extends ContentHandler {
     const report = new ContentReport();
     const root = conduit.root;
     const specs = units.map(rpmSpecString);
-    const importKey = this.flag(options, 'import_key', false);
-    const permitReboot = this.flag(options, 'permit_reboot', false);
+    const importKey = this.flag(options, 'import_key', true);
+    const permitReboot = this.flag(options, 'permit_reboot', true);
     const rebootPackages = (this.setting(options, 'reboot_packages') ?? DEFAULT_REBOOT_PACKAGES.join(','))
       .split(',')
       .map((s) => s.trim())
@@ -106,13 +106,18 @@ export class RpmHandler extends ContentHandler {
       erased: erased.map(nevra),
       importKey,
     };
-    if (conduit.signal.aborted) return report.setFailed({ ...details, message: 'canceled', command: r.command.join(' ') });
+    // A package upgraded or downgraded (its name and arch installed and erased) is one change;
+    // counted failed or not (dnf may fail after its transaction changed the rpm database).
+    const changes = new Set([...installed, ...erased].map((p) => `${p.name}.${p.arch}`)).size;
+    if (conduit.signal.aborted) {
+      report.numChanges = changes;
+      return report.setFailed({ ...details, message: 'canceled', command: r.command.join(' ') });
+    }
     if (r.code !== 0) {
       conduit.log.error(`dnf ${op} failed (exit ${r.code}): ${tail(r.stderr, 10)}`);
+      report.numChanges = changes;
       return report.setFailed({ ...details, message: `dnf ${op} failed (exit ${r.code ?? r.signal})`, exitCode: r.code, output: tail(`${r.stdout}\n${r.stderr.split('\n').filter((l) => !/^[a-z_]+: /.test(l)).join('\n')}`, 30), command: r.command.join(' ') });
     }
-    // A package upgraded or downgraded (its name and arch installed and erased) is one change.
-    const changes = new Set([...installed, ...erased].map((p) => `${p.name}.${p.arch}`)).size;
     report.setSucceeded(details, changes);
     const changedNames = new Set([...installed, ...erased].map((p) => p.name));
     const needs = rebootPackages.filter((n) => changedNames.has(n));

@@ -107,7 +107,10 @@ export class YumBindHandler extends BindHandler {
   /** The directory of one repository's key and CA files (or of every repository). */
   private filesDir(conduit: HandlerConduit, repoId?: string): string {
     const base = path.join(path.dirname(this.repoFile(conduit)), FILES_DIR);
-    return repoId === undefined ? base : path.join(base, repoId.replace(SAFE, '_'));
+    const dir = repoId === undefined ? base : path.join(base, repoId.replace(SAFE, '_'));
+    // Written and removed recursively: never through a symlink out of the root.
+    assertInsideRoot(conduit.root, dir, 'the key files directory');
+    return dir;
   }
 
   bind(conduit: HandlerConduit, binding: Binding, options: HandlerOptions): BindReport {
