@@ -987,7 +987,10 @@ class EngineImpl implements Engine, ConduitHost {
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.importUnits !== 'function') throw this.notSupported(p, 'copy');
     validateCriteria(opts.criteria);
-    const units = s.staging.query(fromRepo, opts.criteria);
+    // The importer gets whole units: `fields` only narrows what a listing shows (a copy of units
+    // loaded without their metadata made units without it: a modulemd_defaults without its
+    // document broke every publish; an advisory without its packages copied none).
+    const units = s.staging.query(fromRepo, opts.criteria ? { ...opts.criteria, fields: undefined } : undefined);
     const conduit = new ImportConduitImpl(this, s.staging, this.opCtx(toRepo, p, 'importer', s.task), fromRepo);
     this.events({ type: 'phase-start', phase: 'copy', repo: toRepo, total: units.length, label: `from ${fromRepo}` });
     let returned: Unit[] | undefined;

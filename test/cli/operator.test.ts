@@ -239,6 +239,22 @@ test('fsck: a RAW tree\'s own dangling symlink is as published (clean); damage a
   assert.match(f.stdout + f.stderr, /problem \[ENGINE_PUBLISH_MISMATCH\].*demo-hello-1\.0-1\.noarch\.rpm is missing/);
 });
 
+test('content copy hands the importer whole units whatever --fields says: a recursive copy of an advisory brings its packages, and the advisory keeps its text', () => {
+  const { work, ok } = operatorCli();
+  const rpm = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
+  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), rpm);
+  const e1 = path.join(work, 'e1.yaml');
+  writeFileSync(e1, erratumYaml({ id: 'EX-9', title: 'the title', packages: [{ name: 'demo-hello', version: '1.0', release: '1' }] }));
+  for (const r of ['A', 'B']) ok(['repo', 'create', r, '--importer', 'yum_importer']);
+  ok(['content', 'upload', '--repo', 'A', rpm, e1]);
+  ok(['content', 'copy', '--from', 'A', '--to', 'B', '--type', 'erratum', '--fields', 'title', '--override', 'recursive=true']);
+  const units = JSON.parse(ok(['content', 'list', '--repo', 'B', '--json']).stdout) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
+  assert.deepEqual(units.map((u) => u.typeId).sort(), ['erratum', 'rpm']);
+  const adv = units.find((u) => u.typeId === 'erratum')!;
+  assert.equal(adv.metadata.title, 'the title');
+  assert.ok(Array.isArray(adv.metadata.pkglist) && (adv.metadata.pkglist as unknown[]).length === 1, JSON.stringify(adv.metadata).slice(0, 300));
+});
+
 test('an advisory is one unit shared by the repositories holding it: an upload elsewhere merges with it (package lists kept, never an older version)', () => {
   const { work, ok } = operatorCli();
   const e1 = path.join(work, 'e1.yaml');
