@@ -45,7 +45,7 @@ export interface DesiredItem {
    * For an advisory already in the repository: what the importer's merge rule does with it
    * (unchanged, forward = newer, merge = new packages only, dropped = changed but not newer).
    */
-  erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null };
+  erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null; bumpUpdated?: string | null };
   /** What the item holds that the repository will not (modulemd obsoletes documents…): said as warnings. */
   warnings?: Array<{ code: string; message: string; field?: string }>;
   /** A RAW tree: the paths it will publish (checked against the repository's other paths before anything changes). */
@@ -70,6 +70,8 @@ export interface Upload {
   desired: DesiredItem;
   /** New erratum version when --bump-errata moved it forward. */
   bumpVersion?: string;
+  /** With it, the stored `updated` when the staged one would not move it forward (dates are compared first). */
+  bumpUpdated?: string;
 }
 
 export interface RepoPlan {
@@ -340,9 +342,11 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
       continue;
     }
     let bumpVersion: string | undefined;
+    let bumpUpdated: string | undefined;
     if (a.typeId === 'erratum' && d.erratum && d.erratum.decision === 'dropped') {
       if (opts.bumpErrata) {
         bumpVersion = String((Number(d.erratum.storedVersion ?? 0) || 0) + 1);
+        bumpUpdated = d.erratum.bumpUpdated ?? undefined;
       } else {
         const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${d.erratum.storedUpdated ?? 'unset'}, version ${d.erratum.storedVersion ?? 'unset'}), so the merge rule would drop the change (or use --bump-errata)`;
         entries.push(planEntry(base, 'failed', { reason }));
@@ -363,7 +367,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     }
     const entry = planEntry(base, replaced.length ? 'replaced' : 'pushed', replaced.length ? { unitId: replaced[0]!.id } : undefined);
     entries.push(entry);
-    const up: Upload = { assignment: a, desired: d, ...(bumpVersion ? { bumpVersion } : {}) };
+    const up: Upload = { assignment: a, desired: d, ...(bumpVersion ? { bumpVersion } : {}), ...(bumpUpdated ? { bumpUpdated } : {}) };
     uploads.push(up);
     entryOf.set(up, entry);
   }

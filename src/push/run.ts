@@ -18,7 +18,7 @@ import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
-import { erratumDecision } from './yumunits.js';
+import { erratumDecision, updatedForBump } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
@@ -442,7 +442,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             // Each spec is made as its upload comes (20,000 of them made up front were ~5 MiB
             // held through the whole import).
             const specs = function* () {
-              for (const up of ordered) yield uploadSpec(up.assignment, up.bumpVersion);
+              for (const up of ordered) yield uploadSpec(up.assignment, up.bumpVersion, up.bumpUpdated);
             };
             await batch.uploadMany(
               plan.repoId,
@@ -621,7 +621,13 @@ function withErratumDecision(d: DesiredItem, existing: Unit[]): DesiredItem {
   const decision = erratumDecision(d.assignment.item, stored);
   return {
     ...d,
-    erratum: { decision, ...base, storedUpdated: (stored.metadata.updated as string | null) ?? null, storedVersion: stored.metadata.version === undefined ? null : String(stored.metadata.version) },
+    erratum: {
+      decision,
+      ...base,
+      storedUpdated: (stored.metadata.updated as string | null) ?? null,
+      storedVersion: stored.metadata.version === undefined ? null : String(stored.metadata.version),
+      ...(decision === 'dropped' ? { bumpUpdated: updatedForBump(d.assignment.item, stored) } : {}),
+    },
   };
 }
 
@@ -665,7 +671,7 @@ function applyPlans(report: PushReport, repos: RepoSpec[], plans: RepoPlan[], en
   }
 }
 
-function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
+function uploadSpec(a: Assignment, bumpVersion?: string, bumpUpdated?: string): { filePath: string | null; typeId: string; unitKey?: Record<string, Json>; metadata?: Record<string, Json> } {
   const item: PushItemLike = { ...a.item, src: a.item.src ? resolvePath(a.item.src) : null };
   // The item as plain JSON, for the types whose metadata is the item itself (not for each RPM).
   const plain = () => JSON.parse(JSON.stringify(item)) as Record<string, Json>;
@@ -674,6 +680,7 @@ function uploadSpec(a: Assignment, bumpVersion?: string): { filePath: string | n
       const md: Record<string, Json> = { ...plain(), id: item.name };
       delete md.kind;
       if (bumpVersion) md.version = bumpVersion;
+      if (bumpUpdated) md.updated = bumpUpdated;
       return { filePath: null, typeId: 'erratum', unitKey: { id: item.name }, metadata: md };
     }
     case 'iso':

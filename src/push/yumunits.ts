@@ -55,8 +55,20 @@ export function erratumDecision(item: PushItemLike, stored: Pick<Unit, 'unitKey'
   if (strip(inc) !== strip(old)) {
     // The stored advisory is this one with a higher version (an earlier --bump-errata moved it
     // forward): the staged text brings nothing new, the push is idempotent.
-    const bumped = Number(old.version) > Number(inc.version) && strip({ ...inc, version: old.version }) === strip(old);
+    const bumped = Number(old.version) > Number(inc.version) && (strip({ ...inc, version: old.version }) === strip(old) || strip({ ...inc, version: old.version, updated: old.updated }) === strip(old));
     if (!bumped) return 'dropped';
   }
   return r.changed ? 'merge' : 'unchanged';
+}
+
+/**
+ * The `updated` a --bump-errata upload must carry to move past the stored advisory: the stored
+ * one's when the staged date does not (earlier, or unset while the stored one is set), since the
+ * merge rule compares dates before versions; null when the staged date is fine.
+ */
+export function updatedForBump(item: PushItemLike, stored: Pick<Unit, 'unitKey' | 'metadata'>): string | null {
+  const inc = erratumOfItem(item);
+  const old = erratumOfUnit(stored);
+  if (!old.updated) return null;
+  return isNewer({ ...inc, version: '0' }, { ...old, version: '0' }) || (inc.updated && !isNewer({ ...old, version: '0' }, { ...inc, version: '0' })) ? null : old.updated;
 }

@@ -247,6 +247,21 @@ test('errata merge rule: a changed advisory that does not move forward fails unl
     assert.deepEqual(rep2.items.map((i: { action: string }) => i.action), ['unchanged'], args.join(' '));
     assert.equal(version(), bumped);
   }
+  // Changed with an updated date older than the stored one (dates are compared before versions):
+  // --bump-errata moves it forward all the same (the stored date kept, the version bumped), and
+  // the next push is a no-op.
+  writeFileSync(f, erratumYaml('DEMO-2026:0002', { title: 'changed again, older date', updated: '2026-01-10 00:00:00' }));
+  const older = push(['--json', '--bump-errata', root], { dataDir, config });
+  assert.equal(older.status, 0, older.stderr);
+  const orep = JSON.parse(older.stdout);
+  assert.deepEqual([orep.items[0].action, orep.repositories[0].status], ['replaced', 'published']);
+  const stored = () => (JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'el9', '--json']).stdout) as Array<{ metadata: { title: string; version: string } }>)[0]!.metadata;
+  assert.deepEqual([stored().title, stored().version], ['changed again, older date', String(Number(bumped) + 1)]);
+  for (const args of [['--json', root], ['--json', '--bump-errata', root]]) {
+    const again = push(args, { dataDir, config });
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout).items.map((i: { action: string }) => i.action), ['unchanged'], args.join(' '));
+  }
 });
 
 test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing hook fails the push (6)', () => {
