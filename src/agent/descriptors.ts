@@ -150,6 +150,13 @@ export function parseDescriptor(file: string, text: string, ctx: DescriptorConte
       problems.push(p('AGENT_DESCRIPTOR_BAD_VALUE', `[types] system: one OS name expected (as os.type() reports it, e.g. Linux), got "${raw}"`, 'types', 'system'));
       return;
     }
+    // OS names as os.type() gives them: "linux" would never match "Linux".
+    const OS_NAMES = ['Linux', 'Darwin', 'Windows_NT', 'FreeBSD', 'OpenBSD', 'NetBSD', 'SunOS', 'AIX'];
+    const osCase = capability === 'system' ? OS_NAMES.find((n) => n.toLowerCase() === ids[0]!.toLowerCase() && n !== ids[0]) : undefined;
+    if (osCase) {
+      problems.push(p('AGENT_DESCRIPTOR_BAD_VALUE', `[types] system: "${ids[0]}" never matches: OS names are as os.type() reports them ("${osCase}")`, 'types', 'system'));
+      return;
+    }
     const seen = new Set<string>();
     for (const id of ids) {
       if (id === '' || !NAME_RE.test(id)) {

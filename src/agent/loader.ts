@@ -198,6 +198,9 @@ export async function loadHandlers(opts: LoadOptions): Promise<HandlerRegistry> 
   const userFiles = listConf(opts.confDir);
   if (opts.confDirRequired && !existsSync(opts.confDir)) {
     problems.push({ code: 'AGENT_CONF_DIR_MISSING', message: `descriptor directory ${opts.confDir} does not exist`, file: opts.confDir });
+  } else if (existsSync(opts.confDir) && !statSync(opts.confDir).isDirectory()) {
+    // A file where the descriptor directory should be (no descriptor of it would be read).
+    problems.push({ code: 'AGENT_CONF_DIR_NOT_A_DIRECTORY', message: `descriptor directory ${opts.confDir} is not a directory`, file: opts.confDir });
   }
   const sources: Array<{ file: string; builtin: boolean }> = [];
   if (builtinDir) {

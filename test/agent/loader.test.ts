@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadHandlers } from '../../src/agent/loader.js';
 import { ContentHandler } from '../../src/agent/handler.js';
 import { tempDir } from '../helpers/cli.js';
@@ -145,6 +145,17 @@ test('an explicitly configured conf.d directory that does not exist is reported'
   const dir = tempDir('agent-loader-');
   const reg = await loadHandlers({ confDir: path.join(dir, 'nope'), handlersDir: dir, builtinConfDir: null, confDirRequired: true, ...TYPES });
   assert.equal(reg.problems[0]?.code, 'AGENT_CONF_DIR_MISSING');
+  // A file where the directory should be is said too (none of its descriptors would be read).
+  writeFileSync(path.join(dir, 'afile'), 'x');
+  const f = await loadHandlers({ confDir: path.join(dir, 'afile'), handlersDir: dir, builtinConfDir: null, ...TYPES });
+  assert.equal(f.problems[0]?.code, 'AGENT_CONF_DIR_NOT_A_DIRECTORY');
+});
+
+test('a system type in the wrong case never matches os.type(): refused, naming the right one', async () => {
+  const { conf, handlers } = setup({ 'sys.conf': good('[types]\nsystem=linux\n[linux]\nclass=stagepush:LinuxHandler\n') });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+  assert.equal(reg.problems[0]?.code, 'AGENT_DESCRIPTOR_BAD_VALUE');
+  assert.match(reg.problems[0]!.message, /"linux" never matches.*"Linux"/);
 });
 
 test('a module is also resolved from node_modules (here a package that is not a handler: wrong base class)', async () => {
