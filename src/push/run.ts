@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { resolvePath } from '../paths.js';
 import { StagepushError, EXIT, exitStatusFor, type Problem } from '../errors.js';
 import type { EventSink, ProgressEvent } from '../events.js';
@@ -852,10 +853,26 @@ function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>, 
   const out: Problem[] = [];
   for (const r of repos) {
     const types = publishers(r);
-    if (exportsManifest(r)) {
+    if (types.has('export_distributor')) {
+      // What the export lays out in its directory: every RAW tree, each CGW / image file at
+      // <type>/<file name>, and in manifest mode manifest.json.
+      const exported = new PathClaims();
+      if (exportsManifest(r)) exported.reserve('manifest.json', 'the export manifest (export_distributor, mode manifest)');
       for (const d of desired.get(r.id) ?? []) {
-        const hit = d.tree?.find((e) => e.path === 'manifest.json' || e.path.startsWith('manifest.json/'));
-        if (hit) out.push({ code: 'PUBLISH_PATH_COLLISION', file: d.assignment.item.src ?? undefined, entry: d.assignment.item.name, field: 'path', message: `repository ${r.id}: path "${hit.path}" of RAW tree ${d.assignment.item.name} collides with the export manifest (export_distributor, mode manifest, writes manifest.json beside the trees it exports)` });
+        const a = d.assignment;
+        try {
+          if (d.tree) {
+            for (const e of d.tree) {
+              if (e.type === 'dir') exported.claimDir(e.path, `RAW tree ${a.item.name}`);
+              else exported.claimFile(e.path, `RAW tree ${a.item.name}`);
+            }
+          } else if (['cgw', 'ami', 'vhd'].includes(a.typeId) && a.item.src) {
+            exported.claimFile(`${a.typeId}/${path.basename(a.item.src)}`, `${a.typeId} ${a.item.name}`);
+          }
+        } catch (e) {
+          if (!(e instanceof StagepushError)) throw e;
+          out.push({ code: e.code, file: a.item.src ?? undefined, entry: a.item.name, field: 'path', message: `repository ${r.id} (its export): ${e.message}` });
+        }
       }
     }
     if (!types.has('yum_distributor') && !types.has('iso_distributor') && !types.has('directory_distributor')) continue;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -863,4 +863,42 @@ test('a RAW tree holding manifest.json for a repository exported in manifest mod
   }
   const show = runCli(['--data-dir', dataDir, 'repo', 'show', 'prod', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
   assert.equal((JSON.parse(show.stdout) as { version: number }).version, 1);
+});
+
+test('exports: a RAW path taken by a CGW file of the export is refused before the commit; an export_dir over the data dir is refused; tar and tree exports keep a file\'s executable bit', () => {
+  const work = tempDir();
+  const cgwYaml = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml'));
+  const dataDir = path.join(work, 'data');
+  const mixCfg = path.join(work, 'mix.yaml');
+  writeFileSync(mixCfg, 'repositories:\n  mix:\n    type: directory\n    distributors: [{type_id: export_distributor, config: {mode: manifest}}]\n');
+  const mix = path.join(work, 'mix');
+  put(path.join(mix, 'mix', 'CGW', 'cgw.yaml'), cgwYaml);
+  put(path.join(mix, 'mix', 'RAW', 'cgw', 'cgw.yaml'), 'other\n');
+  for (const args of [['--dry-run', '--json', mix], ['--json', mix]]) {
+    const r = push(args, { dataDir, config: mixCfg });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match((JSON.parse(r.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /PUBLISH_PATH_COLLISION .*"cgw\/cgw\.yaml"/);
+  }
+
+  const over = path.join(work, 'over.yaml');
+  writeFileSync(over, `repositories:\n  cg:\n    type: directory\n    distributors: [{type_id: export_distributor, config: {export_dir: ${path.join(dataDir, 'published')}}}]\n`);
+  const cg = path.join(work, 'cg');
+  put(path.join(cg, 'cg', 'CGW', 'cgw.yaml'), cgwYaml);
+  const o = push(['--json', cg], { dataDir, config: over });
+  assert.equal(o.status, 3, o.stderr);
+  assert.match((JSON.parse(o.stdout) as Report).problems.map((p) => p.message).join('\n'), /overlaps the data directory/);
+
+  const modesCfg = path.join(work, 'modes.yaml');
+  writeFileSync(modesCfg, 'repositories:\n  rawd:\n    type: directory\n    distributors:\n      - {type_id: directory_distributor}\n      - {type_id: export_distributor, id: tar, config: {tar: true, relative_url: rawd-tar}}\n      - {type_id: export_distributor, id: tree, config: {mode: tree, relative_url: rawd-tree}}\n');
+  const rawd = path.join(work, 'rawd');
+  put(path.join(rawd, 'rawd', 'RAW', 'run.sh'), '#!/bin/sh\n');
+  chmodSync(path.join(rawd, 'rawd', 'RAW', 'run.sh'), 0o755);
+  put(path.join(rawd, 'rawd', 'RAW', 'doc.txt'), 'doc\n');
+  const m = push(['--json', rawd], { dataDir, config: modesCfg });
+  assert.equal(m.status, 0, m.stderr);
+  const listing = spawnSync('tar', ['-tvf', path.join(dataDir, 'published', 'export', 'rawd-tar', 'rawd.tar')], { encoding: 'utf8' }).stdout;
+  assert.match(listing, /^-rwxr-xr-x .* run\.sh$/m);
+  assert.match(listing, /^-rw-r--r-- .* doc\.txt$/m);
+  assert.equal(statSync(path.join(dataDir, 'published', 'export', 'rawd-tree', 'run.sh')).mode & 0o777, 0o755);
+  assert.equal(statSync(path.join(dataDir, 'published', 'export', 'rawd-tree', 'doc.txt')).mode & 0o777, 0o644);
 });

@@ -36,11 +36,25 @@ interface PlanItem {
   path: string;
   type: 'dir' | 'file';
   src?: string;
+  /** Files: 0755 when the staged file was executable, else 0644 (as published trees give them). */
+  mode?: number;
 }
 
 function exportDirOf(repo: Repository, config: PluginCallConfig, publishRoot: string): string {
   const d = config.get<string>('export_dir');
   return d ? path.resolve(d) : path.join(publishRoot, 'export', ...relativeUrlOf(repo, config).split('/'));
+}
+
+/** One directory is the other or lies inside it. */
+function overlaps(a: string, b: string): boolean {
+  return isWithin(a, b) || isWithin(b, a);
+}
+
+/** The engine's data directory, from a repository's working directory (`<data>/working/<repo>/<kind>/<id>`). */
+function dataDirOf(repo: Repository): string | null {
+  const parts = path.resolve(repo.workingDir).split(path.sep);
+  const i = parts.lastIndexOf('working');
+  return i > 0 ? parts.slice(0, i).join(path.sep) || path.sep : null;
 }
 
 function skipOf(config: PluginCallConfig): string[] {
@@ -78,7 +92,7 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
     return resolve(t, depth + 1);
   };
   const emit = (src: DirectoryEntry, dest: string, depth: number): void => {
-    if (src.type === 'file') items.push({ path: dest, type: 'file', src: blobPath(src.sha256!) });
+    if (src.type === 'file') items.push({ path: dest, type: 'file', src: blobPath(src.sha256!), mode: src.mode & 0o111 ? 0o755 : 0o644 });
     else if (src.type === 'dir') {
       items.push({ path: dest, type: 'dir' });
       if (dest !== src.path) {
@@ -141,8 +155,11 @@ export class ExportDistributor implements Distributor {
           const d = config.get('export_dir');
           if (typeof d !== 'string' || !path.isAbsolute(d)) return `config key "export_dir" must be an absolute directory path, got ${JSON.stringify(d)}`;
           if (path.resolve(d) === '/') return 'config key "export_dir" must not be /';
+          // The export replaces its whole directory: never one holding (or inside) the engine's data.
+          const dataDir = dataDirOf(repo);
+          if (dataDir && overlaps(path.resolve(d), dataDir) && !isWithin(path.join(dataDir, 'published', 'export'), path.resolve(d))) return `config key "export_dir": ${d} overlaps the data directory ${dataDir} (each export replaces its whole directory)`;
           for (const r of related.repos) {
-            if (r.id !== repo.id && typeof r.config.export_dir === 'string' && path.resolve(r.config.export_dir) === path.resolve(d)) return `config key "export_dir": ${d} is already the export directory of ${r.id}`;
+            if (r.id !== repo.id && typeof r.config.export_dir === 'string' && overlaps(path.resolve(r.config.export_dir), path.resolve(d))) return `config key "export_dir": ${d} overlaps ${r.config.export_dir}, the export directory of ${r.id}`;
           }
           return null;
         },
@@ -205,7 +222,7 @@ export class ExportDistributor implements Distributor {
 
     // 2. Build next to the export directory (same filesystem), then swap it into place.
     await mkdirp(path.dirname(exportDir));
-    await this.checkExportDir(repo, exportDir);
+    await this.checkExportDir(repo, exportDir, conduit.publishRoot);
     const tmp = path.join(path.dirname(exportDir), `.${path.basename(exportDir)}.tmp-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(tmp);
     await fsp.chmod(tmp, DIR_MODE);
@@ -228,7 +245,7 @@ export class ExportDistributor implements Distributor {
           let n = 0;
           for (const f of files) {
             check();
-            await w.addFile(f.path, f.src!, 0o644, signal);
+            await w.addFile(f.path, f.src!, f.mode ?? 0o644, signal);
             bytes += (await fsp.stat(f.src!)).size;
             if (++n % 100 === 0) conduit.setProgress({ step: 'tar', done: n, total: files.length });
           }
@@ -243,6 +260,7 @@ export class ExportDistributor implements Distributor {
         for (const f of files) {
           check();
           await copyFile0644(f.src!, path.join(tmp, f.path));
+          if (f.mode === 0o755) await fsp.chmod(path.join(tmp, f.path), 0o755);
           bytes += (await fsp.stat(f.src!)).size;
           if (++n % 100 === 0) conduit.setProgress({ step: 'copy', done: n, total: files.length });
         }
@@ -292,7 +310,13 @@ export class ExportDistributor implements Distributor {
   }
 
   /** export_dir must be absent, empty, or this distributor's previous export. */
-  private async checkExportDir(repo: Repository, exportDir: string): Promise<void> {
+  private async checkExportDir(repo: Repository, exportDir: string, publishRoot: string): Promise<void> {
+    // An export_dir holding (or inside) the publish root or the data directory would replace them.
+    const exportsRoot = path.join(path.resolve(publishRoot), 'export');
+    for (const [what, dir] of [['the publish root', path.resolve(publishRoot)], ['the data directory', dataDirOf(repo)]] as const) {
+      if (!dir || !overlaps(exportDir, dir) || isWithin(exportsRoot, exportDir)) continue;
+      throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} overlaps ${what} ${dir}: the export would replace it`, { file: exportDir, field: 'export_dir', kind: 'invalid' });
+    }
     let st;
     try {
       st = await fsp.lstat(exportDir);

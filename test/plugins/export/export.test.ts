@@ -140,5 +140,7 @@ test('export config validation names the key', () => {
     const r = d.validateConfig(repo, fakeConfig(cfg as Record<string, unknown>), none);
     assert.match((r as { message: string }).message ?? '', re, JSON.stringify(cfg));
   }
-  assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv/x' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x/' } }] }) as { message: string }).message, /already the export directory of o/);
+  assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv/x' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x/' } }] }) as { message: string }).message, /overlaps \/srv\/x\/, the export directory of o/);
+  // One inside another's: the outer export would replace the inner one.
+  assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x' } }] }) as { message: string }).message, /overlaps \/srv\/x, the export directory of o/);
 });
