@@ -115,7 +115,9 @@ export const sha256str = hexstr(64);
 export const datestr: Conv = (v, f) => {
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) throw fieldError(f, `can't parse ${show(v)} as a date`);
-    return v.toISOString().slice(0, 10);
+    // A YAML timestamp's day as written (its own offset), when the reader kept it.
+    const asWritten = (v as Date & { yamlDate?: unknown }).yamlDate;
+    return typeof asWritten === 'string' ? asWritten : v.toISOString().slice(0, 10);
   }
   if (typeof v === 'string') {
     const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(v);

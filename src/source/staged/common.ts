@@ -109,7 +109,11 @@ function pyyamlTags(tags: unknown[]): unknown[] {
         if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) onError(`${s}: not a valid date (month or day out of range)`);
         const t = /[Tt \t]+([0-9]{1,2}):([0-9]{2}):([0-9]{2})/.exec(s);
         if (t && (Number(t[1]) > 23 || Number(t[2]) > 59 || Number(t[3]) > 59)) onError(`${s}: not a valid time (hour must be in 0..23, minute and second in 0..59)`);
-        return resolve(s, onError, o);
+        const value = resolve(s, onError, o);
+        // The day as written (PyYAML keeps a datetime's own offset; a Date is an instant in UTC,
+        // which moves "2024-05-01 23:30:00 -05:00" to May 2): read by the model's datestr.
+        if (value instanceof Date) Object.defineProperty(value, 'yamlDate', { value: `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}` });
+        return value;
       },
     };
   });

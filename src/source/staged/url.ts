@@ -58,6 +58,11 @@ export function parseStagedUrl(arg: string, defaults: Partial<Pick<StagedUrl, 't
   }
   const hash = rest.indexOf('#');
   if (hash >= 0) rest = rest.slice(0, hash);
+  // staged:///DIR and staged://HOST/DIR: the path, as pushsource takes urlparse(url).path.
+  if (rest.startsWith('//')) {
+    const slash = rest.indexOf('/', 2);
+    rest = slash >= 0 ? rest.slice(slash) : '';
+  }
   let pathPart = rest;
   let query = '';
   const q = rest.indexOf('?');
@@ -72,6 +77,8 @@ export function parseStagedUrl(arg: string, defaults: Partial<Pick<StagedUrl, 't
   const out: StagedUrl = { url: arg, dirs, ...STAGED_DEFAULTS, ...defaults };
   const seen = new Set<string>();
   for (const [key, value] of new URLSearchParams(query)) {
+    // A blank value is dropped, as parse_qs drops it (pushsource keeps the default).
+    if (value === '') continue;
     if (seen.has(key)) throw usage(arg, `parameter '${key}' given twice`, key);
     seen.add(key);
     switch (key) {

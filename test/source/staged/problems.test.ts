@@ -463,3 +463,13 @@ test('YAML read as PyYAML reads it: a recursive alias is refused (no crash), a s
   assert.equal(r.problems.length, 3, JSON.stringify(r.problems, null, 1));
   assert.deepEqual(r.items.map((i) => i.name).sort(), ['RHBA-31', 'RHBA-32']);
 });
+
+test('a YAML timestamp with an offset keeps its own day (PyYAML keeps the datetime\'s offset)', async () => {
+  const root = stage({
+    'd/CLOUD_IMAGES/s/resources.yaml': 'description: x\ntype: AMI\nbuild: {name: rhel-ec2, version: "9.4", respin: "2"}\nrelease: {date: 2024-05-01 23:30:00 -05:00}\nimages: [{path: a.raw, architecture: x86_64}]\n',
+    'd/CLOUD_IMAGES/s/a.raw': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  assert.equal((r.items[0] as unknown as { release: { date: string } }).release.date, '2024-05-01');
+});

@@ -40,3 +40,11 @@ test('bad parameters are usage errors naming them', () => {
   usageError(() => parseStagedUrl('staged:'), /no staging directory/);
   usageError(() => parseStagedUrl('staged:/a,,/b'), /no staging directory/);
 });
+
+test('staged:///DIR and staged://HOST/DIR are the path, as urlparse gives it to pushsource; a blank parameter value is dropped, as parse_qs drops it', () => {
+  assert.deepEqual(parseStagedUrl('staged:///srv/a,/srv/b').dirs, ['/srv/a', '/srv/b']);
+  assert.deepEqual(parseStagedUrl('staged://localhost/srv/a').dirs, ['/srv/a']);
+  const blank = parseStagedUrl('staged:/srv/a?threads=&timeout=');
+  assert.equal(blank.threads, parseStagedUrl('staged:/srv/a').threads);
+  assert.equal(blank.timeout, parseStagedUrl('staged:/srv/a').timeout);
+});
