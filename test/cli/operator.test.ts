@@ -184,14 +184,19 @@ test('content upload copies an RPM into the store: rewriting the uploaded file a
   assert.equal(f.status, 0, f.stdout + f.stderr);
 });
 
-test('fsck checks the yum Packages/ pool: a package gone from it (a 404 for dnf) is a problem; a forced publish puts it back', () => {
-  const { work, cli, ok } = operatorCli();
+/** Repository r (yum_importer, yum_distributor "yum") holding demo-hello 1.0, published. */
+function publishedYumRepo(work: string, ok: (args: string[]) => unknown): void {
   const rpm = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
   copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), rpm);
   ok(['repo', 'create', 'r', '--importer', 'yum_importer']);
   ok(['repo', 'distributor', 'add', 'r', 'yum_distributor', '--id', 'yum']);
   ok(['content', 'upload', '--repo', 'r', rpm]);
   ok(['repo', 'publish', 'r']);
+}
+
+test('fsck checks the yum Packages/ pool: a package gone from it (a 404 for dnf) is a problem; a forced publish puts it back', () => {
+  const { work, cli, ok } = operatorCli();
+  publishedYumRepo(work, ok);
   ok(['fsck']);
   const entry = realpathSync(path.join(work, 'data', 'published', 'http', 'r', 'Packages', 'd', 'demo-hello-1.0-1.noarch.rpm'));
   rmSync(entry);
@@ -222,12 +227,7 @@ test('fsck: a RAW tree\'s own dangling symlink is as published (clean); damage a
   ok(['repo', 'publish', 'ks']);
   ok(['fsck']);
 
-  const rpm = path.join(work, 'demo-hello-1.0-1.noarch.rpm');
-  copyFileSync(path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm'), rpm);
-  ok(['repo', 'create', 'r', '--importer', 'yum_importer']);
-  ok(['repo', 'distributor', 'add', 'r', 'yum_distributor', '--id', 'yum']);
-  ok(['content', 'upload', '--repo', 'r', rpm]);
-  ok(['repo', 'publish', 'r']);
+  publishedYumRepo(work, ok);
   const bad = path.join(work, 'bad');
   mkdirSync(path.join(bad, 'repodata'), { recursive: true });
   writeFileSync(path.join(bad, 'repodata', 'f'), 'x\n');
