@@ -141,7 +141,8 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
   const release = data.release;
   if (need(isPlainObject(release), 'release', 'release (with date) is required')) need('date' in (release as object), 'release.date', 'release.date is required');
   need(typeof data.description === 'string', 'description', 'description must be a string (every VM image needs one)');
-  if (data.type === 'AMI') res.problems.push(...amiRawProblems(data, loc, ''));
+  // (The description is said once, above, for every image type.)
+  if (data.type === 'AMI') res.problems.push(...amiRawProblems(data, loc, '').filter((q) => q.field !== 'description'));
   images.forEach((img, i) => {
     if (!isPlainObject(img)) {
       res.problems.push(problem('STAGED_CLOUD_INVALID', 'image entry must be a mapping', { ...loc, field: `images[${i}]` }));

@@ -473,3 +473,12 @@ test('a YAML timestamp with an offset keeps its own day (PyYAML keeps the dateti
   assert.deepEqual(r.problems, []);
   assert.equal((r.items[0] as unknown as { release: { date: string } }).release.date, '2024-05-01');
 });
+
+test('CLOUD_IMAGES: an AMI description that is not a string is one problem, not two', async () => {
+  const root = stage({
+    'd/CLOUD_IMAGES/c1/resources.yaml': 'description: 5\ntype: AMI\nbuild: {name: rhel-ec2, version: "9.4", respin: "2"}\nrelease: {date: 2024-05-01}\nimages: [{path: a.raw, architecture: x86_64}]\n',
+    'd/CLOUD_IMAGES/c1/a.raw': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems.filter((p) => p.field === 'description').map((p) => p.code), ['STAGED_CLOUD_MISSING_FIELD']);
+});
