@@ -1297,6 +1297,8 @@ class EngineImpl implements Engine, ConduitHost {
   // ------------------------------------------------------------------ reading
   listUnits(repoId: string, criteria?: UnitCriteria): Unit[] {
     this.requireRepo(repoId);
+    // A type nobody declares (a typo) lists nothing: said, as remove and copy say it.
+    for (const t of criteria?.typeIds ?? []) this.typeDef(t);
     return new Staging(this).query(repoId, criteria);
   }
 

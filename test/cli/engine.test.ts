@@ -331,7 +331,7 @@ test('content copy / remove with a type nobody declares is refused naming the de
   const e = engineEnv();
   ok(e.cli(['repo', 'create', 'a', '--importer', 'test_importer']));
   ok(e.cli(['repo', 'create', 'b', '--importer', 'test_importer']));
-  for (const args of [['content', 'copy', '--from', 'a', '--to', 'b', '--type', 'no_such_type'], ['content', 'remove', '--repo', 'a', '--type', 'no_such_type']]) {
+  for (const args of [['content', 'copy', '--from', 'a', '--to', 'b', '--type', 'no_such_type'], ['content', 'remove', '--repo', 'a', '--type', 'no_such_type'], ['content', 'list', '--repo', 'a', '--type', 'no_such_type']]) {
     const r = e.cli(args);
     assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /ENGINE_UNKNOWN_TYPE.*"no_such_type" \(declared types: /);
