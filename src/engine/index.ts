@@ -1680,7 +1680,7 @@ class EngineImpl implements Engine, ConduitHost {
     remove: (opts: { dryRun?: boolean } = {}): OrphanReport => {
       // Synchronous API: take every repository lock without waiting (an operation in flight may
       // still commit units sharing these files).
-      const resources = [...this.allRepoIds().map((r) => `repo:${r}`), 'gc'];
+      const resources = [...this.allRepoIds().map((r) => `repo:${r}`), 'repo:*gc'];
       let report: OrphanReport | undefined;
       const tryLock = this.locksSync(resources);
       try {

@@ -409,7 +409,10 @@ export class SqliteStorage implements Storage {
   }
   deleteUnits(ids: number[]): void {
     this.tx(() => {
-      const j = JSON.stringify(ids);
+      // Only those still in no repository: one an operation associated since the orphans were
+      // listed (a push creating a repository, which orphan clean-up does not lock) stays.
+      const still = (this.db.prepare('SELECT value AS id FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM repo_content rc WHERE rc.unit_id = value)').all(JSON.stringify(ids)) as Array<{ id: number }>).map((r) => r.id);
+      const j = JSON.stringify(still);
       this.db.prepare('DELETE FROM unit_blobs WHERE unit_id IN (SELECT value FROM json_each(?))').run(j);
       this.db.prepare('DELETE FROM links WHERE from_id IN (SELECT value FROM json_each(?)) OR to_id IN (SELECT value FROM json_each(?))').run(j, j);
       this.db.prepare('DELETE FROM units WHERE id IN (SELECT value FROM json_each(?))').run(j);

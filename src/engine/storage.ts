@@ -179,6 +179,7 @@ export interface Storage {
   linkedIds(fromId: number): number[];
   pinUnits(ids: number[], untilMs: number): void;
   orphanUnits(nowMs: number): UnitRow[];
+  /** Delete these units (those still in no repository: one associated meanwhile stays). */
   deleteUnits(ids: number[]): void;
   /** Is the file referenced by any unit (own file or blob)? */
   fileReferenced(sha256: string): boolean;

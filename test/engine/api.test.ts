@@ -198,6 +198,30 @@ test('a file pinned for a running operation survives orphan clean-up (an orphane
   }
 });
 
+test('orphan clean-up deletes only units still in no repository when it deletes them (one associated since it listed them stays, with its file)', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    const f = path.join(e.root, 'again.txt');
+    fs.writeFileSync(f, 'again');
+    await eng.createRepo({ id: 'r', importer: { typeId: 'test_importer' } });
+    await eng.upload('r', { filePath: f });
+    await eng.deleteRepo('r');
+    const st = (eng as unknown as { st: { orphanUnits(now: number): Array<{ id: number }>; deleteUnits(ids: number[]): void; addContent(repo: string, id: number, v: number): void } }).st;
+    const listed = st.orphanUnits(Date.now()).map((u) => u.id);
+    assert.equal(listed.length, 1);
+    // Meanwhile a push creates a repository and associates the unit again.
+    await eng.createRepo({ id: 'n', importer: { typeId: 'test_importer' } });
+    st.addContent('n', listed[0]!, 1);
+    st.deleteUnits(listed);
+    assert.equal(eng.listUnits('n').length, 1, 'the unit associated meanwhile stays');
+    const r = await eng.removeOrphans();
+    assert.deepEqual([r.units, r.files], [0, 0]);
+  } finally {
+    eng.close();
+  }
+});
+
 test('conduits expire with their operation; a failed operation commits nothing; scratchpads take JSON only', async () => {
   const e = engineEnv();
   const eng = await open(e);
