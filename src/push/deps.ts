@@ -151,28 +151,46 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
     for (const p of BUILTIN_PLUGINS) if (p.kind === 'importer') types[p.metadata.id] = p.metadata.types;
     // New repositories are checked by the plugins of an engine opened on an empty temporary
     // data dir (the data dir is left as it is), made on first use.
-    let checker: { dir: string; eng: Engine } | null = null;
+    let checker: ScratchEngine | null = null;
     const checkNewRepo: PushEngine['checkNewRepo'] = async (spec, planned) => {
-      if (!checker) {
-        const { openEngine } = await import('../engine/index.js');
-        const { engineOptionsOf } = await import('../config/index.js');
-        const dir = mkdtempSync(path.join(tmpdir(), 'stagepush-dry-run-'));
-        const eng = await openEngine({ ...engineOptionsOf(settings), pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), dataDir: dir, publishRoot: path.join(dir, 'published'), events: () => {} });
-        checker = { dir, eng };
-      }
+      checker ??= await openScratchEngine(settings, 'stagepush-dry-run-');
       await checker.eng.checkRepoSpec(engineSpecOf(spec), plannedUrls(planned));
     };
-    const closeChecker = () => {
-      if (!checker) return;
-      checker.eng.close();
-      rmSync(checker.dir, { recursive: true, force: true });
-    };
-    return emptyEngine(types, path.join(settings.dataDir, 'content'), checkNewRepo, closeChecker);
+    return emptyEngine(types, path.join(settings.dataDir, 'content'), checkNewRepo, () => checker?.close());
   }
   const { openEngine } = await import('../engine/index.js');
   const { engineOptionsOf } = await import('../config/index.js');
   const eng = await openEngine({ ...engineOptionsOf(settings), events: opts.events, signal: opts.signal, storeFiles: opts.storeFiles });
   return adapt(eng, opts.storeFiles ?? 'link');
+}
+
+interface ScratchEngine {
+  eng: Engine;
+  /** Close the engine and remove its temporary data dir. */
+  close(): void;
+}
+
+/**
+ * An engine with the configured plugins over an empty temporary data dir and publish root: the
+ * plugins' checks without touching (or making) the real data dir.
+ */
+async function openScratchEngine(settings: Settings, prefix: string): Promise<ScratchEngine> {
+  const { openEngine } = await import('../engine/index.js');
+  const { engineOptionsOf } = await import('../config/index.js');
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  try {
+    const eng = await openEngine({ ...engineOptionsOf(settings), pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), dataDir: dir, publishRoot: path.join(dir, 'published'), events: () => {} });
+    return {
+      eng,
+      close: () => {
+        eng.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** What the engine is asked to create for a repository of the configuration. */
@@ -430,26 +448,19 @@ export type { Json };
  */
 export async function checkRepoSpecs(settings: Settings, specs: RepoSpec[]): Promise<Array<{ id: string; error: StagepushError }>> {
   if (!specs.length) return [];
-  const { openEngine } = await import('../engine/index.js');
-  const { engineOptionsOf } = await import('../config/index.js');
-  const dir = mkdtempSync(path.join(tmpdir(), 'stagepush-check-'));
+  const scratch = await openScratchEngine(settings, 'stagepush-check-');
   const out: Array<{ id: string; error: StagepushError }> = [];
   try {
-    const eng = await openEngine({ ...engineOptionsOf(settings), pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), dataDir: dir, publishRoot: path.join(dir, 'published'), events: () => {} });
-    try {
-      for (const s of specs) {
-        try {
-          await eng.checkRepoSpec(engineSpecOf(s), plannedUrls(specs.filter((x) => x !== s)));
-        } catch (e) {
-          if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
-          out.push({ id: s.id, error: e });
-        }
+    for (const s of specs) {
+      try {
+        await scratch.eng.checkRepoSpec(engineSpecOf(s), plannedUrls(specs.filter((x) => x !== s)));
+      } catch (e) {
+        if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
+        out.push({ id: s.id, error: e });
       }
-    } finally {
-      eng.close();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    scratch.close();
   }
   return out;
 }

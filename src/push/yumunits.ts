@@ -3,7 +3,7 @@
  * the units the upload will make (and the merge rule it will apply to advisories).
  */
 import type { Unit } from '../engine/contract.js';
-import { normalizeErratum, isNewer, resolveErratumUpload, type Erratum } from '../plugins/yum/erratum.js';
+import { normalizeErratum, isNewer, resolveErratumUpload, updatedForNewerVersion, type Erratum } from '../plugins/yum/erratum.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml } from '../plugins/yum/metadata.js';
 import { canonicalJson } from './plan.js';
 import type { PushItemLike } from './items.js';
@@ -67,8 +67,5 @@ export function erratumDecision(item: PushItemLike, stored: Pick<Unit, 'unitKey'
  * merge rule compares dates before versions; null when the staged date is fine.
  */
 export function updatedForBump(item: PushItemLike, stored: Pick<Unit, 'unitKey' | 'metadata'>): string | null {
-  const inc = erratumOfItem(item);
-  const old = erratumOfUnit(stored);
-  if (!old.updated) return null;
-  return isNewer({ ...inc, version: '0' }, { ...old, version: '0' }) || (inc.updated && !isNewer({ ...old, version: '0' }, { ...inc, version: '0' })) ? null : old.updated;
+  return updatedForNewerVersion(erratumOfItem(item), erratumOfUnit(stored));
 }

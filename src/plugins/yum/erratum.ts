@@ -260,6 +260,18 @@ export function isNewer(incoming: Erratum, stored: Erratum): boolean {
 }
 
 /**
+ * The `updated` an incoming advisory needs so that a higher version moves it past `stored` (the
+ * merge rule compares dates first): the stored date when the incoming one is earlier, or unset
+ * while the stored one is set; null when the incoming date does.
+ */
+export function updatedForNewerVersion(incoming: Erratum, stored: Erratum): string | null {
+  const b = stored.updated ? parseErratumDate(stored.updated) : null;
+  if (b === null) return null;
+  const a = incoming.updated ? parseErratumDate(incoming.updated) : null;
+  return a !== null && a >= b ? null : stored.updated;
+}
+
+/**
  * What a re-upload stores: the incoming advisory when it is newer (with the package lists of
  * both), else the stored one with the incoming packages merged in. `replaced` says which.
  */

@@ -51,14 +51,10 @@ export class PackagePool {
     chmodSync(this.dir, 0o755);
     let manifest: Record<string, ManifestEntry> = {};
     let dirStamps: Record<string, string> = {};
-    const oldManifest = path.join(this.dir, OLD_MANIFEST);
-    if (!existsSync(this.manifestFile) && existsSync(oldManifest)) this.dirty = true; // moved out by save()
     try {
-      const raw = JSON.parse(readFileSync(existsSync(this.manifestFile) ? this.manifestFile : oldManifest, 'utf8')) as Record<string, unknown>;
-      if (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object') {
-        manifest = raw.entries as Record<string, ManifestEntry>;
-        dirStamps = raw.dirs && typeof raw.dirs === 'object' ? (raw.dirs as Record<string, string>) : {};
-      } else manifest = raw as Record<string, ManifestEntry>; // the first format: entries only
+      const read = readPoolManifest(this.dir);
+      if (read) ({ entries: manifest, dirs: dirStamps } = read);
+      if (read && read.file !== this.manifestFile) this.dirty = true; // moved out by save()
     } catch {
       manifest = {};
     }
@@ -71,7 +67,7 @@ export class PackagePool {
     }
     const take = (rel: string): boolean => {
       const e = manifest[rel];
-      const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+      const sha = entrySha(e);
       if (!sha) return false;
       this.have.set(rel, sha);
       if (typeof e === 'object' && typeof e.g === 'number') this.gone.set(rel, e.g);
@@ -330,6 +326,25 @@ export function removeOtherPools(base: string, mode: PackageLink): void {
 }
 
 /**
+ * A pool's manifest: `<pool>.json`, or inside the pool where an older version kept it (null: none).
+ * Throws (with `file`) when it cannot be read or is not a JSON object.
+ */
+function readPoolManifest(dir: string): { file: string; entries: Record<string, ManifestEntry>; dirs: Record<string, string> } | null {
+  const file = [`${dir}.json`, path.join(dir, OLD_MANIFEST)].find((f) => existsSync(f));
+  if (!file) return null;
+  try {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+    if (raw.v === 2 && raw.entries && typeof raw.entries === 'object' && !Array.isArray(raw.entries)) {
+      return { file, entries: raw.entries as Record<string, ManifestEntry>, dirs: raw.dirs && typeof raw.dirs === 'object' ? (raw.dirs as Record<string, string>) : {} };
+    }
+    return { file, entries: raw as Record<string, ManifestEntry>, dirs: {} }; // the first format: entries only
+  } catch (e) {
+    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { file });
+  }
+}
+
+/**
  * fsck of a pool (read-only): every entry its manifest records as named by the published
  * metadata, or by kept old metadata within `keepSeconds` (the files pinned for them: see prune),
  * is there and holds its package: a hard link or copy of the stored file's size, or a symlink
@@ -338,20 +353,17 @@ export function removeOtherPools(base: string, mode: PackageLink): void {
  */
 export function verifyPool(base: string, mode: PackageLink, keepSeconds: number, blobPath: (sha256: string) => string, nowMs = Date.now()): string[] {
   const dir = path.join(base, `packages-${mode}`);
-  // (A pool saved by an older version keeps its manifest inside.)
-  const file = [`${dir}.json`, path.join(dir, OLD_MANIFEST)].find((f) => existsSync(f));
-  if (!file) return [];
   let entries: Record<string, ManifestEntry>;
   try {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    entries = (raw && raw.v === 2 && raw.entries && typeof raw.entries === 'object' ? raw.entries : raw) as Record<string, ManifestEntry>;
-    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) throw new Error('not a JSON object');
+    const read = readPoolManifest(dir);
+    if (!read) return [];
+    entries = read.entries;
   } catch (e) {
-    return [`${file}: the pool's manifest cannot be read (${(e as Error).message}); the next publish lists the pool again`];
+    return [`${(e as { file?: string }).file ?? dir}: the pool's manifest cannot be read (${(e as Error).message}); the next publish lists the pool again`];
   }
   const problems: string[] = [];
   for (const [rel, e] of Object.entries(entries)) {
-    const sha = typeof e === 'string' ? e : e && typeof e === 'object' && typeof e.s === 'string' ? e.s : null;
+    const sha = entrySha(e);
     if (!sha) continue;
     if (typeof e === 'object' && typeof e.g === 'number' && Number.isFinite(keepSeconds) && (e.g + keepSeconds) * 1000 <= nowMs) continue;
     const entry = path.join(dir, ...rel.split('/'));
