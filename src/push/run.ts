@@ -314,7 +314,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         repos.map((r) => {
           const existing = list(r.id);
           const ex = existing.map(existingUnit);
-          const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, existing));
+          // The stored advisories by id, looked up once each (not a scan of the repository per advisory).
+          const storedErrata = new Map<string, Unit>();
+          for (const u of existing) if (u.typeId === 'erratum') storedErrata.set(String(u.unitKey.id), u);
+          const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, storedErrata));
           const held = route.partial.get(r.id);
           const plan = planRepo(r, ds, ex, {
             bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
@@ -614,9 +617,9 @@ function planError(problems: Problem[], report: PushReport): StagepushError {
   return new StagepushError(policy ? 'PUSH_POLICY' : 'PUSH_INVALID_INPUT', `${problems.length} item(s) cannot be pushed; nothing was changed`, { kind: policy ? 'policy' : 'invalid', problems });
 }
 
-function withErratumDecision(d: DesiredItem, existing: Unit[]): DesiredItem {
+function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, Unit>): DesiredItem {
   if (d.assignment.typeId !== 'erratum') return d;
-  const stored = existing.find((u) => u.typeId === 'erratum' && u.unitKey.id === d.assignment.item.name);
+  const stored = storedErrata.get(String(d.assignment.item.name));
   const base = { updated: (d.assignment.item.updated as string | null) ?? null, version: String(d.assignment.item.version ?? '1') };
   if (!stored) return { ...d, erratum: { decision: 'new', ...base } };
   const decision = erratumDecision(d.assignment.item, stored);
