@@ -277,6 +277,8 @@ export class Staging {
   readonly repos = new Map<string, RepoStage>();
   readonly links: Array<[string, string]> = [];
   readonly scratchpads = new Map<string, { repoId: string; owner: string; value: string }>();
+  /** Importer configurations set by the operation (repository id → config), stored with its commit. */
+  readonly importerConfigs = new Map<string, Record<string, unknown>>();
   /**
    * Unit objects handed out for staged units, to get their real id after commit. Held weakly: a
    * push of 20,000 packages hands out a unit per upload that nobody keeps, and holding them all

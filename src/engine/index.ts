@@ -881,10 +881,11 @@ class EngineImpl implements Engine, ConduitHost {
     return new StagepushError('ENGINE_NOT_SUPPORTED', `${op} is not supported by ${p.id}`, { kind: 'invalid', details: { plugin: p.id, operation: op } });
   }
 
-  private importerOf(repoId: string, what: string): { row: RepoRow; p: LoadedPlugin; config: Record<string, unknown> } {
+  /** `staging`: an operation that may have set the importer's configuration (configureImporter): its config is the one used. */
+  private importerOf(repoId: string, what: string, staging?: Staging): { row: RepoRow; p: LoadedPlugin; config: Record<string, unknown> } {
     const row = this.requireRepo(repoId);
     if (!row.importer_type) throw this.noImporter(repoId, what);
-    return { row, p: this.plugin(row.importer_type, 'importer'), config: parseJson(row.importer_config, {}) };
+    return { row, p: this.plugin(row.importer_type, 'importer'), config: staging?.importerConfigs.get(repoId) ?? parseJson(row.importer_config, {}) };
   }
 
   private opCtx(repoId: string, p: LoadedPlugin, owner: string, t: TaskCtx): OpContext {
@@ -892,14 +893,14 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   /** What every upload into a repository needs, looked up once for a run of uploads (the repository is locked meanwhile). */
-  private uploadTarget(repoId: string): UploadTarget {
-    const { row, p, config } = this.importerOf(repoId, 'upload');
+  private uploadTarget(repoId: string, staging?: Staging): UploadTarget {
+    const { row, p, config } = this.importerOf(repoId, 'upload', staging);
     const workingDir = this.workingDir(repoId, 'importer', p.id);
     fs.mkdirSync(workingDir, { recursive: true });
     return { row, p, config, workingDir };
   }
 
-  private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec, target: UploadTarget = this.uploadTarget(repoId)): Promise<BatchResult> {
+  private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec, target: UploadTarget = this.uploadTarget(repoId, s.staging)): Promise<BatchResult> {
     const { row, p, config, workingDir } = target;
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
@@ -983,7 +984,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   private async innerCopy(s: ImporterOpState, fromRepo: string, toRepo: string, opts: CopySpec): Promise<BatchResult> {
     const src = this.requireRepo(fromRepo);
-    const { row, p, config } = this.importerOf(toRepo, 'copy units into it');
+    const { row, p, config } = this.importerOf(toRepo, 'copy units into it', s.staging);
     const imp = (await this.instance(p)) as Importer;
     if (typeof imp.importUnits !== 'function') throw this.notSupported(p, 'copy');
     validateCriteria(opts.criteria);
@@ -1031,7 +1032,7 @@ class EngineImpl implements Engine, ConduitHost {
         const imp = (await this.instance(p)) as Importer;
         if (typeof imp.removeUnits === 'function') {
           try {
-            await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, parseJson(row.importer_config, {})));
+            await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, s.staging.importerConfigs.get(repoId) ?? parseJson(row.importer_config, {})));
           } catch (e) {
             throw this.pluginError(e, p, 'remove', repoId, 'ENGINE_REMOVE_FAILED');
           }
@@ -1099,6 +1100,7 @@ class EngineImpl implements Engine, ConduitHost {
         out.set(rs.repoId, { version: v, newVersion: true, added: addIds.length, removed: remIds.length, replaced });
       }
       for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
+      for (const [repoId, config] of staging.importerConfigs) this.st.updateRepo(repoId, { importer_config: JSON.stringify(config), updated: now() });
       checkpoint('in-transaction');
     });
     checkpoint('after-commit');
@@ -1501,6 +1503,7 @@ class EngineImpl implements Engine, ConduitHost {
       this.st.updatePublish(seq, { state: 'published', finished: now(), published_paths: JSON.stringify(publishedPaths), urls: JSON.stringify(urls), manifest: JSON.stringify(manifest), report: JSON.stringify(report!.summary ?? null) });
       this.st.clearOldManifests(repoId, distId, seq);
       for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
+      for (const [repoId, config] of staging.importerConfigs) this.st.updateRepo(repoId, { importer_config: JSON.stringify(config), updated: now() });
       checkpoint('in-transaction');
     });
     checkpoint('publish-recorded');
@@ -1563,7 +1566,7 @@ class EngineImpl implements Engine, ConduitHost {
           uploadMany: async (repoId, reqs, hooks = {}) => {
             live();
             guard(repoId);
-            const target = this.uploadTarget(repoId);
+            const target = this.uploadTarget(repoId, staging);
             const out: BatchResult[] = [];
             let i = 0;
             for (const req of reqs) {
@@ -1592,6 +1595,13 @@ class EngineImpl implements Engine, ConduitHost {
             live();
             guard(repoId);
             return staging.query(repoId, criteria);
+          },
+          configureImporter: async (repoId, config) => {
+            live();
+            guard(repoId);
+            const { row, p } = this.importerOf(repoId, 'configure');
+            await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'importer', p.id), true), config, 'importer');
+            staging.importerConfigs.set(repoId, structuredClone(config));
           },
         };
         let r: T;

@@ -291,6 +291,12 @@ export interface Batch {
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<BatchResult>;
   /** The repository's units including this batch's staged changes. */
   listUnits(repoId: string, criteria?: UnitCriteria): Unit[];
+  /**
+   * A new configuration for the repository's importer (same type), checked by the importer: the
+   * batch's later operations run with it, and it is stored with the batch's commit (not at all
+   * when the batch fails). A push applying a changed declaration imports under the new rules.
+   */
+  configureImporter(repoId: string, config: Record<string, unknown>): Promise<void>;
   readonly signal: AbortSignal;
 }
 

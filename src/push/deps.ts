@@ -19,6 +19,8 @@ export interface PushBatch {
   /** Uploads into one repository through one engine call, in order; `before`/`after` run around each. */
   uploadMany(repoId: string, specs: Iterable<UploadSpec>, hooks: { before(index: number): void; after(index: number): void }): Promise<unknown>;
   removeUnits(repoId: string, unitIds: string[]): Promise<unknown>;
+  /** The repository's declared importer configuration, used by this batch's imports and stored with its commit. */
+  configureImporter(repoId: string, config: Record<string, unknown>): Promise<void>;
 }
 
 export interface PushEngine {
@@ -28,6 +30,8 @@ export interface PushEngine {
   importerType(id: string): string | null;
   /** The importer configuration of an existing repository (null: no such repository). */
   importerConfig(id: string): Record<string, unknown> | null;
+  /** A plugin's own configuration (plugin level: its entry point, plugins.conf.d/<id>.json); {} when unknown. */
+  pluginConfig(pluginId: string): Promise<Record<string, unknown>>;
   repoVersion(id: string): number | null;
   listUnits(id: string): Unit[];
   /** The current version is not yet published by every distributor. */
@@ -156,7 +160,11 @@ export async function openPushEngine(settings: Settings, opts: { events: EventSi
       checker ??= await openScratchEngine(settings, 'stagepush-dry-run-');
       await checker.eng.checkRepoSpec(engineSpecOf(spec), plannedUrls(planned));
     };
-    return emptyEngine(types, path.join(settings.dataDir, 'content'), checkNewRepo, () => checker?.close());
+    const pluginConfig: PushEngine['pluginConfig'] = async (id) => {
+      checker ??= await openScratchEngine(settings, 'stagepush-dry-run-');
+      return checker.eng.listPlugins().find((p) => p.id === id)?.config ?? {};
+    };
+    return emptyEngine(types, path.join(settings.dataDir, 'content'), checkNewRepo, pluginConfig, () => checker?.close());
   }
   const { openEngine } = await import('../engine/index.js');
   const { engineOptionsOf } = await import('../config/index.js');
@@ -221,7 +229,7 @@ function plannedUrls(planned: RepoSpec[]): Record<string, string> {
   return urls;
 }
 
-function emptyEngine(types: Record<string, string[]>, contentRoot: string, checkNewRepo: PushEngine['checkNewRepo'], closeChecker: () => void): PushEngine {
+function emptyEngine(types: Record<string, string[]>, contentRoot: string, checkNewRepo: PushEngine['checkNewRepo'], pluginConfig: PushEngine['pluginConfig'], closeChecker: () => void): PushEngine {
   const no = (): never => {
     throw new Error('the dry run has no engine database');
   };
@@ -230,6 +238,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string, check
     hasRepo: () => false,
     importerType: () => null,
     importerConfig: () => null,
+    pluginConfig,
     repoVersion: () => null,
     listUnits: () => [],
     needsPublish: () => true,
@@ -283,6 +292,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     hasRepo: (id) => info(id) !== null,
     importerType: (id) => info(id)?.importer?.typeId ?? null,
     importerConfig: (id) => (info(id) ? (info(id)!.importer?.config ?? {}) : null),
+    pluginConfig: async (id) => eng.listPlugins().find((p) => p.id === id)?.config ?? {},
     repoVersion: (id) => info(id)?.version ?? null,
     listUnits: (id) => planView((c) => eng.listUnits(id, c)),
     needsPublish(id, configs) {
@@ -346,6 +356,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
           upload: (id, spec) => b.upload(id, spec),
           uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i), discardResults: true }),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { _id: { $in: unitIds } } }),
+          configureImporter: (id, config) => b.configureImporter(id, config),
         });
       }).finally(() => infos.clear());
     },

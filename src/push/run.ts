@@ -181,6 +181,20 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // Each item is read as its importer will read it (comps, modulemd, advisories, RAW trees,
       // file names): a problem of any of them refuses the push before anything changes, and
       // every item's problem is listed (an item read once for several repositories: once).
+      // The importer configuration each repository's imports run with: the plugin's own under the
+      // repository's (a declared repository's declaration, which this push applies before it
+      // imports). Made when first asked (a dry run on a fresh data dir reads the plugin's in a
+      // scratch engine).
+      const importerConfigs = new Map<string, Promise<Record<string, unknown>>>();
+      const importerConfigOf = (r: RepoSpec): Promise<Record<string, unknown>> => {
+        let c = importerConfigs.get(r.id);
+        if (!c) {
+          const own = r.origin === 'config' || !engine!.hasRepo(r.id) ? r.importer.config : (engine!.importerConfig(r.id) ?? {});
+          c = engine!.pluginConfig(engine!.importerType(r.id) ?? r.importer.typeId).then((plugin) => ({ ...plugin, ...own }));
+          importerConfigs.set(r.id, c);
+        }
+        return c;
+      };
       const desired = new Map<string, DesiredItem[]>();
       const itemProblems: Problem[] = [];
       const seenProblem = new Set<string>();
@@ -188,7 +202,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const list: DesiredItem[] = [];
         for (const a of byRepo.get(r.id) ?? []) {
           try {
-            list.push(await desiredItem(a, { repoId: r.id, record, importerConfig: engine!.importerConfig(r.id) ?? r.importer.config }));
+            list.push(await desiredItem(a, { repoId: r.id, record, importerConfig: a.typeId === 'directory' ? await importerConfigOf(r) : {} }));
           } catch (e) {
             const found = e instanceof StagepushError ? (e.problems.length ? e.problems : [e.toProblem()]) : [{ code: 'PUSH_ITEM_UNREADABLE', message: String((e as Error)?.message ?? e) }];
             for (const p of found) {
@@ -235,6 +249,26 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           policy.push({ code: 'PUSH_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: not signed (allow_unsigned is false)` });
         } else if (key && allowed.length && !allowed.includes(key)) {
           policy.push({ code: 'PUSH_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'signing_key', message: `${a.item.src}: signed with key ${key}, not in allowed_signing_keys (${allowed.join(', ')})` });
+        }
+      }
+      // The yum importer's own gate (require_signature, allowed_keys), as each repository's
+      // imports will apply it: refused here, every file listed, rather than at its upload.
+      const repoById = new Map(repos.map((r) => [r.id, r]));
+      const refused = new Set(policy.map((p) => p.file));
+      const seenInRepo = new Set<string>();
+      for (const a of route.assignments) {
+        const r = repoById.get(a.repoId);
+        if (a.item.kind !== 'RpmPushItem' || !r || refused.has(a.item.src ?? undefined) || (engine.importerType(r.id) ?? r.importer.typeId) !== 'yum_importer') continue;
+        const at = `${r.id}\u0000${a.item.src ?? a.item.name}`;
+        if (seenInRepo.has(at)) continue;
+        seenInRepo.add(at);
+        const c = await importerConfigOf(r);
+        const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
+        const keys = configList(c.allowed_keys).map((k) => k.toUpperCase().slice(-8));
+        if (!key && configBool(c.require_signature)) {
+          policy.push({ code: 'YUM_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'require_signature', message: `${a.item.src}: not signed, and repository ${r.id} requires a signature (its importer's require_signature)` });
+        } else if (key && keys.length && !keys.includes(key)) {
+          policy.push({ code: 'YUM_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'allowed_keys', message: `${a.item.src}: signed with key ${key}, not one of repository ${r.id}'s allowed_keys (${keys.join(', ')})` });
         }
       }
       if (problems.length || policy.length) {
@@ -373,6 +407,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         if (e.how !== 'existing') placed.add(e.sha256);
       });
       const created = new Set<string>();
+      // Repositories whose importer configuration the import itself set (stored with the commit).
+      const configured = new Set<string>();
       // The content this push may store is kept from an orphan clean-up running meanwhile (it
       // would see files not yet referenced by a committed unit).
       const pinName = `push-${pushId}`;
@@ -440,6 +476,14 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           facts.prefetch(uploads.flatMap((a) => (a.item.src ? [a.item.src] : [])));
           cache.expectRecords(plans.flatMap((p) => [...p.uploads].sort(byUploadOrder).flatMap((u) => (u.assignment.item.sha256sum ? [u.assignment.item.sha256sum] : []))));
           for (const plan of plans) {
+            // A changed importer declaration is in force for this push's own imports (a
+            // require_signature turned on refuses the unsigned packages of the push that turns it
+            // on); it is stored with the commit.
+            const importer = drifts.get(plan.repoId)?.importer;
+            if (importer && engine!.importerType(plan.repoId) === importer.typeId) {
+              await batch.configureImporter(plan.repoId, importer.config);
+              configured.add(plan.repoId);
+            }
             if (plan.removals.length) await batch.removeUnits(plan.repoId, plan.removals.map((u) => u.id));
             const ordered = [...plan.uploads].sort(byUploadOrder);
             // One engine call per repository; each item is still uploaded (and reported) on its own.
@@ -469,7 +513,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
       events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
       for (const [id, drift] of drifts) {
-        await engine.applyDrift(repos.find((r) => r.id === id)!, drift);
+        // An importer configuration the import set was stored with the commit.
+        await engine.applyDrift(repos.find((r) => r.id === id)!, configured.has(id) ? { ...drift, importer: undefined } : drift);
         log.line(`repository ${id} reconfigured from the config: ${drift.changes.join('; ')}`);
       }
       // Content a pre-push stored is now referenced by units: its pins are released.
@@ -1036,3 +1081,15 @@ async function runHooks(
   }
 }
 
+
+/** A plugin configuration's boolean as the built-in importers read it (true, "true", "1", "yes"). */
+function configBool(v: unknown): boolean {
+  return v === true || v === 'true' || v === '1' || v === 'yes';
+}
+
+/** A plugin configuration's list as the built-in importers read it (an array, or a comma-separated string). */
+function configList(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string') return v.split(',').map((x) => x.trim()).filter(Boolean);
+  return [];
+}

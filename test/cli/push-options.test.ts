@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
-import { MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
+import { keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
 
 function put(file: string, content: string | Buffer): void {
@@ -382,6 +382,41 @@ test('a declared repository follows its config: display name, distributor config
   assert.match((JSON.parse(other.stdout) as Report).problems.map((p) => `${p.code} ${p.message}`).join('\n'), /repository el/);
   assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore);
   assert.equal(show().displayName, 'Second');
+});
+
+test('a declared importer signing policy holds for the push that declares it: require_signature and allowed_keys refuse (exit 4, every file listed, dry run alike) before anything changes; accepted content is imported under it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  const first = path.join(work, 'first');
+  rpm(first, 'el', 'demo-hello-1.0-1.noarch.rpm');
+  writeFileSync(config, 'allow_unsigned: true\nrepositories:\n  el: {type: yum}\n');
+  assert.equal(push(['-q', first], { dataDir, config }).status, 0);
+  const show = () => JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'repo', 'show', 'el', '--json']).stdout) as { version: number; importer: { config: Record<string, unknown> } };
+
+  const root = path.join(work, 'area');
+  rpm(root, 'el', 'demo-unsigned-1.0-1.noarch.rpm');
+  rpm(root, 'el', 'demo-other-1.0-1.noarch.rpm');
+  writeFileSync(config, `allow_unsigned: true\nrepositories:\n  el: {type: yum, importer: {type_id: yum_importer, config: {require_signature: true, allowed_keys: [${keyIds().A}]}}}\n`);
+  const dbBefore = readFileSync(path.join(dataDir, 'engine.db'));
+  const expected = ['YUM_KEY_NOT_ALLOWED demo-other-1.0-1.noarch.rpm', 'YUM_UNSIGNED demo-unsigned-1.0-1.noarch.rpm'];
+  const problems = (out: string) => (JSON.parse(out) as Report).problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`).sort();
+  for (const args of [['--dry-run'], []]) {
+    const r = push(['--json', ...args, root], { dataDir, config });
+    assert.equal(r.status, 4, `${args.join(' ')}: ${r.stderr}`);
+    assert.deepEqual(problems(r.stdout), expected, args.join(' '));
+  }
+  assert.deepEqual(readFileSync(path.join(dataDir, 'engine.db')), dbBefore, 'nothing changed, not even the importer configuration');
+  assert.deepEqual(show().importer.config, {});
+
+  // A package the declared policy accepts: imported, and the configuration stored with it.
+  rmSync(root, { recursive: true });
+  rpm(root, 'el', 'demo-tools-2.0-1.noarch.rpm');
+  const ok = push(['--json', root], { dataDir, config });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual((JSON.parse(ok.stdout) as { repositories: Array<{ config_changes?: string[] }> }).repositories[0]!.config_changes, ['importer yum_importer: config']);
+  assert.equal(show().version, 2);
+  assert.deepEqual(show().importer.config, { require_signature: true, allowed_keys: [keyIds().A] });
 });
 
 test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {
