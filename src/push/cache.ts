@@ -294,7 +294,8 @@ export class PushCache {
 
   /** Stream a parsed header into the staging table (by the file's sha256). */
   stageRecord(sha256: string, record: Parameters<typeof rpmRecordSummary>[0]): void {
-    this.stageRecordJson(sha256, JSON.stringify(record), rpmRecordSummary(record));
+    const json = JSON.stringify(record);
+    this.stageRecordJson(sha256, json, rpmRecordSummary(record, json));
   }
 
   /** The same, with the record already as JSON text and its summary. */

@@ -68,7 +68,7 @@ export interface DesiredContext {
   /** The configuration the repository's importer will upload with (what it refuses is refused now). */
   importerConfig?: Record<string, unknown>;
   /** The parsed header of an RPM item (its summary, from the staging table). */
-  record(item: PushItemLike): Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown } | undefined;
+  record(item: PushItemLike): (Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown; controlChars?: string }) | undefined;
 }
 
 /** The units an item becomes in a repository. */
@@ -81,6 +81,10 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
     case 'srpm': {
       const r = ctx.record(item);
       if (!r) throw new Error(`no parsed header for ${item.src}`);
+      if (r.controlChars) {
+        // It could never be published (createrepo_c refuses it too): refused before anything changes.
+        throw new StagepushError('REPODATA_CONTROL_CHARS', `${item.src}: the header's ${r.controlChars} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: r.controlChars });
+      }
       const typeId = r.isSource ? 'srpm' : 'rpm';
       a.typeId = typeId;
       const key = { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha };

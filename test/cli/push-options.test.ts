@@ -419,6 +419,36 @@ test('a declared importer signing policy holds for the push that declares it: re
   assert.deepEqual(show().importer.config, { require_signature: true, allowed_keys: [keyIds().A] });
 });
 
+test('a package whose header text holds a control character (createrepo_c refuses it) is refused before anything changes: the push and its dry run (exit 3, naming file and field), an upload too', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const dir = path.join(root, 'el', 'RPMS');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'good-1.0-1.noarch.rpm'), buildRpm({ name: 'good', version: '1.0', release: '1', files: [{ path: '/usr/share/good', data: Buffer.from('g') }] }));
+  const bad = path.join(dir, 'bell-1.0-1.noarch.rpm');
+  writeFileSync(bad, buildRpm({ name: 'bell', version: '1.0', release: '1', description: 'rings \u0007 here', files: [{ path: '/usr/share/bell', data: Buffer.from('b') }] }));
+  for (const args of [['--dry-run'], []]) {
+    const r = push(['--json', ...args, root], { dataDir, config });
+    assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+    const problems = (JSON.parse(r.stdout) as Report).problems;
+    assert.deepEqual(problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`), ['REPODATA_CONTROL_CHARS bell-1.0-1.noarch.rpm']);
+    assert.match(problems[0]!.message, /description holds a control character/);
+  }
+  assert.match(runCli(['--data-dir', dataDir, 'repo', 'list'], { env: { STAGEPUSH_CONFIG: '' } }).stdout, /no repositories/, 'nothing was made');
+  // The push without it works; an upload of it is refused (the repository keeps publishing).
+  rmSync(bad);
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  writeFileSync(path.join(work, 'bell.rpm'), buildRpm({ name: 'bell', version: '1.0', release: '1', description: 'rings \u0007 here', files: [{ path: '/usr/share/bell', data: Buffer.from('b') }] }));
+  const up2 = runCli(['--data-dir', dataDir, 'content', 'upload', '--repo', 'el', path.join(work, 'bell.rpm')], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal(up2.status, 3, up2.stderr);
+  assert.match(up2.stderr, /REPODATA_CONTROL_CHARS/);
+  const pub = runCli(['--data-dir', dataDir, 'repo', 'publish', 'el', '--force'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.equal(pub.status, 0, pub.stderr);
+});
+
 test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

@@ -384,6 +384,29 @@ const PKG_STRING_FIELDS = [
 ] as const;
 const DEP_LISTS = ['requires', 'provides', 'conflicts', 'obsoletes', 'suggests', 'enhances', 'recommends', 'supplements'] as const;
 
+/**
+ * The field of a header record that holds a control character createrepo_c refuses (checked
+ * over every changelog entry, whatever changelog limit a repository publishes with), or null.
+ * What an importer checks before a package enters a repository: it could never be published.
+ */
+export function controlCharsField(record: RpmRecord): string | null {
+  try {
+    toRepodataPackage(record, { pkgid: '', checksumType: 'sha256', mtime: 0, locationHref: '', size: 0 }, { changelogLimit: -1 });
+    return null;
+  } catch (e) {
+    if (e instanceof StagepushError && e.code === 'REPODATA_CONTROL_CHARS') return e.field ?? 'header';
+    throw e;
+  }
+}
+
+/**
+ * Whether a header record's JSON text (JSON.stringify's) may hold a control character: its
+ * escapes \u0000–\u001f, \b or \f (tab, LF, CR are allowed). A cheap test before controlCharsField.
+ */
+export function jsonMayHoldControlChars(json: string): boolean {
+  return /\\u00[01]|\\[bf]/.test(json);
+}
+
 /** Refuse a package createrepo_c would refuse ("Forbidden control chars found"). */
 export function checkControlChars(pkg: RepodataPackage): void {
   const fail = (field: string): never => {

@@ -23,9 +23,10 @@ import type {
   UploadRequest,
   ValidationResult,
 } from '../../engine/contract.js';
-import { jsonText } from '../../engine/contract.js';
+import { isJsonText, jsonText } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
+import { controlCharsField } from '../../formats/repodata/package.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
 import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, str } from './units.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
@@ -81,7 +82,7 @@ async function readHead(file: string, n: number): Promise<string> {
 type RpmRecord = import('../../formats/rpm/types.js').RpmRecord;
 
 /** The fields of a header record the importer itself needs (the unit key, the file name, the type, the signature gate). */
-type RpmHead = Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource' | 'signingKey'>;
+type RpmHead = Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource' | 'signingKey'> & { controlChars?: string };
 
 function isRpmHead(r: unknown): r is RpmHead {
   const h = r as Partial<RpmHead> | null;
@@ -124,6 +125,8 @@ export async function saveRpmFile(
     throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
   }
   checkSignature(head.signingKey ?? null, filePath, opts);
+  // A record passed as JSON text was checked when it was read (its summary says).
+  checkPublishable(isJsonText(record) ? (head.controlChars ?? null) : controlCharsField(record as RpmRecord), filePath);
   const typeId = head.isSource ? 'srpm' : 'rpm';
   const filename = rpmFilename(head);
   const metadata: MetadataInput = {
@@ -159,6 +162,7 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
       throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
     }
     checkSignature(r.record.signingKey ?? null, filePath, opts);
+    checkPublishable(controlCharsField(r.record), filePath);
     const filename = rpmFilename(r.record);
     const metadata: MetadataInput = { filename, location: packageLocation(filename), checksumtype: 'sha256', signing_key: r.record.signingKey ?? null, record: r.record as unknown as Json };
     const init = conduit.initUnit(r.record.isSource ? 'srpm' : 'rpm', rpmUnitKey(r.record, sha256), metadata, null);
@@ -168,6 +172,11 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
     if (tmp.storagePath) await fsp.rm(tmp.storagePath, { force: true });
     throw e;
   }
+}
+
+/** Refuse a package no repository could publish: a control character in its header text (createrepo_c refuses it too). */
+function checkPublishable(field: string | null, file: string): void {
+  if (field) throw new StagepushError('REPODATA_CONTROL_CHARS', `${file}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file, field });
 }
 
 export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {

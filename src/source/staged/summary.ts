@@ -1,4 +1,11 @@
-/** The header fields planning needs (name, EVR, arch, source or binary, signing key), sent with a record passed as JSON text. */
+import { controlCharsField, jsonMayHoldControlChars } from '../../formats/repodata/package.js';
+import type { RpmRecord } from '../../formats/rpm/types.js';
+
+/**
+ * The header fields planning needs (name, EVR, arch, source or binary, signing key), sent with a
+ * record passed as JSON text; and the field holding a control character createrepo_c refuses
+ * (such a package could never be published: the push refuses it before anything changes).
+ */
 export interface RpmRecordSummary {
   name: string;
   epoch: number | string | null;
@@ -7,11 +14,13 @@ export interface RpmRecordSummary {
   arch: string;
   isSource: boolean;
   signingKey: string | null;
+  /** Absent when none (summaries stored before it was checked lack it too). */
+  controlChars?: string;
 }
 
-/** The summary of a parsed RPM header record. */
-export function rpmRecordSummary(record: { name: string; epoch?: unknown; version: string; release: string; arch: string; isSource: boolean; signingKey?: string | null }): RpmRecordSummary {
-  return {
+/** The summary of a parsed RPM header record (`json`: its JSON text, when made: a cheap first test for control characters). */
+export function rpmRecordSummary(record: Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown; signingKey?: string | null }, json?: string): RpmRecordSummary {
+  const out: RpmRecordSummary = {
     name: record.name,
     epoch: (record.epoch as number | string | null | undefined) ?? null,
     version: record.version,
@@ -20,4 +29,7 @@ export function rpmRecordSummary(record: { name: string; epoch?: unknown; versio
     isSource: record.isSource,
     signingKey: record.signingKey ?? null,
   };
+  const ctrl = (json === undefined || jsonMayHoldControlChars(json)) ? controlCharsField(record as RpmRecord) : null;
+  if (ctrl) out.controlChars = ctrl;
+  return out;
 }

@@ -80,8 +80,9 @@ export default async function run(job: WorkerJob): Promise<WorkerResult> {
     }
     const { record, checksums } = read;
     if (job.record === 'json') {
-      const summary = rpmRecordSummary(record);
-      return { ok: true, recordJson: JSON.stringify(record), summary, signingKey: record.signingKey, sums: checksums ?? {} };
+      const recordJson = JSON.stringify(record);
+      const summary = rpmRecordSummary(record, recordJson);
+      return { ok: true, recordJson, summary, signingKey: record.signingKey, sums: checksums ?? {} };
     }
     return job.record ? { ok: true, record, signingKey: record.signingKey, sums: checksums ?? {} } : { ok: true, signingKey: record.signingKey, sums: checksums ?? {} };
   } catch (e) {

@@ -12,6 +12,8 @@ import {
   isPrimaryFile,
   packagesHref,
   toRepodataPackage,
+  controlCharsField,
+  jsonMayHoldControlChars,
   rpmvercmp,
   escapeAttr,
   escapeText,
@@ -184,6 +186,21 @@ test('a control character refuses the package with a coded error', () => {
     () => toRepodataPackage(record({ description: 'bad \u0001 char' }), FILE),
     (e: unknown) => e instanceof StagepushError && e.code === 'REPODATA_CONTROL_CHARS' && e.field === 'description',
   );
+});
+
+test('controlCharsField names the field an importer refuses, changelogs beyond any limit included; the JSON pre-test never misses one', () => {
+  assert.equal(controlCharsField(record()), null);
+  assert.equal(controlCharsField(record({ summary: 'a\u001fb' })), 'summary');
+  const changelogs = Array.from({ length: 12 }, (_, i) => ({ time: 100 - i, author: 'a', text: i === 11 ? 'old \u0008 entry' : 't' }));
+  // The oldest entry (last in the header) is the first one published.
+  assert.equal(controlCharsField(record({ changelogs })), 'changelogs[0]');
+  for (let c = 0; c < 0x20; c++) {
+    const r = record({ description: `x${String.fromCharCode(c)}y` });
+    const allowed = c === 9 || c === 10 || c === 13;
+    assert.equal(jsonMayHoldControlChars(JSON.stringify(r)), !allowed, `U+${c.toString(16)}`);
+    assert.equal(controlCharsField(r), allowed ? null : 'description', `U+${c.toString(16)}`);
+  }
+  assert.equal(jsonMayHoldControlChars(JSON.stringify(record({ description: 'tab\tnewline\n return\r' }))), false);
 });
 
 test('RepodataWriter streams gzip files with checksums, sizes and the announced count', async () => {
