@@ -336,13 +336,17 @@ class EngineImpl implements Engine, ConduitHost {
     return p.factory.create();
   }
 
-  /** `distId`: the distributor validated (its related repositories include every other distributor's relative_url). */
-  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string, plannedUrls?: Record<string, string>): Promise<void> {
+  /**
+   * `distId`: the distributor validated (its related repositories include every other distributor's relative_url).
+   * `override`: a call's override, layered over `config` exactly as the operation will layer it.
+   */
+  private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string, plannedUrls?: Record<string, string>, override: Record<string, unknown> = {}): Promise<void> {
     assertJson(config, `the ${label} configuration`);
+    assertJson(override, `the ${label} override`);
     const inst = (await this.instance(p)) as Importer | Distributor;
     let res: ValidationResult | boolean | [boolean, string] | undefined;
     try {
-      res = (await inst.validateConfig(repo, new CallConfig(p.config, config), this.related(p.id, repo.id, distId, plannedUrls))) as typeof res;
+      res = (await inst.validateConfig(repo, new CallConfig(p.config, config, override), this.related(p.id, repo.id, distId, plannedUrls))) as typeof res;
     } catch (e) {
       throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e });
     }
@@ -359,16 +363,17 @@ class EngineImpl implements Engine, ConduitHost {
 
   /**
    * A call's override (`--override`) is validated with the configuration it overrides, as the
-   * plugin will see it, before the operation starts: a bad value is refused by validateConfig
-   * naming the key, not met half-way through a sync or publish.
+   * plugin will see it (the same layers: a key set to null in the override is null, not the
+   * repository's or the plugin's value), before the operation starts: a bad value is refused by
+   * validateConfig naming the key, not met half-way through a sync or publish.
    */
   private async validateOverride(p: LoadedPlugin, repoId: string, kind: 'importer' | 'distributor', d: DistributorRow | null, override: Record<string, unknown> | undefined): Promise<void> {
     if (!override || !Object.keys(override).length) return;
     const row = this.requireRepo(repoId);
     if (kind === 'importer') {
-      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'importer', p.id), true), mergeConfig(parseJson(row.importer_config, {}), override), 'importer (with the call override)');
+      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'importer', p.id), true), parseJson(row.importer_config, {}), 'importer (with the call override)', undefined, undefined, override);
     } else {
-      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'distributor', d!.id), true), mergeConfig(parseJson(d!.config, {}), override), `distributor ${d!.id} (with the call override)`, d!.id);
+      await this.validate(p, this.repoObject(row, this.workingDir(repoId, 'distributor', d!.id), true), parseJson(d!.config, {}), `distributor ${d!.id} (with the call override)`, d!.id, undefined, override);
     }
   }
 
@@ -1378,8 +1383,14 @@ class EngineImpl implements Engine, ConduitHost {
     return [...due, ...Object.keys(configs).filter((id) => !dists.some((d) => d.id === id))];
   }
 
-  private configHash(p: LoadedPlugin, config: Record<string, unknown>): string {
-    return createHash('sha256').update(stableStringify({ plugin: p.config, repo: config })).digest('hex');
+  /**
+   * What a publish is recorded with. A publish with a call override records the override too: the
+   * configuration it published is not the stored one, so the next publish without it is due (an
+   * override is for that run only).
+   */
+  private configHash(p: LoadedPlugin, config: Record<string, unknown>, override: Record<string, unknown> = {}): string {
+    const what = Object.keys(override).length ? { plugin: p.config, repo: config, override } : { plugin: p.config, repo: config };
+    return createHash('sha256').update(stableStringify(what)).digest('hex');
   }
 
   /**
@@ -1463,7 +1474,7 @@ class EngineImpl implements Engine, ConduitHost {
     const inst = (await this.instance(p)) as Distributor;
     if (typeof inst.publishRepo !== 'function') throw this.notSupported(p, 'publish');
     const config = parseJson<Record<string, unknown>>(d.config, {});
-    const hash = this.configHash(p, config);
+    const hash = this.configHash(p, config, override);
     const last = this.st.lastPublish(repoId, distId, 'published');
     if (!force && !Object.keys(override).length && last && !this.publishDue(repo, d, p)) {
       this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; forced, it is published again: repo publish --force, push --force-publish)` });
@@ -1503,7 +1514,6 @@ class EngineImpl implements Engine, ConduitHost {
       this.st.updatePublish(seq, { state: 'published', finished: now(), published_paths: JSON.stringify(publishedPaths), urls: JSON.stringify(urls), manifest: JSON.stringify(manifest), report: JSON.stringify(report!.summary ?? null) });
       this.st.clearOldManifests(repoId, distId, seq);
       for (const sp of staging.scratchpads.values()) this.st.setScratchpad(sp.repoId, sp.owner, sp.value);
-      for (const [repoId, config] of staging.importerConfigs) this.st.updateRepo(repoId, { importer_config: JSON.stringify(config), updated: now() });
       checkpoint('in-transaction');
     });
     checkpoint('publish-recorded');

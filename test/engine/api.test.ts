@@ -298,3 +298,29 @@ test('a repository whose plugin is no longer loaded is not deleted silently: its
     bare.close();
   }
 });
+
+test('a publish with a call override is for that run only: the next publish without it is due and puts the configured tree back', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    await eng.createRepo({ id: 'o', importer: { typeId: 'iso_importer' }, distributors: [{ typeId: 'iso_distributor', config: { relative_url: 'content/o' } }] });
+    const f = path.join(e.root, 'a.iso');
+    fs.writeFileSync(f, 'a\n');
+    await eng.upload('o', { filePath: f, typeId: 'iso' });
+    const http = path.join(e.dataDir, 'published', 'http');
+    assert.equal((await eng.publish('o'))[0]!.status, 'published');
+    const preview = await eng.publish('o', { override: { relative_url: 'preview/o' } });
+    assert.equal(preview[0]!.status, 'published');
+    assert.ok(fs.existsSync(path.join(http, 'preview', 'o', 'PULP_MANIFEST')));
+    const plain = await eng.publish('o');
+    assert.equal(plain[0]!.status, 'published', 'the stored configuration was not the last one published');
+    assert.deepEqual(plain[0]!.publishedPaths, [path.join(http, 'content', 'o')]);
+    assert.ok(fs.existsSync(path.join(http, 'content', 'o', 'a.iso')));
+    assert.equal((await eng.publish('o'))[0]!.status, 'skipped');
+    // An override is checked as the operation will see it: a key set to null is null there.
+    await assert.rejects(eng.publish('o', { override: { relative_url: null } }), (err: any) => err.code === 'PLUGIN_CONFIG_INVALID' && /relative_url/.test(err.message));
+    await assert.rejects(eng.upload('o', { filePath: f, typeId: 'iso', override: { remove_missing: null } }), (err: any) => err.code === 'PLUGIN_CONFIG_INVALID');
+  } finally {
+    eng.close();
+  }
+});
