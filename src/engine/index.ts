@@ -90,6 +90,14 @@ function checkId(id: unknown, what: string): string {
 }
 
 /** Merge a config patch: null values delete keys. */
+/** A short description of a value a plugin returned (for errors about its shape). */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'a list holding something other than strings';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return `a ${typeof v}`;
+}
+
 function mergeConfig(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
   const out = { ...base };
   for (const [k, v] of Object.entries(patch)) {
@@ -1008,6 +1016,9 @@ class EngineImpl implements Engine, ConduitHost {
         new CallConfig(p.config, config, opts.override ?? {}),
         units,
       );
+      if (returned !== undefined && returned !== null && !Array.isArray(returned)) {
+        throw new StagepushError('ENGINE_BAD_RESULT', `importUnits of ${p.id} returned ${describeValue(returned)}, not a list of units`, { kind: 'failed' });
+      }
       // Units returned but not saved through the conduit are associated (shared) as they are.
       const done = new Set(conduit.outcomes.map((o) => `${o.unit.typeId}\0${JSON.stringify(o.unit.unitKey)}`));
       for (const u of returned ?? []) {
@@ -1497,6 +1508,13 @@ class EngineImpl implements Engine, ConduitHost {
       report = await inst.publishRepo(this.repoObject(repo, this.workingDir(repoId, 'distributor', distId)), conduit, new CallConfig(p.config, config, override));
       if (t.signal.aborted) throw t.signal.reason;
       this.checkReport(report, p, 'publish', repoId, 'ENGINE_PUBLISH_FAILED');
+      // What is recorded and shown later (repo show, fsck, the agent's binds): lists of strings.
+      for (const k of ['publishedPaths', 'urls'] as const) {
+        const v = (report as unknown as Record<string, unknown>)[k];
+        if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+          throw new StagepushError('ENGINE_PUBLISH_FAILED', `publish of repository ${repoId}: ${p.id} returned ${k} ${describeValue(v)}, not a list of strings`, { kind: 'failed', field: k });
+        }
+      }
     } catch (e) {
       this.st.updatePublish(seq, { state: t.signal.aborted ? 'canceled' : 'failed', finished: now(), error: JSON.stringify(errJson(e)) });
       this.events({ type: 'phase-end', phase: 'publish', repo: repoId, label: distId, ok: false });
@@ -1837,10 +1855,15 @@ class EngineImpl implements Engine, ConduitHost {
           const inst = (await this.instance(p)) as Distributor;
           if (typeof inst.verifyPublished === 'function') {
             const env = { publishRoot: this.publishRoot, baseUrls: { ...(this.opts.baseUrls ?? {}) }, blobPath: (sha: string) => this.store.pathFor(sha) };
+            // A plugin that fails its own check is a problem of that distributor: every other
+            // check still runs and is reported.
             try {
-              diffs.push(...(await inst.verifyPublished(this.repoObject(r, this.workingDir(r.id, 'distributor', d.id), true), new CallConfig(p.config, parseJson(d.config, {})), env)));
+              const found: unknown = await inst.verifyPublished(this.repoObject(r, this.workingDir(r.id, 'distributor', d.id), true), new CallConfig(p.config, parseJson(d.config, {})), env);
+              if (!Array.isArray(found) || !found.every((x) => typeof x === 'string')) {
+                problems.push({ code: 'ENGINE_FSCK_FAILED', message: `verifyPublished of ${r.id}/${d.id} (${p.id}) returned ${describeValue(found)}, not a list of problems (strings)`, file: Object.keys(manifest)[0] });
+              } else diffs.push(...found);
             } catch (e) {
-              throw this.pluginError(e, p, 'verifyPublished', r.id, 'ENGINE_FSCK_FAILED');
+              problems.push({ code: 'ENGINE_FSCK_FAILED', message: `verifyPublished of ${r.id}/${d.id} (${p.id}) failed: ${(e as Error)?.message ?? String(e)}`, file: Object.keys(manifest)[0] });
             }
           }
         }

@@ -324,3 +324,38 @@ test('a publish with a call override is for that run only: the next publish with
     eng.close();
   }
 });
+
+test('what a plugin returns is checked before it is recorded: publishedPaths/urls not lists of strings fail the publish (nothing recorded), importUnits not a list fails the copy, verifyPublished throwing or not a list is one fsck problem and the other checks still run', async () => {
+  const e = engineEnv();
+  const eng = await open(e, { baseUrls: { http: 'http://example.test/pub' } });
+  try {
+    await eng.createRepo({ id: 'p', importer: { typeId: 'test_importer' }, distributors: [{ typeId: 'test_distributor', config: { relative_url: 'p' } }] });
+    await eng.createRepo({ id: 'q', importer: { typeId: 'test_importer' } });
+    const f = path.join(e.root, 'one.txt');
+    fs.writeFileSync(f, 'one\n');
+    await eng.upload('p', { filePath: f });
+    for (const key of ['urls_as_string', 'paths_as_string']) {
+      const [out] = await eng.publish('p', { override: { [key]: true } });
+      assert.equal(out!.status, 'failed', key);
+      assert.equal(out!.error?.code, 'ENGINE_PUBLISH_FAILED', key);
+      assert.match(out!.error?.message ?? '', /not a list of strings/, key);
+    }
+    assert.equal(eng.listDistributors('p')[0]!.lastPublish, null, 'no bad publish recorded');
+    assert.equal((await eng.publish('p'))[0]!.status, 'published');
+    await assert.rejects(eng.copy('p', 'q', { override: { import_returns_string: true } }), (err: any) => err.code === 'ENGINE_COPY_FAILED' || err.code === 'ENGINE_BAD_RESULT');
+    assert.equal(eng.listUnits('q').length, 0);
+    // A stored file damaged meanwhile is still found when a plugin's own check fails.
+    fs.chmodSync(eng.listUnits('p')[0]!.storagePath!, 0o644);
+    fs.writeFileSync(eng.listUnits('p')[0]!.storagePath!, 'damaged\n');
+    for (const mode of ['throw', 'string']) {
+      await eng.updateDistributor('p', 'test_distributor', { config: { verify_mode: mode } });
+      const r = await eng.fsck();
+      const codes = r.problems.map((x) => x.code);
+      assert.ok(codes.includes('ENGINE_FSCK_FAILED'), `${mode}: ${JSON.stringify(r.problems)}`);
+      assert.ok(codes.some((c) => c !== 'ENGINE_FSCK_FAILED'), `${mode}: the stored file's damage is reported too: ${JSON.stringify(r.problems)}`);
+      assert.ok(!r.problems.some((x) => /"a"|; a;/.test(x.message)), 'a string is not split into characters');
+    }
+  } finally {
+    eng.close();
+  }
+});

@@ -109,6 +109,7 @@ class TestImporter {
     return { success: true, summary: { uploaded: name } };
   }
   async importUnits(source, dest, conduit, config, units) {
+    if (config.get('import_returns_string')) return 'nope';
     if (config.get('copy_via_source')) units = conduit.getSourceUnits({ typeIds: ['tfile'] });
     const out = [];
     for (const u of units) out.push(conduit.saveUnit(u));
@@ -176,7 +177,15 @@ class TestDistributor {
     fs.renameSync(tmp, target);
     fs.rmSync(old, { recursive: true, force: true });
     const urls = conduit.baseUrls.http ? [conduit.baseUrls.http.replace(/\/$/, '') + '/' + rel + '/'] : [];
+    if (config.get('urls_as_string')) return { success: true, summary: {}, publishedPaths: [target], urls: 'http://mirror.example.com/' };
+    if (config.get('paths_as_string')) return { success: true, summary: {}, publishedPaths: target, urls };
     return { success: true, summary: { files: units.length }, publishedPaths: [target], urls };
+  }
+  verifyPublished(repo, config) {
+    const mode = config.get('verify_mode');
+    if (mode === 'throw') throw new Error('verify boom');
+    if (mode === 'string') return 'all good';
+    return [];
   }
   cancelPublishRepo() { this.canceled = true; }
   createConsumerPayload(repo, config, binding) { return { relative_url: config.get('relative_url'), repo: repo.id, binding }; }
