@@ -79,6 +79,51 @@ function strList(v: YamlValue | undefined): string[] {
   return Array.isArray(v) ? v.map((x) => str(x) ?? '').filter((x) => x !== '') : [];
 }
 
+/**
+ * The keys libmodulemd (2.14, as dnf reads modules.yaml) accepts in a modulemd v2 stream's
+ * `data`: it refuses a document with any other key, at any depth, and dnf then drops the whole
+ * stream. `'*'` as a key: any key (its value as given); as a value: anything (xmd). `[spec]`: a
+ * list of such values. Scalars and lists of scalars are 'v'.
+ */
+type KeySpec = 'v' | '*' | KeySpec[] | { [key: string]: KeySpec };
+const RPM_COMPONENT: KeySpec = { name: 'v', rationale: 'v', repository: 'v', cache: 'v', ref: 'v', buildroot: 'v', 'srpm-buildroot': 'v', buildorder: 'v', arches: 'v', multilib: 'v', buildafter: 'v', buildonly: 'v' };
+const MODULE_COMPONENT: KeySpec = { rationale: 'v', repository: 'v', ref: 'v', buildorder: 'v', buildafter: 'v', buildonly: 'v' };
+const RPMS_ONLY: KeySpec = { rpms: 'v' };
+const STREAM_V2: { [key: string]: KeySpec } = {
+  name: 'v', stream: 'v', version: 'v', context: 'v', static_context: 'v', arch: 'v', summary: 'v', description: 'v',
+  servicelevels: { '*': { eol: 'v' } },
+  license: { module: 'v', content: 'v' },
+  xmd: '*',
+  dependencies: [{ buildrequires: { '*': 'v' }, requires: { '*': 'v' } }],
+  references: { community: 'v', documentation: 'v', tracker: 'v' },
+  profiles: { '*': { description: 'v', rpms: 'v', default: 'v' } },
+  api: RPMS_ONLY, filter: RPMS_ONLY, demodularized: RPMS_ONLY,
+  buildopts: { rpms: { macros: 'v', whitelist: 'v' }, arches: 'v' },
+  components: { rpms: { '*': RPM_COMPONENT }, modules: { '*': MODULE_COMPONENT } },
+  artifacts: { rpms: 'v', 'rpm-map': '*' },
+};
+
+/** The first key of `v` (at `at`) that `spec` does not allow, as a dotted path; null when none. */
+function unknownKey(v: YamlValue | undefined, spec: KeySpec, at: string): string | null {
+  if (spec === '*' || spec === 'v' || v === undefined || v === null) return null;
+  if (Array.isArray(spec)) {
+    if (!Array.isArray(v)) return null;
+    for (let i = 0; i < v.length; i++) {
+      const bad = unknownKey(v[i], spec[0]!, `${at}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (!isMap(v)) return null;
+  for (const [k, x] of Object.entries(v)) {
+    const sub = spec[k] ?? spec['*'];
+    if (sub === undefined) return `${at}.${k}`;
+    const bad = unknownKey(x, sub, `${at}.${k}`);
+    if (bad) return bad;
+  }
+  return null;
+}
+
 /** Parse a modulemd YAML stream into its documents. */
 export function parseModulemd(text: string | Buffer, file = 'modules.yaml'): ModulemdDocument[] {
   const { parseAllDocuments, visit } = yaml();
@@ -126,7 +171,12 @@ export function moduleStream(doc: ModulemdDocument, file = 'modules.yaml', idx =
   if (!/^\d+$/.test(version)) fail(file, idx, 'data.version', `is not an unsigned integer: ${version}`);
   const context = need('context');
   const arch = need('arch');
+  // What libmodulemd requires and refuses (dnf drops a stream it cannot read, with a warning on every run).
+  for (const k of ['summary', 'description']) if (d[k] === undefined || d[k] === null) fail(file, idx, `data.${k}`, 'is missing (libmodulemd refuses the document)');
   const lic = isMap(d['license']) ? d['license'] : {};
+  if (!str(lic['module']) && !strList(lic['module']).length) fail(file, idx, 'data.license.module', 'is missing or empty (libmodulemd refuses the document: a module stream names its license)');
+  const unknown = unknownKey(d, STREAM_V2, 'data');
+  if (unknown) fail(file, idx, unknown, 'is not a modulemd v2 key (libmodulemd refuses the document)');
   const profiles: Record<string, ModuleProfile> = {};
   if (isMap(d['profiles'])) {
     for (const [k, v] of Object.entries(d['profiles'])) profiles[k] = { description: isMap(v) ? str(v['description']) : null, rpms: isMap(v) ? strList(v['rpms']) : [] };

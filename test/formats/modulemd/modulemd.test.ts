@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { moduleDefaults, moduleStream, parseModulemd, writeModulemd } from '../../../src/formats/modulemd/index.js';
 import { StagepushError } from '../../../src/errors.js';
@@ -42,4 +43,34 @@ test('bad modulemd documents are refused with coded errors', () => {
   bad('---\n- a list\n...\n', 'document');
   bad('---\nkey: [unclosed\n', 'YAML');
   bad('---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  stream: s\n...\n', 'data.module');
+});
+
+test('a module stream libmodulemd refuses (dnf then drops it) is refused, naming the field; what it accepts is accepted: modulemd-validator decides each case', () => {
+  const dir = tempDir();
+  const base = 'name: foo\n  stream: "1"\n  version: 1\n  context: c0ffee42\n  arch: x86_64\n';
+  const doc = (data: string) => `---\ndocument: modulemd\nversion: 2\ndata:\n  ${base}${data}...\n`;
+  const lic = '  summary: s\n  description: d\n  license: {module: [MIT]}\n';
+  const cases: Array<[string, string, string | null]> = [
+    ['complete', lic, null],
+    ['every known section', `${lic}  servicelevels: {rawhide: {eol: 2077-10-23}}\n  xmd: {any: [thing]}\n  dependencies: [{buildrequires: {platform: [el9]}, requires: {platform: [el9]}}]\n  references: {community: a, documentation: b, tracker: c}\n  profiles: {default: {description: d, rpms: [foo], default: true}}\n  api: {rpms: [foo]}\n  filter: {rpms: [bar]}\n  demodularized: {rpms: [baz]}\n  buildopts: {rpms: {macros: x, whitelist: [a]}, arches: [x86_64]}\n  components: {rpms: {foo: {rationale: r, ref: f, buildorder: 1, arches: [x86_64]}}, modules: {m: {rationale: r}}}\n  artifacts: {rpms: [foo-0:1-1.x86_64]}\n`, null],
+    ['no license', '  summary: s\n  description: d\n', 'data.license.module'],
+    ['license content only', '  summary: s\n  description: d\n  license: {content: [MIT]}\n', 'data.license.module'],
+    ['no summary', '  description: d\n  license: {module: [MIT]}\n', 'data.summary'],
+    ['no description', '  summary: s\n  license: {module: [MIT]}\n', 'data.description'],
+    ['unknown top-level key', `${lic}  frobnicate: yes\n`, 'data.frobnicate'],
+    ['eol in v2', `${lic}  eol: 2077-01-01\n`, 'data.eol'],
+    ['unknown profile key', `${lic}  profiles: {default: {rpms: [a], zz: 1}}\n`, 'data.profiles.default.zz'],
+    ['unknown dependency key', `${lic}  dependencies: [{requires: {a: [b]}, zz: {}}]\n`, 'data.dependencies[0].zz'],
+    ['unknown component key', `${lic}  components: {rpms: {foo: {rationale: r, zz: 1}}}\n`, 'data.components.rpms.foo.zz'],
+    ['unknown license key', '  summary: s\n  description: d\n  license: {module: [MIT], x: [a]}\n', 'data.license.x'],
+  ];
+  for (const [label, data, field] of cases) {
+    const text = doc(data);
+    const f = path.join(dir, 'm.yaml');
+    writeFileSync(f, text);
+    const oracle = spawnSync('modulemd-validator', [f], { encoding: 'utf8' });
+    assert.equal(oracle.status === 0, field === null, `${label}: modulemd-validator ${oracle.status === 0 ? 'accepts' : 'refuses'} it`);
+    if (field === null) assert.doesNotThrow(() => parseModulemd(text, 'm.yaml'), label);
+    else assert.throws(() => parseModulemd(text, 'm.yaml'), (e: unknown) => e instanceof StagepushError && e.code === 'MODULEMD_INVALID' && e.field === field, label);
+  }
 });
