@@ -26,7 +26,10 @@ export const amiReleaseSchema = {
     variant: optionalString,
     arch: { type: 'string', enum: ['arm64', 'x86_64'] },
     respin: { type: 'integer' },
-    type: { type: ['string', 'null'], enum: ['ga', 'beta', null] },
+    // pushsource's schemas write `enum: [ga, beta, null]` beside a $ref to optional_string: draft-07
+    // (which pushsource's jsonschema.validate applies) ignores keywords beside $ref, so any
+    // non-empty string is accepted, and the model takes any optional string.
+    type: optionalString,
     date: { type: 'string', pattern: '^[0-9]{8}$' },
   },
   required: ['product', 'date', 'arch', 'respin'],

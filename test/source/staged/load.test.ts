@@ -201,3 +201,20 @@ test('a staged.yaml sha256sum is verified whatever the type it names: an RPM, an
   ]);
   assert.deepEqual(r.items.map((i) => i.name), ['ok-1.0-1.noarch.rpm']);
 });
+
+test('an AMI release type is any non-empty string or null, as pushsource accepts it (its schema\'s enum sits beside a $ref, which draft-07 ignores)', async () => {
+  const root = stage({
+    'staged.yaml': stagedYaml(
+      ['rc', 'GA', null].map((type, i) => ({ relative_path: `d/AWS_IMAGES/x${i}.raw`, attributes: { ...AMI_ATTRS, release: { ...AMI_ATTRS.release, type } } })),
+    ),
+    'd/AWS_IMAGES/x0.raw': 'a\n',
+    'd/AWS_IMAGES/x1.raw': 'b\n',
+    'd/AWS_IMAGES/x2.raw': 'c\n',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.items.map((i) => (i.kind === 'AmiPushItem' ? i.release?.type : 'not an AMI')), ['rc', 'GA', null]);
+  // An empty string is still refused (optional_string: minLength 1).
+  const bad = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/x.raw', attributes: { ...AMI_ATTRS, release: { ...AMI_ATTRS.release, type: '' } } }]), 'd/AWS_IMAGES/x.raw': 'a\n' });
+  assert.equal((await loadStaged([`staged:${bad}`])).problems.length, 1);
+});
