@@ -16,6 +16,8 @@ export interface PublishedView {
   /** baseurl= of the .repo snippet (configured base URL, else file://<publishRoot>/<proto>/<relative_url>/). */
   baseurl: string | null;
   gpgcheck: boolean;
+  /** repomd.xml is signed (gpg_sign_metadata) and the key is published beside it: clients check the metadata too. */
+  repo_gpgcheck: boolean;
   repo_snippet: string;
 }
 
@@ -28,6 +30,8 @@ export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, conf
   const proto = protocols.https ? 'https' : 'http';
   const baseurl = urls.find((u) => u.startsWith('https:')) ?? urls[0] ?? (paths.length ? `file://${path.join(env.publishRoot, proto, ...relativeUrl.split('/'))}/` : null);
   const gpgcheck = Boolean(config.get('gpgkey'));
+  const signed = config.get('gpg_sign_metadata');
+  const repoGpgcheck = gpgcheck && (signed === true || signed === 'true' || signed === '1' || signed === 'yes');
   const view: PublishedView = {
     relative_url: relativeUrl,
     protocols: (['http', 'https'] as const).filter((p) => protocols[p]),
@@ -35,6 +39,7 @@ export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, conf
     urls,
     baseurl,
     gpgcheck,
+    repo_gpgcheck: repoGpgcheck,
     repo_snippet: '',
   };
   view.repo_snippet = repoSnippet(repo, view);
@@ -42,11 +47,17 @@ export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, conf
 }
 
 /** A `.repo` file section for dnf/yum. */
-export function repoSnippet(repo: Pick<Repository, 'id' | 'displayName'>, view: Pick<PublishedView, 'baseurl' | 'gpgcheck'>): string {
+export function repoSnippet(repo: Pick<Repository, 'id' | 'displayName'>, view: Pick<PublishedView, 'baseurl' | 'gpgcheck'> & { repo_gpgcheck?: boolean }): string {
   const id = repo.id.replace(/[^A-Za-z0-9._:-]/g, '_');
-  const lines = [`[${id}]`, `name=${repo.displayName || repo.id}`, `baseurl=${view.baseurl ?? '<not published over http or https>'}`, 'enabled=1'];
-  if (view.gpgcheck && view.baseurl) lines.push('gpgcheck=1', `gpgkey=${view.baseurl}repodata/repomd.xml.key`);
-  else lines.push('gpgcheck=0');
+  // One line: a display name holding a line break must not add lines (or sections) to the file.
+  // eslint-disable-next-line no-control-regex -- the control characters are what it replaces
+  const name = (repo.displayName || repo.id).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  const lines = [`[${id}]`, `name=${name}`, `baseurl=${view.baseurl ?? '<not published over http or https>'}`, 'enabled=1'];
+  if (view.gpgcheck && view.baseurl) {
+    lines.push('gpgcheck=1');
+    if (view.repo_gpgcheck) lines.push('repo_gpgcheck=1');
+    lines.push(`gpgkey=${view.baseurl}repodata/repomd.xml.key`);
+  } else lines.push('gpgcheck=0');
   return lines.join('\n') + '\n';
 }
 
