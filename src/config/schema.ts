@@ -128,10 +128,10 @@ const distributorSchema = {
     config: { type: 'object', default: {}, description: 'repository-level distributor config' },
   },
   allOf: [
-    { if: { properties: { type_id: { const: 'yum_distributor' } } }, then: { properties: { config: yumDistributorConfig } } },
-    { if: { properties: { type_id: { const: 'iso_distributor' } } }, then: { properties: { config: fileDistributorConfig } } },
-    { if: { properties: { type_id: { const: 'directory_distributor' } } }, then: { properties: { config: directoryDistributorConfig } } },
-    { if: { properties: { type_id: { const: 'export_distributor' } } }, then: { properties: { config: exportDistributorConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'yum_distributor' } } }, then: { properties: { config: yumDistributorConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'iso_distributor' } } }, then: { properties: { config: fileDistributorConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'directory_distributor' } } }, then: { properties: { config: directoryDistributorConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'export_distributor' } } }, then: { properties: { config: exportDistributorConfig } } },
   ],
 };
 
@@ -144,9 +144,9 @@ const importerSchema = {
     config: { type: 'object', default: {}, description: 'repository-level importer config' },
   },
   allOf: [
-    { if: { properties: { type_id: { const: 'yum_importer' } } }, then: { properties: { config: yumImporterConfig } } },
-    { if: { properties: { type_id: { const: 'iso_importer' } } }, then: { properties: { config: isoImporterConfig } } },
-    { if: { properties: { type_id: { const: 'generic_importer' } } }, then: { properties: { config: genericImporterConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'yum_importer' } } }, then: { properties: { config: yumImporterConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'iso_importer' } } }, then: { properties: { config: isoImporterConfig } } },
+    { if: { required: ['type_id'], properties: { type_id: { const: 'generic_importer' } } }, then: { properties: { config: genericImporterConfig } } },
   ],
 };
 

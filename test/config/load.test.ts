@@ -29,6 +29,13 @@ test('errors name the key and the line, every one of them', () => {
   assert.ok(err.problems.every((p) => p.file === '/x/config.yaml'));
 });
 
+test('an importer or distributor without type_id is that one problem, not every built-in plugin\'s keys called unknown', () => {
+  const err = problemsOf(['repositories:', '  r1:', '    type: yum', '    importer: {config: {require_signature: true}}', '    distributors: [{config: {relative_url: x}}]', ''].join('\n'));
+  assert.deepEqual(err.problems.map((p) => `${p.field} ${p.entry}`).sort(), ['repositories.r1.distributors.0.type_id line 5', 'repositories.r1.importer.type_id line 4']);
+  assert.equal(err.problems.length, 2, JSON.stringify(err.problems));
+  assert.ok(err.problems.every((p) => /required key missing/.test(p.message)));
+});
+
 test('YAML syntax errors give the line', () => {
   const err = problemsOf('repositories:\n  r1: {type: yum\nfoo: [\n');
   assert.equal(err.code, 'CONFIG_YAML');
