@@ -58,7 +58,14 @@ export function etagOf(st: Stats): string {
   return `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}"`;
 }
 
-/** Parse a single `bytes=` range against a size: the range, 'unsatisfiable', or null (ignore: send all). */
+/**
+ * Parse a single `bytes=` range against a size (RFC 9110 14.1.1): the range, 'unsatisfiable', or
+ * null (ignore: send all). A last-pos before first-pos makes the header invalid (ignored); a
+ * first-pos at or past the end, or a suffix of zero bytes, is unsatisfiable; a suffix longer than
+ * the file is the whole file. An empty file has no satisfiable range at all: the RFC counts a
+ * non-zero suffix as satisfiable there, but no Content-Range can describe zero bytes (a 206 said
+ * `bytes 0--1/0`), so it gets a 416 as `bytes=0-` does (nginx does the same).
+ */
 export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
   const m = /^bytes=\s*(.+)$/i.exec(header.trim());
   if (!m) return null;
@@ -68,7 +75,7 @@ export function parseRange(header: string, size: number): { start: number; end: 
   if (!r || (r[1] === '' && r[2] === '')) return null;
   if (r[1] === '') {
     const n = Number(r[2]);
-    if (n === 0) return 'unsatisfiable';
+    if (n === 0 || size === 0) return 'unsatisfiable';
     return { start: Math.max(0, size - n), end: size - 1 };
   }
   const start = Number(r[1]);

@@ -27,6 +27,7 @@ async function published(): Promise<{ store: FakeStore; secret: string }> {
   writeFileSync(path.join(t, 'PULP_MANIFEST'), 'a,b,c\n');
   writeFileSync(path.join(t, 'big.iso'), Buffer.from('0123456789'));
   writeFileSync(path.join(t, 'name with space.txt'), 'spaced');
+  writeFileSync(path.join(t, 'empty'), '');
   symlinkSync('/etc/shadow', path.join(t, 'shadow'));
   symlinkSync(secret, path.join(t, 'secret-link'));
   symlinkSync(path.join(outside, 'dir'), path.join(t, 'dirlink'));
@@ -47,6 +48,15 @@ test('safe path decoding, ranges, content types', () => {
   assert.deepEqual(parseRange('bytes=-3', 10), { start: 7, end: 9 });
   assert.deepEqual(parseRange('bytes=5-100', 10), { start: 5, end: 9 });
   assert.equal(parseRange('bytes=10-', 10), 'unsatisfiable');
+  // RFC 9110 14.1.1 edge cases: a suffix longer than the file is all of it; a zero suffix, a
+  // first-pos past the end, and any range of an empty file are unsatisfiable; last < first is invalid.
+  assert.deepEqual(parseRange('bytes=-20', 10), { start: 0, end: 9 });
+  assert.equal(parseRange('bytes=-0', 10), 'unsatisfiable');
+  assert.equal(parseRange('bytes=20-30', 10), 'unsatisfiable');
+  assert.equal(parseRange('bytes=-5', 0), 'unsatisfiable');
+  assert.equal(parseRange('bytes=0-', 0), 'unsatisfiable');
+  assert.equal(parseRange('bytes=0-0', 0), 'unsatisfiable');
+  assert.equal(parseRange('bytes=5-3', 10), null);
   assert.equal(parseRange('bytes=0-1,3-4', 10), null);
   assert.equal(parseRange('items=0-1', 10), null);
   assert.equal(contentTypeOf('repodata/repomd.xml'), 'application/xml');
@@ -86,6 +96,18 @@ test('serve: files, HEAD, ranges, conditional requests, listings, and nothing ou
     r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=20-' } });
     assert.equal(r.status, 416);
     assert.equal(r.headers['content-range'], 'bytes */10');
+    r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=-20' } });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers['content-range'], 'bytes 0-9/10');
+    assert.equal(r.body.toString(), '0123456789');
+    for (const range of ['bytes=-5', 'bytes=0-']) {
+      r = await rawRequest(url, '/pub/raw/empty', { headers: { Range: range } });
+      assert.equal(r.status, 416, `${range} of an empty file`);
+      assert.equal(r.headers['content-range'], 'bytes */0', range);
+    }
+    r = await rawRequest(url, '/pub/raw/empty');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], '0');
     r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=0-1,4-5' } });
     assert.equal(r.status, 200);
     r = await rawRequest(url, '/pub/raw/big.iso', { headers: { Range: 'bytes=0-1', 'If-Range': '"other"' } });
