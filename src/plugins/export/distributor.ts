@@ -3,8 +3,8 @@
  * cloud images) and a portable copy of any repository. Two modes:
  *
  * - `tree`: realised copies (no symlinks) of the repository's files in `export_dir`:
- *   each unit's file at its relative path (iso: its name; generic: `<type>/<file>`; rpm:
- *   `Packages/<l>/<file>`), directory units laid out at the root with their internal symlinks
+ *   each unit's file at its relative path (iso: its name; generic: `<type>/<file>`; rpm, srpm:
+ *   its file name, `<sha256 prefix>-<file>` for another build of one NEVRA), directory units laid out at the root with their internal symlinks
  *   realised as copies (symlinks leaving the tree are skipped and reported);
  * - `manifest` (default): the same files plus `manifest.json`, every unit with its type, unit key,
  *   metadata and exported file path.
@@ -22,6 +22,7 @@ import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, g
 import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict } from '../common/publish.js';
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
+import { RPM_TYPES, rebuiltPackageFilename, str } from '../yum/units.js';
 import { TarWriter } from './tar.js';
 
 /** Every built-in content type (an export takes whatever the repository holds). */
@@ -70,6 +71,37 @@ export function exportPathOf(u: Unit): string | null {
   if (u.relativePath && checkEntryPath(u.relativePath)) return u.relativePath;
   const name = typeof u.unitKey.name === 'string' && checkEntryPath(u.unitKey.name) ? u.unitKey.name : path.basename(u.storagePath);
   return `${u.typeId}/${name}`;
+}
+
+/**
+ * The export paths of a repository's units, in the order the engine lists them (type, then unit
+ * key: the order the yum distributor publishes packages in). Two builds of one NEVRA share a file
+ * name: the first keeps it, the others are exported as `<sha256 prefix>-<file>`, the name the yum
+ * distributor publishes them under. Any other path taken twice is left to the claims to refuse.
+ */
+class ExportPaths {
+  private readonly packages = new Set<string>();
+  /** Units not at their default path (few): the manifest gives the same path as the tree. */
+  private readonly renamed = new Map<string, string>();
+
+  assign(u: Unit): string | null {
+    const p = exportPathOf(u);
+    if (p === null || !(RPM_TYPES as readonly string[]).includes(u.typeId)) return p;
+    let out = p;
+    if (this.packages.has(p)) {
+      const dir = path.posix.dirname(p);
+      const name = rebuiltPackageFilename(path.posix.basename(p), str(u.unitKey.checksum) || str(u.sha256));
+      out = dir === '.' ? name : `${dir}/${name}`;
+      if (u.id !== undefined) this.renamed.set(u.id, out);
+    }
+    this.packages.add(out);
+    return out;
+  }
+
+  /** The path `assign` gave a unit (the manifest's second pass over the units). */
+  of(u: Unit): string | null {
+    return (u.id !== undefined ? this.renamed.get(u.id) : undefined) ?? exportPathOf(u);
+  }
 }
 
 /**
@@ -188,6 +220,7 @@ export class ExportDistributor implements Distributor {
     const claims = new PathClaims();
     if (mode === 'manifest') claims.reserve(MANIFEST_FILE, 'the export manifest');
     const plan: PlanItem[] = [];
+    const paths = new ExportPaths();
     const skipped: Array<{ path: string; target: string; reason: string }> = [];
     let units = 0;
     for (const u of conduit.iterUnits()) {
@@ -204,7 +237,7 @@ export class ExportDistributor implements Distributor {
         plan.push(...r.items);
         skipped.push(...r.skipped);
       } else {
-        const p = exportPathOf(u);
+        const p = paths.assign(u);
         if (p) {
           claims.claimFile(p, `${u.typeId} unit ${JSON.stringify(u.unitKey)}`);
           plan.push({ path: p, type: 'file', src: u.storagePath! });
@@ -231,7 +264,7 @@ export class ExportDistributor implements Distributor {
       let manifestPath: string | null = null;
       if (mode === 'manifest') {
         manifestPath = path.join(tmp, tar ? `.${MANIFEST_FILE}` : MANIFEST_FILE);
-        await this.writeManifest(repo, conduit, skip, manifestPath, check);
+        await this.writeManifest(repo, conduit, skip, paths, manifestPath, check);
       }
       if (tar) {
         const tarFile = path.join(tmp, `${repo.id}.tar`);
@@ -329,7 +362,7 @@ export class ExportDistributor implements Distributor {
     if (recorded !== exportDir) throw new StagepushError('FILE_EXPORT_DIR_TAKEN', `export_dir ${exportDir} is not empty and is not a previous export of this distributor: refusing to replace it`, { file: exportDir, field: 'export_dir', kind: 'failed' });
   }
 
-  private async writeManifest(repo: Repository, conduit: PublishConduit, skip: Set<string>, file: string, check: () => void): Promise<void> {
+  private async writeManifest(repo: Repository, conduit: PublishConduit, skip: Set<string>, paths: ExportPaths, file: string, check: () => void): Promise<void> {
     const out = createWriteStream(file, { mode: 0o644 });
     const write = (s: string) => new Promise<void>((resolve, reject) => (out.write(s, (e) => (e ? reject(e) : resolve()))));
     try {
@@ -338,7 +371,7 @@ export class ExportDistributor implements Distributor {
       for (const u of conduit.iterUnits()) {
         check();
         if (skip.has(u.typeId)) continue;
-        const entry: Record<string, unknown> = { type: u.typeId, unit_key: u.unitKey, metadata: u.metadata, file: exportPathOf(u), sha256: u.sha256 ?? null, size: u.size ?? null };
+        const entry: Record<string, unknown> = { type: u.typeId, unit_key: u.unitKey, metadata: u.metadata, file: paths.of(u), sha256: u.sha256 ?? null, size: u.size ?? null };
         if (u.typeId === DIRECTORY_TYPE) entry.file = null;
         await write(`${first ? '\n' : ',\n'}    ${JSON.stringify(entry)}`);
         first = false;

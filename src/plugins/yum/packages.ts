@@ -42,7 +42,7 @@ import type { RpmRecord } from '../../formats/rpm/types.js';
 import { BlockCache, FORMAT, type CachedBlock, type LastFiles } from './blockcache.js';
 import type { DistributorSettings } from './config.js';
 import type { PackagePool } from './pool.js';
-import { nevraFull, rpmFilename, str } from './units.js';
+import { nevraFull, rebuiltPackageFilename, rpmFilename, str } from './units.js';
 import { fileChecksum } from './util.js';
 
 /**
@@ -356,7 +356,7 @@ async function publishPackagesOnce(conduit: PublishConduit, s: DistributorSettin
         const letter = String(key.name)[0]!.toLowerCase();
         const plain = rpmFilename(key);
         let name = o.pool ? o.pool.entryFor(letter, plain, sha).slice(letter.length + 1) : plain;
-        if (names.has(name)) name = `${sha.slice(0, 12)}-${plain}`;
+        if (names.has(name)) name = rebuiltPackageFilename(plain, sha);
         if (plains.has(plain)) duplicates.push(name);
         plains.add(plain);
         names.add(name);

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { constants, copyFileSync, linkSync } from 'node:fs';
 import { linkRefused } from '../common/fsutil.js';
 import type { PackageLink } from './config.js';
+import { rebuiltPackageFilename } from './units.js';
 
 /** The manifest's place in the pool of earlier versions, where Packages/ served it: read once, then removed. */
 const OLD_MANIFEST = '.pool.json';
@@ -105,7 +106,7 @@ export class PackagePool {
     const plain = `${letter}/${name}`;
     const held = heldBy(plain);
     if (held === undefined || held === sha) return plain;
-    const prefixed = `${letter}/${sha.slice(0, 12)}-${name}`;
+    const prefixed = `${letter}/${rebuiltPackageFilename(name, sha)}`;
     const other = heldBy(prefixed);
     return other === undefined || other === sha ? prefixed : `${letter}/${sha}-${name}`;
   }

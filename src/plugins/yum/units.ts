@@ -54,6 +54,15 @@ export function rpmFilename(r: Pick<RpmRecord, 'name' | 'version' | 'release' | 
   return `${r.name}-${r.version}-${r.release}.${r.arch}.rpm`;
 }
 
+/**
+ * The file name of another build of a package whose file name is taken: two builds of one NEVRA
+ * (e.g. unsigned and signed) share `rpmFilename`, and the one that does not keep it is published
+ * as `<sha256 prefix>-<file>` (by the yum distributor, and so exported by the export distributor).
+ */
+export function rebuiltPackageFilename(filename: string, sha256: string): string {
+  return `${sha256.slice(0, 12)}-${filename}`;
+}
+
 /** Where a package is published: Packages/<first letter, lower-case>/<file>. */
 export function packageLocation(filename: string): string {
   return `Packages/${filename[0]!.toLowerCase()}/${filename}`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { ExportDistributor } from '../../../src/plugins/export/distributor.js';
 import { TarWriter, splitUstarPath } from '../../../src/plugins/export/tar.js';
@@ -11,6 +11,7 @@ import { IsoImporter } from '../../../src/plugins/iso/importer.js';
 import { StagepushError } from '../../../src/errors.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
 import { tempDir } from '../../helpers/cli.js';
+import { Engine, RPMS, matrix } from '../../helpers/yum.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -143,4 +144,43 @@ test('export config validation names the key', () => {
   assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv/x' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x/' } }] }) as { message: string }).message, /overlaps \/srv\/x\/, the export directory of o/);
   // One inside another's: the outer export would replace the inner one.
   assert.match((d.validateConfig(repo, fakeConfig({ export_dir: '/srv' }), { repos: [{ id: 'o', pluginId: 'export_distributor', config: { export_dir: '/srv/x' } }] }) as { message: string }).message, /overlaps \/srv\/x, the export directory of o/);
+});
+
+test('two builds of one NEVRA (same file name, other sha256) are exported in every mode, the second as <sha256 prefix>-<file> as the yum distributor publishes it', () => {
+  const eng = new Engine();
+  const signed = path.join(RPMS, matrix().install['hello-1.1']!.file);
+  const unsigned = path.join(tempDir(), path.basename(signed));
+  cpSync(signed, unsigned);
+  assert.equal(spawnSync('rpmsign', ['--delsign', unsigned]).status, 0);
+  const shas = [sha(readFileSync(signed)), sha(readFileSync(unsigned))];
+  assert.notEqual(shas[0], shas[1]);
+  eng.run(['repo', 'create', 'two', '--importer', 'yum_importer']);
+  eng.run(['repo', 'distributor', 'add', 'two', 'yum_distributor', '--id', 'yum']);
+  const out = tempDir();
+  for (const [id, ...cfg] of [['tree', 'mode=tree'], ['manifest', 'mode=manifest'], ['tar', 'mode=manifest', 'tar=true']] as const) {
+    eng.run(['repo', 'distributor', 'add', 'two', 'export_distributor', '--id', id, '--distributor-config', `export_dir=${path.join(out, id)}`, ...cfg.flatMap((c) => ['--distributor-config', c])]);
+  }
+  eng.run(['content', 'upload', '--repo', 'two', signed, unsigned]);
+  eng.run(['repo', 'publish', 'two']);
+  // The yum distributor's names: the plain file name, and <sha256 prefix>-<file> for the other build.
+  const published = readdirSync(path.join(eng.publishRoot, 'http', 'two', 'Packages', 'h')).sort();
+  assert.equal(published.length, 2);
+  assert.ok(published.includes(path.basename(signed)));
+  const bySha = (dir: string, names: string[]) => new Map(names.map((n) => [sha(readFileSync(path.join(dir, n))), n]));
+  const yum = bySha(path.join(eng.publishRoot, 'http', 'two', 'Packages', 'h'), published);
+  assert.deepEqual([...yum.keys()].sort(), [...shas].sort());
+  const renamed = [...yum.values()].find((n) => n !== path.basename(signed))!;
+  assert.match(renamed, /^[0-9a-f]{12}-hello-1\.1-1\.noarch\.rpm$/);
+  // tree: the same two names, each holding the build the yum repository serves under it.
+  assert.deepEqual(bySha(path.join(out, 'tree'), walk(path.join(out, 'tree'))), yum);
+  // manifest: each unit's file is where its content is.
+  const m = JSON.parse(readFileSync(path.join(out, 'manifest', 'manifest.json'), 'utf8'));
+  const files = m.units.map((u: any) => u.file).sort();
+  assert.deepEqual(files, published);
+  for (const u of m.units) assert.equal(sha(readFileSync(path.join(out, 'manifest', u.file))), u.unit_key.checksum, u.file);
+  // tar: the same files and manifest.
+  const x = tempDir();
+  assert.equal(spawnSync('tar', ['-xf', path.join(out, 'tar', 'two.tar'), '-C', x]).status, 0);
+  assert.deepEqual(walk(x), ['manifest.json', ...published].sort());
+  assert.deepEqual(bySha(x, published), yum);
 });
