@@ -57,6 +57,7 @@ export function register(program: Command): void {
       const server = await startServer({
         publishRoot: settings.publishRoot,
         contentRoot: path.join(settings.dataDir, 'content'),
+        workingRoot: path.join(settings.dataDir, 'working'),
         bind: opts.bind as string,
         httpPort,
         https: opts.https !== undefined ? { port: opts.https as number, cert: opts.cert as string, key: opts.key as string } : undefined,

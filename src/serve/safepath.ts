@@ -54,17 +54,21 @@ export interface ServeRoots {
   publishRoot: string;
   /** The content store (published files are symlinks to its files). */
   store: string;
+  /** Export directories outside the publish root an export distributor links a protocol tree to (see exports.ts). */
+  exportLinks?: { recorded(relativeUrl: string, target: string): Promise<boolean> };
 }
 
 /**
- * Whether serve follows a symlink landing at `target` (its directory's real path joined with its
- * name). Published trees are symlinks from the protocol's tree into a distributor's versions
- * directory (`.versions/<repo>/<key>`) or to an export directory; inside one, a link is followed
- * only to the content store (stored files) or within that same directory (yum's Packages/ pool, a
- * RAW tree's own relative links). A RAW tree's link leaving its tree (`escapes: true`), to another
- * repository, the other protocol's tree or anywhere else, is not followed: a 404.
+ * Whether serve follows the symlink `link` landing at `target` (its directory's real path joined
+ * with its name). Published trees are symlinks from the protocol's tree into a distributor's
+ * versions directory (`.versions/<repo>/<key>`) or to an export directory (under
+ * `<publish root>/export`, or an absolute export_dir an export distributor recorded linking that
+ * relative_url to); inside one, a link is followed only to the content store (stored files) or
+ * within that same directory (yum's Packages/ pool, a RAW tree's own relative links). A RAW tree's
+ * link leaving its tree (`escapes: true`), to another repository, the other protocol's tree, an
+ * export directory or anywhere else, is not followed: a 404.
  */
-function followable(target: string, roots: ServeRoots, scope: { base: string | null }): boolean {
+async function followable(link: string, target: string, treeRoot: string, roots: ServeRoots, scope: { base: string | null }): Promise<boolean> {
   if (within(roots.store, target)) return true;
   if (scope.base !== null) return within(scope.base, target);
   const versions = path.join(roots.publishRoot, '.versions');
@@ -78,6 +82,14 @@ function followable(target: string, roots: ServeRoots, scope: { base: string | n
   if (within(exports, target) && target !== exports) {
     scope.base = target;
     return true;
+  }
+  // A link of the protocol tree itself, at the relative_url an export distributor recorded for this target.
+  if (roots.exportLinks && within(treeRoot, link) && link !== treeRoot) {
+    const relativeUrl = path.relative(treeRoot, link).split(path.sep).join('/');
+    if (await roots.exportLinks.recorded(relativeUrl, target)) {
+      scope.base = target;
+      return true;
+    }
   }
   return false;
 }
@@ -107,7 +119,7 @@ export async function resolveRequest(rawPath: string, treeRoot: string, roots: S
       } catch {
         return { kind: 'notfound', reason: 'no such file' };
       }
-      if (!followable(target, roots, scope)) return { kind: 'notfound', reason: `symlink ${p} -> ${target} is not followed` };
+      if (!(await followable(p, target, treeRoot, roots, scope))) return { kind: 'notfound', reason: `symlink ${p} -> ${target} is not followed` };
       p = target;
     }
     cur = p;

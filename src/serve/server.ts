@@ -13,12 +13,18 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { StagepushError } from '../errors.js';
+import { ExportLinks } from './exports.js';
 import { contentTypeOf } from './mime.js';
 import { resolveRequest, type ServeRoots } from './safepath.js';
 
 export interface ServeOptions {
   publishRoot: string;
   contentRoot: string;
+  /**
+   * The engine's `<data dir>/working`: the export distributors' records of the export directories
+   * outside the publish root their links lead to (followed only then); unset, none is followed.
+   */
+  workingRoot?: string;
   bind?: string;
   /** HTTP port (0 = any free port); undefined = no HTTP listener. */
   httpPort?: number;
@@ -211,9 +217,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.bind ?? '127.0.0.1';
   if (opts.httpPort === undefined && !opts.https) throw new StagepushError('SERVE_NO_LISTENER', 'give --http PORT and/or --https PORT', { kind: 'usage' });
   const publishRoot = path.resolve(opts.publishRoot);
+  const realPublishRoot = await fsp.realpath(publishRoot).catch(() => publishRoot);
   const roots: ServeRoots = {
-    publishRoot: await fsp.realpath(publishRoot).catch(() => publishRoot),
+    publishRoot: realPublishRoot,
     store: await fsp.realpath(path.resolve(opts.contentRoot)).catch(() => path.resolve(opts.contentRoot)),
+    exportLinks: opts.workingRoot !== undefined ? new ExportLinks(path.resolve(opts.workingRoot), realPublishRoot) : undefined,
   };
   const servers: Array<http.Server | https.Server> = [];
   const listeners: Listener[] = [];

@@ -12,6 +12,7 @@ import { contentTypeOf } from '../../src/serve/mime.js';
 import { FakeStore, fakeConfig } from '../helpers/fakeconduit.js';
 import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { rawRequest, startServeCli } from '../helpers/serve.js';
+import { Engine } from '../helpers/yum.js';
 
 /** A published RAW tree (via the real plugins on a fake conduit) with traps pointing outside. */
 async function published(): Promise<{ store: FakeStore; secret: string }> {
@@ -271,5 +272,55 @@ test('serve follows only the links a published tree is made of: a RAW tree\'s li
     assert.doesNotMatch(list, /leak/);
   } finally {
     await srv.close();
+  }
+});
+
+test('serve follows an export distributor\'s link to its absolute export_dir (and lists it) at the relative_url it recorded, nothing else: a RAW tree\'s link into it, another link to it, or a link at a relative_url it no longer uses is a 404', async () => {
+  const eng = new Engine();
+  const work = tempDir();
+  const exports = path.join(work, 'exports');
+  writeFileSync(path.join(work, 'a.iso'), 'EXPORTED');
+  eng.run(['repo', 'create', 'fx', '--importer', 'iso_importer']);
+  eng.run(['content', 'upload', '--repo', 'fx', path.join(work, 'a.iso')]);
+  eng.run(['repo', 'distributor', 'add', 'fx', 'export_distributor', '--id', 'ex', '--distributor-config', `export_dir=${exports}/fx`, '--distributor-config', 'http=true', '--distributor-config', 'relative_url=exp/fx']);
+  eng.run(['repo', 'publish', 'fx']);
+  // A RAW tree with links into that export directory.
+  const t = path.join(work, 'tree');
+  mkdirSync(t);
+  writeFileSync(path.join(t, 'own.txt'), 'own');
+  symlinkSync(path.join(exports, 'fx', 'a.iso'), path.join(t, 'leak'));
+  symlinkSync(path.join(exports, 'fx'), path.join(t, 'leakdir'));
+  eng.run(['repo', 'create', 'raw', '--importer', 'generic_importer']);
+  eng.run(['repo', 'distributor', 'add', 'raw', 'directory_distributor']);
+  eng.run(['content', 'upload', '--repo', 'raw', '--type', 'directory', t]);
+  eng.run(['repo', 'publish', 'raw']);
+  // A link to the export directory that no export made.
+  symlinkSync(path.join(exports, 'fx'), path.join(eng.publishRoot, 'http', 'planted'));
+  const s = await startServeCli(['--data-dir', eng.dataDir, '--http', '0', '--no-access-log'], 1);
+  try {
+    const url = s.urls.http!;
+    let r = await rawRequest(url, '/exp/fx/a.iso');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'EXPORTED');
+    assert.match((await rawRequest(url, '/exp/')).body.toString(), /href="fx\/"/);
+    assert.match((await rawRequest(url, '/exp/fx/')).body.toString(), /href="a\.iso"/);
+    assert.equal((await rawRequest(url, '/raw/own.txt')).status, 200);
+    for (const p of ['/raw/leak', '/raw/leakdir/a.iso', '/planted/a.iso']) {
+      r = await rawRequest(url, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /EXPORTED/);
+    }
+    const root = (await rawRequest(url, '/')).body.toString();
+    assert.match(root, /href="exp\/"/);
+    assert.doesNotMatch(root, /planted/);
+    // The export moves to another relative_url: served there, no longer at the old one (even linked back).
+    eng.run(['repo', 'distributor', 'update', 'fx', 'ex', '--distributor-config', 'relative_url=exp/moved']);
+    eng.run(['repo', 'publish', 'fx']);
+    assert.equal((await rawRequest(url, '/exp/moved/a.iso')).body.toString(), 'EXPORTED');
+    assert.equal((await rawRequest(url, '/exp/fx/a.iso')).status, 404);
+    symlinkSync(path.join(exports, 'fx'), path.join(eng.publishRoot, 'http', 'exp', 'fx'));
+    assert.equal((await rawRequest(url, '/exp/fx/a.iso')).status, 404, 'a link no export made');
+  } finally {
+    assert.equal(await s.stop('SIGTERM'), 0, s.stderr());
   }
 });

@@ -23,6 +23,7 @@ import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { RPM_TYPES, rebuiltPackageFilename, str } from '../yum/units.js';
+import { LOCATION_FILE, readExportLocation, type ExportLocation } from './location.js';
 import { TarWriter } from './tar.js';
 
 /** Every built-in content type (an export takes whatever the repository holds). */
@@ -30,7 +31,6 @@ export const EXPORT_TYPES = ['rpm', 'srpm', 'erratum', 'package_group', 'package
 const METADATA: PluginMetadata = { id: 'export_distributor', displayName: 'Export distributor (tree, manifest, tar)', types: EXPORT_TYPES };
 export const EXPORT_KEYS = ['mode', 'export_dir', 'tar', 'skip', 'relative_url', 'http', 'https'] as const;
 const MANIFEST_FILE = 'manifest.json';
-const LOCATION_FILE = '.export-location.json';
 
 /** One item of the export plan: a directory, or a file copied from `src`. */
 interface PlanItem {
@@ -334,12 +334,8 @@ export class ExportDistributor implements Distributor {
     return { success: true, summary, details: { skipped } as unknown as Json, publishedPaths: [out, ...links], urls };
   }
 
-  private async readLocation(repo: Repository): Promise<{ exportDir: string; relativeUrl?: string; publishRoot?: string } | null> {
-    try {
-      return JSON.parse(await fsp.readFile(path.join(repo.workingDir, LOCATION_FILE), 'utf8')) as { exportDir: string; relativeUrl?: string };
-    } catch {
-      return null;
-    }
+  private readLocation(repo: Repository): Promise<ExportLocation | null> {
+    return readExportLocation(repo.workingDir);
   }
 
   /** export_dir must be absent, empty, or this distributor's previous export. */
