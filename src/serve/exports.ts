@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { distributorWorkingDirs, readExportLocation } from '../plugins/export/location.js';
+import { distributorWorkingDirs, linkedDirOf, readExportLocation } from '../plugins/export/location.js';
 import { normalizeRelativeUrl } from '../plugins/common/publish.js';
 
 /** A path's real form, the last component not followed (as resolveRequest names a link's target); null when its directory is gone. */
@@ -59,9 +59,9 @@ export class ExportLinks {
   /** The key of a distributor's export record, when it is one of this publish root. */
   private async keyOf(workingDir: string): Promise<string | null> {
     const loc = await readExportLocation(workingDir);
-    if (!loc?.relativeUrl || !loc.publishRoot || !path.isAbsolute(loc.exportDir)) return null;
+    if (!loc?.relativeUrl || !loc.publishRoot || !path.isAbsolute(linkedDirOf(loc))) return null;
     if ((await fsp.realpath(loc.publishRoot).catch(() => null)) !== this.publishRoot) return null;
-    const exportDir = await realOf(loc.exportDir);
+    const exportDir = await realOf(linkedDirOf(loc));
     return exportDir === null ? null : `${normalizeRelativeUrl(loc.relativeUrl)}\0${exportDir}`;
   }
 }

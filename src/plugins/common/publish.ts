@@ -469,7 +469,8 @@ export async function unpublishRecorded(repo: Pick<Repository, 'id' | 'workingDi
 /**
  * Serve an existing directory (e.g. an export) at `<root>/<protocol>/<relativeUrl>` for the enabled
  * protocols: one atomic symlink switch each; links of ours (pointing at `target`, or at
- * `previous.target` under `previous.relativeUrl`) are removed for disabled protocols or a changed URL.
+ * `previous.target` under `previous.relativeUrl`) are removed for disabled protocols, a changed URL
+ * or a changed target.
  */
 export async function exposeDirectory(opts: {
   publishRoot: string;
@@ -487,7 +488,9 @@ export async function exposeDirectory(opts: {
   const out: string[] = [];
   for (const p of PROTOCOLS) {
     const protoRoot = path.join(opts.publishRoot, p);
-    if (opts.previous && (opts.previous.relativeUrl !== relativeUrl || !opts.protocols[p])) await removeLink(protoRoot, opts.previous.relativeUrl, opts.previous.target);
+    // The previous link goes when its URL changes, its protocol is turned off, or the directory
+    // changes (an export moved to another export_dir: made again below, to the new one).
+    if (opts.previous && (opts.previous.relativeUrl !== relativeUrl || opts.previous.target !== opts.target || !opts.protocols[p])) await removeLink(protoRoot, opts.previous.relativeUrl, opts.previous.target);
     if (!opts.protocols[p]) {
       await removeLink(protoRoot, relativeUrl, opts.target);
       continue;

@@ -23,7 +23,7 @@ import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict
 import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { RPM_TYPES, rebuiltPackageFilename, str } from '../yum/units.js';
-import { LOCATION_FILE, readExportLocation, type ExportLocation } from './location.js';
+import { LOCATION_FILE, linkedDirOf, readExportLocation, type ExportLocation } from './location.js';
 import { TarWriter } from './tar.js';
 
 /** Every built-in content type (an export takes whatever the repository holds). */
@@ -306,8 +306,11 @@ export class ExportDistributor implements Distributor {
       if (hadOld) await fsp.rename(exportDir, old);
       await fsp.rename(tmp, exportDir);
       await mkdirp(repo.workingDir);
+      // Recorded at once (the next publish may replace it, whatever happens below); the links
+      // still lead to the previous directory until they are switched below.
       const prev = await this.readLocation(repo);
-      await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ ...(prev ?? {}), exportDir }) + '\n');
+      const linked = prev?.relativeUrl ? { linkedDir: linkedDirOf(prev) } : {};
+      await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ ...(prev ?? {}), exportDir, ...linked }) + '\n');
       if (hadOld) await fsp.rm(old, { recursive: true, force: true });
     } catch (e) {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
@@ -324,7 +327,7 @@ export class ExportDistributor implements Distributor {
       protocols,
       target: exportDir,
       otherRelativeUrls: protocols.http || protocols.https ? conduit.otherRelativeUrls() : {},
-      previous: previous?.relativeUrl ? { relativeUrl: previous.relativeUrl, target: previous.exportDir } : null,
+      previous: previous?.relativeUrl ? { relativeUrl: previous.relativeUrl, target: linkedDirOf(previous) } : null,
     });
     await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir, relativeUrl, publishRoot: conduit.publishRoot }) + '\n');
     const summary = { mode, tar, units, files: files.length, bytes, export_path: out, skipped_symlinks: skipped.length };
@@ -384,8 +387,9 @@ export class ExportDistributor implements Distributor {
 
   async distributorRemoved(repo: Repository): Promise<void> {
     try {
-      const { exportDir, relativeUrl, publishRoot } = (await this.readLocation(repo)) ?? { exportDir: '' };
-      if (relativeUrl && publishRoot) await exposeDirectory({ publishRoot, relativeUrl, protocols: { http: false, https: false }, target: exportDir });
+      const loc = await this.readLocation(repo);
+      const { exportDir, relativeUrl, publishRoot } = loc ?? { exportDir: '' };
+      if (loc && relativeUrl && publishRoot) await exposeDirectory({ publishRoot, relativeUrl, protocols: { http: false, https: false }, target: linkedDirOf(loc) });
       if (exportDir && path.isAbsolute(exportDir) && path.resolve(exportDir) !== '/' && !isWithin(exportDir, repo.workingDir)) await fsp.rm(exportDir, { recursive: true, force: true });
       await fsp.rm(path.join(repo.workingDir, LOCATION_FILE), { force: true });
     } catch {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { ExportDistributor } from '../../../src/plugins/export/distributor.js';
 import { TarWriter, splitUstarPath } from '../../../src/plugins/export/tar.js';
@@ -183,4 +183,27 @@ test('two builds of one NEVRA (same file name, other sha256) are exported in eve
   assert.equal(spawnSync('tar', ['-xf', path.join(out, 'tar', 'two.tar'), '-C', x]).status, 0);
   assert.deepEqual(walk(x), ['manifest.json', ...published].sort());
   assert.deepEqual(bySha(x, published), yum);
+});
+
+test('an export served over http moved to another export_dir: its link switches to the new directory, also after a publish that failed once the new export was in place; removing the distributor removes the link', async () => {
+  const { store, repo } = await filled();
+  const d = tempDir();
+  const [a, b] = [path.join(d, 'a'), path.join(d, 'b')];
+  const link = path.join(store.publishRoot, 'http', 'deliver');
+  const dist = new ExportDistributor();
+  await dist.publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree', export_dir: a, http: true }));
+  assert.equal(realpathSync(link), realpathSync(a));
+  // The move fails after the new export is in place (another distributor took the relative_url meanwhile).
+  store.otherUrls = { 'other/yum': 'deliver' };
+  await assert.rejects(dist.publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree', export_dir: b, http: true })), (e: StagepushError) => e.code === 'PUBLISH_RELATIVE_URL_CONFLICT');
+  assert.ok(existsSync(path.join(b, 'vhd/disk.vhd')));
+  assert.equal(realpathSync(link), realpathSync(a), 'the link still leads to the old export');
+  store.otherUrls = {};
+  const rep = await dist.publishRepo(repo, store.publisher('deliver'), fakeConfig({ mode: 'tree', export_dir: b, http: true }));
+  assert.deepEqual(rep.publishedPaths, [b, link]);
+  assert.equal(realpathSync(link), realpathSync(b));
+  assert.equal(readFileSync(path.join(link, 'vhd/disk.vhd'), 'utf8'), 'VHD');
+  await dist.distributorRemoved(repo);
+  assert.equal(lstatSync(link, { throwIfNoEntry: false }), undefined, 'the link removed');
+  assert.ok(!existsSync(b), 'the export removed');
 });
