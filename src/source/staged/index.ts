@@ -59,6 +59,9 @@ export interface LoadOptions {
 export interface LoadedSource {
   url: string;
   dirs: string[];
+  /** The metadata file of each directory (staged.yaml or pub-mapfile.json; null: none), in the order of `dirs`. */
+  metadataFiles: Array<string | null>;
+  /** The first directory's metadata file (kept for scripts that read it: a one-directory URL's file). */
   metadataFile: string | null;
 }
 
@@ -122,10 +125,10 @@ function listNames(paths: string[], max = 10): string {
   return paths.length > max ? `${shown} and ${paths.length - max} more` : shown;
 }
 
-async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Problem[]; warnings: Problem[] }, emit: EventSink): Promise<{ items: PushItem[]; metadataFile: string | null }> {
+async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Problem[]; warnings: Problem[] }, emit: EventSink): Promise<{ items: PushItem[]; metadataFiles: Array<string | null> }> {
   const checksums = opts.checksums ?? [];
   const walked: WalkedItem[] = [];
-  let metadataFile: string | null = null;
+  const metadataFiles: Array<string | null> = [];
   for (const dir of src.dirs) {
     if (src.pollTimeout > 0) {
       const missing = await waitExist([dir], src.pollTimeout, src.pollRate, opts.signal);
@@ -136,7 +139,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
     walked.push(...r.items);
     out.problems.push(...r.problems);
     out.warnings.push(...r.warnings);
-    metadataFile ??= r.metadataFile;
+    metadataFiles.push(r.metadataFile);
     emit({ type: 'phase-progress', phase: 'load', done: walked.length, label: dir });
   }
   if (src.pollTimeout > 0) {
@@ -238,7 +241,7 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
   }
   const items = walked.map((w) => w.item).filter((x): x is PushItem => x !== null);
   items.sort(compareItems);
-  return { items, metadataFile };
+  return { items, metadataFiles };
 }
 
 /** Verify a known sha256sum against computed sums, and fill the asked-for sums that are missing. */
@@ -268,8 +271,8 @@ export async function loadStaged(urls: string[], opts: LoadOptions = {}): Promis
   const result: LoadResult = { items: [], problems: [], warnings: [], sources: [], itemsBySource: [] };
   emit({ type: 'phase-start', phase: 'load', label: urls.join(' ') });
   for (const src of parsed) {
-    const { items, metadataFile } = await loadOne(src, opts, result, emit);
-    result.sources.push({ url: src.url, dirs: src.dirs, metadataFile });
+    const { items, metadataFiles } = await loadOne(src, opts, result, emit);
+    result.sources.push({ url: src.url, dirs: src.dirs, metadataFiles, metadataFile: metadataFiles[0] ?? null });
     result.itemsBySource.push(items);
     result.items.push(...items);
   }

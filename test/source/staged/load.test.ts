@@ -84,7 +84,7 @@ test('a full layout: every type, exact values, deterministic order, nothing writ
       ['DirectoryPushItem', 'dest1'],
     ],
   );
-  assert.deepEqual(r.sources, [{ url: `staged:${top}`, dirs: [top], metadataFile: `${top}staged.yaml` }]);
+  assert.deepEqual(r.sources, [{ url: `staged:${top}`, dirs: [top], metadataFiles: [`${top}staged.yaml`], metadataFile: `${top}staged.yaml` }]);
   const byName = new Map(r.items.map((i) => [i.name, i]));
   assert.deepEqual(toPushsourceShape(byName.get('renamed.txt')!), {
     FilePushItem: {

@@ -189,6 +189,14 @@ test('symlinked destinations give separate items, each with its own dest and src
   assert.deepEqual(r.itemsBySource.map((l) => l.length), [4, 1]);
 });
 
+test('a URL of several directories names each directory\'s metadata file (none for a directory without one)', async () => {
+  const a = stage({ 'da/COMPS/c.xml': 'c' });
+  const b = stage({ 'db/FILES/two': '2', 'pub-mapfile.json': JSON.stringify({ header: { version: '0.2' }, payload: { files: [{ relative_path: 'db/FILES/two', attributes: { description: 'two' } }] } }) });
+  const r = await loadStaged([`staged:${a},${b}`]);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.sources, [{ url: `staged:${a},${b}`, dirs: [a, b], metadataFiles: [null, `${b}/pub-mapfile.json`], metadataFile: null }]);
+});
+
 test('relative staging paths stay relative in src and origin', async () => {
   const root = stage({ 'd/COMPS/c.xml': 'c' });
   const prev = process.cwd();
