@@ -197,7 +197,7 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
   }
   if (asJson) {
     try {
-      return { value: JSON.parse(text) as unknown };
+      return { value: parseJsonExact(text) };
     } catch (e) {
       return { error: `invalid JSON: ${(e as Error).message}` };
     }
@@ -232,7 +232,7 @@ function selfReference(root: unknown): string | null {
 export async function parseYamlFull(text: string): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
   try {
-    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never });
+    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never, intAsBigInt: true });
     const list = Array.isArray(docs) ? docs : [docs];
     if (list.length > 1) return { error: 'invalid YAML: expected a single document in the stream, found several' };
     const doc = list[0];
@@ -241,10 +241,45 @@ export async function parseYamlFull(text: string): Promise<{ value?: unknown; er
     const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
     const loop = selfReference(value);
     if (loop !== null) return { error: `invalid YAML: ${loop || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive` };
-    return { value };
+    return { value: exactIntegers(value, new Set()) };
   } catch (e) {
     return { error: `invalid YAML: ${(e as Error).message}` };
   }
+}
+
+/**
+ * Integers as Python holds them (any size): a number when JavaScript holds it exactly, else its
+ * decimal digits as a string. pushsource's int2str fields (pushcount, a reference id…) then keep
+ * every digit, and a field that must be an integer refuses the value, naming it (an integer
+ * beyond 2^53 was silently rounded: 12345678901234567891 became "12345678901234567000").
+ */
+function exactIntegers(v: unknown, seen: Set<object>): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v === null || typeof v !== 'object' || v instanceof Date || seen.has(v)) return v;
+  seen.add(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = exactIntegers(v[i], seen);
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = exactIntegers(o[k], seen);
+  }
+  return v;
+}
+
+/** JSON.parse, but an integer JavaScript cannot hold exactly becomes its digits as a string (see exactIntegers). */
+export function parseJsonExact(text: string): unknown {
+  // Integer literals outside strings with 16 digits or more (the only ones that may be unsafe).
+  const big = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])(-?\d{16,})(?![.eE\d])/g;
+  let unsafe = false;
+  for (let m = big.exec(text); m; m = big.exec(text)) {
+    if (m[1] !== undefined && !Number.isSafeInteger(Number(m[1]))) {
+      unsafe = true;
+      break;
+    }
+  }
+  if (!unsafe) return JSON.parse(text) as unknown;
+  big.lastIndex = 0;
+  return JSON.parse(text.replace(big, (all, digits: string | undefined) => (digits !== undefined && !Number.isSafeInteger(Number(digits)) ? `"${digits}"` : all))) as unknown;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

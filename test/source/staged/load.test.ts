@@ -218,3 +218,24 @@ test('an AMI release type is any non-empty string or null, as pushsource accepts
   const bad = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/x.raw', attributes: { ...AMI_ATTRS, release: { ...AMI_ATTRS.release, type: '' } } }]), 'd/AWS_IMAGES/x.raw': 'a\n' });
   assert.equal((await loadStaged([`staged:${bad}`])).problems.length, 1);
 });
+
+test('integers beyond 2^53 keep every digit, as Python keeps them (int2str fields), in YAML and JSON errata; one where an integer is required is refused, naming it', async () => {
+  const yamlText = `${Object.entries({ ...ERRATUM, pushcount: undefined, references: undefined }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\npushcount: 12345678901234567891\nreferences:\n- {href: "https://i/1", id: 98765432109876543210, title: t, type: jira}\n`;
+  const jsonText = JSON.stringify({ ...ERRATUM, pushcount: 0, references: [{ href: 'https://i/1', id: 0, title: 't', type: 'jira' }] }).replace('"pushcount":0', '"pushcount":12345678901234567891').replace('"id":0', '"id":98765432109876543210');
+  const root = stage({ 'd/ERRATA/a.yaml': yamlText, 'e/ERRATA/b.json': jsonText });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.items.length, 2);
+  for (const e of r.items) {
+    if (e.kind !== 'ErratumPushItem') assert.fail(e.kind);
+    assert.equal(e.pushcount, '12345678901234567891', e.src ?? '');
+    assert.equal(e.references[0]!.id, '98765432109876543210', e.src ?? '');
+  }
+  const bad = stage({
+    'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/x.raw', attributes: { ...AMI_ATTRS, release: { ...AMI_ATTRS.release, respin: 0 } } }]).replace('"respin": 0', '"respin": 12345678901234567891'),
+    'd/AWS_IMAGES/x.raw': 'a\n',
+  });
+  const rb = await loadStaged([`staged:${bad}`]);
+  assert.equal(rb.problems.length, 1, JSON.stringify(rb.problems));
+  assert.match(`${rb.problems[0]!.field} ${rb.problems[0]!.message}`, /respin/);
+});
