@@ -202,6 +202,10 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
       return { error: `invalid JSON: ${(e as Error).message}` };
     }
   }
+  // NEL is a line break to PyYAML (YAML 1.1), read as LF: left as a character, a quoted
+  // description kept a NEL that PyYAML folds away. (LS and PS, which PyYAML keeps in the value
+  // where they stand, are left as they are.)
+  if (text.includes('\x85')) text = text.replace(/\x85/g, '\n');
   const fast = fastYaml(text);
   if (fast !== undefined) return { value: fast };
   return parseYamlFull(text);

@@ -87,3 +87,9 @@ test("plain scalars resolve as PyYAML's safe_load does, on the fast path and the
     assert.ok(r.error, `${text} is an error`);
   }
 });
+
+test('NEL (U+0085) breaks a line as PyYAML reads it: folded away in a quoted or plain scalar, LF in a literal block', async () => {
+  assert.deepEqual(await parseData('description: "Release notes\u0085 for 9.4"\n', false), { value: { description: 'Release notes for 9.4' } });
+  assert.deepEqual(await parseData('description: Release notes\u0085 for 9.4\n', false), { value: { description: 'Release notes for 9.4' } });
+  assert.deepEqual(await parseData('d: |\n  a\u0085  b\n', false), { value: { d: 'a\nb\n' } });
+});
