@@ -15,6 +15,8 @@ export interface HookResult {
   exit_status: number | null;
   signal?: string | null;
   ok: boolean;
+  /** Why a failed hook failed, in words ("exit 3", "not found (ENOENT)", "timed out after 600 s"). */
+  reason?: string;
   output?: string;
 }
 
@@ -100,7 +102,7 @@ export function renderText(report: PushReport): string {
     for (const ch of r.config_changes ?? []) lines.push(`  ${report.dry_run ? 'would reconfigure' : 'reconfigured'}: ${ch}`);
     for (const p of r.published_paths) lines.push(`  published: ${p}`);
     for (const u of r.urls) lines.push(`  url: ${u}`);
-    for (const h of r.hooks) if (!h.ok) lines.push(`  hook failed (exit ${h.exit_status ?? h.signal}): ${h.command}`);
+    for (const h of r.hooks) if (!h.ok) lines.push(`  hook failed (${h.reason ?? `exit ${h.exit_status ?? h.signal}`}): ${h.command}`);
   }
   if (report.dry_run) {
     for (const i of report.items) if (i.action !== 'unchanged') lines.push(`  ${i.action.padEnd(9)} ${i.repository} ${i.unit}${i.reason ? ` (${i.reason})` : ''}`);

@@ -646,7 +646,7 @@ function finish(report: PushReport, log: PushLog, settings: Settings, dryRun: bo
     for (const r of report.repositories) {
       if (r.status === 'failed') report.problems.push({ code: 'PUSH_PUBLISH_FAILED', entry: r.id, message: `repository ${r.id}: publish failed${r.reason ? `: ${r.reason}` : ''}` });
       for (const h of r.hooks) {
-        if (!h.ok) report.problems.push({ code: 'PUSH_HOOK_FAILED', entry: r.id, message: `repository ${r.id}: post_publish hook ${JSON.stringify(h.command)} failed (${h.signal ? `signal ${h.signal}` : `exit ${h.exit_status}`})` });
+        if (!h.ok) report.problems.push({ code: 'PUSH_HOOK_FAILED', entry: r.id, message: `repository ${r.id}: post_publish hook ${JSON.stringify(h.command)} failed (${h.reason ?? (h.signal ? `signal ${h.signal}` : `exit ${h.exit_status}`)})` });
       }
     }
   }
@@ -1043,9 +1043,10 @@ async function runHooks(
           env: { ...process.env, REPO_ID: r.id, PUBLISHED_PATH: r.published_paths[0] ?? '', PUBLISHED_PATHS: r.published_paths.join(':'), VERSION: String(r.version ?? ''), PUSH_ID: report.push_id ?? '' },
           stdio: ['pipe', 'pipe', 'pipe'],
           // A process group of its own: a timeout or an interrupted push stops the whole hook
-          // (sh and what it started; a surviving grandchild would hold the pipes open).
+          // (sh and what it started, while the hook runs).
           detached: true,
         });
+        let timedOut = false;
         const stopAll = () => {
           try {
             if (child.pid) process.kill(-child.pid, 'SIGTERM');
@@ -1056,25 +1057,41 @@ async function runHooks(
         let out = '';
         child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
         child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
-        const timer = setTimeout(stopAll, timeoutSec * 1000);
+        const timer = setTimeout(() => {
+          timedOut = true;
+          stopAll();
+        }, timeoutSec * 1000);
         signal?.addEventListener('abort', stopAll, { once: true });
-        const done = () => {
+        let settled = false;
+        const settle = (result: HookResult) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           signal?.removeEventListener('abort', stopAll);
+          // What the hook started in the background and left running (a notifier that forks) is
+          // its own: not waited for (it may hold the pipes), not killed.
+          child.stdout.destroy();
+          child.stderr.destroy();
+          child.unref();
+          resolve(result);
         };
-        child.on('error', (e) => {
-          done();
-          resolve({ command, exit_status: null, ok: false, output: e.message });
+        const ended = (code: number | null, sig: NodeJS.Signals | null) => {
+          const reason = code === 0 ? undefined : timedOut ? `timed out after ${timeoutSec} s` : sig ? `killed by ${sig}` : `exit ${code}`;
+          settle({ command, exit_status: code, signal: sig, ok: code === 0, ...(reason ? { reason } : {}), output: out });
+        };
+        child.on('error', (e: NodeJS.ErrnoException) => {
+          const reason = e.code === 'ENOENT' ? `not found (${argv[0]})` : e.code === 'EACCES' ? `not executable (${argv[0]})` : `could not start: ${e.message}`;
+          settle({ command, exit_status: null, ok: false, reason, output: e.message });
         });
-        child.on('close', (code, sig) => {
-          done();
-          resolve({ command, exit_status: code, signal: sig, ok: code === 0, output: out });
-        });
+        // The hook is done when it exits; its output is read until its pipes close, or a moment
+        // more when something it left running holds them.
+        child.on('exit', (code, sig) => setTimeout(() => ended(code, sig), 200).unref());
+        child.on('close', (code, sig) => ended(code, sig));
         child.stdin.on('error', () => {});
         child.stdin.end(JSON.stringify({ ...report, repository: r }) + '\n');
       });
       r.hooks.push(res);
-      log.line(`hook ${command} for ${r.id}: ${res.ok ? 'ok' : `failed (exit ${res.exit_status ?? res.signal})`}${res.output ? `: ${res.output.trim()}` : ''}`);
+      log.line(`hook ${command} for ${r.id}: ${res.ok ? 'ok' : `failed (${res.reason ?? `exit ${res.exit_status ?? res.signal}`})`}${res.output ? `: ${res.output.trim()}` : ''}`);
       events({ type: 'phase-end', phase: 'hook', repo: r.id, label: command, ok: res.ok });
       signal?.throwIfAborted();
     }

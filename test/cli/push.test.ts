@@ -264,6 +264,35 @@ test('errata merge rule: a changed advisory that does not move forward fails unl
   }
 });
 
+test('hooks: the push waits for the hook, not for what it leaves running in the background (kept running); a failure says why (exit, not found, timed out)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  // A sleep with a duration of its own, to find it by (60 s and a fraction unique to this run).
+  const marker = `sleep 60.${process.pid}${Date.now() % 100000}`;
+  const config = writeConfig(work, `hooks:\n  timeout: 30\n  post_publish:\n    - '${marker} & echo notified'\n`);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'docs', 'RAW'), { recursive: true });
+  writeFileSync(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  try {
+    const r = push(['--json', root], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    const hook = JSON.parse(r.stdout).repositories[0].hooks[0];
+    assert.equal(hook.ok, true);
+    assert.match(hook.output, /notified/);
+    const alive = spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' });
+    assert.equal(alive.status, 0, 'the background job the hook started still runs (not killed at the timeout)');
+  } finally {
+    spawnSync('pkill', ['-f', marker]);
+  }
+  const failing = writeConfig(work, `hooks:\n  timeout: 1\n  post_publish:\n    - [${path.join(work, 'no-such-hook')}]\n    - 'sleep 20'\n    - 'exit 3'\n`);
+  writeFileSync(path.join(root, 'docs', 'RAW', 'b.txt'), 'b\n');
+  const f = push(['--json', root], { dataDir, config: failing });
+  assert.equal(f.status, 6, f.stderr);
+  const rep = JSON.parse(f.stdout);
+  assert.deepEqual(rep.repositories[0].hooks.map((h: { reason?: string }) => h.reason), [`not found (${path.join(work, 'no-such-hook')})`, 'timed out after 1 s', 'exit 3']);
+  assert.deepEqual(rep.problems.map((p: { message: string }) => /\(([^()]*(?:\([^()]*\))?)\)$/.exec(p.message)?.[1]), [`not found (${path.join(work, 'no-such-hook')})`, 'timed out after 1 s', 'exit 3']);
+});
+
 test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing hook fails the push (6)', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
