@@ -5,6 +5,7 @@
  * and details {message, trace}; a request with no handler for its type is a failed report that
  * says so.
  */
+import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import type { AgentLogger, Binding, Capability, ContentUnitSpec, HandlerConduit, HandlerOptions } from './handler.js';
 import { AggregateReport, BindReport, CleanReport, ContentReport, HandlerReport, ProfileReport, RebootReport } from './reports.js';
@@ -115,10 +116,30 @@ export class Agent {
     return all;
   }
 
+  /**
+   * Reboot through the system handler of this host's OS. A system handler reboots the machine
+   * stagepush runs on, so only a consumer that is this host (its root is /, or a symlink to it)
+   * is rebooted; a consumer whose root is a directory tree stands for another host, and its
+   * reboot is a failed report saying why (no handler is called).
+   */
   reboot(conduit: HandlerConduit, options: HandlerOptions): Promise<RebootReport> {
+    if (!isThisHost(conduit.root)) {
+      const message = `consumer ${conduit.consumerId} has the root ${conduit.root}, a directory tree standing for another host, not this host: it is not rebooted (only a consumer whose root is / is rebooted, through the system handler)`;
+      this.log.warn(`reboot not scheduled: ${message}`);
+      return Promise.resolve(new RebootReport().setFailed({ code: 'AGENT_REBOOT_NOT_THIS_HOST', scheduled: false, root: conduit.root, message }));
+    }
     const h = this.registry.find('system', this.osType);
     if (!h) return Promise.resolve(this.noHandler(RebootReport, 'system', this.osType));
     return this.call(h, 'reboot', RebootReport, conduit, [options]);
+  }
+}
+
+/** The consumer root is this host's / (itself or through a symlink); a missing root is not. */
+function isThisHost(root: string): boolean {
+  try {
+    return realpathSync(root) === '/';
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { loadHandlers } from '../../src/agent/loader.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ConsumerService } from '../../src/agent/consumers.js';
@@ -97,13 +97,39 @@ test('dispatch by type, conduit with consumer and progress; a change needing a r
   assert.equal(r.reboot.scheduled, false);
   assert.ok(events.some((e) => JSON.stringify(e).includes('"step":"install"')));
   assert.deepEqual(engine.consumers.getProfile('c1', 'ami'), { n: 1 }, 'profile stored after a change');
-  const k = await svc.content('install', 'c1', 'ami', [{ name: 'kernel' }], { reboot_delay: '5' });
+  // This host (root /): the system handler schedules the reboot.
+  svc.register('here', '/');
+  const k = await svc.content('install', 'here', 'ami', [{ name: 'kernel' }], { reboot_delay: '5' });
   assert.equal(k.reboot.required, true);
   assert.equal(k.reboot.scheduled, true);
   assert.deepEqual((k.reboot.details as { details: unknown }).details, { scheduled: true, delay: '5' });
   // --reboot asks for one after any change.
-  const e = await svc.content('install', 'c1', 'ami', [{ name: 'img2' }], { reboot: true });
+  const e = await svc.content('install', 'here', 'ami', [{ name: 'img2' }], { reboot: true });
   assert.equal(e.reboot.scheduled, true);
+});
+
+test('a consumer whose root is a directory tree is never rebooted: required, not scheduled, the system handler not called', async () => {
+  const { svc, log, root } = await setup();
+  for (const options of [{}, { reboot: true }]) {
+    const k = await svc.content('install', 'c1', 'ami', [{ name: 'kernel' }], options);
+    assert.equal(k.succeeded, true);
+    assert.deepEqual([k.reboot.required, k.reboot.permitted, k.reboot.scheduled], [true, true, false]);
+    const d = (k.reboot.details as { details: { code: string; message: string } }).details;
+    assert.equal(d.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+    assert.match(d.message, new RegExp(`consumer c1 has the root ${root}, a directory tree standing for another host, not this host: it is not rebooted`));
+  }
+  const r = await svc.reboot('c1', { reboot_delay: '5' });
+  assert.equal(r.succeeded, false);
+  assert.equal(r.details.scheduled, false);
+  assert.equal(r.details.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+  assert.ok(!log.lines.some((l) => l.includes('FakeLinux')), log.lines.join('\n'));
+  // A root that is a symlink to / is this host.
+  const link = path.join(path.dirname(root), 'slash');
+  symlinkSync('/', link);
+  svc.register('linked', link);
+  const l = await svc.reboot('linked', {});
+  assert.equal(l.succeeded, true);
+  assert.ok(log.lines.some((x) => x.includes('FakeLinux reboot')), log.lines.join('\n'));
 });
 
 test('reports: defaults, setSucceeded, setFailed', () => {

@@ -152,8 +152,8 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.equal(existsSync(gone), false);
 });
 
-test('rpm handler without import_key: a package whose key is not in the rpm database is refused', async () => {
-  const { dir, engine, svc } = await service({ 'rpm.conf': '[main]\nenabled=1\n[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=0\nreleasever=1\n' });
+test('rpm handler without import_key: a package whose key is not in the rpm database is refused; a directory consumer is never rebooted', async () => {
+  const { dir, engine, svc, log } = await service({ 'rpm.conf': '[main]\nenabled=1\n[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=0\nreleasever=1\n' });
   const publishRoot = path.join(dir, 'published');
   const repoDir = path.join(publishRoot, 'http', 'r2');
   mkdirSync(repoDir, { recursive: true });
@@ -173,17 +173,37 @@ test('rpm handler without import_key: a package whose key is not in the rpm data
   assert.equal(refused.succeeded, false);
   assert.match(String(refused.details.output), /GPG public keys/);
   assert.deepEqual(rpmQa(root), []);
-  // hello stands for a package needing a reboot: with permit_reboot the Linux handler schedules one.
-  const marker = path.join(dir, 'rebooted');
-  const ok = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], { import_key: 'true', reboot_packages: 'kernel,hello', permit_reboot: 'yes', reboot_command: `touch '${marker}'`, reboot_delay: '0' });
-  assert.equal(ok.succeeded, true, JSON.stringify(ok.details, null, 1));
-  assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
-  assert.equal(ok.reboot.required, true);
-  assert.equal(ok.reboot.permitted, true);
-  assert.equal(ok.reboot.scheduled, true);
-  assert.equal((ok.reboot.details as { details: { command: string } }).details.command, `touch '${marker}'`);
-  for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
-  assert.ok(existsSync(marker), 'the reboot command ran');
+  // hello stands for a package needing a reboot (as linux-firmware does), permitted: the root is a
+  // directory tree standing for another host, so this host is not rebooted (neither shutdown nor
+  // reboot_command runs: the system handler is not called) and the report says why.
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const calls = path.join(dir, 'shutdown-calls');
+  writeFileSync(path.join(bin, 'shutdown'), `#!/bin/sh\necho "$*" >> '${calls}'\n`, { mode: 0o755 });
+  const prevPath = process.env.PATH;
+  process.env.PATH = `${bin}:${prevPath}`;
+  try {
+    for (const extra of [{}, { reboot_command: `echo reboot_command >> '${calls}'` }]) {
+      const ok = await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], { import_key: 'true', reboot_packages: 'kernel,hello', permit_reboot: 'yes', ...extra });
+      assert.equal(ok.succeeded, true, JSON.stringify(ok.details, null, 1));
+      assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+      assert.equal(ok.reboot.required, true);
+      assert.equal(ok.reboot.permitted, true);
+      assert.equal(ok.reboot.scheduled, false);
+      const rd = (ok.reboot.details as { details: { code: string; message: string } }).details;
+      assert.equal(rd.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+      assert.match(rd.message, new RegExp(`the root ${root}, a directory tree standing for another host, not this host: it is not rebooted`));
+      assert.equal((await svc.content('uninstall', 'h2', 'rpm', [{ name: 'hello' }], { permit_reboot: 'no' })).succeeded, true);
+    }
+    const rb = await svc.reboot('h2', {});
+    assert.equal(rb.succeeded, false);
+    assert.equal(rb.details.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+    assert.ok(!log.lines.some((l) => l.includes('LinuxHandler reboot')), 'the system handler was not called');
+    assert.equal(existsSync(calls), false, 'neither shutdown nor reboot_command ran');
+  } finally {
+    process.env.PATH = prevPath;
+  }
+  assert.equal((await svc.content('install', 'h2', 'rpm', [{ name: 'hello' }], {})).succeeded, true);
   // Not permitted: the report asks for a reboot, none is scheduled.
   const again = await svc.content('uninstall', 'h2', 'rpm', [{ name: 'hello' }], { reboot_packages: 'hello', permit_reboot: 'no' });
   assert.equal(again.succeeded, true, JSON.stringify(again.details, null, 1));
@@ -320,9 +340,8 @@ test('a handler that throws something without a string form, or returns a malfor
 
 test('Linux reboot runs reboot_command after reboot_delay and the report says what was scheduled', async () => {
   const { dir, svc } = await service();
-  const root = path.join(dir, 'root');
-  mkdirSync(root);
-  svc.register('r1', root);
+  // This host (the root /): the only kind of consumer the system handler reboots.
+  svc.register('r1', '/');
   const marker = path.join(dir, 'rebooted');
   const r = await svc.reboot('r1', { reboot_command: `touch '${marker}'`, reboot_delay: '1' });
   assert.equal(r.succeeded, true);
@@ -335,9 +354,7 @@ test('Linux reboot runs reboot_command after reboot_delay and the report says wh
 
 test('Linux reboot without reboot_command: shutdown -r +N (whole minutes, the report says when), and a refused shutdown is a failed report', async () => {
   const { dir, svc } = await service();
-  const root = path.join(dir, 'root');
-  mkdirSync(root);
-  svc.register('r1', root);
+  svc.register('r1', '/');
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
   const calls = path.join(dir, 'calls');
@@ -406,8 +423,9 @@ test('round 2: wrong report kinds and non-JSON details are failed reports; unreg
   const esc = await svc.content('install', 'c1', 'iso', [{ name: 'a.iso' }], { repo: 'files' });
   assert.equal(esc.succeeded, false);
   assert.match(String(esc.details.message), /leads out of the consumer root .* \(through a symlink/);
-  // An empty reboot_delay.
-  const rb = await svc.reboot('c1', { reboot_delay: '' });
+  // An empty reboot_delay (this host: a directory consumer is refused before its handler runs).
+  svc.register('here', '/');
+  const rb = await svc.reboot('here', { reboot_delay: '' });
   assert.equal(rb.succeeded, false);
   assert.match(String(rb.details.message), /reboot_delay: expected a number of seconds >= 0, got ""/);
 });

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { openEngine } from '../../src/engine/index.js';
 import { FIXTURES_BUILD, runCli, tempDir } from '../helpers/cli.js';
 import { writeFiles } from '../helpers/agent.js';
@@ -186,14 +185,9 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   const none = json(['consumer', 'install', 'web1', '--type', 'vhd', 'x'], 6);
   assert.equal(none.details.code, 'AGENT_NO_HANDLER');
 
-  // Reboot through the Linux system handler.
-  const marker = path.join(dir, 'rebooted');
-  const rb = json(['consumer', 'reboot', 'web1', '--option', `reboot_command=touch ${marker}`, '--option', 'reboot_delay=1']);
-  assert.equal(rb.details.scheduled, true);
-  assert.equal(rb.details.command, `touch ${marker}`);
-  assert.equal(rb.details.delay, 1);
-  for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
-  assert.ok(existsSync(marker), 'the reboot command ran');
+  // web1 is a directory tree standing for another host: it is never rebooted (see the reboot test).
+  const rb = json(['consumer', 'reboot', 'web1'], 6);
+  assert.equal(rb.details.code, 'AGENT_REBOOT_NOT_THIS_HOST');
 
   const ub = json(['consumer', 'unbind', 'web1', 'cons']);
   assert.equal(ub.details.sectionRemoved, true);
@@ -236,4 +230,49 @@ test('a repository not published yet can be bound (the payload points where the 
   assert.match(repoFile, new RegExp(`^baseurl=file://${path.join(dataDir, 'published', 'http', 'content', 'r1')}/$`, 'm'));
   assert.ok(existsSync(path.join(cfgDir, 'agent.log')), 'the agent log is beside the config file');
   assert.equal(existsSync(path.join(elsewhere, 'agent.log')), false);
+});
+
+test('consumer reboot: only a consumer whose root is / (this host) is rebooted; a directory consumer installing a package needing one reports it required, not scheduled', () => {
+  const work = tempDir('consumer-reboot-');
+  const dataDir = path.join(work, 'data');
+  const root = path.join(work, 'root');
+  const bin = path.join(work, 'bin');
+  const calls = path.join(work, 'shutdown-calls');
+  for (const d of [root, bin]) mkdirSync(d, { recursive: true });
+  // A fake shutdown first on PATH: what would reboot this host only records its arguments.
+  writeFileSync(path.join(bin, 'shutdown'), `#!/bin/sh\necho "$*" >> '${calls}'\n`, { mode: 0o755 });
+  const env = { STAGEPUSH_DATA_DIR: dataDir, STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_LOG: `file:${path.join(work, 'agent.log')}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '', PATH: `${bin}:${process.env.PATH}` };
+  const cli = (args: string[]) => runCli(args, { env });
+  const json = (args: string[], status: number) => {
+    const r = cli([...args, '--json']);
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown> & { details: Record<string, unknown>; reboot: { required: boolean; permitted: boolean; scheduled: boolean; details: { details: Record<string, unknown> } } };
+  };
+  const key = path.join(RPMS, 'keys', 'rsa.asc');
+  for (const args of [
+    ['repo', 'create', 'fw', '--importer', 'yum_importer'],
+    ['repo', 'distributor', 'add', 'fw', 'yum_distributor', '--id', 'yum', '--distributor-config', `gpgkey=${key}`],
+    ['content', 'upload', '--repo', 'fw', path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm')],
+    ['repo', 'publish', 'fw'],
+    ['consumer', 'register', 'tree', '--root', root],
+    ['consumer', 'bind', 'tree', 'fw'],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  // hello stands for linux-firmware (a package in reboot_packages): installed, the reboot required
+  // and permitted but not scheduled, saying why.
+  const inst = json(['consumer', 'install', 'tree', '--type', 'rpm', 'hello', '--option', 'releasever=1', '--option', 'reboot_packages=linux-firmware,hello'], 0);
+  assert.deepEqual(inst.details.installed, ['hello-1.0-1.noarch']);
+  assert.deepEqual([inst.reboot.required, inst.reboot.permitted, inst.reboot.scheduled], [true, true, false]);
+  assert.equal(inst.reboot.details.details.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+  const human = cli(['consumer', 'reboot', 'tree']);
+  assert.equal(human.status, 6);
+  assert.match(human.stdout, /reboot tree: FAILED[\s\S]*directory tree standing for another host, not this host: it is not rebooted/);
+  assert.equal(existsSync(calls), false, 'shutdown never ran for the directory consumer');
+  // This host: the system handler runs (here the fake shutdown).
+  assert.equal(cli(['consumer', 'register', 'here', '--root', '/', '--yes']).status, 0);
+  const rb = json(['consumer', 'reboot', 'here', '--option', 'reboot_delay=60'], 0);
+  assert.equal(rb.details.command, 'shutdown -r +1');
+  assert.equal(readFileSync(calls, 'utf8'), '-r +1\n');
 });

@@ -6,7 +6,8 @@
  *                   it, `shutdown -r +N` runs at once with N = the delay in whole minutes (rounded
  *                   up); shutdown does the waiting, and its exit status says whether the reboot is
  *                   scheduled (a refusal is a failed report with its output).
- * The report says what was scheduled: the command, the delay and the time it runs.
+ * The report says what was scheduled: the command, the delay and the time it runs. The agent
+ * calls it only for a consumer whose root is / (this host): see Agent.reboot.
  */
 import { spawn } from 'node:child_process';
 import { SystemHandler, type HandlerConduit, type HandlerOptions } from '../handler.js';
