@@ -29,7 +29,7 @@ async function service(confFiles: Record<string, string> = {}, handlerFiles: Rec
 }
 
 function rpmQa(root: string): string[] {
-  const r = spawnSync('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
+  const r = spawnSync('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\n').filter((l) => l && !l.startsWith('gpg-pubkey'));
 }
@@ -208,6 +208,53 @@ test('rpm handler without import_key: a package whose key is not in the rpm data
   const again = await svc.content('uninstall', 'h2', 'rpm', [{ name: 'hello' }], { reboot_packages: 'hello', permit_reboot: 'no' });
   assert.equal(again.succeeded, true, JSON.stringify(again.details, null, 1));
   assert.deepEqual(again.reboot, { required: true, permitted: false, scheduled: false, details: { packages: ['hello'] } });
+});
+
+test("rpm handler: the rpm database is the root's /var/lib/rpm whoever runs it (an EL tree's packages are seen, installs land there; another HOME changes nothing)", async () => {
+  const { dir, engine, svc } = await service();
+  const publishRoot = path.join(dir, 'published');
+  const repoDir = path.join(publishRoot, 'http', 'el');
+  mkdirSync(repoDir, { recursive: true });
+  copyFileSync(path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm'), path.join(repoDir, 'hello-1.0-1.noarch.rpm'));
+  createrepo(repoDir);
+  const key = readFileSync(path.join(RPMS, 'keys', 'rsa.asc'), 'utf8');
+  engine.repos.set('el', {
+    distributors: [{ id: 'yum', typeId: 'yum_distributor' }],
+    payloads: { yum: { repo_id: 'el', relative_path: 'el', protocols: ['http'], base_urls: { http: `file://${publishRoot}/http` }, gpg_keys: { rsa: key }, ca_cert: null } },
+    units: [],
+  });
+  // A tree standing for an EL host: its rpm database in var/lib/rpm, holding world.
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  const rpm = (...args: string[]) => {
+    const r = spawnSync('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  rpm('--initdb');
+  rpm('-i', '--justdb', '--nodeps', '--nosignature', path.join(RPMS, 'install', 'world-1.0-1.noarch.rpm'));
+  svc.register('el9', root);
+  assert.equal((await svc.bind('el9', 'el')).succeeded, true);
+  const nevras = async () => ((await svc.profile('el9', 'rpm')).details.packages as Array<{ nevra: string }>).map((x) => x.nevra);
+  const prevHome = process.env.HOME;
+  try {
+    for (const home of [prevHome, path.join(dir, 'somewhere', 'else')]) {
+      process.env.HOME = home;
+      assert.deepEqual(await nevras(), ['world-1.0-1.noarch'], `HOME=${home}`);
+      const i = await svc.content('install', 'el9', 'rpm', [{ name: 'hello' }], { releasever: '1' });
+      assert.equal(i.succeeded, true, JSON.stringify(i.details, null, 1));
+      assert.deepEqual(i.details.installed, ['hello-1.0-1.noarch'], `HOME=${home}`);
+      assert.deepEqual(rpmQa(root).sort(), ['hello-1.0-1.noarch', 'world-1.0-1.noarch'], `HOME=${home}: in the root's /var/lib/rpm`);
+      assert.deepEqual(await nevras(), ['hello-1.0-1.noarch', 'world-1.0-1.noarch']);
+      const un = await svc.content('uninstall', 'el9', 'rpm', [{ name: 'hello' }], { releasever: '1' });
+      assert.deepEqual(un.details.erased, ['hello-1.0-1.noarch'], `HOME=${home}`);
+      assert.deepEqual(rpmQa(root), ['world-1.0-1.noarch']);
+    }
+  } finally {
+    process.env.HOME = prevHome;
+  }
+  // No other database was made under the root (Debian's default is ~/.rpmdb).
+  const found = spawnSync('find', [root, '-name', '.rpmdb'], { encoding: 'utf8' });
+  assert.equal(found.stdout, '');
 });
 
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {

@@ -55,7 +55,7 @@ export default function (agent) {
 `;
 
 function rpmQa(root: string): string[] {
-  const r = spawnSync('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
+  const r = spawnSync('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\n').filter((l) => l && !l.startsWith('gpg-pubkey'));
 }

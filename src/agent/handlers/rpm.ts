@@ -2,7 +2,7 @@
  * RPM content handler (content type rpm). Runs the host's dnf with `--installroot=<root>` (the
  * consumer's root; repositories from `<root>/etc/yum.repos.d`, as written by the yum bind
  * handler) for install, update and uninstall; the profile is the installed NEVRA list from
- * `rpm --root <root> -qa`.
+ * `rpm --root <root> --dbpath /var/lib/rpm -qa`.
  *
  * Configuration (descriptor section) and options (`--option k=v`, options win):
  *   import_key     true: dnf imports the repositories' GPG keys it needs; false (default): the
@@ -12,12 +12,19 @@
  *   reboot_packages comma list (default kernel, kernel-core, glibc, systemd, linux-firmware,
  *                  dbus, dbus-broker, dbus-daemon)
  *   dnf            the dnf command (default dnf); releasever: passed as --releasever when set
+ *
+ * The rpm database is `<root>/var/lib/rpm`, as on the EL host the root stands for, whoever runs
+ * stagepush: Debian's rpm sets %_dbpath to ~/.rpmdb, which under --root/--installroot would be
+ * `<root>/$HOME/.rpmdb` (another database for every user, and an EL tree would look empty). rpm
+ * gets `--dbpath`; dnf has no such option, so it runs with a private HOME whose .rpmmacros sets
+ * %_dbpath (rpm reads ~/.rpmmacros last, after the system's macro files).
  */
 import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { ContentReport, ProfileReport } from '../reports.js';
 import { rpmSpecString } from '../units.js';
 import { run, tail } from '../exec.js';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface InstalledRpm {
@@ -32,14 +39,17 @@ export function nevra(p: InstalledRpm): string {
   return `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
 }
 
+/** The rpm database under a consumer root (EL's %_dbpath). */
+export const RPM_DBPATH = '/var/lib/rpm';
+
 const DEFAULT_REBOOT_PACKAGES = ['kernel', 'kernel-core', 'glibc', 'systemd', 'linux-firmware', 'dbus', 'dbus-broker', 'dbus-daemon'];
 
-/** `rpm --root <root> -qa` as records (gpg-pubkey entries left out), sorted by NEVRA. */
+/** `rpm --root <root> --dbpath /var/lib/rpm -qa` as records (gpg-pubkey entries left out), sorted by NEVRA. */
 export async function installedRpms(root: string, signal?: AbortSignal): Promise<InstalledRpm[]> {
   // rpm --root on a missing directory lists nothing and succeeds (and dnf would make the root).
   if (!existsSync(root)) throw new Error(`consumer root ${root} does not exist`);
-  const r = await run('rpm', ['--root', root, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], { signal });
-  if (r.code !== 0) throw new Error(`rpm --root ${root} -qa failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
+  const r = await run('rpm', ['--root', root, '--dbpath', RPM_DBPATH, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], { signal });
+  if (r.code !== 0) throw new Error(`rpm --root ${root} --dbpath ${RPM_DBPATH} -qa failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
   const out: InstalledRpm[] = [];
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;
@@ -48,6 +58,21 @@ export async function installedRpms(root: string, signal?: AbortSignal): Promise
     out.push({ name, epoch: Number(epoch) || 0, version: version ?? '', release: release ?? '', arch: arch ?? '' });
   }
   return out.sort((a, b) => nevra(a).localeCompare(nevra(b)));
+}
+
+/**
+ * Run `fn` with an environment whose HOME is a private directory holding only an .rpmmacros that
+ * sets %_dbpath to RPM_DBPATH: dnf (through librpm) then uses `<installroot>/var/lib/rpm`, and no
+ * user's own ~/.rpmmacros changes what the agent does. The directory is removed afterwards.
+ */
+async function withRpmHome<T>(fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'stagepush-rpm-home-'));
+  try {
+    writeFileSync(path.join(home, '.rpmmacros'), `%_dbpath ${RPM_DBPATH}\n`);
+    return await fn({ ...process.env, HOME: home });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 /** Section ids of the consumer's yum repo files (for import_key = false). */
@@ -93,7 +118,7 @@ export class RpmHandler extends ContentHandler {
     conduit.progress.report({ step: op, packages: specs });
     const dnfCmd = this.setting(options, 'dnf', 'dnf')!;
     conduit.log.debug(`running ${dnfCmd} ${args.join(' ')}`);
-    const r = await run(dnfCmd, args, { signal: conduit.signal });
+    const r = await withRpmHome((env) => run(dnfCmd, args, { signal: conduit.signal, env }));
     const after = await installedRpms(root, conduit.signal);
     const beforeSet = new Set(before.map(nevra));
     const afterSet = new Set(after.map(nevra));
