@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { loadHandlers } from '../../src/agent/loader.js';
@@ -255,6 +255,41 @@ test("rpm handler: the rpm database is the root's /var/lib/rpm whoever runs it (
   // No other database was made under the root (Debian's default is ~/.rpmdb).
   const found = spawnSync('find', [root, '-name', '.rpmdb'], { encoding: 'utf8' });
   assert.equal(found.stdout, '');
+});
+
+test('rpm handler: dnf and rpm never write through a symlink out of the consumer root (var, its logs, caches, rpm database)', async () => {
+  const { dir, svc } = await service();
+  const outside = path.join(dir, 'outside');
+  const cases: Array<[string, (root: string) => void, RegExp]> = [
+    ['var is a symlink out', (root) => symlinkSync(outside, path.join(root, 'var')), /the rpm database directory .* leads out of the consumer root/],
+    ['var/log is a symlink out', (root) => symlinkSync(outside, path.join(root, 'var', 'log')), /the dnf log .*dnf\.log leads out of the consumer root/],
+    ['a log file is a symlink out', (root) => symlinkSync(path.join(outside, 'victim'), path.join(root, 'var', 'log', 'dnf.rpm.log')), /the dnf log .*dnf\.rpm\.log leads out/],
+    ['a log file is a symlink to a missing file', (root) => symlinkSync(path.join(outside, 'missing'), path.join(root, 'var', 'log', 'hawkey.log')), /hawkey\.log leads through .*, a symlink to a missing target/],
+    ['a directory in the dnf cache is a symlink out', (root) => symlinkSync(outside, path.join(root, 'var', 'cache', 'stagepush-dnf', 'el-0123')), /the dnf cache directory .* leads out/],
+    ['var/lib/dnf is a symlink out', (root) => symlinkSync(outside, path.join(root, 'var', 'lib', 'dnf')), /the dnf persistent data directory .* leads out/],
+    ['the rpm database file is a symlink out', (root) => symlinkSync(path.join(outside, 'victim'), path.join(root, 'var', 'lib', 'rpm', 'rpmdb.sqlite')), /the rpm database directory .* leads out/],
+  ];
+  let n = 0;
+  for (const [label, make, message] of cases) {
+    rmSync(outside, { recursive: true, force: true });
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'victim'), 'host file\n');
+    const root = path.join(dir, `root${n}`);
+    for (const d of ['var/log', 'var/cache/stagepush-dnf', 'var/lib/rpm']) mkdirSync(path.join(root, d), { recursive: true });
+    if (label.startsWith('var is')) rmSync(path.join(root, 'var'), { recursive: true });
+    if (label.startsWith('var/log')) rmSync(path.join(root, 'var', 'log'), { recursive: true });
+    make(root);
+    svc.register(`c${n++}`, root);
+    const r = await svc.content('install', `c${n - 1}`, 'rpm', [{ name: 'hello' }], { releasever: '1' });
+    assert.equal(r.succeeded, false, label);
+    assert.match(String(r.details.message), message, label);
+    assert.deepEqual(readdirSync(outside), ['victim'], `${label}: nothing written outside`);
+    assert.equal(readFileSync(path.join(outside, 'victim'), 'utf8'), 'host file\n', label);
+  }
+  // The profile (rpm opens, or makes, the database) is refused as well.
+  const p = await svc.profile('c0', 'rpm');
+  assert.equal(p.succeeded, false);
+  assert.deepEqual(readdirSync(outside), ['victim']);
 });
 
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {

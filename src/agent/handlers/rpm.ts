@@ -23,6 +23,7 @@ import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type Handler
 import { ContentReport, ProfileReport } from '../reports.js';
 import { rpmSpecString } from '../units.js';
 import { run, tail } from '../exec.js';
+import { assertInsideRoot, assertTreeInsideRoot } from './inside.js';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,8 @@ const DEFAULT_REBOOT_PACKAGES = ['kernel', 'kernel-core', 'glibc', 'systemd', 'l
 export async function installedRpms(root: string, signal?: AbortSignal): Promise<InstalledRpm[]> {
   // rpm --root on a missing directory lists nothing and succeeds (and dnf would make the root).
   if (!existsSync(root)) throw new Error(`consumer root ${root} does not exist`);
+  // rpm opens (and, when missing, creates) the database from outside any chroot.
+  assertTreeInsideRoot(root, path.join(root, RPM_DBPATH), 'the rpm database directory');
   const r = await run('rpm', ['--root', root, '--dbpath', RPM_DBPATH, '-qa', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n'], { signal });
   if (r.code !== 0) throw new Error(`rpm --root ${root} --dbpath ${RPM_DBPATH} -qa failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
   const out: InstalledRpm[] = [];
@@ -75,6 +78,24 @@ async function withRpmHome<T>(fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promi
   }
 }
 
+/** The files dnf logs to in its logdir (`<root>/var/log`). */
+const DNF_LOGS = ['dnf.log', 'dnf.rpm.log', 'dnf.librepo.log', 'hawkey.log'];
+
+/**
+ * dnf writes these under the consumer root from outside any chroot (only rpm's transaction, run
+ * as root, installs package files inside a chroot of the root): none may lead out of the root
+ * through a symlink, or the host's files would be written. `cachedir` is the host path given to
+ * dnf; dnf also prefixes it with the installroot once more for some files (expired_repos.json).
+ */
+function assertDnfPathsInside(root: string, cachedir: string): void {
+  for (const f of DNF_LOGS) assertInsideRoot(root, path.join(root, 'var', 'log', f), 'the dnf log');
+  assertTreeInsideRoot(root, cachedir, 'the dnf cache directory');
+  assertTreeInsideRoot(root, path.join(root, cachedir), 'the dnf cache directory');
+  assertTreeInsideRoot(root, path.join(root, 'var', 'lib', 'dnf'), 'the dnf persistent data directory');
+  assertTreeInsideRoot(root, path.join(root, 'etc', 'dnf', 'modules.d'), 'the dnf modules directory');
+  assertTreeInsideRoot(root, path.join(root, RPM_DBPATH), 'the rpm database directory');
+}
+
 /** Section ids of the consumer's yum repo files (for import_key = false). */
 function repoIds(root: string): string[] {
   const dir = path.join(root, 'etc', 'yum.repos.d');
@@ -98,11 +119,12 @@ export class RpmHandler extends ContentHandler {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    const cachedir = path.join(root, 'var', 'cache', 'stagepush-dnf');
     const args = [
       '-y',
       `--installroot=${root}`,
       `--setopt=reposdir=${path.join(root, 'etc', 'yum.repos.d')}`,
-      `--setopt=cachedir=${path.join(root, 'var', 'cache', 'stagepush-dnf')}`,
+      `--setopt=cachedir=${cachedir}`,
       '--setopt=install_weak_deps=False',
       '--noplugins',
       // Always read the repositories' current metadata: a push may have changed them.
@@ -115,6 +137,7 @@ export class RpmHandler extends ContentHandler {
     if (!importKey) for (const id of repoIds(root)) args.push(`--setopt=${id}.gpgkey=`);
     args.push(op, ...specs);
     const before = await installedRpms(root, conduit.signal);
+    assertDnfPathsInside(root, cachedir);
     conduit.progress.report({ step: op, packages: specs });
     const dnfCmd = this.setting(options, 'dnf', 'dnf')!;
     conduit.log.debug(`running ${dnfCmd} ${args.join(' ')}`);
