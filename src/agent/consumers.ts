@@ -10,7 +10,7 @@ import type { EventSink } from '../events.js';
 import type { Agent, ContentOperation } from './agent.js';
 import type { AgentEngineApi, BindingRecord, ConsumerRecord } from './engine-api.js';
 import type { ContentUnitSpec, HandlerConduit, HandlerOptions, ProgressReporter } from './handler.js';
-import { AggregateReport, type BindReport, type ContentReport, type HandlerReport, type ProfileReport, type RebootReport } from './reports.js';
+import { AggregateReport, CleanReport, type BindReport, type ContentReport, type HandlerReport, type ProfileReport, type RebootReport } from './reports.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -100,7 +100,7 @@ export class ConsumerService {
     const report = await this.clean(name, {});
     if (!report.succeeded) {
       report.details.unregistered = null;
-      report.details.kept = `consumer "${name}" is kept: a bind handler could not clean (run consumer clean, then unregister again)`;
+      report.details.kept = `consumer "${name}" is kept: a binding could not be cleaned (a bind handler failed or is not loaded; fix that, run consumer clean, then unregister again)`;
       return report;
     }
     this.engine.consumers.unregister(name);
@@ -164,15 +164,24 @@ export class ConsumerService {
 
   /**
    * clean on every bind handler; a binding is forgotten when the handler of its type cleaned (so
-   * the bindings stay in step with the files each handler removed), one whose type has no handler
-   * when every clean succeeded.
+   * the bindings stay in step with the files each handler removed). A binding whose type has no
+   * bind handler loaded (its descriptor disabled, or refused: a conf.d override with a mistake
+   * takes the built-in one's place) cannot be cleaned: its files stay, so the clean fails for that
+   * type (AGENT_NO_HANDLER) and the binding is kept, as unbind keeps it.
    */
   async clean(name: string, options: HandlerOptions = {}): Promise<AggregateReport> {
     const c = this.consumer(name);
     const report = await this.agent.clean(this.conduit(c), options);
-    for (const b of this.engine.consumers.bindings(name)) {
-      const part = report.parts[b.typeId];
-      if (part ? part.succeeded : report.succeeded) this.engine.consumers.removeBinding(name, b.repoId);
+    const bindings = this.engine.consumers.bindings(name);
+    const unhandled = new Map<string, string[]>();
+    for (const b of bindings) if (!report.parts[b.typeId]) unhandled.set(b.typeId, [...(unhandled.get(b.typeId) ?? []), b.repoId]);
+    for (const [typeId, repos] of unhandled) {
+      const message = `no bind handler for type "${typeId}" is loaded: the configuration of the binding${repos.length > 1 ? 's' : ''} to ${repos.join(', ')} cannot be removed and ${repos.length > 1 ? 'they are' : 'it is'} kept (load the handler, see agent handlers, then clean again)`;
+      this.agent.log.warn(`clean ${name}: ${message}`);
+      report.add(typeId, new CleanReport().setFailed({ code: 'AGENT_NO_HANDLER', message, typeId, bindings: repos }));
+    }
+    for (const b of bindings) {
+      if (report.parts[b.typeId]?.succeeded) this.engine.consumers.removeBinding(name, b.repoId);
     }
     return report;
   }

@@ -358,6 +358,47 @@ test('clean: the bindings of the handlers that cleaned are forgotten, those of a
   assert.deepEqual(engine.consumers.bindings('c1').map((b) => b.repoId), ['other'], "only the failing handler's binding stays");
 });
 
+test('clean and unregister keep the bindings (and the consumer) whose bind handler is not loaded: a refused conf.d override of yum.conf', async () => {
+  const { dir, engine, svc } = await service();
+  engine.repos.set('y', {
+    distributors: [{ id: 'yum', typeId: 'yum_distributor' }],
+    payloads: { yum: { repo_id: 'y', relative_path: 'y', protocols: ['http'], base_urls: { http: 'http://x' }, gpg_keys: {}, ca_cert: null } },
+    units: [],
+  });
+  engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files' } }, units: [] });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('c1', root);
+  assert.equal((await svc.bind('c1', 'y')).succeeded, true);
+  assert.equal((await svc.bind('c1', 'files')).succeeded, true);
+  const repoFile = path.join(root, 'etc/yum.repos.d/stagepush.repo');
+  assert.ok(existsSync(repoFile));
+  // The same engine, with a conf.d yum.conf that has a typo: refused, and the built-in is replaced.
+  const conf = path.join(dir, 'conf2.d');
+  writeFiles(conf, { 'yum.conf': '[main]\nenabled=1\n[types]\nbind=yum_distributor\n[yum_distributor]\nclass=stagepush:YumBindHandlr\n' });
+  const registry = await loadHandlers({ confDir: conf, handlersDir: path.join(dir, 'handlers'), contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.equal(registry.find('bind', 'yum_distributor'), undefined);
+  const broken = new ConsumerService(engine, new Agent(registry, memoryLog(), { osType: 'Linux' }), () => {});
+  const c = await broken.clean('c1');
+  assert.equal(c.succeeded, false);
+  const part = c.parts.yum_distributor!;
+  assert.equal(part.succeeded, false);
+  assert.equal(part.details.code, 'AGENT_NO_HANDLER');
+  assert.match(String(part.details.message), /no bind handler for type "yum_distributor" is loaded: the configuration of the binding to y cannot be removed and it is kept/);
+  assert.equal(c.parts.iso_distributor?.succeeded, true, 'the loaded handlers still clean');
+  assert.deepEqual(engine.consumers.bindings('c1').map((b) => b.repoId), ['y'], 'the binding without a handler is kept');
+  assert.ok(existsSync(repoFile), 'and so is its repo file');
+  const u = await broken.unregister('c1');
+  assert.equal(u.succeeded, false);
+  assert.equal(u.details.unregistered, null);
+  assert.ok(engine.consumers.get('c1'), 'the consumer is kept');
+  // With the handler back, clean removes the file and forgets the binding.
+  const ok = await svc.unregister('c1');
+  assert.equal(ok.succeeded, true, JSON.stringify(ok.details));
+  assert.equal(existsSync(repoFile), false);
+  assert.equal(engine.consumers.get('c1'), null);
+});
+
 test('a consumer whose root is gone can still be cleaned and unregistered (the bind handlers have nothing to remove)', async () => {
   const { dir, engine, svc } = await service();
   engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files' } }, units: [] });
