@@ -58,6 +58,20 @@ export class ConsumerService {
     };
   }
 
+  /**
+   * Run `fn` holding the consumer's lock: bind, unbind, clean and unregister read, change and
+   * rewrite the consumer's files (one repo file for every yum binding) and its bindings; run at
+   * once by several processes, each would write back what it read and lose the others' changes.
+   */
+  private async locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const release = await this.engine.consumers.lock(name);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   register(name: string, root: string, notes: Record<string, string> = {}): ConsumerRecord {
     if (!NAME_RE.test(name)) {
       throw new StagepushError('AGENT_BAD_CONSUMER_NAME', `consumer name "${name}": letters, digits, "_", "." and "-" (starting with a letter or digit, at most 128)`, { kind: 'usage', entry: name });
@@ -96,16 +110,18 @@ export class ConsumerService {
    * When a clean failed the consumer stays, with the bindings whose files are still there (as
    * `clean` leaves them): forgetting it would leave those files behind and free the root.
    */
-  async unregister(name: string): Promise<AggregateReport> {
-    const report = await this.clean(name, {});
-    if (!report.succeeded) {
-      report.details.unregistered = null;
-      report.details.kept = `consumer "${name}" is kept: a binding could not be cleaned (a bind handler failed or is not loaded; fix that, run consumer clean, then unregister again)`;
+  unregister(name: string): Promise<AggregateReport> {
+    return this.locked(name, async () => {
+      const report = await this.cleanLocked(name, {});
+      if (!report.succeeded) {
+        report.details.unregistered = null;
+        report.details.kept = `consumer "${name}" is kept: a binding could not be cleaned (a bind handler failed or is not loaded; fix that, run consumer clean, then unregister again)`;
+        return report;
+      }
+      this.engine.consumers.unregister(name);
+      report.details.unregistered = name;
       return report;
-    }
-    this.engine.consumers.unregister(name);
-    report.details.unregistered = name;
-    return report;
+    });
   }
 
   /** Pick the distributor to bind: the one given, else the repository's only one with a bind handler. */
@@ -134,7 +150,11 @@ export class ConsumerService {
     });
   }
 
-  async bind(name: string, repoId: string, distributorId?: string, options: HandlerOptions = {}): Promise<BindReport> {
+  bind(name: string, repoId: string, distributorId?: string, options: HandlerOptions = {}): Promise<BindReport> {
+    return this.locked(name, () => this.bindLocked(name, repoId, distributorId, options));
+  }
+
+  private async bindLocked(name: string, repoId: string, distributorId: string | undefined, options: HandlerOptions): Promise<BindReport> {
     const c = this.consumer(name);
     const dist = this.chooseDistributor(repoId, distributorId);
     // One binding per repository: bound through another distributor, the first binding's files
@@ -153,13 +173,15 @@ export class ConsumerService {
     return report;
   }
 
-  async unbind(name: string, repoId: string, options: HandlerOptions = {}): Promise<BindReport> {
-    const c = this.consumer(name);
-    const b = this.engine.consumers.bindings(name).find((x) => x.repoId === repoId);
-    if (!b) throw new StagepushError('AGENT_NOT_BOUND', `consumer "${name}" is not bound to "${repoId}"`, { kind: 'invalid', entry: repoId });
-    const report = await this.agent.unbind(this.conduit(c), b.typeId, repoId, options);
-    if (report.succeeded) this.engine.consumers.removeBinding(name, repoId);
-    return report;
+  unbind(name: string, repoId: string, options: HandlerOptions = {}): Promise<BindReport> {
+    return this.locked(name, async () => {
+      const c = this.consumer(name);
+      const b = this.engine.consumers.bindings(name).find((x) => x.repoId === repoId);
+      if (!b) throw new StagepushError('AGENT_NOT_BOUND', `consumer "${name}" is not bound to "${repoId}"`, { kind: 'invalid', entry: repoId });
+      const report = await this.agent.unbind(this.conduit(c), b.typeId, repoId, options);
+      if (report.succeeded) this.engine.consumers.removeBinding(name, repoId);
+      return report;
+    });
   }
 
   /**
@@ -169,7 +191,11 @@ export class ConsumerService {
    * takes the built-in one's place) cannot be cleaned: its files stay, so the clean fails for that
    * type (AGENT_NO_HANDLER) and the binding is kept, as unbind keeps it.
    */
-  async clean(name: string, options: HandlerOptions = {}): Promise<AggregateReport> {
+  clean(name: string, options: HandlerOptions = {}): Promise<AggregateReport> {
+    return this.locked(name, () => this.cleanLocked(name, options));
+  }
+
+  private async cleanLocked(name: string, options: HandlerOptions): Promise<AggregateReport> {
     const c = this.consumer(name);
     const report = await this.agent.clean(this.conduit(c), options);
     const bindings = this.engine.consumers.bindings(name);

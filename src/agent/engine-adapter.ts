@@ -1,7 +1,9 @@
 /**
  * Adapts the engine (src/engine) to the API handlers see (AgentEngineApi). Bindings are stored
  * through engine.consumers with the distributor type id beside the payload, so unbind finds its
- * handler even after the distributor was removed from the repository.
+ * handler even after the distributor was removed from the repository. A consumer's lock is the
+ * engine's cross-process lock on the resource `consumer:<name>` (waiting as the engine's lock
+ * options say; released when its owner dies).
  */
 import type { AgentEngineApi, BindingRecord, ConsumerRecord, UnitFile } from './engine-api.js';
 
@@ -28,6 +30,7 @@ export interface EngineLike {
     bindings(name: string): Array<{ repoId: string; distributorId: string; payload: J }>;
     setProfile(name: string, typeId: string, profile: unknown): void;
     getProfile(name: string, typeId: string): J;
+    lock(name: string): Promise<() => void>;
   };
 }
 
@@ -73,6 +76,7 @@ export function fromEngine(engine: EngineLike): AgentEngineApi {
         }),
       setProfile: (name, typeId, profile) => engine.consumers.setProfile(name, typeId, toJson(profile)),
       getProfile: (name, typeId) => engine.consumers.getProfile(name, typeId),
+      lock: (name) => engine.consumers.lock(name),
     },
   };
 }

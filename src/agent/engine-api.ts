@@ -41,6 +41,12 @@ export interface ConsumerStore {
   bindings(name: string): BindingRecord[];
   setProfile(name: string, typeId: string, profile: unknown): void;
   getProfile(name: string, typeId: string): unknown;
+  /**
+   * Hold the consumer against other processes (bind, unbind, clean and unregister rewrite the
+   * consumer's files and bindings: two at once would lose one's changes); waits while another
+   * holds it. Resolves with the release function. Re-entrant within one engine.
+   */
+  lock(name: string): Promise<() => void>;
 }
 
 export interface AgentEngineApi {

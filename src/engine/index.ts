@@ -197,6 +197,8 @@ export interface Engine {
     bindings(name: string): BindingInfo[];
     setProfile(name: string, typeId: string, profile: Json): void;
     getProfile(name: string, typeId: string): Json | null;
+    /** Take the cross-process lock `consumer:<name>` (per the lock options); resolves with its release. */
+    lock(name: string): Promise<() => void>;
   };
 }
 
@@ -1931,6 +1933,10 @@ class EngineImpl implements Engine, ConduitHost {
       const r = this.st.kvGet('profiles', [name, typeId]);
       return r ? parseJson(r.profile as string, null) : null;
     },
+    // The agent's bind, unbind and clean rewrite a consumer's files and bindings together: one at
+    // a time per consumer, across processes.
+    lock: (name: string): Promise<() => void> =>
+      this.locks.acquire([`consumer:${name}`], { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, signal: this.opts.signal, events: this.events }),
   };
 }
 

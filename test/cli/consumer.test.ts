@@ -4,7 +4,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { openEngine } from '../../src/engine/index.js';
-import { FIXTURES_BUILD, runCli, tempDir } from '../helpers/cli.js';
+import { once } from 'node:events';
+import { FIXTURES_BUILD, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { writeFiles } from '../helpers/agent.js';
 
 const RPMS = path.join(FIXTURES_BUILD, 'rpms');
@@ -275,4 +276,49 @@ test('consumer reboot: only a consumer whose root is / (this host) is rebooted; 
   const rb = json(['consumer', 'reboot', 'here', '--option', 'reboot_delay=60'], 0);
   assert.equal(rb.details.command, 'shutdown -r +1');
   assert.equal(readFileSync(calls, 'utf8'), '-r +1\n');
+});
+
+test('concurrent consumer bind on one consumer: every binding has its section in the repo file (the consumer is locked across processes)', async () => {
+  const work = tempDir('consumer-parallel-');
+  const dataDir = path.join(work, 'data');
+  const confDir = path.join(work, 'conf.d');
+  const root = path.join(work, 'root');
+  mkdirSync(root);
+  // A distributor whose consumer payload has many keys: the yum bind handler writes their files
+  // between reading the repo file and writing it back, so concurrent binds overlap there.
+  writeFiles(path.join(dataDir, 'plugins', 'manykeys'), {
+    'distributor.js': `
+class ManyKeys {
+  metadata() { return { id: 'test_distributor', displayName: 'Many keys', types: ['rpm'] }; }
+  validateConfig() { return { valid: true }; }
+  createConsumerPayload(repo) {
+    const gpg_keys = {};
+    for (let i = 0; i < 300; i++) gpg_keys['k' + i] = 'key ' + i;
+    return { repo_id: repo.id, relative_path: repo.id, protocols: ['http'], base_urls: { http: 'http://example.com' }, gpg_keys, ca_cert: null };
+  }
+}
+module.exports = ManyKeys;
+`,
+  });
+  writeFiles(confDir, { 'testbind.conf': '[main]\nenabled=1\n[types]\nbind=test_distributor\n[test_distributor]\nclass=stagepush:YumBindHandler\n' });
+  const env = { STAGEPUSH_DATA_DIR: dataDir, STAGEPUSH_AGENT_CONF_DIR: confDir, STAGEPUSH_AGENT_LOG: `file:${path.join(work, 'agent.log')}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
+  const ids = Array.from({ length: 8 }, (_, i) => `par${i}`);
+  const engine = await openEngine({ dataDir, configDir: path.join(work, 'config', 'stagepush') });
+  try {
+    for (const id of ids) await engine.createRepo({ id, distributors: [{ id: 'td', typeId: 'test_distributor', config: {} }] });
+  } finally {
+    engine.close();
+  }
+  assert.equal(runCli(['consumer', 'register', 'c', '--root', root], { env }).status, 0);
+  const runs = ids.map((id) => {
+    const child = spawnCli(['consumer', 'bind', 'c', id], { env });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    return once(child, 'exit').then(([code]) => ({ id, code: code as number | null, err }));
+  });
+  for (const r of await Promise.all(runs)) assert.equal(r.code, 0, `bind ${r.id}: ${r.err}`);
+  const sections = [...readFileSync(path.join(root, 'etc/yum.repos.d/stagepush.repo'), 'utf8').matchAll(/^\[([^\]]+)\]$/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(sections, ids);
+  const shown = JSON.parse(runCli(['consumer', 'show', 'c', '--json'], { env }).stdout) as { bindings: Array<{ repoId: string }> };
+  assert.deepEqual(shown.bindings.map((b) => b.repoId).sort(), ids);
 });

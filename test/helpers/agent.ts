@@ -18,6 +18,7 @@ export function memoryEngine(): MemoryEngine {
   const bindings = new Map<string, BindingRecord[]>();
   const profiles = new Map<string, unknown>();
   const repos: MemoryEngine['repos'] = new Map();
+  const locks = new Map<string, Promise<void>>();
   return {
     repos,
     contentTypeIds: () => [...CONTENT_TYPES],
@@ -52,6 +53,14 @@ export function memoryEngine(): MemoryEngine {
         profiles.set(`${name}\0${typeId}`, profile);
       },
       getProfile: (name, typeId) => profiles.get(`${name}\0${typeId}`) ?? null,
+      // One holder at a time per consumer, in this process (the real engine's lock is cross-process).
+      lock(name) {
+        const prev = locks.get(name) ?? Promise.resolve();
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        locks.set(name, prev.then(() => held));
+        return prev.then(() => release);
+      },
     },
   };
 }
