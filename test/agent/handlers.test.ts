@@ -292,6 +292,38 @@ test('rpm handler: dnf and rpm never write through a symlink out of the consumer
   assert.deepEqual(readdirSync(outside), ['victim']);
 });
 
+test('yum bind writes the display name as one line (control characters become spaces: no forged lines or sections); a repo_id or URL with one is refused', async () => {
+  const { dir, engine, svc } = await service();
+  const payload = { repo_id: 'r', repo_name: 'Evil\n[forged]\nbaseurl=http://evil.example/\r\ngpgcheck=0\tx\u0007', relative_path: 'r', protocols: ['http'], base_urls: { http: 'http://ok.example' }, gpg_keys: {}, ca_cert: null };
+  engine.repos.set('r', { distributors: [{ id: 'yum', typeId: 'yum_distributor' }], payloads: { yum: payload }, units: [] });
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('c', root);
+  const b = await svc.bind('c', 'r');
+  assert.equal(b.succeeded, true, JSON.stringify(b.details));
+  const text = readFileSync(path.join(root, 'etc/yum.repos.d/stagepush.repo'), 'utf8');
+  assert.deepEqual([...text.matchAll(/^\[([^\]]+)\]$/gm)].map((m) => m[1]), ['r']);
+  assert.match(text, /^name=Evil \[forged\] baseurl=http:\/\/evil\.example\/ gpgcheck=0 x$/m);
+  assert.deepEqual(text.match(/^baseurl=.*$/gm), ['baseurl=http://ok.example/r/']);
+  assert.deepEqual(text.match(/^gpgcheck=.*$/gm), ['gpgcheck=0']);
+  // A name of control characters only: the repository id.
+  engine.repos.get('r')!.payloads.yum = { ...payload, repo_name: '\n\n' };
+  await svc.bind('c', 'r');
+  assert.match(readFileSync(path.join(root, 'etc/yum.repos.d/stagepush.repo'), 'utf8'), /^name=r$/m);
+  // What makes the section header or baseurl is refused, not changed.
+  for (const [field, bad, message] of [
+    ['repo_id', { repo_id: 's\n[x]' }, /repo_id "s\\n\[x\]" has a control character or a bracket/],
+    ['relative_path', { repo_id: 's', relative_path: 's\ngpgcheck=0' }, /relative_path .* has a control character or a space/],
+    ['base_urls', { repo_id: 's', base_urls: { http: 'http://a\nb' } }, /base_urls\.http .* has a control character or a space/],
+  ] as const) {
+    engine.repos.set('s', { distributors: [{ id: 'yum', typeId: 'yum_distributor' }], payloads: { yum: { ...payload, ...bad } }, units: [] });
+    const r = await svc.bind('c', 's');
+    assert.equal(r.succeeded, false, field);
+    assert.match(String(r.details.message), message, field);
+    assert.deepEqual(engine.consumers.bindings('c').map((x) => x.repoId), ['r'], field);
+  }
+});
+
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {
   const { dir, engine, svc } = await service();
   const store = path.join(dir, 'store');

@@ -4,7 +4,7 @@
  * (configurable: `repo_file`, relative to the consumer root):
  *
  *   [<repo_id>]
- *   name=<repo_name>
+ *   name=<repo_name>  (one line: control characters, newlines too, become spaces)
  *   baseurl=<one URL per protocol, https first>
  *   enabled=1
  *   gpgcheck=1 with gpgkey=file://… when the payload has GPG keys (written beside the repo file
@@ -38,6 +38,17 @@ const SAFE = /[^A-Za-z0-9._-]/g;
 /** Directory beside the repo file holding each bound repository's key and CA files. */
 const FILES_DIR = 'stagepush-keys';
 
+/** Control characters (a newline in a value would end it and start a forged line or section). */
+const CONTROL = /\p{Cc}+/gu;
+
+/**
+ * A display name as one line: each run of control characters (newlines, tabs, …) becomes one
+ * space. The name is only shown by dnf, so it is written rather than refused.
+ */
+export function oneLine(value: string): string {
+  return value.replace(CONTROL, ' ').trim();
+}
+
 function checkPayload(p: unknown): YumConsumerPayload {
   const fail = (what: string): never => {
     throw new Error(`consumer payload from the distributor: ${what}`);
@@ -50,6 +61,12 @@ function checkPayload(p: unknown): YumConsumerPayload {
   if (!o.base_urls || typeof o.base_urls !== 'object') fail('base_urls missing');
   if (o.gpg_keys !== undefined && o.gpg_keys !== null && typeof o.gpg_keys !== 'object') fail('gpg_keys must be an object');
   if (o.ca_cert !== undefined && o.ca_cert !== null && typeof o.ca_cert !== 'string') fail('ca_cert must be a string');
+  // What makes the section header and baseurl must be written as given: refused, not changed.
+  if (/[\p{Cc}[\]]/u.test(o.repo_id as string)) fail(`repo_id ${JSON.stringify(o.repo_id)} has a control character or a bracket`);
+  if (/[\p{Cc}\s]/u.test(o.relative_path as string)) fail(`relative_path ${JSON.stringify(o.relative_path)} has a control character or a space`);
+  for (const [proto, url] of Object.entries(o.base_urls as Record<string, unknown>)) {
+    if (typeof url === 'string' && /[\p{Cc}\s]/u.test(url)) fail(`base_urls.${proto} ${JSON.stringify(url)} has a control character or a space`);
+  }
   return o as unknown as YumConsumerPayload;
 }
 
@@ -138,7 +155,7 @@ export class YumBindHandler extends BindHandler {
       files.set(f, armored.endsWith('\n') ? armored : armored + '\n');
       keyFiles.push(f);
     }
-    const lines = [`name=${payload.repo_name || id}`, `baseurl=${urls.join(' ')}`, 'enabled=1'];
+    const lines = [`name=${(payload.repo_name == null ? '' : oneLine(String(payload.repo_name))) || id}`, `baseurl=${urls.join(' ')}`, 'enabled=1'];
     if (keyFiles.length) lines.push('gpgcheck=1', `gpgkey=${keyFiles.map((f) => `file://${f}`).join(' ')}`);
     else lines.push('gpgcheck=0');
     let caFile: string | null = null;
