@@ -1,7 +1,7 @@
 /** Helpers for tests of `stagepush serve`: start the CLI, read its listening line, raw requests. */
 import http from 'node:http';
 import https from 'node:https';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawnCli } from './cli.js';
 
 export interface RawResponse {
@@ -60,6 +60,34 @@ export async function startServeCli(args: string[], expect: number, env: NodeJS.
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       child.kill(signal);
       return exited;
+    },
+  };
+}
+
+/**
+ * `python3 -m http.server` on 127.0.0.1 serving `dir`: HTTP/1.0, every response followed by the
+ * server closing the connection (what undici's paused parser tripped over).
+ */
+export async function pythonHttpServer(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const kill = (): void => void child.kill();
+  process.on('exit', kill);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then(() => reject(new Error(`python3 -m http.server exited: ${out}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      process.off('exit', kill);
+      child.kill();
+      await exited;
     },
   };
 }

@@ -4,12 +4,13 @@
  * checked; transient failures (network errors, 5xx, 429, a short body) are retried with backoff.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, readFileSync, writeSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { StagepushError } from '../../errors.js';
+import { streamGet } from './httpget.js';
 
 export interface FetchOptions {
   /** PEM file of CA certificates to trust for https feeds. */
@@ -86,23 +87,28 @@ export function createFetcher(opts: FetchOptions = {}): Fetcher {
   const backoff = opts.backoffMs ?? 250;
   const signal = opts.signal;
 
-  async function open(url: string): Promise<NodeJS.ReadableStream> {
-    const u = new URL(url);
-    if (u.protocol === 'file:') {
-      const p = fileURLToPath(u);
-      try {
-        await fsp.access(p);
-      } catch (e) {
-        throw new StagepushError('FILE_SYNC_NOT_FOUND', `${url}: ${(e as NodeJS.ErrnoException).code ?? 'cannot read'}`, { file: p, kind: 'failed', cause: e });
-      }
-      return createReadStream(p, { signal });
-    }
-    let res;
+  /** A file:// URL's file as a stream. */
+  async function openFile(url: string): Promise<NodeJS.ReadableStream> {
+    const p = fileURLToPath(new URL(url));
     try {
-      const { request } = await undici();
-      res = await request(url, { dispatcher: await getDispatcher(), signal, maxRedirections: 5 } as Parameters<typeof request>[1]);
+      await fsp.access(p);
+    } catch (e) {
+      throw new StagepushError('FILE_SYNC_NOT_FOUND', `${url}: ${(e as NodeJS.ErrnoException).code ?? 'cannot read'}`, { file: p, kind: 'failed', cause: e });
+    }
+    return createReadStream(p, { signal });
+  }
+
+  /**
+   * GET an http(s) URL, handing the body of a 200 response to `onChunk` as it arrives (written
+   * synchronously by the caller: see ./httpget.ts for why the body is not a stream).
+   */
+  async function get(url: string, onChunk: (chunk: Buffer) => void): Promise<void> {
+    let status: number;
+    try {
+      status = await streamGet(await getDispatcher(), url, { signal, maxRedirections: 5, onChunk });
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
+      if (e instanceof StagepushError) throw e;
       const cause = (e as { cause?: NodeJS.ErrnoException }).cause ?? (e as NodeJS.ErrnoException);
       const code = String(cause?.code ?? '');
       if (TLS_CODES.test(code)) {
@@ -110,15 +116,8 @@ export function createFetcher(opts: FetchOptions = {}): Fetcher {
       }
       throw new Transient(`${url}: ${(e as Error).message}${code ? ` (${code})` : ''}`);
     }
-    if (res.statusCode >= 500 || res.statusCode === 429) {
-      await res.body.dump();
-      throw new Transient(`${url}: HTTP ${res.statusCode}`);
-    }
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw new StagepushError('FILE_SYNC_HTTP_ERROR', `${url}: HTTP ${res.statusCode}`, { kind: 'failed', file: url });
-    }
-    return res.body;
+    if (status >= 500 || status === 429) throw new Transient(`${url}: HTTP ${status}`);
+    if (status !== 200) throw new StagepushError('FILE_SYNC_HTTP_ERROR', `${url}: HTTP ${status}`, { kind: 'failed', file: url });
   }
 
   async function withRetries<T>(url: string, fn: () => Promise<T>): Promise<T> {
@@ -137,8 +136,12 @@ export function createFetcher(opts: FetchOptions = {}): Fetcher {
   return {
     getBuffer(url) {
       return withRetries(url, async () => {
-        const body = await open(url);
         const chunks: Buffer[] = [];
+        if (new URL(url).protocol !== 'file:') {
+          await get(url, (c) => chunks.push(c));
+          return Buffer.concat(chunks);
+        }
+        const body = await openFile(url);
         try {
           for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
         } catch (e) {
@@ -150,23 +153,42 @@ export function createFetcher(opts: FetchOptions = {}): Fetcher {
     },
     download(url, dest, expect = {}) {
       return withRetries(url, async () => {
-        const body = await open(url);
         const h = createHash('sha256');
         let size = 0;
-        const tap = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            h.update(chunk);
-            size += chunk.length;
-            if (expect.size !== undefined && size > expect.size) cb(new StagepushError('FILE_SYNC_SIZE_MISMATCH', `${url}: larger than the expected ${expect.size} bytes`, { kind: 'failed', file: url }));
-            else cb(null, chunk);
-          },
-        });
-        try {
-          await pipeline(body, tap, createWriteStream(dest));
-        } catch (e) {
-          if (signal?.aborted) throw signal.reason;
-          if (e instanceof StagepushError) throw e;
-          throw new Transient(`${url}: ${(e as Error).message}`);
+        const take = (chunk: Buffer): void => {
+          h.update(chunk);
+          size += chunk.length;
+          if (expect.size !== undefined && size > expect.size) throw new StagepushError('FILE_SYNC_SIZE_MISMATCH', `${url}: larger than the expected ${expect.size} bytes`, { kind: 'failed', file: url });
+        };
+        if (new URL(url).protocol !== 'file:') {
+          const out = await fsp.open(dest, 'w');
+          try {
+            await get(url, (chunk) => {
+              take(chunk);
+              for (let off = 0; off < chunk.length; ) off += writeSync(out.fd, chunk, off, chunk.length - off);
+            });
+          } finally {
+            await out.close();
+          }
+        } else {
+          const body = await openFile(url);
+          const tap = new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              try {
+                take(chunk);
+                cb(null, chunk);
+              } catch (e) {
+                cb(e as Error);
+              }
+            },
+          });
+          try {
+            await pipeline(body, tap, createWriteStream(dest));
+          } catch (e) {
+            if (signal?.aborted) throw signal.reason;
+            if (e instanceof StagepushError) throw e;
+            throw new Transient(`${url}: ${(e as Error).message}`);
+          }
         }
         if (expect.size !== undefined && size !== expect.size) throw new Transient(`${url}: got ${size} bytes, expected ${expect.size}`);
         const sha256 = h.digest('hex');

@@ -4,7 +4,7 @@
  * on the way; canceled through an AbortSignal.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, writeSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import type { Dispatcher, buildConnector } from 'undici';
 import { StagepushError } from '../../errors.js';
+import { streamGet } from '../common/httpget.js';
 
 // undici is loaded on the first download, not with the plugin: importing it costs every CLI
 // command (publish, repo list …) about 0.2 s of start-up CPU.
@@ -40,7 +41,7 @@ export interface Downloaded {
 }
 
 export class Downloader {
-  private readonly dispatcher: Dispatcher | null;
+  private readonly dispatcher: Dispatcher;
   readonly opts: DownloadOptions;
   bytes = 0;
   requests = 0;
@@ -82,7 +83,7 @@ export class Downloader {
   private tlsAlert: NodeJS.ErrnoException | null = null;
 
   async close(): Promise<void> {
-    await this.dispatcher?.close().catch(() => undefined);
+    await this.dispatcher.close().catch(() => undefined);
   }
 
   /** Fetch a URL into memory (small files: repomd.xml). */
@@ -90,9 +91,8 @@ export class Downloader {
     return this.withRetries(url, async () => {
       const u = new URL(url);
       if (u.protocol === 'file:') return fsp.readFile(fileURLToPath(u));
-      const res = await this.get(url);
       const chunks: Buffer[] = [];
-      for await (const c of res.body as AsyncIterable<Buffer>) chunks.push(c);
+      await this.get(url, (c) => chunks.push(c));
       const buf = Buffer.concat(chunks);
       this.bytes += buf.length;
       return buf;
@@ -105,16 +105,32 @@ export class Downloader {
       const hashes = new Map(algos.map((a) => [a, createHash(a)]));
       if (expect && !hashes.has(expect.algo)) hashes.set(expect.algo, createHash(expect.algo));
       let size = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          size += chunk.length;
-          for (const h of hashes.values()) h.update(chunk);
-          cb(null, chunk);
-        },
-      });
+      const take = (chunk: Buffer): void => {
+        size += chunk.length;
+        for (const h of hashes.values()) h.update(chunk);
+      };
       const u = new URL(url);
-      const src = u.protocol === 'file:' ? createReadStream(fileURLToPath(u), { signal: this.opts.signal }) : (await this.get(url)).body;
-      await pipeline(src as NodeJS.ReadableStream, tap, createWriteStream(dest), { signal: this.opts.signal });
+      if (u.protocol === 'file:') {
+        const tap = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            take(chunk);
+            cb(null, chunk);
+          },
+        });
+        await pipeline(createReadStream(fileURLToPath(u), { signal: this.opts.signal }), tap, createWriteStream(dest), { signal: this.opts.signal });
+      } else {
+        // Written synchronously as each chunk arrives: see ../common/httpget.ts for why the
+        // response body is not a stream here.
+        const out = await fsp.open(dest, 'w');
+        try {
+          await this.get(url, (chunk) => {
+            take(chunk);
+            writeAll(out.fd, chunk);
+          });
+        } finally {
+          await out.close();
+        }
+      }
       this.bytes += size;
       const digests: Record<string, string> = {};
       for (const [a, h] of hashes) digests[a] = h.digest('hex');
@@ -126,16 +142,15 @@ export class Downloader {
     });
   }
 
-  private async get(url: string): Promise<Dispatcher.ResponseData> {
+  /** GET a URL, handing the body of a 200 response to `onChunk`; another status is an error (retried when transient). */
+  private async get(url: string, onChunk: (chunk: Buffer) => void): Promise<void> {
     this.requests++;
-    const res = await undici().request(url, { method: 'GET', dispatcher: this.dispatcher ?? undefined, signal: this.opts.signal, maxRedirections: 5 });
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      const msg = `HTTP ${res.statusCode}`;
-      if (res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408) throw new RetryableError(msg);
+    const status = await streamGet(this.dispatcher, url, { signal: this.opts.signal, maxRedirections: 5, onChunk });
+    if (status !== 200) {
+      const msg = `HTTP ${status}`;
+      if (status >= 500 || status === 429 || status === 408) throw new RetryableError(msg);
       throw new StagepushError('YUM_DOWNLOAD_FAILED', `${url}: ${msg}`, { kind: 'failed', file: url });
     }
-    return res;
   }
 
   private async withRetries<T>(url: string, fn: () => Promise<T>): Promise<T> {
@@ -193,6 +208,11 @@ export class Downloader {
       cause: e,
     });
   }
+}
+
+/** Write the whole chunk at the file's current position (writeSync may write less than asked). */
+function writeAll(fd: number, chunk: Buffer): void {
+  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
 export class RetryableError extends Error {}

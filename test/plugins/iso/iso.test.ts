@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { lstatSync, readFileSync, readlinkSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { formatManifest, parseManifest } from '../../../src/plugins/iso/manifest
 import { StagepushError } from '../../../src/errors.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
 import { tempDir } from '../../helpers/cli.js';
+import { pythonHttpServer } from '../../helpers/serve.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -148,6 +149,28 @@ test('sync from a PULP_MANIFEST over http (retries a 503) and file://, remove_mi
     assert.deepEqual(store.units('files').map((u) => `${u.unitKey.name}:${u.unitKey.size}`).sort(), ['a.iso:6', 'c.iso:7', 'sub/b.iso:5']);
     await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: fileFeed, remove_missing: true }));
     assert.deepEqual(store.units('files').map((u) => u.unitKey.name).sort(), ['a.iso', 'c.iso']);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('sync from python3 -m http.server (HTTP/1.0: the server closes the connection after each response)', async () => {
+  // Files of 3 MB: the body outruns the file being written, and undici paused its parser, then
+  // failed an assertion when the server closed the connection (an uncaught exception).
+  const d = tempDir();
+  const entries = ['a.iso', 'b.iso', 'c.iso'].map((name) => {
+    const body = randomBytes(3 * 1024 * 1024);
+    writeFileSync(path.join(d, name), body);
+    return { name, sha256: sha(body), size: body.length };
+  });
+  writeFileSync(path.join(d, 'PULP_MANIFEST'), formatManifest(entries));
+  const srv = await pythonHttpServer(d);
+  try {
+    const store = new FakeStore();
+    const repo = store.repo('files');
+    const rep = await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: srv.url, retries: 0, max_downloads: 3 }));
+    assert.equal((rep.summary as Record<string, number>).added, 3);
+    for (const u of store.units('files')) assert.equal(sha(readFileSync(u.storagePath!)), entries.find((e) => e.name === u.unitKey.name)!.sha256);
   } finally {
     await srv.close();
   }

@@ -1,0 +1,75 @@
+/**
+ * One http(s) GET through an undici dispatcher whose response body is handed to the caller chunk
+ * by chunk as it is parsed, never paused. undici's `request()` hands the body over as a Readable:
+ * when its reader (a file being written) falls behind, undici pauses its HTTP/1 parser, and when
+ * the server then closes the connection (HTTP/1.0, or `Connection: close`, as `python3 -m
+ * http.server` does) while the parser is paused, undici 6 fails an assertion in the socket's
+ * 'end' handler (`assert(!this.paused)` in Parser.finish): an uncaught exception that ends the
+ * process. Here the handler takes every chunk at once (the caller writes it synchronously), so
+ * the parser is never paused; a slow disk still slows the download, since the socket is not read
+ * while a chunk is being written, and TCP flow control holds the server back.
+ */
+import type { Dispatcher } from 'undici';
+
+export interface StreamGetOptions {
+  signal?: AbortSignal;
+  maxRedirections?: number;
+  /** Called with each chunk of a 200 response's body (other statuses' bodies are discarded); a throw fails the request. */
+  onChunk(chunk: Buffer): void;
+}
+
+/** GET `url`; resolves with the final status code once the whole body has been received. */
+export function streamGet(dispatcher: Dispatcher, url: string, opts: StreamGetOptions): Promise<number> {
+  const { signal } = opts;
+  return new Promise<number>((resolve, reject) => {
+    let status = 0;
+    let settled = false;
+    let abortRequest: ((e?: Error) => void) | null = null;
+    const onAbort = (): void => fail(signal?.reason ?? new Error('aborted'));
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      abortRequest?.(e instanceof Error ? e : new Error(String(e)));
+      reject(e);
+    };
+    if (signal?.aborted) return fail(signal.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const handler: Dispatcher.DispatchHandlers = {
+      onConnect(abort) {
+        // Called again for each redirect's request: the latest one is the one to abort.
+        abortRequest = abort;
+        if (settled) abort(new Error('aborted'));
+      },
+      onHeaders(statusCode) {
+        status = statusCode;
+        return true;
+      },
+      onData(chunk) {
+        if (settled || status !== 200) return true;
+        try {
+          opts.onChunk(chunk);
+        } catch (e) {
+          fail(e);
+        }
+        // Always true: false would pause the parser (see above).
+        return true;
+      },
+      onComplete() {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(status);
+      },
+      onError(err) {
+        fail(err);
+      },
+    };
+    const u = new URL(url);
+    try {
+      dispatcher.dispatch({ origin: u.origin, path: `${u.pathname}${u.search}`, method: 'GET', maxRedirections: opts.maxRedirections ?? 5 } as Dispatcher.DispatchOptions, handler);
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
