@@ -135,33 +135,55 @@ function fileName(src: XmlSource, dflt: string): string {
   return typeof src === 'string' ? src : dflt;
 }
 
+/**
+ * The `<package>` elements of a repodata document whose root is `root`, as parsed nodes. The
+ * document must be whole (see XmlDocumentShape: a truncated or garbled file is refused, not read
+ * as fewer packages), and hold as many packages as its root's `packages` attribute says.
+ */
+async function* packageNodes(src: XmlSource, root: string, file: string): AsyncGenerator<XNode> {
+  let announced: number | null = null;
+  let count = 0;
+  const onRoot = (startTag: string): void => {
+    const m = /\spackages\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(startTag);
+    if (!m) return;
+    const v = (m[1] ?? m[2]!).trim();
+    if (!/^\d+$/.test(v)) throw new StagepushError('REPODATA_INVALID', `${file}: <${root}> attribute packages is not a count: "${v}"`, { file, field: 'packages' });
+    announced = Number(v);
+  };
+  for await (const chunk of xmlElements(src, 'package', { root, onRoot, file, code: 'REPODATA_INVALID' })) {
+    for (const p of parseChunk(chunk, file)) {
+      count++;
+      yield p;
+    }
+  }
+  if (announced !== null && announced !== count) {
+    throw new StagepushError('REPODATA_INVALID', `${file}: <${root} packages="${announced}"> but the file holds ${count} package${count === 1 ? '' : 's'}`, { file, field: 'packages' });
+  }
+}
+
 /** Stream the package entries of primary.xml(.gz). */
 export async function* readPrimary(src: XmlSource, file = fileName(src, 'primary.xml')): AsyncGenerator<RepodataPackage> {
-  for await (const chunk of xmlElements(src, 'package')) for (const p of parseChunk(chunk, file)) yield primaryPackageFromNode(p, file);
+  for await (const p of packageNodes(src, 'metadata', file)) yield primaryPackageFromNode(p, file);
 }
 
 /** Stream the entries of filelists.xml(.gz). */
 export async function* readFilelists(src: XmlSource, file = fileName(src, 'filelists.xml')): AsyncGenerator<FilelistsEntry> {
-  for await (const chunk of xmlElements(src, 'package')) {
-    for (const p of parseChunk(chunk, file)) {
-      yield { pkgid: attr(p, 'pkgid') ?? '', name: attr(p, 'name') ?? '', arch: attr(p, 'arch') ?? '', ...nevra(p, file, 'filelists'), files: files(p) };
-    }
+  for await (const p of packageNodes(src, 'filelists', file)) {
+    yield { pkgid: attr(p, 'pkgid') ?? '', name: attr(p, 'name') ?? '', arch: attr(p, 'arch') ?? '', ...nevra(p, file, 'filelists'), files: files(p) };
   }
 }
 
 /** Stream the entries of other.xml(.gz). */
 export async function* readOther(src: XmlSource, file = fileName(src, 'other.xml')): AsyncGenerator<OtherEntry> {
-  for await (const chunk of xmlElements(src, 'package')) {
-    for (const p of parseChunk(chunk, file)) {
-      const where = `${attr(p, 'name')}.${attr(p, 'arch')}`;
-      yield {
-        pkgid: attr(p, 'pkgid') ?? '',
-        name: attr(p, 'name') ?? '',
-        arch: attr(p, 'arch') ?? '',
-        ...nevra(p, file, 'other'),
-        changelogs: asArray(p['changelog'] as XNode[] | undefined).map((c) => ({ author: attr(c, 'author') ?? '', date: num(c, 'date', where, file), text: txt(c) ?? '' })),
-      };
-    }
+  for await (const p of packageNodes(src, 'otherdata', file)) {
+    const where = `${attr(p, 'name')}.${attr(p, 'arch')}`;
+    yield {
+      pkgid: attr(p, 'pkgid') ?? '',
+      name: attr(p, 'name') ?? '',
+      arch: attr(p, 'arch') ?? '',
+      ...nevra(p, file, 'other'),
+      changelogs: asArray(p['changelog'] as XNode[] | undefined).map((c) => ({ author: attr(c, 'author') ?? '', date: num(c, 'date', where, file), text: txt(c) ?? '' })),
+    };
   }
 }
 

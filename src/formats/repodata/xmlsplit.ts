@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { StringDecoder } from 'node:string_decoder';
+import { StagepushError } from '../../errors.js';
 
 export type XmlSource = string | Buffer | Readable | AsyncIterable<Buffer | string>;
 
@@ -32,12 +33,91 @@ export async function* textChunks(src: XmlSource): AsyncGenerator<string> {
 }
 
 /**
- * Yield each `<tag>` element's text. Elements of the same name nested inside an element are not
- * split (their closing tags are counted), so `update` or `package` work on any of the repodata files.
+ * What a document must look like around its elements, checked by `xmlElements`: only the XML
+ * declaration, comments, whitespace, the root's start tag and end tag. A document that stops
+ * inside an element or before the root's end tag (a truncated download) is refused, as is
+ * anything else between the elements: without this, a cut or garbled file read as fewer elements
+ * (or none) than it has.
  */
-export async function* xmlElements(src: XmlSource, tag: string): AsyncGenerator<string> {
+export interface XmlDocumentShape {
+  /** The root element's name (`metadata`, `updates`). */
+  root: string;
+  /** Called with the root's start tag (`<metadata … packages="3">`) once it has been read. */
+  onRoot?(startTag: string): void;
+  /** For the error: the file's name and the code to throw. */
+  file: string;
+  code: string;
+}
+
+/** Text outside the elements larger than this is refused (it is kept in memory until checked). */
+const MAX_GAP = 1 << 20;
+const MISC = String.raw`(?:\s|<!--[\s\S]*?-->)`;
+
+/** Checks the text around the elements as it comes (see XmlDocumentShape). */
+class ShapeCheck {
+  private gap = '';
+  private seenRoot = false;
+  private readonly prolog: RegExp;
+  private readonly between = new RegExp(`^${MISC}*$`);
+  private readonly tail: RegExp;
+
+  constructor(private readonly shape: XmlDocumentShape) {
+    const r = shape.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // BOM, declaration, comments/doctype, then the root's start tag (self-closing when empty).
+    this.prolog = new RegExp(`^\uFEFF?${MISC}*(?:<\\?xml\\s[^>]*\\?>)?(?:${MISC}|<!DOCTYPE[^>]*>)*(<${r}(?:\\s[^>]*)?>)`);
+    this.tail = new RegExp(`^${MISC}*</${r}\\s*>${MISC}*$`);
+  }
+
+  private fail(why: string): never {
+    throw new StagepushError(this.shape.code, `${this.shape.file}: ${why}`, { file: this.shape.file });
+  }
+
+  /** Text outside the elements. */
+  add(text: string): void {
+    this.gap += text;
+    if (this.gap.length > MAX_GAP) this.fail(`unexpected content in the <${this.shape.root}> document: ${JSON.stringify(this.gap.trim().slice(0, 60))}…`);
+  }
+
+  /** An element starts: what came before it must be the prolog (first) or blank. */
+  element(tag: string): void {
+    if (!this.seenRoot) {
+      const m = this.prolog.exec(this.gap);
+      if (!m || m[1]!.endsWith('/>')) this.fail(`<${tag}> element outside a <${this.shape.root}> root element`);
+      this.seenRoot = true;
+      this.shape.onRoot?.(m[1]!);
+      this.gap = this.gap.slice(m[0].length);
+    }
+    if (!this.between.test(this.gap)) this.fail(`unexpected content before a <${tag}>: ${JSON.stringify(this.gap.trim().slice(0, 60))}`);
+    this.gap = '';
+  }
+
+  /** The document ended; `inside` names the element it ended in, if any. */
+  end(inside: string | null): void {
+    if (inside) this.fail(`the document ends inside a <${inside}> element (truncated)`);
+    if (!this.seenRoot) {
+      const m = this.prolog.exec(this.gap);
+      if (!m) this.fail(`no <${this.shape.root}> root element`);
+      this.seenRoot = true;
+      this.shape.onRoot?.(m[1]!);
+      if (m[1]!.endsWith('/>')) {
+        if (!this.between.test(this.gap.slice(m[0].length))) this.fail(`unexpected content after the <${this.shape.root}/> root element`);
+        return;
+      }
+      this.gap = this.gap.slice(m[0].length);
+    }
+    if (!this.tail.test(this.gap)) this.fail(this.gap.trim() ? `unexpected content at the end: ${JSON.stringify(this.gap.trim().slice(0, 60))}` : `the document ends before </${this.shape.root}> (truncated)`);
+  }
+}
+
+/**
+ * Yield each `<tag>` element's text. Elements of the same name nested inside an element are not
+ * split (their closing tags are counted), so `update` or `package` work on any of the repodata
+ * files. With `shape`, the text around the elements is checked too (see XmlDocumentShape).
+ */
+export async function* xmlElements(src: XmlSource, tag: string, shape?: XmlDocumentShape): AsyncGenerator<string> {
   const open = `<${tag}`;
   const close = `</${tag}>`;
+  const check = shape ? new ShapeCheck(shape) : null;
   let buf = '';
   let start = -1;
   let depth = 0;
@@ -49,11 +129,14 @@ export async function* xmlElements(src: XmlSource, tag: string): AsyncGenerator<
         const i = findOpen(buf, open, pos);
         if (i < 0) {
           // keep a tail that might hold a partial "<tag"
-          const keep = Math.max(0, buf.length - open.length);
+          const keep = Math.max(pos, buf.length - open.length);
+          check?.add(buf.slice(pos, keep));
           buf = buf.slice(keep);
           pos = 0;
           break;
         }
+        check?.add(buf.slice(pos, i));
+        check?.element(tag);
         const gt = buf.indexOf('>', i);
         if (gt < 0) {
           buf = buf.slice(i);
@@ -100,6 +183,12 @@ export async function* xmlElements(src: XmlSource, tag: string): AsyncGenerator<
       pos = 0;
       start = -1;
     }
+  }
+  if (check) {
+    // A "<tag" at the very end (no ">" yet) is an element that never ended, too.
+    const inside = start >= 0 || findOpen(buf + ' ', open, pos) >= 0 ? tag : null;
+    if (!inside) check.add(buf.slice(pos));
+    check.end(inside);
   }
 }
 

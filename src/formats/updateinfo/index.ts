@@ -319,9 +319,12 @@ export function parseUpdateinfo(xml: string | Buffer, file = 'updateinfo.xml'): 
   return asArray((root as XNode)['update'] as XNode[] | undefined).map((u) => parseUpdate(u, file));
 }
 
-/** Stream the errata of an updateinfo.xml(.gz) path, buffer or stream, one `<update>` at a time. */
+/**
+ * Stream the errata of an updateinfo.xml(.gz) path, buffer or stream, one `<update>` at a time.
+ * The document must be whole: a truncated or garbled file is refused, not read as fewer errata.
+ */
 export async function* readUpdateinfo(src: XmlSource, file = typeof src === 'string' ? src : 'updateinfo.xml'): AsyncGenerator<Erratum> {
-  for await (const chunk of xmlElements(src, 'update')) {
+  for await (const chunk of xmlElements(src, 'update', { root: 'updates', file, code: 'UPDATEINFO_INVALID' })) {
     const doc = parseXml(chunk, file);
     for (const u of asArray(doc['update'] as XNode[] | undefined)) yield parseUpdate(u, file);
   }

@@ -14,6 +14,7 @@ import { StagepushError } from '../../errors.js';
 import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repomd/index.js';
 import { getBool, getInt } from '../common/config.js';
 import { clientCredentials, pemOrFile } from './config.js';
+import { decompressMetadata } from './decompress.js';
 import { Downloader, canceledError, joinUrl, pool } from './download.js';
 import { erratumToJson, type Erratum } from './erratum.js';
 import { boolFrom, listFrom, saveErratum, saveMetaUnits, saveRpmFile } from './importer.js';
@@ -123,10 +124,18 @@ export class YumSync {
     const summary: Record<string, Json> = { feed, revision: repomd.revision };
     const details: Record<string, Json> = {};
     const rec = (type: string): RepomdRecord | undefined => repomd.records.find((r) => r.type === type);
-    const fetchMd = async (r: RepomdRecord): Promise<string> => {
+    // A metadata file downloaded (checksum verified) and decompressed by its actual compression:
+    // the plain file's path, and the URL that names it in errors.
+    const fetchMd = async (r: RepomdRecord): Promise<{ file: string; url: string }> => {
+      const url = joinUrl(feed, r.location, r.locationBase);
       const dest = path.join(work, path.basename(r.location));
-      await dl.fetchFile(joinUrl(feed, r.location, r.locationBase), dest, [], { algo: hashName(r.checksumType, joinUrl(feed, 'repodata/repomd.xml')), hex: r.checksum });
-      return dest;
+      await dl.fetchFile(url, dest, [], { algo: hashName(r.checksumType, joinUrl(feed, 'repodata/repomd.xml')), hex: r.checksum });
+      try {
+        return { file: await decompressMetadata(dest, url, this.signal), url };
+      } catch (e) {
+        if (this.signal.aborted) throw canceledError();
+        throw e;
+      }
     };
 
     // Packages.
@@ -135,11 +144,13 @@ export class YumSync {
       const primary = rec('primary');
       if (!primary) throw new StagepushError('YUM_SYNC_BAD_REPO', `${feed}: repomd.xml has no primary record`, { kind: 'failed', file: joinUrl(feed, 'repodata/repomd.xml') });
       this.progress('primary');
-      const primaryPath = await fetchMd(primary);
+      const md = await fetchMd(primary);
       const remote: RemotePackage[] = [];
-      for await (const p of iteratePrimary(primaryPath, joinUrl(feed, primary.location))) {
-        if (pkgTypes.includes(p.arch === 'src' ? 'srpm' : 'rpm')) remote.push(p);
-      }
+      await feedMetadata(async () => {
+        for await (const p of iteratePrimary(md.file, md.url)) {
+          if (pkgTypes.includes(p.arch === 'src' ? 'srpm' : 'rpm')) remote.push(p);
+        }
+      });
       const r = await this.syncPackages(feed, dl, work, remote, pkgTypes, removeMissing);
       Object.assign(summary, r.summary);
       if (r.refused.length) details.refused = r.refused as unknown as Json;
@@ -149,8 +160,8 @@ export class YumSync {
     // Errata.
     if (!skip.has('erratum') && rec('updateinfo')) {
       this.progress('errata');
-      const file = await fetchMd(rec('updateinfo')!);
-      const errata = await errataFromUpdateinfoXml(file, joinUrl(feed, rec('updateinfo')!.location));
+      const md = await fetchMd(rec('updateinfo')!);
+      const errata = await feedMetadata(() => errataFromUpdateinfoXml(md.file, md.url));
       summary.errata = this.syncErrata(errata, removeMissing);
     } else if (!skip.has('erratum') && removeMissing) {
       summary.errata = this.syncErrata([], true);
@@ -162,8 +173,8 @@ export class YumSync {
     const compsRec = rec('group') ?? rec('group_gz');
     if (compsTypes.length && compsRec) {
       this.progress('comps');
-      const file = await fetchMd(compsRec);
-      const units = (await compsUnitsFromFile(file, this.repo.id)).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
+      const md = await fetchMd(compsRec);
+      const units = (await feedMetadata(async () => compsUnitsFromXml(await fsp.readFile(md.file, 'utf8'), this.repo.id, md.url))).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
       summary.comps = this.syncMeta(units, compsTypes, removeMissing);
     } else if (compsTypes.length && removeMissing) {
       summary.comps = this.syncMeta([], compsTypes, true);
@@ -174,8 +185,8 @@ export class YumSync {
     const modTypes = MODULE_TYPES.filter((t) => !skip.has(t));
     if (modTypes.length && rec('modules')) {
       this.progress('modules');
-      const file = await fetchMd(rec('modules')!);
-      const units = (await modulemdUnitsFromFile(file, this.repo.id)).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
+      const md = await fetchMd(rec('modules')!);
+      const units = (await feedMetadata(async () => modulemdUnitsFromYaml(await fsp.readFile(md.file, 'utf8'), this.repo.id, md.url))).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
       summary.modules = this.syncMeta(units, modTypes, removeMissing);
     } else if (modTypes.length && removeMissing) {
       summary.modules = this.syncMeta([], modTypes, true);
@@ -185,8 +196,7 @@ export class YumSync {
     // productid.
     if (!skip.has('yum_repo_metadata_file') && rec('productid')) {
       this.progress('productid');
-      const file = await fetchMd(rec('productid')!);
-      const plain = file.endsWith('.gz') ? await gunzipTo(file) : file;
+      const { file: plain } = await fetchMd(rec('productid')!);
       const unit = this.conduit.initUnit('yum_repo_metadata_file', { data_type: 'productid', repo_id: this.repo.id }, { data_type: 'productid', filename: 'productid' }, 'productid');
       this.conduit.saveUnitFromFile(unit, plain);
       summary.productid = 1;
@@ -358,28 +368,18 @@ function pem(v: string | undefined): string | undefined {
   return v ? (pemOrFile(v) ?? undefined) : undefined;
 }
 
-async function gunzipTo(file: string): Promise<string> {
-  const { gunzipSync } = await import('node:zlib');
-  const out = file.replace(/\.gz$/, '');
-  await fsp.writeFile(out, gunzipSync(await fsp.readFile(file)));
-  return out;
-}
-
-async function readMaybeGz(file: string): Promise<string> {
-  const buf = await fsp.readFile(file);
-  if (buf[0] === 0x1f && buf[1] === 0x8b) {
-    const { gunzipSync } = await import('node:zlib');
-    return gunzipSync(buf).toString('utf8');
+/**
+ * Run a reader of a feed's metadata file: what it refuses (not well formed, truncated, a package
+ * count that differs from the one announced, a bad field) fails the sync (exit 6, the
+ * repository unchanged), keeping the reader's code and message, which name the file's URL.
+ */
+async function feedMetadata<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof StagepushError && e.kind === 'invalid') throw new StagepushError(e.code, e.message, { kind: 'failed', file: e.file, entry: e.entry, field: e.field, hint: e.hint, problems: e.problems, details: e.details, cause: e });
+    throw e;
   }
-  return buf.toString('utf8');
-}
-
-async function compsUnitsFromFile(file: string, repoId: string): Promise<MetaUnit[]> {
-  return compsUnitsFromXml(await readMaybeGz(file), repoId, file);
-}
-
-async function modulemdUnitsFromFile(file: string, repoId: string): Promise<MetaUnit[]> {
-  return modulemdUnitsFromYaml(await readMaybeGz(file), repoId, file);
 }
 
 export type { Repomd };

@@ -105,3 +105,31 @@ test('filelists/other readers and errors', async () => {
     (e: unknown) => e instanceof StagepushError && e.code === 'REPODATA_INVALID' && e.file === 'p.xml' && e.field === 'file',
   );
 });
+
+test('a primary must be whole: truncated, garbled or miscounted documents are refused, not read short', async () => {
+  const read = async (doc: string, n = 64): Promise<number> => {
+    let count = 0;
+    for await (const _ of readPrimary(tiny(doc, n), 'p.xml')) count++;
+    return count;
+  };
+  assert.equal(await read(DOC), 3);
+  assert.equal(await read(DOC.replace('<?xml version="1.0" encoding="UTF-8"?>', '\uFEFF<?xml version="1.0"?>\n<!-- made by hand -->')), 3);
+  assert.equal(await read('<metadata packages="0"/>\n'), 0);
+  assert.equal(await read('<?xml version="1.0"?>\n<metadata packages="0">\n</metadata>'), 0);
+  const refused = async (doc: string, re: RegExp): Promise<void> => {
+    for (const n of [1, 7, 4096]) {
+      await assert.rejects(read(doc, n), (e: unknown) => e instanceof StagepushError && e.code === 'REPODATA_INVALID' && e.file === 'p.xml' && re.test(e.message), `${re} (chunks of ${n})`);
+    }
+  };
+  const second = DOC.indexOf('<package', DOC.indexOf('<package') + 1);
+  await refused(DOC.slice(0, second + 40), /ends inside a <package> element \(truncated\)/);
+  await refused(DOC.slice(0, second + '<package'.length), /ends inside a <package> element \(truncated\)/);
+  await refused(DOC.slice(0, DOC.lastIndexOf('</metadata>')), /ends before <\/metadata> \(truncated\)/);
+  await refused(DOC.replace('packages="3"', 'packages="2"'), /<metadata packages="2"> but the file holds 3 packages/);
+  await refused(DOC.replace('packages="3"', 'packages="many"'), /attribute packages is not a count/);
+  await refused(DOC.replace('</package>\n<package', '</package>\nstray<package'), /unexpected content before a <package>: "stray"/);
+  await refused(DOC + '<extra/>', /unexpected content at the end/);
+  await refused(DOC.replace(/<metadata [^>]*>/, '<other>').replace('</metadata>', '</other>'), /<package> element outside a <metadata> root element/);
+  await refused('', /no <metadata> root element/);
+  await refused('\u00fd7zXZ\u0000 binary', /no <metadata> root element/);
+});

@@ -60,6 +60,14 @@ test('updateinfo round trip, with the package filter', async () => {
   for await (const x of readUpdateinfo(gzipSync(Buffer.from(two)))) streamed.push(x);
   assert.deepEqual(streamed, parseUpdateinfo(two));
   assert.deepEqual(streamed.map((x) => [x.id, x.type, x.reboot_suggested]), [['RHSA-2024:0001', 'security', true], ['RHBA-2024:0002', 'bugfix', false]]);
+  // A cut document is refused, not read as fewer errata.
+  const cut = two.slice(0, two.lastIndexOf('<update '));
+  await assert.rejects(
+    (async () => {
+      for await (const _ of readUpdateinfo(Buffer.from(cut), 'u.xml')) void _;
+    })(),
+    (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_INVALID' && e.file === 'u.xml' && /ends before <\/updates> \(truncated\)/.test(e.message),
+  );
 });
 
 test('bad errata are refused with coded errors', () => {
