@@ -548,6 +548,7 @@ class EngineImpl implements Engine, ConduitHost {
     });
   }
 
+  /** `ifUnused`: only a repository nobody has put content in or published (a command's own, made and not used): then it also runs when the command was interrupted. */
   async deleteRepo(id: string, opts: { force?: boolean; ifUnused?: boolean } = {}): Promise<boolean> {
     return this.runTask('delete', id, [id], async () => {
       const r = this.requireRepo(id);
@@ -607,7 +608,7 @@ class EngineImpl implements Engine, ConduitHost {
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
       return true;
-    }, (deleted) => ({ deleted: deleted ? id : null, ...(deleted ? {} : { kept: 'in use: it has content or was published' }) }));
+    }, (deleted) => ({ deleted: deleted ? id : null, ...(deleted ? {} : { kept: 'in use: it has content or was published' }) }), opts.ifUnused === true);
   }
 
   async setImporter(repoId: string, typeId: string, config: Record<string, unknown> = {}): Promise<void> {
@@ -807,13 +808,18 @@ class EngineImpl implements Engine, ConduitHost {
    * finished / error / canceled. Cancel comes from the engine's signal (SIGINT/SIGTERM) or from a
    * cancel request row (`task cancel ID` in another process), polled here.
    */
-  private async runTask<R>(kind: string, repoId: string | null, lockIds: string[], body: (t: TaskCtx) => Promise<R>, resultOf: (r: R) => Json = (r) => (r === undefined ? null : (JSON.parse(JSON.stringify(r)) as Json))): Promise<R> {
+  /**
+   * `cleanup`: an operation that undoes what a command left when it stopped (a repository it made):
+   * it runs although the engine's signal has fired, then taking its locks without waiting (held
+   * by another process, the thing is not this command's to undo any more).
+   */
+  private async runTask<R>(kind: string, repoId: string | null, lockIds: string[], body: (t: TaskCtx) => Promise<R>, resultOf: (r: R) => Json = (r) => (r === undefined ? null : (JSON.parse(JSON.stringify(r)) as Json)), cleanup = false): Promise<R> {
     const taskId = this.newTaskId();
     setCrashOp(kind);
     this.st.insertTask({ id: taskId, kind, repo_id: repoId, state: 'waiting', created: now(), started: null, finished: null, progress: null, result: null, error: null, pid: process.pid, host: this.locks.host, cancel_requested: 0 });
     this.events({ type: 'task', taskId, kind, repo: repoId, state: 'waiting' });
     const ac = new AbortController();
-    const outer = this.opts.signal;
+    const outer = cleanup ? undefined : this.opts.signal;
     const onOuter = () => ac.abort(outer?.reason instanceof Error ? outer.reason : new StagepushError('INTERRUPTED_SIGINT', 'interrupted', { kind: 'interrupted' }));
     if (outer) {
       if (outer.aborted) onOuter();
@@ -857,7 +863,7 @@ class EngineImpl implements Engine, ConduitHost {
     try {
       release = await this.locks.acquire(
         lockIds.map((r) => `repo:${r}`),
-        { wait: this.opts.lock?.wait ?? true, timeoutSec: this.opts.lock?.timeoutSec, taskId, signal: ac.signal, check: checkCancel, events: this.events },
+        { wait: cleanup && this.opts.signal?.aborted ? false : (this.opts.lock?.wait ?? true), timeoutSec: this.opts.lock?.timeoutSec, taskId, signal: ac.signal, check: checkCancel, events: this.events },
       );
       if (ac.signal.aborted) throw reason();
       this.st.updateTask(taskId, { state: 'running', started: now() });

@@ -143,3 +143,46 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
     eng.close();
   }
 });
+
+test('a push stopped (SIGTERM) while it waits for a lock deletes the repository it created for a new destination: nothing is left of it', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\n`);
+  const env = { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: dataDir };
+  assert.equal(runCli(['push', '-q', rpmArea(path.join(work, 'a1'))], { env }).status, 0);
+  // el9 is held; the push also feeds a new destination (wnew), which it creates before waiting.
+  const area = rpmArea(rpmArea(path.join(work, 'a2'), 'el9', 'demo-hello-1.0-1.noarch.rpm'), 'wnew', 'demo-hello-1.0-1.noarch.rpm');
+  const { openEngine } = await import('../../src/engine/index.js');
+  const eng = await openEngine({ dataDir });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let holding!: () => void;
+  const held = new Promise<void>((r) => (holding = r));
+  const tx = eng.transaction(['el9'], async () => {
+    holding();
+    await gate;
+  });
+  await held;
+  try {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawnCli(['push', '--progress', 'plain', area], { env });
+      let stderr = '';
+      let sent = false;
+      c.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        if (!sent && /waiting for repo:el9/.test(stderr)) {
+          sent = true;
+          c.kill('SIGTERM');
+        }
+      });
+      c.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 143, r.stderr);
+    assert.equal(eng.getRepo('wnew'), null, `the repository it created is gone: ${r.stderr}`);
+  } finally {
+    release();
+    await tx;
+    eng.close();
+  }
+});
