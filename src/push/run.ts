@@ -873,20 +873,26 @@ async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpe
   const all = [...dists(false), ...dists(true)];
   events({ type: 'phase-start', phase: 'publish', total: all.length });
   let n = 0;
-  for (const { repo, d } of all) {
-    signal?.throwIfAborted();
-    const rr = byId.get(repo)!;
-    const outcome = await engine.publish(repo, d.id, force);
-    rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
-    events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
-  }
-  for (const rr of report.repositories) {
+  const settle = (rr: RepoReport): void => {
     const st = rr.distributors.map((d) => d.status);
     rr.status = st.includes('failed') ? 'failed' : st.includes('published') ? 'published' : 'skipped';
     if (rr.status === 'failed') rr.reason = rr.distributors.filter((d) => d.error).map((d) => `${d.id}: ${d.error}`).join('; ');
     rr.published_paths = [...new Set(rr.distributors.flatMap((d) => d.published_paths))];
     rr.urls = [...new Set(rr.distributors.flatMap((d) => d.urls))];
     if (!rr.published_paths.length) rr.published_paths = engine.publishedPaths(rr.id);
+  };
+  try {
+    for (const { repo, d } of all) {
+      signal?.throwIfAborted();
+      const rr = byId.get(repo)!;
+      const outcome = await engine.publish(repo, d.id, force);
+      rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
+      events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
+    }
+  } finally {
+    // Also when the push stops midway (interrupted, a lock it could not get): what it published
+    // is said published (the report and push list are what cron's operator reads).
+    for (const rr of report.repositories) if (rr.distributors.length || n === all.length) settle(rr);
   }
   events({ type: 'phase-end', phase: 'publish', done: n, total: all.length, ok: !report.repositories.some((r) => r.status === 'failed') });
 }

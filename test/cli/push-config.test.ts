@@ -186,3 +186,62 @@ test('a push stopped (SIGTERM) while it waits for a lock deletes the repository 
     eng.close();
   }
 });
+
+test('a push stopped during its publish reports what it published as published (report and push list), not skipped', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  // A distributor that waits (until canceled) once it has started: the push is stopped there.
+  const plug = path.join(dataDir, 'plugins', 'waiter');
+  mkdirSync(plug, { recursive: true });
+  writeFileSync(path.join(plug, 'package.json'), JSON.stringify({ type: 'module' }));
+  writeFileSync(
+    path.join(plug, 'distributor.js'),
+    `import fs from 'node:fs';
+class Waiter {
+  metadata() { return { id: 'waiter_distributor', types: ['directory'] }; }
+  validateConfig() { return { valid: true }; }
+  async publishRepo(repo, conduit, config) {
+    fs.writeFileSync(config.get('started'), 'x');
+    while (!conduit.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+    throw new Error('canceled');
+  }
+  cancelPublishRepo() {}
+}
+export function entryPoint() { return [Waiter, {}]; }
+`,
+  );
+  const started = path.join(work, 'started');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, `repositories:\n  zzz:\n    type: directory\n    distributors:\n      - {type_id: directory_distributor}\n      - {id: wait, type_id: waiter_distributor, config: {started: ${started}, relative_url: zzz-wait}}\n`);
+  const area = path.join(work, 'area');
+  for (const d of ['aaa', 'zzz']) {
+    mkdirSync(path.join(area, d, 'RAW'), { recursive: true });
+    writeFileSync(path.join(area, d, 'RAW', 'f.txt'), `${d}\n`);
+  }
+  const env = { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: dataDir };
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const c = spawnCli(['push', '--json', area], { env });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const poll = setInterval(() => {
+      if (existsSync(started)) {
+        clearInterval(poll);
+        c.kill('SIGTERM');
+      }
+    }, 20);
+    c.on('close', (code) => {
+      clearInterval(poll);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  assert.equal(r.code, 143, r.stderr);
+  const rep = JSON.parse(r.stdout) as { repositories: Array<{ id: string; status: string; distributors: Array<{ id: string; status: string }> }>; summary: { repositories_published: number } };
+  const aaa = rep.repositories.find((x) => x.id === 'aaa')!;
+  assert.equal(aaa.status, 'published', JSON.stringify(rep.repositories));
+  assert.equal(rep.summary.repositories_published >= 1, true);
+  const list = runCli(['push', 'list', '--json'], { env });
+  assert.equal(list.status, 0, list.stderr);
+  assert.ok((JSON.parse(list.stdout) as Array<{ repositories_published: number }>)[0]!.repositories_published >= 1, list.stdout);
+});
