@@ -585,6 +585,14 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     summarize(report);
     log.line(`push ${pushId} ended: ${report.status} (exit ${report.exit_status}): ${(err as Error)?.message ?? err}`);
     log.writeReport(report);
+    // A push that keeps being refused (a cron job on a broken staging area) prunes old logs too.
+    if (!dryRun) {
+      try {
+        pruneLogs(settings.dataDir, settings.logRetentionDays);
+      } catch {
+        /* the push's own outcome is what is reported */
+      }
+    }
     if (err !== null && typeof err === 'object') (err as { report?: PushReport }).report = report;
     throw err;
   } finally {

@@ -245,3 +245,23 @@ export function entryPoint() { return [Waiter, {}]; }
   assert.equal(list.status, 0, list.stderr);
   assert.ok((JSON.parse(list.stdout) as Array<{ repositories_published: number }>)[0]!.repositories_published >= 1, list.stdout);
 });
+
+test('a refused push prunes the logs older than log_retention_days too (a cron job on a broken staging area does not grow logs/ for ever)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\nlog_retention_days: 1\n`);
+  const env = { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: dataDir };
+  assert.equal(runCli(['push', '-q', rpmArea(path.join(work, 'a1'))], { env }).status, 0);
+  const logs = path.join(dataDir, 'logs');
+  const [old] = readdirSync(logs);
+  const past = new Date(Date.now() - 5 * 86400_000);
+  utimesSync(path.join(logs, old!), past, past);
+  const bad = path.join(work, 'bad');
+  mkdirSync(path.join(bad, 'x', 'RPMS'), { recursive: true });
+  writeFileSync(path.join(bad, 'x', 'RPMS', 'junk-1-1.noarch.rpm'), 'junk\n');
+  assert.equal(runCli(['push', '-q', bad], { env }).status, 3);
+  const left = readdirSync(logs);
+  assert.ok(!left.includes(old!), `the 5-day-old log is pruned: ${left.join(' ')}`);
+  assert.equal(left.length, 1, 'the refused push keeps its own');
+});
