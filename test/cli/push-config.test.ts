@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -264,4 +264,18 @@ test('a refused push prunes the logs older than log_retention_days too (a cron j
   const left = readdirSync(logs);
   assert.ok(!left.includes(old!), `the 5-day-old log is pruned: ${left.join(' ')}`);
   assert.equal(left.length, 1, 'the refused push keeps its own');
+});
+
+test('a data dir reached through another path (a symlink to it) that cannot publish says why', () => {
+  const work = tempDir();
+  const real = path.join(work, 'real');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\n`);
+  const area = rpmArea(path.join(work, 'a1'));
+  assert.equal(runCli(['push', '-q', area], { env: { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: real } }).status, 0);
+  const link = path.join(work, 'link');
+  symlinkSync(real, link);
+  const r = runCli(['push', '--force-publish', '--json', area], { env: { STAGEPUSH_CONFIG: config, STAGEPUSH_DATA_DIR: link } });
+  assert.equal(r.status, 6, r.stderr);
+  assert.match(JSON.parse(r.stdout).problems[0].message, /PUBLISH_PATH_TAKEN.*published by this same distributor through another path of the data directory/);
 });

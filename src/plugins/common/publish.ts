@@ -213,7 +213,12 @@ async function checkLinkPath(protoRoot: string, relativeUrl: string, base: strin
     if (!last) {
       if (!st.isDirectory()) throw publishError('PUBLISH_PATH_TAKEN', `cannot publish at ${path.join(protoRoot, relativeUrl)}: ${p} is ${st.isSymbolicLink() ? 'another published tree (a symlink)' : 'not a directory'}`, { file: p, field: 'relative_url' });
     } else if (!st.isSymbolicLink() || !(await linkPointsInto(p, base))) {
-      throw publishError('PUBLISH_PATH_TAKEN', `cannot publish at ${p}: the path exists and is not this distributor's published link${st.isSymbolicLink() ? ` (it points to ${await fsp.readlink(p)})` : ''}`, { file: p, field: 'relative_url' });
+      const target = st.isSymbolicLink() ? await fsp.readlink(p) : null;
+      // The same repository and distributor under another key: its data dir reached by another
+      // path (a symlink to it, or it was moved); the key is made from the working directory's path.
+      const sibling = target !== null && path.dirname(path.dirname(path.resolve(path.dirname(p), target))) === path.dirname(base) && path.basename(path.dirname(path.resolve(path.dirname(p), target))).replace(/-[0-9a-f]{8}$/, '') === path.basename(base).replace(/-[0-9a-f]{8}$/, '');
+      const why = sibling ? ': it was published by this same distributor through another path of the data directory (a symlink to it, or it was moved); use the --data-dir path its earlier publishes used' : '';
+      throw publishError('PUBLISH_PATH_TAKEN', `cannot publish at ${p}: the path exists and is not this distributor's published link${target !== null ? ` (it points to ${target})` : ''}${why}`, { file: p, field: 'relative_url' });
     }
   }
 }
