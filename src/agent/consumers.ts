@@ -212,13 +212,16 @@ export class ConsumerService {
     return report;
   }
 
+  /** Under the consumer's lock too: a clean or an unbind meanwhile would take its repositories away mid-install. */
   async content(op: ContentOperation, name: string, typeId: string, units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
     const c = this.consumer(name);
-    const conduit = this.conduit(c);
-    const report = await this.agent.content(op, conduit, typeId, units, options);
-    // Keep the stored profile current after a change.
-    if (report.numChanges > 0 && this.agent.registry.find('content', typeId)) await this.storeProfile(conduit, typeId, options);
-    return report;
+    return this.locked(name, async () => {
+      const conduit = this.conduit(c);
+      const report = await this.agent.content(op, conduit, typeId, units, options);
+      // Keep the stored profile current after a change.
+      if (report.numChanges > 0 && this.agent.registry.find('content', typeId)) await this.storeProfile(conduit, typeId, options);
+      return report;
+    });
   }
 
   private async storeProfile(conduit: HandlerConduit, typeId: string, options: HandlerOptions): Promise<ProfileReport> {
@@ -229,7 +232,7 @@ export class ConsumerService {
 
   async profile(name: string, typeId: string, options: HandlerOptions = {}): Promise<ProfileReport> {
     const c = this.consumer(name);
-    return this.storeProfile(this.conduit(c), typeId, options);
+    return this.locked(name, () => this.storeProfile(this.conduit(c), typeId, options));
   }
 
   reboot(name: string, options: HandlerOptions = {}): Promise<RebootReport> {

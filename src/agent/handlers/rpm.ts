@@ -5,10 +5,11 @@
  * `rpm --root <root> --dbpath /var/lib/rpm -qa`.
  *
  * Configuration (descriptor section) and options (`--option k=v`, options win):
- *   import_key     true: dnf imports the repositories' GPG keys it needs; false (default): the
+ *   import_key     true (default): dnf imports the repositories' GPG keys it needs; false: the
  *                  keys must already be in the consumer's rpm database
- *   permit_reboot  true: a change to a package that needs a reboot (reboot_packages) asks the
- *                  agent to reboot (the system handler then schedules it)
+ *   permit_reboot  true (default): a change to a package that needs a reboot (reboot_packages)
+ *                  asks the agent to reboot (the system handler then schedules it; never for a
+ *                  consumer whose root is not /)
  *   reboot_packages comma list (default kernel, kernel-core, glibc, systemd, linux-firmware,
  *                  dbus, dbus-broker, dbus-daemon)
  *   dnf            the dnf command (default dnf); releasever: passed as --releasever when set
