@@ -23,8 +23,30 @@ const COMMON: X2jOptions = {
   processEntities: { enabled: true, maxEntitySize: 10_000, maxExpansionDepth: 10, maxTotalExpansions: Infinity, maxExpandedLength: 100_000 },
 };
 
+/**
+ * A character reference to "&" (`&#38;`, `&#x26;`, any zeros, any case) written as `&amp;`,
+ * outside CDATA sections and comments. fast-xml-parser decodes character references before
+ * `&amp;`, so `&#38;amp;` came out as `&` where XML (libxml2, libcomps, dnf) reads `&amp;`; as
+ * `&amp;amp;` it comes out right. Every other reference decodes once already.
+ */
+export function ampReferencesAsEntity(xml: string): string {
+  if (!/&#(?:0*38|[xX]0*26);/.test(xml)) return xml;
+  return xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|&#(?:0*38|[xX]0*26);/g, (m) => (m.startsWith('<') ? m : '&amp;'));
+}
+
+/** What the readers use of a parser. */
+export interface XmlParser {
+  parse(xml: string, validate?: boolean): unknown;
+}
+
 /** A parser with the common options and these, made on first use and kept. */
-export function lazyXmlParser(options: X2jOptions): () => XMLParser {
-  let parser: XMLParser | undefined;
-  return () => (parser ??= new (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({ ...COMMON, ...options }));
+export function lazyXmlParser(options: X2jOptions): () => XmlParser {
+  let parser: XmlParser | undefined;
+  return () => {
+    if (!parser) {
+      const p: XMLParser = new (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({ ...COMMON, ...options });
+      parser = { parse: (xml, validate) => p.parse(ampReferencesAsEntity(xml), validate) as unknown };
+    }
+    return parser;
+  };
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { parseComps, writeComps } from '../../../src/formats/comps/index.js';
 import { StagepushError } from '../../../src/errors.js';
 import { COMPS } from '../../helpers/repodata-samples.js';
@@ -27,4 +28,14 @@ test('character references are not capped: a long description with 1,001 accents
   const text = Array.from({ length: 1001 }, () => 'caf&#233;').join(' ');
   const c = parseComps(`<?xml version="1.0"?><comps><group><id>g1</id><name>G1</name><description>${text}</description><packagelist><packagereq>p</packagereq></packagelist></group></comps>`);
   assert.equal(c.groups[0]!.description, Array.from({ length: 1001 }, () => 'café').join(' '));
+});
+
+test('every reference is decoded once, as an XML parser does (python ElementTree decides): &#38;amp; is "&amp;", not "&"; a CDATA section is kept as written', () => {
+  const cases = ['a &#38;amp; b', 'x &#x26;lt; y', '&#038;#60;', 'plain &amp; &lt;tag&gt; &#233;', '<![CDATA[&#38;amp; raw]]>', '&#38;quot;'];
+  for (const text of cases) {
+    const xml = `<?xml version="1.0"?><comps><group><id>g1</id><name>G1</name><description>${text}</description><packagelist><packagereq>p</packagereq></packagelist></group></comps>`;
+    const oracle = spawnSync('python3', ['-c', 'import sys,xml.etree.ElementTree as E; sys.stdout.write(E.fromstring(sys.stdin.read()).find("group/description").text)'], { input: xml, encoding: 'utf8' });
+    assert.equal(oracle.status, 0, oracle.stderr);
+    assert.equal(parseComps(xml).groups[0]!.description, oracle.stdout, text);
+  }
 });
