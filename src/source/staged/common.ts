@@ -183,7 +183,12 @@ export function decodeStagedText(buf: Buffer): { text: string; error?: undefined
 // eslint-disable-next-line no-control-regex -- the control characters are what it finds
 const YAML_NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
-export async function parseData(text: string, asJson: boolean): Promise<{ value?: unknown; error?: string }> {
+/**
+ * `exactIntegers`: an integer beyond 2^53 is read as its digits (see exactIntegers), for an
+ * advisory, whose integers pushsource turns into strings; elsewhere it stays a number, which a
+ * field that must be a string refuses as pushsource's schema does.
+ */
+export async function parseData(text: string, asJson: boolean, opts: { exactIntegers?: boolean } = {}): Promise<{ value?: unknown; error?: string }> {
   if (text.charCodeAt(0) === 0xfeff) {
     if (asJson) return { error: 'invalid JSON: the file starts with a UTF-8 byte order mark (pushsource reads it with json.loads, which refuses it): save it without one' };
     text = text.slice(1); // PyYAML skips it
@@ -197,18 +202,33 @@ export async function parseData(text: string, asJson: boolean): Promise<{ value?
   }
   if (asJson) {
     try {
-      return { value: parseJsonExact(text) };
+      return { value: parseJsonExact(text, opts.exactIntegers ? 'digits' : 'refuse') };
     } catch (e) {
       return { error: `invalid JSON: ${(e as Error).message}` };
     }
   }
   // NEL is a line break to PyYAML (YAML 1.1), read as LF: left as a character, a quoted
-  // description kept a NEL that PyYAML folds away. (LS and PS, which PyYAML keeps in the value
-  // where they stand, are left as they are.)
-  if (text.includes('\x85')) text = text.replace(/\x85/g, '\n');
+  // description kept a NEL that PyYAML folds away. Inside a quoted scalar the LF is followed by
+  // its line's indentation: PyYAML does not ask a quoted scalar's next line to be indented, the
+  // YAML 1.2 parser does, and folding drops it. (LS and PS, which PyYAML keeps in the value where
+  // they stand, are left as they are.)
+  if (text.includes('\x85')) text = text.replace(/^([ \t]*)(.*)$/gm, (line, indent: string, rest: string) => (rest.includes('\x85') ? indent + nelAsLineBreak(rest, indent) : line));
   const fast = fastYaml(text);
-  if (fast !== undefined) return { value: fast };
-  return parseYamlFull(text);
+  if (fast !== undefined) return { value: fast }; // (it reads no integer beyond 2^53: it leaves them to the full parser)
+  return parseYamlFull(text, opts);
+}
+
+/** A line's NELs as line breaks; in a quoted scalar (an odd count of quotes before it), the next line indented as this one. */
+function nelAsLineBreak(rest: string, indent: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = rest.indexOf('\x85'); i >= 0; i = rest.indexOf('\x85', i + 1)) {
+    const before = rest.slice(0, i);
+    const quoted = (before.replace(/\\./g, '').split('"').length - 1) % 2 === 1 || (before.split("'").length - 1) % 2 === 1;
+    out += rest.slice(from, i) + (quoted ? `\n${indent}` : '\n');
+    from = i + 1;
+  }
+  return out + rest.slice(from);
 }
 
 /**
@@ -233,7 +253,7 @@ function selfReference(root: unknown): string | null {
 }
 
 /** The full YAML parser with PyYAML's rules (what the fast reader falls back to). */
-export async function parseYamlFull(text: string): Promise<{ value?: unknown; error?: string }> {
+export async function parseYamlFull(text: string, opts: { exactIntegers?: boolean } = {}): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
   try {
     const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never, intAsBigInt: true });
@@ -245,7 +265,7 @@ export async function parseYamlFull(text: string): Promise<{ value?: unknown; er
     const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
     const loop = selfReference(value);
     if (loop !== null) return { error: `invalid YAML: ${loop || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive` };
-    return { value: exactIntegers(value, new Set()) };
+    return { value: opts.exactIntegers ? exactIntegers(value, new Set()) : numbersOf(value) };
   } catch (e) {
     return { error: `invalid YAML: ${(e as Error).message}` };
   }
@@ -270,8 +290,31 @@ function exactIntegers(v: unknown, seen: Set<object>): unknown {
   return v;
 }
 
-/** JSON.parse, but an integer JavaScript cannot hold exactly becomes its digits as a string (see exactIntegers). */
-export function parseJsonExact(text: string): unknown {
+/**
+ * BigInts (the full parser reads every integer as one) as numbers, as JSON.parse gives them. One
+ * beyond 2^53 is refused, naming where it is: a number here would be silently rounded.
+ */
+function numbersOf(v: unknown, seen = new Set<object>(), at = ''): unknown {
+  if (typeof v === 'bigint') {
+    if (Number.isSafeInteger(Number(v))) return Number(v);
+    throw new Error(`the integer ${v} at ${at || 'the top'} is beyond 2^53 and cannot be read exactly`);
+  }
+  if (v === null || typeof v !== 'object' || v instanceof Date || seen.has(v)) return v;
+  seen.add(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = numbersOf(v[i], seen, `${at}[${i}]`);
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = numbersOf(o[k], seen, at ? `${at}.${k}` : k);
+  }
+  return v;
+}
+
+/**
+ * JSON.parse, but an integer JavaScript cannot hold exactly becomes its digits as a string (see
+ * exactIntegers), or is refused (`refuse`: where a number would be silently rounded).
+ */
+export function parseJsonExact(text: string, unsafeIntegers: 'digits' | 'refuse' = 'digits'): unknown {
   // Integer literals outside strings with 16 digits or more (the only ones that may be unsafe).
   const big = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])(-?\d{16,})(?![.eE\d])/g;
   let unsafe = false;
@@ -282,6 +325,14 @@ export function parseJsonExact(text: string): unknown {
     }
   }
   if (!unsafe) return JSON.parse(text) as unknown;
+  if (unsafeIntegers === 'refuse') {
+    const value = JSON.parse(text) as unknown;
+    big.lastIndex = 0;
+    for (let m = big.exec(text); m; m = big.exec(text)) {
+      if (m[1] !== undefined && !Number.isSafeInteger(Number(m[1]))) throw new Error(`the integer ${m[1]} (${lineCol(text, m.index)}) is beyond 2^53 and cannot be read exactly`);
+    }
+    return value;
+  }
   big.lastIndex = 0;
   return JSON.parse(text.replace(big, (all, digits: string | undefined) => (digits !== undefined && !Number.isSafeInteger(Number(digits)) ? `"${digits}"` : all))) as unknown;
 }

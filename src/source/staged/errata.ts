@@ -212,7 +212,7 @@ export async function loadErratumFile(path: string, opts: { dest: string[]; orig
       /* a damaged entry: built again below */
     }
   }
-  const parsed = await parseData(text, path.endsWith('.json'));
+  const parsed = await parseData(text, path.endsWith('.json'), { exactIntegers: true });
   if (parsed.error !== undefined) return { problems: [problem('STAGED_ERRATUM_PARSE', parsed.error, { file: path })] };
   const r = erratumFromData(parsed.value, path, { ...opts, src: path });
   if (key !== null && r.item && !r.problems.length) opts.cache!.set(key, JSON.stringify(r.item));

@@ -92,4 +92,9 @@ test('NEL (U+0085) breaks a line as PyYAML reads it: folded away in a quoted or 
   assert.deepEqual(await parseData('description: "Release notes\u0085 for 9.4"\n', false), { value: { description: 'Release notes for 9.4' } });
   assert.deepEqual(await parseData('description: Release notes\u0085 for 9.4\n', false), { value: { description: 'Release notes for 9.4' } });
   assert.deepEqual(await parseData('d: |\n  a\u0085  b\n', false), { value: { d: 'a\nb\n' } });
+  // In an indented quoted value (every staged.yaml attribute): PyYAML does not ask its next line to be indented.
+  for (const q of ["'", '"']) {
+    const text = `payload:\n  files:\n  - attributes:\n      description: ${q}Release notes\u0085 for 9.4${q}\n`;
+    assert.deepEqual(await parseData(text, false), { value: { payload: { files: [{ attributes: { description: 'Release notes for 9.4' } }] } } }, q);
+  }
 });
