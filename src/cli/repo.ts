@@ -50,7 +50,7 @@ export function taskResultHuman(r: TaskResult): string {
   const report = r.report && typeof r.report === 'object' && !Array.isArray(r.report) ? (r.report as Record<string, Json>) : {};
   const details = r.details && typeof r.details === 'object' && !Array.isArray(r.details) ? (r.details as Record<string, Json>) : {};
   if (typeof report.packages_refused === 'number' && report.packages_refused > 0) {
-    parts.push(`  refused ${report.packages_refused} package(s) (signature policy: require_signature / allowed_keys):`);
+    parts.push(`  refused ${report.packages_refused} package(s) (the signature policy, require_signature / allowed_keys, or a header no repository can publish):`);
     const list = Array.isArray(details.refused) ? (details.refused as Array<{ location?: string; reason?: string }>) : [];
     for (const x of list.slice(0, 20)) parts.push(`    ${x.location ?? '?'}: ${x.reason ?? ''}`);
     if (list.length > 20) parts.push(`    … and ${list.length - 20} more (--json lists them all)`);

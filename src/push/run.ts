@@ -19,6 +19,7 @@ import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
+import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
 import { erratumDecision, updatedForBump } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
@@ -195,6 +196,23 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         return c;
       };
+      // The distributors a repository publishes with: an existing one's own (a template applies
+      // at creation only), with those its declaration adds (applied by this push).
+      const publishersOf = (r: RepoSpec): Array<{ typeId: string; config?: Record<string, unknown> }> => [...(engine!.hasRepo(r.id) ? engine!.distributors(r.id) : []), ...(!engine!.hasRepo(r.id) || r.origin === 'config' ? r.distributors : [])];
+      // The most changelog entries a repository's yum distributors publish per package (a control
+      // character in an older entry is not written, so does not refuse the package).
+      const changelogLimits = new Map<string, Promise<number>>();
+      const changelogLimitOf = (r: RepoSpec): Promise<number> => {
+        let c = changelogLimits.get(r.id);
+        if (!c) {
+          const yum = publishersOf(r).filter((d) => d.typeId === 'yum_distributor');
+          c = yum.length
+            ? engine!.pluginConfig('yum_distributor').then((plugin) => Math.max(...yum.map((d) => Number(d.config?.changelog_limit ?? plugin.changelog_limit ?? DEFAULT_CHANGELOG_LIMIT))))
+            : Promise.resolve(DEFAULT_CHANGELOG_LIMIT);
+          changelogLimits.set(r.id, c);
+        }
+        return c;
+      };
       const desired = new Map<string, DesiredItem[]>();
       const itemProblems: Problem[] = [];
       const seenProblem = new Set<string>();
@@ -202,7 +220,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         const list: DesiredItem[] = [];
         for (const a of byRepo.get(r.id) ?? []) {
           try {
-            list.push(await desiredItem(a, { repoId: r.id, record, importerConfig: a.typeId === 'directory' ? await importerConfigOf(r) : {} }));
+            list.push(await desiredItem(a, { repoId: r.id, record, importerConfig: a.typeId === 'directory' ? await importerConfigOf(r) : {}, changelogLimit: a.typeId === 'rpm' || a.typeId === 'srpm' ? await changelogLimitOf(r) : DEFAULT_CHANGELOG_LIMIT }));
           } catch (e) {
             const found = e instanceof StagepushError ? (e.problems.length ? e.problems : [e.toProblem()]) : [{ code: 'PUSH_ITEM_UNREADABLE', message: String((e as Error)?.message ?? e) }];
             for (const p of found) {
@@ -229,9 +247,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           }
         }
       }
-      // The distributors a repository publishes with: an existing one's own (a template applies
-      // at creation only), with those its declaration adds (applied by this push).
-      const publishersOf = (r: RepoSpec): Array<{ typeId: string; config?: Record<string, unknown> }> => [...(engine!.hasRepo(r.id) ? engine!.distributors(r.id) : []), ...(!engine!.hasRepo(r.id) || r.origin === 'config' ? r.distributors : [])];
       const publishers = (r: RepoSpec): Set<string> => new Set(publishersOf(r).map((d) => d.typeId));
       // An export in manifest mode writes manifest.json at the top of its export, beside the RAW trees it realises.
       const exportsManifest = (r: RepoSpec): boolean => publishersOf(r).some((d) => d.typeId === 'export_distributor' && (d.config?.mode ?? 'manifest') === 'manifest');

@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Unit } from '../engine/contract.js';
 import type { RpmRecord } from '../formats/rpm/types.js';
+import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
 import { scanDirectory, manifestDigest } from '../plugins/common/directory.js';
 import { hashFile } from '../plugins/common/fsutil.js';
 import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } from './plan.js';
@@ -68,7 +69,9 @@ export interface DesiredContext {
   /** The configuration the repository's importer will upload with (what it refuses is refused now). */
   importerConfig?: Record<string, unknown>;
   /** The parsed header of an RPM item (its summary, from the staging table). */
-  record(item: PushItemLike): (Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown; controlChars?: string }) | undefined;
+  record(item: PushItemLike): (Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch' | 'isSource'> & { epoch?: unknown; controlChars?: string; controlCharsChangelog?: number }) | undefined;
+  /** The most changelog entries the repository publishes per package (its yum distributors'). */
+  changelogLimit?: number;
 }
 
 /** The units an item becomes in a repository. */
@@ -81,9 +84,12 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
     case 'srpm': {
       const r = ctx.record(item);
       if (!r) throw new Error(`no parsed header for ${item.src}`);
-      if (r.controlChars) {
-        // It could never be published (createrepo_c refuses it too): refused before anything changes.
-        throw new StagepushError('REPODATA_CONTROL_CHARS', `${item.src}: the header's ${r.controlChars} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: r.controlChars });
+      // A control character in what the repository would publish: it could never be published
+      // (createrepo_c refuses it too); refused before anything changes.
+      const limit = ctx.changelogLimit ?? DEFAULT_CHANGELOG_LIMIT;
+      const field = r.controlChars ?? (r.controlCharsChangelog !== undefined && r.controlCharsChangelog < limit ? `changelog entry ${r.controlCharsChangelog + 1} (from the newest; the repository publishes ${limit})` : undefined);
+      if (field) {
+        throw new StagepushError('REPODATA_CONTROL_CHARS', `${item.src}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); the repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: r.controlChars ?? 'changelogs' });
       }
       const typeId = r.isSource ? 'srpm' : 'rpm';
       a.typeId = typeId;

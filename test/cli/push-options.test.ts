@@ -13,6 +13,7 @@ import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
+import { TAG } from '../../src/formats/rpm/tags.js';
 
 function put(file: string, content: string | Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -447,6 +448,46 @@ test('a package whose header text holds a control character (createrepo_c refuse
   assert.match(up2.stderr, /REPODATA_CONTROL_CHARS/);
   const pub = runCli(['--data-dir', dataDir, 'repo', 'publish', 'el', '--force'], { env: { STAGEPUSH_CONFIG: '' } });
   assert.equal(pub.status, 0, pub.stderr);
+});
+
+test('a control character in an old changelog entry refuses the package only where the repository publishes that entry (changelog_limit), as createrepo_c decides', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  // Twelve entries, newest first; the oldest (the 12th) holds a control character.
+  const changelog = (name: string) =>
+    buildRpm({
+      name,
+      version: '1.0',
+      release: '1',
+      files: [{ path: `/usr/share/${name}`, data: Buffer.from(name) }],
+      extra: [
+        { tag: TAG.CHANGELOGTIME, value: { type: 'INT32', value: Array.from({ length: 12 }, (_, i) => 1700000000 - i * 86400) } },
+        { tag: TAG.CHANGELOGNAME, value: { type: 'STRING_ARRAY', value: Array.from({ length: 12 }, () => 'A <a@b.c> - 1.0-1') } },
+        { tag: TAG.CHANGELOGTEXT, value: { type: 'STRING_ARRAY', value: Array.from({ length: 12 }, (_, i) => (i === 11 ? 'old \u0001 change' : `change ${i}`)) } },
+      ],
+    });
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'short', 'RPMS'), { recursive: true });
+  mkdirSync(path.join(root, 'long', 'RPMS'), { recursive: true });
+  writeFileSync(path.join(root, 'short', 'RPMS', 'old-1.0-1.noarch.rpm'), changelog('old'));
+  writeFileSync(path.join(root, 'long', 'RPMS', 'old-1.0-1.noarch.rpm'), changelog('old'));
+  // createrepo_c with its default limit (10) publishes it.
+  const cr = path.join(work, 'cr');
+  mkdirSync(cr);
+  writeFileSync(path.join(cr, 'old-1.0-1.noarch.rpm'), changelog('old'));
+  assert.equal(spawnSync('createrepo_c', ['-q', cr]).status, 0);
+  writeFileSync(config, 'allow_unsigned: true\nrepositories:\n  long:\n    type: yum\n    distributors: [{type_id: yum_distributor, config: {changelog_limit: 12}}]\n');
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const problems = (JSON.parse(r.stdout) as Report).problems;
+  assert.deepEqual(problems.map((p) => `${p.code} ${path.relative(root, p.file ?? '')}`), [`REPODATA_CONTROL_CHARS ${path.join('long', 'RPMS', 'old-1.0-1.noarch.rpm')}`]);
+  assert.match(problems[0]!.message, /changelog entry 12 \(from the newest; the repository publishes 12\)/);
+  rmSync(path.join(root, 'long'), { recursive: true });
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0, 'with the default limit it publishes, as createrepo_c does');
+  // An upload checks with the default limit too.
+  writeFileSync(path.join(work, 'u.rpm'), changelog('up'));
+  assert.equal(runCli(['--data-dir', dataDir, 'content', 'upload', '--repo', 'short', path.join(work, 'u.rpm')], { env: { STAGEPUSH_CONFIG: '' } }).status, 0);
 });
 
 test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {

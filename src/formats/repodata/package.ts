@@ -385,18 +385,24 @@ const PKG_STRING_FIELDS = [
 const DEP_LISTS = ['requires', 'provides', 'conflicts', 'obsoletes', 'suggests', 'enhances', 'recommends', 'supplements'] as const;
 
 /**
- * The field of a header record that holds a control character createrepo_c refuses (checked
- * over every changelog entry, whatever changelog limit a repository publishes with), or null.
- * What an importer checks before a package enters a repository: it could never be published.
+ * The field of a header record that holds a control character createrepo_c refuses when it
+ * publishes the package with this changelog limit (the entries beyond it are not written, so not
+ * checked), or null: what an importer checks before a package enters a repository.
  */
-export function controlCharsField(record: RpmRecord): string | null {
+export function controlCharsField(record: RpmRecord, changelogLimit = DEFAULT_CHANGELOG_LIMIT): string | null {
   try {
-    toRepodataPackage(record, { pkgid: '', checksumType: 'sha256', mtime: 0, locationHref: '', size: 0 }, { changelogLimit: -1 });
+    toRepodataPackage(record, { pkgid: '', checksumType: 'sha256', mtime: 0, locationHref: '', size: 0 }, { changelogLimit });
     return null;
   } catch (e) {
     if (e instanceof StagepushError && e.code === 'REPODATA_CONTROL_CHARS') return e.field ?? 'header';
     throw e;
   }
+}
+
+/** The newest changelog entry holding a control character (0: the newest, header order), or null. */
+export function controlCharsChangelog(record: RpmRecord): number | null {
+  const i = record.changelogs.findIndex((c) => hasControlChars(c.author) || hasControlChars(c.text));
+  return i < 0 ? null : i;
 }
 
 /**

@@ -125,7 +125,9 @@ export async function saveRpmFile(
     throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
   }
   checkSignature(head.signingKey ?? null, filePath, opts);
-  // A record passed as JSON text was checked when it was read (its summary says).
+  // A record passed as JSON text is the push's, which checked its changelog against the
+  // repository's own changelog limit (its summary says the rest); another with createrepo_c's
+  // default limit.
   checkPublishable(isJsonText(record) ? (head.controlChars ?? null) : controlCharsField(record as RpmRecord), filePath);
   const typeId = head.isSource ? 'srpm' : 'rpm';
   const filename = rpmFilename(head);

@@ -1,4 +1,4 @@
-import { controlCharsField, jsonMayHoldControlChars } from '../../formats/repodata/package.js';
+import { controlCharsChangelog, controlCharsField, jsonMayHoldControlChars } from '../../formats/repodata/package.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
 
 /**
@@ -14,8 +14,10 @@ export interface RpmRecordSummary {
   arch: string;
   isSource: boolean;
   signingKey: string | null;
-  /** Absent when none (summaries stored before it was checked lack it too). */
+  /** A field other than the changelog holding a control character; absent when none (summaries stored before it was checked lack it too). */
   controlChars?: string;
+  /** The newest changelog entry holding one (0: the newest): it refuses the package where the repository publishes that many entries. */
+  controlCharsChangelog?: number;
 }
 
 /** The summary of a parsed RPM header record (`json`: its JSON text, when made: a cheap first test for control characters). */
@@ -29,7 +31,11 @@ export function rpmRecordSummary(record: Pick<RpmRecord, 'name' | 'version' | 'r
     isSource: record.isSource,
     signingKey: record.signingKey ?? null,
   };
-  const ctrl = (json === undefined || jsonMayHoldControlChars(json)) ? controlCharsField(record as RpmRecord) : null;
-  if (ctrl) out.controlChars = ctrl;
+  if (json === undefined || jsonMayHoldControlChars(json)) {
+    const field = controlCharsField(record as RpmRecord, 0);
+    if (field) out.controlChars = field;
+    const entry = controlCharsChangelog(record as RpmRecord);
+    if (entry !== null) out.controlCharsChangelog = entry;
+  }
   return out;
 }

@@ -13,6 +13,7 @@ import {
   packagesHref,
   toRepodataPackage,
   controlCharsField,
+  controlCharsChangelog,
   jsonMayHoldControlChars,
   rpmvercmp,
   escapeAttr,
@@ -188,12 +189,15 @@ test('a control character refuses the package with a coded error', () => {
   );
 });
 
-test('controlCharsField names the field an importer refuses, changelogs beyond any limit included; the JSON pre-test never misses one', () => {
+test('controlCharsField names the field an importer refuses, with the changelog entries a repository publishes; the JSON pre-test never misses one', () => {
   assert.equal(controlCharsField(record()), null);
   assert.equal(controlCharsField(record({ summary: 'a\u001fb' })), 'summary');
   const changelogs = Array.from({ length: 12 }, (_, i) => ({ time: 100 - i, author: 'a', text: i === 11 ? 'old \u0008 entry' : 't' }));
-  // The oldest entry (last in the header) is the first one published.
-  assert.equal(controlCharsField(record({ changelogs })), 'changelogs[0]');
+  // Beyond the changelog limit it is not written, so not refused (createrepo_c checks what it writes).
+  assert.equal(controlCharsField(record({ changelogs })), null);
+  assert.equal(controlCharsChangelog(record({ changelogs })), 11);
+  // All of them written: the oldest entry (last in the header) is the first one published.
+  assert.equal(controlCharsField(record({ changelogs }), -1), 'changelogs[0]');
   for (let c = 0; c < 0x20; c++) {
     const r = record({ description: `x${String.fromCharCode(c)}y` });
     const allowed = c === 9 || c === 10 || c === 13;
