@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -216,4 +217,19 @@ test('YAML output a PyYAML reader reads back: tabs, its line breaks (U+0085, U+2
   assert.equal(back.error, undefined);
   const got = (back.value as Array<{ FilePushItem: { description: string } }>).map((x) => x.FilePushItem.description).sort();
   assert.deepEqual(got, [...descs].sort());
+});
+
+test('a destination (or type) directory this user cannot read is a problem naming it, not silently skipped (a mirror push would remove its content)', (t) => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    t.skip('needs root and setpriv (to run as nobody)');
+    return;
+  }
+  const root = stage({ 'd1/FILES/a.txt': 'a\n', 'd2/COMPS/c.xml': 'c', 'd3/COMPS/c.xml': 'c', 'staged.yaml': stagedYaml([{ relative_path: 'd1/FILES/a.txt', attributes: { description: 'a' } }]) });
+  spawnSync('chmod', ['-R', 'a+rX', root]);
+  chmodSync(path.join(root, 'd1'), 0o700); // the destination: not listable by nobody
+  chmodSync(path.join(root, 'd3', 'COMPS'), 0o700); // a type directory: not listable
+  const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', 'HOME=/tmp', process.execPath, path.join(ROOT, 'bin', 'stagepush'), 'ls', '--json', `staged:${root}`], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stderr);
+  const out = JSON.parse(r.stdout) as { problems: Array<{ code: string; file: string }>; items: unknown[] };
+  assert.deepEqual(out.problems.filter((p) => p.code === 'STAGED_DIR_UNREADABLE').map((p) => path.relative(root, p.file)).sort(), ['d1', path.join('d3', 'COMPS')]);
 });

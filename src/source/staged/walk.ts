@@ -3,7 +3,7 @@
  * every problem instead of stopping at the first. Items needing file content (RPM headers,
  * checksums) are returned with jobs for the worker pool.
  */
-import { promises as fsp, statSync, type Dirent, type Stats } from 'node:fs';
+import { promises as fsp, readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import type { Problem } from '../../errors.js';
 import { renderNameBytes } from '../../paths.js';
@@ -194,7 +194,16 @@ function build(ctx: Ctx, file: string, make: () => PushItem, extra: Omit<WalkedI
 async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir): Promise<void> {
   const { topdir, md, res } = ctx;
   const typeDir = pyJoin(destPath, type);
-  const st = await statOrNull(typeDir);
+  let st: Stats | null;
+  try {
+    st = statSync(typeDir, { throwIfNoEntry: false }) ?? null;
+  } catch (e) {
+    // Absent, or a broken symlink: nothing (as pushsource). Anything else (the destination not
+    // readable by this user) would drop its content silently: a mirror push would remove it.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot read: ${ioReason(e)}`, { file: typeDir }));
+    return;
+  }
   if (!st) return; // absent (or a broken symlink): nothing
   if (type === 'RAW') {
     // pushsource only checks existence: a RAW that is a file still gives a DirectoryPushItem.
@@ -380,6 +389,13 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
   const ctx: Ctx = { seen: new Set(), topdir, md, res, wantStat: opts.wantStat, parsedCache: opts.parsedCache };
   for (const dest of dests) {
     const destPath = pyJoin(topdir, dest);
+    // A destination this user cannot list: said once (its type directories cannot even be looked for).
+    try {
+      readdirSync(destPath);
+    } catch (e) {
+      res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(e)}`, { file: destPath }));
+      continue;
+    }
     for (const type of TYPE_DIRS) await walkType(ctx, dest, destPath, type);
   }
   // Entries of the metadata file that name no file (pushsource ignores them silently): said, as
