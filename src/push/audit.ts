@@ -59,6 +59,19 @@ export class PushLog {
   }
 
   private pending: string[] = [];
+  /**
+   * The first write the audit trail could not make (a full disk, a --log-file that went away):
+   * the push goes on (what it publishes matters more than its log) and its report says so.
+   */
+  failure: { file: string; message: string } | null = null;
+
+  private guarded(file: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.failure ??= { file, message: `cannot write ${file}: ${(e as Error).message}` };
+    }
+  }
 
   /** Append a line; `batch` lines (per-unit events) are written in groups, with the next plain line at the latest. */
   line(text: string, batch = false): void {
@@ -70,8 +83,14 @@ export class PushLog {
     if (!this.pending.length) return;
     const text = this.pending.join('');
     this.pending = [];
-    if (this.dir) appendFileSync(path.join(this.dir, 'push.log'), text);
-    if (this.extraFile) appendFileSync(this.extraFile, text);
+    if (this.dir) {
+      const f = path.join(this.dir, 'push.log');
+      this.guarded(f, () => appendFileSync(f, text));
+    }
+    if (this.extraFile) {
+      const f = this.extraFile;
+      this.guarded(f, () => appendFileSync(f, text));
+    }
   }
 
   event(e: ProgressEvent): void {
@@ -89,8 +108,11 @@ export class PushLog {
       for (const name of METADATA_FILES) {
         const f = path.join(d, name);
         if (existsSync(f)) {
-          mkdirSync(out, { recursive: true });
-          copyFileSync(f, path.join(out, `${i}-${path.basename(d) || 'root'}-${name}`));
+          const kept = path.join(out, `${i}-${path.basename(d) || 'root'}-${name}`);
+          this.guarded(kept, () => {
+            mkdirSync(out, { recursive: true });
+            copyFileSync(f, kept);
+          });
           this.line(`staging area ${d}: metadata ${f} kept as staged/${i}-${path.basename(d) || 'root'}-${name}`);
           break;
         }
@@ -100,7 +122,13 @@ export class PushLog {
 
   writeReport(report: PushReport): void {
     this.flush();
-    if (this.dir) writeFileSync(path.join(this.dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    if (this.failure && !report.warnings.some((w) => w.code === 'PUSH_LOG_UNWRITABLE')) {
+      report.warnings.push({ code: 'PUSH_LOG_UNWRITABLE', message: `the push's audit trail is incomplete: ${this.failure.message}`, file: this.failure.file });
+    }
+    if (this.dir) {
+      const f = path.join(this.dir, 'report.json');
+      this.guarded(f, () => writeFileSync(f, JSON.stringify(report, null, 2) + '\n'));
+    }
   }
 }
 

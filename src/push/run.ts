@@ -90,7 +90,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   };
   log.line(`push ${pushId} started: ${opts.urls.join(' ')}${dryRun ? ' (dry run)' : ''}; config ${loaded.file ?? '(embedded default)'}`);
 
-  const cache = PushCache.open(settings.dataDir, { readOnly: dryRun });
+  let cache: PushCache;
+  try {
+    cache = PushCache.open(settings.dataDir, { readOnly: dryRun });
+  } catch (e) {
+    throw environmentalError(e, settings.dataDir);
+  }
   // What the loader learnt about each staged file (sha256 by identity, parsed header): the
   // content store links unchanged files in without hashing them again, the yum importer does not
   // re-read their headers.
@@ -587,7 +592,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     report.finished = new Date().toISOString();
     // Interrupted: the signal's own error (SIGINT 130 / SIGTERM 143) wins over what the interrupted code threw.
     const reason = opts.signal?.aborted && opts.signal.reason instanceof StagepushError ? opts.signal.reason : null;
-    const err: unknown = reason ?? caught;
+    const err: unknown = reason ?? environmentalError(caught, settings.dataDir);
     if (err instanceof StagepushError) {
       report.status = err.kind === 'invalid' || err.kind === 'usage' ? 'invalid' : err.kind === 'policy' ? 'policy' : err.kind === 'locked' ? 'locked' : err.kind === 'interrupted' ? 'interrupted' : 'failed';
       if (!report.problems.length) report.problems.push(...(err.problems.length ? err.problems : [err.toProblem()]));
@@ -1138,4 +1143,21 @@ function configList(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
   if (typeof v === 'string') return v.split(',').map((x) => x.trim()).filter(Boolean);
   return [];
+}
+
+/**
+ * A full disk or a read-only data directory met while writing (the push cache, a stored file):
+ * said as such, naming the data directory, not as an internal error (exit 1, a stack trace).
+ */
+function environmentalError(e: unknown, dataDir: string): unknown {
+  if (e instanceof StagepushError || e === null || typeof e !== 'object') return e;
+  const code = String((e as { code?: unknown }).code ?? '');
+  const message = (e as Error).message;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
+    return new StagepushError('PUSH_NO_SPACE', `no space left while writing in the data directory ${dataDir}: ${message}`, { kind: 'policy', file: dataDir, hint: 'free space there (stagepush gc removes what no repository needs any more)', cause: e });
+  }
+  if (code === 'EROFS' || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {
+    return new StagepushError('ENGINE_DATA_DIR', `cannot write in the data directory ${dataDir}: ${message} (${code})`, { kind: 'failed', file: dataDir, cause: e });
+  }
+  return e;
 }

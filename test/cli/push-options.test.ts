@@ -490,6 +490,33 @@ test('a control character in an old changelog entry refuses the package only whe
   assert.equal(runCli(['--data-dir', dataDir, 'content', 'upload', '--repo', 'short', path.join(work, 'u.rpm')], { env: { STAGEPUSH_CONFIG: '' } }).status, 0);
 });
 
+test('a full disk met while writing is said as such: a full data dir refuses the push (PUSH_NO_SPACE, exit 4), a full --log-file leaves the push done with a warning (not exit 1)', (t) => {
+  const work = tempDir();
+  const full = path.join(work, 'full');
+  mkdirSync(full);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
+    return;
+  }
+  try {
+    const avail = Number(spawnSync('df', ['--output=avail', '-k', full], { encoding: 'utf8' }).stdout.trim().split('\n').pop());
+    spawnSync('dd', ['if=/dev/zero', `of=${path.join(full, 'filler')}`, 'bs=1k', `count=${avail}`]);
+    const root = path.join(work, 'area');
+    put(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+    const r = push(['--json', root], { dataDir: path.join(full, 'data') });
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /PUSH_NO_SPACE.*no space left while writing in the data directory/);
+    const log = push(['--json', '--log-file', path.join(full, 'push.log'), root], { dataDir: path.join(work, 'data') });
+    assert.equal(log.status, 0, log.stderr);
+    const rep = JSON.parse(log.stdout) as { status: string; warnings: Array<{ code: string; file?: string }> };
+    assert.equal(rep.status, 'ok');
+    assert.deepEqual(rep.warnings.filter((w) => w.code === 'PUSH_LOG_UNWRITABLE').map((w) => w.file), [path.join(full, 'push.log')]);
+  } finally {
+    spawnSync('umount', [full]);
+  }
+});
+
 test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
