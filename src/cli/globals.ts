@@ -54,6 +54,8 @@ export function resolveGlobals(
   // An empty --data-dir (a cron line's "$DIR" with DIR unset) is refused, not taken as the
   // current directory.
   if (raw.dataDir !== undefined && !String(raw.dataDir).trim()) throw new StagepushError('CLI_BAD_OPTION', '--data-dir: an empty path', { kind: 'usage', field: '--data-dir' });
+  // Likewise --config "" (it fell back to the default search and pushed with the embedded default).
+  if (raw.config !== undefined && !String(raw.config).trim()) throw new StagepushError('CLI_BAD_OPTION', '--config: an empty path', { kind: 'usage', field: '--config' });
   const dataDir =
     (raw.dataDir as string | undefined) ??
     (env.STAGEPUSH_DATA_DIR && env.STAGEPUSH_DATA_DIR.trim() ? env.STAGEPUSH_DATA_DIR : undefined) ??

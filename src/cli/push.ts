@@ -41,6 +41,12 @@ export function register(program: Command): void {
         if (s !== 'publish') throw new StagepushError('PUSH_USAGE', `--skip ${s}: only "publish" can be skipped`, { kind: 'usage', field: '--skip' });
       }
       if (flags.dryRun && flags.prePush) throw new StagepushError('PUSH_USAGE', '--dry-run and --pre-push cannot be combined', { kind: 'usage' });
+      // An empty value (a cron line's "$DEST" with DEST unset) is refused: --dest "" pushed every
+      // destination, --log-file "" kept no log.
+      for (const [flag, values] of [['--dest', flags.dest], ['--exclude-dest', flags.excludeDest]] as const) {
+        if (values !== undefined && values.length === 0) throw new StagepushError('PUSH_USAGE', `${flag}: an empty value (no destination named)`, { kind: 'usage', field: flag });
+      }
+      if (flags.logFile !== undefined && !flags.logFile.trim()) throw new StagepushError('PUSH_USAGE', '--log-file: an empty path', { kind: 'usage', field: '--log-file' });
       const { loadConfig, resolveSettings } = await import('../config/index.js');
       const loaded = loadConfig(g.configFile);
       const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });

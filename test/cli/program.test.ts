@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 import { BIN, tempDir } from '../helpers/cli.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 function allCommands(c: Command, prefix: string[] = []): string[][] {
@@ -48,4 +48,18 @@ export async function resolve(spec, ctx, next) { const r = await next(spec, ctx)
 test('unknown command exits with the usage status 2', () => {
   const r = spawnSync(process.execPath, [BIN, 'no-such-command'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
+});
+
+test('an empty --data-dir, --config, --dest, --exclude-dest or --log-file (a cron line\'s unset "$VAR") is a usage error, before anything changes', () => {
+  const dir = tempDir();
+  const area = path.join(dir, 'area');
+  const data = path.join(dir, 'data');
+  for (const args of [['--data-dir', ''], ['--config', ''], ['--dest', ''], ['--exclude-dest', ' , '], ['--log-file', '']]) {
+    const global = args[0] === '--data-dir' || args[0] === '--config';
+    const argv = global ? [...args, 'push', area] : ['--data-dir', data, 'push', ...args, area];
+    const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: data } });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${args[0]}: an empty`), args.join(' '));
+  }
+  assert.equal(spawnSync('ls', [data]).status === 0 && readdirSync(data).length > 0, false, 'nothing was made');
 });
