@@ -105,16 +105,19 @@ export async function createRenderer(mode: ProgressMode, quiet = false, stream: 
     };
   }
   const { default: ora } = await import('ora');
-  const spinner = ora({ stream: stream as NodeJS.WritableStream });
+  // NO_COLOR (https://no-color.org): the spinner and its end symbols without colour codes.
+  const noColor = Boolean(process.env.NO_COLOR);
+  const spinner = ora({ stream: stream as NodeJS.WritableStream, ...(noColor ? { color: false as const } : {}) });
+  const end = (kind: 'succeed' | 'fail' | 'warn', text: string): void => {
+    if (noColor) spinner.stopAndPersist({ symbol: kind === 'succeed' ? '✔' : kind === 'fail' ? '✖' : '⚠', text });
+    else spinner[kind](text);
+  };
   return {
     sink: (e) => {
       if (e.type === 'phase-start') spinner.start(describe(e) ?? '');
       else if (e.type === 'phase-progress') spinner.text = `${e.phase}${e.repo ? ` ${e.repo}` : ''}: ${e.done}${e.total !== undefined ? `/${e.total}` : ''}${e.label ? ` ${e.label}` : ''}`;
-      else if (e.type === 'phase-end') {
-        if (e.ok === false) spinner.fail(describe(e) ?? '');
-        else spinner.succeed(describe(e) ?? '');
-      }
-      else if (e.type === 'warning') spinner.warn(describe(e) ?? '');
+      else if (e.type === 'phase-end') end(e.ok === false ? 'fail' : 'succeed', describe(e) ?? '');
+      else if (e.type === 'warning') end('warn', describe(e) ?? '');
       else if (e.type === 'waiting' || e.type === 'info' || e.type === 'task') spinner.info(describe(e) ?? '');
     },
     stop() {

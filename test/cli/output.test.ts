@@ -47,6 +47,19 @@ test('stagepush ls on a pseudo-terminal of width 0 finishes (script -qec, stty c
   });
   assert.equal(t.status, 0, t.stdout + t.stderr);
   assert.ok(t.stdout.includes("\u001b[?25l"), "ora hides the cursor");
+  // With stdout on the terminal too, the spinner is in colour; under NO_COLOR (https://no-color.org)
+  // the same spinner has no colour codes.
+  // eslint-disable-next-line no-control-regex -- the colour codes are what it looks for
+  const colour = /\u001b\[3\dm/;
+  const onTerminal = (extra: NodeJS.ProcessEnv) =>
+    spawnSync('script', ['-qec', `stty cols 80 rows 24; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} ls ${JSON.stringify(demo)}`, '/dev/null'], { encoding: 'utf8', timeout: 60_000, env: { ...env, ...extra } });
+  const c = onTerminal({});
+  assert.equal(c.status, 0, c.stdout + c.stderr);
+  assert.match(c.stdout, colour, 'in colour on a terminal');
+  const n = onTerminal({ NO_COLOR: '1' });
+  assert.equal(n.status, 0, n.stdout + n.stderr);
+  assert.ok(n.stdout.includes("\u001b[?25l"), "still a spinner");
+  assert.doesNotMatch(n.stdout, colour);
 });
 
 test('progress mode: a spinner only on an interactive terminal (not TERM=dumb, not under CI)', async () => {
