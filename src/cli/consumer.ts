@@ -65,8 +65,12 @@ export function register(program: Command): void {
     if (real === '/' && !o.yes) {
       throw new StagepushError('AGENT_ROOT_NEEDS_YES', `consumer ${name}: the root ${root === '/' ? '/' : `${root} (which is /)`} is this host itself: confirm with --yes (or give --root DIR)`, { kind: 'usage', field: '--root' });
     }
-    const { parseOptions } = await import('../agent/index.js');
-    const notes = parseOptions(o.note);
+    const notes: Record<string, string> = {};
+    for (const n of o.note) {
+      const eq = n.indexOf('=');
+      if (eq <= 0) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(n)}: expected key=value`, { kind: 'usage', field: '--note' });
+      notes[n.slice(0, eq).trim()] = n.slice(eq + 1);
+    }
     await withContext(cmd, async ({ g, service }) => {
       const c = service.register(name, root, notes);
       if (g.json) printJson(c);

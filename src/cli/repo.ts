@@ -10,11 +10,12 @@ async function parseCfg(args: string[] | undefined, option: string): Promise<Rec
   return parseConfigArgs(args, option);
 }
 
-function notesFrom(args: string[] | undefined): Record<string, string | null> {
+/** `update`: an empty value removes the note (said in the error only where it does). */
+function notesFrom(args: string[] | undefined, update = false): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const a of args ?? []) {
     const i = a.indexOf('=');
-    if (i <= 0) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(a)}: expected key=value (empty value removes the note)`, { kind: 'usage' });
+    if (i <= 0) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(a)}: expected key=value${update ? ' (an empty value removes the note)' : ''}`, { kind: 'usage', field: '--note' });
     const v = a.slice(i + 1);
     out[a.slice(0, i)] = v === '' ? null : v;
   }
@@ -140,7 +141,7 @@ export function register(program: Command): void {
         const r = await eng.updateRepo(id, {
           displayName: o.displayName,
           description: o.description,
-          notes: o.note.length ? notesFrom(o.note) : undefined,
+          notes: o.note.length ? notesFrom(o.note, true) : undefined,
           retainRepoVersions: o.retainRepoVersions !== undefined ? parseIntArg(o.retainRepoVersions, '--retain-repo-versions') : undefined,
         });
         output(g, r, () => `updated repository ${r.id}`);

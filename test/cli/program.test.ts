@@ -63,3 +63,18 @@ test('an empty --data-dir, --config, --dest, --exclude-dest or --log-file (a cro
   }
   assert.equal(spawnSync('ls', [data]).status === 0 && readdirSync(data).length > 0, false, 'nothing was made');
 });
+
+test('a --note without "=" is refused naming --note: repo create says nothing of removing notes (only update removes them), consumer register does not speak of --option', () => {
+  const data = path.join(tempDir(), 'data');
+  const env = { ...process.env, STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: data };
+  const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env });
+  const create = run(['repo', 'create', 'x', '--note', 'foo']);
+  assert.equal(create.status, 2, create.stderr);
+  assert.match(create.stderr, /CLI_BAD_NOTE.*--note "foo": expected key=value$/m);
+  const update = run(['repo', 'update', 'x', '--note', 'foo']);
+  assert.match(update.stderr, /an empty value removes the note|REPO_NOT_FOUND|not found/);
+  const reg = run(['consumer', 'register', 'w', '--root', tempDir(), '--note', 'foo']);
+  assert.equal(reg.status, 2, reg.stderr);
+  assert.match(reg.stderr, /--note "foo": expected key=value/);
+  assert.doesNotMatch(reg.stderr, /--option/);
+});
