@@ -933,9 +933,18 @@ class EngineImpl implements Engine, ConduitHost {
         const st = fs.statSync(req.filePath);
         // A directory is a valid upload too: RAW trees (directory units of the yum and generic importers).
         ok = st.isFile() || st.isDirectory();
+        if (!ok) {
+          const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+          throw new StagepushError('ENGINE_NOT_A_FILE', `upload: ${req.filePath} is ${what}, not a regular file or a directory`, { kind: 'invalid', file: req.filePath });
+        }
+        // A file this user cannot read is the user's mistake (exit 3), not the plugin failing.
+        if (st.isFile()) fs.accessSync(req.filePath, fs.constants.R_OK);
         // Kept for the operation: the importer's file facts and the store's ingest of this file do not stat it again.
         if (st.isFile()) fileStat = { path: req.filePath, st };
-      } catch {
+      } catch (e) {
+        if (e instanceof StagepushError) throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new StagepushError('ENGINE_FILE_UNREADABLE', `upload: cannot read ${req.filePath}: ${(e as Error).message}`, { kind: 'invalid', file: req.filePath, cause: e });
         ok = false;
       }
       if (!ok) throw new StagepushError('ENGINE_FILE_NOT_FOUND', `upload: no such file ${req.filePath}`, { kind: 'invalid', file: req.filePath });

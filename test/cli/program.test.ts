@@ -78,3 +78,30 @@ test('a --note without "=" is refused naming --note: repo create says nothing of
   assert.match(reg.stderr, /--note "foo": expected key=value/);
   assert.doesNotMatch(reg.stderr, /--option/);
 });
+
+test('content upload of a FIFO or of a file this user cannot read is invalid input naming it (exit 3), not "no such file" nor a plugin failure', (t) => {
+  const dir = tempDir();
+  const data = path.join(dir, 'data');
+  const env = { ...process.env, STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: data };
+  const run = (args: string[], asNobody = false) =>
+    asNobody
+      ? spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', `STAGEPUSH_DATA_DIR=${data}`, 'STAGEPUSH_CONFIG=', 'HOME=/tmp', process.execPath, BIN, ...args], { encoding: 'utf8' })
+      : spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env });
+  assert.equal(run(['repo', 'create', 'f', '--importer', 'iso_importer']).status, 0);
+  const fifo = path.join(dir, 'pipe.iso');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const f = run(['content', 'upload', '--repo', 'f', fifo]);
+  assert.equal(f.status, 3, f.stderr);
+  assert.match(f.stderr, /ENGINE_NOT_A_FILE.*pipe\.iso is a FIFO/);
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    t.diagnostic('the unreadable-file case needs root and setpriv (to run as nobody)');
+    return;
+  }
+  const secret = path.join(dir, 'secret.iso');
+  writeFileSync(secret, 'x\n', { mode: 0o600 });
+  spawnSync('chmod', ['-R', 'a+rwX', data]);
+  spawnSync('chmod', ['a+rx', dir]);
+  const u = run(['content', 'upload', '--repo', 'f', secret], true);
+  assert.equal(u.status, 3, u.stderr);
+  assert.match(u.stderr, /ENGINE_FILE_UNREADABLE.*secret\.iso/);
+});
