@@ -368,7 +368,7 @@ describe('yum_importer sync options', () => {
       assert.match((r.details as any).refused[0].location, /^https?:\/\/.*world-1\.0-1\.noarch\.rpm$/);
       assert.doesNotMatch((r.details as any).refused[0].reason, /sync-|pkg-\d+\.rpm/);
       const text = taskResultHuman(r);
-      assert.match(text, /refused 1 package\(s\) \(signature policy/);
+      assert.match(text, /refused 1 package\(s\) \(the signature policy/);
       assert.match(text, /world-1\.0-1\.noarch\.rpm: /);
     }
     const other = m.keys!.other as { keyId: string };
