@@ -1429,36 +1429,36 @@ class EngineImpl implements Engine, ConduitHost {
   private otherRelativeUrls(repoId: string, distId: string): Record<string, string> {
     const out: Record<string, string> = {};
     const roots = (['http', 'https'] as const).map((proto) => path.join(this.publishRoot, proto) + path.sep);
-    for (const r of this.st.listRepos()) {
-      for (const d of this.st.listDistributors(r.id)) {
-        if (r.id === repoId && d.id === distId) continue;
-        const cfg = parseJson<Record<string, unknown>>(d.config, {});
-        const p = this.registry.get(d.type_id);
-        const key = `${r.id}/${d.id}`;
-        const rel = cfg.relative_url ?? p?.config.relative_url;
-        const defaults = DEFAULT_RELATIVE_URL_TYPES[d.type_id];
-        // A built-in distributor served over neither protocol takes no path under them.
-        const on = (k: 'http' | 'https'): boolean => {
-          const v = cfg[k] ?? p?.config[k];
-          return v === undefined ? defaults![k] : v === true || v === 'true' || v === '1' || v === 'yes';
-        };
-        if (defaults && !on('http') && !on('https')) continue;
-        if (typeof rel === 'string' && rel.trim()) {
-          out[key] = rel;
-          continue;
-        }
-        if (defaults) {
-          out[key] = r.id;
-          continue;
-        }
-        const last = this.st.lastPublish(r.id, d.id, 'published');
-        for (const pp of last ? parseJson<string[]>(last.published_paths, []) : []) {
-          const abs = path.resolve(pp);
-          const root = roots.find((x) => abs.startsWith(x));
-          if (root) {
-            out[key] = abs.slice(root.length).split(path.sep).join('/');
-            break;
-          }
+    // Every distributor in one query (a query per repository made a push creating hundreds of
+    // repositories quadratic: this runs for each distributor's validation and publish).
+    for (const d of this.st.listAllDistributors()) {
+      if (d.repo_id === repoId && d.id === distId) continue;
+      const cfg = parseJson<Record<string, unknown>>(d.config, {});
+      const p = this.registry.get(d.type_id);
+      const key = `${d.repo_id}/${d.id}`;
+      const rel = cfg.relative_url ?? p?.config.relative_url;
+      const defaults = DEFAULT_RELATIVE_URL_TYPES[d.type_id];
+      // A built-in distributor served over neither protocol takes no path under them.
+      const on = (k: 'http' | 'https'): boolean => {
+        const v = cfg[k] ?? p?.config[k];
+        return v === undefined ? defaults![k] : v === true || v === 'true' || v === '1' || v === 'yes';
+      };
+      if (defaults && !on('http') && !on('https')) continue;
+      if (typeof rel === 'string' && rel.trim()) {
+        out[key] = rel;
+        continue;
+      }
+      if (defaults) {
+        out[key] = d.repo_id;
+        continue;
+      }
+      const last = this.st.lastPublish(d.repo_id, d.id, 'published');
+      for (const pp of last ? parseJson<string[]>(last.published_paths, []) : []) {
+        const abs = path.resolve(pp);
+        const root = roots.find((x) => abs.startsWith(x));
+        if (root) {
+          out[key] = abs.slice(root.length).split(path.sep).join('/');
+          break;
         }
       }
     }
@@ -1704,7 +1704,12 @@ class EngineImpl implements Engine, ConduitHost {
     // Files no unit references (their units are gone, or a crash left them before a commit).
     const orphanIds = new Set(orphans.map((o) => o.id));
     const refs = new Map<string, number[]>();
-    for (const f of this.st.allReferencedFiles()) refs.set(f.sha256, [...(refs.get(f.sha256) ?? []), f.unitId]);
+    for (const f of this.st.allReferencedFiles()) {
+      // Appended in place: a copy per reference made 40,000 units sharing one file quadratic.
+      const list = refs.get(f.sha256);
+      if (list) list.push(f.unitId);
+      else refs.set(f.sha256, [f.unitId]);
+    }
     for (const sha of this.store.listAll(pinned)) if (!refs.has(sha)) candidateFiles.add(sha);
     let files = 0;
     let bytes = 0;

@@ -218,6 +218,9 @@ export class SqliteStorage implements Storage {
   listDistributors(repoId: string): DistributorRow[] {
     return this.db.prepare('SELECT * FROM distributors WHERE repo_id = ? ORDER BY position, id').all(repoId) as DistributorRow[];
   }
+  listAllDistributors(): DistributorRow[] {
+    return this.db.prepare('SELECT * FROM distributors ORDER BY repo_id, position, id').all() as DistributorRow[];
+  }
   getDistributor(repoId: string, id: string): DistributorRow | undefined {
     return this.db.prepare('SELECT * FROM distributors WHERE repo_id = ? AND id = ?').get(repoId, id) as DistributorRow | undefined;
   }

@@ -145,6 +145,8 @@ export interface Storage {
   updateRepo(id: string, fields: Partial<RepoRow>): void;
   deleteRepo(id: string): void;
   listDistributors(repoId: string): DistributorRow[];
+  /** Every repository's distributors in one query (by repository id, then position). */
+  listAllDistributors(): DistributorRow[];
   getDistributor(repoId: string, id: string): DistributorRow | undefined;
   insertDistributor(row: Omit<DistributorRow, 'position'>): void;
   updateDistributor(repoId: string, id: string, fields: Partial<DistributorRow>): void;

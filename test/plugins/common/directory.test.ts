@@ -127,6 +127,24 @@ test('PathClaims: collisions with reserved paths and other trees name both', asy
   assert.throws(() => c.claimFile('.treeinfo/x', 'directory unit "bad"'), /directory unit "ks"/);
   assert.throws(() => c.reserve('images', 'yum'), /images/);
   assert.throws(() => c.claimFile('../x', 'bad'), (e: StagepushError) => e.code === 'PUBLISH_BAD_PATH');
+  // The walk up from a path stops at its first claimed ancestor: a file or tree met higher up is still met.
+  const d = new PathClaims();
+  d.claimFile('a/b', 'file a/b');
+  assert.throws(() => d.claimFile('a/b/c/d/e', 'deep'), /file a\/b/);
+  d.reserve('t', 'tree t');
+  assert.throws(() => d.claimDir('t/x/y', 'deep'), /tree t/);
+  d.claimDir('p/q/r', 'dir p/q/r');
+  assert.throws(() => d.claimFile('p', 'file p'), /dir p\/q\/r/);
+  assert.throws(() => d.claimFile('p/q', 'file p/q'), /dir p\/q\/r/);
+  d.claimFile('p/q/r/s/t', 'deep file');
+  // A deep chain (one directory and one file a level) is claimed level by level, each walk short.
+  let deep = 'l0';
+  for (let i = 1; i < 300; i++) {
+    d.claimDir(deep, 'chain');
+    d.claimFile(`${deep}/f`, 'chain');
+    deep = `${deep}/l${i}`;
+  }
+  assert.throws(() => d.claimDir('l0/l1/f/x', 'under a file'), /chain/);
 });
 
 test('layoutDirectoryUnit: two files of one content with different modes are published each with its own (0755 executable, else 0644; 0600 readable)', async () => {
