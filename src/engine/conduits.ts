@@ -506,6 +506,19 @@ export class Staging {
     this.links.push([a, b]);
   }
 
+  /** The filtered fields that are unit key fields of every type the criteria name (none without types). */
+  private keyFields(criteria: UnitCriteria | undefined): string[] {
+    if (!criteria?.typeIds?.length || !criteria.filters) return [];
+    const defs = criteria.typeIds.map((t) => {
+      try {
+        return this.host.typeDef(t).unitKey;
+      } catch {
+        return [];
+      }
+    });
+    return Object.keys(criteria.filters).filter((f) => defs.every((k) => k.includes(f)));
+  }
+
   /** Units of the repository as the operation sees them (committed content plus staged changes). */
   query(repoId: string, criteria: UnitCriteria | undefined, version?: number): Unit[] {
     validateCriteria(criteria);
@@ -513,13 +526,13 @@ export class Staging {
     const rs = this.repos.get(repoId);
     const partial = !!criteria?.fields;
     if (version !== undefined || ((!rs || rs.empty) && this.stagedExistingIds.length === 0)) {
-      return st.queryUnits({ repoId, version, criteria }).map((r) => rowToUnit(this.host.store, r, partial));
+      return st.queryUnits({ repoId, version, criteria, keyFields: this.keyFields(criteria) }).map((r) => rowToUnit(this.host.store, r, partial));
     }
     const exclude = this.stagedExistingIds;
     // Committed units this operation removed are not in the repository any more.
     const removed = rs?.removes;
     const committed: Array<{ sort: string; unit: Unit }> = [];
-    for (const r of st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true })) {
+    for (const r of st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true, keyFields: this.keyFields(criteria) })) {
       const sort = `${r.type_id}\0${r.key_canon}`;
       if (!removed?.has(sort)) committed.push({ sort, unit: rowToUnit(this.host.store, r, partial) });
     }

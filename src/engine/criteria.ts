@@ -79,13 +79,39 @@ function sqlValue(v: unknown): unknown {
 }
 
 /** SQL WHERE fragments (joined by AND) and parameters for the filters. Units table alias: u. */
-export function filtersToSql(filters: Record<string, unknown> | undefined): { sql: string[]; params: unknown[] } {
+/** Unit key fields with an index (sqlite.ts migration 3): an equality or `$in` on one uses it. */
+const INDEXED_KEY_FIELDS = new Set(['name', 'id']);
+
+/**
+ * `keyFields`: fields that are unit key fields of every type the query returns; they are read
+ * from the unit key alone, and an equality or `$in` on `name` or `id` is written so that the
+ * index on it applies (`indexed` names that field: the query can start from those units).
+ */
+export function filtersToSql(filters: Record<string, unknown> | undefined, keyFields: readonly string[] = []): { sql: string[]; params: unknown[]; indexed: string | null } {
   const sql: string[] = [];
   const params: unknown[] = [];
+  let indexed: string | null = null;
   for (const [field, cond] of Object.entries(filters ?? {})) {
-    const x = fieldExpr(field);
     const column = COLUMN_FIELDS[field] !== undefined;
-    const cls = column ? null : classExpr(field);
+    const inKey = !column && keyFields.includes(field);
+    const x = inKey ? `json_extract(u.unit_key, ${jsonPath(field)})` : fieldExpr(field);
+    const cls = column ? null : inKey ? keyClassExpr(field) : classExpr(field);
+    // A plain equality or $in on an indexed key field, not under NOT: written bare (not in
+    // COALESCE, which hides the expression from the index; in a WHERE of ANDs NULL is false anyway).
+    const ops0: Record<string, unknown> = isOpObject(cond) ? cond : { $eq: cond };
+    const bare = inKey && INDEXED_KEY_FIELDS.has(field) && Object.keys(ops0).length === 1;
+    if (bare && '$eq' in ops0 && ops0.$eq !== null && ops0.$eq !== undefined && (typeof ops0.$eq === 'string' || typeof ops0.$eq === 'number')) {
+      sql.push(`(${x} = ? AND ${cls} = ?)`);
+      params.push(sqlValue(ops0.$eq), jsonClass(ops0.$eq));
+      indexed ??= field;
+      continue;
+    }
+    if (bare && '$in' in ops0 && Array.isArray(ops0.$in) && ops0.$in.length && ops0.$in.every((v) => typeof v === 'string')) {
+      sql.push(`(${x} IN (SELECT value FROM json_each(?)) AND ${cls} = 'text')`);
+      params.push(JSON.stringify(ops0.$in));
+      indexed ??= field;
+      continue;
+    }
     const norm = (v: unknown) => (field === '_id' ? Number(v) : sqlValue(v));
     /** An expression true when the field equals `v` (never NULL). */
     const eq = (v: unknown): string => {
@@ -170,7 +196,13 @@ export function filtersToSql(filters: Record<string, unknown> | undefined): { sq
       }
     }
   }
-  return { sql, params };
+  return { sql, params, indexed };
+}
+
+/** The JSON class of a unit key field (see classExpr), read from the unit key alone. */
+function keyClassExpr(field: string): string {
+  const t = `json_type(u.unit_key, ${jsonPath(field)})`;
+  return `(CASE ${t} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE ${t} END)`;
 }
 
 export function unitField(u: Unit, field: string): unknown {

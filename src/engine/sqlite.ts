@@ -60,6 +60,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX units_stamp ON units(type_id, key_canon, id, sha256, size, updated, unit_key);
   CREATE INDEX units_id_type ON units(id, type_id);
   `,
+  // 3: the unit key fields importers look units up by (an advisory by id, a package's or a file's
+  // name), so that such a lookup in a 50,000-unit repository reads the few units it names instead
+  // of every unit of the repository (criteria.ts writes the same expressions).
+  `
+  CREATE INDEX units_key_name ON units(type_id, json_extract(unit_key, '$."name"'));
+  CREATE INDEX units_key_id ON units(type_id, json_extract(unit_key, '$."id"'));
+  `,
 ];
 
 /** SQLite page cache of the engine's connection (KiB). */
@@ -298,9 +305,15 @@ export class SqliteStorage implements Storage {
         params.push(JSON.stringify(c.typeIds));
       }
     }
-    const f = filtersToSql(c?.filters);
+    const f = filtersToSql(c?.filters, q.keyFields);
     where.push(...f.sql);
     params.push(...f.params);
+    // A query naming units by an indexed key field (units_key_name, units_key_id) starts from
+    // those units, then checks they are in the repository (repo_content by unit id), instead of
+    // reading every unit of the repository to test the field on each. Named: without statistics
+    // the planner takes the (type_id, key_canon) index for the ORDER BY and reads every unit of
+    // the type (20 ms a lookup in 20,000 packages, against 0.1 ms).
+    if (q.repoId !== undefined && f.indexed && c?.typeIds && c.typeIds.length <= 100) from = `units u INDEXED BY units_key_${f.indexed} CROSS JOIN repo_content rc ON u.id = rc.unit_id`;
     let sql = `SELECT ${select} FROM ${from}${where.length ? ' WHERE ' + where.join(' AND ') : ''}`;
     if (paging) {
       sql += ' ORDER BY u.type_id, u.key_canon';
@@ -310,6 +323,11 @@ export class SqliteStorage implements Storage {
       }
     }
     return { sql, params };
+  }
+  /** The query plan of queryUnits(q), one line per step (diagnostics and tests: which index a lookup uses). */
+  explainUnits(q: UnitQuery): string[] {
+    const { sql, params } = this.buildQuery(q, this.unitCols(q.criteria?.fields), true);
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
   }
   queryUnits(q: UnitQuery): UnitRow[] {
     const { sql, params } = this.buildQuery(q, this.unitCols(q.criteria?.fields), true);

@@ -129,6 +129,8 @@ export interface UnitQuery {
   criteria?: UnitCriteria;
   /** Ignore limit/skip (the caller pages itself). */
   noPaging?: boolean;
+  /** Fields that are unit key fields of every type the query can return: filtered on the key alone (indexable). */
+  keyFields?: string[];
 }
 
 export interface Storage {

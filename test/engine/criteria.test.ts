@@ -110,3 +110,35 @@ test('unit keys must have exactly the declared fields', () => {
   assert.throws(() => keyCanon(def, { name: 'a' }), (e: any) => e.code === 'ENGINE_BAD_UNIT_KEY' && /lacks the field version \(the unit key of rpmish is name, version\)/.test(e.message));
   assert.throws(() => keyCanon(def, { name: 'a', version: '1', arch: 'x' }), (e: any) => e.code === 'ENGINE_BAD_UNIT_KEY' && /has the field arch, which is not part of the unit key/.test(e.message));
 });
+
+test('filters on unit key fields read the key alone, select the same units, and a lookup by name or id in a repository uses the key index (not every unit of the repository)', () => {
+  const dir = tempDir();
+  const st = new SqliteStorage(path.join(dir, 'engine.db'));
+  const store = new ContentStore(path.join(dir, 'content'));
+  const def = { id: 't', unitKey: ['name', 'arch'] };
+  try {
+    const now = new Date().toISOString();
+    st.insertRepo({ id: 'r', display_name: 'r', description: '', notes: '{}', importer_type: null, importer_config: null, retain_versions: 0, version: 1, created: now, updated: now });
+    for (const u of UNITS) {
+      const id = st.upsertUnit({ type_id: 't', key_canon: keyCanon(def, u.key), unit_key: JSON.stringify(u.key), metadata: JSON.stringify(u.md), sha256: null, size: null, relative_path: null, blobs: [] });
+      st.addContent('r', id, 1);
+    }
+    // Many more units of the type, most not in the repository: the lookup must not read them.
+    for (let i = 0; i < 300; i++) {
+      const key = { name: `other${i}`, arch: 'noarch' };
+      const id = st.upsertUnit({ type_id: 't', key_canon: keyCanon(def, key), unit_key: JSON.stringify(key), metadata: '{}', sha256: null, size: null, relative_path: null, blobs: [] });
+      if (i % 10 === 0) st.addContent('r', id, 1);
+    }
+    const all = st.queryUnits({ repoId: 'r' }).map((r) => rowToUnit(store, r));
+    for (const f of [...FILTERS, { name: { $in: ['alpha', 'gamma', 'other10', 'other11'] } }, { name: 'other20' }, { arch: { $in: ['noarch'] } }]) {
+      const keyed = st.queryUnits({ repoId: 'r', criteria: { typeIds: ['t'], filters: f }, keyFields: Object.keys(f).filter((k) => def.unitKey.includes(k)) }).map((r) => r.id).sort();
+      const js = all.filter((u) => matchesFilters(u, f)).map((u) => Number(u.id)).sort();
+      assert.deepEqual(keyed, js, `filter ${JSON.stringify(f)}`);
+    }
+    const plan = st.explainUnits({ repoId: 'r', criteria: { typeIds: ['t'], filters: { name: { $in: ['alpha', 'beta'] } } }, keyFields: ['name'] }).join(' | ');
+    assert.match(plan, /units_key_name/, plan);
+    assert.match(st.explainUnits({ repoId: 'r', criteria: { typeIds: ['t'], filters: { id: 'x' } }, keyFields: ['id'] }).join(' | '), /units_key_id/);
+  } finally {
+    st.close();
+  }
+});
