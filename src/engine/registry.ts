@@ -70,6 +70,23 @@ function readJsonFile(file: string, code: string, what: string): unknown {
   }
 }
 
+/**
+ * The names in a directory the registry scans (the plugins dir, a node_modules dir or a scope in
+ * it), or undefined when there is none. A directory that is not there is no plugins; one that is
+ * there but cannot be listed (a file, no permission) is a coded load problem naming it, so the
+ * plugins found elsewhere (the built-ins first) still load, as they do beside a broken plugin.
+ */
+function listDir(dir: string, what: string, hint: string): string[] | undefined {
+  try {
+    return fs.readdirSync(dir).sort();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return undefined;
+    const why: Record<string, string> = { ENOTDIR: 'not a directory', EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'input/output error' };
+    throw perr('PLUGIN_DIR_UNREADABLE', `cannot read ${what} ${dir}: ${why[err.code ?? ''] ?? err.message}; the plugins in it are not loaded`, dir, hint);
+  }
+}
+
 function checkTypes(value: unknown, where: string): TypeDefinition[] {
   if (!Array.isArray(value)) throw perr('PLUGIN_BAD_TYPES', `content type declarations in ${where} must be a JSON array of {id, unitKey}`, where);
   return value.map((t, i) => {
@@ -275,6 +292,16 @@ export class PluginRegistry {
     }
   }
 
+  /** listDir, its problem recorded as a load error (undefined then, as for no directory). */
+  private tryList(dir: string, what: string, hint: string): string[] | undefined {
+    try {
+      return listDir(dir, what, hint);
+    } catch (e) {
+      this.fail(e, dir);
+      return undefined;
+    }
+  }
+
   private async npmCandidates(opts: RegistryOptions): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const pkgDirs: string[] = [];
@@ -310,11 +337,13 @@ export class PluginRegistry {
         pkgDirs.push(dir);
       }
     }
-    if (nm && fs.existsSync(nm)) {
+    const nmHint = 'fix STAGEPUSH_PLUGIN_NODE_MODULES (plugins.node_modules in the config): a node_modules directory this user can read';
+    const top = nm ? this.tryList(nm, 'the plugin node_modules directory', nmHint) : undefined;
+    if (nm && top) {
       const names: string[] = [];
-      for (const n of fs.readdirSync(nm).sort()) {
+      for (const n of top) {
         if (n.startsWith('.')) continue;
-        if (n.startsWith('@')) for (const s of fs.readdirSync(path.join(nm, n)).sort()) names.push(`${n}/${s}`);
+        if (n.startsWith('@')) for (const s of this.tryList(path.join(nm, n), 'the npm scope directory', nmHint) ?? []) names.push(`${n}/${s}`);
         else names.push(n);
       }
       for (const n of names) {
@@ -374,11 +403,14 @@ export class PluginRegistry {
 
   private async dirCandidates(pluginsDir: string | undefined): Promise<Candidate[]> {
     const out: Candidate[] = [];
-    if (!pluginsDir || !fs.existsSync(pluginsDir)) return out;
-    for (const name of fs.readdirSync(pluginsDir).sort()) {
+    const names = pluginsDir ? this.tryList(pluginsDir, 'the plugins directory', 'fix STAGEPUSH_PLUGINS_DIR (plugins.dir in the config): a directory this user can read, or none') : undefined;
+    if (!pluginsDir || !names) return out;
+    for (const name of names) {
       const dir = path.join(pluginsDir, name);
-      if (name.startsWith('.') || !fs.statSync(dir).isDirectory()) continue;
+      if (name.startsWith('.')) continue;
       try {
+        // A dangling symlink or an entry that cannot be looked at is that plugin's load problem.
+        if (!fs.statSync(dir).isDirectory()) continue;
         let config: Record<string, unknown> = {};
         for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.conf')).sort()) {
           const file = path.join(dir, f);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TEST_DISTRIBUTOR_JS, TEST_IMPORTER_JS, TEST_TYPES, engineEnv } from '../helpers/engine.js';
+import { NOBODY_GID, NOBODY_UID, cannotRunAsNobody, runCliAsNobody, traversable } from '../helpers/nobody.js';
+import { keyIds, RPMS } from '../helpers/push.js';
 
 function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
   assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
@@ -156,4 +158,82 @@ test('broken plugins.conf.d file: coded error naming it; the plugin is refused, 
   const add = e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=x']);
   assert.equal(add.status, 3);
   assert.match(add.stderr, /ENGINE_UNKNOWN_PLUGIN.*no distributor plugin "test_distributor" is installed \(it failed to load: plugin config file/);
+});
+
+// ---- a plugins dir or node_modules dir that cannot be listed: one load problem naming it, the
+// built-in plugins (and the plugins found elsewhere) still load; every command still runs.
+
+/** plugins list: the one error, naming `where`, the built-ins still listed; repo list and push still run, warning of it. */
+function assertUnreadableDir(r: { status: number | null; out: any; stderr: string }, where: string, why: RegExp): void {
+  assert.equal(r.status, 3, r.stderr);
+  const errs = r.out.errors as Array<{ code: string; message: string; file?: string; hint?: string }>;
+  assert.deepEqual(errs.map((x) => x.code), ['PLUGIN_DIR_UNREADABLE'], JSON.stringify(errs));
+  assert.match(errs[0]!.message, new RegExp(`^cannot read the [a-z_ ]+ directory ${esc(where)}: `));
+  assert.match(errs[0]!.message, why);
+  assert.equal(errs[0]!.file, where);
+  assert.ok(r.out.plugins.some((p: any) => p.id === 'yum_importer' && p.source === 'builtin'), 'the built-in plugins still load');
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+test('a plugins dir that is a file (env or config) or a node_modules that is one: PLUGIN_DIR_UNREADABLE naming it, the others load', () => {
+  const e = engineEnv();
+  const file = path.join(e.root, 'not-a-dir');
+  fs.writeFileSync(file, 'x');
+  const config = path.join(e.root, 'stagepush.yaml');
+  fs.writeFileSync(config, 'plugins: {dir: not-a-dir}\n');
+  const nm = path.join(e.root, 'nm');
+  fs.mkdirSync(nm);
+  fs.writeFileSync(path.join(nm, '@scope'), 'a file where a scope directory belongs');
+  const cases: Array<[string, NodeJS.ProcessEnv, string]> = [
+    ['STAGEPUSH_PLUGINS_DIR', { STAGEPUSH_PLUGINS_DIR: file }, file],
+    ['plugins.dir in the config', { STAGEPUSH_PLUGINS_DIR: '', STAGEPUSH_CONFIG: config }, file],
+    ['STAGEPUSH_PLUGIN_NODE_MODULES', { STAGEPUSH_PLUGIN_NODE_MODULES: file }, file],
+    ['a scope in node_modules', { STAGEPUSH_PLUGIN_NODE_MODULES: nm }, path.join(nm, '@scope')],
+  ];
+  for (const [what, env, where] of cases) {
+    const r = e.json(['plugins', 'list'], env);
+    assertUnreadableDir(r, where, /: not a directory; the plugins in it are not loaded$/);
+    const c = e.cli(['repo', 'create', `r-${cases.findIndex((x) => x[0] === what)}`], env);
+    ok(c, `${what}: repo create`);
+    assert.match(c.stderr, new RegExp(`warning \\[PLUGIN_DIR_UNREADABLE\\]: cannot read the [a-z_ ]+ directory ${esc(where)}`), what);
+  }
+  // Only the unusable dir is lost: the test plugin in the (good) plugins dir loads beside a bad node_modules.
+  const r = e.json(['plugins', 'list'], { STAGEPUSH_PLUGIN_NODE_MODULES: file });
+  assert.ok(r.out.plugins.some((p: any) => p.id === 'test_importer'));
+  // A push runs too (it opens the engine the same way).
+  const area = path.join(e.root, 'area');
+  fs.mkdirSync(path.join(area, 'el9', 'RPMS'), { recursive: true });
+  fs.copyFileSync(path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm'), path.join(area, 'el9', 'RPMS', 'demo-tools-2.0-1.noarch.rpm'));
+  fs.writeFileSync(path.join(e.root, 'push.yaml'), `allowed_signing_keys: [${keyIds().A}]\n`);
+  const p = e.cli(['push', '-q', area], { STAGEPUSH_PLUGINS_DIR: file, STAGEPUSH_CONFIG: path.join(e.root, 'push.yaml') });
+  ok(p, 'push');
+});
+
+test('a dangling symlink in the plugins dir is that entry\'s load problem, named', () => {
+  const e = engineEnv();
+  const link = path.join(e.pluginsDir, 'gone');
+  fs.symlinkSync(path.join(e.root, 'nowhere'), link);
+  const r = e.json(['plugins', 'list']);
+  assert.equal(r.status, 3, r.stderr);
+  assert.deepEqual(r.out.errors.map((x: any) => [x.code, x.file]), [['PLUGIN_LOAD_FAILED', link]]);
+  assert.ok(r.out.plugins.some((p: any) => p.id === 'test_importer'));
+});
+
+test('a plugins dir or node_modules the user may not read (a 0700 root dir, as nobody): PLUGIN_DIR_UNREADABLE, permission denied', (t) => {
+  const skip = cannotRunAsNobody();
+  if (skip) return t.skip(skip);
+  const e = engineEnv();
+  traversable(e.root, e.configDir);
+  fs.mkdirSync(e.dataDir);
+  fs.chownSync(e.dataDir, NOBODY_UID, NOBODY_GID);
+  fs.chmodSync(e.pluginsDir, 0o700);
+  const nm = path.join(e.root, 'nm');
+  fs.mkdirSync(nm, { mode: 0o700 });
+  for (const [env, where] of [[{}, e.pluginsDir], [{ STAGEPUSH_PLUGINS_DIR: e.configDir, STAGEPUSH_PLUGIN_NODE_MODULES: nm }, nm]] as const) {
+    const r = runCliAsNobody(['plugins', 'list', '--json'], { ...e.env, ...env });
+    assertUnreadableDir({ status: r.status, out: JSON.parse(r.stdout), stderr: r.stderr }, where, /: permission denied; the plugins in it are not loaded$/);
+    const c = runCliAsNobody(['repo', 'list'], { ...e.env, ...env });
+    ok(c, 'repo list as nobody');
+    assert.match(c.stderr, /warning \[PLUGIN_DIR_UNREADABLE\]: .*permission denied/);
+  }
 });
