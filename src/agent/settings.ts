@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_CONF_DIR, DEFAULT_HANDLERS_DIR } from './loader.js';
-import { parseLogTarget, type LogTarget } from './log.js';
+import { checkLogTarget, parseLogTarget, type LogTarget } from './log.js';
 
 export interface AgentSettings {
   confDir: string;
@@ -24,20 +24,28 @@ export interface AgentConfigSection {
 }
 
 function pick(flag: unknown, env: string | undefined, file: string | undefined): string | undefined {
-  if (typeof flag === 'string' && flag.trim()) return flag;
-  if (env && env.trim()) return env;
-  if (file && file.trim()) return file;
+  return pickWhere(flag, env, file, '', '', '')?.value;
+}
+
+/** pick(), saying which one gave the value. */
+function pickWhere(flag: unknown, env: string | undefined, file: string | undefined, flagName: string, envName: string, fileName: string): { value: string; where: string } | undefined {
+  if (typeof flag === 'string' && flag.trim()) return { value: flag, where: flagName };
+  if (env && env.trim()) return { value: env, where: envName };
+  if (file && file.trim()) return { value: file, where: fileName };
   return undefined;
 }
 
 export function resolveAgentSettings(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, fromConfig: AgentConfigSection = {}): AgentSettings {
   const conf = pick(raw.agentConfDir, env.STAGEPUSH_AGENT_CONF_DIR, fromConfig.conf_d);
   const handlers = pick(raw.agentHandlersDir, env.STAGEPUSH_AGENT_HANDLERS_DIR, fromConfig.handlers_dir);
-  const log = pick(raw.agentLog, env.STAGEPUSH_AGENT_LOG, fromConfig.log);
+  const log = pickWhere(raw.agentLog, env.STAGEPUSH_AGENT_LOG, fromConfig.log, '--agent-log', 'STAGEPUSH_AGENT_LOG', 'agent.log in the config file');
+  const target = parseLogTarget(log?.value, log?.where);
+  // Before any operation: a log file that cannot be written refuses the command (see log.ts).
+  checkLogTarget(target, log?.where);
   return {
     confDir: path.resolve(conf ?? DEFAULT_CONF_DIR),
     confDirExplicit: conf !== undefined,
     handlersDir: path.resolve(handlers ?? DEFAULT_HANDLERS_DIR),
-    log: parseLogTarget(log),
+    log: target,
   };
 }

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadHandlers } from '../../src/agent/loader.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ConsumerService } from '../../src/agent/consumers.js';
 import { ContentReport, HandlerReport } from '../../src/agent/reports.js';
 import { tempDir } from '../helpers/cli.js';
 import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles } from '../helpers/agent.js';
-import { createLogger, parseLogTarget } from '../../src/agent/log.js';
+import { checkLogTarget, createLogger, parseLogTarget } from '../../src/agent/log.js';
 
 const HANDLERS = `
 export default function (agent) {
@@ -153,6 +153,54 @@ test('agent log to a file', () => {
   const text = readFileSync(file, 'utf8');
   assert.match(text, /stagepush-agent\[\d+\] INFO hello log\n$/);
   assert.throws(() => parseLogTarget('journal'), /expected syslog, stderr or file:PATH/);
+});
+
+const escRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('an agent log file that cannot be written is refused up front, naming it and the setting; nothing is made', () => {
+  const dir = tempDir('agent-log-');
+  const file = path.join(dir, 'file');
+  writeFileSync(file, '');
+  const refused = (spec: string, why: RegExp) =>
+    assert.throws(
+      () => checkLogTarget(parseLogTarget(spec), 'STAGEPUSH_AGENT_LOG'),
+      (e: any) => e.code === 'AGENT_LOG_UNWRITABLE' && e.kind === 'invalid' && e.file === path.resolve(spec.slice(5)) && new RegExp(`^STAGEPUSH_AGENT_LOG: the agent log file ${escRe(spec.slice(5))} cannot be written: `).test(e.message) && why.test(e.message),
+    );
+  refused(`file:${dir}`, /is a directory$/);
+  refused(`file:${path.join(file, 'agent.log')}`, new RegExp(`: ${escRe(file)} is not a directory$`));
+  refused(`file:${path.join(file, 'sub', 'agent.log')}`, new RegExp(`: ${escRe(file)} is not a directory$`));
+  // Writable: an existing file, or one to be made below the nearest existing directory (not made now).
+  checkLogTarget(parseLogTarget(`file:${file}`));
+  checkLogTarget(parseLogTarget(`file:${path.join(dir, 'new', 'sub', 'agent.log')}`));
+  assert.equal(existsSync(path.join(dir, 'new')), false);
+  checkLogTarget(parseLogTarget('stderr'));
+  checkLogTarget(parseLogTarget('syslog'));
+});
+
+test('an agent log file write that fails midway never throws: that message and the next go to stderr, said once', () => {
+  const dir = tempDir('agent-log-');
+  const file = path.join(dir, 'agent.log');
+  const log = createLogger(parseLogTarget(`file:${file}`));
+  log.info('first');
+  // The file taken away and a directory in its place: appending fails with EISDIR.
+  rmSync(file);
+  mkdirSync(file);
+  const lines: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    log.info('second');
+    log.error('third');
+  } finally {
+    process.stderr.write = orig;
+  }
+  assert.equal(lines.length, 3, lines.join(''));
+  assert.match(lines[0]!, new RegExp(`WARN cannot write the agent log file ${escRe(file)} \\(is a directory\\): agent log messages go to stderr`));
+  assert.match(lines[1]!, /INFO second\n$/);
+  assert.match(lines[2]!, /ERROR third\n$/);
 });
 
 test('agent log to syslog goes through logger(1) to the syslog socket', async () => {

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { runCli, tempDir } from '../helpers/cli.js';
+import { NOBODY_GID, NOBODY_UID, cannotRunAsNobody, runCliAsNobody, traversable } from '../helpers/nobody.js';
+import { cannotMountTmpfs, mountTmpfs } from '../helpers/tmpfs.js';
 
 /** A data dir and agent dirs under a fresh temp dir; `cli` runs a command there and checks its exit status. */
 function agentCli(prefix: string) {
@@ -119,4 +122,85 @@ test('consumer register: a root that is a symlink to / is the host itself and ne
   symlinkSync('/', host);
   const r = cli(['consumer', 'register', 'h', '--root', host], 2);
   assert.match(r.stderr, /AGENT_ROOT_NEEDS_YES.*which is \//);
+});
+
+/** An iso repository holding disk.iso and a consumer "box" bound to it; what an install of disk.iso writes. */
+function boundBox(prefix: string) {
+  const a = agentCli(prefix);
+  writeFileSync(path.join(a.dir, 'disk.iso'), 'iso image\n');
+  a.cli(['repo', 'create', 'isos', '--importer', 'iso_importer']);
+  a.cli(['repo', 'distributor', 'add', 'isos', 'iso_distributor', '--id', 'iso']);
+  a.cli(['content', 'upload', '--repo', 'isos', path.join(a.dir, 'disk.iso')]);
+  const root = path.join(a.dir, 'root');
+  mkdirSync(root);
+  a.cli(['consumer', 'register', 'box', '--root', root]);
+  a.cli(['consumer', 'bind', 'box', 'isos']);
+  return { ...a, root, installed: path.join(root, 'var/lib/stagepush/files/disk.iso') };
+}
+
+test('an agent log target that cannot be written (flag, environment or config) refuses the command up front: AGENT_LOG_UNWRITABLE naming the file, exit 3, nothing installed', () => {
+  const { dir, cli, installed } = boundBox('consumer-log-');
+  const notDir = path.join(dir, 'a-file');
+  writeFileSync(notDir, '');
+  const config = path.join(dir, 'stagepush.yaml');
+  writeFileSync(config, 'agent: {log: "file:a-file/agent.log"}\n');
+  const cases: Array<[string[], NodeJS.ProcessEnv, string, string, RegExp]> = [
+    [['--agent-log', `file:${dir}`], {}, '--agent-log', dir, /is a directory$/],
+    [[], { STAGEPUSH_AGENT_LOG: `file:${dir}` }, 'STAGEPUSH_AGENT_LOG', dir, /is a directory$/],
+    [[], { STAGEPUSH_AGENT_LOG: '', STAGEPUSH_CONFIG: config }, 'agent.log in the config file', path.join(notDir, 'agent.log'), new RegExp(`${notDir} is not a directory$`)],
+  ];
+  for (const [flags, env, where, file, why] of cases) {
+    for (const op of [['install', 'box', '--type', 'iso', 'disk.iso'], ['profile', 'box', '--type', 'iso']]) {
+      const r = runCli(['consumer', ...op, ...flags], { env: { STAGEPUSH_DATA_DIR: path.join(dir, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'), XDG_CONFIG_HOME: path.join(dir, 'config'), STAGEPUSH_CONFIG: '', ...env } });
+      assert.equal(r.status, 3, `${where} ${op[0]}: ${r.stderr}`);
+      const first = r.stderr.split('\n')[0]!;
+      assert.equal(first.replace(why, ''), `error [AGENT_LOG_UNWRITABLE]: ${where}: the agent log file ${file} cannot be written: `);
+      assert.match(first, why);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      assert.equal(existsSync(installed), false, 'nothing installed');
+    }
+  }
+  // The same install with a good log target installs.
+  cli(['consumer', 'install', 'box', '--type', 'iso', 'disk.iso']);
+  assert.equal(readFileSync(installed, 'utf8'), 'iso image\n');
+});
+
+test('an agent log file the user may not write (as nobody): AGENT_LOG_UNWRITABLE, permission denied, exit 3', (t) => {
+  const skip = cannotRunAsNobody();
+  if (skip) return t.skip(skip);
+  const { dir, installed } = boundBox('consumer-log-nobody-');
+  // Everything the command needs is nobody's, but the log's directory (root's, 0700).
+  traversable(dir);
+  spawnSync('chown', ['-R', `${NOBODY_UID}:${NOBODY_GID}`, path.join(dir, 'data'), path.join(dir, 'root')]);
+  const logDir = path.join(dir, 'root-only');
+  mkdirSync(logDir, { mode: 0o700 });
+  for (const spec of [`file:${path.join(logDir, 'agent.log')}`, `file:${path.join(logDir, 'sub', 'agent.log')}`]) {
+    const r = runCliAsNobody(['consumer', 'install', 'box', '--type', 'iso', 'disk.iso'], { STAGEPUSH_DATA_DIR: path.join(dir, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'), STAGEPUSH_AGENT_LOG: spec, XDG_CONFIG_HOME: path.join(dir, 'config'), STAGEPUSH_CONFIG: '' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error \\[AGENT_LOG_UNWRITABLE\\]: STAGEPUSH_AGENT_LOG: the agent log file ${spec.slice(5)} cannot be written: permission denied\\n`));
+    assert.equal(existsSync(installed), false);
+  }
+});
+
+test('an agent log file that fills its disk midway: the install goes on, its messages go to stderr after a warning naming the file', (t) => {
+  const skip = cannotMountTmpfs();
+  if (skip) return t.skip(skip);
+  const { dir, installed } = boundBox('consumer-log-full-');
+  const fs1 = mountTmpfs('64k');
+  try {
+    // An empty log file (writable when the command starts), then no block left for its first line.
+    const log = path.join(fs1.dir, 'agent.log');
+    writeFileSync(log, '');
+    fs1.fill();
+    const r = runCli(['consumer', 'install', 'box', '--type', 'iso', 'disk.iso'], { env: { STAGEPUSH_DATA_DIR: path.join(dir, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(dir, 'conf.d'), STAGEPUSH_AGENT_LOG: `file:${log}`, XDG_CONFIG_HOME: path.join(dir, 'config'), STAGEPUSH_CONFIG: '' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(installed, 'utf8'), 'iso image\n');
+    const warnings = r.stderr.split('\n').filter((l) => / WARN cannot write the agent log file /.test(l));
+    assert.equal(warnings.length, 1, r.stderr);
+    assert.match(warnings[0]!, new RegExp(`cannot write the agent log file ${log} \\(no space left on the device\\): agent log messages go to stderr$`));
+    assert.match(r.stderr, /INFO .*install .*succeeded/);
+    assert.equal(readFileSync(log, 'utf8'), '');
+  } finally {
+    fs1.unmount();
+  }
 });
