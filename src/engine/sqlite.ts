@@ -1,8 +1,11 @@
 /**
  * SQLite implementation of the engine storage (better-sqlite3, WAL mode, versioned migrations).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StagepushError } from '../errors.js';
+import { StagepushError, type ErrorKind } from '../errors.js';
 import { filtersToSql } from './criteria.js';
 import { enableWal } from './wal.js';
 import type { DistributorRow, LockRow, NewUnit, PublishRow, RepoRow, Storage, TaskRow, UnitQuery, UnitRow, UnitStampRow, VersionRow } from './storage.js';
@@ -92,6 +95,93 @@ function metadataProjection(fields: string[] | undefined): string {
   return `${expr} AS metadata`;
 }
 
+/** Below this much free space, a write that failed is taken as the disk being full. */
+const FULL_BELOW_BYTES = 1 << 20;
+
+/** Why the data directory cannot be written, found with the file system's own checks (access(2), statfs). */
+function diagnoseDataDir(file: string): { why: 'rofs' | 'denied'; path: string } | { why: 'full'; free: number } | undefined {
+  const dir = path.dirname(file);
+  for (const p of [dir, file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.accessSync(p, p === dir ? fs.constants.W_OK | fs.constants.X_OK : fs.constants.R_OK | fs.constants.W_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EROFS') return { why: 'rofs', path: p };
+      if (code === 'EACCES' || code === 'EPERM') return { why: 'denied', path: p };
+    }
+  }
+  try {
+    const st = fs.statfsSync(dir);
+    // root may use the blocks reserved for it (what SQLite running as root could still write).
+    const free = (process.getuid?.() === 0 ? st.bfree : st.bavail) * st.bsize;
+    if (free < FULL_BELOW_BYTES) return { why: 'full', free };
+  } catch {
+    /* no answer: the SQLite code alone says what failed */
+  }
+  return undefined;
+}
+
+function userName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.()}`;
+  }
+}
+
+/**
+ * The error for a SQLite failure that is not a bug of ours: the database damaged (restore it), or
+ * the place it lives — a read-only mount, permissions, a full disk, an I/O error — where the
+ * database is intact and the hint says what to fix. `atOpen`: found when the engine opened, before
+ * the command changed anything (a full disk is then refused as a push's free-space check is,
+ * exit 4); later, the operation failed (exit 6). Other SQLite errors are returned as they are.
+ */
+export function sqliteFailure(e: unknown, file: string, atOpen: boolean): unknown {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(CORRUPT|NOTADB|FULL|READONLY|IOERR|CANTOPEN|PERM|AUTH)/.test(code)) return e;
+  const dir = path.dirname(file);
+  const msg = `${(e as Error).message} (${code})`;
+  const err = (c: string, message: string, hint: string, kind: ErrorKind = 'failed') => new StagepushError(c, message, { kind, file, cause: e, hint });
+  const intact = 'the database itself is intact';
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
+    // Not a database (or a damaged one): said as such, naming the file, not as an internal error.
+    return err('ENGINE_DB_UNREADABLE', `the engine database ${file} cannot be read: ${msg}`, 'restore it from a backup, or move the data directory aside to start a new engine');
+  }
+  const found = diagnoseDataDir(file);
+  if (found?.why === 'rofs' || (!found && code.startsWith('SQLITE_READONLY') && code !== 'SQLITE_READONLY_DIRECTORY'))
+    return err(
+      'ENGINE_DATA_DIR_READONLY',
+      found ? `the data directory ${dir} is on a read-only file system: the engine database ${file} cannot be written (${code})` : `the engine database ${file} cannot be written: ${msg}`,
+      `remount it read-write (mount -o remount,rw), or give another --data-dir; ${intact}`,
+    );
+  if (found?.why === 'denied' || code === 'SQLITE_READONLY_DIRECTORY' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+    const where = found?.why === 'denied' ? found.path : dir;
+    let owner = '';
+    try {
+      owner = ` (owned by uid ${fs.statSync(where).uid})`;
+    } catch {
+      /* not there: said without */
+    }
+    return err(
+      'ENGINE_DATA_DIR_DENIED',
+      where === file
+        ? `permission denied: ${userName()} cannot write the engine database ${file}${owner} (${code})`
+        : `permission denied: ${userName()} cannot write ${where === dir ? 'the data directory ' : ''}${where}${owner}, so the engine database ${file} cannot be used (${code})`,
+      `run stagepush as the user owning the data directory, or let this user write ${dir} and its engine.db, engine.db-wal and engine.db-shm; ${intact}`,
+    );
+  }
+  if (found?.why === 'full' || code === 'SQLITE_FULL')
+    return err(
+      'ENGINE_NO_SPACE',
+      `no space left on the file system of the data directory ${dir}${found?.why === 'full' ? ` (${found.free} bytes free)` : ''}: the engine database ${file} cannot be written (${code})`,
+      `free space there (stagepush gc then removes the content no repository holds); ${intact}${atOpen ? '' : ' (the operation was rolled back)'}`,
+      atOpen ? 'policy' : 'failed',
+    );
+  if (code.startsWith('SQLITE_CANTOPEN'))
+    return err('ENGINE_DB_OPEN', `cannot open the engine database ${file}: ${msg}`, `check that ${dir} and its engine.db, engine.db-wal and engine.db-shm are there and can be read and written by ${userName()}`);
+  return err('ENGINE_DB_IO', `input/output error on the engine database ${file}: ${msg}`, `check the device of ${dir} (dmesg) and its free space; once it reads again, stagepush fsck checks the database`);
+}
+
 export class SqliteStorage implements Storage {
   readonly path: string;
   private db: Database.Database;
@@ -103,23 +193,15 @@ export class SqliteStorage implements Storage {
     try {
       this.db = new Database(file);
     } catch (e) {
+      const err = sqliteFailure(e, file, true);
+      if (err instanceof StagepushError) throw err;
       throw new StagepushError('ENGINE_DB_OPEN', `cannot open the engine database ${file}: ${(e as Error).message}`, { kind: 'failed', file, cause: e });
     }
     try {
       this.setUp();
     } catch (e) {
       this.db.close();
-      // Not a database (or a damaged one): said as such, naming the file, not as an internal error.
-      const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-        throw new StagepushError('ENGINE_DB_UNREADABLE', `the engine database ${file} cannot be read: ${(e as Error).message} (${code})`, {
-          kind: 'failed',
-          file,
-          cause: e,
-          hint: 'restore it from a backup, or move the data directory aside to start a new engine',
-        });
-      }
-      throw e;
+      throw sqliteFailure(e, file, true);
     }
   }
 
@@ -597,4 +679,25 @@ export class SqliteStorage implements Storage {
     const cols = KV_KEYS[table].slice(0, key.length);
     return this.db.prepare(`DELETE FROM ${table} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).run(...key).changes;
   }
+}
+
+// Every storage call turns a SQLite failure of the place the database lives (full disk, read-only
+// mount, permissions, I/O error) or of the database itself into its coded error (sqliteFailure),
+// wherever in an operation it happens: the engine's callers see a StagepushError, never a raw
+// SqliteError reported as an internal error. A transaction (tx) rolls back before it is thrown.
+for (const name of Object.getOwnPropertyNames(SqliteStorage.prototype)) {
+  const desc = Object.getOwnPropertyDescriptor(SqliteStorage.prototype, name)!;
+  // setUp and migrate run in the constructor, which says its failures are found at open.
+  if (['constructor', 'setUp', 'migrate'].includes(name) || typeof desc.value !== 'function') continue;
+  const method = desc.value as (this: SqliteStorage, ...args: unknown[]) => unknown;
+  Object.defineProperty(SqliteStorage.prototype, name, {
+    ...desc,
+    value: function (this: SqliteStorage, ...args: unknown[]) {
+      try {
+        return method.apply(this, args);
+      } catch (e) {
+        throw sqliteFailure(e, this.path, false);
+      }
+    },
+  });
 }
