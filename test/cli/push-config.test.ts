@@ -19,6 +19,31 @@ function rpmArea(root: string, dest = 'el9', rpm = 'demo-tools-2.0-1.noarch.rpm'
   return root;
 }
 
+/** Another run holding a repository's lock: an engine transaction in this process, until released. */
+async function holdRepository(dataDir: string, id: string) {
+  const { openEngine } = await import('../../src/engine/index.js');
+  const eng = await openEngine({ dataDir });
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let holding!: () => void;
+  const held = new Promise<void>((r) => (holding = r));
+  const tx = eng.transaction([id], async () => {
+    holding();
+    await gate;
+  });
+  await held;
+  let done: Promise<void> | null = null;
+  return {
+    eng,
+    release: (): Promise<void> =>
+      (done ??= (async () => {
+        open();
+        await tx;
+        eng.close();
+      })()),
+  };
+}
+
 /** No --data-dir, no $STAGEPUSH_DATA_DIR: only the config file says where the data is. */
 function cli(args: string[], env: NodeJS.ProcessEnv) {
   return runCli(args, { env: { STAGEPUSH_DATA_DIR: '', STAGEPUSH_CONFIG: '', STAGEPUSH_PUBLISH_ROOT: '', ...env } });
@@ -98,17 +123,7 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
   const area = rpmArea(path.join(work, 'a2'), 'el9', 'demo-hello-1.0-1.noarch.rpm');
 
   // Another run holds repository el9 (an engine transaction in this process).
-  const { openEngine } = await import('../../src/engine/index.js');
-  const eng = await openEngine({ dataDir });
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let holding!: () => void;
-  const held = new Promise<void>((r) => (holding = r));
-  const tx = eng.transaction(['el9'], async () => {
-    holding();
-    await gate;
-  });
-  await held;
+  const hold = await holdRepository(dataDir, 'el9');
   try {
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -118,7 +133,7 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
         c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
         c.stderr.on('data', (b: Buffer) => {
           stderr += b.toString();
-          if (/waiting for repo:el9/.test(stderr)) release();
+          if (/waiting for repo:el9/.test(stderr)) void hold.release();
         });
         c.on('close', (code) => resolve({ code, stdout, stderr }));
       });
@@ -138,9 +153,7 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
     assert.match(w.stderr, /waiting for repo:el9/);
     assert.deepEqual(JSON.parse(w.stdout).items.map((i: { unit: string; action: string }) => `${i.unit} ${i.action}`), ['rpm:demo-hello-0:1.0-1.noarch pushed']);
   } finally {
-    release();
-    await tx;
-    eng.close();
+    await hold.release();
   }
 });
 
@@ -153,17 +166,7 @@ test('a push stopped (SIGTERM) while it waits for a lock deletes the repository 
   assert.equal(runCli(['push', '-q', rpmArea(path.join(work, 'a1'))], { env }).status, 0);
   // el9 is held; the push also feeds a new destination (wnew), which it creates before waiting.
   const area = rpmArea(rpmArea(path.join(work, 'a2'), 'el9', 'demo-hello-1.0-1.noarch.rpm'), 'wnew', 'demo-hello-1.0-1.noarch.rpm');
-  const { openEngine } = await import('../../src/engine/index.js');
-  const eng = await openEngine({ dataDir });
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let holding!: () => void;
-  const held = new Promise<void>((r) => (holding = r));
-  const tx = eng.transaction(['el9'], async () => {
-    holding();
-    await gate;
-  });
-  await held;
+  const hold = await holdRepository(dataDir, 'el9');
   try {
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const c = spawnCli(['push', '--progress', 'plain', area], { env });
@@ -179,11 +182,9 @@ test('a push stopped (SIGTERM) while it waits for a lock deletes the repository 
       c.on('close', (code) => resolve({ code, stderr }));
     });
     assert.equal(r.code, 143, r.stderr);
-    assert.equal(eng.getRepo('wnew'), null, `the repository it created is gone: ${r.stderr}`);
+    assert.equal(hold.eng.getRepo('wnew'), null, `the repository it created is gone: ${r.stderr}`);
   } finally {
-    release();
-    await tx;
-    eng.close();
+    await hold.release();
   }
 });
 
