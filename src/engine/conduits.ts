@@ -48,6 +48,8 @@ export interface StagedUnit {
   blobs: string[];
   /** Needs an insert or update at commit. */
   dirty: boolean;
+  /** The unit's id once committed (see Staging.settle); null before. */
+  committedId: number | null;
 }
 
 export class RepoStage {
@@ -225,10 +227,19 @@ const SPILLED_METADATA: PropertyDescriptor = {
 };
 
 /**
- * A handed-out unit of a spilled staged unit: its metadata is read back from the spill when first
+ * What a handed-out unit of a staged unit reads through its accessors: the staged unit, and what
+ * was read or set on the handed-out unit itself.
+ */
+interface HandedState {
+  s: StagedUnit;
+  md?: Record<string, Json>;
+  id?: string;
+}
+const HANDED_STATE = new WeakMap<object, HandedState>();
+/**
+ * The metadata of a handed-out unit of a spilled staged unit: read back from the spill when first
  * used, then kept (a caller may change it and save the unit). One shared accessor pair, as above.
  */
-const HANDED_STATE = new WeakMap<object, { s: StagedUnit; md?: Record<string, Json> }>();
 const HANDED_METADATA: PropertyDescriptor = {
   enumerable: true,
   configurable: true,
@@ -240,6 +251,58 @@ const HANDED_METADATA: PropertyDescriptor = {
     HANDED_STATE.get(this)!.md = v;
   },
 };
+/**
+ * The id of a handed-out unit of a new staged unit: its temporary id, then (once committed) its
+ * stored id. Read from the staged unit rather than written into every handed-out unit after the
+ * commit: that needed a WeakRef to each, and V8 keeps the target of a new WeakRef alive until the
+ * current job ends, so a synchronous loop over 20,000 staged units kept every unit it was handed.
+ */
+const HANDED_ID: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: Unit) {
+    const st = HANDED_STATE.get(this)!;
+    return st.id ?? (st.s.committedId !== null ? String(st.s.committedId) : st.s.tempId);
+  },
+  set(this: Unit, v: string) {
+    HANDED_STATE.get(this)!.id = v;
+  },
+};
+
+/**
+ * Order of sort keys (`type id \0 canonical unit key`) by code point, as SQLite orders the
+ * committed units (its BINARY collation compares UTF-8 bytes): a page of committed units and the
+ * staged units merged with it must follow one order, or keyset paging would skip or repeat units.
+ * JavaScript's `<` compares UTF-16 code units, which differs only where a surrogate (a character
+ * past U+FFFF) meets a character from U+E000 to U+FFFF; only then is the slow path taken.
+ */
+export function compareSortKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  if (!HIGH_UNITS.test(a) || !HIGH_UNITS.test(b)) return a < b ? -1 : 1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates (U+D800-U+DFFF) sort after U+E000-U+FFFF by code point.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+const HIGH_UNITS = /[\ud800-\uffff]/;
+
+/** Where a paged listing (`Staging.page`) stands; opaque to callers. */
+export interface QueryCursor {
+  /** Sort key of the last unit handed out (null: none yet). */
+  after: string | null;
+  /** The listing's candidate staged units past `after`, sorted once: reused while no unit is newly staged. */
+  staged?: StagedUnit[];
+  generation?: number;
+}
 
 /** How a unit key value is indexed (values compare as criteria's `same` does: equal JSON). */
 function keyFieldValue(v: unknown): string {
@@ -279,12 +342,8 @@ export class Staging {
   readonly scratchpads = new Map<string, { repoId: string; owner: string; value: string }>();
   /** Importer configurations set by the operation (repository id → config), stored with its commit. */
   readonly importerConfigs = new Map<string, Record<string, unknown>>();
-  /**
-   * Unit objects handed out for staged units, to get their real id after commit. Held weakly: a
-   * push of 20,000 packages hands out a unit per upload that nobody keeps, and holding them all
-   * until the commit made memory grow with the number of packages.
-   */
-  readonly handed = new Map<string, Array<WeakRef<Unit>>>();
+  /** Counts each newly staged unit: a paged listing's sorted staged units are stale once it moved. */
+  private generation = 0;
   private nextTemp = 1;
 
   constructor(private host: ConduitHost) {}
@@ -323,6 +382,7 @@ export class Staging {
   }
 
   private indexStaged(s: StagedUnit): void {
+    this.generation++;
     if (s.existingId !== null) this.stagedExistingIds.push(s.existingId);
     let list = this.byType.get(s.typeId);
     if (!list) this.byType.set(s.typeId, (list = []));
@@ -394,7 +454,12 @@ export class Staging {
     return this.spilled.has(s) && this.spillStore ? this.spillStore.text(s.tempId) : JSON.stringify(s.metadata);
   }
 
-  stagedToUnit(s: StagedUnit): Unit {
+  /**
+   * The unit handed out for a staged unit: a copy (changing it changes nothing staged). With
+   * `fields`, only those metadata fields: none read at all for `[]` (a listing of 20,000 staged
+   * packages without metadata reads no header record back from the spill).
+   */
+  stagedToUnit(s: StagedUnit, fields?: string[]): Unit {
     const spilled = this.spilled.has(s);
     const rest = {
       storagePath: s.sha256 ? this.host.store.pathFor(s.sha256) : null,
@@ -403,21 +468,40 @@ export class Staging {
       size: s.size,
       blobs: [...s.blobs],
     };
-    const head = { id: s.existingId !== null ? String(s.existingId) : s.tempId, typeId: s.typeId, unitKey: cloneJson(s.unitKey) };
-    let u: Unit;
-    if (spilled) {
+    const head = {} as Unit;
+    const state: HandedState = { s };
+    // A new unit's id is its temporary id until the commit (see HANDED_ID).
+    if (s.existingId === null) Object.defineProperty(head, 'id', HANDED_ID);
+    else head.id = String(s.existingId);
+    head.typeId = s.typeId;
+    head.unitKey = cloneJson(s.unitKey);
+    if (fields) {
+      const md: Record<string, Json> = {};
+      if (fields.length) {
+        const all = s.metadata;
+        for (const f of fields) if (Object.prototype.hasOwnProperty.call(all, f)) md[f] = cloneJson(all[f]!);
+      }
+      head.metadata = md;
+    } else if (spilled) {
       // Read back from the spill when first used (outcomes and handed-out units of a large
       // transaction stay small until someone looks at their metadata).
-      HANDED_STATE.set(head, { s });
       Object.defineProperty(head, 'metadata', HANDED_METADATA);
-      u = Object.assign(head, rest) as Unit;
-    } else u = Object.assign(head, { metadata: cloneJson(s.metadata) }, rest) as Unit;
-    if (s.existingId === null) {
-      const l = this.handed.get(s.ukey);
-      if (l) l.push(new WeakRef(u));
-      else this.handed.set(s.ukey, [new WeakRef(u)]);
-    }
+    } else head.metadata = cloneJson(s.metadata);
+    const u = Object.assign(head, rest);
+    if (s.existingId === null || (spilled && !fields)) HANDED_STATE.set(u, state);
+    if (fields) partialUnits.add(u);
     return u;
+  }
+
+  /**
+   * After the commit: the stored ids of the staged units (by staged key), which the units handed
+   * out for new ones report from now on.
+   */
+  settle(ids: Map<string, number>): void {
+    for (const [ukey, id] of ids) {
+      const s = this.units.get(ukey);
+      if (s) s.committedId = id;
+    }
   }
 
   /** Stage a unit (new or updated) and associate it with the repository. */
@@ -472,6 +556,7 @@ export class Staging {
         relativePath: next.relativePath,
         blobs: next.blobs,
         dirty: changed,
+        committedId: null,
       };
       if (spill) {
         s = (this.spillStore ??= new MetadataSpill(this)).stagedUnit(fields, json);
@@ -519,39 +604,141 @@ export class Staging {
     return Object.keys(criteria.filters).filter((f) => defs.every((k) => k.includes(f)));
   }
 
-  /** Units of the repository as the operation sees them (committed content plus staged changes). */
-  query(repoId: string, criteria: UnitCriteria | undefined, version?: number): Unit[] {
-    validateCriteria(criteria);
-    const st = this.host.st;
-    const rs = this.repos.get(repoId);
-    const partial = !!criteria?.fields;
-    if (version !== undefined || ((!rs || rs.empty) && this.stagedExistingIds.length === 0)) {
-      return st.queryUnits({ repoId, version, criteria, keyFields: this.keyFields(criteria) }).map((r) => rowToUnit(this.host.store, r, partial));
-    }
-    const exclude = this.stagedExistingIds;
-    // Committed units this operation removed are not in the repository any more.
-    const removed = rs?.removes;
-    const committed: Array<{ sort: string; unit: Unit }> = [];
-    for (const r of st.queryUnits({ repoId, criteria, excludeIds: exclude, noPaging: true, keyFields: this.keyFields(criteria) })) {
-      const sort = `${r.type_id}\0${r.key_canon}`;
-      if (!removed?.has(sort)) committed.push({ sort, unit: rowToUnit(this.host.store, r, partial) });
-    }
-    const extra: Array<{ sort: string; unit: Unit }> = [];
+  /**
+   * The candidate staged units of a listing (see candidates) past the sort key `after`, sorted:
+   * only references, sorted once per listing (not once per page).
+   */
+  private sortedCandidates(criteria: UnitCriteria | undefined, after: string | null): StagedUnit[] {
+    const out: StagedUnit[] = [];
     for (const s of this.candidates(criteria)) {
       if (criteria?.typeIds && !criteria.typeIds.includes(s.typeId)) continue;
-      if (!this.inRepo(repoId, s.ukey)) continue;
-      // Filtered on a view of the staged unit first: no copy (and no metadata read back from the
-      // spill) for the many units a query does not select (an erratum looking up its packages
-      // among thousands of staged RPMs).
-      if (criteria?.filters && !matchesFilters(this.view(s), criteria.filters)) continue;
-      const u = this.stagedToUnit(s);
-      const p = projectUnit(u, criteria?.fields);
-      if (partial) partialUnits.add(p);
-      extra.push({ sort: s.ukey, unit: p });
+      if (after !== null && compareSortKeys(s.ukey, after) <= 0) continue;
+      out.push(s);
     }
-    const all = [...committed, ...extra].sort((x, y) => (x.sort < y.sort ? -1 : x.sort > y.sort ? 1 : 0)).map((x) => x.unit);
-    const skip = criteria?.skip ?? 0;
-    return criteria?.limit !== undefined ? all.slice(skip, skip + criteria.limit) : all.slice(skip);
+    return out.sort((x, y) => compareSortKeys(x.ukey, y.ukey));
+  }
+
+  /**
+   * The next `want` units (at most) of a listing after the cursor, merged in sort order from the
+   * committed units (a keyset query: those after the cursor's key) and the staged ones (the
+   * candidates sorted once, walked from the cursor's key): each a stored row or a staged unit,
+   * none made into a unit yet. The cursor is not moved.
+   */
+  private entries(repoId: string, criteria: UnitCriteria | undefined, cursor: QueryCursor, want: number): Array<UnitRow | StagedUnit> {
+    const st = this.host.st;
+    const rs = this.repos.get(repoId);
+    // Nothing staged for this repository: its committed units as they are.
+    const plain = (!rs || rs.empty) && this.stagedExistingIds.length === 0;
+    const after = cursor.after;
+    let from: { typeId: string; keyCanon: string } | undefined;
+    if (after !== null) {
+      const i = after.indexOf('\0');
+      from = { typeId: after.slice(0, i), keyCanon: after.slice(i + 1) };
+    }
+    const bare = criteria ? { ...criteria, skip: undefined, limit: undefined } : {};
+    // Committed units this operation removed are not in the repository any more (a page short of
+    // them is topped up from where it ended).
+    const removed = rs?.removes;
+    const rows: UnitRow[] = [];
+    for (;;) {
+      const ask = want - rows.length;
+      const batch = st.queryUnits({ repoId, criteria: { ...bare, limit: ask === Infinity ? undefined : ask }, excludeIds: plain ? undefined : this.stagedExistingIds, after: from, keyFields: this.keyFields(criteria) });
+      for (const r of batch) if (!removed?.has(`${r.type_id}\0${r.key_canon}`)) rows.push(r);
+      if (ask === Infinity || batch.length < ask || rows.length >= want) break;
+      const last = batch[batch.length - 1]!;
+      from = { typeId: last.type_id, keyCanon: last.key_canon };
+    }
+    const picked: StagedUnit[] = [];
+    if (!plain) {
+      if (!cursor.staged || cursor.generation !== this.generation) {
+        cursor.staged = this.sortedCandidates(criteria, after);
+        cursor.generation = this.generation;
+      }
+      const list = cursor.staged;
+      // The first candidate past the cursor's key (the list is sorted).
+      let lo = 0;
+      if (after !== null) {
+        let hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareSortKeys(list[mid]!.ukey, after) <= 0) lo = mid + 1;
+          else hi = mid;
+        }
+      }
+      for (let i = lo; i < list.length && picked.length < want; i++) {
+        const s = list[i]!;
+        if (!this.inRepo(repoId, s.ukey)) continue;
+        // Filtered on a view of the staged unit first: no copy (and no metadata read back from the
+        // spill) for the many units a query does not select (an erratum looking up its packages
+        // among thousands of staged RPMs).
+        if (criteria?.filters && !matchesFilters(this.view(s), criteria.filters)) continue;
+        picked.push(s);
+      }
+    }
+    const out: Array<UnitRow | StagedUnit> = [];
+    let i = 0;
+    let j = 0;
+    while (out.length < want && (i < rows.length || j < picked.length)) {
+      const r = rows[i];
+      const s = picked[j];
+      if (s && (!r || compareSortKeys(s.ukey, `${r.type_id}\0${r.key_canon}`) < 0)) {
+        out.push(s);
+        j++;
+      } else {
+        out.push(r!);
+        i++;
+      }
+    }
+    return out;
+  }
+
+  /** Units of the repository as the operation sees them (committed content plus staged changes), by type id, then unit key. */
+  query(repoId: string, criteria: UnitCriteria | undefined, version?: number): Unit[] {
+    validateCriteria(criteria);
+    const rs = this.repos.get(repoId);
+    if (version !== undefined || ((!rs || rs.empty) && this.stagedExistingIds.length === 0)) {
+      const partial = !!criteria?.fields;
+      return this.host.st.queryUnits({ repoId, version, criteria, keyFields: this.keyFields(criteria) }).map((r) => rowToUnit(this.host.store, r, partial));
+    }
+    return this.page(repoId, criteria, { after: null }, criteria?.limit ?? Infinity, criteria?.skip ?? 0);
+  }
+
+  /**
+   * The next page of a listing (`query` by pages): at most `limit` units after the cursor (and
+   * past `skip` more), the cursor moved to the last. Keyset-paged, so listing N units costs N, not
+   * N²/page, and only the page's units are made: paging by skip and limit listed, copied and
+   * sorted every unit the query selects for each page, which held N²/500 units (with their
+   * metadata read back from the spill) of a 20,000-package sync until it ran out of memory.
+   */
+  page(repoId: string, criteria: UnitCriteria | undefined, cursor: QueryCursor, limit: number, skip = 0): Unit[] {
+    validateCriteria(criteria);
+    if (limit <= 0) return [];
+    const found = this.entries(repoId, criteria, cursor, skip + limit);
+    const fields = criteria?.fields;
+    const out: Unit[] = [];
+    for (let k = skip; k < found.length; k++) {
+      const e = found[k]!;
+      out.push('ukey' in e ? this.stagedToUnit(e, fields) : rowToUnit(this.host.store, e, !!fields));
+    }
+    const last = found[found.length - 1];
+    if (last) cursor.after = 'ukey' in last ? last.ukey : `${last.type_id}\0${last.key_canon}`;
+    return out;
+  }
+
+  /** How many units `query` would list (skip and limit aside), none of them made into a unit. */
+  count(repoId: string, criteria: UnitCriteria | undefined): number {
+    validateCriteria(criteria);
+    const bare = { ...criteria, skip: undefined, limit: undefined, fields: [] };
+    const cursor: QueryCursor = { after: null };
+    const pageSize = 1000;
+    let n = 0;
+    for (;;) {
+      const found = this.entries(repoId, bare, cursor, pageSize);
+      n += found.length;
+      if (found.length < pageSize) return n;
+      const last = found[found.length - 1]!;
+      cursor.after = 'ukey' in last ? last.ukey : `${last.type_id}\0${last.key_canon}`;
+    }
   }
 
   linked(unit: Unit, criteria: UnitCriteria | undefined): Unit[] {
@@ -574,11 +761,12 @@ export class Staging {
     for (const t of targets) {
       if (seen.has(t)) continue;
       const { staged: s2, row: r2 } = this.lookup(t);
-      const u = s2 ? this.stagedToUnit(s2) : r2 ? rowToUnit(this.host.store, r2) : null;
+      const u = s2 ? this.view(s2) : r2 ? rowToUnit(this.host.store, r2) : null;
       if (!u) continue;
       if (criteria?.typeIds && !criteria.typeIds.includes(u.typeId)) continue;
       if (!matchesFilters(u, criteria?.filters)) continue;
-      out.push(projectUnit(u, criteria?.fields));
+      // A staged unit is copied only once selected, projected as it is made (its id stays live).
+      out.push(s2 ? this.stagedToUnit(s2, criteria?.fields) : projectUnit(u, criteria?.fields));
     }
     return out;
   }
@@ -674,14 +862,17 @@ class ConduitBase {
   *iterUnits(criteria?: UnitCriteria): Iterable<Unit> {
     this.live();
     const page = 500;
-    const base = criteria?.skip ?? 0;
-    let done = 0;
+    // Keyset pages: each starts after the last unit of the one before (see Staging.page).
+    const cursor: QueryCursor = { after: null };
+    let skip = criteria?.skip ?? 0;
+    let left = criteria?.limit ?? Infinity;
     for (;;) {
-      const want = criteria?.limit !== undefined ? Math.min(page, criteria.limit - done) : page;
+      const want = Math.min(page, left);
       if (want <= 0) return;
-      const batch = this.staging.query(this.ctx.repoId, { ...criteria, skip: base + done, limit: want });
+      const batch = this.staging.page(this.ctx.repoId, criteria, cursor, want, skip);
+      skip = 0;
       for (const u of batch) yield u;
-      done += batch.length;
+      left -= batch.length;
       if (batch.length < want) return;
       this.live();
     }
@@ -690,7 +881,7 @@ class ConduitBase {
     this.live();
     const rs = this.staging.repos.get(this.ctx.repoId);
     if ((!rs || rs.empty) && this.staging.units.size === 0) return this.host.st.countUnits({ repoId: this.ctx.repoId, criteria });
-    return this.staging.query(this.ctx.repoId, { ...criteria, limit: undefined, skip: undefined }).length;
+    return this.staging.count(this.ctx.repoId, criteria);
   }
   getLinkedUnits(unit: Unit, criteria?: UnitCriteria): Unit[] {
     this.live();

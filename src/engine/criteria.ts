@@ -283,10 +283,20 @@ export function matchesFilters(u: Unit, filters: Record<string, unknown> | undef
   return true;
 }
 
-/** Keep only the asked-for metadata fields (unit key fields are always kept). */
+/**
+ * Keep only the asked-for metadata fields (unit key fields are always kept). The metadata is read
+ * once, and not at all for no fields: a copy by spreading read it even then, and the metadata of
+ * a large transaction's staged unit is read back from disk and parsed on each read.
+ */
 export function projectUnit(u: Unit, fields: string[] | undefined): Unit {
   if (!fields) return u;
   const md: Record<string, Unit['metadata'][string]> = {};
-  for (const f of fields) if (Object.prototype.hasOwnProperty.call(u.metadata, f)) md[f] = u.metadata[f]!;
-  return { ...u, metadata: md };
+  if (fields.length) {
+    const all = u.metadata;
+    for (const f of fields) if (Object.prototype.hasOwnProperty.call(all, f)) md[f] = all[f]!;
+  }
+  const out = {} as Record<string, unknown>;
+  for (const k of Object.keys(u)) out[k] = k === 'metadata' ? md : u[k as keyof Unit];
+  out.metadata = md;
+  return out as unknown as Unit;
 }

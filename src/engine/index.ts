@@ -1137,14 +1137,8 @@ class EngineImpl implements Engine, ConduitHost {
       checkpoint('in-transaction');
     });
     checkpoint('after-commit');
-    for (const [ukey, list] of staging.handed) {
-      const id = ids.get(ukey);
-      if (id === undefined) continue;
-      for (const ref of list) {
-        const u = ref.deref();
-        if (u) u.id = String(id);
-      }
-    }
+    // The units handed out for staged units report their stored ids from now on.
+    staging.settle(ids);
     return out;
   }
 
@@ -2036,8 +2030,7 @@ function compareManifest(root: string, expected: Record<string, ManifestEntry>, 
 /**
  * Uploads of files already hashed run without real I/O waits: a long series of them is one job
  * for the event loop. Every YIELD_EVERY uploads it gets a turn: signals (Ctrl-C), timers
- * (progress) and the end of the job, which lets V8 drop the objects that WeakRefs made during it
- * keep alive (the units handed out for 20,000 uploads were otherwise all kept until the end).
+ * (progress) and the end of the job.
  */
 const YIELD_EVERY = 128;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

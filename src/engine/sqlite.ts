@@ -375,6 +375,10 @@ export class SqliteStorage implements Storage {
       where.push('u.id NOT IN (SELECT value FROM json_each(?))');
       params.push(JSON.stringify(q.excludeIds));
     }
+    if (q.after) {
+      where.push('(u.type_id, u.key_canon) > (?, ?)');
+      params.push(q.after.typeId, q.after.keyCanon);
+    }
     const c = q.criteria;
     if (c?.typeIds) {
       // A plain IN list lets SQLite check the type on each row directly; the json_each form

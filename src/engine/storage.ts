@@ -131,6 +131,8 @@ export interface UnitQuery {
   noPaging?: boolean;
   /** Fields that are unit key fields of every type the query can return: filtered on the key alone (indexable). */
   keyFields?: string[];
+  /** Only the units sorted after this one (by type id, then unit key): a keyset page. */
+  after?: { typeId: string; keyCanon: string };
 }
 
 export interface Storage {
