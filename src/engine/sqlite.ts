@@ -65,10 +65,11 @@ const MIGRATIONS: string[] = [
   `,
   // 3: the unit key fields importers look units up by (an advisory by id, a package's or a file's
   // name), so that such a lookup in a 50,000-unit repository reads the few units it names instead
-  // of every unit of the repository (criteria.ts writes the same expressions).
+  // of every unit of the repository (criteria.ts writes the same expressions). Partial: a unit
+  // whose key has no such field (a package has no id) adds no entry.
   `
-  CREATE INDEX units_key_name ON units(type_id, json_extract(unit_key, '$."name"'));
-  CREATE INDEX units_key_id ON units(type_id, json_extract(unit_key, '$."id"'));
+  CREATE INDEX units_key_name ON units(type_id, json_extract(unit_key, '$."name"')) WHERE json_extract(unit_key, '$."name"') IS NOT NULL;
+  CREATE INDEX units_key_id ON units(type_id, json_extract(unit_key, '$."id"')) WHERE json_extract(unit_key, '$."id"') IS NOT NULL;
   `,
 ];
 
