@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError, exitStatusFor } from '../errors.js';
@@ -79,6 +79,14 @@ export function register(program: Command): void {
   });
 
   addAgentOptions(consumer.command('list').description('list the consumers')).action(async (_o: unknown, cmd: Command) => {
+    // As repo list: a mistyped data dir is not given an engine; there is nothing to list there.
+    const { commandSettings } = await import('./engine-common.js');
+    const { g: g0, settings } = await commandSettings(cmd.optsWithGlobals());
+    if (!existsSync(path.join(settings.dataDir, 'engine.db'))) {
+      if (g0.json) printJson([]);
+      else say(g0, 'no consumers (no engine in the data dir yet)');
+      return;
+    }
     await withContext(cmd, async ({ g, service }) => {
       const list = service.list().map((c) => ({ ...c, bindings: service.engine.consumers.bindings(c.id).map((b) => b.repoId) }));
       if (g.json) printJson(list);

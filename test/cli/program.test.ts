@@ -105,3 +105,13 @@ test('content upload of a FIFO or of a file this user cannot read is invalid inp
   assert.equal(u.status, 3, u.stderr);
   assert.match(u.stderr, /ENGINE_FILE_UNREADABLE.*secret\.iso/);
 });
+
+test('consumer list at a data dir without an engine says so and makes none (as repo list)', () => {
+  const data = path.join(tempDir(), 'typo');
+  const r = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'list'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /no consumers \(no engine in the data dir yet\)/);
+  const j = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual(JSON.parse(j.stdout), []);
+  assert.equal(spawnSync('test', ['-e', data]).status, 1, 'nothing was made');
+});
