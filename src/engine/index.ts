@@ -1331,18 +1331,28 @@ class EngineImpl implements Engine, ConduitHost {
     return new Staging(this).query(repoId, criteria);
   }
 
+  /**
+   * Keyset-paged: each page is the units after the last one's key (an OFFSET re-read every
+   * earlier unit for each page: quadratic over a large repository); only the first page skips.
+   */
   *iterUnits(repoId: string, criteria?: UnitCriteria): Iterable<Unit> {
     this.requireRepo(repoId);
+    for (const t of criteria?.typeIds ?? []) this.typeDef(t);
+    validateCriteria(criteria);
     const page = 1000;
-    const base = criteria?.skip ?? 0;
-    let done = 0;
-    for (;;) {
-      const want = criteria?.limit !== undefined ? Math.min(page, criteria.limit - done) : page;
-      if (want <= 0) return;
-      const batch = this.listUnits(repoId, { ...criteria, skip: base + done, limit: want });
-      for (const u of batch) yield u;
-      done += batch.length;
-      if (batch.length < want) return;
+    const partial = !!criteria?.fields;
+    let skip = criteria?.skip ?? 0;
+    let left = criteria?.limit ?? Infinity;
+    let after: { typeId: string; keyCanon: string } | undefined;
+    while (left > 0) {
+      const want = Math.min(page, left);
+      const rows = this.st.queryUnits({ repoId, criteria: { ...criteria, skip: skip || undefined, limit: want }, after });
+      skip = 0;
+      for (const r of rows) yield rowToUnit(this.store, r, partial);
+      left -= rows.length;
+      if (rows.length < want) return;
+      const last = rows[rows.length - 1]!;
+      after = { typeId: last.type_id, keyCanon: last.key_canon };
     }
   }
 

@@ -359,3 +359,25 @@ test('what a plugin returns is checked before it is recorded: publishedPaths/url
     eng.close();
   }
 });
+
+test('iterUnits pages by key across page boundaries: the same units, in the same order, as listUnits, with skip and limit', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    await eng.createRepo({ id: 'n', importer: { typeId: 'test_importer' } });
+    await eng.transaction(['n'], async (b) => {
+      const specs = function* () {
+        for (let i = 0; i < 2300; i++) yield { filePath: null, typeId: 'tnote', unitKey: { id: `n${String(i).padStart(4, '0')}` }, metadata: { text: String(i) } };
+      };
+      await b.uploadMany('n', specs());
+    });
+    const all = eng.listUnits('n').map((u) => u.id);
+    assert.equal(all.length, 2300);
+    assert.deepEqual([...eng.iterUnits('n')].map((u) => u.id), all);
+    assert.deepEqual([...eng.iterUnits('n', { skip: 995, limit: 1010 })].map((u) => u.id), all.slice(995, 2005));
+    assert.deepEqual([...eng.iterUnits('n', { skip: 2290 })].map((u) => u.id), all.slice(2290));
+    assert.deepEqual([...eng.iterUnits('n', { filters: { id: { $regex: '5$' } }, fields: [] })].map((u) => u.id), eng.listUnits('n', { filters: { id: { $regex: '5$' } } }).map((u) => u.id));
+  } finally {
+    eng.close();
+  }
+});
