@@ -1034,9 +1034,23 @@ export class ImportConduitImpl extends ImporterConduitImpl implements ImportCond
     this.live();
     return this.staging.query(this.sourceRepoId, criteria);
   }
+  /** Keyset pages of the source repository, as iterUnits pages the destination (a copy of a large repository held every unit at once). */
   *iterSourceUnits(criteria?: UnitCriteria): Iterable<Unit> {
     this.live();
-    for (const u of this.staging.query(this.sourceRepoId, criteria)) yield u;
+    const page = 500;
+    const cursor: QueryCursor = { after: null };
+    let skip = criteria?.skip ?? 0;
+    let left = criteria?.limit ?? Infinity;
+    for (;;) {
+      const want = Math.min(page, left);
+      if (want <= 0) return;
+      const batch = this.staging.page(this.sourceRepoId, criteria, cursor, want, skip);
+      skip = 0;
+      for (const u of batch) yield u;
+      left -= batch.length;
+      if (batch.length < want) return;
+      this.live();
+    }
   }
 }
 

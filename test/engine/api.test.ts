@@ -377,6 +377,11 @@ test('iterUnits pages by key across page boundaries: the same units, in the same
     assert.deepEqual([...eng.iterUnits('n', { skip: 995, limit: 1010 })].map((u) => u.id), all.slice(995, 2005));
     assert.deepEqual([...eng.iterUnits('n', { skip: 2290 })].map((u) => u.id), all.slice(2290));
     assert.deepEqual([...eng.iterUnits('n', { filters: { id: { $regex: '5$' } }, fields: [] })].map((u) => u.id), eng.listUnits('n', { filters: { id: { $regex: '5$' } } }).map((u) => u.id));
+    // An importer walking the source repository of a copy page by page (iterSourceUnits) sees every unit once.
+    await eng.createRepo({ id: 'm', importer: { typeId: 'test_importer' } });
+    const c = await eng.copy('n', 'm', { override: { copy_via_iter: true, iter_skip: 3 } });
+    assert.equal(c.added, 2297);
+    assert.deepEqual(eng.listUnits('m').map((u) => u.id), all.slice(3));
   } finally {
     eng.close();
   }

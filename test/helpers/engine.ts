@@ -111,6 +111,7 @@ class TestImporter {
   async importUnits(source, dest, conduit, config, units) {
     if (config.get('import_returns_string')) return 'nope';
     if (config.get('copy_via_source')) units = conduit.getSourceUnits({ typeIds: ['tfile'] });
+    if (config.get('copy_via_iter')) units = [...conduit.iterSourceUnits({ typeIds: ['tnote'], skip: Number(config.get('iter_skip', 0)) })];
     const out = [];
     for (const u of units) out.push(conduit.saveUnit(u));
     return out;
