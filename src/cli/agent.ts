@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { GlobalOptions } from './globals.js';
 import { printJson, say, table } from './output.js';
-import { EXIT } from '../errors.js';
+import { EXIT, StagepushError } from '../errors.js';
 import type { EventSink } from '../events.js';
 
 /** Options every agent/consumer command takes (besides the global ones). */
@@ -28,7 +29,8 @@ export interface AgentContext {
  * Open the engine (data dir and plugins from flags, environment and the config file) and load
  * the handlers. Descriptor problems are shown as warnings (every one names its file).
  */
-export async function openAgentContext(cmd: Command, opts: { showProblems?: boolean } = {}): Promise<AgentContext> {
+/** `existing`: the engine must be there already (a consumer command other than register: a mistyped data dir gets no new engine). */
+export async function openAgentContext(cmd: Command, opts: { showProblems?: boolean; existing?: boolean } = {}): Promise<AgentContext> {
   const raw = cmd.optsWithGlobals() as Record<string, unknown>;
   // The engine opens exactly as for the repo/content commands (same data dir, plugins, config dir);
   // the agent's own settings may come from the config file's `agent:` section.
@@ -49,6 +51,13 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
   const { createRenderer, progressModeFor } = await import('./output.js');
   const renderer = await createRenderer(progressModeFor(g), g.quiet);
   const sink: EventSink = renderer.sink;
+  if (opts.existing && !existsSync(path.join(settings.dataDir, 'engine.db'))) {
+    throw new StagepushError('ENGINE_NOT_FOUND', `no engine in ${settings.dataDir} (no engine.db there)`, {
+      kind: 'invalid',
+      file: settings.dataDir,
+      hint: 'check --data-dir (STAGEPUSH_DATA_DIR, data_dir in the config); consumer register or a push makes the engine',
+    });
+  }
   const { openEngine } = await import('../engine/index.js');
   let engine: import('../engine/index.js').Engine;
   try {

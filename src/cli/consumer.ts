@@ -9,8 +9,9 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-async function withContext(cmd: Command, fn: (ctx: AgentContext) => Promise<void>): Promise<void> {
-  const ctx = await openAgentContext(cmd);
+/** `existing` (default): the engine must be there already; only register makes one. */
+async function withContext(cmd: Command, fn: (ctx: AgentContext) => Promise<void>, existing = true): Promise<void> {
+  const ctx = await openAgentContext(cmd, { existing });
   try {
     await fn(ctx);
     // Interrupted (SIGINT/SIGTERM): the handler stopped and its report was printed; exit with
@@ -75,7 +76,7 @@ export function register(program: Command): void {
       const c = service.register(name, root, notes);
       if (g.json) printJson(c);
       else say(g, `registered consumer ${c.id} (root ${c.root})`);
-    });
+    }, false);
   });
 
   addAgentOptions(consumer.command('list').description('list the consumers')).action(async (_o: unknown, cmd: Command) => {

@@ -106,7 +106,7 @@ test('content upload of a FIFO or of a file this user cannot read is invalid inp
   assert.match(u.stderr, /ENGINE_FILE_UNREADABLE.*secret\.iso/);
 });
 
-test('consumer list at a data dir without an engine says so and makes none (as repo list)', () => {
+test('consumer list at a data dir without an engine says so and makes none (as repo list); the other consumer commands refuse it; register makes it', () => {
   const data = path.join(tempDir(), 'typo');
   const r = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'list'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
   assert.equal(r.status, 0, r.stderr);
@@ -114,4 +114,11 @@ test('consumer list at a data dir without an engine says so and makes none (as r
   const j = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
   assert.deepEqual(JSON.parse(j.stdout), []);
   assert.equal(spawnSync('test', ['-e', data]).status, 1, 'nothing was made');
+  // The other consumer commands refuse a data dir without an engine (exit 3), making none; register makes it.
+  const show = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'show', 'w'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
+  assert.equal(show.status, 3, show.stderr);
+  assert.match(show.stderr, /ENGINE_NOT_FOUND/);
+  assert.equal(spawnSync('test', ['-e', data]).status, 1, 'nothing was made');
+  const reg = spawnSync(process.execPath, [BIN, '--data-dir', data, 'consumer', 'register', 'w', '--root', tempDir()], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
+  assert.equal(reg.status, 0, reg.stderr);
 });
