@@ -184,9 +184,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const byRepo = new Map<string, Assignment[]>();
       for (const a of route.assignments) pushTo(byRepo, a.repoId, a);
       const record = (item: PushItemLike) => (item.sha256sum ? cache.summary(item.sha256sum) : undefined);
-      // Each item is read as its importer will read it (comps, modulemd, advisories, RAW trees,
-      // file names): a problem of any of them refuses the push before anything changes, and
-      // every item's problem is listed (an item read once for several repositories: once).
       // The importer configuration each repository's imports run with: the plugin's own under the
       // repository's (a declared repository's declaration, which this push applies before it
       // imports). Made when first asked (a dry run on a fresh data dir reads the plugin's in a
@@ -218,6 +215,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         return c;
       };
+      // Each item is read as its importer will read it (comps, modulemd, advisories, RAW trees,
+      // file names): a problem of any of them refuses the push before anything changes, and
+      // every item's problem is listed (an item read once for several repositories: once).
       const desired = new Map<string, DesiredItem[]>();
       const itemProblems: Problem[] = [];
       const seenProblem = new Set<string>();
