@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 import { BIN, tempDir } from '../helpers/cli.js';
+import { cannotRunAsNobody } from '../helpers/nobody.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -93,8 +94,9 @@ test('content upload of a FIFO or of a file this user cannot read is invalid inp
   const f = run(['content', 'upload', '--repo', 'f', fifo]);
   assert.equal(f.status, 3, f.stderr);
   assert.match(f.stderr, /ENGINE_NOT_A_FILE.*pipe\.iso is a FIFO/);
-  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
-    t.diagnostic('the unreadable-file case needs root and setpriv (to run as nobody)');
+  const why = cannotRunAsNobody();
+  if (why) {
+    t.diagnostic(`the unreadable-file case is not run: ${why}`);
     return;
   }
   const secret = path.join(dir, 'secret.iso');
