@@ -859,17 +859,21 @@ class ConduitBase {
     return this.staging.query(this.ctx.repoId, criteria);
   }
 
-  *iterUnits(criteria?: UnitCriteria): Iterable<Unit> {
+  iterUnits(criteria?: UnitCriteria): Iterable<Unit> {
+    return this.pages(this.ctx.repoId, criteria);
+  }
+
+  /** A repository's units in keyset pages of 500: each starts after the last unit of the one before (see Staging.page). */
+  protected *pages(repoId: string, criteria?: UnitCriteria): Iterable<Unit> {
     this.live();
     const page = 500;
-    // Keyset pages: each starts after the last unit of the one before (see Staging.page).
     const cursor: QueryCursor = { after: null };
     let skip = criteria?.skip ?? 0;
     let left = criteria?.limit ?? Infinity;
     for (;;) {
       const want = Math.min(page, left);
       if (want <= 0) return;
-      const batch = this.staging.page(this.ctx.repoId, criteria, cursor, want, skip);
+      const batch = this.staging.page(repoId, criteria, cursor, want, skip);
       skip = 0;
       for (const u of batch) yield u;
       left -= batch.length;
@@ -1035,22 +1039,8 @@ export class ImportConduitImpl extends ImporterConduitImpl implements ImportCond
     return this.staging.query(this.sourceRepoId, criteria);
   }
   /** Keyset pages of the source repository, as iterUnits pages the destination (a copy of a large repository held every unit at once). */
-  *iterSourceUnits(criteria?: UnitCriteria): Iterable<Unit> {
-    this.live();
-    const page = 500;
-    const cursor: QueryCursor = { after: null };
-    let skip = criteria?.skip ?? 0;
-    let left = criteria?.limit ?? Infinity;
-    for (;;) {
-      const want = Math.min(page, left);
-      if (want <= 0) return;
-      const batch = this.staging.page(this.sourceRepoId, criteria, cursor, want, skip);
-      skip = 0;
-      for (const u of batch) yield u;
-      left -= batch.length;
-      if (batch.length < want) return;
-      this.live();
-    }
+  iterSourceUnits(criteria?: UnitCriteria): Iterable<Unit> {
+    return this.pages(this.sourceRepoId, criteria);
   }
 }
 

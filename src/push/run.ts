@@ -20,6 +20,8 @@ import { routeItems, type Assignment } from './route.js';
 import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
+import { signatureRefusal } from '../plugins/yum/units.js';
+import { toBool, toList } from '../plugins/common/config.js';
 import { erratumDecision, updatedForBump } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
@@ -284,11 +286,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         seenInRepo.add(at);
         const c = await importerConfigOf(r);
         const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
-        const keys = configList(c.allowed_keys).map((k) => k.toUpperCase().slice(-8));
-        if (!key && configBool(c.require_signature)) {
-          policy.push({ code: 'YUM_UNSIGNED', file: a.item.src ?? undefined, entry: a.item.name, field: 'require_signature', message: `${a.item.src}: not signed, and repository ${r.id} requires a signature (its importer's require_signature)` });
-        } else if (key && keys.length && !keys.includes(key)) {
-          policy.push({ code: 'YUM_KEY_NOT_ALLOWED', file: a.item.src ?? undefined, entry: a.item.name, field: 'allowed_keys', message: `${a.item.src}: signed with key ${key}, not one of repository ${r.id}'s allowed_keys (${keys.join(', ')})` });
+        const no = signatureRefusal(key, { requireSignature: toBool(c.require_signature) ?? false, allowedKeys: toList(c.allowed_keys) });
+        if (no) {
+          const message = no.code === 'YUM_UNSIGNED' ? `${a.item.src}: not signed, and repository ${r.id} requires a signature (its importer's require_signature)` : `${a.item.src}: signed with key ${key}, not one of repository ${r.id}'s allowed_keys (${no.allowed.join(', ')})`;
+          policy.push({ code: no.code, file: a.item.src ?? undefined, entry: a.item.name, field: no.field, message });
         }
       }
       if (problems.length || policy.length) {
@@ -1132,18 +1133,6 @@ async function runHooks(
   }
 }
 
-
-/** A plugin configuration's boolean as the built-in importers read it (true, "true", "1", "yes"). */
-function configBool(v: unknown): boolean {
-  return v === true || v === 'true' || v === '1' || v === 'yes';
-}
-
-/** A plugin configuration's list as the built-in importers read it (an array, or a comma-separated string). */
-function configList(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string') return v.split(',').map((x) => x.trim()).filter(Boolean);
-  return [];
-}
 
 /**
  * A full disk or a read-only data directory met while writing (the push cache, a stored file):

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Unit } from '../engine/contract.js';
 import type { RpmRecord } from '../formats/rpm/types.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
+import { toBool } from '../plugins/common/config.js';
 import { scanDirectory, manifestDigest } from '../plugins/common/directory.js';
 import { hashFile } from '../plugins/common/fsutil.js';
 import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } from './plan.js';
@@ -121,8 +122,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
     case 'directory': {
       // The digest the importer will compute: the manifest with every file's sha256 and size.
       const { entries, files } = await scanDirectory(item.src!);
-      const refuse = ctx.importerConfig?.refuse_escaping_symlinks;
-      const escaping = refuse === true || refuse === 'true' || refuse === '1' || refuse === 'yes' ? entries.find((e) => e.escapes) : undefined;
+      const escaping = toBool(ctx.importerConfig?.refuse_escaping_symlinks) === true ? entries.find((e) => e.escapes) : undefined;
       if (escaping) {
         const at = path.join(item.src!, escaping.path);
         throw new StagepushError('FILE_DIRECTORY_ESCAPING_SYMLINK', `${at}: symlink to "${escaping.target}" leaves the tree (refuse_escaping_symlinks)`, { kind: 'invalid', file: at, field: 'refuse_escaping_symlinks' });

@@ -43,6 +43,13 @@ export function toBool(v: unknown): boolean | undefined {
   return undefined;
 }
 
+/** Lists may be given as arrays or as one comma-separated string (from `k=v` on the command line). */
+export function toList(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return [];
+}
+
 export function checkBool(config: PluginCallConfig, key: string): string | null {
   if (!config.has(key)) return null;
   const v = config.get(key);

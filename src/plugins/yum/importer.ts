@@ -28,7 +28,8 @@ import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
 import { controlCharsField } from '../../formats/repodata/package.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
-import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, str } from './units.js';
+import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, signatureRefusal, str } from './units.js';
+import { toBool, toList } from '../common/config.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
 import { checkImporterConfig } from './config.js';
 import { copyAndHash } from '../common/fsutil.js';
@@ -182,15 +183,10 @@ function checkPublishable(field: string | null, file: string): void {
 }
 
 export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {
-  if (opts.requireSignature && !signingKey) {
-    throw new StagepushError('YUM_UNSIGNED', `${file}: the package is not signed and require_signature is on`, { kind: 'policy', file, field: 'require_signature' });
-  }
-  if (signingKey && opts.allowedKeys && opts.allowedKeys.length) {
-    const allowed = opts.allowedKeys.map((k) => k.toUpperCase().slice(-8));
-    if (!allowed.includes(signingKey.toUpperCase())) {
-      throw new StagepushError('YUM_KEY_NOT_ALLOWED', `${file}: signed with key ${signingKey}, not one of allowed_keys (${allowed.join(', ')})`, { kind: 'policy', file, field: 'allowed_keys' });
-    }
-  }
+  const no = signatureRefusal(signingKey, opts);
+  if (!no) return;
+  const message = no.code === 'YUM_UNSIGNED' ? `${file}: the package is not signed and require_signature is on` : `${file}: signed with key ${signingKey}, not one of allowed_keys (${no.allowed.join(', ')})`;
+  throw new StagepushError(no.code, message, { kind: 'policy', file, field: no.field });
 }
 
 /** Save metadata-only units (comps, modules) into the repository. */
@@ -401,16 +397,9 @@ function countByType(units: Unit[]): Record<string, number> {
 }
 
 export function boolFrom(v: unknown, def: boolean): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no') return false;
-  return def;
+  return toBool(v) ?? def;
 }
 
-export function listFrom(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  return [];
-}
+export const listFrom = toList;
 
 export { COMPS_TYPES, MODULE_TYPES, parseSkip };

@@ -85,3 +85,15 @@ export function nevraFull(k: { name: unknown; epoch: unknown; version: unknown; 
 export function str(v: unknown, def = ''): string {
   return typeof v === 'string' ? v : v === undefined || v === null ? def : String(v);
 }
+
+/**
+ * The yum importer's signature rule (require_signature, allowed_keys as short or long key ids):
+ * why a package signed with `signingKey` (null: unsigned) is refused, or null. The importer and
+ * the push (which refuses up front, every file listed) apply this one rule.
+ */
+export function signatureRefusal(signingKey: string | null, opts: { requireSignature?: boolean; allowedKeys?: string[] }): { code: 'YUM_UNSIGNED' | 'YUM_KEY_NOT_ALLOWED'; field: 'require_signature' | 'allowed_keys'; allowed: string[] } | null {
+  const allowed = (opts.allowedKeys ?? []).map((k) => k.toUpperCase().slice(-8));
+  if (opts.requireSignature && !signingKey) return { code: 'YUM_UNSIGNED', field: 'require_signature', allowed };
+  if (signingKey && allowed.length && !allowed.includes(signingKey.toUpperCase())) return { code: 'YUM_KEY_NOT_ALLOWED', field: 'allowed_keys', allowed };
+  return null;
+}

@@ -184,9 +184,9 @@ export function decodeStagedText(buf: Buffer): { text: string; error?: undefined
 const YAML_NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 /**
- * `exactIntegers`: an integer beyond 2^53 is read as its digits (see exactIntegers), for an
- * advisory, whose integers pushsource turns into strings; elsewhere it stays a number, which a
- * field that must be a string refuses as pushsource's schema does.
+ * `exactIntegers`: an integer beyond 2^53 is read as its digits (see integersOf), for an
+ * advisory, whose integers pushsource turns into strings; elsewhere it is refused, naming where
+ * it is (as digits it would pass a field that must be a string; as a number it would be rounded).
  */
 export async function parseData(text: string, asJson: boolean, opts: { exactIntegers?: boolean } = {}): Promise<{ value?: unknown; error?: string }> {
   if (text.charCodeAt(0) === 0xfeff) {
@@ -265,54 +265,39 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
     const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
     const loop = selfReference(value);
     if (loop !== null) return { error: `invalid YAML: ${loop || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive` };
-    return { value: opts.exactIntegers ? exactIntegers(value, new Set()) : numbersOf(value) };
+    return { value: integersOf(value, opts.exactIntegers ? 'digits' : 'refuse') };
   } catch (e) {
     return { error: `invalid YAML: ${(e as Error).message}` };
   }
 }
 
 /**
- * Integers as Python holds them (any size): a number when JavaScript holds it exactly, else its
- * decimal digits as a string. pushsource's int2str fields (pushcount, a reference id…) then keep
- * every digit, and a field that must be an integer refuses the value, naming it (an integer
- * beyond 2^53 was silently rounded: 12345678901234567891 became "12345678901234567000").
+ * The full parser's integers (it reads every one as a BigInt) as numbers, as JSON.parse gives
+ * them. One beyond 2^53, which a number would silently round (12345678901234567891 became
+ * "12345678901234567000"), is as `unsafe` says: `digits`, a string of its decimal digits (an
+ * advisory: pushsource's int2str fields keep every digit, and a field that must be an integer
+ * refuses it, naming it); `refuse`, an error naming where it is.
  */
-function exactIntegers(v: unknown, seen: Set<object>): unknown {
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v === null || typeof v !== 'object' || v instanceof Date || seen.has(v)) return v;
-  seen.add(v);
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = exactIntegers(v[i], seen);
-  } else {
-    const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = exactIntegers(o[k], seen);
-  }
-  return v;
-}
-
-/**
- * BigInts (the full parser reads every integer as one) as numbers, as JSON.parse gives them. One
- * beyond 2^53 is refused, naming where it is: a number here would be silently rounded.
- */
-function numbersOf(v: unknown, seen = new Set<object>(), at = ''): unknown {
+function integersOf(v: unknown, unsafe: 'digits' | 'refuse', seen = new Set<object>(), at = ''): unknown {
   if (typeof v === 'bigint') {
     if (Number.isSafeInteger(Number(v))) return Number(v);
+    if (unsafe === 'digits') return v.toString();
     throw new Error(`the integer ${v} at ${at || 'the top'} is beyond 2^53 and cannot be read exactly`);
   }
   if (v === null || typeof v !== 'object' || v instanceof Date || seen.has(v)) return v;
   seen.add(v);
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = numbersOf(v[i], seen, `${at}[${i}]`);
+    for (let i = 0; i < v.length; i++) v[i] = integersOf(v[i], unsafe, seen, `${at}[${i}]`);
   } else {
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = numbersOf(o[k], seen, at ? `${at}.${k}` : k);
+    for (const k of Object.keys(o)) o[k] = integersOf(o[k], unsafe, seen, at ? `${at}.${k}` : k);
   }
   return v;
 }
 
 /**
  * JSON.parse, but an integer JavaScript cannot hold exactly becomes its digits as a string (see
- * exactIntegers), or is refused (`refuse`: where a number would be silently rounded).
+ * integersOf), or is refused (`refuse`: where a number would be silently rounded).
  */
 export function parseJsonExact(text: string, unsafeIntegers: 'digits' | 'refuse' = 'digits'): unknown {
   // Integer literals outside strings with 16 digits or more (the only ones that may be unsafe).
