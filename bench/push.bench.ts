@@ -5,13 +5,20 @@
  *  - the push of the same staging area with 10 new RPMs, against `createrepo_c --update`
  *    (target ≤ 0.5×);
  *  - peak RSS of the push at N and at 4N packages;
+ *  - beside each, the floor: the least work the push has to do, in a node process of its own
+ *    (bench/floor.ts): for the fresh push, sha256 of every RPM on the push's threads and a hard link
+ *    into the content store and into the published tree; for the +10 push, starting node, opening
+ *    the engine database and stat'ing every staged file. What the push spends above it is ours;
+ *    a target below it cannot be met by this design in node;
  *  - (no target) a fresh push of N/2.5 RPMs with distribution-like headers (400 files, 30
  *    changelog entries each) against createrepo_c: the RPMs above hold one file each, and a
  *    real repository's cost is in its metadata.
  * N = 5,000 × STAGEPUSH_BENCH_SCALE.
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BIN, discardDir, fmt, generateRealisticRpms, generateRpms, runMeasured, warmFiles, type BenchContext } from './lib.js';
 
 function median(xs: number[]): number {
@@ -75,6 +82,14 @@ function updateinfo(errata: number, rpms: string[]): string {
   return out.join('\n');
 }
 
+const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor.js');
+
+async function floorRun(args: string[]) {
+  const r = await runMeasured(process.execPath, [FLOOR, ...args]);
+  if (r.status !== 0) throw new Error(`floor ${args[0]} failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
 async function pushRun(dataDir: string, config: string, area: string, logFile?: string) {
   const r = await runMeasured(process.execPath, [BIN, '--data-dir', dataDir, '--config', config, 'push', '-q', '--progress', 'none', ...(logFile ? ['--log-file', logFile] : []), area]);
   if (r.status !== 0) throw new Error(`push failed (${r.status}): ${r.stderr}`);
@@ -126,6 +141,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cr: number[] = [];
   const inc: number[] = [];
   const crUpd: number[] = [];
+  const freshFloor: number[] = [];
+  const incFloor: number[] = [];
+  const floorNotes = { fresh: '', inc: '' };
   // CPU time (user + system, every thread) of each run, by wall time: the medians' CPU is printed
   // beside them (on 2 cores, the wall time cannot go below half of it).
   const cpuOf = new Map<string, Map<number, number>>();
@@ -162,6 +180,15 @@ export async function run(ctx: BenchContext): Promise<void> {
     cr.push(c1.ms + c2.ms);
     noteCpu('cr', c1.ms + c2.ms, c1.cpuMs !== null && c2.cpuMs !== null ? c1.cpuMs + c2.cpuMs : null);
 
+    // The fresh push's floor, on the same staged files (the push's thread count).
+    warmFiles(base.files);
+    const floorOut = path.join(ctx.tmpDir, `floor-${i}`);
+    const ff = await floorRun(['fresh', path.join(area, 'bench', 'RPMS'), floorOut, String(Math.min(4, availableParallelism()))]);
+    freshFloor.push(ff.ms);
+    noteCpu('freshFloor', ff.ms, ff.cpuMs);
+    floorNotes.fresh = ff.stdout.trim();
+    discardDir(ctx, floorOut);
+
     // 10 new RPMs.
     makeArea(area, [...base.files, ...extra.files], errata);
     warmFiles([...base.files, ...extra.files]);
@@ -175,6 +202,10 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (c3.status !== 0) throw new Error(`createrepo_c --update: ${c3.stderr}`);
     crUpd.push(c3.ms);
     noteCpu('crUpd', c3.ms, c3.cpuMs);
+    const fu = await floorRun(['update', path.join(dataDir, 'engine.db'), area]);
+    incFloor.push(fu.ms);
+    noteCpu('incFloor', fu.ms, fu.cpuMs);
+    floorNotes.inc = fu.stdout.trim();
     discardDir(ctx, dataDir);
     discardDir(ctx, repo);
   }
@@ -183,11 +214,15 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.row(`fresh push, ${n} × 256 KiB + ${errata} errata`, fmt.ms(f), `ours/createrepo_c = ${(f / c).toFixed(2)}× (target ≤ 1.5×)${cpuNote('fresh', f)}`);
   ctx.row('  phases of the median fresh push', '', phaseNote(freshPhases[fresh.indexOf(f)] ?? null));
   ctx.row('createrepo_c --no-database --workers 2 + modifyrepo_c', fmt.ms(c), cpuNote('cr', c).slice(2));
+  const fl = median(freshFloor);
+  ctx.row('  floor: sha256 + store and tree links, in node', fmt.ms(fl), `floor/createrepo_c = ${(fl / c).toFixed(2)}×${cpuNote('freshFloor', fl)}; push/floor = ${(f / fl).toFixed(2)}× (${floorNotes.fresh})`);
   const pi = median(inc);
   const cu = median(crUpd);
   ctx.row('push of the same area + 10 new RPMs', fmt.ms(pi), `ours/createrepo_c = ${(pi / cu).toFixed(2)}× (target ≤ 0.5×)${cpuNote('inc', pi)}`);
   ctx.row('  phases of the median +10 push', '', phaseNote(incPhases[inc.indexOf(pi)] ?? null));
   ctx.row('createrepo_c --update', fmt.ms(cu), cpuNote('crUpd', cu).slice(2));
+  const il = median(incFloor);
+  ctx.row('  floor: node start, open the database, stat the area', fmt.ms(il), `floor/createrepo_c --update = ${(il / cu).toFixed(2)}×${cpuNote('incFloor', il)}; push/floor = ${(pi / il).toFixed(2)}× (${floorNotes.inc})`);
   if (freshRss.length) ctx.row(`peak RSS, push of ${n} RPMs`, `${(median(freshRss) / 1024).toFixed(0)} MiB`);
 
   // Peak RSS at 4N packages (small RPMs: the header count is what matters for memory).
