@@ -8,6 +8,7 @@ import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 
 const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
+import { DNF_LEAVE_HOST } from '../helpers/yum.js';
 
 function dnf(repoDir: string, args: string[]): string {
   const root = tempDir('stagepush-dnf-');
@@ -16,6 +17,7 @@ function dnf(repoDir: string, args: string[]): string {
     [
       '-q',
       '-y',
+      ...DNF_LEAVE_HOST,
       `--installroot=${path.join(root, 'root')}`,
       `--setopt=cachedir=${path.join(root, 'cache')}`,
       `--setopt=reposdir=${path.join(root, 'repos.d')}`,

@@ -12,6 +12,13 @@ import { FIXTURES_BUILD, ROOT, runCli, spawnCli, tempDir } from './cli.js';
 
 export const RPMS = path.join(FIXTURES_BUILD, 'rpms');
 
+/**
+ * Options every test's dnf gets, so that it writes nothing outside its installroot: Debian's
+ * dnf-plugins-core enables the `local` plugin, which copies every package a transaction installs
+ * into the host's /var/lib/dnf/plugins/local and runs createrepo_c there.
+ */
+export const DNF_LEAVE_HOST = ['--disableplugin=local'];
+
 export interface Matrix {
   packages: Record<string, { file: string; key: string | null }>;
   install: Record<string, { file: string; nevra: string; key: string | null }>;
@@ -67,6 +74,7 @@ export class Dnf {
       [
         '-y',
         `--installroot=${this.root}`,
+        ...DNF_LEAVE_HOST,
         `--setopt=cachedir=${path.join(this.root, 'cache')}`,
         '--setopt=reposdir=/nonexistent',
         '--setopt=install_weak_deps=0',

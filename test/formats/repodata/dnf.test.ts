@@ -17,6 +17,7 @@ import { parseModulemd, writeModulemd } from '../../../src/formats/modulemd/inde
 import { FIXTURES_BUILD, tempDir } from '../../helpers/cli.js';
 import { mtimeSeconds, run } from '../../helpers/repodata.js';
 import { COMPS, ERRATUM, MODULES_YAML } from '../../helpers/repodata-samples.js';
+import { DNF_LEAVE_HOST } from '../../helpers/yum.js';
 
 test('dnf reads a repository written by the codecs', async () => {
   const dir = tempDir();
@@ -60,7 +61,7 @@ test('dnf reads a repository written by the codecs', async () => {
 
   const dnf = (...args: string[]) =>
     run('dnf', [
-      '-q', '-y', `--installroot=${path.join(dir, 'root')}`, `--setopt=cachedir=${path.join(dir, 'cache')}`, '--setopt=reposdir=/dev/null',
+      '-q', '-y', ...DNF_LEAVE_HOST, `--installroot=${path.join(dir, 'root')}`, `--setopt=cachedir=${path.join(dir, 'cache')}`, '--setopt=reposdir=/dev/null',
       '--releasever=1', `--repofrompath=ours,file://${repo}`, '--disablerepo=*', '--enablerepo=ours', '--setopt=ours.gpgcheck=0',
       '--setopt=module_platform_id=platform:el8', ...args,
     ]);

@@ -15,7 +15,7 @@ import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
 import { comparable } from '../../helpers/repodata.js';
 import { packagesHref, readRepodataPackages } from '../../../src/formats/repodata/index.js';
 import { parseRepomd } from '../../../src/formats/repomd/index.js';
-import { serveEngine, withIdFilter, COMPS_XML, Dnf, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
+import { serveEngine, withIdFilter, COMPS_XML, Dnf, DNF_LEAVE_HOST, Engine, RPMS, erratumYaml, matrix, modulemdYaml, productCert, sha256File, status, writeFixtures } from '../../helpers/yum.js';
 
 function repomdLocations(repoDir: string): string[] {
   const xml = readFileSync(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
@@ -152,12 +152,12 @@ describe('yum_distributor publish read by dnf', () => {
   test('same packages as createrepo_c: repodiff empty, repoclosure clean', () => {
     const cr = crRepo();
     const root = tempDir();
-    const common = ['-q', `--installroot=${root}`, `--setopt=cachedir=${root}/cache`, '--setopt=reposdir=/nonexistent', '--releasever=1', '--disablerepo=*'];
+    const common = ['-q', ...DNF_LEAVE_HOST, `--installroot=${root}`, `--setopt=cachedir=${root}/cache`, '--setopt=reposdir=/nonexistent', '--releasever=1', '--disablerepo=*'];
     const diff = spawnSync('dnf', [...common, 'repodiff', `--repofrompath=old,file://${cr}`, `--repofrompath=new,file://${published}`, '--repo-old=old', '--repo-new=new', '--compare-arch'], { encoding: 'utf8' });
     assert.equal(diff.status, 0, diff.stderr);
     for (const what of ['Added', 'Removed', 'Modified']) assert.match(diff.stdout, new RegExp(`${what} packages: 0\\b`), diff.stdout);
     assert.doesNotMatch(diff.stdout, /^(Added|Removed) package:/m, diff.stdout);
-    const cl = ['-q', `--installroot=${root}`, `--setopt=cachedir=${root}/cache2`, '--setopt=reposdir=/nonexistent', '--releasever=1'];
+    const cl = ['-q', ...DNF_LEAVE_HOST, `--installroot=${root}`, `--setopt=cachedir=${root}/cache2`, '--setopt=reposdir=/nonexistent', '--releasever=1'];
     const closure = spawnSync('dnf', [...cl, `--repofrompath=ours,file://${published}`, '--repo=ours', 'repoclosure'], { encoding: 'utf8' });
     const crClosure = spawnSync('dnf', [...cl, `--repofrompath=cr,file://${cr}`, '--repo=cr', 'repoclosure'], { encoding: 'utf8' });
     // The matrix has deliberately unresolvable deps: our closure report equals createrepo_c's on the same RPMs,
