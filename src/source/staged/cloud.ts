@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { amiPushItem, vhdPushItem } from '../../items/model.js';
 import type { AmiPushItem, VHDPushItem } from '../../items/types.js';
-import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem, pyJoin } from './common.js';
+import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, parseData, problem, pyJoin } from './common.js';
 
 /** Keys copied verbatim from the attributes (AWS_IMAGES) or resources.yaml top level (CLOUD_IMAGES). */
 const AMI_RAW_KEYS = [
@@ -48,11 +48,16 @@ function pyTruthy(v: unknown): boolean {
 
 /**
  * The raw AMI keys, and boot_mode when truthy. billing_codes (when truthy) only for AWS_IMAGES:
- * pushsource's CLOUD_IMAGES loader does not read it (its items have billing_codes null).
+ * pushsource's CLOUD_IMAGES loader does not read it (its items have billing_codes null). It is
+ * built as AmiBillingCodes(name=..., codes=...): its other keys (the schema allows them) are
+ * dropped, each named in a warning at `billingCodes.loc`.
  */
-function copyRaw(src: Record<string, unknown>, into: Record<string, unknown>, opts: { billingCodes: boolean }): void {
+function copyRaw(src: Record<string, unknown>, into: Record<string, unknown>, opts: { billingCodes?: { loc: { file: string; entry?: string; field: string }; warnings: Problem[] } }): void {
   for (const k of AMI_RAW_KEYS) if (k in src) into[k] = src[k];
-  if (opts.billingCodes && pyTruthy(src.billing_codes)) into.billing_codes = src.billing_codes;
+  if (opts.billingCodes && pyTruthy(src.billing_codes)) {
+    const bc = src.billing_codes;
+    into.billing_codes = isPlainObject(bc) ? namedKeysOnly(bc, ['name', 'codes'], 'AmiBillingCodes', opts.billingCodes.loc, opts.billingCodes.warnings) : bc;
+  }
   if (pyTruthy(src.boot_mode)) into.boot_mode = src.boot_mode;
 }
 
@@ -61,8 +66,9 @@ export function amiFromAttributes(
   attributes: Record<string, unknown>,
   base: { name: string; src: string; origin: string; dest: string[] },
   loc: Loc,
-): { item?: AmiPushItem; problems: Problem[] } {
+): { item?: AmiPushItem; problems: Problem[]; warnings: Problem[] } {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const release = attributes.release;
   if (!isPlainObject(release)) {
     problems.push(problem('STAGED_AMI_MISSING_FIELD', 'an AMI needs attributes.release (product, date, arch, respin) and the other AMI attributes', { ...loc, field: 'attributes.release' }));
@@ -71,14 +77,14 @@ export function amiFromAttributes(
   const rel: Record<string, unknown> = {};
   if (isPlainObject(release)) for (const k of RELEASE_KEYS) if (k in release) rel[k] = release[k];
   const input: Record<string, unknown> = { ...base, state: 'PENDING', release: rel };
-  copyRaw(attributes, input, { billingCodes: true });
+  copyRaw(attributes, input, { billingCodes: { loc: { file: loc.file ?? base.src, ...(loc.entry !== undefined ? { entry: loc.entry } : {}), field: 'attributes.billing_codes' }, warnings } });
   // The model runs whatever the checks above said: its problems on other fields are listed too.
   try {
     const item = amiPushItem(input as { name: unknown });
-    return problems.length ? { problems } : { item, problems };
+    return problems.length ? { problems, warnings } : { item, problems, warnings };
   } catch (e) {
     const model = itemErrorProblems(e, loc, (f) => `attributes.${f}`);
-    return { problems: problems.length ? [...problems, ...notYetNamed(problems.map((p) => p.field), model)] : model };
+    return { problems: problems.length ? [...problems, ...notYetNamed(problems.map((p) => p.field), model)] : model, warnings };
   }
 }
 
@@ -180,7 +186,7 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
       if (data.type === 'AMI') {
         for (const k of ['base_product', 'base_version', 'variant', 'type'] as const) if (k in r) rel[k] = r[k];
         input.release = rel;
-        copyRaw(data, input, { billingCodes: false });
+        copyRaw(data, input, {});
         input.description = data.description;
         input.type = data.type;
         items.push(amiPushItem(input as { name: unknown }));

@@ -47,6 +47,26 @@ export function itemErrorProblem(err: unknown, loc: { file?: string; entry?: str
   return problem('STAGED_INTERNAL', String((err as Error)?.message ?? err), loc);
 }
 
+/**
+ * A nested object as pushsource builds it, from its class's named keys only
+ * (ErratumReference._from_data, ErratumModule._from_data, AmiBillingCodes(name, codes)): every
+ * other key, which the schema allows there, is dropped as pushsource drops it, and named in a
+ * warning (`STAGED_FIELD_IGNORED`) rather than refused, so a staging area pushsource loads loads
+ * here too. Only for objects whose schema has no additionalProperties: false (elsewhere the
+ * schema refuses the key first).
+ */
+export function namedKeysOnly(obj: Record<string, unknown>, keys: readonly string[], className: string, loc: { file: string; entry?: string; field: string }, warnings: Problem[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in obj) out[k] = obj[k];
+  for (const k of Object.keys(obj)) {
+    if (keys.includes(k)) continue;
+    const field = `${loc.field}.${k}`;
+    const where = loc.entry !== undefined ? `${loc.file}: ${loc.entry}` : loc.file;
+    warnings.push(problem('STAGED_FIELD_IGNORED', `${where}: ${field} is ignored (${className} has no such field; pushsource reads only ${keys.join(', ')})`, { ...loc, field }));
+  }
+  return out;
+}
+
 /** errno code → readable text for messages. */
 export function ioReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;

@@ -11,15 +11,20 @@ import { erratumPushItem } from '../../items/model.js';
 import type { ErratumPushItem } from '../../items/types.js';
 import { ajvProblems, validators } from './schemas.js';
 import { canonical } from './metadata.js';
-import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, notYetNamed, parseData, problem } from './common.js';
+import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, parseData, problem } from './common.js';
 
 /** Keys pushsource reads with data[key] (KeyError when absent). */
 const REQUIRED_BY_MODEL = ['type', 'release', 'status', 'pushcount', 'reboot_suggested', 'rights', 'title', 'from', 'description', 'version', 'updated', 'issued', 'severity', 'summary', 'solution'] as const;
 const PKG_REQUIRED = ['arch', 'epoch', 'filename', 'name', 'version', 'release', 'src'] as const;
+/** The keys ErratumReference._from_data and ErratumModule._from_data read (their classes' fields). */
+const REFERENCE_KEYS = ['href', 'id', 'title', 'type'] as const;
+const MODULE_KEYS = ['name', 'stream', 'version', 'context', 'arch'] as const;
 
 export interface ErratumLoad {
   item?: ErratumPushItem;
   problems: Problem[];
+  /** Keys of a reference or a module that pushsource drops (STAGED_FIELD_IGNORED). */
+  warnings?: Problem[];
 }
 
 /**
@@ -55,6 +60,7 @@ function buildCodeKey(): string {
 /** Build the item from parsed erratum data (exported for tests). */
 export function erratumFromData(raw: unknown, file: string, opts: { dest: string[]; src: string; origin: string }): ErratumLoad {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   if (!isPlainObject(raw)) {
     return { problems: [problem('STAGED_ERRATUM_INVALID', `an erratum must be a mapping (got ${raw === null ? 'an empty document' : JSON.stringify(raw)})`, { file })] };
   }
@@ -137,7 +143,8 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
       });
     });
     // Python's truth value: an empty module mapping (or list) is no module (pushsource's _from_data).
-    const module = c.module && typeof c.module === 'object' && Object.keys(c.module).length === 0 ? null : c.module || null;
+    let module = c.module && typeof c.module === 'object' && Object.keys(c.module).length === 0 ? null : c.module || null;
+    if (isPlainObject(module)) module = namedKeysOnly(module, MODULE_KEYS, 'ErratumModule', { ...loc, field: `pkglist[${ci}].module` }, warnings);
     collections.push({ name: c.name || '', short: c.short || '', packages, module, __index: ci, __packages: fileIndex });
   });
   const pum = isPlainObject(data.pulp_user_metadata) ? data.pulp_user_metadata : {};
@@ -149,7 +156,7 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
     src: opts.src,
     dest: opts.dest,
     origin: opts.origin,
-    references: Array.isArray(data.references) ? data.references : [],
+    references: Array.isArray(data.references) ? data.references.map((r, i) => (isPlainObject(r) ? namedKeysOnly(r, REFERENCE_KEYS, 'ErratumReference', { ...loc, field: `references[${i}]` }, warnings) : r)) : [],
     // Collections without packages are dropped (pushsource keeps only non-empty ones).
     pkglist: collections.filter((c) => (c.packages as unknown[]).length > 0).map(({ __index: _i, __packages: _p, ...c }) => c),
     container_list: containerList,
@@ -160,7 +167,7 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
   // the model's are added for the fields the schema did not already name.
   try {
     const item = erratumPushItem(input as { name: unknown });
-    return problems.length ? { problems } : { item, problems };
+    return problems.length ? { problems, warnings } : { item, problems, warnings };
   } catch (e) {
     // Map the model's fields back to the file's: pkglist and package indexes of the filtered lists,
     // the fields taken from pulp_user_metadata, the advisory's id.
@@ -185,10 +192,10 @@ export function erratumFromData(raw: unknown, file: string, opts: { dest: string
       const pkg = m && Array.isArray(pkgs) ? pkgs[Number(m[2])] : undefined;
       if (isPlainObject(pkg) && typeof pkg.filename === 'string') p.entry = pkg.filename;
     }
-    if (!problems.length) return { problems: model };
+    if (!problems.length) return { problems: model, warnings };
     // A list's duplicates say nothing of its elements: they hide none of their problems.
     const named = problems.filter((p) => !p.message.startsWith('has non-unique')).map((p) => p.field);
-    return { problems: [...problems, ...notYetNamed(named, model)] };
+    return { problems: [...problems, ...notYetNamed(named, model)], warnings };
   }
 }
 
@@ -207,7 +214,7 @@ export async function loadErratumFile(path: string, opts: { dest: string[]; orig
   const hit = key !== null ? opts.cache!.get(key) : undefined;
   if (hit !== undefined) {
     try {
-      return { item: JSON.parse(hit) as ErratumPushItem, problems: [] };
+      return { item: JSON.parse(hit) as ErratumPushItem, problems: [], warnings: [] };
     } catch {
       /* a damaged entry: built again below */
     }
@@ -215,6 +222,7 @@ export async function loadErratumFile(path: string, opts: { dest: string[]; orig
   const parsed = await parseData(text, path.endsWith('.json'), { exactIntegers: true });
   if (parsed.error !== undefined) return { problems: [problem('STAGED_ERRATUM_PARSE', parsed.error, { file: path })] };
   const r = erratumFromData(parsed.value, path, { ...opts, src: path });
-  if (key !== null && r.item && !r.problems.length) opts.cache!.set(key, JSON.stringify(r.item));
+  // One with warnings is not kept: taken from the cache, it would load without them.
+  if (key !== null && r.item && !r.problems.length && !r.warnings?.length) opts.cache!.set(key, JSON.stringify(r.item));
   return r;
 }

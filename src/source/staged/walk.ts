@@ -293,6 +293,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
       case 'ERRATA': {
         const r = await loadErratumFile(f.path, { dest: [dest], origin: topdir, cache: ctx.parsedCache });
         res.problems.push(...r.problems);
+        if (r.warnings) res.warnings.push(...r.warnings);
         if (r.item) push(ctx, walked(extra, { item: r.item }));
         break;
       }
@@ -319,6 +320,7 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
         if (type === 'AWS_IMAGES') {
           const r = amiFromAttributes(entry.attributes, { name: f.name, src: f.path, origin: topdir, dest: [dest] }, loc);
           res.problems.push(...(refused ? notYetNamed(refused, r.problems) : r.problems));
+          res.warnings.push(...r.warnings);
           if (r.item && !refused) push(ctx, walked(extra, { item: r.item, entry: rel, metadataFile: md.file }));
         } else {
           const desc = entry.attributes.description;

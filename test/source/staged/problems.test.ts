@@ -490,3 +490,39 @@ test('CLOUD_IMAGES: an AMI description that is not a string is one problem, not 
   const r = await loadStaged([`staged:${root}`]);
   assert.deepEqual(r.problems.filter((p) => p.field === 'description').map((p) => p.code), ['STAGED_CLOUD_MISSING_FIELD']);
 });
+
+test('keys the schema allows in a reference, a module or billing_codes, which pushsource drops, are dropped with a warning (not refused); a package keeps refusing them', async () => {
+  const pkgs = (ERRATUM.pkglist as Array<Record<string, unknown>>)[1]!;
+  const root = stage({
+    'd/ERRATA/extra.json': JSON.stringify({
+      ...ERRATUM,
+      references: [{ href: 'https://x/CVE-2024-1', id: 'CVE-2024-1', title: 'CVE-2024-1', type: 'cve', cvss3_score: '7.5' }],
+      pkglist: [{ ...pkgs, module: { name: 'm', stream: 's', version: '1', context: 'c', arch: 'x86_64', id: 7 } }],
+    }),
+    'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/ami.raw', attributes: { ...AMI_ATTRS, billing_codes: { name: 'Hourly2', codes: ['bp-6fa54006'], note: 'x' } } }]),
+    'd/AWS_IMAGES/ami.raw': '',
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  const e = r.items.find((i) => i.kind === 'ErratumPushItem');
+  const a = r.items.find((i) => i.kind === 'AmiPushItem');
+  if (e?.kind !== 'ErratumPushItem' || a?.kind !== 'AmiPushItem') return assert.fail(JSON.stringify(r.items));
+  assert.deepEqual(e.references, [{ href: 'https://x/CVE-2024-1', id: 'CVE-2024-1', title: 'CVE-2024-1', type: 'cve' }]);
+  assert.deepEqual(e.pkglist[0]!.module, { name: 'm', stream: 's', version: '1', context: 'c', arch: 'x86_64' });
+  assert.deepEqual(a.billing_codes, { name: 'Hourly2', codes: ['bp-6fa54006'] });
+  const file = `${root}/d/ERRATA/extra.json`;
+  hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file, entry: ERRATUM.id, field: 'references[0].cvss3_score', message: new RegExp(`^${file}: .*references\\[0\\]\\.cvss3_score is ignored \\(ErratumReference has no such field`) });
+  hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file, entry: ERRATUM.id, field: 'pkglist[0].module.id', message: /ErratumModule has no such field/ });
+  hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file: `${root}/staged.yaml`, entry: 'd/AWS_IMAGES/ami.raw', field: 'attributes.billing_codes.note', message: /AmiBillingCodes has no such field/ });
+  assert.equal(r.warnings.filter((w) => w.code === 'STAGED_FIELD_IGNORED').length, 3);
+  // The schema's additionalProperties: false still refuses a package's unknown key, and an AMI attribute's.
+  const bad = stage({
+    'd/ERRATA/pkg.json': JSON.stringify({ ...ERRATUM, pkglist: [{ ...pkgs, packages: [{ ...(pkgs.packages as object[])[0], cvss3_score: '7.5' }] }] }),
+    'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/ami.raw', attributes: { ...AMI_ATTRS, note: 'x' } }]),
+    'd/AWS_IMAGES/ami.raw': '',
+  });
+  const rb = await loadStaged([`staged:${bad}`]);
+  hasProblem(rb.problems, { code: 'STAGED_ERRATUM_INVALID', field: 'pkglist[0].packages[0].cvss3_score' });
+  hasProblem(rb.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/AWS_IMAGES/ami.raw' });
+  assert.equal(rb.items.length, 0);
+});
