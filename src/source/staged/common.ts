@@ -272,11 +272,35 @@ function selfReference(root: unknown): string | null {
   return visit(root, '');
 }
 
+/**
+ * What PyYAML refuses in the directives of the (single) document: a second %YAML directive, or a
+ * version other than 1.x ("found incompatible YAML document"). Any 1.x is read as 1.1 (PyYAML
+ * knows no other); this parser would only warn.
+ */
+function yamlDirectiveError(YAML: typeof import('yaml'), text: string): string | undefined {
+  let seen = false;
+  for (const token of new YAML.Parser().parse(text)) {
+    if (token.type === 'document') break;
+    if (token.type !== 'directive' || !/^%YAML[ \t]/.test(token.source)) continue;
+    if (seen) return `found duplicate YAML directive at ${lineCol(text, token.offset)}`;
+    seen = true;
+    const major = /^%YAML[ \t]+([0-9]+)\./.exec(token.source)?.[1];
+    if (major !== undefined && Number(major) !== 1) return `found incompatible YAML document at ${lineCol(text, token.offset)} (${token.source.trim()}: version 1.* is required)`;
+  }
+  return undefined;
+}
+
 /** The full YAML parser with PyYAML's rules (what the fast reader falls back to). */
 export async function parseYamlFull(text: string, opts: { exactIntegers?: boolean } = {}): Promise<{ value?: unknown; error?: string }> {
   const YAML = await import('yaml');
   try {
-    const docs = YAML.parseAllDocuments(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never, intAsBigInt: true });
+    const directive = /^%/m.test(text) ? yamlDirectiveError(YAML, text) : undefined;
+    if (directive !== undefined) return { error: `invalid YAML: ${directive}` };
+    // The YAML 1.1 schema whatever a %YAML directive says: PyYAML reads every document with its
+    // 1.1 resolvers (yes/no/on/off booleans, 0x1F, 1_000, 1:30, timestamps), and a `%YAML 1.2`
+    // would otherwise switch this parser to its core schema, whose bool tag (with the test of
+    // pyyamlTags) read `yes` as false and left `no` a string.
+    const docs = YAML.parseAllDocuments(text, { version: '1.1', schema: 'yaml-1.1', resolveKnownTags: false, uniqueKeys: false, merge: true, prettyErrors: true, customTags: pyyamlTags as never, intAsBigInt: true });
     const list = Array.isArray(docs) ? docs : [docs];
     if (list.length > 1) return { error: 'invalid YAML: expected a single document in the stream, found several' };
     const doc = list[0];

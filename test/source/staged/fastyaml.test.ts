@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fastYaml } from '../../../src/source/staged/fastyaml.js';
 import { parseData, parseYamlFull } from '../../../src/source/staged/common.js';
 import { ROOT } from '../../helpers/cli.js';
+import { pyyamlLoad } from '../../helpers/pyyaml.js';
 
 async function full(text: string): Promise<unknown> {
   const r = await parseYamlFull(text);
@@ -96,5 +97,24 @@ test('NEL (U+0085) breaks a line as PyYAML reads it: folded away in a quoted or 
   for (const q of ["'", '"']) {
     const text = `payload:\n  files:\n  - attributes:\n      description: ${q}Release notes\u0085 for 9.4${q}\n`;
     assert.deepEqual(await parseData(text, false), { value: { payload: { files: [{ attributes: { description: 'Release notes for 9.4' } }] } } }, q);
+  }
+});
+
+test('a %YAML directive changes nothing: every document is read with YAML 1.1 resolvers, as PyYAML reads it; a version other than 1.x or a second %YAML is refused, as PyYAML refuses it', async () => {
+  const body = 'a: yes\nb: no\nc: on\nd: Off\ne: True\nf: y\ng: 0o17\nh: 017\ni: 0x1F\nj: 1_000\nm: ~\nn: 1:30\n';
+  // What PyYAML 6 gives for the body, whatever the directive.
+  const want = { a: true, b: false, c: true, d: false, e: true, f: 'y', g: '0o17', h: 15, i: 31, j: 1000, m: null, n: 90 };
+  const texts = ['', '%YAML 1.1\n---\n', '%YAML 1.2\n---\n', '%YAML 1.2 # a comment\n---\n', '%YAML 1.3\n---\n', '%YAML 1.2\n%TAG !e! tag:example.com,2000:\n---\n'].map((d) => d + body);
+  const refused = ['%YAML 2.0\n---\n' + body, '%YAML 1.2\n%YAML 1.2\n---\n' + body];
+  const oracle = pyyamlLoad([...texts, ...refused]);
+  for (const [i, text] of texts.entries()) {
+    const r = await parseData(text, false);
+    assert.deepEqual(r, { value: want }, text);
+    if (oracle) assert.deepEqual(r.value, oracle[i], `PyYAML: ${text}`);
+  }
+  for (const [i, text] of refused.entries()) {
+    const r = await parseData(text, false);
+    assert.match(r.error ?? '', /^invalid YAML: found (incompatible YAML document|duplicate YAML directive) at line \d, column 1/, text);
+    if (oracle) assert.deepEqual(oracle[texts.length + i], { $error: 'ParserError' }, `PyYAML: ${text}`);
   }
 });

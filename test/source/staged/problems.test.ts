@@ -526,3 +526,18 @@ test('keys the schema allows in a reference, a module or billing_codes, which pu
   hasProblem(rb.problems, { code: 'STAGED_METADATA_INVALID', entry: 'd/AWS_IMAGES/ami.raw' });
   assert.equal(rb.items.length, 0);
 });
+
+test('a %YAML 1.2 directive in an advisory, staged.yaml or resources.yaml keeps YAML 1.1 booleans (yes, on), as PyYAML reads them', async () => {
+  const directive = '%YAML 1.2\n---\n';
+  const amiAttrs = { ...AMI_ATTRS, ena_support: 'ON', public_image: 'OFF' };
+  const root = stage({
+    'd/ERRATA/e.yaml': directive + JSON.stringify({ ...ERRATUM, reboot_suggested: 'YES' }).replace('"YES"', 'yes'),
+    'staged.yaml': directive + stagedYaml([{ relative_path: 'd/AWS_IMAGES/a.raw', attributes: amiAttrs }]).replace('"ON"', 'on').replace('"OFF"', 'no'),
+    'd/AWS_IMAGES/a.raw': '',
+    'd/CLOUD_IMAGES/b/resources.yaml': `${directive}type: AMI\ndescription: d\nena_support: Yes\nuefi_support: off\nbuild: {name: rhel-ec2, version: '9.4', respin: '1'}\nrelease: {date: '20200511'}\nimages:\n- {path: x.raw, architecture: x86_64}\n`,
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  const got = r.items.map((i) => (i.kind === 'ErratumPushItem' ? [i.kind, i.reboot_suggested] : i.kind === 'AmiPushItem' ? [i.kind, i.ena_support, i.public_image ?? i.uefi_support] : [i.kind]));
+  assert.deepEqual(got.sort(), [['AmiPushItem', true, false], ['AmiPushItem', true, false], ['ErratumPushItem', true]]);
+});
