@@ -222,6 +222,8 @@ export async function parseData(text: string, asJson: boolean, opts: { exactInte
   }
   if (asJson) {
     try {
+      const deep = jsonTooDeepAt(text, MAX_JSON_DEPTH);
+      if (deep >= 0) return { error: `invalid JSON: ${tooDeep(MAX_JSON_DEPTH, '')} (${lineCol(text, deep)})` };
       return { value: parseJsonExact(text, opts.exactIntegers ? 'digits' : 'refuse') };
     } catch (e) {
       return { error: `invalid JSON: ${(e as Error).message}` };
@@ -252,24 +254,73 @@ function nelAsLineBreak(rest: string, indent: string): string {
 }
 
 /**
- * Where a value contains itself (YAML's `&a [*a]`): the path of the first such node ('' for the
- * root), or null when it is a tree. Shared (non-recursive) aliases are fine.
+ * The deepest nesting of collections a staged file may have. pushsource's readers stop far
+ * sooner (Python's recursion limit: PyYAML's composer cannot read more than about 490 nested
+ * collections, json.loads about 990), so a deeper file is refused as a parse error naming it;
+ * below these, every reader here that recurses once per level (the YAML composer, the fast
+ * reader, the schema validator, the integer walker, the model) stays far from Node's stack limit,
+ * which a file 5,000 levels deep overflowed (exit 1, "Maximum call stack size exceeded").
  */
-function selfReference(root: unknown): string | null {
+export const MAX_YAML_DEPTH = 500;
+export const MAX_JSON_DEPTH = 1000;
+
+function tooDeep(max: number, at: string): string {
+  if (at.length > 60) at = `${at.slice(0, 60)}…`;
+  return `${at ? `${at} is` : 'the document is'} nested more than ${max} levels deep (pushsource's ${max === MAX_JSON_DEPTH ? 'json.loads' : 'PyYAML'} cannot read it either)`;
+}
+
+/**
+ * The offset of the bracket that opens a JSON text's collection `max + 1` levels deep, or -1. On
+ * the text (strings skipped), not the parsed value: the scan takes about a quarter of
+ * JSON.parse's time, a walk of the parsed value took more than JSON.parse.
+ */
+function jsonTooDeepAt(text: string, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote, past escapes.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+/**
+ * Where a value contains itself (YAML's `&a [*a]`) or nests more than `maxDepth` collections
+ * (aliases can nest a shallow text deeply): the message, or null. Shared (non-recursive) aliases
+ * are fine. Iterative, so that no depth overflows the stack.
+ */
+function shapeError(root: unknown, maxDepth: number): string | null {
   const open = new Set<object>();
-  const visit = (v: unknown, at: string): string | null => {
-    if (v === null || typeof v !== 'object') return null;
-    if (open.has(v)) return at;
+  const stack: Array<{ v: object; at: string; keys: string[]; i: number }> = [];
+  const path = (at: string, k: string, arr: boolean) => (arr ? `${at}[${k}]` : at ? `${at}.${k}` : k);
+  const enter = (v: unknown, at: string): string | null => {
+    if (v === null || typeof v !== 'object' || v instanceof Date || Buffer.isBuffer(v)) return null;
+    if (open.has(v)) return `${at || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive`;
+    if (stack.length >= maxDepth) return tooDeep(maxDepth, at);
     open.add(v);
-    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [`${at}[${i}]`, x]) : Object.entries(v as Record<string, unknown>).map(([k, x]) => [at ? `${at}.${k}` : k, x]);
-    for (const [p, x] of entries) {
-      const found = visit(x, p);
-      if (found !== null) return found;
-    }
-    open.delete(v);
+    stack.push({ v, at, keys: Object.keys(v), i: 0 });
     return null;
   };
-  return visit(root, '');
+  let err = enter(root, '');
+  while (err === null && stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.i === top.keys.length) {
+      open.delete(top.v);
+      stack.pop();
+      continue;
+    }
+    const k = top.keys[top.i++]!;
+    err = enter((top.v as Record<string, unknown>)[k], path(top.at, k, Array.isArray(top.v)));
+  }
+  return err;
 }
 
 /**
@@ -305,12 +356,16 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
     if (list.length > 1) return { error: 'invalid YAML: expected a single document in the stream, found several' };
     const doc = list[0];
     if (!doc) return { value: null };
+    // The composer recurses per level and says a stack overflow as RESOURCE_EXHAUSTION: the
+    // file is nested far deeper than MAX_YAML_DEPTH.
+    if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) return { error: `invalid YAML: ${tooDeep(MAX_YAML_DEPTH, '')}` };
     if (doc.errors.length) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
     const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
-    const loop = selfReference(value);
-    if (loop !== null) return { error: `invalid YAML: ${loop || 'the document'} contains itself (an alias to an anchor around it): staged metadata cannot be recursive` };
+    const shape = shapeError(value, MAX_YAML_DEPTH);
+    if (shape !== null) return { error: `invalid YAML: ${shape}` };
     return { value: integersOf(value, opts.exactIntegers ? 'digits' : 'refuse') };
   } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) return { error: `invalid YAML: ${tooDeep(MAX_YAML_DEPTH, '')}` };
     return { error: `invalid YAML: ${(e as Error).message}` };
   }
 }

@@ -175,8 +175,12 @@ function scalar(raw: string): unknown {
   return plain(raw);
 }
 
+/** Deeper block collections are left to the full parser, which refuses them (see MAX_YAML_DEPTH): this one recurses per level. */
+const MAX_DEPTH = 100;
+
 class Parser {
   i = 0;
+  depth = 0;
   constructor(readonly lines: Line[]) {}
 
   /** The block starting at line i, whose lines are indented exactly `indent`. */
@@ -185,6 +189,16 @@ class Parser {
     if (l.text === '-' || l.text.startsWith('- ')) return this.seq(indent);
     if (KEY_RE.test(l.text)) return this.map(indent, l.text);
     return bail();
+  }
+
+  /** `read` one collection nested in the current one: past MAX_DEPTH, the full parser. */
+  nest<T>(read: () => T): T {
+    if (++this.depth > MAX_DEPTH) bail();
+    try {
+      return read();
+    } finally {
+      this.depth--;
+    }
   }
 
   /** Value after `key:` with nothing on the line: a nested block, a same-indent sequence, or null. */
@@ -198,6 +212,14 @@ class Parser {
 
   /** A mapping at `indent`; `first` is the text of its first line (may come after "- "). */
   map(indent: number, first: string): Record<string, unknown> {
+    return this.nest(() => this.mapBody(indent, first));
+  }
+
+  seq(indent: number): unknown[] {
+    return this.nest(() => this.seqBody(indent));
+  }
+
+  private mapBody(indent: number, first: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     let text: string | undefined = first;
     for (;;) {
@@ -224,7 +246,7 @@ class Parser {
     }
   }
 
-  seq(indent: number): unknown[] {
+  private seqBody(indent: number): unknown[] {
     const out: unknown[] = [];
     for (;;) {
       const l = this.lines[this.i];

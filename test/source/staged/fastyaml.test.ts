@@ -118,3 +118,25 @@ test('a %YAML directive changes nothing: every document is read with YAML 1.1 re
     if (oracle) assert.deepEqual(oracle[texts.length + i], { $error: 'ParserError' }, `PyYAML: ${text}`);
   }
 });
+
+test('nesting deeper than pushsource can read is a parse error, never a stack overflow: YAML past 500 collections (PyYAML stops near 490), JSON past 1,000 (json.loads near 990)', async () => {
+  const forms = (n: number): Array<[string, string]> => [
+    ['block mappings', Array.from({ length: n }, (_, i) => ' '.repeat(i) + 'a:').join('\n') + ' 1\n'],
+    ['block sequences', 'a:\n' + Array.from({ length: n - 1 }, (_, i) => ' '.repeat(i) + '-').join('\n') + ' 1\n'],
+    ['sequences of mappings', 'a:\n' + Array.from({ length: Math.floor((n - 1) / 2) }, (_, i) => '  '.repeat(i) + '- a:').join('\n') + ' 1\n'],
+    ['flow sequences', 'a: ' + '['.repeat(n - 1) + ']'.repeat(n - 1) + '\n'],
+    ['flow mappings', 'a: ' + '{b: '.repeat(n - 1) + '1' + '}'.repeat(n - 1) + '\n'],
+  ];
+  for (const [form, text] of forms(500)) {
+    const r = await parseData(text, false);
+    assert.equal(r.error, undefined, `${form}, 500 levels: ${r.error}`);
+  }
+  for (const n of [501, 5000]) {
+    for (const [form, text] of forms(n)) {
+      const r = await parseData(text, false);
+      assert.match(r.error ?? '', /^invalid YAML: .* nested more than 500 levels deep \(pushsource's PyYAML cannot read it either\)$/, `${form}, ${n} levels`);
+    }
+  }
+  assert.equal((await parseData('['.repeat(1000) + ']'.repeat(1000), true)).error, undefined);
+  for (const n of [1001, 100_000]) assert.match((await parseData('['.repeat(n) + ']'.repeat(n), true)).error ?? '', /^invalid JSON: the document is nested more than 1000 levels deep \(pushsource's json.loads cannot read it either\) \(line 1, column 1001\)$/);
+});

@@ -541,3 +541,18 @@ test('a %YAML 1.2 directive in an advisory, staged.yaml or resources.yaml keeps 
   const got = r.items.map((i) => (i.kind === 'ErratumPushItem' ? [i.kind, i.reboot_suggested] : i.kind === 'AmiPushItem' ? [i.kind, i.ena_support, i.public_image ?? i.uefi_support] : [i.kind]));
   assert.deepEqual(got.sort(), [['AmiPushItem', true, false], ['AmiPushItem', true, false], ['ErratumPushItem', true]]);
 });
+
+test('a staged.yaml, advisory or resources.yaml nested thousands of levels deep is a parse problem naming the file (it overflowed the stack)', async () => {
+  const deep = (n: number) => Array.from({ length: n }, (_, i) => ' '.repeat(i + 1) + `k${i}:`).join('\n') + ' 1\n';
+  const root = stage({
+    // Block YAML, 5,000 levels under a key the schema refuses (the parser meets it first).
+    'staged.yaml': `header:\n  version: "0.2"\npayload:\n  files:\n  - relative_path: d/FILES/a\n    attributes:\n      description: x\nx:\n${deep(5000)}`,
+    'd/FILES/a': 'a',
+    'd/ERRATA/e.json': JSON.stringify({ ...ERRATUM, container_list: [{ x: 'DEEP' }] }).replace('"DEEP"', '['.repeat(5000) + ']'.repeat(5000)),
+    'd/CLOUD_IMAGES/b/resources.yaml': 'type: AMI\nx:\n' + deep(5000),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_METADATA_PARSE', file: `${root}/staged.yaml`, message: /nested more than 500 levels deep/ });
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/e.json`, message: /nested more than 1000 levels deep .*\(line 1, column \d+\)$/ });
+  hasProblem(r.problems, { code: 'STAGED_CLOUD_PARSE', file: `${root}/d/CLOUD_IMAGES/b/resources.yaml`, message: /nested more than 500 levels deep/ });
+});
