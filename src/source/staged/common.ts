@@ -360,6 +360,17 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
     // file is nested far deeper than MAX_YAML_DEPTH.
     if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) return { error: `invalid YAML: ${tooDeep(MAX_YAML_DEPTH, '')}` };
     if (doc.errors.length) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
+    // A block scalar whose last line of text ends the file, without a line break: PyYAML's
+    // scanner adds no line break there (`|`, `>`, their `+` and indentation indicators give "x",
+    // not "x\n"); this parser ends the content with one. (A last line of blanks is no text: both
+    // read it alike.)
+    if (/[^ \t]/.test(text.slice(Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1))) {
+      YAML.visit(doc, {
+        Scalar(_key, node) {
+          if ((node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') && node.range?.[1] === text.length && typeof node.value === 'string' && node.value.endsWith('\n')) node.value = node.value.slice(0, -1);
+        },
+      });
+    }
     const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
     const shape = shapeError(value, MAX_YAML_DEPTH);
     if (shape !== null) return { error: `invalid YAML: ${shape}` };

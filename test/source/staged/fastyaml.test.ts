@@ -140,3 +140,26 @@ test('nesting deeper than pushsource can read is a parse error, never a stack ov
   assert.equal((await parseData('['.repeat(1000) + ']'.repeat(1000), true)).error, undefined);
   for (const n of [1001, 100_000]) assert.match((await parseData('['.repeat(n) + ']'.repeat(n), true)).error ?? '', /^invalid JSON: the document is nested more than 1000 levels deep \(pushsource's json.loads cannot read it either\) \(line 1, column 1001\)$/);
 });
+
+test('a block scalar ending the file without a line break reads as PyYAML reads it: no line break added, whatever its chomping and indentation indicators', async () => {
+  // What PyYAML 6 gives for `a: <indicator>\n<lines>` (no final line break, unless the lines end with one).
+  const cases: Array<[string, string, string]> = [
+    ['|', '  x', 'x'], ['>', '  x', 'x'], ['|-', '  x', 'x'], ['>-', '  x', 'x'], ['|+', '  x', 'x'], ['>+', '  x', 'x'],
+    ['|2', '  x', 'x'], ['>2', '  x', 'x'], ['|2+', '  x', 'x'], ['|+2', '  x', 'x'], ['|2-', '  x', 'x'],
+    ['|', '  x\n  y', 'x\ny'], ['>', '  x\n  y', 'x y'], ['|+', '  x\n\n  y', 'x\n\ny'], ['>+', '  x\n\n  y', 'x\ny'], ['|2', '   x\n  y', ' x\ny'],
+    // A line break or a last line of blanks ends the text: the content keeps its line break(s).
+    ['|', '  x\n', 'x\n'], ['>', '  x\n', 'x\n'], ['|+', '  x\n\n', 'x\n\n'], ['|', '  x\n  ', 'x\n'], ['|+', '  x\n  ', 'x\n'], ['>+', '  x\n\n ', 'x\n\n'], ['|-', '  x\n', 'x'],
+  ];
+  const texts = cases.flatMap(([ind, lines]) => [`a: ${ind}\n${lines}`, `b:\n  a: ${ind}\n${lines.replace(/^/gm, '  ')}`, `- ${ind}\r\n${lines.replace(/\n/g, '\r\n')}`]);
+  const oracle = pyyamlLoad(texts);
+  for (const [i, [ind, , want]] of cases.entries()) {
+    // At the top, one level deeper, and in a sequence of a file with CRLF line breaks.
+    const wants = [{ a: want }, { b: { a: want } }, [want]];
+    for (let k = 0; k < 3; k++) {
+      const text = texts[i * 3 + k]!;
+      const r = await parseData(text, false);
+      assert.deepEqual(r, { value: wants[k] }, `${JSON.stringify(text)} (${ind})`);
+      if (oracle) assert.deepEqual(r.value, oracle[i * 3 + k], `PyYAML: ${JSON.stringify(text)}`);
+    }
+  }
+});

@@ -556,3 +556,13 @@ test('a staged.yaml, advisory or resources.yaml nested thousands of levels deep 
   hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/e.json`, message: /nested more than 1000 levels deep .*\(line 1, column \d+\)$/ });
   hasProblem(r.problems, { code: 'STAGED_CLOUD_PARSE', file: `${root}/d/CLOUD_IMAGES/b/resources.yaml`, message: /nested more than 500 levels deep/ });
 });
+
+test('an advisory whose last field is a block scalar without a final line break keeps no trailing line break (as PyYAML reads it)', async () => {
+  const { solution: _s, ...rest } = ERRATUM;
+  const root = stage({ 'd/ERRATA/e.yaml': `${Object.entries(rest).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\nsolution: |\n  Apply it.\n  Then reboot.` });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  const e = r.items[0]!;
+  if (e.kind !== 'ErratumPushItem') return assert.fail(e.kind);
+  assert.equal(e.solution, 'Apply it.\nThen reboot.');
+});
