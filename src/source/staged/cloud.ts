@@ -88,6 +88,17 @@ export function amiFromAttributes(
   }
 }
 
+/**
+ * resources.yaml's release.date as the model's datestr reads it. The file is not validated, and
+ * pushsource keeps a value that is not a string as it is: an unquoted 20240115, which YAML reads
+ * as an integer, is the day its eight digits spell (YYYYMMDD, as the quoted form); the model then
+ * refuses a day that does not exist. Any other integer, or a float, boolean or list, is left for
+ * the model to refuse (no reading makes it a date).
+ */
+function releaseDate(v: unknown): unknown {
+  return typeof v === 'number' && Number.isInteger(v) && /^[0-9]{8}$/.test(String(v)) ? String(v) : v;
+}
+
 export interface CloudLoad {
   items: Array<AmiPushItem | VHDPushItem>;
   problems: Problem[];
@@ -171,7 +182,7 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
   for (const [i, raw] of images.entries()) {
     if (!isPlainObject(raw) || typeof raw.path !== 'string' || !raw.path) continue;
     const path = raw.path;
-    const rel: Record<string, unknown> = { product, date: r.date, arch: raw.architecture, respin, version: r.version || b.version };
+    const rel: Record<string, unknown> = { product, date: releaseDate(r.date), arch: raw.architecture, respin, version: r.version || b.version };
     const input: Record<string, unknown> = {
       name: path,
       state: 'PENDING',

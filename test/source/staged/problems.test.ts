@@ -566,3 +566,21 @@ test('an advisory whose last field is a block scalar without a final line break 
   if (e.kind !== 'ErratumPushItem') return assert.fail(e.kind);
   assert.equal(e.solution, 'Apply it.\nThen reboot.');
 });
+
+test('CLOUD_IMAGES: an unquoted release.date (YAML reads 20240115 as an integer) is the day its eight digits spell, as the quoted form; an integer no reading makes a date is refused, naming the field', async () => {
+  const res = (type: string, date: string) => `description: d\ntype: ${type}\nregion: us-east-1\nbuild: {name: rhel-ec2, version: '9.4', respin: '1'}\nrelease: {date: ${date}}\nimages:\n- {path: x.raw, architecture: x86_64}\n`;
+  const root = stage({ 'd/CLOUD_IMAGES/ami/resources.yaml': res('AMI', '20240115'), 'd/CLOUD_IMAGES/vhd/resources.yaml': res('VHD', '20240229'), 'd/CLOUD_IMAGES/quoted/resources.yaml': res('VHD', "'20240115'") });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.items.map((i) => (i.kind === 'AmiPushItem' || i.kind === 'VHDPushItem' ? [i.kind, i.origin?.split('/').pop(), i.release?.date] : [])).sort(), [
+    ['AmiPushItem', 'ami', '2024-01-15'],
+    ['VHDPushItem', 'quoted', '2024-01-15'],
+    ['VHDPushItem', 'vhd', '2024-02-29'],
+  ]);
+  for (const date of ['20230229', '2024115', '202401150', '-2024011', '2024011.5', 'true']) {
+    const bad = stage({ 'd/CLOUD_IMAGES/b/resources.yaml': res('VHD', date) });
+    const rb = await loadStaged([`staged:${bad}`]);
+    hasProblem(rb.problems, { code: 'ITEM_FIELD_INVALID', file: `${bad}/d/CLOUD_IMAGES/b/resources.yaml`, field: 'release.date', message: /can't parse .* as a date/ });
+    assert.equal(rb.items.length, 0, date);
+  }
+});
