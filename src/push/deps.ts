@@ -265,9 +265,9 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string, check
 /**
  * Types whose plan view needs only the unit key (and the stored sha256): their metadata (RPM
  * header records) is not loaded. RAW trees' is (their manifest: the paths a staged tree or file
- * must not take).
+ * must not take), and so is that of files and images (small: their fingerprint holds it).
  */
-const KEY_ONLY_TYPES = ['rpm', 'srpm', 'iso', 'cgw', 'ami', 'vhd'];
+const KEY_ONLY_TYPES = ['rpm', 'srpm'];
 
 function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
   const otherTypes = eng.listTypes().map((t) => t.id).filter((t) => !KEY_ONLY_TYPES.includes(t));

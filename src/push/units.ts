@@ -27,6 +27,38 @@ import { StagepushError } from '../errors.js';
 const packageLabel = (typeId: string, k: Record<string, unknown>): string =>
   [typeId, ':', String(k.name), '-', String(k.epoch ?? '0'), ':', String(k.version), '-', String(k.release), '.', String(k.arch)].join('');
 
+/**
+ * The fingerprint of a file, image or CGW unit: its content's sha256 and the metadata the push
+ * stores with it. The checksum alone said a unit whose staged.yaml fields changed (a FILES
+ * version or description, an AMI's region or billing codes) was unchanged, and the change was
+ * dropped; with the metadata, the unit is replaced (its metadata updated in place, a new version).
+ */
+const metadataFingerprint = (checksum: unknown, fields: Record<string, unknown>): string => [String(checksum ?? ''), canonicalJson(fields)].join('\u0000');
+
+/**
+ * The metadata fields of a FILES unit the push sets (run.ts uploadSpec): a missing field is null,
+ * so a synced unit (no metadata) is the file pushed without any.
+ */
+const isoMetadataFields = (md: Record<string, unknown>): Record<string, unknown> => ({
+  description: md.description ?? null,
+  version: md.version ?? null,
+  display_order: md.display_order ?? null,
+});
+
+/**
+ * Fields of a CGW, AMI or VHD unit's metadata that say where and how the item was staged, or that
+ * the importer adds from the file, not what the item is: the same item pushed from a staging area
+ * moved elsewhere (src, origin), or under two destinations (dest), is the same unit.
+ */
+const PLACEMENT_FIELDS = new Set(['kind', 'state', 'src', 'dest', 'origin', 'size', 'filename']);
+
+/** The metadata of a CGW, AMI or VHD unit (the item's own fields) that its fingerprint holds. */
+function itemMetadataFields(md: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(md)) if (!PLACEMENT_FIELDS.has(k)) out[k] = v;
+  return out;
+}
+
 /** Label, replace key and fingerprint of a stored unit. */
 export function existingUnit(u: Unit): ExistingUnit {
   const k = u.unitKey as Record<string, unknown>;
@@ -38,7 +70,7 @@ export function existingUnit(u: Unit): ExistingUnit {
       return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum), replaceKey: label, label };
     }
     case 'iso':
-      return { id, typeId: 'iso', unitKey: k, fingerprint: String(k.checksum), replaceKey: `iso:${k.name}`, label: `iso:${k.name}` };
+      return { id, typeId: 'iso', unitKey: k, fingerprint: metadataFingerprint(k.checksum, isoMetadataFields(u.metadata)), replaceKey: `iso:${k.name}`, label: `iso:${k.name}` };
     case 'erratum':
       return {
         id,
@@ -57,7 +89,7 @@ export function existingUnit(u: Unit): ExistingUnit {
     case 'cgw':
     case 'ami':
     case 'vhd':
-      return { id, typeId: u.typeId, unitKey: k, fingerprint: String(k.checksum ?? ''), replaceKey: `${u.typeId}:${k.name}`, label: `${u.typeId}:${k.name}` };
+      return { id, typeId: u.typeId, unitKey: k, fingerprint: metadataFingerprint(k.checksum, itemMetadataFields(u.metadata)), replaceKey: `${u.typeId}:${k.name}`, label: `${u.typeId}:${k.name}` };
     default: {
       const key = canonicalJson(k);
       return { id, typeId: u.typeId, unitKey: k, fingerprint: canonicalJson(u.metadata), replaceKey: `${u.typeId}:${key}`, label: `${u.typeId}:${Object.values(k).join(':')}` };
@@ -104,7 +136,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       if (bad) throw new StagepushError('FILE_BAD_NAME', `${item.src ?? item.name}: file name ${bad}`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: 'filename' });
       const size = item.src ? (await stat(item.src)).size : 0;
       const key = { name: item.name, checksum: sha, size };
-      return one({ typeId: 'iso', unitKey: key, fingerprint: sha, replaceKey: `iso:${item.name}`, label: `iso:${item.name}` });
+      return one({ typeId: 'iso', unitKey: key, fingerprint: metadataFingerprint(sha, isoMetadataFields(item)), replaceKey: `iso:${item.name}`, label: `iso:${item.name}` });
     }
     case 'erratum': {
       const key = { id: item.name };
@@ -141,7 +173,9 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
     case 'ami':
     case 'vhd': {
       const key = { name: item.name, checksum: sha };
-      return one({ typeId: a.typeId, unitKey: key, fingerprint: sha, replaceKey: `${a.typeId}:${item.name}`, label: `${a.typeId}:${item.name}` });
+      // The item as the push uploads it (plain JSON: what the importer stores as the unit's metadata).
+      const md = itemMetadataFields(JSON.parse(JSON.stringify(item)) as Record<string, unknown>);
+      return one({ typeId: a.typeId, unitKey: key, fingerprint: metadataFingerprint(sha, md), replaceKey: `${a.typeId}:${item.name}`, label: `${a.typeId}:${item.name}` });
     }
     case 'comps': {
       const units = compsUnitsOf(await readFile(item.src!, 'utf8'), ctx.repoId, item.src!);

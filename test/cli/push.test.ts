@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 
 const require_ = createRequire(import.meta.url);
 import { buildFullArea, erratumYaml, keyIds, push, RPMS, sha256, writeConfig, writeStagedYaml } from '../helpers/push.js';
+import { AMI_ATTRS } from '../helpers/staged.js';
 import { DNF_LEAVE_HOST } from '../helpers/yum.js';
 
 function dnf(repoDir: string, args: string[]): string {
@@ -584,4 +585,70 @@ test('one advisory staged for two repositories and changed: both get a new versi
   const pub = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'stagepush'), '--data-dir', dataDir, '--config', config, 'repo', 'publish', 'd3'], { encoding: 'utf8' });
   assert.equal(pub.status, 0, pub.stderr);
   assert.match(updateinfo('d3'), /second text/);
+});
+
+test('a FILES or AMI item whose staged.yaml fields changed (same file) is replaced, in the dry run as in the push; the same fields again, or the area moved, are unchanged', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const file = Buffer.from('read me\n');
+  const image = Buffer.alloc(4096, 9);
+  mkdirSync(path.join(root, 'files', 'FILES'), { recursive: true });
+  mkdirSync(path.join(root, 'cloud', 'AWS_IMAGES'), { recursive: true });
+  writeFileSync(path.join(root, 'files', 'FILES', 'readme.txt'), file);
+  writeFileSync(path.join(root, 'cloud', 'AWS_IMAGES', 'img.raw'), image);
+  const staged = (version: string, description: string, region: string, codes: string[]) =>
+    writeFileSync(
+      path.join(root, 'staged.yaml'),
+      JSON.stringify({
+        header: { version: '0.2' },
+        payload: {
+          files: [
+            { relative_path: 'files/FILES/readme.txt', sha256sum: sha256(file), version, attributes: { description } },
+            { relative_path: 'cloud/AWS_IMAGES/img.raw', sha256sum: sha256(image), attributes: { ...AMI_ATTRS, region, billing_codes: { name: 'bc', codes } } },
+          ],
+        },
+      }),
+    );
+  type Rep = { items: Array<{ repository: string; unit: string; action: string; unitId?: string; sha256?: string }>; repositories: Array<{ id: string; status: string; previous_version: number; version: number }> };
+  const run = (args: string[], from = root): Rep => {
+    const r = push(['--json', ...args, from], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const actions = (rep: Rep) => rep.items.map((i) => `${i.unit} ${i.action}`).sort();
+  const metadata = (repo: string) => {
+    const r = runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', repo, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ id: string; metadata: Record<string, unknown> }>)[0]!;
+  };
+
+  staged('1.0', 'first', 'eu-west-1', ['bp-1']);
+  assert.deepEqual(actions(run([])), ['ami:img.raw pushed', 'iso:readme.txt pushed']);
+  assert.deepEqual(actions(run([])), ['ami:img.raw unchanged', 'iso:readme.txt unchanged']);
+  const ids = { files: metadata('files').id, cloud: metadata('cloud').id };
+
+  // Only staged.yaml changes: the FILES version and description, the image's region and billing codes.
+  staged('2.0', 'second', 'us-east-1', ['bp-1', 'bp-2']);
+  const dry = run(['--dry-run']);
+  const done = run([]);
+  assert.deepEqual(actions(dry), ['ami:img.raw replaced', 'iso:readme.txt replaced']);
+  assert.deepEqual(actions(done), actions(dry));
+  // Reported as a replace is: the stored unit (updated in place: same key) and the staged sha256.
+  assert.deepEqual(done.items.map((i) => `${i.repository} ${i.unitId} ${i.sha256}`).sort(), [`cloud ${ids.cloud} ${sha256(image)}`, `files ${ids.files} ${sha256(file)}`]);
+  assert.deepEqual(done.repositories.map((r) => `${r.id} ${r.status} ${r.previous_version}->${r.version}`).sort(), ['cloud published 1->2', 'files published 1->2']);
+  assert.deepEqual([metadata('files').metadata.version, metadata('files').metadata.description], ['2.0', 'second']);
+  assert.deepEqual([metadata('cloud').metadata.region, metadata('cloud').metadata.billing_codes], ['us-east-1', { name: 'bc', codes: ['bp-1', 'bp-2'] }]);
+  const manifest = JSON.parse(readFileSync(path.join(dataDir, 'published', 'export', 'cloud', 'manifest.json'), 'utf8')) as { units: Array<{ metadata: { region: string } }> };
+  assert.equal(manifest.units[0]!.metadata.region, 'us-east-1');
+
+  // Idempotent: the same fields again change nothing; nor does the same area pushed from
+  // elsewhere (where it was staged is not what the unit is).
+  assert.deepEqual(actions(run([])), ['ami:img.raw unchanged', 'iso:readme.txt unchanged']);
+  const moved = path.join(work, 'moved');
+  cpSync(root, moved, { recursive: true });
+  const again = run([], moved);
+  assert.deepEqual(actions(again), ['ami:img.raw unchanged', 'iso:readme.txt unchanged']);
+  assert.ok(again.repositories.every((r) => r.status === 'skipped' && r.version === 2), JSON.stringify(again.repositories));
 });
