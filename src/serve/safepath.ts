@@ -15,6 +15,9 @@ export type Resolved =
 
 const SUSPICIOUS = /%(2e|2f|5c|00|25)/i;
 
+/** A stored file's path inside the content store (engine/store.ts pathFor). */
+const STORED_FILE = /^sha256\/[0-9a-f]{2}\/[0-9a-f]{62}$/;
+
 /** Decode and check the URL path; the safe segments, or a reason to refuse. */
 export function decodeRequestPath(rawPath: string): { segments: string[]; trailingSlash: boolean } | { reason: string } {
   const q = rawPath.indexOf('?');
@@ -67,9 +70,14 @@ export interface ServeRoots {
  * within that same directory (yum's Packages/ pool, a RAW tree's own relative links). A RAW tree's
  * link leaving its tree (`escapes: true`), to another repository, the other protocol's tree, an
  * export directory or anywhere else, is not followed: a 404.
+ *
+ * Into the content store, only the link a distributor makes for a published file: from inside a
+ * published tree, written as an absolute path, to a stored file itself (`sha256/<2>/<62>`). Any
+ * target inside the store was followed, first of all: a RAW tree's escaping link to the store's
+ * directory listed every stored file and served it, an https-only repository's files over http.
  */
-async function followable(link: string, target: string, treeRoot: string, roots: ServeRoots, scope: { base: string | null }): Promise<boolean> {
-  if (within(roots.store, target)) return true;
+async function followable(link: string, text: string, target: string, treeRoot: string, roots: ServeRoots, scope: { base: string | null }): Promise<boolean> {
+  if (within(roots.store, target)) return scope.base !== null && path.isAbsolute(text) && STORED_FILE.test(path.relative(roots.store, target).split(path.sep).join('/'));
   if (scope.base !== null) return within(scope.base, target);
   const versions = path.join(roots.publishRoot, '.versions');
   const exports = path.join(roots.publishRoot, 'export');
@@ -112,14 +120,16 @@ export async function resolveRequest(rawPath: string, treeRoot: string, roots: S
       }
       if (!lst.isSymbolicLink()) break;
       if (hops >= 40) return { kind: 'notfound', reason: 'too many symlinks' };
+      let text: string;
       let target: string;
       try {
-        const lexical = path.resolve(path.dirname(p), await fsp.readlink(p));
+        text = await fsp.readlink(p);
+        const lexical = path.resolve(path.dirname(p), text);
         target = path.join(await fsp.realpath(path.dirname(lexical)), path.basename(lexical));
       } catch {
         return { kind: 'notfound', reason: 'no such file' };
       }
-      if (!(await followable(p, target, treeRoot, roots, scope))) return { kind: 'notfound', reason: `symlink ${p} -> ${target} is not followed` };
+      if (!(await followable(p, text, target, treeRoot, roots, scope))) return { kind: 'notfound', reason: `symlink ${p} -> ${target} is not followed` };
       p = target;
     }
     cur = p;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GenericImporter } from '../../src/plugins/generic/importer.js';
@@ -13,6 +14,8 @@ import { FakeStore, fakeConfig } from '../helpers/fakeconduit.js';
 import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { rawRequest, startServeCli } from '../helpers/serve.js';
 import { Engine } from '../helpers/yum.js';
+
+const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A published RAW tree (via the real plugins on a fake conduit) with traps pointing outside. */
 async function published(): Promise<{ store: FakeStore; secret: string }> {
@@ -322,5 +325,41 @@ test('serve follows an export distributor\'s link to its absolute export_dir (an
     assert.equal((await rawRequest(url, '/exp/fx/a.iso')).status, 404, 'a link no export made');
   } finally {
     assert.equal(await s.stop('SIGTERM'), 0, s.stderr());
+  }
+});
+
+test('serve never follows a RAW tree\'s escaping link into the content store (the store, a shard of it): a 404 over http and not listed; the published files, links into the store, are served', async () => {
+  const store = new FakeStore();
+  // An https-only tree holding a secret: its file is in the content store.
+  const s = tempDir();
+  writeFileSync(path.join(s, 'secret.txt'), 'TOPSECRET');
+  const priv = store.repo('private', 'directory_distributor');
+  await new GenericImporter().uploadUnit(priv, { typeId: 'directory', unitKey: { name: 's' }, metadata: {}, filePath: s }, store.importer('private'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(priv, store.publisher('private'), fakeConfig({ relative_url: 'private', http: false, https: true }));
+  const shard = sha256Hex('TOPSECRET').slice(0, 2);
+  // A public RAW tree with links leaving it (escapes: true) into the store, and a file of its own.
+  const t = tempDir();
+  writeFileSync(path.join(t, 'ok.txt'), 'fine');
+  symlinkSync(store.contentRoot, path.join(t, 'store'));
+  symlinkSync(path.join(store.contentRoot, 'sha256', shard), path.join(t, 'shard'));
+  const pub = store.repo('pub', 'directory_distributor');
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('pub'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(pub, store.publisher('pub'), fakeConfig({ relative_url: 'pub' }));
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    const ok = await rawRequest(url, '/pub/ok.txt');
+    assert.equal(ok.status, 200, 'a published file (a link into the store) is served');
+    assert.equal(ok.body.toString(), 'fine');
+    for (const p of ['/pub/store/', '/pub/store/sha256/', `/pub/store/sha256/${shard}/`, `/pub/store/sha256/${shard}/${sha256Hex('TOPSECRET').slice(2)}`, '/pub/shard/', `/pub/shard/${sha256Hex('TOPSECRET').slice(2)}`]) {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /TOPSECRET|sha256/);
+    }
+    const list = (await rawRequest(url, '/pub/')).body.toString();
+    assert.match(list, /href="ok\.txt"/);
+    assert.doesNotMatch(list, /store|shard/);
+  } finally {
+    await srv.close();
   }
 });

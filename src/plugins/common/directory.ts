@@ -6,7 +6,7 @@
  * the canonical manifest (see `manifestDigest`), so the same tree under the same name is the same
  * unit. Metadata: {manifest: DirectoryEntry[], file_count, total_size}. Symlinks are kept as
  * symlinks with their target (one leaving the tree is recorded with `escapes: true`; `serve` never
- * follows a link whose real path leaves the publish root and the content store).
+ * follows it: see serve/safepath.ts).
  *
  * The inverse, `layoutDirectoryUnit`, lays a unit out into a publish directory: symlinks to the
  * stored blobs by default, hard links or copies by config. `PathClaims` checks collisions between
