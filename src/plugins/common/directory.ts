@@ -44,11 +44,44 @@ export type LinkMode = 'auto' | 'symlink' | 'hardlink' | 'copy';
 /** `file_link` values (file and directory repositories). */
 export const LINK_MODES: readonly LinkMode[] = ['symlink', 'hardlink', 'copy'];
 
-/** Does a symlink at `entryPath` with `target` point outside the tree (lexically)? */
-export function symlinkEscapes(entryPath: string, target: string): boolean {
+/** The most symlinks followed resolving one link (the kernel's own limit, MAXSYMLINKS). */
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * Does a symlink at `entryPath` with `target` lead outside the tree? Resolved as the kernel
+ * resolves it, component by component, following the tree's own symlinks (`links`: each symlink's
+ * path in the tree → its target): judged as text, `x -> s/up/s/up/../../etc/passwd` stayed inside,
+ * while `s/up -> ..` takes each `s/up` back to the root and the `..` then leave it. An absolute
+ * target leaves the tree; so does a chain of more than MAX_SYMLINK_HOPS links (a loop: where it
+ * would lead is not known, so it is not taken to stay inside).
+ */
+export function symlinkEscapes(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): boolean {
+  // `cur`: the directory reached so far ('' the root); `rest`: the components still to walk.
+  const slash = entryPath.lastIndexOf('/');
+  let cur = slash < 0 ? '' : entryPath.slice(0, slash);
+  const rest = target.split('/').reverse();
   if (target.startsWith('/')) return true;
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(entryPath), target));
-  return resolved === '..' || resolved.startsWith('../');
+  let hops = 0;
+  while (rest.length) {
+    const c = rest.pop()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (cur === '') return true;
+      const i = cur.lastIndexOf('/');
+      cur = i < 0 ? '' : cur.slice(0, i);
+      continue;
+    }
+    const next = cur ? `${cur}/${c}` : c;
+    const link = links.get(next);
+    if (link === undefined) {
+      cur = next;
+      continue;
+    }
+    if (++hops > MAX_SYMLINK_HOPS || link.startsWith('/')) return true;
+    // The link's target, relative to the directory holding it (cur), is walked before the rest.
+    rest.push(...link.split('/').reverse());
+  }
+  return false;
 }
 
 function byPath(a: { path: string }, b: { path: string }): number {
@@ -104,9 +137,7 @@ export async function scanDirectory(root: string, signal?: AbortSignal): Promise
       const mode = s.mode & 0o7777;
       if (s.isSymbolicLink()) {
         const target = await fsp.readlink(p);
-        const e: DirectoryEntry = { path: r, type: 'symlink', mode: 0o777, target };
-        if (symlinkEscapes(r, target)) e.escapes = true;
-        entries.push(e);
+        entries.push({ path: r, type: 'symlink', mode: 0o777, target });
       } else if (s.isDirectory()) {
         entries.push({ path: r, type: 'dir', mode });
         await walk(p, r);
@@ -119,6 +150,10 @@ export async function scanDirectory(root: string, signal?: AbortSignal): Promise
     }
   };
   await walk(abs, '');
+  // Whether a link leaves the tree depends on the tree's other links: judged once all are known.
+  const links = new Map<string, string>();
+  for (const e of entries) if (e.type === 'symlink') links.set(e.path, e.target!);
+  for (const e of entries) if (e.type === 'symlink' && symlinkEscapes(e.path, e.target!, links)) e.escapes = true;
   return { entries, files };
 }
 

@@ -32,6 +32,47 @@ test('symlinkEscapes', () => {
   assert.equal(symlinkEscapes('a', '/etc/shadow'), true);
 });
 
+test('symlinkEscapes resolves through the tree\'s own symlinks: s/up -> .. makes s/up/s/up/../.. leave the tree; links that stay inside do not; a loop is not taken to stay inside', () => {
+  const links = new Map([
+    ['s/up', '..'],
+    ['abs', '/etc'],
+    ['s/self', 'self'],
+    ['d/back', '../s'],
+  ]);
+  const deep = `${'s/up/'.repeat(12)}${'../'.repeat(12)}etc/passwd`;
+  assert.equal(symlinkEscapes('x', deep), false, 'as text it stays inside');
+  assert.equal(symlinkEscapes('x', deep, links), true);
+  assert.equal(symlinkEscapes('x', 's/up/..', links), true);
+  assert.equal(symlinkEscapes('x', 's/up/s/up/s', links), false, 'back to the root each time, never above it');
+  assert.equal(symlinkEscapes('s/up', '..', links), false, 'the root itself');
+  assert.equal(symlinkEscapes('d/x', 'back/up/f', links), false);
+  assert.equal(symlinkEscapes('d/x', 'back/up/../f', links), true);
+  assert.equal(symlinkEscapes('x', 'abs', links), true, 'through a link with an absolute target');
+  assert.equal(symlinkEscapes('x', 's/self', links), true, 'a loop');
+  assert.equal(symlinkEscapes('x', 'missing/../f', links), false, 'a path the tree does not hold is judged as text');
+});
+
+test('scanDirectory records escapes: true for a link leaving the tree through another of its links (the push and the importer refuse it with refuse_escaping_symlinks)', async () => {
+  const d = tempDir();
+  mkdirSync(path.join(d, 's'));
+  writeFileSync(path.join(d, 'f'), 'f');
+  symlinkSync('..', path.join(d, 's', 'up'));
+  const target = `${'s/up/'.repeat(12)}${'../'.repeat(12)}etc/passwd`;
+  symlinkSync(target, path.join(d, 'x'));
+  symlinkSync('s/up/f', path.join(d, 'inside'));
+  // The kernel agrees: the link leads out of the tree.
+  assert.equal(readFileSync(path.join(d, 'x'), 'utf8'), readFileSync('/etc/passwd', 'utf8'));
+  const { entries } = await scanDirectory(d);
+  const by = new Map(entries.map((e) => [e.path, e]));
+  assert.equal(by.get('x')!.escapes, true);
+  assert.equal(by.get('s/up')!.escapes, undefined);
+  assert.equal(by.get('inside')!.escapes, undefined);
+  const store = new FakeStore();
+  await assert.rejects(ingestDirectory(store.importer('r'), d, 't', { refuseEscapingSymlinks: true }), (err: StagepushError) => err.code === 'FILE_DIRECTORY_ESCAPING_SYMLINK' && err.message.includes(path.join(d, 'x')));
+  const kept = manifestOf(await ingestDirectory(store.importer('r'), d, 't'));
+  assert.equal(kept.find((e) => e.path === 'x')!.escapes, true);
+});
+
 test('ingestDirectory stores every file as a blob and the manifest as metadata; digest is canonical', async () => {
   const tree = makeTree();
   const store = new FakeStore();
