@@ -5,7 +5,7 @@
  * - `tree`: realised copies (no symlinks) of the repository's files in `export_dir`:
  *   each unit's file at its relative path (iso: its name; generic: `<type>/<file>`; rpm, srpm:
  *   its file name, `<sha256 prefix>-<file>` for another build of one NEVRA), directory units laid out at the root with their internal symlinks
- *   realised as copies (symlinks leaving the tree are skipped and reported);
+ *   realised as copies (symlinks leaving the tree, or looping, are skipped and reported);
  * - `manifest` (default): the same files plus `manifest.json`, every unit with its type, unit key,
  *   metadata and exported file path.
  *
@@ -104,9 +104,17 @@ class ExportPaths {
   }
 }
 
+/** `a` is `b` or one of its ancestors (paths in a tree; '' is its root). */
+const ancestorOrSelf = (a: string, b: string): boolean => a === '' || a === b || b.startsWith(a + '/');
+
 /**
  * Realise a directory unit's entries as plan items: files copied from blobs, symlinks inside the
  * tree replaced by what they point to (files, or whole directories), those leaving it skipped.
+ * A link to a directory that holds it, or that is being copied already on the current path
+ * (`a/x -> ../a`; `a/x -> ../b` with `b/y -> ../a`), is a loop: skipped ('dangling or looping'). Its
+ * copy would hold the link again, and three such links made a copy nine levels deep of 29,524
+ * files before the depth cap stopped it. A manifest's paths go through no symlink, so a
+ * directory's path there is the directory itself (what its device and inode are on disk).
  */
 export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, blobPath: (sha: string) => string): { items: PlanItem[]; skipped: Array<{ path: string; target: string; reason: string }> } {
   const entries = manifestOf(unit);
@@ -123,7 +131,8 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
     if (t === '..' || t.startsWith('../') || t.startsWith('/')) return null;
     return resolve(t, depth + 1);
   };
-  const emit = (src: DirectoryEntry, dest: string, depth: number): void => {
+  // `copying`: the directories (their paths in the tree) whose copies the current path is inside.
+  const emit = (src: DirectoryEntry, dest: string, depth: number, copying: readonly string[]): void => {
     if (src.type === 'file') items.push({ path: dest, type: 'file', src: blobPath(src.sha256!), mode: src.mode & 0o111 ? 0o755 : 0o644 });
     else if (src.type === 'dir') {
       items.push({ path: dest, type: 'dir' });
@@ -134,23 +143,24 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
         for (const e of entries) {
           if (!e.path.startsWith(prefix) || e.path.slice(prefix.length).includes('/')) continue;
           const child = dest + '/' + e.path.slice(prefix.length);
-          if (e.type === 'symlink') link(e, child, depth + 1);
-          else emit(e, child, depth + 1);
+          if (e.type === 'symlink') link(e, child, depth + 1, copying);
+          else emit(e, child, depth + 1, copying);
         }
       }
     }
   };
-  const link = (e: DirectoryEntry, dest: string, depth: number): void => {
+  const link = (e: DirectoryEntry, dest: string, depth: number, copying: readonly string[]): void => {
     const r = e.escapes ? null : resolve(e.path, 0);
-    if (!r) {
+    const within = [path.posix.dirname(e.path).replace(/^\.$/, ''), ...copying];
+    if (!r || (r.type === 'dir' && within.some((d) => ancestorOrSelf(r.path, d)))) {
       skipped.push({ path: dest, target: e.target!, reason: e.escapes ? 'points outside the tree' : 'dangling or looping' });
       return;
     }
-    emit(r, dest, depth);
+    emit(r, dest, depth, r.type === 'dir' ? within.concat(r.path) : copying);
   };
   for (const e of entries) {
-    if (e.type === 'symlink') link(e, e.path, 0);
-    else emit(e, e.path, 0);
+    if (e.type === 'symlink') link(e, e.path, 0, []);
+    else emit(e, e.path, 0, []);
   }
   return { items, skipped };
 }

@@ -207,3 +207,33 @@ test('an export served over http moved to another export_dir: its link switches 
   assert.equal(lstatSync(link, { throwIfNoEntry: false }), undefined, 'the link removed');
   assert.ok(!existsSync(b), 'the export removed');
 });
+
+test('export tree of a RAW tree with symlink loops (a/x -> ../a, a link back to a directory being copied): each loop is skipped as dangling or looping, listed in the report; other links to directories are copied', async () => {
+  const store = new FakeStore();
+  const repo = store.repo('loops', 'export_distributor');
+  const t = path.join(tempDir(), 'tree');
+  mkdirSync(path.join(t, 'a'), { recursive: true });
+  mkdirSync(path.join(t, 'b'));
+  mkdirSync(path.join(t, 'c'));
+  writeFileSync(path.join(t, 'a', 'f'), 'A');
+  writeFileSync(path.join(t, 'b', 'g'), 'B');
+  writeFileSync(path.join(t, 'c', 'h'), 'C');
+  for (const n of ['x', 'y', 'z']) symlinkSync('../a', path.join(t, 'a', n));
+  // b and c: each links to the other (a loop of two), and c is also reached from the top.
+  symlinkSync('../c', path.join(t, 'b', 'toc'));
+  symlinkSync('../b', path.join(t, 'c', 'tob'));
+  symlinkSync('c', path.join(t, 'cc'));
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'tree' }, metadata: {}, filePath: t }, store.importer('loops'), fakeConfig());
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('loops'), fakeConfig({ mode: 'tree' }));
+  const out = path.join(store.publishRoot, 'export', 'loops');
+  assert.deepEqual(walk(out), ['a/', 'a/f', 'b/', 'b/g', 'b/toc/', 'b/toc/h', 'c/', 'c/h', 'c/tob/', 'c/tob/g', 'cc/', 'cc/h', 'cc/tob/', 'cc/tob/g']);
+  const details = rep.details as { skipped: Array<{ path: string; target: string; reason: string }> };
+  assert.deepEqual(details.skipped.map((s) => `${s.path} -> ${s.target}: ${s.reason}`).sort(), [
+    'a/x -> ../a: dangling or looping',
+    'a/y -> ../a: dangling or looping',
+    'a/z -> ../a: dangling or looping',
+    'b/toc/tob -> ../b: dangling or looping',
+    'c/tob/toc -> ../c: dangling or looping',
+    'cc/tob/toc -> ../c: dangling or looping',
+  ]);
+});
