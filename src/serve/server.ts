@@ -96,10 +96,13 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-async function listing(dir: string, urlPath: string, treeRoot: string, roots: ServeRoots): Promise<string> {
+async function listing(dir: string, segments: readonly string[], urlPath: string, treeRoot: string, roots: ServeRoots): Promise<string> {
   const names = (await fsp.readdir(dir)).sort();
   const rows: string[] = [];
-  const prefix = urlPath.endsWith('/') ? urlPath : urlPath + '/';
+  // The directory's request path with every segment encoded again: the decoded path (urlPath)
+  // made a directory named "what?" a query and "50%off" a bad escape, so its entries were not
+  // found and the listing was empty.
+  const prefix = segments.map((s) => '/' + encodeURIComponent(s)).join('') + '/';
   for (const n of names) {
     let st: Stats;
     try {
@@ -144,7 +147,7 @@ export function createHandler(treeRoot: string, roots: ServeRoots, opts: { listi
         const rawPath = (req.url ?? '/').split('?')[0]!;
         if (!rawPath.endsWith('/')) return send(301, 'moved\n', { Location: rawPath + '/' });
         if (!opts.listing) return send(403, 'directory listing disabled\n');
-        const html = await listing(r.realPath, r.urlPath, treeRoot, roots);
+        const html = await listing(r.realPath, r.segments, r.urlPath, treeRoot, roots);
         return send(200, html, { 'Content-Type': 'text/html; charset=utf-8' });
       }
       const st = await fsp.stat(r.realPath);

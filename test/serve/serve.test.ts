@@ -363,3 +363,38 @@ test('serve never follows a RAW tree\'s escaping link into the content store (th
     await srv.close();
   }
 });
+
+test('serve lists the entries of a directory whose name holds ?, % or #, with hrefs that lead to them', async () => {
+  const store = new FakeStore();
+  const t = tempDir();
+  const dirs = { 'what?': 'q.txt', '50%off': 'p.txt', 'a b#c': 'r?.txt' };
+  for (const [d, f] of Object.entries(dirs)) {
+    mkdirSync(path.join(t, d));
+    writeFileSync(path.join(t, d, f), `${d}/${f}`);
+  }
+  const pub = store.repo('pub', 'directory_distributor');
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('pub'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(pub, store.publisher('pub'), fakeConfig({ relative_url: 'pub' }));
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    const hrefs = async (p: string) => {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 200, p);
+      return [...r.body.toString().matchAll(/href="([^"]*)"/g)].map((m) => m[1]!).filter((h) => h !== '../');
+    };
+    const top = await hrefs('/pub/');
+    assert.deepEqual(top.sort(), ['50%25off/', 'a%20b%23c/', 'what%3F/']);
+    // Every href, followed from its listing, leads to the entry; each directory lists its file.
+    for (const [d, f] of Object.entries(dirs)) {
+      const dirHref = top.find((h) => decodeURIComponent(h) === `${d}/`)!;
+      const inner = await hrefs(`/pub/${dirHref}`);
+      assert.deepEqual(inner, [encodeURIComponent(f)], d);
+      const r = await rawRequest(url, `/pub/${dirHref}${inner[0]}`);
+      assert.equal(r.status, 200, `${d}/${f}`);
+      assert.equal(r.body.toString(), `${d}/${f}`);
+    }
+  } finally {
+    await srv.close();
+  }
+});
