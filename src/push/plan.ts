@@ -221,6 +221,45 @@ function planEntry(base: EntryBase, action: ItemAction, more?: { reason?: string
   return e;
 }
 
+/**
+ * Unit types one unit of which is shared by every repository holding it, and whose fingerprint
+ * holds staged fields beside the content (a file's description and version, an image's region):
+ * the unit holds one set of fields.
+ */
+const SHARED_FIELDS_TYPES = new Set(['iso', 'cgw', 'ami', 'vhd']);
+
+/**
+ * The same unit (same key: name and content) staged for two repositories with different fields:
+ * the repositories share that one unit, so each push would write one set of fields over the other
+ * and report both items replaced, push after push. Each item involved is refused, naming the
+ * others (as two contents staged for one repository are: PUSH_STAGED_TWICE).
+ */
+export function sharedUnitRivals(desired: Map<string, DesiredItem[]>): Problem[] {
+  const stagings = new Map<string, Array<{ repoId: string; d: DesiredItem; fingerprint: string }>>();
+  for (const [repoId, list] of desired) {
+    for (const d of list) {
+      const u = d.units[0];
+      if (!u || !SHARED_FIELDS_TYPES.has(u.typeId)) continue;
+      pushTo(stagings, keyOf(u), { repoId, d, fingerprint: u.fingerprint });
+    }
+  }
+  const problems: Problem[] = [];
+  for (const list of stagings.values()) {
+    if (new Set(list.map((x) => x.fingerprint)).size < 2) continue;
+    for (const me of list) {
+      const others = list.filter((x) => x.fingerprint !== me.fingerprint).map((x) => `${x.d.assignment.item.src ?? x.d.label} for ${x.repoId}`);
+      const a = me.d.assignment;
+      problems.push({
+        code: 'PUSH_SHARED_UNIT_FIELDS',
+        file: a.item.src ?? undefined,
+        entry: a.item.name,
+        message: `${a.item.src ?? me.d.label} stages ${me.d.label} for ${me.repoId} with other staged fields than ${[...new Set(others)].join(', ')}: the repositories share one unit for one file, which holds one set of fields (give it the same fields everywhere it is staged)`,
+      });
+    }
+  }
+  return problems;
+}
+
 export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: ExistingUnit[], opts: PlanOptions): RepoPlan {
   const entries: PlanEntry[] = [];
   const uploads: Upload[] = [];

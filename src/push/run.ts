@@ -17,7 +17,7 @@ import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { routeItems, type Assignment } from './route.js';
-import { planRepo, type DesiredItem, type RepoPlan } from './plan.js';
+import { planRepo, sharedUnitRivals, type DesiredItem, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
 import { signatureRefusal } from '../plugins/yum/units.js';
@@ -244,6 +244,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         desired.set(r.id, list);
       }
       problems.push(...itemProblems);
+      problems.push(...sharedUnitRivals(desired));
       const warned = new Set<string>();
       for (const list of desired.values()) {
         for (const d of list) {

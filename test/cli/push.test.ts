@@ -652,3 +652,43 @@ test('a FILES or AMI item whose staged.yaml fields changed (same file) is replac
   assert.deepEqual(actions(again), ['ami:img.raw unchanged', 'iso:readme.txt unchanged']);
   assert.ok(again.repositories.every((r) => r.status === 'skipped' && r.version === 2), JSON.stringify(again.repositories));
 });
+
+test('one file staged for two repositories with different staged.yaml fields is refused (they share one unit, which holds one set of fields); with the same fields it pushes, then is unchanged', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const file = Buffer.from('the same file\n');
+  for (const d of ['a', 'b']) {
+    mkdirSync(path.join(root, d, 'FILES'), { recursive: true });
+    writeFileSync(path.join(root, d, 'FILES', 'notes.txt'), file);
+  }
+  const staged = (descA: string, descB: string) =>
+    writeFileSync(
+      path.join(root, 'staged.yaml'),
+      JSON.stringify({
+        header: { version: '0.2' },
+        payload: {
+          files: [
+            { relative_path: 'a/FILES/notes.txt', sha256sum: sha256(file), version: '1', attributes: { description: descA } },
+            { relative_path: 'b/FILES/notes.txt', sha256sum: sha256(file), version: '1', attributes: { description: descB } },
+          ],
+        },
+      }),
+    );
+  staged('for a', 'for b');
+  const refused = push(['--json', root], { dataDir, config });
+  assert.equal(refused.status, 3, refused.stderr);
+  const rep = JSON.parse(refused.stdout) as { problems: Array<{ code: string; file?: string; message: string }> };
+  const shared = rep.problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+  assert.deepEqual(shared.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/FILES/notes.txt', 'b/FILES/notes.txt']);
+  assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /notes\.txt for b/);
+  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+
+  staged('shared text', 'shared text');
+  const first = push(['--json', root], { dataDir, config });
+  assert.equal(first.status, 0, first.stderr);
+  const second = push(['--json', root], { dataDir, config });
+  assert.equal(second.status, 0, second.stderr);
+  assert.deepEqual((JSON.parse(second.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+});
