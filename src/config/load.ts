@@ -8,6 +8,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
+import { aliasProblems } from '../yaml-aliases.js';
 import { CONFIG_SCHEMA } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
@@ -139,21 +140,30 @@ function parsedCacheFile(file: string, text: string): { path: string; key: strin
 export function parseConfigText(text: string, file: string): StagepushConfig {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const problems: Problem[] = doc.errors.map((e) => {
-      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      return {
-        code: 'CONFIG_YAML',
-        file,
-        field: pos ? `line ${pos.line}` : undefined,
-        message: `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`,
-      };
-    });
-    throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${problems[0]!.message})`, { kind: 'invalid', file, problems });
+  // Merge keys (`<<: *base`) let repositories share settings, as release engineers write them.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const yamlProblem = (offset: number, message: string): Problem => {
+    const pos = lineCounter.linePos(offset);
+    return { code: 'CONFIG_YAML', file, field: `line ${pos.line}`, message: `line ${pos.line}, column ${pos.col}: ${message}` };
+  };
+  const problems: Problem[] = doc.errors.length
+    ? doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return {
+          code: 'CONFIG_YAML',
+          file,
+          field: pos ? `line ${pos.line}` : undefined,
+          message: `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`,
+        };
+      })
+    : // The aliases are checked here, each problem with its line: toJS would throw a bare
+      // ReferenceError for them (and refuse a realistic number of uses of one anchor).
+      aliasProblems(doc, { merge: true }).map((p) => yamlProblem(p.offset, p.message));
+  if (problems.length) {
+    throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${problems.map((p) => p.message).join('; ')})`, { kind: 'invalid', file, field: problems[0]!.field, problems });
   }
   keyIdsAsWritten(doc.contents as YamlNode | null);
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const value = doc.toJS({ maxAliasCount: -1 }) as unknown;
   const data = value === null || value === undefined ? {} : value;
   return validateConfigObject(data, file, (p) => lineOf(doc.contents as YamlNode | null, p, lineCounter)).config;
 }
@@ -169,7 +179,7 @@ export function checkPluginTypes(config: StagepushConfig, file: string | null, i
     try {
       const { LineCounter, parseDocument } = yaml();
       const lc = new LineCounter();
-      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc, prettyErrors: false });
+      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc, prettyErrors: false, merge: true });
       line = (p) => lineOf(doc.contents as YamlNode | null, p, lc);
     } catch {
       line = null;

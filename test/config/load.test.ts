@@ -332,3 +332,46 @@ test('relative_url clashes between declared repositories and template cycles are
     'repositories.twice@line 16',
   ]);
 });
+
+test('YAML aliases: an unresolved or self-containing one is CONFIG_YAML with its line; a shared anchor is used any number of times; an alias bomb is refused', () => {
+  const unresolved = problemsOf('log_retention_days: 3\ndata_dir: *dd\n');
+  assert.equal(unresolved.code, 'CONFIG_YAML');
+  assert.equal(unresolved.problems[0]?.field, 'line 2');
+  assert.match(unresolved.message, /alias \*dd names no anchor/);
+  const loop = problemsOf('repositories:\n  r: &r\n    notes: {self: *r}\n');
+  assert.equal(loop.code, 'CONFIG_YAML');
+  assert.match(loop.message, /line 3.*inside its own anchor &r/);
+  // 150 repositories sharing one importer (the yaml package's default limit is 100 uses).
+  const repos = Array.from({ length: 150 }, (_, i) => `  r${i}: {type: yum, importer: ${i ? '*imp' : '&imp {type_id: yum_importer, config: {require_signature: true}}'}}`);
+  const many = parseConfigText(`repositories:\n${repos.join('\n')}\n`, '/x/c.yaml');
+  assert.equal(Object.keys(many.repositories).length, 150);
+  assert.equal(many.repositories.r149!.importer!.config!.require_signature, true);
+  // Nine levels of ten aliases each: a billion values, refused before anything walks them.
+  const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++) bomb.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  const big = problemsOf(`notes_holder:\n${bomb.map((l) => `  ${l}`).join('\n')}\n`);
+  assert.equal(big.code, 'CONFIG_YAML');
+  assert.match(big.message, /expand the document to more than/);
+  // Through the CLI: exit 3, no stack trace.
+  const dir = tempDir();
+  const f = path.join(dir, 'c.yaml');
+  writeFileSync(f, 'data_dir: *dd\n');
+  const r = runCli(['config', 'check', '--config', f]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /CONFIG_YAML.*c\.yaml.*line 1/);
+  assert.doesNotMatch(r.stderr, /ReferenceError|internal error/);
+});
+
+test('YAML merge keys share repository settings; a merge of a non-mapping is CONFIG_YAML with its line', () => {
+  const c = parseConfigText(
+    ['templates:', '  base: &base', '    type: yum', '    push_mode: mirror', 'repositories:', '  a: {<<: *base, destinations: [x]}', '  b:', '    <<: *base', '    push_mode: additive', ''].join('\n'),
+    '/x/c.yaml',
+  );
+  assert.equal(c.repositories.a!.push_mode, 'mirror');
+  assert.deepEqual(c.repositories.a!.destinations, ['x']);
+  assert.equal(c.repositories.b!.type, 'yum');
+  assert.equal(c.repositories.b!.push_mode, 'additive', 'a key written beside the merge wins');
+  const bad = problemsOf('x: &x [1]\nrepositories:\n  a: {<<: *x}\n');
+  assert.equal(bad.code, 'CONFIG_YAML');
+  assert.match(bad.message, /line 3.*merge key/);
+});
