@@ -25,9 +25,10 @@ export interface AliasProblem {
 /**
  * Unresolved aliases, aliases inside their own anchor (a value containing itself), merge keys
  * (`<<`, with `merge`) whose value is not a mapping or a list of mappings (toJS throws for them),
- * and an expansion beyond `maxValues`. Empty when toJS can run without a limit.
+ * and an expansion beyond `maxValues`. Empty when toJS can run without a limit. With `allowLoops`,
+ * a value containing itself is left to the caller (toJS makes a circular value of it).
  */
-export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?: number } = {}): AliasProblem[] {
+export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?: number; allowLoops?: boolean } = {}): AliasProblem[] {
   const { isAlias, isCollection, isMap, isSeq, isPair, isScalar, isNode } = require('yaml') as typeof import('yaml');
   const maxValues = opts.maxValues ?? MAX_EXPANDED_VALUES;
   const problems: AliasProblem[] = [];
@@ -77,6 +78,7 @@ export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?
     if (isAlias(n)) {
       const t = target.get(n)!;
       if (open.has(t)) {
+        if (opts.allowLoops) return 1;
         loop = n;
         return 0;
       }

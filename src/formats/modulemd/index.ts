@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
+import { aliasProblems } from '../../yaml-aliases.js';
 
 /** The yaml package (~0.1 s to load) is loaded when a modulemd stream is first parsed or written. */
 let yamlModule: typeof import('yaml') | undefined;
@@ -126,18 +127,22 @@ function unknownKey(v: YamlValue | undefined, spec: KeySpec, at: string): string
 
 /** Parse a modulemd YAML stream into its documents. */
 export function parseModulemd(text: string | Buffer, file = 'modules.yaml'): ModulemdDocument[] {
-  const { parseAllDocuments, visit } = yaml();
-  const docs = parseAllDocuments(text.toString(), { schema: 'failsafe', uniqueKeys: true });
+  const { parseAllDocuments, visit, LineCounter } = yaml();
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text.toString(), { schema: 'failsafe', uniqueKeys: true, lineCounter });
   const out: ModulemdDocument[] = [];
   (Array.isArray(docs) ? docs : [docs]).forEach((d, idx) => {
     if (d.errors.length) fail(file, idx, 'YAML', `is not valid: ${d.errors[0]!.message}`);
+    // An alias naming no anchor (or too many uses of one) threw a bare ReferenceError from toJS.
+    const alias = aliasProblems(d)[0];
+    if (alias) fail(file, idx, 'YAML', `is not valid: line ${lineCounter.linePos(alias.offset).line}: ${alias.message}`);
     if (d.contents === null) return; // empty document (e.g. a trailing ---)
     visit(d, {
       Scalar(_k, node) {
         if (node.type === 'PLAIN' && typeof node.value === 'string' && (node.value === '' || node.value === '~' || /^null$/i.test(node.value))) node.value = null;
       },
     });
-    const js = d.toJS() as unknown;
+    const js = d.toJS({ maxAliasCount: -1 }) as unknown;
     if (!isMap(js)) fail(file, idx, 'document', 'is not a mapping');
     const m = js as Record<string, YamlValue>;
     const kind = str(m['document']);

@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
+import { aliasProblems } from '../../yaml-aliases.js';
 import type { Json } from '../../engine/contract.js';
 import {
   ERRATUM_TYPES,
@@ -210,11 +211,20 @@ function checkXmlText(e: Erratum, file: string | undefined, entry: string): void
   throw new StagepushError('YUM_ERRATUM_INVALID', problems[0]!.message, { file, field: problems[0]!.field, entry, kind: 'invalid', problems: problems.length > 1 ? problems : [] });
 }
 
+/** A YAML advisory's value; the aliases bounded by what they expand to, not by their uses (100). */
+function yamlValue(text: string): unknown {
+  const doc = yaml().parseDocument(text);
+  if (doc.errors.length) throw doc.errors[0]!;
+  const alias = aliasProblems(doc)[0];
+  if (alias) throw new Error(alias.message);
+  return doc.toJS({ maxAliasCount: -1 });
+}
+
 /** Parse an erratum file (YAML, or JSON when named *.json) into its normalised form. */
 export function parseErratumText(text: string, file: string): Erratum {
   let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : yaml().parse(text);
+    raw = file.endsWith('.json') ? JSON.parse(text) : yamlValue(text);
   } catch (err) {
     throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file, kind: 'invalid', cause: err });
   }

@@ -1,5 +1,6 @@
 import { StagepushError, type Problem } from '../../errors.js';
 import { fastYaml } from './fastyaml.js';
+import { aliasProblems } from '../../yaml-aliases.js';
 
 /** os.path.join for two parts: no normalisation, so `src`/`origin` keep the user's spelling. */
 export function pyJoin(a: string, b: string): string {
@@ -371,7 +372,11 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
         },
       });
     }
-    const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+    // The bound is the size the aliases expand to, not their uses (1,000 uses of one anchor, a
+    // staging area's files sharing their attributes, were refused); a loop is said below, with its path.
+    const alias = aliasProblems(doc, { merge: true, allowLoops: true })[0];
+    if (alias) return { error: `invalid YAML: ${alias.message}` };
+    const value = doc.toJS({ maxAliasCount: -1 }) as unknown;
     const shape = shapeError(value, MAX_YAML_DEPTH);
     if (shape !== null) return { error: `invalid YAML: ${shape}` };
     return { value: integersOf(value, opts.exactIntegers ? 'digits' : 'refuse') };

@@ -9,6 +9,16 @@ import { MODULES_YAML } from '../../helpers/repodata-samples.js';
 import { tempDir } from '../../helpers/cli.js';
 import { run } from '../../helpers/repodata.js';
 
+test('modulemd YAML aliases: one naming no anchor is MODULEMD_INVALID with its line (it crashed with a ReferenceError); an anchor is shared by any number of aliases', () => {
+  assert.throws(
+    () => parseModulemd('---\ndocument: modulemd-obsoletes\nversion: 1\ndata: {module: *m}\n...\n', '/x/modules.yaml'),
+    (err: unknown) => err instanceof StagepushError && err.code === 'MODULEMD_INVALID' && /line 4: alias \*m names no anchor/.test(err.message),
+  );
+  const uses = Array.from({ length: 150 }, (_, i) => `  k${i}: *v`).join('\n');
+  const [doc] = parseModulemd(`---\ndocument: modulemd-obsoletes\nversion: 1\ndata:\n  v: &v x\n${uses}\n...\n`, '/x/modules.yaml');
+  assert.equal(doc!.data.k149, 'x');
+});
+
 
 test('modulemd parse keeps exact scalars and full data; typed views', () => {
   const docs = parseModulemd(MODULES_YAML);

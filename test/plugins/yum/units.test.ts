@@ -44,6 +44,15 @@ test('erratum: bad input names the file and field', () => {
   assert.throws(() => parseErratumText('id: A\npkglist:\n - packages:\n   - name: x\n', '/x/e.yaml'), (err: any) => /pkglist\[0\]\.packages\[0\]\.version/.test(err.field));
 });
 
+test('erratum YAML: an anchor is shared by any number of aliases; an alias naming no anchor is YUM_ERRATUM_INVALID', () => {
+  // 150 packages sharing their arch (the yaml package's own limit is 100 uses of an anchor).
+  const packages = Array.from({ length: 150 }, (_, i) => `   - {name: p${i}, version: "1", release: "1", epoch: "0", arch: ${i ? '*arch' : '&arch noarch'}, filename: p${i}-1-1.noarch.rpm}`);
+  const e = parseErratumText(`id: A\ntype: bugfix\npkglist:\n - name: c\n   short: c\n   packages:\n${packages.join('\n')}\n`, '/x/e.yaml');
+  assert.equal(e.pkglist[0]!.packages.length, 150);
+  assert.equal(e.pkglist[0]!.packages[149]!.arch, 'noarch');
+  assert.throws(() => parseErratumText('id: *x\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && /alias \*x names no anchor/.test(err.message));
+});
+
 test('erratum re-upload: replaced only when updated is newer, or same date and higher version; package lists merged', () => {
   const base = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03 00:00:00', version: '2', title: 'old', packages: pkgs }), 'a.yaml');
   const older = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-02 00:00:00', version: '9', title: 'older', packages: [{ name: 'world', version: '1.0', release: '1' }] }), 'b.yaml');

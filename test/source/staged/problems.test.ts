@@ -472,6 +472,24 @@ test('YAML read as PyYAML reads it: a recursive alias is refused (no crash), a s
   assert.deepEqual(r.items.map((i) => i.name).sort(), ['RHBA-31', 'RHBA-32']);
 });
 
+test('staged YAML: an anchor is shared by any number of aliases (1,000 uses were refused as an attack); an alias bomb is refused', async () => {
+  const head = Object.entries({ ...ERRATUM, pkglist: undefined, references: undefined })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n');
+  const uses = Array.from({ length: 1200 }, (_, i) => `y${i}: *a`).join('\n');
+  const bomb = ['b0: &b0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++) bomb.push(`b${i}: &b${i} [${Array(10).fill(`*b${i - 1}`).join(', ')}]`);
+  const root = stage({
+    'd/ERRATA/shared.yaml': `${head}\nid: RHBA-41\nreferences: []\nx: &a {k: 1}\n${uses}\n`,
+    'd/ERRATA/bomb.yaml': `${head}\nid: RHBA-42\nreferences: []\n${bomb.join('\n')}\n`,
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  hasProblem(r.problems, { code: 'STAGED_ERRATUM_PARSE', file: `${root}/d/ERRATA/bomb.yaml`, message: /expand the document to more than/ });
+  assert.equal(r.problems.length, 1, JSON.stringify(r.problems, null, 1));
+  assert.deepEqual(r.items.map((i) => i.name), ['RHBA-41']);
+});
+
 test('a YAML timestamp with an offset keeps its own day (PyYAML keeps the datetime\'s offset)', async () => {
   const root = stage({
     'd/CLOUD_IMAGES/s/resources.yaml': 'description: x\ntype: AMI\nbuild: {name: rhel-ec2, version: "9.4", respin: "2"}\nrelease: {date: 2024-05-01 23:30:00 -05:00}\nimages: [{path: a.raw, architecture: x86_64}]\n',
