@@ -97,13 +97,14 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
   if (cache) {
     try {
       const hit = JSON.parse(readFileSync(cache.path, 'utf8')) as { key?: unknown; config?: unknown };
-      if (hit.key === cache.key && hit.config && typeof hit.config === 'object') return { config: hit.config as StagepushConfig, file };
+      if (hit.key === cache.key && hit.config && typeof hit.config === 'object') return { config: resolveConfigPaths(hit.config as StagepushConfig, path.dirname(path.resolve(file))), file };
     } catch {
       // No cached result (or a damaged one): parsed below.
     }
   }
   const config = parseConfigText(text, file);
   // Only what JSON keeps as it is (a plugin config is free-form: `.inf` would come back null).
+  // The cache holds the paths as written: they are resolved below, on every load.
   if (cache && plainJson(config, false) !== NOT_PLAIN) {
     try {
       mkdirSync(path.dirname(cache.path), { recursive: true });
@@ -115,7 +116,58 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
       // No writable cache: parsed again next time.
     }
   }
-  return { config, file };
+  return { config: resolveConfigPaths(config, path.dirname(path.resolve(file))), file };
+}
+
+/**
+ * Every path-valued key the schema knows, in one place: a relative path there is relative to the
+ * configuration file (README). They are resolved as the file is loaded, before any command or the
+ * engine sees them: a repository created by a push run from another directory (cron runs from /)
+ * recorded `gpgkey: keys/demo-key.asc` as written, and its publish then read it from the working
+ * directory. `settings`: dotted keys of the file's own settings; `importer` and `distributor`:
+ * the config keys of the built-in plugins by type id (a third-party plugin's keys are passed as
+ * written). The PEM and key keys take the text itself too: a value holding it is not a path.
+ * Besides these: `agent.log` when it is `file:PATH`, and a `hooks.post_publish` argv whose first
+ * element is a relative path with a slash (`hooks/notify.sh`; a bare name is looked up in $PATH,
+ * and a shell command string is the shell's).
+ */
+export const CONFIG_PATH_KEYS = {
+  settings: ['data_dir', 'config_dir', 'publish.root', 'plugins.dir', 'plugins.node_modules', 'agent.conf_d', 'agent.handlers_dir'],
+  importer: {
+    yum_importer: ['ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key'],
+    iso_importer: ['ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key'],
+  } as Record<string, readonly string[]>,
+  distributor: {
+    yum_distributor: ['gpgkey', 'gpg_home', 'https_ca'],
+    export_distributor: ['export_dir'],
+  } as Record<string, readonly string[]>,
+} as const;
+
+/** `config` with the relative paths of CONFIG_PATH_KEYS made absolute against `dir` (in place). */
+export function resolveConfigPaths(config: StagepushConfig, dir: string): StagepushConfig {
+  const resolve = (v: unknown) => (typeof v === 'string' && v.trim() && !path.isAbsolute(v) && !v.includes('-----BEGIN') && !v.includes('\n') ? path.resolve(dir, v) : v);
+  for (const dotted of CONFIG_PATH_KEYS.settings) {
+    const keys = dotted.split('.');
+    let holder = config as unknown as Record<string, unknown> | undefined;
+    for (const k of keys.slice(0, -1)) holder = holder?.[k] as Record<string, unknown> | undefined;
+    const last = keys[keys.length - 1]!;
+    if (holder && holder[last] !== undefined) holder[last] = resolve(holder[last]);
+  }
+  const log = config.agent?.log;
+  if (typeof log === 'string' && log.startsWith('file:') && log.length > 5) config.agent.log = `file:${resolve(log.slice(5)) as string}`;
+  const inPlace = (cfg: Record<string, unknown> | undefined, keys: readonly string[] | undefined) => {
+    for (const k of keys ?? []) if (cfg && cfg[k] !== undefined) cfg[k] = resolve(cfg[k]);
+  };
+  for (const section of ['repositories', 'templates'] as const) {
+    for (const r of Object.values(config[section] ?? {})) {
+      if (r.importer) inPlace(r.importer.config, CONFIG_PATH_KEYS.importer[r.importer.type_id]);
+      for (const d of r.distributors ?? []) inPlace(d.config, CONFIG_PATH_KEYS.distributor[d.type_id]);
+    }
+  }
+  for (const h of config.hooks?.post_publish ?? []) {
+    if (Array.isArray(h) && typeof h[0] === 'string' && h[0].includes('/')) h[0] = resolve(h[0]) as string;
+  }
+  return config;
 }
 
 /**

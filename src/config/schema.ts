@@ -7,6 +7,12 @@
 
 const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) });
 const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
+/**
+ * A filesystem path: the loader makes a relative one absolute against the file's directory (its
+ * list of such keys, CONFIG_PATH_KEYS in load.ts, is checked against this mark by a test).
+ */
+export const RELATIVE_TO_FILE = 'a relative path is relative to this file';
+const pathKey = (description: string, extra: Record<string, unknown> = {}) => strKey(`${description}; ${RELATIVE_TO_FILE}`, extra);
 
 const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
 /** Keys every publishing distributor (yum, iso, directory) takes. */
@@ -25,13 +31,13 @@ const yumDistributorConfig = {
   properties: {
     ...publishKeys,
     checksum_type: { enum: ['sha256', 'sha1', 'sha512'], default: 'sha256', description: 'repodata checksum type' },
-    gpgkey: strKey('ASCII-armored GPG public key published as the repository key (content or path)'),
+    gpgkey: pathKey('ASCII-armored GPG public key published as the repository key (content or path)'),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, comps, modules, productid, distribution, ...)' },
     remove_old_repodata: boolKey('delete repodata files older than the threshold', true),
     remove_old_repodata_threshold: { type: 'integer', minimum: 0, default: 1209600, description: 'seconds an older repomd.xml keeps its files published' },
     gpg_sign_metadata: boolKey('write a detached armored repomd.xml.asc with gpg', false),
     gpg_key_id: strKey('key id gpg signs repomd.xml with'),
-    gpg_home: strKey('GNUPGHOME for metadata signing'),
+    gpg_home: pathKey('GNUPGHOME (a directory) for metadata signing'),
     package_link: {
       enum: ['auto', 'symlink', 'hardlink', 'copy'],
       default: 'auto',
@@ -39,7 +45,7 @@ const yumDistributorConfig = {
     },
     repo_name: strKey('repository name shown to consumers'),
     changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, description: 'changelog entries per package in other.xml' },
-    https_ca: strKey('CA certificate (path or PEM) consumers use for the https repository'),
+    https_ca: pathKey('CA certificate (path or PEM) consumers use for the https repository'),
     generate_sqlite: { const: false, default: false, description: 'sqlite repodata is not published (dnf reads the XML); only false is accepted' },
   },
 };
@@ -60,7 +66,7 @@ const exportDistributorConfig = {
   additionalProperties: false,
   properties: {
     mode: { enum: ['tree', 'manifest'], default: 'manifest', description: 'tree: realised copies of the content; manifest: a JSON manifest of every unit plus its files' },
-    export_dir: strKey('absolute directory receiving the export (default under the publish root)'),
+    export_dir: pathKey('directory receiving the export (default under the publish root)'),
     tar: boolKey('write the export as a tar archive', false),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to export' },
     relative_url: relativeUrl,
@@ -74,9 +80,9 @@ const feedKeys = (feedDescription: string) => ({
   feed: strKey(feedDescription, { pattern: '^(https?|file)://' }),
   max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5, description: 'parallel downloads' },
   retries: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'retries per download' },
-  ssl_ca_cert: strKey('CA certificate (path or PEM) for the feed'),
-  ssl_client_cert: strKey('client certificate (path or PEM)'),
-  ssl_client_key: strKey('client key (path or PEM; needs ssl_client_cert)'),
+  ssl_ca_cert: pathKey('CA certificate (path or PEM) for the feed'),
+  ssl_client_cert: pathKey('client certificate (path or PEM)'),
+  ssl_client_key: pathKey('client key (path or PEM; needs ssl_client_cert)'),
   proxy_url: strKey('proxy for the feed', { pattern: '^https?://' }),
   remove_missing: boolKey('remove units no longer in the feed', false),
 });
@@ -199,8 +205,8 @@ export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    data_dir: strKey('engine data directory (database, content store, logs); flag --data-dir and env STAGEPUSH_DATA_DIR win'),
-    config_dir: strKey('directory holding plugins.conf.d/<plugin id>.json (plugin-level configs); default: the directory of this file, else /etc/stagepush'),
+    data_dir: pathKey('engine data directory (database, content store, logs); flag --data-dir and env STAGEPUSH_DATA_DIR win'),
+    config_dir: pathKey('directory holding plugins.conf.d/<plugin id>.json (plugin-level configs); default: the directory of this file, else /etc/stagepush'),
     log_retention_days: { type: 'integer', minimum: 0, default: 30, description: 'push logs older than this are deleted by push and gc (0 = keep all)' },
     unknown_destination: {
       type: 'string',
@@ -235,7 +241,7 @@ export const CONFIG_SCHEMA = {
           type: 'array',
           items: hookCommand,
           default: [],
-          description: 'run after each repository is published; env REPO_ID, PUBLISHED_PATH, VERSION; the report JSON on stdin',
+          description: `run after each repository is published; env REPO_ID, PUBLISHED_PATH, VERSION; the report JSON on stdin; an argv whose first element is a relative path with a slash: ${RELATIVE_TO_FILE}`,
         },
         timeout: { type: 'integer', minimum: 1, default: 600, description: 'seconds a hook may run' },
       },
@@ -245,7 +251,7 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        root: strKey('publish root (default <data dir>/published); trees at <root>/{http,https}/<relative_url>'),
+        root: pathKey('publish root (default <data dir>/published); trees at <root>/{http,https}/<relative_url>'),
         base_url_http: strKey('public http base URL of <root>/http', { pattern: '^http://' }),
         base_url_https: strKey('public https base URL of <root>/https', { pattern: '^https://' }),
       },
@@ -255,9 +261,9 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        dir: strKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins (env STAGEPUSH_PLUGINS_DIR wins)'),
+        dir: pathKey('directory plugins root (<name>/importer.js, distributor.js, *.conf); default <data dir>/plugins (env STAGEPUSH_PLUGINS_DIR wins)'),
         packages: { type: 'array', items: { type: 'string' }, default: [], description: 'npm packages declaring plugins in their package.json "stagepush" field (env STAGEPUSH_PLUGIN_PACKAGES wins)' },
-        node_modules: strKey('a node_modules directory: every package in it with a "stagepush" field is loaded (env STAGEPUSH_PLUGIN_NODE_MODULES wins)'),
+        node_modules: pathKey('a node_modules directory: every package in it with a "stagepush" field is loaded (env STAGEPUSH_PLUGIN_NODE_MODULES wins)'),
       },
     },
     lock: {
@@ -295,9 +301,9 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        conf_d: strKey('handler descriptor directory', { default: '/etc/stagepush/agent/conf.d' }),
-        handlers_dir: strKey('handler modules directory', { default: '/usr/lib/stagepush/agent/handlers' }),
-        log: strKey('handler log: syslog, file:PATH or stderr', { default: 'syslog', pattern: '^(syslog|stderr|file:.+)$' }),
+        conf_d: pathKey('handler descriptor directory', { default: '/etc/stagepush/agent/conf.d' }),
+        handlers_dir: pathKey('handler modules directory', { default: '/usr/lib/stagepush/agent/handlers' }),
+        log: strKey(`handler log: syslog, file:PATH or stderr (${RELATIVE_TO_FILE})`, { default: 'syslog', pattern: '^(syslog|stderr|file:.+)$' }),
       },
     },
   },

@@ -4,7 +4,7 @@ import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'n
 import path from 'node:path';
 import { parseConfigText, loadConfig, loadConfigFile, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
 import { StagepushError } from '../../src/errors.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 function problemsOf(text: string): StagepushError {
   try {
@@ -374,4 +374,76 @@ test('YAML merge keys share repository settings; a merge of a non-mapping is CON
   const bad = problemsOf('x: &x [1]\nrepositories:\n  a: {<<: *x}\n');
   assert.equal(bad.code, 'CONFIG_YAML');
   assert.match(bad.message, /line 3.*merge key/);
+});
+
+test('relative paths in plugin configs, hooks and settings are relative to the config file, not the working directory', async () => {
+  const { CONFIG_PATH_KEYS } = await import('../../src/config/load.js');
+  const dir = tempDir();
+  const etc = path.join(dir, 'etc');
+  mkdirSync(path.join(etc, 'keys'), { recursive: true });
+  const key = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'demo-key.asc'), 'utf8');
+  writeFileSync(path.join(etc, 'keys', 'demo-key.asc'), key);
+  const file = path.join(etc, 'config.yaml');
+  writeFileSync(
+    file,
+    [
+      'data_dir: ../data',
+      'agent: {log: "file:logs/agent.log"}',
+      'hooks:',
+      '  post_publish: [[hooks/notify.sh, a/b], [notify-send, x/y], "hooks/run.sh x"]',
+      'templates:',
+      '  t: {type: yum, importer: {type_id: yum_importer, config: {ssl_ca_cert: ca.pem}}}',
+      'repositories:',
+      '  r:',
+      '    type: yum',
+      '    importer: {type_id: yum_importer, config: {ssl_client_cert: tls/client.pem, ssl_client_key: /abs/key.pem}}',
+      '    distributors:',
+      '      - {type_id: yum_distributor, config: {gpgkey: keys/demo-key.asc, https_ca: "-----BEGIN CERTIFICATE-----\\nMII\\n-----END CERTIFICATE-----\\n"}}',
+      '      - {type_id: export_distributor, config: {export_dir: exports/r}}',
+      '',
+    ].join('\n'),
+  );
+  const c = loadConfigFile(file).config;
+  assert.equal(c.data_dir, path.join(dir, 'data'));
+  assert.equal(c.agent.log, `file:${path.join(etc, 'logs', 'agent.log')}`);
+  // Only an argv's first element with a slash: a bare name is looked up in $PATH, a string is the shell's.
+  assert.deepEqual(c.hooks.post_publish, [[path.join(etc, 'hooks', 'notify.sh'), 'a/b'], ['notify-send', 'x/y'], 'hooks/run.sh x']);
+  assert.equal(c.templates.t!.importer!.config!.ssl_ca_cert, path.join(etc, 'ca.pem'));
+  const r = c.repositories.r!;
+  assert.equal(r.importer!.config!.ssl_client_cert, path.join(etc, 'tls', 'client.pem'));
+  assert.equal(r.importer!.config!.ssl_client_key, '/abs/key.pem');
+  assert.equal(r.distributors![0]!.config!.gpgkey, path.join(etc, 'keys', 'demo-key.asc'));
+  assert.match(String(r.distributors![0]!.config!.https_ca), /^-----BEGIN CERTIFICATE/, 'PEM text is not a path');
+  assert.equal(r.distributors![1]!.config!.export_dir, path.join(etc, 'exports', 'r'));
+  // The cached parse (a second load) is resolved too.
+  assert.equal(loadConfigFile(file).config.repositories.r!.distributors![0]!.config!.gpgkey, path.join(etc, 'keys', 'demo-key.asc'));
+  // From another working directory (cron runs from /), the repository's key is found.
+  writeFileSync(file, 'repositories:\n  r:\n    type: yum\n    distributors:\n      - type_id: yum_distributor\n        config: {gpgkey: keys/demo-key.asc}\n');
+  const check = runCli(['config', 'check', '--config', file, '--json'], { cwd: '/', env: { HOME: dir, STAGEPUSH_DATA_DIR: path.join(dir, 'data') } });
+  assert.equal(check.status, 0, check.stderr);
+  assert.equal(JSON.parse(check.stdout).repositories[0].distributors[0].config.gpgkey, path.join(etc, 'keys', 'demo-key.asc'));
+
+  // The list is every key the schema marks as a path (and only those).
+  const { RELATIVE_TO_FILE } = await import('../../src/config/schema.js');
+  const marked = new Set<string>();
+  const walk = (s: unknown, at: string[]): void => {
+    if (!s || typeof s !== 'object') return;
+    const node = s as Record<string, unknown>;
+    for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, { description?: string }>)) {
+      if (typeof v?.description === 'string' && v.description.includes(RELATIVE_TO_FILE)) marked.add([...at, k].join('.'));
+      walk(v, [...at, k]);
+    }
+    for (const b of (node.allOf ?? []) as Array<{ if: { properties: { type_id: { const: string } } }; then: unknown }>) walk(b.then, [...at.slice(0, -1), b.if.properties.type_id.const]);
+    walk(node.items, at);
+    walk(node.additionalProperties, at);
+  };
+  walk(CONFIG_SCHEMA, []);
+  const listed = new Set([
+    ...CONFIG_PATH_KEYS.settings,
+    'agent.log',
+    'hooks.post_publish',
+    ...Object.entries({ ...CONFIG_PATH_KEYS.importer, ...CONFIG_PATH_KEYS.distributor }).flatMap(([type, keys]) => keys.map((k) => `${type}.config.${k}`)),
+  ]);
+  const normalise = (k: string) => k.replace(/^(repositories|templates)\./, '');
+  assert.deepEqual([...new Set([...marked].map(normalise))].sort(), [...listed].sort());
 });
