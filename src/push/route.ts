@@ -162,6 +162,12 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
       }
     }
     let targets = byDest.get(dest);
+    // A destination declared for several repositories (one yum, one file, say) gives each item to
+    // those of them that can hold it; only an item none of them holds is refused. A destination
+    // of one repository refuses what that repository cannot hold, as before.
+    const several = targets !== undefined && targets.length > 1;
+    const refusedBy = new Map<number, string[]>();
+    const heldBy = new Set<number>();
     if (!targets) {
       if (config.unknown_destination === 'error') {
         const known = sorted([...byDest.keys()], (x) => x);
@@ -223,16 +229,33 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
         const okKind = holds.includes(fam);
         const okImporter = !supported || storedTypes(typeId).every((t) => supported.includes(t));
         if (!okKind || !okImporter) {
+          const what = `${repo.kind} repository, importer ${repo.importer.typeId}${supported ? ` holds ${supported.join(', ')}` : ''}`;
+          if (several) {
+            pushTo(refusedBy, e.index, `${repo.id} (${what})`);
+            continue;
+          }
           problems.push({
             code: 'PUSH_TYPE_NOT_HELD',
             file: e.item.src ?? undefined,
             entry: e.item.name,
-            message: `item ${e.item.name} (${typeId}) cannot go to repository ${repo.id} (${repo.kind} repository, importer ${repo.importer.typeId}${supported ? ` holds ${supported.join(', ')}` : ''})`,
+            message: `item ${e.item.name} (${typeId}) cannot go to repository ${repo.id} (${what})`,
           });
           continue;
         }
+        heldBy.add(e.index);
         assignments.push({ index: e.index, item: e.item, repoId: repo.id, dest, typeId });
       }
+    }
+    for (const e of entries) {
+      if (!several || heldBy.has(e.index) || !refusedBy.has(e.index)) continue;
+      // Said once per item (an item listing the destination twice is one entry here).
+      heldBy.add(e.index);
+      problems.push({
+        code: 'PUSH_TYPE_NOT_HELD',
+        file: e.item.src ?? undefined,
+        entry: e.item.name,
+        message: `item ${e.item.name} (${itemTypeId(e.item)}) cannot go to any repository of destination ${dest}: ${refusedBy.get(e.index)!.join('; ')}`,
+      });
     }
   }
   const left = (d: string) => Boolean((include && !include.has(d)) || exclude.has(d));

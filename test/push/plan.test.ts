@@ -58,6 +58,22 @@ test('routing: one destination to several repositories, filters, unknown_destina
   assert.deepEqual([...routeItems(items, c).partial], []);
 });
 
+test('routing: a destination declared for a yum and a file repository gives each item to the one that holds it; an item neither holds is refused naming both', () => {
+  const c = parseConfigText('repositories:\n  mix-yum: {type: yum, destinations: [mix]}\n  mix-files: {type: file, destinations: [mix]}\n  only-yum: {type: yum, destinations: [one]}\n', '/c');
+  const items = [item('RpmPushItem', 'a-1-1.noarch.rpm', 'mix'), item('ErratumPushItem', 'RHBA-1', 'mix'), item('FilePushItem', 'f.txt', 'mix'), item('DirectoryPushItem', 'tree', 'mix'), item('FilePushItem', 'g.iso', 'one')];
+  const r = routeItems(items, c);
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['mix-files:f.txt', 'mix-files:tree', 'mix-yum:RHBA-1', 'mix-yum:a-1-1.noarch.rpm', 'mix-yum:tree']);
+  assert.deepEqual(r.repos.map((x) => x.id), ['mix-files', 'mix-yum', 'only-yum']);
+  // A destination of one repository keeps refusing what it cannot hold, naming it.
+  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.entry}`), ['PUSH_TYPE_NOT_HELD g.iso']);
+  assert.match(r.problems[0]!.message, /cannot go to repository only-yum/);
+  // An importer that holds neither: the item is refused once, naming every repository of the destination.
+  const none = routeItems([item('RpmPushItem', 'b-1-1.noarch.rpm', 'mix')], c, { importerTypes: { yum_importer: ['erratum'], iso_importer: ['iso'] } });
+  assert.equal(none.assignments.length, 0);
+  assert.deepEqual(none.problems.map((p) => `${p.code} ${p.entry}`), ['PUSH_TYPE_NOT_HELD b-1-1.noarch.rpm']);
+  assert.match(none.problems[0]!.message, /any repository of destination mix: mix-files \(file repository.*; mix-yum \(yum repository/);
+});
+
 const rpmUnit = (name: string, v: string, sha: string): PlanUnit => ({
   typeId: 'rpm',
   unitKey: { name, epoch: '0', version: v, release: '1', arch: 'noarch', checksum: sha },
