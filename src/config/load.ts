@@ -330,6 +330,12 @@ function describeError(e: ErrorObject): { key: string; message: string; segments
       message = 'required key missing';
       break;
     }
+    case 'maximum':
+      message = `must be at most ${String(params.limit)}`;
+      break;
+    case 'minimum':
+      message = `must be at least ${String(params.limit)}`;
+      break;
     case 'enum':
       message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
       break;

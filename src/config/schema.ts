@@ -191,6 +191,12 @@ const repositorySchema = {
 
 const templateSchema = { type: 'object', additionalProperties: false, properties: { ...repoShape, template: strKey('base template') } };
 
+/**
+ * The longest hook timeout: Node.js runs a timer of more than 2^31-1 ms after 1 ms, so a larger
+ * one made every hook "time out" at once and the push exit 6.
+ */
+export const MAX_HOOK_TIMEOUT_SEC = Math.floor(0x7fffffff / 1000);
+
 const hookCommand = {
   anyOf: [
     { type: 'string', minLength: 1, description: 'shell command (sh -c)' },
@@ -243,7 +249,7 @@ export const CONFIG_SCHEMA = {
           default: [],
           description: `run after each repository is published; env REPO_ID, PUBLISHED_PATH, VERSION; the report JSON on stdin; an argv whose first element is a relative path with a slash: ${RELATIVE_TO_FILE}`,
         },
-        timeout: { type: 'integer', minimum: 1, default: 600, description: 'seconds a hook may run' },
+        timeout: { type: 'integer', minimum: 1, maximum: MAX_HOOK_TIMEOUT_SEC, default: 600, description: `seconds a hook may run (at most ${MAX_HOOK_TIMEOUT_SEC}, about 24.8 days: the longest timer Node.js sets)` },
       },
     },
     publish: {

@@ -447,3 +447,19 @@ test('relative paths in plugin configs, hooks and settings are relative to the c
   const normalise = (k: string) => k.replace(/^(repositories|templates)\./, '');
   assert.deepEqual([...new Set([...marked].map(normalise))].sort(), [...listed].sort());
 });
+
+test('hooks.timeout is bounded by the longest timer Node.js sets (beyond it every hook "timed out" after 1 ms); check and push agree', () => {
+  assert.equal(parseConfigText('hooks: {timeout: 2147483}\n', '/x/c.yaml').hooks.timeout, 2147483);
+  const err = problemsOf('log_retention_days: 1\nhooks: {timeout: 2147484}\n');
+  assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}: ${p.message}`), ['hooks.timeout@line 2: must be at most 2147483']);
+  const dir = tempDir();
+  const f = path.join(dir, 'c.yaml');
+  writeFileSync(f, 'hooks:\n  timeout: 99999999\n  post_publish: ["true"]\n');
+  const data = path.join(dir, 'data');
+  for (const args of [['config', 'check'], ['push', path.join(dir, 'staging')]]) {
+    const r = runCli(['--config', f, '--data-dir', data, ...args], { env: { HOME: dir } });
+    assert.equal(r.status, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /hooks\.timeout \(line 2\): must be at most 2147483/);
+  }
+  assert.ok(!readdirSync(dir).includes('data'), 'the refused push made no data dir');
+});
