@@ -5,6 +5,8 @@
  * silently falls back to a default.
  */
 
+import { ISO_IMPORTER_DEFAULTS, PUBLISH_DEFAULTS, YUM_DISTRIBUTOR_DEFAULTS, YUM_IMPORTER_DEFAULTS } from '../plugins/defaults.js';
+
 const boolKey = (description: string, def?: boolean) => ({ type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) });
 const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra });
 /**
@@ -20,7 +22,7 @@ const publishKeys = {
   relative_url: relativeUrl,
   http: boolKey('publish under <publish root>/http', true),
   https: boolKey('publish under <publish root>/https', false),
-  keep_previous: { type: 'integer', minimum: 0, description: 'earlier published trees kept beside the current one' },
+  keep_previous: { type: 'integer', minimum: 0, maximum: 100, default: PUBLISH_DEFAULTS.keep_previous, description: 'earlier published trees kept beside the current one' },
 };
 const linkMode = (key: string) => ({ [key]: { enum: ['symlink', 'hardlink', 'copy'], default: 'symlink', description: 'how published files point at the stored file' } });
 
@@ -34,7 +36,7 @@ const yumDistributorConfig = {
     gpgkey: pathKey('ASCII-armored GPG public key published as the repository key (content or path)'),
     skip: { type: 'array', items: { type: 'string' }, description: 'content types not to publish (rpm, srpm, erratum, comps, modules, productid, distribution, ...)' },
     remove_old_repodata: boolKey('delete repodata files older than the threshold', true),
-    remove_old_repodata_threshold: { type: 'integer', minimum: 0, default: 1209600, description: 'seconds an older repomd.xml keeps its files published' },
+    remove_old_repodata_threshold: { type: 'integer', minimum: 0, default: YUM_DISTRIBUTOR_DEFAULTS.remove_old_repodata_threshold, description: 'seconds an older repomd.xml keeps its files published' },
     gpg_sign_metadata: boolKey('write a detached armored repomd.xml.asc with gpg', false),
     gpg_key_id: strKey('key id gpg signs repomd.xml with'),
     gpg_home: pathKey('GNUPGHOME (a directory) for metadata signing'),
@@ -44,7 +46,7 @@ const yumDistributorConfig = {
       description: 'how Packages/ entries point at the stored file: auto = a hard link, or a symlink where the filesystem refuses one (another filesystem, protected_hardlinks); hardlink = a hard link, or a copy',
     },
     repo_name: strKey('repository name shown to consumers'),
-    changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, description: 'changelog entries per package in other.xml' },
+    changelog_limit: { type: 'integer', minimum: 0, maximum: 1000000, default: YUM_DISTRIBUTOR_DEFAULTS.changelog_limit, description: 'changelog entries per package in other.xml' },
     https_ca: pathKey('CA certificate (path or PEM) consumers use for the https repository'),
     generate_sqlite: { const: false, default: false, description: 'sqlite repodata is not published (dnf reads the XML); only false is accepted' },
   },
@@ -76,10 +78,10 @@ const exportDistributorConfig = {
 };
 
 /** Keys the yum and iso importers share (syncing from a feed). */
-const feedKeys = (feedDescription: string) => ({
+const feedKeys = (feedDescription: string, defaults: { max_downloads: number; retries: number }) => ({
   feed: strKey(feedDescription, { pattern: '^(https?|file)://' }),
-  max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: 5, description: 'parallel downloads' },
-  retries: { type: 'integer', minimum: 0, maximum: 20, default: 3, description: 'retries per download' },
+  max_downloads: { type: 'integer', minimum: 1, maximum: 64, default: defaults.max_downloads, description: 'parallel downloads' },
+  retries: { type: 'integer', minimum: 0, maximum: 20, default: defaults.retries, description: 'retries per download' },
   ssl_ca_cert: pathKey('CA certificate (path or PEM) for the feed'),
   ssl_client_cert: pathKey('client certificate (path or PEM)'),
   ssl_client_key: pathKey('client key (path or PEM; needs ssl_client_cert)'),
@@ -91,8 +93,8 @@ const yumImporterConfig = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    ...feedKeys('remote yum repository to sync from (http://, https://, file://)'),
-    timeout: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds per download' },
+    ...feedKeys('remote yum repository to sync from (http://, https://, file://)', YUM_IMPORTER_DEFAULTS),
+    timeout: { type: 'integer', minimum: 1, maximum: 86400, default: YUM_IMPORTER_DEFAULTS.timeout, description: 'seconds per download' },
     ssl_validation: boolKey('verify the feed TLS certificate', true),
     proxy_username: strKey('proxy user'),
     proxy_password: strKey('proxy password'),
@@ -107,7 +109,7 @@ const yumImporterConfig = {
 const isoImporterConfig = {
   type: 'object',
   additionalProperties: false,
-  properties: feedKeys('URL of a PULP_MANIFEST (or its directory) to sync from'),
+  properties: feedKeys('URL of a PULP_MANIFEST (or its directory) to sync from', ISO_IMPORTER_DEFAULTS),
 };
 
 const genericImporterConfig = {

@@ -463,3 +463,16 @@ test('hooks.timeout is bounded by the longest timer Node.js sets (beyond it ever
   }
   assert.ok(!readdirSync(dir).includes('data'), 'the refused push made no data dir');
 });
+
+test('config schema: the built-in plugins\' numeric defaults are the ones the plugins use', async () => {
+  const d = await import('../../src/plugins/defaults.js');
+  type Branch = { if: { properties: { type_id: { const: string } } }; then: { properties: { config: { properties: Record<string, { default?: unknown }> } } } };
+  const repo = CONFIG_SCHEMA.properties.repositories.additionalProperties.properties;
+  const keys = Object.fromEntries([...(repo.importer.allOf as unknown as Branch[]), ...(repo.distributors.items.allOf as unknown as Branch[])].map((b) => [b.if.properties.type_id.const, b.then.properties.config.properties]));
+  const defaultsOf = (type: string, names: string[]) => Object.fromEntries(names.map((k) => [k, keys[type]![k]!.default]));
+  assert.deepEqual(defaultsOf('yum_importer', ['max_downloads', 'retries', 'timeout']), { ...d.YUM_IMPORTER_DEFAULTS });
+  assert.deepEqual(defaultsOf('iso_importer', ['max_downloads', 'retries']), { max_downloads: 4, retries: 3 });
+  assert.deepEqual(defaultsOf('iso_importer', ['max_downloads', 'retries']), { ...d.ISO_IMPORTER_DEFAULTS });
+  assert.deepEqual(defaultsOf('yum_distributor', ['changelog_limit', 'remove_old_repodata_threshold', 'keep_previous']), { ...d.YUM_DISTRIBUTOR_DEFAULTS, ...d.PUBLISH_DEFAULTS });
+  for (const t of ['iso_distributor', 'directory_distributor']) assert.equal(keys[t]!.keep_previous!.default, d.PUBLISH_DEFAULTS.keep_previous, t);
+});

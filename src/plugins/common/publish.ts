@@ -21,6 +21,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { PluginCallConfig, PublishConduit, Repository } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
+import { PUBLISH_DEFAULTS } from '../defaults.js';
 import { DIR_MODE, fixTreeModes, isWithin, linkOrCopy, mkdirp, moveTree, openDirChain } from './fsutil.js';
 
 export interface Protocols {
@@ -532,7 +533,7 @@ export async function publishWithConduit(
   const raw = config.get<unknown>('relative_url');
   const relativeUrl = normalizeRelativeUrl(typeof raw === 'string' && raw.trim() ? raw : repo.id);
   const kp = config.get<unknown>('keep_previous');
-  const keepPrevious = extra.keepPrevious ?? (typeof kp === 'number' ? kp : typeof kp === 'string' && /^\d+$/.test(kp) ? Number(kp) : 1);
+  const keepPrevious = extra.keepPrevious ?? (typeof kp === 'number' ? kp : typeof kp === 'string' && /^\d+$/.test(kp) ? Number(kp) : PUBLISH_DEFAULTS.keep_previous);
   return atomicPublish({
     publishRoot: conduit.publishRoot,
     repo,

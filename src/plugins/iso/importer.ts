@@ -12,6 +12,7 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
 import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
+import { ISO_IMPORTER_DEFAULTS } from '../defaults.js';
 import { copyAndHash } from '../common/fsutil.js';
 import { DIRECTORY_TYPE, storeDirectoryUpload } from '../common/directory.js';
 import { MANIFEST_NAME, checkIsoName, parseManifest, type ManifestEntry } from './manifest.js';
@@ -155,7 +156,7 @@ export class IsoImporter implements Importer {
       clientCert: config.get<string>('ssl_client_cert'),
       clientKey: config.get<string>('ssl_client_key'),
       proxyUrl: config.get<string>('proxy_url'),
-      retries: getInt(config, 'retries', 3),
+      retries: getInt(config, 'retries', ISO_IMPORTER_DEFAULTS.retries),
       signal,
     });
     try {
@@ -170,7 +171,7 @@ export class IsoImporter implements Importer {
       conduit.setProgress({ step: 'download', done: 0, total: want.length, bytes: 0, total_bytes: total });
       const saved = await mapLimit(
         want,
-        getInt(config, 'max_downloads', 4),
+        getInt(config, 'max_downloads', ISO_IMPORTER_DEFAULTS.max_downloads),
         async (e: ManifestEntry) => {
           const url = new URL(e.name.split('/').map(encodeURIComponent).join('/'), murl).toString();
           const unit = conduit.initUnit(ISO_TYPE, { name: e.name, checksum: e.sha256, size: e.size }, {}, e.name);

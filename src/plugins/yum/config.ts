@@ -3,6 +3,7 @@
  * refuses unknown keys and bad values, naming the key).
  */
 import { X509Certificate } from 'node:crypto';
+import { YUM_DISTRIBUTOR_DEFAULTS } from '../defaults.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { PluginCallConfig, RelatedRepositories, Repository } from '../../engine/contract.js';
@@ -62,7 +63,7 @@ export type ChecksumType = (typeof CHECKSUM_TYPES)[number];
  */
 export const PACKAGE_LINKS = ['auto', 'symlink', 'hardlink', 'copy'] as const;
 export type PackageLink = (typeof PACKAGE_LINKS)[number];
-export const DEFAULT_OLD_REPODATA_THRESHOLD = 1_209_600;
+export const DEFAULT_OLD_REPODATA_THRESHOLD = YUM_DISTRIBUTOR_DEFAULTS.remove_old_repodata_threshold;
 
 function checkSkip(config: PluginCallConfig): string | null {
   if (!config.has('skip')) return null;
@@ -255,7 +256,7 @@ export function distributorSettings(config: PluginCallConfig): DistributorSettin
     gpgKeyId: config.get<string>('gpg_key_id') ?? null,
     gpgHome: config.get<string>('gpg_home') ?? null,
     gpgkey: config.has('gpgkey') ? armoredKeyOrFile(config.get<string>('gpgkey')!) : null,
-    changelogLimit: getInt(config, 'changelog_limit', 10),
+    changelogLimit: getInt(config, 'changelog_limit', YUM_DISTRIBUTOR_DEFAULTS.changelog_limit),
     packageLink: (config.get<string>('package_link') as PackageLink | undefined) ?? 'auto',
   };
 }

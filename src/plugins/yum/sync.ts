@@ -13,6 +13,7 @@ import type { ImporterConduit, Json, PluginCallConfig, Repository, SyncReport, U
 import { StagepushError } from '../../errors.js';
 import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repomd/index.js';
 import { getBool, getInt } from '../common/config.js';
+import { YUM_IMPORTER_DEFAULTS } from '../defaults.js';
 import { clientCredentials, pemOrFile } from './config.js';
 import { decompressMetadata } from './decompress.js';
 import { Downloader, canceledError, joinUrl, pool } from './download.js';
@@ -81,8 +82,8 @@ export class YumSync {
       proxyUrl: this.config.get<string>('proxy_url'),
       proxyUsername: this.config.get<string>('proxy_username'),
       proxyPassword: this.config.get<string>('proxy_password'),
-      retries: getInt(this.config, 'retries', 3),
-      timeout: getInt(this.config, 'timeout', 300),
+      retries: getInt(this.config, 'retries', YUM_IMPORTER_DEFAULTS.retries),
+      timeout: getInt(this.config, 'timeout', YUM_IMPORTER_DEFAULTS.timeout),
       signal: this.signal,
     });
     const work = path.join(this.repo.workingDir, `sync-${process.pid}-${Date.now()}`);
@@ -282,7 +283,7 @@ export class YumSync {
     }
     const requireSignature = boolFrom(this.config.get('require_signature'), false);
     const allowedKeys = listFrom(this.config.get('allowed_keys'));
-    const max = getInt(this.config, 'max_downloads', 5);
+    const max = getInt(this.config, 'max_downloads', YUM_IMPORTER_DEFAULTS.max_downloads);
     const refused: Array<{ location: string; reason: string }> = [];
     let done = 0;
     let added = 0;

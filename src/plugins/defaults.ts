@@ -1,0 +1,11 @@
+/**
+ * The built-in plugins' numeric defaults, in one module the plugins and the configuration schema
+ * both read (`stagepush config schema` prints them): the schema had restated them, and said 5
+ * parallel downloads for the iso importer that takes 4, and nothing for the yum importer's timeout
+ * or the yum distributor's changelog limit. No imports: the schema is loaded by every command.
+ */
+export const YUM_IMPORTER_DEFAULTS = { max_downloads: 5, retries: 3, timeout: 300 } as const;
+export const ISO_IMPORTER_DEFAULTS = { max_downloads: 4, retries: 3 } as const;
+export const YUM_DISTRIBUTOR_DEFAULTS = { changelog_limit: 10, remove_old_repodata_threshold: 1_209_600 } as const;
+/** Of every publishing distributor (yum, iso, directory): earlier published trees kept. */
+export const PUBLISH_DEFAULTS = { keep_previous: 1 } as const;
