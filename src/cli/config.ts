@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { StagepushError } from '../errors.js';
+import { StagepushError, type Problem } from '../errors.js';
+import type { RepoSpec } from '../config/index.js';
 import { resolveGlobals } from './globals.js';
 import { printJson, say, table } from './output.js';
 
@@ -16,7 +17,7 @@ export function register(program: Command): void {
     .action(async (file: string | undefined, _opts: unknown, cmd: Command) => {
       const raw = cmd.optsWithGlobals();
       const g = resolveGlobals(raw);
-      const { loadConfig, resolveSettings, declaredRepos } = await import('../config/index.js');
+      const { loadConfig, resolveSettings, declaredRepos, templateRepos, pluginConfigPath, fileLines } = await import('../config/index.js');
       const loaded = loadConfig(file ?? g.configFile);
       const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
       const repos = declaredRepos(loaded.config);
@@ -27,11 +28,27 @@ export function register(program: Command): void {
       const registry = await PluginRegistry.load({ configDir: settings.configDir, pluginsDir: settings.pluginsDir ?? path.join(settings.dataDir, 'plugins'), pluginPackages: settings.pluginPackages, pluginNodeModules: settings.pluginNodeModules });
       const installed = { importer: new Set<string>(), distributor: new Set<string>() };
       for (const p of registry.plugins.values()) installed[p.kind].add(p.id);
-      const unknown = checkPluginTypes(loaded.config, loaded.file, installed);
-      // Every declared repository's plugin configuration, as its creation will check it.
+      // A plugins.conf.d file that cannot be read leaves its plugin unloaded: a push using it is
+      // refused, so the check is too (other load errors are the plugins' own, warned about).
+      const unknown: Problem[] = registry.errors.filter((e) => e.code === 'PLUGIN_BAD_CONF').map((e) => ({ code: e.code, file: e.file, field: 'config_dir', message: e.message }));
+      unknown.push(...checkPluginTypes(loaded.config, loaded.file, installed));
+      // Every declared repository's plugin configuration, as its creation will check it, and every
+      // template's, as a destination made from it will get it; each problem named by the line and
+      // path of the importer or distributor config (and of the key the plugin names).
       if (!unknown.length) {
         const { checkRepoSpecs } = await import('../push/deps.js');
-        for (const r of await checkRepoSpecs(settings, repos)) unknown.push({ code: r.error.code, file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: r.error.message });
+        const line = fileLines(loaded.file);
+        const where = (section: 'repositories' | 'templates', spec: RepoSpec, error: StagepushError): Problem => {
+          const details = (error.details ?? {}) as { distributor?: string | null; message?: string | null };
+          const part = details.distributor === undefined ? -1 : details.distributor === null ? 'importer' : spec.distributors.findIndex((d) => d.id === details.distributor);
+          const key = /config key "([^"]+)"/.exec(details.message ?? '')?.[1];
+          const segments = (part !== -1 ? pluginConfigPath(loaded.config, section, spec.id, part, key) : null) ?? [section, spec.id];
+          const ln = line?.(segments);
+          return { code: error.code, file: loaded.file ?? undefined, entry: ln !== undefined ? `line ${ln}` : spec.id, field: segments.join('.'), message: error.message };
+        };
+        for (const r of await checkRepoSpecs(settings, repos)) unknown.push(where('repositories', repos.find((x) => x.id === r.id)!, r.error));
+        // One at a time: templates are not repositories of one push (their relative_urls do not clash).
+        for (const t of templateRepos(loaded.config)) for (const r of await checkRepoSpecs(settings, [t])) unknown.push(where('templates', t, r.error));
       }
       if (unknown.length) {
         const where = (p: (typeof unknown)[number]) => `${p.field}${p.entry ? ` (${p.entry})` : ''}: ${p.message}`;

@@ -3,7 +3,7 @@ import { StagepushError } from '../errors.js';
 import type { LoadedConfig, RepoKind, RepoShape, StagepushConfig, DuplicateNevra, PushMode } from './types.js';
 
 export * from './types.js';
-export { loadConfig, loadConfigFile, parseConfigText, defaultConfig, configCandidates } from './load.js';
+export { loadConfig, loadConfigFile, parseConfigText, defaultConfig, configCandidates, fileLines } from './load.js';
 export { CONFIG_SCHEMA } from './schema.js';
 export { engineOptionsOf } from './engine-options.js';
 
@@ -188,6 +188,49 @@ export function declaredRepos(config: StagepushConfig): RepoSpec[] {
       return toSpec(id, shape, r.destinations ?? [id], 'config', id);
     })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * A repository made from each template of the file (its id and destination: the template's
+ * name), as a destination using the template would get it: `config check` checks the plugin
+ * configs a template gives before a push meets them.
+ */
+export function templateRepos(config: StagepushConfig): RepoSpec[] {
+  return Object.keys(config.templates)
+    .sort()
+    .map((name) => toSpec(name, templateChain(config, name), [name], `template:${name}`, name));
+}
+
+/**
+ * The path in the file of the importer config (`part` 'importer') or of distributor number `part`
+ * of a repository or template, and of `key` in it when it is written there: the node the
+ * repository's own entry or its template chain gives it. Null when a built-in template gives it.
+ */
+export function pluginConfigPath(config: StagepushConfig, section: 'repositories' | 'templates', id: string, part: 'importer' | number, key?: string): string[] | null {
+  let sec: 'repositories' | 'templates' = section;
+  let name: string | undefined = id;
+  let found: string[] | null = null;
+  const seen = new Set<string>();
+  while (name !== undefined && !seen.has(`${sec}/${name}`)) {
+    seen.add(`${sec}/${name}`);
+    const shape: RepoShape | undefined = config[sec][name];
+    if (!shape) break;
+    const written = part === 'importer' ? shape.importer : shape.distributors ? shape.distributors[part] : undefined;
+    if (part !== 'importer' && shape.distributors) {
+      // Distributors are given whole by the first of the chain that lists them.
+      const base = [sec, name, 'distributors', String(part), 'config'];
+      return key !== undefined && written?.config?.[key] !== undefined ? [...base, key] : base;
+    }
+    if (written) {
+      // An importer's config is merged along the chain: the key is where it is written.
+      const base = [sec, name, 'importer', 'config'];
+      if (key !== undefined && written.config?.[key] !== undefined) return [...base, key];
+      found ??= base;
+    }
+    name = shape.template;
+    sec = 'templates';
+  }
+  return found;
 }
 
 /**

@@ -226,17 +226,7 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
  * know them (plugins come from npm packages and directories).
  */
 export function checkPluginTypes(config: StagepushConfig, file: string | null, installed: { importer: Set<string>; distributor: Set<string> }): Problem[] {
-  let line: ((segments: string[]) => number | undefined) | null = null;
-  if (file) {
-    try {
-      const { LineCounter, parseDocument } = yaml();
-      const lc = new LineCounter();
-      const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc, prettyErrors: false, merge: true });
-      line = (p) => lineOf(doc.contents as YamlNode | null, p, lc);
-    } catch {
-      line = null;
-    }
-  }
+  const line = fileLines(file);
   const problems: Problem[] = [];
   const at = (segments: string[], message: string) => {
     const ln = line ? line(segments) : undefined;
@@ -253,6 +243,19 @@ export function checkPluginTypes(config: StagepushConfig, file: string | null, i
     }
   }
   return problems;
+}
+
+/** The line of a key path in a config file (null without a file, or when it cannot be read again). */
+export function fileLines(file: string | null): ((segments: string[]) => number | undefined) | null {
+  if (!file) return null;
+  try {
+    const { LineCounter, parseDocument } = yaml();
+    const lc = new LineCounter();
+    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lc, prettyErrors: false, merge: true });
+    return (p) => lineOf(doc.contents as YamlNode | null, p, lc);
+  } catch {
+    return null;
+  }
 }
 
 /**

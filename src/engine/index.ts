@@ -358,7 +358,7 @@ class EngineImpl implements Engine, ConduitHost {
     try {
       res = (await inst.validateConfig(repo, new CallConfig(p.config, config, override), this.related(p.id, repo.id, distId, plannedUrls))) as typeof res;
     } catch (e) {
-      throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e });
+      throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e, details: { plugin: p.id, message: (e as Error).message, distributor: distId ?? null } });
     }
     let valid: boolean;
     let message: string | undefined;
@@ -368,7 +368,7 @@ class EngineImpl implements Engine, ConduitHost {
       valid = (res as { valid: boolean }).valid === true;
       message = (res as { message?: string }).message;
     } else valid = false;
-    if (!valid) throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}`, { kind: 'invalid', details: { plugin: p.id, message: message ?? null } });
+    if (!valid) throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}`, { kind: 'invalid', details: { plugin: p.id, message: message ?? null, distributor: distId ?? null } });
   }
 
   /**

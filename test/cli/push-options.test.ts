@@ -936,7 +936,7 @@ test('a repository the push would create is checked by its plugins before anythi
   writeFileSync(config, 'allow_unsigned: true\nrepositories:\n  a:\n    template: yum\n    destinations: [a]\n    distributors: [{type_id: yum_distributor, config: {gpgkey: /nonexistent.asc}}]\n');
   const check = runCli(['--data-dir', dataDir, 'config', 'check', config], { env: { STAGEPUSH_CONFIG: '' } });
   assert.equal(check.status, 3, check.stderr);
-  assert.match(check.stderr, /repositories\.a .*"gpgkey"/);
+  assert.match(check.stderr, /repositories\.a\.distributors\.0\.config\.gpgkey \(line 6\): .*"gpgkey"/);
   for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
     const r = push(args, { dataDir, config });
     assert.equal(r.status, 3, r.stderr);

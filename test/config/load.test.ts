@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfigText, loadConfig, loadConfigFile, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
 import { StagepushError } from '../../src/errors.js';
@@ -475,4 +475,50 @@ test('config schema: the built-in plugins\' numeric defaults are the ones the pl
   assert.deepEqual(defaultsOf('iso_importer', ['max_downloads', 'retries']), { ...d.ISO_IMPORTER_DEFAULTS });
   assert.deepEqual(defaultsOf('yum_distributor', ['changelog_limit', 'remove_old_repodata_threshold', 'keep_previous']), { ...d.YUM_DISTRIBUTOR_DEFAULTS, ...d.PUBLISH_DEFAULTS });
   for (const t of ['iso_distributor', 'directory_distributor']) assert.equal(keys[t]!.keep_previous!.default, d.PUBLISH_DEFAULTS.keep_previous, t);
+});
+
+test('config check refuses what a push refuses: templates\' plugin configs, a broken plugins.conf.d file; plugin refusals name the config node, its key and line', () => {
+  const dir = tempDir();
+  const etc = path.join(dir, 'etc');
+  mkdirSync(path.join(etc, 'plugins.conf.d'), { recursive: true });
+  const file = path.join(etc, 'config.yaml');
+  writeFileSync(
+    file,
+    [
+      'unknown_destination: template:el',
+      'templates:',
+      '  el:',
+      '    template: yum',
+      '    distributors:',
+      '      - {type_id: yum_distributor, config: {gpgkey: /nonexistent/RPM-GPG-KEY}}',
+      'repositories:',
+      '  ok: {type: yum}',
+      '  r2:',
+      '    type: yum',
+      '    importer: {type_id: yum_importer, config: {retries: 2, ssl_ca_cert: /nonexistent/ca.pem}}',
+      '  r3: {template: el}',
+      '',
+    ].join('\n'),
+  );
+  const check = () => runCli(['--json', '--data-dir', path.join(dir, 'data'), 'config', 'check', file], { env: { HOME: dir, STAGEPUSH_CONFIG: '' } });
+  const r = check();
+  assert.equal(r.status, 3, r.stderr);
+  const problems = (JSON.parse(r.stdout) as { error: { problems: Array<{ code: string; field: string; entry: string; message: string }> } }).error.problems;
+  assert.deepEqual(problems.map((p) => `${p.code} ${p.field} ${p.entry}`), [
+    'PLUGIN_CONFIG_INVALID repositories.r2.importer.config.ssl_ca_cert line 11',
+    // r3's distributor is the template's: named where it is written.
+    'PLUGIN_CONFIG_INVALID templates.el.distributors.0.config.gpgkey line 6',
+    'PLUGIN_CONFIG_INVALID templates.el.distributors.0.config.gpgkey line 6',
+  ]);
+  assert.match(problems[2]!.message, /gpgkey/);
+  assert.equal(existsSync(path.join(dir, 'data')), false, 'config check makes nothing');
+
+  // A plugins.conf.d file that is not JSON leaves its plugin unloaded (a push using it is refused).
+  writeFileSync(file, 'repositories:\n  ok: {type: yum}\n');
+  assert.equal(check().status, 0);
+  writeFileSync(path.join(etc, 'plugins.conf.d', 'yum_distributor.json'), '{not json');
+  const bad = check();
+  assert.equal(bad.status, 3, bad.stderr);
+  const p = (JSON.parse(bad.stdout) as { error: { problems: Array<{ code: string; file: string }> } }).error.problems;
+  assert.deepEqual(p.map((x) => `${x.code} ${x.file}`), [`PLUGIN_BAD_CONF ${path.join(etc, 'plugins.conf.d', 'yum_distributor.json')}`]);
 });
