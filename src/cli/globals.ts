@@ -6,7 +6,10 @@ import { StagepushError } from '../errors.js';
 /** Options shared by every command (resolved: flag > environment > config file > default). */
 export interface GlobalOptions {
   dataDir: string;
-  /** Explicit config file (--config, else $STAGEPUSH_CONFIG), or undefined to use the default search. */
+  /**
+   * The --config file, or undefined: loadConfig then takes $STAGEPUSH_CONFIG itself, so that a
+   * missing file is said as named by the variable (exit 3), not as a bad --config (exit 2).
+   */
   configFile?: string;
   json: boolean;
   verbose: number;
@@ -61,7 +64,7 @@ export function resolveGlobals(
     (env.STAGEPUSH_DATA_DIR && env.STAGEPUSH_DATA_DIR.trim() ? env.STAGEPUSH_DATA_DIR : undefined) ??
     fromConfig.dataDir ??
     defaultDataDir(env);
-  const configFile = (raw.config as string | undefined) ?? (env.STAGEPUSH_CONFIG || undefined);
+  const configFile = raw.config as string | undefined;
   let waitTimeout: number | undefined;
   if (raw.waitTimeout !== undefined) {
     const n = Number(raw.waitTimeout);

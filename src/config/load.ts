@@ -9,7 +9,7 @@ import { StagepushError, type Problem } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { aliasProblems } from '../yaml-aliases.js';
-import { CONFIG_SCHEMA } from './schema.js';
+import { CONFIG_SCHEMA, NON_BLANK } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -333,6 +333,9 @@ function describeError(e: ErrorObject): { key: string; message: string; segments
       message = 'required key missing';
       break;
     }
+    case 'pattern':
+      if (params.pattern === NON_BLANK) message = 'must not be empty (a path)';
+      break;
     case 'maximum':
       message = `must be at most ${String(params.limit)}`;
       break;

@@ -14,7 +14,9 @@ const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ 
  * list of such keys, CONFIG_PATH_KEYS in load.ts, is checked against this mark by a test).
  */
 export const RELATIVE_TO_FILE = 'a relative path is relative to this file';
-const pathKey = (description: string, extra: Record<string, unknown> = {}) => strKey(`${description}; ${RELATIVE_TO_FILE}`, extra);
+/** A path must not be empty or blank: "" would be the file's own directory (the CLI refuses --data-dir ""). */
+export const NON_BLANK = '\\S';
+const pathKey = (description: string, extra: Record<string, unknown> = {}) => strKey(`${description}; ${RELATIVE_TO_FILE}`, { pattern: NON_BLANK, ...extra });
 
 const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
 /** Keys every publishing distributor (yum, iso, directory) takes. */

@@ -522,3 +522,30 @@ test('config check refuses what a push refuses: templates\' plugin configs, a br
   const p = (JSON.parse(bad.stdout) as { error: { problems: Array<{ code: string; file: string }> } }).error.problems;
   assert.deepEqual(p.map((x) => `${x.code} ${x.file}`), [`PLUGIN_BAD_CONF ${path.join(etc, 'plugins.conf.d', 'yum_distributor.json')}`]);
 });
+
+test('$STAGEPUSH_CONFIG naming no file is said as such (exit 3), not as a bad --config (exit 2)', () => {
+  const dir = tempDir();
+  const missing = path.join(dir, 'none.yaml');
+  for (const args of [['push', dir], ['config', 'check']]) {
+    const r = runCli(['--data-dir', path.join(dir, 'data'), ...args], { env: { HOME: dir, STAGEPUSH_CONFIG: missing } });
+    assert.equal(r.status, 3, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /CONFIG_NOT_FOUND.*none\.yaml does not exist \(named by \$STAGEPUSH_CONFIG\)/);
+    assert.doesNotMatch(r.stderr, /check the path given/);
+  }
+  // --config naming no file stays a bad command line.
+  const flag = runCli(['--config', missing, '--data-dir', path.join(dir, 'data'), 'push', dir], { env: { HOME: dir } });
+  assert.equal(flag.status, 2, flag.stderr);
+});
+
+test('an empty or blank path in the file (data_dir: "", publish root, plugins dir) is refused naming key and line, as --data-dir "" is', () => {
+  const err = problemsOf('log_retention_days: 1\ndata_dir: ""\npublish:\n  root: "  "\nplugins: {dir: ""}\n');
+  assert.equal(err.code, 'CONFIG_INVALID');
+  assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}: ${p.message}`), ['data_dir@line 2: must not be empty (a path)', 'publish.root@line 4: must not be empty (a path)', 'plugins.dir@line 5: must not be empty (a path)']);
+  const dir = tempDir();
+  const f = path.join(dir, 'c.yaml');
+  writeFileSync(f, 'data_dir: ""\n');
+  const r = runCli(['--config', f, 'repo', 'list'], { env: { HOME: dir, STAGEPUSH_DATA_DIR: '' } });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /data_dir \(line 1\): must not be empty/);
+  assert.deepEqual(readdirSync(dir).filter((x) => x !== '.cache'), ['c.yaml'], 'nothing made in the config directory');
+});
