@@ -8,7 +8,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StagepushError, type Problem } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
-import { aliasProblems } from '../yaml-aliases.js';
+import { aliasProblems } from '../formats/yaml/aliases.js';
 import { CONFIG_SCHEMA, NON_BLANK } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 

@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
-import { aliasProblems } from '../../yaml-aliases.js';
+import { aliasProblems } from '../yaml/aliases.js';
 
 /** The yaml package (~0.1 s to load) is loaded when a modulemd stream is first parsed or written. */
 let yamlModule: typeof import('yaml') | undefined;

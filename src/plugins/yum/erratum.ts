@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
-import { aliasProblems } from '../../yaml-aliases.js';
+import { aliasProblems } from '../../formats/yaml/aliases.js';
 import type { Json } from '../../engine/contract.js';
 import {
   ERRATUM_TYPES,

@@ -1,6 +1,6 @@
 import { StagepushError, type Problem } from '../../errors.js';
 import { fastYaml } from './fastyaml.js';
-import { aliasProblems } from '../../yaml-aliases.js';
+import { aliasProblems } from '../../formats/yaml/aliases.js';
 
 /** os.path.join for two parts: no normalisation, so `src`/`origin` keep the user's spelling. */
 export function pyJoin(a: string, b: string): string {
