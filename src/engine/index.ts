@@ -9,7 +9,7 @@ import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import { nullSink, type EventSink } from '../events.js';
 import { CallConfig, assertJson } from './config.js';
-import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, publishPinName, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
+import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, keyCanon, publishPinName, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
 import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, RelatedRepositories, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
 import { checkpoint, setCrashOp } from './crash.js';
 import { validateCriteria } from './criteria.js';
@@ -171,7 +171,20 @@ export interface Engine {
   rollback(repoId: string, toVersion: number): Promise<TaskResult>;
   lastPublish(repoId: string, distId: string): PublishRecord | null;
   createConsumerPayload(repoId: string, distId: string, bindingConfig?: Record<string, unknown>): Promise<Json>;
-  transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T>;
+  /**
+   * A transaction of the repositories `repoIds` (their locks taken in sorted order). With
+   * `lockedOnly`, a unit it changes in place (a unit is shared by key) that a repository outside
+   * `repoIds` holds fails the commit (ENGINE_SHARED_NOT_LOCKED, `details.repos`: those
+   * repositories), nothing changed, instead of giving that repository a new version it does not
+   * hold the lock of: the caller takes their locks too and runs the transaction again.
+   */
+  transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>, opts?: { lockedOnly?: boolean }): Promise<T>;
+  /**
+   * The stored units of these types and keys (whatever repository holds them; null where none is
+   * stored), each with the repositories whose current version holds it: the repositories a change
+   * to that unit reaches.
+   */
+  unitHolders(units: Array<{ typeId: string; unitKey: Record<string, unknown> }>): Array<{ unit: Unit; repos: string[] } | null>;
   pinUnits(unitIds: string[], untilMs: number): void;
   /**
    * Keep these stored digests from orphan clean-up while an operation that will reference them
@@ -1076,7 +1089,7 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   /** Commit everything staged, in one transaction: units, links, scratchpads, one new version per changed repository. */
-  private commit(staging: Staging, taskId: string, kind: string): Map<string, { version: number; newVersion: boolean; added: number; removed: number; replaced: number }> {
+  private commit(staging: Staging, taskId: string, kind: string, lockedOnly?: ReadonlySet<string>): Map<string, { version: number; newVersion: boolean; added: number; removed: number; replaced: number }> {
     const out = new Map<string, { version: number; newVersion: boolean; added: number; removed: number; replaced: number }>();
     const ids = new Map<string, number>();
     this.st.tx(() => {
@@ -1108,9 +1121,14 @@ class EngineImpl implements Engine, ConduitHost {
       for (const s of staging.units.values()) if (s.dirty && s.existingId !== null) changedInPlace.push(s.existingId);
       const repoStates = [...staging.repos.values()];
       const inOperation = new Set(repoStates.map((rs) => rs.repoId));
-      for (const id of this.st.reposHolding(changedInPlace)) {
-        if (!inOperation.has(id)) repoStates.push(new RepoStage(id));
+      const outside = this.st.reposHolding(changedInPlace).filter((id) => !inOperation.has(id));
+      // Read in this SQLite transaction: a repository that came to hold the unit while the
+      // operation ran is seen here too.
+      const unlocked = lockedOnly ? outside.filter((id) => !lockedOnly.has(id)) : [];
+      if (unlocked.length) {
+        throw new StagepushError('ENGINE_SHARED_NOT_LOCKED', `the operation changes units shared with repositories it does not hold the lock of: ${unlocked.join(', ')}`, { kind: 'failed', details: { repos: unlocked } });
       }
+      for (const id of outside) repoStates.push(new RepoStage(id));
       for (const rs of repoStates) {
         const repo = this.st.getRepo(rs.repoId);
         if (!repo) throw new StagepushError('ENGINE_REPO_NOT_FOUND', `repository ${rs.repoId} was deleted during the operation`, { kind: 'failed' });
@@ -1577,7 +1595,14 @@ class EngineImpl implements Engine, ConduitHost {
   }
 
   // ------------------------------------------------------------------ push batches
-  async transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>): Promise<T> {
+  unitHolders(units: Array<{ typeId: string; unitKey: Record<string, unknown> }>): Array<{ unit: Unit; repos: string[] } | null> {
+    return units.map((u) => {
+      const row = this.st.findUnit(u.typeId, keyCanon(this.typeDef(u.typeId), u.unitKey));
+      return row ? { unit: rowToUnit(this.store, row), repos: this.st.reposHolding([row.id]) } : null;
+    });
+  }
+
+  async transaction<T>(repoIds: string[], fn: (batch: Batch) => Promise<T>, opts: { lockedOnly?: boolean } = {}): Promise<T> {
     const ids = [...new Set(repoIds)].sort();
     for (const id of ids) this.requireRepo(id);
     // Counted, not kept: holding every result (its units and report) until the end made a large
@@ -1657,7 +1682,7 @@ class EngineImpl implements Engine, ConduitHost {
         try {
           r = await fn(batch);
           if (t.signal.aborted) throw t.signal.reason;
-          this.commit(staging, t.taskId, 'transaction');
+          this.commit(staging, t.taskId, 'transaction', opts.lockedOnly ? new Set(ids) : undefined);
         } finally {
           open = false;
         }

@@ -64,7 +64,16 @@ export interface PushEngine {
    * the push failed before its commit. True when deleted.
    */
   discardCreated(id: string): Promise<boolean>;
-  transaction(repoIds: string[], fn: (batch: PushBatch) => Promise<void>): Promise<void>;
+  /**
+   * Run `fn` under the locks of `repoIds` (sorted) and commit what it did. A unit shared with a
+   * repository outside `repoIds` that the commit would change fails it, nothing changed
+   * (ENGINE_SHARED_NOT_LOCKED, `details.repos`): that repository's lock is not held.
+   */
+  transaction<T>(repoIds: string[], fn: (batch: PushBatch) => Promise<T>): Promise<T>;
+  /** The stored units of these types and keys (null where none is), each with the repositories holding it. */
+  unitHolders(units: Array<{ typeId: string; unitKey: Record<string, unknown> }>): Array<{ unit: Unit; repos: string[] } | null>;
+  /** An existing repository's notes ({} when there is no such repository). */
+  repoNotes(id: string): Record<string, string>;
   storedPath(sha256: string): string | null;
   contentRoot(): string;
   distributors(repoId: string): Array<{ id: string; typeId: string; config?: Record<string, unknown> }>;
@@ -249,6 +258,8 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string, check
     applyDrift: no,
     discardCreated: no,
     transaction: no,
+    unitHolders: (units) => units.map(() => null),
+    repoNotes: () => ({}),
     storedPath: () => null,
     contentRoot: () => contentRoot,
     distributors: () => [],
@@ -350,16 +361,18 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     },
     async transaction(ids, fn) {
       infos.clear();
-      await eng.transaction(ids, async (b) => {
-        await fn({
+      return eng.transaction(ids, async (b) => {
+        return fn({
           listUnits: (id) => planView((c) => b.listUnits(id, c)),
           upload: (id, spec) => b.upload(id, spec),
           uploadMany: (id, specs, hooks) => b.uploadMany(id, specs, { before: hooks.before, after: (i) => hooks.after(i), discardResults: true }),
           removeUnits: (id, unitIds) => b.removeUnits(id, { filters: { _id: { $in: unitIds } } }),
           configureImporter: (id, config) => b.configureImporter(id, config),
         });
-      }).finally(() => infos.clear());
+      }, { lockedOnly: true }).finally(() => infos.clear());
     },
+    unitHolders: (units) => eng.unitHolders(units),
+    repoNotes: (id) => info(id)?.notes ?? {},
     storedPath(sha) {
       const p = storePath(sha);
       return existsSync(p) ? p : null;

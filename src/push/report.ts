@@ -31,6 +31,12 @@ export interface RepoReport {
   status: RepoStatus;
   /** Why it was skipped or failed. */
   reason?: string;
+  /**
+   * Why a repository none of the push's destinations feeds has a new version (or, dry run, would
+   * have): the units it shares with the push's repositories that the push updated ("shares
+   * advisory RHSA-2026:0001 updated by this push"). It is published with them.
+   */
+  shared_updates?: string[];
   /** What this push changed (or, dry run, would change) to bring a declared repository in line with the config. */
   config_changes?: string[];
   previous_version: number | null;
@@ -99,6 +105,7 @@ export function renderText(report: PushReport): string {
       `${r.id} (${r.type}${r.created ? ', new' : ''}): ${r.status === 'published' ? `${verb}published` : r.status}${r.reason ? ` (${r.reason})` : ''}, ${ver}; ` +
         `${c.pushed} pushed, ${c.replaced} replaced, ${c.removed} removed, ${c.unchanged} unchanged${c.failed ? `, ${c.failed} failed` : ''}`,
     );
+    for (const why of r.shared_updates ?? []) lines.push(`  ${why}`);
     for (const ch of r.config_changes ?? []) lines.push(`  ${report.dry_run ? 'would reconfigure' : 'reconfigured'}: ${ch}`);
     for (const p of r.published_paths) lines.push(`  published: ${p}`);
     for (const u of r.urls) lines.push(`  url: ${u}`);

@@ -74,7 +74,7 @@ export function storedTypes(typeId: string): string[] {
 
 /** Which item families a repository kind holds. */
 /** The kind of repository each built-in importer makes. */
-const IMPORTER_KIND: Record<string, RepoKind> = { yum_importer: 'yum', iso_importer: 'file', generic_importer: 'directory' };
+export const IMPORTER_KIND: Record<string, RepoKind> = { yum_importer: 'yum', iso_importer: 'file', generic_importer: 'directory' };
 
 const KIND_HOLDS: Record<RepoKind, ItemFamily[]> = {
   yum: ['yum', 'raw', 'export'],

@@ -16,8 +16,8 @@ import { declaredRepos } from '../config/index.js';
 import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
-import { routeItems, type Assignment } from './route.js';
-import { planRepo, sharedUnitRivals, type DesiredItem, type RepoPlan } from './plan.js';
+import { IMPORTER_KIND, routeItems, type Assignment } from './route.js';
+import { keyOf, planRepo, sharedUnitRivals, type DesiredItem, type PlanUnit, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
 import { signatureRefusal } from '../plugins/yum/units.js';
@@ -111,9 +111,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     // and every collection of the publish marks it again.
     const staged = await loadPlanImport();
     if ('done' in staged) return staged.done;
-    const { repos, engine: eng } = staged;
+    const { repos, engine: eng, shared } = staged;
 
-    async function loadPlanImport(): Promise<{ done: PushReport } | { repos: RepoSpec[]; engine: PushEngine }> {
+    async function loadPlanImport(): Promise<{ done: PushReport } | { repos: RepoSpec[]; engine: PushEngine; shared: string[] }> {
       // 1. Load and checksum everything (headers streamed into the staging table).
       const loadedItems = await loadStagingAreas(opts.urls, {
         events,
@@ -402,6 +402,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
           if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }
+        // Repositories outside the push holding a shared unit it updates: they would get a new
+        // version too, and be published with it.
+        for (const [id, why] of sharedHolders(plans, repos, engine)) {
+          const previous = engine.repoVersion(id) ?? 0;
+          report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
+        }
         return { done: finish(report, log, settings, dryRun) };
       }
 
@@ -429,6 +435,20 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         if (e.how !== 'existing') placed.add(e.sha256);
       });
       const created = new Set<string>();
+      // Repositories outside the push holding a unit it updates in place (an advisory, a module
+      // stream: one stored unit, shared by key), and why: the commit gives each a new version, so
+      // each is locked with the push's own (found under the locks: the transaction is run again
+      // with their locks when planning finds more), reported and published.
+      const shared = new Map<string, string[]>();
+      const addShared = (found: Map<string, string[]>): boolean => {
+        let grew = false;
+        for (const [id, why] of found) {
+          const had = shared.get(id);
+          if (!had) grew = true;
+          shared.set(id, [...new Set([...(had ?? []), ...why])]);
+        }
+        return grew;
+      };
       // Repositories whose importer configuration the import itself set (stored with the commit).
       const configured = new Set<string>();
       // The content this push may store is kept from an orphan clean-up running meanwhile (it
@@ -436,31 +456,45 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const pinName = `push-${pushId}`;
       await engine.pinForPush(pinName, route.assignments.flatMap((a) => (a.item.sha256sum ? [a.item.sha256sum] : [])));
       try {
-        for (let attempt = 1; ; attempt++) {
+        for (let attempt = 1; ; ) {
           for (const r of repos) if (await engine.ensureRepo(r)) created.add(r.id);
           try {
-            await engine.transaction(
-              repos.map((r) => r.id),
-              async (batch) => {
-                // Under the locks: the versions this push starts from.
-                for (const r of repos) versionsBefore.set(r.id, engine!.repoVersion(r.id));
-                // Files are linked/copied into the store without a directory fsync each; the touched
-                // directories are synced once, before the engine commits the rows that reference them.
-                deferDurability();
-                try {
-                  await importAll(batch);
-                } finally {
-                  await flushDurabilityAsync();
-                }
-              },
-            );
-            break;
+            const locked = new Set([...repos.map((r) => r.id), ...shared.keys()]);
+            const committed = await engine.transaction([...locked], async (batch) => {
+              // Under the locks: the versions this push starts from.
+              for (const id of locked) versionsBefore.set(id, engine!.repoVersion(id));
+              // Files are linked/copied into the store without a directory fsync each; the touched
+              // directories are synced once, before the engine commits the rows that reference them.
+              deferDurability();
+              try {
+                return await importAll(batch, locked);
+              } finally {
+                await flushDurabilityAsync();
+              }
+            });
+            if (committed) break;
+            // Planned under the locks, the push updates units that repositories it does not hold
+            // the lock of share: nothing was imported; run again holding theirs too.
+            log.line(`this push updates units shared with ${[...shared.keys()].filter((id) => !locked.has(id)).join(', ')}: their locks are taken too`);
           } catch (e) {
+            // The commit found a unit it changes held by a repository this push does not lock (it
+            // came to hold it meanwhile, or a change the plan does not see, such as a FILES
+            // description): nothing was committed; run again holding its lock too.
+            const sharedIds = e instanceof StagepushError && e.code === 'ENGINE_SHARED_NOT_LOCKED' ? ((e.details?.repos as string[] | undefined) ?? []) : [];
+            if (sharedIds.length && addShared(new Map(sharedIds.map((id) => [id, ['shares a unit updated by this push']])))) {
+              log.line(`this push updates units shared with ${sharedIds.join(', ')}: their locks are taken too`);
+              continue;
+            }
             // A repository another push created, and deleted again when it was refused, while this
             // one waited for the locks: made again, and the transaction (which changed nothing) retried.
-            const vanished = e instanceof StagepushError && e.code === 'ENGINE_REPO_NOT_FOUND' && repos.some((r) => !engine!.hasRepo(r.id));
-            if (!vanished || attempt >= 3) throw e;
-            log.line(`a repository of this push was deleted by another push while this one waited for it; made again (attempt ${attempt + 1})`);
+            // One sharing a unit that was deleted meanwhile is not locked any more.
+            const isGone = e instanceof StagepushError && e.code === 'ENGINE_REPO_NOT_FOUND';
+            const gone = isGone ? [...shared.keys()].filter((id) => !engine!.hasRepo(id)) : [];
+            for (const id of gone) shared.delete(id);
+            const vanished = isGone && repos.some((r) => !engine!.hasRepo(r.id));
+            if ((!vanished && !gone.length) || attempt >= 3) throw e;
+            attempt++;
+            log.line(`a repository of this push was deleted by another push while this one waited for it; ${vanished ? 'made again' : 'no longer locked'} (attempt ${attempt})`);
           }
         }
       } catch (e) {
@@ -480,7 +514,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         cache.expectRecords([]);
         facts.prefetch([]); // the prefetched stat rows are not needed after the import
       }
-      async function importAll(batch: import('./deps.js').PushBatch): Promise<void> {
+      /** Plan and import under the locks; false (nothing imported) when the plan updates units shared with a repository not in `locked`. */
+      async function importAll(batch: import('./deps.js').PushBatch, locked: ReadonlySet<string>): Promise<boolean> {
         {
           plans = planAll((id) => batch.listUnits(id));
           const planProblems = plans.flatMap((p) => p.problems);
@@ -490,6 +525,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             report.items = report.items.filter((i) => i.action === 'failed');
             throw planError(planProblems, report);
           }
+          const found = sharedHolders(plans, repos, engine!);
+          addShared(found);
+          if ([...found.keys()].some((id) => !locked.has(id))) return false;
           const uploads = plans.flatMap((p) => p.uploads.map((u) => u.assignment));
           checkFreeSpace(settings, uploads, engine!, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
           cache.forgetLoad(); // the header summaries and the loader's stats have served (desired units, free space)
@@ -532,6 +570,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             );
           }
         }
+        return true;
       }
       events({ type: 'phase-end', phase: 'import', done, total: route.assignments.length });
       for (const [id, drift] of drifts) {
@@ -559,7 +598,18 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         r.previous_version = versionsBefore.get(r.id) ?? 0;
         r.version = engine.repoVersion(r.id);
       }
-      return { repos, engine };
+      // The repositories sharing a unit this push updated that got a new version with its commit
+      // (one locked on a guess that the commit did not change is not the push's).
+      const sharedChanged: string[] = [];
+      for (const [id, why] of shared) {
+        const before = versionsBefore.get(id) ?? null;
+        const after = engine.repoVersion(id);
+        if (after === before) continue;
+        sharedChanged.push(id);
+        report.repositories.push(sharedReport(id, why, before, after, 'skipped', engine, cfg));
+        log.line(`repository ${id}: version ${before ?? 0} -> ${after}, ${why.join('; ')}`);
+      }
+      return { repos, engine, shared: sharedChanged };
     }
 
     // 7. Publish: every repository of the push whose current version is not published (or all
@@ -578,7 +628,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const hooked = cfg.hooks.post_publish.length > 0;
       const owed = hooked ? report.repositories.filter((r) => !pending.has(r.id) && (opts.forcePublish || eng.needsPublish(r.id))).map((r) => r.id) : [];
       for (const id of owed) cache.setHooksOutcome(id, eng.repoVersion(id), false);
-      await publishAll(eng, report, repos, Boolean(opts.forcePublish), events, opts.signal);
+      await publishAll(eng, report, [...repos.map((r) => r.id), ...shared], Boolean(opts.forcePublish), events, opts.signal);
       // The hooks read the report on stdin: its counts as the final report will give them.
       summarize(report);
       const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
@@ -710,7 +760,48 @@ function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, U
   };
 }
 
-function repoReport(r: RepoSpec, created: boolean, version: number | null, status: RepoReport['status'], reason?: string): RepoReport {
+/**
+ * Unit types whose key holds their content's checksum: a stored unit with the same key has the
+ * content the plan compares (its metadata aside: a change of that alone, such as a FILES
+ * description, is found by the engine at the commit, ENGINE_SHARED_NOT_LOCKED).
+ */
+const CONTENT_KEYED = new Set(['rpm', 'srpm', 'iso', 'directory', 'cgw', 'ami', 'vhd']);
+
+/**
+ * The repositories outside the push (`repos`) holding a stored unit that the plans upload with
+ * other content, and why. Such a unit is shared by key (an advisory by its id, a module stream by
+ * its NSVCA): the import changes the one stored unit, so every repository holding it gets a new
+ * version in the same commit, and is published with the push's own to serve it.
+ */
+function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine): Map<string, string[]> {
+  const own = new Set(repos.map((r) => r.id));
+  const wanted = new Map<string, PlanUnit>();
+  for (const p of plans) for (const up of p.uploads) for (const u of up.desired.units) if (!CONTENT_KEYED.has(u.typeId)) wanted.set(keyOf(u), u);
+  const out = new Map<string, string[]>();
+  if (!wanted.size) return out;
+  const units = [...wanted.values()];
+  engine.unitHolders(units).forEach((found, i) => {
+    const u = units[i]!;
+    if (!found || existingUnit(found.unit).fingerprint === u.fingerprint) return;
+    const k = u.unitKey;
+    const what = u.typeId === 'erratum' ? `advisory ${String(k.id)}` : u.typeId === 'modulemd' ? `module stream ${[k.name, k.stream, k.version, k.context, k.arch].map(String).join(':')}` : u.label;
+    for (const id of found.repos) if (!own.has(id)) pushTo(out, id, `shares ${what} updated by this push`);
+  });
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A repository outside the push's destinations that its commit gives (or would give) a new version: `why` says which shared units. */
+function sharedReport(id: string, why: string[], previous: number | null, version: number | null, status: RepoReport['status'], engine: PushEngine, cfg: LoadedConfig['config']): RepoReport {
+  const declared = declaredRepos(cfg).find((r) => r.id === id);
+  const made = /^stagepush push \((.+)\)$/.exec(engine.repoNotes(id).created_by ?? '')?.[1];
+  const importer = engine.importerType(id);
+  const kind = declared?.kind ?? (importer ? (IMPORTER_KIND[importer] ?? importer) : 'unknown');
+  // Made by a push (its notes say how), declared in the config, or made otherwise (repo create).
+  const origin = declared ? 'config' : (made ?? 'engine');
+  return { ...repoReport({ id, kind, origin, destinations: declared?.destinations ?? [] }, false, previous, status), version, shared_updates: why };
+}
+
+function repoReport(r: { id: string; kind: string; origin: string; destinations: string[] }, created: boolean, version: number | null, status: RepoReport['status'], reason?: string): RepoReport {
   return {
     id: r.id,
     type: r.kind,
@@ -896,10 +987,10 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
   }
 }
 
-async function publishAll(engine: PushEngine, report: PushReport, repos: RepoSpec[], force: boolean, events: EventSink, signal?: AbortSignal): Promise<void> {
+async function publishAll(engine: PushEngine, report: PushReport, repoIds: string[], force: boolean, events: EventSink, signal?: AbortSignal): Promise<void> {
   const byId = new Map(report.repositories.map((r) => [r.id, r]));
   const dists = (exportPass: boolean) =>
-    repos.flatMap((r) => engine.distributors(r.id).filter((d) => (d.typeId === 'export_distributor') === exportPass).map((d) => ({ repo: r.id, d })));
+    repoIds.flatMap((id) => engine.distributors(id).filter((d) => (d.typeId === 'export_distributor') === exportPass).map((d) => ({ repo: id, d })));
   const all = [...dists(false), ...dists(true)];
   events({ type: 'phase-start', phase: 'publish', total: all.length });
   let n = 0;

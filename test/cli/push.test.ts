@@ -546,17 +546,22 @@ test('the stat cache spares re-hashing; free space is checked before writing (ex
   assert.equal(items[0]!.sha256, '0'.repeat(64));
 });
 
-test('one advisory staged for two repositories and changed: both get a new version and publish the new text; a third holding it gets a new version too', () => {
+test('one advisory staged for two repositories and changed: both get a new version and publish the new text; a third holding it (left out of the push) gets a new version, is reported and published with them', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  const config = writeConfig(work);
+  const config = writeConfig(work, 'hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ' + path.join(work, 'hooks.log') + '"]\n');
   const root = path.join(work, 'area');
   const stage = (dest: string, text: string) => {
     mkdirSync(path.join(root, dest, 'ERRATA'), { recursive: true });
     writeFileSync(path.join(root, dest, 'ERRATA', 'E.yaml'), text);
   };
   const v1 = erratumYaml('SHARED-1', { updated: '2026-01-01 00:00:00', title: 'first text' });
-  for (const d of ['d1', 'd2', 'd3']) stage(d, v1);
+  for (const d of ['d1', 'd2', 'd3']) {
+    stage(d, v1);
+    // The package the advisory lists (dnf shows an advisory of installed packages).
+    mkdirSync(path.join(root, d, 'RPMS'), { recursive: true });
+    copyFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm'), path.join(root, d, 'RPMS', 'demo-hello-1.1-1.noarch.rpm'));
+  }
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
   const updateinfo = (repo: string) => {
     const dir = path.join(dataDir, 'published', 'http', repo);
@@ -567,24 +572,68 @@ test('one advisory staged for two repositories and changed: both get a new versi
   const version = (repo: string) => (JSON.parse(spawnSync(process.execPath, [path.join(ROOT, 'bin', 'stagepush'), '--data-dir', dataDir, '--config', config, 'repo', 'show', repo, '--json'], { encoding: 'utf8' }).stdout) as { version: number }).version;
   for (const r of ['d1', 'd2', 'd3']) assert.match(updateinfo(r), /first text/);
   const before = { d1: version('d1'), d2: version('d2'), d3: version('d3') };
+  rmSync(path.join(work, 'hooks.log'));
 
   // The advisory moves forward in d1 and d2 (d3 is left out of this push).
   rmSync(path.join(root, 'd3'), { recursive: true });
   const v2 = erratumYaml('SHARED-1', { updated: '2026-02-01 00:00:00', title: 'second text' });
   stage('d1', v2);
   stage('d2', v2);
+  type Report = { items: Array<{ repository: string; action: string }>; repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  // The dry run says d3 would get a new version and be published, and why.
+  const dry = push(['--json', '--dry-run', root], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  const planned = JSON.parse(dry.stdout) as Report;
+  assert.deepEqual(planned.repositories.map((x) => `${x.id} ${x.status} ${x.version}`), [`d1 published ${before.d1 + 1}`, `d2 published ${before.d2 + 1}`, `d3 published ${before.d3 + 1}`]);
+  assert.deepEqual(planned.repositories[2]!.shared_updates, ['shares advisory SHARED-1 updated by this push']);
   const r = push(['--json', root], { dataDir, config });
   assert.equal(r.status, 0, r.stderr);
-  const rep = JSON.parse(r.stdout) as { items: Array<{ repository: string; action: string }>; repositories: Array<{ id: string; status: string; version: number }> };
-  assert.deepEqual(rep.items.map((i) => `${i.repository} ${i.action}`).sort(), ['d1 replaced', 'd2 replaced']);
-  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.version}`), [`d1 published ${before.d1 + 1}`, `d2 published ${before.d2 + 1}`]);
-  assert.match(updateinfo('d1'), /second text/);
-  assert.match(updateinfo('d2'), /second text/);
-  // d3 holds the same advisory: its content changed, so it has a new version, which its next publish shows.
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(rep.items.filter((i) => i.action !== 'unchanged').map((i) => `${i.repository} ${i.action}`).sort(), ['d1 replaced', 'd2 replaced']);
+  // d3 holds the same advisory: its content changed, so it has a new version, published with the push's.
+  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), [`d1 published ${before.d1} -> ${before.d1 + 1}`, `d2 published ${before.d2} -> ${before.d2 + 1}`, `d3 published ${before.d3} -> ${before.d3 + 1}`]);
+  assert.deepEqual(rep.repositories[2]!.shared_updates, ['shares advisory SHARED-1 updated by this push']);
   assert.equal(version('d3'), before.d3 + 1);
-  const pub = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'stagepush'), '--data-dir', dataDir, '--config', config, 'repo', 'publish', 'd3'], { encoding: 'utf8' });
-  assert.equal(pub.status, 0, pub.stderr);
-  assert.match(updateinfo('d3'), /second text/);
+  for (const d of ['d1', 'd2', 'd3']) assert.match(updateinfo(d), /second text/, d);
+  // What a client of d3 reads (one dnf root: the package installed, then its advisory), and d3's
+  // hook ran as the others' did.
+  const client = tempDir('stagepush-dnf-');
+  const d3 = (args: string[]) => {
+    const opts = ['-q', '-y', ...DNF_LEAVE_HOST, `--installroot=${path.join(client, 'root')}`, `--setopt=cachedir=${path.join(client, 'cache')}`, `--setopt=reposdir=${path.join(client, 'repos.d')}`, '--setopt=gpgcheck=0', '--releasever=1'];
+    const res = spawnSync('dnf', [...opts, `--repofrompath=d3,file://${path.join(dataDir, 'published', 'http', 'd3')}`, '--disablerepo=*', '--enablerepo=d3', ...args], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(res.status, 0, `dnf ${args.join(' ')}: ${res.stderr}`);
+    return res.stdout;
+  };
+  d3(['install', 'demo-hello']);
+  assert.match(d3(['updateinfo', 'info', '--all', 'SHARED-1']), /second text/);
+  assert.deepEqual(readFileSync(path.join(work, 'hooks.log'), 'utf8').trim().split('\n').sort(), [`d1 ${before.d1 + 1}`, `d2 ${before.d2 + 1}`, `d3 ${before.d3 + 1}`]);
+
+  // The same push again changes nothing: no repository gets a version, d3 is not touched again.
+  const again = push(['--json', root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((x) => `${x.id} ${x.status}`), ['d1 skipped', 'd2 skipped']);
+});
+
+test('a file pushed into one repository with another description than the same file has in a second repository: the commit finds the shared unit changed, locks the second too, reports and publishes it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const area = (name: string, dest: string, description: string) => {
+    const root = path.join(work, name);
+    mkdirSync(path.join(root, dest, 'FILES'), { recursive: true });
+    writeFileSync(path.join(root, dest, 'FILES', 'x.txt'), 'same bytes\n');
+    const yaml = ['header:', '  version: "0.2"', 'payload:', '  files:', `    - relative_path: ${dest}/FILES/x.txt`, `      sha256sum: ${sha256('same bytes\n')}`, '      version: "1.0"', '      attributes:', `        description: ${description}`];
+    writeFileSync(path.join(root, 'staged.yaml'), yaml.join('\n') + '\n');
+    return root;
+  };
+  assert.equal(push(['-q', area('one', 'fb', 'first')], { dataDir, config }).status, 0);
+  // The plan compares a file by its checksum: only the commit sees the description change the
+  // one stored unit that fb holds too.
+  const r = push(['--json', area('two', 'fa', 'second')], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), ['fa published 0 -> 1', 'fb published 1 -> 2']);
+  assert.deepEqual(rep.repositories[1]!.shared_updates, ['shares a unit updated by this push']);
 });
 
 test('a FILES or AMI item whose staged.yaml fields changed (same file) is replaced, in the dry run as in the push; the same fields again, or the area moved, are unchanged', () => {
