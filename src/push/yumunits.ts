@@ -5,6 +5,7 @@
 import type { Unit } from '../engine/contract.js';
 import { normalizeErratum, isNewer, resolveErratumUpload, updatedForNewerVersion, type Erratum } from '../plugins/yum/erratum.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml } from '../plugins/yum/metadata.js';
+import { normalizeErratumDate } from '../formats/updateinfo/index.js';
 import { canonicalJson } from './plan.js';
 import type { PushItemLike } from './items.js';
 
@@ -16,13 +17,25 @@ export function modulemdUnitsOf(text: string, repoId: string, file: string): Arr
   return modulemdUnitsFromYaml(text, repoId, file) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
 }
 
-/** The advisory of an ErratumPushItem, as the importer stores it. */
-export function erratumOfItem(item: PushItemLike): Erratum {
-  return normalizeErratum({ ...item, id: item.name }, item.src ?? undefined);
+/**
+ * The advisory with its dates as the publish writes them (`YYYY-MM-DD HH:MM:SS` UTC; an empty
+ * date is not written): the plan compares advisories as dnf will read them, so the same instant
+ * spelt otherwise ("2026-01-15T00:00:00Z" against a stored "2026-01-15 00:00:00") is unchanged,
+ * not a change the merge rule would drop (PUSH_ERRATUM_NOT_FORWARD) or --bump-errata would bump.
+ */
+function withPublishedDates(e: Erratum): Erratum {
+  const norm = (v: string | null, field: string): string | null => (v ? normalizeErratumDate(v, { entry: e.id, field }) : null);
+  return { ...e, issued: norm(e.issued, 'issued'), updated: norm(e.updated, 'updated') };
 }
 
+/** The advisory of an ErratumPushItem, as the importer stores it (dates as published). */
+export function erratumOfItem(item: PushItemLike): Erratum {
+  return withPublishedDates(normalizeErratum({ ...item, id: item.name }, item.src ?? undefined));
+}
+
+/** A stored advisory (dates as published). */
 export function erratumOfUnit(u: Pick<Unit, 'unitKey' | 'metadata'>): Erratum {
-  return normalizeErratum({ ...u.metadata, ...u.unitKey });
+  return withPublishedDates(normalizeErratum({ ...u.metadata, ...u.unitKey }));
 }
 
 export function erratumFingerprint(e: Erratum): string {

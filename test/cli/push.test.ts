@@ -226,6 +226,35 @@ test('signing gate: unsigned and not-allowed keys are refused (exit 4) listing e
   assert.match(r.stderr, /signed with key [0-9A-F]{8}/);
 });
 
+test('errata: an advisory staged again with its dates written otherwise (the same instants, as the publish writes them) is unchanged, with or without --bump-errata; another instant is still a change', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'ERRATA'), { recursive: true });
+  const f = path.join(root, 'el9', 'ERRATA', 'E.yaml');
+  const text = erratumYaml('DEMO-2026:0003', { updated: '2026-01-15 00:00:00' }).replace(/^issued: .*$/m, 'issued: "2026-01-14 12:00:00"');
+  writeFileSync(f, text);
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const stored = () => (JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'el9', '--json']).stdout) as Array<{ metadata: { version: string; updated: string } }>)[0]!.metadata;
+  // ISO 8601 with Z, and with an offset: both published as the stored dates.
+  for (const [issued, updated] of [['2026-01-14T12:00:00Z', '2026-01-15T00:00:00Z'], ['2026-01-14T13:00:00+01:00', '2026-01-15T01:00:00+01:00']]) {
+    writeFileSync(f, text.replace(/^issued: .*$/m, `issued: "${issued}"`).replace(/^updated: .*$/m, `updated: "${updated}"`));
+    for (const args of [['--json', root], ['--json', '--bump-errata', root]]) {
+      const r = push(args, { dataDir, config });
+      assert.equal(r.status, 0, `${args.join(' ')} ${updated}: ${r.stdout}${r.stderr}`);
+      const rep = JSON.parse(r.stdout) as { items: Array<{ action: string }>; repositories: Array<{ status: string }> };
+      assert.deepEqual([rep.items.map((i) => i.action), rep.repositories.map((x) => x.status)], [['unchanged'], ['skipped']], `${args.join(' ')} ${updated}`);
+      assert.deepEqual([stored().version, stored().updated], ['1', '2026-01-15 00:00:00']);
+    }
+  }
+  // A second later is another date: the advisory moves forward.
+  writeFileSync(f, text.replace(/^updated: .*$/m, 'updated: "2026-01-15T00:00:01Z"'));
+  const later = push(['--json', root], { dataDir, config });
+  assert.equal(later.status, 0, later.stderr);
+  assert.deepEqual((JSON.parse(later.stdout) as { items: Array<{ action: string }> }).items.map((i) => i.action), ['replaced']);
+});
+
 test('errata merge rule: a changed advisory that does not move forward fails unless --bump-errata', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
