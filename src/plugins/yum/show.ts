@@ -18,6 +18,10 @@ export interface PublishedView {
   gpgcheck: boolean;
   /** repomd.xml is signed (gpg_sign_metadata) and the key is published beside it: clients check the metadata too. */
   repo_gpgcheck: boolean;
+  /** name= of the snippet: the distributor's repo_name, else the repository's display name, else its id (as the consumer payload names it). */
+  name: string;
+  /** sslcacert= of the snippet: the https_ca file when the baseurl is https (null otherwise, or when https_ca is PEM text). */
+  sslcacert: string | null;
   repo_snippet: string;
 }
 
@@ -32,6 +36,10 @@ export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, conf
   const gpgcheck = Boolean(config.get('gpgkey'));
   const signed = config.get('gpg_sign_metadata');
   const repoGpgcheck = gpgcheck && (signed === true || signed === 'true' || signed === '1' || signed === 'yes');
+  // The CA that signed the https server's certificate (given to consumers): dnf reads it from a
+  // file, so the snippet names the https_ca file; PEM text has no file to name (the snippet says so).
+  const ca = config.get('https_ca');
+  const httpsCa = baseurl?.startsWith('https:') && typeof ca === 'string' && ca.trim() ? ca : null;
   const view: PublishedView = {
     relative_url: relativeUrl,
     protocols: (['http', 'https'] as const).filter((p) => protocols[p]),
@@ -40,19 +48,33 @@ export function publishedView(repo: Pick<Repository, 'id' | 'displayName'>, conf
     baseurl,
     gpgcheck,
     repo_gpgcheck: repoGpgcheck,
+    name: str(config.get('repo_name'), '') || repo.displayName || repo.id,
+    sslcacert: httpsCa && !PEM_RE.test(httpsCa) ? path.resolve(httpsCa) : null,
     repo_snippet: '',
   };
-  view.repo_snippet = repoSnippet(repo, view);
+  view.repo_snippet = repoSnippet(repo, { ...view, httpsCaText: httpsCa !== null && PEM_RE.test(httpsCa) });
   return view;
 }
 
-/** A `.repo` file section for dnf/yum. */
-export function repoSnippet(repo: Pick<Repository, 'id' | 'displayName'>, view: Pick<PublishedView, 'baseurl' | 'gpgcheck'> & { repo_gpgcheck?: boolean }): string {
+const PEM_RE = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/**
+ * A `.repo` file section for dnf/yum. `name`: the distributor's repo_name (else the display
+ * name, else the id); `sslcacert`: the CA file an https baseurl needs; `httpsCaText`: the CA is
+ * configured as PEM text (a comment asks for a file holding it).
+ */
+export function repoSnippet(
+  repo: Pick<Repository, 'id' | 'displayName'>,
+  view: Pick<PublishedView, 'baseurl' | 'gpgcheck'> & { repo_gpgcheck?: boolean; name?: string; sslcacert?: string | null; httpsCaText?: boolean },
+): string {
   const id = repo.id.replace(/[^A-Za-z0-9._:-]/g, '_');
-  // One line: a display name holding a line break must not add lines (or sections) to the file.
+  // One line: a name holding a line break must not add lines (or sections) to the file.
   // eslint-disable-next-line no-control-regex -- the control characters are what it replaces
-  const name = (repo.displayName || repo.id).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  const name = oneLine(view.name || repo.displayName || repo.id);
   const lines = [`[${id}]`, `name=${name}`, `baseurl=${view.baseurl ?? '<not published over http or https>'}`, 'enabled=1'];
+  if (view.sslcacert) lines.push(`sslcacert=${oneLine(view.sslcacert)}`);
+  else if (view.httpsCaText) lines.push('# sslcacert=<a file holding the https_ca certificate of the yum_distributor config>');
   if (view.gpgcheck && view.baseurl) {
     lines.push('gpgcheck=1');
     if (view.repo_gpgcheck) lines.push('repo_gpgcheck=1');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BIN, tempDir } from '../../helpers/cli.js';
@@ -13,7 +13,9 @@ import { gunzipSync } from 'node:zlib';
 import { parseComps } from '../../../src/formats/comps/index.js';
 import { parseModulemd } from '../../../src/formats/modulemd/index.js';
 import { parseRepomd } from '../../../src/formats/repomd/index.js';
-import { COMPS_XML, Engine, RPMS, matrix, modulemdYaml, productCert, sha256File, writeFixtures } from '../../helpers/yum.js';
+import { COMPS_XML, DNF_LEAVE_HOST, Engine, RPMS, matrix, modulemdYaml, productCert, sha256File, writeFixtures } from '../../helpers/yum.js';
+import { startServeCli } from '../../helpers/serve.js';
+import { makePki } from '../../helpers/tls.js';
 
 const hello = () => path.join(RPMS, matrix().install['hello-1.1']!.file);
 
@@ -42,7 +44,9 @@ test('config file publish.root and publish.base_url_*: repo publish, repo show (
   assert.deepEqual(d.published.published_paths, pub[0].publishedPaths);
   assert.deepEqual(d.lastPublish.urls, pub[0].urls);
   const human = eng.run(c(['repo', 'show', 'pay'])).stdout;
-  assert.match(human, /^\[pay\]\nname=Pay Repo\nbaseurl=https:\/\/pub\.example\.com:8443\/content\/el9\/pay\/\nenabled=1\ngpgcheck=1\ngpgkey=https:\/\/pub\.example\.com:8443\/content\/el9\/pay\/repodata\/repomd\.xml\.key$/m);
+  // The https baseurl comes with the CA its server certificate is signed by (https_ca, a file).
+  assert.ok(human.includes(['[pay]', 'name=Pay Repo', 'baseurl=https://pub.example.com:8443/content/el9/pay/', 'enabled=1', `sslcacert=${ca}`, 'gpgcheck=1', 'gpgkey=https://pub.example.com:8443/content/el9/pay/repodata/repomd.xml.key', ''].join('\n')), human);
+  assert.equal(d.published.sslcacert, ca);
   // Without the config file: file:// URLs under the default root (the env does not see the file).
   assert.match(eng.run(['repo', 'show', 'pay']).stdout, new RegExp(`baseurl=file://${path.join(eng.dataDir, 'published', 'https', 'el9', 'pay')}/`));
 
@@ -69,6 +73,43 @@ test('config file publish.root and publish.base_url_*: repo publish, repo show (
     });
   } finally {
     e2.close();
+  }
+});
+
+test('repo show: the .repo snippet of an https-only repository with its own CA (https_ca) and a repo_name is one dnf installs from, through stagepush serve --https', async () => {
+  const pki = makePki();
+  const eng = new Engine();
+  const cfg = path.join(eng.dataDir, 'config.yaml');
+  const c = (args: string[]) => ['--config', cfg, ...args];
+  const s = await startServeCli(['--data-dir', eng.dataDir, '--https', '0', '--cert', pki.serverCert, '--key', pki.serverKey, '--no-access-log'], 1);
+  try {
+    writeFileSync(cfg, `publish:\n  base_url_https: ${s.urls.https!.replace(/\/$/, '')}\n`);
+    eng.run(c(['repo', 'create', 'app', '--importer', 'yum_importer']));
+    eng.run(c(['repo', 'distributor', 'add', 'app', 'yum_distributor', '--distributor-config', 'http=false', '--distributor-config', 'https=true', '--distributor-config', `https_ca=${pki.caCert}`, '--distributor-config', 'repo_name=App Stream']));
+    eng.run(c(['content', 'upload', '--repo', 'app', hello()]));
+    eng.run(c(['repo', 'publish', 'app']));
+    const shown = eng.run(c(['repo', 'show', 'app'])).stdout;
+    const snippet = shown.slice(shown.indexOf('[app]'));
+    assert.match(snippet, /^\[app\]\nname=App Stream\nbaseurl=https:\/\/127\.0\.0\.1:\d+\/app\/\nenabled=1\n/);
+    assert.ok(snippet.includes(`\nsslcacert=${pki.caCert}\n`), snippet);
+    const view = eng.json<any>(c(['repo', 'show', 'app'])).distributors[0].published;
+    assert.deepEqual([view.name, view.sslcacert], ['App Stream', pki.caCert]);
+
+    // dnf with the snippet as its only repo file: it trusts the server (no curl error 60) and installs.
+    const dnf = tempDir('stagepush-dnf-');
+    const reposDir = path.join(dnf, 'repos.d');
+    mkdirSync(reposDir);
+    writeFileSync(path.join(reposDir, 'app.repo'), view.repo_snippet);
+    const run = (args: string[]) =>
+      spawnSync('dnf', ['-y', ...DNF_LEAVE_HOST, `--installroot=${path.join(dnf, 'root')}`, `--setopt=cachedir=${path.join(dnf, 'cache')}`, `--setopt=reposdir=${reposDir}`, '--releasever=1', ...args], { encoding: 'utf8', timeout: 300_000 });
+    const listed = run(['repolist', '-v']);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /Repo-name\s*:\s*App Stream/);
+    const installed = run(['install', 'hello']);
+    assert.equal(installed.status, 0, installed.stdout + installed.stderr);
+    assert.match(spawnSync('rpm', ['--root', path.join(dnf, 'root'), '-q', 'hello'], { encoding: 'utf8' }).stdout, /^hello-1\.1-1\./);
+  } finally {
+    await s.stop();
   }
 });
 
