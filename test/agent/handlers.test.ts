@@ -9,6 +9,7 @@ import { loadHandlers } from '../../src/agent/loader.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ConsumerService } from '../../src/agent/consumers.js';
 import { parseRpmUnit } from '../../src/agent/units.js';
+import type { ContentUnitSpec } from '../../src/agent/handler.js';
 import { FIXTURES_BUILD, tempDir } from '../helpers/cli.js';
 import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles } from '../helpers/agent.js';
 
@@ -46,6 +47,52 @@ test('rpm units: name[-[epoch:]version-release[.arch]]', () => {
   assert.deepEqual(parseRpmUnit('python3-foo'), { name: 'python3-foo' });
   assert.deepEqual(parseRpmUnit('hello-1.1-1.noarch'), { name: 'hello', version: '1.1', release: '1', arch: 'noarch' });
   assert.throws(() => parseRpmUnit('bad name'), /expected name\[-\[epoch:\]version-release\[\.arch\]\]/);
+  // rpm's own characters: a name starts with a letter, digit or _; versions hold ~ and ^.
+  assert.deepEqual(parseRpmUnit('libstdc++-13.2-1.el9.x86_64'), { name: 'libstdc++', version: '13.2', release: '1.el9', arch: 'x86_64' });
+  assert.deepEqual(parseRpmUnit('389-ds-base'), { name: '389-ds-base' });
+  assert.deepEqual(parseRpmUnit('_x-1.0~rc1-1^git2'), { name: '_x', version: '1.0~rc1', release: '1^git2' });
+});
+
+test('rpm units: a dnf option (anything starting with "-") or a character rpm does not allow is AGENT_BAD_UNIT', () => {
+  for (const spec of ['--nogpgcheck', '--setopt=gpgcheck=0', '-x', '-y', '--', '-hello', 'hello*', 'a;b', 'hello-1.0-1 --nogpgcheck']) {
+    assert.throws(
+      () => parseRpmUnit(spec),
+      (e: { code?: string; message?: string }) => e.code === 'AGENT_BAD_UNIT' && e.message!.includes(`"${spec}"`),
+      spec,
+    );
+  }
+  assert.throws(() => parseRpmUnit('--nogpgcheck'), /a unit is never a dnf option/);
+});
+
+test('rpm handler: the specs reach dnf after "--", and a unit object that would make a dnf option is refused before dnf runs', async () => {
+  const { dir, svc } = await service();
+  const root = path.join(dir, 'root');
+  mkdirSync(root);
+  svc.register('h', root);
+  // A dnf that only records its arguments, one a line.
+  const calls = path.join(dir, 'dnf-args');
+  const fakeDnf = path.join(dir, 'fake-dnf');
+  writeFileSync(fakeDnf, `#!/bin/sh\nprintf '%s\\n' "$@" > '${calls}'\n`, { mode: 0o755 });
+  const argv = () => readFileSync(calls, 'utf8').split('\n').slice(0, -1);
+  const cases: Array<['install' | 'update' | 'uninstall', string, ContentUnitSpec[], string[]]> = [
+    ['install', 'install', [{ name: 'hello' }, { name: 'world', version: '1.0', release: '1', arch: 'noarch' }], ['hello', 'world-1.0-1.noarch']],
+    ['update', 'upgrade', [{ name: 'hello' }], ['hello']],
+    ['update', 'upgrade', [], []],
+    ['uninstall', 'remove', [{ name: 'hello', arch: 'noarch' }], ['hello.noarch']],
+  ];
+  for (const [op, dnfOp, units, specs] of cases) {
+    const r = await svc.content(op, 'h', 'rpm', units, { dnf: fakeDnf });
+    assert.equal(r.succeeded, true, JSON.stringify(r.details));
+    const args = argv();
+    assert.deepEqual(args.slice(args.indexOf(dnfOp)), [dnfOp, '--', ...specs], `${op}: ${args.join(' ')}`);
+  }
+  rmSync(calls);
+  for (const unit of [{ name: '--nogpgcheck' }, { name: '--setopt=gpgcheck=0' }, { name: 'hello', version: '1.0', release: '1 --nogpgcheck' }, { name: 'hello', arch: 'noarch --nogpgcheck' }]) {
+    const r = await svc.content('install', 'h', 'rpm', [unit, { name: 'hello' }], { dnf: fakeDnf });
+    assert.equal(r.succeeded, false, JSON.stringify(unit));
+    assert.match(String(r.details.message), /is not name\[-\[epoch:\]version-release\[\.arch\]\]/, JSON.stringify(unit));
+    assert.equal(existsSync(calls), false, `${JSON.stringify(unit)}: dnf did not run`);
+  }
 });
 
 test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, update, profile, uninstall, unbind, clean', async () => {
@@ -105,6 +152,13 @@ test('yum bind + rpm handler with real dnf: bind, install, refuse unsigned, upda
   assert.match(String(w.details.message), /dnf install failed/);
   assert.match(String(w.details.output), /not signed/);
   assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch']);
+  // Nor with a unit that dnf would read as an option turning the signature check off.
+  for (const opt of ['--nogpgcheck', '--setopt=gpgcheck=0']) {
+    const o = await svc.content('install', 'host1', 'rpm', [{ name: opt }, { name: 'world' }], { releasever: '1' });
+    assert.equal(o.succeeded, false, opt);
+    assert.match(String(o.details.message), /a unit is never a dnf option/, opt);
+    assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch'], opt);
+  }
 
   // A newer version is published later.
   copyFileSync(path.join(RPMS, matrix.install['hello-1.1']!.file), path.join(repoDir, 'hello-1.1-1.noarch.rpm'));

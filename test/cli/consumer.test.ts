@@ -163,6 +163,13 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   const unsigned = cli(['consumer', 'install', 'web1', '--type', 'rpm', 'world-1.0-1.noarch']);
   assert.equal(unsigned.status, 6);
   assert.match(unsigned.stdout, /install rpm on web1: FAILED/);
+  // A unit that is a dnf option is refused before anything runs (it turned the signature check off).
+  for (const [op, opt] of [['install', '--nogpgcheck'], ['install', '--setopt=gpgcheck=0'], ['update', '--nogpgcheck'], ['uninstall', '-x']]) {
+    const r = cli(['consumer', op!, 'web1', '--type', 'rpm', '--', opt!, 'world']);
+    assert.equal(r.status, 2, `${op} ${opt}: ${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`AGENT_BAD_UNIT.*rpm unit "${opt}": expected name\\[-\\[epoch:\\]version-release\\[\\.arch\\]\\]`));
+    assert.deepEqual(rpmQa(root), ['hello-1.0-1.noarch'], `${op} ${opt}`);
+  }
 
   upload('hello-1.1-1.noarch.rpm');
   const upd = json(['consumer', 'update', 'web1', '--type', 'rpm', 'hello']);

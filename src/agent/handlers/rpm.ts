@@ -136,7 +136,9 @@ export class RpmHandler extends ContentHandler {
     // Without import_key, dnf gets no key URLs: a package whose key is not yet in the
     // consumer's rpm database is refused.
     if (!importKey) for (const id of repoIds(root)) args.push(`--setopt=${id}.gpgkey=`);
-    args.push(op, ...specs);
+    // The specs after "--": whatever they hold, dnf never reads one as an option (Debian's dnf 4
+    // takes "install -- hello"; an option-like word after "--" is refused there, never applied).
+    args.push(op, '--', ...specs);
     const before = await installedRpms(root, conduit.signal);
     assertDnfPathsInside(root, cachedir);
     conduit.progress.report({ step: op, packages: specs });
