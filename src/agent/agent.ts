@@ -2,8 +2,9 @@
  * The dispatcher: finds the handler for a request (content by content type id, bind by
  * distributor type id, system by OS name), calls it, and always returns a report. An exception
  * escaping a handler method is logged and becomes that method's report with succeeded = false
- * and details {message, trace}; a request with no handler for its type is a failed report that
- * says so.
+ * and details {message, trace}, as does an error the method lets escape while it runs (a rejection
+ * never awaited, a throwing timer: see call); a request with no handler for its type is a failed
+ * report that says so.
  */
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
@@ -34,9 +35,50 @@ export class Agent {
     return new Report().setFailed({ code: 'AGENT_NO_HANDLER', message: what, capability, typeId, handled: loaded });
   }
 
+  /**
+   * Call a handler method and return its report. What the method lets escape without throwing it
+   * (a promise it rejected and never awaited, an exception thrown in a timer or event callback it
+   * set up) would end the process with a raw stack trace and no report: while the method runs,
+   * process-level listeners catch those, log them, and the call's report fails with the first one's
+   * {message, trace} (the method's own details kept). The listeners are removed when the call
+   * ends, after one more turn of the event loop: a promise rejected in the method's last step is
+   * reported unhandled only once the microtasks after it have run.
+   */
   private async call<R extends HandlerReport>(h: LoadedHandler, method: string, Report: ReportClass<R>, conduit: HandlerConduit, args: unknown[]): Promise<R> {
     const label = `${h.className} ${method} (${h.capability} ${h.typeId}, consumer ${conduit.consumerId})`;
     if (conduit.signal.aborted) return new Report().setFailed({ message: 'canceled before it started' });
+    const escaped: Array<{ event: string; error: Error }> = [];
+    const caught = (event: string) => (reason: unknown) => {
+      const error = reason instanceof Error ? reason : new Error(describe(reason));
+      escaped.push({ event, error });
+      this.log.error(`${label}: ${event}: ${error.message}\n${error.stack ?? `${error.name}: ${error.message}`}`);
+    };
+    const onRejection = caught('unhandled promise rejection');
+    const onException = caught('uncaught exception');
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onException);
+    let outcome: { report: R; returned: boolean };
+    try {
+      outcome = await this.invoke(h, method, Report, conduit, args, label);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      process.off('uncaughtException', onException);
+    }
+    const { report } = outcome;
+    if (escaped.length) {
+      const first = escaped[0]!.error;
+      const list = escaped.map((x) => ({ event: x.event, message: x.error.message }));
+      // A report the method failed itself (or an exception it threw) keeps its message.
+      if (report.succeeded) report.setFailed({ message: first.message, trace: first.stack ?? `${first.name}: ${first.message}`, escaped: list });
+      else report.setFailed({ escaped: list });
+    }
+    if (outcome.returned || escaped.length) this.log.info(`${label}: ${report.succeeded ? 'succeeded' : 'failed'} (${report.numChanges} changes)`);
+    return report;
+  }
+
+  /** The method's report (`returned`), or a failed report for what it threw or a wrong return (logged). */
+  private async invoke<R extends HandlerReport>(h: LoadedHandler, method: string, Report: ReportClass<R>, conduit: HandlerConduit, args: unknown[], label: string): Promise<{ report: R; returned: boolean }> {
     this.log.info(`${label}: started`);
     try {
       const fn = (h.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
@@ -60,17 +102,15 @@ export class Agent {
       if (wrong) {
         const message = `${h.className}.${method} ${wrong}`;
         this.log.error(`${label}: ${message}`);
-        return new Report().setFailed({ message });
+        return { report: new Report().setFailed({ message }), returned: false };
       }
-      const report = result as R;
-      this.log.info(`${label}: ${report.succeeded ? 'succeeded' : 'failed'} (${report.numChanges} changes)`);
-      return report;
+      return { report: result as R, returned: true };
     } catch (err) {
       // Whatever was thrown (an object without a string form too) becomes a failed report.
       const e = err instanceof Error ? err : new Error(describe(err));
       const trace = e.stack ?? `${e.name}: ${e.message}`;
       this.log.error(`${label}: exception: ${e.message}\n${trace}`);
-      return new Report().setFailed({ message: e.message, trace });
+      return { report: new Report().setFailed({ message: e.message, trace }), returned: false };
     }
   }
 

@@ -71,6 +71,85 @@ test('an exception escaping a handler becomes a failed report with message and t
   assert.match(String(u.details.trace), /TypeError: async kaboom/);
 });
 
+/** Handlers letting an error escape without throwing it: a rejection never awaited, a throwing timer. */
+const ESCAPING = `
+export default function (agent) {
+  class Escapes extends agent.ContentHandler {
+    async install(conduit, units) {
+      Promise.reject(new Error('upload to image service failed'));
+      await new Promise((r) => setTimeout(r, 0));
+      return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name) }, units.length);
+    }
+    update(conduit, units) {
+      // Rejected in the method's last step: reported unhandled only after it returned.
+      Promise.reject(new Error('late rejection'));
+      return new agent.ContentReport().setSucceeded({ updated: units.map((u) => u.name) }, units.length);
+    }
+    async uninstall() {
+      // Timers of one delay run in the order they were set: the throwing one first.
+      setTimeout(() => { throw new TypeError('timer callback exploded'); }, 0);
+      await new Promise((r) => setTimeout(r, 0));
+      return new agent.ContentReport().setFailed({ message: 'nothing removed' });
+    }
+    profile() { return new agent.ProfileReport(); }
+  }
+  return { Escapes };
+}
+`;
+
+/**
+ * Run fn with no process listeners for unhandled rejections and uncaught exceptions but the
+ * agent's (as in the CLI: the test runner's own would take the errors and fail the test), and
+ * return how many of each were left installed when it ended.
+ */
+async function withBareProcess<T>(fn: () => Promise<T>): Promise<{ value: T; left: number[] }> {
+  const events = ['unhandledRejection', 'uncaughtException'] as const;
+  const saved = events.map((e) => process.rawListeners(e) as Array<(...a: unknown[]) => void>);
+  for (const e of events) process.removeAllListeners(e);
+  try {
+    const value = await fn();
+    return { value, left: events.map((e) => process.listenerCount(e)) };
+  } finally {
+    events.forEach((e, i) => {
+      process.removeAllListeners(e);
+      for (const l of saved[i]!) process.on(e, l);
+    });
+  }
+}
+
+test('an error escaping a handler method unawaited (a rejected promise, a throwing timer) is logged and fails its report; the process lives on and the listeners are removed', async () => {
+  const dir = tempDir('agent-escape-');
+  writeFiles(path.join(dir, 'handlers'), { 'esc.mjs': ESCAPING });
+  writeFiles(path.join(dir, 'conf.d'), { 'esc.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=esc:Escapes\n' });
+  mkdirSync(path.join(dir, 'root'));
+  const registry = await loadHandlers({ confDir: path.join(dir, 'conf.d'), handlersDir: path.join(dir, 'handlers'), builtinConfDir: null, contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.deepEqual(registry.problems, []);
+  const log = memoryLog();
+  const svc = new ConsumerService(memoryEngine(), new Agent(registry, log, { osType: 'TestOS' }), () => {});
+  svc.register('c1', path.join(dir, 'root'));
+
+  const { value: reports, left } = await withBareProcess(async () => [
+    await svc.content('install', 'c1', 'ami', [{ name: 'img1' }], {}),
+    await svc.content('update', 'c1', 'ami', [{ name: 'img2' }], {}),
+    await svc.content('uninstall', 'c1', 'ami', [{ name: 'img3' }], {}),
+  ]);
+  assert.deepEqual(left, [0, 0], 'no listener left once the calls ended');
+  const [install, update, uninstall] = reports;
+  assert.equal(install!.succeeded, false);
+  assert.equal(install!.details.message, 'upload to image service failed');
+  assert.match(String(install!.details.trace), /Error: upload to image service failed\n\s+at Escapes\.install/);
+  assert.deepEqual(install!.details.installed, ['img1'], "the method's own details are kept");
+  assert.deepEqual(install!.details.escaped, [{ event: 'unhandled promise rejection', message: 'upload to image service failed' }]);
+  assert.equal(update!.succeeded, false);
+  assert.equal(update!.details.message, 'late rejection');
+  assert.equal(uninstall!.succeeded, false);
+  assert.equal(uninstall!.details.message, 'nothing removed', 'a report the method failed keeps its message');
+  assert.deepEqual(uninstall!.details.escaped, [{ event: 'uncaught exception', message: 'timer callback exploded' }]);
+  for (const [op, message] of [['install', 'unhandled promise rejection: upload to image service failed'], ['update', 'unhandled promise rejection: late rejection'], ['uninstall', 'uncaught exception: timer callback exploded']]) {
+    assert.ok(log.lines.some((l) => l.startsWith(`error esc:Escapes ${op} (content ami, consumer c1): ${message}\n`)), `${op}: ${log.lines.join('\n')}`);
+  }
+});
+
 test('a handler returning something that is not a report gives a failed report', async () => {
   const { svc } = await setup();
   const r = await svc.content('uninstall', 'c1', 'cgw', [{ name: 'x' }], {});

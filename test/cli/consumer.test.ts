@@ -215,6 +215,50 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   assert.deepEqual(json(['consumer', 'list']), []);
 });
 
+test('a handler method letting an error escape (a rejection never awaited, a throwing timer callback) gives a failed report, exit 6, logged; the CLI does not crash', () => {
+  const work = tempDir('consumer-escape-');
+  const logFile = path.join(work, 'agent.log');
+  const root = path.join(work, 'root');
+  mkdirSync(root);
+  writeFiles(path.join(work, 'handlers'), {
+    'acme.mjs': `
+export default function (agent) {
+  class Img extends agent.ContentHandler {
+    async install(conduit, units) {
+      Promise.reject(new Error('upload to image service failed'));
+      await new Promise((r) => setTimeout(r, 0));
+      return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name) }, units.length);
+    }
+    async update(conduit, units) {
+      setTimeout(() => { throw new TypeError('timer callback exploded'); }, 0);
+      await new Promise((r) => setTimeout(r, 0));
+      return new agent.ContentReport().setSucceeded({ updated: units.map((u) => u.name) }, units.length);
+    }
+    uninstall() { return new agent.ContentReport(); }
+    profile() { return new agent.ProfileReport(); }
+  }
+  return { Img };
+}
+`,
+  });
+  writeFiles(path.join(work, 'conf.d'), { 'acme.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=acme:Img\n' });
+  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_HANDLERS_DIR: path.join(work, 'handlers'), STAGEPUSH_AGENT_LOG: `file:${logFile}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
+  assert.equal(runCli(['consumer', 'register', 'web1', '--root', root], { env }).status, 0);
+  for (const [op, message, event] of [
+    ['install', 'upload to image service failed', 'unhandled promise rejection'],
+    ['update', 'timer callback exploded', 'uncaught exception'],
+  ]) {
+    const r = runCli(['consumer', op!, 'web1', '--type', 'ami', 'img1', '--json'], { env });
+    assert.equal(r.status, 6, `${op}: ${r.stdout}\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /at Img\./, `${op}: no raw stack trace`);
+    const report = JSON.parse(r.stdout) as { succeeded: boolean; details: { message: string; trace: string } };
+    assert.equal(report.succeeded, false, op);
+    assert.equal(report.details.message, message, op);
+    assert.match(report.details.trace, new RegExp(`Error: ${message}\\n\\s+at `), op);
+    assert.match(readFileSync(logFile, 'utf8'), new RegExp(`ERROR acme:Img ${op} \\(content ami, consumer web1\\): ${event}: ${message}`), op);
+  }
+});
+
 test('a repository not published yet can be bound (the payload points where the engine publishes); agent.log file:REL is relative to the config file', () => {
   const work = tempDir('consumer-unpublished-');
   const dataDir = path.join(work, 'data');
