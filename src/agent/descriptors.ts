@@ -43,7 +43,11 @@ export interface DescriptorContext {
 }
 
 const SECTION_RE = /^\[([^\]]*)\]\s*$/;
-const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_+-]*$/;
+/**
+ * Section names and [types] values: every id the engine accepts for a content or distributor type
+ * (letters, digits, _ . -, as in acme.tar_distributor), and the OS names os.type() gives.
+ */
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 const KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const TYPES_KEYS = new Set(['content', 'bind', 'system']);
 
@@ -71,7 +75,7 @@ export function checkIniSyntax(text: string, file: string): { layout: Layout; pr
       const m = SECTION_RE.exec(s);
       if (!m) return bad(n, `malformed section header "${s}" (expected [name])`);
       const name = m[1]!.trim();
-      if (!NAME_RE.test(name) || name === '__proto__') return bad(n, `invalid section name "${name}" (letters, digits, _ + - only)`);
+      if (!NAME_RE.test(name) || name === '__proto__') return bad(n, `invalid section name "${name}" (letters, digits, _ . + - only)`);
       if (sections.has(name)) return bad(n, `duplicate section [${name}] (first on line ${sections.get(name)})`, name);
       sections.set(name, n);
       current = name;
@@ -89,9 +93,18 @@ export function checkIniSyntax(text: string, file: string): { layout: Layout; pr
   return { layout: { sections, keys }, problems };
 }
 
-/** Parse the values (after checkIniSyntax found no problem): section → key → string value. */
+/**
+ * Parse the values (after checkIniSyntax found no problem): section → key → string value. `ini`
+ * reads a "." in a section name as nesting ([acme.tar] would be section "acme" holding "tar"), and
+ * takes an indented header for a key: every header is given to it unindented, its dots escaped.
+ */
 function readValues(text: string): Record<string, Record<string, string>> {
-  const parsed = ini.decode(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
+  const headers = lines.map((raw) => {
+    const m = SECTION_RE.exec(raw.trim());
+    return m ? `[${m[1]!.trim().replace(/\./g, '\\.')}]` : raw;
+  });
+  const parsed = ini.decode(headers.join('\n')) as Record<string, unknown>;
   const out: Record<string, Record<string, string>> = {};
   for (const [name, body] of Object.entries(parsed)) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) continue;

@@ -151,6 +151,23 @@ test('an explicitly configured conf.d directory that does not exist is reported'
   assert.equal(f.problems[0]?.code, 'AGENT_CONF_DIR_NOT_A_DIRECTORY');
 });
 
+test('type ids with "." (the engine accepts letters, digits, _ . -) get a handler: section names and [types] values, an indented header too', async () => {
+  const { conf, handlers } = setup({
+    'dotted.conf': good('[types]\ncontent=acme.tarball\nbind=acme.tar_distributor\n[acme.tarball]\nclass=tar_handler:TarHandler\nkeep.mode=1\n  [acme.tar_distributor]\nclass=echo:EchoBind\n'),
+  });
+  const types = { contentTypes: new Set([...TYPES.contentTypes, 'acme.tarball']), distributorTypes: new Set([...TYPES.distributorTypes, 'acme.tar_distributor']) };
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...types });
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.find('content', 'acme.tarball')?.className, 'tar_handler:TarHandler');
+  assert.deepEqual(reg.find('content', 'acme.tarball')?.config, { 'keep.mode': '1' }, 'the section is read as one, not nested');
+  assert.equal(reg.find('bind', 'acme.tar_distributor')?.className, 'echo:EchoBind');
+  // Still refused: what no engine id or OS name holds.
+  const bad = setup({ 'bad.conf': good('[types]\ncontent=a/b\n[a/b]\nclass=tar_handler:TarHandler\n') });
+  const r = await loadHandlers({ confDir: bad.conf, handlersDir: bad.handlers, builtinConfDir: null, ...TYPES });
+  assert.equal(r.problems[0]?.code, 'AGENT_DESCRIPTOR_SYNTAX');
+  assert.match(r.problems[0]!.message, /invalid section name "a\/b" \(letters, digits, _ \. \+ - only\)/);
+});
+
 test('a system type in the wrong case never matches os.type(): refused, naming the right one', async () => {
   const { conf, handlers } = setup({ 'sys.conf': good('[types]\nsystem=linux\n[linux]\nclass=stagepush:LinuxHandler\n') });
   const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
