@@ -7,6 +7,7 @@
  *                   bind    = <distributor type ids, comma separated>
  *                   system  = <OS name as os.type() reports it, e.g. Linux>
  *   [<type id>]     class = <module>:<Export>, plus any properties: the handler's configuration
+ *                   (one such section for each type listed in [types], and no other section)
  *
  * The `ini` package reads the values; it accepts almost anything, so every line is checked here
  * first: a malformed line, a key outside a section, a duplicate section or key is an error naming
@@ -193,6 +194,15 @@ export function parseDescriptor(file: string, text: string, ctx: DescriptorConte
   addList('bind', ctx.distributorTypes, 'an installed distributor type');
   addList('system', null, '');
   if (!problems.length && !listed.length) problems.push(p('AGENT_DESCRIPTOR_NO_TYPES', '[types] lists no content, bind or system type', 'types'));
+  // A descriptor has [main], [types] and a section for each type [types] lists, nothing else (the
+  // handler descriptor format): any other section would never be read, its class never loaded,
+  // and a type left out of [types] by mistake would go unnoticed.
+  const named = new Set(Object.values(types).flatMap(splitList));
+  for (const name of layout.sections.keys()) {
+    if (name === 'main' || name === 'types' || named.has(name)) continue;
+    const why = values[name]?.class !== undefined ? `its class ${values[name]!.class} would never load` : 'nothing would read it';
+    problems.push(p('AGENT_DESCRIPTOR_UNLISTED_SECTION', `[${name}] is not listed in [types] (content, bind or system): ${why}`, name));
+  }
 
   const out: DescriptorType[] = [];
   for (const { capability, typeId } of listed) {

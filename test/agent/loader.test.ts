@@ -100,6 +100,8 @@ const MISTAKES: Array<{ name: string; text: string; code: string; entry?: string
   { name: 'unknown-bind-type', text: good('[types]\nbind=nope_distributor\n[nope_distributor]\nclass=echo:EchoBind\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_TYPE', entry: 'types', field: 'bind', message: /"nope_distributor" is not an installed distributor type/ },
   { name: 'unknown-types-key', text: good('[types]\ncontnet=iso\n'), code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'types', field: 'contnet', message: /unknown key "contnet"/ },
   { name: 'unknown-main-key', text: '[main]\nenabled=1\ntypo_key=1\n[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n', code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'main', field: 'typo_key', message: /\[main\] has unknown key "typo_key" \(only "enabled"\)/ },
+  { name: 'unlisted-section', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n[ami]\nclass=tar_handler:TarHandler\ntarget_dir=/srv/ami\n'), code: 'AGENT_DESCRIPTOR_UNLISTED_SECTION', entry: 'ami', message: /\[ami\] is not listed in \[types\] \(content, bind or system\): its class tar_handler:TarHandler would never load/ },
+  { name: 'unlisted-section-no-class', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n[Linux]\nreboot_delay=10\n'), code: 'AGENT_DESCRIPTOR_UNLISTED_SECTION', entry: 'Linux', message: /\[Linux\] is not listed in \[types\] \(content, bind or system\): nothing would read it/ },
   { name: 'duplicate-type', text: good('[types]\ncontent=tarball\n[tarball]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_DUPLICATE_TYPE', entry: 'types', field: 'content', message: /"tarball" already has a handler from .*tar\.conf/ },
 ];
 
