@@ -12,6 +12,7 @@ import type { AgentLogger, Binding, Capability, ContentUnitSpec, HandlerConduit,
 import { AggregateReport, BindReport, CleanReport, ContentReport, HandlerReport, ProfileReport, RebootReport } from './reports.js';
 import type { HandlerRegistry, LoadedHandler } from './loader.js';
 import { describe } from './describe.js';
+import { StagepushError } from '../errors.js';
 
 type ReportClass<R extends HandlerReport> = new () => R;
 
@@ -106,7 +107,13 @@ export class Agent {
       }
       return { report: result as R, returned: true };
     } catch (err) {
-      // Whatever was thrown (an object without a string form too) becomes a failed report.
+      // A coded error (a request option with a bad value, a unit refused) says what is wrong and
+      // where: its report has the code and the message, no stack trace.
+      if (err instanceof StagepushError) {
+        this.log.error(`${label}: [${err.code}] ${err.message}`);
+        return { report: new Report().setFailed({ code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) }), returned: false };
+      }
+      // Whatever else was thrown (an object without a string form too) becomes a failed report.
       const e = err instanceof Error ? err : new Error(describe(err));
       const trace = e.stack ?? `${e.name}: ${e.message}`;
       this.log.error(`${label}: exception: ${e.message}\n${trace}`);

@@ -4,6 +4,8 @@
  * each of its methods; methods may be async. Every method takes the conduit and an options
  * object and returns its report.
  */
+import path from 'node:path';
+import { StagepushError } from '../errors.js';
 import type { BindReport, CleanReport, ContentReport, ProfileReport, RebootReport } from './reports.js';
 import type { AgentEngineApi, BindingRecord, ConsumerRecord } from './engine-api.js';
 
@@ -63,8 +65,38 @@ export interface HandlerConduit {
 
 type Awaitable<T> = T | Promise<T>;
 
+/** Checks a setting's value: what is wrong with it, or null when it is good. */
+export type SettingCheck = (value: string) => string | null;
+
+/** Checks of the built-in handlers' settings. */
+export const settingChecks = {
+  /** true|yes|1|on or false|no|0|off (empty: the default). */
+  boolean: ((v) => (v.trim() === '' || /^(true|yes|1|on|false|no|0|off)$/i.test(v.trim()) ? null : `expected true|yes|1 or false|no|0, got "${v}"`)) as SettingCheck,
+  /** A number of seconds >= 0 (empty is refused: it is not 0, an immediate reboot). */
+  seconds: ((v) => (v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0 ? null : `expected a number of seconds >= 0, got "${v}"`)) as SettingCheck,
+  /** A path under the consumer root (absolute or not, it is taken from the root): no "..", no NUL. */
+  underRoot: ((v) => {
+    if (v.trim() === '' || v.includes('\0')) return `expected a path under the consumer root, got "${v}"`;
+    // Joined to the root as the handlers join it (a join to "/" itself would stop ".." at "/").
+    const root = '/consumer-root';
+    const inside = path.posix.relative(root, path.posix.join(root, v));
+    return inside === '..' || inside.startsWith('../') ? `"${v}" leads out of the consumer root` : null;
+  }) as SettingCheck,
+  /** Any value. */
+  any: (() => null) as SettingCheck,
+};
+
 /** What every handler class shares: its configuration and type id. */
 export abstract class Handler {
+  /**
+   * The settings the class reads, each with its check; null (the default, third-party handlers)
+   * leaves the configuration unchecked. A descriptor section with another key or a value its check
+   * refuses is refused when the descriptor loads (see loader.ts), and so is such a request option
+   * when the method reads it: a mistake is said with its file, section and key before anything
+   * runs, not as an exception halfway through an operation.
+   */
+  static readonly settings: Readonly<Record<string, SettingCheck>> | null = null;
+
   readonly config: HandlerConfig;
   /** The type id (content type, distributor type or OS name) this instance serves. */
   readonly typeId: string;
@@ -74,10 +106,15 @@ export abstract class Handler {
     this.typeId = typeId;
   }
 
-  /** A request option, else the handler configuration, else `def`. */
+  /** A request option (checked as the class's settings say), else the handler configuration, else `def`. */
   protected setting(options: HandlerOptions, key: string, def?: string): string | undefined {
     const v = options[key];
-    if (v !== undefined && v !== null) return String(v);
+    if (v !== undefined && v !== null) {
+      const value = String(v);
+      const why = (this.constructor as typeof Handler).settings?.[key]?.(value);
+      if (why) throw new StagepushError('AGENT_BAD_OPTION', `option ${key}: ${why}`, { kind: 'usage', field: key });
+      return value;
+    }
     return this.config[key] ?? def;
   }
 

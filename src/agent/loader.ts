@@ -150,7 +150,7 @@ async function moduleExports(url: string): Promise<Record<string, unknown>> {
 }
 
 /** Load, check and instantiate the class of one descriptor type; problems name file and section. */
-async function loadType(file: string, t: DescriptorType, handlersDir: string): Promise<LoadedHandler | Problem> {
+async function loadType(file: string, t: DescriptorType, handlersDir: string): Promise<LoadedHandler | Problem | Problem[]> {
   const where = { file, entry: t.typeId, field: 'class' };
   let resolved: { url: string; file: string };
   try {
@@ -180,6 +180,18 @@ async function loadType(file: string, t: DescriptorType, handlersDir: string): P
   const missing = cap.methods.filter((m) => typeof (cls.prototype as Record<string, unknown>)[m] !== 'function');
   if (missing.length) {
     return { code: 'AGENT_HANDLER_MISSING_METHOD', message: `[${t.typeId}] class ${t.className}: does not implement ${missing.join(', ')} of ${cap.baseName}`, ...where };
+  }
+  // A class declaring its settings (the built-in handlers) has its section checked now, every key
+  // named: a bad value would otherwise fail an operation later, without naming the descriptor.
+  const known = (cls as unknown as typeof Handler).settings;
+  if (known) {
+    const bad: Problem[] = [];
+    for (const [key, value] of Object.entries(t.config)) {
+      const check = Object.hasOwn(known, key) ? known[key] : undefined;
+      const why = check ? check(value) : `unknown setting (${t.className} reads ${Object.keys(known).join(', ')})`;
+      if (why) bad.push({ code: check ? 'AGENT_HANDLER_BAD_SETTING' : 'AGENT_HANDLER_UNKNOWN_SETTING', message: `[${t.typeId}] ${key}: ${why}`, file, entry: t.typeId, field: key });
+    }
+    if (bad.length) return bad;
   }
   let instance: Handler;
   try {
@@ -236,7 +248,8 @@ export async function loadHandlers(opts: LoadOptions): Promise<HandlerRegistry> 
     const own: Problem[] = [];
     for (const t of descriptor.types) {
       const r = await loadType(src.file, t, opts.handlersDir);
-      if ('instance' in r) loaded.push(r);
+      if (Array.isArray(r)) own.push(...r);
+      else if ('instance' in r) loaded.push(r);
       else own.push(r);
     }
     for (const h of loaded) {

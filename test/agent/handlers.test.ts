@@ -87,6 +87,11 @@ test('rpm handler: the specs reach dnf after "--", and a unit object that would 
     assert.deepEqual(args.slice(args.indexOf(dnfOp)), [dnfOp, '--', ...specs], `${op}: ${args.join(' ')}`);
   }
   rmSync(calls);
+  // A request option with a bad value: a coded error naming it, no stack trace, dnf not run.
+  const opt = await svc.content('install', 'h', 'rpm', [{ name: 'hello' }], { dnf: fakeDnf, import_key: 'yes please' });
+  assert.equal(opt.succeeded, false);
+  assert.deepEqual(opt.details, { code: 'AGENT_BAD_OPTION', message: 'option import_key: expected true|yes|1 or false|no|0, got "yes please"', field: 'import_key' });
+  assert.equal(existsSync(calls), false, 'dnf did not run');
   for (const unit of [{ name: '--nogpgcheck' }, { name: '--setopt=gpgcheck=0' }, { name: 'hello', version: '1.0', release: '1 --nogpgcheck' }, { name: 'hello', arch: 'noarch --nogpgcheck' }]) {
     const r = await svc.content('install', 'h', 'rpm', [unit, { name: 'hello' }], { dnf: fakeDnf });
     assert.equal(r.succeeded, false, JSON.stringify(unit));
@@ -416,7 +421,8 @@ test('file handler installs units from bound repositories into target_dir, verif
   // target_dir stays inside the consumer root.
   const out = await svc.content('install', 'f1', 'iso', [{ name: 'a.iso' }], { repo: 'files', target_dir: '../../escaped' });
   assert.equal(out.succeeded, false);
-  assert.match(String(out.details.message), /target_dir "\.\.\/\.\.\/escaped" leads out of the consumer root/);
+  assert.equal(out.details.code, 'AGENT_BAD_OPTION');
+  assert.match(String(out.details.message), /target_dir: "\.\.\/\.\.\/escaped" leads out of the consumer root/);
   assert.equal(existsSync(path.join(dir, '..', 'escaped')), false);
 });
 
@@ -637,4 +643,8 @@ test('round 2: wrong report kinds and non-JSON details are failed reports; unreg
   const rb = await svc.reboot('here', { reboot_delay: '' });
   assert.equal(rb.succeeded, false);
   assert.match(String(rb.details.message), /reboot_delay: expected a number of seconds >= 0, got ""/);
+  // A bad option value is a coded error naming the option, without a stack trace.
+  const abc = await svc.reboot('here', { reboot_delay: 'abc' });
+  assert.equal(abc.succeeded, false);
+  assert.deepEqual(abc.details, { code: 'AGENT_BAD_OPTION', message: 'option reboot_delay: expected a number of seconds >= 0, got "abc"', field: 'reboot_delay' });
 });

@@ -102,6 +102,13 @@ const MISTAKES: Array<{ name: string; text: string; code: string; entry?: string
   { name: 'unknown-main-key', text: '[main]\nenabled=1\ntypo_key=1\n[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n', code: 'AGENT_DESCRIPTOR_UNKNOWN_KEY', entry: 'main', field: 'typo_key', message: /\[main\] has unknown key "typo_key" \(only "enabled"\)/ },
   { name: 'unlisted-section', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n[ami]\nclass=tar_handler:TarHandler\ntarget_dir=/srv/ami\n'), code: 'AGENT_DESCRIPTOR_UNLISTED_SECTION', entry: 'ami', message: /\[ami\] is not listed in \[types\] \(content, bind or system\): its class tar_handler:TarHandler would never load/ },
   { name: 'unlisted-section-no-class', text: good('[types]\ncontent=iso\n[iso]\nclass=tar_handler:TarHandler\n[Linux]\nreboot_delay=10\n'), code: 'AGENT_DESCRIPTOR_UNLISTED_SECTION', entry: 'Linux', message: /\[Linux\] is not listed in \[types\] \(content, bind or system\): nothing would read it/ },
+  { name: 'bad-setting-rpm', text: good('[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=yes please\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'rpm', field: 'import_key', message: /^\[rpm\] import_key: expected true\|yes\|1 or false\|no\|0, got "yes please"$/ },
+  { name: 'bad-setting-linux', text: good('[types]\nsystem=Linux\n[Linux]\nclass=stagepush:LinuxHandler\nreboot_delay=abc\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'Linux', field: 'reboot_delay', message: /^\[Linux\] reboot_delay: expected a number of seconds >= 0, got "abc"$/ },
+  { name: 'bad-setting-linux-empty', text: good('[types]\nsystem=Linux\n[Linux]\nclass=stagepush:LinuxHandler\nreboot_delay=\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'Linux', field: 'reboot_delay', message: /got ""/ },
+  { name: 'bad-setting-file', text: good('[types]\ncontent=iso\n[iso]\nclass=stagepush:FileHandler\ntarget_dir=../../etc\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'iso', field: 'target_dir', message: /"\.\.\/\.\.\/etc" leads out of the consumer root/ },
+  { name: 'bad-setting-yum', text: good('[types]\nbind=yum_distributor\n[yum_distributor]\nclass=stagepush:YumBindHandler\nssl_verify=maybe\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'yum_distributor', field: 'ssl_verify', message: /got "maybe"/ },
+  { name: 'bad-setting-file-bind', text: good('[types]\nbind=iso_distributor\n[iso_distributor]\nclass=stagepush:FileBindHandler\nbindings_dir=/a/../../b\n'), code: 'AGENT_HANDLER_BAD_SETTING', entry: 'iso_distributor', field: 'bindings_dir', message: /leads out of the consumer root/ },
+  { name: 'unknown-setting', text: good('[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\npermit_reboots=0\n'), code: 'AGENT_HANDLER_UNKNOWN_SETTING', entry: 'rpm', field: 'permit_reboots', message: /\[rpm\] permit_reboots: unknown setting \(stagepush:RpmHandler reads import_key, permit_reboot, reboot_packages, releasever, dnf\)/ },
   { name: 'duplicate-type', text: good('[types]\ncontent=tarball\n[tarball]\nclass=tar_handler:TarHandler\n'), code: 'AGENT_DESCRIPTOR_DUPLICATE_TYPE', entry: 'types', field: 'content', message: /"tarball" already has a handler from .*tar\.conf/ },
 ];
 
@@ -168,6 +175,25 @@ test('type ids with "." (the engine accepts letters, digits, _ . -) get a handle
   const r = await loadHandlers({ confDir: bad.conf, handlersDir: bad.handlers, builtinConfDir: null, ...TYPES });
   assert.equal(r.problems[0]?.code, 'AGENT_DESCRIPTOR_SYNTAX');
   assert.match(r.problems[0]!.message, /invalid section name "a\/b" \(letters, digits, _ \. \+ - only\)/);
+});
+
+test("the built-in handlers' good settings load (a third-party handler's configuration is not checked)", async () => {
+  const { conf, handlers } = setup({
+    'ok.conf': good(
+      '[types]\ncontent=rpm,iso\nbind=yum_distributor,iso_distributor\nsystem=Linux\n' +
+        '[rpm]\nclass=stagepush:RpmHandler\nimport_key=off\npermit_reboot=YES\nreboot_packages=kernel,glibc\nreleasever=9\ndnf=/usr/bin/dnf\n' +
+        '[iso]\nclass=stagepush:FileHandler\ntarget_dir=srv/files\nrepo=isos\n' +
+        '[yum_distributor]\nclass=stagepush:YumBindHandler\nssl_verify=0\nrepo_file=/etc/yum.repos.d/x.repo\n' +
+        '[iso_distributor]\nclass=stagepush:FileBindHandler\nbindings_dir=/etc/x/../y\n' +
+        '[Linux]\nclass=stagepush:LinuxHandler\nreboot_delay=0.5\nreboot_command=systemctl reboot\n',
+    ),
+  });
+  const reg = await loadHandlers({ confDir: conf, handlersDir: handlers, builtinConfDir: null, ...TYPES });
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.find('content', 'tarball')?.config.preserve_permissions, '1');
+  // The shipped descriptors pass their own checks.
+  const builtin = await loadHandlers({ confDir: path.join(conf, 'none'), handlersDir: handlers, ...TYPES });
+  assert.deepEqual(builtin.problems, []);
 });
 
 test('a system type in the wrong case never matches os.type(): refused, naming the right one', async () => {

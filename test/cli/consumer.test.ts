@@ -259,6 +259,21 @@ export default function (agent) {
   }
 });
 
+test("agent handlers refuses a descriptor with a bad setting of a built-in handler (exit 3), naming the file, section and key", () => {
+  const work = tempDir('consumer-settings-');
+  const confDir = path.join(work, 'conf.d');
+  writeFiles(confDir, {
+    'rpm.conf': '[main]\nenabled=1\n[types]\ncontent=rpm\n[rpm]\nclass=stagepush:RpmHandler\nimport_key=yes please\n',
+    'linux.conf': '[main]\nenabled=1\n[types]\nsystem=Linux\n[Linux]\nclass=stagepush:LinuxHandler\nreboot_delay=abc\n',
+  });
+  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: confDir, STAGEPUSH_AGENT_LOG: `file:${path.join(work, 'agent.log')}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
+  const r = runCli(['agent', 'handlers'], { env });
+  assert.equal(r.status, 3, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`error \\[AGENT_HANDLER_BAD_SETTING\\]: ${path.join(confDir, 'linux.conf')}: \\[Linux\\] reboot_delay: expected a number of seconds >= 0, got "abc"`));
+  assert.match(r.stderr, new RegExp(`error \\[AGENT_HANDLER_BAD_SETTING\\]: ${path.join(confDir, 'rpm.conf')}: \\[rpm\\] import_key: expected true\\|yes\\|1 or false\\|no\\|0, got "yes please"`));
+  assert.doesNotMatch(r.stdout, /RpmHandler|LinuxHandler/, 'neither loaded');
+});
+
 test('a repository not published yet can be bound (the payload points where the engine publishes); agent.log file:REL is relative to the config file', () => {
   const work = tempDir('consumer-unpublished-');
   const dataDir = path.join(work, 'data');

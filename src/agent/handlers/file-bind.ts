@@ -7,12 +7,14 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
-import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
 
 const SAFE = /[^A-Za-z0-9._-]/g;
 
 export class FileBindHandler extends BindHandler {
+  static override readonly settings = { bindings_dir: settingChecks.underRoot };
+
   dir(conduit: HandlerConduit): string {
     const dir = path.join(conduit.root, this.config.bindings_dir ?? '/etc/stagepush/file-repos');
     assertInsideRoot(conduit.root, dir, 'bindings_dir');

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
-import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { ContentHandler, settingChecks, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { ContentReport, ProfileReport } from '../reports.js';
 import type { UnitFile } from '../engine-api.js';
 
@@ -40,6 +40,8 @@ function expectedSha(u: UnitFile): string | null {
 }
 
 export class FileHandler extends ContentHandler {
+  static override readonly settings = { target_dir: settingChecks.underRoot, repo: settingChecks.any };
+
   /** `<root>/<target_dir>`; a target_dir that leads out of the consumer root is refused. */
   targetDir(conduit: HandlerConduit, options: HandlerOptions): string {
     const rel = this.setting(options, 'target_dir', '/var/lib/stagepush/files')!;

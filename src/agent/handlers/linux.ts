@@ -10,11 +10,13 @@
  * calls it only for a consumer whose root is / (this host): see Agent.reboot.
  */
 import { spawn } from 'node:child_process';
-import { SystemHandler, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { SystemHandler, settingChecks, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { RebootReport } from '../reports.js';
 import { run, tail } from '../exec.js';
 
 export class LinuxHandler extends SystemHandler {
+  static override readonly settings = { reboot_delay: settingChecks.seconds, reboot_command: settingChecks.any };
+
   async reboot(conduit: HandlerConduit, options: HandlerOptions): Promise<RebootReport> {
     const rawDelay = this.setting(options, 'reboot_delay', '60')!;
     const delay = Number(rawDelay);

@@ -20,7 +20,7 @@
  * gets `--dbpath`; dnf has no such option, so it runs with a private HOME whose .rpmmacros sets
  * %_dbpath (rpm reads ~/.rpmmacros last, after the system's macro files).
  */
-import { ContentHandler, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { ContentHandler, settingChecks, type ContentUnitSpec, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { ContentReport, ProfileReport } from '../reports.js';
 import { rpmSpecString } from '../units.js';
 import { run, tail } from '../exec.js';
@@ -110,6 +110,14 @@ function repoIds(root: string): string[] {
 }
 
 export class RpmHandler extends ContentHandler {
+  static override readonly settings = {
+    import_key: settingChecks.boolean,
+    permit_reboot: settingChecks.boolean,
+    reboot_packages: settingChecks.any,
+    releasever: settingChecks.any,
+    dnf: settingChecks.any,
+  };
+
   private async dnf(conduit: HandlerConduit, op: 'install' | 'upgrade' | 'remove', units: ContentUnitSpec[], options: HandlerOptions): Promise<ContentReport> {
     const report = new ContentReport();
     const root = conduit.root;

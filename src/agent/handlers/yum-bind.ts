@@ -19,7 +19,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
-import { BindHandler, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
+import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
 
 /** The yum distributor's consumer payload. */
@@ -113,6 +113,8 @@ function writeRepoFile(file: string, rf: RepoFile): void {
 }
 
 export class YumBindHandler extends BindHandler {
+  static override readonly settings = { ssl_verify: settingChecks.boolean, repo_file: settingChecks.underRoot };
+
   /** Absolute host path of the repo file for this consumer. */
   repoFile(conduit: HandlerConduit): string {
     const rel = this.config.repo_file ?? '/etc/yum.repos.d/stagepush.repo';
