@@ -133,7 +133,9 @@ export class Agent {
     }
     if (report.succeeded && report.reboot.required && report.reboot.permitted && !report.reboot.scheduled) {
       const r = await this.reboot(conduit, options);
-      report.reboot = { ...report.reboot, scheduled: r.succeeded, details: r.toJSON() };
+      // What the content handler said of the reboot (which packages need it) stays beside the
+      // system handler's report (report, succeeded, numChanges, details), which is not rewritten.
+      report.reboot = { ...report.reboot, scheduled: r.succeeded, details: { ...report.reboot.details, ...r.toJSON() } };
     }
     return report;
   }

@@ -43,7 +43,11 @@ export interface RebootRequest {
   /** Rebooting was permitted (`permit_reboot`), so the agent scheduled one. */
   permitted: boolean;
   scheduled: boolean;
-  /** The system handler's report details, when one was scheduled. */
+  /**
+   * What the content handler said of it (the rpm handler: `packages` needing the reboot) and, once
+   * the agent asked the system handler for the reboot, that handler's report beside it (`report`,
+   * `succeeded`, `numChanges`, `details`).
+   */
   details?: ReportDetails;
 }
 

@@ -249,6 +249,8 @@ test('rpm handler without import_key: a package whose key is not in the rpm data
       assert.equal(ok.reboot.required, true);
       assert.equal(ok.reboot.permitted, true);
       assert.equal(ok.reboot.scheduled, false);
+      assert.deepEqual((ok.reboot.details as { packages: string[] }).packages, ['hello'], 'the packages needing the reboot are kept beside the outcome');
+      assert.equal((ok.reboot.details as { report: string }).report, 'RebootReport');
       const rd = (ok.reboot.details as { details: { code: string; message: string } }).details;
       assert.equal(rd.code, 'AGENT_REBOOT_NOT_THIS_HOST');
       assert.match(rd.message, new RegExp(`the root ${root}, a directory tree standing for another host, not this host: it is not rebooted`));

@@ -333,6 +333,7 @@ test('consumer reboot: only a consumer whose root is / (this host) is rebooted; 
   assert.deepEqual(inst.details.installed, ['hello-1.0-1.noarch']);
   assert.deepEqual([inst.reboot.required, inst.reboot.permitted, inst.reboot.scheduled], [true, true, false]);
   assert.equal(inst.reboot.details.details.code, 'AGENT_REBOOT_NOT_THIS_HOST');
+  assert.deepEqual((inst.reboot.details as unknown as { packages: string[] }).packages, ['hello'], 'which packages needed the reboot is kept');
   const human = cli(['consumer', 'reboot', 'tree']);
   assert.equal(human.status, 6);
   assert.match(human.stdout, /reboot tree: FAILED[\s\S]*directory tree standing for another host, not this host: it is not rebooted/);
