@@ -56,15 +56,28 @@ export class Agent {
     };
     const onRejection = caught('unhandled promise rejection');
     const onException = caught('uncaught exception');
+    // A method whose promise never settles (often: the callback that would settle it threw) leaves
+    // nothing to run once the event loop is empty, and the process would end there with no report
+    // and exit 0. Node says so first ('beforeExit'): the call then ends with a failed report.
+    let onIdle!: () => void;
+    const idle = new Promise<{ report: R; returned: boolean }>((resolve) => {
+      onIdle = () => {
+        const message = `${h.className}.${method} never finished: its promise was never settled, and nothing was left for it to wait for`;
+        this.log.error(`${label}: ${message}`);
+        resolve({ report: new Report().setFailed({ message }), returned: false });
+      };
+    });
     process.on('unhandledRejection', onRejection);
     process.on('uncaughtException', onException);
+    process.on('beforeExit', onIdle);
     let outcome: { report: R; returned: boolean };
     try {
-      outcome = await this.invoke(h, method, Report, conduit, args, label);
+      outcome = await Promise.race([this.invoke(h, method, Report, conduit, args, label), idle]);
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off('unhandledRejection', onRejection);
       process.off('uncaughtException', onException);
+      process.off('beforeExit', onIdle);
     }
     const { report } = outcome;
     if (escaped.length) {

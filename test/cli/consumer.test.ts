@@ -234,7 +234,11 @@ export default function (agent) {
       await new Promise((r) => setTimeout(r, 0));
       return new agent.ContentReport().setSucceeded({ updated: units.map((u) => u.name) }, units.length);
     }
-    uninstall() { return new agent.ContentReport(); }
+    uninstall(conduit, units) {
+      // The callback that would settle the promise throws first: it is never settled.
+      if (units[0].name === 'throws') return new Promise((resolve) => setTimeout(() => { throw new Error('image service gone'); }, 0));
+      return new Promise(() => {});
+    }
     profile() { return new agent.ProfileReport(); }
   }
   return { Img };
@@ -256,6 +260,15 @@ export default function (agent) {
     assert.equal(report.details.message, message, op);
     assert.match(report.details.trace, new RegExp(`Error: ${message}\\n\\s+at `), op);
     assert.match(readFileSync(logFile, 'utf8'), new RegExp(`ERROR acme:Img ${op} \\(content ami, consumer web1\\): ${event}: ${message}`), op);
+  }
+  // A method whose promise is never settled: once nothing is left to wait for, a failed report
+  // (the process ended with exit 0 and printed nothing).
+  for (const unit of ['throws', 'waits']) {
+    const r = runCli(['consumer', 'uninstall', 'web1', '--type', 'ami', unit, '--json'], { env });
+    assert.equal(r.status, 6, `${unit}: ${r.stdout}\n${r.stderr}`);
+    const report = JSON.parse(r.stdout) as { succeeded: boolean; details: { message: string; escaped?: unknown } };
+    assert.equal(report.details.message, 'acme:Img.uninstall never finished: its promise was never settled, and nothing was left for it to wait for', unit);
+    assert.deepEqual(report.details.escaped, unit === 'throws' ? [{ event: 'uncaught exception', message: 'image service gone' }] : undefined, unit);
   }
 });
 
