@@ -104,6 +104,9 @@ class ExportPaths {
   }
 }
 
+/** Links to directories followed one inside the copy of another, at most (export tree and tar). */
+const MAX_NESTED_LINKS = 8;
+
 /** `a` is `b` or one of its ancestors (paths in a tree; '' is its root). */
 const ancestorOrSelf = (a: string, b: string): boolean => a === '' || a === b || b.startsWith(a + '/');
 
@@ -115,6 +118,9 @@ const ancestorOrSelf = (a: string, b: string): boolean => a === '' || a === b ||
  * copy would hold the link again, and three such links made a copy nine levels deep of 29,524
  * files before the depth cap stopped it. A manifest's paths go through no symlink, so a
  * directory's path there is the directory itself (what its device and inode are on disk).
+ * Links followed inside the copy of a linked directory are counted: past MAX_NESTED_LINKS the
+ * link is skipped and listed (a bound on what links that are no loop can multiply); how deep the
+ * linked directory's own tree is does not matter.
  */
 export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, blobPath: (sha: string) => string): { items: PlanItem[]; skipped: Array<{ path: string; target: string; reason: string }> } {
   const entries = manifestOf(unit);
@@ -131,32 +137,36 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
     if (t === '..' || t.startsWith('../') || t.startsWith('/')) return null;
     return resolve(t, depth + 1);
   };
-  // `copying`: the directories (their paths in the tree) whose copies the current path is inside.
-  const emit = (src: DirectoryEntry, dest: string, depth: number, copying: readonly string[]): void => {
+  // `copying`: the directories (their paths in the tree) whose copies the current path is inside;
+  // `links`: how many links to directories the current path went through.
+  const emit = (src: DirectoryEntry, dest: string, links: number, copying: readonly string[]): void => {
     if (src.type === 'file') items.push({ path: dest, type: 'file', src: blobPath(src.sha256!), mode: src.mode & 0o111 ? 0o755 : 0o644 });
     else if (src.type === 'dir') {
       items.push({ path: dest, type: 'dir' });
       if (dest !== src.path) {
         // A symlink to a directory: copy what lies under the target.
-        if (depth > 8) return;
         const prefix = src.path + '/';
         for (const e of entries) {
           if (!e.path.startsWith(prefix) || e.path.slice(prefix.length).includes('/')) continue;
           const child = dest + '/' + e.path.slice(prefix.length);
-          if (e.type === 'symlink') link(e, child, depth + 1, copying);
-          else emit(e, child, depth + 1, copying);
+          if (e.type === 'symlink') link(e, child, links, copying);
+          else emit(e, child, links, copying);
         }
       }
     }
   };
-  const link = (e: DirectoryEntry, dest: string, depth: number, copying: readonly string[]): void => {
+  const link = (e: DirectoryEntry, dest: string, links: number, copying: readonly string[]): void => {
     const r = e.escapes ? null : resolve(e.path, 0);
     const within = [path.posix.dirname(e.path).replace(/^\.$/, ''), ...copying];
     if (!r || (r.type === 'dir' && within.some((d) => ancestorOrSelf(r.path, d)))) {
       skipped.push({ path: dest, target: e.target!, reason: e.escapes ? 'points outside the tree' : 'dangling or looping' });
       return;
     }
-    emit(r, dest, depth, r.type === 'dir' ? within.concat(r.path) : copying);
+    if (r.type === 'dir' && links >= MAX_NESTED_LINKS) {
+      skipped.push({ path: dest, target: e.target!, reason: `more than ${MAX_NESTED_LINKS} links to directories nested` });
+      return;
+    }
+    emit(r, dest, r.type === 'dir' ? links + 1 : links, r.type === 'dir' ? within.concat(r.path) : copying);
   };
   for (const e of entries) {
     if (e.type === 'symlink') link(e, e.path, 0, []);

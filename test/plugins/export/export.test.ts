@@ -237,3 +237,34 @@ test('export tree of a RAW tree with symlink loops (a/x -> ../a, a link back to 
     'cc/tob/toc -> ../c: dangling or looping',
   ]);
 });
+
+test('export tree: a link to a directory copies its whole tree however deep it is; links followed inside linked copies stop after 8, each stop listed in the report', async () => {
+  const store = new FakeStore();
+  const repo = store.repo('deep', 'export_distributor');
+  const t = path.join(tempDir(), 'tree');
+  // A tree 12 levels deep, reached through `latest`.
+  const deep = ['real', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'];
+  mkdirSync(path.join(t, ...deep), { recursive: true });
+  writeFileSync(path.join(t, ...deep, 'bottom'), 'deep');
+  symlinkSync('real', path.join(t, 'latest'));
+  // A chain of links to directories, each inside the one before: n0/next -> ../n1, n1/next -> ../n2, …
+  for (let i = 0; i <= 10; i++) {
+    mkdirSync(path.join(t, `n${i}`));
+    writeFileSync(path.join(t, `n${i}`, 'f'), String(i));
+    if (i < 10) symlinkSync(`../n${i + 1}`, path.join(t, `n${i}`, 'next'));
+  }
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'tree' }, metadata: {}, filePath: t }, store.importer('deep'), fakeConfig());
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('deep'), fakeConfig({ mode: 'tree' }));
+  const out = path.join(store.publishRoot, 'export', 'deep');
+  assert.equal(readFileSync(path.join(out, 'latest', ...deep.slice(1), 'bottom'), 'utf8'), 'deep');
+  // From n0: eight links followed (n0/next/…/next/f is n8's file), the ninth listed, not followed.
+  const chain = (k: number) => ['n0', ...Array<string>(k).fill('next')];
+  assert.equal(readFileSync(path.join(out, ...chain(8), 'f'), 'utf8'), '8');
+  assert.equal(existsSync(path.join(out, ...chain(9))), false);
+  const details = rep.details as { skipped: Array<{ path: string; target: string; reason: string }> };
+  assert.ok(
+    details.skipped.some((s) => s.path === chain(9).join('/') && s.reason === 'more than 8 links to directories nested'),
+    JSON.stringify(details.skipped),
+  );
+  assert.ok(details.skipped.every((s) => s.reason === 'more than 8 links to directories nested'), JSON.stringify(details.skipped));
+});
