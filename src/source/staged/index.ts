@@ -162,7 +162,14 @@ async function loadOne(src: StagedUrl, opts: LoadOptions, out: { problems: Probl
       // A staged sha256sum is verified whenever checksums are computed.
       if ((item.sha256sum || w.expectedSha256) && !want.includes('sha256')) want.push('sha256');
     }
-    const cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
+    let cached = w.stat && opts.checksumCache ? opts.checksumCache.get(item.src, w.stat) : undefined;
+    const expected = item.sha256sum ?? w.expectedSha256;
+    if (cached?.sha256 !== undefined && expected && expected !== cached.sha256) {
+      // A cached digest that contradicts the staged sha256sum is not believed: the file is hashed
+      // again, and only its content refuses it. A file replaced under an identity the cache took
+      // for the old one was otherwise refused on every run, whatever it held.
+      cached = undefined;
+    }
     if (cached && want.length) {
       applySums(w, cached, checksums, out.problems);
       if (!w.item) continue; // refused (checksum mismatch)

@@ -171,15 +171,29 @@ test('checksums: md5 and sha256 in one pass, events, and the checksum cache keye
   assert.equal(r2.items[1]!.sha256sum, null);
 });
 
-test('a cached sha256 that contradicts the staged sha256sum is refused too', async () => {
-  const root = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/FILES/a', sha256sum: sha256('aaa'), attributes: { description: '' } }]), 'd/FILES/a': 'aaa' });
-  const checksumCache = { get: () => ({ sha256: 'e'.repeat(64), md5: 'f'.repeat(32) }), set: () => assert.fail('nothing is hashed') };
+test('a cached sha256 that contradicts the staged sha256sum is not believed: the file is hashed again, and refused only when its content differs', async () => {
+  const root = stage({
+    'staged.yaml': stagedYaml([
+      { relative_path: 'd/FILES/a', sha256sum: sha256('aaa'), attributes: { description: '' } },
+      { relative_path: 'd/FILES/b', sha256sum: sha256('bbb'), attributes: { description: '' } },
+    ]),
+    'd/FILES/a': 'aaa',
+    'd/FILES/b': 'not bbb',
+  });
+  // The cache holds a stale digest for both (a file replaced under the identity it was hashed with).
+  const set = new Map<string, { md5?: string; sha256?: string }>();
+  const checksumCache = { get: () => ({ sha256: 'e'.repeat(64), md5: 'f'.repeat(32) }), set: (p: string, _st: unknown, sums: { md5?: string; sha256?: string }) => void set.set(path.basename(p), sums) };
   const r = await loadStaged([`staged:${root}`], { checksums: ['md5'], checksumCache });
-  assert.equal(r.items.length, 0);
+  // a: hashed again, it matches its staged sum; its md5 is its own, not the cached one.
+  assert.deepEqual(r.items.map((i) => [i.name, i.sha256sum, i.md5sum]), [['a', sha256('aaa'), md5('aaa')]]);
+  assert.deepEqual(set.get('a'), { sha256: sha256('aaa'), md5: md5('aaa') });
+  // b: hashed again, its content does not match: refused, naming the digest of its content.
   assert.equal(r.problems.length, 1);
   assert.equal(r.problems[0]!.code, 'STAGED_CHECKSUM_MISMATCH');
-  assert.equal(r.problems[0]!.entry, 'd/FILES/a');
+  assert.equal(r.problems[0]!.entry, 'd/FILES/b');
   assert.equal(r.problems[0]!.file, `${root}/staged.yaml`);
+  assert.match(r.problems[0]!.message, new RegExp(`does not match its content \\(${sha256('not bbb')}\\)`));
+  assert.equal(set.has('b'), false, 'a refused file leaves the cache as it was');
 });
 
 test('a staged.yaml sha256sum is verified whatever the type it names: an RPM, an AWS image (refused on mismatch, kept when it matches)', async () => {
