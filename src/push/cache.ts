@@ -1,7 +1,7 @@
 /**
  * The push's own database, `<data-dir>/push.sqlite` (WAL):
- *  - the stat cache (device, inode, size, mtime → checksums) that spares re-hashing unchanged
- *    staged files on the next cron run;
+ *  - the stat cache (device, inode, size, mtime, ctime → checksums) that spares re-hashing
+ *    unchanged staged files on the next cron run;
  *  - the staging table of parsed RPM headers (`rpm_headers`, by sha256), written as the loader's
  *    workers produce them (memory stays flat: nothing keeps them in the main thread) and read back
  *    one at a time by validation, planning and import. It is kept between runs, so an unchanged
@@ -13,7 +13,7 @@
  * A dry run opens it read-only (or not at all when it does not exist) and stages new headers in a
  * private temporary database.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { resolvePath } from '../paths.js';
 import { createRequire } from 'node:module';
@@ -29,6 +29,8 @@ export interface StatKey {
   ino: number;
   size: number;
   mtimeMs: number;
+  /** The inode's change time (see FileStat in src/source/staged/walk.ts). */
+  ctimeMs: number;
 }
 
 /** A stat cache row: the file's identity when it was hashed, and its sums. */
@@ -190,14 +192,20 @@ export class PushCache {
     this.pending = 0;
   }
 
-  /** The checksum cache in the shape the staged source expects (paths are resolved). */
-  checksumCache(): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void; prefetch(paths: string[]): void } {
+  /**
+   * The checksum cache in the shape the staged source expects (paths are resolved).
+   * `storedPath`: where the content store keeps a sha256's file (see `get`).
+   */
+  checksumCache(opts: { storedPath?: (sha256: string) => string } = {}): { get(p: string, st: StatKey): CachedSums | undefined; set(p: string, st: StatKey, sums: Sums): void; prefetch(paths: string[]): void } {
     // One lookup per file: the stat row and, for an RPM, whether its header is stored (and its key).
     const withHeaders = this.headerDbs.includes(this.db);
+    // A dry run reads a push.sqlite of an older stagepush as it is: without ctimes, no row is
+    // taken on its identity alone (see `get`).
+    const ctime = hasColumn(this.db, 'stat_cache', 'ctime_ms') ? 's.ctime_ms' : 'NULL AS ctime_ms';
     const columns = withHeaders
-      ? 's.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256'
-      : 's.path, s.dev, s.ino, s.size, s.mtime_ms, s.sha256, s.md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache s';
-    type Row = { path: string; dev: number; ino: number; size: number; mtime_ms: number; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null };
+      ? `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256`
+      : `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache s`;
+    type Row = { path: string; dev: number; ino: number; size: number; mtime_ms: number; ctime_ms: number | null; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null };
     // Rows of the files the loader is about to look at, read in one query per chunk (a lookup per
     // file cost more than the query it ran: ~50 ms for 5,000 files); a prefetched path without a
     // row is a known miss. Each row is used once.
@@ -216,21 +224,52 @@ export class PushCache {
       prefetched = new Map(abs.map((p) => [p, null]));
       for (const r of this.rowsByPath<Row>(`SELECT ${columns}`, abs)) prefetched.set(r.path, r);
     };
+    // A sum this run did not compute is kept only for the very same file (ctime included).
+    const same = 'stat_cache.dev=excluded.dev AND stat_cache.ino=excluded.ino AND stat_cache.size=excluded.size AND stat_cache.mtime_ms=excluded.mtime_ms AND stat_cache.ctime_ms IS excluded.ctime_ms';
     const set = this.readOnly
       ? null
       : this.stmt(
           this.db,
-          'INSERT INTO stat_cache (path, dev, ino, size, mtime_ms, sha256, md5, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
-            'ON CONFLICT(path) DO UPDATE SET dev=excluded.dev, ino=excluded.ino, size=excluded.size, mtime_ms=excluded.mtime_ms, ' +
-            'sha256=COALESCE(excluded.sha256, CASE WHEN stat_cache.dev=excluded.dev AND stat_cache.ino=excluded.ino AND stat_cache.size=excluded.size AND stat_cache.mtime_ms=excluded.mtime_ms THEN stat_cache.sha256 END), ' +
-            'md5=COALESCE(excluded.md5, CASE WHEN stat_cache.dev=excluded.dev AND stat_cache.ino=excluded.ino AND stat_cache.size=excluded.size AND stat_cache.mtime_ms=excluded.mtime_ms THEN stat_cache.md5 END), seen=excluded.seen',
+          'INSERT INTO stat_cache (path, dev, ino, size, mtime_ms, ctime_ms, sha256, md5, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+            'ON CONFLICT(path) DO UPDATE SET dev=excluded.dev, ino=excluded.ino, size=excluded.size, mtime_ms=excluded.mtime_ms, ctime_ms=excluded.ctime_ms, ' +
+            `sha256=COALESCE(excluded.sha256, CASE WHEN ${same} THEN stat_cache.sha256 END), ` +
+            `md5=COALESCE(excluded.md5, CASE WHEN ${same} THEN stat_cache.md5 END), seen=excluded.seen`,
         );
+    const adoptCtime = this.readOnly ? null : this.stmt(this.db, 'UPDATE stat_cache SET ctime_ms = ? WHERE path = ?');
+    /**
+     * The file is the content store's own file for this digest (one inode: the store hard-linked
+     * it, at this push's ingest or an earlier one's): its content is what was hashed.
+     */
+    const isStored = (sha256: string | null, st: StatKey): boolean => {
+      if (!sha256 || !opts.storedPath) return false;
+      try {
+        const s = statSync(opts.storedPath(sha256), { throwIfNoEntry: false });
+        return s !== undefined && s.dev === st.dev && s.ino === st.ino;
+      } catch {
+        return false;
+      }
+    };
     return {
       get: (p: string, st: StatKey): CachedSums | undefined => {
         this.loaded.set(p, { dev: st.dev, size: st.size });
         const row = lookup(p);
         if (!row) return undefined;
         if (row.dev !== st.dev || row.ino !== st.ino || row.size !== st.size || row.mtime_ms !== st.mtimeMs) return undefined;
+        if (row.ctime_ms !== st.ctimeMs) {
+          // The inode changed since it was hashed. Without the store holding it, nothing kept its
+          // number from being reused: a file replaced by tar or cp -p (size and mtime restored)
+          // in push.store_files: copy, or on another filesystem, looked unchanged, and was pushed
+          // with the old digest (or refused against its new staged sha256sum). But a link made
+          // or removed changes the ctime too: the store's and the published pool's hard links
+          // (link mode), gc, anyone linking the file elsewhere. A file that is the store's own
+          // file for the cached digest holds that content: taken, with its new ctime; any other
+          // is hashed again.
+          if (!isStored(row.sha256, st)) return undefined;
+          if (adoptCtime) {
+            adoptCtime.run(st.ctimeMs, row.path);
+            this.wrote(this.db);
+          }
+        }
         const out: CachedSums = {};
         if (row.sha256) out.sha256 = row.sha256;
         if (row.md5) out.md5 = row.md5;
@@ -249,7 +288,7 @@ export class PushCache {
         this.loaded.set(p, { dev: st.dev, size: st.size });
         prefetched?.delete(resolvePath(p));
         if (!set) return;
-        set.run(resolvePath(p), st.dev, st.ino, st.size, st.mtimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
+        set.run(resolvePath(p), st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
         this.wrote(this.db);
       },
       prefetch,
@@ -469,15 +508,28 @@ function hasTable(db: BetterSqlite3.Database, name: string): boolean {
   return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
 }
 
+/** The table has this column (the same). */
+function hasColumn(db: BetterSqlite3.Database, table: string, column: string): boolean {
+  return !!db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, column);
+}
+
+/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms. */
+const SCHEMA = 2;
+
 function initSchema(db: BetterSqlite3.Database): void {
   // A staging table of an earlier shape is a cache: dropped and made again.
   const cols = db.prepare("SELECT name FROM pragma_table_info('rpm_headers')").all() as Array<{ name: string }>;
   if (cols.length && !cols.some((c) => c.name === 'signing_key')) db.exec('DROP TABLE rpm_headers');
+  // Schema 1's stat rows have no ctime (NULL): each file is taken as the store's own file or
+  // hashed once, as a file whose ctime changed (see checksumCache). The column may be NULL: an
+  // older stagepush writing here leaves it so, which is such a row.
+  if (hasTable(db, 'stat_cache') && !hasColumn(db, 'stat_cache', 'ctime_ms')) db.exec('ALTER TABLE stat_cache ADD COLUMN ctime_ms REAL');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+    INSERT INTO meta (key, value) VALUES ('schema', '${SCHEMA}')
+      ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ${SCHEMA};
     CREATE TABLE IF NOT EXISTS stat_cache (
       path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
+      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL, ctime_ms REAL);
     CREATE TABLE IF NOT EXISTS rpm_headers (
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);

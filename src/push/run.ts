@@ -120,7 +120,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         signal: opts.signal,
         threads: cfg.push.threads ?? Math.min(4, availableParallelism()),
         timeout: cfg.push.timeout,
-        checksumCache: cache.checksumCache(),
+        // A staged file that is the content store's own file (hard-linked) is known by its inode
+        // when its ctime changed (the links made since): see checksumCache.
+        checksumCache: cache.checksumCache({ storedPath: (sha) => path.join(settings.dataDir, 'content', 'sha256', sha.slice(0, 2), sha.slice(2)) }),
         parsedCache: cache.parsedCache(),
         onRpmRecord: (item, json, summary) => {
           if (item.sha256sum) cache.stageRecordJson(item.sha256sum, json, summary);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, copyFileSync, rmSync, mkdirSync, linkSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -564,6 +564,9 @@ test('the stat cache spares re-hashing; free space is checked before writing (ex
   const repos = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'stagepush'), '--data-dir', dataDir, 'repo', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, STAGEPUSH_CONFIG: '' } });
   assert.deepEqual(JSON.parse(repos.stdout), [], 'a refused push creates no repository');
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  // The store's hard link changed the file's ctime: the next run takes it as the store's own file
+  // (by its cached digest) and records its ctime.
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
   // Poison the cached sum of the (unchanged) file: the next run believes the cache, proving it
   // did not hash the file again.
   const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
@@ -573,6 +576,98 @@ test('the stat cache spares re-hashing; free space is checked before writing (ex
   const dry = push(['--json', '--dry-run', root], { dataDir, config });
   const items = JSON.parse(dry.stdout).items as Array<{ sha256?: string }>;
   assert.equal(items[0]!.sha256, '0'.repeat(64));
+});
+
+/** The number of files the load hashed or parsed (its checksum phase's jobs), from --progress ndjson. */
+function hashedFiles(stderr: string): number | undefined {
+  for (const l of stderr.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    const e = JSON.parse(l) as { type: string; phase?: string; total?: number };
+    if (e.type === 'phase-start' && e.phase === 'checksum') return e.total;
+  }
+  return undefined;
+}
+
+test('push.store_files: copy: a staged file replaced under the same device, inode, size and mtime (its ctime differs) is hashed again, not pushed with its old digest', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'push: {store_files: copy}\n');
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'RPMS'), { recursive: true });
+  const rpm = path.join(root, 'el9', 'RPMS', 'demo-tools-2.0-1.noarch.rpm');
+  copyFileSync(path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm'), rpm);
+  const img = path.join(root, 'files', 'FILES', 'disk.img');
+  mkdirSync(path.dirname(img), { recursive: true });
+  writeFileSync(img, Buffer.alloc(20_000, 1));
+  writeStagedYaml(root, { 'disk.img': Buffer.alloc(20_000, 1) });
+  // The mtimes a tar archive holds (whole seconds: utimes takes them back exactly).
+  for (const f of [rpm, img]) utimesSync(f, 1_700_000_000, 1_700_000_000);
+  const first = push(['--json', root], { dataDir, config });
+  assert.equal(first.status, 0, first.stderr);
+
+  // A new release over the old one as tar leaves it when the inode number is reused: other
+  // bytes (the RPM: its last payload byte, the header reads the same), same size, the old mtime.
+  const identity = (f: string) => {
+    const st = statSync(f);
+    return [st.dev, st.ino, st.size, st.mtimeMs];
+  };
+  const before = [identity(rpm), identity(img)];
+  const newRpm = readFileSync(rpm);
+  newRpm[newRpm.length - 1] ^= 0xff;
+  const newImg = Buffer.alloc(20_000, 2);
+  for (const [f, data] of [[rpm, newRpm], [img, newImg]] as const) {
+    writeFileSync(f, data);
+    utimesSync(f, 1_700_000_000, 1_700_000_000);
+  }
+  writeStagedYaml(root, { 'disk.img': newImg });
+  assert.deepEqual([identity(rpm), identity(img)], before, 'the stat cache key the old code used is unchanged');
+
+  const second = push(['--json', '--progress', 'ndjson', root], { dataDir, config });
+  assert.equal(second.status, 0, second.stderr);
+  const items = JSON.parse(second.stdout).items as Array<{ type: string; action: string; sha256?: string }>;
+  assert.deepEqual(
+    items.filter((i) => i.type === 'rpm' || i.type === 'iso').map((i) => [i.type, i.action, i.sha256]),
+    [
+      ['rpm', 'replaced', sha256(newRpm)],
+      ['iso', 'replaced', sha256(newImg)],
+    ],
+  );
+  assert.equal(hashedFiles(second.stderr), 2, 'the two replaced files are hashed again');
+  // Copy mode never links a staged inode: the next run hashes nothing.
+  const third = push(['--json', '--progress', 'ndjson', root], { dataDir, config });
+  assert.equal(third.status, 0, third.stderr);
+  assert.equal(hashedFiles(third.stderr), 0);
+});
+
+test('link mode: the links a push makes (store, published pool) and links made elsewhere change a staged file\'s ctime without costing a hash: a file the store holds is known by its inode', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const dir = path.join(root, 'el9', 'RPMS');
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['demo-hello-1.0-1.noarch.rpm', 'demo-tools-2.0-1.noarch.rpm']) copyFileSync(path.join(RPMS, f), path.join(dir, f));
+  const run = () => {
+    const r = push(['--json', '--progress', 'ndjson', root], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    const items = JSON.parse(r.stdout).items as Array<{ action: string; stored?: string }>;
+    return { hashed: hashedFiles(r.stderr), actions: items.map((i) => `${i.action}${i.stored ? `/${i.stored}` : ''}`).sort() };
+  };
+  assert.deepEqual(run(), { hashed: 2, actions: ['pushed/linked', 'pushed/linked'] });
+  // One new RPM: only it is hashed (the others' ctime changed when the store and the pool linked them).
+  copyFileSync(path.join(RPMS, 'demo-hello-1.1-1.noarch.rpm'), path.join(dir, 'demo-hello-1.1-1.noarch.rpm'));
+  assert.deepEqual(run(), { hashed: 1, actions: ['pushed/linked', 'unchanged', 'unchanged'] });
+  assert.deepEqual(run(), { hashed: 0, actions: ['unchanged', 'unchanged', 'unchanged'] });
+  // Links made and removed elsewhere (a bench or a mirror re-linking the area): still no hash.
+  const ctimes = () => readdirSync(dir).map((f) => statSync(path.join(dir, f)).ctimeMs);
+  const ctimesBefore = ctimes();
+  for (const f of readdirSync(dir)) {
+    const other = path.join(work, `link-${f}`);
+    linkSync(path.join(dir, f), other);
+    rmSync(other);
+  }
+  assert.ok(ctimes().every((c, i) => c !== ctimesBefore[i]), 'every ctime changed');
+  assert.deepEqual(run(), { hashed: 0, actions: ['unchanged', 'unchanged', 'unchanged'] });
 });
 
 test('one advisory staged for two repositories and changed: both get a new version and publish the new text; a third holding it (left out of the push) gets a new version, is reported and published with them', () => {

@@ -6,18 +6,19 @@ import { PushCache } from '../../src/push/cache.js';
 import { newPushId, pruneLogs, PUSH_ID_RE, logsDir, listPushes } from '../../src/push/audit.js';
 import { tempDir } from '../helpers/cli.js';
 
-test('stat cache: a hit only for the same device, inode, size and mtime; read-only when dry', () => {
+test('stat cache: a hit only for the same device, inode, size, mtime and ctime; read-only when dry', () => {
   const dir = tempDir();
   const f = path.join(dir, 'f');
   writeFileSync(f, 'x');
   const st = statSync(f);
-  const key = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  const key = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
   const c = PushCache.open(dir);
   c.checksumCache().set(f, key, { sha256: 'a'.repeat(64) });
   assert.deepEqual(c.checksumCache().get(f, key), { sha256: 'a'.repeat(64) });
   assert.equal(c.checksumCache().get(f, { ...key, mtimeMs: key.mtimeMs + 1 }), undefined);
   assert.equal(c.checksumCache().get(f, { ...key, size: 2 }), undefined);
   assert.equal(c.checksumCache().get(f, { ...key, ino: key.ino + 1 }), undefined);
+  assert.equal(c.checksumCache().get(f, { ...key, ctimeMs: key.ctimeMs + 1 }), undefined);
   const sha = 'a'.repeat(64);
   const rec = { name: 'n', epoch: 0, version: '1', release: '2', arch: 'noarch', isSource: false, signingKey: 'ABCD1234', files: ['/x'] };
   c.stageRecord(sha, rec);

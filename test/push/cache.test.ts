@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { PushCache } from '../../src/push/cache.js';
 import { tempDir } from '../helpers/cli.js';
+
+const require_ = createRequire(import.meta.url);
 
 const hex = (i: number) => i.toString(16).padStart(64, '0');
 const record = (i: number) => ({ name: `p${i}`, version: '1', release: '1', arch: 'noarch', epoch: 0, isSource: false, signingKey: null, files: [`/usr/share/p${i}`] });
@@ -45,7 +50,7 @@ test('push cache: the checksum cache answers the same with and without prefetch 
   const c = PushCache.open(dataDir);
   try {
     const cc = c.checksumCache();
-    const st = (i: number) => ({ dev: 1, ino: 100 + i, size: 1000 + i, mtimeMs: 5_000 + i });
+    const st = (i: number) => ({ dev: 1, ino: 100 + i, size: 1000 + i, mtimeMs: 5_000 + i, ctimeMs: 6_000 + i });
     for (let i = 0; i < 2500; i++) cc.set(`/area/f${i}.rpm`, st(i), { sha256: hex(i) });
     for (let i = 0; i < 10; i++) c.stageRecord(hex(i), record(i) as never);
     c.flush();
@@ -73,4 +78,73 @@ test('push cache: the checksum cache answers the same with and without prefetch 
   } finally {
     c.close();
   }
+});
+
+test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row without the file\'s ctime is taken only for the store\'s own file (same inode), which adopts its ctime; a dry run reads the old file as it is', () => {
+  const dataDir = tempDir();
+  const store = path.join(dataDir, 'content', 'sha256');
+  const storedPath = (sha: string) => path.join(store, sha.slice(0, 2), sha.slice(2));
+  // held: hard-linked into the store under its digest; copied: the store holds a copy.
+  const held = path.join(dataDir, 'held.rpm');
+  const copied = path.join(dataDir, 'copied.rpm');
+  writeFileSync(held, 'held');
+  writeFileSync(copied, 'copied');
+  mkdirSync(path.dirname(storedPath(hex(1))), { recursive: true });
+  linkSync(held, storedPath(hex(1)));
+  mkdirSync(path.dirname(storedPath(hex(2))), { recursive: true });
+  copyFileSync(copied, storedPath(hex(2)));
+  const key = (f: string) => {
+    const st = statSync(f);
+    return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  };
+  // The schema an older stagepush made, with its rows.
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const old = new Database(path.join(dataDir, 'push.sqlite'));
+  old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('schema', '1');
+    CREATE TABLE stat_cache (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL)`);
+  const row = old.prepare('INSERT INTO stat_cache (path, dev, ino, size, mtime_ms, sha256, md5, seen) VALUES (?, ?, ?, ?, ?, ?, NULL, 0)');
+  for (const [f, i] of [[held, 1], [copied, 2]] as const) row.run(f, key(f).dev, key(f).ino, key(f).size, key(f).mtimeMs, hex(i));
+  old.close();
+  const columns = () => {
+    const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+    try {
+      return (db.prepare("SELECT name FROM pragma_table_info('stat_cache')").all() as Array<{ name: string }>).map((c) => c.name);
+    } finally {
+      db.close();
+    }
+  };
+
+  const ro = PushCache.open(dataDir, { readOnly: true });
+  try {
+    const cc = ro.checksumCache({ storedPath });
+    assert.equal(cc.get(held, key(held))?.sha256, hex(1));
+    assert.equal(cc.get(copied, key(copied)), undefined);
+  } finally {
+    ro.close();
+  }
+  assert.ok(!columns().includes('ctime_ms'), 'the dry run left the file as it was');
+
+  const c = PushCache.open(dataDir);
+  try {
+    assert.ok(columns().includes('ctime_ms'));
+    const cc = c.checksumCache({ storedPath });
+    assert.equal(cc.get(held, key(held))?.sha256, hex(1));
+    assert.equal(cc.get(copied, key(copied)), undefined);
+    // Without the store to ask, only the recorded ctime counts: the held file adopted its own.
+    const plain = c.checksumCache();
+    assert.equal(plain.get(held, key(held))?.sha256, hex(1));
+    assert.equal(plain.get(copied, key(copied)), undefined);
+    plain.set(copied, key(copied), { sha256: hex(3) });
+    assert.equal(plain.get(copied, key(copied))?.sha256, hex(3));
+    // A sum not computed again is not kept across a ctime change.
+    plain.set(copied, { ...key(copied), ctimeMs: key(copied).ctimeMs + 1 }, { md5: 'f'.repeat(32) });
+    assert.deepEqual(plain.get(copied, { ...key(copied), ctimeMs: key(copied).ctimeMs + 1 }), { md5: 'f'.repeat(32) });
+  } finally {
+    c.close();
+  }
+  const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '2');
+  db.close();
 });

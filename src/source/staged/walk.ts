@@ -33,6 +33,11 @@ export interface FileStat {
   ino: number;
   size: number;
   mtimeMs: number;
+  /**
+   * The inode's change time: tar, cp -p and touch restore a file's mtime, nothing sets its ctime,
+   * so a file replaced under a reused inode number with its size and mtime kept differs here.
+   */
+  ctimeMs: number;
 }
 
 /** An item found by the walk, with what the pool must still do for it. */
@@ -78,7 +83,7 @@ function describeType(st: Stats): string {
 }
 
 function toFileStat(st: Stats): FileStat {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 /** A directory entry whose name is not valid UTF-8: shown with \xNN escapes, with its kind. */
