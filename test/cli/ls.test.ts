@@ -102,8 +102,9 @@ test('ls --with-checksums fills md5/sha256 (as node crypto computes them) and re
   const file = (JSON.parse(only.stdout) as Array<Record<string, { md5sum: string | null; sha256sum: string }>>)[1]!.FilePushItem!;
   assert.equal(file.md5sum, null);
   assert.equal(file.sha256sum.length, 64);
-  const bad = runCli(['ls', '--with-checksums=md5', 'x']);
-  assert.equal(bad.status, 2, 'x is neither a staged: URL nor a directory: usage');
+  const bad = runCli(['ls', '--with-checksums=md5', 'x'], { cwd: tempDir() });
+  assert.equal(bad.status, 3, 'x is a staging directory that does not exist: invalid input');
+  assert.match(bad.stderr, /STAGED_DIR_NOT_FOUND\] x: staging directory x: no such file or directory/);
   assert.equal(runCli(['ls', '--with-checksums=sha1', root]).status, 2);
 
   const wrong = stage({ 'staged.yaml': stagedYaml([{ relative_path: 'd/FILES/a', sha256sum: 'ab'.repeat(32), attributes: { description: '' } }]), 'd/FILES/a': 'a' });
@@ -175,6 +176,28 @@ test('poll_timeout/poll_rate wait for the staging directory to appear', async ()
   assert.equal(missing.status, 3);
   assert.match(missing.stderr, /is missing after 0.3 seconds/);
   assert.match(missing.stderr, /STAGED_DIR_NOT_FOUND/);
+});
+
+test('a missing staging directory is invalid input (exit 3, STAGED_DIR_NOT_FOUND naming it), bare or staged:; a file, STAGED_NOT_A_DIRECTORY; only a URL wrong as a command line is a usage error (2)', () => {
+  const base = tempDir();
+  const file = path.join(base, 'file');
+  writeFileSync(file, 'x');
+  for (const [arg, code] of [
+    [`${base}/missing`, 'STAGED_DIR_NOT_FOUND'],
+    [`staged:${base}/missing`, 'STAGED_DIR_NOT_FOUND'],
+    [file, 'STAGED_NOT_A_DIRECTORY'],
+    [`staged:${file}`, 'STAGED_NOT_A_DIRECTORY'],
+  ]) {
+    const r = runCli(['ls', '--json', arg!]);
+    assert.equal(r.status, 3, `${arg}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as { problems: Array<{ code: string; file: string }> };
+    assert.deepEqual(out.problems.map((p) => [p.code, p.file]), [[code, arg!.replace(/^staged:/, '')]]);
+  }
+  for (const arg of ['koji:x', '', 'staged:', `staged:${base}?threads=x`]) {
+    const r = runCli(['ls', arg]);
+    assert.equal(r.status, 2, `'${arg}': ${r.stderr}`);
+    assert.match(r.stderr, /STAGED_URL_INVALID/);
+  }
 });
 
 test('usage errors: bad URL parameter, bad format', () => {

@@ -222,6 +222,24 @@ test('refused as invalid input (exit 3), every problem listed: DOCKER, yum and f
   assert.match(u.stderr, /PUSH_UNKNOWN_DESTINATION/);
 });
 
+test('a missing staging directory is invalid input (exit 3, STAGED_DIR_NOT_FOUND) however it is written, and changes nothing; a URL wrong as a command line is a usage error (2)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  for (const arg of [path.join(work, 'missing'), `staged:${path.join(work, 'missing')}`]) {
+    const r = push(['--json', arg], { dataDir });
+    assert.equal(r.status, EXIT.invalid, `${arg}: ${r.stderr}`);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => [p.code, p.file]), [['STAGED_DIR_NOT_FOUND', path.join(work, 'missing')]]);
+  }
+  for (const arg of ['koji:x', '']) {
+    const r = push([arg], { dataDir });
+    assert.equal(r.status, EXIT.usage, `'${arg}': ${r.stderr}`);
+    assert.match(r.stderr, /STAGED_URL_INVALID/);
+  }
+  const repos = runCli(['--data-dir', dataDir, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+  assert.deepEqual(JSON.parse(repos.stdout), [], 'no repository was made');
+});
+
 test('free space: a push that would not fit in the data dir is refused before writing anything (tmpfs of 4 MiB)', (t) => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

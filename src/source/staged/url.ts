@@ -20,6 +20,14 @@ function usage(url: string, message: string, field?: string): StagepushError {
   return new StagepushError('STAGED_URL_INVALID', `source URL '${url}': ${message}`, { kind: 'usage', entry: url, field });
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function intParam(url: string, key: string, value: string, min: number): number {
   // pushsource casts with int(): an optional sign and decimal digits (surrounding blanks allowed).
   if (!/^\s*[+-]?\d+\s*$/.test(value)) throw usage(url, `${key}=${value} is not an integer`, key);
@@ -37,23 +45,20 @@ function numParam(url: string, key: string, value: string, min: number): number 
 
 /**
  * Parse one source argument: `staged:DIR[,DIR…][?threads=N&timeout=S&poll_timeout=S&poll_rate=S]`,
- * or a bare existing directory (same as `staged:DIR`). Like pushsource: `#` starts a fragment
- * (dropped); a path containing `=` without `?` is a query string (refused: no directory).
+ * or a bare directory (same as `staged:DIR`, the path taken whole). Like pushsource: `#` starts a
+ * fragment (dropped); a path containing `=` without `?` is a query string (refused: no directory).
+ * Only what is wrong as a command line is refused here (an unknown scheme, no directory, a bad
+ * parameter: usage); a staging directory that is missing or not a directory is the load's
+ * problem (STAGED_DIR_NOT_FOUND, STAGED_NOT_A_DIRECTORY: invalid input), however it is written.
  */
 export function parseStagedUrl(arg: string, defaults: Partial<Pick<StagedUrl, 'threads' | 'timeout'>> = {}): StagedUrl {
   let rest: string;
   if (arg.startsWith('staged:')) rest = arg.slice('staged:'.length);
   else {
-    let isDir = false;
-    try {
-      isDir = statSync(arg).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (!isDir) {
-      const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(arg);
-      throw usage(arg, scheme ? `unsupported source type '${scheme[1]}' (only staged: is supported)` : 'not a staged: URL and not an existing directory');
-    }
+    if (arg === '') throw usage(arg, 'no staging directory given (staged:DIR[,DIR…] or DIR)');
+    // A scheme other than staged: is refused, unless a directory has that name ('a:b').
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(arg);
+    if (scheme && !isDirectory(arg)) throw usage(arg, `unsupported source type '${scheme[1]}' (only staged: is supported)`);
     return { url: 'staged:' + arg, dirs: [arg], ...STAGED_DEFAULTS, ...defaults };
   }
   const hash = rest.indexOf('#');

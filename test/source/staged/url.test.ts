@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { parseStagedUrl } from '../../../src/source/staged/url.js';
 import { StagepushError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -24,11 +26,16 @@ test('staged: URLs: dirs verbatim, defaults, parameters', () => {
   assert.deepEqual(parseStagedUrl('staged:/x#frag').dirs, ['/x']);
 });
 
-test('a bare existing directory means staged:', () => {
+test('a bare directory means staged: (the path taken whole), whether it exists or not: a missing one is the load\'s problem, not a usage error', () => {
   const d = tempDir();
   assert.deepEqual(parseStagedUrl(d).dirs, [d]);
-  usageError(() => parseStagedUrl(d + '/missing'), /not a staged: URL and not an existing directory/);
+  assert.deepEqual(parseStagedUrl(`${d}/missing`), parseStagedUrl(`staged:${d}/missing`));
+  assert.deepEqual(parseStagedUrl('rel/a,b?threads=2').dirs, ['rel/a,b?threads=2']);
+  // A directory named like a scheme is a directory; a scheme without one is refused.
+  mkdirSync(path.join(d, 'koji:x'));
+  assert.deepEqual(parseStagedUrl(path.join(d, 'koji:x')).dirs, [path.join(d, 'koji:x')]);
   usageError(() => parseStagedUrl('koji:https://x'), /unsupported source type 'koji'/);
+  usageError(() => parseStagedUrl(''), /no staging directory given/);
 });
 
 test('bad parameters are usage errors naming them', () => {
