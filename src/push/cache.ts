@@ -203,9 +203,9 @@ export class PushCache {
     // taken on its identity alone (see `get`).
     const ctime = hasColumn(this.db, 'stat_cache', 'ctime_ms') ? 's.ctime_ms' : 'NULL AS ctime_ms';
     const columns = withHeaders
-      ? `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256`
-      : `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache s`;
-    type Row = { path: string; dev: number; ino: number; size: number; mtime_ms: number; ctime_ms: number | null; sha256: string | null; md5: string | null; signing_key: string | null; header: string | null; summary: string | null };
+      ? `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, s.seen, h.signing_key, h.sha256 AS header, h.summary FROM stat_cache s LEFT JOIN rpm_headers h ON h.sha256 = s.sha256`
+      : `s.path, s.dev, s.ino, s.size, s.mtime_ms, ${ctime}, s.sha256, s.md5, s.seen, NULL AS signing_key, NULL AS header, NULL AS summary FROM stat_cache s`;
+    type Row = { path: string; dev: number; ino: number; size: number; mtime_ms: number; ctime_ms: number | null; sha256: string | null; md5: string | null; seen: number; signing_key: string | null; header: string | null; summary: string | null };
     // Rows of the files the loader is about to look at, read in one query per chunk (a lookup per
     // file cost more than the query it ran: ~50 ms for 5,000 files); a prefetched path without a
     // row is a known miss. Each row is used once.
@@ -235,7 +235,10 @@ export class PushCache {
             `sha256=COALESCE(excluded.sha256, CASE WHEN ${same} THEN stat_cache.sha256 END), ` +
             `md5=COALESCE(excluded.md5, CASE WHEN ${same} THEN stat_cache.md5 END), seen=excluded.seen`,
         );
-    const adoptCtime = this.readOnly ? null : this.stmt(this.db, 'UPDATE stat_cache SET ctime_ms = ? WHERE path = ?');
+    // A hit is marked seen (with the ctime it adopts), at most once a day: gc forgets rows not seen
+    // for log_retention_days, and without this it forgot the files pushed unchanged every day
+    // (each then hashed again, its stored header pruned).
+    const touchRow = this.readOnly ? null : this.stmt(this.db, 'UPDATE stat_cache SET ctime_ms = ?, seen = ? WHERE path = ?');
     /**
      * The file is the content store's own file for this digest (one inode: the store hard-linked
      * it, at this push's ingest or an earlier one's): its content is what was hashed.
@@ -265,10 +268,11 @@ export class PushCache {
           // file for the cached digest holds that content: taken, with its new ctime; any other
           // is hashed again.
           if (!isStored(row.sha256, st)) return undefined;
-          if (adoptCtime) {
-            adoptCtime.run(st.ctimeMs, row.path);
-            this.wrote(this.db);
-          }
+        }
+        const now = Date.now();
+        if (touchRow && (row.ctime_ms !== st.ctimeMs || now - row.seen > 86400_000)) {
+          touchRow.run(st.ctimeMs, now, row.path);
+          this.wrote(this.db);
         }
         const out: CachedSums = {};
         if (row.sha256) out.sha256 = row.sha256;

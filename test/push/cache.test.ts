@@ -148,3 +148,31 @@ test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row withou
   assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '2');
   db.close();
 });
+
+test('push cache: a stat cache hit marks its row seen (at most once a day), so gc keeps the rows of files pushed unchanged every day', () => {
+  const dataDir = tempDir();
+  const c = PushCache.open(dataDir);
+  const st = { dev: 1, ino: 7, size: 10, mtimeMs: 5_000, ctimeMs: 6_000 };
+  try {
+    c.checksumCache().set('/area/daily.rpm', st, { sha256: hex(1) });
+    c.checksumCache().set('/area/gone.rpm', { ...st, ino: 8 }, { sha256: hex(2) });
+    c.flush();
+  } finally {
+    c.close();
+  }
+  // Both rows were written 10 days ago; the daily file has been pushed (a hit) every day since.
+  const Database = require_('better-sqlite3') as new (f: string) => { prepare(s: string): { run(...a: unknown[]): unknown; get(...a: unknown[]): unknown }; close(): void };
+  const db = new Database(path.join(dataDir, 'push.sqlite'));
+  db.prepare('UPDATE stat_cache SET seen = ?').run(Date.now() - 10 * 86400_000);
+  db.close();
+  const c2 = PushCache.open(dataDir);
+  try {
+    assert.equal(c2.checksumCache().get('/area/daily.rpm', st)?.sha256, hex(1));
+    c2.flush();
+    assert.equal(c2.prune(7), 1); // the row not seen for 10 days
+    assert.equal(c2.checksumCache().get('/area/daily.rpm', st)?.sha256, hex(1));
+    assert.equal(c2.checksumCache().get('/area/gone.rpm', { ...st, ino: 8 }), undefined);
+  } finally {
+    c2.close();
+  }
+});
