@@ -17,6 +17,7 @@ import { LockManager, lockOwnerDead } from './locks.js';
 import { PluginRegistry, type LoadedPlugin } from './registry.js';
 import { SqliteStorage } from './sqlite.js';
 import { ContentStore, SHA256_RE, hashFileSync, isPidAlive } from './store.js';
+import { thrownText } from './thrown.js';
 import type { DistributorRow, PublishRow, RepoRow, Storage, TaskRow } from './storage.js';
 import type {
   Batch,
@@ -353,10 +354,19 @@ class EngineImpl implements Engine, ConduitHost {
     return distId === undefined ? { repos } : { repos, relativeUrls: { ...this.otherRelativeUrls(repoId, distId), ...plannedUrls } };
   }
 
-  /** A fresh plugin instance (the plugin's module is imported on first use). */
-  private async instance(p: LoadedPlugin): Promise<Importer | Distributor> {
-    if (p.factory.load) await p.factory.load();
-    return p.factory.create();
+  /**
+   * A fresh plugin instance (the plugin's module is imported on first use). `fail` turns what the
+   * plugin's constructor (or its module's load) throws into the coded error of the operation that
+   * needed the instance, as for a failure in the plugin's method: the constructor is plugin code
+   * too, and may throw anything.
+   */
+  private async instance(p: LoadedPlugin, fail: (e: unknown) => unknown): Promise<Importer | Distributor> {
+    try {
+      if (p.factory.load) await p.factory.load();
+      return p.factory.create();
+    } catch (e) {
+      throw fail(e);
+    }
   }
 
   /**
@@ -366,12 +376,14 @@ class EngineImpl implements Engine, ConduitHost {
   private async validate(p: LoadedPlugin, repo: Repository, config: Record<string, unknown>, label: string, distId?: string, plannedUrls?: Record<string, string>, override: Record<string, unknown> = {}): Promise<void> {
     assertJson(config, `the ${label} configuration`);
     assertJson(override, `the ${label} override`);
-    const inst = (await this.instance(p)) as Importer | Distributor;
+    const threw = (what: string) => (e: unknown) =>
+      new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${what} threw: ${thrownText(e)}`, { kind: 'invalid', cause: e, details: { plugin: p.id, message: thrownText(e), distributor: distId ?? null } });
+    const inst = (await this.instance(p, threw('creating the plugin'))) as Importer | Distributor;
     let res: ValidationResult | boolean | [boolean, string] | undefined;
     try {
       res = (await inst.validateConfig(repo, new CallConfig(p.config, config, override), this.related(p.id, repo.id, distId, plannedUrls))) as typeof res;
     } catch (e) {
-      throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: validateConfig threw: ${(e as Error).message}`, { kind: 'invalid', cause: e, details: { plugin: p.id, message: (e as Error).message, distributor: distId ?? null } });
+      throw threw('validateConfig')(e);
     }
     let valid: boolean;
     let message: string | undefined;
@@ -400,8 +412,10 @@ class EngineImpl implements Engine, ConduitHost {
     }
   }
 
+  /** A lifecycle hook; whatever it (or the plugin's constructor) throws is PLUGIN_HOOK_FAILED, which `--force` goes past. */
   private async hook(p: LoadedPlugin, name: string, repo: Repository, config: Record<string, unknown>): Promise<void> {
-    const inst = (await this.instance(p)) as unknown as Record<string, unknown>;
+    const failed = (e: unknown, what = '') => new StagepushError('PLUGIN_HOOK_FAILED', `${p.id}.${name} failed on repository ${repo.id}: ${what}${thrownText(e)}`, { kind: 'failed', cause: e });
+    const inst = (await this.instance(p, (e) => failed(e, 'creating the plugin threw: '))) as unknown as Record<string, unknown>;
     const fn = inst[name];
     if (typeof fn !== 'function') return;
     this.events({ type: 'phase-start', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
@@ -409,7 +423,7 @@ class EngineImpl implements Engine, ConduitHost {
       await (fn as (r: Repository, c: PluginCallConfig) => Promise<void>).call(inst, repo, new CallConfig(p.config, config));
     } catch (e) {
       this.events({ type: 'phase-end', phase: 'hook', ok: false, label: `${p.id}.${name}`, repo: repo.id });
-      throw new StagepushError('PLUGIN_HOOK_FAILED', `${p.id}.${name} failed on repository ${repo.id}: ${(e as Error).message}`, { kind: 'failed', cause: e });
+      throw failed(e);
     }
     this.events({ type: 'phase-end', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
   }
@@ -936,7 +950,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   private async innerUpload(s: ImporterOpState, repoId: string, req: UploadSpec, target: UploadTarget = this.uploadTarget(repoId, s.staging)): Promise<BatchResult> {
     const { row, p, config, workingDir } = target;
-    const imp = (await this.instance(p)) as Importer;
+    const imp = (await this.instance(p, this.creating(p, 'upload', repoId, 'ENGINE_UPLOAD_FAILED'))) as Importer;
     if (typeof imp.uploadUnit !== 'function') throw this.notSupported(p, 'upload');
     await this.validateOverride(p, repoId, 'importer', null, req.override);
     let fileStat: { path: string; st: fs.Stats } | undefined;
@@ -996,9 +1010,15 @@ class EngineImpl implements Engine, ConduitHost {
     return { repoId, outcomes: conduit.outcomes, report: (report?.summary ?? null) as Json, details: (report?.details ?? null) as Json };
   }
 
-  private pluginError(e: unknown, p: LoadedPlugin, op: string, repoId: string, code: string): unknown {
+  /** What a plugin threw in an operation, as the operation's coded error (whatever was thrown: see thrownText). */
+  private pluginError(e: unknown, p: LoadedPlugin, op: string, repoId: string, code: string, what = ''): unknown {
     if (e instanceof StagepushError) return e;
-    return new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}: ${(e as Error)?.message ?? String(e)}`, { kind: 'failed', cause: e });
+    return new StagepushError(code, `${op} of repository ${repoId} failed in ${p.id}: ${what}${thrownText(e)}`, { kind: 'failed', cause: e });
+  }
+
+  /** instance()'s `fail` for an operation: a constructor that throws is the plugin failing that operation. */
+  private creating(p: LoadedPlugin, op: string, repoId: string, code: string): (e: unknown) => unknown {
+    return (e) => this.pluginError(e, p, op, repoId, code, 'creating the plugin threw: ');
   }
 
   /**
@@ -1028,7 +1048,7 @@ class EngineImpl implements Engine, ConduitHost {
   private async innerCopy(s: ImporterOpState, fromRepo: string, toRepo: string, opts: CopySpec): Promise<BatchResult> {
     const src = this.requireRepo(fromRepo);
     const { row, p, config } = this.importerOf(toRepo, 'copy units into it', s.staging);
-    const imp = (await this.instance(p)) as Importer;
+    const imp = (await this.instance(p, this.creating(p, 'copy', toRepo, 'ENGINE_COPY_FAILED'))) as Importer;
     if (typeof imp.importUnits !== 'function') throw this.notSupported(p, 'copy');
     validateCriteria(opts.criteria);
     // The importer gets whole units: `fields` only narrows what a listing shows (a copy of units
@@ -1075,7 +1095,7 @@ class EngineImpl implements Engine, ConduitHost {
     if (row.importer_type && outcomes.length) {
       const p = this.registry.get(row.importer_type);
       if (p && p.kind === 'importer') {
-        const imp = (await this.instance(p)) as Importer;
+        const imp = (await this.instance(p, this.creating(p, 'remove', repoId, 'ENGINE_REMOVE_FAILED'))) as Importer;
         if (typeof imp.removeUnits === 'function') {
           try {
             await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, s.staging.importerConfigs.get(repoId) ?? parseJson(row.importer_config, {})));
@@ -1220,7 +1240,7 @@ class EngineImpl implements Engine, ConduitHost {
 
   async sync(repoId: string, opts: { override?: Record<string, unknown> } = {}): Promise<TaskResult> {
     const { p } = this.importerOf(repoId, 'sync');
-    const probe = (await this.instance(p)) as Importer;
+    const probe = (await this.instance(p, this.creating(p, 'sync', repoId, 'ENGINE_SYNC_FAILED'))) as Importer;
     if (typeof probe.syncRepo !== 'function') throw this.notSupported(p, 'sync');
     await this.validateOverride(p, repoId, 'importer', null, opts.override);
     return this.importerTask(
@@ -1229,7 +1249,7 @@ class EngineImpl implements Engine, ConduitHost {
       [repoId],
       async (s) => {
         const { row, config } = this.importerOf(repoId, 'sync');
-        const imp = (await this.instance(p)) as Importer;
+        const imp = (await this.instance(p, this.creating(p, 'sync', repoId, 'ENGINE_SYNC_FAILED'))) as Importer;
         const conduit = new ImporterConduitImpl(this, s.staging, this.opCtx(repoId, p, 'importer', s.task));
         const onAbort = () => {
           try {
@@ -1513,7 +1533,7 @@ class EngineImpl implements Engine, ConduitHost {
       if (e instanceof StagepushError && e.kind === 'interrupted') throw e;
       if (e instanceof StagepushError && e.kind === 'locked') throw e;
       const repo = this.st.getRepo(repoId);
-      return { distributorId: d.id, status: 'failed', version: repo?.version ?? 0, publishedPaths: [], urls: [], taskId, error: { code: e instanceof StagepushError ? e.code : 'INTERNAL', message: (e as Error)?.message ?? String(e) } };
+      return { distributorId: d.id, status: 'failed', version: repo?.version ?? 0, publishedPaths: [], urls: [], taskId, error: { code: e instanceof StagepushError ? e.code : 'INTERNAL', message: thrownText(e) } };
     }
   }
 
@@ -1521,7 +1541,7 @@ class EngineImpl implements Engine, ConduitHost {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
-    const inst = (await this.instance(p)) as Distributor;
+    const inst = (await this.instance(p, this.creating(p, 'publish', repoId, 'ENGINE_PUBLISH_FAILED'))) as Distributor;
     if (typeof inst.publishRepo !== 'function') throw this.notSupported(p, 'publish');
     const config = parseJson<Record<string, unknown>>(d.config, {});
     const hash = this.configHash(p, config, override);
@@ -1582,7 +1602,7 @@ class EngineImpl implements Engine, ConduitHost {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
-    const inst = (await this.instance(p)) as Distributor;
+    const inst = (await this.instance(p, this.creating(p, 'createConsumerPayload', repoId, 'ENGINE_PAYLOAD_FAILED'))) as Distributor;
     if (typeof inst.createConsumerPayload !== 'function') throw this.notSupported(p, 'createConsumerPayload');
     let payload: Json;
     try {
@@ -1903,18 +1923,24 @@ class EngineImpl implements Engine, ConduitHost {
         // What the plugin keeps beside the recorded tree (yum's Packages/ pool).
         const p = this.registry.get(d.type_id);
         if (p && p.kind === 'distributor') {
-          const inst = (await this.instance(p)) as Distributor;
-          if (typeof inst.verifyPublished === 'function') {
+          // A plugin that fails its own check (or cannot be made to run it) is a problem of that
+          // distributor: every other check still runs and is reported.
+          const failed = (e: unknown, what = '') => problems.push({ code: 'ENGINE_FSCK_FAILED', message: `verifyPublished of ${r.id}/${d.id} (${p.id}) failed: ${what}${thrownText(e)}`, file: Object.keys(manifest)[0] });
+          let inst: Distributor | undefined;
+          try {
+            inst = (await this.instance(p, (e) => e)) as Distributor;
+          } catch (e) {
+            failed(e, 'creating the plugin threw: ');
+          }
+          if (inst && typeof inst.verifyPublished === 'function') {
             const env = { publishRoot: this.publishRoot, baseUrls: { ...(this.opts.baseUrls ?? {}) }, blobPath: (sha: string) => this.store.pathFor(sha) };
-            // A plugin that fails its own check is a problem of that distributor: every other
-            // check still runs and is reported.
             try {
               const found: unknown = await inst.verifyPublished(this.repoObject(r, this.workingDir(r.id, 'distributor', d.id), true), new CallConfig(p.config, parseJson(d.config, {})), env);
               if (!Array.isArray(found) || !found.every((x) => typeof x === 'string')) {
                 problems.push({ code: 'ENGINE_FSCK_FAILED', message: `verifyPublished of ${r.id}/${d.id} (${p.id}) returned ${describeValue(found)}, not a list of problems (strings)`, file: Object.keys(manifest)[0] });
               } else diffs.push(...found);
             } catch (e) {
-              problems.push({ code: 'ENGINE_FSCK_FAILED', message: `verifyPublished of ${r.id}/${d.id} (${p.id}) failed: ${(e as Error)?.message ?? String(e)}`, file: Object.keys(manifest)[0] });
+              failed(e);
             }
           }
         }

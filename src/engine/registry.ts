@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { StagepushError } from '../errors.js';
 import { BUILTIN_PLUGINS, BUILTIN_TYPES } from '../plugins/builtins.js';
 import type { Distributor, Importer, PluginFactory, PluginMetadata, TypeDefinition } from './contract.js';
+import { thrownText } from './thrown.js';
 
 export interface LoadedPlugin {
   id: string;
@@ -131,7 +132,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   try {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${file}: ${(e as Error).message}`, { kind: 'invalid', file, cause: e });
+    throw new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${file}: ${thrownText(e)}`, { kind: 'invalid', file, cause: e });
   }
 }
 
@@ -147,7 +148,7 @@ function entryFromModule(mod: Record<string, unknown>, exportName: string | unde
     try {
       res = (ep as () => unknown)();
     } catch (e) {
-      throw new StagepushError('PLUGIN_LOAD_FAILED', `${where}: the entry point "${n}" threw: ${(e as Error).message}`, { kind: 'invalid', file: where, cause: e });
+      throw new StagepushError('PLUGIN_LOAD_FAILED', `${where}: the entry point "${n}" threw: ${thrownText(e)}`, { kind: 'invalid', file: where, cause: e });
     }
     if (res && typeof (res as { then?: unknown }).then === 'function') throw perr('PLUGIN_BAD_SHAPE', `${where}: the entry point "${n}" must return synchronously, not a Promise`, where);
     return fromEntryResult(res, where);
@@ -160,7 +161,7 @@ function probe(c: Candidate): PluginMetadata {
   try {
     inst = c.create();
   } catch (e) {
-    throw new StagepushError('PLUGIN_LOAD_FAILED', `${c.where}: creating the plugin threw: ${(e as Error).message}`, { kind: 'invalid', file: c.where, cause: e });
+    throw new StagepushError('PLUGIN_LOAD_FAILED', `${c.where}: creating the plugin threw: ${thrownText(e)}`, { kind: 'invalid', file: c.where, cause: e });
   }
   if (!inst || typeof inst !== 'object') throw perr('PLUGIN_BAD_SHAPE', `${c.where}: the plugin factory returned ${inst === null ? 'null' : typeof inst}, not a plugin object`, c.where);
   const o = inst as unknown as Record<string, unknown>;
@@ -180,7 +181,7 @@ function probe(c: Candidate): PluginMetadata {
   try {
     md = (inst as Importer).metadata();
   } catch (e) {
-    throw new StagepushError('PLUGIN_BAD_METADATA', `${c.where}: metadata() threw: ${(e as Error).message}`, { kind: 'invalid', file: c.where, cause: e });
+    throw new StagepushError('PLUGIN_BAD_METADATA', `${c.where}: metadata() threw: ${thrownText(e)}`, { kind: 'invalid', file: c.where, cause: e });
   }
   const m = md as Record<string, unknown>;
   if (!m || typeof m !== 'object') throw perr('PLUGIN_BAD_METADATA', `${c.where}: metadata() must return {id, displayName, types}`, c.where);
@@ -209,7 +210,7 @@ export class PluginRegistry {
 
   private fail(e: unknown, where: string): void {
     if (e instanceof StagepushError) this.errors.push(e);
-    else this.errors.push(new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${where}: ${(e as Error)?.message ?? String(e)}`, { kind: 'invalid', file: where, cause: e }));
+    else this.errors.push(new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${where}: ${thrownText(e)}`, { kind: 'invalid', file: where, cause: e }));
   }
 
   private addTypes(defs: TypeDefinition[], source: string): void {
