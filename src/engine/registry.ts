@@ -213,16 +213,19 @@ export class PluginRegistry {
     else this.errors.push(new StagepushError('PLUGIN_LOAD_FAILED', `cannot load plugin ${where}: ${thrownText(e)}`, { kind: 'invalid', file: where, cause: e }));
   }
 
+  /** A source's type declarations, all or none: a refused source leaves none of its types declared. */
   private addTypes(defs: TypeDefinition[], source: string): void {
+    const added = new Map<string, { def: TypeDefinition; source: string }>();
     for (const d of defs) {
-      const prev = this.types.get(d.id);
+      const prev = this.types.get(d.id) ?? added.get(d.id);
       if (prev) {
         if (JSON.stringify(prev.def.unitKey) !== JSON.stringify(d.unitKey))
           throw perr('PLUGIN_TYPE_CLASH', `content type ${d.id} declared by ${source} with unit key [${d.unitKey.join(', ')}] clashes with its declaration by ${prev.source} (unit key [${prev.def.unitKey.join(', ')}])`, source);
         continue;
       }
-      this.types.set(d.id, { def: d, source });
+      added.set(d.id, { def: d, source });
     }
+    for (const [id, t] of added) this.types.set(id, t);
   }
 
   private async loadAll(opts: RegistryOptions): Promise<void> {
@@ -251,21 +254,27 @@ export class PluginRegistry {
     for (const c of await this.npmCandidates(opts)) candidates.push(c);
     for (const c of await this.dirCandidates(opts.pluginsDir)) candidates.push(c);
 
-    // Types first (so plugins may use types declared by another package), then plugins.
-    const typeFailed = new Set<Candidate>();
+    // Types first (so plugins may use types declared by another package), then plugins. A source
+    // whose declarations are refused (a clash) has every plugin refused, not only the first: its
+    // other plugins were written for its own definition of the type and would have been loaded
+    // against the other one.
+    const typesKey = (c: Candidate) => `${c.typesSource}\0${JSON.stringify(c.types)}`;
+    const typeFailed = new Set<string>();
     const seenTypeSources = new Set<string>();
     for (const c of candidates) {
-      if (!c.types.length || seenTypeSources.has(c.typesSource + '\0' + JSON.stringify(c.types))) continue;
-      seenTypeSources.add(c.typesSource + '\0' + JSON.stringify(c.types));
+      if (!c.types.length || seenTypeSources.has(typesKey(c))) continue;
+      seenTypeSources.add(typesKey(c));
       try {
         this.addTypes(c.types, c.typesSource);
       } catch (e) {
-        this.fail(e, c.where);
-        typeFailed.add(c);
+        typeFailed.add(typesKey(c));
+        const refused = candidates.filter((x) => x.types.length && typesKey(x) === typesKey(c)).map((x) => x.where);
+        if (e instanceof StagepushError) this.fail(new StagepushError(e.code, `${e.message}; ${refused.length > 1 ? 'its plugins are' : 'its plugin is'} refused: ${refused.join(', ')}`, { kind: e.kind, file: e.file, hint: e.hint, cause: e.cause }), c.where);
+        else this.fail(e, c.where);
       }
     }
     for (const c of candidates) {
-      if (typeFailed.has(c)) continue;
+      if (c.types.length && typeFailed.has(typesKey(c))) continue;
       try {
         const md = c.load && c.staticMetadata ? checkStaticMetadata(c.staticMetadata, c.where) : probe(c);
         const undeclared = md.types.filter((t) => !this.types.has(t));

@@ -145,6 +145,33 @@ for (const b of BROKEN) {
   });
 }
 
+test('a plugin directory whose types.json clashes: every plugin of it is refused (not only the first), and none of its types is declared', () => {
+  const e = engineEnv({ plugin: false });
+  const plugin = (id: string) => `export default class P { metadata() { return { id: '${id}', displayName: '${id}', types: ['note'] }; } validateConfig() { return { valid: true }; } }\n`;
+  const a = path.join(e.pluginsDir, 'a-notes');
+  const b = path.join(e.pluginsDir, 'b-notes');
+  for (const d of [a, b]) {
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ type: 'module' }));
+  }
+  fs.writeFileSync(path.join(a, 'types.json'), JSON.stringify([{ id: 'note', unitKey: ['name', 'checksum'] }]));
+  fs.writeFileSync(path.join(a, 'importer.js'), plugin('a_importer'));
+  // b declares a type of its own before the clashing one: refused with the rest.
+  fs.writeFileSync(path.join(b, 'types.json'), JSON.stringify([{ id: 'b_only', unitKey: ['name'] }, { id: 'note', unitKey: ['name'] }]));
+  fs.writeFileSync(path.join(b, 'importer.js'), plugin('b_importer'));
+  fs.writeFileSync(path.join(b, 'distributor.js'), plugin('b_distributor').replace('validateConfig()', 'distributorAdded() {} validateConfig()'));
+  const r = e.json(['plugins', 'list']);
+  assert.equal(r.status, 3, r.stderr);
+  assert.deepEqual(r.out.errors.map((x: any) => x.code), ['PLUGIN_TYPE_CLASH'], JSON.stringify(r.out.errors));
+  const ids = r.out.plugins.map((p: any) => p.id);
+  assert.ok(ids.includes('a_importer'), ids.join(','));
+  assert.ok(!ids.includes('b_importer') && !ids.includes('b_distributor'), ids.join(','));
+  assert.match(r.out.errors[0].message, new RegExp(`content type note declared by dir:${esc(b)} with unit key \\[name\\] clashes with its declaration by dir:${esc(a)} .*; its plugins are refused: ${esc(path.join(b, 'importer.js'))}, ${esc(path.join(b, 'distributor.js'))}$`));
+  const types = r.out.types.map((t: any) => t.id);
+  assert.ok(types.includes('note') && !types.includes('b_only'), types.join(','));
+  assert.deepEqual(r.out.types.find((t: any) => t.id === 'note').unitKey, ['name', 'checksum']);
+});
+
 test('broken plugins.conf.d file: coded error naming it; the plugin is refused, the others load', () => {
   const e = engineEnv();
   const confd = path.join(e.root, 'xdg', 'stagepush', 'plugins.conf.d');
