@@ -165,11 +165,12 @@ export function register(program: Command): void {
     .command('set <id> <type>')
     .description('set (or replace) the importer of a repository; the config is validated by the plugin')
     .option('--importer-config <k=v|@file.json>', 'importer config (repeatable)', collect, [])
+    .option('--force', "replace it even when the old importer's plugin is not loaded or its removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
-    .action(async (id: string, type: string, o: { importerConfig: string[] }, cmd: Command) => {
+    .action(async (id: string, type: string, o: { importerConfig: string[]; force?: boolean }, cmd: Command) => {
       const config = await parseCfg(o.importerConfig, '--importer-config');
       await withEngine(cmd, {}, async (eng, g) => {
-        await eng.setImporter(id, type, config);
+        await eng.setImporter(id, type, config, { force: Boolean(o.force) });
         const r = eng.getRepo(id)!;
         output(g, r.importer, () => `importer of ${id}: ${type}`);
       });

@@ -137,7 +137,12 @@ export interface Engine {
    * under its lock. True when deleted.
    */
   deleteRepo(id: string, opts?: { force?: boolean; ifUnused?: boolean }): Promise<boolean>;
-  setImporter(repoId: string, typeId: string, config?: Record<string, unknown>): Promise<void>;
+  /**
+   * Replacing an importer runs the old one's importerRemoved hook; one whose plugin is not loaded
+   * (PLUGIN_NOT_LOADED) or whose hook fails stops it. `force`: reported and the replacement goes on
+   * (the old importer's working directory is removed).
+   */
+  setImporter(repoId: string, typeId: string, config?: Record<string, unknown>, opts?: { force?: boolean }): Promise<void>;
   updateImporterConfig(repoId: string, config: Record<string, unknown>): Promise<void>;
   addDistributor(repoId: string, d: { id?: string; typeId: string; config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
   updateDistributor(repoId: string, distId: string, d: { config?: Record<string, unknown>; autoPublish?: boolean }): Promise<DistributorInfo>;
@@ -638,7 +643,7 @@ class EngineImpl implements Engine, ConduitHost {
     }, (deleted) => ({ deleted: deleted ? id : null, ...(deleted ? {} : { kept: 'in use: it has content or was published' }) }), opts.ifUnused === true);
   }
 
-  async setImporter(repoId: string, typeId: string, config: Record<string, unknown> = {}): Promise<void> {
+  async setImporter(repoId: string, typeId: string, config: Record<string, unknown> = {}, opts: { force?: boolean } = {}): Promise<void> {
     await this.withLock([repoId], async () => {
       const r = this.requireRepo(repoId);
       const p = this.plugin(typeId, 'importer');
@@ -646,6 +651,16 @@ class EngineImpl implements Engine, ConduitHost {
       await this.validate(p, this.repoObject(r, wd, true), config, 'importer');
       const changing = r.importer_type !== typeId;
       const old = r.importer_type ? this.registry.get(r.importer_type) : undefined;
+      const forceHint = `stagepush repo importer set ${repoId} ${typeId} --force replaces it anyway`;
+      const refuse = (e: StagepushError) => {
+        if (!opts.force) throw e;
+        this.events({ type: 'warning', code: e.code, message: `${e.message} (replaced anyway: --force)` });
+      };
+      // An old importer whose plugin is not loaded cannot clean up: refused as repo delete refuses
+      // it, before any hook runs (it was replaced silently, its hook skipped, its directory left).
+      if (changing && r.importer_type && !old) {
+        refuse(new StagepushError('PLUGIN_NOT_LOADED', `repository ${repoId}: its importer plugin ${r.importer_type} is not installed or failed to load, so its removal hook cannot run`, { kind: 'failed', hint: `install it, or: stagepush repo importer set ${repoId} ${typeId} --force` }));
+      }
       if (changing) {
         // The new importer is added first: when its hook fails, the old one is still in place,
         // untouched (its removal hook not run, its working directory kept).
@@ -659,13 +674,16 @@ class EngineImpl implements Engine, ConduitHost {
           try {
             await this.hook(old, 'importerRemoved', this.repoObject(r, this.workingDir(repoId, 'importer', old.id)), parseJson(r.importer_config, {}));
           } catch (e) {
-            // The old importer stays: the new one is taken off again (best effort).
-            await this.hook(p, 'importerRemoved', this.repoObject(r, wd, true), config).catch(() => undefined);
-            fs.rmSync(wd, { recursive: true, force: true });
-            throw e;
+            if (!(e instanceof StagepushError) || !opts.force) {
+              // The old importer stays: the new one is taken off again (best effort).
+              await this.hook(p, 'importerRemoved', this.repoObject(r, wd, true), config).catch(() => undefined);
+              fs.rmSync(wd, { recursive: true, force: true });
+              throw e instanceof StagepushError ? new StagepushError(e.code, e.message, { kind: e.kind, cause: e.cause, hint: forceHint }) : e;
+            }
+            refuse(e);
           }
-          fs.rmSync(this.workingDir(repoId, 'importer', old.id), { recursive: true, force: true });
         }
+        if (r.importer_type) fs.rmSync(this.workingDir(repoId, 'importer', r.importer_type), { recursive: true, force: true });
       }
       this.st.tx(() => {
         this.st.updateRepo(repoId, { importer_type: typeId, importer_config: JSON.stringify(config), updated: now() });

@@ -327,6 +327,41 @@ test('importer set: a new importer whose importerAdded fails is not set (the old
   assert.deepEqual(e.json(['repo', 'distributor', 'list', 'h']).out, []);
 });
 
+test('importer set replacing an importer whose plugin is not loaded, or whose removal hook fails: refused (exit 6, naming --force), nothing changed; --force replaces it with a warning and removes its working dir', () => {
+  const e = engineEnv();
+  const wd = (repo: string, imp: string) => path.join(e.dataDir, 'working', repo, 'importer', imp);
+  ok(e.cli(['repo', 'create', 'gone', '--importer', 'test_importer']));
+  assert.ok(fs.existsSync(path.join(wd('gone', 'test_importer'), 'added.json')));
+  // Run without the test plugin: test_importer is not loaded.
+  const bare = { STAGEPUSH_PLUGINS_DIR: path.join(e.root, 'no-plugins') };
+  const refused = e.cli(['repo', 'importer', 'set', 'gone', 'iso_importer'], bare);
+  assert.equal(refused.status, 6, refused.stderr);
+  assert.match(refused.stderr, /PLUGIN_NOT_LOADED.*repository gone: its importer plugin test_importer is not installed or failed to load, so its removal hook cannot run/);
+  assert.match(refused.stderr, /repo importer set gone iso_importer --force/);
+  assert.equal(e.json(['repo', 'show', 'gone'], bare).out.importer.typeId, 'test_importer');
+  assert.ok(fs.existsSync(wd('gone', 'test_importer')), 'refused: the old working dir stays');
+  assert.equal(fs.existsSync(wd('gone', 'iso_importer')), false, 'refused before the new importer was added');
+  const forced = e.cli(['repo', 'importer', 'set', 'gone', 'iso_importer', '--force'], bare);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(forced.stderr, /warning \[PLUGIN_NOT_LOADED\].*\(replaced anyway: --force\)/);
+  assert.equal(e.json(['repo', 'show', 'gone'], bare).out.importer.typeId, 'iso_importer');
+  assert.equal(fs.existsSync(wd('gone', 'test_importer')), false, "the old importer's working dir is removed");
+
+  // A removal hook that fails: the same (the new importer is taken off again when refused).
+  ok(e.cli(['repo', 'create', 'stuck', '--importer', 'test_importer', '--importer-config', 'fail_removed_hook=true']));
+  const stuck = e.cli(['repo', 'importer', 'set', 'stuck', 'iso_importer']);
+  assert.equal(stuck.status, 6, stuck.stderr);
+  assert.match(stuck.stderr, /PLUGIN_HOOK_FAILED.*test_importer\.importerRemoved failed on repository stuck: cannot clean up/);
+  assert.match(stuck.stderr, /repo importer set stuck iso_importer --force/);
+  assert.equal(e.json(['repo', 'show', 'stuck']).out.importer.typeId, 'test_importer');
+  assert.equal(fs.existsSync(wd('stuck', 'iso_importer')), false);
+  const past = e.cli(['repo', 'importer', 'set', 'stuck', 'iso_importer', '--force']);
+  assert.equal(past.status, 0, past.stderr);
+  assert.match(past.stderr, /cannot clean up \(replaced anyway: --force\)/);
+  assert.equal(e.json(['repo', 'show', 'stuck']).out.importer.typeId, 'iso_importer');
+  assert.equal(fs.existsSync(wd('stuck', 'test_importer')), false);
+});
+
 test('content copy / remove with a type nobody declares is refused naming the declared types (a typo did nothing and said "no change")', () => {
   const e = engineEnv();
   ok(e.cli(['repo', 'create', 'a', '--importer', 'test_importer']));
