@@ -295,7 +295,10 @@ export interface Importer {
   uploadUnit?(repo: Repository, upload: UploadRequest, conduit: ImporterConduit, config: PluginCallConfig): Promise<UploadReport>;
   /** Called on the destination repository: share units (saveUnit) or make new ones (initUnit). */
   importUnits?(source: Repository, dest: Repository, conduit: ImportConduit, config: PluginCallConfig, units: Unit[]): Promise<Unit[]>;
-  /** Clean-up hook after units were unassociated; never deletes stored files. */
+  /**
+   * Clean-up hook after units were unassociated; never deletes stored files. Gets whole units
+   * (their metadata), at most 500 per call: a removal of more calls it once per page.
+   */
   removeUnits?(repo: Repository, units: Unit[], config: PluginCallConfig): void | Promise<void>;
 }
 

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { StagepushError } from '../errors.js';
 import { nullSink, type EventSink } from '../events.js';
 import { CallConfig, assertJson } from './config.js';
-import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, keyCanon, publishPinName, rowToUnit, type ConduitHost, type OpContext } from './conduits.js';
+import { ImportConduitImpl, ImporterConduitImpl, PublishConduitImpl, RepoStage, Staging, keyCanon, partialUnits, publishPinName, rowToUnit, type ConduitHost, type OpContext, type QueryCursor } from './conduits.js';
 import type { Distributor, Importer, Json, PluginCallConfig, PublishReport, RelatedRepositories, Repository, TypeDefinition, Unit, UnitCriteria, ValidationResult } from './contract.js';
 import { checkpoint, setCrashOp } from './crash.js';
-import { validateCriteria } from './criteria.js';
+import { projectUnit, validateCriteria } from './criteria.js';
 import { LockManager, lockOwnerDead } from './locks.js';
 import { PluginRegistry, type LoadedPlugin } from './registry.js';
 import { SqliteStorage } from './sqlite.js';
@@ -55,6 +55,8 @@ export { parseConfigArgs, parseValue, CallConfig } from './config.js';
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const PROGRESS_FLUSH_MS = 400;
 const CANCEL_POLL_MS = 250;
+/** The importer's removeUnits hook gets the removed units this many at a time (see innerRemove). */
+const REMOVE_PAGE = 500;
 
 function now(): string {
   return new Date().toISOString();
@@ -1107,21 +1109,45 @@ class EngineImpl implements Engine, ConduitHost {
   private async innerRemove(s: ImporterOpState, repoId: string, criteria: UnitCriteria | undefined): Promise<BatchResult> {
     const row = this.requireRepo(repoId);
     validateCriteria(criteria);
-    const units = s.staging.query(repoId, criteria ? { ...criteria, fields: criteria.fields ?? [] } : { fields: [] });
-    const outcomes: UnitOutcome[] = [];
-    for (const u of units) if (s.staging.remove(repoId, u)) outcomes.push({ outcome: 'removed', unit: u });
-    if (row.importer_type && outcomes.length) {
-      const p = this.registry.get(row.importer_type);
-      if (p && p.kind === 'importer') {
-        const imp = (await this.instance(p, this.creating(p, 'remove', repoId, 'ENGINE_REMOVE_FAILED'))) as Importer;
-        if (typeof imp.removeUnits === 'function') {
-          try {
-            await imp.removeUnits(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), outcomes.map((o) => o.unit), new CallConfig(p.config, s.staging.importerConfigs.get(repoId) ?? parseJson(row.importer_config, {})));
-          } catch (e) {
-            throw this.pluginError(e, p, 'remove', repoId, 'ENGINE_REMOVE_FAILED');
+    const p = row.importer_type ? this.registry.get(row.importer_type) : undefined;
+    const imp = p && p.kind === 'importer' ? ((await this.instance(p, this.creating(p, 'remove', repoId, 'ENGINE_REMOVE_FAILED'))) as Importer) : undefined;
+    const config = s.staging.importerConfigs.get(repoId) ?? parseJson(row.importer_config, {});
+    const hook =
+      p && imp && typeof imp.removeUnits === 'function'
+        ? async (units: Unit[]) => {
+            try {
+              await imp.removeUnits!(this.repoObject(row, this.workingDir(repoId, 'importer', p.id)), units, new CallConfig(p.config, config));
+            } catch (e) {
+              throw this.pluginError(e, p, 'remove', repoId, 'ENGINE_REMOVE_FAILED');
+            }
           }
-        }
+        : undefined;
+    // The importer's clean-up hook gets whole units, as a copy's importUnits does: they were loaded
+    // with `fields: []` (every unit's metadata empty). They are listed a page at a time, each page
+    // removed and then handed to the hook (one call per page), so removing every unit of a large
+    // repository does not hold them all with their metadata; the units of the result keep only the
+    // fields asked for (none by default), as before. Removing the units of a page as it is listed
+    // skips none (keyset pages). Without a hook no metadata is read.
+    const fields = criteria?.fields ?? [];
+    const listed: UnitCriteria = { ...criteria, fields: hook ? undefined : fields, skip: undefined, limit: undefined };
+    const cursor: QueryCursor = { after: null };
+    let skip = criteria?.skip ?? 0;
+    let left = criteria?.limit ?? Infinity;
+    const outcomes: UnitOutcome[] = [];
+    for (;;) {
+      const want = Math.min(REMOVE_PAGE, left);
+      if (want <= 0) break;
+      const page = s.staging.page(repoId, listed, cursor, want, skip);
+      skip = 0;
+      left -= page.length;
+      const removed = page.filter((u) => s.staging.remove(repoId, u));
+      for (const u of removed) {
+        const slim = hook ? projectUnit(u, fields) : u;
+        partialUnits.add(slim);
+        outcomes.push({ outcome: 'removed', unit: slim });
       }
+      if (removed.length && hook) await hook(removed);
+      if (page.length < want) break;
     }
     return { repoId, outcomes, report: { removed: outcomes.length } };
   }

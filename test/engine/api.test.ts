@@ -386,3 +386,59 @@ test('iterUnits pages by key across page boundaries: the same units, in the same
     eng.close();
   }
 });
+
+test("the importer's removeUnits hook gets whole units (their metadata), staged or committed, a page of at most 500 per call, each removed unit once; the result's units keep only the fields asked for", async () => {
+  const e = engineEnv();
+  const dir = path.join(e.pluginsDir, 'rmplug');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  fs.writeFileSync(path.join(dir, 'types.json'), JSON.stringify([{ id: 'rnote', unitKey: ['id'] }]));
+  // The engine runs in this process: the hook records what it gets in globalThis.
+  fs.writeFileSync(
+    path.join(dir, 'importer.js'),
+    `export default class R {
+      metadata() { return { id: 'rm_importer', displayName: 'r', types: ['rnote'] }; }
+      validateConfig() { return { valid: true }; }
+      uploadUnit(repo, up, conduit) { conduit.saveUnit(conduit.initUnit('rnote', up.unitKey, up.metadata, null)); return { success: true, summary: null }; }
+      removeUnits(repo, units) { globalThis.__stagepushRemoved.push(units.map((u) => ({ id: u.unitKey.id, metadata: u.metadata }))); }
+    }\n`,
+  );
+  const g = globalThis as { __stagepushRemoved?: Array<Array<{ id: string; metadata: Record<string, unknown> }>> };
+  const eng = await open(e);
+  // Long text: past 500 staged units, metadata this long is spilled to disk (read back for the hook).
+  const md = (i: number) => ({ text: `${i}:${'x'.repeat(600)}`, nested: { n: i } });
+  const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => `r${String(from + k).padStart(4, '0')}`);
+  try {
+    await eng.createRepo({ id: 'r', importer: { typeId: 'rm_importer' } });
+    await eng.transaction(['r'], async (b) => {
+      await b.uploadMany('r', ids(0, 1201).map((id) => ({ filePath: null, typeId: 'rnote', unitKey: { id }, metadata: md(Number(id.slice(1))) })));
+    });
+    const check = (calls: NonNullable<typeof g.__stagepushRemoved>, want: string[]) => {
+      assert.ok(calls.length >= Math.ceil(want.length / 500) && calls.every((c) => c.length >= 1 && c.length <= 500), calls.map((c) => c.length).join(','));
+      const got = calls.flat();
+      assert.deepEqual(got.map((u) => u.id).sort(), want);
+      for (const u of got) assert.deepEqual(u.metadata, md(Number(u.id.slice(1))), u.id);
+    };
+
+    // Committed units, every one, with fields asked for the result.
+    g.__stagepushRemoved = [];
+    const some = await eng.removeUnits('r', { typeIds: ['rnote'], filters: { id: { $regex: '^r0' } }, fields: ['nested'] });
+    assert.equal(some.removed, 1000);
+    check(g.__stagepushRemoved, ids(0, 1000));
+    assert.deepEqual(some.outcomes[0]!.unit.metadata, { nested: { n: 0 } }, 'the result keeps the fields asked for');
+
+    // Units staged in the same transaction (spilled, past 500), removed there: whole too.
+    g.__stagepushRemoved = [];
+    const r = await eng.transaction(['r'], async (b) => {
+      await b.uploadMany('r', ids(2000, 2700).map((id) => ({ filePath: null, typeId: 'rnote', unitKey: { id }, metadata: md(Number(id.slice(1))) })));
+      return b.removeUnits('r', { typeIds: ['rnote'] });
+    });
+    check(g.__stagepushRemoved, [...ids(1000, 1201), ...ids(2000, 2700)]);
+    assert.equal(r.outcomes.length, 901);
+    assert.ok(r.outcomes.every((o) => Object.keys(o.unit.metadata).length === 0), 'the result keeps no metadata by default');
+    assert.deepEqual(eng.listUnits('r'), []);
+  } finally {
+    g.__stagepushRemoved = undefined;
+    eng.close();
+  }
+});
