@@ -88,6 +88,55 @@ function listDir(dir: string, what: string, hint: string): string[] | undefined 
   }
 }
 
+/** An npm package name, scoped or not. */
+const NPM_NAME_RE = /^(?:@[a-z0-9~_][a-z0-9._~-]*\/)?[a-z0-9~_][a-z0-9._~-]*$/i;
+
+/**
+ * The node_modules directories Node looks in from `from`, nearest first (as Module._nodeModulePaths):
+ * `from` itself when it is one, else `<from>/node_modules`, then the same for every directory above.
+ */
+function nodeModulesPaths(from: string): string[] {
+  const out = new Set<string>();
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    out.add(path.basename(dir) === 'node_modules' ? dir : path.join(dir, 'node_modules'));
+    if (path.dirname(dir) === dir) return [...out];
+  }
+}
+
+/**
+ * The directory of the installed package `name`, looked for as Node finds a package: in `nm`
+ * (the plugin node_modules directory, whatever it is called), then in the node_modules
+ * directories from each of `starts` up. Not by resolving `<name>/package.json`: a package whose
+ * `exports` map does not export ./package.json is refused that way although Node loads it. Last,
+ * for a package only NODE_PATH or a global folder holds, its main entry is resolved and the
+ * directory above it whose package.json has that name is the package's.
+ */
+function findPackageDir(name: string, nm: string | undefined, starts: string[]): string | undefined {
+  // A package name, not a path (`a/../../b` would be looked for outside every node_modules).
+  if (!NPM_NAME_RE.test(name)) return undefined;
+  const dirs = [...(nm ? [nm] : []), ...starts.flatMap(nodeModulesPaths)];
+  for (const d of dirs) {
+    const dir = path.join(d, name);
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  for (const start of starts) {
+    let entry: string;
+    try {
+      entry = createRequire(path.join(start, 'noop.js')).resolve(name);
+    } catch {
+      continue;
+    }
+    for (let dir = path.dirname(entry); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === name) return dir;
+      } catch {
+        /* no package.json here (or not one to read): the one above */
+      }
+    }
+  }
+  return undefined;
+}
+
 function checkTypes(value: unknown, where: string): TypeDefinition[] {
   if (!Array.isArray(value)) throw perr('PLUGIN_BAD_TYPES', `content type declarations in ${where} must be a JSON array of {id, unitKey}`, where);
   return value.map((t, i) => {
@@ -324,19 +373,7 @@ export class PluginRegistry {
         dir = path.resolve(name);
         if (!fs.existsSync(path.join(dir, 'package.json'))) dir = undefined;
       } else {
-        const bases = [nm ? path.join(nm, '..') : undefined, process.cwd()].filter((x): x is string => !!x);
-        for (const b of bases) {
-          try {
-            const req = createRequire(path.join(b, 'noop.js'));
-            dir = path.dirname(req.resolve(`${name}/package.json`, { paths: nm ? [nm, b] : [b] }));
-            break;
-          } catch {
-            if (nm && fs.existsSync(path.join(nm, name, 'package.json'))) {
-              dir = path.join(nm, name);
-              break;
-            }
-          }
-        }
+        dir = findPackageDir(name, nm, [...(nm ? [path.join(nm, '..')] : []), process.cwd()]);
       }
       if (!dir) {
         this.errors.push(perr('PLUGIN_PACKAGE_NOT_FOUND', `plugin package ${name} not found${nm ? ` in ${nm}` : ''}`, name, 'install it with npm, or fix STAGEPUSH_PLUGIN_PACKAGES'));

@@ -73,6 +73,41 @@ test('npm-package plugins: named in STAGEPUSH_PLUGIN_PACKAGES, resolved from the
   endToEnd(e, env, e.root);
 });
 
+test('npm-package plugins named in STAGEPUSH_PLUGIN_PACKAGES whose "exports" map does not export ./package.json: found as Node finds them (up the node_modules dirs, a scope, NODE_PATH)', () => {
+  const e = engineEnv({ plugin: false });
+  // Only the entry point is exported: require.resolve('<name>/package.json') is refused for these.
+  const exported = (nm: string, name: string, id: string) => {
+    const dir = path.join(nm, name);
+    fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'lib', 'importer.js'), `export default class A { metadata() { return { id: '${id}', displayName: 'a', types: ['acme'] }; } validateConfig() { return { valid: true }; } }\n`);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: { '.': './lib/importer.js' }, stagepush: { importers: ['./lib/importer.js'], types: [{ id: 'acme', unitKey: ['name'] }] } }));
+  };
+  exported(path.join(e.root, 'node_modules'), 'acme-sp', 'acme_importer');
+  exported(path.join(e.root, 'node_modules'), '@acme/sp', 'acme_scoped_importer');
+  exported(path.join(e.root, 'global', 'node_modules'), 'acme-global', 'acme_global_importer');
+  const sub = path.join(e.root, 'work', 'sub');
+  fs.mkdirSync(sub, { recursive: true });
+  const env = { STAGEPUSH_PLUGIN_PACKAGES: 'acme-sp,@acme/sp,acme-global', NODE_PATH: path.join(e.root, 'global', 'node_modules') };
+  // From a directory below the one holding node_modules, as Node looks up.
+  const r = e.cli(['plugins', 'list', '--json'], env, sub);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.errors, []);
+  assert.deepEqual(
+    out.plugins.filter((p: any) => p.id.startsWith('acme_')).map((p: any) => [p.id, p.source]),
+    [
+      ['acme_importer', `npm:acme-sp (${path.join(e.root, 'node_modules', 'acme-sp', 'lib', 'importer.js')})`],
+      ['acme_scoped_importer', `npm:@acme/sp (${path.join(e.root, 'node_modules', '@acme', 'sp', 'lib', 'importer.js')})`],
+      ['acme_global_importer', `npm:acme-global (${path.join(e.root, 'global', 'node_modules', 'acme-global', 'lib', 'importer.js')})`],
+    ],
+  );
+  ok(e.cli(['repo', 'create', 'a', '--importer', 'acme_importer'], env, sub), 'create');
+  // A name that is a path in disguise is no package.
+  const bad = e.json(['plugins', 'list'], { STAGEPUSH_PLUGIN_PACKAGES: 'x/../../acme-sp' });
+  assert.equal(bad.status, 3);
+  assert.ok(bad.out.errors.some((x: any) => x.code === 'PLUGIN_PACKAGE_NOT_FOUND'), JSON.stringify(bad.out.errors));
+});
+
 test('directory plugins: importer.js/distributor.js, *.conf merged as plugin-level config, types.json', () => {
   const e = engineEnv();
   fs.writeFileSync(path.join(e.pluginsDir, 'testplug', 'zz-more.conf'), JSON.stringify({ more: true, level: 'zz' }));
