@@ -364,7 +364,17 @@ export class PluginRegistry {
   private async npmCandidates(opts: RegistryOptions): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const pkgDirs: string[] = [];
+    // Packages are told apart by their real directory: one linked into place (npm link, pnpm) and
+    // reached by two paths (named by its path and found in the node_modules dir, or there under
+    // two names) is loaded once, not twice to clash with itself (PLUGIN_ID_CLASH).
     const seen = new Set<string>();
+    const real = (dir: string): string => {
+      try {
+        return fs.realpathSync(dir);
+      } catch {
+        return dir;
+      }
+    };
     const nm = opts.pluginNodeModules ? path.resolve(opts.pluginNodeModules) : undefined;
     for (const name of opts.pluginPackages ?? []) {
       if (!name.trim()) continue;
@@ -379,8 +389,8 @@ export class PluginRegistry {
         this.errors.push(perr('PLUGIN_PACKAGE_NOT_FOUND', `plugin package ${name} not found${nm ? ` in ${nm}` : ''}`, name, 'install it with npm, or fix STAGEPUSH_PLUGIN_PACKAGES'));
         continue;
       }
-      if (!seen.has(dir)) {
-        seen.add(dir);
+      if (!seen.has(real(dir))) {
+        seen.add(real(dir));
         pkgDirs.push(dir);
       }
     }
@@ -396,11 +406,11 @@ export class PluginRegistry {
       for (const n of names) {
         const dir = path.join(nm, n);
         const pj = path.join(dir, 'package.json');
-        if (seen.has(dir) || !fs.existsSync(pj)) continue;
+        if (seen.has(real(dir)) || !fs.existsSync(pj)) continue;
         try {
           const v = JSON.parse(fs.readFileSync(pj, 'utf8')) as Record<string, unknown>;
           if (v && typeof v === 'object' && 'stagepush' in v) {
-            seen.add(dir);
+            seen.add(real(dir));
             pkgDirs.push(dir);
           }
         } catch {

@@ -108,6 +108,24 @@ test('npm-package plugins named in STAGEPUSH_PLUGIN_PACKAGES whose "exports" map
   assert.ok(bad.out.errors.some((x: any) => x.code === 'PLUGIN_PACKAGE_NOT_FOUND'), JSON.stringify(bad.out.errors));
 });
 
+test('a linked npm-package plugin (npm link, pnpm) reached by two paths is loaded once: named by its path and in the node_modules dir, or there under two names', () => {
+  const e = engineEnv({ plugin: false });
+  const src = writeNpmPackage(path.join(e.root, 'src'));
+  const nm = path.join(e.root, 'nm', 'node_modules');
+  fs.mkdirSync(nm, { recursive: true });
+  fs.symlinkSync(src, path.join(nm, 'stagepush-plugin-demo'));
+  const mine = (r: { status: number | null; out: any; stderr: string }) => {
+    assert.equal(r.status, 0, r.stderr + JSON.stringify(r.out.errors));
+    assert.deepEqual(r.out.errors, []);
+    return r.out.plugins.filter((p: any) => p.id.startsWith('test_')).map((p: any) => p.id);
+  };
+  assert.deepEqual(mine(e.json(['plugins', 'list'], { STAGEPUSH_PLUGIN_NODE_MODULES: nm, STAGEPUSH_PLUGIN_PACKAGES: src })), ['test_importer', 'test_distributor']);
+  assert.deepEqual(mine(e.json(['plugins', 'list'], { STAGEPUSH_PLUGIN_NODE_MODULES: nm, STAGEPUSH_PLUGIN_PACKAGES: 'stagepush-plugin-demo' })), ['test_importer', 'test_distributor']);
+  fs.symlinkSync(src, path.join(nm, 'demo-alias'));
+  assert.deepEqual(mine(e.json(['plugins', 'list'], { STAGEPUSH_PLUGIN_NODE_MODULES: nm })), ['test_importer', 'test_distributor']);
+  endToEnd(e, { STAGEPUSH_PLUGIN_NODE_MODULES: nm, STAGEPUSH_PLUGIN_PACKAGES: `stagepush-plugin-demo,${src}` });
+});
+
 test('directory plugins: importer.js/distributor.js, *.conf merged as plugin-level config, types.json', () => {
   const e = engineEnv();
   fs.writeFileSync(path.join(e.pluginsDir, 'testplug', 'zz-more.conf'), JSON.stringify({ more: true, level: 'zz' }));
