@@ -426,7 +426,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       events({ type: 'phase-start', phase: 'import', total: route.assignments.length });
       let plans: RepoPlan[] = [];
       let done = 0;
-      const uploadInfo = new Map<string, { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null }>();
+      type UploadInfo = { stored: 'linked' | 'copied' | 'existing'; size: number; sha256: string | null };
+      const uploadInfo = new Map<string, UploadInfo>();
+      // What an earlier attempt's uploads stored (an attempt whose commit was refused,
+      // ENGINE_SHARED_NOT_LOCKED): the store keeps what it linked or copied then, so the next
+      // attempt finds it there; the item was still stored by this push.
+      const storedBefore = new Map<string, UploadInfo>();
       const versionsBefore = new Map<string, number | null>();
       // What the store did with each file during the current item (by source path), and the digests
       // it newly placed: how the item was stored, without asking the filesystem again.
@@ -519,6 +524,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       /** Plan and import under the locks; false (nothing imported) when the plan updates units shared with a repository not in `locked`. */
       async function importAll(batch: import('./deps.js').PushBatch, locked: ReadonlySet<string>): Promise<boolean> {
         {
+          // Each attempt imports (and counts) every upload again, from the start.
+          for (const [k, v] of uploadInfo) if (v.stored !== 'existing' && !storedBefore.has(k)) storedBefore.set(k, v);
+          uploadInfo.clear();
+          done = 0;
           plans = planAll((id) => batch.listUnits(id));
           const planProblems = plans.flatMap((p) => p.problems);
           if (planProblems.length) {
@@ -565,7 +574,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
                 },
                 after: (i) => {
                   const a = ordered[i]!.assignment;
-                  uploadInfo.set(`${plan.repoId}\u0000${a.index}`, { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum });
+                  const k = `${plan.repoId}\u0000${a.index}`;
+                  const now: UploadInfo = { ...storedHow(engine!, a, ingested, placed), sha256: a.item.sha256sum };
+                  const before = storedBefore.get(k);
+                  uploadInfo.set(k, now.stored === 'existing' && before && before.sha256 === now.sha256 ? before : now);
                   events({ type: 'phase-progress', phase: 'import', done: ++done, total: route.assignments.length, repo: plan.repoId, label: a.item.name });
                 },
               },

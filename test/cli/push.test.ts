@@ -760,6 +760,43 @@ test('a file pushed into one repository with another description than the same f
   assert.deepEqual(rep.repositories[1]!.shared_updates, ['shares a unit updated by this push']);
 });
 
+test('a push the commit runs again with a shared repository locked (ENGINE_SHARED_NOT_LOCKED) reports a file its first attempt linked as linked, and counts its import progress once', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  // The same image (same fields) staged in two areas for two destinations: the plan sees one
+  // unit, unchanged, but the upload stores where it was staged from (src, dest) in the shared
+  // unit's metadata, which only the commit sees changing a unit the first repository holds.
+  const image = Buffer.alloc(4096, 9);
+  const area = (name: string, dest: string, extra: Record<string, unknown>[] = []) => {
+    const root = path.join(work, name);
+    mkdirSync(path.join(root, dest, 'AWS_IMAGES'), { recursive: true });
+    writeFileSync(path.join(root, dest, 'AWS_IMAGES', 'img.raw'), image);
+    const files = [{ relative_path: `${dest}/AWS_IMAGES/img.raw`, sha256sum: sha256(image), attributes: AMI_ATTRS }, ...extra];
+    writeFileSync(path.join(root, 'staged.yaml'), JSON.stringify({ header: { version: '0.2' }, payload: { files } }));
+    return root;
+  };
+  assert.equal(push(['-q', area('one', 'ca')], { dataDir, config }).status, 0);
+  // Area two also has a file new to the store, which the first attempt links before its commit
+  // is refused.
+  const fresh = Buffer.alloc(3000, 5);
+  const two = area('two', 'cb', [{ relative_path: 'cb/FILES/new.bin', attributes: { description: 'new' } }]);
+  mkdirSync(path.join(two, 'cb', 'FILES'), { recursive: true });
+  writeFileSync(path.join(two, 'cb', 'FILES', 'new.bin'), fresh);
+  const r = push(['--json', '--progress', 'ndjson', two], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { items: Array<{ unit: string; stored?: string }>; repositories: Array<{ id: string; shared_updates?: string[] }>; summary: { bytes_linked: number; bytes_copied: number } };
+  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.shared_updates ?? ''}`), ['cb ', 'cb-export ', 'ca shares a unit updated by this push']);
+  assert.deepEqual(rep.items.map((i) => `${i.unit} ${i.stored}`).sort(), ['ami:img.raw existing', 'iso:new.bin linked']);
+  assert.equal(rep.summary.bytes_linked, fresh.length);
+  const events = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; phase?: string; done?: number; total?: number });
+  const imports = events.filter((e) => e.phase === 'import' && (e.type === 'phase-progress' || e.type === 'phase-end'));
+  assert.ok(imports.length > 0);
+  assert.ok(imports.every((e) => e.done! <= e.total!), JSON.stringify(imports));
+  const last = imports.at(-1)!;
+  assert.deepEqual([last.type, last.done, last.total], ['phase-end', 2, 2]);
+});
+
 test('a FILES or AMI item whose staged.yaml fields changed (same file) is replaced, in the dry run as in the push; the same fields again, or the area moved, are unchanged', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
