@@ -775,17 +775,20 @@ function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, U
 }
 
 /**
- * Unit types whose key holds their content's checksum: a stored unit with the same key has the
- * content the plan compares (its metadata aside: a change of that alone, such as a FILES
- * description, is found by the engine at the commit, ENGINE_SHARED_NOT_LOCKED).
+ * Unit types whose key holds all the plan compares (their content's checksum): a stored unit with
+ * the same key is the same unit, never changed in place, so it is not looked up (every uploaded
+ * RPM would cost the push a lookup: thousands on a fresh push). A file's or an image's key holds
+ * its content too, but its fingerprint holds its staged fields (description, version, region…):
+ * a change of those alone changes the shared unit, so those types are looked up.
  */
-const CONTENT_KEYED = new Set(['rpm', 'srpm', 'iso', 'directory', 'cgw', 'ami', 'vhd']);
+const CONTENT_KEYED = new Set(['rpm', 'srpm', 'directory']);
 
 /**
  * The repositories outside the push (`repos`) holding a stored unit that the plans upload with
  * other content, and why. Such a unit is shared by key (an advisory by its id, a module stream by
- * its NSVCA): the import changes the one stored unit, so every repository holding it gets a new
- * version in the same commit, and is published with the push's own to serve it.
+ * its NSVCA, a file by its name and content, with its fields): the import changes the one stored
+ * unit, so every repository holding it gets a new version in the same commit, and is published
+ * with the push's own to serve it.
  */
 function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine): Map<string, string[]> {
   const own = new Set(repos.map((r) => r.id));
@@ -798,7 +801,8 @@ function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine)
     const u = units[i]!;
     if (!found || existingUnit(found.unit).fingerprint === u.fingerprint) return;
     const k = u.unitKey;
-    const what = u.typeId === 'erratum' ? `advisory ${String(k.id)}` : u.typeId === 'modulemd' ? `module stream ${[k.name, k.stream, k.version, k.context, k.arch].map(String).join(':')}` : u.label;
+    const what =
+      u.typeId === 'erratum' ? `advisory ${String(k.id)}` : u.typeId === 'modulemd' ? `module stream ${[k.name, k.stream, k.version, k.context, k.arch].map(String).join(':')}` : u.typeId === 'iso' ? `file ${String(k.name)}` : u.label;
     for (const id of found.repos) if (!own.has(id)) pushTo(out, id, `shares ${what} updated by this push`);
   });
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -738,7 +738,7 @@ test('one advisory staged for two repositories and changed: both get a new versi
   assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((x) => `${x.id} ${x.status}`), ['d1 skipped', 'd2 skipped']);
 });
 
-test('a file pushed into one repository with another description than the same file has in a second repository: the commit finds the shared unit changed, locks the second too, reports and publishes it', () => {
+test('a file pushed into one repository with another description than the same file has in a second repository: the plan finds the shared unit changed (the dry run lists the second as would-be published), the push locks the second too, reports and publishes it', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
   const config = writeConfig(work);
@@ -751,13 +751,20 @@ test('a file pushed into one repository with another description than the same f
     return root;
   };
   assert.equal(push(['-q', area('one', 'fb', 'first')], { dataDir, config }).status, 0);
-  // The plan compares a file by its checksum: only the commit sees the description change the
-  // one stored unit that fb holds too.
-  const r = push(['--json', area('two', 'fa', 'second')], { dataDir, config });
+  // The description changes the one stored unit that fb holds too: the plan sees it (a file's
+  // fingerprint holds its fields), so the dry run says so.
+  type Rep = { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  const two = area('two', 'fa', 'second');
+  const dry = push(['--json', '--dry-run', two], { dataDir, config });
+  assert.equal(dry.status, 0, dry.stderr);
+  const planned = JSON.parse(dry.stdout) as Rep;
+  assert.deepEqual(planned.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), ['fa published 0 -> 1', 'fb published 1 -> 2']);
+  assert.deepEqual(planned.repositories[1]!.shared_updates, ['shares file x.txt updated by this push']);
+  const r = push(['--json', two], { dataDir, config });
   assert.equal(r.status, 0, r.stderr);
-  const rep = JSON.parse(r.stdout) as { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  const rep = JSON.parse(r.stdout) as Rep;
   assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), ['fa published 0 -> 1', 'fb published 1 -> 2']);
-  assert.deepEqual(rep.repositories[1]!.shared_updates, ['shares a unit updated by this push']);
+  assert.deepEqual(rep.repositories[1]!.shared_updates, ['shares file x.txt updated by this push']);
 });
 
 test('a push the commit runs again with a shared repository locked (ENGINE_SHARED_NOT_LOCKED) reports a file its first attempt linked as linked, and counts its import progress once', () => {
