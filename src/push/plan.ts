@@ -228,11 +228,16 @@ function planEntry(base: EntryBase, action: ItemAction, more?: { reason?: string
  */
 const SHARED_FIELDS_TYPES = new Set(['iso', 'cgw', 'ami', 'vhd']);
 
+/** The unit type is one whose shared unit holds staged fields (see sharedUnitRivals). */
+export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPES.has(typeId);
+
 /**
  * The same unit (same key: name and content) staged for two repositories with different fields:
  * the repositories share that one unit, so each push would write one set of fields over the other
  * and report both items replaced, push after push. Each item involved is refused, naming the
- * others (as two contents staged for one repository are: PUSH_STAGED_TWICE).
+ * others (as two contents staged for one repository are: PUSH_STAGED_TWICE). `desired` holds
+ * every item of the staging areas, those of destinations --dest/--exclude-dest leave out too:
+ * pushed one destination at a time, the area would rewrite the unit on every run all the same.
  */
 export function sharedUnitRivals(desired: Map<string, DesiredItem[]>): Problem[] {
   const stagings = new Map<string, Array<{ repoId: string; d: DesiredItem; fingerprint: string }>>();

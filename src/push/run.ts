@@ -17,7 +17,7 @@ import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
 import type { Unit, Json } from '../engine/contract.js';
 import { IMPORTER_KIND, routeItems, type Assignment } from './route.js';
-import { keyOf, planRepo, sharedUnitRivals, type DesiredItem, type PlanUnit, type RepoPlan } from './plan.js';
+import { holdsStagedFields, keyOf, planRepo, sharedUnitRivals, type DesiredItem, type PlanUnit, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
 import { signatureRefusal } from '../plugins/yum/units.js';
@@ -219,6 +219,34 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
         return c;
       };
+      // The items of destinations --dest/--exclude-dest leave out, routed as a push without them
+      // would route them (the configuration's own destination filters still apply), that hold
+      // staged fields in a shared unit: the areas give one file one set of fields whichever
+      // destinations a run pushes (see sharedUnitRivals). Their own problems are not this push's.
+      const withLeftOut = async (routed: Map<string, DesiredItem[]>): Promise<Map<string, DesiredItem[]>> => {
+        if (!opts.dest?.length && !opts.excludeDest?.length) return routed;
+        const whole = routeItems(items, cfg, {
+          include: cfg.destinations.include ?? [],
+          exclude: cfg.destinations.exclude,
+          importerTypes: engine!.importerTypes(),
+          existingImporter: (id) => engine!.importerType(id),
+          existingDistributors: (id) => (engine!.hasRepo(id) ? engine!.distributors(id).map((d) => d.typeId) : []),
+        });
+        const pushed = new Set(route.assignments.map((a) => `${a.repoId}\u0000${a.index}`));
+        const out = new Map([...routed].map(([id, list]) => [id, [...list]]));
+        for (const a of whole.assignments) {
+          if (!holdsStagedFields(a.typeId) || pushed.has(`${a.repoId}\u0000${a.index}`)) continue;
+          try {
+            const d = await desiredItem(a, { repoId: a.repoId, record });
+            const list = out.get(a.repoId);
+            if (list) list.push(d);
+            else out.set(a.repoId, [d]);
+          } catch {
+            /* refused by the push of its destination */
+          }
+        }
+        return out;
+      };
       // Each item is read as its importer will read it (comps, modulemd, advisories, RAW trees,
       // file names): a problem of any of them refuses the push before anything changes, and
       // every item's problem is listed (an item read once for several repositories: once).
@@ -246,7 +274,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         desired.set(r.id, list);
       }
       problems.push(...itemProblems);
-      problems.push(...sharedUnitRivals(desired));
+      problems.push(...sharedUnitRivals(await withLeftOut(desired)));
       const warned = new Set<string>();
       for (const list of desired.values()) {
         for (const d of list) {

@@ -870,7 +870,7 @@ test('a FILES or AMI item whose staged.yaml fields changed (same file) is replac
   assert.ok(again.repositories.every((r) => r.status === 'skipped' && r.version === 2), JSON.stringify(again.repositories));
 });
 
-test('one file staged for two repositories with different staged.yaml fields is refused (they share one unit, which holds one set of fields); with the same fields it pushes, then is unchanged', () => {
+test('one file staged for two repositories with different staged.yaml fields is refused (they share one unit, which holds one set of fields), with --dest/--exclude-dest too; with the same fields it pushes, then is unchanged', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
   const config = writeConfig(work);
@@ -900,6 +900,15 @@ test('one file staged for two repositories with different staged.yaml fields is 
   const shared = rep.problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
   assert.deepEqual(shared.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/FILES/notes.txt', 'b/FILES/notes.txt']);
   assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /notes\.txt for b/);
+  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  // One destination at a time, the area would still write one set of fields over the other on
+  // every run: refused whatever --dest/--exclude-dest leave out, both items named.
+  for (const filter of [['--dest', 'a'], ['--dest', 'b'], ['--exclude-dest', 'b']]) {
+    const one = push(['--json', ...filter, root], { dataDir, config });
+    assert.equal(one.status, 3, `${filter.join(' ')}: ${one.stderr}`);
+    const found = (JSON.parse(one.stdout) as { problems: Array<{ code: string; file?: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    assert.deepEqual(found.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/FILES/notes.txt', 'b/FILES/notes.txt'], filter.join(' '));
+  }
   assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
 
   staged('shared text', 'shared text');
