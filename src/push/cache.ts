@@ -7,7 +7,9 @@
  *    one at a time by validation, planning and import. It is kept between runs, so an unchanged
  *    staged RPM (stat cache hit + stored header) is neither opened nor parsed again;
  *  - advisories built by earlier runs (`parsed_items`, by a digest of the file's text, path,
- *    destinations, origin and the building code), taken instead of parsing the file again.
+ *    destinations, origin and the building code), taken instead of parsing the file again;
+ *  - what earlier pushes owe: hooks that failed (`pending_hooks`), repositories they changed
+ *    through a shared unit and did not publish (`pending_publishes`).
  *
  * Writes are grouped in transactions of a few hundred rows (call `flush()` at the end of a phase).
  * A dry run opens it read-only (or not at all when it does not exist) and stages new headers in a
@@ -497,6 +499,32 @@ export class PushCache {
     this.flush();
   }
 
+  /**
+   * Repositories outside their push's destinations that a push gave a new version through a
+   * shared unit it updated (an advisory, a module stream, a file's fields) and that are not
+   * published yet (--skip publish, a failed publish, an interrupted push): the next push publishes
+   * them whatever its destinations. `why`: their shared_updates. Read-only runs (dry run) see them.
+   */
+  pendingPublishes(): Map<string, { version: number | null; why: string[] }> {
+    if (!hasTable(this.db, 'pending_publishes')) return new Map();
+    const rows = this.stmt(this.db, 'SELECT repo_id, version, why FROM pending_publishes ORDER BY repo_id').all() as Array<{ repo_id: string; version: number | null; why: string }>;
+    return new Map(rows.map((r) => [r.repo_id, { version: r.version, why: JSON.parse(r.why) as string[] }]));
+  }
+
+  /** Remember that a repository's version (given by a shared update) is to be published. */
+  owePublish(repoId: string, version: number | null, why: string[]): void {
+    if (this.readOnly) return;
+    this.stmt(this.db, 'INSERT INTO pending_publishes (repo_id, version, why, since) VALUES (?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, why = excluded.why').run(repoId, version, JSON.stringify(why), Date.now());
+    this.flush();
+  }
+
+  /** Forget a repository's owed publish (published, or deleted). */
+  publishPaid(repoId: string): void {
+    if (this.readOnly) return;
+    this.stmt(this.db, 'DELETE FROM pending_publishes WHERE repo_id = ?').run(repoId);
+    this.flush();
+  }
+
   close(): void {
     try {
       this.flush();
@@ -537,5 +565,6 @@ function initSchema(db: BetterSqlite3.Database): void {
     CREATE TABLE IF NOT EXISTS rpm_headers (
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL)`);
+    CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL)`);
 }

@@ -438,6 +438,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const previous = engine.repoVersion(id) ?? 0;
           report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
         }
+        // And those an earlier push changed through a shared unit and did not publish.
+        for (const [id, why] of owedPublishes(cache, engine, report)) {
+          const current = engine.repoVersion(id);
+          report.repositories.push(sharedReport(id, why, current, current, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
+        }
         return { done: finish(report, log, settings, dryRun) };
       }
 
@@ -643,6 +648,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // The repositories sharing a unit this push updated that got a new version with its commit
       // (one locked on a guess that the commit did not change is not the push's).
       const sharedChanged: string[] = [];
+      const owedBefore = cache.pendingPublishes();
       for (const [id, why] of shared) {
         const before = versionsBefore.get(id) ?? null;
         const after = engine.repoVersion(id);
@@ -650,6 +656,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         sharedChanged.push(id);
         report.repositories.push(sharedReport(id, why, before, after, 'skipped', engine, cfg));
         log.line(`repository ${id}: version ${before ?? 0} -> ${after}, ${why.join('; ')}`);
+        // Owed until published (not by a --skip publish push, nor by one that fails or is stopped
+        // before it publishes it): no later push of its own destinations would publish it (its
+        // staging area may not be pushed again, or be refused against the new shared unit).
+        const owed = owedBefore.get(id)?.why ?? [];
+        cache.owePublish(id, after, [...new Set([...owed, ...why.map((w) => w.replace(/ by this push$/, ` by push ${pushId}`))])]);
       }
       return { repos, engine, shared: sharedChanged };
     }
@@ -666,11 +677,19 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // never ran on an earlier push (a mirror a cron run could not notify is notified by the
       // next one). They are owed before the publish: a push killed between its publish and its
       // hooks leaves them owed, not lost.
+      // Repositories an earlier push changed through a shared unit and did not publish: published
+      // now, with their hooks, whatever this push's destinations.
+      const owedEarlier = owedPublishes(cache, eng, report);
+      for (const [id, why] of owedEarlier) {
+        const current = eng.repoVersion(id);
+        report.repositories.push(sharedReport(id, why, current, current, 'skipped', eng, cfg));
+        log.line(`repository ${id} (version ${current ?? 0}) was changed by an earlier push through a shared unit and not published: published now`);
+      }
       const pending = cache.pendingHooks();
       const hooked = cfg.hooks.post_publish.length > 0;
       const owed = hooked ? report.repositories.filter((r) => !pending.has(r.id) && (opts.forcePublish || eng.needsPublish(r.id))).map((r) => r.id) : [];
       for (const id of owed) cache.setHooksOutcome(id, eng.repoVersion(id), false);
-      await publishAll(eng, report, [...repos.map((r) => r.id), ...shared], Boolean(opts.forcePublish), events, opts.signal);
+      await publishAll(eng, report, [...repos.map((r) => r.id), ...shared, ...owedEarlier.keys()], Boolean(opts.forcePublish), events, opts.signal);
       // The hooks read the report on stdin: its counts as the final report will give them.
       summarize(report);
       const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
@@ -680,6 +699,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         // Owed for a publish that did not happen after all (nothing to publish): not owed.
         else if (r.status === 'skipped' && owed.includes(r.id)) cache.setHooksOutcome(r.id, r.version, true);
       }
+      // A shared repository's owed publish is paid once its current version is published.
+      for (const id of cache.pendingPublishes().keys()) if (report.repositories.some((r) => r.id === id && r.status !== 'failed') && !eng.needsPublish(id)) cache.publishPaid(id);
     }
     return finish(report, log, settings, dryRun);
   } catch (caught) {
@@ -834,6 +855,25 @@ function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine)
     for (const id of found.repos) if (!own.has(id)) pushTo(out, id, `shares ${what} updated by this push`);
   });
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The repositories an earlier push changed through a shared unit and did not publish (remembered
+ * in push.sqlite) that still need it and are not in the report already (the push's own, or
+ * sharing a unit it updates: published with them), with their shared_updates. One deleted since,
+ * or published since by other means, is forgotten (a dry run changes nothing).
+ */
+function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [id, owed] of cache.pendingPublishes()) {
+    if (report.repositories.some((r) => r.id === id)) continue;
+    if (!engine.hasRepo(id) || !engine.needsPublish(id)) {
+      cache.publishPaid(id);
+      continue;
+    }
+    out.set(id, owed.why);
+  }
+  return out;
 }
 
 /** A repository outside the push's destinations that its commit gives (or would give) a new version: `why` says which shared units. */

@@ -738,6 +738,63 @@ test('one advisory staged for two repositories and changed: both get a new versi
   assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((x) => `${x.id} ${x.status}`), ['d1 skipped', 'd2 skipped']);
 });
 
+test('a repository changed through a shared advisory by a push that did not publish it (--skip publish) is published, with its hooks, by the next push whatever its destinations, listed by the dry run, then forgotten; one deleted meanwhile is forgotten', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const config = writeConfig(work, `hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ${hooksLog}"]\n`);
+  const area = (name: string, dests: string[], text: string, updated: string) => {
+    const root = path.join(work, name);
+    for (const d of dests) {
+      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml('SHARED-2', { updated, title: text }));
+    }
+    return root;
+  };
+  const updateinfo = (repo: string) => {
+    const dir = path.join(dataDir, 'published', 'http', repo);
+    const repomd = readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
+    const href = /<data type="updateinfo">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1]!;
+    return spawnSync('zcat', ['-f', path.join(dir, href)], { encoding: 'utf8' }).stdout;
+  };
+  type Rep = { push_id: string; repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  const run = (args: string[]): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const states = (rep: Rep) => rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`);
+  run([area('a1', ['ya', 'yb'], 'first text', '2026-01-01 00:00:00')]);
+  rmSync(hooksLog);
+  // a2 moves the advisory forward in ya only; yb holds it too and gets a new version, unpublished.
+  const a2 = area('a2', ['ya'], 'second text', '2026-02-01 00:00:00');
+  const skipped = run(['--skip', 'publish', a2]);
+  assert.deepEqual(states(skipped), ['ya skipped 1 -> 2', 'yb skipped 1 -> 2']);
+  const pushId = skipped.push_id;
+  assert.match(updateinfo('yb'), /first text/);
+  // The next push (a2 again: nothing of yb's own) publishes yb; its dry run says so first.
+  const dry = run(['--dry-run', a2]);
+  assert.deepEqual(states(dry), ['ya published 2 -> 2', 'yb published 2 -> 2']);
+  assert.deepEqual(dry.repositories[1]!.shared_updates, [`shares advisory SHARED-2 updated by push ${pushId}`]);
+  const next = run([a2]);
+  assert.deepEqual(states(next), ['ya published 2 -> 2', 'yb published 2 -> 2']);
+  assert.deepEqual(next.repositories[1]!.shared_updates, [`shares advisory SHARED-2 updated by push ${pushId}`]);
+  assert.match(updateinfo('yb'), /second text/);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n').sort(), ['ya 2', 'yb 2']);
+  // Paid: the push after that does not touch yb.
+  assert.deepEqual(states(run([a2])), ['ya skipped 2 -> 2']);
+
+  // Owed again, then yb is deleted: the next push forgets it.
+  run(['--skip', 'publish', area('a3', ['ya'], 'third text', '2026-03-01 00:00:00')]);
+  const del = runCli(['--data-dir', dataDir, '--config', config, 'repo', 'delete', 'yb']);
+  assert.equal(del.status, 0, del.stderr);
+  assert.deepEqual(states(run([path.join(work, 'a3')])), ['ya published 3 -> 3']);
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+  assert.deepEqual(db.prepare('SELECT repo_id FROM pending_publishes').all(), []);
+  db.close();
+});
+
 test('a file pushed into one repository with another description than the same file has in a second repository: the plan finds the shared unit changed (the dry run lists the second as would-be published), the push locks the second too, reports and publishes it', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
