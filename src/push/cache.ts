@@ -502,8 +502,9 @@ export class PushCache {
   /**
    * Repositories outside their push's destinations that a push gave a new version through a
    * shared unit it updated (an advisory, a module stream, a file's fields) and that are not
-   * published yet (--skip publish, a failed publish, an interrupted push): the next push publishes
-   * them whatever its destinations. `why`: their shared_updates. Read-only runs (dry run) see them.
+   * published yet (--skip publish, a failed publish, an interrupted push), or whose hooks failed:
+   * the next push publishes them (runs their hooks again) whatever its destinations. `why`: their
+   * shared_updates. Read-only runs (dry run) see them.
    */
   pendingPublishes(): Map<string, { version: number | null; why: string[] }> {
     if (!hasTable(this.db, 'pending_publishes')) return new Map();

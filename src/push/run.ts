@@ -438,10 +438,11 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           const previous = engine.repoVersion(id) ?? 0;
           report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
         }
-        // And those an earlier push changed through a shared unit and did not publish.
+        // And those an earlier push changed through a shared unit and did not publish (or whose
+        // hooks failed: run again, the repository not published again).
         for (const [id, why] of owedPublishes(cache, engine, report)) {
           const current = engine.repoVersion(id);
-          report.repositories.push(sharedReport(id, why, current, current, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
+          report.repositories.push(sharedReport(id, why, current, current, opts.skipPublish || !engine.needsPublish(id) ? 'skipped' : 'published', engine, cfg));
         }
         return { done: finish(report, log, settings, dryRun) };
       }
@@ -683,7 +684,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       for (const [id, why] of owedEarlier) {
         const current = eng.repoVersion(id);
         report.repositories.push(sharedReport(id, why, current, current, 'skipped', eng, cfg));
-        log.line(`repository ${id} (version ${current ?? 0}) was changed by an earlier push through a shared unit and not published: published now`);
+        log.line(`repository ${id} (version ${current ?? 0}) was changed by an earlier push through a shared unit and not published, or its hooks failed: published now`);
       }
       const pending = cache.pendingHooks();
       const hooked = cfg.hooks.post_publish.length > 0;
@@ -699,8 +700,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         // Owed for a publish that did not happen after all (nothing to publish): not owed.
         else if (r.status === 'skipped' && owed.includes(r.id)) cache.setHooksOutcome(r.id, r.version, true);
       }
-      // A shared repository's owed publish is paid once its current version is published.
-      for (const id of cache.pendingPublishes().keys()) if (report.repositories.some((r) => r.id === id && r.status !== 'failed') && !eng.needsPublish(id)) cache.publishPaid(id);
+      // A shared repository's owed publish is paid once its current version is published and its
+      // hooks succeeded: no push of its own destinations would run them again.
+      const hooksOwed = cache.pendingHooks();
+      for (const id of cache.pendingPublishes().keys()) if (report.repositories.some((r) => r.id === id && r.status !== 'failed') && !eng.needsPublish(id) && !hooksOwed.has(id)) cache.publishPaid(id);
     }
     return finish(report, log, settings, dryRun);
   } catch (caught) {
@@ -858,16 +861,18 @@ function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine)
 }
 
 /**
- * The repositories an earlier push changed through a shared unit and did not publish (remembered
- * in push.sqlite) that still need it and are not in the report already (the push's own, or
- * sharing a unit it updates: published with them), with their shared_updates. One deleted since,
- * or published since by other means, is forgotten (a dry run changes nothing).
+ * The repositories an earlier push changed through a shared unit and did not publish, or whose
+ * hooks failed (remembered in push.sqlite), that still need it and are not in the report already
+ * (the push's own, or sharing a unit it updates: published with them), with their
+ * shared_updates. One deleted since, or published since by other means with no hook owed, is
+ * forgotten (a dry run changes nothing).
  */
 function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport): Map<string, string[]> {
   const out = new Map<string, string[]>();
+  const hooksOwed = cache.pendingHooks();
   for (const [id, owed] of cache.pendingPublishes()) {
     if (report.repositories.some((r) => r.id === id)) continue;
-    if (!engine.hasRepo(id) || !engine.needsPublish(id)) {
+    if (!engine.hasRepo(id) || (!engine.needsPublish(id) && !hooksOwed.has(id))) {
       cache.publishPaid(id);
       continue;
     }

@@ -795,6 +795,43 @@ test('a repository changed through a shared advisory by a push that did not publ
   db.close();
 });
 
+test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const flag = path.join(work, 'yb-hook-ok');
+  // The hook fails for yb while the flag file is missing.
+  const config = writeConfig(work, `hooks:\n  post_publish: ['echo $REPO_ID $VERSION >> ${hooksLog}; [ "$REPO_ID" != yb ] || [ -e ${flag} ]']\n`);
+  const area = (name: string, dests: string[], text: string, updated: string) => {
+    const root = path.join(work, name);
+    for (const d of dests) {
+      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml('SHARED-3', { updated, title: text }));
+    }
+    return root;
+  };
+  type Rep = { repositories: Array<{ id: string; status: string; version: number; hooks: Array<{ ok: boolean }> }> };
+  const run = (args: string[], status: number): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, status, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const states = (rep: Rep) => rep.repositories.map((x) => `${x.id} ${x.status} ${x.version} hooks ${x.hooks.map((h) => h.ok).join(',') || 'none'}`);
+  writeFileSync(flag, '');
+  run([area('a1', ['ya', 'yb'], 'first text', '2026-01-01 00:00:00')], 0);
+  rmSync(flag);
+  const a2 = area('a2', ['ya'], 'second text', '2026-02-01 00:00:00');
+  assert.deepEqual(states(run([a2], 6)), ['ya published 2 hooks true', 'yb published 2 hooks false']);
+  // Still failing: tried again by the next push of ya alone, and again after that.
+  assert.deepEqual(states(run([a2], 6)), ['ya skipped 2 hooks none', 'yb skipped 2 hooks false']);
+  writeFileSync(flag, '');
+  assert.deepEqual(states(run([a2], 0)), ['ya skipped 2 hooks none', 'yb skipped 2 hooks true']);
+  // Done: the push after that leaves yb alone.
+  rmSync(hooksLog);
+  assert.deepEqual(states(run([a2], 0)), ['ya skipped 2 hooks none']);
+  assert.equal(existsSync(hooksLog), false);
+});
+
 test('a file pushed into one repository with another description than the same file has in a second repository: the plan finds the shared unit changed (the dry run lists the second as would-be published), the push locks the second too, reports and publishes it', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
