@@ -59,6 +59,8 @@ export interface ServeRoots {
   store: string;
   /** Export directories outside the publish root an export distributor links a protocol tree to (see exports.ts). */
   exportLinks?: { recorded(relativeUrl: string, target: string): Promise<boolean> };
+  /** The RAW symlinks the publishing distributors recorded as leading out of their trees (see escapes.ts): never followed. */
+  rawEscapes?: { recorded(link: string): Promise<boolean> };
 }
 
 /**
@@ -69,7 +71,10 @@ export interface ServeRoots {
  * relative_url to); inside one, a link is followed only to the content store (stored files) or
  * within that same directory (yum's Packages/ pool, a RAW tree's own relative links). A RAW tree's
  * link leaving its tree (`escapes: true`), to another repository, the other protocol's tree, an
- * export directory or anywhere else, is not followed: a 404.
+ * export directory or anywhere else, is not followed: a 404. Where it leads is not enough to tell:
+ * an absolute link to a stored file, or `up -> ..` into the versions directory, is also where a
+ * distributor's own links lead; so a link the distributor recorded as a RAW tree's escaping one
+ * (roots.rawEscapes) is refused first, whatever it points to.
  *
  * Into the content store, only the link a distributor makes for a published file: from inside a
  * published tree, written as an absolute path, to a stored file itself (`sha256/<2>/<62>`). Any
@@ -77,6 +82,7 @@ export interface ServeRoots {
  * directory listed every stored file and served it, an https-only repository's files over http.
  */
 async function followable(link: string, text: string, target: string, treeRoot: string, roots: ServeRoots, scope: { base: string | null }): Promise<boolean> {
+  if (roots.rawEscapes && (await roots.rawEscapes.recorded(link))) return false;
   if (within(roots.store, target)) return scope.base !== null && path.isAbsolute(text) && STORED_FILE.test(path.relative(roots.store, target).split(path.sep).join('/'));
   if (scope.base !== null) return within(scope.base, target);
   const versions = path.join(roots.publishRoot, '.versions');

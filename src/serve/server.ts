@@ -13,6 +13,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { StagepushError } from '../errors.js';
+import { RawEscapes } from './escapes.js';
 import { ExportLinks } from './exports.js';
 import { contentTypeOf } from './mime.js';
 import { resolveRequest, type ServeRoots } from './safepath.js';
@@ -225,6 +226,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     publishRoot: realPublishRoot,
     store: await fsp.realpath(path.resolve(opts.contentRoot)).catch(() => path.resolve(opts.contentRoot)),
     exportLinks: opts.workingRoot !== undefined ? new ExportLinks(path.resolve(opts.workingRoot), realPublishRoot) : undefined,
+    rawEscapes: new RawEscapes(path.join(realPublishRoot, '.versions')),
   };
   const servers: Array<http.Server | https.Server> = [];
   const listeners: Listener[] = [];

@@ -398,3 +398,47 @@ test('serve lists the entries of a directory whose name holds ?, % or #, with hr
     await srv.close();
   }
 });
+
+test('serve never follows a RAW tree\'s link recorded as leaving it, though it leads where a distributor\'s own links do: an absolute link to a stored file (an https-only repository\'s) and `up -> ..` into the versions directory are a 404 over http and not listed, as is a link of another tree going through `up`', async () => {
+  const store = new FakeStore();
+  // An https-only tree holding a secret: its file is a stored file.
+  const s = tempDir();
+  writeFileSync(path.join(s, 'secret.txt'), 'TOPSECRET');
+  const priv = store.repo('private', 'directory_distributor');
+  await new GenericImporter().uploadUnit(priv, { typeId: 'directory', unitKey: { name: 's' }, metadata: {}, filePath: s }, store.importer('private'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(priv, store.publisher('private'), fakeConfig({ relative_url: 'private', http: false, https: true }));
+  const stored = store.blobPath(sha256Hex('TOPSECRET'));
+  // A public RAW tree: a link to that stored file, written as a distributor writes its own, and `up -> ..`.
+  const t = tempDir();
+  writeFileSync(path.join(t, 'ok.txt'), 'fine');
+  symlinkSync('ok.txt', path.join(t, 'inside'));
+  symlinkSync(stored, path.join(t, 'leak'));
+  symlinkSync('..', path.join(t, 'up'));
+  // A second tree of the same repository, laid out at the same root: its link goes through the first tree's `up`.
+  const u = tempDir();
+  symlinkSync('up/state.json', path.join(u, 'via'));
+  const pub = store.repo('pub', 'directory_distributor');
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('pub'), fakeConfig());
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 'u' }, metadata: {}, filePath: u }, store.importer('pub'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(pub, store.publisher('pub'), fakeConfig({ relative_url: 'pub' }));
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    for (const p of ['/pub/ok.txt', '/pub/inside']) {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 200, p);
+      assert.equal(r.body.toString(), 'fine');
+    }
+    for (const p of ['/pub/leak', '/pub/up/', '/pub/up/state.json', '/pub/up/1/ok.txt', '/pub/via']) {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /TOPSECRET|relativeUrl|Index of/, p);
+    }
+    const list = (await rawRequest(url, '/pub/')).body.toString();
+    assert.match(list, /href="ok\.txt"/);
+    assert.match(list, /href="inside"/);
+    assert.doesNotMatch(list, /leak|up|via/);
+  } finally {
+    await srv.close();
+  }
+});

@@ -6,7 +6,8 @@
  * the canonical manifest (see `manifestDigest`), so the same tree under the same name is the same
  * unit. Metadata: {manifest: DirectoryEntry[], file_count, total_size}. Symlinks are kept as
  * symlinks with their target (one leaving the tree is recorded with `escapes: true`; `serve` never
- * follows it: see serve/safepath.ts).
+ * follows it: the publishing distributors record these links beside the published tree, see
+ * `escapingSymlinks`, and serve/escapes.ts).
  *
  * The inverse, `layoutDirectoryUnit`, lays a unit out into a publish directory: symlinks to the
  * stored blobs by default, hard links or copies by config. `PathClaims` checks collisions between
@@ -82,6 +83,28 @@ export function symlinkEscapes(entryPath: string, target: string, links: Readonl
     rest.push(...link.split('/').reverse());
   }
   return false;
+}
+
+/**
+ * The symlinks of RAW trees laid out together at the root of one published tree that lead outside
+ * it: recorded beside the tree at publish time (see common/publish.ts), and never followed by
+ * `serve`. Judged over the links of every tree laid out there (one tree's link may go through
+ * another's: `x -> s/up/state.json` with `s/up -> ..` from another tree), and what the manifest
+ * recorded at ingest is kept too: a link judged escaping either way is listed. Paths relative to
+ * the published tree's root, sorted.
+ */
+export function escapingSymlinks(units: Iterable<Pick<Unit, 'unitKey' | 'metadata'>>): string[] {
+  const links = new Map<string, string>();
+  const flagged = new Set<string>();
+  for (const u of units) {
+    for (const e of manifestOf(u)) {
+      if (e.type !== 'symlink') continue;
+      links.set(e.path, e.target!);
+      if (e.escapes) flagged.add(e.path);
+    }
+  }
+  for (const [p, t] of links) if (symlinkEscapes(p, t, links)) flagged.add(p);
+  return [...flagged].sort();
 }
 
 function byPath(a: { path: string }, b: { path: string }): number {

@@ -5,6 +5,8 @@
  *
  *   <root>/.versions/<repoId>/<key>/<n>/        one complete tree per publish (n = 1, 2, …)
  *   <root>/.versions/<repoId>/<key>/state.json  {relativeUrl, protocols, current}
+ *   <root>/.versions/<repoId>/<key>/<n>.escapes.json  {version, escapes}: the RAW symlinks of tree n
+ *                                                 leading outside it (never followed by serve)
  *   <root>/http/<relative_url>  -> ../…/.versions/<repoId>/<key>/<n>   (relative symlink)
  *   <root>/https/<relative_url> -> the same tree
  *
@@ -121,8 +123,13 @@ export interface AtomicPublishOptions {
   baseUrls?: { http?: string; https?: string };
   /** Older version directories kept after the switch (default 1). */
   keepPrevious?: number;
-  /** Fill the new tree (an empty directory in the working directory). */
-  build(dir: string): Promise<void>;
+  /**
+   * Fill the new tree (an empty directory in the working directory). It may return the paths (in
+   * the tree) of the RAW symlinks it laid out that lead outside the tree (`escapingSymlinks`):
+   * recorded in `<n>.escapes.json` beside the tree, outside what is served, before the tree is
+   * switched to; serve never follows them.
+   */
+  build(dir: string): Promise<void | { escapingLinks?: string[] }>;
   /**
    * Relative paths of files to keep from the currently published tree (e.g. repodata an older
    * repomd.xml names): each is hard-linked into the new tree unless the new tree already has that
@@ -173,6 +180,36 @@ async function writeState(base: string, state: PublishState): Promise<void> {
   const tmp = path.join(base, `.state.json.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fsp.writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
   await fsp.rename(tmp, path.join(base, 'state.json'));
+}
+
+/** The record of a version directory's escaping RAW symlinks: `<base>/<n>.escapes.json`. */
+export function escapesRecordOf(versionDir: string): string {
+  return `${versionDir}.escapes.json`;
+}
+
+/**
+ * The escaping RAW symlinks recorded for a published version directory (`<base>/<n>`): paths in
+ * the tree; null when there is no record (a tree published before records were written).
+ */
+export async function readEscapesRecord(versionDir: string): Promise<Set<string> | null> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await fsp.readFile(escapesRecordOf(versionDir), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // A record that cannot be read is not taken for "none": every link of the tree stays suspect.
+    return new Set(['']);
+  }
+  const list = (v as { escapes?: unknown } | null)?.escapes;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) return new Set(['']);
+  return new Set(list as string[]);
+}
+
+async function writeEscapesRecord(versionDir: string, version: number, escapes: readonly string[]): Promise<void> {
+  const file = escapesRecordOf(versionDir);
+  const tmp = path.join(path.dirname(file), `.escapes.json.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await fsp.writeFile(tmp, JSON.stringify({ version, escapes: [...escapes].sort() }) + '\n', { mode: 0o644 });
+  await fsp.rename(tmp, file);
 }
 
 async function versionNumbers(base: string): Promise<number[]> {
@@ -323,7 +360,7 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
   await mkdirp(repo.workingDir);
   // Leftovers of an interrupted publish (one task per repository at a time: none is running).
   for (const name of await fsp.readdir(repo.workingDir)) if (name.startsWith('publish-build-')) await fsp.rm(path.join(repo.workingDir, name), { recursive: true, force: true });
-  for (const name of await fsp.readdir(base)) if (name.startsWith('.incoming-') || name.startsWith('.state.json.tmp-')) await fsp.rm(path.join(base, name), { recursive: true, force: true });
+  for (const name of await fsp.readdir(base)) if (name.startsWith('.incoming-') || name.startsWith('.state.json.tmp-') || name.startsWith('.escapes.json.tmp-')) await fsp.rm(path.join(base, name), { recursive: true, force: true });
 
   const state = await readState(base);
   const previousDir = await currentPublishedDir(publishRoot, repo, key);
@@ -333,7 +370,7 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
   const notCarried: string[] = [];
   try {
     await fsp.chmod(staging, DIR_MODE);
-    await opts.build(staging);
+    const built = await opts.build(staging);
     throwIfAborted(signal);
     if (previousDir && opts.carryOver) {
       for (const raw of await opts.carryOver(previousDir)) {
@@ -369,6 +406,9 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
     const incoming = path.join(base, `.incoming-${n}-${randomBytes(4).toString('hex')}`);
     await moveTree(staging, incoming);
     versionDir = path.join(base, String(n));
+    // Written before the tree exists under its name (a stale one of a removed tree is replaced):
+    // serve never sees this tree without its record.
+    await writeEscapesRecord(versionDir, n, (built && built.escapingLinks) || []);
     await fsp.rename(incoming, versionDir);
     throwIfAborted(signal);
 
@@ -400,6 +440,7 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
     for (const v of older.slice(keepPrevious)) {
       const d = path.join(base, String(v));
       await fsp.rm(d, { recursive: true, force: true });
+      await fsp.rm(escapesRecordOf(d), { force: true });
       removedVersions.push(d);
     }
     await recordLocation(repo.workingDir, { publishRoot: path.resolve(publishRoot), repoId: repo.id, key });
@@ -420,7 +461,10 @@ export async function atomicPublish(opts: AtomicPublishOptions): Promise<AtomicP
     // A version directory no link points at yet is removed again (the old tree stays published).
     if (versionDir) {
       const linked = await Promise.all(PROTOCOLS.map((p) => linkPointsInto(path.join(publishRoot, p, ...relativeUrl.split('/')), versionDir!)));
-      if (!linked.some(Boolean)) await fsp.rm(versionDir, { recursive: true, force: true }).catch(() => undefined);
+      if (!linked.some(Boolean)) {
+        await fsp.rm(versionDir, { recursive: true, force: true }).catch(() => undefined);
+        await fsp.rm(escapesRecordOf(versionDir), { force: true }).catch(() => undefined);
+      }
     }
     throw e;
   } finally {
@@ -527,7 +571,7 @@ export async function publishWithConduit(
   repo: Repository,
   conduit: PublishConduit,
   config: PluginCallConfig,
-  build: (dir: string) => Promise<void>,
+  build: AtomicPublishOptions['build'],
   extra: Pick<AtomicPublishOptions, 'carryOver' | 'key' | 'keepPrevious' | 'signal'> = {},
 ): Promise<AtomicPublishResult> {
   const raw = config.get<unknown>('relative_url');

@@ -8,7 +8,7 @@ import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMet
 import { StagepushError } from '../../errors.js';
 import { COMMON_PUBLISH_KEYS, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, result } from '../common/config.js';
 import { publishPayload } from '../common/consumer.js';
-import { DIRECTORY_TYPE, LINK_MODES, PathClaims, layoutDirectoryUnit, type LinkMode } from '../common/directory.js';
+import { DIRECTORY_TYPE, LINK_MODES, PathClaims, escapingSymlinks, layoutDirectoryUnit, type LinkMode } from '../common/directory.js';
 import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
 
 const METADATA: PluginMetadata = { id: 'directory_distributor', displayName: 'Directory (RAW) distributor', types: [DIRECTORY_TYPE] };
@@ -46,6 +46,7 @@ export class DirectoryDistributor implements Distributor {
         counts.symlinks += c.symlinks;
         conduit.setProgress({ step: 'layout', tree: String(u.unitKey.name), ...counts });
       }
+      return { escapingLinks: escapingSymlinks(units) };
     }, { signal });
     return { success: true, summary: { ...counts, published_version: res.version, relative_url: res.relativeUrl }, publishedPaths: res.publishedPaths, urls: res.urls };
   }

@@ -12,7 +12,7 @@ import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMet
 import { StagepushError } from '../../errors.js';
 import { COMMON_PUBLISH_KEYS, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, result } from '../common/config.js';
 import { publishPayload } from '../common/consumer.js';
-import { DIRECTORY_TYPE, LINK_MODES, PathClaims, layoutDirectoryUnit, type LinkMode } from '../common/directory.js';
+import { DIRECTORY_TYPE, LINK_MODES, PathClaims, escapingSymlinks, layoutDirectoryUnit, type LinkMode } from '../common/directory.js';
 import { copyFile0644, linkOrCopy, linkOrSymlink, mkdirp } from '../common/fsutil.js';
 import { publishWithConduit, unpublishRecorded } from '../common/publish.js';
 import { ISO_TYPE } from './importer.js';
@@ -74,6 +74,7 @@ export class IsoDistributor implements Distributor {
         if (++done % 100 === 0) conduit.setProgress({ step: 'files', done, total });
       }
       await fsp.writeFile(path.join(dir, MANIFEST_NAME), formatManifest(entries), { mode: 0o644 });
+      return { escapingLinks: escapingSymlinks(trees) };
     }, { signal });
     const summary = { files: entries.length, directory: treeCount, published_version: res.version, relative_url: res.relativeUrl };
     return { success: true, summary: summary as Json, details: { carried: res.carried, removed_versions: res.removedVersions } as Json, publishedPaths: res.publishedPaths, urls: res.urls };

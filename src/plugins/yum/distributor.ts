@@ -25,7 +25,7 @@ import type {
   ValidationResult,
 } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
-import { PathClaims, layoutDirectoryUnit } from '../common/directory.js';
+import { PathClaims, escapingSymlinks, layoutDirectoryUnit } from '../common/directory.js';
 import { mkdirp } from '../common/fsutil.js';
 import { distributorKey, normalizeRelativeUrl, protocolsOf, publishWithConduit, relativeUrlConflict, unpublishRecorded, versionsBase } from '../common/publish.js';
 import { armoredKeyOrFile, checkDistributorConfig, pemOrFile, distributorSettings, type DistributorSettings } from './config.js';
@@ -130,12 +130,13 @@ export class YumDistributor implements Distributor {
     // Also when packages are skipped: the pool keeps what kept old metadata names (as prune decides).
     const pool = new PackagePool(base, settings.packageLink);
     pool.reserveOtherPools(base);
+    const trees: Unit[] = [];
     const result = await publishWithConduit(
       repo,
       conduit,
       config,
       async (dir) => {
-        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir, revision));
+        Object.assign(summary, await buildTree(conduit, settings, dir, signal, now, pool, repo.workingDir, revision, trees));
         newFiles = await readRepomdLocations(path.join(dir, 'repodata', 'repomd.xml'));
         if (pool) {
           // After a package_link change: what kept old metadata names comes along from the old pool.
@@ -143,6 +144,7 @@ export class YumDistributor implements Distributor {
           if (adopted) summary.packages_carried_from_other_link_mode = adopted;
           pool.save();
         }
+        return { escapingLinks: escapingSymlinks(trees) };
       },
       {
         carryOver: async (previousDir) => {
@@ -218,7 +220,7 @@ export const yumDistributorFactory: DistributorFactory = {
 };
 
 /** Build the complete tree into `dir`. */
-async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string, revision: number): Promise<Record<string, Json>> {
+async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: string, signal: AbortSignal, now: number, pool: PackagePool | null, workingDir: string, revision: number, trees: Unit[]): Promise<Record<string, Json>> {
   const repodata = path.join(dir, 'repodata');
   await mkdirp(repodata);
   const entries: RepomdEntry[] = [];
@@ -236,7 +238,7 @@ async function buildTree(conduit: PublishConduit, s: DistributorSettings, dir: s
   const claims = new PathClaims();
   claims.reserve('repodata', 'the yum repodata/ directory');
   claims.reserve('Packages', 'the yum Packages/ directory');
-  const trees: Unit[] = [];
+  // `trees`: the directory units laid out (the caller records their escaping symlinks).
   if (!s.skip.has('directory')) {
     for (const u of has(['directory']) ? conduit.iterUnits({ typeIds: ['directory'] }) : []) {
       claims.claimUnit(u);

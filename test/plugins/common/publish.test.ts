@@ -112,6 +112,8 @@ test('atomic publish: links, modes whatever the umask, old tree whole until the 
     assert.ok(existsSync(r2.versionDir));
     const r4 = await atomicPublish({ publishRoot: store.publishRoot, repo, relativeUrl: 'a/b', protocols: { http: true, https: true }, keepPrevious: 0, build: async (dir) => write(dir, 'x', '4') });
     assert.deepEqual(readdirSync(path.dirname(r4.versionDir)).filter((n) => /^\d+$/.test(n)), ['4']);
+    // Each tree's record of escaping RAW symlinks goes with it.
+    assert.deepEqual(readdirSync(path.dirname(r4.versionDir)).filter((n) => n.endsWith('.escapes.json')), ['4.escapes.json']);
   } finally {
     process.umask(old);
   }
@@ -159,7 +161,7 @@ test('conflicts, foreign paths, failed builds and cancel leave the published tre
   );
   assert.equal(readFileSync(path.join(link, 'f'), 'utf8'), 'old');
   assert.equal(realpathSync(link), realpathSync(first.versionDir));
-  assert.deepEqual(readdirSync(path.dirname(first.versionDir)).filter((n) => n !== 'state.json'), ['1']);
+  assert.deepEqual(readdirSync(path.dirname(first.versionDir)).filter((n) => n !== 'state.json'), ['1', '1.escapes.json'], 'the failed publishes left no tree and no record');
   assert.deepEqual(readdirSync(repo.workingDir), ['.published-location.json'], 'no build leftovers');
 
   // A path that is not ours (another tool's directory, a foreign symlink) is never replaced.
