@@ -108,6 +108,23 @@ async function followable(link: string, text: string, target: string, treeRoot: 
   return false;
 }
 
+/**
+ * Where the symlink `link` (its directory a real path) with `text` leads, as the kernel resolves
+ * it: its directory's components resolved by realpath(3), the last one named and not followed (the
+ * next hop checks it). The text is not normalised first: `l/../x` with `l -> a/b` is `a/x`, not
+ * `x` (path.resolve made it `x`, and `l/../..` the directory above the tree, which the kernel never
+ * reaches). Trailing slashes are dropped (`current -> 9.4/` is `9.4`); a last component "." or
+ * ".." is resolved with the rest.
+ */
+async function linkTarget(link: string, text: string): Promise<string> {
+  const joined = (path.isAbsolute(text) ? text : `${path.dirname(link)}/${text}`).replace(/\/+$/, '') || '/';
+  const slash = joined.lastIndexOf('/');
+  const last = joined.slice(slash + 1);
+  // fs.promises.realpath is realpath(3): components in order, a symlink resolved before a "..".
+  if (last === '.' || last === '..') return fsp.realpath(joined);
+  return path.join(await fsp.realpath(joined.slice(0, slash) || '/'), last);
+}
+
 /** Resolve a request path under `treeRoot` (a real path), following only the symlinks serve follows (see followable). */
 export async function resolveRequest(rawPath: string, treeRoot: string, roots: ServeRoots): Promise<Resolved> {
   const d = decodeRequestPath(rawPath);
@@ -130,8 +147,7 @@ export async function resolveRequest(rawPath: string, treeRoot: string, roots: S
       let target: string;
       try {
         text = await fsp.readlink(p);
-        const lexical = path.resolve(path.dirname(p), text);
-        target = path.join(await fsp.realpath(path.dirname(lexical)), path.basename(lexical));
+        target = await linkTarget(p, text);
       } catch {
         return { kind: 'notfound', reason: 'no such file' };
       }

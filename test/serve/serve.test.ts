@@ -442,3 +442,35 @@ test('serve never follows a RAW tree\'s link recorded as leaving it, though it l
     await srv.close();
   }
 });
+
+test('serve resolves a link\'s target as the kernel does, each link before the ".." after it: `x -> l/../..` with `l -> a/b` is the tree\'s root, not the versions directory above it (state.json), and `y -> l/../f.txt` is a/f.txt', async () => {
+  const store = new FakeStore();
+  const t = tempDir();
+  mkdirSync(path.join(t, 'a', 'b'), { recursive: true });
+  writeFileSync(path.join(t, 'a', 'f.txt'), 'kernel');
+  writeFileSync(path.join(t, 'f.txt'), 'lexical');
+  symlinkSync('a/b', path.join(t, 'l'));
+  symlinkSync('l/../..', path.join(t, 'x'));
+  symlinkSync('l/../f.txt', path.join(t, 'y'));
+  const pub = store.repo('pub', 'directory_distributor');
+  await new GenericImporter().uploadUnit(pub, { typeId: 'directory', unitKey: { name: 't' }, metadata: {}, filePath: t }, store.importer('pub'), fakeConfig());
+  await new DirectoryDistributor().publishRepo(pub, store.publisher('pub'), fakeConfig({ relative_url: 'pub' }));
+  // Neither link leaves the tree: nothing is recorded, where they lead decides.
+  const tree = path.join(store.publishRoot, 'http', 'pub');
+  assert.equal(readFileSync(path.join(tree, 'y'), 'utf8'), 'kernel');
+  const srv = await startServer({ publishRoot: store.publishRoot, contentRoot: store.contentRoot, httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    let r = await rawRequest(url, '/pub/y');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'kernel');
+    r = await rawRequest(url, '/pub/x/');
+    assert.equal(r.status, 200);
+    assert.match(r.body.toString(), /href="f\.txt"/, 'the tree\'s root');
+    assert.doesNotMatch(r.body.toString(), /state\.json/);
+    assert.equal((await rawRequest(url, '/pub/x/state.json')).status, 404);
+    assert.equal((await rawRequest(url, '/pub/x/f.txt')).body.toString(), 'lexical');
+  } finally {
+    await srv.close();
+  }
+});
