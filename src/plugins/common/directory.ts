@@ -48,26 +48,31 @@ export const LINK_MODES: readonly LinkMode[] = ['symlink', 'hardlink', 'copy'];
 /** The most symlinks followed resolving one link (the kernel's own limit, MAXSYMLINKS). */
 const MAX_SYMLINK_HOPS = 40;
 
+/** Where a tree's symlink leads: a path in the tree ('' its root), out of it, or round a loop. */
+export type TreeLinkTarget = { kind: 'inside'; path: string } | { kind: 'outside' } | { kind: 'loop' };
+
 /**
- * Does a symlink at `entryPath` with `target` lead outside the tree? Resolved as the kernel
- * resolves it, component by component, following the tree's own symlinks (`links`: each symlink's
- * path in the tree → its target): judged as text, `x -> s/up/s/up/../../etc/passwd` stayed inside,
- * while `s/up -> ..` takes each `s/up` back to the root and the `..` then leave it. An absolute
- * target leaves the tree; so does a chain of more than MAX_SYMLINK_HOPS links (a loop: where it
- * would lead is not known, so it is not taken to stay inside).
+ * Resolve a symlink at `entryPath` with `target` as the kernel resolves it, component by
+ * component, following the tree's own symlinks (`links`: each symlink's path in the tree → its
+ * target), the last component too: judged as text, `x -> s/up/s/up/../../etc/passwd` stayed
+ * inside, while `s/up -> ..` takes each `s/up` back to the root and the `..` then leave it; and
+ * `images -> latest/images` with `latest -> 9.4` is `9.4/images`. Empty components (a trailing
+ * slash, `9.4/`) and "." are nothing. An absolute target leaves the tree; a chain of more than
+ * MAX_SYMLINK_HOPS links is a loop. A path reached that is not in the tree is returned as it is
+ * (the caller knows whether it exists).
  */
-export function symlinkEscapes(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): boolean {
+export function resolveTreeLink(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): TreeLinkTarget {
   // `cur`: the directory reached so far ('' the root); `rest`: the components still to walk.
   const slash = entryPath.lastIndexOf('/');
   let cur = slash < 0 ? '' : entryPath.slice(0, slash);
   const rest = target.split('/').reverse();
-  if (target.startsWith('/')) return true;
+  if (target.startsWith('/')) return { kind: 'outside' };
   let hops = 0;
   while (rest.length) {
     const c = rest.pop()!;
     if (c === '' || c === '.') continue;
     if (c === '..') {
-      if (cur === '') return true;
+      if (cur === '') return { kind: 'outside' };
       const i = cur.lastIndexOf('/');
       cur = i < 0 ? '' : cur.slice(0, i);
       continue;
@@ -78,11 +83,20 @@ export function symlinkEscapes(entryPath: string, target: string, links: Readonl
       cur = next;
       continue;
     }
-    if (++hops > MAX_SYMLINK_HOPS || link.startsWith('/')) return true;
+    if (++hops > MAX_SYMLINK_HOPS) return { kind: 'loop' };
+    if (link.startsWith('/')) return { kind: 'outside' };
     // The link's target, relative to the directory holding it (cur), is walked before the rest.
     rest.push(...link.split('/').reverse());
   }
-  return false;
+  return { kind: 'inside', path: cur };
+}
+
+/**
+ * Does a symlink at `entryPath` with `target` lead outside the tree (see resolveTreeLink)? A loop
+ * counts as leaving it: where it would lead is not known, so it is not taken to stay inside.
+ */
+export function symlinkEscapes(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): boolean {
+  return resolveTreeLink(entryPath, target, links).kind !== 'inside';
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMet
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, getBool, relativeUrlOf, result } from '../common/config.js';
 import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict } from '../common/publish.js';
-import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, type DirectoryEntry } from '../common/directory.js';
+import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, resolveTreeLink, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { RPM_TYPES, rebuiltPackageFilename, str } from '../yum/units.js';
 import { LOCATION_FILE, linkedDirOf, readExportLocation, type ExportLocation } from './location.js';
@@ -128,14 +128,17 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
   const items: PlanItem[] = [];
   const skipped: Array<{ path: string; target: string; reason: string }> = [];
 
-  const resolve = (p: string, depth: number): DirectoryEntry | null => {
-    const e = byPath.get(p);
-    if (!e) return null;
-    if (e.type !== 'symlink') return e;
-    if (depth > 32 || e.escapes) return null;
-    const t = path.posix.normalize(path.posix.join(path.posix.dirname(p), e.target!));
-    if (t === '..' || t.startsWith('../') || t.startsWith('/')) return null;
-    return resolve(t, depth + 1);
+  const links = new Map(entries.filter((e) => e.type === 'symlink').map((e) => [e.path, e.target!]));
+  // What a link leads to, resolved as the kernel resolves it through the tree's own links (one
+  // resolver for the tree: common/directory.ts). Normalised as text, `images -> latest/images`
+  // with `latest -> 9.4` named no entry (latest/images is not a manifest path) and `current -> 9.4/`
+  // none either ("9.4/"): both were skipped as dangling or looping.
+  const resolve = (e: DirectoryEntry): DirectoryEntry | 'outside' | null => {
+    if (e.escapes) return 'outside';
+    const r = resolveTreeLink(e.path, e.target!, links);
+    if (r.kind === 'outside') return 'outside';
+    // A loop, a path the tree does not hold, or the root itself (a copy of the tree inside itself).
+    return r.kind === 'inside' ? (byPath.get(r.path) ?? null) : null;
   };
   // `copying`: the directories (their paths in the tree) whose copies the current path is inside;
   // `links`: how many links to directories the current path went through.
@@ -156,10 +159,10 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
     }
   };
   const link = (e: DirectoryEntry, dest: string, links: number, copying: readonly string[]): void => {
-    const r = e.escapes ? null : resolve(e.path, 0);
+    const r = resolve(e);
     const within = [path.posix.dirname(e.path).replace(/^\.$/, ''), ...copying];
-    if (!r || (r.type === 'dir' && within.some((d) => ancestorOrSelf(r.path, d)))) {
-      skipped.push({ path: dest, target: e.target!, reason: e.escapes ? 'points outside the tree' : 'dangling or looping' });
+    if (r === null || r === 'outside' || (r.type === 'dir' && within.some((d) => ancestorOrSelf(r.path, d)))) {
+      skipped.push({ path: dest, target: e.target!, reason: r === 'outside' ? 'points outside the tree' : 'dangling or looping' });
       return;
     }
     if (r.type === 'dir' && links >= MAX_NESTED_LINKS) {

@@ -6,6 +6,7 @@ import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, 
 import path from 'node:path';
 import { ExportDistributor } from '../../../src/plugins/export/distributor.js';
 import { TarWriter, splitUstarPath } from '../../../src/plugins/export/tar.js';
+import { DirectoryDistributor } from '../../../src/plugins/directory/distributor.js';
 import { GenericImporter } from '../../../src/plugins/generic/importer.js';
 import { IsoImporter } from '../../../src/plugins/iso/importer.js';
 import { StagepushError } from '../../../src/errors.js';
@@ -267,4 +268,39 @@ test('export tree: a link to a directory copies its whole tree however deep it i
     JSON.stringify(details.skipped),
   );
   assert.ok(details.skipped.every((s) => s.reason === 'more than 8 links to directories nested'), JSON.stringify(details.skipped));
+});
+
+test('export tree and tar hold what the kernel reads through the published tree (find -L): a link through another in-tree link (images -> latest/images, latest -> 9.4) and one with a trailing slash (current -> 9.4/) are copied, not skipped', async () => {
+  const store = new FakeStore();
+  const t = path.join(tempDir(), 'ks');
+  mkdirSync(path.join(t, '9.4', 'images', 'pxeboot'), { recursive: true });
+  writeFileSync(path.join(t, '9.4', 'images', 'pxeboot', 'vmlinuz'), 'KERNEL');
+  writeFileSync(path.join(t, '9.4', '.treeinfo'), 'TREEINFO');
+  symlinkSync('9.4', path.join(t, 'latest'));
+  symlinkSync('latest/images', path.join(t, 'images'));
+  symlinkSync('latest/.treeinfo', path.join(t, 'treeinfo'));
+  symlinkSync('9.4/', path.join(t, 'current'));
+  const repo = store.repo('ks', 'export_distributor');
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'ks' }, metadata: {}, filePath: t }, store.importer('ks'), fakeConfig());
+  // The kernel's view: the same tree published by the directory distributor, read with find -L.
+  await new DirectoryDistributor().publishRepo(store.repo('ks', 'directory_distributor'), store.publisher('ks'), fakeConfig({ relative_url: 'ks' }));
+  const published = path.join(store.publishRoot, 'http', 'ks');
+  const found = spawnSync('find', ['-L', published, '-mindepth', '1', '-printf', '%P\\t%Y\\n'], { encoding: 'utf8' });
+  assert.equal(found.status, 0, found.stderr);
+  const kernel = found.stdout.trim().split('\n').map((l) => l.split('\t')).map(([p, y]) => (y === 'd' ? `${p}/` : p!)).sort();
+  assert.ok(kernel.includes('images/pxeboot/vmlinuz') && kernel.includes('current/images/pxeboot/vmlinuz') && kernel.includes('treeinfo'), kernel.join(' '));
+  const same = (dir: string) => {
+    assert.deepEqual(walk(dir).sort(), kernel);
+    for (const f of kernel.filter((p) => !p.endsWith('/'))) assert.equal(readFileSync(path.join(dir, f), 'utf8'), readFileSync(path.join(published, f), 'utf8'), f);
+  };
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('ks'), fakeConfig({ mode: 'tree', relative_url: 'ks-export' }));
+  assert.deepEqual((rep.details as { skipped: unknown[] }).skipped, []);
+  same(path.join(store.publishRoot, 'export', 'ks-export'));
+  const dest = path.join(tempDir(), 'tarred');
+  const tarRep = await new ExportDistributor().publishRepo(repo, store.publisher('ks'), fakeConfig({ mode: 'tree', tar: true, export_dir: dest }));
+  assert.deepEqual((tarRep.details as { skipped: unknown[] }).skipped, []);
+  const x = tempDir();
+  const r = spawnSync('tar', ['-xf', path.join(dest, 'ks.tar'), '-C', x], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  same(x);
 });
