@@ -3,6 +3,7 @@
  * unchanged, replaced, removed or failed (with reason); per repository: published, skipped or
  * failed, its new version, published paths and URLs.
  */
+import type { Json } from '../engine/contract.js';
 import type { Problem } from '../errors.js';
 import type { ItemAction, PlanEntry } from './plan.js';
 
@@ -42,7 +43,8 @@ export interface RepoReport {
   previous_version: number | null;
   version: number | null;
   counts: Record<ItemAction, number>;
-  distributors: Array<{ id: string; type_id: string; status: RepoStatus; published_paths: string[]; urls: string[]; error?: string }>;
+  /** `report`: what the distributor's publish reported (its summary, as the engine records it), when it published. */
+  distributors: Array<{ id: string; type_id: string; status: RepoStatus; published_paths: string[]; urls: string[]; report?: Json; error?: string }>;
   published_paths: string[];
   urls: string[];
   hooks: HookResult[];

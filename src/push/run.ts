@@ -1098,7 +1098,7 @@ async function publishAll(engine: PushEngine, report: PushReport, repoIds: strin
       signal?.throwIfAborted();
       const rr = byId.get(repo)!;
       const outcome = await engine.publish(repo, d.id, force);
-      rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
+      rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.report !== undefined && outcome.report !== null ? { report: outcome.report } : {}), ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
       events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
     }
   } finally {

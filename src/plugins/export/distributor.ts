@@ -104,6 +104,12 @@ class ExportPaths {
   }
 }
 
+/**
+ * Skipped symlinks listed in the report's summary, at most: the summary is what the engine records
+ * and shows (repo publish, task show, the push report), details (every one) is not kept.
+ */
+export const SKIPPED_LISTED = 100;
+
 /** Links to directories followed one inside the copy of another, at most (export tree and tar). */
 const MAX_NESTED_LINKS = 8;
 
@@ -353,7 +359,9 @@ export class ExportDistributor implements Distributor {
       previous: previous?.relativeUrl ? { relativeUrl: previous.relativeUrl, target: linkedDirOf(previous) } : null,
     });
     await fsp.writeFile(path.join(repo.workingDir, LOCATION_FILE), JSON.stringify({ exportDir, relativeUrl, publishRoot: conduit.publishRoot }) + '\n');
-    const summary = { mode, tar, units, files: files.length, bytes, export_path: out, skipped_symlinks: skipped.length };
+    // The skipped links themselves, not only their number: the first SKIPPED_LISTED, and how many more.
+    const listed = skipped.length ? { skipped: skipped.slice(0, SKIPPED_LISTED), ...(skipped.length > SKIPPED_LISTED ? { skipped_not_listed: skipped.length - SKIPPED_LISTED } : {}) } : {};
+    const summary = { mode, tar, units, files: files.length, bytes, export_path: out, skipped_symlinks: skipped.length, ...listed };
     conduit.setProgress({ step: 'done', ...summary });
     const base = conduit.baseUrls;
     const urls = (['http', 'https'] as const).filter((p) => protocols[p] && base[p]).map((p) => `${base[p]!.replace(/\/+$/, '')}/${relativeUrl}/`);

@@ -4,14 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { ExportDistributor } from '../../../src/plugins/export/distributor.js';
+import { ExportDistributor, SKIPPED_LISTED } from '../../../src/plugins/export/distributor.js';
 import { TarWriter, splitUstarPath } from '../../../src/plugins/export/tar.js';
 import { DirectoryDistributor } from '../../../src/plugins/directory/distributor.js';
 import { GenericImporter } from '../../../src/plugins/generic/importer.js';
 import { IsoImporter } from '../../../src/plugins/iso/importer.js';
 import { StagepushError } from '../../../src/errors.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
-import { tempDir } from '../../helpers/cli.js';
+import { runCli, tempDir } from '../../helpers/cli.js';
 import { Engine, RPMS, matrix } from '../../helpers/yum.js';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -303,4 +303,33 @@ test('export tree and tar hold what the kernel reads through the published tree 
   const r = spawnSync('tar', ['-xf', path.join(dest, 'ks.tar'), '-C', x], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   same(x);
+});
+
+test('the symlinks an export skips are listed in what the engine records and shows (repo publish --json, task show, the push report), the first 100 with the number of the others', () => {
+  const work = tempDir();
+  const t = path.join(work, 'area', 'raw', 'RAW');
+  mkdirSync(t, { recursive: true });
+  writeFileSync(path.join(t, 'ok.txt'), 'ok');
+  const n = SKIPPED_LISTED + 3;
+  for (let i = 0; i < n; i++) symlinkSync(`/etc/out-${String(i).padStart(3, '0')}`, path.join(t, `l${String(i).padStart(3, '0')}`));
+  const check = (report: { skipped_symlinks: number; skipped: Array<{ path: string; target: string; reason: string }>; skipped_not_listed: number }, what: string) => {
+    assert.equal(report.skipped_symlinks, n, what);
+    assert.equal(report.skipped.length, SKIPPED_LISTED, what);
+    assert.deepEqual(report.skipped[0], { path: 'l000', target: '/etc/out-000', reason: 'points outside the tree' }, what);
+    assert.equal(report.skipped_not_listed, 3, what);
+  };
+  const eng = new Engine();
+  eng.run(['repo', 'create', 'raw', '--importer', 'generic_importer']);
+  eng.run(['repo', 'distributor', 'add', 'raw', 'export_distributor', '--id', 'ex', '--distributor-config', 'mode=tree']);
+  eng.run(['content', 'upload', '--repo', 'raw', '--type', 'directory', t]);
+  const out = eng.json<Array<{ taskId: string; report: Parameters<typeof check>[0] }>>(['repo', 'publish', 'raw']);
+  check(out[0]!.report, 'repo publish --json');
+  check(eng.json<{ result: { report: Parameters<typeof check>[0] } }>(['task', 'show', out[0]!.taskId]).result.report, 'task show');
+  // A push publishing the same tree through its export distributor.
+  const config = path.join(work, 'cfg.yaml');
+  writeFileSync(config, `data_dir: ${path.join(work, 'data')}\nrepositories:\n  raw: {type: directory, destinations: [raw], distributors: [{type_id: export_distributor, config: {mode: tree}}]}\n`);
+  const r = runCli(['--config', config, 'push', '--json', path.join(work, 'area')]);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { repositories: Array<{ distributors: Array<{ type_id: string; report: Parameters<typeof check>[0] }> }> };
+  check(rep.repositories[0]!.distributors.find((d) => d.type_id === 'export_distributor')!.report, 'push report');
 });
