@@ -26,7 +26,9 @@ export function register(program: Command): void {
       const unitKey = parseConfigArgs(o.unitKey, '--unit-key');
       const metadata = parseConfigArgs(o.metadata, '--metadata');
       const override = parseConfigArgs(o.override, '--override');
+      const { resolveCliConfigPaths } = await import('./config-paths.js');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        resolveCliConfigPaths(override, 'importer', [eng.getRepo(o.repo)?.importer?.typeId]);
         const reqs = files.map((f) => ({ filePath: f, typeId: o.type, unitKey: unitKey as Record<string, never>, metadata: metadata as Record<string, never>, override }));
         const r = reqs.length === 1 ? await eng.upload(o.repo, reqs[0]!) : await eng.uploadMany(o.repo, reqs);
         output(g, r, () => taskResultHuman(r));
@@ -48,7 +50,9 @@ export function register(program: Command): void {
       const { parseConfigArgs } = await import('../engine/config.js');
       const override = parseConfigArgs(o.override, '--override');
       const criteria = criteriaFromOptions(o);
+      const { resolveCliConfigPaths } = await import('./config-paths.js');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        resolveCliConfigPaths(override, 'importer', [eng.getRepo(o.to)?.importer?.typeId]);
         const r = await eng.copy(o.from, o.to, { criteria, override });
         output(g, r, () => taskResultHuman(r));
         failOnPublish(r.publishes);

@@ -1,9 +1,24 @@
 import type { Command } from 'commander';
 import { EXIT, StagepushError } from '../errors.js';
-import type { PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
+import type { Engine, PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
 import type { Json } from '../engine/contract.js';
 import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
 import { table } from './output.js';
+
+/** The type of a repository's distributor (undefined when there is none: the engine says so). */
+function distributorType(eng: Pick<Engine, 'getRepo' | 'listDistributors'>, repoId: string, did: string): string | undefined {
+  return eng.getRepo(repoId) ? eng.listDistributors(repoId).find((d) => d.id === did)?.typeId : undefined;
+}
+
+function listDistributorTypes(eng: Pick<Engine, 'getRepo' | 'listDistributors'>, repoId: string): string[] {
+  return eng.getRepo(repoId) ? eng.listDistributors(repoId).map((d) => d.typeId) : [];
+}
+
+/** resolveCliConfigPaths (config-paths.ts), imported when used: a relative path value becomes absolute against the working directory. */
+async function resolvePaths(config: Record<string, unknown>, kind: 'importer' | 'distributor', typeIds: Iterable<string | undefined>): Promise<Record<string, unknown>> {
+  const { resolveCliConfigPaths } = await import('./config-paths.js');
+  return resolveCliConfigPaths(config, kind, typeIds);
+}
 
 async function parseCfg(args: string[] | undefined, option: string): Promise<Record<string, unknown>> {
   const { parseConfigArgs } = await import('../engine/config.js');
@@ -83,7 +98,7 @@ export function register(program: Command): void {
     .option('--retain-repo-versions <n>', 'keep at most N repository versions (0 = all)')
     .option('--json', 'JSON output')
     .action(async (id: string, o: { displayName?: string; description?: string; note: string[]; importer?: string; importerConfig: string[]; retainRepoVersions?: string }, cmd: Command) => {
-      const importerConfig = await parseCfg(o.importerConfig, '--importer-config');
+      const importerConfig = await resolvePaths(await parseCfg(o.importerConfig, '--importer-config'), 'importer', [o.importer]);
       if (!o.importer && o.importerConfig.length) throw new StagepushError('CLI_USAGE', '--importer-config needs --importer TYPE', { kind: 'usage' });
       await withEngine(cmd, {}, async (eng, g) => {
         const notes = notesFrom(o.note);
@@ -168,7 +183,7 @@ export function register(program: Command): void {
     .option('--force', "replace it even when the old importer's plugin is not loaded or its removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
     .action(async (id: string, type: string, o: { importerConfig: string[]; force?: boolean }, cmd: Command) => {
-      const config = await parseCfg(o.importerConfig, '--importer-config');
+      const config = await resolvePaths(await parseCfg(o.importerConfig, '--importer-config'), 'importer', [type]);
       await withEngine(cmd, {}, async (eng, g) => {
         await eng.setImporter(id, type, config, { force: Boolean(o.force) });
         const r = eng.getRepo(id)!;
@@ -183,6 +198,7 @@ export function register(program: Command): void {
     .action(async (id: string, o: { importerConfig: string[] }, cmd: Command) => {
       const config = await parseCfg(o.importerConfig, '--importer-config');
       await withEngine(cmd, {}, async (eng, g) => {
+        await resolvePaths(config, 'importer', [eng.getRepo(id)?.importer?.typeId]);
         await eng.updateImporterConfig(id, config);
         const r = eng.getRepo(id)!;
         output(g, r.importer, () => `importer config of ${id}: ${JSON.stringify(r.importer?.config)}`);
@@ -198,7 +214,7 @@ export function register(program: Command): void {
     .option('--auto-publish', 'publish after each sync, upload or copy')
     .option('--json', 'JSON output')
     .action(async (id: string, type: string, o: { id?: string; distributorConfig: string[]; autoPublish?: boolean }, cmd: Command) => {
-      const config = await parseCfg(o.distributorConfig, '--distributor-config');
+      const config = await resolvePaths(await parseCfg(o.distributorConfig, '--distributor-config'), 'distributor', [type]);
       await withEngine(cmd, {}, async (eng, g) => {
         const d = await eng.addDistributor(id, { id: o.id, typeId: type, config, autoPublish: !!o.autoPublish });
         output(g, d, () => `added distributor ${d.id} (${d.typeId}) to ${id}`);
@@ -215,6 +231,7 @@ export function register(program: Command): void {
       const config = o.distributorConfig.length ? await parseCfg(o.distributorConfig, '--distributor-config') : undefined;
       const explicitAuto = cmd.getOptionValueSource('autoPublish') === 'cli';
       await withEngine(cmd, {}, async (eng, g) => {
+        if (config) await resolvePaths(config, 'distributor', [distributorType(eng, id, did)]);
         const d = await eng.updateDistributor(id, did, { config, autoPublish: explicitAuto ? !!o.autoPublish : undefined });
         output(g, d, () => `updated distributor ${d.id} of ${id}`);
       });
@@ -249,6 +266,7 @@ export function register(program: Command): void {
     .action(async (id: string, o: { override: string[] }, cmd: Command) => {
       const override = await parseCfg(o.override, '--override');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        await resolvePaths(override, 'importer', [eng.getRepo(id)?.importer?.typeId]);
         const r = await eng.sync(id, { override });
         output(g, r, () => taskResultHuman(r));
         failOnPublish(r.publishes);
@@ -265,6 +283,8 @@ export function register(program: Command): void {
     .action(async (id: string, o: { distributor?: string; override: string[]; force?: boolean }, cmd: Command) => {
       const override = await parseCfg(o.override, '--override');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+        // One override for every distributor published: a key that is a path for any of them.
+        await resolvePaths(override, 'distributor', o.distributor ? [distributorType(eng, id, o.distributor)] : listDistributorTypes(eng, id));
         const outs = await eng.publish(id, { distributorId: o.distributor, override, force: !!o.force });
         output(g, outs, () => (outs.length ? outs.map(publishLine).join('\n') : `repository ${id} has no distributors`));
         failOnPublish(outs);

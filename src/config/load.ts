@@ -143,9 +143,14 @@ export const CONFIG_PATH_KEYS = {
   } as Record<string, readonly string[]>,
 } as const;
 
+/** A value of a CONFIG_PATH_KEYS key made absolute against `dir` when it is a relative path (not PEM or key text, not blank). */
+export function resolvePathValue(v: unknown, dir: string): unknown {
+  return typeof v === 'string' && v.trim() && !path.isAbsolute(v) && !v.includes('-----BEGIN') && !v.includes('\n') ? path.resolve(dir, v) : v;
+}
+
 /** `config` with the relative paths of CONFIG_PATH_KEYS made absolute against `dir` (in place). */
 export function resolveConfigPaths(config: StagepushConfig, dir: string): StagepushConfig {
-  const resolve = (v: unknown) => (typeof v === 'string' && v.trim() && !path.isAbsolute(v) && !v.includes('-----BEGIN') && !v.includes('\n') ? path.resolve(dir, v) : v);
+  const resolve = (v: unknown) => resolvePathValue(v, dir);
   for (const dotted of CONFIG_PATH_KEYS.settings) {
     const keys = dotted.split('.');
     let holder = config as unknown as Record<string, unknown> | undefined;
