@@ -8,7 +8,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { StagepushError } from '../errors.js';
 import { BUILTIN_PLUGINS, BUILTIN_TYPES } from '../plugins/builtins.js';
@@ -104,35 +103,35 @@ function nodeModulesPaths(from: string): string[] {
 }
 
 /**
+ * The folders Node looks in after the node_modules directories (Module.globalPaths): each
+ * NODE_PATH entry, then $HOME/.node_modules, $HOME/.node_libraries and <prefix>/lib/node. Read at
+ * the call, not from Node's copy made at startup, so that the environment the command runs with is
+ * the one that counts.
+ */
+function globalFolders(): string[] {
+  const out = (process.env.NODE_PATH ?? '').split(path.delimiter).filter((p) => p).map((p) => path.resolve(p));
+  const home = process.env.HOME;
+  if (home) out.push(path.join(home, '.node_modules'), path.join(home, '.node_libraries'));
+  out.push(path.resolve(process.execPath, '..', '..', 'lib', 'node'));
+  return out;
+}
+
+/**
  * The directory of the installed package `name`, looked for as Node finds a package: in `nm`
  * (the plugin node_modules directory, whatever it is called), then in the node_modules
- * directories from each of `starts` up. Not by resolving `<name>/package.json`: a package whose
- * `exports` map does not export ./package.json is refused that way although Node loads it. Last,
- * for a package only NODE_PATH or a global folder holds, its main entry is resolved and the
- * directory above it whose package.json has that name is the package's.
+ * directories from each of `starts` up, then in each NODE_PATH entry and global folder. In each
+ * of them `<dir>/<name>/package.json` is looked for directly, never by resolving anything through
+ * the package: resolving `<name>/package.json` is refused when the `exports` map does not export
+ * it, and resolving its main entry finds nothing for a package without one (only a `stagepush`
+ * field) or one whose exports map only has an `import` condition, although each is a plugin package.
  */
 function findPackageDir(name: string, nm: string | undefined, starts: string[]): string | undefined {
   // A package name, not a path (`a/../../b` would be looked for outside every node_modules).
   if (!NPM_NAME_RE.test(name)) return undefined;
-  const dirs = [...(nm ? [nm] : []), ...starts.flatMap(nodeModulesPaths)];
+  const dirs = [...(nm ? [nm] : []), ...starts.flatMap(nodeModulesPaths), ...globalFolders()];
   for (const d of dirs) {
     const dir = path.join(d, name);
     if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-  }
-  for (const start of starts) {
-    let entry: string;
-    try {
-      entry = createRequire(path.join(start, 'noop.js')).resolve(name);
-    } catch {
-      continue;
-    }
-    for (let dir = path.dirname(entry); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === name) return dir;
-      } catch {
-        /* no package.json here (or not one to read): the one above */
-      }
-    }
   }
   return undefined;
 }

@@ -126,6 +126,41 @@ test('a linked npm-package plugin (npm link, pnpm) reached by two paths is loade
   endToEnd(e, { STAGEPUSH_PLUGIN_NODE_MODULES: nm, STAGEPUSH_PLUGIN_PACKAGES: `stagepush-plugin-demo,${src}` });
 });
 
+test('npm-package plugins on NODE_PATH with no main entry (only a stagepush field) or an ESM-only exports map are found, a scoped one too', () => {
+  const e = engineEnv({ plugin: false });
+  const global = path.join(e.root, 'np');
+  const pkg = (name: string, id: string, extra: Record<string, unknown>) => {
+    const dir = path.join(global, name);
+    fs.mkdirSync(path.join(dir, 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'lib', 'importer.js'), `export default class A { metadata() { return { id: '${id}', displayName: 'a', types: ['acme'] }; } validateConfig() { return { valid: true }; } }\n`);
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', ...extra, stagepush: { importers: ['./lib/importer.js'], types: [{ id: 'acme', unitKey: ['name'] }] } }));
+  };
+  // No main and no exports: Node has no entry to resolve for it.
+  pkg('acme-nomain', 'acme_nomain_importer', {});
+  // Only an "import" condition: require.resolve of the name is refused.
+  pkg('acme-esm', 'acme_esm_importer', { exports: { '.': { import: './lib/importer.js' } } });
+  pkg('@acme/esm', 'acme_scoped_esm_importer', { exports: { '.': { import: './lib/importer.js' } } });
+  const cwd = path.join(e.root, 'elsewhere');
+  fs.mkdirSync(cwd);
+  const env = { STAGEPUSH_PLUGIN_PACKAGES: 'acme-nomain,acme-esm,@acme/esm', NODE_PATH: [path.join(e.root, 'missing'), global].join(path.delimiter) };
+  const r = e.cli(['plugins', 'list', '--json'], env, cwd);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.errors, []);
+  assert.deepEqual(
+    out.plugins.filter((p: any) => p.id.startsWith('acme_')).map((p: any) => [p.id, p.source]),
+    [
+      ['acme_nomain_importer', `npm:acme-nomain (${path.join(global, 'acme-nomain', 'lib', 'importer.js')})`],
+      ['acme_esm_importer', `npm:acme-esm (${path.join(global, 'acme-esm', 'lib', 'importer.js')})`],
+      ['acme_scoped_esm_importer', `npm:@acme/esm (${path.join(global, '@acme', 'esm', 'lib', 'importer.js')})`],
+    ],
+  );
+  // A path in disguise is not looked for under a NODE_PATH entry either.
+  const bad = e.cli(['plugins', 'list', '--json'], { STAGEPUSH_PLUGIN_PACKAGES: 'x/../acme-esm', NODE_PATH: global }, cwd);
+  assert.equal(bad.status, 3, bad.stdout + bad.stderr);
+  assert.ok(JSON.parse(bad.stdout).errors.some((x: any) => x.code === 'PLUGIN_PACKAGE_NOT_FOUND'), JSON.stringify(bad.stdout));
+});
+
 test('directory plugins: importer.js/distributor.js, *.conf merged as plugin-level config, types.json', () => {
   const e = engineEnv();
   fs.writeFileSync(path.join(e.pluginsDir, 'testplug', 'zz-more.conf'), JSON.stringify({ more: true, level: 'zz' }));
