@@ -6,6 +6,7 @@
  * never awaited, a throwing timer: see call); a request with no handler for its type is a failed
  * report that says so.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import type { AgentLogger, Binding, Capability, ContentUnitSpec, HandlerConduit, HandlerOptions } from './handler.js';
@@ -17,6 +18,111 @@ import { StagepushError } from '../errors.js';
 type ReportClass<R extends HandlerReport> = new () => R;
 
 export type ContentOperation = 'install' | 'update' | 'uninstall';
+
+/** A handler call, as the async context of its method holds it. */
+interface CallState {
+  /** `<class> <method> (<capability> <type>, consumer <id>)`, as the log names the call. */
+  label: string;
+  log: AgentLogger;
+  escaped: Array<{ event: string; error: Error }>;
+  /** The call has returned its report: what escapes in its context now is a late error. */
+  ended: boolean;
+}
+
+/** An error a handler let escape after its call ended, or one no call's context can be found for. */
+export interface LateError {
+  event: string;
+  error: Error;
+  /** The call it arose in (as the log names it), undefined when that is not known. */
+  call?: string;
+}
+
+/**
+ * The errors handler methods let escape (unhandledRejection, uncaughtException), routed to the
+ * call that caused them. Each method runs inside an AsyncLocalStorage context holding its call;
+ * Node reports an uncaught exception in the context of the callback that threw, and an unhandled
+ * rejection in the context the promise was made in, so the one process-level listener knows the
+ * call from the context active when it is told. Listeners per call could not: with several calls
+ * running in one process (ConsumerService used concurrently) every call's listener saw every
+ * call's error, and one handler's error failed them all.
+ *
+ * The listener is installed while anything holds it: each running call, and a holder for late
+ * errors (the CLI, until the process exits). An error whose call is known but has ended, or whose
+ * call cannot be known, fails no call: it is logged (in the call's log, else in the log of every
+ * call running and every holder) and handed to the holders' `onLate`.
+ */
+class EscapedErrors {
+  private readonly calls = new AsyncLocalStorage<CallState>();
+  private readonly running = new Set<CallState>();
+  private readonly holders = new Set<{ log: AgentLogger; onLate?: (e: LateError) => void }>();
+  private readonly onRejection = (reason: unknown) => this.route('unhandled promise rejection', reason);
+  private readonly onException = (error: unknown) => this.route('uncaught exception', error);
+  private installed = false;
+
+  run<T>(state: CallState, fn: () => T): T {
+    return this.calls.run(state, fn);
+  }
+
+  /** Hold the listener for a running call; the returned function lets it go. */
+  hold(state: CallState): () => void {
+    this.running.add(state);
+    this.update();
+    return () => {
+      this.running.delete(state);
+      this.update();
+    };
+  }
+
+  /** Hold the listener for late errors; the returned function lets it go. */
+  holdForLate(log: AgentLogger, onLate: (e: LateError) => void): () => void {
+    const holder = { log, onLate };
+    this.holders.add(holder);
+    this.update();
+    return () => {
+      this.holders.delete(holder);
+      this.update();
+    };
+  }
+
+  /** Listened to now (tests). */
+  get listening(): boolean {
+    return this.installed;
+  }
+
+  private update(): void {
+    const want = this.running.size > 0 || this.holders.size > 0;
+    if (want === this.installed) return;
+    this.installed = want;
+    if (want) {
+      process.on('unhandledRejection', this.onRejection);
+      process.on('uncaughtException', this.onException);
+    } else {
+      process.off('unhandledRejection', this.onRejection);
+      process.off('uncaughtException', this.onException);
+    }
+  }
+
+  private route(event: string, reason: unknown): void {
+    const error = reason instanceof Error ? reason : new Error(describe(reason));
+    const trace = error.stack ?? `${error.name}: ${error.message}`;
+    const call = this.calls.getStore();
+    if (call && !call.ended) {
+      call.escaped.push({ event, error });
+      call.log.error(`${call.label}: ${event}: ${error.message}\n${trace}`);
+      return;
+    }
+    if (call) {
+      call.log.error(`${call.label}: ${event} after the call had ended (its report was already given): ${error.message}\n${trace}`);
+    } else {
+      const logs = new Set([...this.running].map((c) => c.log).concat([...this.holders].map((h) => h.log)));
+      for (const log of logs) log.error(`${event} that no handler call can be named for (no call is failed for it): ${error.message}\n${trace}`);
+    }
+    for (const h of this.holders) h.onLate?.({ event, error, ...(call ? { call: call.label } : {}) });
+  }
+}
+
+/** The process's one router of escaped handler errors. */
+export const escapedErrors = new EscapedErrors();
 
 export class Agent {
   readonly osType: string;
@@ -39,23 +145,20 @@ export class Agent {
   /**
    * Call a handler method and return its report. What the method lets escape without throwing it
    * (a promise it rejected and never awaited, an exception thrown in a timer or event callback it
-   * set up) would end the process with a raw stack trace and no report: while the method runs,
-   * process-level listeners catch those, log them, and the call's report fails with the first one's
-   * {message, trace} (the method's own details kept). The listeners are removed when the call
-   * ends, after one more turn of the event loop: a promise rejected in the method's last step is
-   * reported unhandled only once the microtasks after it have run.
+   * set up) would end the process with a raw stack trace and no report: the method runs inside an
+   * async context holding this call (see EscapedErrors), and the process-level listener routes such
+   * an error to the call in whose context it arose, which logs it and fails its report with the
+   * first one's {message, trace} (the method's own details kept). Other calls running at the same
+   * time are not touched. The call takes escaped errors until one more turn of the event loop after
+   * the method returned: a promise rejected in the method's last step is reported unhandled only
+   * once the microtasks after it have run. One arising later in the call's context (a timer the
+   * method left behind) is a late error: logged, handed to whoever holds the listener for late
+   * errors (the CLI), and no report is changed.
    */
   private async call<R extends HandlerReport>(h: LoadedHandler, method: string, Report: ReportClass<R>, conduit: HandlerConduit, args: unknown[]): Promise<R> {
     const label = `${h.className} ${method} (${h.capability} ${h.typeId}, consumer ${conduit.consumerId})`;
     if (conduit.signal.aborted) return new Report().setFailed({ message: 'canceled before it started' });
-    const escaped: Array<{ event: string; error: Error }> = [];
-    const caught = (event: string) => (reason: unknown) => {
-      const error = reason instanceof Error ? reason : new Error(describe(reason));
-      escaped.push({ event, error });
-      this.log.error(`${label}: ${event}: ${error.message}\n${error.stack ?? `${error.name}: ${error.message}`}`);
-    };
-    const onRejection = caught('unhandled promise rejection');
-    const onException = caught('uncaught exception');
+    const state: CallState = { label, log: this.log, escaped: [], ended: false };
     // A method whose promise never settles (often: the callback that would settle it threw) leaves
     // nothing to run once the event loop is empty, and the process would end there with no report
     // and exit 0. Node says so first ('beforeExit'): the call then ends with a failed report.
@@ -67,19 +170,19 @@ export class Agent {
         resolve({ report: new Report().setFailed({ message }), returned: false });
       };
     });
-    process.on('unhandledRejection', onRejection);
-    process.on('uncaughtException', onException);
+    const release = escapedErrors.hold(state);
     process.on('beforeExit', onIdle);
     let outcome: { report: R; returned: boolean };
     try {
-      outcome = await Promise.race([this.invoke(h, method, Report, conduit, args, label), idle]);
+      outcome = await Promise.race([escapedErrors.run(state, () => this.invoke(h, method, Report, conduit, args, label)), idle]);
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
-      process.off('unhandledRejection', onRejection);
-      process.off('uncaughtException', onException);
+      state.ended = true;
+      release();
       process.off('beforeExit', onIdle);
     }
     const { report } = outcome;
+    const escaped = state.escaped;
     if (escaped.length) {
       const first = escaped[0]!.error;
       const list = escaped.map((x) => ({ event: x.event, message: x.error.message }));

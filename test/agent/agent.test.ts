@@ -150,6 +150,90 @@ test('an error escaping a handler method unawaited (a rejected promise, a throwi
   }
 });
 
+/**
+ * Handler calls running at once, each letting an error escape (or not) at a point the others are
+ * still running: every step waits for what it needs from the others, never for a delay.
+ */
+const CONCURRENT = `
+const signals = new Map();
+const signal = (name) => { if (!signals.has(name)) { let r; signals.set(name, { p: new Promise((x) => (r = x)), r }); } return signals.get(name); };
+const tick = () => new Promise((r) => setTimeout(r, 0));
+export default function (agent) {
+  class Conc extends agent.ContentHandler {
+    async install(conduit, units) {
+      const who = conduit.consumerId;
+      switch (units[0].name) {
+        case 'reject':
+          Promise.reject(new Error('rejected by ' + who));
+          await tick();
+          signal('reject').r();
+          break;
+        case 'timer':
+          setTimeout(() => { throw new TypeError('timer of ' + who + ' threw'); }, 0);
+          await tick();
+          signal('timer').r();
+          break;
+        case 'make':
+          // A promise made here, rejected (and left unhandled) by the settle call: the promise's.
+          new Promise((_, reject) => signal('made').r(reject));
+          await signal('settled').p;
+          await tick();
+          break;
+        case 'settle': {
+          const reject = await signal('made').p;
+          reject(new Error('made by the make call, rejected by ' + who));
+          await tick();
+          signal('settled').r();
+          break;
+        }
+        default:
+          // Running while every other call lets its error escape.
+          await Promise.all(['reject', 'timer', 'settled'].map((n) => signal(n).p));
+          await tick();
+      }
+      return new agent.ContentReport().setSucceeded({ consumer: who }, 1);
+    }
+    update() { return new agent.ContentReport(); }
+    uninstall() { return new agent.ContentReport(); }
+    profile() { return new agent.ProfileReport(); }
+  }
+  return { Conc };
+}
+`;
+
+test('handler calls running at once in one process: an escaped error fails only the call in whose async context it arose (an unhandled rejection: the context the promise was made in); one with no call context fails none and is logged', async () => {
+  const dir = tempDir('agent-escape-concurrent-');
+  writeFiles(path.join(dir, 'handlers'), { 'conc.mjs': CONCURRENT });
+  writeFiles(path.join(dir, 'conf.d'), { 'conc.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=conc:Conc\n' });
+  const registry = await loadHandlers({ confDir: path.join(dir, 'conf.d'), handlersDir: path.join(dir, 'handlers'), builtinConfDir: null, contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.deepEqual(registry.problems, []);
+  const log = memoryLog();
+  const svc = new ConsumerService(memoryEngine(), new Agent(registry, log, { osType: 'TestOS' }), () => {});
+  const modes = ['quiet', 'reject', 'timer', 'make', 'settle'];
+  for (const m of modes) {
+    mkdirSync(path.join(dir, m));
+    svc.register(m, path.join(dir, m));
+  }
+  const { value: reports, left } = await withBareProcess(async () => {
+    const running = Promise.all(modes.map((m) => svc.content('install', m, 'ami', [{ name: m }], {})));
+    // Made here, in no handler call's context, while the calls run.
+    Promise.reject(new Error('rejected outside every call'));
+    return running;
+  });
+  assert.deepEqual(left, [0, 0], 'no listener left once the calls ended');
+  const by = Object.fromEntries(modes.map((m, i) => [m, reports[i]!]));
+  const summary = (m: string) => [by[m]!.succeeded, by[m]!.details.message ?? null, by[m]!.details.escaped ?? null];
+  assert.deepEqual(summary('quiet'), [true, null, null]);
+  assert.deepEqual(summary('reject'), [false, 'rejected by reject', [{ event: 'unhandled promise rejection', message: 'rejected by reject' }]]);
+  assert.deepEqual(summary('timer'), [false, 'timer of timer threw', [{ event: 'uncaught exception', message: 'timer of timer threw' }]]);
+  assert.deepEqual(summary('make'), [false, 'made by the make call, rejected by settle', [{ event: 'unhandled promise rejection', message: 'made by the make call, rejected by settle' }]]);
+  assert.deepEqual(summary('settle'), [true, null, null]);
+  for (const m of modes) assert.equal(by[m]!.details.consumer, m, "the method's own details are kept");
+  const errors = log.lines.filter((l) => l.startsWith('error '));
+  assert.ok(errors.some((l) => l.startsWith('error unhandled promise rejection that no handler call can be named for (no call is failed for it): rejected outside every call\n')), log.lines.join('\n'));
+  assert.equal(errors.length, 4, errors.join('\n---\n'));
+});
+
 test('a handler returning something that is not a report gives a failed report', async () => {
   const { svc } = await setup();
   const r = await svc.content('uninstall', 'c1', 'cgw', [{ name: 'x' }], {});
