@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { GlobalOptions } from './globals.js';
 import { printJson, say, table } from './output.js';
-import { EXIT, StagepushError } from '../errors.js';
+import { EXIT, StagepushError, formatError } from '../errors.js';
 import type { EventSink } from '../events.js';
 
 /** Options every agent/consumer command takes (besides the global ones). */
@@ -74,6 +74,7 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
     if (opts.showProblems !== false && !g.quiet) {
       for (const p of registry.problems) sink({ type: 'warning', code: p.code, file: p.file, message: `handler descriptor refused: ${p.message}` });
     }
+    holdLateErrors(agent.log, (await import('../agent/agent.js')).escapedErrors);
     const service = new ConsumerService(api, agent, sink, signal);
     return {
       g,
@@ -92,6 +93,30 @@ export async function openAgentContext(cmd: Command, opts: { showProblems?: bool
     engine.close();
     throw e;
   }
+}
+
+let lateHeld = false;
+
+/**
+ * An error a handler lets escape after its method returned (a timer it set fires later and throws,
+ * a promise it left rejects later) arises when no call can take it, often after the command printed
+ * its report: Node would end the process with exit 1 and a raw stack trace, nothing in the agent
+ * log. So the listener stays installed from the opening of the agent until the process exits
+ * (never let go: such an error may come after the engine is closed). The agent logs it, naming the
+ * handler, method and consumer (its trace too); here it is an error line, and the exit status 6.
+ */
+function holdLateErrors(log: import('../agent/handler.js').AgentLogger, router: typeof import('../agent/agent.js').escapedErrors): void {
+  if (lateHeld) return;
+  lateHeld = true;
+  router.holdForLate(log, (late) => {
+    const where = late.call ? `${late.call}: ${late.event} after the call had ended` : `${late.event} that no handler call can be named for`;
+    const err = new StagepushError('AGENT_HANDLER_LATE_ERROR', `${where}: ${late.error.message} (its trace is in the agent log)`, {
+      kind: 'failed',
+      hint: 'the handler left a timer or a promise behind that failed after its report was given: fix the handler',
+    });
+    process.stderr.write(formatError(err) + '\n');
+    process.exitCode = EXIT.failed;
+  });
 }
 
 /** Print a handler report (JSON with --json) and set a non-zero exit status when it failed. */

@@ -272,6 +272,57 @@ export default function (agent) {
   }
 });
 
+test('an error a handler lets escape after its method returned (a timer it left throws, a promise it left rejects) is logged naming the handler and consumer, an error line, exit 6: no crash with exit 1 and a raw stack', () => {
+  const work = tempDir('consumer-late-');
+  const logFile = path.join(work, 'agent.log');
+  const root = path.join(work, 'root');
+  mkdirSync(root);
+  // The timer waits until the agent log says the call ended (its report given), so the error it
+  // lets escape comes after the call whatever the machine's speed.
+  writeFiles(path.join(work, 'handlers'), {
+    'acme.mjs': `
+import { readFileSync } from 'node:fs';
+export default function (agent) {
+  const afterCall = (op, fail) => {
+    const logFile = process.env.STAGEPUSH_AGENT_LOG.slice('file:'.length);
+    const t = setInterval(() => {
+      if (!readFileSync(logFile, 'utf8').includes('acme:Img ' + op + ' (content ami, consumer web1): succeeded')) return;
+      clearInterval(t);
+      fail();
+    }, 5);
+  };
+  class Img extends agent.ContentHandler {
+    install(conduit, units) {
+      afterCall('install', () => { throw new TypeError('image cache flush failed'); });
+      return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name) }, units.length);
+    }
+    update(conduit, units) {
+      afterCall('update', () => { Promise.reject(new Error('image service gone')); });
+      return new agent.ContentReport().setSucceeded({ updated: units.map((u) => u.name) }, units.length);
+    }
+    uninstall() { return new agent.ContentReport(); }
+    profile() { return new agent.ProfileReport(); }
+  }
+  return { Img };
+}
+`,
+  });
+  writeFiles(path.join(work, 'conf.d'), { 'acme.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=acme:Img\n' });
+  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_HANDLERS_DIR: path.join(work, 'handlers'), STAGEPUSH_AGENT_LOG: `file:${logFile}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
+  assert.equal(runCli(['consumer', 'register', 'web1', '--root', root], { env }).status, 0);
+  for (const [op, message, event] of [
+    ['install', 'image cache flush failed', 'uncaught exception'],
+    ['update', 'image service gone', 'unhandled promise rejection'],
+  ]) {
+    const r = runCli(['consumer', op!, 'web1', '--type', 'ami', 'img1', '--json'], { env });
+    assert.equal(r.status, 6, `${op}: ${r.stdout}\n${r.stderr}`);
+    assert.equal((JSON.parse(r.stdout) as { succeeded: boolean }).succeeded, true, `${op}: the report was given before`);
+    assert.doesNotMatch(r.stderr, /at Timeout|internal error/, `${op}: no raw stack trace`);
+    assert.match(r.stderr, new RegExp(`^error \\[AGENT_HANDLER_LATE_ERROR\\]: acme:Img ${op} \\(content ami, consumer web1\\): ${event} after the call had ended: ${message} \\(its trace is in the agent log\\)$`, 'm'), op);
+    assert.match(readFileSync(logFile, 'utf8'), new RegExp(`ERROR acme:Img ${op} \\(content ami, consumer web1\\): ${event} after the call had ended \\(its report was already given\\): ${message}\\n\\w*Error: ${message}\\n\\s+at `), op);
+  }
+});
+
 test("agent handlers refuses a descriptor with a bad setting of a built-in handler (exit 3), naming the file, section and key", () => {
   const work = tempDir('consumer-settings-');
   const confDir = path.join(work, 'conf.d');
