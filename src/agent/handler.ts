@@ -68,6 +68,21 @@ type Awaitable<T> = T | Promise<T>;
 /** Checks a setting's value: what is wrong with it, or null when it is good. */
 export type SettingCheck = (value: string) => string | null;
 
+/** A path under the consumer root (absolute or not, it is taken from the root): no "..", no NUL. */
+const underRoot: SettingCheck = (v) => {
+  if (v.trim() === '' || v.includes('\0')) return `expected a path under the consumer root, got "${v}"`;
+  // Joined to the root as the handlers join it (a join to "/" itself would stop ".." at "/").
+  const root = '/consumer-root';
+  const inside = path.posix.relative(root, path.posix.join(root, v));
+  return inside === '..' || inside.startsWith('../') ? `"${v}" leads out of the consumer root` : null;
+};
+
+/** A setting's path, joined to the root as the handlers join it, is the root itself. */
+function rootItself(v: string): boolean {
+  const root = '/consumer-root';
+  return path.posix.relative(root, path.posix.join(root, v)) === '';
+}
+
 /** Checks of the built-in handlers' settings. */
 export const settingChecks = {
   /** true|yes|1|on or false|no|0|off (empty: the default). */
@@ -75,12 +90,23 @@ export const settingChecks = {
   /** A number of seconds >= 0 (empty is refused: it is not 0, an immediate reboot). */
   seconds: ((v) => (v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0 ? null : `expected a number of seconds >= 0, got "${v}"`)) as SettingCheck,
   /** A path under the consumer root (absolute or not, it is taken from the root): no "..", no NUL. */
-  underRoot: ((v) => {
-    if (v.trim() === '' || v.includes('\0')) return `expected a path under the consumer root, got "${v}"`;
-    // Joined to the root as the handlers join it (a join to "/" itself would stop ".." at "/").
-    const root = '/consumer-root';
-    const inside = path.posix.relative(root, path.posix.join(root, v));
-    return inside === '..' || inside.startsWith('../') ? `"${v}" leads out of the consumer root` : null;
+  underRoot,
+  /**
+   * A file under the consumer root: a path under it (underRoot) that names neither the root itself
+   * ("/", ".", "a/..") nor a directory (a trailing "/", a last "." or ".."). The file is written and
+   * removed, and the directory beside it holds what goes with it.
+   */
+  fileUnderRoot: ((v) => {
+    const wrong = underRoot(v);
+    if (wrong) return wrong;
+    if (rootItself(v)) return `expected a file under the consumer root, got "${v}", the consumer root itself`;
+    return /(^|\/)\.{0,2}$/.test(v) ? `expected a file under the consumer root, got "${v}", which names a directory` : null;
+  }) as SettingCheck,
+  /** A directory under the consumer root that is not the root itself (one the handler removes whole). */
+  dirBelowRoot: ((v) => {
+    const wrong = underRoot(v);
+    if (wrong) return wrong;
+    return rootItself(v) ? `expected a directory below the consumer root, got "${v}", the consumer root itself` : null;
   }) as SettingCheck,
   /** Any value. */
   any: (() => null) as SettingCheck,

@@ -9,7 +9,11 @@ import { loadHandlers } from '../../src/agent/loader.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ConsumerService } from '../../src/agent/consumers.js';
 import { parseRpmUnit } from '../../src/agent/units.js';
-import type { ContentUnitSpec } from '../../src/agent/handler.js';
+import type { ContentUnitSpec, HandlerConduit } from '../../src/agent/handler.js';
+import { YumBindHandler } from '../../src/agent/handlers/yum-bind.js';
+import { FileBindHandler } from '../../src/agent/handlers/file-bind.js';
+import { assertInsideRoot } from '../../src/agent/handlers/inside.js';
+import { StagepushError } from '../../src/errors.js';
 import { FIXTURES_BUILD, tempDir } from '../helpers/cli.js';
 import { CONTENT_TYPES, DISTRIBUTOR_TYPES, memoryEngine, memoryLog, writeFiles } from '../helpers/agent.js';
 
@@ -383,6 +387,30 @@ test('yum bind writes the display name as one line (control characters become sp
     assert.match(String(r.details.message), message, field);
     assert.deepEqual(engine.consumers.bindings('c').map((x) => x.repoId), ['r'], field);
   }
+});
+
+test('a bind handler configured with the consumer root itself where a file or a removable directory is needed refuses it by name (no stack trace, nothing written or removed); a path out of the root with no symlink is not said to go through one', async () => {
+  const dir = tempDir('agent-root-itself-');
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'keep'), { recursive: true });
+  writeFileSync(path.join(root, 'keep', 'f'), 'x');
+  const conduit = { consumerId: 'c', root } as unknown as HandlerConduit;
+  // Configured otherwise than by a descriptor (whose load refuses these: see loader.test.ts).
+  const yum = new YumBindHandler({ repo_file: '/' }, 'yum_distributor');
+  const bind = new FileBindHandler({ bindings_dir: '.' }, 'iso_distributor');
+  for (const [what, fn, field] of [
+    ['repo file', () => yum.repoFile(conduit), 'repo_file'],
+    ['clean', () => bind.clean(conduit, {}), 'bindings_dir'],
+  ] as const) {
+    assert.throws(fn, (e: unknown) => e instanceof StagepushError && e.code === 'AGENT_HANDLER_BAD_SETTING' && e.field === field && /the consumer root itself/.test(e.message), what);
+  }
+  assert.deepEqual(readdirSync(root), ['keep'], 'the root is left as it was');
+  // Out of the root as written: no symlink to name.
+  const out = path.join(root, '..', 'stagepush-keys');
+  assert.throws(() => assertInsideRoot(root, out, 'the key files directory'), { message: `the key files directory ${out} is out of the consumer root ${root}` });
+  // Through a symlink: named.
+  symlinkSync(dir, path.join(root, 'up'));
+  assert.throws(() => assertInsideRoot(root, path.join(root, 'up', 'x'), 'the key files directory'), { message: `the key files directory ${path.join(root, 'up', 'x')} leads out of the consumer root ${root} (through a symlink: ${path.join(root, 'up')} is ${dir})` });
 });
 
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {

@@ -9,14 +9,20 @@ import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
 import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
+import { StagepushError } from '../../errors.js';
 
 const SAFE = /[^A-Za-z0-9._-]/g;
 
 export class FileBindHandler extends BindHandler {
-  static override readonly settings = { bindings_dir: settingChecks.underRoot };
+  static override readonly settings = { bindings_dir: settingChecks.dirBelowRoot };
 
   dir(conduit: HandlerConduit): string {
-    const dir = path.join(conduit.root, this.config.bindings_dir ?? '/etc/stagepush/file-repos');
+    const rel = this.config.bindings_dir ?? '/etc/stagepush/file-repos';
+    // Checked when the descriptor loaded; a configuration given otherwise (a subclass, a caller
+    // making the handler) must not make clean remove the whole consumer root.
+    const wrong = settingChecks.dirBelowRoot(rel);
+    if (wrong) throw new StagepushError('AGENT_HANDLER_BAD_SETTING', `bindings_dir: ${wrong}`, { field: 'bindings_dir' });
+    const dir = path.join(conduit.root, rel);
     assertInsideRoot(conduit.root, dir, 'bindings_dir');
     return dir;
   }

@@ -20,9 +20,17 @@ export function assertInsideRoot(root: string, p: string, what: string): void {
     cur = up;
   }
   const real = realpathSync(cur);
-  if (real !== realRoot && !real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep)) {
+  if (real !== realRoot && !isUnder(realRoot, real)) {
+    // Say "through a symlink" only when one took it out: a path out of the root as written (the
+    // directory above a file setting that named the root itself) has no symlink to name.
+    if (!isUnder(path.resolve(root), path.resolve(p))) throw new Error(`${what} ${p} is out of the consumer root ${root}`);
     throw new Error(`${what} ${p} leads out of the consumer root ${root} (through a symlink: ${cur} is ${real})`);
   }
+}
+
+/** `p` is `dir` or below it (both absolute and normalised). */
+function isUnder(dir: string, p: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
 /**

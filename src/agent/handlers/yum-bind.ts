@@ -21,6 +21,7 @@ import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
 import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
 import { BindReport, CleanReport } from '../reports.js';
+import { StagepushError } from '../../errors.js';
 
 /** The yum distributor's consumer payload. */
 export interface YumConsumerPayload {
@@ -113,11 +114,15 @@ function writeRepoFile(file: string, rf: RepoFile): void {
 }
 
 export class YumBindHandler extends BindHandler {
-  static override readonly settings = { ssl_verify: settingChecks.boolean, repo_file: settingChecks.underRoot };
+  static override readonly settings = { ssl_verify: settingChecks.boolean, repo_file: settingChecks.fileUnderRoot };
 
   /** Absolute host path of the repo file for this consumer. */
   repoFile(conduit: HandlerConduit): string {
     const rel = this.config.repo_file ?? '/etc/yum.repos.d/stagepush.repo';
+    // Checked when the descriptor loaded; a configuration given otherwise (a subclass, a caller
+    // making the handler) must not have the root itself written or its parent hold the key files.
+    const wrong = settingChecks.fileUnderRoot(rel);
+    if (wrong) throw new StagepushError('AGENT_HANDLER_BAD_SETTING', `repo_file: ${wrong}`, { field: 'repo_file' });
     const file = path.join(conduit.root, rel);
     assertInsideRoot(conduit.root, file, 'the repo file');
     return file;
