@@ -9,7 +9,7 @@ import { StagepushError, type Problem } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { aliasProblems } from '../formats/yaml/aliases.js';
-import { CONFIG_SCHEMA, NON_BLANK } from './schema.js';
+import { CONFIG_SCHEMA, HOOK_PROGRAM, NON_BLANK, NO_NUL } from './schema.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -340,6 +340,12 @@ function describeError(e: ErrorObject): { key: string; message: string; segments
     }
     case 'pattern':
       if (params.pattern === NON_BLANK) message = 'must not be empty (a path)';
+      else if (params.pattern === NO_NUL) message = 'must not contain a NUL byte (no command can hold one)';
+      else if (params.pattern === HOOK_PROGRAM) message = 'must not be empty (the program the hook runs)';
+      break;
+    case 'minLength':
+    case 'minItems':
+      if (params.limit === 1) message = 'must not be empty';
       break;
     case 'maximum':
       message = `must be at most ${String(params.limit)}`;
@@ -377,10 +383,16 @@ export function validateConfigObject(
     const summary: string[] = [];
     const errors = v.errors ?? [];
     const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+    // A value of the type one anyOf branch takes (a hook command string with a NUL byte, an argv
+    // whose program is empty) is refused by that branch's own errors, which say what is wrong:
+    // those are kept, and the anyOf summary ("must be a command string or ...") is not.
+    const matchedBranch = (at: string) => errors.some((e) => (e.instancePath === at && e.keyword !== 'type' && e.keyword !== 'anyOf') || e.instancePath.startsWith(`${at}/`));
+    const branchMatched = new Set([...anyOfPaths].filter(matchedBranch));
     for (const e of errors) {
       // if/then wrappers repeat the real error; anyOf branches are summed up by the anyOf error.
       if (e.keyword === 'if') continue;
-      if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath)) continue;
+      if (e.keyword === 'anyOf' && branchMatched.has(e.instancePath)) continue;
+      if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath) && (e.keyword === 'type' || !branchMatched.has(e.instancePath))) continue;
       const d = describeError(e);
       if (e.keyword === 'anyOf') d.message = 'must be a command string or a list of argv strings';
       const ln = line ? line(d.segments) : undefined;

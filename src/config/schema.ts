@@ -201,10 +201,24 @@ const templateSchema = { type: 'object', additionalProperties: false, properties
  */
 export const MAX_HOOK_TIMEOUT_SEC = Math.floor(0x7fffffff / 1000);
 
+/**
+ * No part of a hook's command may hold a NUL byte, and an argv's program may not be empty or
+ * blank: the operating system takes neither (Node's spawn throws for them), so such a hook could
+ * never run, and config check passed it while every push failed after publishing.
+ */
+export const NO_NUL = '^[^\\u0000]*$';
+/** Not empty nor blank (NON_BLANK says "a path"; this pattern says "the program"). */
+export const HOOK_PROGRAM = '^\\s*\\S';
 const hookCommand = {
   anyOf: [
-    { type: 'string', minLength: 1, description: 'shell command (sh -c)' },
-    { type: 'array', items: { type: 'string' }, minItems: 1, description: 'argv' },
+    { type: 'string', minLength: 1, pattern: NO_NUL, description: 'shell command (sh -c); no NUL byte' },
+    {
+      type: 'array',
+      items: [{ type: 'string', allOf: [{ pattern: HOOK_PROGRAM }, { pattern: NO_NUL }] }],
+      additionalItems: { type: 'string', pattern: NO_NUL },
+      minItems: 1,
+      description: 'argv: the program (not empty), then its arguments; no NUL byte',
+    },
   ],
 };
 

@@ -4,7 +4,7 @@
  * repository once (yum/file/directory distributors first, export last), run hooks, keep the audit
  * trail. Nothing changes unless the whole input is valid.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, lstatSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -1237,7 +1237,8 @@ function storedPathClashes(r: RepoSpec, types: Set<string>, existing: Unit[], pl
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */
 /** `retry`: repositories not published now whose hooks failed on an earlier push (run again). */
 /** `signal`: an interrupted push stops its hooks (a running one gets SIGTERM) and stays owing them. */
-async function runHooks(
+/** Exported for its tests: a hook the configuration would refuse reaches it only from them. */
+export async function runHooks(
   hooks: Array<string | string[]>,
   timeoutSec: number,
   report: PushReport,
@@ -1257,13 +1258,23 @@ async function runHooks(
       const command = Array.isArray(h) ? h.join(' ') : h;
       events({ type: 'phase-start', phase: 'hook', repo: r.id, label: command });
       const res = await new Promise<HookResult>((resolve) => {
-        const child = spawn(argv[0]!, argv.slice(1), {
-          env: { ...process.env, REPO_ID: r.id, PUBLISHED_PATH: r.published_paths[0] ?? '', PUBLISHED_PATHS: r.published_paths.join(':'), VERSION: String(r.version ?? ''), PUSH_ID: report.push_id ?? '' },
-          stdio: ['pipe', 'pipe', 'pipe'],
-          // A process group of its own: a timeout or an interrupted push stops the whole hook
-          // (sh and what it started, while the hook runs).
-          detached: true,
-        });
+        let child: ChildProcessWithoutNullStreams;
+        try {
+          child = spawn(argv[0]!, argv.slice(1), {
+            env: { ...process.env, REPO_ID: r.id, PUBLISHED_PATH: r.published_paths[0] ?? '', PUBLISHED_PATHS: r.published_paths.join(':'), VERSION: String(r.version ?? ''), PUSH_ID: report.push_id ?? '' },
+            stdio: ['pipe', 'pipe', 'pipe'],
+            // A process group of its own: a timeout or an interrupted push stops the whole hook
+            // (sh and what it started, while the hook runs).
+            detached: true,
+          });
+        } catch (e) {
+          // spawn throws, rather than emitting 'error', for a command it cannot even try (an
+          // empty program, a NUL byte): thrown here it rejected the promise and crashed the push
+          // after its publish, with the hook still owed, so every later push crashed too. The
+          // configuration refuses such hooks; whatever else spawn throws for is the hook's failure.
+          resolve({ command, exit_status: null, ok: false, reason: `could not start: ${(e as Error)?.message ?? String(e)}`, output: '' });
+          return;
+        }
         let timedOut = false;
         const stopAll = () => {
           try {

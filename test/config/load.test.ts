@@ -464,6 +464,35 @@ test('hooks.timeout is bounded by the longest timer Node.js sets (beyond it ever
   assert.ok(!readdirSync(dir).includes('data'), 'the refused push made no data dir');
 });
 
+test('a hook that cannot run (an empty program, a NUL byte anywhere in it) is refused naming hooks.post_publish.N and its line; check and push agree', () => {
+  const text = ['log_retention_days: 1', 'hooks:', '  post_publish:', '    - [""]', '    - ["  ", -v]', '    - [/bin/notify, "a\\0b"]', '    - "echo a\\0b"', '    - [/bin/true, ""]', '    - "true"', ''].join('\n');
+  const err = problemsOf(text);
+  assert.equal(err.code, 'CONFIG_INVALID');
+  assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}: ${p.message}`), [
+    'hooks.post_publish.0.0@line 4: must not be empty (the program the hook runs)',
+    'hooks.post_publish.1.0@line 5: must not be empty (the program the hook runs)',
+    'hooks.post_publish.2.1@line 6: must not contain a NUL byte (no command can hold one)',
+    'hooks.post_publish.3@line 7: must not contain a NUL byte (no command can hold one)',
+  ]);
+  // An empty argument after the program is an argument like any other.
+  assert.deepEqual(parseConfigText('hooks: {post_publish: [[/bin/true, ""]]}\n', '/x/c.yaml').hooks.post_publish, [['/bin/true', '']]);
+  const dir = tempDir();
+  const f = path.join(dir, 'c.yaml');
+  const data = path.join(dir, 'data');
+  const area = path.join(dir, 'area');
+  mkdirSync(path.join(area, 'd1', 'RAW'), { recursive: true });
+  writeFileSync(path.join(area, 'd1', 'RAW', 'a.txt'), 'a\n');
+  for (const hook of ['[""]', '"echo a\\0b"']) {
+    writeFileSync(f, `hooks:\n  post_publish:\n    - ${hook}\n`);
+    for (const args of [['config', 'check'], ['push', area]]) {
+      const r = runCli(['--config', f, '--data-dir', data, ...args], { env: { HOME: dir } });
+      assert.equal(r.status, 3, `${hook} ${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /hooks\.post_publish\.0(\.0)? \(line 3\): must not (be empty|contain a NUL byte)/);
+    }
+    assert.ok(!existsSync(data), 'the refused push made no data dir');
+  }
+});
+
 test('config schema: the built-in plugins\' numeric defaults are the ones the plugins use', async () => {
   const d = await import('../../src/plugins/defaults.js');
   type Branch = { if: { properties: { type_id: { const: string } } }; then: { properties: { config: { properties: Record<string, { default?: unknown }> } } } };
