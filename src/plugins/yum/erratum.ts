@@ -6,9 +6,9 @@
  * The shape is defined once, in src/formats/updateinfo (which writes it as updateinfo.xml); the
  * stored form here is that shape with every optional field resolved.
  */
-import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
-import { aliasProblems } from '../../formats/yaml/aliases.js';
+// The staged source's reader of advisories: an uploaded one is read exactly as a staged one.
+import { parseData } from '../../source/staged/common.js';
 import type { Json } from '../../engine/contract.js';
 import {
   ERRATUM_TYPES,
@@ -19,12 +19,6 @@ import {
   type ErratumPackage as UpdateinfoPackage,
   type ErratumReference,
 } from '../../formats/updateinfo/index.js';
-
-/** The yaml package (~0.1 s to load) is loaded on the first YAML advisory parsed, not at start-up. */
-let yamlModule: typeof import('yaml') | undefined;
-function yaml(): typeof import('yaml') {
-  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
-}
 
 /** A stored package entry: the updateinfo shape with every field resolved (the raw `sum` list folded into the *sum fields). */
 export type ErratumPackage = Required<Omit<UpdateinfoPackage, 'sum'>>;
@@ -211,24 +205,18 @@ function checkXmlText(e: Erratum, file: string | undefined, entry: string): void
   throw new StagepushError('YUM_ERRATUM_INVALID', problems[0]!.message, { file, field: problems[0]!.field, entry, kind: 'invalid', problems: problems.length > 1 ? problems : [] });
 }
 
-/** A YAML advisory's value; the aliases bounded by what they expand to, not by their uses (100). */
-function yamlValue(text: string): unknown {
-  const doc = yaml().parseDocument(text);
-  if (doc.errors.length) throw doc.errors[0]!;
-  const alias = aliasProblems(doc)[0];
-  if (alias) throw new Error(alias.message);
-  return doc.toJS({ maxAliasCount: -1 });
-}
-
-/** Parse an erratum file (YAML, or JSON when named *.json) into its normalised form. */
-export function parseErratumText(text: string, file: string): Erratum {
-  let raw: unknown;
-  try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : yamlValue(text);
-  } catch (err) {
-    throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file, kind: 'invalid', cause: err });
-  }
-  return normalizeErratum(raw, file);
+/**
+ * Parse an erratum file (YAML, or JSON when named *.json) into its normalised form. It is read as
+ * the staged source reads a staged advisory (parseData, the same function and options: PyYAML's
+ * YAML 1.1 with merge keys, its booleans and integers, the alias checks): with the yaml package's
+ * defaults (YAML 1.2 core, no merge keys) `<<: *common` was kept as a literal key, so the fields
+ * it shares were silently dropped, and `reboot_suggested: yes` was a string, refused.
+ */
+export async function parseErratumText(text: string, file: string): Promise<Erratum> {
+  const asJson = file.endsWith('.json');
+  const parsed = await parseData(text, asJson, { exactIntegers: true });
+  if (parsed.error !== undefined) throw new StagepushError('YUM_ERRATUM_INVALID', `${file}: not valid ${asJson ? 'JSON' : 'YAML'}: ${parsed.error.replace(/^invalid (YAML|JSON): /, '')}`, { file, kind: 'invalid' });
+  return normalizeErratum(parsed.value, file);
 }
 
 function pkgKey(p: ErratumPackage): string {

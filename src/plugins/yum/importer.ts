@@ -267,7 +267,7 @@ export class YumImporter implements Importer {
       }
       case 'erratum': {
         let e: Erratum;
-        if (upload.filePath) e = parseErratumText(await fsp.readFile(upload.filePath, 'utf8'), upload.filePath);
+        if (upload.filePath) e = await parseErratumText(await fsp.readFile(upload.filePath, 'utf8'), upload.filePath);
         else e = normalizeErratum({ ...upload.metadata, ...upload.unitKey }, undefined);
         const r = saveErratum(conduit, e);
         return { success: true, summary: { type: 'erratum', id: e.id, replaced: r.replaced, changed: r.changed } };

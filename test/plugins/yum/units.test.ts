@@ -7,7 +7,9 @@ import { isNewer, mergePkglists, normalizeErratum, parseErratumText, resolveErra
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { detectYumType } from '../../../src/plugins/yum/importer.js';
 import { parseSkip } from '../../../src/plugins/yum/units.js';
+import { parseData } from '../../../src/source/staged/common.js';
 import { tempDir } from '../../helpers/cli.js';
+import { pyyamlLoad } from '../../helpers/pyyaml.js';
 import { fakeConfig } from '../../helpers/fakeconduit.js';
 import { COMPS_XML, erratumYaml, modulemdYaml } from '../../helpers/yum.js';
 
@@ -36,29 +38,43 @@ test('erratum: pushsource shape normalised (RHSA → security, ints as strings, 
   assert.equal(e.pkglist[0]!.packages[0]!.epoch, '0');
 });
 
-test('erratum: bad input names the file and field', () => {
-  assert.throws(() => parseErratumText('type: security\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && err.field === 'id' && /\/x\/e\.yaml/.test(err.message));
-  assert.throws(() => parseErratumText('id: A\ntype: weird\n', '/x/e.yaml'), (err: any) => err.field === 'type');
-  assert.throws(() => parseErratumText('id: A\nupdated: yesterday\n', '/x/e.yaml'), (err: any) => err.field === 'updated');
-  assert.throws(() => parseErratumText('id: A\nissued: "2024-02-30"\n', '/x/e.yaml'), (err: any) => err.field === 'issued', 'a date updateinfo could not hold is refused at upload');
-  assert.throws(() => parseErratumText('id: A\npkglist:\n - packages:\n   - name: x\n', '/x/e.yaml'), (err: any) => /pkglist\[0\]\.packages\[0\]\.version/.test(err.field));
+test('erratum: bad input names the file and field', async () => {
+  await assert.rejects(parseErratumText('type: security\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && err.field === 'id' && /\/x\/e\.yaml/.test(err.message));
+  await assert.rejects(parseErratumText('id: A\ntype: weird\n', '/x/e.yaml'), (err: any) => err.field === 'type');
+  await assert.rejects(parseErratumText('id: A\nupdated: yesterday\n', '/x/e.yaml'), (err: any) => err.field === 'updated');
+  await assert.rejects(parseErratumText('id: A\nissued: "2024-02-30"\n', '/x/e.yaml'), (err: any) => err.field === 'issued', 'a date updateinfo could not hold is refused at upload');
+  await assert.rejects(parseErratumText('id: A\npkglist:\n - packages:\n   - name: x\n', '/x/e.yaml'), (err: any) => /pkglist\[0\]\.packages\[0\]\.version/.test(err.field));
 });
 
-test('erratum YAML: an anchor is shared by any number of aliases; an alias naming no anchor is YUM_ERRATUM_INVALID', () => {
+test('erratum YAML: an anchor is shared by any number of aliases; an alias naming no anchor is YUM_ERRATUM_INVALID', async () => {
   // 150 packages sharing their arch (the yaml package's own limit is 100 uses of an anchor).
   const packages = Array.from({ length: 150 }, (_, i) => `   - {name: p${i}, version: "1", release: "1", epoch: "0", arch: ${i ? '*arch' : '&arch noarch'}, filename: p${i}-1-1.noarch.rpm}`);
-  const e = parseErratumText(`id: A\ntype: bugfix\npkglist:\n - name: c\n   short: c\n   packages:\n${packages.join('\n')}\n`, '/x/e.yaml');
+  const e = await parseErratumText(`id: A\ntype: bugfix\npkglist:\n - name: c\n   short: c\n   packages:\n${packages.join('\n')}\n`, '/x/e.yaml');
   assert.equal(e.pkglist[0]!.packages.length, 150);
   assert.equal(e.pkglist[0]!.packages[149]!.arch, 'noarch');
-  assert.throws(() => parseErratumText('id: *x\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && /alias \*x names no anchor/.test(err.message));
+  await assert.rejects(parseErratumText('id: *x\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && /alias \*x names no anchor/.test(err.message));
 });
 
-test('erratum re-upload: replaced only when updated is newer, or same date and higher version; package lists merged', () => {
-  const base = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03 00:00:00', version: '2', title: 'old', packages: pkgs }), 'a.yaml');
-  const older = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-02 00:00:00', version: '9', title: 'older', packages: [{ name: 'world', version: '1.0', release: '1' }] }), 'b.yaml');
-  const sameLower = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03 00:00:00', version: '1', title: 'same-lower', packages: pkgs }), 'c.yaml');
-  const sameHigher = parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03T00:00:00Z', version: '3', title: 'same-higher', packages: pkgs }), 'd.yaml');
-  const newer = parseErratumText(erratumYaml({ id: 'E', updated: '2024-02-01 00:00:00', version: '1', title: 'newer', packages: [{ name: 'world', version: '1.0', release: '1' }] }), 'e.yaml');
+test('an uploaded YAML advisory is read as a staged one: YAML 1.1 booleans, merge keys, the same value as the staged reader and PyYAML', async () => {
+  const text = ['common: &c', '  type: RHBA', '  severity: Low', '  from: re@x.invalid', '  rights: r', '  reboot_suggested: yes', 'id: ADV-1', '<<: *c', 'title: t', 'version: 2', ''].join('\n');
+  const e = await parseErratumText(text, '/x/ADV-1.yaml');
+  assert.deepEqual([e.type, e.severity, e.from, e.rights, e.reboot_suggested, e.version], ['bugfix', 'Low', 're@x.invalid', 'r', true, '2']);
+  const staged = await parseData(text, false, { exactIntegers: true });
+  assert.deepEqual(e, normalizeErratum(staged.value, '/x/ADV-1.yaml'), 'what the staged reader reads');
+  const py = pyyamlLoad([text]) as Array<Record<string, unknown>> | null;
+  if (py) assert.deepEqual([py[0]!.severity, py[0]!.from, py[0]!.rights, py[0]!.reboot_suggested], ['Low', 're@x.invalid', 'r', true]);
+  assert.equal((await parseErratumText('id: A\nreboot_suggested: no\n', '/x/e.yaml')).reboot_suggested, false);
+  // What the staged reader refuses is refused here too, naming the file.
+  await assert.rejects(parseErratumText('id: A\n<<: [1]\n', '/x/e.yaml'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && /^\/x\/e\.yaml: not valid YAML: .*merge key/.test(err.message));
+  await assert.rejects(parseErratumText('{"id": "A",}', '/x/e.json'), (err: any) => err.code === 'YUM_ERRATUM_INVALID' && /^\/x\/e\.json: not valid JSON/.test(err.message));
+});
+
+test('erratum re-upload: replaced only when updated is newer, or same date and higher version; package lists merged', async () => {
+  const base = await parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03 00:00:00', version: '2', title: 'old', packages: pkgs }), 'a.yaml');
+  const older = await parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-02 00:00:00', version: '9', title: 'older', packages: [{ name: 'world', version: '1.0', release: '1' }] }), 'b.yaml');
+  const sameLower = await parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03 00:00:00', version: '1', title: 'same-lower', packages: pkgs }), 'c.yaml');
+  const sameHigher = await parseErratumText(erratumYaml({ id: 'E', updated: '2024-01-03T00:00:00Z', version: '3', title: 'same-higher', packages: pkgs }), 'd.yaml');
+  const newer = await parseErratumText(erratumYaml({ id: 'E', updated: '2024-02-01 00:00:00', version: '1', title: 'newer', packages: [{ name: 'world', version: '1.0', release: '1' }] }), 'e.yaml');
   assert.equal(isNewer(older, base), false);
   assert.equal(isNewer(sameLower, base), false);
   assert.equal(isNewer(sameHigher, base), true);
