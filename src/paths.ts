@@ -19,3 +19,12 @@ export function renderNameBytes(b: Uint8Array): string {
   for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
   return out;
 }
+
+/**
+ * A path-valued setting made absolute against `dir` (the directory of the file that writes it),
+ * when it is a relative path: anything else (an absolute path, a blank value the caller refuses,
+ * PEM or key text, which some path keys take too) is returned as it is.
+ */
+export function resolveSettingPath(v: unknown, dir: string): unknown {
+  return typeof v === 'string' && v.trim() && !path.isAbsolute(v) && !v.includes('-----BEGIN') && !v.includes('\n') ? path.resolve(dir, v) : v;
+}

@@ -39,7 +39,9 @@ export function register(program: Command): void {
         const { checkRepoSpecs } = await import('../push/deps.js');
         const line = fileLines(loaded.file);
         const where = (section: 'repositories' | 'templates', spec: RepoSpec, error: StagepushError): Problem => {
-          const details = (error.details ?? {}) as { distributor?: string | null; message?: string | null };
+          const details = (error.details ?? {}) as { distributor?: string | null; message?: string | null; file?: string; key?: string };
+          // A value of the plugin's plugins.conf.d file: that file and key, not the repository.
+          if (details.file && details.key) return { code: error.code, file: details.file, entry: spec.id, field: details.key, message: error.message };
           const part = details.distributor === undefined ? -1 : details.distributor === null ? 'importer' : spec.distributors.findIndex((d) => d.id === details.distributor);
           const key = /config key "([^"]+)"/.exec(details.message ?? '')?.[1];
           const segments = (part !== -1 ? pluginConfigPath(loaded.config, section, spec.id, part, key) : null) ?? [section, spec.id];
@@ -51,7 +53,7 @@ export function register(program: Command): void {
         for (const t of templateRepos(loaded.config)) for (const r of await checkRepoSpecs(settings, [t])) unknown.push(where('templates', t, r.error));
       }
       if (unknown.length) {
-        const where = (p: (typeof unknown)[number]) => `${p.field}${p.entry ? ` (${p.entry})` : ''}: ${p.message}`;
+        const where = (p: (typeof unknown)[number]) => `${p.file && p.file !== loaded.file ? `${p.file}: ` : ''}${p.field}${p.entry ? ` (${p.entry})` : ''}: ${p.message}`;
         throw new StagepushError('CONFIG_INVALID', `${loaded.file ?? 'configuration'}: ${unknown.length} problem(s): ${unknown.map(where).join('; ')}`, { kind: 'invalid', file: loaded.file ?? undefined, field: unknown[0]!.field, problems: unknown });
       }
       if (g.json) {

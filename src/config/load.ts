@@ -10,6 +10,8 @@ import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { aliasProblems } from '../formats/yaml/aliases.js';
 import { CONFIG_SCHEMA, HOOK_PROGRAM, NON_BLANK, NO_NUL } from './schema.js';
+import { PLUGIN_PATH_KEYS } from '../plugins/defaults.js';
+import { resolveSettingPath } from '../paths.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -129,28 +131,19 @@ export function loadConfigFile(file: string): { config: StagepushConfig; file: s
  * written). The PEM and key keys take the text itself too: a value holding it is not a path.
  * Besides these: `agent.log` when it is `file:PATH`, and a `hooks.post_publish` argv whose first
  * element is a relative path with a slash (`hooks/notify.sh`; a bare name is looked up in $PATH,
- * and a shell command string is the shell's).
+ * and a shell command string is the shell's). The plugin keys are the plugins' own list
+ * (PLUGIN_PATH_KEYS), which the engine's registry applies to plugins.conf.d files, against their
+ * directory.
  */
 export const CONFIG_PATH_KEYS = {
   settings: ['data_dir', 'config_dir', 'publish.root', 'plugins.dir', 'plugins.node_modules', 'agent.conf_d', 'agent.handlers_dir'],
-  importer: {
-    yum_importer: ['ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key'],
-    iso_importer: ['ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key'],
-  } as Record<string, readonly string[]>,
-  distributor: {
-    yum_distributor: ['gpgkey', 'gpg_home', 'https_ca'],
-    export_distributor: ['export_dir'],
-  } as Record<string, readonly string[]>,
+  importer: PLUGIN_PATH_KEYS.importer,
+  distributor: PLUGIN_PATH_KEYS.distributor,
 } as const;
-
-/** A value of a CONFIG_PATH_KEYS key made absolute against `dir` when it is a relative path (not PEM or key text, not blank). */
-export function resolvePathValue(v: unknown, dir: string): unknown {
-  return typeof v === 'string' && v.trim() && !path.isAbsolute(v) && !v.includes('-----BEGIN') && !v.includes('\n') ? path.resolve(dir, v) : v;
-}
 
 /** `config` with the relative paths of CONFIG_PATH_KEYS made absolute against `dir` (in place). */
 export function resolveConfigPaths(config: StagepushConfig, dir: string): StagepushConfig {
-  const resolve = (v: unknown) => resolvePathValue(v, dir);
+  const resolve = (v: unknown) => resolveSettingPath(v, dir);
   for (const dotted of CONFIG_PATH_KEYS.settings) {
     const keys = dotted.split('.');
     let holder = config as unknown as Record<string, unknown> | undefined;

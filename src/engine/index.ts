@@ -400,7 +400,17 @@ class EngineImpl implements Engine, ConduitHost {
       valid = (res as { valid: boolean }).valid === true;
       message = (res as { message?: string }).message;
     } else valid = false;
-    if (!valid) throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}`, { kind: 'invalid', details: { plugin: p.id, message: message ?? null, distributor: distId ?? null } });
+    if (!valid) {
+      // A refused key the repository does not set has the value of the plugin's
+      // plugins.conf.d file: that file is named (file, field), not only the repository.
+      const key = /config key "([^"]+)"/.exec(message ?? '')?.[1];
+      const conf = key !== undefined && p.confFile && p.confKeys?.includes(key) && config[key] === undefined && override[key] === undefined ? p.confFile : undefined;
+      throw new StagepushError('PLUGIN_CONFIG_INVALID', `${p.id} refused the ${label} configuration of repository ${repo.id}: ${message ?? 'invalid configuration (no message)'}${conf ? ` (${key} is set in ${conf})` : ''}`, {
+        kind: 'invalid',
+        ...(conf ? { file: conf, field: key } : {}),
+        details: { plugin: p.id, message: message ?? null, distributor: distId ?? null, ...(conf ? { file: conf, key } : {}) },
+      });
+    }
   }
 
   /**

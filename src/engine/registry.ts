@@ -11,6 +11,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StagepushError } from '../errors.js';
 import { BUILTIN_PLUGINS, BUILTIN_TYPES } from '../plugins/builtins.js';
+import { PLUGIN_PATH_KEYS } from '../plugins/defaults.js';
+import { resolveSettingPath } from '../paths.js';
 import type { Distributor, Importer, PluginFactory, PluginMetadata, TypeDefinition } from './contract.js';
 import { thrownText } from './thrown.js';
 
@@ -25,6 +27,9 @@ export interface LoadedPlugin {
   config: Record<string, unknown>;
   /** The file it was loaded from (or "builtin plugin <id>"). */
   where: string;
+  /** Its plugins.conf.d/<id>.json, when one is read, and the keys it sets (to name it when one of them is refused). */
+  confFile?: string;
+  confKeys?: string[];
 }
 
 export interface RegistryOptions {
@@ -331,19 +336,26 @@ export class PluginRegistry {
         const prev = this.plugins.get(md.id);
         if (prev) throw perr('PLUGIN_ID_CLASH', `plugin id ${md.id} of ${c.where} is already used by ${prev.where === prev.source ? prev.source : `${prev.where} (${prev.source})`}; plugin ids must be unique`, c.where);
         let config = { ...c.config };
+        let conf: { confFile: string; confKeys: string[] } | undefined;
         if (opts.configDir) {
-          const f = path.join(opts.configDir, 'plugins.conf.d', `${md.id}.json`);
+          const f = path.resolve(opts.configDir, 'plugins.conf.d', `${md.id}.json`);
           if (fs.existsSync(f)) {
             const v = readJsonFile(f, 'PLUGIN_BAD_CONF', 'plugin config file');
             if (!v || typeof v !== 'object' || Array.isArray(v)) throw perr('PLUGIN_BAD_CONF', `plugin config file ${f} must hold a JSON object`, f);
-            config = { ...config, ...(v as Record<string, unknown>) };
+            // A relative path there is relative to the file, as in the configuration file (the
+            // same keys): a yum_distributor gpgkey "keys/key.asc" depended on the working
+            // directory, so a check or a push run from / (cron) refused or broke the repository.
+            const own = { ...(v as Record<string, unknown>) };
+            for (const k of PLUGIN_PATH_KEYS[c.kind][md.id] ?? []) if (own[k] !== undefined) own[k] = resolveSettingPath(own[k], path.dirname(f));
+            config = { ...config, ...own };
+            conf = { confFile: f, confKeys: Object.keys(own) };
           }
         }
         const factory: PluginFactory =
           c.kind === 'importer'
             ? { kind: 'importer', metadata: md, create: c.create as () => Importer, load: c.load, config, types: c.types }
             : { kind: 'distributor', metadata: md, create: c.create as () => Distributor, load: c.load, config, types: c.types };
-        this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config, where: c.where });
+        this.plugins.set(md.id, { id: md.id, kind: c.kind, factory, metadata: md, source: c.source, config, where: c.where, ...conf });
       } catch (e) {
         this.fail(e, c.where);
       }

@@ -374,7 +374,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           await engine.checkDrift(r, drift, repos.filter((x) => !engine!.hasRepo(x.id)));
         } catch (e) {
           if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
-          driftProblems.push({ code: e.code, file: loaded.file ?? undefined, entry: r.id, field: `repositories.${r.id}`, message: e.message });
+          // A refused value of a plugins.conf.d file is named by that file and key (the engine says which).
+          const conf = (e.details as { file?: string; key?: string } | undefined)?.file ? (e.details as { file: string; key: string }) : null;
+          driftProblems.push({ code: e.code, file: conf ? conf.file : (loaded.file ?? undefined), entry: r.id, field: conf ? conf.key : `repositories.${r.id}`, message: e.message });
           continue;
         }
         drifts.set(r.id, drift);
@@ -388,7 +390,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         } catch (e) {
           if (!(e instanceof StagepushError) || e.kind !== 'invalid') throw e;
           const field = r.origin === 'config' ? `repositories.${r.id}` : r.origin.startsWith('template:') ? `templates.${r.origin.slice('template:'.length)}` : 'unknown_destination';
-          driftProblems.push({ code: e.code, file: loaded.file ?? undefined, entry: r.id, field, message: e.message });
+          const conf = (e.details as { file?: string; key?: string } | undefined)?.file ? (e.details as { file: string; key: string }) : null;
+          driftProblems.push({ code: e.code, file: conf ? conf.file : (loaded.file ?? undefined), entry: r.id, field: conf ? conf.key : field, message: e.message });
         }
       }
       if (driftProblems.length) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfigText, loadConfig, loadConfigFile, resolveSettings, declaredRepos, autoRepo, defaultConfig, CONFIG_SCHEMA } from '../../src/config/index.js';
 import { StagepushError } from '../../src/errors.js';
@@ -550,6 +550,45 @@ test('config check refuses what a push refuses: templates\' plugin configs, a br
   assert.equal(bad.status, 3, bad.stderr);
   const p = (JSON.parse(bad.stdout) as { error: { problems: Array<{ code: string; file: string }> } }).error.problems;
   assert.deepEqual(p.map((x) => `${x.code} ${x.file}`), [`PLUGIN_BAD_CONF ${path.join(etc, 'plugins.conf.d', 'yum_distributor.json')}`]);
+});
+
+test('relative paths in plugins.conf.d/<plugin id>.json are relative to that file, not the working directory; a refused value names that file and key', () => {
+  const dir = tempDir();
+  const etc = path.join(dir, 'etc');
+  mkdirSync(path.join(etc, 'plugins.conf.d'), { recursive: true });
+  mkdirSync(path.join(etc, 'keys'));
+  const key = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'demo-key.asc'), 'utf8');
+  writeFileSync(path.join(etc, 'keys', 'demo-key.asc'), key);
+  const conf = path.join(etc, 'plugins.conf.d', 'yum_distributor.json');
+  writeFileSync(conf, JSON.stringify({ gpgkey: '../keys/demo-key.asc' }));
+  const file = path.join(etc, 'config.yaml');
+  writeFileSync(file, 'data_dir: ../data\nrepositories:\n  r1: {type: yum}\n');
+  const area = path.join(dir, 'area');
+  mkdirSync(path.join(area, 'r1', 'RPMS'), { recursive: true });
+  copyFileSync(path.join(ROOT, 'fixtures', '.build', 'staging', 'rpms', 'demo-hello-1.0-1.noarch.rpm'), path.join(area, 'r1', 'RPMS', 'demo-hello-1.0-1.noarch.rpm'));
+  // From / (as cron runs): the key is found beside the plugins.conf.d directory.
+  const env = { HOME: dir, STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '' };
+  const check = runCli(['--config', file, 'config', 'check'], { cwd: '/', env });
+  assert.equal(check.status, 0, check.stderr);
+  const pushed = runCli(['--config', file, 'push', '-q', area], { cwd: '/', env });
+  assert.equal(pushed.status, 0, pushed.stderr);
+  assert.equal(readFileSync(path.join(dir, 'data', 'published', 'http', 'r1', 'repodata', 'repomd.xml.key'), 'utf8'), key.endsWith('\n') ? key : `${key}\n`);
+
+  // A value the plugin refuses is named by the plugins.conf.d file and the key, in check and push.
+  writeFileSync(conf, JSON.stringify({ gpgkey: 'keys/demo-key.asc' }));
+  writeFileSync(file, 'data_dir: ../data\nrepositories:\n  r1: {type: yum}\n  r2: {type: yum}\n');
+  const bad = runCli(['--json', '--config', file, 'config', 'check'], { cwd: etc, env });
+  assert.equal(bad.status, 3, bad.stderr);
+  const problems = (JSON.parse(bad.stdout) as { error: { problems: Array<{ code: string; file: string; field: string; message: string }> } }).error.problems;
+  assert.deepEqual(problems.map((p) => `${p.code} ${p.file} ${p.field}`), [`PLUGIN_CONFIG_INVALID ${conf} gpgkey`, `PLUGIN_CONFIG_INVALID ${conf} gpgkey`]);
+  assert.match(problems[0]!.message, new RegExp(`gpgkey is set in ${conf.replace(/[.]/g, '\\.')}`));
+  // r2 is made by this push: checked before anything is done.
+  mkdirSync(path.join(area, 'r2', 'RPMS'), { recursive: true });
+  copyFileSync(path.join(area, 'r1', 'RPMS', 'demo-hello-1.0-1.noarch.rpm'), path.join(area, 'r2', 'RPMS', 'demo-hello-1.0-1.noarch.rpm'));
+  const refused = runCli(['--json', '--config', file, 'push', area], { cwd: etc, env });
+  assert.equal(refused.status, 3, refused.stderr);
+  const rep = JSON.parse(refused.stdout) as { problems: Array<{ code: string; file: string; field: string }> };
+  assert.deepEqual(rep.problems.map((p) => `${p.code} ${p.file} ${p.field}`), [`PLUGIN_CONFIG_INVALID ${conf} gpgkey`]);
 });
 
 test('$STAGEPUSH_CONFIG naming no file is said as such (exit 3), not as a bad --config (exit 2)', () => {
