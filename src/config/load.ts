@@ -208,7 +208,7 @@ export function parseConfigText(text: string, file: string): StagepushConfig {
       })
     : // The aliases are checked here, each problem with its line: toJS would throw a bare
       // ReferenceError for them (and refuse a realistic number of uses of one anchor).
-      aliasProblems(doc, { merge: true }).map((p) => yamlProblem(p.offset, p.message));
+      aliasProblems(doc, { merge: true, uniqueAnchors: true }).map((p) => yamlProblem(p.offset, p.message));
   if (problems.length) {
     throw new StagepushError('CONFIG_YAML', `${file}: not valid YAML (${problems.map((p) => p.message).join('; ')})`, { kind: 'invalid', file, field: problems[0]!.field, problems });
   }

@@ -362,6 +362,16 @@ test('YAML aliases: an unresolved or self-containing one is CONFIG_YAML with its
   assert.doesNotMatch(r.stderr, /ReferenceError|internal error/);
 });
 
+test('YAML: an anchor set twice, or a merge key as a value, is CONFIG_YAML with its line (the alias took the last one)', () => {
+  const dup = problemsOf('base: &b {type: yum}\nother: &b {type: file}\nrepositories:\n  r1: *b\n');
+  assert.equal(dup.code, 'CONFIG_YAML');
+  assert.deepEqual(dup.problems.map((p) => p.field), ['line 2']);
+  assert.match(dup.message, /line 2, column \d+: found duplicate anchor &b/);
+  const merge = problemsOf('repositories:\n  r1: {type: yum, destinations: [<<]}\n');
+  assert.equal(merge.code, 'CONFIG_YAML');
+  assert.match(merge.message, /line 2, column \d+: a merge key \(<<\) is only a mapping's key/);
+});
+
 test('YAML merge keys share repository settings; a merge of a non-mapping is CONFIG_YAML with its line', () => {
   const c = parseConfigText(
     ['templates:', '  base: &base', '    type: yum', '    push_mode: mirror', 'repositories:', '  a: {<<: *base, destinations: [x]}', '  b:', '    <<: *base', '    push_mode: additive', ''].join('\n'),

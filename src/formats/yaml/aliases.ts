@@ -27,8 +27,12 @@ export interface AliasProblem {
  * (`<<`, with `merge`) whose value is not a mapping or a list of mappings (toJS throws for them),
  * and an expansion beyond `maxValues`. Empty when toJS can run without a limit. With `allowLoops`,
  * a value containing itself is left to the caller (toJS makes a circular value of it).
+ * With `uniqueAnchors`, what PyYAML's composer and constructor refuse besides: an anchor set twice
+ * in the document (an alias then stood for the last one, where PyYAML says "found duplicate
+ * anchor"), and, with `merge`, a plain `<<` anywhere but as a mapping's key (PyYAML has no
+ * constructor for a merge key as a value: `k: <<`, `[<<]`).
  */
-export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?: number; allowLoops?: boolean } = {}): AliasProblem[] {
+export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?: number; allowLoops?: boolean; uniqueAnchors?: boolean } = {}): AliasProblem[] {
   const { isAlias, isCollection, isMap, isSeq, isPair, isScalar, isNode } = require('yaml') as typeof import('yaml');
   const maxValues = opts.maxValues ?? MAX_EXPANDED_VALUES;
   const problems: AliasProblem[] = [];
@@ -40,6 +44,8 @@ export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?
   const resolved = (n: unknown): unknown => (isAlias(n) ? target.get(n) : n);
   // With merge keys on, the parser reads a plain `<<` key as a symbol.
   const isMergeKey = (k: unknown) => isScalar(k) && (!k.type || k.type === 'PLAIN') && (k.value === '<<' || (typeof k.value === 'symbol' && k.value.description === '<<'));
+  // The keys of mappings: a plain `<<` there is a merge key; anywhere else it is a value.
+  const mergeKeys = new Set<unknown>();
   const walk = (n: unknown): void => {
     if (isAlias(n)) {
       const t = anchors.get(n.source);
@@ -48,13 +54,18 @@ export function aliasProblems(doc: Document, opts: { merge?: boolean; maxValues?
       return;
     }
     if (!isNode(n)) return;
-    if (n.anchor) anchors.set(n.anchor, n);
+    if (n.anchor) {
+      if (opts.uniqueAnchors && anchors.has(n.anchor)) problems.push({ offset: offset(n), message: `found duplicate anchor &${n.anchor} (it is set earlier in the document: an anchor names one value)` });
+      anchors.set(n.anchor, n);
+    }
+    if (opts.uniqueAnchors && opts.merge && isMergeKey(n) && !mergeKeys.has(n)) problems.push({ offset: offset(n), message: 'a merge key (<<) is only a mapping\'s key: it is no value' });
     if (!isCollection(n)) return;
     for (const it of n.items) {
       if (!isPair(it)) {
         walk(it);
         continue;
       }
+      if (isMap(n)) mergeKeys.add(it.key);
       walk(it.key);
       walk(it.value);
       if (opts.merge && isMap(n) && isMergeKey(it.key)) {

@@ -325,15 +325,23 @@ function shapeError(root: unknown, maxDepth: number): string | null {
 }
 
 /**
- * What PyYAML refuses in the directives of the (single) document: a second %YAML directive, or a
- * version other than 1.x ("found incompatible YAML document"). Any 1.x is read as 1.1 (PyYAML
- * knows no other); this parser would only warn.
+ * What PyYAML refuses in the directives of the (single) document: a second %YAML directive, a
+ * version other than 1.x ("found incompatible YAML document"), or a %TAG handle declared twice
+ * ("duplicate tag handle"; this parser took the last one). Any 1.x is read as 1.1 (PyYAML knows
+ * no other); this parser would only warn.
  */
 function yamlDirectiveError(YAML: typeof import('yaml'), text: string): string | undefined {
   let seen = false;
+  const handles = new Set<string>();
   for (const token of new YAML.Parser().parse(text)) {
     if (token.type === 'document') break;
-    if (token.type !== 'directive' || !/^%YAML[ \t]/.test(token.source)) continue;
+    if (token.type !== 'directive') continue;
+    const handle = /^%TAG[ \t]+(\S+)/.exec(token.source)?.[1];
+    if (handle !== undefined) {
+      if (handles.has(handle)) return `duplicate tag handle ${handle} at ${lineCol(text, token.offset)}`;
+      handles.add(handle);
+    }
+    if (!/^%YAML[ \t]/.test(token.source)) continue;
     if (seen) return `found duplicate YAML directive at ${lineCol(text, token.offset)}`;
     seen = true;
     const major = /^%YAML[ \t]+([0-9]+)\./.exec(token.source)?.[1];
@@ -374,8 +382,8 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
     }
     // The bound is the size the aliases expand to, not their uses (1,000 uses of one anchor, a
     // staging area's files sharing their attributes, were refused); a loop is said below, with its path.
-    const alias = aliasProblems(doc, { merge: true, allowLoops: true })[0];
-    if (alias) return { error: `invalid YAML: ${alias.message}` };
+    const alias = aliasProblems(doc, { merge: true, allowLoops: true, uniqueAnchors: true })[0];
+    if (alias) return { error: `invalid YAML: ${alias.message} at ${lineCol(text, alias.offset)}` };
     const value = doc.toJS({ maxAliasCount: -1 }) as unknown;
     const shape = shapeError(value, MAX_YAML_DEPTH);
     if (shape !== null) return { error: `invalid YAML: ${shape}` };

@@ -141,6 +141,22 @@ test('nesting deeper than pushsource can read is a parse error, never a stack ov
   for (const n of [1001, 100_000]) assert.match((await parseData('['.repeat(n) + ']'.repeat(n), true)).error ?? '', /^invalid JSON: the document is nested more than 1000 levels deep \(pushsource's json.loads cannot read it either\) \(line 1, column 1001\)$/);
 });
 
+test('what PyYAML refuses beyond the aliases is refused: an anchor set twice, a merge key as a value, a %TAG handle declared twice', async () => {
+  const refused = ['a: &x 1\nb: &x 2\nc: *x\n', 'a: &x [1, &x 2]\n', 'b: [<<]\n', 'k: <<\n', '- <<\n', '%TAG !a! tag:x,2000:\n%TAG !a! tag:y,2000:\n---\na: 1\n'];
+  const read = ['a: &x 1\nb: &y 2\nc: *x\n', '<<: {a: 1}\nk: 2\n', 'a: {<<: [{b: 1}]}\n', 'a: "<<"\n', "a: '<<'\n", '%TAG !a! tag:x,2000:\n%TAG !b! tag:y,2000:\n---\na: 1\n'];
+  const oracle = pyyamlLoad([...refused, ...read]);
+  for (const [i, text] of refused.entries()) {
+    const r = await parseData(text, false);
+    assert.match(r.error ?? '', /^invalid YAML: (found duplicate anchor &x|a merge key \(<<\) is only a mapping's key|duplicate tag handle !a!).* at line \d+, column \d+$/, JSON.stringify(text));
+    if (oracle) assert.ok((oracle[i] as { $error?: string }).$error, `PyYAML refuses ${JSON.stringify(text)}`);
+  }
+  for (const [i, text] of read.entries()) {
+    const r = await parseData(text, false);
+    assert.equal(r.error, undefined, JSON.stringify(text));
+    if (oracle) assert.deepEqual(r.value, oracle[refused.length + i], `PyYAML: ${JSON.stringify(text)}`);
+  }
+});
+
 test('a block scalar ending the file without a line break reads as PyYAML reads it: no line break added, whatever its chomping and indentation indicators', async () => {
   // What PyYAML 6 gives for `a: <indicator>\n<lines>` (no final line break, unless the lines end with one).
   const cases: Array<[string, string, string]> = [

@@ -490,6 +490,23 @@ test('staged YAML: an anchor is shared by any number of aliases (1,000 uses were
   assert.deepEqual(r.items.map((i) => i.name), ['RHBA-41']);
 });
 
+test('staged YAML: an anchor set twice, a merge key as a value and a %TAG handle declared twice are parse problems naming the file and line, as PyYAML refuses them', async () => {
+  const root = stage({
+    'd1/staged.yaml': ['header: {version: "0.2"}', 'payload:', '  files:', '  - {relative_path: d1/FILES/a.txt, attributes: &attr {description: a}}', '  - {relative_path: d1/FILES/b.txt, attributes: &attr {description: b}}', '  - {relative_path: d1/FILES/c.txt, attributes: *attr}', ''].join('\n'),
+    'd1/FILES/a.txt': 'a',
+    'd1/FILES/b.txt': 'b',
+    'd1/FILES/c.txt': 'c',
+    'd2/staged.yaml': 'header: {version: "0.2"}\npayload:\n  files:\n  - {relative_path: d2/FILES/a.txt, attributes: {description: <<}}\n',
+    'd2/FILES/a.txt': 'a',
+    'd3/staged.yaml': '%TAG !e! tag:example.com,2000:\n%TAG !e! tag:example.org,2000:\n---\nheader: {version: "0.2"}\n',
+  });
+  for (const [d, message] of [['d1', /found duplicate anchor &attr .*line 5/], ['d2', /merge key \(<<\) is only a mapping's key.*line 4/], ['d3', /duplicate tag handle !e! at line 2/]] as const) {
+    const r = await loadStaged([`staged:${path.join(root, d)}`]);
+    hasProblem(r.problems, { code: 'STAGED_METADATA_PARSE', file: `${root}/${d}/staged.yaml`, message });
+    assert.deepEqual(r.items, []);
+  }
+});
+
 test('a YAML timestamp with an offset keeps its own day (PyYAML keeps the datetime\'s offset)', async () => {
   const root = stage({
     'd/CLOUD_IMAGES/s/resources.yaml': 'description: x\ntype: AMI\nbuild: {name: rhel-ec2, version: "9.4", respin: "2"}\nrelease: {date: 2024-05-01 23:30:00 -05:00}\nimages: [{path: a.raw, architecture: x86_64}]\n',
