@@ -1,3 +1,4 @@
+import type { Scalar } from 'yaml';
 import { StagepushError, type Problem } from '../../errors.js';
 import { fastYaml } from './fastyaml.js';
 import { aliasProblems } from '../../formats/yaml/aliases.js';
@@ -371,14 +372,29 @@ export async function parseYamlFull(text: string, opts: { exactIntegers?: boolea
     if (doc.errors.length) return { error: `invalid YAML: ${doc.errors[0]!.message}` };
     // A block scalar whose last line of text ends the file, without a line break: PyYAML's
     // scanner adds no line break there (`|`, `>`, their `+` and indentation indicators give "x",
-    // not "x\n"); this parser ends the content with one. (A last line of blanks is no text: both
-    // read it alike.)
-    if (/[^ \t]/.test(text.slice(Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1))) {
+    // not "x\n"); this parser ends the content with one. Whether that last line is text is told
+    // by the block's indentation, not by its characters: whatever follows the indentation is text
+    // (a tab, or one space more: PyYAML reads "  x\n  \t" as "x\n\t"), and a line of no more
+    // than the indentation adds nothing (both read it alike). So the scalar is read again without
+    // the last line: when it reads the same, the line added nothing.
+    const lastBreak = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    if (lastBreak < text.length - 1) {
+      const ending: Scalar[] = [];
       YAML.visit(doc, {
         Scalar(_key, node) {
-          if ((node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') && node.range?.[1] === text.length && typeof node.value === 'string' && node.value.endsWith('\n')) node.value = node.value.slice(0, -1);
+          if ((node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') && node.range?.[1] === text.length && typeof node.value === 'string' && node.value.endsWith('\n')) ending.push(node);
         },
       });
+      if (ending.length) {
+        const before = new Map<number, unknown>();
+        const without = YAML.parseDocument(text.slice(0, lastBreak + 1), { version: '1.1', schema: 'yaml-1.1', resolveKnownTags: false, uniqueKeys: false, merge: true, customTags: pyyamlTags as never, intAsBigInt: true });
+        YAML.visit(without, {
+          Scalar(_key, node) {
+            if (node.range) before.set(node.range[0], node.value);
+          },
+        });
+        for (const node of ending) if (without.errors.length || before.get(node.range![0]) !== node.value) node.value = (node.value as string).slice(0, -1);
+      }
     }
     // The bound is the size the aliases expand to, not their uses (1,000 uses of one anchor, a
     // staging area's files sharing their attributes, were refused); a loop is said below, with its path.

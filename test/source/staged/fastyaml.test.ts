@@ -165,6 +165,10 @@ test('a block scalar ending the file without a line break reads as PyYAML reads 
     ['|', '  x\n  y', 'x\ny'], ['>', '  x\n  y', 'x y'], ['|+', '  x\n\n  y', 'x\n\ny'], ['>+', '  x\n\n  y', 'x\ny'], ['|2', '   x\n  y', ' x\ny'],
     // A line break or a last line of blanks ends the text: the content keeps its line break(s).
     ['|', '  x\n', 'x\n'], ['>', '  x\n', 'x\n'], ['|+', '  x\n\n', 'x\n\n'], ['|', '  x\n  ', 'x\n'], ['|+', '  x\n  ', 'x\n'], ['>+', '  x\n\n ', 'x\n\n'], ['|-', '  x\n', 'x'],
+    ['|', '  x \n  ', 'x \n'],
+    // Whatever follows the indentation on the last line is text, blanks included: no line break added.
+    ['|', '  x\n  \t', 'x\n\t'], ['>', '  x\n  \t', 'x\n\t'], ['|+', '  x\n  \t', 'x\n\t'], ['|-', '  x\n  \t', 'x\n\t'], ['|', '  x\n  \t ', 'x\n\t '],
+    ['|', '  x\n   ', 'x\n '], ['>', '  x\n   ', 'x\n '], ['|', '  x\n   \t', 'x\n \t'], ['|2', '   x\n  \t', ' x\n\t'],
   ];
   const texts = cases.flatMap(([ind, lines]) => [`a: ${ind}\n${lines}`, `b:\n  a: ${ind}\n${lines.replace(/^/gm, '  ')}`, `- ${ind}\r\n${lines.replace(/\n/g, '\r\n')}`]);
   const oracle = pyyamlLoad(texts);
