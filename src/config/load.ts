@@ -9,7 +9,7 @@ import { StagepushError, type Problem } from '../errors.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
 import { cachedValidator, validatorCacheFile } from '../validator-cache.js';
 import { aliasProblems } from '../formats/yaml/aliases.js';
-import { CONFIG_SCHEMA, HOOK_PROGRAM, NON_BLANK, NO_NUL } from './schema.js';
+import { AGENT_LOG, CONFIG_SCHEMA, HOOK_PROGRAM, NON_BLANK, NO_NUL } from './schema.js';
 import { PLUGIN_PATH_KEYS } from '../plugins/defaults.js';
 import { resolveSettingPath } from '../paths.js';
 import type { LoadedConfig, StagepushConfig } from './types.js';
@@ -335,6 +335,7 @@ function describeError(e: ErrorObject): { key: string; message: string; segments
       if (params.pattern === NON_BLANK) message = 'must not be empty (a path)';
       else if (params.pattern === NO_NUL) message = 'must not contain a NUL byte (no command can hold one)';
       else if (params.pattern === HOOK_PROGRAM) message = 'must not be empty (the program the hook runs)';
+      else if (params.pattern === AGENT_LOG) message = 'must be syslog, stderr or file:PATH, with a path that is not empty';
       break;
     case 'minLength':
     case 'minItems':

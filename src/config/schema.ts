@@ -16,6 +16,8 @@ const strKey = (description: string, extra: Record<string, unknown> = {}) => ({ 
 export const RELATIVE_TO_FILE = 'a relative path is relative to this file';
 /** A path must not be empty or blank: "" would be the file's own directory (the CLI refuses --data-dir ""). */
 export const NON_BLANK = '\\S';
+/** agent.log: syslog, stderr or file:PATH, whose path, like every other, must not be empty or blank. */
+export const AGENT_LOG = '^(syslog|stderr|file:.*\\S.*)$';
 const pathKey = (description: string, extra: Record<string, unknown> = {}) => strKey(`${description}; ${RELATIVE_TO_FILE}`, { pattern: NON_BLANK, ...extra });
 
 const relativeUrl = strKey('path under the publish root (relative, unique across repositories; default: the repository id, or the destination for auto-created repositories)', { minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).*$' });
@@ -327,7 +329,7 @@ export const CONFIG_SCHEMA = {
       properties: {
         conf_d: pathKey('handler descriptor directory', { default: '/etc/stagepush/agent/conf.d' }),
         handlers_dir: pathKey('handler modules directory', { default: '/usr/lib/stagepush/agent/handlers' }),
-        log: strKey(`handler log: syslog, file:PATH or stderr (${RELATIVE_TO_FILE})`, { default: 'syslog', pattern: '^(syslog|stderr|file:.+)$' }),
+        log: strKey(`handler log: syslog, file:PATH or stderr (${RELATIVE_TO_FILE})`, { default: 'syslog', pattern: AGENT_LOG }),
       },
     },
   },

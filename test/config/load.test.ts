@@ -615,10 +615,16 @@ test('$STAGEPUSH_CONFIG naming no file is said as such (exit 3), not as a bad --
   assert.equal(flag.status, 2, flag.stderr);
 });
 
-test('an empty or blank path in the file (data_dir: "", publish root, plugins dir) is refused naming key and line, as --data-dir "" is', () => {
+test('an empty or blank path in the file (data_dir: "", publish root, plugins dir, agent.log file:) is refused naming key and line, as --data-dir "" is', () => {
   const err = problemsOf('log_retention_days: 1\ndata_dir: ""\npublish:\n  root: "  "\nplugins: {dir: ""}\n');
   assert.equal(err.code, 'CONFIG_INVALID');
   assert.deepEqual(err.problems.map((p) => `${p.field}@${p.entry}: ${p.message}`), ['data_dir@line 2: must not be empty (a path)', 'publish.root@line 4: must not be empty (a path)', 'plugins.dir@line 5: must not be empty (a path)']);
+  // agent.log file:PATH, its path blank or empty, as the other paths (syslog, stderr and a path are taken).
+  for (const log of ['"file:  "', '"file:"', '"file:\\t"']) {
+    const e = problemsOf(`log_retention_days: 1\nagent: {log: ${log}}\n`);
+    assert.deepEqual(e.problems.map((p) => `${p.field}@${p.entry}: ${p.message}`), ['agent.log@line 2: must be syslog, stderr or file:PATH, with a path that is not empty'], log);
+  }
+  for (const log of ['syslog', 'stderr', '/var/log/a.log']) assert.equal(parseConfigText(`agent: {log: "${log.startsWith('/') ? `file:${log}` : log}"}\n`, '/x/c.yaml').agent.log, log.startsWith('/') ? `file:${log}` : log);
   const dir = tempDir();
   const f = path.join(dir, 'c.yaml');
   writeFileSync(f, 'data_dir: ""\n');
