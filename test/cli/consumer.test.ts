@@ -215,6 +215,17 @@ test('consumer CLI end to end: register, bind, install/update/uninstall with dnf
   assert.deepEqual(json(['consumer', 'list']), []);
 });
 
+/**
+ * The handlers/acme.mjs written in `work` as the content handler of type ami (acme:Img), and a
+ * consumer web1 registered at `root`: the environment that runs the CLI with them.
+ */
+function amiHandlerConsumer(work: string, root: string, logFile: string): NodeJS.ProcessEnv {
+  writeFiles(path.join(work, 'conf.d'), { 'acme.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=acme:Img\n' });
+  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_HANDLERS_DIR: path.join(work, 'handlers'), STAGEPUSH_AGENT_LOG: `file:${logFile}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
+  assert.equal(runCli(['consumer', 'register', 'web1', '--root', root], { env }).status, 0);
+  return env;
+}
+
 test('a handler method letting an error escape (a rejection never awaited, a throwing timer callback) gives a failed report, exit 6, logged; the CLI does not crash', () => {
   const work = tempDir('consumer-escape-');
   const logFile = path.join(work, 'agent.log');
@@ -245,9 +256,7 @@ export default function (agent) {
 }
 `,
   });
-  writeFiles(path.join(work, 'conf.d'), { 'acme.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=acme:Img\n' });
-  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_HANDLERS_DIR: path.join(work, 'handlers'), STAGEPUSH_AGENT_LOG: `file:${logFile}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
-  assert.equal(runCli(['consumer', 'register', 'web1', '--root', root], { env }).status, 0);
+  const env = amiHandlerConsumer(work, root, logFile);
   for (const [op, message, event] of [
     ['install', 'upload to image service failed', 'unhandled promise rejection'],
     ['update', 'timer callback exploded', 'uncaught exception'],
@@ -307,9 +316,7 @@ export default function (agent) {
 }
 `,
   });
-  writeFiles(path.join(work, 'conf.d'), { 'acme.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=acme:Img\n' });
-  const env = { STAGEPUSH_DATA_DIR: path.join(work, 'data'), STAGEPUSH_AGENT_CONF_DIR: path.join(work, 'conf.d'), STAGEPUSH_AGENT_HANDLERS_DIR: path.join(work, 'handlers'), STAGEPUSH_AGENT_LOG: `file:${logFile}`, XDG_CONFIG_HOME: path.join(work, 'config'), STAGEPUSH_CONFIG: '' };
-  assert.equal(runCli(['consumer', 'register', 'web1', '--root', root], { env }).status, 0);
+  const env = amiHandlerConsumer(work, root, logFile);
   for (const [op, message, event] of [
     ['install', 'image cache flush failed', 'uncaught exception'],
     ['update', 'image service gone', 'unhandled promise rejection'],
