@@ -81,31 +81,53 @@ export interface ServeRoots {
  * target inside the store was followed, first of all: a RAW tree's escaping link to the store's
  * directory listed every stored file and served it, an https-only repository's files over http.
  */
-async function followable(link: string, text: string, target: string, treeRoot: string, roots: ServeRoots, scope: { base: string | null }): Promise<boolean> {
+async function followable(link: string, text: string, target: string, treeRoot: string, roots: ServeRoots, scope: Scope): Promise<boolean> {
   if (roots.rawEscapes && (await roots.rawEscapes.recorded(link))) return false;
   if (within(roots.store, target)) return scope.base !== null && path.isAbsolute(text) && STORED_FILE.test(path.relative(roots.store, target).split(path.sep).join('/'));
-  if (scope.base !== null) return within(scope.base, target);
+  if (scope.base !== null) return scope.tree !== null && (within(scope.tree, target) || inPool(scope.base, target));
   const versions = path.join(roots.publishRoot, '.versions');
   const exports = path.join(roots.publishRoot, 'export');
   if (within(versions, target)) {
     const parts = path.relative(versions, target).split(path.sep);
     if (parts.length < 2 || !parts[0] || !parts[1]) return false;
     scope.base = path.join(versions, parts[0], parts[1]);
+    // The published version (`<base>/<n>`): the protocol tree's link names it. A link to the
+    // distributor's directory itself leads nowhere further.
+    scope.tree = parts[2] ? path.join(scope.base, parts[2]) : null;
     return true;
   }
   if (within(exports, target) && target !== exports) {
-    scope.base = target;
+    scope.base = scope.tree = target;
     return true;
   }
   // A link of the protocol tree itself, at the relative_url an export distributor recorded for this target.
   if (roots.exportLinks && within(treeRoot, link) && link !== treeRoot) {
     const relativeUrl = path.relative(treeRoot, link).split(path.sep).join('/');
     if (await roots.exportLinks.recorded(relativeUrl, target)) {
-      scope.base = target;
+      scope.base = scope.tree = target;
       return true;
     }
   }
   return false;
+}
+
+/**
+ * Where a request went in: the distributor's versions directory (`.versions/<repo>/<key>`, or an
+ * export directory) and the published tree in it (`<base>/<n>`). Past the first link, a link is
+ * followed within that tree, or into the distributor's package pool beside it (yum's `Packages ->
+ * ../packages-<mode>`): never to the versions directory itself, its state.json, its escape
+ * records or its other versions, where a RAW tree's link through `Packages/..` led (the escape
+ * check at import and publish does not know the distributor's own links).
+ */
+interface Scope {
+  base: string | null;
+  tree: string | null;
+}
+
+/** `target` is in the package pool of the versions directory `base` (`packages-<mode>/…`). */
+function inPool(base: string, target: string): boolean {
+  const first = path.relative(base, target).split(path.sep)[0] ?? '';
+  return /^packages-[^.]+$/.test(first);
 }
 
 /**
@@ -129,7 +151,7 @@ async function linkTarget(link: string, text: string): Promise<string> {
 export async function resolveRequest(rawPath: string, treeRoot: string, roots: ServeRoots): Promise<Resolved> {
   const d = decodeRequestPath(rawPath);
   if ('reason' in d) return { kind: 'notfound', reason: d.reason };
-  const scope = { base: null as string | null };
+  const scope: Scope = { base: null, tree: null };
   let cur = treeRoot;
   for (const seg of d.segments) {
     let p = path.join(cur, seg);

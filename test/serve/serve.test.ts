@@ -13,7 +13,7 @@ import { contentTypeOf } from '../../src/serve/mime.js';
 import { FakeStore, fakeConfig } from '../helpers/fakeconduit.js';
 import { runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { rawRequest, startServeCli } from '../helpers/serve.js';
-import { Engine } from '../helpers/yum.js';
+import { Engine, RPMS } from '../helpers/yum.js';
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -470,6 +470,40 @@ test('serve resolves a link\'s target as the kernel does, each link before the "
     assert.doesNotMatch(r.body.toString(), /state\.json/);
     assert.equal((await rawRequest(url, '/pub/x/state.json')).status, 404);
     assert.equal((await rawRequest(url, '/pub/x/f.txt')).body.toString(), 'lexical');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('serve never follows a yum tree\'s RAW link through the distributor\'s own Packages link out of the published version (Packages/.. is the versions directory: its state.json, other versions); the packages themselves are served', async () => {
+  const eng = new Engine();
+  const work = tempDir();
+  const t = path.join(work, 'tree');
+  mkdirSync(path.join(t, 'a'), { recursive: true });
+  writeFileSync(path.join(t, 'a', 'f.txt'), 'own');
+  symlinkSync('Packages/..', path.join(t, 'z'));
+  symlinkSync('Packages/../state.json', path.join(t, 'w'));
+  symlinkSync('a/f.txt', path.join(t, 'inside'));
+  eng.run(['repo', 'create', 'y1', '--importer', 'yum_importer']);
+  eng.run(['repo', 'distributor', 'add', 'y1', 'yum_distributor', '--distributor-config', 'relative_url=y1']);
+  eng.run(['content', 'upload', '--repo', 'y1', path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm')]);
+  eng.run(['content', 'upload', '--repo', 'y1', '--type', 'directory', '--unit-key', 'name=t1', t]);
+  eng.run(['repo', 'publish', 'y1']);
+  const srv = await startServer({ publishRoot: eng.publishRoot, contentRoot: path.join(eng.dataDir, 'content'), httpPort: 0 });
+  try {
+    const url = srv.listeners[0]!.url;
+    for (const p of ['/y1/inside', '/y1/a/f.txt']) assert.equal((await rawRequest(url, p)).body.toString(), 'own', p);
+    const rpm = await rawRequest(url, '/y1/Packages/h/hello-1.0-1.noarch.rpm');
+    assert.equal(rpm.status, 200);
+    assert.deepEqual(rpm.body, readFileSync(path.join(RPMS, 'install', 'hello-1.0-1.noarch.rpm')));
+    for (const p of ['/y1/w', '/y1/z/', '/y1/z/state.json', '/y1/z/1/a/f.txt']) {
+      const r = await rawRequest(url, p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body.toString(), /relativeUrl|Index of|own/, p);
+    }
+    const list = (await rawRequest(url, '/y1/')).body.toString();
+    assert.match(list, /href="inside"/);
+    assert.doesNotMatch(list, /href="[wz]"/);
   } finally {
     await srv.close();
   }
