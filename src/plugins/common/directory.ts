@@ -48,8 +48,11 @@ export const LINK_MODES: readonly LinkMode[] = ['symlink', 'hardlink', 'copy'];
 /** The most symlinks followed resolving one link (the kernel's own limit, MAXSYMLINKS). */
 const MAX_SYMLINK_HOPS = 40;
 
-/** Where a tree's symlink leads: a path in the tree ('' its root), out of it, or round a loop. */
-export type TreeLinkTarget = { kind: 'inside'; path: string } | { kind: 'outside' } | { kind: 'loop' };
+/**
+ * Where a tree's symlink leads: a path in the tree ('' its root), out of it, round a loop, or
+ * nowhere (through a file, as `boot.img/..`: ENOTDIR, when the caller says which paths are files).
+ */
+export type TreeLinkTarget = { kind: 'inside'; path: string } | { kind: 'outside' } | { kind: 'loop' } | { kind: 'through-file' };
 
 /**
  * Resolve a symlink at `entryPath` with `target` as the kernel resolves it, component by
@@ -59,9 +62,10 @@ export type TreeLinkTarget = { kind: 'inside'; path: string } | { kind: 'outside
  * `images -> latest/images` with `latest -> 9.4` is `9.4/images`. Empty components (a trailing
  * slash, `9.4/`) and "." are nothing. An absolute target leaves the tree; a chain of more than
  * MAX_SYMLINK_HOPS links is a loop. A path reached that is not in the tree is returned as it is
- * (the caller knows whether it exists).
+ * (the caller knows whether it exists); with `files` (the tree's regular files), a path that goes
+ * on through one of them is `through-file`.
  */
-export function resolveTreeLink(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): TreeLinkTarget {
+export function resolveTreeLink(entryPath: string, target: string, links: ReadonlyMap<string, string> = new Map(), files?: ReadonlySet<string>): TreeLinkTarget {
   // `cur`: the directory reached so far ('' the root); `rest`: the components still to walk.
   const slash = entryPath.lastIndexOf('/');
   let cur = slash < 0 ? '' : entryPath.slice(0, slash);
@@ -80,6 +84,8 @@ export function resolveTreeLink(entryPath: string, target: string, links: Readon
     const next = cur ? `${cur}/${c}` : c;
     const link = links.get(next);
     if (link === undefined) {
+      // A file with more to walk after it (`boot.img/..`, `boot.img/`): the kernel stops there.
+      if (files?.has(next) && rest.length) return { kind: 'through-file' };
       cur = next;
       continue;
     }

@@ -135,15 +135,17 @@ export function realiseDirectoryUnit(unit: Pick<Unit, 'unitKey' | 'metadata'>, b
   const skipped: Array<{ path: string; target: string; reason: string }> = [];
 
   const links = new Map(entries.filter((e) => e.type === 'symlink').map((e) => [e.path, e.target!]));
+  const files = new Set(entries.filter((e) => e.type === 'file').map((e) => e.path));
   // What a link leads to, resolved as the kernel resolves it through the tree's own links (one
   // resolver for the tree: common/directory.ts). Normalised as text, `images -> latest/images`
   // with `latest -> 9.4` named no entry (latest/images is not a manifest path) and `current -> 9.4/`
   // none either ("9.4/"): both were skipped as dangling or looping.
   const resolve = (e: DirectoryEntry): DirectoryEntry | 'outside' | null => {
     if (e.escapes) return 'outside';
-    const r = resolveTreeLink(e.path, e.target!, links);
+    const r = resolveTreeLink(e.path, e.target!, links, files);
     if (r.kind === 'outside') return 'outside';
-    // A loop, a path the tree does not hold, or the root itself (a copy of the tree inside itself).
+    // A loop, a path through a file, a path the tree does not hold, or the root itself (a copy of
+    // the tree inside itself).
     return r.kind === 'inside' ? (byPath.get(r.path) ?? null) : null;
   };
   // `copying`: the directories (their paths in the tree) whose copies the current path is inside;

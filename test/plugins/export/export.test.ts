@@ -333,3 +333,23 @@ test('the symlinks an export skips are listed in what the engine records and sho
   const rep = JSON.parse(r.stdout) as { repositories: Array<{ distributors: Array<{ type_id: string; report: Parameters<typeof check>[0] }> }> };
   check(rep.repositories[0]!.distributors.find((d) => d.type_id === 'export_distributor')!.report, 'push report');
 });
+
+test('export tree: a link going on through a file (boot.img/.., boot.img/) leads nowhere, as the kernel says (ENOTDIR): skipped and listed, not copied as the directory above the file', async () => {
+  const store = new FakeStore();
+  const repo = store.repo('notdir', 'export_distributor');
+  const t = path.join(tempDir(), 'tree');
+  mkdirSync(path.join(t, '9.4', 'images'), { recursive: true });
+  writeFileSync(path.join(t, '9.4', 'images', 'boot.img'), 'img');
+  symlinkSync('9.4/images/boot.img/..', path.join(t, 'odd'));
+  symlinkSync('9.4/images/boot.img/', path.join(t, 'slash'));
+  symlinkSync('9.4/images/boot.img', path.join(t, 'fine'));
+  for (const l of ['odd', 'slash']) assert.throws(() => readFileSync(path.join(t, l, 'boot.img')), /ENOTDIR/, `the kernel: ${l}`);
+  await new GenericImporter().uploadUnit(repo, { typeId: 'directory', unitKey: { name: 'tree' }, metadata: {}, filePath: t }, store.importer('notdir'), fakeConfig());
+  const rep = await new ExportDistributor().publishRepo(repo, store.publisher('notdir'), fakeConfig({ mode: 'tree' }));
+  const out = path.join(store.publishRoot, 'export', 'notdir');
+  assert.equal(readFileSync(path.join(out, 'fine'), 'utf8'), 'img');
+  assert.equal(existsSync(path.join(out, 'odd')), false);
+  assert.equal(existsSync(path.join(out, 'slash')), false);
+  const details = rep.details as { skipped: Array<{ path: string; reason: string }> };
+  assert.deepEqual(details.skipped.map((s) => `${s.path}: ${s.reason}`).sort(), ['odd: dangling or looping', 'slash: dangling or looping']);
+});
