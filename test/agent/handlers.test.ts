@@ -413,6 +413,45 @@ test('a bind handler configured with the consumer root itself where a file or a 
   assert.throws(() => assertInsideRoot(root, path.join(root, 'up', 'x'), 'the key files directory'), { message: `the key files directory ${path.join(root, 'up', 'x')} leads out of the consumer root ${root} (through a symlink: ${path.join(root, 'up')} is ${dir})` });
 });
 
+test('clean and unbind remove only what the bind handlers wrote: a bindings_dir of /var keeps the rpm database and its other files, a repo_file of another tool keeps its sections', async () => {
+  const { dir, engine, svc } = await service({
+    'file-bind.conf': '[main]\nenabled=1\n[types]\nbind=iso_distributor\n[iso_distributor]\nclass=stagepush:FileBindHandler\nbindings_dir=/var\n',
+    'yum.conf': '[main]\nenabled=1\n[types]\nbind=yum_distributor\n[yum_distributor]\nclass=stagepush:YumBindHandler\nrepo_file=/etc/yum.repos.d/fedora.repo\n',
+  });
+  const root = path.join(dir, 'root');
+  // What the root holds anyway: the rpm database, another .json file (one that looks like a
+  // binding file's name too), another tool's repo file with its section.
+  writeFiles(root, {
+    'var/lib/rpm/rpmdb.sqlite': 'db\n',
+    'var/other.json': '{"keep": true}\n',
+    'var/files2.json': '{"repoId": "other", "distributorId": "d", "typeId": "t", "payload": {}}\n',
+    'etc/yum.repos.d/fedora.repo': '[fedora]\nname=Fedora\nbaseurl=http://fedora.example/\n',
+  });
+  const key = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n-----END PGP PUBLIC KEY BLOCK-----\n';
+  engine.repos.set('files', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files' } }, units: [] });
+  engine.repos.set('files2', { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: 'files2' } }, units: [] });
+  engine.repos.set('y', { distributors: [{ id: 'yum', typeId: 'yum_distributor' }], payloads: { yum: { repo_id: 'y', relative_path: 'y', protocols: ['http'], base_urls: { http: 'http://x' }, gpg_keys: { rsa: key }, ca_cert: null } }, units: [] });
+  svc.register('c', root);
+  for (const repo of ['files', 'y']) assert.equal((await svc.bind('c', repo)).succeeded, true, repo);
+  assert.ok(existsSync(path.join(root, 'var/files.json')));
+  const keysDir = path.join(root, 'etc/yum.repos.d/stagepush-keys');
+  assert.ok(existsSync(path.join(keysDir, 'y', 'rsa.gpg')));
+  const c = await svc.clean('c');
+  assert.equal(c.succeeded, true, JSON.stringify(c.details));
+  assert.equal(readFileSync(path.join(root, 'var/lib/rpm/rpmdb.sqlite'), 'utf8'), 'db\n', 'the rpm database is kept');
+  assert.deepEqual(readdirSync(path.join(root, 'var')).sort(), ['files2.json', 'lib', 'other.json'], 'only the binding file is removed');
+  const fedora = readFileSync(path.join(root, 'etc/yum.repos.d/fedora.repo'), 'utf8');
+  assert.deepEqual([...fedora.matchAll(/^\[([^\]]+)\]$/gm)].map((m) => m[1]), ['fedora'], 'the other section is kept, the bound one removed');
+  assert.match(fedora, /^baseurl=http:\/\/fedora\.example\/$/m);
+  assert.equal(existsSync(keysDir), false, 'the key files and their emptied directory are removed');
+  assert.deepEqual(engine.consumers.bindings('c'), []);
+  // unbind: a file of the binding file's name that bind did not write is kept.
+  const fb = new FileBindHandler({ bindings_dir: '/var' }, 'iso_distributor');
+  const u = fb.unbind({ consumerId: 'c', root } as unknown as HandlerConduit, 'other', {});
+  assert.equal(u.details.removed, false);
+  assert.equal(readFileSync(path.join(root, 'var/other.json'), 'utf8'), '{"keep": true}\n');
+});
+
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {
   const { dir, engine, svc } = await service();
   const store = path.join(dir, 'store');

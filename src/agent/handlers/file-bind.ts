@@ -2,9 +2,11 @@
  * File bind handler (distributor type iso_distributor). A file repository needs no client
  * configuration beyond knowing it is bound: bind records the distributor's consumer payload in
  * `<root>/<bindings_dir>/<repo_id>.json` (default /etc/stagepush/file-repos), where the file
- * content handler and operators can see it; unbind removes that file, clean the directory.
+ * content handler and operators can see it; unbind removes that file, clean every such file in
+ * the directory. Only the binding files are removed, never the directory: bindings_dir may name a
+ * directory the root holds anyway (/var, /etc), whose other files are not the handler's.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
 import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
@@ -12,6 +14,26 @@ import { BindReport, CleanReport } from '../reports.js';
 import { StagepushError } from '../../errors.js';
 
 const SAFE = /[^A-Za-z0-9._-]/g;
+
+/**
+ * `file` is a binding file as bind writes it (for `repoId` when given): a regular file named after
+ * its repository holding the JSON object bind writes. A file of that name that is not one (the
+ * directory's own files when bindings_dir names /etc or /var) is not the handler's to remove.
+ */
+function isBindingFile(file: string, repoId?: string): boolean {
+  if (!lstatSync(file, { throwIfNoEntry: false })?.isFile()) return false;
+  let o: unknown;
+  try {
+    o = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return false;
+  const b = o as Record<string, unknown>;
+  if (typeof b.repoId !== 'string' || typeof b.distributorId !== 'string' || typeof b.typeId !== 'string' || !('payload' in b)) return false;
+  if (repoId !== undefined && b.repoId !== repoId) return false;
+  return path.basename(file) === `${b.repoId.replace(SAFE, '_')}.json`;
+}
 
 export class FileBindHandler extends BindHandler {
   static override readonly settings = { bindings_dir: settingChecks.dirBelowRoot };
@@ -42,8 +64,8 @@ export class FileBindHandler extends BindHandler {
 
   unbind(conduit: HandlerConduit, repoId: string, _options: HandlerOptions): BindReport {
     const file = path.join(this.dir(conduit), `${repoId.replace(SAFE, '_')}.json`);
-    const existed = existsSync(file);
-    rmSync(file, { force: true });
+    const existed = isBindingFile(file, repoId);
+    if (existed) rmSync(file, { force: true });
     return new BindReport().setSucceeded({ repoId, file, removed: existed }, existed ? 1 : 0);
   }
 
@@ -51,8 +73,9 @@ export class FileBindHandler extends BindHandler {
     // A root that is gone holds nothing to clean (the consumer can still be unregistered).
     if (!existsSync(conduit.root)) return new CleanReport().setSucceeded({ removed: [], root_missing: conduit.root }, 0);
     const dir = this.dir(conduit);
-    const files = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : [];
-    rmSync(dir, { recursive: true, force: true });
+    // The binding files alone: the directory is left (it may hold other files, see above).
+    const files = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && isBindingFile(path.join(dir, n))) : [];
+    for (const n of files) rmSync(path.join(dir, n), { force: true });
     return new CleanReport().setSucceeded({ dir, removed: files }, files.length);
   }
 }

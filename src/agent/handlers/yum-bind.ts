@@ -13,10 +13,11 @@
  *   sslverify=<0|1>   from the handler configuration `ssl_verify` (default 1)
  *
  * Paths in the file are host paths (`<root>/…`), as dnf --installroot reads them. unbind
- * removes the section and its files (the file too when no section is left); clean removes the
- * file and the stagepush-keys directory beside it.
+ * removes the section and its files (the file too when no section is left); clean does so for
+ * every repository the consumer is bound to with this handler's type (then removes the
+ * stagepush-keys directory when it is empty), and leaves every other section and file alone.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assertInsideRoot } from './inside.js';
 import { BindHandler, settingChecks, type Binding, type HandlerConduit, type HandlerOptions } from '../handler.js';
@@ -210,17 +211,29 @@ export class YumBindHandler extends BindHandler {
       conduit.log.info(`clean: the consumer root ${conduit.root} is gone; nothing to remove`);
       return new CleanReport().setSucceeded({ removed: [], root_missing: conduit.root }, 0);
     }
+    // What this handler wrote for the consumer's bindings alone: the sections of its bound
+    // repositories and their key files. repo_file may name a file the root holds anyway (another
+    // tool's .repo file with its own sections, a file of /var), which clean must not remove whole.
     const file = this.repoFile(conduit);
+    const repoIds = new Set(conduit.bindings().filter((b) => b.typeId === this.typeId).map((b) => b.repoId));
     const removed: string[] = [];
-    if (existsSync(file)) {
-      rmSync(file, { force: true });
-      removed.push(file);
+    const rf = readRepoFile(file);
+    const kept = rf.sections.filter((s) => !repoIds.has(s.id));
+    if (kept.length !== rf.sections.length) {
+      removed.push(...rf.sections.filter((s) => repoIds.has(s.id)).map((s) => `${file} [${s.id}]`));
+      rf.sections = kept;
+      writeRepoFile(file, rf);
     }
+    for (const id of repoIds) {
+      const keys = this.filesDir(conduit, id);
+      if (existsSync(keys)) {
+        rmSync(keys, { recursive: true, force: true });
+        removed.push(keys);
+      }
+    }
+    // The handler's own directory of key files goes when nothing is left in it.
     const keys = this.filesDir(conduit);
-    if (existsSync(keys)) {
-      rmSync(keys, { recursive: true, force: true });
-      removed.push(keys);
-    }
+    if (existsSync(keys) && lstatSync(keys).isDirectory() && readdirSync(keys).length === 0) rmdirSync(keys);
     conduit.log.info(`clean: removed ${removed.length ? removed.join(', ') : 'nothing'}`);
     return new CleanReport().setSucceeded({ repoFile: file, removed }, removed.length);
   }
