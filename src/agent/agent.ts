@@ -29,12 +29,17 @@ interface CallState {
   ended: boolean;
 }
 
-/** An error a handler let escape after its call ended, or one no call's context can be found for. */
+/**
+ * An error a handler let escape after its call ended, or one no call's context can be found for
+ * while no call, or several, were running (with one running it is that call's).
+ */
 export interface LateError {
   event: string;
   error: Error;
   /** The call it arose in (as the log names it), undefined when that is not known. */
   call?: string;
+  /** With no call known: how many calls were running when it arose, when more than one (it is not late then). */
+  running?: number;
 }
 
 /**
@@ -47,9 +52,11 @@ export interface LateError {
  * call's error, and one handler's error failed them all.
  *
  * The listener is installed while anything holds it: each running call, and a holder for late
- * errors (the CLI, until the process exits). An error whose call is known but has ended, or whose
- * call cannot be known, fails no call: it is logged (in the call's log, else in the log of every
- * call running and every holder) and handed to the holders' `onLate`.
+ * errors (the CLI, until the process exits). An error arising in no call's context while exactly
+ * one call runs is that call's (a callback set up outside it: an abort listener on its signal, a
+ * resource a module made when it loaded). An error whose call is known but has ended, or whose
+ * call cannot be known (none running, or several), fails no call: it is logged (in the call's log,
+ * else in the log of every call running and every holder) and handed to the holders' `onLate`.
  */
 class EscapedErrors {
   private readonly calls = new AsyncLocalStorage<CallState>();
@@ -111,13 +118,29 @@ class EscapedErrors {
       call.log.error(`${call.label}: ${event}: ${error.message}\n${trace}`);
       return;
     }
+    const running = [...this.running].filter((c) => !c.ended);
+    if (!call && running.length === 1) {
+      // No context to go by (a callback set up outside the call: an abort listener on its signal
+      // run by whoever aborted it, something a module made when it loaded), but only one call
+      // is running: the error is its, as it was before calls had contexts, and fails its report.
+      const only = running[0]!;
+      only.escaped.push({ event, error });
+      only.log.error(`${only.label}: ${event} (in no call's context; the only call running): ${error.message}\n${trace}`);
+      return;
+    }
     if (call) {
       call.log.error(`${call.label}: ${event} after the call had ended (its report was already given): ${error.message}\n${trace}`);
+    } else if (running.length > 1) {
+      // Not late, and not known to be any one call's: failing them all would fail calls it is not
+      // theirs (what 4c23edb fixed), so none is.
+      const logs = new Set(running.map((c) => c.log).concat([...this.holders].map((h) => h.log)));
+      for (const log of logs) log.error(`${event} while ${running.length} handler calls were running, in none of their contexts (no call is failed for it): ${error.message}\n${trace}`);
     } else {
-      const logs = new Set([...this.running].map((c) => c.log).concat([...this.holders].map((h) => h.log)));
+      const logs = new Set([...this.holders].map((h) => h.log));
       for (const log of logs) log.error(`${event} that no handler call can be named for (no call is failed for it): ${error.message}\n${trace}`);
     }
-    for (const h of this.holders) h.onLate?.({ event, error, ...(call ? { call: call.label } : {}) });
+    const late: LateError = { event, error, ...(call ? { call: call.label } : {}), ...(!call && running.length > 1 ? { running: running.length } : {}) };
+    for (const h of this.holders) h.onLate?.(late);
   }
 }
 

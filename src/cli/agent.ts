@@ -109,11 +109,16 @@ function holdLateErrors(log: import('../agent/handler.js').AgentLogger, router: 
   if (lateHeld) return;
   lateHeld = true;
   router.holdForLate(log, (late) => {
-    const where = late.call ? `${late.call}: ${late.event} after the call had ended` : `${late.event} that no handler call can be named for`;
-    const err = new StagepushError('AGENT_HANDLER_LATE_ERROR', `${where}: ${late.error.message} (its trace is in the agent log)`, {
-      kind: 'failed',
-      hint: 'the handler left a timer or a promise behind that failed after its report was given: fix the handler',
-    });
+    // Several calls running and none named: the error is not late, it cannot be given to one of them.
+    const err = late.running
+      ? new StagepushError('AGENT_HANDLER_ESCAPED_ERROR', `${late.event} while ${late.running} handler calls were running, in none of their contexts: ${late.error.message} (its trace is in the agent log)`, {
+          kind: 'failed',
+          hint: 'a handler let an error escape from a callback set up outside its call (an event listener, something made when its module loaded), so no call could be failed for it: fix the handler',
+        })
+      : new StagepushError('AGENT_HANDLER_LATE_ERROR', `${late.call ? `${late.call}: ${late.event} after the call had ended` : `${late.event} that no handler call can be named for`}: ${late.error.message} (its trace is in the agent log)`, {
+          kind: 'failed',
+          hint: 'the handler left a timer or a promise behind that failed after its report was given: fix the handler',
+        });
     process.stderr.write(formatError(err) + '\n');
     process.exitCode = EXIT.failed;
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadHandlers } from '../../src/agent/loader.js';
-import { Agent } from '../../src/agent/agent.js';
+import { Agent, escapedErrors, type LateError } from '../../src/agent/agent.js';
 import { ConsumerService } from '../../src/agent/consumers.js';
 import { ContentReport, HandlerReport } from '../../src/agent/reports.js';
 import { tempDir } from '../helpers/cli.js';
@@ -230,8 +230,90 @@ test('handler calls running at once in one process: an escaped error fails only 
   assert.deepEqual(summary('settle'), [true, null, null]);
   for (const m of modes) assert.equal(by[m]!.details.consumer, m, "the method's own details are kept");
   const errors = log.lines.filter((l) => l.startsWith('error '));
-  assert.ok(errors.some((l) => l.startsWith('error unhandled promise rejection that no handler call can be named for (no call is failed for it): rejected outside every call\n')), log.lines.join('\n'));
+  // Not late (five calls were running), and none of theirs.
+  assert.ok(errors.some((l) => l.startsWith('error unhandled promise rejection while 5 handler calls were running, in none of their contexts (no call is failed for it): rejected outside every call\n')), log.lines.join('\n'));
   assert.equal(errors.length, 4, errors.join('\n---\n'));
+});
+
+/**
+ * Errors escaping from callbacks set up outside the call's async context: an abort listener on
+ * conduit.signal (run by whoever aborts, here the test), a promise made when the module loaded.
+ */
+const OUT_OF_CONTEXT = `
+let rejectLoaded;
+// Made when the module loads, in no handler call's context.
+const loaded = new Promise((_, reject) => (rejectLoaded = reject));
+export default function (agent) {
+  class Out extends agent.ContentHandler {
+    async install(conduit, units) {
+      if (units[0].name === 'loaded') {
+        rejectLoaded(new Error('the connection made at load failed'));
+        await new Promise((r) => setTimeout(r, 0));
+      } else {
+        conduit.signal.addEventListener('abort', () => { throw new Error('cleanup on abort failed'); });
+        const aborted = new Promise((r) => conduit.signal.addEventListener('abort', r));
+        conduit.progress.report({ step: 'waiting for the abort' });
+        await aborted;
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      return new agent.ContentReport().setSucceeded({ installed: units.map((u) => u.name) }, units.length);
+    }
+    update() { return new agent.ContentReport(); }
+    uninstall() { return new agent.ContentReport(); }
+    profile() { return new agent.ProfileReport(); }
+  }
+  return { Out };
+}
+`;
+
+test('an error escaping in no call\'s context (an abort listener on the signal, a promise made at module load) while exactly one call runs fails that call; with none running it is late', async () => {
+  const dir = tempDir('agent-escape-one-');
+  writeFiles(path.join(dir, 'handlers'), { 'out.mjs': OUT_OF_CONTEXT });
+  writeFiles(path.join(dir, 'conf.d'), { 'out.conf': '[main]\nenabled=1\n[types]\ncontent=ami\n[ami]\nclass=out:Out\n' });
+  mkdirSync(path.join(dir, 'root'));
+  const registry = await loadHandlers({ confDir: path.join(dir, 'conf.d'), handlersDir: path.join(dir, 'handlers'), builtinConfDir: null, contentTypes: CONTENT_TYPES, distributorTypes: DISTRIBUTOR_TYPES });
+  assert.deepEqual(registry.problems, []);
+  const log = memoryLog();
+  const abort = new AbortController();
+  let waiting!: () => void;
+  const isWaiting = new Promise<void>((r) => (waiting = r));
+  const svc = new ConsumerService(memoryEngine(), new Agent(registry, log, { osType: 'TestOS' }), (e) => e.type === 'progress' && waiting(), abort.signal);
+  svc.register('c1', path.join(dir, 'root'));
+  const lates: LateError[] = [];
+  const { value, left } = await withBareProcess(async () => {
+    const release = escapedErrors.holdForLate(log, (l) => lates.push(l));
+    try {
+      const loaded = await svc.content('install', 'c1', 'ami', [{ name: 'loaded' }], {});
+      const running = svc.content('install', 'c1', 'ami', [{ name: 'img' }], {});
+      // Aborted here (the test's context, not the call's), as a Ctrl-C handler aborts it.
+      await isWaiting;
+      abort.abort();
+      const aborted = await running;
+      // None running now: late, and said so.
+      Promise.reject(new Error('rejected with no call running'));
+      await new Promise((r) => setTimeout(r, 0));
+      return { loaded, aborted };
+    } finally {
+      release();
+    }
+  });
+  assert.deepEqual(left, [0, 0], 'no listener left');
+  assert.equal(value.loaded.succeeded, false, JSON.stringify(value.loaded.details));
+  assert.equal(value.loaded.details.message, 'the connection made at load failed');
+  assert.deepEqual(value.loaded.details.escaped, [{ event: 'unhandled promise rejection', message: 'the connection made at load failed' }]);
+  assert.equal(value.aborted.succeeded, false, JSON.stringify(value.aborted.details));
+  assert.equal(value.aborted.details.message, 'cleanup on abort failed');
+  assert.deepEqual(value.aborted.details.escaped, [{ event: 'uncaught exception', message: 'cleanup on abort failed' }]);
+  assert.deepEqual(value.aborted.details.installed, ['img'], "the method's own details are kept");
+  assert.deepEqual(
+    lates.map((l: LateError & { running?: number }) => [l.event, l.error.message, l.call ?? null, l.running ?? null]),
+    [['unhandled promise rejection', 'rejected with no call running', null, null]],
+    'only the error with no call running is late',
+  );
+  const errors = log.lines.filter((l) => l.startsWith('error '));
+  assert.ok(errors.some((l) => l.startsWith("error out:Out install (content ami, consumer c1): uncaught exception (in no call's context; the only call running): cleanup on abort failed\n")), errors.join('\n---\n'));
+  assert.ok(errors.some((l) => l.startsWith('error unhandled promise rejection that no handler call can be named for (no call is failed for it): rejected with no call running\n')), errors.join('\n---\n'));
+  assert.equal(errors.length, 3, errors.join('\n---\n'));
 });
 
 test('a handler returning something that is not a report gives a failed report', async () => {
