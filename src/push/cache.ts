@@ -504,18 +504,22 @@ export class PushCache {
    * shared unit it updated (an advisory, a module stream, a file's fields) and that are not
    * published yet (--skip publish, a failed publish, an interrupted push), or whose hooks failed:
    * the next push publishes them (runs their hooks again) whatever its destinations. `why`: their
-   * shared_updates. Read-only runs (dry run) see them.
+   * shared_updates. `created`: the repository's creation time when the publish was owed, which
+   * tells it from a repository deleted since and made again with its id (null: owed by an older
+   * stagepush, which did not record it). Read-only runs (dry run) see them.
    */
-  pendingPublishes(): Map<string, { version: number | null; why: string[] }> {
+  pendingPublishes(): Map<string, { version: number | null; why: string[]; created: string | null }> {
     if (!hasTable(this.db, 'pending_publishes')) return new Map();
-    const rows = this.stmt(this.db, 'SELECT repo_id, version, why FROM pending_publishes ORDER BY repo_id').all() as Array<{ repo_id: string; version: number | null; why: string }>;
-    return new Map(rows.map((r) => [r.repo_id, { version: r.version, why: JSON.parse(r.why) as string[] }]));
+    // A dry run reads a push.sqlite of an older stagepush as it is: without the column, none is known.
+    const created = hasColumn(this.db, 'pending_publishes', 'created') ? 'created' : 'NULL AS created';
+    const rows = this.stmt(this.db, `SELECT repo_id, version, why, ${created} FROM pending_publishes ORDER BY repo_id`).all() as Array<{ repo_id: string; version: number | null; why: string; created: string | null }>;
+    return new Map(rows.map((r) => [r.repo_id, { version: r.version, why: JSON.parse(r.why) as string[], created: r.created }]));
   }
 
-  /** Remember that a repository's version (given by a shared update) is to be published. */
-  owePublish(repoId: string, version: number | null, why: string[]): void {
+  /** Remember that a repository's version (given by a shared update) is to be published; `created`: the repository's creation time. */
+  owePublish(repoId: string, version: number | null, why: string[], created: string | null): void {
     if (this.readOnly) return;
-    this.stmt(this.db, 'INSERT INTO pending_publishes (repo_id, version, why, since) VALUES (?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, why = excluded.why').run(repoId, version, JSON.stringify(why), Date.now());
+    this.stmt(this.db, 'INSERT INTO pending_publishes (repo_id, version, why, since, created) VALUES (?, ?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, why = excluded.why, created = excluded.created').run(repoId, version, JSON.stringify(why), Date.now(), created);
     this.flush();
   }
 
@@ -546,8 +550,8 @@ function hasColumn(db: BetterSqlite3.Database, table: string, column: string): b
   return !!db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, column);
 }
 
-/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms. */
-const SCHEMA = 2;
+/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms, 3 pending_publishes.created. */
+const SCHEMA = 3;
 
 function initSchema(db: BetterSqlite3.Database): void {
   // A staging table of an earlier shape is a cache: dropped and made again.
@@ -557,6 +561,9 @@ function initSchema(db: BetterSqlite3.Database): void {
   // hashed once, as a file whose ctime changed (see checksumCache). The column may be NULL: an
   // older stagepush writing here leaves it so, which is such a row.
   if (hasTable(db, 'stat_cache') && !hasColumn(db, 'stat_cache', 'ctime_ms')) db.exec('ALTER TABLE stat_cache ADD COLUMN ctime_ms REAL');
+  // An owed publish of an older stagepush has no creation time (NULL): it is taken as owed by the
+  // repository of its id, as that stagepush took it.
+  if (hasTable(db, 'pending_publishes') && !hasColumn(db, 'pending_publishes', 'created')) db.exec('ALTER TABLE pending_publishes ADD COLUMN created TEXT');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('schema', '${SCHEMA}')
       ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ${SCHEMA};
@@ -567,5 +574,5 @@ function initSchema(db: BetterSqlite3.Database): void {
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL)`);
+    CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL, created TEXT)`);
 }

@@ -74,6 +74,8 @@ export interface PushEngine {
   unitHolders(units: Array<{ typeId: string; unitKey: Record<string, unknown> }>): Array<{ unit: Unit; repos: string[] } | null>;
   /** An existing repository's notes ({} when there is no such repository). */
   repoNotes(id: string): Record<string, string>;
+  /** An existing repository's creation time (null when there is no such repository): tells it from one deleted since and made again with its id. */
+  repoCreated(id: string): string | null;
   storedPath(sha256: string): string | null;
   contentRoot(): string;
   distributors(repoId: string): Array<{ id: string; typeId: string; config?: Record<string, unknown> }>;
@@ -260,6 +262,7 @@ function emptyEngine(types: Record<string, string[]>, contentRoot: string, check
     transaction: no,
     unitHolders: (units) => units.map(() => null),
     repoNotes: () => ({}),
+    repoCreated: () => null,
     storedPath: () => null,
     contentRoot: () => contentRoot,
     distributors: () => [],
@@ -373,6 +376,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     },
     unitHolders: (units) => eng.unitHolders(units),
     repoNotes: (id) => info(id)?.notes ?? {},
+    repoCreated: (id) => info(id)?.created ?? null,
     storedPath(sha) {
       const p = storePath(sha);
       return existsSync(p) ? p : null;

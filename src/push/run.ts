@@ -663,8 +663,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         // Owed until published (not by a --skip publish push, nor by one that fails or is stopped
         // before it publishes it): no later push of its own destinations would publish it (its
         // staging area may not be pushed again, or be refused against the new shared unit).
-        const owed = owedBefore.get(id)?.why ?? [];
-        cache.owePublish(id, after, [...new Set([...owed, ...why.map((w) => w.replace(/ by this push$/, ` by push ${pushId}`))])]);
+        // What an earlier push owed is kept with it, unless owed by a repository of this id deleted since.
+        const prior = owedBefore.get(id);
+        const owed = prior && sameRepo(prior, engine, id) ? prior.why : [];
+        cache.owePublish(id, after, [...new Set([...owed, ...why.map((w) => w.replace(/ by this push$/, ` by push ${pushId}`))])], engine.repoCreated(id));
       }
       return { repos, engine, shared: sharedChanged };
     }
@@ -867,21 +869,35 @@ function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine)
  * The repositories an earlier push changed through a shared unit and did not publish, or whose
  * hooks failed (remembered in push.sqlite), that still need it and are not in the report already
  * (the push's own, or sharing a unit it updates: published with them), with their
- * shared_updates. One deleted since, or published since by other means with no hook owed, is
- * forgotten (a dry run changes nothing).
+ * shared_updates. One deleted since (made again with its id or not), or published since by other
+ * means with no hook owed, is forgotten (a dry run changes nothing).
  */
 function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const hooksOwed = cache.pendingHooks();
   for (const [id, owed] of cache.pendingPublishes()) {
+    // Checked before the report is: a repository made again with the id (by this push, or since)
+    // is not the one the publish was owed by, and would be published "sharing" what it never held.
+    if (!engine.hasRepo(id) || !sameRepo(owed, engine, id)) {
+      cache.publishPaid(id);
+      continue;
+    }
     if (report.repositories.some((r) => r.id === id)) continue;
-    if (!engine.hasRepo(id) || (!engine.needsPublish(id) && !hooksOwed.has(id))) {
+    if (!engine.needsPublish(id) && !hooksOwed.has(id)) {
       cache.publishPaid(id);
       continue;
     }
     out.set(id, owed.why);
   }
   return out;
+}
+
+/**
+ * The repository of this id is the one an owed publish was recorded for: its creation time is the
+ * one recorded (a row of an older stagepush, with none, is taken as its repository's).
+ */
+function sameRepo(owed: { created: string | null }, engine: PushEngine, id: string): boolean {
+  return owed.created === null || owed.created === engine.repoCreated(id);
 }
 
 /** A repository outside the push's destinations that its commit gives (or would give) a new version: `why` says which shared units. */

@@ -795,6 +795,45 @@ test('a repository changed through a shared advisory by a push that did not publ
   db.close();
 });
 
+test('an owed publish is forgotten when its repository is deleted and made again with its id: a later push neither publishes the new one as sharing the advisory nor runs its hooks', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const config = writeConfig(work, `hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ${hooksLog}"]\n`);
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => {
+    const root = path.join(work, name);
+    for (const d of dests) {
+      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml(id, { updated, title: text }));
+    }
+    return root;
+  };
+  type Rep = { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  const run = (args: string[]): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const states = (rep: Rep) => rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version} ${(x.shared_updates ?? []).join(',')}`.trim());
+  run([area('a1', ['ya', 'yb'], 'SHARED-4', 'first text', '2026-01-01 00:00:00')]);
+  // yb gets a new version through the shared advisory, unpublished: its publish is owed.
+  assert.deepEqual(states(run(['--skip', 'publish', area('a2', ['ya'], 'SHARED-4', 'second text', '2026-02-01 00:00:00')])), ['ya skipped 1 -> 2', 'yb skipped 1 -> 2 shares advisory SHARED-4 updated by this push']);
+  // yb is deleted and made again by a push of its own (another advisory), not published.
+  const del = runCli(['--data-dir', dataDir, '--config', config, 'repo', 'delete', 'yb']);
+  assert.equal(del.status, 0, del.stderr);
+  assert.deepEqual(states(run(['--skip', 'publish', area('b', ['yb'], 'NEW-B', 'new text', '2026-03-01 00:00:00')])), ['yb skipped 0 -> 1']);
+  rmSync(hooksLog, { force: true });
+  // An unrelated push: the new yb shares nothing it was owed for (the dry run says so too).
+  const other = area('u', ['zc'], 'OTHER-1', 'other text', '2026-03-01 00:00:00');
+  assert.deepEqual(states(run(['--dry-run', other])), ['zc published 0 -> 1']);
+  assert.deepEqual(states(run([other])), ['zc published 0 -> 1']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n'), ['zc 1']);
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+  assert.deepEqual(db.prepare('SELECT repo_id FROM pending_publishes').all(), []);
+  db.close();
+});
+
 test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

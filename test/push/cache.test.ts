@@ -145,7 +145,7 @@ test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row withou
     c.close();
   }
   const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
-  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '2');
+  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '3');
   db.close();
 });
 
@@ -174,5 +174,30 @@ test('push cache: a stat cache hit marks its row seen (at most once a day), so g
     assert.equal(c2.checksumCache().get('/area/gone.rpm', { ...st, ino: 8 }), undefined);
   } finally {
     c2.close();
+  }
+});
+
+test('push cache: an owed publish keeps the repository\'s creation time; a push.sqlite whose pending_publishes has none gains the column, its rows read with none (dry run too)', () => {
+  const dataDir = tempDir();
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const old = new Database(path.join(dataDir, 'push.sqlite'));
+  old.exec('CREATE TABLE pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL)');
+  old.prepare('INSERT INTO pending_publishes VALUES (?, ?, ?, ?)').run('old', 2, '["shares advisory A updated by push P"]', 1);
+  old.close();
+  const dry = PushCache.open(dataDir, { readOnly: true });
+  try {
+    assert.deepEqual([...dry.pendingPublishes()], [['old', { version: 2, why: ['shares advisory A updated by push P'], created: null }]]);
+  } finally {
+    dry.close();
+  }
+  const c = PushCache.open(dataDir);
+  try {
+    c.owePublish('new', 3, ['shares advisory B updated by push Q'], '2026-01-01T00:00:00.000Z');
+    assert.deepEqual([...c.pendingPublishes()], [
+      ['new', { version: 3, why: ['shares advisory B updated by push Q'], created: '2026-01-01T00:00:00.000Z' }],
+      ['old', { version: 2, why: ['shares advisory A updated by push P'], created: null }],
+    ]);
+  } finally {
+    c.close();
   }
 });
