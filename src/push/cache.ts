@@ -16,11 +16,13 @@
  * private temporary database.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { resolvePath } from '../paths.js';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { enableWal } from '../engine/wal.js';
+import { isPidAlive } from '../engine/store.js';
 import { rpmRecordSummary, type RpmRecordSummary } from '../source/staged/summary.js';
 import type { ParsedCache } from '../source/staged/index.js';
 
@@ -66,6 +68,12 @@ interface RecordText {
   record: string;
   summary: string;
 }
+
+/**
+ * How long a claim on an owed publish (see `claimPublish`) made on another host holds: its
+ * claimant cannot be asked whether it lives. A day, as a crashed push's pins.
+ */
+const CLAIM_HOST_MS = 86400_000;
 
 /** Header records read ahead in one query (see `expectRecords`). */
 const RECORD_CHUNK = 256;
@@ -523,6 +531,39 @@ export class PushCache {
     this.flush();
   }
 
+  /**
+   * Claim a repository's owed publish for this process, for its publish and hook step: true when
+   * it is owed and no other live push holds it (one push publishes it and runs its hooks; another
+   * running meanwhile leaves it). Its claimant is this process (host and pid), so one killed
+   * before it released the claim leaves it to the next push. A claimant on another host cannot be
+   * asked whether it lives: its claim is taken over after CLAIM_HOST_MS. A dry run claims nothing.
+   */
+  claimPublish(repoId: string): boolean {
+    if (this.readOnly) return true;
+    this.flush();
+    const host = os.hostname();
+    // IMMEDIATE: read and written under the write lock, so two pushes cannot both find it free.
+    return this.db
+      .transaction(() => {
+        const row = this.stmt(this.db, 'SELECT claim_host, claim_pid, claimed FROM pending_publishes WHERE repo_id = ?').get(repoId) as { claim_host: string | null; claim_pid: number | null; claimed: number | null } | undefined;
+        if (!row) return false;
+        if (row.claim_host !== null && row.claim_pid !== null && !(row.claim_host === host && row.claim_pid === process.pid)) {
+          const alive = row.claim_host === host ? isPidAlive(row.claim_pid) : Date.now() - (row.claimed ?? 0) < CLAIM_HOST_MS;
+          if (alive) return false;
+        }
+        this.stmt(this.db, 'UPDATE pending_publishes SET claim_host = ?, claim_pid = ?, claimed = ? WHERE repo_id = ?').run(host, process.pid, Date.now(), repoId);
+        return true;
+      })
+      .immediate();
+  }
+
+  /** Release this process's claims (see claimPublish): what is still owed is left to the next push. */
+  releaseClaims(): void {
+    if (this.readOnly || !this.db.open) return;
+    this.flush();
+    this.stmt(this.db, 'UPDATE pending_publishes SET claim_host = NULL, claim_pid = NULL, claimed = NULL WHERE claim_host = ? AND claim_pid = ?').run(os.hostname(), process.pid);
+  }
+
   /** Forget a repository's owed publish (published, or deleted). */
   publishPaid(repoId: string): void {
     if (this.readOnly) return;
@@ -550,8 +591,8 @@ function hasColumn(db: BetterSqlite3.Database, table: string, column: string): b
   return !!db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, column);
 }
 
-/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms, 3 pending_publishes.created. */
-const SCHEMA = 3;
+/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms, 3 pending_publishes.created, 4 its claim columns. */
+const SCHEMA = 4;
 
 function initSchema(db: BetterSqlite3.Database): void {
   // A staging table of an earlier shape is a cache: dropped and made again.
@@ -564,6 +605,8 @@ function initSchema(db: BetterSqlite3.Database): void {
   // An owed publish of an older stagepush has no creation time (NULL): it is taken as owed by the
   // repository of its id, as that stagepush took it.
   if (hasTable(db, 'pending_publishes') && !hasColumn(db, 'pending_publishes', 'created')) db.exec('ALTER TABLE pending_publishes ADD COLUMN created TEXT');
+  // Unclaimed (NULL) until a push claims it for its publish (see claimPublish).
+  if (hasTable(db, 'pending_publishes') && !hasColumn(db, 'pending_publishes', 'claim_pid')) db.exec('ALTER TABLE pending_publishes ADD COLUMN claim_host TEXT; ALTER TABLE pending_publishes ADD COLUMN claim_pid INTEGER; ALTER TABLE pending_publishes ADD COLUMN claimed INTEGER');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('schema', '${SCHEMA}')
       ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ${SCHEMA};
@@ -574,5 +617,6 @@ function initSchema(db: BetterSqlite3.Database): void {
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL, created TEXT)`);
+    CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL, created TEXT,
+      claim_host TEXT, claim_pid INTEGER, claimed INTEGER)`);
 }

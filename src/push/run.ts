@@ -685,7 +685,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // hooks leaves them owed, not lost.
       // Repositories an earlier push changed through a shared unit and did not publish: published
       // now, with their hooks, whatever this push's destinations.
-      const owedEarlier = owedPublishes(cache, eng, report);
+      // Each claimed in push.sqlite: a push running meanwhile that finds one claimed leaves it
+      // (its publish and hooks are the claimant's), so one publish's hooks run once.
+      const owedEarlier = owedPublishes(cache, eng, report, (id) => log.line(`repository ${id}: its owed publish is being made by another push running now: left to it`));
       for (const [id, why] of owedEarlier) {
         const current = eng.repoVersion(id);
         report.repositories.push(sharedReport(id, why, current, current, 'skipped', eng, cfg));
@@ -709,6 +711,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // hooks succeeded: no push of its own destinations would run them again.
       const hooksOwed = cache.pendingHooks();
       for (const id of cache.pendingPublishes().keys()) if (report.repositories.some((r) => r.id === id && r.status !== 'failed') && !eng.needsPublish(id) && !hooksOwed.has(id)) cache.publishPaid(id);
+      // Still owed (a failed publish or hook): left to the next push.
+      cache.releaseClaims();
     }
     return finish(report, log, settings, dryRun);
   } catch (caught) {
@@ -741,7 +745,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   } finally {
     setFileFactsProvider(prevFacts);
     engine?.close();
-    cache.close();
+    // A push that failed or was stopped leaves what it claimed to the next push.
+    try {
+      cache.releaseClaims();
+    } finally {
+      cache.close();
+    }
   }
 }
 
@@ -870,9 +879,11 @@ function sharedHolders(plans: RepoPlan[], repos: RepoSpec[], engine: PushEngine)
  * hooks failed (remembered in push.sqlite), that still need it and are not in the report already
  * (the push's own, or sharing a unit it updates: published with them), with their
  * shared_updates. One deleted since (made again with its id or not), or published since by other
- * means with no hook owed, is forgotten (a dry run changes nothing).
+ * means with no hook owed, is forgotten (a dry run changes nothing). With `claim`, each is
+ * claimed for this push (see PushCache.claimPublish); one another push holds is left out, and
+ * `claim` told of it.
  */
-function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport): Map<string, string[]> {
+function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport, claim?: (claimedElsewhere: string) => void): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const hooksOwed = cache.pendingHooks();
   for (const [id, owed] of cache.pendingPublishes()) {
@@ -885,6 +896,10 @@ function owedPublishes(cache: PushCache, engine: PushEngine, report: PushReport)
     if (report.repositories.some((r) => r.id === id)) continue;
     if (!engine.needsPublish(id) && !hooksOwed.has(id)) {
       cache.publishPaid(id);
+      continue;
+    }
+    if (claim && !cache.claimPublish(id)) {
+      claim(id);
       continue;
     }
     out.set(id, owed.why);

@@ -834,6 +834,64 @@ test('an owed publish is forgotten when its repository is deleted and made again
   db.close();
 });
 
+test('two pushes at once while a publish is owed: one publishes it and runs its hooks, the other leaves it alone (its hooks run once)', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const first = path.join(work, 'first');
+  const started = path.join(work, 'started');
+  const release = path.join(work, 'release');
+  // Once armed, the first run of yb's hook says it started and waits until the test releases it:
+  // the second push runs from start to end while the first is in yb's hook step, with yb's
+  // publish still owed.
+  const armed = path.join(work, 'armed');
+  const hook = `echo $REPO_ID $PUSH_ID >> ${hooksLog}; if [ "$REPO_ID" = yb ] && [ -e ${armed} ] && mkdir ${first} 2>/dev/null; then touch ${started}; while [ ! -e ${release} ]; do sleep 0.05; done; fi`;
+  const config = writeConfig(work, `hooks:\n  post_publish: [${JSON.stringify(hook)}]\n`);
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => {
+    const root = path.join(work, name);
+    for (const d of dests) {
+      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml(id, { updated, title: text }));
+    }
+    return root;
+  };
+  type Rep = { push_id: string; repositories: Array<{ id: string; status: string }> };
+  const once = (args: string[]) => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  once([area('a1', ['ya', 'yb'], 'SHARED-5', 'first text', '2026-01-01 00:00:00')]);
+  once(['--skip', 'publish', area('a2', ['ya'], 'SHARED-5', 'second text', '2026-02-01 00:00:00')]);
+  rmSync(hooksLog);
+  writeFileSync(armed, '');
+  const run = (root: string) => {
+    const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--json', root], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    return new Promise<{ status: number | null; out: string; err: string }>((resolve) => c.on('close', (status) => resolve({ status, out, err })));
+  };
+  const p1 = run(area('u1', ['zc'], 'OTHER-1', 'other text', '2026-03-01 00:00:00'));
+  while (!existsSync(started)) await new Promise((r) => setTimeout(r, 20));
+  const r2 = await run(area('u2', ['zd'], 'OTHER-2', 'other text', '2026-03-01 00:00:00'));
+  writeFileSync(release, '');
+  const r1 = await p1;
+  assert.equal(r1.status, 0, r1.err);
+  assert.equal(r2.status, 0, r2.err);
+  const rep1 = JSON.parse(r1.out) as Rep;
+  const rep2 = JSON.parse(r2.out) as Rep;
+  assert.deepEqual(rep1.repositories.map((x) => `${x.id} ${x.status}`), ['zc published', 'yb published']);
+  assert.deepEqual(rep2.repositories.map((x) => `${x.id} ${x.status}`), ['zd published']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n').sort(), [`yb ${rep1.push_id}`, `zc ${rep1.push_id}`, `zd ${rep2.push_id}`].sort());
+  // Paid: nothing is owed any more.
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
+  assert.deepEqual(db.prepare('SELECT repo_id FROM pending_publishes').all(), []);
+  assert.deepEqual(db.prepare('SELECT repo_id FROM pending_hooks').all(), []);
+  db.close();
+});
+
 test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { PushCache } from '../../src/push/cache.js';
 import { tempDir } from '../helpers/cli.js';
@@ -145,7 +147,7 @@ test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row withou
     c.close();
   }
   const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
-  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '3');
+  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '4');
   db.close();
 });
 
@@ -198,6 +200,40 @@ test('push cache: an owed publish keeps the repository\'s creation time; a push.
       ['old', { version: 2, why: ['shares advisory A updated by push P'], created: null }],
     ]);
   } finally {
+    c.close();
+  }
+});
+
+test('push cache: an owed publish is claimed by one live push at a time; a claim of a process gone (or of another host a day old) is taken over; released, it is free again', () => {
+  const dataDir = tempDir();
+  const c = PushCache.open(dataDir);
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const other = new Database(path.join(dataDir, 'push.sqlite'));
+  const setClaim = (host: string, pid: number, claimed: number) => other.prepare('UPDATE pending_publishes SET claim_host = ?, claim_pid = ?, claimed = ? WHERE repo_id = ?').run(host, pid, claimed, 'yb');
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  try {
+    assert.equal(c.claimPublish('yb'), false, 'nothing owed: nothing to claim');
+    c.owePublish('yb', 2, ['shares advisory A updated by push P'], null);
+    // Held by a live process on this host: left to it.
+    setClaim(os.hostname(), live.pid!, Date.now());
+    assert.equal(c.claimPublish('yb'), false);
+    // Its process is gone: taken over; claimed again by the same push: still its own.
+    setClaim(os.hostname(), Number(gone.stdout.trim()), Date.now());
+    assert.equal(c.claimPublish('yb'), true);
+    assert.equal(c.claimPublish('yb'), true);
+    // Another host's claim holds a day.
+    setClaim('elsewhere.invalid', 1, Date.now());
+    assert.equal(c.claimPublish('yb'), false);
+    setClaim('elsewhere.invalid', 1, Date.now() - 86400_000 - 1);
+    assert.equal(c.claimPublish('yb'), true);
+    // Released: another live push may claim it.
+    c.releaseClaims();
+    assert.deepEqual(other.prepare('SELECT claim_host, claim_pid, claimed FROM pending_publishes').all(), [{ claim_host: null, claim_pid: null, claimed: null }]);
+    assert.deepEqual([...c.pendingPublishes().keys()], ['yb']);
+  } finally {
+    live.kill();
+    other.close();
     c.close();
   }
 });
