@@ -738,19 +738,21 @@ test('one advisory staged for two repositories and changed: both get a new versi
   assert.deepEqual((JSON.parse(again.stdout) as Report).repositories.map((x) => `${x.id} ${x.status}`), ['d1 skipped', 'd2 skipped']);
 });
 
+/** A staging area `root` whose destinations `dests` each hold the advisory `id` with that title and updated date (one unit the repositories share). */
+function advisoryArea(root: string, dests: string[], id: string, title: string, updated: string): string {
+  for (const d of dests) {
+    mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+    writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml(id, { updated, title }));
+  }
+  return root;
+}
+
 test('a repository changed through a shared advisory by a push that did not publish it (--skip publish) is published, with its hooks, by the next push whatever its destinations, listed by the dry run, then forgotten; one deleted meanwhile is forgotten', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
   const hooksLog = path.join(work, 'hooks.log');
   const config = writeConfig(work, `hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ${hooksLog}"]\n`);
-  const area = (name: string, dests: string[], text: string, updated: string) => {
-    const root = path.join(work, name);
-    for (const d of dests) {
-      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
-      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml('SHARED-2', { updated, title: text }));
-    }
-    return root;
-  };
+  const area = (name: string, dests: string[], text: string, updated: string) => advisoryArea(path.join(work, name), dests, 'SHARED-2', text, updated);
   const updateinfo = (repo: string) => {
     const dir = path.join(dataDir, 'published', 'http', repo);
     const repomd = readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
@@ -800,14 +802,7 @@ test('an owed publish is forgotten when its repository is deleted and made again
   const dataDir = path.join(work, 'data');
   const hooksLog = path.join(work, 'hooks.log');
   const config = writeConfig(work, `hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ${hooksLog}"]\n`);
-  const area = (name: string, dests: string[], id: string, text: string, updated: string) => {
-    const root = path.join(work, name);
-    for (const d of dests) {
-      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
-      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml(id, { updated, title: text }));
-    }
-    return root;
-  };
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => advisoryArea(path.join(work, name), dests, id, text, updated);
   type Rep = { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
   const run = (args: string[]): Rep => {
     const r = push(['--json', ...args], { dataDir, config });
@@ -847,14 +842,7 @@ test('two pushes at once while a publish is owed: one publishes it and runs its 
   const armed = path.join(work, 'armed');
   const hook = `echo $REPO_ID $PUSH_ID >> ${hooksLog}; if [ "$REPO_ID" = yb ] && [ -e ${armed} ] && mkdir ${first} 2>/dev/null; then touch ${started}; while [ ! -e ${release} ]; do sleep 0.05; done; fi`;
   const config = writeConfig(work, `hooks:\n  post_publish: [${JSON.stringify(hook)}]\n`);
-  const area = (name: string, dests: string[], id: string, text: string, updated: string) => {
-    const root = path.join(work, name);
-    for (const d of dests) {
-      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
-      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml(id, { updated, title: text }));
-    }
-    return root;
-  };
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => advisoryArea(path.join(work, name), dests, id, text, updated);
   type Rep = { push_id: string; repositories: Array<{ id: string; status: string }> };
   const once = (args: string[]) => {
     const r = push(['--json', ...args], { dataDir, config });
@@ -899,14 +887,7 @@ test('a repository changed through a shared advisory whose post_publish hook fai
   const flag = path.join(work, 'yb-hook-ok');
   // The hook fails for yb while the flag file is missing.
   const config = writeConfig(work, `hooks:\n  post_publish: ['echo $REPO_ID $VERSION >> ${hooksLog}; [ "$REPO_ID" != yb ] || [ -e ${flag} ]']\n`);
-  const area = (name: string, dests: string[], text: string, updated: string) => {
-    const root = path.join(work, name);
-    for (const d of dests) {
-      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
-      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), erratumYaml('SHARED-3', { updated, title: text }));
-    }
-    return root;
-  };
+  const area = (name: string, dests: string[], text: string, updated: string) => advisoryArea(path.join(work, name), dests, 'SHARED-3', text, updated);
   type Rep = { repositories: Array<{ id: string; status: string; version: number; hooks: Array<{ ok: boolean }> }> };
   const run = (args: string[], status: number): Rep => {
     const r = push(['--json', ...args], { dataDir, config });
