@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BIN, fmt, generateRpms, runMeasured, timeMedian, type BenchContext } from './lib.js';
 import { loadStaged } from '../src/source/staged/index.js';
 import { validateMetadata } from '../src/source/staged/metadata.js';
-import { parseData } from '../src/source/staged/common.js';
+import { parseData } from '../src/formats/yaml/read.js';
 
 function chunks<T>(a: T[], n: number): T[][] {
   const out: T[][] = [];

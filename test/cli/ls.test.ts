@@ -236,7 +236,7 @@ test('YAML output a PyYAML reader reads back: tabs, its line breaks (U+0085, U+2
   assert.match(r.stdout, /description: "nel\\Nx"/);
   assert.match(r.stdout, /description: plain words/);
   // Read back with PyYAML's rules (YAML 1.1, its resolvers): every description as it was.
-  const { parseYamlFull } = await import('../../src/source/staged/common.js');
+  const { parseYamlFull } = await import('../../src/formats/yaml/read.js');
   const back = await parseYamlFull(r.stdout);
   assert.equal(back.error, undefined);
   const got = (back.value as Array<{ FilePushItem: { description: string } }>).map((x) => x.FilePushItem.description).sort();

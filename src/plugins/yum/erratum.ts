@@ -8,7 +8,7 @@
  */
 import { StagepushError } from '../../errors.js';
 // The staged source's reader of advisories: an uploaded one is read exactly as a staged one.
-import { parseData } from '../../source/staged/common.js';
+import { parseData } from '../../formats/yaml/read.js';
 import type { Json } from '../../engine/contract.js';
 import {
   ERRATUM_TYPES,

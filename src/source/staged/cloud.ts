@@ -7,7 +7,8 @@ import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { amiPushItem, vhdPushItem } from '../../items/model.js';
 import type { AmiPushItem, VHDPushItem } from '../../items/types.js';
-import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, parseData, problem, pyJoin } from './common.js';
+import { ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, problem, pyJoin } from './common.js';
+import { decodeStagedText, isPlainObject, parseData } from '../../formats/yaml/read.js';
 
 /** Keys copied verbatim from the attributes (AWS_IMAGES) or resources.yaml top level (CLOUD_IMAGES). */
 const AMI_RAW_KEYS = [

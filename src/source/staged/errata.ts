@@ -11,7 +11,8 @@ import { erratumPushItem } from '../../items/model.js';
 import type { ErratumPushItem } from '../../items/types.js';
 import { ajvProblems, validators } from './schemas.js';
 import { canonical } from './metadata.js';
-import { decodeStagedText, isPlainObject, ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, parseData, problem } from './common.js';
+import { ioReason, itemErrorProblems, namedKeysOnly, notYetNamed, problem } from './common.js';
+import { decodeStagedText, isPlainObject, parseData } from '../../formats/yaml/read.js';
 
 /** Keys pushsource reads with data[key] (KeyError when absent). */
 const REQUIRED_BY_MODEL = ['type', 'release', 'status', 'pushcount', 'reboot_suggested', 'rights', 'title', 'from', 'description', 'version', 'updated', 'issued', 'severity', 'summary', 'solution'] as const;
@@ -45,7 +46,7 @@ let codeKey: string | undefined;
 function buildCodeKey(): string {
   if (codeKey === undefined) {
     const h = createHash('sha256').update(String(PARSED_FORMAT));
-    for (const m of ['./errata.js', './fastyaml.js', './common.js', './schemas.js', '../../items/model.js']) {
+    for (const m of ['./errata.js', '../../formats/yaml/fast.js', '../../formats/yaml/read.js', '../../formats/yaml/aliases.js', './common.js', './schemas.js', '../../items/model.js']) {
       try {
         h.update(readFileSync(new URL(m, import.meta.url)));
       } catch {

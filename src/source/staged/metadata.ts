@@ -6,7 +6,8 @@
 import { promises as fsp } from 'node:fs';
 import type { Problem } from '../../errors.js';
 import { ajvProblems, UNSUPPORTED_ENTRY_RE, validators } from './schemas.js';
-import { decodeStagedText, isPlainObject, ioReason, parseData, problem, pyJoin } from './common.js';
+import { ioReason, problem, pyJoin } from './common.js';
+import { decodeStagedText, isPlainObject, parseData } from '../../formats/yaml/read.js';
 
 export const METADATA_FILES = ['staged.yaml', 'staged.yml', 'staged.json', 'pub-mapfile.json'] as const;
 

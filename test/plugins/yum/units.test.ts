@@ -7,7 +7,7 @@ import { isNewer, mergePkglists, normalizeErratum, parseErratumText, resolveErra
 import { YumDistributor, YumImporter } from '../../../src/plugins/yum/index.js';
 import { detectYumType } from '../../../src/plugins/yum/importer.js';
 import { parseSkip } from '../../../src/plugins/yum/units.js';
-import { parseData } from '../../../src/source/staged/common.js';
+import { parseData } from '../../../src/formats/yaml/read.js';
 import { tempDir } from '../../helpers/cli.js';
 import { pyyamlLoad } from '../../helpers/pyyaml.js';
 import { fakeConfig } from '../../helpers/fakeconduit.js';

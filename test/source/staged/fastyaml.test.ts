@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fastYaml } from '../../../src/source/staged/fastyaml.js';
-import { parseData, parseYamlFull } from '../../../src/source/staged/common.js';
+import { fastYaml } from '../../../src/formats/yaml/fast.js';
+import { parseData, parseYamlFull } from '../../../src/formats/yaml/read.js';
 import { ROOT } from '../../helpers/cli.js';
 import { pyyamlLoad } from '../../helpers/pyyaml.js';
 
