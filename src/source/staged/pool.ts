@@ -98,7 +98,11 @@ export async function runPool<J extends WorkerJob | object>(jobs: J[], opts: Poo
   const mod = (await import('piscina')) as unknown as { Piscina: typeof import('piscina').Piscina };
   const Piscina = mod.Piscina;
   const threads = Math.max(1, Math.min(opts.threads, jobs.length));
-  const pool = new Piscina({ filename: opts.workerUrl ?? DEFAULT_WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  // Two batches in flight per thread: the next one is already queued in the worker when it
+  // finishes one, so it does not wait for the main thread (busy with the results: a push stages
+  // each header in push.sqlite) to hand it another. A batch runs to its end before the worker
+  // reads the next message (its jobs are synchronous).
+  const pool = new Piscina({ filename: opts.workerUrl ?? DEFAULT_WORKER_URL, minThreads: threads, maxThreads: threads, idleTimeout: 1000, concurrentTasksPerWorker: opts.workerUrl ? 1 : 2 });
   const done = new Uint8Array(jobs.length);
   let remaining = jobs.length;
   let last = Date.now();
