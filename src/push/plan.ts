@@ -45,7 +45,7 @@ export interface DesiredItem {
    * For an advisory already in the repository: what the importer's merge rule does with it
    * (unchanged, forward = newer, merge = new packages only, dropped = changed but not newer).
    */
-  erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null; bumpUpdated?: string | null };
+  erratum?: { decision: 'new' | 'unchanged' | 'forward' | 'merge' | 'dropped'; updated: string | null; version: string; storedUpdated?: string | null; storedVersion?: string | null; bumpUpdated?: string | null; storedFor?: string[] };
   /** What the item holds that the repository will not (modulemd obsoletes documents…): said as warnings. */
   warnings?: Array<{ code: string; message: string; field?: string }>;
   /** A RAW tree: the paths it will publish (checked against the repository's other paths before anything changes). */
@@ -392,7 +392,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
         bumpVersion = String((Number(d.erratum.storedVersion ?? 0) || 0) + 1);
         bumpUpdated = d.erratum.bumpUpdated ?? undefined;
       } else {
-        const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${d.erratum.storedUpdated ?? 'unset'}, version ${d.erratum.storedVersion ?? 'unset'}), so the merge rule would drop the change (or use --bump-errata)`;
+        const reason = `bump version or updated: advisory ${a.item.name} changed but its updated (${d.erratum.updated ?? 'unset'}) and version (${d.erratum.version}) do not move it past the stored one (updated ${d.erratum.storedUpdated ?? 'unset'}, version ${d.erratum.storedVersion ?? 'unset'}${d.erratum.storedFor ? `, stored for ${d.erratum.storedFor.length ? d.erratum.storedFor.join(', ') : 'no repository'}: one advisory per id` : ''}), so the merge rule would drop the change (or use --bump-errata)`;
         entries.push(planEntry(base, 'failed', { reason }));
         problems.push({ code: 'PUSH_ERRATUM_NOT_FORWARD', file: a.item.src ?? undefined, entry: a.item.name, field: 'version', message: reason });
         continue;

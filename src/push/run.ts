@@ -406,7 +406,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           // The stored advisories by id, looked up once each (not a scan of the repository per advisory).
           const storedErrata = new Map<string, Unit>();
           for (const u of existing) if (u.typeId === 'erratum') storedErrata.set(String(u.unitKey.id), u);
-          const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, storedErrata));
+          // An advisory the repository does not hold may be stored already, for others (one unit
+          // per id, shared): the upload merges into that one, so the same rule decides.
+          const elsewhere = new Map<string, { unit: Unit; repos: string[] }>();
+          const notHeld = (desired.get(r.id) ?? []).flatMap((d) => (d.assignment.typeId === 'erratum' && !storedErrata.has(String(d.assignment.item.name)) ? d.units.filter((u) => u.typeId === 'erratum') : []));
+          if (notHeld.length) engine!.unitHolders(notHeld).forEach((found) => found && elsewhere.set(String(found.unit.unitKey.id), found));
+          const ds = (desired.get(r.id) ?? []).map((d) => withErratumDecision(d, storedErrata, elsewhere));
           const held = route.partial.get(r.id);
           const plan = planRepo(r, ds, ex, {
             bumpErrata: Boolean(opts.bumpErrata || cfg.push.bump_errata),
@@ -822,12 +827,21 @@ function planError(problems: Problem[], report: PushReport): StagepushError {
   return new StagepushError(policy ? 'PUSH_POLICY' : 'PUSH_INVALID_INPUT', `${problems.length} item(s) cannot be pushed; nothing was changed`, { kind: policy ? 'policy' : 'invalid', problems });
 }
 
-function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, Unit>): DesiredItem {
+/**
+ * The merge rule's decision for an advisory: against the repository's stored one, else against
+ * the one stored for other repositories (`elsewhere`: the upload merges into that shared unit; one
+ * the merge keeps as it is is still new to this repository).
+ */
+function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, Unit>, elsewhere: ReadonlyMap<string, { unit: Unit; repos: string[] }> = new Map()): DesiredItem {
   if (d.assignment.typeId !== 'erratum') return d;
-  const stored = storedErrata.get(String(d.assignment.item.name));
+  const id = String(d.assignment.item.name);
+  const held = storedErrata.get(id);
+  const other = held ? undefined : elsewhere.get(id);
+  const stored = held ?? other?.unit;
   const base = { updated: (d.assignment.item.updated as string | null) ?? null, version: String(d.assignment.item.version ?? '1') };
   if (!stored) return { ...d, erratum: { decision: 'new', ...base } };
-  const decision = erratumDecision(d.assignment.item, stored);
+  const found = erratumDecision(d.assignment.item, stored);
+  const decision = !held && found === 'unchanged' ? 'new' : found;
   return {
     ...d,
     erratum: {
@@ -835,6 +849,7 @@ function withErratumDecision(d: DesiredItem, storedErrata: ReadonlyMap<string, U
       ...base,
       storedUpdated: (stored.metadata.updated as string | null) ?? null,
       storedVersion: stored.metadata.version === undefined ? null : String(stored.metadata.version),
+      ...(other ? { storedFor: other.repos } : {}),
       ...(decision === 'dropped' ? { bumpUpdated: updatedForBump(d.assignment.item, stored) } : {}),
     },
   };

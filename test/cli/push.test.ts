@@ -747,6 +747,42 @@ function advisoryArea(root: string, dests: string[], id: string, title: string, 
   return root;
 }
 
+test('an advisory new to a repository but stored for another is decided against that stored one: other text not moved forward fails (naming who holds it) and changes nothing; --bump-errata updates it for both; the same text is pushed to the new repository and changes nothing else', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const updateinfo = (repo: string) => {
+    const dir = path.join(dataDir, 'published', 'http', repo);
+    const repomd = readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
+    const href = /<data type="updateinfo">[\s\S]*?<location href="([^"]+)"/.exec(repomd)![1]!;
+    return spawnSync('zcat', ['-f', path.join(dir, href)], { encoding: 'utf8' }).stdout;
+  };
+  type Rep = { status: string; items: Array<{ repository: string; action: string; reason?: string }>; repositories: Array<{ id: string; status: string; version: number; shared_updates?: string[] }> };
+  const run = (args: string[], status = 0): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, status, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  run([advisoryArea(path.join(work, 'a'), ['ra'], 'SHARED-9', 'first text', '2026-01-01 00:00:00')]);
+  // The same id staged for another repository with other text and the same dates: the merge rule
+  // would keep the stored text (it was pushed as "pushed" and published the old text).
+  const other = advisoryArea(path.join(work, 'b'), ['rb'], 'SHARED-9', 'second text', '2026-01-01 00:00:00');
+  const refused = run([other], 3);
+  assert.equal(refused.items[0]!.action, 'failed');
+  assert.match(refused.items[0]!.reason!, /bump version or updated: .*stored for ra: one advisory per id/);
+  assert.match(updateinfo('ra'), /first text/);
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'rb')), false);
+  // --bump-errata: moved past the stored one, the shared unit changes for both, both published.
+  const bumped = run(['--bump-errata', other]);
+  assert.deepEqual(bumped.repositories.map((r) => `${r.id} ${r.status} ${r.version}`), ['rb published 1', 'ra published 2']);
+  for (const repo of ['ra', 'rb']) assert.match(updateinfo(repo), /second text/);
+  assert.deepEqual(run([other]).items.map((i) => i.action), ['unchanged']);
+  // A third repository staging the stored text as it is: pushed there, nothing else changes.
+  const same = run([advisoryArea(path.join(work, 'c'), ['rc'], 'SHARED-9', 'second text', '2026-01-01 00:00:00')]);
+  assert.deepEqual(same.items.map((i) => `${i.repository} ${i.action}`), ['rc pushed']);
+  assert.deepEqual(same.repositories.map((r) => `${r.id} ${r.status}`), ['rc published']);
+});
+
 test('a repository changed through a shared advisory by a push that did not publish it (--skip publish) is published, with its hooks, by the next push whatever its destinations, listed by the dry run, then forgotten; one deleted meanwhile is forgotten', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
