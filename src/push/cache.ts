@@ -499,12 +499,53 @@ export class PushCache {
     return new Map(rows.map((r) => [r.repo_id, r.version]));
   }
 
-  /** Record the outcome of a repository's hooks: failed ones are retried next time. */
+  /**
+   * Record the outcome of a repository's hooks: failed ones are retried next time. One owed
+   * (not ok) is claimed by this process, which is about to run them (see claimHooks).
+   */
   setHooksOutcome(repoId: string, version: number | null, ok: boolean): void {
     if (this.readOnly) return;
     if (ok) this.stmt(this.db, 'DELETE FROM pending_hooks WHERE repo_id = ?').run(repoId);
-    else this.stmt(this.db, 'INSERT INTO pending_hooks (repo_id, version, since) VALUES (?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version').run(repoId, version, Date.now());
+    else
+      this.stmt(this.db, 'INSERT INTO pending_hooks (repo_id, version, since, claim_host, claim_pid, claimed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, claim_host = excluded.claim_host, claim_pid = excluded.claim_pid, claimed = excluded.claimed').run(
+        repoId,
+        version,
+        Date.now(),
+        os.hostname(),
+        process.pid,
+        Date.now(),
+      );
     this.flush();
+  }
+
+  /**
+   * Claim a repository's owed hooks for this process, to run them again: true when they are
+   * owed and no other live push holds them, such as the push that published the repository and
+   * is running them now (two cron runs of one staging area: the second found them owed and ran
+   * them at the same time). As claimPublish: a dead claimant's claim is taken over, another
+   * host's after CLAIM_HOST_MS. A dry run claims nothing.
+   */
+  claimHooks(repoId: string): boolean {
+    return this.claim('pending_hooks', repoId);
+  }
+
+  private claim(table: 'pending_hooks' | 'pending_publishes', repoId: string): boolean {
+    if (this.readOnly) return true;
+    this.flush();
+    const host = os.hostname();
+    // IMMEDIATE: read and written under the write lock, so two pushes cannot both find it free.
+    return this.db
+      .transaction(() => {
+        const row = this.stmt(this.db, `SELECT claim_host, claim_pid, claimed FROM ${table} WHERE repo_id = ?`).get(repoId) as { claim_host: string | null; claim_pid: number | null; claimed: number | null } | undefined;
+        if (!row) return false;
+        if (row.claim_host !== null && row.claim_pid !== null && !(row.claim_host === host && row.claim_pid === process.pid)) {
+          const alive = row.claim_host === host ? isPidAlive(row.claim_pid) : Date.now() - (row.claimed ?? 0) < CLAIM_HOST_MS;
+          if (alive) return false;
+        }
+        this.stmt(this.db, `UPDATE ${table} SET claim_host = ?, claim_pid = ?, claimed = ? WHERE repo_id = ?`).run(host, process.pid, Date.now(), repoId);
+        return true;
+      })
+      .immediate();
   }
 
   /**
@@ -539,29 +580,14 @@ export class PushCache {
    * asked whether it lives: its claim is taken over after CLAIM_HOST_MS. A dry run claims nothing.
    */
   claimPublish(repoId: string): boolean {
-    if (this.readOnly) return true;
-    this.flush();
-    const host = os.hostname();
-    // IMMEDIATE: read and written under the write lock, so two pushes cannot both find it free.
-    return this.db
-      .transaction(() => {
-        const row = this.stmt(this.db, 'SELECT claim_host, claim_pid, claimed FROM pending_publishes WHERE repo_id = ?').get(repoId) as { claim_host: string | null; claim_pid: number | null; claimed: number | null } | undefined;
-        if (!row) return false;
-        if (row.claim_host !== null && row.claim_pid !== null && !(row.claim_host === host && row.claim_pid === process.pid)) {
-          const alive = row.claim_host === host ? isPidAlive(row.claim_pid) : Date.now() - (row.claimed ?? 0) < CLAIM_HOST_MS;
-          if (alive) return false;
-        }
-        this.stmt(this.db, 'UPDATE pending_publishes SET claim_host = ?, claim_pid = ?, claimed = ? WHERE repo_id = ?').run(host, process.pid, Date.now(), repoId);
-        return true;
-      })
-      .immediate();
+    return this.claim('pending_publishes', repoId);
   }
 
-  /** Release this process's claims (see claimPublish): what is still owed is left to the next push. */
+  /** Release this process's claims (see claimPublish, claimHooks): what is still owed is left to the next push. */
   releaseClaims(): void {
     if (this.readOnly || !this.db.open) return;
     this.flush();
-    this.stmt(this.db, 'UPDATE pending_publishes SET claim_host = NULL, claim_pid = NULL, claimed = NULL WHERE claim_host = ? AND claim_pid = ?').run(os.hostname(), process.pid);
+    for (const table of ['pending_publishes', 'pending_hooks']) this.stmt(this.db, `UPDATE ${table} SET claim_host = NULL, claim_pid = NULL, claimed = NULL WHERE claim_host = ? AND claim_pid = ?`).run(os.hostname(), process.pid);
   }
 
   /** Forget a repository's owed publish (published, or deleted). */
@@ -591,8 +617,8 @@ function hasColumn(db: BetterSqlite3.Database, table: string, column: string): b
   return !!db.prepare('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, column);
 }
 
-/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms, 3 pending_publishes.created, 4 its claim columns. */
-const SCHEMA = 4;
+/** The schema's version (meta 'schema'): 2 added stat_cache.ctime_ms, 3 pending_publishes.created, 4 its claim columns, 5 pending_hooks' claim columns. */
+const SCHEMA = 5;
 
 function initSchema(db: BetterSqlite3.Database): void {
   // A staging table of an earlier shape is a cache: dropped and made again.
@@ -607,6 +633,8 @@ function initSchema(db: BetterSqlite3.Database): void {
   if (hasTable(db, 'pending_publishes') && !hasColumn(db, 'pending_publishes', 'created')) db.exec('ALTER TABLE pending_publishes ADD COLUMN created TEXT');
   // Unclaimed (NULL) until a push claims it for its publish (see claimPublish).
   if (hasTable(db, 'pending_publishes') && !hasColumn(db, 'pending_publishes', 'claim_pid')) db.exec('ALTER TABLE pending_publishes ADD COLUMN claim_host TEXT; ALTER TABLE pending_publishes ADD COLUMN claim_pid INTEGER; ALTER TABLE pending_publishes ADD COLUMN claimed INTEGER');
+  // The same for owed hooks (see claimHooks).
+  if (hasTable(db, 'pending_hooks') && !hasColumn(db, 'pending_hooks', 'claim_pid')) db.exec('ALTER TABLE pending_hooks ADD COLUMN claim_host TEXT; ALTER TABLE pending_hooks ADD COLUMN claim_pid INTEGER; ALTER TABLE pending_hooks ADD COLUMN claimed INTEGER');
   db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('schema', '${SCHEMA}')
       ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ${SCHEMA};
@@ -616,7 +644,8 @@ function initSchema(db: BetterSqlite3.Database): void {
     CREATE TABLE IF NOT EXISTS rpm_headers (
       sha256 TEXT PRIMARY KEY, signing_key TEXT, summary TEXT NOT NULL, record TEXT NOT NULL, seen INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS parsed_items (key TEXT PRIMARY KEY, item TEXT NOT NULL, seen INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL,
+      claim_host TEXT, claim_pid INTEGER, claimed INTEGER);
     CREATE TABLE IF NOT EXISTS pending_publishes (repo_id TEXT PRIMARY KEY, version INTEGER, why TEXT NOT NULL, since INTEGER NOT NULL, created TEXT,
       claim_host TEXT, claim_pid INTEGER, claimed INTEGER)`);
 }

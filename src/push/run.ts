@@ -705,7 +705,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       await publishAll(eng, report, [...repos.map((r) => r.id), ...shared, ...owedEarlier.keys()], Boolean(opts.forcePublish), events, opts.signal);
       // The hooks read the report on stdin: its counts as the final report will give them.
       summarize(report);
-      const retry = new Set(report.repositories.filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id)).map((r) => r.id));
+      // Owed hooks another live push holds (it published the repository and runs them now) are its own.
+      const retry = new Set(
+        report.repositories
+          .filter((r) => r.status !== 'published' && r.status !== 'failed' && pending.has(r.id))
+          .filter((r) => cache.claimHooks(r.id) || (log.line(`hooks of ${r.id}: owed, and being run by another push running now: left to it`), false))
+          .map((r) => r.id),
+      );
       await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal);
       for (const r of report.repositories) {
         if (r.status === 'published' || retry.has(r.id)) cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));

@@ -916,6 +916,50 @@ test('two pushes at once while a publish is owed: one publishes it and runs its 
   db.close();
 });
 
+test('two pushes of one staging area at once (two cron runs): the hooks of the repository the first published run once, the second leaves them to it; a push that finds them owed by a push that is gone runs them', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const started = path.join(work, 'started');
+  const release = path.join(work, 'release');
+  // The first run of the hook says it started and waits until the test releases it.
+  const hook = `echo $REPO_ID $PUSH_ID >> ${hooksLog}; if mkdir ${path.join(work, 'first')} 2>/dev/null; then touch ${started}; while [ ! -e ${release} ]; do sleep 0.05; done; fi`;
+  const config = writeConfig(work, `hooks:\n  post_publish: [${JSON.stringify(hook)}]\n`);
+  const root = advisoryArea(path.join(work, 'a'), ['ha'], 'HOOKED-1', 'text', '2026-01-01 00:00:00');
+  const run = () => {
+    const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--json', root], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    return new Promise<{ status: number | null; out: string; err: string }>((resolve) => c.on('close', (status) => resolve({ status, out, err })));
+  };
+  type Rep = { push_id: string; repositories: Array<{ id: string; status: string; hooks: unknown[] }> };
+  const p1 = run();
+  while (!existsSync(started)) await new Promise((r) => setTimeout(r, 20));
+  const r2 = await run();
+  writeFileSync(release, '');
+  const r1 = await p1;
+  assert.equal(r1.status, 0, r1.err);
+  assert.equal(r2.status, 0, r2.err);
+  const rep1 = JSON.parse(r1.out) as Rep;
+  const rep2 = JSON.parse(r2.out) as Rep;
+  assert.deepEqual(rep1.repositories.map((x) => `${x.id} ${x.status} ${x.hooks.length}`), ['ha published 1']);
+  assert.deepEqual(rep2.repositories.map((x) => `${x.id} ${x.status} ${x.hooks.length}`), ['ha skipped 0']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n'), [`ha ${rep1.push_id}`]);
+  assert.match(readFileSync(path.join(dataDir, 'logs', rep2.push_id, 'push.log'), 'utf8'), /hooks of ha: owed, and being run by another push running now: left to it/);
+  // Owed by a push that is gone (killed in its hook step: its claim names a dead process): the next push runs them.
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(path.join(dataDir, 'push.sqlite'));
+  db.prepare('INSERT INTO pending_hooks (repo_id, version, since, claim_host, claim_pid, claimed) VALUES (?, 1, ?, ?, ?, ?)').run('ha', Date.now(), (await import('node:os')).hostname(), 2 ** 22 + 12345, Date.now());
+  db.close();
+  rmSync(hooksLog);
+  const r3 = push(['--json', root], { dataDir, config });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.deepEqual((JSON.parse(r3.stdout) as Rep).repositories.map((x) => `${x.id} ${x.status} ${x.hooks.length}`), ['ha skipped 1']);
+  assert.equal(readFileSync(hooksLog, 'utf8').trim().split('\n').length, 1);
+});
+
 test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

@@ -105,7 +105,9 @@ test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row withou
   old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('schema', '1');
     CREATE TABLE stat_cache (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL)`);
+      mtime_ms REAL NOT NULL, sha256 TEXT, md5 TEXT, seen INTEGER NOT NULL);
+    CREATE TABLE pending_hooks (repo_id TEXT PRIMARY KEY, version INTEGER, since INTEGER NOT NULL);
+    INSERT INTO pending_hooks (repo_id, version, since) VALUES ('r1', 3, 0)`);
   const row = old.prepare('INSERT INTO stat_cache (path, dev, ino, size, mtime_ms, sha256, md5, seen) VALUES (?, ?, ?, ?, ?, ?, NULL, 0)');
   for (const [f, i] of [[held, 1], [copied, 2]] as const) row.run(f, key(f).dev, key(f).ino, key(f).size, key(f).mtimeMs, hex(i));
   old.close();
@@ -147,7 +149,9 @@ test('push cache: a schema 1 push.sqlite gains stat_cache.ctime_ms; a row withou
     c.close();
   }
   const db = new Database(path.join(dataDir, 'push.sqlite'), { readonly: true });
-  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '4');
+  assert.equal((db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '5');
+  // Owed hooks can be claimed (schema 5): the old table gains the columns, its rows unclaimed.
+  assert.deepEqual(db.prepare('SELECT repo_id, version, claim_host, claim_pid, claimed FROM pending_hooks').all(), [{ repo_id: 'r1', version: 3, claim_host: null, claim_pid: null, claimed: null }]);
   db.close();
 });
 
