@@ -452,6 +452,40 @@ test('clean and unbind remove only what the bind handlers wrote: a bindings_dir 
   assert.equal(readFileSync(path.join(root, 'var/other.json'), 'utf8'), '{"keep": true}\n');
 });
 
+test('bind never replaces what it did not write: a file bind refuses a file of the binding name that is not that repository\'s binding (AGENT_BIND_FILE_TAKEN, the file kept); yum bind keeps the comments that head another tool\'s repo file', async () => {
+  const { dir, engine, svc } = await service({
+    'file-bind.conf': '[main]\nenabled=1\n[types]\nbind=iso_distributor\n[iso_distributor]\nclass=stagepush:FileBindHandler\nbindings_dir=/etc/tool\n',
+    'yum.conf': '[main]\nenabled=1\n[types]\nbind=yum_distributor\n[yum_distributor]\nclass=stagepush:YumBindHandler\nrepo_file=/etc/yum.repos.d/fedora.repo\n',
+  });
+  const root = path.join(dir, 'root');
+  const toolConfig = '{"settings": {"keep": true}}\n';
+  const fedoraRepo = '# Managed by fedora-repos: do not remove this line\n\n[fedora]\nname=Fedora\nbaseurl=http://fedora.example/\n';
+  writeFiles(root, { 'etc/tool/config.json': toolConfig, 'etc/yum.repos.d/fedora.repo': fedoraRepo });
+  for (const id of ['config', 'files']) engine.repos.set(id, { distributors: [{ id: 'iso', typeId: 'iso_distributor' }], payloads: { iso: { repo_id: id } }, units: [] });
+  engine.repos.set('y', { distributors: [{ id: 'yum', typeId: 'yum_distributor' }], payloads: { yum: { repo_id: 'y', relative_path: 'y', protocols: ['http'], base_urls: { http: 'http://x' }, ca_cert: null } }, units: [] });
+  svc.register('c', root);
+  const taken = await svc.bind('c', 'config');
+  assert.equal(taken.succeeded, false);
+  assert.equal(taken.details.code, 'AGENT_BIND_FILE_TAKEN');
+  assert.match(String(taken.details.message), /etc\/tool\/config\.json exists and is not the binding file of config/);
+  assert.equal(readFileSync(path.join(root, 'etc/tool/config.json'), 'utf8'), toolConfig);
+  // Its own binding file is written, and rewritten (a payload changed).
+  assert.equal((await svc.bind('c', 'files')).succeeded, true);
+  engine.repos.get('files')!.payloads = { iso: { repo_id: 'files', changed: true } };
+  const again = await svc.bind('c', 'files');
+  assert.deepEqual([again.succeeded, again.numChanges], [true, 1]);
+  assert.equal(JSON.parse(readFileSync(path.join(root, 'etc/tool/files.json'), 'utf8')).payload.changed, true);
+  // yum: the head comment stays through bind and unbind (and clean).
+  assert.equal((await svc.bind('c', 'y')).succeeded, true);
+  const bound = readFileSync(path.join(root, 'etc/yum.repos.d/fedora.repo'), 'utf8');
+  assert.ok(bound.startsWith('# Managed by fedora-repos: do not remove this line\n'), bound);
+  assert.deepEqual([...bound.matchAll(/^\[([^\]]+)\]$/gm)].map((m) => m[1]), ['fedora', 'y']);
+  assert.equal((await svc.clean('c')).succeeded, true);
+  const after = readFileSync(path.join(root, 'etc/yum.repos.d/fedora.repo'), 'utf8');
+  assert.ok(after.startsWith('# Managed by fedora-repos: do not remove this line\n'), after);
+  assert.deepEqual([...after.matchAll(/^\[([^\]]+)\]$/gm)].map((m) => m[1]), ['fedora']);
+});
+
 test('file handler installs units from bound repositories into target_dir, verifying sha256', async () => {
   const { dir, engine, svc } = await service();
   const store = path.join(dir, 'store');

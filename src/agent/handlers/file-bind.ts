@@ -56,6 +56,17 @@ export class FileBindHandler extends BindHandler {
     const text = JSON.stringify({ repoId: binding.repoId, distributorId: binding.distributorId, typeId: binding.typeId, payload: binding.details }, null, 2) + '\n';
     // Bound already, exactly so: nothing is written (a re-bind is not a change).
     if (existsSync(file) && readFileSync(file, 'utf8') === text) return new BindReport().setSucceeded({ repoId: binding.repoId, file }, 0);
+    // A file of that name bind did not write for this repository (the directory's own file when
+    // bindings_dir names /etc or /var; the binding of another repository whose id makes the same
+    // file name) is not the handler's to replace.
+    if (lstatSync(file, { throwIfNoEntry: false }) && !isBindingFile(file, binding.repoId)) {
+      throw new StagepushError('AGENT_BIND_FILE_TAKEN', `${file} exists and is not the binding file of ${binding.repoId} (bindings_dir ${this.config.bindings_dir ?? '/etc/stagepush/file-repos'}): left as it is`, {
+        kind: 'failed',
+        file,
+        field: 'bindings_dir',
+        hint: 'move that file away, or give the handler another bindings_dir',
+      });
+    }
     const tmp = `${file}.tmp-${process.pid}`;
     writeFileSync(tmp, text, { mode: 0o644 });
     renameSync(tmp, file);

@@ -100,12 +100,19 @@ function writeAtomic(file: string, text: string, mode = 0o644): void {
   renameSync(tmp, file);
 }
 
+const OWN_COMMENT = '# Written by stagepush (consumer bind). Sections are replaced on bind and removed on unbind.';
+
 function writeRepoFile(file: string, rf: RepoFile): void {
+  // What precedes the first section (another tool's comments, in a repo file it shares) is kept;
+  // our own comment line is written once. A file left with neither goes.
+  const header = rf.header.filter((l) => l !== OWN_COMMENT);
+  while (header.length && header[header.length - 1]!.trim() === '') header.pop();
   if (!rf.sections.length) {
-    rmSync(file, { force: true });
+    if (header.some((l) => l.trim() !== '')) writeAtomic(file, header.join('\n') + '\n');
+    else rmSync(file, { force: true });
     return;
   }
-  const parts: string[] = ['# Written by stagepush (consumer bind). Sections are replaced on bind and removed on unbind.'];
+  const parts: string[] = [...header, OWN_COMMENT];
   for (const s of rf.sections) {
     const body = [...s.lines];
     while (body.length && body[body.length - 1]!.trim() === '') body.pop();
