@@ -447,11 +447,17 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
         }
         // And those an earlier push changed through a shared unit and did not publish (or whose
-        // hooks failed: run again, the repository not published again).
-        for (const [id, why] of owedPublishes(cache, engine, report)) {
-          const current = engine.repoVersion(id);
-          report.repositories.push(sharedReport(id, why, current, current, opts.skipPublish || !engine.needsPublish(id) ? 'skipped' : 'published', engine, cfg));
+        // hooks failed: run again, the repository published again only with --force-publish, as
+        // the push forces every repository it publishes). A --skip publish push leaves them owed
+        // and does not list them.
+        if (!opts.skipPublish) {
+          for (const [id, why] of owedPublishes(cache, engine, report)) {
+            const current = engine.repoVersion(id);
+            report.repositories.push(sharedReport(id, why, current, current, opts.forcePublish || engine.needsPublish(id) ? 'published' : 'skipped', engine, cfg));
+          }
         }
+        // As the push says why it published none of them.
+        if (opts.skipPublish) for (const r of report.repositories) r.reason = '--skip publish';
         return { done: finish(report, log, settings, dryRun) };
       }
 

@@ -990,6 +990,37 @@ test('a repository changed through a shared advisory whose post_publish hook fai
   assert.equal(existsSync(hooksLog), false);
 });
 
+test('the dry run lists a repository owed a publish or its hooks as the push then reports it: not at all with --skip publish (every repository skipped "--skip publish"), published again with --force-publish', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const flag = path.join(work, 'yb-hook-ok');
+  // The hook fails for yb while the flag file is missing.
+  const config = writeConfig(work, `hooks:\n  post_publish: ['[ "$REPO_ID" != yb ] || [ -e ${flag} ]']\n`);
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => advisoryArea(path.join(work, name), dests, id, text, updated);
+  type Rep = { repositories: Array<{ id: string; status: string; previous_version: number; version: number; reason?: string }> };
+  const run = (args: string[], status = 0): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, status, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const states = (rep: Rep) => rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}${x.reason ? ` (${x.reason})` : ''}`);
+  writeFileSync(flag, '');
+  run([area('a1', ['ya', 'yb'], 'SHARED-5', 'first text', '2026-01-01 00:00:00')]);
+  const a2 = area('a2', ['ya'], 'SHARED-5', 'second text', '2026-02-01 00:00:00');
+  run(['--skip', 'publish', a2]);
+  // yb's publish is owed; a --skip publish push of another destination leaves it owed, unlisted.
+  const other = area('u', ['zc'], 'OTHER-5', 'other text', '2026-03-01 00:00:00');
+  const skipDry = states(run(['--dry-run', '--skip', 'publish', other]));
+  assert.deepEqual(skipDry, ['zc skipped 0 -> 1 (--skip publish)']);
+  assert.deepEqual(states(run(['--skip', 'publish', other])), skipDry);
+  // yb published, its hook fails: owed. --force-publish publishes it again with its hook.
+  rmSync(flag);
+  assert.deepEqual(states(run([a2], 6)), ['ya published 2 -> 2', 'yb published 2 -> 2']);
+  const forceDry = states(run(['--dry-run', '--force-publish', other]));
+  assert.deepEqual(forceDry, ['zc published 1 -> 1', 'yb published 2 -> 2']);
+  assert.deepEqual(states(run(['--force-publish', other], 6)), forceDry);
+});
+
 test('a file pushed into one repository with another description than the same file has in a second repository: the plan finds the shared unit changed (the dry run lists the second as would-be published), the push locks the second too, reports and publishes it', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
