@@ -437,14 +437,16 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           // The engine's rule, with the configurations the drift will give (a distributor added or
           // configured otherwise publishes, one changed back to what it published does not).
           const unpublished = engine.needsPublish(r.id, Object.fromEntries((drift?.distributors ?? []).map((d) => [d.id, d.config])));
-          r.status = opts.skipPublish ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
+          // A repository without a distributor (distributors: []) has nothing to publish: the push skips it.
+          const publishes = publishersOf(repoById.get(r.id)!).length > 0;
+          r.status = opts.skipPublish || !publishes ? 'skipped' : plan.changed || opts.forcePublish || unpublished || !engine.hasRepo(r.id) ? 'published' : 'skipped';
           if (plan.changed) r.version = (r.previous_version ?? 0) + 1;
         }
         // Repositories outside the push holding a shared unit it updates: they would get a new
         // version too, and be published with it.
         for (const [id, why] of sharedHolders(plans, repos, engine)) {
           const previous = engine.repoVersion(id) ?? 0;
-          report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish ? 'skipped' : 'published', engine, cfg));
+          report.repositories.push(sharedReport(id, why, previous, previous + 1, opts.skipPublish || !engine.distributors(id).length ? 'skipped' : 'published', engine, cfg));
         }
         // And those an earlier push changed through a shared unit and did not publish (or whose
         // hooks failed: run again, the repository published again only with --force-publish, as
@@ -453,7 +455,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         if (!opts.skipPublish) {
           for (const [id, why] of owedPublishes(cache, engine, report)) {
             const current = engine.repoVersion(id);
-            report.repositories.push(sharedReport(id, why, current, current, opts.forcePublish || engine.needsPublish(id) ? 'published' : 'skipped', engine, cfg));
+            report.repositories.push(sharedReport(id, why, current, current, engine.distributors(id).length && (opts.forcePublish || engine.needsPublish(id)) ? 'published' : 'skipped', engine, cfg));
           }
         }
         // As the push says why it published none of them.

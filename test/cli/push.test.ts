@@ -1021,6 +1021,29 @@ test('the dry run lists a repository owed a publish or its hooks as the push the
   assert.deepEqual(states(run(['--force-publish', other], 6)), forceDry);
 });
 
+test('a repository without a distributor (distributors: []) is skipped by the dry run as by the push, its own content changed or a shared unit', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'repositories:\n  hold: {type: yum, destinations: [hold], distributors: []}\n');
+  const area = (name: string, dests: string[], text: string, updated: string) => advisoryArea(path.join(work, name), dests, 'SHARED-6', text, updated);
+  type Rep = { summary: { repositories_published: number }; repositories: Array<{ id: string; status: string; previous_version: number; version: number }> };
+  const run = (args: string[]): Rep => {
+    const r = push(['--json', ...args], { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Rep;
+  };
+  const states = (rep: Rep) => [...rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), `published ${rep.summary.repositories_published}`];
+  const a1 = area('a1', ['hold', 'ya'], 'first text', '2026-01-01 00:00:00');
+  const dry = states(run(['--dry-run', a1]));
+  assert.deepEqual(dry, ['hold skipped 0 -> 1', 'ya published 0 -> 1', 'published 1']);
+  assert.deepEqual(states(run([a1])), dry);
+  // The advisory moved forward through ya: hold gets a new version, and has nothing to publish it with.
+  const a2 = area('a2', ['ya'], 'second text', '2026-02-01 00:00:00');
+  const shared = states(run(['--dry-run', a2]));
+  assert.deepEqual(shared, ['ya published 1 -> 2', 'hold skipped 1 -> 2', 'published 1']);
+  assert.deepEqual(states(run([a2])), shared);
+});
+
 test('a file pushed into one repository with another description than the same file has in a second repository: the plan finds the shared unit changed (the dry run lists the second as would-be published), the push locks the second too, reports and publishes it', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
