@@ -80,6 +80,16 @@ export function register(program: Command): void {
         if (g.json) printJson(report);
         else if (report.exit_status !== 0) process.stdout.write(renderText(report) + '\n');
         else say(g, renderText(report));
+        // A push that ended failed (a publish or a post_publish hook: exit 6) says why on stderr,
+        // as every other failed push does: a cron job keeping stdout out of its mail (-q, --json,
+        // > /dev/null) heard nothing of it.
+        if (report.exit_status !== 0) {
+          const failed = new StagepushError('PUSH_FAILED', `the push failed after its import (${report.problems.length} problem(s)); what it imported is kept: the next push publishes what is not published and runs the failed hooks again`, {
+            kind: 'failed',
+            problems: report.problems,
+          });
+          process.stderr.write(formatError(failed) + '\n');
+        }
         process.exitCode = report.exit_status;
       } catch (err) {
         renderer.stop();

@@ -392,6 +392,28 @@ test('hooks: REPO_ID, PUBLISHED_PATH, VERSION and the report on stdin; a failing
   assert.equal(readFileSync(out, 'utf8'), '', 'done: not run again');
 });
 
+test('a push failed by a hook or a publish (exit 6) says why on stderr, as other failures do, with -q and --json too: a cron job dropping stdout hears of it', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'hooks:\n  post_publish:\n    - [/bin/false, hook-arg]\n');
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'docs', 'RAW'), { recursive: true });
+  writeFileSync(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  for (const args of [['-q'], ['--json'], []]) {
+    const r = push([...args, root], { dataDir, config });
+    assert.equal(r.status, 6, r.stderr);
+    assert.match(r.stderr, /^error \[PUSH_FAILED\]: /m, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /\[PUSH_HOOK_FAILED\] docs: repository docs: post_publish hook "\/bin\/false hook-arg" failed \(exit 1\)/);
+  }
+  // A publish that fails (the publish root is a file).
+  writeFileSync(path.join(work, 'not-a-dir'), '');
+  const broken = writeConfig(work, `publish: {root: ${path.join(work, 'not-a-dir')}}\n`);
+  writeFileSync(path.join(root, 'docs', 'RAW', 'b.txt'), 'b\n');
+  const f = push(['-q', root], { dataDir, config: broken });
+  assert.equal(f.status, 6, f.stderr);
+  assert.match(f.stderr, /\[PUSH_PUBLISH_FAILED\] docs: repository docs: publish failed: .*not-a-dir/);
+});
+
 test('hooks are owed from before the publish: a push killed during its hooks (SIGKILL) or stopped by SIGTERM leaves them to the next push', async () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
