@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { resolveGlobals } from './globals.js';
 import { createRenderer, printJson, progressModeFor, say, sayingWaits, table } from './output.js';
 import { StagepushError, exitStatusFor, formatError } from '../errors.js';
+import type { EventSink } from '../events.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -36,30 +37,38 @@ export function register(program: Command): void {
     .action(async (urls: string[], flags: PushFlags, cmd: Command) => {
       const raw = cmd.optsWithGlobals();
       const g = resolveGlobals(raw);
-      if (!urls.length) throw new StagepushError('PUSH_USAGE', 'give at least one staging area (staged:DIR or DIR)', { kind: 'usage' });
-      for (const s of flags.skip ?? []) {
-        if (s !== 'publish') throw new StagepushError('PUSH_USAGE', `--skip ${s}: only "publish" can be skipped`, { kind: 'usage', field: '--skip' });
-      }
-      if (flags.dryRun && flags.prePush) throw new StagepushError('PUSH_USAGE', '--dry-run and --pre-push cannot be combined', { kind: 'usage' });
-      // An empty value (a cron line's "$DEST" with DEST unset) is refused: --dest "" pushed every
-      // destination, --log-file "" kept no log.
-      for (const [flag, values] of [['--dest', flags.dest], ['--exclude-dest', flags.excludeDest]] as const) {
-        if (values !== undefined && values.length === 0) throw new StagepushError('PUSH_USAGE', `${flag}: an empty value (no destination named)`, { kind: 'usage', field: flag });
-      }
-      if (flags.logFile !== undefined && !flags.logFile.trim()) throw new StagepushError('PUSH_USAGE', '--log-file: an empty path', { kind: 'usage', field: '--log-file' });
-      const { loadConfig, resolveSettings } = await import('../config/index.js');
-      const loaded = loadConfig(g.configFile);
-      const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
       const mode = progressModeFor(g, flags.progress);
-      const renderer = await createRenderer(mode, g.quiet);
-      const { handleInterrupts } = await import('./main.js');
-      const signal = handleInterrupts();
-      // The source's workers and the engine each listen to it.
-      const events = await import('node:events');
-      events.EventEmitter.setMaxListeners(256, signal);
-      const { runPush } = await import('../push/run.js');
-      const { renderText } = await import('../push/report.js');
+      // With --progress ndjson, stderr holds one JSON event per line: the push's error is one
+      // more event ({"type": "error", code, message, problems…}), not text among the events
+      // that a reader parsing each line as JSON fails on.
+      const writeError = (err: unknown): void => {
+        const what = err instanceof StagepushError ? err.toJSON() : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) };
+        process.stderr.write((mode === 'ndjson' ? JSON.stringify({ ts: new Date().toISOString(), type: 'error', exit_status: exitStatusFor(err), ...what }) : formatError(err)) + '\n');
+      };
+      let renderer: { sink: EventSink; stop(): void } | undefined;
       try {
+        if (!urls.length) throw new StagepushError('PUSH_USAGE', 'give at least one staging area (staged:DIR or DIR)', { kind: 'usage' });
+        for (const s of flags.skip ?? []) {
+          if (s !== 'publish') throw new StagepushError('PUSH_USAGE', `--skip ${s}: only "publish" can be skipped`, { kind: 'usage', field: '--skip' });
+        }
+        if (flags.dryRun && flags.prePush) throw new StagepushError('PUSH_USAGE', '--dry-run and --pre-push cannot be combined', { kind: 'usage' });
+        // An empty value (a cron line's "$DEST" with DEST unset) is refused: --dest "" pushed every
+        // destination, --log-file "" kept no log.
+        for (const [flag, values] of [['--dest', flags.dest], ['--exclude-dest', flags.excludeDest]] as const) {
+          if (values !== undefined && values.length === 0) throw new StagepushError('PUSH_USAGE', `${flag}: an empty value (no destination named)`, { kind: 'usage', field: flag });
+        }
+        if (flags.logFile !== undefined && !flags.logFile.trim()) throw new StagepushError('PUSH_USAGE', '--log-file: an empty path', { kind: 'usage', field: '--log-file' });
+        const { loadConfig, resolveSettings } = await import('../config/index.js');
+        const loaded = loadConfig(g.configFile);
+        const settings = resolveSettings(loaded, { dataDir: raw.dataDir as string | undefined, wait: raw.wait as boolean | undefined, waitTimeout: g.waitTimeout });
+        renderer = await createRenderer(mode, g.quiet);
+        const { handleInterrupts } = await import('./main.js');
+        const signal = handleInterrupts();
+        // The source's workers and the engine each listen to it.
+        const events = await import('node:events');
+        events.EventEmitter.setMaxListeners(256, signal);
+        const { runPush } = await import('../push/run.js');
+        const { renderText } = await import('../push/report.js');
         const report = await runPush({
           urls,
           loaded,
@@ -88,15 +97,15 @@ export function register(program: Command): void {
             kind: 'failed',
             problems: report.problems,
           });
-          process.stderr.write(formatError(failed) + '\n');
+          writeError(failed);
         }
         process.exitCode = report.exit_status;
       } catch (err) {
-        renderer.stop();
+        renderer?.stop();
         const report = (err as { report?: unknown }).report;
         if (g.json && report) printJson(report);
         else if (g.json) printJson({ error: err instanceof StagepushError ? err.toJSON() : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) } });
-        process.stderr.write(formatError(err) + '\n');
+        writeError(err);
         process.exitCode = exitStatusFor(err);
       }
     });

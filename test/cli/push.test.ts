@@ -414,6 +414,35 @@ test('a push failed by a hook or a publish (exit 6) says why on stderr, as other
   assert.match(f.stderr, /\[PUSH_PUBLISH_FAILED\] docs: repository docs: publish failed: .*not-a-dir/);
 });
 
+test('--progress ndjson: stderr holds one JSON event per line, the error of a refused or failed push too (type error, with its code and problems)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work, 'hooks:\n  post_publish:\n    - [/bin/false]\n');
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'docs', 'RAW'), { recursive: true });
+  writeFileSync(path.join(root, 'docs', 'RAW', 'a.txt'), 'a\n');
+  mkdirSync(path.join(root, 'el9', 'RPMS'), { recursive: true });
+  const bad = path.join(root, 'el9', 'RPMS', 'bad-1-1.noarch.rpm');
+  writeFileSync(bad, 'junk\n');
+  type Ev = { type: string; code?: string; exit_status?: number; problems?: Array<{ code: string; file?: string; entry?: string }> };
+  const events = (stderr: string): Ev[] => stderr.trim().split('\n').map((l) => JSON.parse(l) as Ev);
+  const refused = push(['--progress', 'ndjson', root], { dataDir, config });
+  assert.equal(refused.status, 3, refused.stderr);
+  const last = events(refused.stderr).at(-1)!;
+  assert.deepEqual([last.type, last.code, last.exit_status], ['error', 'PUSH_INVALID_INPUT', 3]);
+  assert.deepEqual(last.problems!.map((p) => `${p.code} ${p.file}`), [`RPM_TRUNCATED ${bad}`]);
+  rmSync(bad);
+  const failed = push(['--progress', 'ndjson', root], { dataDir, config });
+  assert.equal(failed.status, 6, failed.stderr);
+  const end = events(failed.stderr).at(-1)!;
+  assert.deepEqual([end.type, end.code, end.exit_status], ['error', 'PUSH_FAILED', 6]);
+  assert.deepEqual(end.problems!.map((p) => `${p.code} ${p.entry}`), ['PUSH_HOOK_FAILED docs']);
+  // A usage error too.
+  const usage = push(['--progress', 'ndjson', '--skip', 'import', root], { dataDir, config });
+  assert.equal(usage.status, 2, usage.stderr);
+  assert.deepEqual(events(usage.stderr).map((e) => `${e.type} ${e.code}`), ['error PUSH_USAGE']);
+});
+
 test('hooks are owed from before the publish: a push killed during its hooks (SIGKILL) or stopped by SIGTERM leaves them to the next push', async () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
