@@ -237,8 +237,12 @@ export function pluginConfigPath(config: StagepushConfig, section: 'repositories
  * The repository made for an unknown destination: from the built-in template chosen by its
  * items (`kind`), or from a named template. `withExport` adds the export distributor (CGW, cloud images).
  */
-export function autoRepo(config: StagepushConfig, dest: string, kind: RepoKind, withExport: boolean): RepoSpec {
-  const mode = config.unknown_destination;
+export function autoRepo(config: StagepushConfig, dest: string, kind: RepoKind, withExport: boolean, opts: { companion?: boolean } = {}): RepoSpec {
+  // The companion export repository of a destination (`<dest>-export`, CGW and cloud images next
+  // to content its repository cannot hold) is the directory kind's, whatever template
+  // unknown_destination names for the destination's own repository: made from a yum template it
+  // would refuse the very items it is made for.
+  const mode = opts.companion ? 'auto_create' : config.unknown_destination;
   let shape: RepoShape;
   let origin: RepoSpec['origin'];
   if (mode.startsWith('template:')) {

@@ -207,7 +207,7 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
       const mainTypes = opts.importerTypes?.[main.importer.typeId];
       const rawBeside = kind === 'directory' && (families.has('raw') || (opts.existingDistributors?.(dest) ?? []).includes('directory_distributor'));
       if (families.has('export') && ((mainTypes && !['cgw', 'ami', 'vhd'].every((t) => mainTypes.includes(t))) || rawBeside)) {
-        const companion = autoRepo(config, dest, 'directory', true);
+        const companion = autoRepo(config, dest, 'directory', true, { companion: true });
         companion.id = `${dest}-export`;
         companion.distributors = companion.distributors.filter((d) => d.typeId === 'export_distributor');
         main.distributors = main.distributors.filter((d) => d.typeId !== 'export_distributor');

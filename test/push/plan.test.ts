@@ -200,6 +200,15 @@ test('routing: CGW / cloud images next to RPMs go to a companion export reposito
   assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['cloud:img.raw', 'mix-export:gw.yaml', 'mix:a.rpm']);
 });
 
+test('routing: with unknown_destination naming a yum template, the companion export repository is still the directory kind (generic importer, export distributor), not made from that template', () => {
+  const c = parseConfigText('unknown_destination: template:mt\ntemplates:\n  mt: {template: yum, display_name: from mt}\n', 'c.yaml');
+  const items = [item('RpmPushItem', 'a.rpm', 'mix'), item('CGWPushItem', 'gw.yaml', 'mix')];
+  const r = routeItems(items, c, { importerTypes: { yum_importer: ['rpm', 'srpm', 'erratum'], generic_importer: ['cgw', 'ami', 'vhd', 'directory'] } });
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.repos.map((x) => `${x.id}:${x.origin}:${x.importer.typeId}:${x.distributors.map((d) => d.typeId).join('+')}`), ['mix:template:mt:yum_importer:yum_distributor', 'mix-export:auto_create:generic_importer:export_distributor']);
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['mix-export:gw.yaml', 'mix:a.rpm']);
+});
+
 test('canonicalJson: sorted keys at every depth, undefined members left out, the same text for the same value', () => {
   assert.equal(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }, null, 'x'], z: undefined }), '{"a":[{"c":2,"d":1},null,"x"],"b":1}');
   assert.equal(canonicalJson({}), '{}');
