@@ -130,7 +130,10 @@ export function formatError(err: unknown): string {
     const lines = [`error [${err.code}]: ${err.message}`];
     for (const p of err.problems) {
       const where = [p.file, p.entry, p.field].filter((x) => x !== undefined && x !== '').join(': ');
-      lines.push(`  - [${p.code}] ${where ? where + ': ' : ''}${p.message}`);
+      // A message that starts with its file (the loader's say where they are on their own) does
+      // not name it twice.
+      const message = p.file && p.message.startsWith(`${p.file}: `) ? p.message.slice(p.file.length + 2) : p.message;
+      lines.push(`  - [${p.code}] ${where ? where + ': ' : ''}${message}`);
     }
     if (err.hint) lines.push(`hint: ${err.hint}`);
     return lines.join('\n');
