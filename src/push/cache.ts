@@ -35,6 +35,8 @@ export interface StatKey {
   mtimeMs: number;
   /** The inode's change time (see FileStat in src/source/staged/walk.ts). */
   ctimeMs: number;
+  /** The file's mode, when the caller knows it (see FileStat in src/source/staged/walk.ts). */
+  mode?: number;
 }
 
 /** A stat cache row: the file's identity when it was hashed, and its sums. */
@@ -87,11 +89,11 @@ export class PushCache {
   private summaries = new Map<string, string>();
   private statements = new Map<string, BetterSqlite3.Statement>();
   /**
-   * Device and size of each file the loader stat'ed in this run (by the path as the loader gave
-   * it: the items' own strings): the free-space check needs them, and asking the filesystem
+   * Device, size and mode of each file the loader stat'ed in this run (by the path as the loader
+   * gave it: the items' own strings): the free-space check needs them, and asking the filesystem
    * again cost a stat per staged file.
    */
-  private loaded = new Map<string, { dev: number; size: number }>();
+  private loaded = new Map<string, { dev: number; size: number; mode?: number }>();
 
   private constructor(
     private readonly db: BetterSqlite3.Database,
@@ -264,7 +266,7 @@ export class PushCache {
     };
     return {
       get: (p: string, st: StatKey): CachedSums | undefined => {
-        this.loaded.set(p, { dev: st.dev, size: st.size });
+        this.loaded.set(p, { dev: st.dev, size: st.size, mode: st.mode });
         const row = lookup(p);
         if (!row) return undefined;
         if (row.dev !== st.dev || row.ino !== st.ino || row.size !== st.size || row.mtime_ms !== st.mtimeMs) return undefined;
@@ -299,7 +301,7 @@ export class PushCache {
         return out;
       },
       set: (p: string, st: StatKey, sums: Sums): void => {
-        this.loaded.set(p, { dev: st.dev, size: st.size });
+        this.loaded.set(p, { dev: st.dev, size: st.size, mode: st.mode });
         prefetched?.delete(resolvePath(p));
         if (!set) return;
         set.run(resolvePath(p), st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, sums.sha256 ?? null, sums.md5 ?? null, Date.now());
@@ -319,8 +321,8 @@ export class PushCache {
     this.loaded.clear();
   }
 
-  /** Device and size of a staged file as the loader saw it in this run (undefined: not seen under this path). */
-  loadedStat(p: string): { dev: number; size: number } | undefined {
+  /** Device, size and mode of a staged file as the loader saw it in this run (undefined: not seen under this path). */
+  loadedStat(p: string): { dev: number; size: number; mode?: number } | undefined {
     return this.loaded.get(p);
   }
 

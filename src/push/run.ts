@@ -469,7 +469,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const srcStats = new Map<string, SrcStat | null>();
       const loadedStat = (src: string): SrcStat | undefined => {
         const st = cache.loadedStat(src);
-        return st && { dev: st.dev, size: st.size, dir: false };
+        // Without its mode (not known to the loader), the file is stat'ed again.
+        return st && st.mode !== undefined ? { dev: st.dev, size: st.size, dir: false, everyoneReads: (st.mode & 0o444) === 0o444 } : undefined;
       };
       checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
       // 6. Plan under the locks, commit every repository's new version in one transaction.
@@ -1082,9 +1083,11 @@ interface SrcStat {
   dev: number;
   size: number;
   dir: boolean;
+  /** Readable by everyone: the store links such a file; any other it copies (see ContentStore.ingestFile). */
+  everyoneReads: boolean;
 }
 
-const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: s.size, dir: s.isDirectory() });
+const srcStatOf = (s: import('node:fs').Stats): SrcStat => ({ dev: s.dev, size: s.size, dir: s.isDirectory(), everyoneReads: (s.mode & 0o444) === 0o444 });
 
 /**
  * Refuse (policy) when the data dir cannot hold what the push will copy into the store.
@@ -1118,9 +1121,9 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
       }
       srcStats.set(src, st);
     }
-    // A directory, or a file the store links (same filesystem), needs no room whether or not its
-    // content is stored already: no need to ask.
-    if (st && (st.dir || st.dev === storeDev)) {
+    // A directory, or a file the store links (same filesystem, readable by everyone), needs no
+    // room whether or not its content is stored already: no need to ask.
+    if (st && (st.dir || (st.dev === storeDev && st.everyoneReads))) {
       seen.add(sha);
       continue;
     }
@@ -1128,7 +1131,7 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
     seen.add(sha);
     // A file gone since it was loaded fails here, as it did.
     st ??= srcStatOf(statSync(src));
-    if (!st.dir && st.dev !== storeDev) needed += st.size;
+    if (!st.dir && (st.dev !== storeDev || !st.everyoneReads)) needed += st.size;
   }
   const fs = statfsSync(settings.dataDir);
   const free = Number(fs.bavail) * Number(fs.bsize);

@@ -275,6 +275,43 @@ test('free space: a push that would not fit in the data dir is refused before wr
   }
 });
 
+test('free space: a staged file the store copies though it is on the data dir\'s filesystem (not readable by everyone) is counted: refused before writing (tmpfs of 4 MiB)', (t) => {
+  const work = tempDir();
+  const fsDir = path.join(work, 'fs');
+  mkdirSync(fsDir);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fsDir], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
+    return;
+  }
+  try {
+    const dataDir = path.join(fsDir, 'data');
+    const config = path.join(work, 'config.yaml');
+    writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
+    const area = (root: string, big: Buffer, mode: number): void => {
+      put(path.join(root, 'files', 'FILES', 'big.bin'), big);
+      chmodSync(path.join(root, 'files', 'FILES', 'big.bin'), mode);
+      put(path.join(root, 'staged.yaml'), `header:\n  version: "0.2"\npayload:\n  files:\n    - relative_path: files/FILES/big.bin\n      sha256sum: ${sha256(big)}\n      version: "1"\n`);
+    };
+    const stored = () => spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
+    // 2.5 MiB staged beside the data dir: linked when everyone may read it (no room needed),
+    // copied otherwise (stored files are published as symlink targets), which does not fit.
+    const big = Buffer.alloc(2.5 * 1024 * 1024, 6);
+    const root = path.join(fsDir, 'area');
+    area(root, big, 0o600);
+    const r = push(['--json', root], { dataDir, config });
+    assert.equal(r.status, 4, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => p.code), ['PUSH_NO_SPACE']);
+    assert.match(rep.problems[0]!.message, new RegExp(`needs ${big.length} bytes`));
+    assert.equal(stored(), '', 'nothing stored');
+    chmodSync(path.join(root, 'files', 'FILES', 'big.bin'), 0o644);
+    assert.equal(push(['-q', root], { dataDir, config }).status, 0, 'linked, it fits');
+  } finally {
+    spawnSync('umount', [fsDir]);
+  }
+});
+
 test('README main job: the bundled demo area pushes on the embedded default; CGW content is exported as a manifest', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

@@ -38,6 +38,11 @@ export interface FileStat {
    * so a file replaced under a reused inode number with its size and mtime kept differs here.
    */
   ctimeMs: number;
+  /**
+   * The file's mode: the content store copies a file not readable by everyone rather than link
+   * it, so the push's free-space check counts it.
+   */
+  mode: number;
 }
 
 /** An item found by the walk, with what the pool must still do for it. */
@@ -83,7 +88,7 @@ function describeType(st: Stats): string {
 }
 
 function toFileStat(st: Stats): FileStat {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode };
 }
 
 /** A directory entry whose name is not valid UTF-8: shown with \xNN escapes, with its kind. */
