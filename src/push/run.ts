@@ -338,12 +338,25 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         );
       }
 
+      // Staged files are stat'ed once for every free-space check (a pre-push's; a push's before
+      // creating repositories, then under the locks).
+      const srcStats = new Map<string, SrcStat | null>();
+      const loadedStat = (src: string): SrcStat | undefined => {
+        const st = cache.loadedStat(src);
+        // Without its mode (not known to the loader), the file is stat'ed again.
+        return st && st.mode !== undefined ? { dev: st.dev, size: st.size, dir: false, everyoneReads: (st.mode & 0o444) === 0o444 } : undefined;
+      };
+
       if (opts.prePush) {
         // Store content only: every file goes into the content store (pinned), nothing visible.
         // Pinned for push.pre_push_retention_hours (or until a push imports it): gc keeps it.
         const files = [...new Set(route.assignments.filter((a) => a.item.src && !['directory', 'erratum', 'comps', 'modulemd'].includes(a.typeId) && !lstatSync(a.item.src).isDirectory()).map((a) => a.item.src!))];
         const fileSet = new Set(files);
-        const expected = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src)).map((a) => a.item.sha256sum ?? '');
+        const stores = route.assignments.filter((a) => a.item.src && fileSet.has(a.item.src));
+        const expected = stores.map((a) => a.item.sha256sum ?? '');
+        // It writes into the store as a push does: refused (exit 4) before writing anything when
+        // that would not fit, rather than filling the data dir with files pinned for days.
+        checkFreeSpace(settings, stores, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
         // Pinned before anything is stored (an orphan clean-up meanwhile leaves it), then again with what was stored.
         await engine.pinForPush(`pre-push-${pushId}`, expected);
         const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
@@ -465,13 +478,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
       // 5. Repositories that do not exist yet are created below, after a first free-space check
       //    (repeated under the locks); a push that then fails before its commit deletes them again.
-      // Staged files are stat'ed once for both free-space checks (before creating repositories, under the locks).
-      const srcStats = new Map<string, SrcStat | null>();
-      const loadedStat = (src: string): SrcStat | undefined => {
-        const st = cache.loadedStat(src);
-        // Without its mode (not known to the loader), the file is stat'ed again.
-        return st && st.mode !== undefined ? { dev: st.dev, size: st.size, dir: false, everyoneReads: (st.mode & 0o444) === 0o444 } : undefined;
-      };
       checkFreeSpace(settings, route.assignments, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
       // 6. Plan under the locks, commit every repository's new version in one transaction.
       events({ type: 'phase-start', phase: 'import', total: route.assignments.length });

@@ -312,6 +312,36 @@ test('free space: a staged file the store copies though it is on the data dir\'s
   }
 });
 
+test('free space: --pre-push checks it as a push does, refused before storing anything (tmpfs of 4 MiB)', (t) => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  mkdirSync(dataDir);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
+    return;
+  }
+  try {
+    const config = path.join(work, 'config.yaml');
+    writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
+    const big = Buffer.alloc(6 * 1024 * 1024, 7);
+    const root = path.join(work, 'area');
+    put(path.join(root, 'files', 'FILES', 'big.bin'), big);
+    put(path.join(root, 'staged.yaml'), `header:\n  version: "0.2"\npayload:\n  files:\n    - relative_path: files/FILES/big.bin\n      sha256sum: ${sha256(big)}\n      version: "1"\n`);
+    // It stores into the content store, pinned for days (gc keeps it): filling the data dir
+    // would leave it full until the pin expires.
+    const r = push(['--json', '--pre-push', root], { dataDir, config });
+    assert.equal(r.status, 4, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(rep.problems.map((p) => p.code), ['PUSH_NO_SPACE']);
+    assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
+    const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(stored, '', 'nothing stored, nothing pinned');
+  } finally {
+    spawnSync('umount', [dataDir]);
+  }
+});
+
 test('README main job: the bundled demo area pushes on the embedded default; CGW content is exported as a manifest', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
