@@ -532,9 +532,14 @@ export class ContentStore {
     return out;
   }
 
-  /** Release these digests from every pin (a push imported them); empty pins are deleted. Returns how many were released. */
-  release(sha256s: Iterable<string>): number {
-    const pins = this.pins();
+  /**
+   * Release these digests from the pins whose name starts with `prefix` (a push imported what
+   * pre-pushes stored); empty pins are deleted. Returns how many were released. Other pins keep
+   * them: a distributor's (packages its kept old metadata names, which another repository's push
+   * importing the same file does not make any less needed) or a running operation's.
+   */
+  release(sha256s: Iterable<string>, prefix: string): number {
+    const pins = this.pins().filter((p) => p.name.startsWith(prefix));
     if (!pins.length) return 0;
     const drop = new Set(sha256s);
     let n = 0;

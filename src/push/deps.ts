@@ -23,6 +23,9 @@ export interface PushBatch {
   configureImporter(repoId: string, config: Record<string, unknown>): Promise<void>;
 }
 
+/** The pin of what a --pre-push stored is named `<prefix><push id>`; a push importing that content releases only these. */
+export const PRE_PUSH_PIN_PREFIX = 'pre-push-';
+
 export interface PushEngine {
   importerTypes(): Record<string, string[]>;
   hasRepo(id: string): boolean;
@@ -86,7 +89,7 @@ export interface PushEngine {
    * `untilMs` so that orphan clean-up keeps them for the push that will import them.
    */
   preStore(files: string[], pin: { name: string; untilMs: number; expected: string[] }): Promise<{ bytesLinked: number; bytesCopied: number; sha256: string[]; how: Map<string, 'linked' | 'copied' | 'existing'> }>;
-  /** Release pre-push pins of these digests (a push imported them). */
+  /** Release pre-push pins (PRE_PUSH_PIN_PREFIX) of these digests (a push imported them). */
   releasePins(sha256s: string[]): Promise<number>;
   /** Keep these digests from a concurrent orphan clean-up while this push imports (see Engine.pinForOperation). */
   pinForPush(name: string, sha256s: string[]): Promise<void>;
@@ -424,7 +427,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     unpin: (name) => eng.unpin(name),
     async releasePins(sha256s) {
       const { ContentStore } = await import('../engine/store.js');
-      return new ContentStore(eng.contentRoot).release(sha256s);
+      return new ContentStore(eng.contentRoot).release(sha256s, PRE_PUSH_PIN_PREFIX);
     },
     close: () => eng.close(),
   };

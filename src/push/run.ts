@@ -27,7 +27,7 @@ import { PushCache, type StatRow } from './cache.js';
 import { PushLog, newPushId, pruneLogs } from './audit.js';
 import { emptyCounts, summarize, REPORT_VERSION, type PushReport, type RepoReport, type ItemReport, type HookResult } from './report.js';
 import type { PushItemLike } from './items.js';
-import { openPushEngine, loadStagingAreas, type ConfigDrift, type PushEngine } from './deps.js';
+import { PRE_PUSH_PIN_PREFIX, openPushEngine, loadStagingAreas, type ConfigDrift, type PushEngine } from './deps.js';
 import { deferDurability, flushDurabilityAsync, onStored, setFileFactsProvider, type FileFactsProvider, type StoredEvent } from '../engine/store.js';
 
 /** Append to the list under a key (in place: no copy per item). */
@@ -358,8 +358,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         // that would not fit, rather than filling the data dir with files pinned for days.
         checkFreeSpace(settings, stores, engine, cfg.push.free_space_margin_mb, srcStats, loadedStat, cfg.push.store_files === 'copy');
         // Pinned before anything is stored (an orphan clean-up meanwhile leaves it), then again with what was stored.
-        await engine.pinForPush(`pre-push-${pushId}`, expected);
-        const stored = await engine.preStore(files, { name: `pre-push-${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
+        await engine.pinForPush(`${PRE_PUSH_PIN_PREFIX}${pushId}`, expected);
+        const stored = await engine.preStore(files, { name: `${PRE_PUSH_PIN_PREFIX}${pushId}`, untilMs: Date.now() + cfg.push.pre_push_retention_hours * 3600_000, expected });
         report.summary.bytes_linked = stored.bytesLinked;
         report.summary.bytes_copied = stored.bytesCopied;
         for (const r of repos) report.repositories.push(repoReport(r, false, engine.repoVersion(r.id), 'skipped', 'pre-push: content stored, nothing made visible'));

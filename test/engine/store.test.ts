@@ -63,7 +63,11 @@ test('pins: pinned digests are left out of listAll and not removed until release
   assert.deepEqual([...store.listAll(true)].sort(), [...files].sort());
   assert.equal(store.remove(files[0]!), 0);
   assert.ok(store.has(files[0]!));
-  assert.equal(store.release([files[0]!]), 1);
+  // Only the pins named by the prefix release a digest: another pin of it keeps it.
+  store.pin('publish-y', [files[0]!], Date.now() + 3600_000);
+  assert.equal(store.release([files[0]!], 'pre-push-'), 1);
+  assert.deepEqual([...store.pinned()].sort(), [files[0]!, files[1]!].sort());
+  store.unpin('publish-y');
   assert.deepEqual([...store.pinned()], [files[1]!]);
   assert.ok(store.remove(files[0]!) > 0);
   // Expired: not in force (and its file is deleted).

@@ -93,6 +93,36 @@ test('an expired pre-push pin no longer protects its content from gc', () => {
   assert.equal(existsSync(storePath(dataDir, sha256(file))), false);
 });
 
+test('a push releases only pre-push pins: a package another repository keeps for its old metadata stays pinned when this push imports the same file', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const repo = (id: string) => `  ${id}: {type: yum, destinations: [${id}], push_mode: mirror, retain_repo_versions: 1, distributors: [{type_id: yum_distributor, config: {relative_url: ${id}, package_link: symlink}}]}\n`;
+  const config = writeConfig(work, `repositories:\n${repo('r1')}${repo('r2')}`);
+  const cli = (args: string[]) => runCli(['--data-dir', dataDir, '--config', config, ...args], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+  const area = (dest: string, rpms: string[]): string => {
+    const root = mkdtempSync(path.join(work, 'area-'));
+    mkdirSync(path.join(root, dest, 'RPMS'), { recursive: true });
+    for (const f of rpms) copyFileSync(path.join(RPMS, f), path.join(root, dest, 'RPMS', f));
+    return root;
+  };
+  const old = 'demo-hello-1.0-1.noarch.rpm';
+  const oldSha = sha256(readFileSync(path.join(RPMS, old)));
+  assert.equal(push(['-q', area('r1', [old, 'demo-tools-2.0-1.noarch.rpm'])], { dataDir, config }).status, 0);
+  // r1 drops the package: its pool keeps it for the repomd.xml it replaced (pinned: symlinks point at the stored file).
+  assert.equal(push(['-q', area('r1', ['demo-hello-1.1-1.noarch.rpm', 'demo-tools-2.0-1.noarch.rpm'])], { dataDir, config }).status, 0);
+  const entry = path.join(dataDir, 'published', 'http', 'r1', 'Packages', 'd', old);
+  assert.ok(existsSync(entry));
+  // r2 takes the same file in (unpublished), then drops it: its unit is an orphan, r2's pool never held it.
+  assert.equal(push(['-q', '--skip', 'publish', area('r2', [old])], { dataDir, config }).status, 0);
+  assert.equal(push(['-q', area('r2', ['demo-tools-2.0-1.noarch.rpm'])], { dataDir, config }).status, 0);
+  const gc = cli(['gc', '--json']);
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.ok(existsSync(storePath(dataDir, oldSha)), 'the stored file r1 still serves is kept');
+  assert.ok(existsSync(entry), 'r1/Packages/d/' + old + ' resolves');
+  const fsck = cli(['fsck']);
+  assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
+});
+
 test('file and RPM content is hard-linked on the same filesystem and copied (verified) across filesystems; the report says which', () => {
   const work = tempDir();
   const config = writeConfig(work);
