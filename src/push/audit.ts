@@ -199,7 +199,11 @@ export function showPush(dataDir: string, id: string): { id: string; dir: string
   };
 }
 
-/** Delete push logs older than `days` (0 = keep all). Returns the ids removed (or that would be, when dry). */
+/**
+ * Delete push logs older than `days` (0 = keep all). Returns the ids removed (or that would be, when
+ * dry). Two pushes ending at once (two cron jobs), or a push and gc, prune the same logs: one
+ * another removed after this one listed it is not there any more, which is what was wanted.
+ */
 export function pruneLogs(dataDir: string, days: number, now = Date.now(), opts: { dryRun?: boolean } = {}): string[] {
   if (!days) return [];
   const dir = logsDir(dataDir);
@@ -208,7 +212,9 @@ export function pruneLogs(dataDir: string, days: number, now = Date.now(), opts:
   for (const id of readdirSync(dir)) {
     if (!PUSH_ID_RE.test(id)) continue;
     const p = path.join(dir, id);
-    const t = statSync(p).mtimeMs;
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    const t = st.mtimeMs;
     if (now - t > days * 86400_000) {
       if (!opts.dryRun) rmSync(p, { recursive: true, force: true });
       removed.push(id);

@@ -838,7 +838,14 @@ function finish(report: PushReport, log: PushLog, settings: Settings, dryRun: bo
   }
   log.line(`push ended: ${report.status} (exit ${report.exit_status}); ${report.summary.pushed} pushed, ${report.summary.replaced} replaced, ${report.summary.removed} removed, ${report.summary.unchanged} unchanged`);
   log.writeReport(report);
-  if (!dryRun) pruneLogs(settings.dataDir, settings.logRetentionDays);
+  if (!dryRun) {
+    try {
+      pruneLogs(settings.dataDir, settings.logRetentionDays);
+    } catch (e) {
+      // The push is done and reported: old logs left for the next push or gc to prune.
+      log.line(`old push logs could not be pruned: ${(e as Error)?.message ?? e}`);
+    }
+  }
   return report;
 }
 

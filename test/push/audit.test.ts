@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, utimesSync, existsSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, utimesSync, existsSync, writeFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { PushCache } from '../../src/push/cache.js';
 import { newPushId, pruneLogs, PUSH_ID_RE, logsDir, listPushes } from '../../src/push/audit.js';
@@ -56,4 +56,18 @@ test('push logs: sortable ids, retention by age', () => {
   assert.deepEqual(pruneLogs(data, 0), []);
   assert.deepEqual(pruneLogs(data, 30), [old]);
   assert.equal(existsSync(path.join(logsDir(data), recent)), true);
+});
+
+test('push logs: a log another process removed after this one listed it (two pushes ending at once prune the same logs) is passed over, not an error', () => {
+  const data = tempDir();
+  const old = newPushId(new Date('2020-01-01T00:00:00Z'));
+  mkdirSync(path.join(logsDir(data), old), { recursive: true });
+  const past = new Date('2020-01-02T00:00:00Z');
+  utimesSync(path.join(logsDir(data), old), past, past);
+  // Listed, then gone when stat'ed: what a name left by a removed directory looks like to stat (ENOENT).
+  const gone = newPushId(new Date('2020-01-01T00:00:01Z'));
+  symlinkSync(path.join(data, 'removed-meanwhile'), path.join(logsDir(data), gone));
+  assert.deepEqual(pruneLogs(data, 30, Date.now(), { dryRun: true }), [old]);
+  assert.deepEqual(pruneLogs(data, 30), [old]);
+  assert.equal(existsSync(path.join(logsDir(data), old)), false);
 });
