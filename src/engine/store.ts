@@ -180,6 +180,9 @@ function copyHashing(src: string, dest: string): { sha256: string; size: number;
   try {
     const st = fs.fstatSync(inFd);
     const outFd = fs.openSync(dest, 'wx');
+    // A copy that fails midway (a full disk) leaves no partial file: its room is given back now,
+    // not when gc finds it a stray temp file.
+    let copied = false;
     try {
       const h = createHash('sha256');
       const buf = Buffer.allocUnsafe(CHUNK);
@@ -193,9 +196,11 @@ function copyHashing(src: string, dest: string): { sha256: string; size: number;
         while (off < n) off += fs.writeSync(outFd, chunk, off, n - off);
         size += n;
       }
+      copied = true;
       return { sha256: h.digest('hex'), size, st };
     } finally {
       fs.closeSync(outFd);
+      if (!copied) fs.rmSync(dest, { force: true });
     }
   } finally {
     fs.closeSync(inFd);

@@ -8,6 +8,7 @@ import { openEngine } from '../../src/engine/index.js';
 import { SPILL_AFTER_UNITS } from '../../src/engine/conduits.js';
 import { engineEnv } from '../helpers/engine.js';
 import { tempDir } from '../helpers/cli.js';
+import { cannotMountTmpfs, mountTmpfs } from '../helpers/tmpfs.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -75,6 +76,31 @@ test('pins: pinned digests are left out of listAll and not removed until release
   assert.deepEqual([...store.pinned()], []);
   assert.deepEqual(fs.readdirSync(store.pinDir), []);
   assert.ok(store.remove(files[1]!) > 0);
+});
+
+test('a copy into the store that fills the disk midway leaves no partial temp file (known facts or not)', (t) => {
+  const skip = cannotMountTmpfs();
+  if (skip) return t.skip(skip);
+  const fs1 = mountTmpfs('1m');
+  try {
+    // The source on another filesystem: copied, and 2 MiB do not fit in 1 MiB.
+    const src = path.join(tempDir(), 'big.bin');
+    const data = Buffer.alloc(2 << 20, 9);
+    fs.writeFileSync(src, data);
+    const store = new ContentStore(path.join(fs1.dir, 'content'));
+    const prev = setFileFactsProvider(null);
+    try {
+      assert.throws(() => store.ingestFile(src), { code: 'ENOSPC' });
+      assert.deepEqual(fs.readdirSync(store.tmpDir), [], 'unknown file: no temp file left');
+      setFileFactsProvider((p) => (p === src ? factsOf(src, sha(data)) : undefined));
+      assert.throws(() => store.ingestFile(src), { code: 'ENOSPC' });
+      assert.deepEqual(fs.readdirSync(store.tmpDir), [], 'known facts: no temp file left');
+    } finally {
+      setFileFactsProvider(prev);
+    }
+  } finally {
+    fs1.unmount();
+  }
 });
 
 test('a large transaction keeps big metadata out of memory and commits it intact', async () => {
