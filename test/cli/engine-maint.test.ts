@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openEngine } from '../../src/engine/index.js';
+import { ContentStore } from '../../src/engine/store.js';
 import { engineEnv } from '../helpers/engine.js';
 
 function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
@@ -124,6 +125,27 @@ test('fsck: exit 0 only when clean — corrupt or missing stored files, changed 
   const human = e.cli(['fsck']);
   assert.equal(human.status, 6);
   assert.match(human.stdout, /fsck: 3 problem\(s\)/);
+});
+
+test('fsck checks a stored file no unit references but a pin keeps (a pre-push\'s, taken as stored by the push that imports it), and leaves pins as they are', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  const store = new ContentStore(path.join(e.dataDir, 'content'));
+  const kept = store.ingestFile(write(e.root, 'pre.bin', 'pre-pushed'));
+  const loose = store.ingestFile(write(e.root, 'loose.bin', 'loose'));
+  store.pin('pre-push-x', [kept.sha256], Date.now() + 3600_000);
+  store.pin('pre-push-old', [loose.sha256], Date.now() - 1000);
+  const clean = e.json(['fsck']);
+  ok(clean, 'clean');
+  assert.equal(clean.out.filesChecked, 1, 'the pinned file is hashed');
+  assert.deepEqual(clean.out.notices.map((n: any) => [n.code, n.file]), [['ENGINE_FILE_UNREFERENCED', loose.path]]);
+  assert.ok(fs.existsSync(path.join(store.pinDir, 'pre-push-old.json')), 'an expired pin is gc\'s to remove, not fsck\'s');
+  fs.chmodSync(kept.path, 0o644);
+  fs.writeFileSync(kept.path, 'tampered');
+  const bad = e.json(['fsck']);
+  assert.equal(bad.status, 6);
+  assert.deepEqual(bad.out.problems.map((p: any) => [p.code, p.file]), [['ENGINE_FILE_CORRUPT', kept.path]]);
+  assert.match(bad.out.problems[0].message, /kept by pin pre-push-x/);
 });
 
 test('gc counts the versions it prunes: none while a distributor has the oldest live (dry run and real run say the same)', () => {
