@@ -201,6 +201,10 @@ export class YumSync {
       const unit = this.conduit.initUnit('yum_repo_metadata_file', { data_type: 'productid', repo_id: this.repo.id }, { data_type: 'productid', filename: 'productid' }, 'productid');
       this.conduit.saveUnitFromFile(unit, plain);
       summary.productid = 1;
+    } else if (!skip.has('yum_repo_metadata_file') && removeMissing) {
+      // Gone from the feed: removed, as the advisories, groups and modules gone from it are
+      // (published, the repository would go on naming the product of a feed that dropped it).
+      summary.productid_removed = this.removeAllBut({ typeIds: ['yum_repo_metadata_file'], fields: [] }, (u) => u.unitKey.data_type !== 'productid');
     }
 
     summary.bytes = dl.bytes;

@@ -14,7 +14,7 @@ import { taskResultHuman } from '../../../src/cli/repo.js';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../../helpers/cli.js';
 import { makePki, startFeed, startProxy, type FeedServer, type Pki } from '../../helpers/tls.js';
-import { COMPS_XML, RPMS, matrix, modulemdYaml, sha256File } from '../../helpers/yum.js';
+import { COMPS_XML, RPMS, matrix, modulemdYaml, productCert, sha256File } from '../../helpers/yum.js';
 import { openEngine, type Engine } from '../../../src/engine/index.js';
 import { StagepushError } from '../../../src/errors.js';
 
@@ -318,6 +318,22 @@ describe('yum_importer sync options', () => {
     assert.deepEqual(rpmChecksums(id), files.slice(0, 2).map(sha256File).sort());
     assert.ok(!types(id).has('erratum') && !types(id).has('modulemd') && !types(id).has('package_group'), 'metadata gone from the feed removed too');
     assert.ok(r.removed > 0);
+  });
+
+  test('remove_missing: a productid gone from the feed is removed (kept without remove_missing)', async () => {
+    const dir = makeFeed(files.slice(0, 1), true);
+    run('modifyrepo_c', ['--mdtype=productid', productCert(), path.join(dir, 'repodata')]);
+    const keep = await repo(`file://${dir}`);
+    const drop = await repo(`file://${dir}`, { remove_missing: true });
+    for (const id of [keep, drop]) await eng.sync(id);
+    const productids = (id: string): number => eng.listUnits(id, { typeIds: ['yum_repo_metadata_file'] }).length;
+    assert.equal(productids(keep), 1);
+    assert.equal(productids(drop), 1);
+    run('modifyrepo_c', ['--remove', 'productid', path.join(dir, 'repodata')]);
+    for (const id of [keep, drop]) await eng.sync(id);
+    assert.equal(productids(keep), 1, 'remove_missing off: kept');
+    assert.equal(productids(drop), 0, 'remove_missing on: removed');
+    assert.equal(rpmChecksums(drop).length, 1, 'the packages stay');
   });
 
   test('remove_missing removes every unit gone from the feed, past the first 500 (removal does not shift the listing)', async () => {
