@@ -54,6 +54,8 @@ export interface FeedServerOptions {
   tls?: { cert: string; key: string; ca?: string; requestCert?: boolean };
   /** Delay before answering a `.rpm` request. */
   rpmDelayMs?: number;
+  /** "user:password": every request without these Basic credentials is answered 401. */
+  basicAuth?: string;
 }
 
 export interface FeedServer {
@@ -107,6 +109,10 @@ export async function startFeed(root: string, opts: FeedServerOptions = {}): Pro
       return;
     }
     state.requests.push(u);
+    if (opts.basicAuth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="feed"' }).end();
+      return;
+    }
     if (hung.has(u)) return;
     const f = fails.get(u);
     if (f && f.n > 0) {

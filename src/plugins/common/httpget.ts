@@ -67,9 +67,27 @@ export function streamGet(dispatcher: Dispatcher, url: string, opts: StreamGetOp
     };
     const u = new URL(url);
     try {
-      dispatcher.dispatch({ origin: u.origin, path: `${u.pathname}${u.search}`, method: 'GET', maxRedirections: opts.maxRedirections ?? 5 } as Dispatcher.DispatchOptions, handler);
+      dispatcher.dispatch({ origin: u.origin, path: `${u.pathname}${u.search}`, method: 'GET', headers: basicAuth(u), maxRedirections: opts.maxRedirections ?? 5 } as Dispatcher.DispatchOptions, handler);
     } catch (e) {
       fail(e);
     }
   });
+}
+
+/**
+ * The credentials of a URL written `http://user:password@host/` as a Basic Authorization header,
+ * as curl and dnf send them: undici takes only the origin and path, and dropped them, so a feed
+ * behind basic authentication failed with HTTP 401. Percent-escapes in them (a "@" written %40)
+ * are decoded. undici removes the header on a redirect to another origin.
+ */
+function basicAuth(u: URL): Record<string, string> | undefined {
+  if (!u.username && !u.password) return undefined;
+  const decode = (s: string): string => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return { authorization: `Basic ${Buffer.from(`${decode(u.username)}:${decode(u.password)}`).toString('base64')}` };
 }

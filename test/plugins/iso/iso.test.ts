@@ -98,11 +98,16 @@ function feedDir(files: Record<string, string>): string {
   return d;
 }
 
-async function serveDir(dir: string, opts: { failFirst?: Set<string>; corrupt?: Set<string> } = {}): Promise<{ url: string; close(): Promise<void>; hits: string[] }> {
+async function serveDir(dir: string, opts: { failFirst?: Set<string>; corrupt?: Set<string>; basicAuth?: string } = {}): Promise<{ url: string; close(): Promise<void>; hits: string[] }> {
   const hits: string[] = [];
   const server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
     hits.push(p);
+    if (opts.basicAuth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`) {
+      res.statusCode = 401;
+      res.end();
+      return;
+    }
     if (opts.failFirst?.has(p)) {
       opts.failFirst.delete(p);
       res.statusCode = 503;
@@ -149,6 +154,20 @@ test('sync from a PULP_MANIFEST over http (retries a 503) and file://, remove_mi
     assert.deepEqual(store.units('files').map((u) => `${u.unitKey.name}:${u.unitKey.size}`).sort(), ['a.iso:6', 'c.iso:7', 'sub/b.iso:5']);
     await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: fileFeed, remove_missing: true }));
     assert.deepEqual(store.units('files').map((u) => u.unitKey.name).sort(), ['a.iso', 'c.iso']);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('sync from a feed URL with credentials: sent as Basic authentication', async () => {
+  const feed = feedDir({ 'a.iso': 'alpha' });
+  const srv = await serveDir(feed, { basicAuth: 'u:p@ss' });
+  try {
+    const store = new FakeStore();
+    const repo = store.repo('files');
+    const rep = await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: srv.url.replace('http://', 'http://u:p%40ss@') }));
+    assert.equal((rep.summary as Record<string, number>).added, 1);
+    assert.deepEqual(store.units('files').map((u) => u.unitKey.name), ['a.iso']);
   } finally {
     await srv.close();
   }

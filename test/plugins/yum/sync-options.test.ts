@@ -320,6 +320,21 @@ describe('yum_importer sync options', () => {
     assert.ok(r.removed > 0);
   });
 
+  test('a feed URL with credentials (http://user:password@host/) is synced with them as Basic authentication; wrong ones fail with 401', async () => {
+    const feed = await startFeed(makeFeed(files.slice(0, 1), true), { basicAuth: 'mirror:p@ss:w' });
+    servers.push(feed);
+    const host = feed.url.replace(/^http:\/\//, '');
+    const id = await repo(`http://mirror:p%40ss%3Aw@${host}`);
+    const r = await eng.sync(id);
+    assert.equal(r.added, 1);
+    assert.deepEqual(rpmChecksums(id), [sha256File(files[0]!)]);
+    const wrong = await repo(`http://mirror:nope@${host}`);
+    const e = await failure(eng.sync(wrong));
+    assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
+    assert.match(e.message, /HTTP 401/);
+    assert.equal(eng.listUnits(wrong).length, 0);
+  });
+
   test('remove_missing: a productid gone from the feed is removed (kept without remove_missing)', async () => {
     const dir = makeFeed(files.slice(0, 1), true);
     run('modifyrepo_c', ['--mdtype=productid', productCert(), path.join(dir, 'repodata')]);
