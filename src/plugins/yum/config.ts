@@ -192,6 +192,10 @@ export function checkImporterConfig(config: PluginCallConfig): string | null {
     () => checkUrl(config, 'proxy_url', ['http', 'https']),
     () => checkString(config, 'proxy_username'),
     () => checkString(config, 'proxy_password'),
+    // Credentials without their proxy went unused: the sync went to the feed directly, or sent
+    // the proxy no credentials (a password without a user), which it then refused with 407.
+    () => (config.has('proxy_username') && !config.has('proxy_url') ? 'config key "proxy_username" needs "proxy_url"' : null),
+    () => (config.has('proxy_password') && !config.has('proxy_username') ? 'config key "proxy_password" needs "proxy_username"' : null),
     () => checkBool(config, 'remove_missing'),
     () => checkSkip(config),
     () => checkBool(config, 'require_signature'),

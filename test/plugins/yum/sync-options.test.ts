@@ -487,6 +487,8 @@ describe('yum_importer sync options', () => {
       [{ max_downloads: 0 }, /"max_downloads"/],
       [{ retries: 'lots' }, /"retries"/],
       [{ proxy_url: 'socks5://127.0.0.1:1080' }, /"proxy_url"/],
+      [{ proxy_username: 'bob', proxy_password: 'secret' }, /"proxy_username" needs "proxy_url"/],
+      [{ proxy_url: 'http://127.0.0.1:3128', proxy_password: 'secret' }, /"proxy_password" needs "proxy_username"/],
       [{ ssl_ca_cert: '/nonexistent/ca.pem' }, /"ssl_ca_cert"/],
       [{ ssl_client_key: pki.clientKey }, /"ssl_client_key" needs "ssl_client_cert"/],
       [{ ssl_ca_cert: pki.clientKey }, /"ssl_ca_cert".*no certificate/],
