@@ -334,25 +334,58 @@ export class YumImporter implements Importer {
       seen.add(k);
       out.push(u);
     };
+    // The destination's signature policy holds for what is copied into it, as for what is
+    // uploaded or synced: a copy was the way round require_signature / allowed_keys. Every
+    // package it refuses is listed, and the copy changes nothing.
+    const policy = { requireSignature: boolFrom(config.get('require_signature'), false), allowedKeys: listFrom(config.get('allowed_keys')) };
+    const refused: StagepushError[] = [];
+    const savePackage = (u: Unit): Unit | null => {
+      const key = typeof u.metadata.signing_key === 'string' && u.metadata.signing_key ? u.metadata.signing_key : null;
+      try {
+        checkSignature(key, `${source.id}: ${str(u.metadata.filename, rpmFilename(u.unitKey as never))}`, policy);
+      } catch (e) {
+        if (!(e instanceof StagepushError)) throw e;
+        refused.push(e);
+        return null;
+      }
+      return conduit.saveUnit(u);
+    };
     for (const u of units) {
       if (conduit.signal.aborted) throw new StagepushError('YUM_CANCELED', 'copy canceled', { kind: 'interrupted' });
       if (u.typeId === 'erratum') {
         const e = normalizeErratum(u.metadata);
         const r = saveErratum(conduit, e);
         if (r.unit) add(r.unit);
-        if (recursive) for (const p of erratumPackagesIn(conduit, e)) add(conduit.saveUnit(p));
+        if (recursive) for (const p of erratumPackagesIn(conduit, e)) {
+          const saved = savePackage(p);
+          if (saved) add(saved);
+        }
       } else if (u.unitKey.repo_id !== undefined) {
         // Units keyed by repository (comps, module defaults, productid) are made anew for the destination.
         const key = { ...u.unitKey, repo_id: dest.id };
         const metadata = { ...u.metadata };
         if (u.storagePath) add(conduit.saveUnitFromFile(conduit.initUnit(u.typeId, key, metadata, u.relativePath ?? str(u.unitKey.data_type, 'file')), u.storagePath));
         else add(conduit.saveUnit(conduit.initUnit(u.typeId, key, metadata, null)));
+      } else if ((RPM_TYPES as readonly string[]).includes(u.typeId)) {
+        const saved = savePackage(u);
+        if (saved) add(saved);
       } else {
         add(conduit.saveUnit(u));
-        if (recursive && u.typeId === 'modulemd') for (const p of moduleArtifactsIn(conduit, u)) add(conduit.saveUnit(p));
+        if (recursive && u.typeId === 'modulemd') for (const p of moduleArtifactsIn(conduit, u)) {
+          const saved = savePackage(p);
+          if (saved) add(saved);
+        }
       }
     }
-    void source;
+    if (refused.length) {
+      const first = refused[0]!;
+      const more = refused.length > 1 ? ` (and ${refused.length - 1} more)` : '';
+      throw new StagepushError(first.code, `copy into ${dest.id}: ${refused.length} package(s) refused by its signature policy: ${first.message}${more}`, {
+        kind: 'policy',
+        field: first.field,
+        problems: refused.map((e) => ({ code: e.code, message: e.message, field: e.field })),
+      });
+    }
     return out;
   }
 

@@ -115,6 +115,23 @@ describe('yum_importer sync from a createrepo_c repository over HTTP', () => {
     assert.deepEqual(left, ['world'], 'only the unsigned package passes an allowed_keys list without require_signature');
   });
 
+  test('copy into a repository with require_signature / allowed_keys: a package its policy refuses fails the copy, which changes nothing', () => {
+    const rpmNames = (repo: string): string[] => (eng.json<any>(['content', 'list', '--repo', repo, '--type', 'rpm']) as any[]).map((u: any) => `${(u.unitKey ?? u.unit_key).name}-${(u.unitKey ?? u.unit_key).version}`).sort();
+    eng.run(['repo', 'create', 'copysigned', '--importer', 'yum_importer', '--importer-config', 'require_signature=true']);
+    const r = eng.run(['content', 'copy', '--from', 'mirror', '--to', 'copysigned', '--type', 'rpm'], { allowFail: true });
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /YUM_UNSIGNED.*world-1\.0-1\.noarch\.rpm.*require_signature/);
+    assert.deepEqual(rpmNames('copysigned'), [], 'nothing copied');
+    eng.run(['content', 'copy', '--from', 'mirror', '--to', 'copysigned', '--type', 'rpm', '--filter', 'name=hello']);
+    assert.deepEqual(rpmNames('copysigned'), ['hello-1.0', 'hello-1.1'], 'signed packages are copied');
+    // The packages an advisory carries (recursive) are held to the policy too.
+    eng.run(['repo', 'create', 'copyotherkey', '--importer', 'yum_importer', '--importer-config', 'allowed_keys=["DEADBEEF"]']);
+    const r2 = eng.run(['content', 'copy', '--from', 'mirror', '--to', 'copyotherkey', '--type', 'erratum', '--override', 'recursive=true'], { allowFail: true });
+    assert.equal(r2.status, 4, r2.stderr);
+    assert.match(r2.stderr, /YUM_KEY_NOT_ALLOWED.*hello-1\.1-1\.noarch\.rpm.*DEADBEEF/);
+    assert.deepEqual(eng.json<any[]>(['content', 'list', '--repo', 'copyotherkey']), [], 'not even the advisory');
+  });
+
   test('remove_missing: packages gone from the feed are removed', async () => {
     const remote2 = path.join(tempDir(), 'remote2');
     mkdirSync(path.join(remote2, 'Packages'), { recursive: true });
