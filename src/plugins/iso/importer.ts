@@ -6,7 +6,7 @@
  * and with `remove_missing` removes what the manifest no longer lists. A directory upload is a RAW
  * tree (`directory` unit, see common/directory.ts), published by iso_distributor beside the files.
  */
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig, PluginMetadata, RelatedRepositories, Repository, SyncReport, Unit, UploadReport, UploadRequest, ValidationResult } from '../../engine/contract.js';
 import { StagepushError } from '../../errors.js';
@@ -34,6 +34,22 @@ function checkGiven(upload: UploadRequest, sha256: string, size: number): void {
     throw new StagepushError('FILE_SIZE_MISMATCH', `${upload.filePath}: ${size} bytes, but the given size is ${String(upload.unitKey.size)}`, { file: upload.filePath ?? undefined, field: 'size' });
   }
 }
+/**
+ * A message when the PEM file a TLS key names cannot be read or holds no PEM block: it was taken
+ * as set and every sync then failed (FILE_SYNC_TLS_FILE); the yum importer refuses it when set.
+ */
+function checkPemFile(config: PluginCallConfig, key: string): string | null {
+  if (!config.has(key)) return null;
+  const file = String(config.get(key));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return `config key "${key}": cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)}); give the path of a PEM file`;
+  }
+  return /-----BEGIN [A-Z0-9 ]+-----/.test(text) ? null : `config key "${key}": ${file} is not a PEM file (no -----BEGIN ...----- line)`;
+}
+
 const METADATA: PluginMetadata = { id: 'iso_importer', displayName: 'File (ISO) importer', types: [ISO_TYPE, DIRECTORY_TYPE] };
 export const ISO_IMPORTER_KEYS = ['feed', 'remove_missing', 'max_downloads', 'retries', 'ssl_ca_cert', 'ssl_client_cert', 'ssl_client_key', 'proxy_url'] as const;
 
@@ -69,10 +85,10 @@ export class IsoImporter implements Importer {
         () => checkBool(config, 'remove_missing'),
         () => checkInt(config, 'max_downloads', 1, 64),
         () => checkInt(config, 'retries', 0, 20),
-        () => checkString(config, 'ssl_ca_cert', { nonEmpty: true }),
-        () => checkString(config, 'ssl_client_cert', { nonEmpty: true }),
-        () => checkString(config, 'ssl_client_key', { nonEmpty: true }),
         () => (config.has('ssl_client_cert') !== config.has('ssl_client_key') ? 'config keys "ssl_client_cert" and "ssl_client_key" must be given together' : null),
+        () => checkString(config, 'ssl_ca_cert', { nonEmpty: true }) ?? checkPemFile(config, 'ssl_ca_cert'),
+        () => checkString(config, 'ssl_client_cert', { nonEmpty: true }) ?? checkPemFile(config, 'ssl_client_cert'),
+        () => checkString(config, 'ssl_client_key', { nonEmpty: true }) ?? checkPemFile(config, 'ssl_client_key'),
         () => {
           if (!config.has('proxy_url')) return null;
           const p = config.get('proxy_url');

@@ -43,6 +43,8 @@ test('iso_importer config validation names the key', () => {
   const repo = store.repo('r');
   const none = { repos: [] };
   assert.deepEqual(imp.validateConfig(repo, fakeConfig({ feed: 'https://x/y', remove_missing: true, max_downloads: 3 }), none), { valid: true });
+  const notPem = path.join(tempDir(), 'ca.txt');
+  writeFileSync(notPem, 'not a certificate\n');
   for (const [cfg, re] of [
     [{ feed: 'ftp://x' }, /"feed".*ftp/],
     [{ feed: 'not a url' }, /"feed"/],
@@ -50,6 +52,9 @@ test('iso_importer config validation names the key', () => {
     [{ max_downloads: 0 }, /"max_downloads"/],
     [{ colour: 'red' }, /unknown config key "colour"/],
     [{ ssl_client_cert: '/c' }, /"ssl_client_cert" and "ssl_client_key"/],
+    [{ ssl_ca_cert: '/nonexistent/ca.pem' }, /"ssl_ca_cert": cannot read \/nonexistent\/ca\.pem \(ENOENT\)/],
+    [{ ssl_client_cert: '/nonexistent/c.pem', ssl_client_key: notPem }, /"ssl_client_cert": cannot read/],
+    [{ ssl_ca_cert: notPem }, /"ssl_ca_cert": .* is not a PEM file/],
   ] as const) {
     const r = imp.validateConfig(repo, fakeConfig(cfg as Record<string, unknown>), none);
     assert.equal(r.valid, false, JSON.stringify(cfg));
