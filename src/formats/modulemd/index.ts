@@ -81,48 +81,130 @@ function strList(v: YamlValue | undefined): string[] {
 }
 
 /**
- * The keys libmodulemd (2.14, as dnf reads modules.yaml) accepts in a modulemd v2 stream's
- * `data`: it refuses a document with any other key, at any depth, and dnf then drops the whole
- * stream. `'*'` as a key: any key (its value as given); as a value: anything (xmd). `[spec]`: a
- * list of such values. Scalars and lists of scalars are 'v'.
+ * What libmodulemd (2.14, as dnf reads modules.yaml) accepts in a modulemd v2 stream's `data` and
+ * a modulemd-defaults v1 document's `data`: it refuses a document with any other key, at any
+ * depth, or with a value of another shape, and dnf then drops the whole stream (or the module's
+ * defaults) with "Module yaml error" on every run. A mapping spec: the keys it takes, `'*'` any
+ * key; a value given as empty (null) is refused, but where MAY_BE_EMPTY_LAST says. `[spec]`: a list of
+ * such values. Leaves: `scalar` (not a list or mapping), `set` (a scalar or a list of scalars),
+ * `list` (a list of scalars only), `bool` (`true` or `false` as written), `int` and `uint`
+ * (64-bit signed and unsigned), `date` (YYYY-MM-DD as sscanf reads it), `nevras` (a set of
+ * N-E:V-R.A), `xmd` (anything but a list), `any`.
  */
-type KeySpec = 'v' | '*' | KeySpec[] | { [key: string]: KeySpec };
-const RPM_COMPONENT: KeySpec = { name: 'v', rationale: 'v', repository: 'v', cache: 'v', ref: 'v', buildroot: 'v', 'srpm-buildroot': 'v', buildorder: 'v', arches: 'v', multilib: 'v', buildafter: 'v', buildonly: 'v' };
-const MODULE_COMPONENT: KeySpec = { rationale: 'v', repository: 'v', ref: 'v', buildorder: 'v', buildafter: 'v', buildonly: 'v' };
-const RPMS_ONLY: KeySpec = { rpms: 'v' };
-const STREAM_V2: { [key: string]: KeySpec } = {
-  name: 'v', stream: 'v', version: 'v', context: 'v', static_context: 'v', arch: 'v', summary: 'v', description: 'v',
-  servicelevels: { '*': { eol: 'v' } },
-  license: { module: 'v', content: 'v' },
-  xmd: '*',
-  dependencies: [{ buildrequires: { '*': 'v' }, requires: { '*': 'v' } }],
-  references: { community: 'v', documentation: 'v', tracker: 'v' },
-  profiles: { '*': { description: 'v', rpms: 'v', default: 'v' } },
-  api: RPMS_ONLY, filter: RPMS_ONLY, demodularized: RPMS_ONLY,
-  buildopts: { rpms: { macros: 'v', whitelist: 'v' }, arches: 'v' },
-  components: { rpms: { '*': RPM_COMPONENT }, modules: { '*': MODULE_COMPONENT } },
-  artifacts: { rpms: 'v', 'rpm-map': '*' },
+type Leaf = 'scalar' | 'set' | 'list' | 'bool' | 'int' | 'uint' | 'date' | 'nevras' | 'xmd' | 'any';
+type KeySpec = Leaf | KeySpec[] | { [key: string]: KeySpec };
+const RPM_COMPONENT: KeySpec = {
+  name: 'scalar', rationale: 'scalar', repository: 'scalar', cache: 'scalar', ref: 'scalar', buildroot: 'bool', 'srpm-buildroot': 'bool',
+  buildorder: 'int', arches: 'set', multilib: 'set', buildafter: 'list', buildonly: 'bool',
 };
+// A module component has no buildafter (libmodulemd: "Unexpected key in module component body").
+const MODULE_COMPONENT: KeySpec = { rationale: 'scalar', repository: 'scalar', ref: 'scalar', buildorder: 'int', buildonly: 'bool' };
+const RPMS_ONLY: KeySpec = { rpms: 'set' };
+const STREAM_V2: { [key: string]: KeySpec } = {
+  name: 'scalar', stream: 'scalar', version: 'uint', context: 'scalar', static_context: 'bool', arch: 'scalar', summary: 'scalar', description: 'scalar',
+  servicelevels: { '*': { eol: 'date' } },
+  license: { module: 'set', content: 'set' },
+  xmd: 'xmd',
+  dependencies: [{ buildrequires: { '*': 'set' }, requires: { '*': 'set' } }],
+  references: { community: 'scalar', documentation: 'scalar', tracker: 'scalar' },
+  profiles: { '*': { description: 'scalar', rpms: 'set', default: 'bool' } },
+  api: RPMS_ONLY, filter: RPMS_ONLY, demodularized: RPMS_ONLY,
+  buildopts: { rpms: { macros: 'scalar', whitelist: 'set' }, arches: 'set' },
+  components: { rpms: { '*': RPM_COMPONENT }, modules: { '*': MODULE_COMPONENT } },
+  artifacts: { rpms: 'nevras', 'rpm-map': { '*': { '*': { name: 'scalar', epoch: 'uint', version: 'scalar', release: 'scalar', arch: 'scalar', nevra: 'scalar' } } } },
+};
+const DEFAULTS_V1: { [key: string]: KeySpec } = {
+  module: 'scalar', modified: 'uint', stream: 'scalar',
+  profiles: { '*': 'set' },
+  intents: { '*': { stream: 'scalar', profiles: { '*': 'set' } } },
+};
+/**
+ * Mappings libmodulemd takes written with no value (`api:`), but only as the last key of `data`:
+ * before another key it fails the document ("Unexpected scalar outside of map").
+ */
+const MAY_BE_EMPTY_LAST = new Set(['data.api', 'data.filter', 'data.demodularized']);
+const LIBMODULEMD_REFUSES = '(libmodulemd refuses the document)';
 
-/** The first key of `v` (at `at`) that `spec` does not allow, as a dotted path; null when none. */
-function unknownKey(v: YamlValue | undefined, spec: KeySpec, at: string): string | null {
-  if (spec === '*' || spec === 'v' || v === undefined || v === null) return null;
+/**
+ * An artifact as libmodulemd's modulemd_validate_nevra reads it, from the end: the arch after
+ * the last dot, the release after the last dash before it, the version after a colon before that
+ * with no dash between, and an epoch starting with a digit after the dash before the colon.
+ */
+function validArtifactNevra(s: string): boolean {
+  const dot = s.lastIndexOf('.');
+  const rel = dot > 0 ? s.lastIndexOf('-', dot - 1) : -1;
+  if (rel <= 0) return false;
+  let colon = rel - 1;
+  while (colon >= 0 && s[colon] !== ':' && s[colon] !== '-') colon--;
+  if (colon <= 0 || s[colon] !== ':') return false;
+  const dash = s.lastIndexOf('-', colon - 1);
+  return dash >= 0 && /^[0-9]/.test(s.slice(dash + 1, colon));
+}
+
+const isScalar = (v: YamlValue): boolean => v === null || typeof v !== 'object';
+const kindOf = (v: YamlValue): string => (Array.isArray(v) ? 'a list' : isMap(v) ? 'a mapping' : v === null ? 'empty' : `"${String(v)}"`);
+
+/** Whether the text is an integer libmodulemd's g_ascii_string_to_(un)signed takes, within 64 bits. */
+function inRange(text: string, signed: boolean): boolean {
+  const m = (signed ? /^\s*([+-]?)(\d+)$/ : /^\s*(\+?)(\d+)$/).exec(text);
+  if (!m) return false;
+  const n = BigInt(m[2]!) * (m[1] === '-' ? -1n : 1n);
+  return signed ? n >= -(2n ** 63n) && n < 2n ** 63n : n < 2n ** 64n;
+}
+
+/** What libmodulemd refuses in `v` (at `at`) by `spec`: the dotted path and why; null when nothing. */
+function shapeProblem(v: YamlValue | undefined, spec: KeySpec, at: string, kind: string, last = false): { field: string; why: string } | null {
+  if (v === undefined || spec === 'any') return null;
+  const bad = (why: string) => ({ field: at, why: `${why} ${LIBMODULEMD_REFUSES}` });
   if (Array.isArray(spec)) {
-    if (!Array.isArray(v)) return null;
+    if (!Array.isArray(v)) return bad(`must be a list, not ${kindOf(v)}`);
     for (let i = 0; i < v.length; i++) {
-      const bad = unknownKey(v[i], spec[0]!, `${at}[${i}]`);
-      if (bad) return bad;
+      const p = shapeProblem(v[i], spec[0]!, `${at}[${i}]`, kind);
+      if (p) return p;
     }
     return null;
   }
-  if (!isMap(v)) return null;
-  for (const [k, x] of Object.entries(v)) {
-    const sub = spec[k] ?? spec['*'];
-    if (sub === undefined) return `${at}.${k}`;
-    const bad = unknownKey(x, sub, `${at}.${k}`);
-    if (bad) return bad;
+  if (typeof spec === 'object') {
+    if (v === null && last && MAY_BE_EMPTY_LAST.has(at)) return null;
+    if (!isMap(v)) return bad(`must be a mapping, not ${kindOf(v)}`);
+    const entries = Object.entries(v);
+    for (let i = 0; i < entries.length; i++) {
+      const [k, x] = entries[i]!;
+      const sub = spec[k] ?? spec['*'];
+      if (sub === undefined) return { field: `${at}.${k}`, why: `is not a ${kind} key ${LIBMODULEMD_REFUSES}` };
+      const p = shapeProblem(x, sub, `${at}.${k}`, kind, i === entries.length - 1);
+      if (p) return p;
+    }
+    return null;
   }
-  return null;
+  const text = v === null ? null : typeof v === 'object' ? null : String(v);
+  switch (spec) {
+    case 'scalar':
+      return isScalar(v) ? null : bad(`must be a single value, not ${kindOf(v)}`);
+    case 'set':
+    case 'list':
+      if (spec === 'set' && isScalar(v)) return null;
+      if (!Array.isArray(v)) return bad(`must be a list${spec === 'set' ? ' or a single value' : ''}, not ${kindOf(v)}`);
+      for (let i = 0; i < v.length; i++) if (!isScalar(v[i]!)) return { field: `${at}[${i}]`, why: `must be a single value, not ${kindOf(v[i]!)} ${LIBMODULEMD_REFUSES}` };
+      return null;
+    case 'bool':
+      return text === 'true' || text === 'false' ? null : bad(`must be true or false (lower case), not ${kindOf(v)}`);
+    case 'int':
+    case 'uint':
+      return text !== null && inRange(text, spec === 'int') ? null : bad(`must be ${spec === 'int' ? 'a' : 'an unsigned'} 64-bit integer, not ${kindOf(v)}`);
+    case 'date':
+      return text !== null && /^\s*[+-]?\d+-\s*[+-]?\d+-\s*[+-]?\d+/.test(text) ? null : bad(`must be a date YYYY-MM-DD, not ${kindOf(v)}`);
+    case 'xmd':
+      return Array.isArray(v) ? bad('must be a mapping, not a list') : null;
+    case 'nevras': {
+      if (v === null || !Array.isArray(v)) return bad(`must be a list of name-epoch:version-release.arch, not ${kindOf(v)}`);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (!isScalar(x) || !validArtifactNevra(x === null ? '' : String(x))) return { field: `${at}[${i}]`, why: `is ${kindOf(x)}, not name-epoch:version-release.arch ${LIBMODULEMD_REFUSES}` };
+      }
+      return null;
+    }
+  }
 }
 
 /** Parse a modulemd YAML stream into its documents. */
@@ -180,8 +262,8 @@ export function moduleStream(doc: ModulemdDocument, file = 'modules.yaml', idx =
   for (const k of ['summary', 'description']) if (d[k] === undefined || d[k] === null) fail(file, idx, `data.${k}`, 'is missing (libmodulemd refuses the document)');
   const lic = isMap(d['license']) ? d['license'] : {};
   if (!str(lic['module']) && !strList(lic['module']).length) fail(file, idx, 'data.license.module', 'is missing or empty (libmodulemd refuses the document: a module stream names its license)');
-  const unknown = unknownKey(d, STREAM_V2, 'data');
-  if (unknown) fail(file, idx, unknown, 'is not a modulemd v2 key (libmodulemd refuses the document)');
+  const shape = shapeProblem(d, STREAM_V2, 'data', 'modulemd v2');
+  if (shape) fail(file, idx, shape.field, shape.why);
   const profiles: Record<string, ModuleProfile> = {};
   if (isMap(d['profiles'])) {
     for (const [k, v] of Object.entries(d['profiles'])) profiles[k] = { description: isMap(v) ? str(v['description']) : null, rpms: isMap(v) ? strList(v['rpms']) : [] };
@@ -218,6 +300,8 @@ export function moduleDefaults(doc: ModulemdDocument, file = 'modules.yaml', idx
   const d = doc.data;
   const module = str(d['module']);
   if (!module) fail(file, idx, 'data.module', 'is missing');
+  const shape = shapeProblem(d, DEFAULTS_V1, 'data', 'modulemd-defaults v1');
+  if (shape) fail(file, idx, shape.field, shape.why);
   const profiles: Record<string, string[]> = {};
   if (isMap(d['profiles'])) for (const [k, v] of Object.entries(d['profiles'])) profiles[k] = strList(v);
   return { module: module!, stream: str(d['stream']), profiles, modified: str(d['modified']) };

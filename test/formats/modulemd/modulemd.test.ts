@@ -84,3 +84,58 @@ test('a module stream libmodulemd refuses (dnf then drops it) is refused, naming
     else assert.throws(() => parseModulemd(text, 'm.yaml'), (e: unknown) => e instanceof StagepushError && e.code === 'MODULEMD_INVALID' && e.field === field, label);
   }
 });
+
+test('a value of a shape libmodulemd refuses (dnf then drops the stream or the defaults, "Module yaml error" on every run) is refused, naming the field: modulemd-validator decides each case', () => {
+  const dir = tempDir();
+  const stream = (data: string) => `---\ndocument: modulemd\nversion: 2\ndata:\n  name: foo\n  stream: "1"\n  version: 1\n  context: c0ffee42\n  arch: x86_64\n  summary: s\n  description: d\n  license: {module: [MIT]}\n${data}...\n`;
+  const defaults = (data: string) => `---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  module: foo\n${data}...\n`;
+  const comp = (body: string) => `  components: {rpms: {foo: {rationale: r, ${body}}}}\n`;
+  const cases: Array<[string, string, string | null]> = [
+    ['single values where lists go', stream('  profiles: {p: {rpms: a}}\n  api: {rpms: a}\n  dependencies: [{requires: {platform: el9}}]\n  buildopts: {arches: x86_64}\n').replace('license: {module: [MIT]}', 'license: {module: MIT}'), null],
+    ['empty xmd and profile rpms, an empty api last', stream('  xmd:\n  profiles: {p: {rpms: }}\n  api:\n'), null],
+    ['an empty api before another key', stream('  api:\n  xmd: {a: b}\n'), 'data.api'],
+    ['a profile default that is not true/false', stream('  profiles: {p: {rpms: [a], default: maybe}}\n'), 'data.profiles.p.default'],
+    ['static_context True', stream('  static_context: True\n'), 'data.static_context'],
+    ['static_context quoted "true"', stream('  static_context: "true"\n'), null],
+    ['an artifact that is not N-E:V-R.A', stream('  artifacts: {rpms: [foo-0:1-1.x86_64, foo]}\n'), 'data.artifacts.rpms[1]'],
+    ['an artifact without an epoch', stream('  artifacts: {rpms: [foo-1.0-1.x86_64]}\n'), 'data.artifacts.rpms[0]'],
+    ['artifacts read from the end (dashes in the name, colons in the epoch)', stream('  artifacts: {rpms: [a-b-0:1-1.src, a-0:1:2-1.x86_64, a-0x:1-1.noarch]}\n'), null],
+    ['artifacts rpms empty', stream('  artifacts:\n    rpms:\n'), 'data.artifacts.rpms'],
+    ['a version past 64 bits', stream('').replace('version: 1\n', 'version: 18446744073709551616\n'), 'data.version'],
+    ['the largest version', stream('').replace('version: 1\n', 'version: 18446744073709551615\n'), null],
+    ['a buildorder that is not an integer', stream(comp('buildorder: 3x')), 'data.components.rpms.foo.buildorder'],
+    ['a negative buildorder', stream(comp('buildorder: -3')), null],
+    ['buildonly yes', stream(comp('buildonly: yes')), 'data.components.rpms.foo.buildonly'],
+    ['buildafter a single value', stream(comp('buildafter: bar')), 'data.components.rpms.foo.buildafter'],
+    ['buildafter in a module component', stream('  components: {modules: {m: {rationale: r, buildafter: [x]}}}\n'), 'data.components.modules.m.buildafter'],
+    ['an eol that is not a date', stream('  servicelevels: {rawhide: {eol: soon}}\n'), 'data.servicelevels.rawhide.eol'],
+    ['dependencies a mapping', stream('  dependencies: {requires: {platform: [el9]}}\n'), 'data.dependencies'],
+    ['profiles a list', stream('  profiles: [a]\n'), 'data.profiles'],
+    ['profiles with no value', stream('  profiles:\n'), 'data.profiles'],
+    ['a profile rpm that is a list', stream('  profiles: {p: {rpms: [a, [b]]}}\n'), 'data.profiles.p.rpms[1]'],
+    ['a reference that is a list', stream('  references: {community: [a]}\n'), 'data.references.community'],
+    ['summary a list', stream('').replace('summary: s', 'summary: [s]'), 'data.summary'],
+    ['xmd a list', stream('  xmd: [1]\n'), 'data.xmd'],
+    ['defaults: complete', defaults('  modified: 202601010000\n  stream: "1"\n  profiles: {"1": [default], "2": default}\n  intents: {server: {stream: "1", profiles: {"1": [default]}}}\n'), null],
+    ['defaults: stream a list', defaults('  stream: [x]\n'), 'data.stream'],
+    ['defaults: modified not an integer', defaults('  modified: notanumber\n'), 'data.modified'],
+    ['defaults: an unknown key', defaults('  stram: "2"\n'), 'data.stram'],
+    ['defaults: profiles a list', defaults('  profiles: [a]\n'), 'data.profiles'],
+    ['defaults: an intent with no value', defaults('  intents: {i: }\n'), 'data.intents.i'],
+    ['defaults: an unknown intent key', defaults('  intents: {i: {bogus: 1}}\n'), 'data.intents.i.bogus'],
+  ];
+  for (const [label, text, field] of cases) {
+    const f = path.join(dir, 'm.yaml');
+    writeFileSync(f, text);
+    const oracle = spawnSync('modulemd-validator', [f], { encoding: 'utf8' });
+    assert.equal(oracle.status === 0, field === null, `${label}: modulemd-validator ${oracle.status === 0 ? 'accepts' : 'refuses'} it`);
+    if (field === null) assert.doesNotThrow(() => parseModulemd(text, 'm.yaml'), label);
+    else {
+      assert.throws(
+        () => parseModulemd(text, 'm.yaml'),
+        (e: unknown) => e instanceof StagepushError && e.code === 'MODULEMD_INVALID' && e.file === 'm.yaml' && e.field === field && e.message.startsWith(`m.yaml: document 1: ${field} `),
+        label,
+      );
+    }
+  }
+});
