@@ -27,6 +27,8 @@ export interface PlanUnit {
   replaceKey: string;
   /** Human label: "rpm:foo-0:1.0-1.noarch", "iso:disk.iso". */
   label: string;
+  /** A module stream's artifacts (name-epoch:version-release.arch): packages retention keeps. */
+  artifacts?: string[];
 }
 
 export interface ExistingUnit extends PlanUnit {
@@ -430,9 +432,17 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     // stored units are removed, older staged ones are not uploaded (reported unchanged, so that
     // pushing the same area again reports the same).
     const keep = 1 + repo.retainOldCount;
+    // A package a module stream the repository will hold lists in its artifacts is that stream's
+    // content, not an older version of the name: dropping it left the stream without its
+    // packages (dnf: "No match for package"), while a newer non-modular build took its place.
+    // As Pulp's retention, only non-modular packages are counted and dropped.
+    const modular = new Set<string>();
+    for (const u of existing) if (!removals.has(u.id)) for (const a of u.artifacts ?? []) modular.add(a);
+    for (const up of uploads) for (const u of up.desired.units) for (const a of u.artifacts ?? []) modular.add(a);
     const groups = new Map<string, Array<{ key: Record<string, unknown>; existing?: ExistingUnit; upload?: Upload }>>();
     const add = (typeId: string, key: Record<string, unknown>, ex?: ExistingUnit, upload?: Upload) => {
       if (typeId !== 'rpm' && typeId !== 'srpm') return;
+      if (modular.size && modular.has(`${String(key.name)}-${String(key.epoch ?? '0')}:${String(key.version)}-${String(key.release)}.${String(key.arch)}`)) return;
       const g = `${typeId}\u0000${key.name}\u0000${key.arch}`;
       pushTo(groups, g, { key, existing: ex, upload });
     };

@@ -92,7 +92,10 @@ export function existingUnit(u: Unit): ExistingUnit {
       return { id, typeId: u.typeId, unitKey: k, fingerprint: metadataFingerprint(k.checksum, itemMetadataFields(u.metadata)), replaceKey: `${u.typeId}:${k.name}`, label: `${u.typeId}:${k.name}` };
     default: {
       const key = canonicalJson(k);
-      return { id, typeId: u.typeId, unitKey: k, fingerprint: canonicalJson(u.metadata), replaceKey: `${u.typeId}:${key}`, label: `${u.typeId}:${Object.values(k).join(':')}` };
+      const e: ExistingUnit = { id, typeId: u.typeId, unitKey: k, fingerprint: canonicalJson(u.metadata), replaceKey: `${u.typeId}:${key}`, label: `${u.typeId}:${Object.values(k).join(':')}` };
+      // A module stream's packages, which retain_old_count keeps (plan.ts).
+      if (u.typeId === 'modulemd' && Array.isArray(u.metadata.artifacts)) e.artifacts = u.metadata.artifacts.map(String);
+      return e;
     }
   }
 }
@@ -196,5 +199,5 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
 
 function planUnitOfMeta(u: { typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }): PlanUnit {
   const e = existingUnit({ typeId: u.typeId, unitKey: u.unitKey as Unit['unitKey'], metadata: u.metadata as Unit['metadata'], storagePath: null, relativePath: null, id: '' });
-  return { typeId: e.typeId, unitKey: e.unitKey, fingerprint: e.fingerprint, replaceKey: e.replaceKey, label: e.label };
+  return { typeId: e.typeId, unitKey: e.unitKey, fingerprint: e.fingerprint, replaceKey: e.replaceKey, label: e.label, ...(e.artifacts ? { artifacts: e.artifacts } : {}) };
 }

@@ -155,6 +155,45 @@ test('what the report calls removed or replaced leaves the repository: retain_ol
   assert.deepEqual((JSON.parse(again.stdout) as Report).items.filter((i) => i.action !== 'unchanged'), []);
 });
 
+test('retain_old_count keeps the packages a module stream of the repository lists as artifacts (staged with the stream, or after it): only non-modular packages are counted', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, ['allow_unsigned: true', 'repositories:', '  same: {type: yum, destinations: [d1], retain_old_count: 0}', '  later: {type: yum, destinations: [d2], retain_old_count: 0}', ''].join('\n'));
+  const root = path.join(work, 'area');
+  // Stream 1 of hmod is demo-hello 1.0; 1.1 is a newer non-modular build of the name.
+  const modules = '---\ndocument: modulemd\nversion: 2\ndata: {name: hmod, stream: "1", version: 1, context: aaaa0001, arch: noarch, summary: s, description: d, license: {module: [MIT]}, profiles: {default: {rpms: [demo-hello]}}, artifacts: {rpms: [demo-hello-0:1.0-1.noarch]}}\n...\n';
+  put(path.join(root, 'd1', 'MODULEMD', 'modules.yaml'), modules);
+  put(path.join(root, 'd2', 'MODULEMD', 'modules.yaml'), modules);
+  for (const name of ['demo-hello-1.0-1.noarch.rpm', 'demo-hello-1.1-1.noarch.rpm']) rpm(root, 'd1', name);
+  // d2: the stream first, its packages in a later push.
+  assert.equal(push(['-q', '--dest', 'd2', root], { dataDir, config }).status, 0);
+  for (const name of ['demo-hello-1.0-1.noarch.rpm', 'demo-hello-1.1-1.noarch.rpm']) rpm(root, 'd2', name);
+  const primaryNames = (repo: string) => {
+    const dir = path.join(dataDir, 'published', 'http', repo);
+    const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8'))![1]!;
+    const xml = spawnSync('zcat', ['-f', path.join(dir, href)], { encoding: 'utf8' }).stdout;
+    return [...xml.matchAll(/<location href="([^"]+)"/g)].map((m) => path.basename(m[1]!)).sort();
+  };
+  for (const args of [['--dry-run', '--json', root], ['--json', root]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(
+      rep.items.filter((i) => i.unit.startsWith('rpm:')).map((i) => `${i.repository} ${i.unit} ${i.action}`).sort(),
+      ['later rpm:demo-hello-0:1.0-1.noarch pushed', 'later rpm:demo-hello-0:1.1-1.noarch pushed', 'same rpm:demo-hello-0:1.0-1.noarch pushed', 'same rpm:demo-hello-0:1.1-1.noarch pushed'],
+      `${args[0]}: ${JSON.stringify(rep.items)}`,
+    );
+  }
+  assert.deepEqual(primaryNames('same'), ['demo-hello-1.0-1.noarch.rpm', 'demo-hello-1.1-1.noarch.rpm']);
+  assert.deepEqual(primaryNames('later'), ['demo-hello-1.0-1.noarch.rpm', 'demo-hello-1.1-1.noarch.rpm']);
+  // Without the stream, the older build is not kept.
+  rmSync(path.join(root, 'd1', 'MODULEMD'), { recursive: true });
+  writeFileSync(config, ['allow_unsigned: true', 'repositories:', '  same: {type: yum, destinations: [d1], retain_old_count: 0, push_mode: mirror}', '  later: {type: yum, destinations: [d2], retain_old_count: 0}', ''].join('\n'));
+  assert.equal(push(['-q', '--dest', 'd1', root], { dataDir, config }).status, 0);
+  assert.deepEqual(primaryNames('same'), ['demo-hello-1.1-1.noarch.rpm']);
+});
+
 test('a mirror fed by a destination the filters leave out removes nothing this time (warned); an --exclude-dest naming nothing known is warned', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
