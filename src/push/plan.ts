@@ -327,14 +327,17 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
   }
   const metaRivals = (d: DesiredItem): string[] => {
     if (d.assignment.typeId !== 'comps' && d.assignment.typeId !== 'modulemd') return [];
-    const out: string[] = [];
+    // One unit written twice in the file itself (a group id, a module's defaults, a stream's
+    // NSVCA) is said so, once: it was listed once per copy, each "also in" the file itself.
+    const out = new Set<string>();
     for (const u of d.units) {
       const list = metaOwners.get(keyOf(u));
       if (!list || list.length < 2) continue;
-      const others = list.filter((o) => o.fingerprint !== u.fingerprint).map((o) => o.src ?? '?');
-      out.push(`${u.label} (also in ${[...new Set(others)].join(', ')}, with other content)`);
+      const others = [...new Set(list.filter((o) => o.fingerprint !== u.fingerprint).map((o) => o.src ?? '?'))];
+      const where = others.map((o) => (o === d.assignment.item.src ? 'twice in this file' : `also in ${o}`));
+      out.add(`${u.label} (${where.join(', ')}, with other content)`);
     }
-    return out;
+    return [...out];
   };
 
   for (const d of desired) {
@@ -351,7 +354,7 @@ export function planRepo(repo: RepoSpec, desired: DesiredItem[], existing: Exist
     }
     const clashes = metaRivals(d);
     if (clashes.length) {
-      const reason = `${a.item.src ?? d.label} stages for ${repo.id} ${clashes.join('; ')}: stage each in one file only`;
+      const reason = `${a.item.src ?? d.label} stages for ${repo.id} ${clashes.join('; ')}: stage each once, in one file`;
       entries.push(planEntry(base, 'failed', { reason }));
       problems.push({ code: 'PUSH_STAGED_TWICE', file: a.item.src ?? undefined, entry: a.item.name, message: reason });
       continue;

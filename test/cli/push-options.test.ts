@@ -864,6 +864,27 @@ test('one comps or modulemd unit staged by two files with different content (a g
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
 });
 
+test('one comps or modulemd unit written twice in one file with different content is refused once, saying so (it was listed per copy, "also in" the file itself)', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const group = (name: string) => `  <group><id>g1</id><name>${name}</name><description>d</description><packagelist><packagereq type="mandatory">hello</packagereq></packagelist></group>\n`;
+  put(path.join(root, 'el', 'COMPS', 'comps.xml'), `<?xml version="1.0" encoding="UTF-8"?>\n<comps>\n${group('one')}${group('two')}</comps>\n`);
+  const stream = (summary: string) => `---\ndocument: modulemd\nversion: 2\ndata: {name: hmod, stream: "1", version: 1, context: aaaa0001, arch: noarch, summary: ${summary}, description: d, license: {module: [MIT]}}\n...\n`;
+  put(path.join(root, 'el', 'MODULEMD', 'modules.yaml'), stream('one') + stream('two'));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  const byFile = new Map(rep.problems.map((p) => [path.basename(p.file ?? ''), p.message]));
+  assert.deepEqual([...byFile.keys()].sort(), ['comps.xml', 'modules.yaml'], JSON.stringify(rep.problems));
+  assert.match(byFile.get('comps.xml')!, /stages for el package_group:g1:el \(twice in this file, with other content\): stage each once, in one file$/);
+  assert.match(byFile.get('modules.yaml')!, /stages for el modulemd:hmod:1:1:aaaa0001:noarch \(twice in this file, with other content\): stage each once, in one file$/);
+  assert.ok(!/also in/.test(byFile.get('comps.xml')! + byFile.get('modules.yaml')!));
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'el')), false);
+});
+
 test('a RAW tree beside FILES: one file repository publishes both (the manifest lists the files); a RAW path that is also a FILES name is refused before anything changes', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
