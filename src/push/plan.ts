@@ -230,8 +230,12 @@ function planEntry(base: EntryBase, action: ItemAction, more?: { reason?: string
  */
 const SHARED_FIELDS_TYPES = new Set(['iso', 'cgw', 'ami', 'vhd']);
 
-/** The unit type is one whose shared unit holds staged fields (see sharedUnitRivals). */
-export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPES.has(typeId);
+/**
+ * The item type is one whose shared unit holds what the item stages, fields or a document (see
+ * sharedUnitRivals): a FILES, CGW or cloud image file, or a modulemd file (its module streams,
+ * one unit per NSVCA shared by every repository holding it, hold one document each).
+ */
+export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPES.has(typeId) || typeId === 'modulemd';
 
 /**
  * The same unit (same key: name and content) staged for two repositories with different fields:
@@ -242,25 +246,31 @@ export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPE
  * pushed one destination at a time, the area would rewrite the unit on every run all the same.
  */
 export function sharedUnitRivals(desired: Map<string, DesiredItem[]>): Problem[] {
-  const stagings = new Map<string, Array<{ repoId: string; d: DesiredItem; fingerprint: string }>>();
+  const stagings = new Map<string, Array<{ repoId: string; d: DesiredItem; u: PlanUnit }>>();
   for (const [repoId, list] of desired) {
     for (const d of list) {
-      const u = d.units[0];
-      if (!u || !SHARED_FIELDS_TYPES.has(u.typeId)) continue;
-      pushTo(stagings, keyOf(u), { repoId, d, fingerprint: u.fingerprint });
+      // A modulemd file stages several streams; the other types one unit.
+      const units = d.assignment.typeId === 'modulemd' ? d.units.filter((u) => u.typeId === 'modulemd') : d.units.slice(0, 1).filter((u) => SHARED_FIELDS_TYPES.has(u.typeId));
+      for (const u of units) pushTo(stagings, keyOf(u), { repoId, d, u });
     }
   }
   const problems: Problem[] = [];
   for (const list of stagings.values()) {
-    if (new Set(list.map((x) => x.fingerprint)).size < 2) continue;
+    if (new Set(list.map((x) => x.u.fingerprint)).size < 2) continue;
     for (const me of list) {
-      const others = list.filter((x) => x.fingerprint !== me.fingerprint).map((x) => `${x.d.assignment.item.src ?? x.d.label} for ${x.repoId}`);
+      const stream = me.u.typeId === 'modulemd';
+      // Two documents of one stream for one repository are the plan's to say (PUSH_STAGED_TWICE).
+      const rivals = list.filter((x) => x.u.fingerprint !== me.u.fingerprint && !(stream && x.repoId === me.repoId));
+      if (!rivals.length) continue;
+      const others = rivals.map((x) => `${x.d.assignment.item.src ?? x.d.label} for ${x.repoId}`);
       const a = me.d.assignment;
       problems.push({
         code: 'PUSH_SHARED_UNIT_FIELDS',
         file: a.item.src ?? undefined,
         entry: a.item.name,
-        message: `${a.item.src ?? me.d.label} stages ${me.d.label} for ${me.repoId} with other staged fields than ${[...new Set(others)].join(', ')}: the repositories share one unit for one file, which holds one set of fields (give it the same fields everywhere it is staged)`,
+        message: stream
+          ? `${a.item.src ?? me.d.label} stages module stream ${[me.u.unitKey.name, me.u.unitKey.stream, me.u.unitKey.version, me.u.unitKey.context, me.u.unitKey.arch].map(String).join(':')} for ${me.repoId} with another document than ${[...new Set(others)].join(', ')}: the repositories share one unit per stream (NSVCA), which holds one document (give the stream the same document everywhere it is staged, or a new version)`
+          : `${a.item.src ?? me.d.label} stages ${me.d.label} for ${me.repoId} with other staged fields than ${[...new Set(others)].join(', ')}: the repositories share one unit for one file, which holds one set of fields (give it the same fields everywhere it is staged)`,
       });
     }
   }

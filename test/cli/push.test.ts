@@ -1275,3 +1275,33 @@ test('one file staged for two repositories with different staged.yaml fields is 
   assert.equal(second.status, 0, second.stderr);
   assert.deepEqual((JSON.parse(second.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
 });
+
+test('one module stream (NSVCA) staged for two repositories with different documents is refused, naming both files, with --dest too: they share one unit, and each push wrote one document over the other', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const stream = (description: string) =>
+    `---\ndocument: modulemd\nversion: 2\ndata: {name: hmod, stream: "1", version: 1, context: aaaa0001, arch: noarch, summary: s, description: ${description}, license: {module: [MIT]}}\n...\n`;
+  const stage = (a: string, b: string) => {
+    for (const [d, text] of [['a', a], ['b', b]] as const) {
+      mkdirSync(path.join(root, d, 'MODULEMD'), { recursive: true });
+      writeFileSync(path.join(root, d, 'MODULEMD', 'modules.yaml'), text);
+    }
+  };
+  stage(stream('for a'), stream('for b'));
+  for (const filter of [[], ['--dest', 'a'], ['--exclude-dest', 'a']]) {
+    const r = push(['--json', ...filter, root], { dataDir, config });
+    assert.equal(r.status, 3, `${filter.join(' ')}: ${r.stderr}`);
+    const shared = (JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; message: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    assert.deepEqual(shared.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/MODULEMD/modules.yaml', 'b/MODULEMD/modules.yaml'], filter.join(' '));
+    assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /module stream hmod:1:1:aaaa0001:noarch for a with another document than .*b\/MODULEMD\/modules\.yaml for b/);
+  }
+  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  // The same document (the defaults are each repository's own) pushes, then is unchanged.
+  stage(stream('shared'), `${stream('shared')}---\ndocument: modulemd-defaults\nversion: 1\ndata: {module: hmod, stream: "1"}\n...\n`);
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const again = push(['--json', root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+});
