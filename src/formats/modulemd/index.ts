@@ -207,6 +207,53 @@ function shapeProblem(v: YamlValue | undefined, spec: KeySpec, at: string, kind:
   }
 }
 
+/**
+ * What libmodulemd's validation of a stream refuses besides the shapes (dnf drops the stream the
+ * same way): a static context of other characters than letters, digits and _, a dependency
+ * mixing streams and excluded (`-`) streams of one module, buildorder and buildafter both used in
+ * one stream (a buildorder of 0 and an empty buildafter are not used), a buildafter naming no rpm
+ * component. Run after shapeProblem, so values have their shapes.
+ */
+function streamRuleProblem(d: Record<string, YamlValue>): { field: string; why: string } | null {
+  const bad = (field: string, why: string) => ({ field, why: `${why} ${LIBMODULEMD_REFUSES}` });
+  if (d['static_context'] === 'true' && !/^[A-Za-z0-9_]+$/.test(str(d['context']) ?? '')) {
+    return bad('data.context', `"${str(d['context']) ?? ''}" holds other characters than letters, digits and _, with static_context: true`);
+  }
+  const deps = Array.isArray(d['dependencies']) ? d['dependencies'] : [];
+  for (let i = 0; i < deps.length; i++) {
+    const dep = deps[i]!;
+    if (!isMap(dep)) continue;
+    for (const kind of ['buildrequires', 'requires']) {
+      const mods = dep[kind];
+      if (!isMap(mods)) continue;
+      for (const [mod, streams] of Object.entries(mods)) {
+        const list = (Array.isArray(streams) ? streams : [streams]).map((s) => str(s) ?? '');
+        const excluded = list.filter((s) => s.startsWith('-')).length;
+        if (excluded && excluded < list.length) return bad(`data.dependencies[${i}].${kind}.${mod}`, `mixes streams and excluded (-) streams: ${list.join(', ')}`);
+      }
+    }
+  }
+  const components = isMap(d['components']) ? d['components'] : {};
+  const rpms = isMap(components['rpms']) ? components['rpms'] : {};
+  let order: string | null = null;
+  let after: string | null = null;
+  for (const kind of ['rpms', 'modules']) {
+    const list = components[kind];
+    if (!isMap(list)) continue;
+    for (const [name, c] of Object.entries(list)) {
+      if (!isMap(c)) continue;
+      const bo = str(c['buildorder']);
+      if (bo !== null && BigInt(bo.trim()) !== 0n) order ??= `data.components.${kind}.${name}.buildorder`;
+      const ba = Array.isArray(c['buildafter']) ? c['buildafter'].map((x) => str(x) ?? '') : [];
+      if (ba.length) after ??= `data.components.${kind}.${name}.buildafter`;
+      const unknown = ba.find((x) => !Object.prototype.hasOwnProperty.call(rpms, x));
+      if (unknown !== undefined) return bad(`data.components.${kind}.${name}.buildafter`, `names "${unknown}", which is not an rpm component of the stream`);
+    }
+  }
+  if (order && after) return bad(after, `cannot be used in a stream that uses buildorder (${order})`);
+  return null;
+}
+
 /** Parse a modulemd YAML stream into its documents. */
 export function parseModulemd(text: string | Buffer, file = 'modules.yaml'): ModulemdDocument[] {
   const { parseAllDocuments, visit, LineCounter } = yaml();
@@ -262,7 +309,7 @@ export function moduleStream(doc: ModulemdDocument, file = 'modules.yaml', idx =
   for (const k of ['summary', 'description']) if (d[k] === undefined || d[k] === null) fail(file, idx, `data.${k}`, 'is missing (libmodulemd refuses the document)');
   const lic = isMap(d['license']) ? d['license'] : {};
   if (!str(lic['module']) && !strList(lic['module']).length) fail(file, idx, 'data.license.module', 'is missing or empty (libmodulemd refuses the document: a module stream names its license)');
-  const shape = shapeProblem(d, STREAM_V2, 'data', 'modulemd v2');
+  const shape = shapeProblem(d, STREAM_V2, 'data', 'modulemd v2') ?? streamRuleProblem(d);
   if (shape) fail(file, idx, shape.field, shape.why);
   const profiles: Record<string, ModuleProfile> = {};
   if (isMap(d['profiles'])) {
