@@ -181,11 +181,11 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       return one({ typeId: a.typeId, unitKey: key, fingerprint: metadataFingerprint(sha, md), replaceKey: `${a.typeId}:${item.name}`, label: `${a.typeId}:${item.name}` });
     }
     case 'comps': {
-      const units = compsUnitsOf(await readFile(item.src!, 'utf8'), ctx.repoId, item.src!);
+      const units = compsUnitsOf(await readFile(item.src!), ctx.repoId, item.src!);
       return { assignment: a, label: `comps:${path.basename(item.src!)}`, units: units.map((u) => planUnitOfMeta(u)) };
     }
     case 'modulemd': {
-      const text = await readFile(item.src!, 'utf8');
+      const text = await readFile(item.src!);
       const units = modulemdUnitsOf(text, ctx.repoId, item.src!);
       // Documents the repository does not keep are said, not dropped silently.
       const ignored = ignoredModulemdDocuments(text, item.src!);

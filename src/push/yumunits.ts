@@ -9,11 +9,11 @@ import { normalizeErratumDate } from '../formats/updateinfo/index.js';
 import { canonicalJson } from './plan.js';
 import type { PushItemLike } from './items.js';
 
-export function compsUnitsOf(text: string, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
+export function compsUnitsOf(text: string | Buffer, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
   return compsUnitsFromXml(text, repoId, file) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
 }
 
-export function modulemdUnitsOf(text: string, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
+export function modulemdUnitsOf(text: string | Buffer, repoId: string, file: string): Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }> {
   return modulemdUnitsFromYaml(text, repoId, file) as Array<{ typeId: string; unitKey: Record<string, unknown>; metadata: Record<string, unknown> }>;
 }
 

@@ -885,6 +885,24 @@ test('one comps or modulemd unit written twice in one file with different conten
   assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'el')), false);
 });
 
+test('a comps.xml or modules.yaml that is not UTF-8 (a Latin-1 byte) is refused naming the byte, nothing changes; it was published with U+FFFD in its place', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  put(path.join(root, 'el', 'COMPS', 'comps.xml'), Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?>\n<comps>\n  <group><id>g1</id><name>Caf\xe9</name><packagelist><packagereq>p</packagereq></packagelist></group>\n</comps>\n', 'latin1'));
+  put(path.join(root, 'el', 'MODULEMD', 'modules.yaml'), Buffer.from(MODULES.replace('The demo-hello package', 'Caf\xe9: the demo-hello package'), 'latin1'));
+  for (const args of [['--dry-run', '--json', root], ['--json', root]]) {
+    const r = push(args, { dataDir, config });
+    assert.equal(r.status, 3, r.stderr);
+    const rep = JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; field?: string; message: string }> };
+    assert.deepEqual(rep.problems.map((p) => `${p.code} ${path.basename(p.file ?? '')} ${p.field}`).sort(), ['COMPS_INVALID comps.xml encoding', 'MODULEMD_INVALID modules.yaml encoding'], JSON.stringify(rep.problems));
+    assert.ok(rep.problems.every((p) => /not valid UTF-8 \(byte 0xe9 at line \d+, column \d+\)/.test(p.message)), JSON.stringify(rep.problems));
+  }
+  assert.equal(existsSync(path.join(dataDir, 'published', 'http', 'el')), false);
+});
+
 test('a RAW tree beside FILES: one file repository publishes both (the manifest lists the files); a RAW path that is also a FILES name is refused before anything changes', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

@@ -4,6 +4,7 @@
  */
 import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
+import { decodeStagedText } from '../yaml/read.js';
 
 export type PackageReqType = 'mandatory' | 'default' | 'optional' | 'conditional';
 
@@ -82,10 +83,24 @@ function attr(n: unknown, name: string): string | undefined {
 
 const PKG_TYPES: PackageReqType[] = ['mandatory', 'default', 'optional', 'conditional'];
 
+/**
+ * comps.xml bytes as text: UTF-8, a leading byte order mark dropped. libcomps reads comps as UTF-8
+ * whatever the XML declaration says (a Latin-1 byte is "not well-formed (invalid token)" to dnf,
+ * and no group is read); decoded by Buffer.toString, such a byte became U+FFFD, and the push
+ * published text the file does not hold. Refused, naming the byte, its line and column.
+ */
+function compsText(xml: string | Buffer, file: string): string {
+  if (typeof xml === 'string') return xml;
+  const d = decodeStagedText(xml);
+  if (d.error !== undefined) throw new StagepushError('COMPS_INVALID', `${file}: ${d.error} (libcomps reads comps as UTF-8)`, { file, field: 'encoding' });
+  return d.text.replace(/^\uFEFF/, '');
+}
+
 export function parseComps(xml: string | Buffer, file = 'comps.xml'): Comps {
   let doc: XNode;
+  const text = compsText(xml, file);
   try {
-    doc = parser().parse(xml.toString(), true) as XNode;
+    doc = parser().parse(text, true) as XNode;
   } catch (e) {
     // fast-xml-parser names unclosed elements as a JSON list: said as a reader would.
     const m = /^Invalid '\[([^\]]*)\]' found/.exec((e as Error).message);

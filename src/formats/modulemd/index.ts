@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { StagepushError } from '../../errors.js';
 import { aliasProblems } from '../yaml/aliases.js';
+import { decodeStagedText } from '../yaml/read.js';
 
 /** The yaml package (~0.1 s to load) is loaded when a modulemd stream is first parsed or written. */
 let yamlModule: typeof import('yaml') | undefined;
@@ -258,7 +259,16 @@ function streamRuleProblem(d: Record<string, YamlValue>): { field: string; why: 
 export function parseModulemd(text: string | Buffer, file = 'modules.yaml'): ModulemdDocument[] {
   const { parseAllDocuments, visit, LineCounter } = yaml();
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text.toString(), { schema: 'failsafe', uniqueKeys: true, lineCounter });
+  // UTF-8 as libyaml reads it (libmodulemd: "Parser error" on another byte, and dnf reads no
+  // module of the file); Buffer.toString put U+FFFD in its place, and the push published it.
+  let source: string;
+  if (typeof text === 'string') source = text;
+  else {
+    const d = decodeStagedText(text);
+    if (d.error !== undefined) throw new StagepushError('MODULEMD_INVALID', `${file}: ${d.error}`, { file, field: 'encoding' });
+    source = d.text;
+  }
+  const docs = parseAllDocuments(source, { schema: 'failsafe', uniqueKeys: true, lineCounter });
   const out: ModulemdDocument[] = [];
   (Array.isArray(docs) ? docs : [docs]).forEach((d, idx) => {
     if (d.errors.length) fail(file, idx, 'YAML', `is not valid: ${d.errors[0]!.message}`);

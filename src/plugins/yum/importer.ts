@@ -278,14 +278,14 @@ export class YumImporter implements Importer {
       case 'package_langpacks':
       case 'comps': {
         if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a comps upload needs the comps.xml file');
-        const units = compsUnitsFromXml(await fsp.readFile(upload.filePath, 'utf8'), repo.id, upload.filePath);
+        const units = compsUnitsFromXml(await fsp.readFile(upload.filePath), repo.id, upload.filePath);
         const saved = saveMetaUnits(conduit, units);
         return { success: true, summary: { type: 'comps', units: countByType(saved) } };
       }
       case 'modulemd':
       case 'modulemd_defaults': {
         if (!upload.filePath) throw uploadError('YUM_UPLOAD_NO_FILE', 'a modulemd upload needs the YAML file');
-        const units = modulemdUnitsFromYaml(await fsp.readFile(upload.filePath, 'utf8'), repo.id, upload.filePath);
+        const units = modulemdUnitsFromYaml(await fsp.readFile(upload.filePath), repo.id, upload.filePath);
         const saved = saveMetaUnits(conduit, units);
         return { success: true, summary: { type: 'modulemd', units: countByType(saved) } };
       }

@@ -64,7 +64,7 @@ export async function* iteratePrimary(file: string, url: string): AsyncGenerator
 const json = (v: unknown): Record<string, Json> => JSON.parse(JSON.stringify(v)) as Record<string, Json>;
 
 /** comps.xml → units: package_group / package_category / package_environment keyed {id, repo_id}, package_langpacks keyed {repo_id}. */
-export function compsUnitsFromXml(xml: string, repoId: string, file: string): MetaUnit[] {
+export function compsUnitsFromXml(xml: string | Buffer, repoId: string, file: string): MetaUnit[] {
   const c = parseComps(xml, file);
   const out: MetaUnit[] = [];
   for (const g of c.groups) out.push({ typeId: 'package_group', unitKey: { id: g.id, repo_id: repoId }, metadata: json(g) });
@@ -96,7 +96,7 @@ export function compsXmlFromUnits(units: Unit[]): string {
  * `modulemd_defaults` keyed {module, repo_id}; each keeps its whole document (metadata.document)
  * for modules.yaml. Other document kinds (obsoletes, translations) are not kept.
  */
-export function modulemdUnitsFromYaml(text: string, repoId: string, file: string): MetaUnit[] {
+export function modulemdUnitsFromYaml(text: string | Buffer, repoId: string, file: string): MetaUnit[] {
   const out: MetaUnit[] = [];
   parseModulemd(text, file).forEach((doc, idx) => {
     if (doc.document === 'modulemd') {
@@ -115,7 +115,7 @@ export function modulemdUnitsFromYaml(text: string, repoId: string, file: string
 }
 
 /** The documents of a modulemd stream that are not kept (obsoletes, translations): index and kind. */
-export function ignoredModulemdDocuments(text: string, file: string): Array<{ index: number; kind: string }> {
+export function ignoredModulemdDocuments(text: string | Buffer, file: string): Array<{ index: number; kind: string }> {
   const out: Array<{ index: number; kind: string }> = [];
   parseModulemd(text, file).forEach((doc, index) => {
     if (doc.document !== 'modulemd' && doc.document !== 'modulemd-defaults') out.push({ index, kind: String(doc.document) });

@@ -175,7 +175,7 @@ export class YumSync {
     if (compsTypes.length && compsRec) {
       this.progress('comps');
       const md = await fetchMd(compsRec);
-      const units = (await feedMetadata(async () => compsUnitsFromXml(await fsp.readFile(md.file, 'utf8'), this.repo.id, md.url))).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
+      const units = (await feedMetadata(async () => compsUnitsFromXml(await fsp.readFile(md.file), this.repo.id, md.url))).filter((u) => compsTypes.includes(u.typeId as (typeof COMPS_TYPES)[number]));
       summary.comps = this.syncMeta(units, compsTypes, removeMissing);
     } else if (compsTypes.length && removeMissing) {
       summary.comps = this.syncMeta([], compsTypes, true);
@@ -187,7 +187,7 @@ export class YumSync {
     if (modTypes.length && rec('modules')) {
       this.progress('modules');
       const md = await fetchMd(rec('modules')!);
-      const units = (await feedMetadata(async () => modulemdUnitsFromYaml(await fsp.readFile(md.file, 'utf8'), this.repo.id, md.url))).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
+      const units = (await feedMetadata(async () => modulemdUnitsFromYaml(await fsp.readFile(md.file), this.repo.id, md.url))).filter((u) => modTypes.includes(u.typeId as (typeof MODULE_TYPES)[number]));
       summary.modules = this.syncMeta(units, modTypes, removeMissing);
     } else if (modTypes.length && removeMissing) {
       summary.modules = this.syncMeta([], modTypes, true);

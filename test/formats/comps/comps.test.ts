@@ -39,3 +39,13 @@ test('every reference is decoded once, as an XML parser does (python ElementTree
     assert.equal(parseComps(xml).groups[0]!.description, oracle.stdout, text);
   }
 });
+
+test('comps bytes are read as UTF-8, as libcomps reads them: a byte that is not UTF-8 (a Latin-1 é, whatever the declaration says) is COMPS_INVALID naming it, its line and column (it became U+FFFD, published); a byte order mark is skipped', () => {
+  const body = (name: Buffer) => Buffer.concat([Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?>\n<comps>\n  <group><id>g1</id><name>'), name, Buffer.from('</name><packagelist><packagereq>p</packagereq></packagelist></group>\n</comps>\n')]);
+  assert.throws(
+    () => parseComps(body(Buffer.from('Caf\xe9', 'latin1')), 'c.xml'),
+    (e: unknown) => e instanceof StagepushError && e.code === 'COMPS_INVALID' && e.file === 'c.xml' && e.field === 'encoding' && /^c\.xml: not valid UTF-8 \(byte 0xe9 at line 3, column 30\)/.test(e.message),
+  );
+  assert.equal(parseComps(body(Buffer.from('Café'))).groups[0]!.name, 'Café');
+  assert.equal(parseComps(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body(Buffer.from('Café'))])).groups[0]!.name, 'Café');
+});

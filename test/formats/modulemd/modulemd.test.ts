@@ -146,3 +146,13 @@ test('a value of a shape libmodulemd refuses (dnf then drops the stream or the d
     }
   }
 });
+
+test('modules.yaml bytes are read as UTF-8, as libyaml reads them: a byte that is not UTF-8 is MODULEMD_INVALID naming it, its line and column (it became U+FFFD, published); a byte order mark is skipped', () => {
+  const text = (description: Buffer) => Buffer.concat([Buffer.from('---\ndocument: modulemd\nversion: 2\ndata:\n  name: foo\n  stream: "1"\n  version: 1\n  context: c\n  arch: noarch\n  summary: s\n  description: '), description, Buffer.from('\n  license: {module: [MIT]}\n...\n')]);
+  assert.throws(
+    () => parseModulemd(text(Buffer.from('caf\xe9', 'latin1')), 'm.yaml'),
+    (e: unknown) => e instanceof StagepushError && e.code === 'MODULEMD_INVALID' && e.file === 'm.yaml' && e.field === 'encoding' && /^m\.yaml: not valid UTF-8 \(byte 0xe9 at line 11, column 19\)/.test(e.message),
+  );
+  assert.equal(moduleStream(parseModulemd(text(Buffer.from('café')))[0]!).description, 'café');
+  assert.equal(moduleStream(parseModulemd(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text(Buffer.from('café'))]))[0]!).description, 'café');
+});
