@@ -10,6 +10,7 @@
  * while a chunk is being written, and TCP flow control holds the server back.
  */
 import type { Dispatcher } from 'undici';
+import { StagepushError } from '../../errors.js';
 
 export interface StreamGetOptions {
   signal?: AbortSignal;
@@ -90,4 +91,30 @@ function basicAuth(u: URL): Record<string, string> | undefined {
     }
   };
   return { authorization: `Basic ${Buffer.from(`${decode(u.username)}:${decode(u.password)}`).toString('base64')}` };
+}
+
+/** `scheme://user:password@` in any text: the password part (up to the "@" that ends the user info). */
+const URL_PASSWORD = /([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/@:]*:)[^\s/@]*@/g;
+
+/**
+ * `text` with the password of every URL in it (`http://user:password@host/`) shown as `***`: a
+ * feed's credentials are the importer configuration's, not something a sync's errors, progress and
+ * report (the task list, the console, cron mail) give away.
+ */
+export function redactUrlPasswords(text: string): string {
+  return text.replace(URL_PASSWORD, '$1***@');
+}
+
+/**
+ * What a sync threw, with the feed's password taken out of its message, file and hint (a
+ * StagepushError keeps its code and kind; anything else becomes an Error of that message).
+ */
+export function redactedError(e: unknown): unknown {
+  if (e instanceof StagepushError) {
+    const r = (s: string | undefined) => (s === undefined ? undefined : redactUrlPasswords(s));
+    if (redactUrlPasswords(e.message) === e.message && r(e.file) === e.file && r(e.hint) === e.hint) return e;
+    return new StagepushError(e.code, redactUrlPasswords(e.message), { kind: e.kind, hint: r(e.hint), file: r(e.file), entry: e.entry, field: e.field, problems: e.problems, details: e.details });
+  }
+  if (e instanceof Error && redactUrlPasswords(e.message) !== e.message) return new Error(redactUrlPasswords(e.message));
+  return e;
 }

@@ -12,6 +12,7 @@ import type { ImporterConduit, ImporterFactory, Importer, Json, PluginCallConfig
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkInt, checkKnownKeys, checkString, firstProblem, getBool, getInt, result } from '../common/config.js';
 import { checkFeedUrl, createFetcher, mapLimit } from '../common/download.js';
+import { redactUrlPasswords, redactedError } from '../common/httpget.js';
 import { ISO_IMPORTER_DEFAULTS } from '../defaults.js';
 import { copyAndHash } from '../common/fsutil.js';
 import { DIRECTORY_TYPE, storeDirectoryUpload } from '../common/directory.js';
@@ -177,7 +178,7 @@ export class IsoImporter implements Importer {
     });
     try {
       const murl = manifestUrlOf(feed);
-      conduit.setProgress({ step: 'manifest', url: murl });
+      conduit.setProgress({ step: 'manifest', url: redactUrlPasswords(murl) });
       const entries = parseManifest((await fetcher.getBuffer(murl)).toString('utf8'), murl);
       const present = conduit.getUnits({ typeIds: [ISO_TYPE] });
       const want = entries.filter((e) => !present.some((u) => u.unitKey.name === e.name && sameKey(u, e)));
@@ -219,9 +220,12 @@ export class IsoImporter implements Importer {
           removed.push(String(u.unitKey.name));
         }
       }
-      const summary = { manifest: murl, listed: entries.length, added: saved.length, removed: removed.length, bytes };
+      const summary = { manifest: redactUrlPasswords(murl), listed: entries.length, added: saved.length, removed: removed.length, bytes };
       conduit.setProgress({ step: 'done', ...summary });
       return { success: true, summary, details: { added: saved.map((u) => String(u.unitKey.name)), removed } };
+    } catch (e) {
+      // A feed's password (http://user:password@host/) is not for the task list or the console.
+      throw redactedError(e);
     } finally {
       await fetcher.close();
     }

@@ -15,6 +15,7 @@ import { parseRepomd, type Repomd, type RepomdRecord } from '../../formats/repom
 import { getBool, getInt } from '../common/config.js';
 import { YUM_IMPORTER_DEFAULTS } from '../defaults.js';
 import { clientCredentials, pemOrFile } from './config.js';
+import { redactUrlPasswords, redactedError } from '../common/httpget.js';
 import { decompressMetadata } from './decompress.js';
 import { Downloader, canceledError, joinUrl, pool } from './download.js';
 import { erratumToJson, type Erratum } from './erratum.js';
@@ -90,6 +91,9 @@ export class YumSync {
     await fsp.mkdir(work, { recursive: true });
     try {
       return await this.sync(feed, dl, work, skip, removeMissing);
+    } catch (e) {
+      // A feed's password (http://user:password@host/) is not for the task list or the console.
+      throw redactedError(e);
     } finally {
       await dl.close();
       await fsp.rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -97,7 +101,7 @@ export class YumSync {
   }
 
   private async sync(feed: string, dl: Downloader, work: string, skip: Set<string>, removeMissing: boolean): Promise<SyncReport> {
-    this.progress('repomd', { feed });
+    this.progress('repomd', { feed: redactUrlPasswords(feed) });
     const repomdBuf = await dl.fetchBuffer(joinUrl(feed, 'repodata/repomd.xml'));
     const repomdChecksum = createHash('sha256').update(repomdBuf).digest('hex');
     const repomd = parseRepomd(repomdBuf, joinUrl(feed, 'repodata/repomd.xml'));
@@ -119,10 +123,10 @@ export class YumSync {
     if (prev?.digests && typeof prev.digests === 'object') this.digests = prev.digests;
     if (!getBool(this.config, 'force_full', false) && prev?.sync && JSON.stringify(prev.sync) === JSON.stringify({ ...state, content: this.contentDigest() })) {
       this.progress('done', { unchanged: true });
-      return { success: true, summary: { unchanged: true, revision: repomd.revision, feed, bytes: dl.bytes, requests: dl.requests } };
+      return { success: true, summary: { unchanged: true, revision: repomd.revision, feed: redactUrlPasswords(feed), bytes: dl.bytes, requests: dl.requests } };
     }
 
-    const summary: Record<string, Json> = { feed, revision: repomd.revision };
+    const summary: Record<string, Json> = { feed: redactUrlPasswords(feed), revision: repomd.revision };
     const details: Record<string, Json> = {};
     const rec = (type: string): RepomdRecord | undefined => repomd.records.find((r) => r.type === type);
     // A metadata file downloaded (checksum verified) and decompressed by its actual compression:

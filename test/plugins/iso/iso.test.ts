@@ -173,6 +173,12 @@ test('sync from a feed URL with credentials: sent as Basic authentication', asyn
     const rep = await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: srv.url.replace('http://', 'http://u:p%40ss@') }));
     assert.equal((rep.summary as Record<string, number>).added, 1);
     assert.deepEqual(store.units('files').map((u) => u.unitKey.name), ['a.iso']);
+    // The password is in no summary or error.
+    assert.equal(JSON.stringify(rep).includes('p%40ss'), false, JSON.stringify(rep));
+    await assert.rejects(
+      () => new IsoImporter().syncRepo(store.repo('other'), store.importer('other'), fakeConfig({ feed: srv.url.replace('http://', 'http://u:wrong-secret@'), retries: 0 })),
+      (e: Error & { file?: string }) => !`${e.message} ${e.file ?? ''}`.includes('wrong-secret') && /u:\*\*\*@/.test(e.message) && /HTTP 401/.test(e.message),
+    );
   } finally {
     await srv.close();
   }

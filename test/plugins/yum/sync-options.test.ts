@@ -328,10 +328,16 @@ describe('yum_importer sync options', () => {
     const r = await eng.sync(id);
     assert.equal(r.added, 1);
     assert.deepEqual(rpmChecksums(id), [sha256File(files[0]!)]);
-    const wrong = await repo(`http://mirror:nope@${host}`);
+    // The password is in no report, progress or error (the task list, the console, cron mail).
+    assert.equal(JSON.stringify(r).includes('p%40ss'), false, JSON.stringify(r));
+    assert.match(JSON.stringify(r), /mirror:\*\*\*@/);
+    const wrong = await repo(`http://mirror:nope-secret@${host}`);
     const e = await failure(eng.sync(wrong));
     assert.equal(e.code, 'YUM_DOWNLOAD_FAILED');
     assert.match(e.message, /HTTP 401/);
+    assert.equal(`${e.message} ${e.file ?? ''} ${e.hint ?? ''}`.includes('nope-secret'), false, e.message);
+    assert.match(e.message, /http:\/\/mirror:\*\*\*@/);
+    assert.equal(JSON.stringify(eng.tasks.list()).includes('nope-secret'), false);
     assert.equal(eng.listUnits(wrong).length, 0);
   });
 
