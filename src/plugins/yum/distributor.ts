@@ -176,8 +176,11 @@ export class YumDistributor implements Distributor {
       summary.packages_unlinked = pr.unlinked;
       summary.packages_kept_for_old_metadata = pr.kept;
       // Their stored files outlive their units (an orphan clean-up would delete what a symlink
-      // entry points at) for as long as they are kept.
-      conduit.keepStoredFiles?.(pr.keptSha256, pr.keptUntilMs);
+      // entry points at) for as long as the entries are there: until a publish prunes them (this
+      // pin is replaced by every publish), not until the threshold passes. The old repodata and
+      // the entries stay in the tree past it, until the next publish: a clean-up in between left
+      // a symlink entry dangling under repodata a client may still hold.
+      conduit.keepStoredFiles?.(pr.keptSha256, pr.kept ? Number.MAX_SAFE_INTEGER : 0);
     }
     removeOtherPools(base, settings.packageLink);
 

@@ -50,3 +50,34 @@ test('gc keeps the stored files of packages a publish keeps for old metadata (sy
   ok(['repo', 'delete', 'ys']);
   assert.deepEqual(pins(), []);
 });
+
+test('the stored files of packages kept for old metadata stay until a publish prunes their entries, also past remove_old_repodata_threshold (gc in between leaves no symlink entry dangling)', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const env = { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } };
+  const ok = (args: string[]) => {
+    const r = runCli(['--data-dir', dataDir, ...args], env);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  ok(['repo', 'create', 'ys', '--importer', 'yum_importer', '--retain-repo-versions', '1']);
+  ok(['repo', 'distributor', 'add', 'ys', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=ys', '--distributor-config', 'package_link=symlink', '--distributor-config', 'remove_old_repodata_threshold=1']);
+  const gone = path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm');
+  ok(['content', 'upload', '--repo', 'ys', gone, path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm')]);
+  ok(['repo', 'publish', 'ys']);
+  ok(['content', 'remove', '--repo', 'ys', '--filter', 'name=demo-hello']);
+  ok(['repo', 'publish', 'ys']);
+  const entry = path.join(dataDir, 'published', 'http', 'ys', 'Packages', 'd', 'demo-hello-1.0-1.noarch.rpm');
+  assert.ok(existsSync(entry));
+  // The threshold passes; no publish yet: the old repodata and the entry are still in the tree.
+  await new Promise((r) => setTimeout(r, 2100));
+  ok(['gc']);
+  assert.ok(existsSync(entry), 'the kept entry still resolves after gc');
+  ok(['fsck']);
+  // The next publish prunes the entry; then the clean-up takes its file.
+  ok(['repo', 'publish', 'ys', '--force']);
+  assert.equal(existsSync(entry), false);
+  const gc = JSON.parse(ok(['--json', 'gc']).stdout) as { orphans: { files: number } };
+  assert.equal(gc.orphans.files, 1);
+  ok(['fsck']);
+});
