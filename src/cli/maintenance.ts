@@ -75,6 +75,7 @@ export function register(program: Command): void {
             `${r.dryRun ? 'gc (dry run): would remove' : 'gc: removed'}`,
             `  versions beyond retention: ${r.versionsPruned}`,
             `  task rows: ${r.tasksPruned}`,
+            `  publish records: ${r.publishesPruned}`,
             `  orphan units: ${r.orphans.units}, files: ${r.orphans.files} (${bytes(r.orphans.bytes)})`,
             `  stray temp files: ${r.tempFilesRemoved}`,
             `  working dirs of deleted repositories: ${r.workingDirsRemoved}`,

@@ -1911,6 +1911,9 @@ class EngineImpl implements Engine, ConduitHost {
       const { versionsPruned, orphans } = dryRun ? this.st.rolledBack(pruneAndCollect) : pruneAndCollect();
       const cutoff = new Date(Date.now() - days * 86400_000).toISOString();
       const tasksPruned = dryRun ? this.st.listTasks({ states: ['finished', 'error', 'canceled'] }).filter((t) => (t.finished ?? t.created) < cutoff).length : this.st.deleteTasksBefore(cutoff);
+      // The records of earlier publishes, as old as the tasks pruned (a cron job publishing every
+      // few minutes added one per distributor each time, for ever).
+      const publishesPruned = this.st.deletePublishesBefore(cutoff, dryRun);
       const stray = this.store.strayTemps();
       if (!dryRun) for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
       let workingDirsRemoved = 0;
@@ -1922,7 +1925,7 @@ class EngineImpl implements Engine, ConduitHost {
           if (!dryRun) fs.rmSync(path.join(wroot, n), { recursive: true, force: true });
         }
       }
-      return { dryRun, versionsPruned, tasksPruned, orphans, tempFilesRemoved: stray.length, workingDirsRemoved };
+      return { dryRun, versionsPruned, tasksPruned, publishesPruned, orphans, tempFilesRemoved: stray.length, workingDirsRemoved };
     };
     // A dry run only reads: no task is recorded and no lock taken (it changes nothing, not even the task list).
     if (dryRun) return body();

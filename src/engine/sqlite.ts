@@ -618,6 +618,16 @@ export class SqliteStorage implements Storage {
     return this.db.prepare("DELETE FROM tasks WHERE state IN ('finished', 'error', 'canceled') AND COALESCE(finished, created) < ?").run(iso).changes;
   }
 
+  /**
+   * Publish records ended before `iso`, except each distributor's latest of each state (what the
+   * engine asks: the live publish, the last failure, one running): with `dryRun`, counted only.
+   */
+  deletePublishesBefore(iso: string, dryRun = false): number {
+    const where = "state <> 'running' AND COALESCE(finished, started) < ? AND seq <> (SELECT MAX(q.seq) FROM publishes q WHERE q.repo_id = publishes.repo_id AND q.dist_id = publishes.dist_id AND q.state = publishes.state)";
+    if (dryRun) return (this.db.prepare(`SELECT COUNT(*) AS n FROM publishes WHERE ${where}`).get(iso) as { n: number }).n;
+    return this.db.prepare(`DELETE FROM publishes WHERE ${where}`).run(iso).changes;
+  }
+
   // ---- locks
   getLock(resource: string): LockRow | undefined {
     return this.db.prepare('SELECT * FROM locks WHERE resource = ?').get(resource) as LockRow | undefined;

@@ -207,6 +207,8 @@ export interface Storage {
   getTask(id: string): TaskRow | undefined;
   listTasks(filter: { states?: string[]; repoId?: string; kind?: string; limit?: number }): TaskRow[];
   deleteTasksBefore(iso: string): number;
+  /** Publish records ended before `iso`, but each distributor's latest of each state (dryRun: counted only). */
+  deletePublishesBefore(iso: string, dryRun?: boolean): number;
 
   // locks
   getLock(resource: string): LockRow | undefined;

@@ -216,6 +216,8 @@ export interface GcReport {
   dryRun: boolean;
   versionsPruned: number;
   tasksPruned: number;
+  /** Publish records older than the task retention (each distributor's latest of each state kept). */
+  publishesPruned: number;
   orphans: OrphanReport;
   tempFilesRemoved: number;
   workingDirsRemoved: number;

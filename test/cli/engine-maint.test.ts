@@ -5,9 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { openEngine } from '../../src/engine/index.js';
 import { ContentStore } from '../../src/engine/store.js';
 import { engineEnv } from '../helpers/engine.js';
+
+const require_ = createRequire(import.meta.url);
 
 function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
   assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
@@ -98,6 +101,45 @@ test('gc: --dry-run reports, then prunes versions beyond retention, old tasks, o
   assert.deepEqual(e.json(['orphans', 'list']).out, []);
   assert.deepEqual(e.json(['task', 'list', '--kind', 'upload']).out, []);
   ok(e.cli(['fsck']), 'fsck after gc');
+});
+
+test('gc prunes the records of earlier publishes past the task retention, keeping each distributor\'s latest (a cron job added one per publish, for ever); a dry run counts them and keeps them', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--distributor-config', 'relative_url=r']));
+  for (const n of ['a', 'b', 'c']) {
+    ok(e.cli(['content', 'upload', '--repo', 'r', write(e.root, `${n}.txt`, n)]));
+    ok(e.cli(['repo', 'publish', 'r']));
+  }
+  const Database = require_('better-sqlite3') as typeof import('better-sqlite3');
+  const count = () => {
+    const db = new Database(path.join(e.dataDir, 'engine.db'), { readonly: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM publishes').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  assert.equal(count(), 3);
+  const dry = e.json(['gc', '--dry-run', '--task-retention-days', '0']);
+  ok(dry, 'gc dry run');
+  assert.equal(dry.out.publishesPruned, 2);
+  assert.equal(count(), 3);
+  const gc = e.json(['gc', '--task-retention-days', '0']);
+  ok(gc, 'gc');
+  assert.equal(gc.out.publishesPruned, 2);
+  assert.equal(count(), 1);
+  // The live publish is still known: nothing to publish, fsck checks it.
+  const again = e.json(['repo', 'publish', 'r']);
+  ok(again, 'publish');
+  assert.equal(count(), 1, 'unchanged: not published again');
+  const f = e.json(['fsck']);
+  ok(f, 'fsck');
+  assert.equal(f.out.publishesChecked, 1);
+  // Within the retention nothing goes.
+  ok(e.cli(['repo', 'publish', 'r', '--force']));
+  assert.equal(e.json(['gc']).out.publishesPruned, 0);
+  assert.equal(count(), 2);
 });
 
 test('fsck: exit 0 only when clean — corrupt or missing stored files, changed published trees', () => {
