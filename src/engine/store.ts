@@ -590,12 +590,23 @@ export class ContentStore {
       if (m && isPidAlive(Number(m[1]))) continue;
       out.push(path.join(this.tmpDir, n));
     }
+    // A pin being written by a process that died before it renamed it into place (`pin`).
+    let pins: string[] = [];
+    try {
+      pins = fs.readdirSync(this.pinDir);
+    } catch {
+      pins = [];
+    }
+    for (const n of pins) {
+      const m = /\.json\.(\d+)\.tmp$/.exec(n);
+      if (m && !isPidAlive(Number(m[1]))) out.push(path.join(this.pinDir, n));
+    }
     return out;
   }
 
   /** Remove temp files of dead writer processes (after a crash); `all` also removes unowned ones. */
   cleanStrayTemps(all = false): number {
-    const stray = this.strayTemps().filter((f) => all || /^\d+-/.test(path.basename(f)));
+    const stray = this.strayTemps().filter((f) => all || /^\d+-|\.json\.\d+\.tmp$/.test(path.basename(f)));
     for (const f of stray) fs.rmSync(f, { force: true, recursive: true });
     return stray.length;
   }

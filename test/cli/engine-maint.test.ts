@@ -142,6 +142,21 @@ test('gc prunes the records of earlier publishes past the task retention, keepin
   assert.equal(count(), 2);
 });
 
+test('a pin file a process was writing when it died (content/pins/<name>.json.<pid>.tmp) is a stray temp file as those of content/tmp are (what fsck reports and gc removes); a live writer\'s is left', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  const pins = path.join(e.dataDir, 'content', 'pins');
+  fs.mkdirSync(pins, { recursive: true });
+  const dead = path.join(pins, `push-x.json.${2 ** 22 + 4321}.tmp`);
+  const live = path.join(pins, `push-y.json.${process.pid}.tmp`);
+  for (const f of [dead, live]) fs.writeFileSync(f, '{"created":1,"until');
+  const store = new ContentStore(path.join(e.dataDir, 'content'));
+  assert.deepEqual(store.strayTemps(), [dead]);
+  assert.equal(store.cleanStrayTemps(), 1);
+  assert.deepEqual([fs.existsSync(dead), fs.existsSync(live)], [false, true]);
+  fs.rmSync(live);
+});
+
 test('fsck: exit 0 only when clean — corrupt or missing stored files, changed published trees', () => {
   const e = engineEnv();
   ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
