@@ -2,7 +2,7 @@
  * Typed progress events. The source, engine and push emit them; only the CLI renders them
  * (ora spinner on a TTY, plain lines or NDJSON otherwise). Library code never writes to the console.
  */
-export type Phase = 'load' | 'checksum' | 'validate' | 'plan' | 'import' | 'publish' | 'sync' | 'upload' | 'copy' | 'remove' | 'gc' | 'fsck' | 'lock' | 'hook' | 'agent' | string;
+export type Phase = 'load' | 'checksum' | 'validate' | 'plan' | 'import' | 'publish' | 'sync' | 'upload' | 'copy' | 'remove' | 'gc' | 'fsck' | 'lock' | 'hook' | 'plugin-hook' | 'agent' | string;
 
 export type ProgressEvent =
   | { type: 'phase-start'; phase: Phase; total?: number; label?: string; repo?: string }

@@ -435,14 +435,15 @@ class EngineImpl implements Engine, ConduitHost {
     const inst = (await this.instance(p, (e) => failed(e, 'creating the plugin threw: '))) as unknown as Record<string, unknown>;
     const fn = inst[name];
     if (typeof fn !== 'function') return;
-    this.events({ type: 'phase-start', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
+    // 'plugin-hook', not 'hook' (a push's post_publish commands): a push shows these only when verbose.
+    this.events({ type: 'phase-start', phase: 'plugin-hook', label: `${p.id}.${name}`, repo: repo.id });
     try {
       await (fn as (r: Repository, c: PluginCallConfig) => Promise<void>).call(inst, repo, new CallConfig(p.config, config));
     } catch (e) {
-      this.events({ type: 'phase-end', phase: 'hook', ok: false, label: `${p.id}.${name}`, repo: repo.id });
+      this.events({ type: 'phase-end', phase: 'plugin-hook', ok: false, label: `${p.id}.${name}`, repo: repo.id });
       throw failed(e);
     }
-    this.events({ type: 'phase-end', phase: 'hook', label: `${p.id}.${name}`, repo: repo.id });
+    this.events({ type: 'phase-end', phase: 'plugin-hook', label: `${p.id}.${name}`, repo: repo.id });
   }
 
   private async withLock<T>(repoIds: string[], fn: () => Promise<T>): Promise<T> {

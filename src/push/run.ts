@@ -68,7 +68,9 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   // The engine reports every upload and task; the console shows the push's phases (the log keeps all).
   const events: EventSink = (e: ProgressEvent) => {
     log.event(e);
-    if (!opts.verbose && (e.type === 'task' || ((e.type === 'phase-start' || e.type === 'phase-end') && (e.phase === 'upload' || (e.phase === 'publish' && e.repo !== undefined))))) return;
+    // A plugin's lifecycle hooks (distributorAdded, …: the engine's, as it makes or removes a
+    // repository) are not the push's post_publish hooks: shown only when verbose too.
+    if (!opts.verbose && (e.type === 'task' || ((e.type === 'phase-start' || e.type === 'phase-end') && (e.phase === 'upload' || e.phase === 'plugin-hook' || (e.phase === 'publish' && e.repo !== undefined))))) return;
     opts.events?.(e);
   };
   const report: PushReport = {

@@ -967,6 +967,22 @@ test('two pushes at once while a publish is owed: one publishes it and runs its 
   db.close();
 });
 
+test('a push refused after it made its repository (two comps files defining one group differently) says nothing of the plugin hooks run to remove it again (only with --verbose)', () => {
+  const work = tempDir();
+  const root = path.join(work, 'area');
+  mkdirSync(path.join(root, 'el9', 'COMPS'), { recursive: true });
+  for (const t of ['A', 'B']) {
+    writeFileSync(path.join(root, 'el9', 'COMPS', `c${t}.xml`), `<?xml version="1.0" encoding="UTF-8"?>\n<comps><group><id>g1</id><name>Group ${t}</name><description>d</description><default>true</default><uservisible>true</uservisible><packagelist><packagereq type="mandatory">demo-hello</packagereq></packagelist></group></comps>\n`);
+  }
+  const r = push([root], { dataDir: path.join(work, 'data') });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /PUSH_STAGED_TWICE/);
+  assert.doesNotMatch(r.stderr, /hook|distributorRemoved/);
+  const v = push(['--verbose', root], { dataDir: path.join(work, 'data') });
+  assert.equal(v.status, 3, v.stderr);
+  assert.match(v.stderr, /plugin-hook el9: started yum_distributor\.distributorRemoved/);
+});
+
 test('two pushes of one staging area at once (two cron runs): the hooks of the repository the first published run once, the second leaves them to it; a push that finds them owed by a push that is gone runs them', async () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
