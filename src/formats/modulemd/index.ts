@@ -213,7 +213,8 @@ function shapeProblem(v: YamlValue | undefined, spec: KeySpec, at: string, kind:
  * same way): a static context of other characters than letters, digits and _, a dependency
  * mixing streams and excluded (`-`) streams of one module, buildorder and buildafter both used in
  * one stream (a buildorder of 0 and an empty buildafter are not used), a buildafter naming no rpm
- * component. Run after shapeProblem, so values have their shapes.
+ * component, an rpm-map entry missing a part of its NEVRA or whose nevra is not its parts. Run
+ * after shapeProblem, so values have their shapes.
  */
 function streamRuleProblem(d: Record<string, YamlValue>): { field: string; why: string } | null {
   const bad = (field: string, why: string) => ({ field, why: `${why} ${LIBMODULEMD_REFUSES}` });
@@ -252,6 +253,19 @@ function streamRuleProblem(d: Record<string, YamlValue>): { field: string; why: 
     }
   }
   if (order && after) return bad(after, `cannot be used in a stream that uses buildorder (${order})`);
+  // An rpm-map entry has every part of its NEVRA, and its nevra is them put together.
+  const artifacts = isMap(d['artifacts']) ? d['artifacts'] : {};
+  const rpmMap = isMap(artifacts['rpm-map']) ? artifacts['rpm-map'] : {};
+  for (const [digest, entries] of Object.entries(rpmMap)) {
+    if (!isMap(entries)) continue;
+    for (const [checksum, e] of Object.entries(entries)) {
+      if (!isMap(e)) continue;
+      const at = `data.artifacts.rpm-map.${digest}.${checksum}`;
+      for (const k of ['name', 'epoch', 'version', 'release', 'arch', 'nevra']) if (e[k] === undefined || e[k] === null) return bad(`${at}.${k}`, 'is missing');
+      const exploded = `${str(e['name'])}-${str(e['epoch'])}:${str(e['version'])}-${str(e['release'])}.${str(e['arch'])}`;
+      if (str(e['nevra']) !== exploded) return bad(`${at}.nevra`, `"${str(e['nevra'])}" differs from its parts (${exploded})`);
+    }
+  }
   return null;
 }
 

@@ -73,6 +73,13 @@ test('a module stream libmodulemd refuses (dnf then drops it) is refused, naming
     ['unknown dependency key', `${lic}  dependencies: [{requires: {a: [b]}, zz: {}}]\n`, 'data.dependencies[0].zz'],
     ['unknown component key', `${lic}  components: {rpms: {foo: {rationale: r, zz: 1}}}\n`, 'data.components.rpms.foo.zz'],
     ['unknown license key', '  summary: s\n  description: d\n  license: {module: [MIT], x: [a]}\n', 'data.license.x'],
+    // rpm-map entries: every part of the NEVRA, and a nevra equal to them.
+    ['rpm-map entry complete', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo, epoch: 0, version: "1", release: "1", arch: x86_64, nevra: foo-0:1-1.x86_64}}}}\n`, null],
+    ['rpm-map entry without its version', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo, epoch: 0, release: "1", arch: x86_64, nevra: foo-0:1-1.x86_64}}}}\n`, 'data.artifacts.rpm-map.sha256.abc.version'],
+    ['rpm-map entry without its epoch', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo, version: "1", release: "1", arch: x86_64, nevra: foo-0:1-1.x86_64}}}}\n`, 'data.artifacts.rpm-map.sha256.abc.epoch'],
+    ['rpm-map entry without its nevra', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo, epoch: 0, version: "1", release: "1", arch: x86_64}}}}\n`, 'data.artifacts.rpm-map.sha256.abc.nevra'],
+    ['rpm-map entry with only a name', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo}}}}\n`, 'data.artifacts.rpm-map.sha256.abc.epoch'],
+    ['rpm-map nevra other than its parts', `${lic}  artifacts: {rpms: [foo-0:1-1.x86_64], rpm-map: {sha256: {abc: {name: foo, epoch: 0, version: "1", release: "2", arch: x86_64, nevra: foo-0:1-1.x86_64}}}}\n`, 'data.artifacts.rpm-map.sha256.abc.nevra'],
   ];
   for (const [label, data, field] of cases) {
     const text = doc(data);
