@@ -34,6 +34,23 @@ export function ampReferencesAsEntity(xml: string): string {
   return xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|&#(?:0*38|[xX]0*26);/g, (m) => (m.startsWith('<') ? m : '&amp;'));
 }
 
+/**
+ * The validator's error for elements left open at the end (a file cut short) said
+ * `Invalid '[ "repomd", "data", "checksum"]' found.` at line 1, column 1: said plainly, without a
+ * position that is not where anything is wrong.
+ */
+export function clearerXmlError(e: unknown): unknown {
+  const m = e instanceof Error ? /^Invalid '(\[.*\])' found\.(?::\d+:\d+)?$/.exec(e.message) : null;
+  if (!m) return e;
+  let open: string[];
+  try {
+    open = (JSON.parse(m[1]!) as unknown[]).map(String);
+  } catch {
+    return e;
+  }
+  return new Error(`the document ends with ${open.length} element(s) not closed: ${open.map((t) => `<${t}>`).join(' ')} (cut short?)`, { cause: e });
+}
+
 /** What the readers use of a parser. */
 export interface XmlParser {
   parse(xml: string, validate?: boolean): unknown;
@@ -45,7 +62,15 @@ export function lazyXmlParser(options: X2jOptions): () => XmlParser {
   return () => {
     if (!parser) {
       const p: XMLParser = new (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({ ...COMMON, ...options });
-      parser = { parse: (xml, validate) => p.parse(ampReferencesAsEntity(xml), validate) as unknown };
+      parser = {
+        parse: (xml, validate) => {
+          try {
+            return p.parse(ampReferencesAsEntity(xml), validate) as unknown;
+          } catch (e) {
+            throw clearerXmlError(e);
+          }
+        },
+      };
     }
     return parser;
   };

@@ -46,3 +46,11 @@ test('parses createrepo_c repomd.xml and writeMetadataFile matches modifyrepo_c 
   assert.match(md.revision, /^\d+$/);
   assert.deepEqual(repomdLocationHrefs(readFileSync(path.join(dir, 'repodata', 'repomd.xml'), 'utf8')), md.records.map((r) => r.location));
 });
+
+test('a repomd.xml cut short is REPOMD_INVALID naming the elements left open, not a position that is not where anything is wrong', () => {
+  const full = '<?xml version="1.0" encoding="UTF-8"?>\n<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision><data type="primary"><checksum type="sha256">abc</checksum><location href="repodata/p.xml.gz"/></data></repomd>\n';
+  assert.throws(
+    () => parseRepomd(Buffer.from(full.slice(0, 160)), 'feed/repodata/repomd.xml'),
+    (e: unknown) => e instanceof StagepushError && e.code === 'REPOMD_INVALID' && e.message === 'feed/repodata/repomd.xml: not well-formed XML: the document ends with 3 element(s) not closed: <repomd> <data> <checksum> (cut short?)',
+  );
+});
