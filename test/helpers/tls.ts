@@ -56,6 +56,8 @@ export interface FeedServerOptions {
   rpmDelayMs?: number;
   /** "user:password": every request without these Basic credentials is answered 401. */
   basicAuth?: string;
+  /** A query string ("token=…", as a CDN signs its URLs) every request must carry, else 403. */
+  query?: string;
 }
 
 export interface FeedServer {
@@ -109,6 +111,10 @@ export async function startFeed(root: string, opts: FeedServerOptions = {}): Pro
       return;
     }
     state.requests.push(u);
+    if (opts.query !== undefined && new URL(req.url ?? '/', 'http://x').search !== `?${opts.query}`) {
+      res.writeHead(403).end('no token');
+      return;
+    }
     if (opts.basicAuth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="feed"' }).end();
       return;

@@ -190,7 +190,10 @@ export class IsoImporter implements Importer {
         want,
         getInt(config, 'max_downloads', ISO_IMPORTER_DEFAULTS.max_downloads),
         async (e: ManifestEntry) => {
-          const url = new URL(e.name.split('/').map(encodeURIComponent).join('/'), murl).toString();
+          // The manifest URL's query string (an access token) goes with every file, as with the manifest.
+          const file = new URL(e.name.split('/').map(encodeURIComponent).join('/'), murl);
+          file.search = new URL(murl).search;
+          const url = file.toString();
           const unit = conduit.initUnit(ISO_TYPE, { name: e.name, checksum: e.sha256, size: e.size }, {}, e.name);
           try {
             await fetcher.download(url, unit.storagePath!, { sha256: e.sha256, size: e.size });

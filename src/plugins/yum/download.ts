@@ -258,9 +258,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Join a feed URL and a relative location (`repodata/…`, `Packages/…`). */
 export function joinUrl(base: string, rel: string, xmlBase?: string | null): string {
-  const b = xmlBase ? xmlBase : base;
-  const withSlash = b.endsWith('/') ? b : b + '/';
-  return new URL(rel.split('/').map(encodeURIComponent).join('/'), withSlash).toString();
+  const b = new URL(xmlBase ? xmlBase : base);
+  // A query string of the base (an access token a CDN wants on every request, as dnf sends it with
+  // each file of a baseurl that has one) goes with every file under it, after the file's path.
+  const query = b.search;
+  b.search = '';
+  b.hash = '';
+  if (!b.pathname.endsWith('/')) b.pathname += '/';
+  const u = new URL(rel.split('/').map(encodeURIComponent).join('/'), b);
+  if (query && !u.search) u.search = query;
+  return u.toString();
 }
 
 /** Run `fn` over items with at most `limit` at once; stops at the first error (the others finish). */

@@ -68,7 +68,15 @@ export class YumSync {
   async run(): Promise<SyncReport> {
     const feedRaw = this.config.get<string>('feed');
     if (!feedRaw) throw new StagepushError('YUM_NO_FEED', `repository ${this.repo.id}: the importer has no "feed" to sync from`, { kind: 'invalid', field: 'feed', hint: 'stagepush repo importer set ID yum_importer --importer-config feed=https://…' });
-    const feed = feedRaw.endsWith('/') ? feedRaw : feedRaw + '/';
+    // The feed's path ends with a slash (before a query string, which joinUrl keeps on every file).
+    let feedUrl: URL;
+    try {
+      feedUrl = new URL(feedRaw);
+    } catch {
+      throw new StagepushError('YUM_NO_FEED', `repository ${this.repo.id}: the importer's "feed" is not a URL: ${redactUrlPasswords(JSON.stringify(feedRaw))}`, { kind: 'invalid', field: 'feed' });
+    }
+    if (!feedUrl.pathname.endsWith('/')) feedUrl.pathname += '/';
+    const feed = feedUrl.toString();
     const skipR = parseSkip(this.config.get('skip'));
     const skip = 'types' in skipR ? skipR.types : new Set<string>();
     const removeMissing = getBool(this.config, 'remove_missing', false);

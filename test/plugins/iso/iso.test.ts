@@ -103,11 +103,16 @@ function feedDir(files: Record<string, string>): string {
   return d;
 }
 
-async function serveDir(dir: string, opts: { failFirst?: Set<string>; corrupt?: Set<string>; basicAuth?: string } = {}): Promise<{ url: string; close(): Promise<void>; hits: string[] }> {
+async function serveDir(dir: string, opts: { failFirst?: Set<string>; corrupt?: Set<string>; basicAuth?: string; query?: string } = {}): Promise<{ url: string; close(): Promise<void>; hits: string[] }> {
   const hits: string[] = [];
   const server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
     hits.push(p);
+    if (opts.query !== undefined && new URL(req.url!, 'http://x').search !== `?${opts.query}`) {
+      res.statusCode = 403;
+      res.end('no token');
+      return;
+    }
     if (opts.basicAuth !== undefined && req.headers.authorization !== `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`) {
       res.statusCode = 401;
       res.end();
@@ -179,6 +184,20 @@ test('sync from a feed URL with credentials: sent as Basic authentication', asyn
       () => new IsoImporter().syncRepo(store.repo('other'), store.importer('other'), fakeConfig({ feed: srv.url.replace('http://', 'http://u:wrong-secret@'), retries: 0 })),
       (e: Error & { file?: string }) => !`${e.message} ${e.file ?? ''}`.includes('wrong-secret') && /u:\*\*\*@/.test(e.message) && /HTTP 401/.test(e.message),
     );
+  } finally {
+    await srv.close();
+  }
+});
+
+test('sync from a feed whose URL carries a query string (a CDN access token): every file is fetched with it', async () => {
+  const feed = feedDir({ 'a.iso': 'alpha', 'sub/b.iso': 'beta' });
+  const srv = await serveDir(feed, { query: 'token=t0k%2Fen' });
+  try {
+    const store = new FakeStore();
+    const repo = store.repo('files');
+    const rep = await new IsoImporter().syncRepo(repo, store.importer('files'), fakeConfig({ feed: `${srv.url.replace(/\/+$/, '')}/PULP_MANIFEST?token=t0k%2Fen`, retries: 0 }));
+    assert.equal((rep.summary as Record<string, number>).added, 2);
+    assert.deepEqual(store.units('files').map((u) => u.unitKey.name).sort(), ['a.iso', 'sub/b.iso']);
   } finally {
     await srv.close();
   }

@@ -341,6 +341,20 @@ describe('yum_importer sync options', () => {
     assert.equal(eng.listUnits(wrong).length, 0);
   });
 
+  test('a feed URL with a query string (a CDN access token) is fetched with it for every file: repomd.xml, metadata, packages; with or without a slash before it', async () => {
+    const feed = await startFeed(makeFeed(files.slice(0, 2)), { query: 'token=t0k%2Fen' });
+    servers.push(feed);
+    const base = feed.url.replace(/\/+$/, '');
+    for (const [i, url] of [`${base}?token=t0k%2Fen`, `${base}/?token=t0k%2Fen`].entries()) {
+      const id = `tokened${i}`;
+      await eng.createRepo({ id, importer: { typeId: 'yum_importer', config: { feed: url } } });
+      const r = await eng.sync(id);
+      assert.equal(r.added >= 2, true, JSON.stringify(r));
+      assert.deepEqual(rpmChecksums(id), files.slice(0, 2).map(sha256File).sort());
+      assert.ok(types(id).has('erratum'), 'the metadata files were fetched with it too');
+    }
+  });
+
   test('remove_missing: a productid gone from the feed is removed (kept without remove_missing)', async () => {
     const dir = makeFeed(files.slice(0, 1), true);
     run('modifyrepo_c', ['--mdtype=productid', productCert(), path.join(dir, 'repodata')]);
