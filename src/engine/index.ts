@@ -170,7 +170,12 @@ export interface Engine {
   uploadMany(repoId: string, reqs: UploadSpec[]): Promise<TaskResult>;
   copy(fromRepo: string, toRepo: string, opts?: CopySpec): Promise<TaskResult>;
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult>;
-  publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean }): Promise<PublishOutcome[]>;
+  /**
+   * `starting`: called under the repository's lock when a distributor's publish begins (not when
+   * it is skipped, its version being published already): its caller knows it is the one
+   * publishing that version, which another process asking publishPending cannot tell.
+   */
+  publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string) => void }): Promise<PublishOutcome[]>;
   listUnits(repoId: string, criteria?: UnitCriteria): Unit[];
   iterUnits(repoId: string, criteria?: UnitCriteria): Iterable<Unit>;
   countUnits(repoId: string, criteria?: UnitCriteria): number;
@@ -1562,25 +1567,25 @@ class EngineImpl implements Engine, ConduitHost {
     return out;
   }
 
-  async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean } = {}): Promise<PublishOutcome[]> {
+  async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string) => void } = {}): Promise<PublishOutcome[]> {
     this.requireRepo(repoId);
     const dists = opts.distributorId ? [this.requireDist(repoId, opts.distributorId)] : this.st.listDistributors(repoId);
     // Only an override is checked here (a distributor whose plugin is missing fails in its own publish, the others publish).
     if (opts.override && Object.keys(opts.override).length) for (const d of dists) await this.validateOverride(this.plugin(d.type_id, 'distributor'), repoId, 'distributor', d, opts.override);
     const out: PublishOutcome[] = [];
     await this.withLock([repoId], async () => {
-      for (const d of dists) out.push(await this.publishOne(repoId, d, opts.override ?? {}, !!opts.force));
+      for (const d of dists) out.push(await this.publishOne(repoId, d, opts.override ?? {}, !!opts.force, opts.starting));
     });
     return out;
   }
 
-  private async publishOne(repoId: string, d: DistributorRow, override: Record<string, unknown>, force: boolean): Promise<PublishOutcome> {
+  private async publishOne(repoId: string, d: DistributorRow, override: Record<string, unknown>, force: boolean, starting?: (distributorId: string) => void): Promise<PublishOutcome> {
     let outcome: PublishOutcome | undefined;
     let taskId: string | undefined;
     try {
       await this.runTask('publish', repoId, [repoId], async (t) => {
         taskId = t.taskId;
-        outcome = await this.publishBody(repoId, d.id, override, force, t);
+        outcome = await this.publishBody(repoId, d.id, override, force, t, starting);
         return outcome;
       });
       return outcome!;
@@ -1592,7 +1597,7 @@ class EngineImpl implements Engine, ConduitHost {
     }
   }
 
-  private async publishBody(repoId: string, distId: string, override: Record<string, unknown>, force: boolean, t: TaskCtx): Promise<PublishOutcome> {
+  private async publishBody(repoId: string, distId: string, override: Record<string, unknown>, force: boolean, t: TaskCtx, starting?: (distributorId: string) => void): Promise<PublishOutcome> {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
@@ -1605,6 +1610,7 @@ class EngineImpl implements Engine, ConduitHost {
       this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; forced, it is published again: repo publish --force, push --force-publish)` });
       return { distributorId: distId, status: 'skipped', version: repo.version, publishedPaths: parseJson(last.published_paths, []), urls: parseJson(last.urls, []), taskId: t.taskId };
     }
+    starting?.(distId);
     const seq = this.st.insertPublish({ repo_id: repoId, dist_id: distId, version: repo.version, config_hash: hash, state: 'running', started: now(), finished: null, task_id: t.taskId, pid: process.pid, host: this.locks.host, published_paths: null, urls: null, manifest: null, report: null, error: null });
     const staging = new Staging(this);
     const conduit = new PublishConduitImpl(this, staging, this.opCtx(repoId, p, `distributor:${distId}`, t), repo.version, this.publishRoot, this.opts.baseUrls ?? {}, () => this.otherRelativeUrls(repoId, distId));

@@ -502,22 +502,44 @@ export class PushCache {
   }
 
   /**
-   * Record the outcome of a repository's hooks: failed ones are retried next time. One owed
-   * (not ok) is claimed by this process, which is about to run them (see claimHooks).
+   * Mark a repository's hooks owed for the version this process is publishing now, claimed by
+   * it: the publisher runs them, and a push killed between its publish and its hooks leaves them
+   * owed, not lost. Taken from any claimant, a live one too: it ran, or runs, the hooks of an
+   * older version, which this publish's hooks follow (see setHooksOutcome).
+   */
+  oweHooks(repoId: string, version: number | null): void {
+    if (this.readOnly) return;
+    this.flush();
+    this.writeOwedHooks(repoId, version);
+  }
+
+  private writeOwedHooks(repoId: string, version: number | null): void {
+    this.stmt(this.db, 'INSERT INTO pending_hooks (repo_id, version, since, claim_host, claim_pid, claimed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, claim_host = excluded.claim_host, claim_pid = excluded.claim_pid, claimed = excluded.claimed').run(
+      repoId,
+      version,
+      Date.now(),
+      os.hostname(),
+      process.pid,
+      Date.now(),
+    );
+  }
+
+  /**
+   * Record the outcome of a repository's hooks: failed ones are retried next time (claimed by
+   * this process until it releases its claims). Owed hooks another live push holds are its own
+   * (it published a newer version meanwhile, see oweHooks): this outcome changes nothing.
    */
   setHooksOutcome(repoId: string, version: number | null, ok: boolean): void {
     if (this.readOnly) return;
-    if (ok) this.stmt(this.db, 'DELETE FROM pending_hooks WHERE repo_id = ?').run(repoId);
-    else
-      this.stmt(this.db, 'INSERT INTO pending_hooks (repo_id, version, since, claim_host, claim_pid, claimed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(repo_id) DO UPDATE SET version = excluded.version, claim_host = excluded.claim_host, claim_pid = excluded.claim_pid, claimed = excluded.claimed').run(
-        repoId,
-        version,
-        Date.now(),
-        os.hostname(),
-        process.pid,
-        Date.now(),
-      );
     this.flush();
+    const host = os.hostname();
+    this.db
+      .transaction(() => {
+        if (this.heldElsewhere('pending_hooks', repoId, host)) return;
+        if (ok) this.stmt(this.db, 'DELETE FROM pending_hooks WHERE repo_id = ?').run(repoId);
+        else this.writeOwedHooks(repoId, version);
+      })
+      .immediate();
   }
 
   /**
@@ -538,16 +560,19 @@ export class PushCache {
     // IMMEDIATE: read and written under the write lock, so two pushes cannot both find it free.
     return this.db
       .transaction(() => {
-        const row = this.stmt(this.db, `SELECT claim_host, claim_pid, claimed FROM ${table} WHERE repo_id = ?`).get(repoId) as { claim_host: string | null; claim_pid: number | null; claimed: number | null } | undefined;
-        if (!row) return false;
-        if (row.claim_host !== null && row.claim_pid !== null && !(row.claim_host === host && row.claim_pid === process.pid)) {
-          const alive = row.claim_host === host ? isPidAlive(row.claim_pid) : Date.now() - (row.claimed ?? 0) < CLAIM_HOST_MS;
-          if (alive) return false;
-        }
+        const row = this.stmt(this.db, `SELECT 1 FROM ${table} WHERE repo_id = ?`).get(repoId);
+        if (!row || this.heldElsewhere(table, repoId, host)) return false;
         this.stmt(this.db, `UPDATE ${table} SET claim_host = ?, claim_pid = ?, claimed = ? WHERE repo_id = ?`).run(host, process.pid, Date.now(), repoId);
         return true;
       })
       .immediate();
+  }
+
+  /** A repository's owed row is claimed by another push that lives (or, on another host, claimed less than CLAIM_HOST_MS ago). */
+  private heldElsewhere(table: 'pending_hooks' | 'pending_publishes', repoId: string, host: string): boolean {
+    const row = this.stmt(this.db, `SELECT claim_host, claim_pid, claimed FROM ${table} WHERE repo_id = ?`).get(repoId) as { claim_host: string | null; claim_pid: number | null; claimed: number | null } | undefined;
+    if (!row || row.claim_host === null || row.claim_pid === null || (row.claim_host === host && row.claim_pid === process.pid)) return false;
+    return row.claim_host === host ? isPidAlive(row.claim_pid) : Date.now() - (row.claimed ?? 0) < CLAIM_HOST_MS;
   }
 
   /**

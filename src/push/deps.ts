@@ -82,7 +82,8 @@ export interface PushEngine {
   storedPath(sha256: string): string | null;
   contentRoot(): string;
   distributors(repoId: string): Array<{ id: string; typeId: string; config?: Record<string, unknown> }>;
-  publish(repoId: string, distributorId: string, force: boolean): Promise<PublishOutcome>;
+  /** `starting`: called under the repository's lock when the publish begins (not when it is skipped, already done). */
+  publish(repoId: string, distributorId: string, force: boolean, starting?: () => void): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
   /**
    * Store files (linked or copied) without making them units, pinned under `pinName` until
@@ -386,9 +387,9 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     },
     contentRoot: () => eng.contentRoot,
     distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId, config: d.config })),
-    async publish(repoId, distributorId, force) {
+    async publish(repoId, distributorId, force, starting) {
       try {
-        const out = await eng.publish(repoId, { distributorId, force });
+        const out = await eng.publish(repoId, { distributorId, force, ...(starting ? { starting } : {}) });
         return out[0]!;
       } finally {
         infos.delete(repoId);

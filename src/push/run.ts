@@ -703,8 +703,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     } else {
       // Hooks run for each repository published now, and again for one whose hooks failed or
       // never ran on an earlier push (a mirror a cron run could not notify is notified by the
-      // next one). They are owed before the publish: a push killed between its publish and its
-      // hooks leaves them owed, not lost.
+      // next one). They are owed, and claimed, as the publish begins (under the repository's
+      // lock, by the push that publishes it, not by one that found it to publish and then had
+      // nothing to do): a push killed between its publish and its hooks leaves them owed, not
+      // lost, and another push running meanwhile leaves them to it, owed before or not.
       // Repositories an earlier push changed through a shared unit and did not publish: published
       // now, with their hooks, whatever this push's destinations.
       // Each claimed in push.sqlite: a push running meanwhile that finds one claimed leaves it
@@ -717,9 +719,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       }
       const pending = cache.pendingHooks();
       const hooked = cfg.hooks.post_publish.length > 0;
-      const owed = hooked ? report.repositories.filter((r) => !pending.has(r.id) && (opts.forcePublish || eng.needsPublish(r.id))).map((r) => r.id) : [];
-      for (const id of owed) cache.setHooksOutcome(id, eng.repoVersion(id), false);
-      await publishAll(eng, report, [...repos.map((r) => r.id), ...shared, ...owedEarlier.keys()], Boolean(opts.forcePublish), events, opts.signal);
+      const owed = new Set<string>();
+      const starting = (id: string): void => {
+        if (!hooked || owed.has(id)) return;
+        owed.add(id);
+        cache.oweHooks(id, eng.repoVersion(id));
+      };
+      await publishAll(eng, report, [...repos.map((r) => r.id), ...shared, ...owedEarlier.keys()], Boolean(opts.forcePublish), events, opts.signal, starting);
       // The hooks read the report on stdin: its counts as the final report will give them.
       summarize(report);
       // Owed hooks another live push holds (it published the repository and runs them now) are its own.
@@ -732,8 +738,6 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal);
       for (const r of report.repositories) {
         if (r.status === 'published' || retry.has(r.id)) cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));
-        // Owed for a publish that did not happen after all (nothing to publish): not owed.
-        else if (r.status === 'skipped' && owed.includes(r.id)) cache.setHooksOutcome(r.id, r.version, true);
       }
       // A shared repository's owed publish is paid once its current version is published and its
       // hooks succeeded: no push of its own destinations would run them again.
@@ -1159,7 +1163,8 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
   }
 }
 
-async function publishAll(engine: PushEngine, report: PushReport, repoIds: string[], force: boolean, events: EventSink, signal?: AbortSignal): Promise<void> {
+/** `starting`: told of each repository as a publish of it begins (see PushEngine.publish). */
+async function publishAll(engine: PushEngine, report: PushReport, repoIds: string[], force: boolean, events: EventSink, signal?: AbortSignal, starting?: (repoId: string) => void): Promise<void> {
   const byId = new Map(report.repositories.map((r) => [r.id, r]));
   const dists = (exportPass: boolean) =>
     repoIds.flatMap((id) => engine.distributors(id).filter((d) => (d.typeId === 'export_distributor') === exportPass).map((d) => ({ repo: id, d })));
@@ -1178,7 +1183,7 @@ async function publishAll(engine: PushEngine, report: PushReport, repoIds: strin
     for (const { repo, d } of all) {
       signal?.throwIfAborted();
       const rr = byId.get(repo)!;
-      const outcome = await engine.publish(repo, d.id, force);
+      const outcome = await engine.publish(repo, d.id, force, starting && (() => starting(repo)));
       rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.report !== undefined && outcome.report !== null ? { report: outcome.report } : {}), ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
       events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
     }

@@ -1027,6 +1027,50 @@ test('two pushes of one staging area at once (two cron runs): the hooks of the r
   assert.equal(readFileSync(hooksLog, 'utf8').trim().split('\n').length, 1);
 });
 
+test('two pushes at once of a repository whose hooks failed before: the push that publishes its new version runs them, once; the other, finding them owed, leaves them to it', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const fail = path.join(work, 'fail');
+  const started = path.join(work, 'started');
+  const release = path.join(work, 'release');
+  // The hook fails while "fail" exists; its first run after that says it started and waits until the test releases it.
+  const hook = `echo $REPO_ID $VERSION $PUSH_ID >> ${hooksLog}; if [ -e ${fail} ]; then exit 1; fi; if mkdir ${path.join(work, 'first')} 2>/dev/null; then touch ${started}; while [ ! -e ${release} ]; do sleep 0.05; done; fi`;
+  const config = writeConfig(work, `hooks:\n  post_publish: [${JSON.stringify(hook)}]\n`);
+  const root = advisoryArea(path.join(work, 'a'), ['ha'], 'HOOKED-2', 'first text', '2026-01-01 00:00:00');
+  writeFileSync(fail, '');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 6);
+  rmSync(fail);
+  // The advisory moves forward: version 2 to publish, and the hooks of version 1 still owed.
+  advisoryArea(root, ['ha'], 'HOOKED-2', 'second text', '2026-02-01 00:00:00');
+  const run = () => {
+    const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--json', root], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    return new Promise<{ status: number | null; out: string; err: string }>((resolve) => c.on('close', (status) => resolve({ status, out, err })));
+  };
+  type Rep = { push_id: string; repositories: Array<{ id: string; status: string; version: number; hooks: unknown[] }> };
+  const p1 = run();
+  while (!existsSync(started)) await new Promise((r) => setTimeout(r, 20));
+  const r2 = await run();
+  writeFileSync(release, '');
+  const r1 = await p1;
+  assert.equal(r1.status, 0, r1.err);
+  assert.equal(r2.status, 0, r2.err);
+  const rep1 = JSON.parse(r1.out) as Rep;
+  const rep2 = JSON.parse(r2.out) as Rep;
+  assert.deepEqual(rep1.repositories.map((x) => `${x.id} ${x.status} ${x.version} ${x.hooks.length}`), ['ha published 2 1']);
+  assert.deepEqual(rep2.repositories.map((x) => `${x.id} ${x.status} ${x.version} ${x.hooks.length}`), ['ha skipped 2 0']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n').slice(1), [`ha 2 ${rep1.push_id}`]);
+  assert.match(readFileSync(path.join(dataDir, 'logs', rep2.push_id, 'push.log'), 'utf8'), /hooks of ha: owed, and being run by another push running now: left to it/);
+  // Nothing is owed any more: the next push runs no hook.
+  const r3 = push(['--json', root], { dataDir, config });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.deepEqual((JSON.parse(r3.stdout) as Rep).repositories.map((x) => `${x.id} ${x.status} ${x.hooks.length}`), ['ha skipped 0']);
+});
+
 test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
