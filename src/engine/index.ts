@@ -172,10 +172,11 @@ export interface Engine {
   removeUnits(repoId: string, criteria?: UnitCriteria): Promise<TaskResult>;
   /**
    * `starting`: called under the repository's lock when a distributor's publish begins (not when
-   * it is skipped, its version being published already): its caller knows it is the one
-   * publishing that version, which another process asking publishPending cannot tell.
+   * it is skipped, its version being published already), with the version it publishes: its
+   * caller knows it is the one publishing that version, which another process asking
+   * publishPending cannot tell.
    */
-  publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string) => void }): Promise<PublishOutcome[]>;
+  publish(repoId: string, opts?: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string, version: number) => void }): Promise<PublishOutcome[]>;
   listUnits(repoId: string, criteria?: UnitCriteria): Unit[];
   iterUnits(repoId: string, criteria?: UnitCriteria): Iterable<Unit>;
   countUnits(repoId: string, criteria?: UnitCriteria): number;
@@ -1567,7 +1568,7 @@ class EngineImpl implements Engine, ConduitHost {
     return out;
   }
 
-  async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string) => void } = {}): Promise<PublishOutcome[]> {
+  async publish(repoId: string, opts: { distributorId?: string; override?: Record<string, unknown>; force?: boolean; starting?: (distributorId: string, version: number) => void } = {}): Promise<PublishOutcome[]> {
     this.requireRepo(repoId);
     const dists = opts.distributorId ? [this.requireDist(repoId, opts.distributorId)] : this.st.listDistributors(repoId);
     // Only an override is checked here (a distributor whose plugin is missing fails in its own publish, the others publish).
@@ -1579,7 +1580,7 @@ class EngineImpl implements Engine, ConduitHost {
     return out;
   }
 
-  private async publishOne(repoId: string, d: DistributorRow, override: Record<string, unknown>, force: boolean, starting?: (distributorId: string) => void): Promise<PublishOutcome> {
+  private async publishOne(repoId: string, d: DistributorRow, override: Record<string, unknown>, force: boolean, starting?: (distributorId: string, version: number) => void): Promise<PublishOutcome> {
     let outcome: PublishOutcome | undefined;
     let taskId: string | undefined;
     try {
@@ -1597,7 +1598,7 @@ class EngineImpl implements Engine, ConduitHost {
     }
   }
 
-  private async publishBody(repoId: string, distId: string, override: Record<string, unknown>, force: boolean, t: TaskCtx, starting?: (distributorId: string) => void): Promise<PublishOutcome> {
+  private async publishBody(repoId: string, distId: string, override: Record<string, unknown>, force: boolean, t: TaskCtx, starting?: (distributorId: string, version: number) => void): Promise<PublishOutcome> {
     const repo = this.requireRepo(repoId);
     const d = this.requireDist(repoId, distId);
     const p = this.plugin(d.type_id, 'distributor');
@@ -1610,7 +1611,7 @@ class EngineImpl implements Engine, ConduitHost {
       this.events({ type: 'info', message: `publish ${repoId}/${distId}: version ${repo.version} already published with this configuration (skipped; forced, it is published again: repo publish --force, push --force-publish)` });
       return { distributorId: distId, status: 'skipped', version: repo.version, publishedPaths: parseJson(last.published_paths, []), urls: parseJson(last.urls, []), taskId: t.taskId };
     }
-    starting?.(distId);
+    starting?.(distId, repo.version);
     const seq = this.st.insertPublish({ repo_id: repoId, dist_id: distId, version: repo.version, config_hash: hash, state: 'running', started: now(), finished: null, task_id: t.taskId, pid: process.pid, host: this.locks.host, published_paths: null, urls: null, manifest: null, report: null, error: null });
     const staging = new Staging(this);
     const conduit = new PublishConduitImpl(this, staging, this.opCtx(repoId, p, `distributor:${distId}`, t), repo.version, this.publishRoot, this.opts.baseUrls ?? {}, () => this.otherRelativeUrls(repoId, distId));

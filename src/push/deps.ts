@@ -82,8 +82,12 @@ export interface PushEngine {
   storedPath(sha256: string): string | null;
   contentRoot(): string;
   distributors(repoId: string): Array<{ id: string; typeId: string; config?: Record<string, unknown> }>;
-  /** `starting`: called under the repository's lock when the publish begins (not when it is skipped, already done). */
-  publish(repoId: string, distributorId: string, force: boolean, starting?: () => void): Promise<PublishOutcome>;
+  /**
+   * `starting`: called under the repository's lock when the publish begins (not when it is
+   * skipped, already done), with the version it publishes: the current one, which may be newer
+   * than the version this push committed (another push committed since).
+   */
+  publish(repoId: string, distributorId: string, force: boolean, starting?: (version: number) => void): Promise<PublishOutcome>;
   publishedPaths(repoId: string): string[];
   /**
    * Store files (linked or copied) without making them units, pinned under `pinName` until
@@ -389,7 +393,7 @@ function adapt(eng: Engine, storeFiles: 'link' | 'copy'): PushEngine {
     distributors: (id) => eng.listDistributors(id).map((d) => ({ id: d.id, typeId: d.typeId, config: d.config })),
     async publish(repoId, distributorId, force, starting) {
       try {
-        const out = await eng.publish(repoId, { distributorId, force, ...(starting ? { starting } : {}) });
+        const out = await eng.publish(repoId, { distributorId, force, ...(starting ? { starting: (_d: string, version: number) => starting(version) } : {}) });
         return out[0]!;
       } finally {
         infos.delete(repoId);

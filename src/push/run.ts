@@ -720,10 +720,10 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       const pending = cache.pendingHooks();
       const hooked = cfg.hooks.post_publish.length > 0;
       const owed = new Set<string>();
-      const starting = (id: string): void => {
+      const starting = (id: string, version: number): void => {
         if (!hooked || owed.has(id)) return;
         owed.add(id);
-        cache.oweHooks(id, eng.repoVersion(id));
+        cache.oweHooks(id, version);
       };
       await publishAll(eng, report, [...repos.map((r) => r.id), ...shared, ...owedEarlier.keys()], Boolean(opts.forcePublish), events, opts.signal, starting);
       // The hooks read the report on stdin: its counts as the final report will give them.
@@ -1163,8 +1163,8 @@ function checkFreeSpace(settings: Settings, uploads: Assignment[], engine: PushE
   }
 }
 
-/** `starting`: told of each repository as a publish of it begins (see PushEngine.publish). */
-async function publishAll(engine: PushEngine, report: PushReport, repoIds: string[], force: boolean, events: EventSink, signal?: AbortSignal, starting?: (repoId: string) => void): Promise<void> {
+/** `starting`: told of each repository as a publish of it begins, with the version it publishes (see PushEngine.publish). */
+async function publishAll(engine: PushEngine, report: PushReport, repoIds: string[], force: boolean, events: EventSink, signal?: AbortSignal, starting?: (repoId: string, version: number) => void): Promise<void> {
   const byId = new Map(report.repositories.map((r) => [r.id, r]));
   const dists = (exportPass: boolean) =>
     repoIds.flatMap((id) => engine.distributors(id).filter((d) => (d.typeId === 'export_distributor') === exportPass).map((d) => ({ repo: id, d })));
@@ -1183,7 +1183,11 @@ async function publishAll(engine: PushEngine, report: PushReport, repoIds: strin
     for (const { repo, d } of all) {
       signal?.throwIfAborted();
       const rr = byId.get(repo)!;
-      const outcome = await engine.publish(repo, d.id, force, starting && (() => starting(repo)));
+      const outcome = await engine.publish(repo, d.id, force, starting && ((version) => starting(repo, version)));
+      // The version published is the repository's current one: newer than the one this push
+      // committed when another push committed since (its publish then finds it published). The
+      // report and the hooks' VERSION name the version the published tree serves.
+      if (outcome.status === 'published') rr.version = outcome.version;
       rr.distributors.push({ id: d.id, type_id: d.typeId, status: outcome.status, published_paths: outcome.publishedPaths, urls: outcome.urls, ...(outcome.report !== undefined && outcome.report !== null ? { report: outcome.report } : {}), ...(outcome.error ? { error: `${outcome.error.code}: ${outcome.error.message}` } : {}) });
       events({ type: 'phase-progress', phase: 'publish', done: ++n, total: all.length, repo, label: `${d.id}: ${outcome.status}` });
     }

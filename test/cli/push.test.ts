@@ -1071,6 +1071,74 @@ test('two pushes at once of a repository whose hooks failed before: the push tha
   assert.deepEqual((JSON.parse(r3.stdout) as Rep).repositories.map((x) => `${x.id} ${x.status} ${x.hooks.length}`), ['ha skipped 0']);
 });
 
+test('a push publishing a repository another push committed a newer version of meanwhile reports, and gives its hooks, the version it published', async () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const started = path.join(work, 'started');
+  const release = path.join(work, 'release');
+  // A distributor that waits for the test once it has started, then publishes nothing: the first
+  // push stops there, between its commit and its publish of rr.
+  const plug = path.join(dataDir, 'plugins', 'gate');
+  mkdirSync(plug, { recursive: true });
+  writeFileSync(path.join(plug, 'package.json'), JSON.stringify({ type: 'module' }));
+  writeFileSync(
+    path.join(plug, 'distributor.js'),
+    `import fs from 'node:fs';
+class Gate {
+  metadata() { return { id: 'gate_distributor', types: ['directory'] }; }
+  validateConfig() { return { valid: true }; }
+  async publishRepo(repo, conduit, config) {
+    fs.writeFileSync(config.get('started'), 'x');
+    while (!fs.existsSync(config.get('release'))) await new Promise((r) => setTimeout(r, 50));
+    return { success: true, summary: {} };
+  }
+  cancelPublishRepo() {}
+}
+export function entryPoint() { return [Gate, {}]; }
+`,
+  );
+  const config = writeConfig(
+    work,
+    `plugins: {dir: ${path.dirname(plug)}}\nhooks:\n  post_publish: [${JSON.stringify(`echo $REPO_ID $VERSION >> ${hooksLog}`)}]\nrepositories:\n  aaa:\n    type: directory\n    distributors:\n      - {type_id: directory_distributor}\n      - {id: gate, type_id: gate_distributor, config: {started: ${started}, release: ${release}, relative_url: aaa-gate}}\n`,
+  );
+  const first = path.join(work, 'first');
+  const second = path.join(work, 'second');
+  for (const [root, d, f] of [[first, 'aaa', 'a.txt'], [first, 'rr', 'a.txt'], [second, 'rr', 'b.txt']] as const) {
+    mkdirSync(path.join(root, d, 'RAW'), { recursive: true });
+    writeFileSync(path.join(root, d, 'RAW', f), `${d}\n`);
+  }
+  const c = spawnCli(['--data-dir', dataDir, '--config', config, 'push', '--json', first], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg') } });
+  let out = '';
+  let err = '';
+  c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  let ended = false;
+  const closed = new Promise<number | null>((resolve) =>
+    c.on('close', (status) => {
+      ended = true;
+      resolve(status);
+    }),
+  );
+  while (!existsSync(started) && !ended) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(started), `the first push reached its gate: ${err}`);
+  // rr version 2, committed and not published, while the first push has rr's version 1 to publish.
+  const r2 = push(['--json', '--skip', 'publish', second], { dataDir, config });
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.deepEqual((JSON.parse(r2.stdout) as { repositories: Array<{ id: string; status: string; version: number }> }).repositories.map((x) => `${x.id} ${x.status} ${x.version}`), ['rr skipped 2']);
+  writeFileSync(release, '');
+  assert.equal(await closed, 0, err);
+  const rep = JSON.parse(out) as { repositories: Array<{ id: string; status: string; previous_version: number; version: number }> };
+  // It published version 2 (the tree holds the second push's file): said so, not version 1.
+  assert.ok(existsSync(path.join(dataDir, 'published', 'http', 'rr', 'b.txt')));
+  assert.deepEqual(rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`), ['aaa published 0 -> 1', 'rr published 0 -> 2']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n'), ['aaa 1', 'rr 2']);
+  // Its hooks ran for the version published: none owed, the next push runs none.
+  const r3 = push(['--json', second], { dataDir, config });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.equal(readFileSync(hooksLog, 'utf8').trim().split('\n').length, 2);
+});
+
 test('a repository changed through a shared advisory whose post_publish hook failed gets its hook run again by the next push, whatever its destinations, until it succeeds', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
