@@ -155,7 +155,9 @@ export function register(program: Command): void {
         say(g, `status: ${r.status}${r.dry_run ? ' (dry run)' : ''}, exit ${r.exit_status}; started ${r.started}${r.finished ? `, finished ${r.finished}` : ''}`);
         say(g, renderText(r));
         for (const pr of r.problems) say(g, `problem [${pr.code}]${pr.file ? ` ${pr.file}` : ''}${pr.entry ? ` (${pr.entry})` : ''}: ${pr.message}`);
-      } else say(g, '(no report: the push did not finish)');
+      } else if (p.running?.status === 'running') say(g, `status: running (pid ${p.running.pid} on ${p.running.host}), started ${p.running.started}: ${p.running.sources.join(' ')}`);
+      else if (p.running && p.running.status !== 'incomplete') say(g, `status: ${p.running.status} (pid ${p.running.pid}), started ${p.running.started}: ${p.running.sources.join(' ')}`);
+      else say(g, `(no report: the push did not finish${p.running ? ` — pid ${p.running.pid} on ${p.running.host}, started ${p.running.started}, is gone` : ''})`);
       for (const m of p.metadata) say(g, `staged metadata: ${m}`);
       say(g, `log: ${p.dir}/push.log`);
     });

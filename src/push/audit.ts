@@ -7,6 +7,8 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isPidAlive } from '../engine/store.js';
 import { StagepushError } from '../errors.js';
 import type { ProgressEvent } from '../events.js';
 import type { PushReport } from './report.js';
@@ -56,6 +58,17 @@ export class PushLog {
         throw new StagepushError('ENGINE_DATA_DIR', `cannot create the push's log directory ${this.dir} in the data directory ${dataDir}: ${(e as Error).message}`, { kind: 'failed', file: dataDir ?? undefined });
       }
     }
+  }
+
+  /**
+   * Record who runs the push (host, pid), since when and on what (`running.json`): until its
+   * report is written, `push list` and `push show` tell a push still running from one that was
+   * killed or lost its machine.
+   */
+  begin(started: string, sources: string[]): void {
+    if (!this.dir) return;
+    const f = path.join(this.dir, RUNNING_FILE);
+    this.guarded(f, () => writeFileSync(f, JSON.stringify({ host: hostname(), pid: process.pid, started, sources }) + '\n'));
   }
 
   private pending: string[] = [];
@@ -132,10 +145,38 @@ export class PushLog {
   }
 }
 
+/** Beside a push's log while it has no report: who runs it (see PushLog.begin). */
+const RUNNING_FILE = 'running.json';
+
+interface RunningRecord {
+  host: string;
+  pid: number;
+  started: string;
+  sources: string[];
+}
+
+/**
+ * A push without a report: `running` while its process lives (on this host; one on another
+ * host cannot be asked: `running on <host>?`), else `incomplete` (killed, its machine lost).
+ */
+function runningState(dataDir: string, id: string): { status: string; record: RunningRecord | null } {
+  let record: RunningRecord | null = null;
+  try {
+    const o = JSON.parse(readFileSync(path.join(logsDir(dataDir), id, RUNNING_FILE), 'utf8')) as Partial<RunningRecord>;
+    if (typeof o.host === 'string' && typeof o.pid === 'number' && typeof o.started === 'string' && Array.isArray(o.sources)) record = { host: o.host, pid: o.pid, started: o.started, sources: o.sources.map(String) };
+  } catch {
+    record = null;
+  }
+  if (!record) return { status: 'incomplete', record: null };
+  if (record.host !== hostname()) return { status: `running on ${record.host}?`, record };
+  return { status: isPidAlive(record.pid) ? 'running' : 'incomplete', record };
+}
+
 export interface PushSummaryRow {
   id: string;
   started: string | null;
   finished: string | null;
+  /** The report's status; without one, `running` (its process lives) or `incomplete`. */
   status: string;
   exit_status: number | null;
   mode: string | null;
@@ -153,14 +194,15 @@ export function listPushes(dataDir: string): PushSummaryRow[] {
     .sort()
     .map((id) => {
       const r = readReport(dataDir, id);
+      const run = r ? null : runningState(dataDir, id);
       return {
         id,
-        started: r?.started ?? null,
+        started: r?.started ?? run?.record?.started ?? null,
         finished: r?.finished ?? null,
-        status: r ? r.status : 'incomplete',
+        status: r ? r.status : run!.status,
         exit_status: r ? r.exit_status : null,
         mode: r?.mode ?? null,
-        sources: r?.sources ?? [],
+        sources: r?.sources ?? run?.record?.sources ?? [],
         items: r ? r.summary.items : null,
         pushed: r ? r.summary.pushed + r.summary.replaced : null,
         repositories_published: r ? r.summary.repositories_published : null,
@@ -178,7 +220,7 @@ function readReport(dataDir: string, id: string): PushReport | null {
   }
 }
 
-export function showPush(dataDir: string, id: string): { id: string; dir: string; report: PushReport | null; log: string; metadata: string[] } {
+export function showPush(dataDir: string, id: string): { id: string; dir: string; report: PushReport | null; running: { status: string; host: string; pid: number; started: string; sources: string[] } | null; log: string; metadata: string[] } {
   const dir = path.join(logsDir(dataDir), id);
   if (!PUSH_ID_RE.test(id) || !existsSync(dir)) {
     const known = listPushes(dataDir).map((p) => p.id);
@@ -190,10 +232,13 @@ export function showPush(dataDir: string, id: string): { id: string; dir: string
   }
   const logFile = path.join(dir, 'push.log');
   const staged = path.join(dir, 'staged');
+  const report = readReport(dataDir, id);
+  const run = report ? null : runningState(dataDir, id);
   return {
     id,
     dir,
-    report: readReport(dataDir, id),
+    report,
+    running: run?.record ? { status: run.status, ...run.record } : null,
     log: existsSync(logFile) ? readFileSync(logFile, 'utf8') : '',
     metadata: existsSync(staged) ? readdirSync(staged).sort().map((n) => path.join(staged, n)) : [],
   };

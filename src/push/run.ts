@@ -93,6 +93,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
     summary: { ...emptyCounts(), items: 0, repositories_published: 0, repositories_failed: 0, bytes_linked: 0, bytes_copied: 0 },
   };
   log.line(`push ${pushId} started: ${opts.urls.join(' ')}${dryRun ? ' (dry run)' : ''}; config ${loaded.file ?? '(embedded default)'}`);
+  log.begin(report.started, opts.urls);
 
   let cache: PushCache;
   try {

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, utimesSync, existsSync, writeFileSync, statSync, symlinkSync } from 'node:fs';
+import { mkdirSync, utimesSync, existsSync, readFileSync, writeFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { PushCache } from '../../src/push/cache.js';
-import { newPushId, pruneLogs, PUSH_ID_RE, logsDir, listPushes } from '../../src/push/audit.js';
+import { newPushId, pruneLogs, PUSH_ID_RE, logsDir, listPushes, PushLog, showPush } from '../../src/push/audit.js';
+import type { PushReport } from '../../src/push/report.js';
 import { tempDir } from '../helpers/cli.js';
 
 test('stat cache: a hit only for the same device, inode, size, mtime and ctime; read-only when dry', () => {
@@ -70,4 +71,23 @@ test('push logs: a log another process removed after this one listed it (two pus
   assert.deepEqual(pruneLogs(data, 30, Date.now(), { dryRun: true }), [old]);
   assert.deepEqual(pruneLogs(data, 30), [old]);
   assert.equal(existsSync(path.join(logsDir(data), old)), false);
+});
+
+test('push list / show tell a push still running (its process lives) from one that was killed: both have no report, the killed one is incomplete; one on another host cannot be asked', () => {
+  const dataDir = tempDir();
+  const log = new PushLog('20261207T070000Z-1-abcd', dataDir, null);
+  log.begin('2026-12-07T07:00:00.000Z', ['staged:/area']);
+  const row = () => listPushes(dataDir).find((r) => r.id === log.id)!;
+  assert.deepEqual([row().status, row().started, row().sources], ['running', '2026-12-07T07:00:00.000Z', ['staged:/area']]);
+  assert.equal(showPush(dataDir, log.id).running?.status, 'running');
+  const file = path.join(log.dir!, 'running.json');
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as { host: string; pid: number };
+  writeFileSync(file, JSON.stringify({ ...rec, pid: 2 ** 22 + 777 }));
+  assert.deepEqual([row().status, row().started], ['incomplete', '2026-12-07T07:00:00.000Z']);
+  writeFileSync(file, JSON.stringify({ ...rec, host: 'elsewhere.example' }));
+  assert.equal(row().status, 'running on elsewhere.example?');
+  // Its report written: the report's status.
+  log.writeReport({ status: 'ok', exit_status: 0, started: '2026-12-07T07:00:00.000Z', finished: '2026-12-07T07:01:00.000Z', mode: 'push', sources: ['staged:/area'], summary: { items: 1, pushed: 1, replaced: 0, repositories_published: 1 }, warnings: [] } as unknown as PushReport);
+  assert.deepEqual([row().status, row().exit_status], ['ok', 0]);
+  assert.equal(showPush(dataDir, log.id).running, null);
 });
