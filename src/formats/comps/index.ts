@@ -102,10 +102,8 @@ export function parseComps(xml: string | Buffer, file = 'comps.xml'): Comps {
   try {
     doc = parser().parse(text, true) as XNode;
   } catch (e) {
-    // fast-xml-parser names unclosed elements as a JSON list: said as a reader would.
-    const m = /^Invalid '\[([^\]]*)\]' found/.exec((e as Error).message);
-    const why = m ? `unclosed element(s) ${m[1]!.split(',').map((x) => `<${x.trim().replace(/^"|"$/g, '')}>`).join(' ')} at the end of the file` : (e as Error).message;
-    throw new StagepushError('COMPS_INVALID', `${file}: not well-formed XML: ${why}`, { file, cause: e });
+    // Unclosed elements at the end are named by the parser (see lazyxml's clearerXmlError).
+    throw new StagepushError('COMPS_INVALID', `${file}: not well-formed XML: ${(e as Error).message}`, { file, cause: e });
   }
   const root = doc['comps'];
   if (root === undefined) throw new StagepushError('COMPS_INVALID', `${file}: no <comps> root element`, { file });
