@@ -29,6 +29,12 @@ export interface PlanUnit {
   label: string;
   /** A module stream's artifacts (name-epoch:version-release.arch): packages retention keeps. */
   artifacts?: string[];
+  /**
+   * What the unit shares among repositories, when it is less than the fingerprint (canonical
+   * JSON): an advisory's fields without its package list, since the import merges the package
+   * lists of one advisory id staged for several repositories but keeps one set of its fields.
+   */
+  sharedFingerprint?: string;
 }
 
 export interface ExistingUnit extends PlanUnit {
@@ -232,10 +238,22 @@ const SHARED_FIELDS_TYPES = new Set(['iso', 'cgw', 'ami', 'vhd']);
 
 /**
  * The item type is one whose shared unit holds what the item stages, fields or a document (see
- * sharedUnitRivals): a FILES, CGW or cloud image file, or a modulemd file (its module streams,
- * one unit per NSVCA shared by every repository holding it, hold one document each).
+ * sharedUnitRivals): a FILES, CGW or cloud image file, a modulemd file (its module streams,
+ * one unit per NSVCA shared by every repository holding it, hold one document each), or an
+ * advisory (one unit per id, holding one set of fields).
  */
-export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPES.has(typeId) || typeId === 'modulemd';
+export const holdsStagedFields = (typeId: string): boolean => SHARED_FIELDS_TYPES.has(typeId) || typeId === 'modulemd' || typeId === 'erratum';
+
+/** The top-level fields two canonical JSON objects give differently (for the message naming them). */
+function differingFields(a: string, b: string): string[] {
+  try {
+    const x = JSON.parse(a) as Record<string, unknown>;
+    const y = JSON.parse(b) as Record<string, unknown>;
+    return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).sort();
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The same unit (same key: name and content) staged for two repositories with different fields:
@@ -250,25 +268,32 @@ export function sharedUnitRivals(desired: Map<string, DesiredItem[]>): Problem[]
   for (const [repoId, list] of desired) {
     for (const d of list) {
       // A modulemd file stages several streams; the other types one unit.
-      const units = d.assignment.typeId === 'modulemd' ? d.units.filter((u) => u.typeId === 'modulemd') : d.units.slice(0, 1).filter((u) => SHARED_FIELDS_TYPES.has(u.typeId));
+      const units = d.assignment.typeId === 'modulemd' ? d.units.filter((u) => u.typeId === 'modulemd') : d.units.slice(0, 1).filter((u) => SHARED_FIELDS_TYPES.has(u.typeId) || u.typeId === 'erratum');
       for (const u of units) pushTo(stagings, keyOf(u), { repoId, d, u });
     }
   }
   const problems: Problem[] = [];
+  const shared = (u: PlanUnit) => u.sharedFingerprint ?? u.fingerprint;
   for (const list of stagings.values()) {
-    if (new Set(list.map((x) => x.u.fingerprint)).size < 2) continue;
+    if (new Set(list.map((x) => shared(x.u))).size < 2) continue;
     for (const me of list) {
       const stream = me.u.typeId === 'modulemd';
-      // Two documents of one stream for one repository are the plan's to say (PUSH_STAGED_TWICE).
-      const rivals = list.filter((x) => x.u.fingerprint !== me.u.fingerprint && !(stream && x.repoId === me.repoId));
+      const advisory = me.u.typeId === 'erratum';
+      // Two documents of one stream (two texts of one advisory) for one repository are the plan's
+      // to say (PUSH_STAGED_TWICE).
+      const rivals = list.filter((x) => shared(x.u) !== shared(me.u) && !((stream || advisory) && x.repoId === me.repoId));
       if (!rivals.length) continue;
       const others = rivals.map((x) => `${x.d.assignment.item.src ?? x.d.label} for ${x.repoId}`);
       const a = me.d.assignment;
+      const fields = advisory ? [...new Set(rivals.flatMap((x) => differingFields(shared(me.u), shared(x.u))))].sort() : [];
       problems.push({
         code: 'PUSH_SHARED_UNIT_FIELDS',
         file: a.item.src ?? undefined,
         entry: a.item.name,
-        message: stream
+        ...(fields.length ? { field: fields.join(', ') } : {}),
+        message: advisory
+          ? `${a.item.src ?? me.d.label} stages advisory ${String(me.u.unitKey.id)} for ${me.repoId} with other fields${fields.length ? ` (${fields.join(', ')})` : ''} than ${[...new Set(others)].join(', ')}: the repositories share one unit per advisory id, which holds one set of fields (the package lists are merged), so the merge rule would keep one and drop the other's (give the advisory the same fields everywhere it is staged)`
+          : stream
           ? `${a.item.src ?? me.d.label} stages module stream ${[me.u.unitKey.name, me.u.unitKey.stream, me.u.unitKey.version, me.u.unitKey.context, me.u.unitKey.arch].map(String).join(':')} for ${me.repoId} with another document than ${[...new Set(others)].join(', ')}: the repositories share one unit per stream (NSVCA), which holds one document (give the stream the same document everywhere it is staged, or a new version)`
           : `${a.item.src ?? me.d.label} stages ${me.d.label} for ${me.repoId} with other staged fields than ${[...new Set(others)].join(', ')}: the repositories share one unit for one file, which holds one set of fields (give it the same fields everywhere it is staged)`,
       });

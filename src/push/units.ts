@@ -13,7 +13,7 @@ import { hashFile } from '../plugins/common/fsutil.js';
 import { canonicalJson, type DesiredItem, type ExistingUnit, type PlanUnit } from './plan.js';
 import type { Assignment } from './route.js';
 import type { PushItemLike } from './items.js';
-import { compsUnitsOf, modulemdUnitsOf, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
+import { compsUnitsOf, modulemdUnitsOf, erratumFieldsFingerprintOfItem, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
 import { checkIsoName } from '../plugins/iso/manifest.js';
 import { ignoredModulemdDocuments } from '../plugins/yum/metadata.js';
 import { StagepushError } from '../errors.js';
@@ -146,7 +146,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       return {
         assignment: a,
         label: `erratum:${item.name}`,
-        units: [{ typeId: 'erratum', unitKey: key, fingerprint: erratumFingerprintOfItem(item), replaceKey: `erratum:${item.name}`, label: `erratum:${item.name}` }],
+        units: [{ typeId: 'erratum', unitKey: key, fingerprint: erratumFingerprintOfItem(item), sharedFingerprint: erratumFieldsFingerprintOfItem(item), replaceKey: `erratum:${item.name}`, label: `erratum:${item.name}` }],
         erratum: { decision: 'new', updated: (item.updated as string | null) ?? null, version: String(item.version ?? '1') },
       };
     }

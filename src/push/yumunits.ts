@@ -46,6 +46,14 @@ export function erratumFingerprintOfItem(item: PushItemLike): string {
   return erratumFingerprint(erratumOfItem(item));
 }
 
+/**
+ * The fields of the advisory without its package list: what the one unit of an advisory id holds
+ * once for every repository (the import merges the package lists, and keeps one set of fields).
+ */
+export function erratumFieldsFingerprintOfItem(item: PushItemLike): string {
+  return erratumFingerprint({ ...erratumOfItem(item), pkglist: [] });
+}
+
 export function erratumFingerprintOfUnit(u: Pick<Unit, 'unitKey' | 'metadata'>): string {
   try {
     return erratumFingerprint(erratumOfUnit(u));

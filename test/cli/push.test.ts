@@ -1404,6 +1404,35 @@ test('one file staged for two repositories with different staged.yaml fields is 
   assert.deepEqual((JSON.parse(second.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
 });
 
+test('one advisory id staged for two repositories with other fields is refused, naming both files and the fields, with --dest too: they share one unit, the merge rule kept one text and the next push was refused; other package lists alone are merged', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = writeConfig(work);
+  const root = path.join(work, 'area');
+  const stage = (a: string, b: string) => {
+    for (const [d, text] of [['a', a], ['b', b]] as const) {
+      mkdirSync(path.join(root, d, 'ERRATA'), { recursive: true });
+      writeFileSync(path.join(root, d, 'ERRATA', 'E.yaml'), text);
+    }
+  };
+  const pkgs = (names: string[]) => names.map((n) => ({ name: n, version: '1.0', file: `${n}-1.0-1.noarch.rpm` }));
+  stage(erratumYaml('TWO-1', { title: 'for a' }), erratumYaml('TWO-1', { title: 'for b' }));
+  for (const filter of [[], ['--dest', 'a'], ['--exclude-dest', 'a']]) {
+    const r = push(['--json', ...filter, root], { dataDir, config });
+    assert.equal(r.status, 3, `${filter.join(' ')}: ${r.stderr}`);
+    const shared = (JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; field?: string; message: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    assert.deepEqual(shared.map((p) => `${path.relative(root, p.file ?? '')} ${p.field}`).sort(), ['a/ERRATA/E.yaml title', 'b/ERRATA/E.yaml title'], filter.join(' '));
+    assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /advisory TWO-1 for a with other fields \(title\) than .*b\/ERRATA\/E\.yaml for b/);
+  }
+  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  // The same fields with other package lists: one unit with both lists, then unchanged.
+  stage(erratumYaml('TWO-1', { pkgs: pkgs(['pa']) }), erratumYaml('TWO-1', { pkgs: pkgs(['pb']) }));
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  const again = push(['--json', root], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+});
+
 test('one module stream (NSVCA) staged for two repositories with different documents is refused, naming both files, with --dest too: they share one unit, and each push wrote one document over the other', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
