@@ -8,6 +8,7 @@
 import { lazyXmlParser } from '../lazyxml.js';
 import { StagepushError } from '../../errors.js';
 import { asArray, attr, txt, type XNode } from '../repodata/xnode.js';
+import { escapeText } from '../repodata/xml.js';
 import { xmlElements, type XmlSource } from '../repodata/xmlsplit.js';
 
 export interface ErratumReference {
@@ -125,8 +126,12 @@ export function normalizeErratumDate(value: string | number, where: { entry?: st
   return fmt(new Date(ms));
 }
 
+/**
+ * Element text as libxml2 writes it (createrepo_c): a carriage return is written `&#13;`, since an
+ * XML reader turns a literal one into a line feed (a description's "\r\n" read back as "\n").
+ */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escapeText(s);
 }
 function escA(s: string): string {
   return esc(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');

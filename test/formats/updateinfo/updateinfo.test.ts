@@ -70,6 +70,15 @@ test('updateinfo round trip, with the package filter', async () => {
   );
 });
 
+test('a carriage return in an element\'s text is written &#13; (as createrepo_c\'s libxml2 writes it) and reads back: a literal one an XML reader (dnf\'s too) turns into a line feed', () => {
+  const e: Erratum = { ...ERRATUM, title: 'a\rb', description: 'line one\r\nline two\r\n', solution: 'x\r', pkglist: [] };
+  const xml = writeUpdateinfo([e]);
+  assert.match(xml, /<description>line one&#13;\nline two&#13;\n<\/description>/);
+  assert.doesNotMatch(xml, /\r/);
+  const back = parseUpdateinfo(xml)[0]!;
+  assert.deepEqual([back.title, back.description, back.solution], ['a\rb', 'line one\r\nline two\r\n', 'x\r']);
+});
+
 test('bad errata are refused with coded errors', () => {
   assert.throws(() => writeUpdateinfo([{ ...ERRATUM, type: 'weird' }]), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_INVALID' && e.field === 'type');
   assert.throws(() => writeUpdateinfo([{ ...ERRATUM, issued: 'soon' }]), (e: unknown) => e instanceof StagepushError && e.code === 'UPDATEINFO_BAD_DATE' && e.entry === 'RHSA-2024:0001');
