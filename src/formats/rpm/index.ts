@@ -8,7 +8,7 @@
  *   parseHeaders(buf) → { lead, layout, signature, header }  (typed tag access)
  *
  * Errors: StagepushError, kind 'invalid', codes RPM_NOT_A_FILE, RPM_NOT_FOUND, RPM_READ,
- * RPM_TRUNCATED, RPM_BAD_MAGIC, RPM_BAD_LEAD, RPM_BAD_HEADER, RPM_LIMIT, RPM_BAD_SIGNATURE,
+ * RPM_TRUNCATED, RPM_TRAILING_DATA, RPM_BAD_MAGIC, RPM_BAD_LEAD, RPM_BAD_HEADER, RPM_LIMIT, RPM_BAD_SIGNATURE,
  * RPM_MULTIPLE_KEYS; `file` is the path.
  */
 import { parseHeaders } from './header.js';

@@ -9,8 +9,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { StagepushError } from '../../errors.js';
-import { parseHeaders, requiredLength, rpmError } from './header.js';
+import { parseHeaders, requiredLength, rpmError, type ParsedRpm } from './header.js';
 import { buildRecord } from './record.js';
+import { SIGTAG } from './tags.js';
 import type { RpmRecord } from './types.js';
 
 export type RpmChecksumAlgo = 'md5' | 'sha256';
@@ -82,6 +83,28 @@ function readHeaders(fd: number, prefix: Buffer, have: number, size: number, fil
 }
 
 /**
+ * The signature header's SIZE (LONGSIZE past 4 GiB) is the byte count of the main header and the
+ * payload: a file of another size is not the package that was built and signed. The headers alone
+ * do not show it: a copy cut short in the payload (an interrupted transfer into the staging area)
+ * or with bytes appended parses, and was pushed and published, where dnf refused it ("does not
+ * verify: Payload SHA256 digest: BAD"). Only a file on disk is checked, whose size is known: an
+ * in-memory parse may hold the headers alone.
+ */
+function checkPackageSize(parsed: ParsedRpm, size: number, file: string): ParsedRpm {
+  const declared = parsed.signature.getNumber(SIGTAG.LONGSIZE) ?? parsed.signature.getNumber(SIGTAG.SIZE);
+  if (declared === undefined) return parsed;
+  const expected = parsed.layout.headerStart + declared;
+  const tag = parsed.signature.has(SIGTAG.LONGSIZE) ? 'LONGSIZE' : 'SIZE';
+  if (size < expected) {
+    throw rpmError('RPM_TRUNCATED', `truncated: the file has ${size} bytes but the package is ${expected} (main header at offset ${parsed.layout.headerStart} + ${declared} bytes of header and payload, the signature header's ${tag}): ${expected - size} bytes of the payload are missing`, { file });
+  }
+  if (size > expected) {
+    throw rpmError('RPM_TRAILING_DATA', `the file has ${size} bytes but the package ends at ${expected} (main header at offset ${parsed.layout.headerStart} + ${declared} bytes of header and payload, the signature header's ${tag}): ${size - expected} bytes follow it`, { file });
+  }
+  return parsed;
+}
+
+/**
  * The reader as a generator: it yields (nothing) between hashing chunks so the async wrapper can
  * give the event loop a turn; the sync wrapper just runs it through.
  */
@@ -116,7 +139,7 @@ function* readCore(path: string, opts: ReadRpmOptions, scratch?: Buffer): Genera
       const firstLen = Math.min(first.length, size);
       readFull(fd, first, 0, firstLen, 0, path);
       const headerBuf = readHeaders(fd, first, firstLen, size, path);
-      return { record: buildRecord(parseHeaders(headerBuf, { fileSize: size, file: path }), { file: path }), checksums };
+      return { record: buildRecord(checkPackageSize(parseHeaders(headerBuf, { fileSize: size, file: path }), size, path), { file: path }), checksums };
     }
     // One sequential pass: the first chunk also serves the header parse, which runs before the rest
     // is hashed so that a non-RPM fails fast.
@@ -128,7 +151,7 @@ function* readCore(path: string, opts: ReadRpmOptions, scratch?: Buffer): Genera
     for (const h of hashes) h.update(chunk.subarray(0, firstLen));
     const headerBuf = readHeaders(fd, chunk, firstLen, size, path);
     // The record holds copies of everything: the chunk buffer can be reused.
-    const record = buildRecord(parseHeaders(headerBuf, { fileSize: size, file: path }), { file: path });
+    const record = buildRecord(checkPackageSize(parseHeaders(headerBuf, { fileSize: size, file: path }), size, path), { file: path });
     let pos = firstLen;
     let sinceYield = firstLen;
     while (pos < size) {

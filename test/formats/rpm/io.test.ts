@@ -1,26 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import path from 'node:path';
-import { parseHeaders, readRpmFile, readRpmFileSync } from '../../../src/formats/rpm/index.js';
+import { assembleRpm, encodeHeader, parseHeaders, rawEntries, rawEntriesFrom, readRpmFile, readRpmFileSync, SIGTAG, TAG } from '../../../src/formats/rpm/index.js';
+import type { StagepushError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/cli.js';
 import { rpmFixtures } from '../../helpers/rpm.js';
 
 const fx = rpmFixtures();
 
-/** A sparse file: the package's headers, then `size` bytes in all (holes read as zeros). */
+/**
+ * A sparse file: the package's headers, then `size` bytes in all (holes read as zeros). Its
+ * signature header says that size (LONGSIZE, as rpm writes it for a package past 4 GiB), so the
+ * reader takes it for a whole package.
+ */
 function sparseCopy(file: string, size: number): { file: string; headerEnd: number } {
   const data = readFileSync(fx.packages.find((p) => p.name === 'signed-v4')!.file);
-  const { layout } = parseHeaders(data);
+  const { signature, layout } = parseHeaders(data);
+  const sigEntries = (longSize: number) => [...rawEntriesFrom(signature).filter((e) => e.tag !== SIGTAG.SIZE && e.tag !== SIGTAG.LONGSIZE), ...rawEntries([{ tag: SIGTAG.LONGSIZE, value: { type: 'INT64', value: [longSize] } }])];
+  const mainHeader = data.subarray(layout.headerStart, layout.headerEnd);
+  const headerStart = assembleRpm(data.subarray(0, 96), encodeHeader(sigEntries(0), TAG.HEADERSIGNATURES), Buffer.alloc(0), Buffer.alloc(0)).length;
+  const head = assembleRpm(data.subarray(0, 96), encodeHeader(sigEntries(size - headerStart), TAG.HEADERSIGNATURES), mainHeader, Buffer.alloc(0));
   const fd = openSync(file, 'w');
   try {
-    writeSync(fd, data, 0, layout.headerEnd, 0);
+    writeSync(fd, head, 0, head.length, 0);
     ftruncateSync(fd, size);
   } finally {
     closeSync(fd);
   }
-  return { file, headerEnd: layout.headerEnd };
+  return { file, headerEnd: head.length };
 }
 
 test('only the headers are read: a 12 GiB (sparse) package reads at once, with its exact size', async () => {
@@ -63,4 +72,31 @@ test('the sync reader reuses its chunk buffer: files read one after the other (l
   const snapshot = JSON.stringify(early.record);
   for (const q of fx.packages) readRpmFileSync(q.file, { checksums: ['sha256'] });
   assert.equal(JSON.stringify(early.record), snapshot);
+});
+
+test("a file of another size than the signature header's SIZE is refused: cut short in the payload (RPM_TRUNCATED), or with bytes after the package (RPM_TRAILING_DATA)", async () => {
+  const dir = tempDir();
+  const p = fx.packages.find((q) => q.name === 'many-files')!;
+  const data = readFileSync(p.file);
+  const { layout } = parseHeaders(data);
+  const cases = [
+    { name: 'cut.rpm', data: data.subarray(0, data.length - 2000), code: 'RPM_TRUNCATED', message: /2000 bytes of the payload are missing/ },
+    { name: 'cut1.rpm', data: data.subarray(0, layout.headerEnd), code: 'RPM_TRUNCATED', message: new RegExp(`the file has ${layout.headerEnd} bytes but the package is ${data.length}`) },
+    { name: 'long.rpm', data: Buffer.concat([data, Buffer.from('junkjunk')]), code: 'RPM_TRAILING_DATA', message: /8 bytes follow it/ },
+  ];
+  for (const c of cases) {
+    const file = path.join(dir, c.name);
+    writeFileSync(file, c.data);
+    for (const checksums of [[], ['sha256']] as const) {
+      for (const read of [() => readRpmFileSync(file, { checksums: [...checksums] }), () => readRpmFile(file, { checksums: [...checksums] })]) {
+        await assert.rejects(
+          async () => read(),
+          (err: StagepushError) => err.code === c.code && err.file === file && c.message.test(err.message) && err.message.startsWith(`${file}: `),
+          `${c.name} with checksums [${checksums.join(', ')}]`,
+        );
+      }
+    }
+  }
+  // The whole package reads.
+  assert.equal(readRpmFileSync(p.file).record.packageSize, data.length);
 });
