@@ -25,7 +25,8 @@ export function register(program: Command): void {
       const { parseConfigArgs } = await import('../engine/config.js');
       const unitKey = parseConfigArgs(o.unitKey, '--unit-key');
       const metadata = parseConfigArgs(o.metadata, '--metadata');
-      const override = parseConfigArgs(o.override, '--override');
+      const { PLUGIN_KEY_ID_KEYS } = await import('../plugins/defaults.js');
+      const override = parseConfigArgs(o.override, '--override', PLUGIN_KEY_ID_KEYS);
       const { resolveCliConfigPaths } = await import('./config-paths.js');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
         resolveCliConfigPaths(override, 'importer', [eng.getRepo(o.repo)?.importer?.typeId]);
@@ -48,7 +49,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (o: { from: string; to: string; type: string[]; filter: string[]; fields?: string; override: string[] }, cmd: Command) => {
       const { parseConfigArgs } = await import('../engine/config.js');
-      const override = parseConfigArgs(o.override, '--override');
+      const { PLUGIN_KEY_ID_KEYS } = await import('../plugins/defaults.js');
+      const override = parseConfigArgs(o.override, '--override', PLUGIN_KEY_ID_KEYS);
       const criteria = criteriaFromOptions(o);
       const { resolveCliConfigPaths } = await import('./config-paths.js');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {

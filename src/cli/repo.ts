@@ -22,7 +22,8 @@ async function resolvePaths(config: Record<string, unknown>, kind: 'importer' | 
 
 async function parseCfg(args: string[] | undefined, option: string): Promise<Record<string, unknown>> {
   const { parseConfigArgs } = await import('../engine/config.js');
-  return parseConfigArgs(args, option);
+  const { PLUGIN_KEY_ID_KEYS } = await import('../plugins/defaults.js');
+  return parseConfigArgs(args, option, PLUGIN_KEY_ID_KEYS);
 }
 
 /** `update`: an empty value removes the note (said in the error only where it does). */

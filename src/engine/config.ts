@@ -82,9 +82,12 @@ export function parseValue(v: string): unknown {
 
 /**
  * Parse CLI config arguments: each is `key=value` (value JSON-parsed when valid JSON, else a
- * string) or `@file.json` (a JSON object merged in). Later arguments win.
+ * string) or `@file.json` (a JSON object merged in). Later arguments win. A `key=value` whose key
+ * is in `textKeys` keeps a value JSON reads as a number as the text written: a key id such as
+ * 12345678 or 1234E567 is hex, not a number (JSON made the first a number the plugin refused, the
+ * second Infinity).
  */
-export function parseConfigArgs(args: string[] | undefined, option = '--config'): Record<string, unknown> {
+export function parseConfigArgs(args: string[] | undefined, option = '--config', textKeys: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const a of args ?? []) {
     if (a.startsWith('@')) {
@@ -107,7 +110,9 @@ export function parseConfigArgs(args: string[] | undefined, option = '--config')
     }
     const eq = a.indexOf('=');
     if (eq <= 0) throw new StagepushError('CONFIG_BAD_ARGUMENT', `${option} ${JSON.stringify(a)}: expected key=value or @file.json`, { kind: 'usage' });
-    out[a.slice(0, eq)] = parseValue(a.slice(eq + 1));
+    const key = a.slice(0, eq);
+    const value = parseValue(a.slice(eq + 1));
+    out[key] = typeof value === 'number' && textKeys.includes(key) ? a.slice(eq + 1) : value;
   }
   return out;
 }

@@ -11,6 +11,12 @@ export const YUM_DISTRIBUTOR_DEFAULTS = { changelog_limit: 10, remove_old_repoda
 export const PUBLISH_DEFAULTS = { keep_previous: 1 } as const;
 
 /**
+ * The built-in plugins' config keys that hold OpenPGP key ids (hex): a value given on the command
+ * line as key=12345678 stays that text rather than becoming a number.
+ */
+export const PLUGIN_KEY_ID_KEYS: readonly string[] = ['allowed_keys'];
+
+/**
  * The built-in plugins' config keys that hold a filesystem path (or, where the key says so, PEM
  * or key text), by plugin id: a relative path there is relative to the file that writes it (the
  * configuration file, or a plugins.conf.d/<plugin id>.json), not to the working directory.
