@@ -15,12 +15,12 @@ import type { LoadedConfig, Settings, RepoSpec } from '../config/index.js';
 import { declaredRepos } from '../config/index.js';
 import { PathClaims } from '../plugins/common/directory.js';
 import { MANIFEST_NAME as ISO_MANIFEST_NAME } from '../plugins/iso/manifest.js';
-import type { Unit, Json } from '../engine/contract.js';
+import { jsonText, type Unit, type Json } from '../engine/contract.js';
 import { IMPORTER_KIND, routeItems, type Assignment } from './route.js';
 import { holdsStagedFields, keyOf, planRepo, sharedUnitRivals, type DesiredItem, type PlanUnit, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
-import { signatureRefusal } from '../plugins/yum/units.js';
+import { signatureLongKeyIds, signatureRefusal } from '../plugins/yum/units.js';
 import { toBool, toList } from '../plugins/common/config.js';
 import { erratumDecision, updatedForBump } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
@@ -320,7 +320,12 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         seenInRepo.add(at);
         const c = await importerConfigOf(r);
         const key = a.item.signing_key ? a.item.signing_key.toUpperCase() : null;
-        const no = signatureRefusal(key, { requireSignature: toBool(c.require_signature) ?? false, allowedKeys: toList(c.allowed_keys) });
+        // A long key id in allowed_keys is compared with the header's signatures (read back only then).
+        const longKeyIds = (): string[] | undefined => {
+          const staged = a.item.sha256sum ? cache.stagedRecordText(a.item.sha256sum) : undefined;
+          return staged ? signatureLongKeyIds(jsonText(staged.json)) : undefined;
+        };
+        const no = signatureRefusal(key, { requireSignature: toBool(c.require_signature) ?? false, allowedKeys: toList(c.allowed_keys) }, longKeyIds);
         if (no) {
           const message = no.code === 'YUM_UNSIGNED' ? `${a.item.src}: not signed, and repository ${r.id} requires a signature (its importer's require_signature)` : `${a.item.src}: signed with key ${key}, not one of repository ${r.id}'s allowed_keys (${no.allowed.join(', ')})`;
           policy.push({ code: no.code, file: a.item.src ?? undefined, entry: a.item.name, field: no.field, message });

@@ -13,6 +13,7 @@ import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
+import { readRpmFileSync } from '../../src/formats/rpm/read.js';
 import { TAG } from '../../src/formats/rpm/tags.js';
 
 function put(file: string, content: string | Buffer): void {
@@ -542,6 +543,27 @@ test('a declared importer signing policy holds for the push that declares it: re
   assert.deepEqual((JSON.parse(ok.stdout) as { repositories: Array<{ config_changes?: string[] }> }).repositories[0]!.config_changes, ['importer yum_importer: config']);
   assert.equal(show().version, 2);
   assert.deepEqual(show().importer.config, { require_signature: true, allowed_keys: [keyIds().A] });
+});
+
+test('a long key id in a declared importer allowed_keys is compared whole: the signing key\'s short id under other leading digits lets nothing in (exit 4, the dry run alike), the right long id does', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  const root = path.join(work, 'area');
+  const file = rpm(root, 'el', 'demo-tools-2.0-1.noarch.rpm');
+  const long = readRpmFileSync(file).record.signatures[0]!.longKeyId!.toUpperCase();
+  assert.equal(long.slice(8), keyIds().A);
+  const forged = `${long.startsWith('DEADBEEF') ? 'FEEDFACE' : 'DEADBEEF'}${keyIds().A}`;
+  const declare = (key: string) => writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\nrepositories:\n  el: {type: yum, importer: {type_id: yum_importer, config: {allowed_keys: ['${key}']}}}\n`);
+  declare(forged);
+  for (const args of [['--dry-run'], []]) {
+    const r = push(['--json', ...args, root], { dataDir, config });
+    assert.equal(r.status, 4, `${args.join(' ')}: ${r.stderr}`);
+    assert.deepEqual((JSON.parse(r.stdout) as Report).problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`), ['YUM_KEY_NOT_ALLOWED demo-tools-2.0-1.noarch.rpm']);
+  }
+  declare(`0x${long.toLowerCase()}`);
+  const ok = push(['--json', root], { dataDir, config });
+  assert.equal(ok.status, 0, ok.stderr);
 });
 
 test('a package whose header text holds a control character (createrepo_c refuses it) is refused before anything changes: the push and its dry run (exit 3, naming file and field), an upload too', () => {

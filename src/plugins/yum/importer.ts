@@ -28,7 +28,7 @@ import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
 import { controlCharsField } from '../../formats/repodata/package.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
-import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, signatureRefusal, str } from './units.js';
+import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, signatureLongKeyIds, signatureRefusal, str } from './units.js';
 import { toBool, toList } from '../common/config.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
 import { checkImporterConfig } from './config.js';
@@ -125,7 +125,7 @@ export async function saveRpmFile(
   if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
     throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
   }
-  checkSignature(head.signingKey ?? null, filePath, opts);
+  checkSignature(head.signingKey ?? null, filePath, opts, record);
   // A record passed as JSON text is the push's, which checked its changelog against the
   // repository's own changelog limit (its summary says the rest); another with createrepo_c's
   // default limit.
@@ -164,7 +164,7 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
     if (opts.expectSha256 && opts.expectSha256.toLowerCase() !== sha256) {
       throw new StagepushError('YUM_CHECKSUM_MISMATCH', `${filePath}: sha256 ${sha256} does not match the expected ${opts.expectSha256}`, { kind: 'failed', file: filePath });
     }
-    checkSignature(r.record.signingKey ?? null, filePath, opts);
+    checkSignature(r.record.signingKey ?? null, filePath, opts, r.record);
     checkPublishable(controlCharsField(r.record), filePath);
     const filename = rpmFilename(r.record);
     const metadata: MetadataInput = { filename, location: packageLocation(filename), checksumtype: 'sha256', signing_key: r.record.signingKey ?? null, record: r.record as unknown as Json };
@@ -182,8 +182,9 @@ function checkPublishable(field: string | null, file: string): void {
   if (field) throw new StagepushError('REPODATA_CONTROL_CHARS', `${file}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file, field });
 }
 
-export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }): void {
-  const no = signatureRefusal(signingKey, opts);
+/** `record`: the package's header record (or its JSON text): a long key id in allowed_keys is compared with its signatures' long key ids. */
+export function checkSignature(signingKey: string | null, file: string, opts: { requireSignature?: boolean; allowedKeys?: string[] }, record?: unknown): void {
+  const no = signatureRefusal(signingKey, opts, () => signatureLongKeyIds(record));
   if (!no) return;
   const message = no.code === 'YUM_UNSIGNED' ? `${file}: the package is not signed and require_signature is on` : `${file}: signed with key ${signingKey}, not one of allowed_keys (${no.allowed.join(', ')})`;
   throw new StagepushError(no.code, message, { kind: 'policy', file, field: no.field });
@@ -342,7 +343,7 @@ export class YumImporter implements Importer {
     const savePackage = (u: Unit): Unit | null => {
       const key = typeof u.metadata.signing_key === 'string' && u.metadata.signing_key ? u.metadata.signing_key : null;
       try {
-        checkSignature(key, `${source.id}: ${str(u.metadata.filename, rpmFilename(u.unitKey as never))}`, policy);
+        checkSignature(key, `${source.id}: ${str(u.metadata.filename, rpmFilename(u.unitKey as never))}`, policy, u.metadata.record);
       } catch (e) {
         if (!(e instanceof StagepushError)) throw e;
         refused.push(e);

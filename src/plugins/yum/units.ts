@@ -3,6 +3,7 @@
  * accepted by `skip`, and small helpers shared by the importer and the distributor.
  */
 import type { Json, Unit } from '../../engine/contract.js';
+import { JSON_TEXT, isJsonText } from '../../engine/contract.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
 
 export const RPM_TYPES = ['rpm', 'srpm'] as const;
@@ -91,9 +92,40 @@ export function str(v: unknown, def = ''): string {
  * why a package signed with `signingKey` (null: unsigned) is refused, or null. The importer and
  * the push (which refuses up front, every file listed) apply this one rule.
  */
-export function signatureRefusal(signingKey: string | null, opts: { requireSignature?: boolean; allowedKeys?: string[] }): { code: 'YUM_UNSIGNED' | 'YUM_KEY_NOT_ALLOWED'; field: 'require_signature' | 'allowed_keys'; allowed: string[] } | null {
-  const allowed = (opts.allowedKeys ?? []).map((k) => k.toUpperCase().slice(-8));
+export function signatureRefusal(
+  signingKey: string | null,
+  opts: { requireSignature?: boolean; allowedKeys?: string[] },
+  longKeyIds?: () => string[] | undefined,
+): { code: 'YUM_UNSIGNED' | 'YUM_KEY_NOT_ALLOWED'; field: 'require_signature' | 'allowed_keys'; allowed: string[] } | null {
+  const allowed = (opts.allowedKeys ?? []).map((k) => k.toUpperCase().replace(/^0X/, ''));
   if (opts.requireSignature && !signingKey) return { code: 'YUM_UNSIGNED', field: 'require_signature', allowed };
-  if (signingKey && allowed.length && !allowed.includes(signingKey.toUpperCase())) return { code: 'YUM_KEY_NOT_ALLOWED', field: 'allowed_keys', allowed };
-  return null;
+  if (!signingKey || !allowed.length) return null;
+  const short = signingKey.toUpperCase();
+  // A long key id (16 hex digits) is compared whole with the signatures' long key ids when they
+  // are known: its last 8 digits alone (the short id, which anyone can make a key for) let a
+  // package of another key through. Without them (the push's early look, with the short id
+  // alone) the short id is compared, and the import compares the long one.
+  let longs: string[] | undefined | null = null;
+  const ok = allowed.some((a) => {
+    if (a.length <= 8) return a === short;
+    if (longs === null) longs = longKeyIds?.()?.map((x) => x.toUpperCase());
+    return longs ? longs.includes(a) : a.slice(-8) === short;
+  });
+  return ok ? null : { code: 'YUM_KEY_NOT_ALLOWED', field: 'allowed_keys', allowed };
+}
+
+/** The long key ids of a record's signatures (a record held as JSON text is read for them); undefined when it holds none. */
+export function signatureLongKeyIds(record: unknown): string[] | undefined {
+  let r = record;
+  if (isJsonText(r)) {
+    try {
+      r = JSON.parse(r[JSON_TEXT]) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  const sigs = (r as { signatures?: unknown } | null)?.signatures;
+  if (!Array.isArray(sigs)) return undefined;
+  const ids = sigs.map((x) => (x as { longKeyId?: unknown })?.longKeyId).filter((x): x is string => typeof x === 'string' && /^[0-9A-Fa-f]{16}$/.test(x));
+  return ids.length ? ids : undefined;
 }

@@ -422,6 +422,12 @@ describe('yum_importer sync options', () => {
       assert.match(text, /refused 1 package\(s\) \(the signature policy/);
       assert.match(text, /world-1\.0-1\.noarch\.rpm: /);
     }
+    // A long key id is compared whole: one with the signing key's short id and other leading
+    // digits (a key anyone can make) lets nothing in.
+    const forged = `${rsa.longKeyId.startsWith('DEADBEEF') ? 'FEEDFACE' : 'DEADBEEF'}${rsa.keyId}`;
+    const fid = await repo(plain.url, { require_signature: true, allowed_keys: [forged], skip: ['erratum', 'comps', 'modules'] });
+    await eng.sync(fid);
+    assert.deepEqual(rpmChecksums(fid), [], `allowed_keys ${forged}: not ${rsa.longKeyId}`);
     const other = m.keys!.other as { keyId: string };
     const id = await repo(plain.url, { require_signature: true, allowed_keys: [other.keyId], skip: ['erratum', 'comps', 'modules'] });
     await eng.sync(id);
