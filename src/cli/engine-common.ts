@@ -110,7 +110,14 @@ export function parseIntArg(v: string, name: string): number {
  */
 export function criteriaFromOptions(o: { type?: string[]; filter?: string[]; fields?: string; limit?: string; skip?: string }): UnitCriteria | undefined {
   const c: UnitCriteria = {};
-  if (o.type && o.type.length) c.typeIds = o.type.flatMap((t) => t.split(',')).filter(Boolean);
+  if (o.type && o.type.length) {
+    // A --type naming no type (a script's --type "$TYPES" with the variable unset) is refused: an
+    // empty type list matches nothing, so copy and remove did nothing and said "no change".
+    for (const t of o.type) {
+      if (!t.split(',').some((x) => x.trim())) throw new StagepushError('CLI_BAD_TYPE', `--type ${JSON.stringify(t)}: names no content type (give one, or leave --type out)`, { kind: 'usage', field: '--type', hint: 'stagepush plugins list --types' });
+    }
+    c.typeIds = o.type.flatMap((t) => t.split(',')).filter(Boolean);
+  }
   if (o.filter && o.filter.length) {
     const filters: Record<string, unknown> = {};
     const val = (s: string): unknown => {

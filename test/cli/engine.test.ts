@@ -374,6 +374,24 @@ test('content copy / remove with a type nobody declares is refused naming the de
   assert.equal(e.json(['task', 'list']).out.filter((t: { kind: string }) => t.kind === 'copy' || t.kind === 'remove').length, 0, 'no task ran');
 });
 
+test('content copy / remove / list with a --type naming no type (an unset "$TYPES") is a usage error: it matched nothing and said "no change"', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'a', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'create', 'b', '--importer', 'test_importer']));
+  ok(e.cli(['content', 'upload', '--repo', 'a', writeText(e.root, 'x.txt', 'file x.txt\n')]));
+  for (const t of ['', ',', ' , ']) {
+    for (const args of [['content', 'copy', '--from', 'a', '--to', 'b', '--type', t], ['content', 'remove', '--repo', 'a', '--type', t], ['content', 'list', '--repo', 'a', '--type', t]]) {
+      const r = e.cli(args);
+      assert.equal(r.status, 2, `${JSON.stringify(args)}: ${r.stderr}`);
+      assert.match(r.stderr, /CLI_BAD_TYPE.*--type .*names no content type/);
+    }
+  }
+  assert.equal(e.json(['task', 'list']).out.filter((t: { kind: string }) => t.kind === 'copy' || t.kind === 'remove').length, 0, 'no task ran');
+  // A trailing comma still names a type.
+  ok(e.cli(['content', 'copy', '--from', 'a', '--to', 'b', '--type', 'tfile,']));
+  assert.equal(e.json(['content', 'list', '--repo', 'b']).out.length, 1);
+});
+
 test('an export distributor served over neither http nor https takes no relative_url (a served one is checked)', () => {
   const e = engineEnv();
   ok(e.cli(['repo', 'create', 'g', '--importer', 'generic_importer']));
