@@ -96,6 +96,16 @@ export function output(g: GlobalOptions, value: unknown, human: () => string): v
   }
 }
 
+/**
+ * An option's value that must name something: an empty one (a script's `--distributor "$D"` with
+ * the variable unset) is refused rather than taken as the option left out, which meant "every
+ * distributor" or "no importer".
+ */
+export function namedArg(v: string | undefined, name: string): string | undefined {
+  if (v !== undefined && !v.trim()) throw new StagepushError('CLI_BAD_OPTION', `${name}: an empty value (give one, or leave ${name} out)`, { kind: 'usage', field: name });
+  return v;
+}
+
 export function parseIntArg(v: string, name: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new StagepushError('CLI_BAD_NUMBER', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`, { kind: 'usage' });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { EXIT, StagepushError } from '../errors.js';
 import type { Engine, PublishOutcome, RepoInfo, TaskResult } from '../engine/index.js';
 import type { Json } from '../engine/contract.js';
-import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
+import { collect, namedArg, output, parseIntArg, short, withEngine } from './engine-common.js';
 import { table } from './output.js';
 
 /** The type of a repository's distributor (undefined when there is none: the engine says so). */
@@ -99,6 +99,7 @@ export function register(program: Command): void {
     .option('--retain-repo-versions <n>', 'keep at most N repository versions (0 = all)')
     .option('--json', 'JSON output')
     .action(async (id: string, o: { displayName?: string; description?: string; note: string[]; importer?: string; importerConfig: string[]; retainRepoVersions?: string }, cmd: Command) => {
+      namedArg(o.importer, '--importer');
       const importerConfig = await resolvePaths(await parseCfg(o.importerConfig, '--importer-config'), 'importer', [o.importer]);
       if (!o.importer && o.importerConfig.length) throw new StagepushError('CLI_USAGE', '--importer-config needs --importer TYPE', { kind: 'usage' });
       await withEngine(cmd, {}, async (eng, g) => {
@@ -282,6 +283,7 @@ export function register(program: Command): void {
     .option('--force', 'publish even when this version and config were already published')
     .option('--json', 'JSON output')
     .action(async (id: string, o: { distributor?: string; override: string[]; force?: boolean }, cmd: Command) => {
+      namedArg(o.distributor, '--distributor');
       const override = await parseCfg(o.override, '--override');
       await withEngine(cmd, { interruptible: true }, async (eng, g) => {
         // One override for every distributor published: a key that is a path for any of them.

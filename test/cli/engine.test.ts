@@ -410,3 +410,22 @@ test('an export distributor served over neither http nor https takes no relative
   // And a served tree may take the path an unserved export names (either order).
   ok(e.cli(['repo', 'distributor', 'add', 'rb', 'directory_distributor', '--distributor-config', 'relative_url=shared']));
 });
+
+test('an empty --distributor or --importer (an unset "$D") is a usage error: publish published every distributor, create made a repository without importer', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--id', 'd1', '--distributor-config', 'relative_url=r1']));
+  ok(e.cli(['repo', 'distributor', 'add', 'r', 'test_distributor', '--id', 'd2', '--distributor-config', 'relative_url=r2']));
+  for (const v of ['', ' ']) {
+    const pub = e.cli(['repo', 'publish', 'r', '--distributor', v]);
+    assert.equal(pub.status, 2, pub.stderr);
+    assert.match(pub.stderr, /CLI_BAD_OPTION.*--distributor: an empty value/);
+    const made = e.cli(['repo', 'create', 'r2', '--importer', v]);
+    assert.equal(made.status, 2, made.stderr);
+    assert.match(made.stderr, /CLI_BAD_OPTION.*--importer: an empty value/);
+  }
+  assert.equal(e.json(['task', 'list', '--kind', 'publish']).out.length, 0, 'nothing published');
+  assert.deepEqual(e.json(['repo', 'list']).out.map((r: { id: string }) => r.id), ['r']);
+  ok(e.cli(['repo', 'publish', 'r', '--distributor', 'd2']));
+  assert.deepEqual(e.json(['task', 'list', '--kind', 'publish']).out.length, 1);
+});
