@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .command('list')
     .description('list tasks, newest first')
     .option('--state <state>', `only tasks in this state (repeatable: ${STATES.join(', ')})`, collect, [])
-    .option('--repo <id>', 'only tasks of this repository')
+    .option('--repo <id>', "only tasks of this repository (a push's transaction over it and others too)")
     .option('--kind <kind>', 'only tasks of this kind (sync, upload, copy, remove, publish, rollback, ...)')
     .option('--limit <n>', 'at most N tasks', '50')
     .option('--json', 'JSON output')

@@ -600,8 +600,11 @@ export class SqliteStorage implements Storage {
       params.push(JSON.stringify(filter.states));
     }
     if (filter.repoId !== undefined) {
-      where.push('repo_id = ?');
-      params.push(filter.repoId);
+      // A transaction (a push's import) records every repository it changes, comma separated
+      // ("el9,files"; an id holds no comma): it is a task of each of them, the one that made their
+      // new version. instr, not LIKE: "_" in an id would be a wildcard.
+      where.push("(repo_id = ? OR instr(',' || repo_id || ',', ',' || ? || ',') > 0)");
+      params.push(filter.repoId, filter.repoId);
     }
     if (filter.kind !== undefined) {
       where.push('kind = ?');

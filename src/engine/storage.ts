@@ -205,6 +205,7 @@ export interface Storage {
   insertTask(row: TaskRow): void;
   updateTask(id: string, fields: Partial<TaskRow>): void;
   getTask(id: string): TaskRow | undefined;
+  /** `repoId`: the tasks of that repository, a transaction over it and others too. */
   listTasks(filter: { states?: string[]; repoId?: string; kind?: string; limit?: number }): TaskRow[];
   deleteTasksBefore(iso: string): number;
   /** Publish records ended before `iso`, but each distributor's latest of each state (dryRun: counted only). */

@@ -442,3 +442,30 @@ test("the importer's removeUnits hook gets whole units (their metadata), staged 
     eng.close();
   }
 });
+
+test('tasks.list({repoId}) lists a transaction over that repository and others (the task that made its version); only whole ids match', async () => {
+  const e = engineEnv();
+  const eng = await open(e);
+  try {
+    for (const id of ['x', 'y', 'xy', 'x_y']) await eng.createRepo({ id, importer: { typeId: 'test_importer' } });
+    const f = path.join(e.root, 'f.txt');
+    fs.writeFileSync(f, 'f');
+    await eng.transaction(['x', 'y'], async (b) => {
+      await b.upload('x', { filePath: f });
+      await b.copy('x', 'y');
+    });
+    const tx = eng.tasks.list({ kind: 'transaction' });
+    assert.equal(tx.length, 1);
+    for (const id of ['x', 'y']) {
+      assert.deepEqual(eng.tasks.list({ repoId: id }).map((t) => t.id), [tx[0]!.id], id);
+      // repo versions names it as the task of the repository's new version.
+      assert.equal(eng.versions(id).find((v) => v.current)!.taskId, tx[0]!.id);
+    }
+    // "x_y" is not a pattern matching "x,y"; "xy" is not a part of "x,y".
+    assert.deepEqual(eng.tasks.list({ repoId: 'xy' }), []);
+    assert.deepEqual(eng.tasks.list({ repoId: 'x_y' }), []);
+    assert.deepEqual(eng.tasks.list({ repoId: 'x', kind: 'upload' }), []);
+  } finally {
+    eng.close();
+  }
+});
