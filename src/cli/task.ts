@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { StagepushError } from '../errors.js';
 import type { TaskInfo, TaskState } from '../engine/index.js';
+import { TASK_KINDS } from '../engine/types.js';
 import { collect, output, parseIntArg, short, withEngine } from './engine-common.js';
 import { table } from './output.js';
 
@@ -31,11 +32,13 @@ export function register(program: Command): void {
     .description('list tasks, newest first')
     .option('--state <state>', `only tasks in this state (repeatable: ${STATES.join(', ')})`, collect, [])
     .option('--repo <id>', "only tasks of this repository (a push's transaction over it and others too)")
-    .option('--kind <kind>', 'only tasks of this kind (sync, upload, copy, remove, publish, rollback, ...)')
+    .option('--kind <kind>', `only tasks of this kind (${TASK_KINDS.join(', ')})`)
     .option('--limit <n>', 'at most N tasks', '50')
     .option('--json', 'JSON output')
     .action(async (o: { state: string[]; repo?: string; kind?: string; limit: string }, cmd: Command) => {
       for (const s of o.state) if (!STATES.includes(s)) throw new StagepushError('CLI_USAGE', `--state ${s}: one of ${STATES.join(', ')}`, { kind: 'usage' });
+      // A misspelt kind listed nothing ("no tasks"), which a monitoring job reads as all is well.
+      if (o.kind !== undefined && !(TASK_KINDS as readonly string[]).includes(o.kind)) throw new StagepushError('CLI_USAGE', `--kind ${o.kind}: one of ${TASK_KINDS.join(', ')}`, { kind: 'usage', field: '--kind' });
       await withEngine(cmd, { ifNone: (g) => output(g, [], () => 'no tasks (no engine in the data dir yet)'), quietPluginErrors: true }, async (eng, g) => {
         const ts = eng.tasks.list({ state: o.state.length ? (o.state as TaskState[]) : undefined, repoId: o.repo, kind: o.kind, limit: parseIntArg(o.limit, '--limit') });
         output(g, ts, () => (ts.length ? table(ts.map((t) => [t.id, t.kind, t.repoId ?? '-', t.state, t.created, t.progress === null ? '-' : short(t.progress, 40)]), ['ID', 'KIND', 'REPO', 'STATE', 'CREATED', 'PROGRESS']) : 'no tasks'));

@@ -42,6 +42,7 @@ import type {
   TaskFilter,
   TaskInfo,
   TaskResult,
+  TaskKind,
   TaskState,
   UnitOutcome,
   UploadSpec,
@@ -877,7 +878,7 @@ class EngineImpl implements Engine, ConduitHost {
    * it runs although the engine's signal has fired, then taking its locks without waiting (held
    * by another process, the thing is not this command's to undo any more).
    */
-  private async runTask<R>(kind: string, repoId: string | null, lockIds: string[], body: (t: TaskCtx) => Promise<R>, resultOf: (r: R) => Json = (r) => (r === undefined ? null : (JSON.parse(JSON.stringify(r)) as Json)), cleanup = false): Promise<R> {
+  private async runTask<R>(kind: TaskKind, repoId: string | null, lockIds: string[], body: (t: TaskCtx) => Promise<R>, resultOf: (r: R) => Json = (r) => (r === undefined ? null : (JSON.parse(JSON.stringify(r)) as Json)), cleanup = false): Promise<R> {
     const taskId = this.newTaskId();
     setCrashOp(kind);
     this.st.insertTask({ id: taskId, kind, repo_id: repoId, state: 'waiting', created: now(), started: null, finished: null, progress: null, result: null, error: null, pid: process.pid, host: this.locks.host, cancel_requested: 0 });
@@ -1276,7 +1277,7 @@ class EngineImpl implements Engine, ConduitHost {
     } as Json;
   }
 
-  private async importerTask(kind: string, repoId: string, lockIds: string[], body: (s: ImporterOpState) => Promise<BatchResult>, autoPublish: boolean): Promise<TaskResult> {
+  private async importerTask(kind: TaskKind, repoId: string, lockIds: string[], body: (s: ImporterOpState) => Promise<BatchResult>, autoPublish: boolean): Promise<TaskResult> {
     const result = await this.runTask(
       kind,
       repoId,

@@ -171,6 +171,10 @@ export interface VersionInfo {
 
 export type TaskState = 'waiting' | 'running' | 'finished' | 'error' | 'canceled';
 
+/** What a task records as its kind (`task list --kind`): every operation the engine runs as a task. */
+export const TASK_KINDS = ['sync', 'upload', 'copy', 'remove', 'publish', 'rollback', 'delete', 'gc', 'orphans', 'transaction'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
 export interface TaskInfo {
   id: string;
   kind: string;

@@ -429,3 +429,14 @@ test('an empty --distributor or --importer (an unset "$D") is a usage error: pub
   ok(e.cli(['repo', 'publish', 'r', '--distributor', 'd2']));
   assert.deepEqual(e.json(['task', 'list', '--kind', 'publish']).out.length, 1);
 });
+
+test('task list --kind takes the kinds tasks are recorded with; a misspelt one is a usage error (it listed "no tasks")', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['content', 'upload', '--repo', 'r', writeText(e.root, 'x.txt', 'file x.txt\n')]));
+  const bad = e.cli(['task', 'list', '--kind', 'uplaod']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /CLI_USAGE.*--kind uplaod: one of sync, upload, .*transaction/);
+  assert.equal(e.json(['task', 'list', '--kind', 'upload']).out.length, 1);
+  for (const k of ['sync', 'copy', 'remove', 'publish', 'rollback', 'delete', 'gc', 'orphans', 'transaction']) ok(e.cli(['task', 'list', '--kind', k]), k);
+});
