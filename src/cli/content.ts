@@ -28,7 +28,7 @@ export function register(program: Command): void {
       const { PLUGIN_KEY_ID_KEYS } = await import('../plugins/defaults.js');
       const override = parseConfigArgs(o.override, '--override', PLUGIN_KEY_ID_KEYS);
       const { resolveCliConfigPaths } = await import('./config-paths.js');
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         resolveCliConfigPaths(override, 'importer', [eng.getRepo(o.repo)?.importer?.typeId]);
         const reqs = files.map((f) => ({ filePath: f, typeId: o.type, unitKey: unitKey as Record<string, never>, metadata: metadata as Record<string, never>, override }));
         const r = reqs.length === 1 ? await eng.upload(o.repo, reqs[0]!) : await eng.uploadMany(o.repo, reqs);
@@ -53,7 +53,7 @@ export function register(program: Command): void {
       const override = parseConfigArgs(o.override, '--override', PLUGIN_KEY_ID_KEYS);
       const criteria = criteriaFromOptions(o);
       const { resolveCliConfigPaths } = await import('./config-paths.js');
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         resolveCliConfigPaths(override, 'importer', [eng.getRepo(o.to)?.importer?.typeId]);
         const r = await eng.copy(o.from, o.to, { criteria, override });
         output(g, r, () => taskResultHuman(r));
@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .action(async (o: { repo: string; type: string[]; filter: string[]; all?: boolean }, cmd: Command) => {
       const criteria = criteriaFromOptions(o);
       if (!criteria && !o.all) throw new StagepushError('CLI_USAGE', 'content remove without --type or --filter removes every unit: add --all to confirm', { kind: 'usage' });
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         const r = await eng.removeUnits(o.repo, criteria);
         output(g, r, () => taskResultHuman(r));
       });

@@ -45,9 +45,11 @@ export async function withEngine<T>(
 ): Promise<T> {
   const raw = cmd.optsWithGlobals();
   const { g, settings, loaded } = await commandSettings(raw);
-  // Commands that read or clean up an engine do not make one at a mistyped data dir: a list says
-  // there is nothing (`ifNone`), the others (show, fsck, gc, orphans remove) fail, so that a cron
-  // fsck pointed at the wrong place fails instead of reporting "clean".
+  // Commands that read, change or clean up an engine do not make one at a mistyped data dir: a
+  // list says there is nothing (`ifNone`), the others (show, every command naming a repository
+  // but repo create, fsck, gc, orphans remove) fail, so that a cron fsck pointed at the wrong place
+  // fails instead of reporting "clean", and a repo publish there says where it looked rather than
+  // making an empty engine and saying the repository does not exist.
   const none = (opts.existing || opts.ifNone) && !existsSync(path.join(settings.dataDir, 'engine.db'));
   if (none && opts.ifNone) return opts.ifNone(g);
   if (none) {

@@ -154,7 +154,7 @@ export function register(program: Command): void {
     .option('--retain-repo-versions <n>', 'keep at most N repository versions (0 = all)')
     .option('--json', 'JSON output')
     .action(async (id: string, o: { displayName?: string; description?: string; note: string[]; retainRepoVersions?: string }, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         const r = await eng.updateRepo(id, {
           displayName: o.displayName,
           description: o.description,
@@ -171,7 +171,7 @@ export function register(program: Command): void {
     .option('--force', "delete even when a plugin's removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
     .action(async (id: string, o: { force?: boolean }, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         await eng.deleteRepo(id, { force: Boolean(o.force) });
         output(g, { deleted: id }, () => `deleted repository ${id}`);
       });
@@ -186,7 +186,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, type: string, o: { importerConfig: string[]; force?: boolean }, cmd: Command) => {
       const config = await resolvePaths(await parseCfg(o.importerConfig, '--importer-config'), 'importer', [type]);
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         await eng.setImporter(id, type, config, { force: Boolean(o.force) });
         const r = eng.getRepo(id)!;
         output(g, r.importer, () => `importer of ${id}: ${type}`);
@@ -199,7 +199,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, o: { importerConfig: string[] }, cmd: Command) => {
       const config = await parseCfg(o.importerConfig, '--importer-config');
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         await resolvePaths(config, 'importer', [eng.getRepo(id)?.importer?.typeId]);
         await eng.updateImporterConfig(id, config);
         const r = eng.getRepo(id)!;
@@ -217,7 +217,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, type: string, o: { id?: string; distributorConfig: string[]; autoPublish?: boolean }, cmd: Command) => {
       const config = await resolvePaths(await parseCfg(o.distributorConfig, '--distributor-config'), 'distributor', [type]);
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         const d = await eng.addDistributor(id, { id: o.id, typeId: type, config, autoPublish: !!o.autoPublish });
         output(g, d, () => `added distributor ${d.id} (${d.typeId}) to ${id}`);
       });
@@ -232,7 +232,7 @@ export function register(program: Command): void {
     .action(async (id: string, did: string, o: { distributorConfig: string[]; autoPublish?: boolean }, cmd: Command) => {
       const config = o.distributorConfig.length ? await parseCfg(o.distributorConfig, '--distributor-config') : undefined;
       const explicitAuto = cmd.getOptionValueSource('autoPublish') === 'cli';
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         if (config) await resolvePaths(config, 'distributor', [distributorType(eng, id, did)]);
         const d = await eng.updateDistributor(id, did, { config, autoPublish: explicitAuto ? !!o.autoPublish : undefined });
         output(g, d, () => `updated distributor ${d.id} of ${id}`);
@@ -244,7 +244,7 @@ export function register(program: Command): void {
     .option('--force', "remove it even when the plugin's removal hook fails (reported as a warning)")
     .option('--json', 'JSON output')
     .action(async (id: string, did: string, o: { force?: boolean }, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         await eng.removeDistributor(id, did, { force: Boolean(o.force) });
         output(g, { removed: did, repo: id }, () => `removed distributor ${did} from ${id}`);
       });
@@ -254,7 +254,7 @@ export function register(program: Command): void {
     .description("list a repository's distributors")
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         const ds = eng.listDistributors(id);
         output(g, ds, () => (ds.length ? table(ds.map((d) => [d.id, d.typeId, d.autoPublish ? 'yes' : 'no', d.lastPublish ? `v${d.lastPublish.version}` : '-', short(d.config, 70)]), ['ID', 'TYPE', 'AUTO', 'PUBLISHED', 'CONFIG']) : `repository ${id} has no distributors`));
       });
@@ -267,7 +267,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, o: { override: string[] }, cmd: Command) => {
       const override = await parseCfg(o.override, '--override');
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         await resolvePaths(override, 'importer', [eng.getRepo(id)?.importer?.typeId]);
         const r = await eng.sync(id, { override });
         output(g, r, () => taskResultHuman(r));
@@ -285,7 +285,7 @@ export function register(program: Command): void {
     .action(async (id: string, o: { distributor?: string; override: string[]; force?: boolean }, cmd: Command) => {
       namedArg(o.distributor, '--distributor');
       const override = await parseCfg(o.override, '--override');
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         // One override for every distributor published: a key that is a path for any of them.
         await resolvePaths(override, 'distributor', o.distributor ? [distributorType(eng, id, o.distributor)] : listDistributorTypes(eng, id));
         const outs = await eng.publish(id, { distributorId: o.distributor, override, force: !!o.force });
@@ -299,7 +299,7 @@ export function register(program: Command): void {
     .description("list a repository's versions")
     .option('--json', 'JSON output')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await withEngine(cmd, {}, async (eng, g) => {
+      await withEngine(cmd, { existing: true }, async (eng, g) => {
         const vs = eng.versions(id);
         output(g, vs, () =>
           table(
@@ -317,7 +317,7 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, o: { to: string }, cmd: Command) => {
       const to = parseIntArg(o.to, '--to');
-      await withEngine(cmd, { interruptible: true }, async (eng, g) => {
+      await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         const r = await eng.rollback(id, to);
         output(g, r, () => `repository ${id}: version ${r.version} has the content of version ${to} (+${r.added} -${r.removed})`);
       });

@@ -278,3 +278,36 @@ test('an advisory is one unit shared by the repositories holding it: an upload e
   assert.equal(advisory('C').version, '2');
   assert.deepEqual(names(advisory('B')), ['bar', 'foo']);
 });
+
+test('a mistyped data dir: every command naming a repository (but repo create) fails saying where it looked, and makes no engine there', () => {
+  const work = tempDir();
+  const typo = path.join(work, 'typo');
+  const note = path.join(work, 'n.txt');
+  writeFileSync(note, 'n\n');
+  const cli = (args: string[]) => runCli(['--data-dir', typo, ...args], noConfig(work));
+  for (const args of [
+    ['repo', 'versions', 'x'],
+    ['repo', 'distributor', 'list', 'x'],
+    ['repo', 'publish', 'x'],
+    ['repo', 'sync', 'x'],
+    ['repo', 'rollback', 'x', '--to', '0'],
+    ['repo', 'update', 'x', '--display-name', 'y'],
+    ['repo', 'delete', 'x'],
+    ['repo', 'importer', 'set', 'x', 'iso_importer'],
+    ['repo', 'importer', 'update', 'x', '--importer-config', 'retries=1'],
+    ['repo', 'distributor', 'add', 'x', 'iso_distributor'],
+    ['repo', 'distributor', 'update', 'x', 'd', '--auto-publish'],
+    ['repo', 'distributor', 'remove', 'x', 'd'],
+    ['content', 'upload', '--repo', 'x', note],
+    ['content', 'copy', '--from', 'x', '--to', 'y'],
+    ['content', 'remove', '--repo', 'x', '--all'],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`ENGINE_NOT_FOUND.*no engine in ${typo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), args.join(' '));
+    assert.equal(existsSync(typo), false, `${args.join(' ')}: nothing made at a mistyped data dir`);
+  }
+  // repo create makes the engine.
+  assert.equal(cli(['repo', 'create', 'x']).status, 0);
+  assert.equal(cli(['repo', 'versions', 'x']).status, 0);
+});
