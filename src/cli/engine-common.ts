@@ -109,8 +109,11 @@ export function namedArg(v: string | undefined, name: string): string | undefine
 }
 
 export function parseIntArg(v: string, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new StagepushError('CLI_BAD_NUMBER', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`, { kind: 'usage' });
+  // Digits only: Number() reads "" and " " as 0 (a script's --to "$V" with V unset rolled the
+  // repository back to the empty version 0; gc --task-retention-days "" pruned every task), and
+  // takes 0x10, 1e1 and 1.0 too.
+  const n = /^\s*[0-9]+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new StagepushError('CLI_BAD_NUMBER', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`, { kind: 'usage', field: name });
   return n;
 }
 

@@ -440,3 +440,25 @@ test('task list --kind takes the kinds tasks are recorded with; a misspelt one i
   assert.equal(e.json(['task', 'list', '--kind', 'upload']).out.length, 1);
   for (const k of ['sync', 'copy', 'remove', 'publish', 'rollback', 'delete', 'gc', 'orphans', 'transaction']) ok(e.cli(['task', 'list', '--kind', k]), k);
 });
+
+test('a number option given "" or " " (an unset "$V"), hex, exponent or decimal text is a usage error: rollback --to "" emptied the repository (version 0)', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'r', '--importer', 'test_importer']));
+  ok(e.cli(['content', 'upload', '--repo', 'r', writeText(e.root, 'x.txt', 'file x.txt\n')]));
+  const tasks = () => e.json(['task', 'list']).out.length;
+  const before = tasks();
+  for (const v of ['', ' ', '0x1', '1e0', '1.0', '-1']) {
+    for (const args of [['repo', 'rollback', 'r', '--to', v], ['repo', 'update', 'r', '--retain-repo-versions', v], ['task', 'list', '--limit', v], ['content', 'list', '--repo', 'r', '--limit', v], ['gc', '--task-retention-days', v]]) {
+      const r = e.cli(args);
+      assert.equal(r.status, 2, `${JSON.stringify(args)}: ${r.stderr}`);
+      assert.match(r.stderr, /CLI_BAD_NUMBER.*must be a non-negative integer/);
+    }
+  }
+  const shown = e.json(['repo', 'show', 'r']).out;
+  assert.equal(shown.version, 1, 'no rollback');
+  assert.equal(shown.unitCount, 1);
+  assert.equal(shown.retainRepoVersions, 0);
+  assert.equal(tasks(), before, 'no task ran, none pruned');
+  ok(e.cli(['repo', 'rollback', 'r', '--to', ' 1 ']));
+  assert.equal(e.json(['repo', 'show', 'r']).out.version, 2);
+});
