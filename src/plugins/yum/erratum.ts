@@ -229,13 +229,27 @@ function collKey(c: ErratumCollection): string {
 /** Union of two package lists: collections matched by name/short/module, packages by NEVRA + filename. */
 export function mergePkglists(base: ErratumCollection[], extra: ErratumCollection[]): ErratumCollection[] {
   const out = base.map((c) => ({ ...c, packages: [...c.packages] }));
-  const byKey = new Map(out.map((c) => [collKey(c), c]));
+  // Collections of one name and short name (an advisory may hold several) are matched in order:
+  // the first of `extra` with the first of `base`, and so on. Matching each with the last one of
+  // its key put the packages of every one into the last, listed twice.
+  const byKey = new Map<string, ErratumCollection[]>();
+  for (const c of out) {
+    const list = byKey.get(collKey(c));
+    if (list) list.push(c);
+    else byKey.set(collKey(c), [c]);
+  }
+  const used = new Map<string, number>();
   for (const c of extra) {
-    const have = byKey.get(collKey(c));
+    const key = collKey(c);
+    const n = used.get(key) ?? 0;
+    used.set(key, n + 1);
+    const have = byKey.get(key)?.[n];
     if (!have) {
       const copy = { ...c, packages: [...c.packages] };
       out.push(copy);
-      byKey.set(collKey(copy), copy);
+      const list = byKey.get(key);
+      if (list) list.push(copy);
+      else byKey.set(key, [copy]);
       continue;
     }
     const seen = new Set(have.packages.map(pkgKey));

@@ -92,6 +92,16 @@ test('erratum re-upload: replaced only when updated is newer, or same date and h
   assert.equal(r3.erratum.title, 'newer');
   assert.deepEqual(r3.erratum.pkglist[0]!.packages.map((p) => p.name).sort(), ['hello', 'world']);
   assert.equal(mergePkglists(base.pkglist, base.pkglist)[0]!.packages.length, 1);
+  // Two collections of one name and short name are matched in order: each keeps its own packages.
+  const pkg = (name: string) => ({ ...base.pkglist[0]!.packages[0]!, name, filename: `${name}-1.0-1.noarch.rpm` });
+  const twice = [
+    { ...base.pkglist[0]!, name: 'coll-one', short: 'c1', packages: [pkg('alpha')] },
+    { ...base.pkglist[0]!, name: 'coll-one', short: 'c1', packages: [pkg('beta')] },
+  ];
+  assert.deepEqual(mergePkglists(twice, twice).map((c) => c.packages.map((p) => p.name)), [['alpha'], ['beta']]);
+  const more = [twice[0]!, { ...twice[1]!, packages: [pkg('beta'), pkg('gamma')] }];
+  assert.deepEqual(mergePkglists(twice, more).map((c) => c.packages.map((p) => p.name)), [['alpha'], ['beta', 'gamma']]);
+  assert.deepEqual(mergePkglists(twice, [...twice, { ...twice[0]!, packages: [pkg('delta')] }]).map((c) => c.packages.map((p) => p.name)), [['alpha'], ['beta'], ['delta']]);
 });
 
 test('importer validateConfig: unknown keys and bad values refused, naming the key', () => {
