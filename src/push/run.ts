@@ -107,6 +107,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
   const facts = factsFrom(cache);
   const prevFacts = setFileFactsProvider(facts.provider);
   let engine = null as PushEngine | null; // opened in loadPlanImport, closed below
+  // What the push routed where: a push refused by a lock lists each item as not pushed.
+  let routed: ReturnType<typeof routeItems> | null = null;
   try {
     // Steps 1–6 run in their own function: what they build for every item (push items, desired
     // units, plans, stat rows, header summaries: tens of MiB for 20,000 packages) is garbage once
@@ -149,13 +151,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
 
       // 2. Route.
       engine = await openPushEngine(settings, { events, signal: opts.signal, readOnly: dryRun, storeFiles: cfg.push.store_files });
-      const route = routeItems(items, cfg, {
+      const route = (routed = routeItems(items, cfg, {
         include: [...(cfg.destinations.include ?? []), ...(opts.dest ?? [])],
         exclude: [...cfg.destinations.exclude, ...(opts.excludeDest ?? [])],
         importerTypes: engine.importerTypes(),
         existingImporter: (id) => engine!.importerType(id),
         existingDistributors: (id) => (engine!.hasRepo(id) ? engine!.distributors(id).map((d) => d.typeId) : []),
-      });
+      }));
       problems.push(...route.problems);
       // A --dest naming no destination of the staging areas (a typo in a cron line) is said, not
       // silently an empty push.
@@ -762,6 +764,13 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       report.status = err.kind === 'invalid' || err.kind === 'usage' ? 'invalid' : err.kind === 'policy' ? 'policy' : err.kind === 'locked' ? 'locked' : err.kind === 'interrupted' ? 'interrupted' : 'failed';
       if (!report.problems.length) report.problems.push(...(err.problems.length ? err.problems : [err.toProblem()]));
       report.exit_status = exitStatusFor(err);
+      // Locked out (--no-wait, --wait-timeout) before anything was planned: every item it would
+      // have pushed is listed as not pushed, and why (a cron job's report said "0 items").
+      // (Set inside loadPlanImport: the compiler cannot see that assignment from here.)
+      const wasRouted = routed as ReturnType<typeof routeItems> | null;
+      if (err.kind === 'locked' && !report.items.length && wasRouted) {
+        for (const a of wasRouted.assignments) report.items.push({ repository: a.repoId, unit: a.item.name, action: 'failed', type: a.typeId, item: a.item.name, src: a.item.src, dest: a.dest, reason: `not pushed: ${err.message}` });
+      }
     } else {
       report.status = 'failed';
       report.problems.push({ code: 'PUSH_FAILED', message: String((err as Error)?.message ?? err) });

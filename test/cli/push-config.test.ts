@@ -141,6 +141,11 @@ test('push --no-wait exits 5 while another run holds a destination lock; a waiti
     assert.equal(nw.code, 5, nw.stderr);
     assert.equal(JSON.parse(nw.stdout).status, 'locked');
     assert.match(nw.stderr, /ENGINE_LOCKED.*repo:el9/);
+    // Every item it would have pushed is listed as not pushed, and why.
+    const locked = JSON.parse(nw.stdout) as { items: Array<{ repository: string; action: string; reason: string }>; summary: { items: number; failed: number } };
+    assert.deepEqual(locked.items.map((i) => `${i.repository} ${i.action}`), ['el9 failed']);
+    assert.match(locked.items[0]!.reason, /^not pushed: .*repo:el9 is locked by another run/);
+    assert.deepEqual([locked.summary.items, locked.summary.failed], [1, 1]);
     // Its record says how it ended (it changed nothing, but it did not succeed).
     const shown = runCli(['--data-dir', dataDir, 'push', 'show', JSON.parse(nw.stdout).push_id], { env: { STAGEPUSH_CONFIG: '' } });
     assert.equal(shown.status, 0, shown.stderr);
