@@ -33,6 +33,8 @@ function notesFrom(args: string[] | undefined, update = false): Record<string, s
     const i = a.indexOf('=');
     if (i <= 0) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(a)}: expected key=value${update ? ' (an empty value removes the note)' : ''}`, { kind: 'usage', field: '--note' });
     const v = a.slice(i + 1);
+    // A new repository has no note to remove: an empty value (a script's "$NOTE" unset) was dropped without a word.
+    if (v === '' && !update) throw new StagepushError('CLI_BAD_NOTE', `--note ${JSON.stringify(a)}: an empty value (a new repository has no note to remove)`, { kind: 'usage', field: '--note' });
     out[a.slice(0, i)] = v === '' ? null : v;
   }
   return out;

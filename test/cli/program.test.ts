@@ -72,6 +72,11 @@ test('a --note without "=" is refused naming --note: repo create says nothing of
   const create = run(['repo', 'create', 'x', '--note', 'foo']);
   assert.equal(create.status, 2, create.stderr);
   assert.match(create.stderr, /CLI_BAD_NOTE.*--note "foo": expected key=value$/m);
+  // An empty value on create (nothing to remove) is refused too, not dropped.
+  const empty = run(['repo', 'create', 'x', '--note', 'owner=']);
+  assert.equal(empty.status, 2, empty.stderr);
+  assert.match(empty.stderr, /CLI_BAD_NOTE.*--note "owner=": an empty value \(a new repository has no note to remove\)/);
+  assert.equal(run(['repo', 'list', '--json']).stdout.trim(), '[]');
   const update = run(['repo', 'update', 'x', '--note', 'foo']);
   assert.match(update.stderr, /an empty value removes the note|REPO_NOT_FOUND|not found/);
   const reg = run(['consumer', 'register', 'w', '--root', tempDir(), '--note', 'foo']);
