@@ -314,14 +314,26 @@ export function register(program: Command): void {
 
   repo
     .command('rollback <id>')
-    .description('make a new version with the content of version N (nothing is lost)')
+    .description('make a new version with the units of version N (nothing is lost; a unit changed in place since keeps its current content, and is listed)')
     .requiredOption('--to <n>', 'version to restore')
     .option('--json', 'JSON output')
     .action(async (id: string, o: { to: string }, cmd: Command) => {
       const to = parseIntArg(o.to, '--to');
       await withEngine(cmd, { interruptible: true, existing: true }, async (eng, g) => {
         const r = await eng.rollback(id, to);
-        output(g, r, () => `repository ${id}: version ${r.version} has the content of version ${to} (+${r.added} -${r.removed})`);
+        const changed = ((r.report as Record<string, Json> | undefined)?.changedInPlaceSince as Array<{ typeId: string; unitKey: Record<string, Json> }> | undefined) ?? [];
+        output(g, r, () =>
+          [
+            `repository ${id}: version ${r.version} has the units of version ${to} (+${r.added} -${r.removed})`,
+            ...(changed.length
+              ? [
+                  `  ${changed.length} unit(s) were changed in place since version ${to} (one unit per key, shared by the repositories holding it) and keep their current content:`,
+                  ...changed.slice(0, 20).map((u) => `    ${u.typeId} ${Object.values(u.unitKey).map(String).join(':')}`),
+                  ...(changed.length > 20 ? ['    … (--json lists up to 100)'] : []),
+                ]
+              : []),
+          ].join('\n'),
+        );
       });
     });
 }

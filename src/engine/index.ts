@@ -1402,6 +1402,11 @@ class EngineImpl implements Engine, ConduitHost {
         }
         const target = this.st.contentIds(repoId, toVersion);
         const current = this.st.contentIds(repoId);
+        // A unit is one per key, shared by the repositories holding it, and an advisory, a module
+        // stream or a file's fields are changed in place: such a unit changed since version N keeps
+        // its current content in the rollback (the unit has no other). Said, not hidden.
+        const since = this.st.getVersion(repoId, toVersion)!.created;
+        const changedInPlace = this.st.unitsUpdatedSince([...target], since).map((r) => ({ typeId: r.type_id, unitKey: JSON.parse(r.unit_key) as Json }));
         const add = [...target].filter((id) => !current.has(id));
         const rem = [...current].filter((id) => !target.has(id));
         const v = repo.version + 1;
@@ -1417,7 +1422,9 @@ class EngineImpl implements Engine, ConduitHost {
         checkpoint('after-commit');
         const units = (ids: number[]) => (ids.length ? this.st.queryUnits({ unitIds: ids, criteria: { fields: [] } }).map((r) => rowToUnit(this.store, r, true)) : []);
         const outcomes: UnitOutcome[] = [...units(add).map((u) => ({ outcome: 'added' as const, unit: u })), ...units(rem).map((u) => ({ outcome: 'removed' as const, unit: u }))];
-        return this.taskResult(t.taskId, 'rollback', repoId, { repoId, outcomes, report: { rolledBackTo: toVersion } }, { version: v, newVersion: true, added: add.length, removed: rem.length, replaced: 0 }, v);
+        const report: Record<string, Json> = { rolledBackTo: toVersion };
+        if (changedInPlace.length) report.changedInPlaceSince = changedInPlace.slice(0, 100) as unknown as Json;
+        return this.taskResult(t.taskId, 'rollback', repoId, { repoId, outcomes, report }, { version: v, newVersion: true, added: add.length, removed: rem.length, replaced: 0 }, v);
       },
       (r) => this.taskResultJson(r),
     );

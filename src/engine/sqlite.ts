@@ -540,6 +540,12 @@ export class SqliteStorage implements Storage {
   listVersions(repoId: string): VersionRow[] {
     return this.db.prepare('SELECT * FROM repo_versions WHERE repo_id = ? ORDER BY number').all(repoId) as VersionRow[];
   }
+  /** Of these units, those changed (their row updated) after `iso`: type and key, by id. */
+  unitsUpdatedSince(unitIds: number[], iso: string): Array<{ id: number; type_id: string; unit_key: string }> {
+    if (!unitIds.length) return [];
+    return this.db.prepare('SELECT id, type_id, unit_key FROM units WHERE id IN (SELECT value FROM json_each(?)) AND updated > ? ORDER BY type_id, key_canon').all(JSON.stringify(unitIds), iso) as Array<{ id: number; type_id: string; unit_key: string }>;
+  }
+
   getVersion(repoId: string, n: number): VersionRow | undefined {
     return this.db.prepare('SELECT * FROM repo_versions WHERE repo_id = ? AND number = ?').get(repoId, n) as VersionRow | undefined;
   }

@@ -208,6 +208,8 @@ export interface Storage {
   /** `repoId`: the tasks of that repository, a transaction over it and others too. */
   listTasks(filter: { states?: string[]; repoId?: string; kind?: string; limit?: number }): TaskRow[];
   deleteTasksBefore(iso: string): number;
+  /** Of these units, those changed (their row updated) after `iso`. */
+  unitsUpdatedSince(unitIds: number[], iso: string): Array<{ id: number; type_id: string; unit_key: string }>;
   /** Publish records ended before `iso`, but each distributor's latest of each state (dryRun: counted only). */
   deletePublishesBefore(iso: string, dryRun?: boolean): number;
 

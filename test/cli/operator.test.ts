@@ -311,3 +311,30 @@ test('a mistyped data dir: every command naming a repository (but repo create) f
   assert.equal(cli(['repo', 'create', 'x']).status, 0);
   assert.equal(cli(['repo', 'versions', 'x']).status, 0);
 });
+
+test('a rollback says which units were changed in place since the version it restores (an advisory is one unit per id): they keep their current content', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const ok = (args: string[]) => {
+    const r = runCli(['--data-dir', dataDir, ...args], noConfig(work));
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  ok(['repo', 'create', 'ye', '--importer', 'yum_importer']);
+  const adv = (name: string, title: string, updated: string) => {
+    const f = path.join(work, name);
+    writeFileSync(f, erratumYaml({ id: 'RB-2026:0001', title, updated, packages: [{ name: 'demo-tools', version: '2.0', release: '1' }] }));
+    return f;
+  };
+  ok(['content', 'upload', '--repo', 'ye', '--type', 'erratum', adv('a1.yaml', 'first title', '2026-01-01 00:00:00')]);
+  ok(['content', 'upload', '--repo', 'ye', path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm')]);
+  ok(['content', 'upload', '--repo', 'ye', '--type', 'erratum', adv('a2.yaml', 'new title', '2026-02-01 00:00:00')]);
+  const text = ok(['repo', 'rollback', 'ye', '--to', '1']).stdout;
+  assert.match(text, /has the units of version 1 \(\+0 -1\)/);
+  assert.match(text, /1 unit\(s\) were changed in place since version 1 .* keep their current content:\n {4}erratum RB-2026:0001/);
+  const json = JSON.parse(ok(['repo', 'rollback', 'ye', '--to', '2', '--json']).stdout) as { report: { changedInPlaceSince?: Array<{ typeId: string; unitKey: Record<string, string> }> } };
+  assert.deepEqual(json.report.changedInPlaceSince, [{ typeId: 'erratum', unitKey: { id: 'RB-2026:0001' } }]);
+  // A version after the change has nothing changed since.
+  const latest = JSON.parse(ok(['repo', 'rollback', 'ye', '--to', '3', '--json']).stdout) as { report: Record<string, unknown> };
+  assert.equal(latest.report.changedInPlaceSince, undefined);
+});
