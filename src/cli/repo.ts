@@ -143,7 +143,17 @@ export function register(program: Command): void {
         const shown = yum.some(Boolean) ? { ...r, distributors: r.distributors.map((d, i) => (yum[i] ? { ...d, published: yum[i] } : d)) } : r;
         // Other distributors: where their last publish went (paths, and URLs when base URLs are set).
         const others = r.distributors.flatMap((d, i) => (!yum[i] && d.lastPublish ? [`\n${d.id}: published at ${d.lastPublish.publishedPaths.join(', ') || '-'}${d.lastPublish.urls.length ? `\n  ${d.lastPublish.urls.join('\n  ')}` : ''}`] : []));
-        output(g, shown, () => [repoHuman(r), ...yum.flatMap((v, i) => (v ? [`\n${r.distributors[i]!.id}: published at ${v.published_paths.join(', ') || '-'}${v.urls.length ? `\n  ${v.urls.join('\n  ')}` : ''}\n.repo:\n${v.repo_snippet}`] : [])), ...others].join('\n'));
+        // Where a yum distributor publishes, by its configuration; where its last successful
+        // publish went when that is elsewhere (relative_url changed, and the publish there not
+        // made yet or failed: the tree is still served from the old place), or that it has none.
+        const yumWhere = (i: number, paths: string[]): string => {
+          const last = r.distributors[i]!.lastPublish;
+          const here = paths.join(', ') || '-';
+          if (!last) return `publishes at ${here} (not published yet)`;
+          const there = last.publishedPaths.join(', ');
+          return there && there !== here ? `publishes at ${here}; version ${last.version} is published at ${there} (its last successful publish)` : `published at ${here}`;
+        };
+        output(g, shown, () => [repoHuman(r), ...yum.flatMap((v, i) => (v ? [`\n${r.distributors[i]!.id}: ${yumWhere(i, v.published_paths)}${v.urls.length ? `\n  ${v.urls.join('\n  ')}` : ''}\n.repo:\n${v.repo_snippet}`] : [])), ...others].join('\n'));
       });
     });
 

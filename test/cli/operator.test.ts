@@ -338,3 +338,22 @@ test('a rollback says which units were changed in place since the version it res
   const latest = JSON.parse(ok(['repo', 'rollback', 'ye', '--to', '3', '--json']).stdout) as { report: Record<string, unknown> };
   assert.equal(latest.report.changedInPlaceSince, undefined);
 });
+
+test('repo show says where a yum distributor publishes and where its last publish is, when not the same place (relative_url changed, not published there yet), or that it has not published', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const ok = (args: string[]) => {
+    const r = runCli(['--data-dir', dataDir, ...args], noConfig(work));
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+    return r;
+  };
+  ok(['repo', 'create', 'ys', '--importer', 'yum_importer']);
+  ok(['repo', 'distributor', 'add', 'ys', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=old/place']);
+  const http = (rel: string) => path.join(dataDir, 'published', 'http', rel);
+  assert.match(ok(['repo', 'show', 'ys']).stdout, new RegExp(`yum: publishes at ${http('old/place')} \\(not published yet\\)`));
+  ok(['content', 'upload', '--repo', 'ys', path.join(RPMS, 'demo-tools-2.0-1.noarch.rpm')]);
+  ok(['repo', 'publish', 'ys']);
+  assert.match(ok(['repo', 'show', 'ys']).stdout, new RegExp(`yum: published at ${http('old/place')}\\n`));
+  ok(['repo', 'distributor', 'update', 'ys', 'yum', '--distributor-config', 'relative_url=new/place']);
+  assert.match(ok(['repo', 'show', 'ys']).stdout, new RegExp(`yum: publishes at ${http('new/place')}; version 1 is published at ${http('old/place')} \\(its last successful publish\\)`));
+});
