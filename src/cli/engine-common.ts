@@ -4,7 +4,8 @@
  * output helpers.
  * Heavy modules (the engine, better-sqlite3) are imported lazily.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { StagepushError } from '../errors.js';
@@ -40,11 +41,13 @@ export function engineOptionsFromEnv(g: GlobalOptions, settings: Settings): Engi
  */
 export async function withEngine<T>(
   cmd: Command,
-  opts: { interruptible?: boolean; quietPluginErrors?: boolean; existing?: boolean; ifNone?: (g: GlobalOptions) => T },
+  opts: { interruptible?: boolean; quietPluginErrors?: boolean; existing?: boolean; ifNone?: (g: GlobalOptions) => T; scratchIfNone?: boolean },
   fn: (eng: Engine, g: GlobalOptions, settings: Settings, loaded: LoadedConfig) => Promise<T>,
 ): Promise<T> {
   const raw = cmd.optsWithGlobals();
-  const { g, settings, loaded } = await commandSettings(raw);
+  const resolved = await commandSettings(raw);
+  const { g, loaded } = resolved;
+  let settings = resolved.settings;
   // Commands that read, change or clean up an engine do not make one at a mistyped data dir: a
   // list says there is nothing (`ifNone`), the others (show, every command naming a repository
   // but repo create, fsck, gc, orphans remove) fail, so that a cron fsck pointed at the wrong place
@@ -58,6 +61,13 @@ export async function withEngine<T>(
       file: settings.dataDir,
       hint: 'check --data-dir (STAGEPUSH_DATA_DIR, data_dir in the config); a push or repo create makes the engine',
     });
+  }
+  // A command that only reads what plugins the configuration gives (plugins list) reads it from
+  // an engine made in a temporary directory when the data dir has none: it makes nothing there.
+  let scratch: string | null = null;
+  if (opts.scratchIfNone && !existsSync(path.join(settings.dataDir, 'engine.db'))) {
+    scratch = mkdtempSync(path.join(tmpdir(), 'stagepush-scratch-'));
+    settings = { ...settings, dataDir: scratch, publishRoot: path.join(scratch, 'published') };
   }
   const mode = progressModeFor(g, (raw as { progress?: string }).progress);
   const renderer = await createRenderer(mode, g.quiet);
@@ -78,6 +88,7 @@ export async function withEngine<T>(
   } finally {
     renderer.stop();
     eng.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--types', 'also list the content types')
     .option('--json', 'JSON output')
     .action(async (o: { types?: boolean }, cmd: Command) => {
-      await withEngine(cmd, { quietPluginErrors: true }, async (eng, g) => {
+      await withEngine(cmd, { quietPluginErrors: true, scratchIfNone: true }, async (eng, g) => {
         const ps = eng.listPlugins();
         const errors = eng.pluginLoadErrors();
         const types = eng.listTypes();

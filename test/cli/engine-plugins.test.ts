@@ -9,6 +9,7 @@ import path from 'node:path';
 import { TEST_DISTRIBUTOR_JS, TEST_IMPORTER_JS, TEST_TYPES, engineEnv } from '../helpers/engine.js';
 import { NOBODY_GID, NOBODY_UID, cannotRunAsNobody, runCliAsNobody, traversable } from '../helpers/nobody.js';
 import { keyIds, RPMS } from '../helpers/push.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 
 function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
   assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
@@ -353,4 +354,12 @@ test('a plugins dir or node_modules the user may not read (a 0700 root dir, as n
     ok(c, 'repo list as nobody');
     assert.match(c.stderr, /warning \[PLUGIN_DIR_UNREADABLE\]: .*permission denied/);
   }
+});
+
+test('plugins list at a data dir without an engine (a mistyped --data-dir) lists the plugins and makes nothing there', () => {
+  const dataDir = path.join(tempDir(), 'no-such-data-dir');
+  const r = runCli(['--data-dir', dataDir, '--json', 'plugins', 'list'], { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok((JSON.parse(r.stdout) as { plugins: Array<{ id: string }> }).plugins.some((p) => p.id === 'yum_importer'));
+  assert.equal(fs.existsSync(dataDir), false);
 });
