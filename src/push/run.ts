@@ -20,7 +20,8 @@ import { IMPORTER_KIND, routeItems, type Assignment } from './route.js';
 import { holdsStagedFields, keyOf, planRepo, sharedUnitRivals, type DesiredItem, type PlanUnit, type RepoPlan } from './plan.js';
 import { desiredItem, existingUnit } from './units.js';
 import { DEFAULT_CHANGELOG_LIMIT } from '../formats/repodata/package.js';
-import { signatureLongKeyIds, signatureRefusal } from '../plugins/yum/units.js';
+import { RPM_TYPES, rpmFilename, signatureLongKeyIds, signatureRefusal } from '../plugins/yum/units.js';
+import { exportPathOf, skippedTypes } from '../plugins/export/paths.js';
 import { toBool, toList } from '../plugins/common/config.js';
 import { erratumDecision, updatedForBump } from './yumunits.js';
 import { PushCache, type StatRow } from './cache.js';
@@ -441,6 +442,7 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
             ...(held ? { mirrorHeld: `destination(s) ${held.join(', ')} left out by --dest/--exclude-dest (or destinations.include/exclude)` } : {}),
           });
           storedPathClashes(r, publishers(r), existing, plan);
+          exportPathClashes(r, publishersOf(r).flatMap((d) => (d.typeId === 'export_distributor' ? [d.config ?? {}] : [])), existing, plan);
           return plan;
         });
 
@@ -1335,6 +1337,90 @@ function storedPathClashes(r: RepoSpec, types: Set<string>, existing: Unit[], pl
       const entry = plan.entries.find((x) => x.item === a.item.name && x.src === a.item.src);
       if (entry) Object.assign(entry, { action: 'failed', reason });
       plan.changed = false;
+    }
+  }
+}
+
+/**
+ * The paths an export distributor of the repository will lay out after the plan, checked as the
+ * distributor checks them at publish: every unit it keeps and every upload, each file at its
+ * export path (a package at its file name, a FILES file at its name, a CGW / image file at
+ * <type>/<file name>, the productid at its data type), every RAW tree's paths, and manifest.json in
+ * manifest mode; the types its `skip` names are left out. pathCollisions sees the staged RAW trees
+ * and CGW / image files only: a RAW path that is a staged or stored package's file name, or a
+ * stored CGW file's path, was committed, and the export then failed that publish and every later
+ * one (PUBLISH_PATH_COLLISION after the import, exit 6). Such an upload's entry fails now, before
+ * anything changes. Two builds of one package file name are no clash (the export renames one).
+ */
+function exportPathClashes(r: RepoSpec, exports: Array<Record<string, unknown>>, existing: Unit[], plan: RepoPlan): void {
+  if (!exports.length) return;
+  const removed = new Set(plan.removals.map((u) => u.id));
+  const replaced = new Set(plan.uploads.flatMap((u) => u.desired.units.map((x) => x.replaceKey)));
+  const kept = existing.filter((u) => !removed.has(String(u.id)) && !replaced.has(existingUnit(u).replaceKey));
+  // Trees last: a clash between a tree and a file is the tree's entry to fail (the file is the
+  // package, FILES or CGW item the repository holds by its name).
+  const uploads = [...plan.uploads].sort((a, b) => Number(a.assignment.typeId === 'directory') - Number(b.assignment.typeId === 'directory'));
+  const failed = new Set<string>();
+  for (const config of exports) {
+    const skip = new Set(skippedTypes(config.skip));
+    const claims = new PathClaims();
+    if ((config.mode ?? 'manifest') === 'manifest') claims.reserve('manifest.json', 'the export manifest (export_distributor, mode manifest)');
+    const packages = new Set<string>();
+    // Claims a package's file name once: another build of it is exported under another name.
+    const claimFile = (p: string, typeId: string, owner: string): void => {
+      if (RPM_TYPES.includes(typeId as (typeof RPM_TYPES)[number])) {
+        if (packages.has(p)) return;
+        packages.add(p);
+      }
+      claims.claimFile(p, owner);
+    };
+    for (const u of kept) {
+      if (skip.has(u.typeId)) continue;
+      try {
+        if (u.typeId === 'directory') claims.claimUnit(u, `stored RAW tree ${String(u.unitKey.name)}`);
+        else {
+          const p = exportPathOf(u);
+          if (p) claimFile(p, u.typeId, `stored ${u.typeId} unit ${p}`);
+        }
+      } catch {
+        /* stored clashes are not this push's to judge */
+      }
+    }
+    for (const up of uploads) {
+      const a = up.assignment;
+      if (skip.has(a.typeId) || failed.has(`${a.item.src}\0${a.item.name}`)) continue;
+      try {
+        if (a.typeId === 'directory' && up.desired.tree) {
+          const owner = `RAW tree ${a.item.name}`;
+          for (const e of up.desired.tree) {
+            if (e.type === 'dir') claims.claimDir(e.path, owner);
+            else claims.claimFile(e.path, owner);
+          }
+          continue;
+        }
+        for (const u of up.desired.units) {
+          const k = u.unitKey;
+          const p =
+            u.typeId === 'rpm' || u.typeId === 'srpm'
+              ? rpmFilename({ name: String(k.name), version: String(k.version), release: String(k.release), arch: String(k.arch) })
+              : u.typeId === 'iso'
+                ? String(k.name)
+                : ['cgw', 'ami', 'vhd'].includes(u.typeId) && a.item.src
+                  ? `${u.typeId}/${path.basename(a.item.src)}`
+                  : u.typeId === 'yum_repo_metadata_file'
+                    ? String(k.data_type)
+                    : null;
+          if (p) claimFile(p, u.typeId, `${u.label} (${p})`);
+        }
+      } catch (e) {
+        if (!(e instanceof StagepushError)) throw e;
+        failed.add(`${a.item.src}\0${a.item.name}`);
+        const reason = `repository ${r.id} (its export): ${e.message}`;
+        plan.problems.push({ code: e.code, file: a.item.src ?? undefined, entry: a.item.name, field: 'path', message: reason });
+        const entry = plan.entries.find((x) => x.item === a.item.name && x.src === a.item.src);
+        if (entry) Object.assign(entry, { action: 'failed', reason });
+        plan.changed = false;
+      }
     }
   }
 }

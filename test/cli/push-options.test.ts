@@ -1048,6 +1048,59 @@ test('a destination whose repository exists keeps its type: CGW next to an exist
   assert.equal(push(['-q', later], { dataDir, config }).status, 0, 'and every push after it');
 });
 
+test('a RAW path an export distributor also lays out for a package, or for a CGW file the repository holds, is refused before anything changes (dry run too); the export publishes the tree once it is renamed', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, ['allow_unsigned: true', 'repositories:', '  el9:', '    type: yum', '    distributors:', '      - {type_id: yum_distributor, config: {relative_url: el9}}', '      - {type_id: export_distributor, config: {mode: tree}}', ''].join('\n'));
+  const version = (id: string) => {
+    const r = runCli(['--data-dir', dataDir, 'repo', 'show', id, '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+    return r.status === 0 ? (JSON.parse(r.stdout) as { version: number }).version : null;
+  };
+  // Refused naming the RAW tree (the staged directory) and both paths' owners.
+  const refused = (area: string, dest: string, message: RegExp) => {
+    for (const args of [['--dry-run', '--json', area], ['--json', area]]) {
+      const r = push(args, { dataDir, config });
+      assert.equal(r.status, 3, r.stderr);
+      const problems = (JSON.parse(r.stdout) as Report).problems;
+      assert.deepEqual(problems.map((p) => `${p.code} ${p.file}`), [`PUBLISH_PATH_COLLISION ${path.join(area, dest, 'RAW')}`]);
+      assert.match(problems[0]!.message, message);
+    }
+  };
+  // A staged package and a RAW file of its file name, at the top of the export.
+  const a = path.join(work, 'a');
+  rpm(a, 'el9', 'demo-hello-1.0-1.noarch.rpm');
+  put(path.join(a, 'el9', 'RAW', 'demo-hello-1.0-1.noarch.rpm'), 'not a package\n');
+  refused(a, 'el9', /path "demo-hello-1\.0-1\.noarch\.rpm" of RAW tree el9 collides with rpm:demo-hello-0:1\.0-1\.noarch/);
+  assert.equal(version('el9'), null, 'nothing created');
+  // The package pushed alone, then the tree: the stored package's file name.
+  rmSync(path.join(a, 'el9', 'RAW'), { recursive: true });
+  assert.equal(push(['-q', a], { dataDir, config }).status, 0);
+  const b = path.join(work, 'b');
+  put(path.join(b, 'el9', 'RAW', 'demo-hello-1.0-1.noarch.rpm'), 'not a package\n');
+  refused(b, 'el9', /collides with stored rpm unit demo-hello-1\.0-1\.noarch\.rpm/);
+  assert.equal(version('el9'), 1, 'nothing committed');
+  rmSync(path.join(b, 'el9', 'RAW', 'demo-hello-1.0-1.noarch.rpm'));
+  put(path.join(b, 'el9', 'RAW', 'images', 'demo-hello-1.0-1.noarch.rpm'), 'not a package\n');
+  const ok = push(['--json', b], { dataDir, config });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(readFileSync(path.join(dataDir, 'published', 'export', 'el9', 'images', 'demo-hello-1.0-1.noarch.rpm'), 'utf8'), 'not a package\n');
+
+  // CGW alone makes a repository exported at cgw/<file>; a RAW tree pushed there later with that path.
+  const cgwYaml = readFileSync(path.join(ROOT, 'fixtures', 'staging', 'basic', 'cgw-product', 'CGW', 'cgw.yaml'));
+  const c = path.join(work, 'c');
+  put(path.join(c, 'prod', 'CGW', 'cgw.yaml'), cgwYaml);
+  assert.equal(push(['-q', c], { dataDir, config }).status, 0);
+  const d = path.join(work, 'd');
+  put(path.join(d, 'prod', 'RAW', 'cgw', 'cgw.yaml'), 'a tree\n');
+  refused(d, 'prod', /path "cgw\/cgw\.yaml" of RAW tree prod collides with stored cgw unit cgw\/cgw\.yaml/);
+  assert.equal(version('prod'), 1, 'nothing committed');
+  // A new CGW file of another name is no clash, nor is a changed one of the same name (it replaces it).
+  put(path.join(c, 'prod', 'CGW', 'cgw.yaml'), Buffer.concat([cgwYaml, Buffer.from('# changed\n')]));
+  assert.equal(push(['-q', c], { dataDir, config }).status, 0);
+  assert.equal(version('prod'), 2);
+});
+
 test('a declared repository\'s new relative_url taken by a repository this push creates is refused before anything changes (dry run too)', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');

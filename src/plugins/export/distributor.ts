@@ -20,11 +20,14 @@ import type { Distributor, DistributorFactory, Json, PluginCallConfig, PluginMet
 import { StagepushError } from '../../errors.js';
 import { checkBool, checkEnum, checkKnownKeys, checkPublishKeys, firstProblem, getBool, relativeUrlOf, result } from '../common/config.js';
 import { exposeDirectory, normalizeRelativeUrl, protocolsOf, relativeUrlConflict } from '../common/publish.js';
-import { DIRECTORY_TYPE, PathClaims, checkEntryPath, manifestOf, resolveTreeLink, type DirectoryEntry } from '../common/directory.js';
+import { DIRECTORY_TYPE, PathClaims, manifestOf, resolveTreeLink, type DirectoryEntry } from '../common/directory.js';
 import { DIR_MODE, copyFile0644, fixTreeModes, isWithin, mkdirp } from '../common/fsutil.js';
 import { RPM_TYPES, rebuiltPackageFilename, str } from '../yum/units.js';
 import { LOCATION_FILE, linkedDirOf, readExportLocation, type ExportLocation } from './location.js';
+import { exportPathOf, skippedTypes } from './paths.js';
 import { TarWriter } from './tar.js';
+
+export { exportPathOf };
 
 /** Every built-in content type (an export takes whatever the repository holds). */
 export const EXPORT_TYPES = ['rpm', 'srpm', 'erratum', 'package_group', 'package_category', 'package_environment', 'package_langpacks', 'modulemd', 'modulemd_defaults', 'yum_repo_metadata_file', 'directory', 'iso', 'cgw', 'ami', 'vhd'];
@@ -59,19 +62,9 @@ function dataDirOf(repo: Repository): string | null {
 }
 
 function skipOf(config: PluginCallConfig): string[] {
-  const s = config.get<unknown>('skip');
-  if (Array.isArray(s)) return s.map(String);
-  if (typeof s === 'string' && s.trim()) return s.split(',').map((x) => x.trim()).filter(Boolean);
-  return [];
+  return skippedTypes(config.get<unknown>('skip'));
 }
 
-/** The default file path of a unit in an export. */
-export function exportPathOf(u: Unit): string | null {
-  if (!u.storagePath) return null;
-  if (u.relativePath && checkEntryPath(u.relativePath)) return u.relativePath;
-  const name = typeof u.unitKey.name === 'string' && checkEntryPath(u.unitKey.name) ? u.unitKey.name : path.basename(u.storagePath);
-  return `${u.typeId}/${name}`;
-}
 
 /**
  * The export paths of a repository's units, in the order the engine lists them (type, then unit
