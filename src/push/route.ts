@@ -220,16 +220,20 @@ export function routeItems(items: PushItemLike[], config: StagepushConfig, opts:
       const holds = KIND_HOLDS[repo.kind];
       const supported = opts.importerTypes?.[repo.importer.typeId];
       const isCompanion = [...companionOf.values()].includes(repo.id);
+      // The directory distributor publishes RAW-only repositories (FILE_NOT_RAW_ONLY): a CGW or
+      // cloud image committed to a repository it publishes failed that publish and every later
+      // one. Its importer holds them; the repository does not (a declared `type: directory`).
+      const rawOnly = [...repo.distributors.map((d) => d.typeId), ...(opts.existingDistributors?.(repo.id) ?? [])].includes('directory_distributor');
       for (const e of entries) {
         const fam = itemFamily(e.item);
         if (fam === 'unsupported') continue;
         if (companionOf.has(repo.id) && fam === 'export') continue;
         if (isCompanion && fam !== 'export') continue;
         const typeId = itemTypeId(e.item);
-        const okKind = holds.includes(fam);
+        const okKind = holds.includes(fam) && !(fam === 'export' && rawOnly);
         const okImporter = !supported || storedTypes(typeId).every((t) => supported.includes(t));
         if (!okKind || !okImporter) {
-          const what = `${repo.kind} repository, importer ${repo.importer.typeId}${supported ? ` holds ${supported.join(', ')}` : ''}`;
+          const what = okImporter && fam === 'export' && rawOnly ? `${repo.kind} repository published by directory_distributor, which publishes RAW trees only` : `${repo.kind} repository, importer ${repo.importer.typeId}${supported ? ` holds ${supported.join(', ')}` : ''}`;
           if (several) {
             pushTo(refusedBy, e.index, `${repo.id} (${what})`);
             continue;

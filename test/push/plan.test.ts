@@ -74,6 +74,21 @@ test('routing: a destination declared for a yum and a file repository gives each
   assert.match(none.problems[0]!.message, /any repository of destination mix: mix-files \(file repository.*; mix-yum \(yum repository/);
 });
 
+test('routing: CGW and cloud images are refused by a repository the directory distributor publishes (RAW-only), naming it; a destination also declared for an export repository gives them to that one', () => {
+  const c = parseConfigText('repositories:\n  ks: {type: directory, destinations: [ks, both]}\n  both-export: {type: directory, destinations: [both], distributors: [{type_id: export_distributor}]}\n', '/c');
+  const items = [item('DirectoryPushItem', 'ks', 'ks'), item('CGWPushItem', 'gw.yaml', 'ks'), item('AmiPushItem', 'img.raw', 'ks'), item('DirectoryPushItem', 'both', 'both'), item('CGWPushItem', 'gw2.yaml', 'both')];
+  const importerTypes = { generic_importer: ['cgw', 'ami', 'vhd', 'directory'] };
+  const r = routeItems(items, c, { importerTypes });
+  assert.deepEqual(r.problems.map((p) => `${p.code} ${p.entry}`), ['PUSH_TYPE_NOT_HELD gw.yaml', 'PUSH_TYPE_NOT_HELD img.raw']);
+  assert.match(r.problems[0]!.message, /cannot go to repository ks \(directory repository published by directory_distributor, which publishes RAW trees only\)/);
+  assert.deepEqual(r.assignments.map((a) => `${a.repoId}:${a.item.name}`).sort(), ['both-export:both', 'both-export:gw2.yaml', 'ks:both', 'ks:ks']);
+  // The repository as it exists counts too: one given a directory distributor outside the configuration.
+  const e = parseConfigText('repositories:\n  gw: {type: directory, distributors: [{type_id: export_distributor}]}\n', '/c');
+  const gw = [item('CGWPushItem', 'gw.yaml', 'gw')];
+  assert.deepEqual(routeItems(gw, e, { importerTypes }).problems, []);
+  assert.deepEqual(routeItems(gw, e, { importerTypes, existingDistributors: (id) => (id === 'gw' ? ['export_distributor', 'directory_distributor'] : []) }).problems.map((p) => p.code), ['PUSH_TYPE_NOT_HELD']);
+});
+
 const rpmUnit = (name: string, v: string, sha: string): PlanUnit => ({
   typeId: 'rpm',
   unitKey: { name, epoch: '0', version: v, release: '1', arch: 'noarch', checksum: sha },
