@@ -136,7 +136,11 @@ export async function loadCloudDir(subdir: string, dest: string): Promise<CloudL
     res.problems.push(problem('STAGED_CLOUD_INVALID', 'resources.yaml must be a mapping', { file }));
     return res;
   }
-  if (data.type !== 'AMI' && data.type !== 'VHD') return res; // pushsource yields nothing, silently
+  if (data.type !== 'AMI' && data.type !== 'VHD') {
+    // pushsource yields nothing, silently: said, as a misspelt type (ami) leaves the images out of a push that exits 0.
+    res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${file} is ignored: its type ${JSON.stringify(data.type) ?? 'null'} is neither AMI nor VHD`, { file, field: 'type' }));
+    return res;
+  }
   const loc = { file };
   const need = (cond: boolean, field: string, msg: string) => {
     if (!cond) res.problems.push(problem('STAGED_CLOUD_MISSING_FIELD', msg, { ...loc, field }));

@@ -129,6 +129,17 @@ async function listDir(dir: string): Promise<{ entries?: Dirent[]; badNames?: Ba
   }
 }
 
+/**
+ * An entry of a destination directory that is no type directory (pushsource skips it silently):
+ * said, as a misspelt type directory (RPM, rpms, ERRATUM) would otherwise leave its content out of
+ * a push that exits 0, and a mirror push would remove that content from the repository.
+ */
+function notTypeDir(path: string, name: string): Problem {
+  const upper = name.toUpperCase();
+  const guess = TYPE_DIRS.find((t) => t === upper || t === upper + 'S' || t === upper.replace(/UM$/, 'A'));
+  return problem('STAGED_ENTRY_IGNORED', `${path} is ignored: not a type directory${guess ? ` (did you mean ${guess}?)` : ''}; type directories are ${TYPE_DIRS.join(', ')}`, { file: path });
+}
+
 function badNameProblem(dir: string, name: string): Problem {
   return problem('STAGED_BAD_FILE_NAME', 'the name is not valid UTF-8 (bytes shown as \\xNN); rename it: nothing under it can be named in metadata, reports or repodata', { file: pyJoin(dir, name) });
 }
@@ -166,11 +177,18 @@ async function regularFiles(ctx: Ctx, typeDir: string, report: boolean, notItem?
     let st: Stats | null = null;
     if (d.isSymbolicLink() || ctx.wantStat || !(d.isFile() || d.isDirectory())) {
       st = await statOrNull(path);
-      if (!st) continue; // broken symlink
+      if (!st) {
+        if (report && d.isSymbolicLink()) ctx.res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${path} is ignored: a broken symbolic link`, { file: path }));
+        continue;
+      }
     }
     const isFile = st ? st.isFile() : d.isFile();
     const isDir = st ? st.isDirectory() : d.isDirectory();
-    if (isDir) continue;
+    if (isDir) {
+      // pushsource reads a type directory's own entries only: RPMS/x86_64/*.rpm is not pushed.
+      if (report) ctx.res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${path} is ignored: a subdirectory of ${typeDir}, which is not read recursively`, { file: path }));
+      continue;
+    }
     if (!isFile) {
       if (report) ctx.res.problems.push(problem('STAGED_NOT_REGULAR_FILE', `${path} is ${describeType(st!)}, not a regular file`, { file: path }));
       continue;
@@ -236,9 +254,15 @@ async function walkType(ctx: Ctx, dest: string, destPath: string, type: TypeDir)
     for (const d of entries) {
       const sub = pyJoin(typeDir, d.name);
       const sst = d.isDirectory() ? null : await statOrNull(sub);
-      if (!d.isDirectory() && !sst?.isDirectory()) continue;
+      if (!d.isDirectory() && !sst?.isDirectory()) {
+        res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${sub} is ignored: ${typeDir} holds one directory per image build, each with a resources.yaml`, { file: sub }));
+        continue;
+      }
       const resStat = await statOrNull(pyJoin(sub, 'resources.yaml'));
-      if (!resStat) continue;
+      if (!resStat) {
+        res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${sub} is ignored: it has no resources.yaml`, { file: sub }));
+        continue;
+      }
       if (!resStat.isFile()) {
         res.problems.push(problem('STAGED_NOT_REGULAR_FILE', `${pyJoin(sub, 'resources.yaml')} is ${describeType(resStat)}, not a regular file`, { file: pyJoin(sub, 'resources.yaml') }));
         continue;
@@ -402,12 +426,14 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
   for (const dest of dests) {
     const destPath = pyJoin(topdir, dest);
     // A destination this user cannot list: said once (its type directories cannot even be looked for).
+    let names: string[];
     try {
-      readdirSync(destPath);
+      names = readdirSync(destPath);
     } catch (e) {
       res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(e)}`, { file: destPath }));
       continue;
     }
+    for (const name of names.sort()) if (!(TYPE_DIRS as readonly string[]).includes(name)) res.warnings.push(notTypeDir(pyJoin(destPath, name), name));
     for (const type of TYPE_DIRS) await walkType(ctx, dest, destPath, type);
   }
   // Entries of the metadata file that name no file (pushsource ignores them silently): said, as

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadStaged, type LoadResult } from '../../../src/source/staged/index.js';
+import { TYPE_DIRS } from '../../../src/source/staged/walk.js';
 import { toPushsourceShape } from '../../../src/items/shape.js';
 import { tempDir } from '../../helpers/cli.js';
 import { AMI_ATTRS, ERRATUM, productCert, stage, stagedYaml } from '../../helpers/staged.js';
@@ -64,6 +65,12 @@ test('a full layout: every type, exact values, deterministic order, nothing writ
   assert.deepEqual(
     r.warnings.map((w) => w.message),
     [
+      // What pushsource skips silently is said, items unchanged (a misspelt type directory would leave its content out).
+      `${top}dest1/UNKNOWN is ignored: not a type directory; type directories are ${TYPE_DIRS.join(', ')}`,
+      `${top}dest1/files is ignored: not a type directory (did you mean FILES?); type directories are ${TYPE_DIRS.join(', ')}`,
+      `${top}dest1/loose.txt is ignored: not a type directory; type directories are ${TYPE_DIRS.join(', ')}`,
+      `${top}dest1/FILES/subdir is ignored: a subdirectory of ${top}dest1/FILES, which is not read recursively`,
+      `${top}dest1/COMPS/broken.xml is ignored: a broken symbolic link`,
       `Unsupported content found: ${top}dest1/DOCKER/x.tar`,
       `Unsupported content found: ${top}dest1/CHANNEL_DUMPS/y.iso`,
       // pushsource ignores an entry naming no file silently; it is said (a warning, nothing refused).

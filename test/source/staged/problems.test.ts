@@ -619,3 +619,40 @@ test('CLOUD_IMAGES: an unquoted release.date (YAML reads 20240115 as an integer)
     assert.equal(rb.items.length, 0, date);
   }
 });
+
+test('what the walk skips is said: a misspelt type directory, a subdirectory of one, a broken link, a cloud image directory it cannot read', async () => {
+  const resources = (type: string) => `type: ${type}\ndescription: d\nbuild: {name: rhel-ec2, version: '9', respin: '1'}\nrelease: {date: '20240115'}\nimages: [{path: a.raw, architecture: x86_64}]\n`;
+  const root = stage({
+    'd/RPM/a.rpm': 'rpm',
+    'd/errata/e.yaml': 'e',
+    'd/ERRATUM/e.yaml': 'e',
+    'd/notes.txt': 'n',
+    'd/RPMS/x86_64/b.rpm': 'rpm',
+    'd/CGW/gone.yaml': { symlink: '/nonexistent/gone.yaml' },
+    'd/CLOUD_IMAGES/lower/resources.yaml': resources('ami'),
+    'd/CLOUD_IMAGES/noresources/a.raw': 'a',
+    'd/CLOUD_IMAGES/loose.raw': 'a',
+    'd/CLOUD_IMAGES/good/resources.yaml': resources('AMI'),
+  });
+  const r = await loadStaged([`staged:${root}`]);
+  assert.deepEqual(r.problems, []);
+  // The items are pushsource's: only the well-formed cloud image.
+  assert.deepEqual(r.items.map((i) => [i.kind, i.name]), [['AmiPushItem', 'a.raw']]);
+  const ignored = r.warnings.filter((w) => w.code === 'STAGED_ENTRY_IGNORED');
+  assert.deepEqual(ignored.map((w) => w.file).sort(), [
+    `${root}/d/CGW/gone.yaml`,
+    `${root}/d/CLOUD_IMAGES/loose.raw`,
+    `${root}/d/CLOUD_IMAGES/lower/resources.yaml`,
+    `${root}/d/CLOUD_IMAGES/noresources`,
+    `${root}/d/ERRATUM`,
+    `${root}/d/RPM`,
+    `${root}/d/RPMS/x86_64`,
+    `${root}/d/errata`,
+    `${root}/d/notes.txt`,
+  ]);
+  hasProblem(ignored, { file: `${root}/d/RPM`, message: /not a type directory \(did you mean RPMS\?\)/ });
+  hasProblem(ignored, { file: `${root}/d/errata`, message: /did you mean ERRATA\?/ });
+  hasProblem(ignored, { file: `${root}/d/ERRATUM`, message: /did you mean ERRATA\?/ });
+  hasProblem(ignored, { file: `${root}/d/RPMS/x86_64`, message: /not read recursively/ });
+  hasProblem(ignored, { file: `${root}/d/CLOUD_IMAGES/lower/resources.yaml`, field: 'type', message: /type "ami" is neither AMI nor VHD/ });
+});
