@@ -19,7 +19,7 @@ import {
 import type { PushItem } from '../../items/types.js';
 import { parseProductCertificate, ProductIdError } from '../../formats/productid/index.js';
 import { ioReason, itemErrorProblems, notYetNamed, problem, pyJoin } from './common.js';
-import { loadMetadata, type StagingMetadata } from './metadata.js';
+import { loadMetadata, METADATA_FILES, type StagingMetadata } from './metadata.js';
 import { UNSUPPORTED_ENTRY_RE } from './schemas.js';
 import { loadErratumFile, type ParsedCache } from './errata.js';
 import { amiFromAttributes, loadCloudDir } from './cloud.js';
@@ -404,6 +404,12 @@ export async function walkTopdir(topdir: string, opts: { wantStat: boolean; pars
   const md = await loadMetadata(topdir);
   res.metadataFile = md.file;
   res.problems.push(...md.problems);
+  // pushsource reads the first metadata file and ignores the others silently: one left over from an
+  // earlier staging (an old pub-mapfile.json beside a new staged.yaml) would give files stale entries.
+  for (const name of md.file ? METADATA_FILES.slice(METADATA_FILES.indexOf(md.basename as (typeof METADATA_FILES)[number]) + 1) : []) {
+    const other = pyJoin(topdir, name);
+    if (await statOrNull(other)) res.warnings.push(problem('STAGED_ENTRY_IGNORED', `${other} is ignored: ${md.basename} is read (the first of ${METADATA_FILES.join(', ')})`, { file: other }));
+  }
   const { entries, badNames, error } = await listDir(topdir);
   if (!entries) {
     res.problems.push(problem('STAGED_DIR_UNREADABLE', `cannot list: ${ioReason(error)}`, { file: topdir }));

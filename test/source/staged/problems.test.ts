@@ -154,8 +154,14 @@ test('PRODUCTID problems', async () => {
 test('metadata precedence: staged.yaml, staged.yml, staged.json, pub-mapfile.json (first wins)', async () => {
   const entry = (desc: string) => stagedYaml([{ relative_path: 'd/FILES/a', attributes: { description: desc } }]);
   const files = { 'staged.yml': entry('yml'), 'staged.json': entry('json'), 'pub-mapfile.json': entry('pub'), 'd/FILES/a': 'a' };
-  let r = await loadStaged([`staged:${stage(files)}`]);
+  const both = stage(files);
+  let r = await loadStaged([`staged:${both}`]);
   assert.equal((r.items[0] as { description: string }).description, 'yml');
+  // The files not read are said (one left over would give the staged files stale entries unseen).
+  assert.deepEqual(
+    r.warnings.map((w) => [w.code, w.file, w.message]),
+    ['staged.json', 'pub-mapfile.json'].map((n) => ['STAGED_ENTRY_IGNORED', `${both}/${n}`, `${both}/${n} is ignored: staged.yml is read (the first of staged.yaml, staged.yml, staged.json, pub-mapfile.json)`]),
+  );
   r = await loadStaged([`staged:${stage({ ...files, 'staged.yaml': entry('yaml') })}`]);
   assert.equal((r.items[0] as { description: string }).description, 'yaml');
   const { 'staged.yml': _y, ...noYml } = files;
@@ -166,6 +172,7 @@ test('metadata precedence: staged.yaml, staged.yml, staged.json, pub-mapfile.jso
   r = await loadStaged([`staged:${root}`]);
   assert.equal((r.items[0] as { description: string }).description, 'pub');
   assert.equal(r.sources[0]!.metadataFile, `${root}/pub-mapfile.json`);
+  assert.deepEqual(r.warnings, []);
   // an invalid lower-precedence file is ignored
   r = await loadStaged([`staged:${stage({ ...files, 'staged.json': '{{{' })}`]);
   assert.deepEqual(r.problems, []);
