@@ -121,6 +121,18 @@ export function decodeStagedText(buf: Buffer): { text: string; error?: undefined
 const YAML_NON_PRINTABLE = /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 /**
+ * JSON.parse's message made readable in a one-line problem: V8 names a character offset ("at
+ * position 188"), which in a pretty-printed pub-mapfile.json or advisory points nowhere one can
+ * see, so it becomes the line and column; and it quotes the text around a bad token with its line
+ * breaks (a YAML document in a .json file), which are written escaped.
+ */
+function jsonErrorText(message: string, text: string): string {
+  const pos = / at position (\d+)/.exec(message);
+  const out = pos ? message.replace(pos[0], ` at ${lineCol(text, Number(pos[1]))}`).replace(/ \(line \d+ column \d+\)$/, '') : message;
+  return out.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+}
+
+/**
  * `exactIntegers`: an integer beyond 2^53 is read as its digits (see integersOf), for an
  * advisory, whose integers pushsource turns into strings; elsewhere it is refused, naming where
  * it is (as digits it would pass a field that must be a string; as a number it would be rounded).
@@ -143,7 +155,7 @@ export async function parseData(text: string, asJson: boolean, opts: { exactInte
       if (deep >= 0) return { error: `invalid JSON: ${tooDeep(MAX_JSON_DEPTH, '')} (${lineCol(text, deep)})` };
       return { value: parseJsonExact(text, opts.exactIntegers ? 'digits' : 'refuse') };
     } catch (e) {
-      return { error: `invalid JSON: ${(e as Error).message}` };
+      return { error: `invalid JSON: ${jsonErrorText((e as Error).message, text)}` };
     }
   }
   // NEL is a line break to PyYAML (YAML 1.1), read as LF: left as a character, a quoted

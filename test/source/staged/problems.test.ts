@@ -663,3 +663,18 @@ test('what the walk skips is said: a misspelt type directory, a subdirectory of 
   hasProblem(ignored, { file: `${root}/d/RPMS/x86_64`, message: /not read recursively/ });
   hasProblem(ignored, { file: `${root}/d/CLOUD_IMAGES/lower/resources.yaml`, field: 'type', message: /type "ami" is neither AMI nor VHD/ });
 });
+
+test('a JSON metadata file that does not parse: the line and column of the fault, the message on one line', async () => {
+  // A trailing comma in a pretty-printed pub-mapfile.json: json.loads says line 11 column 9 (char 188).
+  const pretty = JSON.stringify({ header: { version: '0.2' }, payload: { files: [{ relative_path: 'd/FILES/a', attributes: { description: 'x' } }] } }, null, 2).replace('"x"', '"x",');
+  let root = stage({ 'pub-mapfile.json': pretty, 'd/FILES/a': 'a' });
+  let r = await loadStaged([`staged:${root}`]);
+  const parse = (list: typeof r.problems) => list.filter((p) => p.code === 'STAGED_METADATA_PARSE');
+  assert.deepEqual(parse(r.problems).map((p) => [p.file, p.message]), [[`${root}/pub-mapfile.json`, 'invalid JSON: Expected double-quoted property name in JSON at line 11, column 9']]);
+  // YAML written into pub-mapfile.json: the quoted text's line breaks are escaped.
+  root = stage({ 'pub-mapfile.json': 'header:\n  version: "0.2"\n', 'd/FILES/a': 'a' });
+  r = await loadStaged([`staged:${root}`]);
+  const [p] = parse(r.problems);
+  assert.match(p!.message, /^invalid JSON: Unexpected token 'h', "header:\\n {2}"\.\.\. is not valid JSON$/);
+  assert.ok(!p!.message.includes('\n'));
+});
