@@ -75,10 +75,12 @@ export function amiFromAttributes(
     problems.push(problem('STAGED_AMI_MISSING_FIELD', 'an AMI needs attributes.release (product, date, arch, respin) and the other AMI attributes', { ...loc, field: 'attributes.release' }));
   }
   problems.push(...amiRawProblems(attributes, loc, 'attributes.'));
-  const rel: Record<string, unknown> = {};
-  if (isPlainObject(release)) for (const k of RELEASE_KEYS) if (k in release) rel[k] = release[k];
+  const at = (field: string) => ({ file: loc.file ?? base.src, ...(loc.entry !== undefined ? { entry: loc.entry } : {}), field });
+  // AmiRelease(**{k: release[k] for its fields}): another key (the schema allows it: a misspelt
+  // varient) is dropped as pushsource drops it, and named.
+  const rel: Record<string, unknown> = isPlainObject(release) ? namedKeysOnly(release, RELEASE_KEYS, 'AmiRelease', at('attributes.release'), warnings) : {};
   const input: Record<string, unknown> = { ...base, state: 'PENDING', release: rel };
-  copyRaw(attributes, input, { billingCodes: { loc: { file: loc.file ?? base.src, ...(loc.entry !== undefined ? { entry: loc.entry } : {}), field: 'attributes.billing_codes' }, warnings } });
+  copyRaw(attributes, input, { billingCodes: { loc: at('attributes.billing_codes'), warnings } });
   // The model runs whatever the checks above said: its problems on other fields are listed too.
   try {
     const item = amiPushItem(input as { name: unknown });

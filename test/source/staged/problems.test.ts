@@ -533,7 +533,7 @@ test('CLOUD_IMAGES: an AMI description that is not a string is one problem, not 
   assert.deepEqual(r.problems.filter((p) => p.field === 'description').map((p) => p.code), ['STAGED_CLOUD_MISSING_FIELD']);
 });
 
-test('keys the schema allows in a reference, a module or billing_codes, which pushsource drops, are dropped with a warning (not refused); a package keeps refusing them', async () => {
+test('keys the schema allows in a reference, a module, billing_codes or an AMI release, which pushsource drops, are dropped with a warning (not refused); a package keeps refusing them', async () => {
   const pkgs = (ERRATUM.pkglist as Array<Record<string, unknown>>)[1]!;
   const root = stage({
     'd/ERRATA/extra.json': JSON.stringify({
@@ -541,7 +541,9 @@ test('keys the schema allows in a reference, a module or billing_codes, which pu
       references: [{ href: 'https://x/CVE-2024-1', id: 'CVE-2024-1', title: 'CVE-2024-1', type: 'cve', cvss3_score: '7.5' }],
       pkglist: [{ ...pkgs, module: { name: 'm', stream: 's', version: '1', context: 'c', arch: 'x86_64', id: 7 } }],
     }),
-    'staged.yaml': stagedYaml([{ relative_path: 'd/AWS_IMAGES/ami.raw', attributes: { ...AMI_ATTRS, billing_codes: { name: 'Hourly2', codes: ['bp-6fa54006'], note: 'x' } } }]),
+    'staged.yaml': stagedYaml([
+      { relative_path: 'd/AWS_IMAGES/ami.raw', attributes: { ...AMI_ATTRS, billing_codes: { name: 'Hourly2', codes: ['bp-6fa54006'], note: 'x' }, release: { ...AMI_ATTRS.release, varient: 'Server' } } },
+    ]),
     'd/AWS_IMAGES/ami.raw': '',
   });
   const r = await loadStaged([`staged:${root}`]);
@@ -552,11 +554,13 @@ test('keys the schema allows in a reference, a module or billing_codes, which pu
   assert.deepEqual(e.references, [{ href: 'https://x/CVE-2024-1', id: 'CVE-2024-1', title: 'CVE-2024-1', type: 'cve' }]);
   assert.deepEqual(e.pkglist[0]!.module, { name: 'm', stream: 's', version: '1', context: 'c', arch: 'x86_64' });
   assert.deepEqual(a.billing_codes, { name: 'Hourly2', codes: ['bp-6fa54006'] });
+  assert.equal(a.release?.variant, AMI_ATTRS.release.variant);
   const file = `${root}/d/ERRATA/extra.json`;
   hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file, entry: ERRATUM.id, field: 'references[0].cvss3_score', message: new RegExp(`^${file}: .*references\\[0\\]\\.cvss3_score is ignored \\(ErratumReference has no such field`) });
   hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file, entry: ERRATUM.id, field: 'pkglist[0].module.id', message: /ErratumModule has no such field/ });
   hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file: `${root}/staged.yaml`, entry: 'd/AWS_IMAGES/ami.raw', field: 'attributes.billing_codes.note', message: /AmiBillingCodes has no such field/ });
-  assert.equal(r.warnings.filter((w) => w.code === 'STAGED_FIELD_IGNORED').length, 3);
+  hasProblem(r.warnings, { code: 'STAGED_FIELD_IGNORED', file: `${root}/staged.yaml`, entry: 'd/AWS_IMAGES/ami.raw', field: 'attributes.release.varient', message: /AmiRelease has no such field/ });
+  assert.equal(r.warnings.filter((w) => w.code === 'STAGED_FIELD_IGNORED').length, 4);
   // The schema's additionalProperties: false still refuses a package's unknown key, and an AMI attribute's.
   const bad = stage({
     'd/ERRATA/pkg.json': JSON.stringify({ ...ERRATUM, pkglist: [{ ...pkgs, packages: [{ ...(pkgs.packages as object[])[0], cvss3_score: '7.5' }] }] }),
