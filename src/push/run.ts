@@ -1231,9 +1231,18 @@ function pathCollisions(repos: RepoSpec[], desired: Map<string, DesiredItem[]>, 
       // <type>/<file name>, and in manifest mode manifest.json.
       const exported = new PathClaims();
       if (exportsManifest(r)) exported.reserve('manifest.json', 'the export manifest (export_distributor, mode manifest)');
+      // One CGW or image staged twice for the repository (two staging directories of one URL, the
+      // same area given twice) is one unit with one path when it is the same; else the plan says
+      // PUSH_STAGED_TWICE, as for a FILES name.
+      const exportedUnits = new Set<string>();
       for (const d of desired.get(r.id) ?? []) {
         const a = d.assignment;
         try {
+          if (!d.tree && ['cgw', 'ami', 'vhd'].includes(a.typeId) && a.item.src) {
+            const key = `${a.typeId}/${path.basename(a.item.src)}\u0000${a.item.name}`;
+            if (exportedUnits.has(key)) continue;
+            exportedUnits.add(key);
+          }
           if (d.tree) {
             for (const e of d.tree) {
               if (e.type === 'dir') exported.claimDir(e.path, `RAW tree ${a.item.name}`);

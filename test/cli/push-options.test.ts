@@ -12,6 +12,7 @@ import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 import { keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
+import { AMI_ATTRS, stagedYaml } from '../helpers/staged.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
 import { readRpmFileSync } from '../../src/formats/rpm/read.js';
 import { TAG } from '../../src/formats/rpm/tags.js';
@@ -732,6 +733,37 @@ test('two FILES given one file name for one repository are refused (exit 3), eac
   const dry = push(['--dry-run', '--json', root], { dataDir, config });
   assert.equal(dry.status, 3, dry.stderr);
   assert.deepEqual((JSON.parse(dry.stdout) as Report).problems.map((p) => p.code), ['PUSH_STAGED_TWICE', 'PUSH_STAGED_TWICE']);
+});
+
+test('one CGW file and one AWS image staged alike in two staging directories of one URL are one unit each; with other content, PUSH_STAGED_TWICE', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const dirs = ['a', 'b'].map((n) => path.join(work, n));
+  for (const d of dirs) {
+    put(path.join(d, 'dc', 'CGW', 'cgw.yaml'), '- type: product\n  action: create\n  metadata: {name: P, productCode: P}\n');
+    put(path.join(d, 'dc', 'AWS_IMAGES', 'img.raw'), 'snapshot');
+    put(path.join(d, 'staged.yaml'), stagedYaml([{ relative_path: 'dc/AWS_IMAGES/img.raw', attributes: AMI_ATTRS }]));
+  }
+  const url = `staged:${dirs.join(',')}`;
+  const r = push(['--json', url], { dataDir, config });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(rep.problems, []);
+  const units = (JSON.parse(runCli(['--data-dir', dataDir, 'content', 'list', '--repo', 'dc', '--json']).stdout) as Array<{ typeId: string }>).map((u) => u.typeId).sort();
+  assert.deepEqual(units, ['ami', 'cgw']);
+  const again = push(['--json', url], { dataDir, config });
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok((JSON.parse(again.stdout) as Report).items.every((i) => i.action === 'unchanged'), again.stdout);
+  // Other content under one name: the plan names both files (not a clash of export paths).
+  put(path.join(dirs[1]!, 'dc', 'CGW', 'cgw.yaml'), '- type: product\n  action: delete\n  metadata: {name: P, productCode: P}\n');
+  const other = push(['--json', url], { dataDir, config });
+  assert.equal(other.status, 3, other.stderr);
+  assert.deepEqual((JSON.parse(other.stdout) as Report).problems.map((p) => [p.code, p.file]), [
+    ['PUSH_STAGED_TWICE', path.join(dirs[0]!, 'dc', 'CGW', 'cgw.yaml')],
+    ['PUSH_STAGED_TWICE', path.join(dirs[1]!, 'dc', 'CGW', 'cgw.yaml')],
+  ]);
 });
 
 test('a reader that goes away (cron: push … 2>&1 | head -1) does not fail the push: it completes, exit 0, audit trail kept', async () => {
