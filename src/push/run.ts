@@ -160,6 +160,20 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         existingDistributors: (id) => (engine!.hasRepo(id) ? engine!.distributors(id).map((d) => d.typeId) : []),
       }));
       problems.push(...route.problems);
+      // An entry the walk ignores (a misspelt type directory, RPMS/x86_64/, a broken link: only
+      // warned of) in a destination pushed in mirror mode: what it holds would be taken for
+      // absent and removed from the repository. Refused, not warned, there.
+      const included = new Set(route.assignments.map((a) => a.dest));
+      for (const w of loadedItems.warnings) {
+        if (w.code !== 'STAGED_ENTRY_IGNORED' || !w.file) continue;
+        const root = loadedItems.dirs.find((d) => w.file!.startsWith(d.endsWith('/') ? d : `${d}/`));
+        const dest = root ? w.file.slice(root.length).replace(/^\/+/, '').split('/')[0] : undefined;
+        if (!dest || !included.has(dest)) continue;
+        for (const r of route.repos) {
+          if (r.pushMode !== 'mirror' || !r.destinations.includes(dest) || route.partial.has(r.id)) continue;
+          problems.push({ code: 'PUSH_MIRROR_IGNORED_ENTRY', file: w.file, entry: r.id, field: 'push_mode', message: `${w.message}; repository ${r.id} is pushed in mirror mode, which would remove what it holds as absent: fix or remove the entry` });
+        }
+      }
       // A --dest naming no destination of the staging areas (a typo in a cron line) is said, not
       // silently an empty push.
       if (opts.dest?.length) {

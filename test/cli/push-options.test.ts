@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT } from '../../src/errors.js';
 import { ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
-import { keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
+import { COMPS, keyIds, MODULES, push, RPMS, sha256, writeStagedYaml } from '../helpers/push.js';
 import { AMI_ATTRS, stagedYaml } from '../helpers/staged.js';
 import { buildRpm } from '../../src/formats/rpm/writer.js';
 import { readRpmFileSync } from '../../src/formats/rpm/read.js';
@@ -544,6 +544,33 @@ test('a declared importer signing policy holds for the push that declares it: re
   assert.deepEqual((JSON.parse(ok.stdout) as { repositories: Array<{ config_changes?: string[] }> }).repositories[0]!.config_changes, ['importer yum_importer: config']);
   assert.equal(show().version, 2);
   assert.deepEqual(show().importer.config, { require_signature: true, allowed_keys: [keyIds().A] });
+});
+
+test('a mirror push refuses an entry the walk ignores in its destination (RPMS misspelt RPM: its packages would be removed as absent); an additive push only warns', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  const root = path.join(work, 'area');
+  rpm(root, 'd1', 'demo-tools-2.0-1.noarch.rpm');
+  put(path.join(root, 'd1', 'COMPS', 'comps.xml'), COMPS);
+  const declare = (mode: string) => writeFileSync(config, `allowed_signing_keys: [${keyIds().A}]\nrepositories:\n  m: {type: yum, destinations: [d1], push_mode: ${mode}}\n`);
+  declare('mirror');
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0);
+  renameSync(path.join(root, 'd1', 'RPMS'), path.join(root, 'd1', 'RPM'));
+  for (const args of [['--dry-run'], []]) {
+    const r = push(['--json', ...args, root], { dataDir, config });
+    assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+    const rep = JSON.parse(r.stdout) as Report & { problems: Array<{ code: string; file?: string; message: string }> };
+    assert.deepEqual(rep.problems.map((p) => `${p.code} ${path.relative(root, p.file ?? '')}`), ['PUSH_MIRROR_IGNORED_ENTRY d1/RPM']);
+    assert.match(rep.problems[0]!.message, /did you mean RPMS\?.*repository m is pushed in mirror mode/);
+  }
+  const units = () => (JSON.parse(runCli(['--data-dir', dataDir, '--config', config, 'content', 'list', '--repo', 'm', '--json']).stdout) as Array<{ typeId: string }>).filter((u) => u.typeId === 'rpm').length;
+  assert.equal(units(), 1, 'nothing removed');
+  declare('additive');
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok((JSON.parse(r.stdout) as { warnings: Array<{ code: string }> }).warnings.some((w) => w.code === 'STAGED_ENTRY_IGNORED'));
+  assert.equal(units(), 1);
 });
 
 test('a long key id in a declared importer allowed_keys is compared whole: the signing key\'s short id under other leading digits lets nothing in (exit 4, the dry run alike), the right long id does', () => {
