@@ -1,7 +1,7 @@
 /**
  * Named crash checkpoints for the crash-safety tests. When the environment variable
  * STAGEPUSH_CRASH_AT names a checkpoint ("file-written", "in-transaction", "after-commit",
- * "publish-written", "publish-recorded"; optionally prefixed by the operation, e.g.
+ * "publish-written", "publish-recorded", "unpublished"; optionally prefixed by the operation, e.g.
  * "upload:in-transaction", and suffixed by "#N" to crash at the Nth hit), the process kills
  * itself with SIGKILL there. Unset in production: a no-op.
  */

@@ -657,6 +657,9 @@ class EngineImpl implements Engine, ConduitHost {
       }
       // What its distributors kept from orphan clean-up (packages served for old metadata) goes with them.
       for (const d of dists) this.store.unpin(publishPinName(id, `distributor:${d.id}`));
+      // Its trees are unpublished, the repository not deleted yet: a crash here leaves a
+      // repository whose published paths are gone (publishDue publishes it again).
+      checkpoint('unpublished');
       this.st.deleteRepo(id);
       fs.rmSync(path.join(this.dataDir, 'working', id), { recursive: true, force: true });
       return true;
@@ -1502,7 +1505,11 @@ class EngineImpl implements Engine, ConduitHost {
   private publishDue(repo: RepoRow, d: DistributorRow, p: LoadedPlugin, config: Record<string, unknown> = parseJson<Record<string, unknown>>(d.config, {})): boolean {
     const last = this.st.lastPublish(repo.id, d.id, 'published');
     const lastAttempt = this.st.lastPublish(repo.id, d.id);
-    return !(last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === this.configHash(p, config));
+    if (!(last && lastAttempt && last.seq === lastAttempt.seq && last.version === repo.version && last.config_hash === this.configHash(p, config))) return true;
+    // A published path that is gone (a repo delete killed after its distributors unpublished the
+    // tree, before the repository was deleted; a tree removed by hand) serves nothing: the record
+    // alone would skip the publish for ever, and report the missing path as published.
+    return parseJson<string[]>(last.published_paths, []).some((pp) => !fs.existsSync(pp));
   }
 
   /**

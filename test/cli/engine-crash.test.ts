@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { engineEnv, finished, type EngineEnv } from '../helpers/engine.js';
+import { RPMS } from '../helpers/push.js';
 
 function ok(r: { status: number | null; stderr: string; stdout?: string }, what = ''): void {
   assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stderr}\n${r.stdout ?? ''}`);
@@ -145,4 +146,25 @@ test('SIGKILL upload, copy and publish at 30 random moments (seeded)', async () 
   assert.ok(killedMidway > 0, `some runs were killed midway (runs took ${JSON.stringify(took)} ms)`);
   const f = e.json(['fsck']);
   ok(f, 'final fsck');
+});
+
+test('SIGKILL repo delete after its distributors unpublished, before the repository was deleted: the next publish (not forced) publishes the tree again', () => {
+  const e = engineEnv();
+  ok(e.cli(['repo', 'create', 'y', '--importer', 'yum_importer']));
+  ok(e.cli(['repo', 'distributor', 'add', 'y', 'yum_distributor', '--distributor-config', 'relative_url=y']));
+  ok(e.cli(['content', 'upload', '--repo', 'y', path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm')]));
+  ok(e.cli(['repo', 'publish', 'y']));
+  const repomd = path.join(e.dataDir, 'published', 'http', 'y', 'repodata', 'repomd.xml');
+  assert.ok(fs.existsSync(repomd), 'published');
+  const killed = e.cli(['repo', 'delete', 'y'], { STAGEPUSH_CRASH_AT: 'delete:unpublished' });
+  assert.equal(killed.signal, 'SIGKILL', `repo delete should have been killed: status ${killed.status}\n${killed.stderr}`);
+  assert.equal(e.json(['repo', 'show', 'y']).status, 0, 'the repository is still there');
+  assert.ok(!fs.existsSync(repomd), 'its tree was unpublished');
+  const next = e.json(['repo', 'publish', 'y']);
+  ok(next, 'next publish');
+  assert.equal(next.out[0].status, 'published', 'not skipped: the recorded tree is gone');
+  assert.ok(fs.existsSync(repomd), 'published again');
+  ok(e.cli(['fsck']), 'fsck');
+  assert.equal(e.json(['repo', 'publish', 'y']).out[0].status, 'skipped', 'then skipped as before');
+  ok(e.cli(['repo', 'delete', 'y']), 'the delete run again');
 });
