@@ -530,6 +530,14 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // each is locked with the push's own (found under the locks: the transaction is run again
       // with their locks when planning finds more), reported and published.
       const shared = new Map<string, string[]>();
+      // What earlier pushes owed, read as this push first owes the repositories in `shared` (once:
+      // an attempt run again finds its own rows), and put back for those it did not change.
+      let owedBefore: ReturnType<PushCache['pendingPublishes']> | undefined;
+      const unowe = (id: string) => {
+        const prior = owedBefore?.get(id);
+        if (prior) cache.owePublish(id, prior.version, prior.why, prior.created);
+        else cache.publishPaid(id);
+      };
       const addShared = (found: Map<string, string[]>): boolean => {
         let grew = false;
         for (const [id, why] of found) {
@@ -557,7 +565,17 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
               // directories are synced once, before the engine commits the rows that reference them.
               deferDurability();
               try {
-                return await importAll(batch, locked);
+                const ok = await importAll(batch, locked);
+                // Owed before the commit, not after it: a push killed between its commit and
+                // here left the new versions of the repositories sharing its units unpublished,
+                // owed nowhere, so no later push of other destinations published them. One the
+                // commit does not change is forgotten below (or by the next push: its version is
+                // published).
+                if (ok) {
+                  owedBefore ??= cache.pendingPublishes();
+                  for (const [id, why] of shared) oweShared(id, (versionsBefore.get(id) ?? 0) + 1, why);
+                }
+                return ok;
               } finally {
                 await flushDurabilityAsync();
               }
@@ -589,7 +607,8 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
         }
       } catch (e) {
         // Refused or failed before the commit: the repositories this push created go again (a
-        // refused push leaves no empty repository behind).
+        // refused push leaves no empty repository behind), and what it owed is as it was.
+        if (owedBefore) for (const id of shared.keys()) unowe(id);
         for (const id of created) {
           try {
             if (await engine.discardCreated(id)) log.line(`repository ${id}, created by this push, deleted again: the push did not commit`);
@@ -698,23 +717,31 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
       // The repositories sharing a unit this push updated that got a new version with its commit
       // (one locked on a guess that the commit did not change is not the push's).
       const sharedChanged: string[] = [];
-      const owedBefore = cache.pendingPublishes();
       for (const [id, why] of shared) {
         const before = versionsBefore.get(id) ?? null;
         const after = engine.repoVersion(id);
-        if (after === before) continue;
+        if (after === before) {
+          // Owed before the commit on a guess the commit did not bear out: as it was.
+          if (owedBefore) unowe(id);
+          continue;
+        }
         sharedChanged.push(id);
         report.repositories.push(sharedReport(id, why, before, after, 'skipped', engine, cfg));
         log.line(`repository ${id}: version ${before ?? 0} -> ${after}, ${why.join('; ')}`);
-        // Owed until published (not by a --skip publish push, nor by one that fails or is stopped
-        // before it publishes it): no later push of its own destinations would publish it (its
-        // staging area may not be pushed again, or be refused against the new shared unit).
-        // What an earlier push owed is kept with it, unless owed by a repository of this id deleted since.
-        const prior = owedBefore.get(id);
-        const owed = prior && sameRepo(prior, engine, id) ? prior.why : [];
-        cache.owePublish(id, after, [...new Set([...owed, ...why.map((w) => w.replace(/ by this push$/, ` by push ${pushId}`))])], engine.repoCreated(id));
+        oweShared(id, after, why);
       }
       return { repos, engine, shared: sharedChanged };
+      /**
+       * Owed until published (not by a --skip publish push, nor by one that fails or is stopped
+       * before it publishes it): no later push of its own destinations would publish it (its
+       * staging area may not be pushed again, or be refused against the new shared unit). What an
+       * earlier push owed is kept with it, unless owed by a repository of this id deleted since.
+       */
+      function oweShared(id: string, version: number | null, why: string[]): void {
+        const prior = owedBefore?.get(id);
+        const owed = prior && sameRepo(prior, engine!, id) ? prior.why : [];
+        cache.owePublish(id, version, [...new Set([...owed, ...why.map((w) => w.replace(/ by this push$/, ` by push ${pushId}`))])], engine!.repoCreated(id));
+      }
     }
 
     // 7. Publish: every repository of the push whose current version is not published (or all

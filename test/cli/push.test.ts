@@ -884,6 +884,32 @@ test('a repository changed through a shared advisory by a push that did not publ
   db.close();
 });
 
+test('a push killed just after its commit (SIGKILL) leaves the repository its shared advisory changed owed: the next push of other destinations publishes it, with its hooks, once', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const config = writeConfig(work, `hooks:\n  post_publish: ["echo $REPO_ID $VERSION >> ${hooksLog}"]\n`);
+  const area = (name: string, dests: string[], id: string, text: string, updated: string) => advisoryArea(path.join(work, name), dests, id, text, updated);
+  type Rep = { repositories: Array<{ id: string; status: string; previous_version: number; version: number; shared_updates?: string[] }> };
+  const run = (args: string[], env: Record<string, string> = {}) => runCli(['--data-dir', dataDir, '--config', config, 'push', '--json', ...args], { env: { STAGEPUSH_CONFIG: '', XDG_CONFIG_HOME: path.join(dataDir, 'no-xdg'), ...env } });
+  const states = (rep: Rep) => rep.repositories.map((x) => `${x.id} ${x.status} ${x.previous_version} -> ${x.version}`);
+  assert.equal(run([area('a1', ['ya', 'yb'], 'SHARED-7', 'first text', '2026-01-01 00:00:00')]).status, 0);
+  rmSync(hooksLog);
+  // a2 moves the advisory forward in ya only. Its first transaction finds yb sharing it and
+  // commits nothing; the second (holding yb's lock too) commits both new versions, and is killed.
+  const killed = run([area('a2', ['ya'], 'SHARED-7', 'second text', '2026-02-01 00:00:00')], { STAGEPUSH_CRASH_AT: 'transaction:after-commit#2' });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const versions = runCli(['--data-dir', dataDir, '--config', config, 'repo', 'list', '--json'], { env: { STAGEPUSH_CONFIG: '' } });
+  assert.deepEqual((JSON.parse(versions.stdout) as Array<{ id: string; version: number }>).map((r) => `${r.id} ${r.version}`), ['ya 2', 'yb 2'], 'killed after the commit');
+  // A push of another destination publishes yb (ya is its own push's to complete).
+  const other = run([area('b', ['yc'], 'OTHER-1', 'other', '2026-01-01 00:00:00')]);
+  assert.equal(other.status, 0, other.stderr);
+  assert.deepEqual(states(JSON.parse(other.stdout) as Rep), ['yc published 0 -> 1', 'yb published 2 -> 2']);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n').sort(), ['yb 2', 'yc 1']);
+  // Paid: not again.
+  assert.deepEqual(states(JSON.parse(run([path.join(work, 'b')]).stdout) as Rep), ['yc skipped 1 -> 1']);
+});
+
 test('an owed publish is forgotten when its repository is deleted and made again with its id: a later push neither publishes the new one as sharing the advisory nor runs its hooks', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
