@@ -786,9 +786,17 @@ export async function runPush(opts: PushOptions): Promise<PushReport> {
           .filter((r) => cache.claimHooks(r.id) || (log.line(`hooks of ${r.id}: owed, and being run by another push running now: left to it`), false))
           .map((r) => r.id),
       );
-      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal);
+      // Each repository's outcome is recorded as soon as its hooks ran: a push killed during a
+      // later repository's hooks left every repository's owed, and the next push ran the hooks
+      // that had succeeded again (every mirror notified twice for one version).
+      const recorded = new Set<string>();
+      const record = (r: RepoReport) => {
+        recorded.add(r.id);
+        cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));
+      };
+      await runHooks(cfg.hooks.post_publish, cfg.hooks.timeout, report, events, log, retry, pending, opts.signal, record);
       for (const r of report.repositories) {
-        if (r.status === 'published' || retry.has(r.id)) cache.setHooksOutcome(r.id, r.version, r.hooks.every((h) => h.ok));
+        if ((r.status === 'published' || retry.has(r.id)) && !recorded.has(r.id)) record(r);
       }
       // A shared repository's owed publish is paid once its current version is published and its
       // hooks succeeded: no push of its own destinations would run them again.
@@ -1478,6 +1486,7 @@ function exportPathClashes(r: RepoSpec, exports: Array<Record<string, unknown>>,
 /** post_publish hooks: per published repository, REPO_ID / PUBLISHED_PATH / VERSION, report on stdin. */
 /** `retry`: repositories not published now whose hooks failed on an earlier push (run again). */
 /** `signal`: an interrupted push stops its hooks (a running one gets SIGTERM) and stays owing them. */
+/** `ran`: told of each repository once all its hooks ran, before the next repository's begin. */
 /** Exported for its tests: a hook the configuration would refuse reaches it only from them. */
 export async function runHooks(
   hooks: Array<string | string[]>,
@@ -1488,6 +1497,7 @@ export async function runHooks(
   retry: Set<string>,
   pending: Map<string, number | null>,
   signal?: AbortSignal,
+  ran?: (r: RepoReport) => void,
 ): Promise<void> {
   if (!hooks.length) return;
   for (const r of report.repositories) {
@@ -1565,6 +1575,7 @@ export async function runHooks(
       events({ type: 'phase-end', phase: 'hook', repo: r.id, label: command, ok: res.ok });
       signal?.throwIfAborted();
     }
+    ran?.(r);
   }
 }
 

@@ -910,6 +910,24 @@ test('a push killed just after its commit (SIGKILL) leaves the repository its sh
   assert.deepEqual(states(JSON.parse(run([path.join(work, 'b')]).stdout) as Rep), ['yc skipped 1 -> 1']);
 });
 
+test('a push killed during one repository\'s hooks leaves only that repository\'s owed: the hooks of the repositories before it, which succeeded, do not run again', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const hooksLog = path.join(work, 'hooks.log');
+  const once = path.join(work, 'killed-once');
+  // yb's hook kills the push (its parent) the first time, after ya's hook succeeded.
+  const hook = `echo $REPO_ID $VERSION >> ${hooksLog}; if [ $REPO_ID = yb ] && [ ! -e ${once} ]; then touch ${once}; kill -9 $PPID; fi`;
+  const config = writeConfig(work, `hooks:\n  post_publish: [${JSON.stringify(hook)}]\n`);
+  const area = advisoryArea(path.join(work, 'a'), ['ya', 'yb'], 'HOOKED-1', 'text', '2026-01-01 00:00:00');
+  const killed = push([area], { dataDir, config });
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n'), ['ya 1', 'yb 1']);
+  const next = push([area], { dataDir, config });
+  assert.equal(next.status, 0, next.stderr);
+  // yb's hook was stopped with the push (it may not have finished): run again; ya's was done.
+  assert.deepEqual(readFileSync(hooksLog, 'utf8').trim().split('\n'), ['ya 1', 'yb 1', 'yb 1']);
+});
+
 test('an owed publish is forgotten when its repository is deleted and made again with its id: a later push neither publishes the new one as sharing the advisory nor runs its hooks', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
