@@ -280,6 +280,11 @@ export class ExportDistributor implements Distributor {
     // 2. Build next to the export directory (same filesystem), then swap it into place.
     await mkdirp(path.dirname(exportDir));
     await this.checkExportDir(repo, exportDir, conduit.publishRoot);
+    // Leftovers of an interrupted publish of this export (one task per repository at a time:
+    // none is running): the build directory, or the previous export moved aside. They were
+    // kept for ever, each up to a whole copy of the repository (a partial tar).
+    const leftover = new RegExp(`^\\.${escapeRegExp(path.basename(exportDir))}\\.(tmp|old)-[0-9a-f]{8}$`);
+    for (const name of await fsp.readdir(path.dirname(exportDir))) if (leftover.test(name)) await fsp.rm(path.join(path.dirname(exportDir), name), { recursive: true, force: true });
     const tmp = path.join(path.dirname(exportDir), `.${path.basename(exportDir)}.tmp-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(tmp);
     await fsp.chmod(tmp, DIR_MODE);
@@ -433,3 +438,7 @@ export const exportDistributorFactory: DistributorFactory = {
   metadata: METADATA,
   create: () => new ExportDistributor(),
 };
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

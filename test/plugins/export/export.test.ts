@@ -353,3 +353,24 @@ test('export tree: a link going on through a file (boot.img/.., boot.img/) leads
   const details = rep.details as { skipped: Array<{ path: string; reason: string }> };
   assert.deepEqual(details.skipped.map((s) => `${s.path}: ${s.reason}`).sort(), ['odd: dangling or looping', 'slash: dangling or looping']);
 });
+
+test('the build directory and the moved-aside export a killed publish left beside export_dir are removed by the next publish; other names there stay', () => {
+  const eng = new Engine();
+  eng.run(['repo', 'create', 'ex', '--importer', 'yum_importer']);
+  const out = tempDir();
+  const exportDir = path.join(out, 'ex');
+  eng.run(['repo', 'distributor', 'add', 'ex', 'export_distributor', '--id', 'tar', '--distributor-config', `export_dir=${exportDir}`, '--distributor-config', 'tar=true']);
+  eng.run(['content', 'upload', '--repo', 'ex', path.join(RPMS, matrix().install['hello-1.1']!.file)]);
+  eng.run(['repo', 'publish', 'ex']);
+  // What a publish SIGKILLed while writing its tar (.ex.tmp-*), or between its two renames
+  // (.ex.old-*), leaves; and names that are not such leftovers.
+  const left = ['.ex.tmp-0a1b2c3d', '.ex.old-deadbeef'];
+  const others = ['.ex.tmp-keep', '.exx.tmp-0a1b2c3d', 'ex.tmp-0a1b2c3d'];
+  for (const n of [...left, ...others]) {
+    mkdirSync(path.join(out, n));
+    writeFileSync(path.join(out, n, 'ex.tar'), 'partial');
+  }
+  eng.run(['repo', 'publish', 'ex', '--force']);
+  assert.deepEqual(readdirSync(out).sort(), ['ex', ...others].sort());
+  assert.ok(existsSync(path.join(exportDir, 'ex.tar')));
+});
