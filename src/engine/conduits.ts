@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { StagepushError } from '../errors.js';
 import { assertJson } from './config.js';
 import { NOT_PLAIN, plainJson } from '../json.js';
-import { matchesFilters, projectUnit, validateCriteria } from './criteria.js';
+import { compileFilters, projectUnit, validateCriteria } from './criteria.js';
 import { JSON_TEXT, isJsonText } from './contract.js';
 import type {
   ImportConduit,
@@ -302,6 +302,8 @@ export interface QueryCursor {
   /** The listing's candidate staged units past `after`, sorted once: reused while no unit is newly staged. */
   staged?: StagedUnit[];
   generation?: number;
+  /** The listing's filters made into a test once (an $in list read into a set once, not once per page). */
+  matches?: (u: Unit) => boolean;
 }
 
 /** How a unit key value is indexed (values compare as criteria's `same` does: equal JSON). */
@@ -655,6 +657,7 @@ export class Staging {
         cursor.generation = this.generation;
       }
       const list = cursor.staged;
+      const matches = criteria?.filters ? (cursor.matches ??= compileFilters(criteria.filters)) : null;
       // The first candidate past the cursor's key (the list is sorted).
       let lo = 0;
       if (after !== null) {
@@ -671,7 +674,7 @@ export class Staging {
         // Filtered on a view of the staged unit first: no copy (and no metadata read back from the
         // spill) for the many units a query does not select (an erratum looking up its packages
         // among thousands of staged RPMs).
-        if (criteria?.filters && !matchesFilters(this.view(s), criteria.filters)) continue;
+        if (matches && !matches(this.view(s))) continue;
         picked.push(s);
       }
     }
@@ -758,13 +761,14 @@ export class Staging {
       }
     }
     for (const [a, b] of this.links) if (a === ukey) targets.add(b);
+    let matches: ((u: Unit) => boolean) | undefined;
     for (const t of targets) {
       if (seen.has(t)) continue;
       const { staged: s2, row: r2 } = this.lookup(t);
       const u = s2 ? this.view(s2) : r2 ? rowToUnit(this.host.store, r2) : null;
       if (!u) continue;
       if (criteria?.typeIds && !criteria.typeIds.includes(u.typeId)) continue;
-      if (!matchesFilters(u, criteria?.filters)) continue;
+      if (!(matches ??= compileFilters(criteria?.filters))(u)) continue;
       // A staged unit is copied only once selected, projected as it is made (its id stays live).
       out.push(s2 ? this.stagedToUnit(s2, criteria?.fields) : projectUnit(u, criteria?.fields));
     }

@@ -112,6 +112,36 @@ test('listing staged units by pages makes each into a unit once, reads no metada
   }
 });
 
+test('a listing of staged units reads its $in and $nin lists a few times, not once per candidate unit', () => {
+  const { st, conduit } = setup();
+  try {
+    // An erratum listing every one of thousands of staged packages looks them up by name: each
+    // candidate was compared with the whole list, quadratic in the number of packages.
+    // Fewer units than a page (500): the SQL side of each page passes the list on again.
+    const n = 450;
+    const name = (i: number) => `p-${String(i).padStart(5, '0')}`;
+    for (let i = 0; i < n; i++) conduit.saveUnit(conduit.initUnit('tnote', { id: name(i) }, { n: i }, null));
+    let reads = 0;
+    const counted = (values: string[]) =>
+      new Proxy(values, {
+        get(target, prop, receiver) {
+          if (typeof prop === 'string' && /^\d+$/.test(prop)) reads++;
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+    const all = Array.from({ length: n }, (_, i) => name(i));
+    const found = [...conduit.iterUnits({ typeIds: ['tnote'], filters: { id: { $in: counted(all) }, n: { $nin: counted(['x']) } }, fields: [] })];
+    assert.equal(found.length, n, 'every listed unit found');
+    assert.ok(reads <= 10 * (n + 1), `list elements read ${reads} times for ${n} units (each list read a few times at most, not once per unit)`);
+    reads = 0;
+    const some = [...conduit.iterUnits({ typeIds: ['tnote'], filters: { n: { $in: counted(['x', ...all.map((_, i) => String(i))]) } } })];
+    assert.equal(some.length, 0, 'a metadata number is not its text');
+    assert.ok(reads <= 10 * (n + 1), `a list on a metadata field read ${reads} times for ${n} units`);
+  } finally {
+    st.close();
+  }
+});
+
 test('units listed with fields in a transaction get their stored ids at commit, as units listed whole do', async () => {
   const e = engineEnv();
   const eng = await openEngine({ dataDir: e.dataDir, pluginsDir: e.pluginsDir, configDir: e.configDir });
