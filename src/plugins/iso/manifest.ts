@@ -15,6 +15,9 @@ export function checkIsoName(name: unknown): string | null {
   if (typeof name !== 'string' || !name) return 'must be a non-empty file name';
   // eslint-disable-next-line no-control-regex
   if (/[\0-\x1f\x7f",]/.test(name)) return `"${name}" must not contain commas, quotes or control characters`;
+  // checkEntryPath refuses a backslash too; said apart here, because the message about "." and ".."
+  // segments below left the operator looking for a segment the name does not have.
+  if (name.includes('\\')) return `"${name}" must not contain backslashes`;
   if (checkEntryPath(name) === null) return `"${name}" must be a relative path without ".", ".." or empty segments`;
   if (name === MANIFEST_NAME) return `"${name}" is reserved for the manifest`;
   return null;

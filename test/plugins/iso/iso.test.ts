@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { IsoImporter, manifestUrlOf } from '../../../src/plugins/iso/importer.js';
 import { IsoDistributor } from '../../../src/plugins/iso/distributor.js';
-import { formatManifest, parseManifest } from '../../../src/plugins/iso/manifest.js';
+import { checkIsoName, formatManifest, parseManifest } from '../../../src/plugins/iso/manifest.js';
 import { StagepushError } from '../../../src/errors.js';
 import { FakeStore, fakeConfig } from '../../helpers/fakeconduit.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -35,6 +35,15 @@ test('PULP_MANIFEST parse and format', () => {
   assert.equal(manifestUrlOf('http://h/x'), 'http://h/x/PULP_MANIFEST');
   assert.equal(manifestUrlOf('http://h/x/'), 'http://h/x/PULP_MANIFEST');
   assert.equal(manifestUrlOf('file:///a/PULP_MANIFEST'), 'file:///a/PULP_MANIFEST');
+});
+
+test('a file name is refused with the reason that applies to it', () => {
+  assert.equal(checkIsoName('sub/x.iso'), null);
+  assert.equal(checkIsoName('b\\s.txt'), '"b\\s.txt" must not contain backslashes');
+  assert.equal(checkIsoName('sub\\'), '"sub\\" must not contain backslashes');
+  assert.match(checkIsoName('a/../b') ?? '', /must be a relative path without "\.", "\.\." or empty segments/);
+  assert.match(checkIsoName('a,b') ?? '', /commas, quotes or control characters/);
+  assert.match(checkIsoName('PULP_MANIFEST') ?? '', /reserved/);
 });
 
 test('iso_importer config validation names the key', () => {
