@@ -624,6 +624,27 @@ test('a package whose header text holds a control character (createrepo_c refuse
   assert.equal(pub.status, 0, pub.stderr);
 });
 
+test('a package whose published file name (name-version-release.arch.rpm) is longer than 255 bytes is refused before anything changes, whatever the staged file is called', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  const config = path.join(work, 'config.yaml');
+  writeFileSync(config, 'allow_unsigned: true\n');
+  const root = path.join(work, 'area');
+  const dir = path.join(root, 'el', 'RPMS');
+  mkdirSync(dir, { recursive: true });
+  // 243 + "-1.0-1.noarch.rpm" (17) = 260 bytes; 238 gives 255, which publishes.
+  writeFileSync(path.join(dir, 'long.rpm'), buildRpm({ name: 'l'.repeat(243), version: '1.0', release: '1', files: [{ path: '/usr/share/l', data: Buffer.from('l') }] }));
+  writeFileSync(path.join(dir, 'fits.rpm'), buildRpm({ name: 'f'.repeat(238), version: '1.0', release: '1', files: [{ path: '/usr/share/f', data: Buffer.from('f') }] }));
+  const r = push(['--json', root], { dataDir, config });
+  assert.equal(r.status, 3, r.stderr);
+  const problems = (JSON.parse(r.stdout) as Report).problems;
+  assert.deepEqual(problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`), ['RPM_NAME_TOO_LONG long.rpm']);
+  assert.match(problems[0]!.message, /260 bytes/);
+  assert.match(runCli(['--data-dir', dataDir, 'repo', 'list'], { env: { STAGEPUSH_CONFIG: '' } }).stdout, /no repositories/, 'nothing was made');
+  rmSync(path.join(dir, 'long.rpm'));
+  assert.equal(push(['-q', root], { dataDir, config }).status, 0, 'a 255-byte file name publishes');
+});
+
 test('a control character in an old changelog entry refuses the package only where the repository publishes that entry (changelog_limit), as createrepo_c decides', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
