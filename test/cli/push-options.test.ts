@@ -641,6 +641,12 @@ test('a package whose published file name (name-version-release.arch.rpm) is lon
   assert.deepEqual(problems.map((p) => `${p.code} ${path.basename(p.file ?? '')}`), ['RPM_NAME_TOO_LONG long.rpm']);
   assert.match(problems[0]!.message, /260 bytes/);
   assert.match(runCli(['--data-dir', dataDir, 'repo', 'list'], { env: { STAGEPUSH_CONFIG: '' } }).stdout, /no repositories/, 'nothing was made');
+  // An upload into a repository is refused the same way (its sync too: the same importer code).
+  const env = { env: { STAGEPUSH_CONFIG: '' } };
+  assert.equal(runCli(['--data-dir', dataDir, 'repo', 'create', 'up', '--importer', 'yum_importer'], env).status, 0);
+  const up = runCli(['--data-dir', dataDir, 'content', 'upload', '--repo', 'up', path.join(dir, 'long.rpm')], env);
+  assert.equal(up.status, 3, up.stderr);
+  assert.match(up.stderr, /RPM_NAME_TOO_LONG.*260 bytes/);
   rmSync(path.join(dir, 'long.rpm'));
   assert.equal(push(['-q', root], { dataDir, config }).status, 0, 'a 255-byte file name publishes');
 });

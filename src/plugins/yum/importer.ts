@@ -130,6 +130,7 @@ export async function saveRpmFile(
   // repository's own changelog limit (its summary says the rest); another with createrepo_c's
   // default limit.
   checkPublishable(isJsonText(record) ? (head.controlChars ?? null) : controlCharsField(record as RpmRecord), filePath);
+  checkPublishedName(head, filePath);
   const typeId = head.isSource ? 'srpm' : 'rpm';
   const filename = rpmFilename(head);
   const metadata: MetadataInput = {
@@ -166,6 +167,7 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
     }
     checkSignature(r.record.signingKey ?? null, filePath, opts, r.record);
     checkPublishable(controlCharsField(r.record), filePath);
+    checkPublishedName(r.record, filePath);
     const filename = rpmFilename(r.record);
     const metadata: MetadataInput = { filename, location: packageLocation(filename), checksumtype: 'sha256', signing_key: r.record.signingKey ?? null, record: r.record as unknown as Json };
     const init = conduit.initUnit(r.record.isSource ? 'srpm' : 'rpm', rpmUnitKey(r.record, sha256), metadata, null);
@@ -178,6 +180,20 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
 }
 
 /** Refuse a package no repository could publish: a control character in its header text (createrepo_c refuses it too). */
+/** The longest file name (bytes) Linux file systems hold. */
+const NAME_MAX = 255;
+
+/**
+ * Refuse a package whose published file name (name-version-release.arch.rpm from its header) no
+ * file system can hold: every publish of the repository would fail (ENAMETOOLONG) from then on.
+ * An upload or sync refuses it as the push does (RPM_NAME_TOO_LONG).
+ */
+function checkPublishedName(head: Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource'>, file: string): void {
+  const published = rpmFilename(head as RpmRecord);
+  const bytes = Buffer.byteLength(published);
+  if (bytes > NAME_MAX) throw new StagepushError('RPM_NAME_TOO_LONG', `${file}: the package would be published as a file name of ${bytes} bytes (name-version-release.arch.rpm from its header), longer than a file name can be (${NAME_MAX}); the repository cannot publish it`, { kind: 'invalid', file, field: 'name' });
+}
+
 function checkPublishable(field: string | null, file: string): void {
   if (field) throw new StagepushError('REPODATA_CONTROL_CHARS', `${file}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file, field });
 }

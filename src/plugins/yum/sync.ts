@@ -319,7 +319,7 @@ export class YumSync {
         } catch (e) {
           // Named by its place in the feed (the message names the download's temp file). A
           // package no repository could publish is left out as createrepo_c leaves it out.
-          if (e instanceof StagepushError && (e.kind === 'policy' || e.code === 'REPODATA_CONTROL_CHARS')) refused.push({ location: url, reason: e.message.split(dest).join(p.locationHref) });
+          if (e instanceof StagepushError && (e.kind === 'policy' || e.code === 'REPODATA_CONTROL_CHARS' || e.code === 'RPM_NAME_TOO_LONG')) refused.push({ location: url, reason: e.message.split(dest).join(p.locationHref) });
           else throw e;
         }
       } finally {
