@@ -15,6 +15,13 @@ import { erratumYaml } from '../helpers/yum.js';
 
 const noConfig = (work: string) => ({ env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } });
 
+/** Run a command on `dataDir` without a config; it must exit 0. */
+const okIn = (work: string, dataDir: string) => (args: string[]) => {
+  const r = runCli(['--data-dir', dataDir, ...args], noConfig(work));
+  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r;
+};
+
 test('operator mistakes: clear coded errors, nothing made where it should not be', () => {
   const work = tempDir();
   const config = path.join(work, 'config.yaml');
@@ -315,11 +322,7 @@ test('a mistyped data dir: every command naming a repository (but repo create) f
 test('a rollback says which units were changed in place since the version it restores (an advisory is one unit per id): they keep their current content', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  const ok = (args: string[]) => {
-    const r = runCli(['--data-dir', dataDir, ...args], noConfig(work));
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r;
-  };
+  const ok = okIn(work, dataDir);
   ok(['repo', 'create', 'ye', '--importer', 'yum_importer']);
   const adv = (name: string, title: string, updated: string) => {
     const f = path.join(work, name);
@@ -342,11 +345,7 @@ test('a rollback says which units were changed in place since the version it res
 test('repo show says where a yum distributor publishes and where its last publish is, when not the same place (relative_url changed, not published there yet), or that it has not published', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  const ok = (args: string[]) => {
-    const r = runCli(['--data-dir', dataDir, ...args], noConfig(work));
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r;
-  };
+  const ok = okIn(work, dataDir);
   ok(['repo', 'create', 'ys', '--importer', 'yum_importer']);
   ok(['repo', 'distributor', 'add', 'ys', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=old/place']);
   const http = (rel: string) => path.join(dataDir, 'published', 'http', rel);

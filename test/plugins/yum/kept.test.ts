@@ -10,15 +10,17 @@ import { createHash } from 'node:crypto';
 import { runCli, tempDir } from '../../helpers/cli.js';
 import { RPMS } from '../../helpers/push.js';
 
+/** Run a command on `dataDir` without a config; it must exit 0. */
+const okIn = (work: string, dataDir: string) => (args: string[]) => {
+  const r = runCli(['--data-dir', dataDir, ...args], { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } });
+  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r;
+};
+
 test('gc keeps the stored files of packages a publish keeps for old metadata (symlink pool), and drops them once the threshold has passed', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  const env = { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } };
-  const ok = (args: string[]) => {
-    const r = runCli(['--data-dir', dataDir, ...args], env);
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r;
-  };
+  const ok = okIn(work, dataDir);
   ok(['repo', 'create', 'ys', '--importer', 'yum_importer', '--retain-repo-versions', '1']);
   ok(['repo', 'distributor', 'add', 'ys', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=ys', '--distributor-config', 'package_link=symlink']);
   const gone = path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm');
@@ -54,12 +56,7 @@ test('gc keeps the stored files of packages a publish keeps for old metadata (sy
 test('the stored files of packages kept for old metadata stay until a publish prunes their entries, also past remove_old_repodata_threshold (gc in between leaves no symlink entry dangling)', async () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  const env = { env: { STAGEPUSH_CONFIG: '', STAGEPUSH_DATA_DIR: '', XDG_CONFIG_HOME: path.join(work, 'no-xdg') } };
-  const ok = (args: string[]) => {
-    const r = runCli(['--data-dir', dataDir, ...args], env);
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r;
-  };
+  const ok = okIn(work, dataDir);
   ok(['repo', 'create', 'ys', '--importer', 'yum_importer', '--retain-repo-versions', '1']);
   ok(['repo', 'distributor', 'add', 'ys', 'yum_distributor', '--id', 'yum', '--distributor-config', 'relative_url=ys', '--distributor-config', 'package_link=symlink', '--distributor-config', 'remove_old_repodata_threshold=1']);
   const gone = path.join(RPMS, 'demo-hello-1.0-1.noarch.rpm');
