@@ -4,7 +4,7 @@
  * retain_old_count, duplicate_nevra: refuse), --force-publish, -q, --progress ndjson, and the
  * refusals (DOCKER, a destination holding yum and file content, unknown_destination: error).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,24 @@ import { TAG } from '../../src/formats/rpm/tags.js';
 function put(file: string, content: string | Buffer): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, content);
+}
+
+/**
+ * Run `fn` with a tmpfs of `size` mounted on `dir` (made; unmounted after); the test is skipped, saying
+ * why (and `also`), where no tmpfs can be mounted (not root).
+ */
+function withTmpfs(t: TestContext, dir: string, size: string, fn: () => void, also = ''): void {
+  mkdirSync(dir, { recursive: true });
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (mount.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})${also}`);
+    return;
+  }
+  try {
+    fn();
+  } finally {
+    spawnSync('umount', [dir]);
+  }
 }
 
 function rpm(root: string, dest: string, name: string): string {
@@ -284,13 +302,7 @@ test('a missing staging directory is invalid input (exit 3, STAGED_DIR_NOT_FOUND
 test('free space: a push that would not fit in the data dir is refused before writing anything (tmpfs of 4 MiB)', (t) => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  mkdirSync(dataDir);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { encoding: 'utf8' });
-  if (mount.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()}); the margin test in push.test.ts covers the check`);
-    return;
-  }
-  try {
+  withTmpfs(t, dataDir, '4m', () => {
     const config = path.join(work, 'config.yaml');
     writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
     const big = Buffer.alloc(6 * 1024 * 1024, 5);
@@ -311,21 +323,13 @@ test('free space: a push that would not fit in the data dir is refused before wr
     put(path.join(small, 'docs', 'RAW', 'a.txt'), 'a\n');
     const s = push(['-q', small], { dataDir, config });
     assert.equal(s.status, 0, s.stderr);
-  } finally {
-    spawnSync('umount', [dataDir]);
-  }
+  }, '; the margin test in push.test.ts covers the check');
 });
 
 test('free space: a staged file the store copies though it is on the data dir\'s filesystem (not readable by everyone) is counted: refused before writing (tmpfs of 4 MiB)', (t) => {
   const work = tempDir();
   const fsDir = path.join(work, 'fs');
-  mkdirSync(fsDir);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fsDir], { encoding: 'utf8' });
-  if (mount.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
-    return;
-  }
-  try {
+  withTmpfs(t, fsDir, '4m', () => {
     const dataDir = path.join(fsDir, 'data');
     const config = path.join(work, 'config.yaml');
     writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
@@ -348,21 +352,13 @@ test('free space: a staged file the store copies though it is on the data dir\'s
     assert.equal(stored(), '', 'nothing stored');
     chmodSync(path.join(root, 'files', 'FILES', 'big.bin'), 0o644);
     assert.equal(push(['-q', root], { dataDir, config }).status, 0, 'linked, it fits');
-  } finally {
-    spawnSync('umount', [fsDir]);
-  }
+  });
 });
 
 test('free space: --pre-push checks it as a push does, refused before storing anything (tmpfs of 4 MiB)', (t) => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
-  mkdirSync(dataDir);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { encoding: 'utf8' });
-  if (mount.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
-    return;
-  }
-  try {
+  withTmpfs(t, dataDir, '4m', () => {
     const config = path.join(work, 'config.yaml');
     writeFileSync(config, 'push: {free_space_margin_mb: 0}\n');
     const big = Buffer.alloc(6 * 1024 * 1024, 7);
@@ -378,9 +374,7 @@ test('free space: --pre-push checks it as a push does, refused before storing an
     assert.match(rep.problems[0]!.message, /needs 6291456 bytes/);
     const stored = spawnSync('find', [path.join(dataDir, 'content'), '-type', 'f'], { encoding: 'utf8' }).stdout.trim();
     assert.equal(stored, '', 'nothing stored, nothing pinned');
-  } finally {
-    spawnSync('umount', [dataDir]);
-  }
+  });
 });
 
 test('README main job: the bundled demo area pushes on the embedded default; CGW content is exported as a manifest', () => {
@@ -694,13 +688,7 @@ test('a control character in an old changelog entry refuses the package only whe
 test('a full disk met while writing is said as such: a full data dir refuses the push (PUSH_NO_SPACE, exit 4), a full --log-file leaves the push done with a warning (not exit 1)', (t) => {
   const work = tempDir();
   const full = path.join(work, 'full');
-  mkdirSync(full);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { encoding: 'utf8' });
-  if (mount.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${mount.stderr.trim()})`);
-    return;
-  }
-  try {
+  withTmpfs(t, full, '1m', () => {
     const avail = Number(spawnSync('df', ['--output=avail', '-k', full], { encoding: 'utf8' }).stdout.trim().split('\n').pop());
     spawnSync('dd', ['if=/dev/zero', `of=${path.join(full, 'filler')}`, 'bs=1k', `count=${avail}`]);
     const root = path.join(work, 'area');
@@ -713,9 +701,7 @@ test('a full disk met while writing is said as such: a full data dir refuses the
     const rep = JSON.parse(log.stdout) as { status: string; warnings: Array<{ code: string; file?: string }> };
     assert.equal(rep.status, 'ok');
     assert.deepEqual(rep.warnings.filter((w) => w.code === 'PUSH_LOG_UNWRITABLE').map((w) => w.file), [path.join(full, 'push.log')]);
-  } finally {
-    spawnSync('umount', [full]);
-  }
+  });
 });
 
 test('a push that replaces more than a thousand packages completes (removal by id in one query of any length)', () => {
