@@ -16,7 +16,7 @@ import type { PushItemLike } from './items.js';
 import { compsUnitsOf, modulemdUnitsOf, erratumFieldsFingerprintOfItem, erratumFingerprintOfItem, erratumFingerprintOfUnit } from './yumunits.js';
 import { checkIsoName } from '../plugins/iso/manifest.js';
 import { ignoredModulemdDocuments } from '../plugins/yum/metadata.js';
-import { rpmFilename } from '../plugins/yum/units.js';
+import { checkPublishedName } from '../plugins/yum/units.js';
 import { StagepushError } from '../errors.js';
 
 /**
@@ -111,9 +111,6 @@ export interface DesiredContext {
   changelogLimit?: number;
 }
 
-/** The longest file name (bytes) Linux file systems hold. */
-const NAME_MAX = 255;
-
 /** The units an item becomes in a repository. */
 export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<DesiredItem> {
   const item = a.item;
@@ -131,13 +128,7 @@ export async function desiredItem(a: Assignment, ctx: DesiredContext): Promise<D
       if (field) {
         throw new StagepushError('REPODATA_CONTROL_CHARS', `${item.src}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); the repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: r.controlChars ?? 'changelogs' });
       }
-      // The package is published under name-version-release.arch.rpm, whatever the staged file is
-      // called: past NAME_MAX (255 bytes) no file system can hold it, and every publish of the
-      // repository would fail (ENAMETOOLONG) from the push that imported it on.
-      const published = rpmFilename(r);
-      if (Buffer.byteLength(published) > NAME_MAX) {
-        throw new StagepushError('RPM_NAME_TOO_LONG', `${item.src}: the package would be published as a file name of ${Buffer.byteLength(published)} bytes (name-version-release.arch.rpm from its header), longer than a file name can be (${NAME_MAX}); the repository cannot publish it`, { kind: 'invalid', file: item.src ?? undefined, entry: item.name, field: 'name' });
-      }
+      checkPublishedName(r, item.src, item.name);
       const typeId = r.isSource ? 'srpm' : 'rpm';
       a.typeId = typeId;
       const key = { name: r.name, epoch: String(r.epoch ?? 0), version: r.version, release: r.release, arch: r.arch, checksum: sha };

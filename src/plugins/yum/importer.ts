@@ -28,7 +28,7 @@ import { StagepushError } from '../../errors.js';
 import { readRpmFile } from '../../formats/rpm/index.js';
 import { controlCharsField } from '../../formats/repodata/package.js';
 import { erratumToJson, normalizeErratum, parseErratumText, resolveErratumUpload, type Erratum } from './erratum.js';
-import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, signatureLongKeyIds, signatureRefusal, str } from './units.js';
+import { COMPS_TYPES, MODULE_TYPES, RPM_TYPES, YUM_TYPES, nevraFull, packageLocation, parseSkip, rpmFilename, rpmUnitKey, checkPublishedName, signatureLongKeyIds, signatureRefusal, str } from './units.js';
 import { toBool, toList } from '../common/config.js';
 import { compsUnitsFromXml, modulemdUnitsFromYaml, type MetaUnit } from './metadata.js';
 import { checkImporterConfig } from './config.js';
@@ -180,20 +180,6 @@ async function saveRpmCopy(conduit: ImporterConduit, filePath: string, opts: { e
 }
 
 /** Refuse a package no repository could publish: a control character in its header text (createrepo_c refuses it too). */
-/** The longest file name (bytes) Linux file systems hold. */
-const NAME_MAX = 255;
-
-/**
- * Refuse a package whose published file name (name-version-release.arch.rpm from its header) no
- * file system can hold: every publish of the repository would fail (ENAMETOOLONG) from then on.
- * An upload or sync refuses it as the push does (RPM_NAME_TOO_LONG).
- */
-function checkPublishedName(head: Pick<RpmRecord, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource'>, file: string): void {
-  const published = rpmFilename(head as RpmRecord);
-  const bytes = Buffer.byteLength(published);
-  if (bytes > NAME_MAX) throw new StagepushError('RPM_NAME_TOO_LONG', `${file}: the package would be published as a file name of ${bytes} bytes (name-version-release.arch.rpm from its header), longer than a file name can be (${NAME_MAX}); the repository cannot publish it`, { kind: 'invalid', file, field: 'name' });
-}
-
 function checkPublishable(field: string | null, file: string): void {
   if (field) throw new StagepushError('REPODATA_CONTROL_CHARS', `${file}: the header's ${field} holds a control character (below 0x20 other than tab, LF, CR); a repository cannot publish the package (createrepo_c refuses it too)`, { kind: 'invalid', file, field });
 }

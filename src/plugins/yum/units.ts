@@ -5,6 +5,7 @@
 import type { Json, Unit } from '../../engine/contract.js';
 import { JSON_TEXT, isJsonText } from '../../engine/contract.js';
 import type { RpmRecord } from '../../formats/rpm/types.js';
+import { StagepushError } from '../../errors.js';
 
 export const RPM_TYPES = ['rpm', 'srpm'] as const;
 export const COMPS_TYPES = ['package_group', 'package_category', 'package_environment', 'package_langpacks'] as const;
@@ -51,6 +52,26 @@ export function parseSkip(v: unknown, key = 'skip'): { types: Set<string> } | { 
 }
 
 /** The canonical file name of a package: name-version-release.arch.rpm (src.rpm for sources). */
+/** The longest file name (bytes) Linux file systems hold. */
+const NAME_MAX = 255;
+
+/**
+ * Refuse a package whose published file name (name-version-release.arch.rpm from its header,
+ * whatever the staged or uploaded file is called) no file system can hold: every publish of its
+ * repository would fail (ENAMETOOLONG) from the import on. The push, an upload and a sync refuse it
+ * (RPM_NAME_TOO_LONG); `entry`: the item's name, when a push names it.
+ */
+export function checkPublishedName(r: Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch'>, file: string | null, entry?: string): void {
+  const bytes = Buffer.byteLength(rpmFilename(r));
+  if (bytes <= NAME_MAX) return;
+  throw new StagepushError('RPM_NAME_TOO_LONG', `${file}: the package would be published as a file name of ${bytes} bytes (name-version-release.arch.rpm from its header), longer than a file name can be (${NAME_MAX}); the repository cannot publish it`, {
+    kind: 'invalid',
+    file: file ?? undefined,
+    ...(entry !== undefined ? { entry } : {}),
+    field: 'name',
+  });
+}
+
 export function rpmFilename(r: Pick<RpmRecord, 'name' | 'version' | 'release' | 'arch'>): string {
   return `${r.name}-${r.version}-${r.release}.${r.arch}.rpm`;
 }
