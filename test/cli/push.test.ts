@@ -1399,6 +1399,25 @@ test('a FILES or AMI item whose staged.yaml fields changed (same file) is replac
   assert.ok(again.repositories.every((r) => r.status === 'skipped' && r.version === 2), JSON.stringify(again.repositories));
 });
 
+/** The data dir holds no repository (none was made, or every one made was deleted again). */
+function assertNoRepositories(dataDir: string): void {
+  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+}
+
+/** A push (with `args`) refused as invalid input: its PUSH_SHARED_UNIT_FIELDS problems. */
+function sharedFieldsRefusal(args: string[], root: string, env: { dataDir: string; config?: string }): Array<{ code: string; file?: string; field?: string; message: string }> {
+  const r = push(['--json', ...args, root], env);
+  assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; field?: string; message: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+}
+
+/** Pushed again: its items (repository, action), sorted, are `want`. */
+function assertUnchanged(root: string, env: { dataDir: string; config?: string }, want: string[]): void {
+  const again = push(['--json', root], env);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual((JSON.parse(again.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), want);
+}
+
 test('one file staged for two repositories with different staged.yaml fields is refused (they share one unit, which holds one set of fields), with --dest/--exclude-dest too; with the same fields it pushes, then is unchanged', () => {
   const work = tempDir();
   const dataDir = path.join(work, 'data');
@@ -1429,23 +1448,19 @@ test('one file staged for two repositories with different staged.yaml fields is 
   const shared = rep.problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
   assert.deepEqual(shared.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/FILES/notes.txt', 'b/FILES/notes.txt']);
   assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /notes\.txt for b/);
-  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  assertNoRepositories(dataDir);
   // One destination at a time, the area would still write one set of fields over the other on
   // every run: refused whatever --dest/--exclude-dest leave out, both items named.
   for (const filter of [['--dest', 'a'], ['--dest', 'b'], ['--exclude-dest', 'b']]) {
-    const one = push(['--json', ...filter, root], { dataDir, config });
-    assert.equal(one.status, 3, `${filter.join(' ')}: ${one.stderr}`);
-    const found = (JSON.parse(one.stdout) as { problems: Array<{ code: string; file?: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    const found = sharedFieldsRefusal(filter, root, { dataDir, config });
     assert.deepEqual(found.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/FILES/notes.txt', 'b/FILES/notes.txt'], filter.join(' '));
   }
-  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  assertNoRepositories(dataDir);
 
   staged('shared text', 'shared text');
   const first = push(['--json', root], { dataDir, config });
   assert.equal(first.status, 0, first.stderr);
-  const second = push(['--json', root], { dataDir, config });
-  assert.equal(second.status, 0, second.stderr);
-  assert.deepEqual((JSON.parse(second.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+  assertUnchanged(root, { dataDir, config }, ['a unchanged', 'b unchanged']);
 });
 
 test('one advisory id staged for two repositories with other fields is refused, naming both files and the fields, with --dest too: they share one unit, the merge rule kept one text and the next push was refused; other package lists alone are merged', () => {
@@ -1462,19 +1477,15 @@ test('one advisory id staged for two repositories with other fields is refused, 
   const pkgs = (names: string[]) => names.map((n) => ({ name: n, version: '1.0', file: `${n}-1.0-1.noarch.rpm` }));
   stage(erratumYaml('TWO-1', { title: 'for a' }), erratumYaml('TWO-1', { title: 'for b' }));
   for (const filter of [[], ['--dest', 'a'], ['--exclude-dest', 'a']]) {
-    const r = push(['--json', ...filter, root], { dataDir, config });
-    assert.equal(r.status, 3, `${filter.join(' ')}: ${r.stderr}`);
-    const shared = (JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; field?: string; message: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    const shared = sharedFieldsRefusal(filter, root, { dataDir, config });
     assert.deepEqual(shared.map((p) => `${path.relative(root, p.file ?? '')} ${p.field}`).sort(), ['a/ERRATA/E.yaml title', 'b/ERRATA/E.yaml title'], filter.join(' '));
     assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /advisory TWO-1 for a with other fields \(title\) than .*b\/ERRATA\/E\.yaml for b/);
   }
-  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  assertNoRepositories(dataDir);
   // The same fields with other package lists: one unit with both lists, then unchanged.
   stage(erratumYaml('TWO-1', { pkgs: pkgs(['pa']) }), erratumYaml('TWO-1', { pkgs: pkgs(['pb']) }));
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
-  const again = push(['--json', root], { dataDir, config });
-  assert.equal(again.status, 0, again.stderr);
-  assert.deepEqual((JSON.parse(again.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+  assertUnchanged(root, { dataDir, config }, ['a unchanged', 'b unchanged']);
 });
 
 test('one module stream (NSVCA) staged for two repositories with different documents is refused, naming both files, with --dest too: they share one unit, and each push wrote one document over the other', () => {
@@ -1492,17 +1503,13 @@ test('one module stream (NSVCA) staged for two repositories with different docum
   };
   stage(stream('for a'), stream('for b'));
   for (const filter of [[], ['--dest', 'a'], ['--exclude-dest', 'a']]) {
-    const r = push(['--json', ...filter, root], { dataDir, config });
-    assert.equal(r.status, 3, `${filter.join(' ')}: ${r.stderr}`);
-    const shared = (JSON.parse(r.stdout) as { problems: Array<{ code: string; file?: string; message: string }> }).problems.filter((p) => p.code === 'PUSH_SHARED_UNIT_FIELDS');
+    const shared = sharedFieldsRefusal(filter, root, { dataDir, config });
     assert.deepEqual(shared.map((p) => path.relative(root, p.file ?? '')).sort(), ['a/MODULEMD/modules.yaml', 'b/MODULEMD/modules.yaml'], filter.join(' '));
     assert.match(shared.find((p) => p.file?.includes('/a/'))!.message, /module stream hmod:1:1:aaaa0001:noarch for a with another document than .*b\/MODULEMD\/modules\.yaml for b/);
   }
-  assert.equal(existsSync(path.join(dataDir, 'engine.db')) ? runCli(['--data-dir', dataDir, 'repo', 'list', '--json']).stdout.trim() : '[]', '[]');
+  assertNoRepositories(dataDir);
   // The same document (the defaults are each repository's own) pushes, then is unchanged.
   stage(stream('shared'), `${stream('shared')}---\ndocument: modulemd-defaults\nversion: 1\ndata: {module: hmod, stream: "1"}\n...\n`);
   assert.equal(push(['-q', root], { dataDir, config }).status, 0);
-  const again = push(['--json', root], { dataDir, config });
-  assert.equal(again.status, 0, again.stderr);
-  assert.deepEqual((JSON.parse(again.stdout) as { items: Array<{ repository: string; action: string }> }).items.map((i) => `${i.repository} ${i.action}`).sort(), ['a unchanged', 'b unchanged']);
+  assertUnchanged(root, { dataDir, config }, ['a unchanged', 'b unchanged']);
 });
